@@ -1,0 +1,192 @@
+//! SM2 key pairs.
+
+use crate::error::{Error, Result};
+use crate::rng;
+use sm2::elliptic_curve::sec1::ToSec1Point;
+use sm2::elliptic_curve::{Field, Generate, Group, PrimeField};
+use sm2::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
+use spki::{DecodePublicKey, EncodePublicKey};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// An SM2 public key: a point on the curve that is not the identity.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Sm2PublicKey(sm2::PublicKey);
+
+impl core::fmt::Debug for Sm2PublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let sec1 = self.to_sec1();
+        write!(f, "Sm2PublicKey({:02x?}..)", &sec1[1..9])
+    }
+}
+
+impl Sm2PublicKey {
+    /// Parse an uncompressed (65-byte, `04 ‖ x ‖ y`) or compressed SEC1 point.
+    pub fn from_sec1(bytes: &[u8]) -> Result<Self> {
+        sm2::PublicKey::from_sec1_bytes(bytes)
+            .map(Self)
+            .map_err(|_| Error::InvalidPoint)
+    }
+
+    /// Raw 64-byte `x ‖ y`, the form many Chinese APIs use.
+    pub fn from_raw_xy(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() != 64 {
+            return Err(Error::InvalidLength("SM2 public key"));
+        }
+        let mut sec1 = [0u8; 65];
+        sec1[0] = 4;
+        sec1[1..].copy_from_slice(bytes);
+        Self::from_sec1(&sec1)
+    }
+
+    /// From a projective point; the identity is refused.
+    pub fn from_point(point: &ProjectivePoint) -> Result<Self> {
+        sm2::PublicKey::from_affine(point.to_affine())
+            .map(Self)
+            .map_err(|_| Error::InvalidPoint)
+    }
+
+    /// Uncompressed SEC1 encoding (65 bytes).
+    pub fn to_sec1(&self) -> Vec<u8> {
+        self.0.to_sec1_point(false).as_bytes().to_vec()
+    }
+
+    /// The affine point.
+    pub fn as_affine(&self) -> &AffinePoint {
+        self.0.as_affine()
+    }
+
+    /// The point in projective form.
+    pub fn to_projective(&self) -> ProjectivePoint {
+        self.0.to_projective()
+    }
+
+    /// `SubjectPublicKeyInfo` DER (id-ecPublicKey with the SM2 curve OID).
+    pub fn to_spki_der(&self) -> Result<Vec<u8>> {
+        self.0
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .map_err(|e| Error::Encoding(e.to_string()))
+    }
+
+    /// Parse `SubjectPublicKeyInfo` DER.
+    pub fn from_spki_der(der: &[u8]) -> Result<Self> {
+        sm2::PublicKey::from_public_key_der(der)
+            .map(Self)
+            .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
+    }
+
+    pub(crate) fn inner(&self) -> &sm2::PublicKey {
+        &self.0
+    }
+}
+
+/// An SM2 private key. The scalar is zeroized on drop and never printed.
+///
+/// `(1 + d)⁻¹` is kept beside `d` so that signing costs one scalar multiplication by the
+/// generator and no inversion.
+pub struct Sm2PrivateKey {
+    d: Scalar,
+    d_plus_one_inv: Scalar,
+    public: Sm2PublicKey,
+}
+
+impl Zeroize for Sm2PrivateKey {
+    fn zeroize(&mut self) {
+        self.d = Scalar::ZERO;
+        self.d_plus_one_inv = Scalar::ZERO;
+    }
+}
+
+impl Drop for Sm2PrivateKey {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Sm2PrivateKey {}
+
+impl core::fmt::Debug for Sm2PrivateKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sm2PrivateKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clone for Sm2PrivateKey {
+    fn clone(&self) -> Self {
+        Self {
+            d: self.d,
+            d_plus_one_inv: self.d_plus_one_inv,
+            public: self.public,
+        }
+    }
+}
+
+impl Sm2PrivateKey {
+    /// A new random key from the OS CSPRNG.
+    pub fn make_random() -> Result<Self> {
+        loop {
+            let d = *NonZeroScalar::generate_from_rng(&mut rng::os_rng());
+            // d = n − 1 has no (1 + d)⁻¹; SM2 excludes it.
+            if let Ok(key) = Self::from_scalar(d) {
+                return Ok(key);
+            }
+        }
+    }
+
+    /// From a 32-byte big-endian scalar in [1, n − 2].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let d = scalar_from_bytes(bytes)?;
+        Self::from_scalar(d)
+    }
+
+    /// From a scalar; zero and n − 1 are refused.
+    pub fn from_scalar(d: Scalar) -> Result<Self> {
+        if bool::from(d.is_zero()) {
+            return Err(Error::InvalidKey);
+        }
+        let d_plus_one_inv =
+            Option::<Scalar>::from((d + Scalar::ONE).invert()).ok_or(Error::InvalidKey)?;
+        let public = Sm2PublicKey::from_point(&(ProjectivePoint::GENERATOR * d))?;
+        Ok(Self {
+            d,
+            d_plus_one_inv,
+            public,
+        })
+    }
+
+    /// The 32-byte big-endian scalar, zeroized when dropped.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&self.d.to_repr());
+        out
+    }
+
+    /// The public key `d·G`.
+    pub fn public_key(&self) -> &Sm2PublicKey {
+        &self.public
+    }
+
+    pub(crate) fn scalar(&self) -> &Scalar {
+        &self.d
+    }
+
+    pub(crate) fn d_plus_one_inv(&self) -> &Scalar {
+        &self.d_plus_one_inv
+    }
+}
+
+/// Parse a canonical 32-byte big-endian scalar (below n).
+pub(crate) fn scalar_from_bytes(bytes: &[u8]) -> Result<Scalar> {
+    if bytes.len() != 32 {
+        return Err(Error::InvalidLength("SM2 scalar"));
+    }
+    let repr = FieldBytes::try_from(bytes).map_err(|_| Error::InvalidLength("SM2 scalar"))?;
+    Option::<Scalar>::from(Scalar::from_repr(repr)).ok_or(Error::InvalidScalar)
+}
+
+/// A uniformly random non-zero scalar from the OS CSPRNG.
+pub(crate) fn random_nonzero_scalar() -> Scalar {
+    *NonZeroScalar::generate_from_rng(&mut rng::os_rng())
+}
