@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::rng;
 use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::elliptic_curve::{Field, Generate, Group, PrimeField};
+use sm2::elliptic_curve::{Generate, PrimeField};
 use sm2::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -75,9 +75,6 @@ impl Sm2PublicKey {
             .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
     }
 
-    pub(crate) fn inner(&self) -> &sm2::PublicKey {
-        &self.0
-    }
 }
 
 /// An SM2 private key. The scalar is zeroized on drop and never printed.
@@ -189,4 +186,9 @@ pub(crate) fn scalar_from_bytes(bytes: &[u8]) -> Result<Scalar> {
 /// A uniformly random non-zero scalar from the OS CSPRNG.
 pub(crate) fn random_nonzero_scalar() -> Scalar {
     *NonZeroScalar::generate_from_rng(&mut rng::os_rng())
+}
+
+/// Parse a 32-byte big-endian scalar for crate-internal masking code.
+pub(crate) fn scalar_from_be(bytes: &[u8; 32]) -> Result<Scalar> {
+    scalar_from_bytes(bytes)
 }

@@ -10,6 +10,7 @@ mod sign;
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
 pub(crate) use cipher::{finish_decrypt, kdf};
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
+pub(crate) use key::scalar_from_be;
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
 pub(crate) use sign::sign_digest_with_nonce;
