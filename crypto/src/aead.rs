@@ -94,7 +94,12 @@ pub fn seal(alg: AeadAlgorithm, key: &[u8], aad: &[u8], plaintext: &[u8]) -> Res
 }
 
 /// Decrypt the output of [`seal`].
-pub fn open(alg: AeadAlgorithm, key: &[u8], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub fn open(
+    alg: AeadAlgorithm,
+    key: &[u8],
+    aad: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(Error::DecryptionFailed);
     }
@@ -163,12 +168,17 @@ mod tests {
         let key = h("0123456789ABCDEFFEDCBA9876543210");
         let nonce: [u8; 12] = h("00001234567800000000ABCD").try_into().expect("12");
         let aad = h("FEEDFACEDEADBEEFFEEDFACEDEADBEEFABADDAD2");
-        let pt = h("AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDDEEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA");
-        let ct = h("17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D");
+        let pt = h(
+            "AAAAAAAAAAAAAAAABBBBBBBBBBBBBBBBCCCCCCCCCCCCCCCCDDDDDDDDDDDDDDDDEEEEEEEEEEEEEEEEFFFFFFFFFFFFFFFFEEEEEEEEEEEEEEEEAAAAAAAAAAAAAAAA",
+        );
+        let ct = h(
+            "17F399F08C67D5EE19D0DC9969C4BB7D5FD46FD3756489069157B282BB200735D82710CA5C22F0CCFA7CBF93D496AC15A56834CBCF98C397B4024A2691233B8D",
+        );
         let tag = h("83DE3541E4C2B58177E065A9BF7B62EC");
         let sealed = seal_with_nonce(AeadAlgorithm::Sm4Gcm, &key, &nonce, &aad, &pt).expect("seal");
         assert_eq!(sealed, [ct, tag].concat());
-        let opened = open_with_nonce(AeadAlgorithm::Sm4Gcm, &key, &nonce, &aad, &sealed).expect("open");
+        let opened =
+            open_with_nonce(AeadAlgorithm::Sm4Gcm, &key, &nonce, &aad, &sealed).expect("open");
         assert_eq!(opened.as_slice(), &pt[..]);
     }
 
@@ -177,14 +187,26 @@ mod tests {
         for alg in [AeadAlgorithm::Sm4Gcm, AeadAlgorithm::Aes256Gcm] {
             let key = vec![3u8; alg.key_len()];
             let sealed = seal(alg, &key, b"aad", b"secret bid").expect("seal");
-            assert_eq!(open(alg, &key, b"aad", &sealed).expect("open").as_slice(), b"secret bid");
-            assert_eq!(open(alg, &key, b"aaX", &sealed), Err(Error::DecryptionFailed));
+            assert_eq!(
+                open(alg, &key, b"aad", &sealed).expect("open").as_slice(),
+                b"secret bid"
+            );
+            assert_eq!(
+                open(alg, &key, b"aaX", &sealed),
+                Err(Error::DecryptionFailed)
+            );
             let mut bad = sealed.clone();
             bad[NONCE_LEN] ^= 1;
             assert_eq!(open(alg, &key, b"aad", &bad), Err(Error::DecryptionFailed));
             let other = vec![4u8; alg.key_len()];
-            assert_eq!(open(alg, &other, b"aad", &sealed), Err(Error::DecryptionFailed));
-            assert_eq!(open(alg, &key, b"aad", &sealed[..10]), Err(Error::DecryptionFailed));
+            assert_eq!(
+                open(alg, &other, b"aad", &sealed),
+                Err(Error::DecryptionFailed)
+            );
+            assert_eq!(
+                open(alg, &key, b"aad", &sealed[..10]),
+                Err(Error::DecryptionFailed)
+            );
             assert!(seal(alg, &key[1..], b"", b"x").is_err());
         }
     }

@@ -62,7 +62,8 @@ pub fn seal(
     let sym = Zeroizing::new(crate::rng::bytes::<16>()?);
     let nonce = crate::rng::bytes::<NONCE_LEN>()?;
     let aad = aad(recipient, public_key);
-    let sealed = aead::seal_with_nonce(AeadAlgorithm::Sm4Gcm, sym.as_slice(), &nonce, &aad, secret)?;
+    let sealed =
+        aead::seal_with_nonce(AeadAlgorithm::Sm4Gcm, sym.as_slice(), &nonce, &aad, secret)?;
     Ok(EnvelopedKey {
         sym_key: sm2::encrypt(recipient, sym.as_slice())?,
         public_key: *public_key,
@@ -140,7 +141,13 @@ impl EnvelopedKey {
             return Err(Error::DecryptionFailed);
         }
         let aad = aad(recipient, &self.public_key);
-        let pt = aead::open_with_nonce(AeadAlgorithm::Sm4Gcm, sym_key, &self.nonce, &aad, &self.sealed)?;
+        let pt = aead::open_with_nonce(
+            AeadAlgorithm::Sm4Gcm,
+            sym_key,
+            &self.nonce,
+            &aad,
+            &self.sealed,
+        )?;
         let mut out = Zeroizing::new([0u8; 32]);
         if pt.len() != 32 {
             return Err(Error::DecryptionFailed);
@@ -170,7 +177,12 @@ mod tests {
     fn seal_parse_open() {
         let device = Sm2PrivateKey::make_random().expect("device");
         let escrowed = Sm2PrivateKey::make_random().expect("escrowed");
-        let env = seal(device.public_key(), escrowed.public_key(), &escrowed.to_bytes()).expect("seal");
+        let env = seal(
+            device.public_key(),
+            escrowed.public_key(),
+            &escrowed.to_bytes(),
+        )
+        .expect("seal");
         let der = env.to_der().expect("der");
         let parsed = EnvelopedKey::from_der(&der).expect("parse");
         assert_eq!(parsed, env);
@@ -183,14 +195,26 @@ mod tests {
         let device = Sm2PrivateKey::make_random().expect("device");
         let thief = Sm2PrivateKey::make_random().expect("thief");
         let escrowed = Sm2PrivateKey::make_random().expect("escrowed");
-        let env = seal(device.public_key(), escrowed.public_key(), &escrowed.to_bytes()).expect("seal");
-        assert_eq!(env.open_whole_key(&thief).err(), Some(Error::DecryptionFailed));
+        let env = seal(
+            device.public_key(),
+            escrowed.public_key(),
+            &escrowed.to_bytes(),
+        )
+        .expect("seal");
+        assert_eq!(
+            env.open_whole_key(&thief).err(),
+            Some(Error::DecryptionFailed)
+        );
         let sym = sm2::decrypt(&device, env.sym_key_ciphertext()).expect("sym");
         // Re-addressing: the right SM4 key but claimed for another recipient.
         assert!(env.open_with_sym_key(thief.public_key(), &sym).is_err());
         let mut swapped = env.clone();
         swapped.public_key = *thief.public_key();
-        assert!(swapped.open_with_sym_key(device.public_key(), &sym).is_err());
+        assert!(
+            swapped
+                .open_with_sym_key(device.public_key(), &sym)
+                .is_err()
+        );
         let mut der = env.to_der().expect("der");
         let n = der.len();
         der[n - 1] ^= 1;

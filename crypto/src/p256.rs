@@ -24,7 +24,9 @@ pub struct P256PublicKey(VerifyingKey);
 impl P256PrivateKey {
     /// A new random key.
     pub fn make_random() -> Result<Self> {
-        Ok(Self(SigningKey::generate_from_rng(&mut crate::rng::os_rng())))
+        Ok(Self(SigningKey::generate_from_rng(
+            &mut crate::rng::os_rng(),
+        )))
     }
 
     /// From a 32-byte big-endian scalar.
@@ -67,7 +69,6 @@ impl P256PrivateKey {
         out.copy_from_slice(shared.raw_secret_bytes());
         out
     }
-
 }
 
 impl P256PublicKey {
@@ -107,7 +108,6 @@ impl P256PublicKey {
         let sig = Signature::from_slice(sig).map_err(|_| Error::malformed("ECDSA signature"))?;
         self.0.verify(msg, &sig).map_err(|_| Error::BadSignature)
     }
-
 }
 
 #[cfg(test)]
@@ -120,7 +120,10 @@ mod tests {
         let pubkey = key.public_key();
         pubkey.verify_der(b"m", &key.sign_der(b"m")).expect("der");
         pubkey.verify_raw(b"m", &key.sign_raw(b"m")).expect("raw");
-        assert_eq!(pubkey.verify_der(b"n", &key.sign_der(b"m")), Err(Error::BadSignature));
+        assert_eq!(
+            pubkey.verify_der(b"n", &key.sign_der(b"m")),
+            Err(Error::BadSignature)
+        );
         assert!(pubkey.verify_der(b"m", &[0x30, 0]).is_err());
         let back = P256PublicKey::from_spki_der(&pubkey.to_spki_der().expect("spki")).expect("p");
         assert_eq!(back, pubkey);

@@ -75,7 +75,10 @@ mod tests {
             let pt = vec![0xa5u8; len];
             let ct = cbc_encrypt(&key, &iv, &pt).expect("enc");
             assert_eq!(ct.len(), (len / 16 + 1) * 16);
-            assert_eq!(cbc_decrypt(&key, &iv, &ct).expect("dec").as_slice(), &pt[..]);
+            assert_eq!(
+                cbc_decrypt(&key, &iv, &ct).expect("dec").as_slice(),
+                &pt[..]
+            );
         }
         assert!(cbc_encrypt(&key[..15], &iv, b"x").is_err());
         assert!(cbc_decrypt(&key, &iv, &[0u8; 15]).is_err());

@@ -68,13 +68,26 @@ impl Sm2PublicKey {
             .map_err(|e| Error::Encoding(e.to_string()))
     }
 
+    /// `SubjectPublicKeyInfo` PEM (`-----BEGIN PUBLIC KEY-----`).
+    pub fn to_spki_pem(&self) -> Result<String> {
+        self.0
+            .to_public_key_pem(spki::der::pem::LineEnding::LF)
+            .map_err(|e| Error::Encoding(e.to_string()))
+    }
+
+    /// Parse `SubjectPublicKeyInfo` PEM.
+    pub fn from_spki_pem(pem: &str) -> Result<Self> {
+        sm2::PublicKey::from_public_key_pem(pem)
+            .map(Self)
+            .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
+    }
+
     /// Parse `SubjectPublicKeyInfo` DER.
     pub fn from_spki_der(der: &[u8]) -> Result<Self> {
         sm2::PublicKey::from_public_key_der(der)
             .map(Self)
             .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
     }
-
 }
 
 /// An SM2 private key. The scalar is zeroized on drop and never printed.
@@ -163,6 +176,39 @@ impl Sm2PrivateKey {
     /// The public key `d·G`.
     pub fn public_key(&self) -> &Sm2PublicKey {
         &self.public
+    }
+
+    /// PKCS#8 DER (id-ecPublicKey, SM2 curve), as OpenSSL writes SM2 keys.
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        use sm2::pkcs8::EncodePrivateKey;
+        let sk = sm2::SecretKey::from_bytes(&self.d.to_repr()).map_err(|_| Error::InvalidKey)?;
+        let doc = sk
+            .to_pkcs8_der()
+            .map_err(|e| Error::Encoding(e.to_string()))?;
+        Ok(Zeroizing::new(doc.as_bytes().to_vec()))
+    }
+
+    /// Parse PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        use sm2::pkcs8::DecodePrivateKey;
+        let sk = sm2::SecretKey::from_pkcs8_der(der).map_err(|_| Error::malformed("PKCS#8 key"))?;
+        Self::from_bytes(&sk.to_bytes())
+    }
+
+    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>> {
+        use sm2::pkcs8::{EncodePrivateKey, LineEnding};
+        let sk = sm2::SecretKey::from_bytes(&self.d.to_repr()).map_err(|_| Error::InvalidKey)?;
+        sk.to_pkcs8_pem(LineEnding::LF)
+            .map(|p| Zeroizing::new(p.to_string()))
+            .map_err(|e| Error::Encoding(e.to_string()))
+    }
+
+    /// Parse PKCS#8 PEM.
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self> {
+        use sm2::pkcs8::DecodePrivateKey;
+        let sk = sm2::SecretKey::from_pkcs8_pem(pem).map_err(|_| Error::malformed("PKCS#8 key"))?;
+        Self::from_bytes(&sk.to_bytes())
     }
 
     pub(crate) fn scalar(&self) -> &Scalar {

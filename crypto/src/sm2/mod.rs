@@ -8,9 +8,10 @@ mod key;
 mod sign;
 
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
-pub(crate) use cipher::{finish_decrypt, kdf};
-pub use key::{Sm2PrivateKey, Sm2PublicKey};
+// Co-decryption (hazmat) finishes with the same KDF and C3 check as plain decryption.
+#[allow(unused_imports)]
+pub(crate) use cipher::finish_decrypt;
 pub(crate) use key::scalar_from_be;
+pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
-pub(crate) use sign::sign_digest_with_nonce;
