@@ -1,0 +1,204 @@
+//! The error body every endpoint answers with: a stable code the apps switch on, and a
+//! message in Chinese and English for people.
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, in terms an app can act on. Serialized as a `snake_case` string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    // Generic
+    BadRequest,
+    NotFound,
+    Unauthorized,
+    Forbidden,
+    Conflict,
+    TooManyRequests,
+    PayloadTooLarge,
+    Internal,
+    // Accounts
+    InvalidPhone,
+    SmsCodeInvalid,
+    SmsCodeExpired,
+    PhoneAlreadyRegistered,
+    AccountNotFound,
+    WeakPassword,
+    WrongPassword,
+    TokenExpired,
+    RealNameRequired,
+    RealNameFailed,
+    // Enterprises
+    InvalidUscc,
+    EnterpriseAlreadyClaimed,
+    EnterpriseNotClaimed,
+    AlreadyMember,
+    NotAdmin,
+    NotMember,
+    AdminExists,
+    MicropaymentMismatch,
+    MicropaymentExpired,
+    // Certificates and keys
+    CertificateNotFound,
+    CertificateRevoked,
+    CertificateSuspended,
+    CertificateExpired,
+    RenewalTooEarly,
+    WrongPin,
+    KeyLocked,
+    InvalidCsr,
+    InvalidProof,
+    ApplicationNotFound,
+    InvalidState,
+    PaymentRequired,
+    // Platforms, grants, seals
+    PlatformNotFound,
+    GrantNotFound,
+    ZoneMismatch,
+    InvalidImage,
+}
+
+impl ErrorCode {
+    /// The message shown to a person, in Chinese.
+    pub fn message_zh(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "请求有误",
+            NotFound => "未找到",
+            Unauthorized => "请先登录",
+            Forbidden => "无权进行此操作",
+            Conflict => "操作冲突，请刷新后重试",
+            TooManyRequests => "操作过于频繁，请稍后再试",
+            PayloadTooLarge => "上传内容过大",
+            Internal => "系统繁忙，请稍后再试",
+            InvalidPhone => "手机号格式不正确",
+            SmsCodeInvalid => "验证码错误",
+            SmsCodeExpired => "验证码已过期，请重新获取",
+            PhoneAlreadyRegistered => "该手机号已注册",
+            AccountNotFound => "账号不存在",
+            WeakPassword => "密码至少8位",
+            WrongPassword => "手机号或密码错误",
+            TokenExpired => "登录已过期，请重新登录",
+            RealNameRequired => "请先完成实名认证",
+            RealNameFailed => "实名认证未通过",
+            InvalidUscc => "统一社会信用代码不正确",
+            EnterpriseAlreadyClaimed => "该企业已被认领，可申请加入企业",
+            EnterpriseNotClaimed => "该企业尚未被认领",
+            AlreadyMember => "您已是该企业成员",
+            NotAdmin => "仅企业管理员可进行此操作",
+            NotMember => "您不是该企业成员",
+            AdminExists => "该企业已有管理员",
+            MicropaymentMismatch => "打款金额或账户不匹配",
+            MicropaymentExpired => "打款约定已过期，请重新申请",
+            CertificateNotFound => "证书不存在",
+            CertificateRevoked => "证书已注销",
+            CertificateSuspended => "证书已挂失",
+            CertificateExpired => "证书已过期",
+            RenewalTooEarly => "证书到期前30天内方可续期",
+            WrongPin => "证书密码错误",
+            KeyLocked => "证书已锁定，请重新实名认证后解锁",
+            InvalidCsr => "证书请求无效",
+            InvalidProof => "密钥证明无效",
+            ApplicationNotFound => "申请不存在",
+            InvalidState => "当前状态不允许此操作",
+            PaymentRequired => "请先支付订单",
+            PlatformNotFound => "交易平台不存在",
+            GrantNotFound => "授权不存在",
+            ZoneMismatch => "交易平台中没有名称与统一社会信用代码一致的单位",
+            InvalidImage => "图片格式或大小不符合要求",
+        }
+    }
+
+    /// The message shown to a person, in English.
+    pub fn message_en(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            BadRequest => "The request is not valid",
+            NotFound => "Not found",
+            Unauthorized => "Please log in",
+            Forbidden => "You may not do this",
+            Conflict => "Conflicting change, refresh and try again",
+            TooManyRequests => "Too many attempts, try again later",
+            PayloadTooLarge => "The upload is too large",
+            Internal => "The service is busy, try again later",
+            InvalidPhone => "The phone number is not valid",
+            SmsCodeInvalid => "Wrong verification code",
+            SmsCodeExpired => "The verification code has expired, request a new one",
+            PhoneAlreadyRegistered => "This phone number is already registered",
+            AccountNotFound => "No such account",
+            WeakPassword => "The password needs at least 8 characters",
+            WrongPassword => "Wrong phone number or password",
+            TokenExpired => "Your login has expired, log in again",
+            RealNameRequired => "Complete real-name verification first",
+            RealNameFailed => "Real-name verification failed",
+            InvalidUscc => "The unified social credit code is not valid",
+            EnterpriseAlreadyClaimed => "This enterprise is already claimed; ask to join it",
+            EnterpriseNotClaimed => "This enterprise has not been claimed",
+            AlreadyMember => "You are already a member of this enterprise",
+            NotAdmin => "Only the enterprise administrator may do this",
+            NotMember => "You are not a member of this enterprise",
+            AdminExists => "This enterprise already has an administrator",
+            MicropaymentMismatch => "The amount or account does not match",
+            MicropaymentExpired => "The payment window has expired, apply again",
+            CertificateNotFound => "No such certificate",
+            CertificateRevoked => "The certificate has been revoked",
+            CertificateSuspended => "The certificate is suspended after a loss report",
+            CertificateExpired => "The certificate has expired",
+            RenewalTooEarly => "Certificates can be renewed in the last 30 days only",
+            WrongPin => "Wrong certificate PIN",
+            KeyLocked => "The key is locked; verify your identity again to unlock it",
+            InvalidCsr => "The certificate request is not valid",
+            InvalidProof => "The key proof does not verify",
+            ApplicationNotFound => "No such application",
+            InvalidState => "Not possible in the current state",
+            PaymentRequired => "Pay the order first",
+            PlatformNotFound => "No such trading platform",
+            GrantNotFound => "No such grant",
+            ZoneMismatch => "The platform knows no unit with this name and credit code",
+            InvalidImage => "The image format or size is not accepted",
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message_zh: String,
+    pub message_en: String,
+    /// PIN tries left before the key locks, on `wrong_pin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries_left: Option<u32>,
+    /// Seconds to wait, on `too_many_requests`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message_zh: code.message_zh().to_owned(),
+            message_en: code.message_en().to_owned(),
+            tries_left: None,
+            retry_after: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_is_stable() {
+        let mut body = ErrorBody::new(ErrorCode::WrongPin);
+        body.tries_left = Some(3);
+        let json = serde_json::to_string(&body).expect("json");
+        assert_eq!(
+            json,
+            r#"{"code":"wrong_pin","message_zh":"证书密码错误","message_en":"Wrong certificate PIN","tries_left":3}"#
+        );
+        let back: ErrorBody = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, body);
+    }
+}

@@ -1,0 +1,308 @@
+//! Storage: one interface over SQLite (the default, a file) and PostgreSQL (for many server
+//! processes). Domain code is plain synchronous functions over [`Tx`]; [`Db::write`] and
+//! [`Db::read`] run such a function inside one transaction on a pool thread, so the async
+//! HTTP workers never block on the database and every state change is all-or-nothing.
+
+mod migrate;
+mod postgres;
+mod sqlite;
+mod value;
+
+pub use value::{Row, Value};
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+
+/// Storage errors. `Conflict` is a unique or foreign-key violation (the caller maps it to a
+/// domain error); `Retry` is a serialization failure or busy database, retried by [`Db`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    #[error("database query failed: {0}")]
+    Query(String),
+    #[error("constraint violated: {0}")]
+    Conflict(String),
+    #[error("database busy, transaction should be retried")]
+    Retry,
+    #[error("unexpected column value: {0}")]
+    Decode(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database pool has shut down")]
+    Closed,
+}
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbUrl {
+    /// A SQLite file, created if missing.
+    Sqlite(PathBuf),
+    /// A PostgreSQL connection string (`postgres://user@host:port/db`).
+    Postgres(String),
+}
+
+impl DbUrl {
+    /// `postgres://…` or `postgresql://…` selects PostgreSQL; `sqlite:PATH` or a bare path
+    /// selects SQLite.
+    pub fn parse(s: &str) -> DbUrl {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            DbUrl::Postgres(s.to_owned())
+        } else {
+            DbUrl::Sqlite(PathBuf::from(s.strip_prefix("sqlite:").unwrap_or(s)))
+        }
+    }
+}
+
+/// One transaction's view of the database.
+pub trait Tx {
+    /// Run a query; SQL uses `$1, $2, …` placeholders on both backends.
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError>;
+    /// Run a statement; returns the number of rows changed.
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError>;
+    fn backend(&self) -> Backend;
+
+    /// Exactly one row or `None`; more than one is an error.
+    fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>, DbError> {
+        let mut rows = self.query(sql, params)?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(rows.pop()),
+            n => Err(DbError::Decode(format!("expected one row, got {n}"))),
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Conn) + Send>;
+
+enum Conn {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<::postgres::Client>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Read,
+    Write,
+}
+
+/// A pool of database connections, each on its own thread.
+#[derive(Clone)]
+pub struct Db {
+    jobs: mpsc::Sender<Job>,
+    backend: Backend,
+    _workers: Arc<Vec<thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("backend", &self.backend).finish()
+    }
+}
+
+const MAX_RETRIES: usize = 8;
+
+impl Db {
+    /// Connect, run pending migrations, and start `pool_size` connection threads.
+    pub fn open(url: &DbUrl, pool_size: usize) -> Result<Db, DbError> {
+        let mut conns = Vec::new();
+        for _ in 0..pool_size.max(1) {
+            conns.push(connect(url)?);
+        }
+        if let Some(first) = conns.first_mut() {
+            migrate::run(first)?;
+        }
+        let backend = match url {
+            DbUrl::Sqlite(_) => Backend::Sqlite,
+            DbUrl::Postgres(_) => Backend::Postgres,
+        };
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = conns
+            .into_iter()
+            .map(|mut conn| {
+                let rx = Arc::clone(&rx);
+                thread::spawn(move || {
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut conn),
+                            Err(_) => return,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(Db {
+            jobs: tx,
+            backend,
+            _workers: Arc::new(workers),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Run `f` in a read-write transaction, retried on serialization failures. `f` may run
+    /// more than once, so it must not have effects outside the transaction.
+    pub async fn write<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.run(Mode::Write, f).await
+    }
+
+    /// Run `f` in a transaction that only reads.
+    pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.run(Mode::Read, f).await
+    }
+
+    async fn run<R, E, F>(&self, mode: Mode, mut f: F) -> Result<R, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn: &mut Conn| {
+            let _ = done.send(run_with_retries(conn, mode, &mut f));
+        });
+        self.jobs.send(job).map_err(|_| E::from(DbError::Closed))?;
+        result.await.map_err(|_| E::from(DbError::Closed))?
+    }
+}
+
+fn connect(url: &DbUrl) -> Result<Conn, DbError> {
+    match url {
+        DbUrl::Sqlite(path) => sqlite::open(path).map(Conn::Sqlite),
+        DbUrl::Postgres(s) => ::postgres::Client::connect(s, ::postgres::NoTls)
+            .map(|c| Conn::Postgres(Box::new(c)))
+            .map_err(|e| DbError::Connect(e.to_string())),
+    }
+}
+
+fn run_with_retries<R, E, F>(conn: &mut Conn, mode: Mode, f: &mut F) -> Result<R, E>
+where
+    F: FnMut(&mut dyn Tx) -> Result<R, E>,
+    E: From<DbError>,
+{
+    for attempt in 0..MAX_RETRIES {
+        if attempt > 0 {
+            thread::sleep(std::time::Duration::from_millis(5 << attempt.min(6)));
+        }
+        match run_once(conn, mode, f) {
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) => return Err(e),
+            Err(DbError::Retry) => continue,
+            Err(e) => return Err(E::from(e)),
+        }
+    }
+    Err(E::from(DbError::Retry))
+}
+
+/// One attempt. The outer `Result` is the transaction machinery (retryable or fatal); the
+/// inner one is `f`'s verdict. A `DbError::Retry` raised inside `f` also asks for a retry.
+fn run_once<R, E, F>(conn: &mut Conn, mode: Mode, f: &mut F) -> Result<Result<R, E>, DbError>
+where
+    F: FnMut(&mut dyn Tx) -> Result<R, E>,
+    E: From<DbError>,
+{
+    let mut retry_flag = RetryProbe::default();
+    match conn {
+        Conn::Sqlite(c) => {
+            let begin = if mode == Mode::Write { "BEGIN IMMEDIATE" } else { "BEGIN DEFERRED" };
+            c.execute_batch(begin).map_err(sqlite::map_err)?;
+            let mut tx = ProbeTx {
+                inner: sqlite::SqliteTx(c),
+                probe: &mut retry_flag,
+            };
+            let out = f(&mut tx);
+            let commit = out.is_ok() && !retry_flag.0;
+            let end = if commit { "COMMIT" } else { "ROLLBACK" };
+            c.execute_batch(end).map_err(sqlite::map_err)?;
+            if retry_flag.0 {
+                return Err(DbError::Retry);
+            }
+            Ok(out)
+        }
+        Conn::Postgres(c) => {
+            let mut builder = c.build_transaction();
+            builder = builder.isolation_level(::postgres::IsolationLevel::Serializable);
+            if mode == Mode::Read {
+                builder = builder.read_only(true);
+            }
+            let mut t = builder.start().map_err(postgres::map_err)?;
+            let out = {
+                let mut tx = ProbeTx {
+                    inner: postgres::PgTx(&mut t),
+                    probe: &mut retry_flag,
+                };
+                f(&mut tx)
+            };
+            if retry_flag.0 {
+                let _ = t.rollback();
+                return Err(DbError::Retry);
+            }
+            if out.is_ok() {
+                t.commit().map_err(postgres::map_err)?;
+            } else {
+                t.rollback().map_err(postgres::map_err)?;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Notes whether any statement in the transaction asked for a retry, so that a domain
+/// function that converted the `DbError::Retry` into its own error still gets retried.
+#[derive(Default)]
+struct RetryProbe(bool);
+
+struct ProbeTx<'p, T: Tx> {
+    inner: T,
+    probe: &'p mut RetryProbe,
+}
+
+impl<T: Tx> ProbeTx<'_, T> {
+    fn note<R>(&mut self, r: Result<R, DbError>) -> Result<R, DbError> {
+        if matches!(r, Err(DbError::Retry)) {
+            self.probe.0 = true;
+        }
+        r
+    }
+}
+
+impl<T: Tx> Tx for ProbeTx<'_, T> {
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let r = self.inner.query(sql, params);
+        self.note(r)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let r = self.inner.execute(sql, params);
+        self.note(r)
+    }
+
+    fn backend(&self) -> Backend {
+        self.inner.backend()
+    }
+}

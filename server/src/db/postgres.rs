@@ -1,0 +1,97 @@
+//! The PostgreSQL backend (the synchronous `postgres` client on the pool's own threads).
+
+use super::value::{Row, Value};
+use super::{Backend, DbError, Tx};
+use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use std::error::Error as StdError;
+
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => match *ty {
+                Type::INT2 => i16::try_from(*i)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+                Type::BOOL => (*i != 0).to_sql(ty, out),
+                _ => i.to_sql(ty, out),
+            },
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::Bytes(b) => b.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn column(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
+    let ty = row.columns()[i].type_().clone();
+    let dec = |e: postgres::Error| DbError::Decode(e.to_string());
+    Ok(match ty {
+        Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(dec)?.map(Value::Int),
+        Type::INT4 => row
+            .try_get::<_, Option<i32>>(i)
+            .map_err(dec)?
+            .map(|v| Value::Int(v.into())),
+        Type::INT2 => row
+            .try_get::<_, Option<i16>>(i)
+            .map_err(dec)?
+            .map(|v| Value::Int(v.into())),
+        Type::BOOL => row
+            .try_get::<_, Option<bool>>(i)
+            .map_err(dec)?
+            .map(|v| Value::Int(v.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i).map_err(dec)?.map(Value::Bytes),
+        _ => row.try_get::<_, Option<String>>(i).map_err(dec)?.map(Value::Text),
+    }
+    .unwrap_or(Value::Null))
+}
+
+pub(crate) fn map_err(e: postgres::Error) -> DbError {
+    use postgres::error::SqlState;
+    match e.code() {
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+            DbError::Retry
+        }
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::FOREIGN_KEY_VIOLATION => {
+            DbError::Conflict(e.to_string())
+        }
+        _ if e.is_closed() => DbError::Connect(e.to_string()),
+        _ => DbError::Query(e.to_string()),
+    }
+}
+
+pub(crate) struct PgTx<'a, 'b>(pub(crate) &'a mut postgres::Transaction<'b>);
+
+impl Tx for PgTx<'_, '_> {
+    fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let stmt = self.0.prepare(sql).map_err(map_err)?;
+        let rows = self.0.query(&stmt, &refs).map_err(map_err)?;
+        rows.iter()
+            .map(|r| (0..r.len()).map(|i| column(r, i)).collect::<Result<Vec<_>, _>>().map(Row))
+            .collect()
+    }
+
+    fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let stmt = self.0.prepare(sql).map_err(map_err)?;
+        self.0.execute(&stmt, &refs).map_err(map_err)
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+}

@@ -1,0 +1,188 @@
+//! The Bidkey server: accounts, real-name, enterprises, registration authority and CA, key
+//! management, co-signing, trading platforms, grants, zones, seals, orders, audit.
+//!
+//! Each HTTP module owns its router; [`start`] assembles them over one [`AppState`]. Domain
+//! logic is synchronous code over a database transaction ([`db::Tx`]); handlers are thin.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod ratelimit;
+pub mod realname;
+pub mod sms;
+pub mod state;
+pub mod util;
+
+use crate::db::{Db, DbUrl};
+use crate::error::{Result, ServerError};
+use crate::state::{AppState, Secrets};
+use crate::util::Clock;
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// How to run a server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the data lives.
+    pub db: DbUrl,
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Directory for key files (CA, KMC, co-signing master keys) and uploads.
+    pub data_dir: PathBuf,
+    /// Operator API token; made at random on first start and kept in `data_dir`.
+    pub operator_token: Option<String>,
+    /// Database connections.
+    pub pool_size: usize,
+}
+
+impl Config {
+    /// A server on loopback with a SQLite file in `data_dir`.
+    pub fn local(data_dir: PathBuf) -> Config {
+        Config {
+            db: DbUrl::Sqlite(data_dir.join("bidkey.sqlite3")),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir,
+            operator_token: None,
+            pool_size: 4,
+        }
+    }
+}
+
+/// A started server.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The operator token.
+    pub fn operator_token(&self) -> &str {
+        &self.state.secrets.operator_token
+    }
+
+    /// Stop accepting requests and wait for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// The full router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(accounts::routes())
+        .with_state(state)
+}
+
+/// Open the store (creating and migrating it), load or create key files, and serve.
+pub async fn start(config: Config) -> Result<Running> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
+    let db_url = config.db.clone();
+    let pool = config.pool_size;
+    let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let secrets = load_secrets(&config)?;
+    let state = AppState {
+        db,
+        clock: Clock::default(),
+        sms: Arc::new(sms::OutboxSms),
+        realname: Arc::new(realname::SandboxRealName),
+        secrets: Arc::new(secrets),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| ServerError::Internal(format!("bind {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+            let _ = rx.await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    tracing::info!(%addr, "bidkey server listening");
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Read a 32-byte secret from `data_dir/name`, or make and save one.
+fn load_or_make_secret(dir: &std::path::Path, name: &str) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    let path = dir.join(name);
+    let mut out = zeroize::Zeroizing::new([0u8; 32]);
+    match std::fs::read(&path) {
+        Ok(bytes) if bytes.len() == 32 => out.copy_from_slice(&bytes),
+        Ok(_) => {
+            return Err(ServerError::Internal(format!(
+                "{} is not a 32-byte key file",
+                path.display()
+            )));
+        }
+        Err(_) => {
+            out.copy_from_slice(&bidkey_crypto::rng::bytes::<32>()?);
+            write_private(&path, out.as_slice())?;
+        }
+    }
+    Ok(out)
+}
+
+/// Write a file readable by the owner only.
+pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| ServerError::Internal(format!("{}: {e}", path.display())))?;
+    f.write_all(data)
+        .map_err(|e| ServerError::Internal(format!("{}: {e}", path.display())))
+}
+
+fn load_secrets(config: &Config) -> Result<Secrets> {
+    let operator_token = match &config.operator_token {
+        Some(t) => t.clone(),
+        None => {
+            let path = config.data_dir.join("operator.token");
+            match std::fs::read_to_string(&path) {
+                Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
+                _ => {
+                    let t = util::new_token()?;
+                    write_private(&path, t.as_bytes())?;
+                    t
+                }
+            }
+        }
+    };
+    Ok(Secrets {
+        operator_token,
+        pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
+    })
+}

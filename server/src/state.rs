@@ -1,0 +1,37 @@
+//! What every request handler can reach.
+
+use crate::db::Db;
+use crate::realname::RealNameProvider;
+use crate::sms::SmsProvider;
+use crate::util::Clock;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: Clock,
+    pub sms: Arc<dyn SmsProvider>,
+    pub realname: Arc<dyn RealNameProvider>,
+    pub secrets: Arc<Secrets>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("db", &self.db).finish_non_exhaustive()
+    }
+}
+
+/// Server-side secrets that never reach the database in clear.
+pub struct Secrets {
+    /// Bearer token of the operator API and CLI.
+    pub operator_token: String,
+    /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
+    /// checked without storing the number.
+    pub pii_key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}

@@ -1,0 +1,72 @@
+//! Test support shared by the crates' integration tests.
+//!
+//! - [`pg`]: a PostgreSQL 15 cluster started on loopback in a temp dir (once per test
+//!   process), with a fresh database per test. `BIDKEY_TEST_PG_URL` points the tests at an
+//!   existing server instead.
+//! - [`TestServer`]: a Bidkey server on loopback over SQLite or PostgreSQL, with the SMS
+//!   outbox readable.
+
+pub mod pg;
+
+use bidkey_server::db::{DbUrl, Value};
+use bidkey_server::{Config, Running};
+
+/// Which store a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// A Bidkey server on loopback for one test.
+#[derive(Debug)]
+pub struct TestServer {
+    pub running: Running,
+    pub data_dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(store: Store) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config::local(data_dir.path().to_path_buf());
+        if store == Store::Postgres {
+            config.db = DbUrl::Postgres(pg::fresh_database());
+        }
+        let running = bidkey_server::start(config).await.expect("server starts");
+        TestServer { running, data_dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    pub fn operator_token(&self) -> String {
+        self.running.operator_token().to_owned()
+    }
+
+    /// The newest SMS code sent to `phone`, read from the outbox.
+    pub async fn sms_code(&self, phone: &str) -> String {
+        let phone = phone.to_owned();
+        let body: String = self
+            .running
+            .state
+            .db
+            .read(move |tx| {
+                let rows = tx.query(
+                    "SELECT body FROM sms_outbox WHERE phone = $1 ORDER BY created_at DESC, id DESC",
+                    &[Value::Text(phone.clone())],
+                )?;
+                rows.first()
+                    .map(|r| r.text(0))
+                    .transpose()
+                    .map(Option::unwrap_or_default)
+            })
+            .await
+            .map_err(|e: bidkey_server::db::DbError| e)
+            .expect("outbox readable");
+        body.split_whitespace()
+            .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
+            .map(|w| w.trim_end_matches('，').to_owned())
+            .unwrap_or_else(|| panic!("no code in SMS body {body:?}"))
+    }
+}
