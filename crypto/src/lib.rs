@@ -8,6 +8,7 @@
 //! deterministically from its inputs.
 
 pub mod error;
+pub mod hazmat;
 pub mod rng;
 pub mod sm2;
 

@@ -12,4 +12,5 @@ pub(crate) use cipher::{finish_decrypt, kdf};
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
-pub(crate) use sign::sign_digest_with_nonce;
+pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
+pub(crate) use sign::{digest_scalar, sign_digest_with_nonce};
