@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::rng;
 use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::elliptic_curve::{Field, Generate, Group, PrimeField};
+use sm2::elliptic_curve::{Generate, PrimeField};
 use sm2::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -73,10 +73,6 @@ impl Sm2PublicKey {
         sm2::PublicKey::from_public_key_der(der)
             .map(Self)
             .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
-    }
-
-    pub(crate) fn inner(&self) -> &sm2::PublicKey {
-        &self.0
     }
 }
 

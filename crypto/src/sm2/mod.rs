@@ -7,10 +7,10 @@ mod cipher;
 mod key;
 mod sign;
 
+pub(crate) use cipher::finish_decrypt;
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
-pub(crate) use cipher::{finish_decrypt, kdf};
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
 pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
-pub(crate) use sign::{digest_scalar, sign_digest_with_nonce};
+pub(crate) use sign::digest_scalar;
