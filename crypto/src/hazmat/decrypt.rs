@@ -121,7 +121,12 @@ pub fn device_decrypt_start(
     let t1 = blinded * x;
     let p1 = ProjectivePoint::mul_by_generator(&x);
     let g = ProjectivePoint::GENERATOR;
-    let proof = prove(DECRYPT_TAG, &x, &[(&g, &p1), (&blinded, &t1)], &[session_id]);
+    let proof = prove(
+        DECRYPT_TAG,
+        &x,
+        &[(&g, &p1), (&blinded, &t1)],
+        &[session_id],
+    );
     x.zeroize();
     let request = DecryptRequest {
         blinded: Sm2PublicKey::from_point(&blinded)?,

@@ -153,7 +153,12 @@ pub fn device_keygen_finish(
     let g = ProjectivePoint::GENERATOR;
     let p2 = msg.p2.to_projective();
     let p1_bytes = state.p1.to_sec1();
-    verify(SERVER_TAG, &[(&g, &p2)], &[session_id, &p1_bytes], &msg.proof)?;
+    verify(
+        SERVER_TAG,
+        &[(&g, &p2)],
+        &[session_id, &p1_bytes],
+        &msg.proof,
+    )?;
     let mut x = state.share.d1_inv()?;
     let joint = p2 * x - g;
     x.zeroize();

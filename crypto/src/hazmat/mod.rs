@@ -18,8 +18,8 @@ mod sign;
 mod wire;
 
 pub use decrypt::{
-    DECRYPT_REQUEST_LEN, DECRYPT_RESPONSE_LEN, DecryptRequest, DecryptResponse,
-    DeviceDecryptState, device_decrypt_finish, device_decrypt_start, server_decrypt,
+    DECRYPT_REQUEST_LEN, DECRYPT_RESPONSE_LEN, DecryptRequest, DecryptResponse, DeviceDecryptState,
+    device_decrypt_finish, device_decrypt_start, server_decrypt,
 };
 pub use keygen::{
     DEVICE_KEYGEN_MSG_LEN, DeviceKeygenMsg, DeviceKeygenState, SERVER_KEYGEN_MSG_LEN,

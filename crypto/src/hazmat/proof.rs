@@ -14,8 +14,8 @@
 use super::wire::{SCALAR_LEN, read_scalar, split, write_point, write_scalar};
 use crate::error::{Error, Result};
 use crate::sm2::{digest_scalar, random_nonzero_scalar};
-use sm2::elliptic_curve::ops::LinearCombination;
 use sm2::elliptic_curve::Group;
+use sm2::elliptic_curve::ops::LinearCombination;
 use sm2::{ProjectivePoint, Scalar};
 use sm3::{Digest, Sm3};
 use zeroize::Zeroize;
@@ -145,9 +145,15 @@ mod tests {
         let bad = Err(Error::BadProof);
         assert_eq!(verify(TAG, &[(&g, &other)], &[b"session"], &proof), bad);
         assert_eq!(verify(TAG, &[(&g, &big_x)], &[b"other"], &proof), bad);
-        assert_eq!(verify(b"test/tag2", &[(&g, &big_x)], &[b"session"], &proof), bad);
+        assert_eq!(
+            verify(b"test/tag2", &[(&g, &big_x)], &[b"session"], &proof),
+            bad
+        );
         // Moving bytes between context fields changes the transcript.
-        assert_eq!(verify(TAG, &[(&g, &big_x)], &[b"sess", b"ion"], &proof), bad);
+        assert_eq!(
+            verify(TAG, &[(&g, &big_x)], &[b"sess", b"ion"], &proof),
+            bad
+        );
     }
 
     #[test]

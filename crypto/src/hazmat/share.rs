@@ -3,7 +3,9 @@
 //! Shares satisfy `(1 + d)⁻¹ = d1·d2`, so the joint public key is
 //! `P = d·G = (d1·d2)⁻¹·G − G`, and `d` itself exists nowhere after re-sharing.
 
-use super::wire::{POINT_LEN, SCALAR_LEN, invert, read_point, read_scalar, split, write_point};
+use super::wire::{
+    POINT_LEN, SCALAR_LEN, invert, read_key, read_point, read_scalar, split, write_point,
+};
 use crate::error::{Error, Result};
 use crate::sm2::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar};
 use sm2::elliptic_curve::Group;
@@ -97,8 +99,9 @@ impl ServerShare {
     /// Parse `d2 ‖ P1 ‖ P` (162 bytes) and check that they belong together.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let [d2, p1, p] = split(bytes, [SCALAR_LEN, POINT_LEN, POINT_LEN], "server share")?;
-        let share = Self::from_parts(read_scalar(d2)?, read_point(p1)?)?;
-        if share.public.to_sec1() != p {
+        let (d2, p1, p) = (read_scalar(d2)?, read_point(p1)?, read_key(p)?);
+        let share = Self::from_parts(d2, p1)?;
+        if share.public != p {
             return Err(Error::InvalidKey);
         }
         Ok(share)
@@ -197,13 +200,22 @@ mod tests {
         let bytes = server.to_bytes().expect("encode");
         let mut wrong_d2 = bytes.to_vec();
         wrong_d2[31] ^= 1;
-        assert_eq!(ServerShare::from_bytes(&wrong_d2).err(), Some(Error::InvalidKey));
+        assert_eq!(
+            ServerShare::from_bytes(&wrong_d2).err(),
+            Some(Error::InvalidKey)
+        );
         let mut zero_d2 = bytes.to_vec();
         zero_d2[..32].fill(0);
-        assert_eq!(ServerShare::from_bytes(&zero_d2).err(), Some(Error::InvalidScalar));
+        assert_eq!(
+            ServerShare::from_bytes(&zero_d2).err(),
+            Some(Error::InvalidScalar)
+        );
         let mut off_curve = bytes.to_vec();
         off_curve[96] ^= 1;
-        assert_eq!(ServerShare::from_bytes(&off_curve).err(), Some(Error::InvalidPoint));
+        assert_eq!(
+            ServerShare::from_bytes(&off_curve).err(),
+            Some(Error::InvalidPoint)
+        );
         assert!(ServerShare::from_bytes(&bytes[..100]).is_err());
         assert_eq!(
             DeviceShare::from_bytes(&[0u8; 32]).err(),

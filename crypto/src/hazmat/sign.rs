@@ -31,12 +31,11 @@ use super::wire::{
 };
 use crate::error::{Error, Result};
 use crate::sm2::{
-    Sm2PublicKey, Sm2Signature, digest_scalar, message_digest, random_nonzero_scalar,
-    verify_digest,
+    Sm2PublicKey, Sm2Signature, digest_scalar, message_digest, random_nonzero_scalar, verify_digest,
 };
+use sm2::elliptic_curve::Group;
 use sm2::elliptic_curve::ops::{LinearCombination, Reduce};
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::elliptic_curve::Group;
 use sm2::{FieldBytes, ProjectivePoint, Scalar};
 use zeroize::Zeroize;
 
@@ -185,7 +184,12 @@ pub fn server_sign(
     let g = ProjectivePoint::GENERATOR;
     let q1_bytes = request.q1.to_sec1();
     let ctx = proof_context(session_id, &request.e, &q1_bytes);
-    verify(SIGN_TAG, &[(&g, share.device_point())], &ctx, &request.proof)?;
+    verify(
+        SIGN_TAG,
+        &[(&g, share.device_point())],
+        &ctx,
+        &request.proof,
+    )?;
     let q1 = request.q1.to_projective();
     loop {
         if let Some(response) = server_sign_attempt(share.d2(), &request.e, &q1) {
@@ -252,8 +256,8 @@ mod tests {
     fn co_signature_verifies() {
         let (device, server) = shares();
         let public = *server.public_key();
-        let (state, req) = device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID)
-            .expect("start");
+        let (state, req) =
+            device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID).expect("start");
         let req = SignRequest::from_bytes(&req.to_bytes()).expect("parse");
         let resp = server_sign(&server, &req, SID).expect("server");
         let resp = SignResponse::from_bytes(&resp.to_bytes()).expect("parse");

@@ -114,7 +114,10 @@ mod tests {
     #[test]
     fn points_must_be_uncompressed_on_curve_and_not_identity() {
         let g = write_point(&ProjectivePoint::GENERATOR).expect("G encodes");
-        assert_eq!(read_point(&g).expect("G parses"), ProjectivePoint::GENERATOR);
+        assert_eq!(
+            read_point(&g).expect("G parses"),
+            ProjectivePoint::GENERATOR
+        );
         let mut off = g;
         off[64] ^= 1;
         assert_eq!(read_point(&off), Err(Error::InvalidPoint));
