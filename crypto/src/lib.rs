@@ -10,6 +10,7 @@
 pub mod aead;
 pub mod envelope;
 pub mod error;
+pub mod hazmat;
 pub mod kdf;
 pub mod p256;
 pub mod pin;

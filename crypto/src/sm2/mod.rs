@@ -7,11 +7,11 @@ mod cipher;
 mod key;
 mod sign;
 
-pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
-// Co-decryption (hazmat) finishes with the same KDF and C3 check as plain decryption.
-#[allow(unused_imports)]
 pub(crate) use cipher::finish_decrypt;
+pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
 pub(crate) use key::scalar_from_be;
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
+pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
+pub(crate) use sign::digest_scalar;

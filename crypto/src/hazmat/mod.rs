@@ -1,0 +1,35 @@
+//! Two-party SM2 (协同签名): the device holds `d1`, the co-signing service holds `d2`, with
+//! `(1 + d)⁻¹ = d1·d2`; the whole key `d` is never formed.
+//!
+//! Hazardous because each function is one protocol step: the caller carries the messages,
+//! picks a fresh random session id per run (server side, accepted once), counts
+//! `Error::BadProof` from [`server_sign`] and [`server_decrypt`] as PIN failures, and never
+//! persists `P1`/`P2` on the device. The protocol, encodings and pitfalls are written up in
+//! `docs/two-party-sm2.md`.
+//!
+//! Every message has a fixed-length byte encoding; every received point is checked to be
+//! on the curve and not the identity, every scalar to be canonical and non-zero.
+
+mod decrypt;
+mod keygen;
+mod proof;
+mod share;
+mod sign;
+mod wire;
+
+pub use decrypt::{
+    DECRYPT_REQUEST_LEN, DECRYPT_RESPONSE_LEN, DecryptRequest, DecryptResponse, DeviceDecryptState,
+    device_decrypt_finish, device_decrypt_start, server_decrypt,
+};
+pub use keygen::{
+    DEVICE_KEYGEN_MSG_LEN, DeviceKeygenMsg, DeviceKeygenState, SERVER_KEYGEN_MSG_LEN,
+    ServerKeygenMsg, device_keygen_finish, make_device_keygen, make_server_keygen,
+};
+pub use proof::{PROOF_LEN, Proof};
+pub use share::{DeviceShare, SERVER_SHARE_LEN, ServerShare, make_shares_for_key};
+pub use sign::{
+    DeviceSignState, SIGN_REQUEST_LEN, SIGN_RESPONSE_LEN, SignRequest, SignResponse,
+    device_sign_finish, device_sign_start, device_sign_start_digest, server_check_final,
+    server_sign,
+};
+pub use wire::{MAX_SESSION_ID_LEN, MIN_SESSION_ID_LEN, POINT_LEN, SCALAR_LEN};

@@ -1,0 +1,198 @@
+//! Non-interactive proofs of knowledge of a discrete logarithm (Schnorr) and of equality of
+//! two discrete logarithms (Chaum–Pedersen), made non-interactive with Fiat–Shamir over SM3.
+//!
+//! Both are one construction: the prover knows `x` with `Xᵢ = x·Bᵢ` for every pair
+//! `(Bᵢ, Xᵢ)` of the statement (one pair for Schnorr, two for Chaum–Pedersen). The proof is
+//! `(c, z)` with `Aᵢ = a·Bᵢ`, `c = SM3(transcript) mod n`, `z = a + c·x`; the verifier
+//! recomputes `Aᵢ = z·Bᵢ − c·Xᵢ` and the hash.
+//!
+//! The transcript hashes, each length-prefixed so no two inputs collide by concatenation:
+//! the domain tag, every base, statement point and commitment, then every context field.
+//! The context carries the session id and the message the proof authorises, so a proof
+//! cannot be replayed in another session or attached to another request.
+
+use super::wire::{SCALAR_LEN, read_scalar, split, write_point, write_scalar};
+use crate::error::{Error, Result};
+use crate::sm2::{digest_scalar, random_nonzero_scalar};
+use sm2::elliptic_curve::Group;
+use sm2::elliptic_curve::ops::LinearCombination;
+use sm2::{ProjectivePoint, Scalar};
+use sm3::{Digest, Sm3};
+use zeroize::Zeroize;
+
+/// Encoded length of a [`Proof`]: `c ‖ z`.
+pub const PROOF_LEN: usize = 2 * SCALAR_LEN;
+
+/// A Fiat–Shamir proof `(c, z)`; public data.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Proof {
+    c: Scalar,
+    z: Scalar,
+}
+
+impl Proof {
+    /// `c ‖ z`, 64 bytes.
+    pub fn to_bytes(&self) -> [u8; PROOF_LEN] {
+        let mut out = [0u8; PROOF_LEN];
+        out[..SCALAR_LEN].copy_from_slice(&write_scalar(&self.c));
+        out[SCALAR_LEN..].copy_from_slice(&write_scalar(&self.z));
+        out
+    }
+
+    /// Parse `c ‖ z`; both must be canonical and non-zero.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let [c, z] = split(bytes, [SCALAR_LEN, SCALAR_LEN], "proof")?;
+        Ok(Self {
+            c: read_scalar(c)?,
+            z: read_scalar(z)?,
+        })
+    }
+}
+
+/// One `(base, statement)` pair: the prover claims `statement = x·base`.
+pub(crate) type Pair<'a> = (&'a ProjectivePoint, &'a ProjectivePoint);
+
+fn absorb(h: &mut Sm3, bytes: &[u8]) {
+    // Lengths are bounded by the callers (session ids are capped), so u32 never truncates.
+    h.update((bytes.len() as u32).to_be_bytes());
+    h.update(bytes);
+}
+
+fn challenge(
+    tag: &[u8],
+    pairs: &[Pair<'_>],
+    commitments: &[ProjectivePoint],
+    context: &[&[u8]],
+) -> Result<Scalar> {
+    let mut h = Sm3::new();
+    absorb(&mut h, tag);
+    for ((base, stmt), commit) in pairs.iter().zip(commitments) {
+        absorb(&mut h, &write_point(base)?);
+        absorb(&mut h, &write_point(stmt)?);
+        absorb(&mut h, &write_point(commit)?);
+    }
+    for field in context {
+        absorb(&mut h, field);
+    }
+    Ok(digest_scalar(&h.finalize().into()))
+}
+
+/// Prove knowledge of `x` with `Xᵢ = x·Bᵢ` for every pair.
+pub(crate) fn prove(
+    tag: &[u8],
+    x: &Scalar,
+    pairs: &[Pair<'_>],
+    context: &[&[u8]],
+) -> Result<Proof> {
+    loop {
+        let mut a = random_nonzero_scalar();
+        let commitments: Vec<ProjectivePoint> = pairs.iter().map(|(b, _)| **b * a).collect();
+        let c = challenge(tag, pairs, &commitments, context);
+        let z = c.map(|c| (c, a + c * x));
+        a.zeroize();
+        let (c, z) = z?;
+        // A zero c or z cannot be encoded; probability 2⁻²⁵⁵, so just draw again.
+        if !bool::from(c.is_zero() | z.is_zero()) {
+            return Ok(Proof { c, z });
+        }
+    }
+}
+
+/// Check a proof made by [`prove`] with the same tag, statement and context.
+pub(crate) fn verify(
+    tag: &[u8],
+    pairs: &[Pair<'_>],
+    context: &[&[u8]],
+    proof: &Proof,
+) -> Result<()> {
+    let mut commitments = Vec::with_capacity(pairs.len());
+    for (base, stmt) in pairs {
+        if bool::from(base.is_identity() | stmt.is_identity()) {
+            return Err(Error::BadProof);
+        }
+        let a = ProjectivePoint::lincomb(&[(**base, proof.z), (**stmt, -proof.c)]);
+        if bool::from(a.is_identity()) {
+            return Err(Error::BadProof);
+        }
+        commitments.push(a);
+    }
+    match challenge(tag, pairs, &commitments, context) {
+        Ok(c) if c == proof.c => Ok(()),
+        _ => Err(Error::BadProof),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TAG: &[u8] = b"test/tag";
+
+    fn statement() -> (Scalar, ProjectivePoint) {
+        let x = random_nonzero_scalar();
+        (x, ProjectivePoint::GENERATOR * x)
+    }
+
+    #[test]
+    fn schnorr_round_trip_and_binding() {
+        let g = ProjectivePoint::GENERATOR;
+        let (x, big_x) = statement();
+        let proof = prove(TAG, &x, &[(&g, &big_x)], &[b"session"]).expect("prove");
+        let parsed = Proof::from_bytes(&proof.to_bytes()).expect("parse");
+        assert_eq!(verify(TAG, &[(&g, &big_x)], &[b"session"], &parsed), Ok(()));
+
+        let (_, other) = statement();
+        let bad = Err(Error::BadProof);
+        assert_eq!(verify(TAG, &[(&g, &other)], &[b"session"], &proof), bad);
+        assert_eq!(verify(TAG, &[(&g, &big_x)], &[b"other"], &proof), bad);
+        assert_eq!(
+            verify(b"test/tag2", &[(&g, &big_x)], &[b"session"], &proof),
+            bad
+        );
+        // Moving bytes between context fields changes the transcript.
+        assert_eq!(
+            verify(TAG, &[(&g, &big_x)], &[b"sess", b"ion"], &proof),
+            bad
+        );
+    }
+
+    #[test]
+    fn dleq_requires_the_same_logarithm() {
+        let g = ProjectivePoint::GENERATOR;
+        let (x, big_x) = statement();
+        let h = ProjectivePoint::GENERATOR * random_nonzero_scalar();
+        let y = h * x;
+        let proof = prove(TAG, &x, &[(&g, &big_x), (&h, &y)], &[]).expect("prove");
+        assert_eq!(verify(TAG, &[(&g, &big_x), (&h, &y)], &[], &proof), Ok(()));
+        let y_wrong = h * (x + Scalar::ONE);
+        assert_eq!(
+            verify(TAG, &[(&g, &big_x), (&h, &y_wrong)], &[], &proof),
+            Err(Error::BadProof)
+        );
+        // A prover that does not know a common logarithm cannot make a proof that passes.
+        let forged = prove(TAG, &x, &[(&g, &big_x), (&h, &y_wrong)], &[]).expect("prove");
+        assert_eq!(
+            verify(TAG, &[(&g, &big_x), (&h, &y_wrong)], &[], &forged),
+            Err(Error::BadProof)
+        );
+    }
+
+    #[test]
+    fn tampered_and_zero_proofs_are_rejected() {
+        let g = ProjectivePoint::GENERATOR;
+        let (x, big_x) = statement();
+        let proof = prove(TAG, &x, &[(&g, &big_x)], &[]).expect("prove");
+        let mut bytes = proof.to_bytes();
+        bytes[63] ^= 0x01;
+        let tampered = Proof::from_bytes(&bytes).expect("still canonical");
+        assert_eq!(
+            verify(TAG, &[(&g, &big_x)], &[], &tampered),
+            Err(Error::BadProof)
+        );
+        assert_eq!(Proof::from_bytes(&[0u8; 64]), Err(Error::InvalidScalar));
+        assert!(Proof::from_bytes(&[1u8; 63]).is_err());
+        // The identity as statement is refused outright.
+        let id = ProjectivePoint::IDENTITY;
+        assert_eq!(verify(TAG, &[(&g, &id)], &[], &proof), Err(Error::BadProof));
+    }
+}

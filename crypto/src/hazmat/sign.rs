@@ -1,0 +1,294 @@
+//! Two-party SM2 signing.
+//!
+//! ```text
+//! device (d1)                                     server (d2, P1, P)
+//! e = SM3(Z ‖ M), k1 ← CSPRNG, Q1 = k1·G
+//! π = PoK{d1⁻¹ : P1} (tag …/sign, ctx sid ‖ e ‖ Q1)
+//!                  ── SignRequest (e, Q1, π) ──▶
+//!                                                 check Q1; check π against stored P1
+//!                                                 (BadProof ⇒ count a PIN failure)
+//!                                                 k2, k3 ← CSPRNG
+//!                                                 (x1, ·) = k3·Q1 + k2·G
+//!                                                 r = e + x1 mod n (≠ 0, else redraw)
+//!                                                 s2 = d2·k3, s3 = d2·(r + k2)
+//!                  ◀── SignResponse (r, s2, s3) ──
+//! s = d1·k1·s2 + d1·s3 − r  (≠ 0, ≠ n − r)
+//!                  ── signature (r, s) ──▶        server_check_final(P, e, (r, s))
+//! ```
+//!
+//! With `k = k1·k3 + k2`, `s = d1·d2·(k + r) − r = (1 + d)⁻¹·(k + r) − r`: an ordinary SM2
+//! signature under `P`.
+//!
+//! The proof `π` is the online PIN check. The final signature can be checked by anyone
+//! holding `P` (which is public), so a response `(r, s2, s3)` handed to a device with a wrong
+//! share would let that device test every PIN offline. The server therefore answers only a
+//! device that proves it holds the right `d1`.
+
+use super::proof::{PROOF_LEN, Proof, prove, verify};
+use super::share::{DeviceShare, ServerShare};
+use super::wire::{
+    POINT_LEN, SCALAR_LEN, check_session_id, join, read_key, read_scalar, split, write_scalar,
+};
+use crate::error::{Error, Result};
+use crate::sm2::{
+    Sm2PublicKey, Sm2Signature, digest_scalar, message_digest, random_nonzero_scalar, verify_digest,
+};
+use sm2::elliptic_curve::Group;
+use sm2::elliptic_curve::ops::{LinearCombination, Reduce};
+use sm2::elliptic_curve::point::AffineCoordinates;
+use sm2::{FieldBytes, ProjectivePoint, Scalar};
+use zeroize::Zeroize;
+
+const SIGN_TAG: &[u8] = b"bidkey/2p-sm2/v1/sign";
+
+/// Encoded length of a [`SignRequest`]: `e ‖ Q1 ‖ π`.
+pub const SIGN_REQUEST_LEN: usize = 32 + POINT_LEN + PROOF_LEN;
+/// Encoded length of a [`SignResponse`]: `r ‖ s2 ‖ s3`.
+pub const SIGN_RESPONSE_LEN: usize = 3 * SCALAR_LEN;
+
+/// Device → server: the digest to sign, the device's nonce point and its PIN proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignRequest {
+    e: [u8; 32],
+    q1: Sm2PublicKey,
+    proof: Proof,
+}
+
+/// Server → device: `r` and the server's two partial values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignResponse {
+    r: Scalar,
+    s2: Scalar,
+    s3: Scalar,
+}
+
+/// The device's nonce `k1` between request and response.
+///
+/// Not `Clone`, consumed by [`device_sign_finish`] and wiped on drop: answering two
+/// responses with one `k1` would hand the server two equations in `d1` and `k1`.
+pub struct DeviceSignState {
+    k1: Scalar,
+}
+
+impl Drop for DeviceSignState {
+    fn drop(&mut self) {
+        self.k1.zeroize();
+    }
+}
+
+impl core::fmt::Debug for DeviceSignState {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("DeviceSignState(..)")
+    }
+}
+
+impl SignRequest {
+    pub fn to_bytes(&self) -> [u8; SIGN_REQUEST_LEN] {
+        join(&[&self.e, &self.q1.to_sec1(), &self.proof.to_bytes()])
+    }
+
+    /// Parse and check `Q1`; the proof is checked by [`server_sign`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let [e, q1, proof] = split(bytes, [32, POINT_LEN, PROOF_LEN], "sign request")?;
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(e);
+        Ok(Self {
+            e: digest,
+            q1: read_key(q1)?,
+            proof: Proof::from_bytes(proof)?,
+        })
+    }
+
+    /// The digest `e` to be signed; the server keeps it for [`server_check_final`].
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.e
+    }
+}
+
+impl SignResponse {
+    pub fn to_bytes(&self) -> [u8; SIGN_RESPONSE_LEN] {
+        join(&[
+            &write_scalar(&self.r),
+            &write_scalar(&self.s2),
+            &write_scalar(&self.s3),
+        ])
+    }
+
+    /// Parse; every scalar must be canonical and non-zero.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let [r, s2, s3] = split(bytes, [SCALAR_LEN; 3], "sign response")?;
+        Ok(Self {
+            r: read_scalar(r)?,
+            s2: read_scalar(s2)?,
+            s3: read_scalar(s3)?,
+        })
+    }
+}
+
+fn proof_context<'a>(session_id: &'a [u8], e: &'a [u8; 32], q1: &'a [u8]) -> [&'a [u8]; 3] {
+    [session_id, e, q1]
+}
+
+/// Device, step 1: sign `msg` under `id` for the joint key `public`.
+pub fn device_sign_start(
+    share: &DeviceShare,
+    public: &Sm2PublicKey,
+    id: &[u8],
+    msg: &[u8],
+    session_id: &[u8],
+) -> Result<(DeviceSignState, SignRequest)> {
+    let e = message_digest(public, id, msg)?;
+    device_sign_start_digest(share, &e, session_id)
+}
+
+/// Device, step 1, for a digest `e = SM3(Z ‖ M)` computed elsewhere.
+///
+/// `k1` comes from the OS CSPRNG every time and never from `e`: a retry that reused it
+/// would give the server enough equations to solve for `d1`.
+pub fn device_sign_start_digest(
+    share: &DeviceShare,
+    e: &[u8; 32],
+    session_id: &[u8],
+) -> Result<(DeviceSignState, SignRequest)> {
+    check_session_id(session_id)?;
+    let state = DeviceSignState {
+        k1: random_nonzero_scalar(),
+    };
+    let q1 = Sm2PublicKey::from_point(&ProjectivePoint::mul_by_generator(&state.k1))?;
+    let q1_bytes = q1.to_sec1();
+    let mut x = share.d1_inv()?;
+    let p1 = ProjectivePoint::mul_by_generator(&x);
+    let g = ProjectivePoint::GENERATOR;
+    let ctx = proof_context(session_id, e, &q1_bytes);
+    let proof = prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx);
+    x.zeroize();
+    let request = SignRequest {
+        e: *e,
+        q1,
+        proof: proof?,
+    };
+    Ok((state, request))
+}
+
+/// Server: check the device's PIN proof, then compute its half of the signature.
+///
+/// `Err(BadProof)` is a wrong PIN (or a forged/replayed request): count it against the
+/// account and lock after the allowed number. `session_id` is the server's fresh random
+/// id for this signing, accepted once.
+pub fn server_sign(
+    share: &ServerShare,
+    request: &SignRequest,
+    session_id: &[u8],
+) -> Result<SignResponse> {
+    check_session_id(session_id)?;
+    let g = ProjectivePoint::GENERATOR;
+    let q1_bytes = request.q1.to_sec1();
+    let ctx = proof_context(session_id, &request.e, &q1_bytes);
+    verify(
+        SIGN_TAG,
+        &[(&g, share.device_point())],
+        &ctx,
+        &request.proof,
+    )?;
+    let q1 = request.q1.to_projective();
+    loop {
+        if let Some(response) = server_sign_attempt(share.d2(), &request.e, &q1) {
+            return Ok(response);
+        }
+    }
+}
+
+/// One attempt with fresh `k2`, `k3`; `None` when SM2 says to draw again.
+fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &ProjectivePoint) -> Option<SignResponse> {
+    let mut k2 = random_nonzero_scalar();
+    let mut k3 = random_nonzero_scalar();
+    let point = ProjectivePoint::lincomb(&[(*q1, k3), (ProjectivePoint::GENERATOR, k2)]);
+    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&point.to_affine().x());
+    let s2 = *d2 * k3;
+    let s3 = *d2 * (r + k2);
+    k2.zeroize();
+    k3.zeroize();
+    let retry = point.is_identity() | r.is_zero() | s3.is_zero();
+    (!bool::from(retry)).then_some(SignResponse { r, s2, s3 })
+}
+
+/// Device, step 2: combine the server's values into the signature `(r, s)`.
+///
+/// The device returns the signature to the server, which checks it with
+/// [`server_check_final`] before it is used anywhere.
+pub fn device_sign_finish(
+    state: DeviceSignState,
+    share: &DeviceShare,
+    response: &SignResponse,
+) -> Result<Sm2Signature> {
+    let (r, s2, s3) = (response.r, response.s2, response.s3);
+    let s = *share.d1() * (state.k1 * s2 + s3) - r;
+    drop(state);
+    // s = 0 or s + r = 0 (i.e. k + r = 0) is excluded by GB/T 32918.2; sign again.
+    if bool::from(s.is_zero() | (s + r).is_zero()) {
+        return Err(Error::InvalidScalar);
+    }
+    Sm2Signature::from_scalars(r, s)
+}
+
+/// Server, after the device returns the signature: it must verify under `P` and `e`.
+///
+/// A failure here is not a PIN failure (those stop at [`server_sign`]) but a faulty or
+/// hostile device; count it the same way and do not release the signature.
+pub fn server_check_final(public: &Sm2PublicKey, e: &[u8; 32], sig: &Sm2Signature) -> Result<()> {
+    verify_digest(public, e, sig)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hazmat::share::make_shares_for_key;
+    use crate::sm2::{DEFAULT_ID, Sm2PrivateKey, verify};
+
+    const SID: &[u8] = b"sign-session-0001";
+
+    fn shares() -> (DeviceShare, ServerShare) {
+        let key = Sm2PrivateKey::make_random().expect("key");
+        make_shares_for_key(&key).expect("shares")
+    }
+
+    #[test]
+    fn co_signature_verifies() {
+        let (device, server) = shares();
+        let public = *server.public_key();
+        let (state, req) =
+            device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        let req = SignRequest::from_bytes(&req.to_bytes()).expect("parse");
+        let resp = server_sign(&server, &req, SID).expect("server");
+        let resp = SignResponse::from_bytes(&resp.to_bytes()).expect("parse");
+        let sig = device_sign_finish(state, &device, &resp).expect("finish");
+        server_check_final(&public, req.digest(), &sig).expect("final");
+        verify(&public, DEFAULT_ID, b"bid", &sig).expect("verifies");
+    }
+
+    #[test]
+    fn wrong_device_share_is_stopped_by_the_proof() {
+        let (_, server) = shares();
+        let (wrong, _) = shares();
+        let public = *server.public_key();
+        let (_, req) = device_sign_start(&wrong, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        assert_eq!(server_sign(&server, &req, SID), Err(Error::BadProof));
+    }
+
+    #[test]
+    fn request_fields_are_bound_by_the_proof() {
+        let (device, server) = shares();
+        let public = *server.public_key();
+        let (_, req) = device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        assert_eq!(
+            server_sign(&server, &req, b"sign-session-0002"),
+            Err(Error::BadProof)
+        );
+        let mut other_e = req.clone();
+        other_e.e[0] ^= 1;
+        assert_eq!(server_sign(&server, &other_e, SID), Err(Error::BadProof));
+        let mut other_q1 = req.clone();
+        other_q1.q1 = public;
+        assert_eq!(server_sign(&server, &other_q1, SID), Err(Error::BadProof));
+    }
+}
