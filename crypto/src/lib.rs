@@ -10,5 +10,6 @@
 pub mod error;
 pub mod rng;
 pub mod sm2;
+pub mod x509;
 
 pub use error::{CertProblem, Error, Result};
