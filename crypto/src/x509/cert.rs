@@ -349,7 +349,7 @@ fn random_serial() -> Result<SerialNumber> {
     SerialNumber::new(&bytes).map_err(|e| Error::Encoding(e.to_string()))
 }
 
-fn build(template: &CertTemplate, issuer: Name, signer: &dyn TbsSigner) -> Result<Cert> {
+pub(crate) fn build(template: &CertTemplate, issuer: Name, signer: &dyn TbsSigner) -> Result<Cert> {
     if template.not_after <= template.not_before {
         return Err(Error::InvalidLength("validity"));
     }

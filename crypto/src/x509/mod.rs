@@ -35,3 +35,6 @@ pub use profile::CertProfile;
 pub use signer::TbsSigner;
 pub use verify::{RequiredUsage, VerifiedChain, verify_chain, verify_chain_without_revocation};
 pub use x509_cert::name::Name;
+
+#[cfg(test)]
+mod test_support;
