@@ -408,3 +408,76 @@ fn parse_extensions(cert: &Certificate) -> Result<KnownExtensions> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+
+    #[test]
+    fn accessors_of_an_enterprise_signing_certificate() {
+        let pki = sm2_pki();
+        let c = &pki.sign;
+        assert_eq!(c.serial_bytes().len(), 16);
+        assert!(c.serial_bytes()[0] & 0x80 == 0 && c.serial_bytes()[0] != 0);
+        assert_eq!(c.serial_hex().len(), 32);
+        assert_ne!(pki.sign.serial_bytes(), pki.enc.serial_bytes());
+        assert_eq!(
+            c.subject_common_name().expect("cn").as_deref(),
+            Some("测试建设有限公司")
+        );
+        assert_eq!(c.subject_uscc().expect("uscc").as_deref(), Some(USCC));
+        assert_eq!(c.subject_person_id().expect("id"), None);
+        assert_eq!(c.sm2_public_key().expect("sm2"), *pki.sign_key.public_key());
+        assert_eq!((c.not_before(), c.not_after()), (T0, T0 + 365 * DAY));
+        let ku = c.key_usage().expect("key usage");
+        assert!(ku.digital_signature && ku.non_repudiation);
+        assert!(!ku.key_encipherment && !ku.key_cert_sign);
+        let ku = pki.enc.key_usage().expect("key usage");
+        assert!(ku.key_encipherment && ku.data_encipherment && !ku.digital_signature);
+        assert!(!c.is_ca());
+        assert!(pki.ca.is_ca() && pki.ca.path_len() == Some(0));
+        assert!(pki.root.is_ca() && pki.root.path_len().is_none());
+        assert_eq!(c.authority_key_id(), pki.ca.subject_key_id());
+        assert_eq!(pki.root.authority_key_id(), pki.root.subject_key_id());
+        assert_ne!(c.fingerprint_sha256(), c.fingerprint_sm3());
+    }
+
+    #[test]
+    fn pem_and_der_round_trip() {
+        let pki = sm2_pki();
+        let pem = pki.sign.to_pem().expect("pem");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(Cert::from_pem(&pem).expect("parse"), pki.sign);
+        assert_eq!(Cert::from_der(pki.sign.to_der()).expect("parse"), pki.sign);
+        let crl_pem = pem.replace("CERTIFICATE", "X509 CRL");
+        assert!(Cert::from_pem(&crl_pem).is_err());
+    }
+
+    #[test]
+    fn issuing_checks_the_signer_and_validity() {
+        let pki = sm2_pki();
+        let t = template(CertProfile::Signing, pki.sign.subject().clone(), &key());
+        assert_eq!(
+            Cert::issue(&t, &pki.ca, &pki.root_key).map(|_| ()),
+            Err(crate::Error::InvalidKey),
+            "signer does not hold the issuer key"
+        );
+        let mut backwards = t.clone();
+        backwards.not_after = backwards.not_before;
+        assert!(Cert::issue(&backwards, &pki.ca, &pki.ca_key).is_err());
+        let mut root = t;
+        root.profile = CertProfile::Root;
+        assert!(Cert::issue(&root, &pki.ca, &pki.ca_key).is_err());
+    }
+
+    #[test]
+    fn malformed_certificates_are_errors_not_panics() {
+        let pki = sm2_pki();
+        fuzz_parser(pki.sign.to_der(), Cert::from_der);
+        assert!(
+            Cert::from_pem("-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----").is_err()
+        );
+        assert!(Cert::from_pem("").is_err());
+    }
+}

@@ -307,3 +307,63 @@ fn uint_to_u64(bytes: &[u8]) -> Option<u64> {
     }
     Some(bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+
+    #[test]
+    fn crl_fields_round_trip() {
+        let pki = sm2_pki();
+        let crl = crl(&pki.ca, &pki.ca_key, &[&pki.sign], T0, T0 + 7 * DAY);
+        let parsed = Crl::from_pem(&crl.to_pem().expect("pem")).expect("parse");
+        assert_eq!(parsed, crl);
+        assert_eq!(crl.crl_number(), Some(7));
+        assert_eq!(crl.this_update(), T0);
+        assert_eq!(crl.next_update(), Some(T0 + 7 * DAY));
+        assert_eq!(crl.issuer(), pki.ca.subject());
+        let entry = crl
+            .find(pki.sign.serial_bytes())
+            .expect("find")
+            .expect("listed");
+        assert_eq!(entry.reason, Some(CrlReason::KeyCompromise));
+        assert_eq!(entry.revoked_at, T0);
+        assert!(crl.find(pki.enc.serial_bytes()).expect("find").is_none());
+        assert_eq!(
+            crl.revoked_serials_hex().expect("hex"),
+            vec![pki.sign.serial_hex()]
+        );
+        crl.verify_signature(&pki.ca).expect("signature");
+        assert!(crl.verify_signature(&pki.root).is_err());
+    }
+
+    #[test]
+    fn issuing_checks_signer_and_dates() {
+        let pki = sm2_pki();
+        let t = CrlTemplate {
+            crl_number: 1,
+            this_update: T0,
+            next_update: T0,
+            revoked: vec![],
+        };
+        assert!(Crl::issue(&t, &pki.ca, &pki.ca_key).is_err());
+        let t = CrlTemplate {
+            next_update: T0 + DAY,
+            ..t
+        };
+        assert_eq!(
+            Crl::issue(&t, &pki.ca, &pki.root_key).map(|_| ()),
+            Err(crate::Error::InvalidKey)
+        );
+        let empty = Crl::issue(&t, &pki.ca, &pki.ca_key).expect("crl");
+        assert!(empty.revoked().expect("entries").is_empty());
+    }
+
+    #[test]
+    fn malformed_crls_are_errors_not_panics() {
+        let pki = sm2_pki();
+        let crl = crl(&pki.ca, &pki.ca_key, &[&pki.sign, &pki.enc], T0, T0 + DAY);
+        fuzz_parser(crl.to_der(), Crl::from_der);
+    }
+}

@@ -176,3 +176,94 @@ impl CsrDraft {
         Csr::from_der(&der)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::super::*;
+    use crate::sm2::Sm2Signature;
+
+    #[test]
+    fn one_party_sm2_and_p256_csrs_verify() {
+        let k = key();
+        let subject = enterprise_subject("测试建设有限公司", USCC).expect("name");
+        let csr = Csr::create(subject.clone(), &k).expect("csr");
+        csr.verify_self_signature().expect("self-signature");
+        assert_eq!(csr.sm2_public_key().expect("sm2"), *k.public_key());
+        assert_eq!(csr.subject(), &subject);
+        let parsed = Csr::from_pem(&csr.to_pem().expect("pem")).expect("parse");
+        assert_eq!(parsed, csr);
+
+        use sm2::elliptic_curve::Generate;
+        let p = p256::ecdsa::SigningKey::generate_from_rng(&mut crate::rng::os_rng());
+        let csr = Csr::create(subject, &p).expect("csr");
+        csr.verify_self_signature().expect("self-signature");
+        assert!(csr.sm2_public_key().is_err());
+    }
+
+    /// The two-party flow: only the public key and a signature over the draft's bytes are
+    /// needed; here a one-party key stands in for the protocol.
+    #[test]
+    fn external_signer_two_step_flow() {
+        let k = key();
+        let spki = k.public_key().to_spki_der().expect("spki");
+        let draft =
+            CsrDraft::new(ca_subject("设备", "Bidkey").expect("name"), &spki).expect("draft");
+        let e = draft.sm2_digest().expect("digest");
+        assert_eq!(
+            e,
+            crate::sm2::message_digest(
+                k.public_key(),
+                crate::sm2::DEFAULT_ID,
+                draft.to_be_signed()
+            )
+            .expect("e")
+        );
+        let sig = k.sign_digest(&e).expect("sign");
+        let csr = draft.assemble(&sig.to_der()).expect("assemble");
+        csr.verify_self_signature().expect("self-signature");
+
+        // A signature from the wrong key, a raw r‖s and garbage are refused at assembly.
+        let draft =
+            CsrDraft::new(ca_subject("设备", "Bidkey").expect("name"), &spki).expect("draft");
+        let wrong: Sm2Signature = key()
+            .sign_digest(&draft.sm2_digest().expect("e"))
+            .expect("sig");
+        for bad in [wrong.to_der(), sig.to_raw().to_vec(), vec![0x30, 0x00]] {
+            let draft =
+                CsrDraft::new(ca_subject("设备", "Bidkey").expect("name"), &spki).expect("draft");
+            assert!(draft.assemble(&bad).is_err());
+        }
+    }
+
+    #[test]
+    fn certificate_from_csr_requires_a_valid_self_signature() {
+        let pki = sm2_pki();
+        let k = key();
+        let csr = Csr::create(
+            person_subject(
+                "张三",
+                &PersonIdDigest::compute(b"0123456789abcdef", "11010519491231002X").expect("id"),
+            )
+            .expect("name"),
+            &k,
+        )
+        .expect("csr");
+        let t = CertTemplate::from_csr(CertProfile::Signing, &csr, T0, T0 + DAY).expect("template");
+        let cert = Cert::issue(&t, &pki.ca, &pki.ca_key).expect("cert");
+        assert_eq!(cert.sm2_public_key().expect("key"), *k.public_key());
+        assert!(cert.subject_person_id().expect("id").is_some());
+
+        let mut der = csr.to_der().to_vec();
+        let last = der.len() - 1;
+        der[last] ^= 1;
+        let tampered = Csr::from_der(&der).expect("well-formed");
+        assert!(CertTemplate::from_csr(CertProfile::Signing, &tampered, T0, T0 + DAY).is_err());
+    }
+
+    #[test]
+    fn malformed_csrs_are_errors_not_panics() {
+        let csr = Csr::create(ca_subject("设备", "Bidkey").expect("name"), &key()).expect("csr");
+        fuzz_parser(csr.to_der(), Csr::from_der);
+    }
+}
