@@ -444,6 +444,33 @@ mod tests {
     }
 
     #[test]
+    fn both_accepted_sm2_ids_verify_and_others_do_not() {
+        let pki = sm2_pki();
+        let t = template(CertProfile::Signing, pki.sign.subject().clone(), &key());
+        let empty_id = Sm2Signer::new(pki.ca_key.clone(), Sm2Id::OpenSsl3Empty);
+        let cert = Cert::issue(&t, &pki.ca, &empty_id).expect("OpenSSL 3.0 style");
+        cert.verify_signature(pki.ca.public_key())
+            .expect("verifies");
+        // Sign the same TBS under another ID: refused, and `issue` refuses to emit it.
+        struct OtherId(crate::sm2::Sm2PrivateKey);
+        impl TbsSigner for OtherId {
+            fn algorithm(&self) -> SignatureAlgorithm {
+                SignatureAlgorithm::Sm2WithSm3
+            }
+            fn public_key_spki(&self) -> crate::Result<Vec<u8>> {
+                self.0.public_key().to_spki_der()
+            }
+            fn sign_tbs(&self, tbs: &[u8]) -> crate::Result<Vec<u8>> {
+                Ok(self.0.sign(b"ALICE123@YAHOO.COM", tbs)?.to_der())
+            }
+        }
+        assert_eq!(
+            Cert::issue(&t, &pki.ca, &OtherId(pki.ca_key.clone())).map(|_| ()),
+            Err(crate::Error::BadSignature)
+        );
+    }
+
+    #[test]
     fn pem_and_der_round_trip() {
         let pki = sm2_pki();
         let pem = pki.sign.to_pem().expect("pem");

@@ -8,6 +8,38 @@ use p256::ecdsa::{Signature as P256Signature, VerifyingKey as P256VerifyingKey};
 use signature::Verifier;
 use spki::{DecodePublicKey, SubjectPublicKeyInfoRef};
 
+/// The distinguishing ID an SM2 signature in a certificate, CSR or CRL is made with.
+///
+/// Certificates carry no ID. GM/T 0009/0015 (and Chinese CAs, GmSSL, Tongsuo, BouncyCastle)
+/// use the default `1234567812345678`; OpenSSL 3.0 signs and verifies with an **empty** ID
+/// unless given `-sigopt/-vfyopt distid:1234567812345678`, and it cannot be told to use
+/// another ID for CRLs or for certificates other than the leaf of `openssl verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sm2Id {
+    /// `1234567812345678`: the standard, used by default.
+    #[default]
+    Standard,
+    /// The empty ID of OpenSSL 3.0's defaults, for material that OpenSSL 3.0 must verify.
+    OpenSsl3Empty,
+}
+
+impl Sm2Id {
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Self::Standard => DEFAULT_ID,
+            Self::OpenSsl3Empty => b"",
+        }
+    }
+}
+
+/// Verification accepts both IDs of [`Sm2Id`], standard first. Both bind the same public
+/// key and TBS bytes, so accepting the OpenSSL 3.0 form lets no one but the key holder
+/// produce a valid signature; it only lets OpenSSL-made certificates, CSRs and CRLs verify.
+fn verify_sm2_any_accepted_id(key: &Sm2PublicKey, msg: &[u8], sig: &Sm2Signature) -> Result<()> {
+    sm2_verify(key, Sm2Id::Standard.as_bytes(), msg, sig)
+        .or_else(|_| sm2_verify(key, Sm2Id::OpenSsl3Empty.as_bytes(), msg, sig))
+}
+
 /// A public key of an allow-listed kind: SM2 or NIST P-256, both as `id-ecPublicKey` with a
 /// named curve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +101,7 @@ impl SubjectKey {
                 if sig.to_der() != sig_der {
                     return Err(Error::BadSignature);
                 }
-                // Certificates carry no distinguishing ID; GM/T 0015 and OpenSSL use the default.
-                sm2_verify(key, DEFAULT_ID, msg, &sig)
+                verify_sm2_any_accepted_id(key, msg, &sig)
             }
             Self::P256(key) => {
                 let sig = P256Signature::from_der(sig_der).map_err(|_| Error::BadSignature)?;

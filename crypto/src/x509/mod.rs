@@ -9,8 +9,9 @@
 //! - [`cert`], [`csr`], [`crl`]: build, parse, PEM/DER, accessors.
 //! - [`verify`]: [`verify_chain`].
 //!
-//! SM2 signatures in all three structures use the default distinguishing ID
-//! `1234567812345678` and DER `SEQUENCE { r, s }`, which is what OpenSSL 3 verifies.
+//! SM2 signatures in all three structures are DER `SEQUENCE { r, s }` with the default
+//! distinguishing ID `1234567812345678` (GM/T 0009/0015). OpenSSL 3.0 uses an empty ID by
+//! default; see [`Sm2Id`] for what that means for interoperability.
 
 pub mod cert;
 pub mod crl;
@@ -28,11 +29,11 @@ pub mod verify;
 pub use cert::{Cert, CertTemplate, KeyUsageBits};
 pub use crl::{Crl, CrlReason, CrlTemplate, RevokedEntry};
 pub use csr::{Csr, CsrDraft};
-pub use keys::SubjectKey;
+pub use keys::{Sm2Id, SubjectKey};
 pub use name::{PersonIdDigest, ca_subject, enterprise_subject, person_subject};
 pub use oids::SignatureAlgorithm;
 pub use profile::CertProfile;
-pub use signer::TbsSigner;
+pub use signer::{Sm2Signer, TbsSigner};
 pub use verify::{RequiredUsage, VerifiedChain, verify_chain, verify_chain_without_revocation};
 pub use x509_cert::name::Name;
 

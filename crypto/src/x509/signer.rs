@@ -5,6 +5,7 @@
 //! two-party SM2 protocol does not implement it: it uses the two-step
 //! [`super::csr::CsrDraft`] (take the bytes, run the protocol, hand back the signature).
 
+use super::keys::Sm2Id;
 use super::oids::SignatureAlgorithm;
 use crate::error::{Error, Result};
 use crate::sm2::{DEFAULT_ID, Sm2PrivateKey};
@@ -42,6 +43,39 @@ impl TbsSigner for Sm2PrivateKey {
 
     fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>> {
         Ok(self.sign(DEFAULT_ID, tbs)?.to_der())
+    }
+}
+
+/// A one-party SM2 key signing with a chosen [`Sm2Id`]; `Sm2PrivateKey` itself signs with
+/// [`Sm2Id::Standard`]. Use [`Sm2Id::OpenSsl3Empty`] only for material OpenSSL 3.0 has to
+/// verify as is (e.g. CRLs fed to `openssl verify -crl_check`).
+#[derive(Debug, Clone)]
+pub struct Sm2Signer {
+    key: Sm2PrivateKey,
+    id: Sm2Id,
+}
+
+impl Sm2Signer {
+    pub fn new(key: Sm2PrivateKey, id: Sm2Id) -> Self {
+        Self { key, id }
+    }
+
+    pub fn key(&self) -> &Sm2PrivateKey {
+        &self.key
+    }
+}
+
+impl TbsSigner for Sm2Signer {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::Sm2WithSm3
+    }
+
+    fn public_key_spki(&self) -> Result<Vec<u8>> {
+        self.key.public_key().to_spki_der()
+    }
+
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.key.sign(self.id.as_bytes(), tbs)?.to_der())
     }
 }
 
