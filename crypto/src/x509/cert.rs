@@ -433,6 +433,10 @@ mod tests {
         let ku = c.key_usage().expect("key usage");
         assert!(ku.digital_signature && ku.non_repudiation);
         assert!(!ku.key_encipherment && !ku.key_cert_sign);
+        assert_eq!(
+            pki.enc.sm2_public_key().expect("sm2"),
+            *pki.enc_key.public_key()
+        );
         let ku = pki.enc.key_usage().expect("key usage");
         assert!(ku.key_encipherment && ku.data_encipherment && !ku.digital_signature);
         assert!(!c.is_ca());

@@ -7,7 +7,7 @@
 //! - [`name`]: enterprise and person subjects (USCC and keyed ID digest).
 //! - [`profile`]: root, issuing CA, signing and encryption certificate profiles.
 //! - [`cert`], [`csr`], [`crl`]: build, parse, PEM/DER, accessors.
-//! - [`verify`]: [`verify_chain`].
+//! - [`verify`]: chain validation, [`verify_chain`].
 //!
 //! SM2 signatures in all three structures are DER `SEQUENCE { r, s }` with the default
 //! distinguishing ID `1234567812345678` (GM/T 0009/0015). OpenSSL 3.0 uses an empty ID by

@@ -89,11 +89,14 @@ impl BuilderProfile for BuilderProfileImpl {
             key_identifier: Some(OctetString::new(issuer_ski.0.as_bytes())?),
             ..Default::default()
         };
-        let mut out = Vec::new();
-        out.push((true, &self.profile.basic_constraints()).to_extension(&self.subject, &out)?);
-        out.push((true, &self.profile.key_usage()).to_extension(&self.subject, &out)?);
-        out.push((false, &ski).to_extension(&self.subject, &out)?);
-        out.push((false, &aki).to_extension(&self.subject, &out)?);
-        Ok(out)
+        // Criticality is given explicitly, so the builder needs no view of other extensions.
+        let none: &[Extension] = &[];
+        let subject = &self.subject;
+        Ok(vec![
+            (true, &self.profile.basic_constraints()).to_extension(subject, none)?,
+            (true, &self.profile.key_usage()).to_extension(subject, none)?,
+            (false, &ski).to_extension(subject, none)?,
+            (false, &aki).to_extension(subject, none)?,
+        ])
     }
 }
