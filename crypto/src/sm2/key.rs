@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::rng;
 use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::elliptic_curve::{Field, Generate, Group, PrimeField};
+use sm2::elliptic_curve::{Generate, PrimeField};
 use sm2::{AffinePoint, FieldBytes, NonZeroScalar, ProjectivePoint, Scalar};
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -75,6 +75,7 @@ impl Sm2PublicKey {
             .map_err(|_| Error::malformed("SM2 SubjectPublicKeyInfo"))
     }
 
+    #[allow(dead_code)] // for the two-party SM2 module
     pub(crate) fn inner(&self) -> &sm2::PublicKey {
         &self.0
     }

@@ -8,8 +8,10 @@ mod key;
 mod sign;
 
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
+#[allow(unused_imports)] // for the two-party SM2 module
 pub(crate) use cipher::{finish_decrypt, kdf};
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
+#[allow(unused_imports)] // for the two-party SM2 module
 pub(crate) use sign::sign_digest_with_nonce;

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use der::{Decode, Encode, asn1::UintRef};
 use sm2::elliptic_curve::ops::{LinearCombination, Reduce};
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::elliptic_curve::{Field, Group, PrimeField};
+use sm2::elliptic_curve::{Group, PrimeField};
 use sm2::{FieldBytes, ProjectivePoint, Scalar};
 use sm3::{Digest, Sm3};
 
