@@ -26,12 +26,21 @@ pub enum RequiredUsage {
 /// A validated path, leaf first and trust anchor last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedChain {
-    pub certs: Vec<Cert>,
+    certs: Vec<Cert>,
 }
 
 impl VerifiedChain {
-    pub fn leaf(&self) -> &Cert {
-        &self.certs[0]
+    /// The path, leaf first and trust anchor last (never empty).
+    pub fn certs(&self) -> &[Cert] {
+        &self.certs
+    }
+
+    pub fn leaf(&self) -> Option<&Cert> {
+        self.certs.first()
+    }
+
+    pub fn anchor(&self) -> Option<&Cert> {
+        self.certs.last()
     }
 }
 
