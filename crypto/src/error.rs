@@ -28,6 +28,12 @@ pub enum CertProblem {
     StaleCrl,
     #[error("certificate chain is empty")]
     EmptyChain,
+    /// No CRL from the issuer was supplied; revocation status fails closed.
+    #[error("no CRL from the issuer")]
+    NoCrl,
+    /// RFC 5280 §4.2: a critical extension that is not understood rejects the certificate.
+    #[error("certificate has an unsupported critical extension")]
+    UnknownCriticalExtension,
 }
 
 /// Errors of `bidkey-crypto`.

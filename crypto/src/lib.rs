@@ -18,5 +18,6 @@ pub mod rng;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;
+pub mod x509;
 
 pub use error::{CertProblem, Error, Result};

@@ -56,10 +56,7 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = bearer(parts).ok_or(ServerError::Api(ErrorCode::Unauthorized))?;
         let now = state.clock.now();
-        state
-            .db
-            .read(move |tx| lookup_token(tx, &token, now))
-            .await
+        state.db.read(move |tx| lookup_token(tx, &token, now)).await
     }
 }
 

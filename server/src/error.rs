@@ -42,8 +42,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Forbidden | NotAdmin | NotMember | RealNameRequired => StatusCode::FORBIDDEN,
         NotFound | AccountNotFound | CertificateNotFound | ApplicationNotFound
         | PlatformNotFound | GrantNotFound => StatusCode::NOT_FOUND,
-        Conflict | PhoneAlreadyRegistered | EnterpriseAlreadyClaimed | AlreadyMember
-        | AdminExists | InvalidState => StatusCode::CONFLICT,
+        Conflict
+        | PhoneAlreadyRegistered
+        | EnterpriseAlreadyClaimed
+        | AlreadyMember
+        | AdminExists
+        | InvalidState => StatusCode::CONFLICT,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         PaymentRequired => StatusCode::PAYMENT_REQUIRED,

@@ -83,9 +83,7 @@ impl Running {
 
 /// The full router.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(accounts::routes())
-        .with_state(state)
+    Router::new().merge(accounts::routes()).with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.

@@ -100,7 +100,7 @@ async fn round_trips_every_type(db: Db) {
                 &params![vec![1u8, 2, 3]],
             )?;
             let r = tx.query_opt("SELECT body FROM sms_outbox WHERE id = 'm1'", &[])?;
-            Ok::<_, DbError>(r.map(|r| r.text(0)).transpose()?)
+            r.map(|r| r.text(0)).transpose()
         })
         .await
         .expect("write");
@@ -233,7 +233,12 @@ async fn concurrent_increments_do_not_lose_updates(db: Db) {
 
 async fn migrations_are_idempotent_on_reopen(db: Db) {
     let versions = db
-        .read(|tx| tx.query("SELECT version FROM schema_migrations ORDER BY version", &[]))
+        .read(|tx| {
+            tx.query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )
+        })
         .await
         .expect("versions");
     assert!(!versions.is_empty());

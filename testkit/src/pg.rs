@@ -81,7 +81,10 @@ fn start_cluster() -> Cluster {
     let data = dir.join("data");
     let d = data.to_str().expect("utf-8 path");
     run(
-        as_pg_user("initdb", &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"]),
+        as_pg_user(
+            "initdb",
+            &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"],
+        ),
         "initdb",
     );
     let port = free_port();
@@ -93,7 +96,16 @@ fn start_cluster() -> Cluster {
     run(
         as_pg_user(
             "pg_ctl",
-            &["-D", d, "-o", &opts, "-l", log.to_str().expect("utf-8"), "-w", "start"],
+            &[
+                "-D",
+                d,
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().expect("utf-8"),
+                "-w",
+                "start",
+            ],
         ),
         "pg_ctl start",
     );
@@ -108,11 +120,15 @@ fn start_cluster() -> Cluster {
 fn spawn_watchdog(data: &Path) {
     let me = std::process::id();
     let stop = if is_root() {
-        format!("runuser -u postgres -- pg_ctl -D '{}' -m immediate stop", data.display())
+        format!(
+            "runuser -u postgres -- pg_ctl -D '{}' -m immediate stop",
+            data.display()
+        )
     } else {
         format!("pg_ctl -D '{}' -m immediate stop", data.display())
     };
-    let script = format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1");
+    let script =
+        format!("while kill -0 {me} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1");
     let _ = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
@@ -140,8 +156,8 @@ pub fn fresh_database() -> String {
     // The synchronous client runs its own runtime; keep it off any async worker thread.
     let stmt = format!("CREATE DATABASE {name}");
     std::thread::spawn(move || {
-        let mut client =
-            postgres::Client::connect(&admin_url, postgres::NoTls).expect("connect to test cluster");
+        let mut client = postgres::Client::connect(&admin_url, postgres::NoTls)
+            .expect("connect to test cluster");
         client.batch_execute(&stmt).expect("create database");
     })
     .join()

@@ -64,9 +64,7 @@ async fn send_sms(
                 SmsPurpose::Signup | SmsPurpose::ChangePhone if exists => {
                     return Err(ErrorCode::PhoneAlreadyRegistered.into());
                 }
-                SmsPurpose::ResetPassword | SmsPurpose::Unlock | SmsPurpose::Recover
-                    if !exists =>
-                {
+                SmsPurpose::ResetPassword | SmsPurpose::Unlock | SmsPurpose::Recover if !exists => {
                     return Err(ErrorCode::AccountNotFound.into());
                 }
                 _ => {}
@@ -116,7 +114,11 @@ fn open_session(
     ip: &str,
 ) -> Result<Session> {
     let device_id = new_id()?;
-    let name = device_name.unwrap_or("phone").chars().take(64).collect::<String>();
+    let name = device_name
+        .unwrap_or("phone")
+        .chars()
+        .take(64)
+        .collect::<String>();
     tx.execute(
         "INSERT INTO devices (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
         &params![device_id.clone(), account_id, name, now],
@@ -235,14 +237,12 @@ async fn login_password(
         .write(move |tx| {
             ratelimit::hit(tx, &format!("login:phone:{phone}"), now, 900, 10)?;
             ratelimit::hit(tx, &format!("login:ip:{ip2}"), now, 900, 50)?;
-            Ok::<_, ServerError>(
-                tx.query_opt(
-                    "SELECT id, password_hash FROM accounts WHERE phone = $1",
-                    &params![&phone],
-                )?
-                .map(|r| Ok::<_, ServerError>((r.text(0)?, r.opt_text(1)?)))
-                .transpose()?,
-            )
+            tx.query_opt(
+                "SELECT id, password_hash FROM accounts WHERE phone = $1",
+                &params![&phone],
+            )?
+            .map(|r| Ok::<_, ServerError>((r.text(0)?, r.opt_text(1)?)))
+            .transpose()
         })
         .await?;
     let (id, stored) = match found {
@@ -318,7 +318,10 @@ async fn set_password(
         .db
         .read(move |tx| {
             let r = tx
-                .query_opt("SELECT password_hash FROM accounts WHERE id = $1", &params![id.clone()])?
+                .query_opt(
+                    "SELECT password_hash FROM accounts WHERE id = $1",
+                    &params![id.clone()],
+                )?
                 .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?;
             r.opt_text(0).map_err(ServerError::from)
         })
@@ -367,8 +370,7 @@ async fn reset_password(
     let out = st
         .db
         .write(move |tx| {
-            let checked =
-                codes::verify(tx, now, &req.phone, SmsPurpose::ResetPassword, &req.code)?;
+            let checked = codes::verify(tx, now, &req.phone, SmsPurpose::ResetPassword, &req.code)?;
             if let Err(code) = checked {
                 return Ok::<_, ServerError>(Err(code));
             }
@@ -378,7 +380,10 @@ async fn reset_password(
                 "UPDATE accounts SET password_hash = $1 WHERE id = $2",
                 &params![hash.clone(), id.clone()],
             )?;
-            tx.execute("UPDATE tokens SET revoked = 1 WHERE account_id = $1", &params![id.clone()])?;
+            tx.execute(
+                "UPDATE tokens SET revoked = 1 WHERE account_id = $1",
+                &params![id.clone()],
+            )?;
             audit::record(
                 tx,
                 now,

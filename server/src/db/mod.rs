@@ -104,7 +104,9 @@ pub struct Db {
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Db").field("backend", &self.backend).finish()
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -229,7 +231,11 @@ where
     let mut retry_flag = RetryProbe::default();
     match conn {
         Conn::Sqlite(c) => {
-            let begin = if mode == Mode::Write { "BEGIN IMMEDIATE" } else { "BEGIN DEFERRED" };
+            let begin = if mode == Mode::Write {
+                "BEGIN IMMEDIATE"
+            } else {
+                "BEGIN DEFERRED"
+            };
             c.execute_batch(begin).map_err(sqlite::map_err)?;
             let mut tx = ProbeTx {
                 inner: sqlite::SqliteTx(c),

@@ -38,7 +38,10 @@ fn column(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
     let ty = row.columns()[i].type_().clone();
     let dec = |e: postgres::Error| DbError::Decode(e.to_string());
     Ok(match ty {
-        Type::INT8 => row.try_get::<_, Option<i64>>(i).map_err(dec)?.map(Value::Int),
+        Type::INT8 => row
+            .try_get::<_, Option<i64>>(i)
+            .map_err(dec)?
+            .map(Value::Int),
         Type::INT4 => row
             .try_get::<_, Option<i32>>(i)
             .map_err(dec)?
@@ -51,8 +54,14 @@ fn column(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
             .try_get::<_, Option<bool>>(i)
             .map_err(dec)?
             .map(|v| Value::Int(v.into())),
-        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i).map_err(dec)?.map(Value::Bytes),
-        _ => row.try_get::<_, Option<String>>(i).map_err(dec)?.map(Value::Text),
+        Type::BYTEA => row
+            .try_get::<_, Option<Vec<u8>>>(i)
+            .map_err(dec)?
+            .map(Value::Bytes),
+        _ => row
+            .try_get::<_, Option<String>>(i)
+            .map_err(dec)?
+            .map(Value::Text),
     }
     .unwrap_or(Value::Null))
 }
@@ -60,7 +69,10 @@ fn column(row: &postgres::Row, i: usize) -> Result<Value, DbError> {
 pub(crate) fn map_err(e: postgres::Error) -> DbError {
     use postgres::error::SqlState;
     match e.code() {
-        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED => {
+        Some(c)
+            if *c == SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == SqlState::T_R_DEADLOCK_DETECTED =>
+        {
             DbError::Retry
         }
         Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::FOREIGN_KEY_VIOLATION => {
@@ -80,7 +92,12 @@ impl Tx for PgTx<'_, '_> {
         let stmt = self.0.prepare(sql).map_err(map_err)?;
         let rows = self.0.query(&stmt, &refs).map_err(map_err)?;
         rows.iter()
-            .map(|r| (0..r.len()).map(|i| column(r, i)).collect::<Result<Vec<_>, _>>().map(Row))
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| column(r, i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Row)
+            })
             .collect()
     }
 

@@ -10,8 +10,10 @@ pub(crate) fn open(path: &Path) -> Result<rusqlite::Connection, DbError> {
     let conn = rusqlite::Connection::open(path).map_err(|e| DbError::Connect(e.to_string()))?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| DbError::Connect(e.to_string()))?;
-    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-        .map_err(|e| DbError::Connect(e.to_string()))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    )
+    .map_err(|e| DbError::Connect(e.to_string()))?;
     Ok(conn)
 }
 

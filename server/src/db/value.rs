@@ -80,7 +80,9 @@ impl Row {
     pub fn i64(&self, i: usize) -> Result<i64, DbError> {
         match self.at(i)? {
             Value::Int(v) => Ok(*v),
-            other => Err(DbError::Decode(format!("column {i}: want integer, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column {i}: want integer, got {other:?}"
+            ))),
         }
     }
 
@@ -98,7 +100,9 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String, DbError> {
         match self.at(i)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(DbError::Decode(format!("column {i}: want text, got {other:?}"))),
+            other => Err(DbError::Decode(format!(
+                "column {i}: want text, got {other:?}"
+            ))),
         }
     }
 
@@ -139,6 +143,6 @@ fn kind(v: &Value) -> &'static str {
 /// Build a parameter list: `params![a, b, c]`.
 #[macro_export]
 macro_rules! params {
-    () => { Vec::<$crate::db::Value>::new() };
-    ($($x:expr),+ $(,)?) => { vec![$($crate::db::Value::from($x)),+] };
+    () => { [] as [$crate::db::Value; 0] };
+    ($($x:expr),+ $(,)?) => { [$($crate::db::Value::from($x)),+] };
 }
