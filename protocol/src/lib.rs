@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod b64;
 pub mod error;
+pub mod orders;
 
 pub use error::{ErrorBody, ErrorCode};
 

@@ -5,10 +5,14 @@
 //! logic is synchronous code over a database transaction ([`db::Tx`]); handlers are thin.
 
 pub mod accounts;
+pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod db;
 pub mod error;
+pub mod fees;
+pub mod memberships;
+pub mod orders;
 pub mod ratelimit;
 pub mod realname;
 pub mod sms;

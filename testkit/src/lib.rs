@@ -64,9 +64,10 @@ impl TestServer {
             .await
             .map_err(|e: bidkey_server::db::DbError| e)
             .expect("outbox readable");
-        body.split_whitespace()
-            .find(|w| w.len() == 6 && w.bytes().all(|b| b.is_ascii_digit()))
-            .map(|w| w.trim_end_matches('，').to_owned())
+        // The first run of exactly six ASCII digits is the code.
+        body.split(|c: char| !c.is_ascii_digit())
+            .find(|w| w.len() == 6)
+            .map(str::to_owned)
             .unwrap_or_else(|| panic!("no code in SMS body {body:?}"))
     }
 }

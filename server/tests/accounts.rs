@@ -1,0 +1,267 @@
+//! Accounts over real HTTP on loopback, on SQLite and on PostgreSQL.
+
+mod support;
+
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::accounts::*;
+use support::{Client, Store, TestServer, real_named, signed_up};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
+on_both_stores!(
+    signup_login_logout,
+    sms_codes_expire_and_limit_tries,
+    sms_sending_is_rate_limited,
+    passwords,
+    change_phone,
+    realname_checks_id_numbers,
+);
+
+async fn signup_login_logout(store: Store) {
+    let server = TestServer::start(store).await;
+    let c = signed_up(&server, "13800138000").await;
+    let me: AccountInfo = c.get("/v1/me").await.expect("me");
+    assert_eq!(me.phone_masked, "138****8000");
+    assert!(!me.has_password);
+
+    // A second sign-up of the same phone is refused at the SMS step.
+    let anon = Client::new(&server);
+    let err = anon
+        .post::<_, SendSmsResponse>(
+            "/v1/sms/send",
+            &SendSmsRequest {
+                phone: "13800138000".into(),
+                purpose: SmsPurpose::Signup,
+            },
+        )
+        .await
+        .expect_err("already registered");
+    assert_eq!(err.1.code, ErrorCode::PhoneAlreadyRegistered);
+    assert_eq!(err.0, 409);
+
+    let _: serde_json::Value = c.delete("/v1/sessions/current").await.expect("logout");
+    let err = c
+        .get::<AccountInfo>("/v1/me")
+        .await
+        .expect_err("token revoked");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let err = anon
+        .get::<AccountInfo>("/v1/me")
+        .await
+        .expect_err("no token");
+    assert_eq!(err.1.code, ErrorCode::Unauthorized);
+    assert!(!err.1.message_zh.is_empty() && !err.1.message_en.is_empty());
+
+    // Bad input is a typed error.
+    let err = anon
+        .post::<_, SendSmsResponse>(
+            "/v1/sms/send",
+            &SendSmsRequest {
+                phone: "12345".into(),
+                purpose: SmsPurpose::Login,
+            },
+        )
+        .await
+        .expect_err("bad phone");
+    assert_eq!((err.0, err.1.code), (400, ErrorCode::InvalidPhone));
+}
+
+async fn sms_codes_expire_and_limit_tries(store: Store) {
+    let server = TestServer::start(store).await;
+    let anon = Client::new(&server);
+    let phone = "13900139000";
+    let send = SendSmsRequest {
+        phone: phone.into(),
+        purpose: SmsPurpose::Login,
+    };
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+    let code = server.sms_code(phone).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let login = |code: &str| SmsLoginRequest {
+        phone: phone.into(),
+        code: code.into(),
+        device_name: None,
+    };
+    for _ in 0..5 {
+        let err = anon
+            .post::<_, Session>("/v1/sessions/sms", &login(wrong))
+            .await
+            .expect_err("wrong");
+        assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+    }
+    // The right code no longer works after 5 wrong tries.
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&code))
+        .await
+        .expect_err("burnt");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+
+    // A new code, 5 minutes later, has expired.
+    server.running.state.clock.advance(61);
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent again");
+    let code = server.sms_code(phone).await;
+    server.running.state.clock.advance(301);
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&code))
+        .await
+        .expect_err("expired");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeExpired);
+
+    // A fresh one works once (login by SMS registers the new number).
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+    let code = server.sms_code(phone).await;
+    let s: Session = anon
+        .post("/v1/sessions/sms", &login(&code))
+        .await
+        .expect("login");
+    assert!(!s.token.is_empty());
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&code))
+        .await
+        .expect_err("reuse");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+}
+
+async fn sms_sending_is_rate_limited(store: Store) {
+    let server = TestServer::start(store).await;
+    let anon = Client::new(&server);
+    let send = SendSmsRequest {
+        phone: "13700137000".into(),
+        purpose: SmsPurpose::Login,
+    };
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("first");
+    let err = anon
+        .post::<_, SendSmsResponse>("/v1/sms/send", &send)
+        .await
+        .expect_err("too soon");
+    assert_eq!((err.0, err.1.code), (429, ErrorCode::TooManyRequests));
+    assert!(err.1.retry_after.is_some_and(|s| s <= 60));
+}
+
+async fn passwords(store: Store) {
+    let server = TestServer::start(store).await;
+    let c = signed_up(&server, "13600136000").await;
+    let weak = SetPasswordRequest {
+        old_password: None,
+        new_password: "short".into(),
+    };
+    let err = c
+        .put::<_, serde_json::Value>("/v1/me/password", &weak)
+        .await
+        .expect_err("weak");
+    assert_eq!(err.1.code, ErrorCode::WeakPassword);
+    let set = SetPasswordRequest {
+        old_password: None,
+        new_password: "bid-2026-secure".into(),
+    };
+    let _: serde_json::Value = c.put("/v1/me/password", &set).await.expect("set");
+
+    let anon = Client::new(&server);
+    let login = |pw: &str| PasswordLoginRequest {
+        phone: "13600136000".into(),
+        password: pw.into(),
+        device_name: None,
+    };
+    let err = anon
+        .post::<_, Session>("/v1/sessions/password", &login("nope-nope"))
+        .await
+        .expect_err("wrong");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::WrongPassword));
+    let s: Session = anon
+        .post("/v1/sessions/password", &login("bid-2026-secure"))
+        .await
+        .expect("login");
+    assert!(s.account.has_password);
+
+    // Changing needs the old password.
+    let change = SetPasswordRequest {
+        old_password: Some("wrong-old".into()),
+        new_password: "another-pass".into(),
+    };
+    let err = c
+        .put::<_, serde_json::Value>("/v1/me/password", &change)
+        .await
+        .expect_err("old wrong");
+    assert_eq!(err.1.code, ErrorCode::WrongPassword);
+
+    // Login attempts are limited.
+    let mut limited = false;
+    for _ in 0..12 {
+        if let Err((429, _)) = anon
+            .post::<_, Session>("/v1/sessions/password", &login("nope-nope"))
+            .await
+        {
+            limited = true;
+        }
+    }
+    assert!(limited, "password guessing is rate limited");
+}
+
+async fn change_phone(store: Store) {
+    let server = TestServer::start(store).await;
+    let c = signed_up(&server, "13500135000").await;
+    let _: SendSmsResponse = c
+        .post(
+            "/v1/sms/send",
+            &SendSmsRequest {
+                phone: "13500135001".into(),
+                purpose: SmsPurpose::ChangePhone,
+            },
+        )
+        .await
+        .expect("sent");
+    let code = server.sms_code("13500135001").await;
+    let me: AccountInfo = c
+        .put(
+            "/v1/me/phone",
+            &ChangePhoneRequest {
+                new_phone: "13500135001".into(),
+                code,
+            },
+        )
+        .await
+        .expect("changed");
+    assert_eq!(me.phone_masked, "135****5001");
+}
+
+async fn realname_checks_id_numbers(store: Store) {
+    let server = TestServer::start(store).await;
+    let c = signed_up(&server, "13400134000").await;
+    let bad = RealNameRequest {
+        method: RealNameMethod::Alipay,
+        name: "李四".into(),
+        id_number: "110101199003074515".into(),
+        bank_card: None,
+        bank_phone: None,
+    };
+    let err = c
+        .post::<_, AccountInfo>("/v1/me/realname", &bad)
+        .await
+        .expect_err("bad check digit");
+    assert_eq!(err.1.code, ErrorCode::RealNameFailed);
+    real_named(&c, "李四", "110101199003074514").await;
+    let me: AccountInfo = c.get("/v1/me").await.expect("me");
+    assert_eq!(me.real_name.as_deref(), Some("李四"));
+    assert_eq!(me.id_number_masked.as_deref(), Some("110***********4514"));
+    // Re-verification must be the same person.
+    let other = RealNameRequest {
+        id_number: "11010519491231002X".into(),
+        ..bad
+    };
+    let err = c
+        .post::<_, AccountInfo>("/v1/me/realname", &other)
+        .await
+        .expect_err("other person");
+    assert_eq!(err.1.code, ErrorCode::RealNameFailed);
+}
