@@ -1,0 +1,3 @@
+//! The user flows, one module per area; each adds methods to [`crate::Bidkey`].
+
+pub mod account;

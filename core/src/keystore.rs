@@ -1,0 +1,102 @@
+//! The device keystore: the shell's hardware-backed key (Android Keystore AES-GCM key,
+//! iOS Secure Enclave P-256 key) that wraps everything secret in the wallet. The core never
+//! sees that key; it hands the shell bytes to seal and open.
+
+use crate::error::{CoreError, Result};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Implemented by each shell. `alias` names the wrapping key; the shell creates it on first
+/// use. Sealed data must be authenticated (AEAD).
+pub trait DeviceKeystore: Send + Sync {
+    fn seal(&self, alias: &str, plaintext: &[u8]) -> Result<Vec<u8>>;
+    fn open(&self, alias: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+}
+
+/// A software keystore for the desktop CLI and tests: an AES-256-GCM key in a file (mode
+/// 0600) beside the wallet. It protects nothing against someone who copies the whole
+/// directory; phones use their hardware keystore instead.
+#[derive(Debug)]
+pub struct SoftwareKeystore {
+    dir: PathBuf,
+}
+
+impl SoftwareKeystore {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn key(&self, alias: &str) -> Result<Zeroizing<Vec<u8>>> {
+        if alias.is_empty() || !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(CoreError::InvalidInput { field: "keystore alias" });
+        }
+        let path = self.dir.join(format!("keystore-{alias}.key"));
+        match std::fs::read(&path) {
+            Ok(k) if k.len() == 32 => Ok(Zeroizing::new(k)),
+            Ok(_) => Err(CoreError::Keystore(format!("{} is damaged", path.display()))),
+            Err(_) => {
+                let k = bidkey_crypto::rng::bytes::<32>()?;
+                write_private(&path, &k)?;
+                Ok(Zeroizing::new(k.to_vec()))
+            }
+        }
+    }
+}
+
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    opts.mode(0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| CoreError::Keystore(format!("{}: {e}", path.display())))?;
+    f.write_all(data)
+        .map_err(|e| CoreError::Keystore(format!("{}: {e}", path.display())))
+}
+
+impl DeviceKeystore for SoftwareKeystore {
+    fn seal(&self, alias: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let key = self.key(alias)?;
+        Ok(bidkey_crypto::aead::seal(
+            bidkey_crypto::aead::AeadAlgorithm::Aes256Gcm,
+            &key,
+            alias.as_bytes(),
+            plaintext,
+        )?)
+    }
+
+    fn open(&self, alias: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let key = self.key(alias)?;
+        bidkey_crypto::aead::open(
+            bidkey_crypto::aead::AeadAlgorithm::Aes256Gcm,
+            &key,
+            alias.as_bytes(),
+            sealed,
+        )
+        .map_err(|_| CoreError::Keystore("wrapped data does not open with this device's key".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_and_refuse_other_alias() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ks = SoftwareKeystore::new(dir.path());
+        let sealed = ks.seal("wallet", b"share").expect("seal");
+        assert_eq!(ks.open("wallet", &sealed).expect("open").as_slice(), b"share");
+        assert!(ks.open("other", &sealed).is_err());
+        assert!(ks.seal("../x", b"").is_err());
+        // A second instance over the same directory reads the same key (reinstall).
+        let again = SoftwareKeystore::new(dir.path());
+        assert_eq!(again.open("wallet", &sealed).expect("open").as_slice(), b"share");
+    }
+}

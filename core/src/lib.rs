@@ -1,0 +1,113 @@
+//! The Bidkey phone core: the wallet, soft keys under PIN, and every user flow.
+//!
+//! The shells (Android, iOS, the desktop CLI) draw screens and call one object, [`Bidkey`].
+//! Every method that touches the network or a slow KDF is `async`: shells call them from
+//! their async runtime (Kotlin coroutines, Swift concurrency, tokio in the CLI), never on a
+//! UI thread. Local reads (certificate list, account) are quick and synchronous.
+
+pub mod api;
+pub mod error;
+pub mod flows;
+pub mod i18n;
+pub mod keystore;
+pub mod wallet;
+
+pub use error::{CoreError, Result};
+pub use keystore::{DeviceKeystore, SoftwareKeystore};
+
+use crate::api::Api;
+use crate::wallet::Wallet;
+use bidkey_crypto::pin::PinKdfParams;
+use bidkey_protocol::accounts::AccountInfo;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How a shell sets the core up.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// The Bidkey server, `https://…` (or `http://127.0.0.1:…` for tests and the demo).
+    pub server_url: String,
+    /// PEM of the CA that signed the server's TLS certificate (required for HTTPS).
+    pub server_ca_pem: Option<String>,
+    /// The directory the shell gives for the wallet.
+    pub wallet_dir: PathBuf,
+    /// Timeout of every network call.
+    pub timeout: Duration,
+    /// The PIN KDF; tests may lower it, phones use the default.
+    pub pin_kdf: PinKdfParams,
+}
+
+impl CoreConfig {
+    pub fn new(server_url: &str, wallet_dir: PathBuf) -> Self {
+        Self {
+            server_url: server_url.to_owned(),
+            server_ca_pem: None,
+            wallet_dir,
+            timeout: Duration::from_secs(20),
+            pin_kdf: PinKdfParams::PHONE,
+        }
+    }
+}
+
+/// The facade the shells call.
+#[derive(Debug, Clone)]
+pub struct Bidkey {
+    pub(crate) wallet: Wallet,
+    pub(crate) api: Api,
+    #[allow(dead_code)] // used by the certificate flows
+    pub(crate) pin_kdf: PinKdfParams,
+}
+
+impl Bidkey {
+    /// Open the wallet in `config.wallet_dir` with the shell's keystore; a saved login is
+    /// restored.
+    pub fn open(config: CoreConfig, keystore: Arc<dyn DeviceKeystore>) -> Result<Bidkey> {
+        let wallet = Wallet::open(&config.wallet_dir, keystore)?;
+        let api = Api::new(
+            &config.server_url,
+            config.server_ca_pem.as_deref(),
+            config.timeout,
+        )?;
+        if let Some(s) = wallet.session()? {
+            api.set_token(Some(s.token));
+        }
+        Ok(Bidkey {
+            wallet,
+            api,
+            pin_kdf: config.pin_kdf,
+        })
+    }
+
+    /// The logged-in account as last seen, if any.
+    pub fn account(&self) -> Result<Option<AccountInfo>> {
+        match self.wallet.session()? {
+            Some(s) => serde_json::from_str(&s.account_json)
+                .map(Some)
+                .map_err(|e| CoreError::Storage(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    /// Settings → clear cache: drops cached lists and the local log, keeps keys,
+    /// certificates and the login.
+    pub fn clear_cache(&self) -> Result<()> {
+        self.wallet.clear_cache()
+    }
+
+    pub(crate) fn require_login(&self) -> Result<()> {
+        if self.api.has_token() {
+            Ok(())
+        } else {
+            Err(CoreError::NotLoggedIn)
+        }
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,152 @@
+//! Device key shares at rest: `seal_keystore(d1 + m(PIN))`.
+
+use super::Wallet;
+use crate::error::{CoreError, Result};
+use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::pin::{PinKdfParams, PinMask, SALT_LEN};
+use rusqlite::{OptionalExtension, params};
+use zeroize::Zeroizing;
+
+/// A stored two-party key of this phone (without its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredShare {
+    pub key_id: String,
+    pub pair_id: String,
+    pub usage: String,
+    pub public_key: Vec<u8>,
+}
+
+/// PIN rules: 6 to 12 digits.
+pub fn check_pin(pin: &str) -> Result<()> {
+    if (6..=12).contains(&pin.len()) && pin.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(CoreError::InvalidInput { field: "PIN" })
+    }
+}
+
+impl Wallet {
+    /// Store `share` masked under `pin`.
+    pub fn put_share(
+        &self,
+        meta: &StoredShare,
+        share: &DeviceShare,
+        pin: &str,
+        params_kdf: PinKdfParams,
+        now: i64,
+    ) -> Result<()> {
+        check_pin(pin)?;
+        let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
+        let masked = PinMask::derive(pin.as_bytes(), &salt, params_kdf)?.mask(&share.to_bytes())?;
+        let sealed = self.seal(masked.as_slice())?;
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT(key_id) DO UPDATE SET salt = excluded.salt, share_sealed = excluded.share_sealed",
+                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, salt.to_vec(), sealed, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The share as unmasked with `pin`: the real one if the PIN is right, a different valid
+    /// scalar if not (only the server can tell).
+    pub fn share_with_pin(
+        &self,
+        key_id: &str,
+        pin: &str,
+        params_kdf: PinKdfParams,
+    ) -> Result<DeviceShare> {
+        check_pin(pin)?;
+        let row = self.with(|c| {
+            c.query_row(
+                "SELECT salt, share_sealed FROM key_shares WHERE key_id = ?1",
+                [key_id],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+            )
+            .optional()
+        })?;
+        let (salt, sealed) = row.ok_or_else(|| CoreError::NotFound(format!("key {key_id}")))?;
+        let salt: [u8; SALT_LEN] = salt
+            .try_into()
+            .map_err(|_| CoreError::Storage("bad PIN salt".into()))?;
+        let masked: Zeroizing<[u8; 32]> = {
+            let opened = self.open_sealed(&sealed)?;
+            let mut out = Zeroizing::new([0u8; 32]);
+            if opened.len() != 32 {
+                return Err(CoreError::Storage("bad stored share".into()));
+            }
+            out.copy_from_slice(&opened);
+            out
+        };
+        let share = PinMask::derive(pin.as_bytes(), &salt, params_kdf)?.unmask(&masked)?;
+        Ok(DeviceShare::from_bytes(share.as_slice())?)
+    }
+
+    /// Re-mask every share from `old_pin` to `new_pin` (PIN change). The caller first proves
+    /// `old_pin` with the server, since the wallet cannot tell.
+    pub fn rekey_shares(&self, old_pin: &str, new_pin: &str, params_kdf: PinKdfParams, now: i64) -> Result<()> {
+        check_pin(new_pin)?;
+        for meta in self.shares()? {
+            let share = self.share_with_pin(&meta.key_id, old_pin, params_kdf)?;
+            self.put_share(&meta, &share, new_pin, params_kdf, now)?;
+        }
+        Ok(())
+    }
+
+    pub fn shares(&self) -> Result<Vec<StoredShare>> {
+        self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT key_id, pair_id, usage, public_key FROM key_shares ORDER BY created_at, key_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(StoredShare {
+                    key_id: r.get(0)?,
+                    pair_id: r.get(1)?,
+                    usage: r.get(2)?,
+                    public_key: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    pub fn delete_shares_of_pair(&self, pair_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM key_shares WHERE pair_id = ?1", [pair_id])
+                .map(|_| ())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::SoftwareKeystore;
+    use std::sync::Arc;
+
+    const FAST: PinKdfParams = PinKdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+
+    #[test]
+    fn wrong_pin_gives_a_different_share_and_reopen_keeps_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ks = Arc::new(SoftwareKeystore::new(dir.path()));
+        let w = Wallet::open(dir.path(), ks.clone()).expect("wallet");
+        let share = DeviceShare::from_bytes(&[7u8; 32]).expect("share");
+        let meta = StoredShare { key_id: "k1".into(), pair_id: "p1".into(), usage: "signing".into(), public_key: vec![4] };
+        w.put_share(&meta, &share, "123456", FAST, 0).expect("put");
+        assert!(w.put_share(&meta, &share, "12ab", FAST, 0).is_err(), "PIN rules");
+        let right = w.share_with_pin("k1", "123456", FAST).expect("right");
+        assert_eq!(*right.to_bytes(), [7u8; 32]);
+        let wrong = w.share_with_pin("k1", "654321", FAST).expect("still a share");
+        assert_ne!(*wrong.to_bytes(), [7u8; 32]);
+        drop(w);
+        // Reinstall: same directory, same keystore key file.
+        let w2 = Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("reopen");
+        assert_eq!(*w2.share_with_pin("k1", "123456", FAST).expect("s").to_bytes(), [7u8; 32]);
+        w2.rekey_shares("123456", "888888", FAST, 1).expect("rekey");
+        assert_eq!(*w2.share_with_pin("k1", "888888", FAST).expect("s").to_bytes(), [7u8; 32]);
+        w2.clear_cache().expect("clear");
+        assert_eq!(w2.shares().expect("list").len(), 1, "cache clearing keeps keys");
+    }
+}
