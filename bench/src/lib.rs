@@ -1,9 +1,10 @@
-//! Helpers for `crypto-bench`: a wall-clock timer with warm-up, and parsers for the
-//! machine-readable (`-mr`) output of `openssl speed`.
+//! Helpers for `crypto-bench`: a timer with warm-up, and parsers for the machine-readable
+//! (`-mr`) output of `openssl speed`.
 //!
-//! Both sides are timed in wall-clock time: our loops with [`Instant`], OpenSSL with
-//! `openssl speed -elapsed` (its default is user CPU time, which would flatter it on a
-//! shared machine).
+//! The machine is shared, so by default both sides are timed in CPU time of the running
+//! thread: our loops by the kernel's on-CPU nanoseconds (`/proc/thread-self/schedstat`),
+//! OpenSSL by `openssl speed`'s default (user CPU time). [`Clock::Wall`] times both in
+//! wall-clock time instead (`openssl speed -elapsed`), which is right on an idle machine.
 
 use std::hint::black_box;
 use std::process::Command;
@@ -16,53 +17,109 @@ pub struct Budget {
     pub measure: Duration,
 }
 
-/// Operations completed in a wall-clock interval.
+/// Which clock rates are per second of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// CPU time of this thread (user + system), from `/proc/thread-self/schedstat`.
+    Cpu,
+    /// Wall-clock time.
+    Wall,
+}
+
+impl Clock {
+    /// [`Clock::Cpu`] when this kernel reports per-thread CPU time, else [`Clock::Wall`].
+    pub fn best_available() -> Self {
+        if thread_cpu_time().is_some() {
+            Clock::Cpu
+        } else {
+            Clock::Wall
+        }
+    }
+
+    fn now(self) -> Duration {
+        match self {
+            Clock::Cpu => thread_cpu_time().unwrap_or_default(),
+            Clock::Wall => wall_epoch().elapsed(),
+        }
+    }
+}
+
+fn wall_epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Nanoseconds this thread has run on a CPU, as the kernel counts them (it brings the
+/// count up to date at scheduler ticks, so it can read 0 just after a thread starts).
+pub fn thread_cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(ns))
+}
+
+/// Operations completed in a measured interval.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub ops: u64,
+    /// The interval on the clock the measurement used.
     pub elapsed: Duration,
+    /// The same interval in wall-clock time.
+    pub wall: Duration,
 }
 
 impl Timing {
-    /// Operations per second.
+    /// Operations per second of the measuring clock.
     pub fn per_sec(&self) -> f64 {
         self.ops as f64 / self.elapsed.as_secs_f64()
     }
 }
 
-/// Run `op` for `budget.warmup`, then in batches until `budget.measure` has passed.
+/// Run `op` for `budget.warmup`, then in batches until `budget.measure` has passed on
+/// `clock`.
 ///
 /// Batches are sized from the warm-up to take about a millisecond each, so reading the
 /// clock costs nothing measurable even for fast operations.
-pub fn measure<T>(budget: Budget, mut op: impl FnMut() -> T) -> Timing {
-    let start = Instant::now();
+pub fn measure<T>(budget: Budget, clock: Clock, mut op: impl FnMut() -> T) -> Timing {
+    let start = clock.now();
     let mut warm_ops = 0u64;
-    while warm_ops == 0 || start.elapsed() < budget.warmup {
+    while warm_ops == 0 || clock.now() - start < budget.warmup {
         black_box(op());
         warm_ops += 1;
     }
-    let per_op = start.elapsed().as_secs_f64() / warm_ops as f64;
-    let batch = ((1e-3 / per_op) as u64).clamp(1, 1_000_000);
+    let per_op = (clock.now() - start).as_secs_f64() / warm_ops as f64;
+    let batch = ((1e-3 / per_op.max(1e-9)) as u64).clamp(1, 1_000_000);
 
-    let start = Instant::now();
+    let wall_start = Instant::now();
+    let start = clock.now();
     let mut ops = 0u64;
     loop {
         for _ in 0..batch {
             black_box(op());
         }
         ops += batch;
-        let elapsed = start.elapsed();
+        let elapsed = clock.now() - start;
         if elapsed >= budget.measure {
-            return Timing { ops, elapsed };
+            return Timing {
+                ops,
+                elapsed,
+                wall: wall_start.elapsed(),
+            };
         }
     }
 }
 
-/// Run `openssl speed -mr -elapsed -seconds N ARGS..` and return its standard output.
-pub fn openssl_speed(seconds: u32, args: &[&str]) -> Result<String, String> {
-    let out = Command::new("openssl")
-        .arg("speed")
-        .args(["-mr", "-elapsed", "-seconds", &seconds.max(1).to_string()])
+/// Run `openssl speed -mr [-elapsed] -seconds N ARGS..` and return its standard output.
+///
+/// `-elapsed` (wall-clock rates) is passed for [`Clock::Wall`]; without it OpenSSL
+/// divides by its user CPU time.
+pub fn openssl_speed(clock: Clock, seconds: u32, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new("openssl");
+    cmd.arg("speed").arg("-mr");
+    if clock == Clock::Wall {
+        cmd.arg("-elapsed");
+    }
+    let out = cmd
+        .args(["-seconds", &seconds.max(1).to_string()])
         .args(args)
         .output()
         .map_err(|e| format!("cannot run openssl: {e}"))?;
@@ -186,9 +243,11 @@ mod tests {
             warmup: Duration::from_millis(5),
             measure: Duration::from_millis(20),
         };
-        let mut n = 0u64;
-        let t = measure(budget, || n += 1);
-        assert!(t.ops > 0 && t.elapsed >= budget.measure);
-        assert!(n >= t.ops);
+        for clock in [Clock::Wall, Clock::best_available()] {
+            let mut n = 0u64;
+            let t = measure(budget, clock, || n += 1);
+            assert!(t.ops > 0 && t.elapsed >= budget.measure);
+            assert!(n >= t.ops);
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! Usage: `cargo run --release -p bidkey-bench --bin crypto-bench [-- --quick | --seconds N]`
 
 use bidkey_bench::{
-    Budget, Timing, measure, openssl_speed, openssl_version, parse_cipher, parse_sign_verify,
+    Budget, Clock, Timing, measure, openssl_speed, openssl_version, parse_cipher, parse_sign_verify,
 };
 use bidkey_crypto::aead::{self, AeadAlgorithm};
 use bidkey_crypto::hazmat::{
@@ -33,14 +33,19 @@ const SID: &[u8] = b"bench-session-0123456789";
 struct Options {
     /// Seconds per operation, ours and OpenSSL's (`openssl speed` rounds up to whole seconds).
     seconds: f64,
+    clock: Clock,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut opts = Options { seconds: 3.0 };
+    let mut opts = Options {
+        seconds: 2.0,
+        clock: Clock::best_available(),
+    };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" => opts.seconds = 0.3,
+            "--wall" => opts.clock = Clock::Wall,
             "--seconds" => {
                 let v = args.next().ok_or("--seconds needs a value")?;
                 opts.seconds = v
@@ -51,9 +56,11 @@ fn parse_args() -> Result<Options, String> {
             }
             "-h" | "--help" => {
                 println!(
-                    "crypto-bench [--quick | --seconds N]\n\
-                     Times Bidkey's crypto and OpenSSL 3 on the same operations; \
-                     default 3 s per operation (~1.5 min), --quick 0.3 s (OpenSSL 1 s)."
+                    "crypto-bench [--quick | --seconds N] [--wall]\n\
+                     Times Bidkey's crypto and OpenSSL 3 on the same operations, per \
+                     CPU-second of the measuring thread (--wall: per wall-clock second).\n\
+                     Default 2 s per operation (about 45 s on an idle machine), \
+                     --quick 0.3 s (OpenSSL 1 s)."
                 );
                 std::process::exit(0);
             }
@@ -72,6 +79,23 @@ struct Row {
     openssl: Result<f64, String>,
     /// What OpenSSL ran, when it is not the same operation.
     note: &'static str,
+}
+
+/// Times our operations and adds up how much of the wall-clock time they got a CPU.
+struct Bench {
+    budget: Budget,
+    clock: Clock,
+    measured: Duration,
+    wall: Duration,
+}
+
+impl Bench {
+    fn time<T>(&mut self, op: impl FnMut() -> T) -> Timing {
+        let t = measure(self.budget, self.clock, op);
+        self.measured += t.elapsed;
+        self.wall += t.wall;
+        t
+    }
 }
 
 fn per_sec(t: Timing) -> f64 {
@@ -101,16 +125,23 @@ fn main() -> ExitCode {
 
 fn run(opts: &Options) -> Result<(), String> {
     let started = Instant::now();
-    let budget = Budget {
-        warmup: Duration::from_secs_f64((opts.seconds / 6.0).min(0.5)),
-        measure: Duration::from_secs_f64(opts.seconds),
+    let clock = opts.clock;
+    let mut bench = Bench {
+        budget: Budget {
+            warmup: Duration::from_secs_f64((opts.seconds / 6.0).min(0.5)),
+            measure: Duration::from_secs_f64(opts.seconds),
+        },
+        clock,
+        measured: Duration::ZERO,
+        wall: Duration::ZERO,
     };
     let ossl_secs = opts.seconds.ceil() as u32;
     let e = |err: bidkey_crypto::Error| err.to_string();
 
     eprintln!(
-        "crypto-bench: {} s per operation; {}",
+        "crypto-bench: {} s per operation ({:?} clock); {}",
         opts.seconds,
+        clock,
         openssl_version()
     );
     let mut rows = Vec::new();
@@ -121,9 +152,9 @@ fn run(opts: &Options) -> Result<(), String> {
     let sig = key.sign(DEFAULT_ID, MSG).map_err(e)?;
     sm2::verify(&public, DEFAULT_ID, MSG, &sig).map_err(e)?;
     progress("SM2 sign / verify");
-    let sign = measure(budget, || key.sign(DEFAULT_ID, MSG));
-    let verify = measure(budget, || sm2::verify(&public, DEFAULT_ID, MSG, &sig));
-    let ossl = openssl_speed(ossl_secs, &["sm2"])
+    let sign = bench.time(|| key.sign(DEFAULT_ID, MSG));
+    let verify = bench.time(|| sm2::verify(&public, DEFAULT_ID, MSG, &sig));
+    let ossl = openssl_speed(clock, ossl_secs, &["sm2"])
         .and_then(|out| parse_sign_verify(&out, "CurveSM2").ok_or(unparsed("sm2", &out)));
     rows.push(Row {
         name: "SM2 sign (Z+SM3, 20 B msg)",
@@ -144,7 +175,7 @@ fn run(opts: &Options) -> Result<(), String> {
     let (device, server, joint) = two_party_keygen().map_err(e)?;
     co_sign(&device, &server, &joint).map_err(e)?;
     progress("two-party co-sign");
-    let cosign = measure(budget, || co_sign(&device, &server, &joint));
+    let cosign = bench.time(|| co_sign(&device, &server, &joint));
     rows.push(Row {
         name: "SM2 two-party co-sign (all steps)",
         unit: "ops/s",
@@ -160,8 +191,8 @@ fn run(opts: &Options) -> Result<(), String> {
         return Err("SM2 decrypt self-check failed".into());
     }
     progress("SM2 decrypt");
-    let dec = measure(budget, || sm2::decrypt(&key, &ct));
-    let ossl_dec = openssl_sm2_decrypt(&key, &ct_der, budget);
+    let dec = bench.time(|| sm2::decrypt(&key, &ct));
+    let ossl_dec = openssl_sm2_decrypt(&key, &ct_der, &mut bench);
     rows.push(Row {
         name: "SM2 decrypt (32 B, C1C3C2)",
         unit: "ops/s",
@@ -174,7 +205,7 @@ fn run(opts: &Options) -> Result<(), String> {
         return Err("two-party decrypt self-check failed".into());
     }
     progress("two-party co-decrypt");
-    let codec = measure(budget, || co_decrypt(&device, &server, &joint_ct));
+    let codec = bench.time(|| co_decrypt(&device, &server, &joint_ct));
     rows.push(Row {
         name: "SM2 two-party co-decrypt",
         unit: "ops/s",
@@ -189,9 +220,9 @@ fn run(opts: &Options) -> Result<(), String> {
     let psig = pkey.sign_der(MSG);
     ppub.verify_der(MSG, &psig).map_err(e)?;
     progress("P-256 ECDSA");
-    let psign = measure(budget, || pkey.sign_der(MSG));
-    let pverify = measure(budget, || ppub.verify_der(MSG, &psig));
-    let ossl = openssl_speed(ossl_secs, &["ecdsap256"])
+    let psign = bench.time(|| pkey.sign_der(MSG));
+    let pverify = bench.time(|| ppub.verify_der(MSG, &psig));
+    let ossl = openssl_speed(clock, ossl_secs, &["ecdsap256"])
         .and_then(|out| parse_sign_verify(&out, "256").ok_or(unparsed("ecdsap256", &out)));
     rows.push(Row {
         name: "P-256 ECDSA sign",
@@ -214,10 +245,9 @@ fn run(opts: &Options) -> Result<(), String> {
     let key16 = [1u8; 16];
     let key32 = [2u8; 32];
     progress("SM4-GCM / AES-256-GCM / SM4-CBC");
-    let sm4gcm = measure(budget, || {
-        aead::seal_with_nonce(AeadAlgorithm::Sm4Gcm, &key16, &nonce, b"", &buf)
-    });
-    let sm4ctr = openssl_cipher(ossl_secs, "sm4-ctr");
+    let sm4gcm =
+        bench.time(|| aead::seal_with_nonce(AeadAlgorithm::Sm4Gcm, &key16, &nonce, b"", &buf));
+    let sm4ctr = openssl_cipher(clock, ossl_secs, "sm4-ctr");
     rows.push(Row {
         name: "SM4-GCM seal, 1 MiB",
         unit: "MB/s",
@@ -225,31 +255,40 @@ fn run(opts: &Options) -> Result<(), String> {
         openssl: sm4ctr,
         note: "SM4-CTR: OpenSSL 3.0 has no SM4-GCM",
     });
-    let aesgcm = measure(budget, || {
-        aead::seal_with_nonce(AeadAlgorithm::Aes256Gcm, &key32, &nonce, b"", &buf)
-    });
+    let aesgcm =
+        bench.time(|| aead::seal_with_nonce(AeadAlgorithm::Aes256Gcm, &key32, &nonce, b"", &buf));
     rows.push(Row {
         name: "AES-256-GCM seal, 1 MiB",
         unit: "MB/s",
         ours: mb_per_sec(aesgcm),
-        openssl: openssl_cipher(ossl_secs, "aes-256-gcm"),
+        openssl: openssl_cipher(clock, ossl_secs, "aes-256-gcm"),
         note: "openssl speed -evp aes-256-gcm",
     });
-    let sm4cbc = measure(budget, || sm4::cbc_encrypt(&key16, &key16, &buf));
+    let sm4cbc = bench.time(|| sm4::cbc_encrypt(&key16, &key16, &buf));
     rows.push(Row {
         name: "SM4-CBC encrypt, 1 MiB",
         unit: "MB/s",
         ours: mb_per_sec(sm4cbc),
-        openssl: openssl_cipher(ossl_secs, "sm4-cbc"),
+        openssl: openssl_cipher(clock, ossl_secs, "sm4-cbc"),
         note: "openssl speed -evp sm4-cbc",
     });
 
     print_table(&rows);
+    let (per, flag) = match clock {
+        Clock::Cpu => ("CPU-second of the measuring thread", ""),
+        Clock::Wall => ("wall-clock second", " -elapsed"),
+    };
     println!(
-        "\nWall-clock rates on one thread; OpenSSL via `openssl speed -mr -elapsed -seconds {ossl_secs}` \
-         unless noted. MB = 10^6 bytes. Run took {:.0} s.",
-        started.elapsed().as_secs_f64()
+        "\nOne thread; rates per {per}. OpenSSL via `openssl speed -mr{flag} -seconds {ossl_secs}` \
+         unless noted. MB = 10^6 bytes."
     );
+    if clock == Clock::Cpu {
+        println!(
+            "Our loops were on a CPU {:.0}% of their wall-clock time (below 100%: the machine was busy).",
+            100.0 * bench.measured.as_secs_f64() / bench.wall.as_secs_f64().max(1e-9)
+        );
+    }
+    println!("Run took {:.0} s.", started.elapsed().as_secs_f64());
     Ok(())
 }
 
@@ -264,8 +303,12 @@ fn unparsed(what: &str, out: &str) -> String {
     )
 }
 
-fn openssl_cipher(seconds: u32, cipher: &str) -> Result<f64, String> {
-    let out = openssl_speed(seconds, &["-evp", cipher, "-bytes", &BUF.to_string()])?;
+fn openssl_cipher(clock: Clock, seconds: u32, cipher: &str) -> Result<f64, String> {
+    let out = openssl_speed(
+        clock,
+        seconds,
+        &["-evp", cipher, "-bytes", &BUF.to_string()],
+    )?;
     parse_cipher(&out, cipher, BUF)
         .map(|bps| bps / 1e6)
         .ok_or_else(|| unparsed(cipher, &out))
@@ -276,7 +319,7 @@ fn openssl_cipher(seconds: u32, cipher: &str) -> Result<f64, String> {
 fn openssl_sm2_decrypt(
     key: &Sm2PrivateKey,
     ct_der: &[u8],
-    budget: Budget,
+    bench: &mut Bench,
 ) -> Result<Timing, String> {
     use openssl::pkey::PKey;
     use openssl::pkey_ctx::PkeyCtx;
@@ -293,7 +336,7 @@ fn openssl_sm2_decrypt(
         return Err("OpenSSL SM2 decrypt gave a different plaintext".into());
     }
     let mut failed = false;
-    let t = measure(budget, || {
+    let t = bench.time(|| {
         out.clear();
         failed |= ctx.decrypt_to_vec(ct_der, &mut out).is_err();
     });
