@@ -25,7 +25,9 @@ pub struct Api {
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Api").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,15 +36,23 @@ impl Api {
     /// only trusted root (Bidkey's server CA), so a rogue public CA cannot intercept.
     pub fn new(base: &str, ca_pem: Option<&str>, timeout: Duration) -> Result<Api> {
         let base = base.trim_end_matches('/').to_owned();
+        // reqwest needs a process-wide rustls provider even for plain HTTP; ring is the one
+        // we build with (no aws-lc, which cross-compiles poorly to phones). Installing twice
+        // is refused harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("bidkey-core/", env!("CARGO_PKG_VERSION")));
         if base.starts_with("https://") {
-            let pem = ca_pem.ok_or(CoreError::InvalidInput { field: "server CA certificate" })?;
+            let pem = ca_pem.ok_or(CoreError::InvalidInput {
+                field: "server CA certificate",
+            })?;
             builder = builder.use_preconfigured_tls(tls_config(pem)?);
         } else if !is_loopback_http(&base) {
-            return Err(CoreError::InvalidInput { field: "server URL (https required)" });
+            return Err(CoreError::InvalidInput {
+                field: "server URL (https required)",
+            });
         }
         let http = builder
             .build()
@@ -104,7 +114,11 @@ impl Api {
         self.call::<(), T>(Method::GET, path, None, None).await
     }
 
-    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         self.call(Method::POST, path, Some(body), None).await
     }
 
@@ -117,7 +131,11 @@ impl Api {
         self.call(Method::POST, path, Some(body), Some(key)).await
     }
 
-    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
         self.call(Method::PUT, path, Some(body), None).await
     }
 
@@ -144,13 +162,17 @@ fn tls_config(ca_pem: &str) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     let mut reader = std::io::BufReader::new(ca_pem.as_bytes());
     for cert in rustls_pemfile::certs(&mut reader) {
-        let cert = cert.map_err(|_| CoreError::InvalidInput { field: "server CA certificate" })?;
-        roots
-            .add(cert)
-            .map_err(|_| CoreError::InvalidInput { field: "server CA certificate" })?;
+        let cert = cert.map_err(|_| CoreError::InvalidInput {
+            field: "server CA certificate",
+        })?;
+        roots.add(cert).map_err(|_| CoreError::InvalidInput {
+            field: "server CA certificate",
+        })?;
     }
     if roots.is_empty() {
-        return Err(CoreError::InvalidInput { field: "server CA certificate" });
+        return Err(CoreError::InvalidInput {
+            field: "server CA certificate",
+        });
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
@@ -173,7 +195,10 @@ mod tests {
         let t = Duration::from_secs(5);
         assert!(Api::new("http://127.0.0.1:9", None, t).is_ok());
         assert!(Api::new("http://example.com", None, t).is_err());
-        assert!(Api::new("https://bidkey.example", None, t).is_err(), "no pinned CA");
+        assert!(
+            Api::new("https://bidkey.example", None, t).is_err(),
+            "no pinned CA"
+        );
         assert!(Api::new("https://bidkey.example", Some("not a pem"), t).is_err());
     }
 

@@ -29,13 +29,22 @@ impl SoftwareKeystore {
     }
 
     fn key(&self, alias: &str) -> Result<Zeroizing<Vec<u8>>> {
-        if alias.is_empty() || !alias.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(CoreError::InvalidInput { field: "keystore alias" });
+        if alias.is_empty()
+            || !alias
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(CoreError::InvalidInput {
+                field: "keystore alias",
+            });
         }
         let path = self.dir.join(format!("keystore-{alias}.key"));
         match std::fs::read(&path) {
             Ok(k) if k.len() == 32 => Ok(Zeroizing::new(k)),
-            Ok(_) => Err(CoreError::Keystore(format!("{} is damaged", path.display()))),
+            Ok(_) => Err(CoreError::Keystore(format!(
+                "{} is damaged",
+                path.display()
+            ))),
             Err(_) => {
                 let k = bidkey_crypto::rng::bytes::<32>()?;
                 write_private(&path, &k)?;
@@ -79,7 +88,9 @@ impl DeviceKeystore for SoftwareKeystore {
             alias.as_bytes(),
             sealed,
         )
-        .map_err(|_| CoreError::Keystore("wrapped data does not open with this device's key".into()))
+        .map_err(|_| {
+            CoreError::Keystore("wrapped data does not open with this device's key".into())
+        })
     }
 }
 
@@ -92,11 +103,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let ks = SoftwareKeystore::new(dir.path());
         let sealed = ks.seal("wallet", b"share").expect("seal");
-        assert_eq!(ks.open("wallet", &sealed).expect("open").as_slice(), b"share");
+        assert_eq!(
+            ks.open("wallet", &sealed).expect("open").as_slice(),
+            b"share"
+        );
         assert!(ks.open("other", &sealed).is_err());
         assert!(ks.seal("../x", b"").is_err());
         // A second instance over the same directory reads the same key (reinstall).
         let again = SoftwareKeystore::new(dir.path());
-        assert_eq!(again.open("wallet", &sealed).expect("open").as_slice(), b"share");
+        assert_eq!(
+            again.open("wallet", &sealed).expect("open").as_slice(),
+            b"share"
+        );
     }
 }

@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 fn phone_at(server: &TestServer, dir: &Path) -> Bidkey {
     let mut config = CoreConfig::new(&server.url(), dir.to_path_buf());
-    config.pin_kdf = PinKdfParams { memory_kib: 256, iterations: 1, parallelism: 1 };
+    config.pin_kdf = PinKdfParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
     Bidkey::open(config, Arc::new(SoftwareKeystore::new(dir))).expect("core opens")
 }
 
@@ -20,15 +24,24 @@ async fn sign_up_real_name_password_and_restore() {
     let dir = tempfile::tempdir().expect("dir");
     let phone = phone_at(&server, dir.path());
 
-    assert!(matches!(phone.refresh_account().await, Err(CoreError::NotLoggedIn)));
+    assert!(matches!(
+        phone.refresh_account().await,
+        Err(CoreError::NotLoggedIn)
+    ));
     assert!(matches!(
         phone.send_sms_code("123", SmsPurpose::Signup).await,
         Err(CoreError::InvalidInput { .. })
     ));
 
-    phone.send_sms_code("13800138000", SmsPurpose::Signup).await.expect("sms");
+    phone
+        .send_sms_code("13800138000", SmsPurpose::Signup)
+        .await
+        .expect("sms");
     let code = server.sms_code("13800138000").await;
-    let info = phone.sign_up("13800138000", &code, "测试手机").await.expect("signed up");
+    let info = phone
+        .sign_up("13800138000", &code, "测试手机")
+        .await
+        .expect("signed up");
     assert_eq!(info.phone_masked, "138****8000");
 
     let bad = RealNameRequest {
@@ -40,16 +53,25 @@ async fn sign_up_real_name_password_and_restore() {
     };
     let err = phone.verify_real_name(&bad).await.expect_err("bad card");
     assert_eq!(err.code(), Some(ErrorCode::RealNameFailed));
-    let good = RealNameRequest { bank_card: Some("4111111111111111".into()), ..bad };
+    let good = RealNameRequest {
+        bank_card: Some("4111111111111111".into()),
+        ..bad
+    };
     let info = phone.verify_real_name(&good).await.expect("verified");
     assert_eq!(info.real_name.as_deref(), Some("张三"));
 
-    phone.set_password(None, "bidkey-pass-1").await.expect("password");
+    phone
+        .set_password(None, "bidkey-pass-1")
+        .await
+        .expect("password");
 
     // Reopening the wallet (an app restart) restores the login.
     drop(phone);
     let phone = phone_at(&server, dir.path());
-    assert_eq!(phone.account().expect("stored").map(|a| a.has_password), Some(true));
+    assert_eq!(
+        phone.account().expect("stored").map(|a| a.has_password),
+        Some(true)
+    );
     phone.refresh_account().await.expect("still logged in");
 
     phone.log_out().await.expect("logout");

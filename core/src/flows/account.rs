@@ -10,7 +10,13 @@ impl Bidkey {
     pub async fn send_sms_code(&self, phone: &str, purpose: SmsPurpose) -> Result<SendSmsResponse> {
         check_phone(phone)?;
         self.api
-            .post("/v1/sms/send", &SendSmsRequest { phone: phone.to_owned(), purpose })
+            .post(
+                "/v1/sms/send",
+                &SendSmsRequest {
+                    phone: phone.to_owned(),
+                    purpose,
+                },
+            )
             .await
     }
 
@@ -25,7 +31,12 @@ impl Bidkey {
     }
 
     /// Log in with an SMS code (`SmsPurpose::Login`); a new number is registered.
-    pub async fn login_with_sms(&self, phone: &str, code: &str, device_name: &str) -> Result<AccountInfo> {
+    pub async fn login_with_sms(
+        &self,
+        phone: &str,
+        code: &str,
+        device_name: &str,
+    ) -> Result<AccountInfo> {
         check_phone(phone)?;
         let s: Session = self
             .api
@@ -35,7 +46,12 @@ impl Bidkey {
     }
 
     /// Log in with the account password.
-    pub async fn login_with_password(&self, phone: &str, password: &str, device_name: &str) -> Result<AccountInfo> {
+    pub async fn login_with_password(
+        &self,
+        phone: &str,
+        password: &str,
+        device_name: &str,
+    ) -> Result<AccountInfo> {
         check_phone(phone)?;
         let s: Session = self
             .api
@@ -52,7 +68,8 @@ impl Bidkey {
     }
 
     fn remember(&self, s: Session) -> Result<AccountInfo> {
-        let json = serde_json::to_string(&s.account).map_err(|e| CoreError::Storage(e.to_string()))?;
+        let json =
+            serde_json::to_string(&s.account).map_err(|e| CoreError::Storage(e.to_string()))?;
         self.wallet.save_session(&StoredSession {
             account_id: s.account.id.clone(),
             device_id: s.device_id.clone(),
@@ -175,6 +192,8 @@ fn check_phone(phone: &str) -> Result<()> {
     if b.len() == 11 && b.iter().all(u8::is_ascii_digit) && b[0] == b'1' {
         Ok(())
     } else {
-        Err(CoreError::InvalidInput { field: "phone number" })
+        Err(CoreError::InvalidInput {
+            field: "phone number",
+        })
     }
 }

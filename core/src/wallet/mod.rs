@@ -53,7 +53,9 @@ pub struct Wallet {
 
 impl std::fmt::Debug for Wallet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Wallet").field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Wallet")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,7 +88,10 @@ impl Wallet {
         &self.dir
     }
 
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         let mut guard = self
             .conn
             .lock()
@@ -225,8 +230,11 @@ impl Wallet {
     /// Record a line in the local log (never secrets).
     pub fn log(&self, now: i64, message: &str) -> Result<()> {
         self.with(|c| {
-            c.execute("INSERT INTO log (at, message) VALUES (?1, ?2)", params![now, message])
-                .map(|_| ())
+            c.execute(
+                "INSERT INTO log (at, message) VALUES (?1, ?2)",
+                params![now, message],
+            )
+            .map(|_| ())
         })
     }
 
@@ -247,8 +255,10 @@ impl Wallet {
 
     pub fn cache_get(&self, key: &str) -> Result<Option<String>> {
         self.with(|c| {
-            c.query_row("SELECT value FROM cache WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
+            c.query_row("SELECT value FROM cache WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
         })
     }
 }

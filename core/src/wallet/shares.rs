@@ -85,7 +85,13 @@ impl Wallet {
 
     /// Re-mask every share from `old_pin` to `new_pin` (PIN change). The caller first proves
     /// `old_pin` with the server, since the wallet cannot tell.
-    pub fn rekey_shares(&self, old_pin: &str, new_pin: &str, params_kdf: PinKdfParams, now: i64) -> Result<()> {
+    pub fn rekey_shares(
+        &self,
+        old_pin: &str,
+        new_pin: &str,
+        params_kdf: PinKdfParams,
+        now: i64,
+    ) -> Result<()> {
         check_pin(new_pin)?;
         for meta in self.shares()? {
             let share = self.share_with_pin(&meta.key_id, old_pin, params_kdf)?;
@@ -125,7 +131,11 @@ mod tests {
     use crate::keystore::SoftwareKeystore;
     use std::sync::Arc;
 
-    const FAST: PinKdfParams = PinKdfParams { memory_kib: 64, iterations: 1, parallelism: 1 };
+    const FAST: PinKdfParams = PinKdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
 
     #[test]
     fn wrong_pin_gives_a_different_share_and_reopen_keeps_it() {
@@ -133,20 +143,45 @@ mod tests {
         let ks = Arc::new(SoftwareKeystore::new(dir.path()));
         let w = Wallet::open(dir.path(), ks.clone()).expect("wallet");
         let share = DeviceShare::from_bytes(&[7u8; 32]).expect("share");
-        let meta = StoredShare { key_id: "k1".into(), pair_id: "p1".into(), usage: "signing".into(), public_key: vec![4] };
+        let meta = StoredShare {
+            key_id: "k1".into(),
+            pair_id: "p1".into(),
+            usage: "signing".into(),
+            public_key: vec![4],
+        };
         w.put_share(&meta, &share, "123456", FAST, 0).expect("put");
-        assert!(w.put_share(&meta, &share, "12ab", FAST, 0).is_err(), "PIN rules");
+        assert!(
+            w.put_share(&meta, &share, "12ab", FAST, 0).is_err(),
+            "PIN rules"
+        );
         let right = w.share_with_pin("k1", "123456", FAST).expect("right");
         assert_eq!(*right.to_bytes(), [7u8; 32]);
-        let wrong = w.share_with_pin("k1", "654321", FAST).expect("still a share");
+        let wrong = w
+            .share_with_pin("k1", "654321", FAST)
+            .expect("still a share");
         assert_ne!(*wrong.to_bytes(), [7u8; 32]);
         drop(w);
         // Reinstall: same directory, same keystore key file.
-        let w2 = Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("reopen");
-        assert_eq!(*w2.share_with_pin("k1", "123456", FAST).expect("s").to_bytes(), [7u8; 32]);
+        let w2 =
+            Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("reopen");
+        assert_eq!(
+            *w2.share_with_pin("k1", "123456", FAST)
+                .expect("s")
+                .to_bytes(),
+            [7u8; 32]
+        );
         w2.rekey_shares("123456", "888888", FAST, 1).expect("rekey");
-        assert_eq!(*w2.share_with_pin("k1", "888888", FAST).expect("s").to_bytes(), [7u8; 32]);
+        assert_eq!(
+            *w2.share_with_pin("k1", "888888", FAST)
+                .expect("s")
+                .to_bytes(),
+            [7u8; 32]
+        );
         w2.clear_cache().expect("clear");
-        assert_eq!(w2.shares().expect("list").len(), 1, "cache clearing keeps keys");
+        assert_eq!(
+            w2.shares().expect("list").len(),
+            1,
+            "cache clearing keeps keys"
+        );
     }
 }
