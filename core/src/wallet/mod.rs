@@ -7,7 +7,7 @@
 
 mod shares;
 
-pub use shares::StoredShare;
+pub use shares::{StoredShare, check_pin};
 
 use crate::error::{CoreError, Result};
 use crate::keystore::DeviceKeystore;

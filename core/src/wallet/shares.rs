@@ -117,6 +117,13 @@ impl Wallet {
         })
     }
 
+    pub fn delete_share(&self, key_id: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM key_shares WHERE key_id = ?1", [key_id])
+                .map(|_| ())
+        })
+    }
+
     pub fn delete_shares_of_pair(&self, pair_id: &str) -> Result<()> {
         self.with(|c| {
             c.execute("DELETE FROM key_shares WHERE pair_id = ?1", [pair_id])
