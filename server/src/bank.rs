@@ -46,7 +46,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
-use bidkey_protocol::platforms::{BankImport, BankTransaction, BankWebhook, LineOutcome, LineResult};
+use bidkey_protocol::platforms::{
+    BankImport, BankTransaction, BankWebhook, LineOutcome, LineResult,
+};
 use std::net::SocketAddr;
 use subtle::ConstantTimeEq;
 
@@ -73,7 +75,9 @@ pub struct Line {
 }
 
 fn non_empty(s: Option<&str>) -> Option<String> {
-    s.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }
 
 /// Check a transaction as the bank sent it.
@@ -200,7 +204,12 @@ pub fn ingest(tx: &mut dyn Tx, now: i64, source: &str, line: &Line) -> Result<Li
 }
 
 /// Record and match checked lines in the current transaction; expire stale requests after.
-pub fn ingest_all(tx: &mut dyn Tx, now: i64, source: &str, lines: &[Line]) -> Result<Vec<LineResult>> {
+pub fn ingest_all(
+    tx: &mut dyn Tx,
+    now: i64,
+    source: &str,
+    lines: &[Line],
+) -> Result<Vec<LineResult>> {
     let mut out = Vec::with_capacity(lines.len());
     for line in lines {
         out.push(LineResult {
@@ -378,7 +387,10 @@ pub fn parse_csv(text: &str) -> std::result::Result<Vec<Line>, Vec<String>> {
         };
         match check(&t) {
             Ok(line) if !ids.insert(line.bank_txn_id.clone()) => {
-                errors.push(format!("line {n}: bank_txn_id {} appears twice", line.bank_txn_id));
+                errors.push(format!(
+                    "line {n}: bank_txn_id {} appears twice",
+                    line.bank_txn_id
+                ));
             }
             Ok(line) => out.push(line),
             Err(e) => errors.push(format!("line {n}: {e}")),
@@ -446,7 +458,10 @@ pub fn sign(key: &[u8], timestamp: i64, body: &[u8]) -> String {
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 async fn refuse(st: &AppState, now: i64, ip: String, why: &'static str) -> ServerError {

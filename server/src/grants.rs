@@ -8,6 +8,7 @@
 //! once the CA part issues platform certificates it is meant to require the platform's
 //! signature.
 
+use crate::applications;
 use crate::audit::{self, Event};
 use crate::auth::AuthUser;
 use crate::db::{DbError, Row, Tx};
@@ -19,7 +20,6 @@ use crate::platforms::get_platform;
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::util::new_id;
-use crate::applications;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -111,7 +111,10 @@ pub fn create(
             action: "grant.created",
             target: Some(&id),
             ip: Some(ip),
-            detail: Some(format!("{enterprise_id} {} {}", req.account_id, platform.id)),
+            detail: Some(format!(
+                "{enterprise_id} {} {}",
+                req.account_id, platform.id
+            )),
         },
     )?;
     if req.account_id != admin_id {

@@ -110,7 +110,15 @@ fn get_seal(tx: &mut dyn Tx, enterprise_id: &str, id: &str) -> Result<Seal> {
     from_row(&r)
 }
 
-fn audit_seal(tx: &mut dyn Tx, now: i64, actor: &str, ip: &str, action: &str, seal: &str, e: &str) -> Result<()> {
+fn audit_seal(
+    tx: &mut dyn Tx,
+    now: i64,
+    actor: &str,
+    ip: &str,
+    action: &str,
+    seal: &str,
+    e: &str,
+) -> Result<()> {
     audit::record(
         tx,
         now,
@@ -171,7 +179,15 @@ pub fn update_seal(
             "UPDATE seals SET name = $1, updated_at = $2 WHERE id = $3",
             &params![name, now, seal_id],
         )?;
-        audit_seal(tx, now, admin_id, ip, "seal.renamed", seal_id, enterprise_id)?;
+        audit_seal(
+            tx,
+            now,
+            admin_id,
+            ip,
+            "seal.renamed",
+            seal_id,
+            enterprise_id,
+        )?;
     }
     if let Some(image) = &req.image {
         check_png(image)?;
@@ -179,7 +195,15 @@ pub fn update_seal(
             "UPDATE seals SET image = $1, image_sha256 = $2, updated_at = $3 WHERE id = $4",
             &params![image.as_slice(), sha256_hex(image), now, seal_id],
         )?;
-        audit_seal(tx, now, admin_id, ip, "seal.image_replaced", seal_id, enterprise_id)?;
+        audit_seal(
+            tx,
+            now,
+            admin_id,
+            ip,
+            "seal.image_replaced",
+            seal_id,
+            enterprise_id,
+        )?;
     }
     get_seal(tx, enterprise_id, seal_id)
 }
@@ -199,7 +223,15 @@ pub fn delete_seal(
         "UPDATE seals SET deleted_at = $1, updated_at = $1 WHERE id = $2",
         &params![now, seal_id],
     )?;
-    audit_seal(tx, now, admin_id, ip, "seal.deleted", seal_id, enterprise_id)
+    audit_seal(
+        tx,
+        now,
+        admin_id,
+        ip,
+        "seal.deleted",
+        seal_id,
+        enterprise_id,
+    )
 }
 
 /// Live seals, for members.
@@ -283,7 +315,10 @@ async fn image(
             memberships::require_member(tx, &eid, &user.account_id)?;
             get_seal(tx, &eid, &sid)?;
             let r = tx
-                .query_opt("SELECT image FROM seals WHERE id = $1", &params![sid.as_str()])?
+                .query_opt(
+                    "SELECT image FROM seals WHERE id = $1",
+                    &params![sid.as_str()],
+                )?
                 .ok_or(ServerError::Api(ErrorCode::NotFound))?;
             Ok::<_, ServerError>(r.bytes(0)?)
         })

@@ -69,7 +69,8 @@ async fn platform(server: &TestServer, origin: &str) -> Platform {
 
 /// A certificate pair with a signing certificate, as the CA part would store it.
 async fn fake_certificate(server: &TestServer, account: &str, enterprise: &str, serial: &str) {
-    let (account, enterprise, serial) = (account.to_owned(), enterprise.to_owned(), serial.to_owned());
+    let (account, enterprise, serial) =
+        (account.to_owned(), enterprise.to_owned(), serial.to_owned());
     let now = server.running.state.clock.now();
     server
         .running
@@ -125,10 +126,16 @@ async fn members_invite_and_remove(store: Store) {
 
     let members: Vec<Member> = a.get(&members_path).await.expect("members");
     assert_eq!(members.len(), 2);
-    assert_eq!((members[0].role, members[1].role), (Role::Admin, Role::Staff));
+    assert_eq!(
+        (members[0].role, members[1].role),
+        (Role::Admin, Role::Staff)
+    );
     assert_eq!(members[1].phone_masked, "139****0012");
     assert_eq!(members[1].real_name.as_deref(), Some("李四"));
-    let err = b.get::<Vec<Member>>(&members_path).await.expect_err("staff");
+    let err = b
+        .get::<Vec<Member>>(&members_path)
+        .await
+        .expect_err("staff");
     assert_eq!((err.0, err.1.code), (403, ErrorCode::NotAdmin));
 
     // Invitations: an existing real-named account, by phone.
@@ -203,7 +210,10 @@ async fn members_invite_and_remove(store: Store) {
         .delete(&format!("{members_path}/{b_id}"))
         .await
         .expect("removed");
-    assert_eq!((removed.certificates_revoked, removed.grants_revoked), (1, 1));
+    assert_eq!(
+        (removed.certificates_revoked, removed.grants_revoked),
+        (1, 1)
+    );
     let cert = one_row(
         &server,
         "SELECT revoke_reason, revoked_at, status FROM certificates WHERE serial = $1",
@@ -277,7 +287,10 @@ async fn transfer_admin_keeps_one_admin(store: Store) {
         .await
         .expect_err("now staff");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
-    let info: EnterpriseInfo = a.get(&format!("/v1/enterprises/{eid}")).await.expect("info");
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
     assert_eq!(info.my_role, Role::Staff);
     let msgs: Vec<Message> = b.get("/v1/messages").await.expect("messages");
     assert!(msgs.iter().any(|m| m.text_zh.contains("您已成为")));
@@ -295,8 +308,16 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
     let not_member = |r: (u16, bidkey_protocol::ErrorBody)| {
         assert_eq!((r.0, r.1.code), (403, ErrorCode::NotMember));
     };
-    not_member(a.get::<Vec<Member>>(&format!("/v1/enterprises/{eid_y}/members")).await.expect_err("members"));
-    not_member(a.get::<EnterpriseInfo>(&format!("/v1/enterprises/{eid_y}")).await.expect_err("info"));
+    not_member(
+        a.get::<Vec<Member>>(&format!("/v1/enterprises/{eid_y}/members"))
+            .await
+            .expect_err("members"),
+    );
+    not_member(
+        a.get::<EnterpriseInfo>(&format!("/v1/enterprises/{eid_y}"))
+            .await
+            .expect_err("info"),
+    );
     not_member(
         a.delete::<Removed>(&format!("/v1/enterprises/{eid_y}/members/{e_id}"))
             .await
@@ -311,8 +332,16 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
             .await
             .expect_err("grant in Y"),
     );
-    not_member(a.get::<Vec<Grant>>(&format!("/v1/enterprises/{eid_y}/grants")).await.expect_err("grants"));
-    not_member(a.get::<Vec<Seal>>(&format!("/v1/enterprises/{eid_y}/seals")).await.expect_err("seals"));
+    not_member(
+        a.get::<Vec<Grant>>(&format!("/v1/enterprises/{eid_y}/grants"))
+            .await
+            .expect_err("grants"),
+    );
+    not_member(
+        a.get::<Vec<Seal>>(&format!("/v1/enterprises/{eid_y}/seals"))
+            .await
+            .expect_err("seals"),
+    );
     not_member(
         a.post::<_, Vec<Member>>(
             &format!("/v1/enterprises/{eid_y}/transfer-admin"),
@@ -402,10 +431,16 @@ async fn change_info_goes_to_review(store: Store) {
     assert_eq!(err.1.code, ErrorCode::BadRequest);
 
     let app: Application = a
-        .post(&path, &change(Some("宿迁新名称有限公司"), Some("赵六"), "a1"))
+        .post(
+            &path,
+            &change(Some("宿迁新名称有限公司"), Some("赵六"), "a1"),
+        )
         .await
         .expect("requested");
-    assert_eq!((app.kind, app.status), (ApplicationKind::ChangeInfo, Status::PendingReview));
+    assert_eq!(
+        (app.kind, app.status),
+        (ApplicationKind::ChangeInfo, Status::PendingReview)
+    );
     let err = a
         .post::<_, Application>(&path, &change(Some("宿迁又一名称有限公司"), None, "a2"))
         .await
@@ -426,7 +461,10 @@ async fn change_info_goes_to_review(store: Store) {
         .await
         .expect("approved");
     assert_eq!(reviewed.status, Status::Paid);
-    let info: EnterpriseInfo = a.get(&format!("/v1/enterprises/{eid}")).await.expect("info");
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
     assert_eq!(info.name, "宿迁第5建设有限公司");
     let id = app.id.clone();
     let now = server.running.state.clock.now();
@@ -440,7 +478,10 @@ async fn change_info_goes_to_review(store: Store) {
         })
         .await
         .expect("applied");
-    let info: EnterpriseInfo = a.get(&format!("/v1/enterprises/{eid}")).await.expect("info");
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
     assert_eq!(info.name, "宿迁新名称有限公司");
     assert_eq!(info.legal_rep.as_deref(), Some("赵六"));
 }
@@ -452,14 +493,20 @@ async fn messages_are_read(store: Store) {
     assert!(!msgs.is_empty());
     assert!(msgs.iter().all(|m| !m.read && !m.text_en.is_empty()));
     let _: serde_json::Value = a
-        .post(&format!("/v1/messages/{}/read", msgs[0].id), &serde_json::json!({}))
+        .post(
+            &format!("/v1/messages/{}/read", msgs[0].id),
+            &serde_json::json!({}),
+        )
         .await
         .expect("read");
     let msgs2: Vec<Message> = a.get("/v1/messages").await.expect("messages");
     assert!(msgs2.iter().any(|m| m.id == msgs[0].id && m.read));
     let other = person(&server, "13700000001", "孙七", 99).await;
     let err = other
-        .post::<_, serde_json::Value>(&format!("/v1/messages/{}/read", msgs[0].id), &serde_json::json!({}))
+        .post::<_, serde_json::Value>(
+            &format!("/v1/messages/{}/read", msgs[0].id),
+            &serde_json::json!({}),
+        )
         .await
         .expect_err("someone else's");
     assert_eq!(err.1.code, ErrorCode::NotFound);

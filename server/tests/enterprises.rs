@@ -5,7 +5,9 @@ mod support;
 
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::enterprises::*;
-use bidkey_protocol::orders::{Application, ApplicationKind, Order, PayRequest, ReviewDecision, Status};
+use bidkey_protocol::orders::{
+    Application, ApplicationKind, Order, PayRequest, ReviewDecision, Status,
+};
 use bidkey_server::db::Value;
 use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
 
@@ -22,7 +24,11 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(search_by_name_and_code, claim_up_to_paid, join_through_admin_and_ra);
+on_both_stores!(
+    search_by_name_and_code,
+    claim_up_to_paid,
+    join_through_admin_and_ra
+);
 
 const NAME: &str = "宿迁测试建设有限公司";
 
@@ -114,7 +120,10 @@ async fn search_by_name_and_code(store: Store) {
 
     // After a claim the enterprise is known (not yet claimed: no admin).
     let _: Application = a
-        .post("/v1/enterprises/claims", &claim_req(&code, "k1", vec![pdf()]))
+        .post(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "k1", vec![pdf()]),
+        )
         .await
         .expect("claim");
     let s = search(&a, "测试建设").await.expect("by name");
@@ -123,12 +132,20 @@ async fn search_by_name_and_code(store: Store) {
     let hit = &s.results[0];
     assert_eq!(hit.name.as_deref(), Some(NAME));
     assert!(hit.registered && !hit.claimed);
-    assert!(search(&a, "不存在的公司").await.expect("none").results.is_empty());
+    assert!(
+        search(&a, "不存在的公司")
+            .await
+            .expect("none")
+            .results
+            .is_empty()
+    );
     // `%` is a literal, not a wildcard.
     assert!(search(&a, "%%").await.expect("literal").results.is_empty());
 
     // Login needed.
-    let err = search(&Client::new(&server), "测试建设").await.expect_err("anon");
+    let err = search(&Client::new(&server), "测试建设")
+        .await
+        .expect_err("anon");
     assert_eq!(err.1.code, ErrorCode::Unauthorized);
 }
 
@@ -139,7 +156,10 @@ async fn claim_up_to_paid(store: Store) {
     // Real-name first.
     let nobody = signed_up(&server, "13800000010").await;
     let err = nobody
-        .post::<_, Application>("/v1/enterprises/claims", &claim_req(&code, "k0", vec![pdf()]))
+        .post::<_, Application>(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "k0", vec![pdf()]),
+        )
         .await
         .expect_err("not real-named");
     assert_eq!((err.0, err.1.code), (403, ErrorCode::RealNameRequired));
@@ -161,7 +181,10 @@ async fn claim_up_to_paid(store: Store) {
         ..pdf()
     };
     let err = a
-        .post::<_, Application>("/v1/enterprises/claims", &claim_req(&code, "k1", vec![lying]))
+        .post::<_, Application>(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "k1", vec![lying]),
+        )
         .await
         .expect_err("type does not match content");
     assert_eq!(err.1.code, ErrorCode::InvalidUpload);
@@ -196,12 +219,18 @@ async fn claim_up_to_paid(store: Store) {
     // The same idempotency key returns the same application; a new key is refused while
     // one is open.
     let again: Application = a
-        .post("/v1/enterprises/claims", &claim_req(&code, "k1", vec![pdf()]))
+        .post(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "k1", vec![pdf()]),
+        )
         .await
         .expect("retry");
     assert_eq!(again.id, app.id);
     let err = a
-        .post::<_, Application>("/v1/enterprises/claims", &claim_req(&code, "k2", vec![pdf()]))
+        .post::<_, Application>(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "k2", vec![pdf()]),
+        )
         .await
         .expect_err("second open claim");
     assert_eq!(err.1.code, ErrorCode::Conflict);
@@ -260,10 +289,16 @@ async fn claim_up_to_paid(store: Store) {
         vec![EnterpriseAction::Join, EnterpriseAction::Micropay]
     );
     let err = b
-        .post::<_, Application>("/v1/enterprises/claims", &claim_req(&code, "b1", vec![pdf()]))
+        .post::<_, Application>(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "b1", vec![pdf()]),
+        )
         .await
         .expect_err("already claimed");
-    assert_eq!((err.0, err.1.code), (409, ErrorCode::EnterpriseAlreadyClaimed));
+    assert_eq!(
+        (err.0, err.1.code),
+        (409, ErrorCode::EnterpriseAlreadyClaimed)
+    );
 }
 
 async fn join_through_admin_and_ra(store: Store) {
@@ -276,7 +311,10 @@ async fn join_through_admin_and_ra(store: Store) {
     // Nobody to join yet.
     let other = uscc(33);
     let _: Application = c
-        .post("/v1/enterprises/claims", &claim_req(&other, "c0", vec![pdf()]))
+        .post(
+            "/v1/enterprises/claims",
+            &claim_req(&other, "c0", vec![pdf()]),
+        )
         .await
         .expect("claim of another");
     let unclaimed = search(&c, &other).await.expect("s").results[0]
@@ -300,7 +338,10 @@ async fn join_through_admin_and_ra(store: Store) {
     };
     let path = format!("/v1/enterprises/{eid}/join-requests");
     let app: Application = b.post(&path, &join("j1")).await.expect("join");
-    assert_eq!((app.kind, app.status), (ApplicationKind::Join, Status::PendingAdmin));
+    assert_eq!(
+        (app.kind, app.status),
+        (ApplicationKind::Join, Status::PendingAdmin)
+    );
     let again: Application = b.post(&path, &join("j1")).await.expect("retry");
     assert_eq!(again.id, app.id);
     let err = a
@@ -316,7 +357,10 @@ async fn join_through_admin_and_ra(store: Store) {
     assert_eq!(pending[0].phone_masked, "138****0022");
     let msgs: Vec<Message> = a.get("/v1/messages").await.expect("messages");
     assert!(msgs.iter().any(|m| m.text_zh.contains("李四申请加入")));
-    let err = c.get::<Vec<JoinRequestView>>(&path).await.expect_err("outsider");
+    let err = c
+        .get::<Vec<JoinRequestView>>(&path)
+        .await
+        .expect_err("outsider");
     assert_eq!((err.0, err.1.code), (403, ErrorCode::NotMember));
     let decide = |approve: bool, reason: Option<&str>| JoinDecision {
         approve,
@@ -359,7 +403,10 @@ async fn join_through_admin_and_ra(store: Store) {
     ca_issues(&server, &app.id).await;
     let mine: Vec<EnterpriseInfo> = b.get("/v1/enterprises/mine").await.expect("mine");
     assert_eq!(mine.len(), 1);
-    assert_eq!((mine[0].id.as_str(), mine[0].my_role), (eid.as_str(), Role::Staff));
+    assert_eq!(
+        (mine[0].id.as_str(), mine[0].my_role),
+        (eid.as_str(), Role::Staff)
+    );
 
     // A rejected request carries the reason to the applicant.
     let app: Application = c.post(&path, &join("c1")).await.expect("join");

@@ -101,7 +101,10 @@ async fn match_admin_then_staff(store: Store) {
 
     // Live requests for the same account tail never share an amount.
     let mp_b: Micropayment = b
-        .post("/v1/enterprises/micropayments", &req(&uscc(102), "123456", "b1"))
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(102), "123456", "b1"),
+        )
         .await
         .expect("requested");
     assert_ne!(mp_b.amount_fen, mp.amount_fen);
@@ -122,7 +125,11 @@ async fn match_admin_then_staff(store: Store) {
         MicropaymentStatus::Pending
     );
     assert_eq!(
-        count(&server, "SELECT COUNT(*) FROM bank_statement_lines WHERE micropayment_id IS NULL").await,
+        count(
+            &server,
+            "SELECT COUNT(*) FROM bank_statement_lines WHERE micropayment_id IS NULL"
+        )
+        .await,
         3
     );
 
@@ -131,7 +138,13 @@ async fn match_admin_then_staff(store: Store) {
     let out = outcomes(
         send_webhook(
             &server,
-            &body(vec![credit("R-1", "123456", mp.amount_fen, Some(&remark), now)]),
+            &body(vec![credit(
+                "R-1",
+                "123456",
+                mp.amount_fen,
+                Some(&remark),
+                now,
+            )]),
             None,
             None,
         )
@@ -179,10 +192,17 @@ async fn match_admin_then_staff(store: Store) {
     )
     .await;
     assert_eq!(out, vec![LineOutcome::Matched]);
-    assert_eq!(poll(&b, &mp2.id).await.expect("poll").role, Some(Role::Staff));
+    assert_eq!(
+        poll(&b, &mp2.id).await.expect("poll").role,
+        Some(Role::Staff)
+    );
     // One admin, always.
     assert_eq!(
-        count(&server, "SELECT COUNT(*) FROM memberships WHERE role = 'admin' AND status = 'active'").await,
+        count(
+            &server,
+            "SELECT COUNT(*) FROM memberships WHERE role = 'admin' AND status = 'active'"
+        )
+        .await,
         1
     );
     // A member does not verify again.
@@ -200,7 +220,10 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
     let server = TestServer::start(store).await;
     let a = person(&server, "13800000111", "张三", 111).await;
     let mp: Micropayment = a
-        .post("/v1/enterprises/micropayments", &req(&uscc(111), "222333", "a1"))
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(111), "222333", "a1"),
+        )
         .await
         .expect("requested");
     let now = server.running.state.clock.now();
@@ -219,9 +242,16 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
         .await
         .expect("sent");
     assert_eq!(resp.status().as_u16(), 401);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await, 0);
     assert_eq!(
-        count(&server, "SELECT COUNT(*) FROM audit_log WHERE action = 'bank.webhook_refused'").await,
+        count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await,
+        0
+    );
+    assert_eq!(
+        count(
+            &server,
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'bank.webhook_refused'"
+        )
+        .await,
         3
     );
 
@@ -237,7 +267,10 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
     assert_eq!(outcomes(resp).await, vec![LineOutcome::Matched]);
     let resp = send_webhook(&server, &b, Some(now), Some(sig)).await;
     assert_eq!(resp.status().as_u16(), 409);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await, 1);
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await,
+        1
+    );
 
     // A well-signed body with a bad line is refused whole.
     let bad = body(vec![
@@ -246,14 +279,20 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
     ]);
     let resp = send_webhook(&server, &bad, None, None).await;
     assert_eq!(resp.status().as_u16(), 400);
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await, 1);
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await,
+        1
+    );
 }
 
 async fn requests_expire(store: Store) {
     let server = TestServer::start(store).await;
     let a = person(&server, "13800000121", "张三", 121).await;
     let mp: Micropayment = a
-        .post("/v1/enterprises/micropayments", &req(&uscc(121), "777888", "a1"))
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(121), "777888", "a1"),
+        )
         .await
         .expect("requested");
     server.running.state.clock.advance(48 * 3600 + 1);
@@ -263,7 +302,13 @@ async fn requests_expire(store: Store) {
     let out = outcomes(
         send_webhook(
             &server,
-            &body(vec![credit("E-1", "777888", mp.amount_fen, Some(&mp.reference), now)]),
+            &body(vec![credit(
+                "E-1",
+                "777888",
+                mp.amount_fen,
+                Some(&mp.reference),
+                now,
+            )]),
             None,
             None,
         )
@@ -280,7 +325,10 @@ async fn requests_expire(store: Store) {
 
     // A new request may be made, and its amount is free again for others.
     let mp2: Micropayment = a
-        .post("/v1/enterprises/micropayments", &req(&uscc(121), "777888", "a2"))
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(121), "777888", "a2"),
+        )
         .await
         .expect("again");
     assert_eq!(mp2.status, MicropaymentStatus::Pending);
@@ -292,7 +340,13 @@ async fn requests_expire(store: Store) {
     let out = outcomes(
         send_webhook(
             &server,
-            &body(vec![credit("E-2", "777888", mp2.amount_fen, Some(&mp2.reference), booked)]),
+            &body(vec![credit(
+                "E-2",
+                "777888",
+                mp2.amount_fen,
+                Some(&mp2.reference),
+                booked,
+            )]),
             None,
             None,
         )
@@ -306,7 +360,10 @@ async fn csv_import_all_or_nothing(store: Store) {
     let server = TestServer::start(store).await;
     let a = person(&server, "13800000131", "张三", 131).await;
     let mp: Micropayment = a
-        .post("/v1/enterprises/micropayments", &req(&uscc(131), "445566", "a1"))
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(131), "445566", "a1"),
+        )
         .await
         .expect("requested");
     let yuan = format!("0.{:02}", mp.amount_fen);
@@ -332,7 +389,10 @@ async fn csv_import_all_or_nothing(store: Store) {
     assert!(errors[1].starts_with("line 4:") && errors[1].contains("payer_account"));
     assert!(errors[2].starts_with("line 5:") && errors[2].contains("amount"));
     assert!(errors[3].starts_with("line 6:") && errors[3].contains("twice"));
-    assert_eq!(count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await, 0);
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await,
+        0
+    );
     let err = bidkey_server::bank::import(&db, now, "txn,when,amount\n")
         .await
         .expect_err("bad header");
@@ -343,10 +403,17 @@ async fn csv_import_all_or_nothing(store: Store) {
         "\u{feff}{header}\r\nC-1,{now},6222020200001445566,\"某某, 有限公司\",{yuan},{}\r\nC-2,{now},6222020200001999999,,1.00,\r\n",
         mp.reference
     );
-    let s = bidkey_server::bank::import(&db, now, &good).await.expect("imported");
+    let s = bidkey_server::bank::import(&db, now, &good)
+        .await
+        .expect("imported");
     assert_eq!((s.matched, s.unmatched, s.duplicate), (1, 1, 0));
-    assert_eq!(poll(&a, &mp.id).await.expect("poll").role, Some(Role::Admin));
-    let s = bidkey_server::bank::import(&db, now, &good).await.expect("again");
+    assert_eq!(
+        poll(&a, &mp.id).await.expect("poll").role,
+        Some(Role::Admin)
+    );
+    let s = bidkey_server::bank::import(&db, now, &good)
+        .await
+        .expect("again");
     assert_eq!((s.matched, s.unmatched, s.duplicate), (0, 0, 2));
     let id = mp.id.clone();
     let line_of: Option<String> = server
@@ -378,7 +445,11 @@ async fn csv_import_all_or_nothing(store: Store) {
             .arg(&file)
             .output()
             .expect("runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("0 matched, 1 unmatched"));
         std::fs::write(&file, format!("{header}\nC-10,later,123456,,0.50,\n")).expect("write");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_bidkey-server"))
@@ -390,7 +461,10 @@ async fn csv_import_all_or_nothing(store: Store) {
             .expect("runs");
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("nothing imported") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("nothing imported") && err.contains("line 2"),
+            "{err}"
+        );
         assert_eq!(
             count(&server, "SELECT COUNT(*) FROM bank_statement_lines").await,
             3

@@ -61,32 +61,66 @@ async fn platforms_nearest_first(store: Store) {
     let op = operator(&server);
     // Suqian, Nanjing, Beijing, and one without a location.
     let sq: Platform = op
-        .post("/v1/operator/platforms", &new_platform("宿迁市公共资源交易中心", "https://ggzy.suqian.example.invalid/", Some((33.96, 118.28))))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.suqian.example.invalid/",
+                Some((33.96, 118.28)),
+            ),
+        )
         .await
         .expect("suqian");
     assert_eq!(sq.origin, "https://ggzy.suqian.example.invalid");
     assert!(!sq.has_certificate);
     let nj: Platform = op
-        .post("/v1/operator/platforms", &new_platform("南京市公共资源交易中心", "https://ggzy.nanjing.example.invalid", Some((32.06, 118.80))))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "南京市公共资源交易中心",
+                "https://ggzy.nanjing.example.invalid",
+                Some((32.06, 118.80)),
+            ),
+        )
         .await
         .expect("nanjing");
     let bj: Platform = op
-        .post("/v1/operator/platforms", &new_platform("北京市公共资源交易平台", "https://ggzy.beijing.example.invalid", Some((39.90, 116.40))))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "北京市公共资源交易平台",
+                "https://ggzy.beijing.example.invalid",
+                Some((39.90, 116.40)),
+            ),
+        )
         .await
         .expect("beijing");
     let _: Platform = op
-        .post("/v1/operator/platforms", &new_platform("洋河e采", "https://yanghe.example.invalid", None))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform("洋河e采", "https://yanghe.example.invalid", None),
+        )
         .await
         .expect("no location");
 
     // Registering the same origin again is idempotent; another name for it is a conflict.
     let again: Platform = op
-        .post("/v1/operator/platforms", &new_platform("宿迁市公共资源交易中心", "https://GGZY.suqian.example.invalid", Some((33.96, 118.28))))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://GGZY.suqian.example.invalid",
+                Some((33.96, 118.28)),
+            ),
+        )
         .await
         .expect("again");
     assert_eq!(again.id, sq.id);
     let err = op
-        .post::<_, Platform>("/v1/operator/platforms", &new_platform("别的名字", "https://ggzy.suqian.example.invalid", None))
+        .post::<_, Platform>(
+            "/v1/operator/platforms",
+            &new_platform("别的名字", "https://ggzy.suqian.example.invalid", None),
+        )
         .await
         .expect_err("conflict");
     assert_eq!(err.1.code, ErrorCode::Conflict);
@@ -105,7 +139,10 @@ async fn platforms_nearest_first(store: Store) {
     // Only the operator registers platforms.
     let a = person(&server, "13600000001", "张三", 1).await;
     let err = a
-        .post::<_, Platform>("/v1/operator/platforms", &new_platform("某平台", "https://y.example.invalid", None))
+        .post::<_, Platform>(
+            "/v1/operator/platforms",
+            &new_platform("某平台", "https://y.example.invalid", None),
+        )
         .await
         .expect_err("not operator");
     assert_eq!((err.0, err.1.code), (403, ErrorCode::Forbidden));
@@ -119,9 +156,15 @@ async fn platforms_nearest_first(store: Store) {
     assert_eq!(&ids[..3], &[nj.id.as_str(), sq.id.as_str(), bj.id.as_str()]);
     assert!(list[0].distance_km.expect("distance") < 5.0);
     let d = list[1].distance_km.expect("distance");
-    assert!((180.0..260.0).contains(&d), "Nanjing–Suqian is about 220 km, got {d}");
+    assert!(
+        (180.0..260.0).contains(&d),
+        "Nanjing–Suqian is about 220 km, got {d}"
+    );
     assert!(list[3].distance_km.is_none());
-    let all: Vec<Platform> = Client::new(&server).get("/v1/platforms").await.expect("all");
+    let all: Vec<Platform> = Client::new(&server)
+        .get("/v1/platforms")
+        .await
+        .expect("all");
     assert_eq!(all.len(), 4);
     assert!(all.iter().all(|p| p.distance_km.is_none()));
     let one: Platform = Client::new(&server)
@@ -141,11 +184,21 @@ async fn grants_by_admin_only(store: Store) {
     let (a, b, eid, a_id, b_id) = team(&server, 1).await;
     let op = operator(&server);
     let p: Platform = op
-        .post("/v1/operator/platforms", &new_platform("宿迁市公共资源交易中心", "https://ggzy.example.invalid", None))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.example.invalid",
+                None,
+            ),
+        )
         .await
         .expect("platform");
     let q: Platform = op
-        .post("/v1/operator/platforms", &new_platform("洋河e采", "https://yanghe.example.invalid", None))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform("洋河e采", "https://yanghe.example.invalid", None),
+        )
         .await
         .expect("platform");
     let path = format!("/v1/enterprises/{eid}/grants");
@@ -155,7 +208,10 @@ async fn grants_by_admin_only(store: Store) {
     };
 
     // Staff cannot grant, not even themselves.
-    let err = b.post::<_, Grant>(&path, &req(&b_id, &p.id)).await.expect_err("staff");
+    let err = b
+        .post::<_, Grant>(&path, &req(&b_id, &p.id))
+        .await
+        .expect_err("staff");
     assert_eq!((err.0, err.1.code), (403, ErrorCode::NotAdmin));
     let err = a
         .post::<_, Grant>(&path, &req(&b_id, "nope"))
@@ -163,12 +219,18 @@ async fn grants_by_admin_only(store: Store) {
         .expect_err("no platform");
     assert_eq!(err.1.code, ErrorCode::PlatformNotFound);
 
-    let g1: Grant = a.post(&path, &req(&b_id, &p.id)).await.expect("grant B on P");
+    let g1: Grant = a
+        .post(&path, &req(&b_id, &p.id))
+        .await
+        .expect("grant B on P");
     assert_eq!(g1.real_name.as_deref(), Some("李四"));
     assert_eq!(g1.granted_by, a_id);
     let again: Grant = a.post(&path, &req(&b_id, &p.id)).await.expect("again");
     assert_eq!(again.id, g1.id);
-    let g2: Grant = a.post(&path, &req(&b_id, &q.id)).await.expect("grant B on Q");
+    let g2: Grant = a
+        .post(&path, &req(&b_id, &q.id))
+        .await
+        .expect("grant B on Q");
     let g3: Grant = a.post(&path, &req(&a_id, &p.id)).await.expect("grant own");
 
     // By platform, by person; staff see only their own.
@@ -177,7 +239,10 @@ async fn grants_by_admin_only(store: Store) {
         .await
         .expect("by platform");
     assert_eq!(by_p.len(), 2);
-    let by_b: Vec<Grant> = a.get(&format!("{path}?account_id={b_id}")).await.expect("by person");
+    let by_b: Vec<Grant> = a
+        .get(&format!("{path}?account_id={b_id}"))
+        .await
+        .expect("by person");
     assert_eq!(by_b.len(), 2);
     let own: Vec<Grant> = b.get(&path).await.expect("own");
     assert_eq!(own.len(), 2);
@@ -204,7 +269,10 @@ async fn grants_by_admin_only(store: Store) {
         .await
         .expect_err("staff revokes");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
-    let revoked: Grant = a.delete(&format!("{path}/{}", g1.id)).await.expect("revoked");
+    let revoked: Grant = a
+        .delete(&format!("{path}/{}", g1.id))
+        .await
+        .expect("revoked");
     assert!(revoked.revoked_at.is_some());
     let c: GrantCheck = anon.get(&check(&p.id, &b_id)).await.expect("check");
     assert!(!c.granted && c.grant_id.is_none());
@@ -212,7 +280,10 @@ async fn grants_by_admin_only(store: Store) {
     assert!(c.granted);
     let live: Vec<Grant> = a.get(&path).await.expect("live");
     assert_eq!(live.len(), 2);
-    let history: Vec<Grant> = a.get(&format!("{path}?include_revoked=true")).await.expect("all");
+    let history: Vec<Grant> = a
+        .get(&format!("{path}?include_revoked=true"))
+        .await
+        .expect("all");
     assert_eq!(history.len(), 3);
     let err = a
         .delete::<Grant>(&format!("{path}/nope"))
@@ -227,7 +298,14 @@ async fn zones_need_matching_directory(store: Store) {
     let (a, b, eid, _, _) = team(&server, 2).await;
     let op = operator(&server);
     let p: Platform = op
-        .post("/v1/operator/platforms", &new_platform("宿迁市公共资源交易中心", "https://ggzy.example.invalid", None))
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.example.invalid",
+                None,
+            ),
+        )
         .await
         .expect("platform");
     let dir_path = format!("/v1/operator/platforms/{}/directory", p.id);
@@ -240,7 +318,12 @@ async fn zones_need_matching_directory(store: Store) {
     let mut bad = uscc(2);
     bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" });
     let err = op
-        .put::<_, DirectoryLoaded>(&dir_path, &Directory { entries: vec![entry(&uscc(9), "甲公司"), entry(&bad, NAME)] })
+        .put::<_, DirectoryLoaded>(
+            &dir_path,
+            &Directory {
+                entries: vec![entry(&uscc(9), "甲公司"), entry(&bad, NAME)],
+            },
+        )
         .await
         .expect_err("bad code");
     assert_eq!(err.1.code, ErrorCode::InvalidUscc);
@@ -252,34 +335,70 @@ async fn zones_need_matching_directory(store: Store) {
 
     // Same code, another name: no zone.
     let loaded: DirectoryLoaded = op
-        .put(&dir_path, &Directory { entries: vec![entry(&uscc(9), "甲公司"), entry(&uscc(2), "宿迁平台测试公司")] })
+        .put(
+            &dir_path,
+            &Directory {
+                entries: vec![
+                    entry(&uscc(9), "甲公司"),
+                    entry(&uscc(2), "宿迁平台测试公司"),
+                ],
+            },
+        )
         .await
         .expect("loaded");
     assert_eq!(loaded.entries, 2);
     let zones = format!("/v1/enterprises/{eid}/zones");
     let err = a
-        .post::<_, Zone>(&zones, &ZoneRequest { platform_id: p.id.clone() })
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
         .await
         .expect_err("name differs");
     assert_eq!(err.1.code, ErrorCode::ZoneMismatch);
 
     // The directory replaced with the exact name and code: the zone binds.
     let _: DirectoryLoaded = op
-        .put(&dir_path, &Directory { entries: vec![entry(&uscc(2), NAME)] })
+        .put(
+            &dir_path,
+            &Directory {
+                entries: vec![entry(&uscc(2), NAME)],
+            },
+        )
         .await
         .expect("loaded");
     let err = b
-        .post::<_, Zone>(&zones, &ZoneRequest { platform_id: p.id.clone() })
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
         .await
         .expect_err("staff binds");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
     let z: Zone = a
-        .post(&zones, &ZoneRequest { platform_id: p.id.clone() })
+        .post(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
         .await
         .expect("bound");
-    assert_eq!((z.platform_id.as_str(), z.origin.as_str()), (p.id.as_str(), "https://ggzy.example.invalid"));
+    assert_eq!(
+        (z.platform_id.as_str(), z.origin.as_str()),
+        (p.id.as_str(), "https://ggzy.example.invalid")
+    );
     let again: Zone = a
-        .post(&zones, &ZoneRequest { platform_id: p.id.clone() })
+        .post(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
         .await
         .expect("again");
     assert_eq!(again.id, z.id);
@@ -291,7 +410,10 @@ async fn zones_need_matching_directory(store: Store) {
         .await
         .expect_err("staff unbinds");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
-    let _: serde_json::Value = a.delete(&format!("{zones}/{}", p.id)).await.expect("unbound");
+    let _: serde_json::Value = a
+        .delete(&format!("{zones}/{}", p.id))
+        .await
+        .expect("unbound");
     let err = a
         .delete::<serde_json::Value>(&format!("{zones}/{}", p.id))
         .await
@@ -300,7 +422,12 @@ async fn zones_need_matching_directory(store: Store) {
     let seen: Vec<Zone> = a.get(&zones).await.expect("list");
     assert!(seen.is_empty());
     let err = a
-        .post::<_, Zone>(&zones, &ZoneRequest { platform_id: "nope".into() })
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: "nope".into(),
+            },
+        )
         .await
         .expect_err("no platform");
     assert_eq!(err.1.code, ErrorCode::PlatformNotFound);
@@ -333,11 +460,17 @@ async fn seals_png_only(store: Store) {
         .expect_err("staff");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
     let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F'];
-    let err = a.post::<_, Seal>(&path, &new("公章", jpeg, "a0")).await.expect_err("jpeg");
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", jpeg, "a0"))
+        .await
+        .expect_err("jpeg");
     assert_eq!((err.0, err.1.code), (400, ErrorCode::InvalidImage));
     let mut truncated = png(300, 300, 0);
     truncated.truncate(20);
-    let err = a.post::<_, Seal>(&path, &new("公章", truncated, "a0")).await.expect_err("truncated");
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", truncated, "a0"))
+        .await
+        .expect_err("truncated");
     assert_eq!(err.1.code, ErrorCode::InvalidImage);
     let err = a
         .post::<_, Seal>(&path, &new("公章", png(3000, 300, 0), "a0"))
@@ -350,32 +483,65 @@ async fn seals_png_only(store: Store) {
         .expect_err("too big");
     assert_eq!((err.0, err.1.code), (413, ErrorCode::PayloadTooLarge));
 
-    let seal: Seal = a.post(&path, &new("公章", png(300, 280, 100), "a1")).await.expect("added");
+    let seal: Seal = a
+        .post(&path, &new("公章", png(300, 280, 100), "a1"))
+        .await
+        .expect("added");
     assert_eq!((seal.width, seal.height), (300, 280));
     assert!(seal.cert_serial.is_none());
-    let again: Seal = a.post(&path, &new("公章", png(300, 280, 100), "a1")).await.expect("retry");
+    let again: Seal = a
+        .post(&path, &new("公章", png(300, 280, 100), "a1"))
+        .await
+        .expect("retry");
     assert_eq!(again.id, seal.id);
-    let _: Seal = a.post(&path, &new("合同专用章", png(200, 200, 0), "a2")).await.expect("second");
+    let _: Seal = a
+        .post(&path, &new("合同专用章", png(200, 200, 0), "a2"))
+        .await
+        .expect("second");
 
     // Rename, replace the image; staff may list and fetch, not change.
     let one = format!("{path}/{}", seal.id);
     let err = b
-        .put::<_, Seal>(&one, &SealUpdate { name: Some("x".into()), image: None })
+        .put::<_, Seal>(
+            &one,
+            &SealUpdate {
+                name: Some("x".into()),
+                image: None,
+            },
+        )
         .await
         .expect_err("staff renames");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
     let renamed: Seal = a
-        .put(&one, &SealUpdate { name: Some("单位公章".into()), image: None })
+        .put(
+            &one,
+            &SealUpdate {
+                name: Some("单位公章".into()),
+                image: None,
+            },
+        )
         .await
         .expect("renamed");
     assert_eq!(renamed.name, "单位公章");
     let err = a
-        .put::<_, Seal>(&one, &SealUpdate { name: None, image: Some(b"GIF89a".to_vec()) })
+        .put::<_, Seal>(
+            &one,
+            &SealUpdate {
+                name: None,
+                image: Some(b"GIF89a".to_vec()),
+            },
+        )
         .await
         .expect_err("not png");
     assert_eq!(err.1.code, ErrorCode::InvalidImage);
     let replaced: Seal = a
-        .put(&one, &SealUpdate { name: None, image: Some(png(400, 400, 0)) })
+        .put(
+            &one,
+            &SealUpdate {
+                name: None,
+                image: Some(png(400, 400, 0)),
+            },
+        )
         .await
         .expect("replaced");
     assert_eq!((replaced.width, replaced.name.as_str()), (400, "单位公章"));
@@ -391,10 +557,15 @@ async fn seals_png_only(store: Store) {
         .expect("image");
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(
-        resp.headers().get("content-type").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
         Some("image/png")
     );
-    assert_eq!(resp.bytes().await.expect("bytes").to_vec(), png(400, 400, 0));
+    assert_eq!(
+        resp.bytes().await.expect("bytes").to_vec(),
+        png(400, 400, 0)
+    );
 
     let err = b
         .delete::<serde_json::Value>(&one)

@@ -47,7 +47,11 @@ fn from_row(r: &Row) -> Result<Request> {
         "pending" => MicropaymentStatus::Pending,
         "matched" => MicropaymentStatus::Matched,
         "expired" => MicropaymentStatus::Expired,
-        other => return Err(ServerError::Internal(format!("micropayment status {other}"))),
+        other => {
+            return Err(ServerError::Internal(format!(
+                "micropayment status {other}"
+            )));
+        }
     };
     Ok(Request {
         owner: r.text(1)?,
@@ -133,7 +137,13 @@ pub fn create(
     let uscc = normalize_uscc(&req.uscc)?;
     let name = check_name(&req.name)?;
     let last6 = check_last6(&req.account_last6)?;
-    ratelimit::hit(tx, &format!("micropay:{account_id}"), now, 86_400, MAX_PER_DAY)?;
+    ratelimit::hit(
+        tx,
+        &format!("micropay:{account_id}"),
+        now,
+        86_400,
+        MAX_PER_DAY,
+    )?;
     let e = find_or_register(tx, now, &uscc, &name)?;
     if memberships::role_of(tx, &e.id, account_id)?.is_some() {
         return Err(ErrorCode::AlreadyMember.into());
@@ -189,14 +199,7 @@ pub fn create(
         },
     )?;
     let out = load(tx, &id)?.wire;
-    idempotency::store(
-        tx,
-        now,
-        "micropay",
-        account_id,
-        &req.idempotency_key,
-        &out,
-    )?;
+    idempotency::store(tx, now, "micropay", account_id, &req.idempotency_key, &out)?;
     Ok(out)
 }
 
@@ -248,10 +251,7 @@ pub async fn status(
     Ok(Json(out))
 }
 
-pub async fn list(
-    State(st): State<AppState>,
-    user: AuthUser,
-) -> Result<Json<Vec<Micropayment>>> {
+pub async fn list(State(st): State<AppState>, user: AuthUser) -> Result<Json<Vec<Micropayment>>> {
     let now = st.clock.now();
     let out = st
         .db

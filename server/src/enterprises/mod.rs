@@ -37,7 +37,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/enterprises/micropayments",
             post(micropay::request).get(micropay::list),
         )
-        .route("/v1/enterprises/micropayments/{id}", routing::get(micropay::status))
+        .route(
+            "/v1/enterprises/micropayments/{id}",
+            routing::get(micropay::status),
+        )
         .route("/v1/enterprises/{eid}", routing::get(admin::info))
         .route(
             "/v1/enterprises/{eid}/join-requests",
@@ -59,7 +62,10 @@ pub fn routes() -> Router<AppState> {
             "/v1/enterprises/{eid}/transfer-admin",
             post(admin::transfer),
         )
-        .route("/v1/enterprises/{eid}/change-info", post(admin::change_info))
+        .route(
+            "/v1/enterprises/{eid}/change-info",
+            post(admin::change_info),
+        )
         .route("/v1/messages", routing::get(admin::messages))
         .route("/v1/messages/{id}/read", post(admin::mark_read))
 }

@@ -139,14 +139,19 @@ pub fn id_number(seq: u32) -> String {
 /// A unified social credit code with a correct GB 32100 check character.
 pub fn uscc(seq: u32) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
-    const WEIGHTS: [u32; 17] = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28];
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
     let body = format!("91321300{:09}", seq);
     let sum: u32 = body
         .bytes()
         .zip(WEIGHTS)
         .map(|(c, w)| ALPHABET.iter().position(|&a| a == c).expect("alphabet") as u32 * w)
         .sum();
-    format!("{body}{}", ALPHABET[((31 - sum % 31) % 31) as usize] as char)
+    format!(
+        "{body}{}",
+        ALPHABET[((31 - sum % 31) % 31) as usize] as char
+    )
 }
 
 /// A signed-up, real-named account.
@@ -178,7 +183,13 @@ pub async fn send_webhook(
 }
 
 /// One bank credit as JSON for the webhook.
-pub fn credit(txn: &str, last6: &str, amount_fen: i64, reference: Option<&str>, at: i64) -> serde_json::Value {
+pub fn credit(
+    txn: &str,
+    last6: &str,
+    amount_fen: i64,
+    reference: Option<&str>,
+    at: i64,
+) -> serde_json::Value {
     serde_json::json!({
         "bank_txn_id": txn,
         "booked_at": at,
@@ -191,7 +202,13 @@ pub fn credit(txn: &str, last6: &str, amount_fen: i64, reference: Option<&str>, 
 
 /// Make `c` the admin (or staff, when an admin exists) of the enterprise `(name, uscc)`
 /// through a micro-payment matched by the webhook; returns the enterprise id.
-pub async fn verify_by_micropayment(server: &TestServer, c: &Client, name: &str, uscc: &str, txn: &str) -> String {
+pub async fn verify_by_micropayment(
+    server: &TestServer,
+    c: &Client,
+    name: &str,
+    uscc: &str,
+    txn: &str,
+) -> String {
     use bidkey_protocol::enterprises::*;
     let mp: Micropayment = c
         .post(
