@@ -9,17 +9,18 @@
 use crate::audit::{self, Event};
 use crate::auth::Operator;
 use crate::db::{Row, Tx};
-use crate::enterprises::{check_name, normalize_uscc};
+use crate::enterprises::{check_name, ip_of, normalize_uscc};
 use crate::error::{Result, ServerError};
 use crate::params;
 use crate::state::AppState;
 use crate::util::new_id;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::platforms::{Directory, DirectoryLoaded, NewPlatform, Platform};
 use serde::Deserialize;
+use std::net::SocketAddr;
 
 /// Directory uploads may be large (a city's bidders).
 const DIRECTORY_BODY: usize = 32 * 1024 * 1024;
@@ -91,7 +92,7 @@ fn to_e6(v: f64, limit: f64) -> Result<i64> {
 }
 
 /// Register a platform; registering the same origin and name again returns it.
-pub fn create(tx: &mut dyn Tx, now: i64, req: &NewPlatform) -> Result<Platform> {
+pub fn create(tx: &mut dyn Tx, now: i64, ip: &str, req: &NewPlatform) -> Result<Platform> {
     let name = check_name(&req.name)?;
     let origin = normalize_origin(&req.origin)?;
     let region = req
@@ -127,8 +128,8 @@ pub fn create(tx: &mut dyn Tx, now: i64, req: &NewPlatform) -> Result<Platform> 
             actor: "operator",
             action: "platform.registered",
             target: Some(&id),
+            ip: Some(ip),
             detail: Some(origin),
-            ..Default::default()
         },
     )?;
     get_platform(tx, &id)
@@ -138,6 +139,7 @@ pub fn create(tx: &mut dyn Tx, now: i64, req: &NewPlatform) -> Result<Platform> 
 pub fn replace_directory(
     tx: &mut dyn Tx,
     now: i64,
+    ip: &str,
     platform_id: &str,
     entries: &[(String, String)],
 ) -> Result<u64> {
@@ -159,8 +161,8 @@ pub fn replace_directory(
             actor: "operator",
             action: "platform.directory_loaded",
             target: Some(platform_id),
+            ip: Some(ip),
             detail: Some(format!("{} entries", entries.len())),
-            ..Default::default()
         },
     )?;
     Ok(entries.len() as u64)
@@ -219,16 +221,19 @@ pub fn list_platforms(tx: &mut dyn Tx, at: Option<(f64, f64)>) -> Result<Vec<Pla
 
 async fn register(
     State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     _op: Operator,
     Json(req): Json<NewPlatform>,
 ) -> Result<Json<Platform>> {
     let now = st.clock.now();
-    let out = st.db.write(move |tx| create(tx, now, &req)).await?;
+    let ip = ip_of(&addr);
+    let out = st.db.write(move |tx| create(tx, now, &ip, &req)).await?;
     Ok(Json(out))
 }
 
 async fn load_directory(
     State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     _op: Operator,
     Path(id): Path<String>,
     Json(dir): Json<Directory>,
@@ -236,9 +241,10 @@ async fn load_directory(
     let entries = check_directory(&dir)?;
     let now = st.clock.now();
     let pid = id.clone();
+    let ip = ip_of(&addr);
     let n = st
         .db
-        .write(move |tx| replace_directory(tx, now, &pid, &entries))
+        .write(move |tx| replace_directory(tx, now, &ip, &pid, &entries))
         .await?;
     Ok(Json(DirectoryLoaded {
         platform_id: id,
