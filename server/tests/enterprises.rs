@@ -27,7 +27,8 @@ macro_rules! on_both_stores {
 on_both_stores!(
     search_by_name_and_code,
     claim_up_to_paid,
-    join_through_admin_and_ra
+    join_through_admin_and_ra,
+    verified_admin_claims_to_buy_certificates,
 );
 
 const NAME: &str = "宿迁测试建设有限公司";
@@ -421,4 +422,66 @@ async fn join_through_admin_and_ra(store: Store) {
     assert_eq!(rejected.reason.as_deref(), Some("非本单位人员"));
     let msgs: Vec<Message> = c.get("/v1/messages").await.expect("messages");
     assert!(msgs.iter().any(|m| m.text_zh.contains("非本单位人员")));
+}
+
+/// An admin verified by micro-payment claims to buy the enterprise certificates (认领企业购买
+/// 证书); staff may not claim; the invited staff member becomes staff on issuance.
+async fn verified_admin_claims_to_buy_certificates(store: Store) {
+    let server = TestServer::start(store).await;
+    let code = uscc(4);
+    let a = person(&server, "13800000041", "张三", 41).await;
+    let b = person(&server, "13800000042", "李四", 42).await;
+    let eid = verify_by_micropayment(&server, &a, NAME, &code, "T-buy-a").await;
+    verify_by_micropayment(&server, &b, NAME, &code, "T-buy-b").await;
+
+    let app: Application = a
+        .post(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "a1", vec![pdf()]),
+        )
+        .await
+        .expect("admin claims");
+    assert_eq!(app.enterprise_id.as_deref(), Some(eid.as_str()));
+    let err = b
+        .post::<_, Application>(
+            "/v1/enterprises/claims",
+            &claim_req(&code, "b1", vec![pdf()]),
+        )
+        .await
+        .expect_err("staff claims");
+    assert_eq!(err.1.code, ErrorCode::AlreadyMember);
+    ra_approves(&server, &app.id).await;
+    ca_issues(&server, &app.id).await;
+    let mine: Vec<EnterpriseInfo> = a.get("/v1/enterprises/mine").await.expect("mine");
+    assert_eq!(mine[0].my_role, Role::Admin);
+
+    // An invited person: RA review, issuance, staff.
+    let c = person(&server, "13800000043", "王五", 43).await;
+    let invited: Application = a
+        .post(
+            &format!("/v1/enterprises/{eid}/members"),
+            &InviteRequest {
+                phone: "13800000043".into(),
+                idempotency_key: "inv-1".into(),
+            },
+        )
+        .await
+        .expect("invited");
+    let reviewed = ra_approves(&server, &invited.id).await;
+    let order = reviewed.order.expect("order");
+    let _: Order = c
+        .post(
+            &format!("/v1/orders/{}/pay", order.id),
+            &PayRequest {
+                provider: "sandbox".into(),
+            },
+        )
+        .await
+        .expect("paid");
+    ca_issues(&server, &invited.id).await;
+    let mine: Vec<EnterpriseInfo> = c.get("/v1/enterprises/mine").await.expect("mine");
+    assert_eq!(
+        (mine[0].id.as_str(), mine[0].my_role),
+        (eid.as_str(), Role::Staff)
+    );
 }
