@@ -55,6 +55,7 @@ pub enum ErrorCode {
     GrantNotFound,
     ZoneMismatch,
     InvalidImage,
+    InvalidUpload,
 }
 
 impl ErrorCode {
@@ -105,6 +106,7 @@ impl ErrorCode {
             GrantNotFound => "授权不存在",
             ZoneMismatch => "交易平台中没有名称与统一社会信用代码一致的单位",
             InvalidImage => "图片格式或大小不符合要求",
+            InvalidUpload => "材料须为PNG、JPEG或PDF文件，且每个不超过2MB",
         }
     }
 
@@ -155,6 +157,7 @@ impl ErrorCode {
             GrantNotFound => "No such grant",
             ZoneMismatch => "The platform knows no unit with this name and credit code",
             InvalidImage => "The image format or size is not accepted",
+            InvalidUpload => "Materials must be PNG, JPEG or PDF files of at most 2 MB each",
         }
     }
 }

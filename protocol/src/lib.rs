@@ -7,8 +7,10 @@
 
 pub mod accounts;
 pub mod b64;
+pub mod enterprises;
 pub mod error;
 pub mod orders;
+pub mod platforms;
 
 pub use error::{ErrorBody, ErrorCode};
 

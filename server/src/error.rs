@@ -49,6 +49,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | AdminExists
         | InvalidState => StatusCode::CONFLICT,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        MicropaymentExpired => StatusCode::GONE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         PaymentRequired => StatusCode::PAYMENT_REQUIRED,
         KeyLocked | CertificateRevoked | CertificateSuspended | CertificateExpired => {

@@ -8,16 +8,23 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod bank;
 pub mod db;
+pub mod enterprises;
 pub mod error;
 pub mod fees;
+pub mod grants;
+pub mod idempotency;
 pub mod memberships;
 pub mod orders;
+pub mod platforms;
 pub mod ratelimit;
 pub mod realname;
+pub mod seals;
 pub mod sms;
 pub mod state;
 pub mod util;
+pub mod zones;
 
 use crate::db::{Db, DbUrl};
 use crate::error::{Result, ServerError};
@@ -87,7 +94,16 @@ impl Running {
 
 /// The full router.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(accounts::routes()).with_state(state)
+    Router::new()
+        .merge(accounts::routes())
+        .merge(orders::routes())
+        .merge(enterprises::routes())
+        .merge(bank::routes())
+        .merge(platforms::routes())
+        .merge(grants::routes())
+        .merge(zones::routes())
+        .merge(seals::routes())
+        .with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.
@@ -186,5 +202,6 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
     Ok(Secrets {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
+        bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
     })
 }

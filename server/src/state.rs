@@ -30,6 +30,8 @@ pub struct Secrets {
     /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
     /// checked without storing the number.
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Key of the bank's statement webhook (HMAC-SM3), `bank-webhook.key` in the data dir.
+    pub bank_webhook_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Secrets {

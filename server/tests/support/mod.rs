@@ -122,3 +122,114 @@ pub async fn real_named(c: &Client, name: &str, id_number: &str) {
         .await
         .expect("real-name verified");
 }
+
+/// A resident ID number with a correct GB 11643 check digit, different for each `seq`.
+pub fn id_number(seq: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let body = format!("11010119900101{:03}", seq % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", CHECK[(sum % 11) as usize] as char)
+}
+
+/// A unified social credit code with a correct GB 32100 check character.
+pub fn uscc(seq: u32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("91321300{:09}", seq);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.iter().position(|&a| a == c).expect("alphabet") as u32 * w)
+        .sum();
+    format!(
+        "{body}{}",
+        ALPHABET[((31 - sum % 31) % 31) as usize] as char
+    )
+}
+
+/// A signed-up, real-named account.
+pub async fn person(server: &TestServer, phone: &str, name: &str, seq: u32) -> Client {
+    let c = signed_up(server, phone).await;
+    real_named(&c, name, &id_number(seq)).await;
+    c
+}
+
+/// Sign and send a bank webhook body; `ts` defaults to the server's now.
+pub async fn send_webhook(
+    server: &TestServer,
+    body: &[u8],
+    ts: Option<i64>,
+    sig: Option<String>,
+) -> reqwest::Response {
+    let key = std::fs::read(server.data_dir.path().join("bank-webhook.key")).expect("key file");
+    let ts = ts.unwrap_or_else(|| server.running.state.clock.now());
+    let sig = sig.unwrap_or_else(|| bidkey_server::bank::sign(&key, ts, body));
+    reqwest::Client::new()
+        .post(format!("{}/v1/bank/webhook", server.url()))
+        .header("content-type", "application/json")
+        .header("x-bidkey-timestamp", ts.to_string())
+        .header("x-bidkey-signature", sig)
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("server reachable")
+}
+
+/// One bank credit as JSON for the webhook.
+pub fn credit(
+    txn: &str,
+    last6: &str,
+    amount_fen: i64,
+    reference: Option<&str>,
+    at: i64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "bank_txn_id": txn,
+        "booked_at": at,
+        "payer_account": format!("6222020200001{last6}"),
+        "payer_name": "测试企业",
+        "amount_fen": amount_fen,
+        "reference": reference,
+    })
+}
+
+/// Make `c` the admin (or staff, when an admin exists) of the enterprise `(name, uscc)`
+/// through a micro-payment matched by the webhook; returns the enterprise id.
+pub async fn verify_by_micropayment(
+    server: &TestServer,
+    c: &Client,
+    name: &str,
+    uscc: &str,
+    txn: &str,
+) -> String {
+    use bidkey_protocol::enterprises::*;
+    let mp: Micropayment = c
+        .post(
+            "/v1/enterprises/micropayments",
+            &MicropaymentRequest {
+                uscc: uscc.into(),
+                name: name.into(),
+                account_last6: "123456".into(),
+                idempotency_key: format!("mp-{txn}"),
+            },
+        )
+        .await
+        .expect("micropayment requested");
+    let now = server.running.state.clock.now();
+    let body = serde_json::json!({ "transactions": [credit(txn, "123456", mp.amount_fen, Some(&mp.reference), now)] });
+    let resp = send_webhook(server, body.to_string().as_bytes(), None, None).await;
+    assert_eq!(resp.status().as_u16(), 200, "webhook accepted");
+    let mp: Micropayment = c
+        .get(&format!("/v1/enterprises/micropayments/{}", mp.id))
+        .await
+        .expect("status");
+    assert_eq!(mp.status, MicropaymentStatus::Matched);
+    mp.enterprise_id
+}

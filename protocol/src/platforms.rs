@@ -1,0 +1,188 @@
+//! Trading platforms (交易平台), their directories, grants (授权管理), zones (专区), seals
+//! (印章管理) and the bank's statement webhook.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/operator/platforms`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewPlatform {
+    pub name: String,
+    /// `https://host[:port]`, the platform's web origin; unique.
+    pub origin: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub latitude: Option<f64>,
+    #[serde(default)]
+    pub longitude: Option<f64>,
+}
+
+/// A trading platform.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Platform {
+    pub id: String,
+    pub name: String,
+    pub origin: String,
+    pub region: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    /// Great-circle distance from the location asked about, when one was given.
+    pub distance_km: Option<f64>,
+    /// Whether the CA has issued the platform's certificate yet.
+    pub has_certificate: bool,
+    pub created_at: i64,
+}
+
+/// One unit the platform knows (名称 + 统一社会信用代码).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    pub uscc: String,
+    pub name: String,
+}
+
+/// `PUT /v1/operator/platforms/{id}/directory`: replaces the whole directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub entries: Vec<DirectoryEntry>,
+}
+
+/// How many entries the directory now holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryLoaded {
+    pub platform_id: String,
+    pub entries: u64,
+}
+
+/// `POST /v1/enterprises/{id}/grants`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRequest {
+    /// A live member (staff, or the admin themself).
+    pub account_id: String,
+    pub platform_id: String,
+}
+
+/// A grant: this member's enterprise certificate may be used on this platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: String,
+    pub enterprise_id: String,
+    pub account_id: String,
+    pub real_name: Option<String>,
+    pub platform_id: String,
+    pub platform_name: String,
+    pub granted_by: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// `GET /v1/grants/check` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantCheck {
+    /// A live grant of a live member.
+    pub granted: bool,
+    pub grant_id: Option<String>,
+    pub since: Option<i64>,
+    /// The member holds a valid (not revoked, suspended or expired) enterprise certificate.
+    pub certificate_valid: bool,
+}
+
+/// `POST /v1/enterprises/{id}/zones` (绑定专区).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneRequest {
+    pub platform_id: String,
+}
+
+/// A bound zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Zone {
+    pub id: String,
+    pub enterprise_id: String,
+    pub platform_id: String,
+    pub platform_name: String,
+    pub origin: String,
+    pub created_at: i64,
+}
+
+/// `POST /v1/enterprises/{id}/seals` (新增印章).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSeal {
+    pub name: String,
+    /// PNG, at most 512 KiB, at most 2000×2000 pixels.
+    #[serde(with = "crate::b64")]
+    pub image: Vec<u8>,
+    pub idempotency_key: String,
+}
+
+/// `PUT /v1/enterprises/{id}/seals/{seal_id}`: rename and/or replace the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, with = "crate::b64::option")]
+    pub image: Option<Vec<u8>>,
+}
+
+/// A seal (印章) without its image; `GET …/seals/{seal_id}/image` serves the PNG.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seal {
+    pub id: String,
+    pub enterprise_id: String,
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub size: u64,
+    /// SHA-256 of the PNG, hex.
+    pub image_sha256: String,
+    /// Serial of the enterprise certificate the seal is bound to; filled by the CA.
+    pub cert_serial: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One credit to the Bidkey corporate account, as the bank reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankTransaction {
+    /// The bank's unique transaction id (流水号); importing it twice has no effect.
+    pub bank_txn_id: String,
+    /// Unix seconds when the bank booked the credit.
+    pub booked_at: i64,
+    /// The payer's account number, or at least its last six digits; only those are kept.
+    pub payer_account: String,
+    #[serde(default)]
+    pub payer_name: Option<String>,
+    pub amount_fen: i64,
+    /// The transfer's remark (附言).
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/bank/webhook` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankWebhook {
+    pub transactions: Vec<BankTransaction>,
+}
+
+/// What became of one statement line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineOutcome {
+    /// Matched a live micro-payment request; its applicant is now a member.
+    Matched,
+    /// Kept, but no live request has this account tail and exact amount.
+    Unmatched,
+    /// This bank transaction id was imported before; nothing changed.
+    Duplicate,
+}
+
+/// Per-line result of an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineResult {
+    pub bank_txn_id: String,
+    pub outcome: LineOutcome,
+}
+
+/// `POST /v1/bank/webhook` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankImport {
+    pub results: Vec<LineResult>,
+}

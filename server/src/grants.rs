@@ -1,0 +1,308 @@
+//! Grants (授权管理): the admin allows a member's enterprise certificate (a staff member's or
+//! their own) to be used on a trading platform; listed by platform or by person; revoked
+//! one by one, or all at once when the member is removed.
+//!
+//! `GET /v1/grants/check` lets a trading platform (or the SDK on its behalf) ask whether a
+//! person may act for an enterprise on it. It answers only yes/no, the grant id and whether
+//! a valid enterprise certificate exists, and needs no login (rate-limited per address);
+//! once the CA part issues platform certificates it is meant to require the platform's
+//! signature.
+
+use crate::applications;
+use crate::audit::{self, Event};
+use crate::auth::AuthUser;
+use crate::db::{DbError, Row, Tx};
+use crate::enterprises::ip_of;
+use crate::error::{Result, ServerError};
+use crate::memberships::{self, Role};
+use crate::params;
+use crate::platforms::get_platform;
+use crate::ratelimit;
+use crate::state::AppState;
+use crate::util::new_id;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::platforms::{Grant, GrantCheck, GrantRequest};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/enterprises/{eid}/grants", get(list).post(grant))
+        .route("/v1/enterprises/{eid}/grants/{gid}", delete(revoke))
+        .route("/v1/grants/check", get(check))
+}
+
+const COLUMNS: &str = "g.id, g.enterprise_id, g.account_id, a.real_name, g.platform_id, p.name, \
+     g.granted_by, g.created_at, g.revoked_at";
+const FROM: &str =
+    "FROM grants g JOIN accounts a ON a.id = g.account_id JOIN platforms p ON p.id = g.platform_id";
+
+fn from_row(r: &Row) -> Result<Grant> {
+    Ok(Grant {
+        id: r.text(0)?,
+        enterprise_id: r.text(1)?,
+        account_id: r.text(2)?,
+        real_name: r.opt_text(3)?,
+        platform_id: r.text(4)?,
+        platform_name: r.text(5)?,
+        granted_by: r.text(6)?,
+        created_at: r.i64(7)?,
+        revoked_at: r.opt_i64(8)?,
+    })
+}
+
+fn get_grant(tx: &mut dyn Tx, id: &str) -> Result<Grant> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE g.id = $1");
+    let r = tx
+        .query_opt(&sql, &params![id])?
+        .ok_or(ServerError::Api(ErrorCode::GrantNotFound))?;
+    from_row(&r)
+}
+
+fn live_grant(
+    tx: &mut dyn Tx,
+    enterprise_id: &str,
+    account_id: &str,
+    platform_id: &str,
+) -> Result<Option<Grant>> {
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE g.enterprise_id = $1 AND g.account_id = $2 AND g.platform_id = $3 AND g.revoked_at IS NULL"
+    );
+    tx.query_opt(&sql, &params![enterprise_id, account_id, platform_id])?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// Grant a member's enterprise certificate for a platform; granting again returns the live
+/// grant.
+pub fn create(
+    tx: &mut dyn Tx,
+    now: i64,
+    admin_id: &str,
+    ip: &str,
+    enterprise_id: &str,
+    req: &GrantRequest,
+) -> Result<Grant> {
+    memberships::require_admin(tx, enterprise_id, admin_id)?;
+    memberships::require_member(tx, enterprise_id, &req.account_id)?;
+    let platform = get_platform(tx, &req.platform_id)?;
+    if let Some(g) = live_grant(tx, enterprise_id, &req.account_id, &platform.id)? {
+        return Ok(g);
+    }
+    let id = new_id()?;
+    let r = tx.execute(
+        "INSERT INTO grants (id, enterprise_id, account_id, platform_id, granted_by, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &params![id.as_str(), enterprise_id, req.account_id.as_str(), platform.id.as_str(), admin_id, now],
+    );
+    match r {
+        Ok(_) => {}
+        Err(DbError::Conflict(_)) => return Err(ErrorCode::Conflict.into()),
+        Err(e) => return Err(e.into()),
+    }
+    audit::record(
+        tx,
+        now,
+        Event {
+            actor: admin_id,
+            action: "grant.created",
+            target: Some(&id),
+            ip: Some(ip),
+            detail: Some(format!(
+                "{enterprise_id} {} {}",
+                req.account_id, platform.id
+            )),
+        },
+    )?;
+    if req.account_id != admin_id {
+        applications::notify(
+            tx,
+            now,
+            &req.account_id,
+            None,
+            &format!("管理员已授权您在“{}”使用企业证书。", platform.name),
+            &format!(
+                "The administrator allowed your enterprise certificate on {}.",
+                platform.name
+            ),
+        )?;
+    }
+    get_grant(tx, &id)
+}
+
+/// Revoke a grant of this enterprise.
+pub fn revoke_grant(
+    tx: &mut dyn Tx,
+    now: i64,
+    admin_id: &str,
+    ip: &str,
+    enterprise_id: &str,
+    grant_id: &str,
+) -> Result<Grant> {
+    memberships::require_admin(tx, enterprise_id, admin_id)?;
+    let g = get_grant(tx, grant_id)?;
+    if g.enterprise_id != enterprise_id {
+        return Err(ErrorCode::GrantNotFound.into());
+    }
+    if g.revoked_at.is_none() {
+        tx.execute(
+            "UPDATE grants SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            &params![now, grant_id],
+        )?;
+        audit::record(
+            tx,
+            now,
+            Event {
+                actor: admin_id,
+                action: "grant.revoked",
+                target: Some(grant_id),
+                ip: Some(ip),
+                detail: Some(enterprise_id.to_owned()),
+            },
+        )?;
+    }
+    get_grant(tx, grant_id)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    pub platform_id: Option<String>,
+    pub account_id: Option<String>,
+    /// Also revoked grants (历史授权记录).
+    #[serde(default)]
+    pub include_revoked: bool,
+}
+
+/// Grants of an enterprise by platform and/or person. The admin sees all; staff only their
+/// own.
+pub fn list_grants(
+    tx: &mut dyn Tx,
+    caller: &str,
+    enterprise_id: &str,
+    filter: &Filter,
+) -> Result<Vec<Grant>> {
+    let role = memberships::require_member(tx, enterprise_id, caller)?;
+    let person = match (role, filter.account_id.as_deref()) {
+        (Role::Admin, p) => p,
+        (Role::Staff, None) => Some(caller),
+        (Role::Staff, Some(p)) if p == caller => Some(p),
+        (Role::Staff, Some(_)) => return Err(ErrorCode::NotAdmin.into()),
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE g.enterprise_id = $1 \
+         AND ($2 = '' OR g.platform_id = $2) AND ($3 = '' OR g.account_id = $3) \
+         AND ($4 = 1 OR g.revoked_at IS NULL) ORDER BY g.created_at DESC, g.id"
+    );
+    tx.query(
+        &sql,
+        &params![
+            enterprise_id,
+            filter.platform_id.as_deref().unwrap_or(""),
+            person.unwrap_or(""),
+            i64::from(filter.include_revoked)
+        ],
+    )?
+    .iter()
+    .map(from_row)
+    .collect()
+}
+
+/// Whether `account_id` may use its certificate of `enterprise_id` on `platform_id`.
+pub fn check_grant(
+    tx: &mut dyn Tx,
+    now: i64,
+    platform_id: &str,
+    account_id: &str,
+    enterprise_id: &str,
+) -> Result<GrantCheck> {
+    let member = memberships::role_of(tx, enterprise_id, account_id)?.is_some();
+    let grant = if member {
+        live_grant(tx, enterprise_id, account_id, platform_id)?
+    } else {
+        None
+    };
+    let valid = tx.query_opt(
+        "SELECT COUNT(*) FROM certificates c JOIN cert_pairs p ON p.id = c.pair_id \
+         WHERE p.account_id = $1 AND p.enterprise_id = $2 AND p.status = 'valid' \
+         AND c.status = 'valid' AND c.not_before <= $3 AND $3 < c.not_after",
+        &params![account_id, enterprise_id, now],
+    )?;
+    let certificate_valid = member && valid.map(|r| r.i64(0)).transpose()?.unwrap_or(0) > 0;
+    Ok(GrantCheck {
+        granted: grant.is_some(),
+        grant_id: grant.as_ref().map(|g| g.id.clone()),
+        since: grant.map(|g| g.created_at),
+        certificate_valid,
+    })
+}
+
+async fn grant(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    user: AuthUser,
+    Path(eid): Path<String>,
+    Json(req): Json<GrantRequest>,
+) -> Result<Json<Grant>> {
+    let now = st.clock.now();
+    let ip = ip_of(&addr);
+    let out = st
+        .db
+        .write(move |tx| create(tx, now, &user.account_id, &ip, &eid, &req))
+        .await?;
+    Ok(Json(out))
+}
+
+async fn list(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(eid): Path<String>,
+    Query(filter): Query<Filter>,
+) -> Result<Json<Vec<Grant>>> {
+    let out = st
+        .db
+        .read(move |tx| list_grants(tx, &user.account_id, &eid, &filter))
+        .await?;
+    Ok(Json(out))
+}
+
+async fn revoke(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    user: AuthUser,
+    Path((eid, gid)): Path<(String, String)>,
+) -> Result<Json<Grant>> {
+    let now = st.clock.now();
+    let ip = ip_of(&addr);
+    let out = st
+        .db
+        .write(move |tx| revoke_grant(tx, now, &user.account_id, &ip, &eid, &gid))
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CheckQuery {
+    platform_id: String,
+    account_id: String,
+    enterprise_id: String,
+}
+
+async fn check(
+    State(st): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<CheckQuery>,
+) -> Result<Json<GrantCheck>> {
+    let now = st.clock.now();
+    let ip = ip_of(&addr);
+    let out = st
+        .db
+        .write(move |tx| {
+            ratelimit::hit(tx, &format!("grant-check:{ip}"), now, 60, 600)?;
+            check_grant(tx, now, &q.platform_id, &q.account_id, &q.enterprise_id)
+        })
+        .await?;
+    Ok(Json(out))
+}

@@ -1,0 +1,513 @@
+//! The admin's 人员管理 over real HTTP: members, invitations, removal with certificate and
+//! grant revocation, transfer of the admin role, change of information, messages, and
+//! refusals for staff and for other enterprises' admins; on SQLite and on PostgreSQL.
+
+mod support;
+
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::enterprises::*;
+use bidkey_protocol::orders::{Application, ApplicationKind, ReviewDecision, Status};
+use bidkey_protocol::platforms::{Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal};
+use bidkey_server::db::Value;
+use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
+on_both_stores!(
+    members_invite_and_remove,
+    transfer_admin_keeps_one_admin,
+    other_enterprises_are_out_of_reach,
+    change_info_goes_to_review,
+    messages_are_read,
+);
+
+/// An admin and a staff member of a fresh enterprise.
+async fn team(server: &TestServer, seq: u32) -> (Client, Client, String) {
+    let base = 13_900_000_000u64 + u64::from(seq) * 10;
+    let a = person(server, &(base + 1).to_string(), "张三", seq * 10 + 1).await;
+    let b = person(server, &(base + 2).to_string(), "李四", seq * 10 + 2).await;
+    let name = format!("宿迁第{seq}建设有限公司");
+    let code = uscc(seq);
+    let eid = verify_by_micropayment(server, &a, &name, &code, &format!("T{seq}-a")).await;
+    let eid_b = verify_by_micropayment(server, &b, &name, &code, &format!("T{seq}-b")).await;
+    assert_eq!(eid, eid_b);
+    (a, b, eid)
+}
+
+async fn my_id(c: &Client) -> String {
+    let me: serde_json::Value = c.get("/v1/me").await.expect("me");
+    me["id"].as_str().expect("id").to_owned()
+}
+
+async fn platform(server: &TestServer, origin: &str) -> Platform {
+    Client::new(server)
+        .with_token(&server.operator_token())
+        .post(
+            "/v1/operator/platforms",
+            &NewPlatform {
+                name: "宿迁市公共资源交易平台".into(),
+                origin: origin.into(),
+                region: Some("江苏宿迁".into()),
+                latitude: Some(33.96),
+                longitude: Some(118.28),
+            },
+        )
+        .await
+        .expect("platform")
+}
+
+/// A certificate pair with a signing certificate, as the CA part would store it.
+async fn fake_certificate(server: &TestServer, account: &str, enterprise: &str, serial: &str) {
+    let (account, enterprise, serial) =
+        (account.to_owned(), enterprise.to_owned(), serial.to_owned());
+    let now = server.running.state.clock.now();
+    server
+        .running
+        .state
+        .db
+        .write(move |tx| {
+            let pair = format!("pair-{serial}");
+            tx.execute(
+                "INSERT INTO cert_pairs (id, account_id, enterprise_id, status, created_at, updated_at) VALUES ($1, $2, $3, 'valid', $4, $4)",
+                &[Value::Text(pair.clone()), Value::Text(account.clone()), Value::Text(enterprise.clone()), Value::Int(now)],
+            )?;
+            tx.execute(
+                "INSERT INTO certificates (serial, pair_id, usage, subject, der, not_before, not_after, status, created_at) \
+                 VALUES ($1, $2, 'signing', 'CN=test', $3, $4, $5, 'valid', $4)",
+                &[Value::Text(serial.clone()), Value::Text(pair), Value::Bytes(vec![0x30, 0]), Value::Int(now - 10), Value::Int(now + 86_400)],
+            )?;
+            Ok::<_, bidkey_server::db::DbError>(())
+        })
+        .await
+        .expect("certificate stored");
+}
+
+async fn one_row(server: &TestServer, sql: &'static str, arg: &str) -> Vec<Value> {
+    let arg = arg.to_owned();
+    server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let r = tx.query_opt(sql, &[Value::Text(arg.clone())])?;
+            Ok::<_, bidkey_server::db::DbError>(r.map(|r| {
+                (0..3)
+                    .map(|i| {
+                        r.opt_i64(i)
+                            .map(|v| v.map_or(Value::Null, Value::Int))
+                            .or_else(|_| r.text(i).map(Value::Text))
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect()
+            }))
+        })
+        .await
+        .expect("query")
+        .expect("row")
+}
+
+async fn members_invite_and_remove(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid) = team(&server, 1).await;
+    let b_id = my_id(&b).await;
+    let a_id = my_id(&a).await;
+    let members_path = format!("/v1/enterprises/{eid}/members");
+
+    let members: Vec<Member> = a.get(&members_path).await.expect("members");
+    assert_eq!(members.len(), 2);
+    assert_eq!(
+        (members[0].role, members[1].role),
+        (Role::Admin, Role::Staff)
+    );
+    assert_eq!(members[1].phone_masked, "139****0012");
+    assert_eq!(members[1].real_name.as_deref(), Some("李四"));
+    let err = b
+        .get::<Vec<Member>>(&members_path)
+        .await
+        .expect_err("staff");
+    assert_eq!((err.0, err.1.code), (403, ErrorCode::NotAdmin));
+
+    // Invitations: an existing real-named account, by phone.
+    let invite = |phone: &str, key: &str| InviteRequest {
+        phone: phone.into(),
+        idempotency_key: key.into(),
+    };
+    let err = a
+        .post::<_, Application>(&members_path, &invite("13700000000", "i0"))
+        .await
+        .expect_err("unknown phone");
+    assert_eq!(err.1.code, ErrorCode::AccountNotFound);
+    let _ = signed_up(&server, "13900000015").await;
+    let err = a
+        .post::<_, Application>(&members_path, &invite("13900000015", "i1"))
+        .await
+        .expect_err("not real-named");
+    assert_eq!(err.1.code, ErrorCode::RealNameRequired);
+    let err = a
+        .post::<_, Application>(&members_path, &invite("13900000012", "i2"))
+        .await
+        .expect_err("already staff");
+    assert_eq!(err.1.code, ErrorCode::AlreadyMember);
+    let err = b
+        .post::<_, Application>(&members_path, &invite("13900000016", "i3"))
+        .await
+        .expect_err("staff invites");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let c = person(&server, "13900000016", "王五", 16).await;
+    let app: Application = a
+        .post(&members_path, &invite("13900000016", "i4"))
+        .await
+        .expect("invited");
+    let again: Application = a
+        .post(&members_path, &invite("13900000016", "i4"))
+        .await
+        .expect("retry");
+    assert_eq!(again.id, app.id);
+    let theirs: Vec<Application> = c.get("/v1/applications").await.expect("apps");
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(
+        (theirs[0].kind, theirs[0].status),
+        (ApplicationKind::Join, Status::PendingReview)
+    );
+
+    // Staff cannot remove anyone; the admin cannot remove themself.
+    let err = b
+        .delete::<Removed>(&format!("{members_path}/{a_id}"))
+        .await
+        .expect_err("staff removes admin");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let err = a
+        .delete::<Removed>(&format!("{members_path}/{a_id}"))
+        .await
+        .expect_err("admin removes self");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    // Removing staff revokes their enterprise certificates and grants in one go.
+    fake_certificate(&server, &b_id, &eid, "0b01").await;
+    let p = platform(&server, "https://ggzy.example.invalid").await;
+    let _: Grant = a
+        .post(
+            &format!("/v1/enterprises/{eid}/grants"),
+            &GrantRequest {
+                account_id: b_id.clone(),
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect("granted");
+    let removed: Removed = a
+        .delete(&format!("{members_path}/{b_id}"))
+        .await
+        .expect("removed");
+    assert_eq!(
+        (removed.certificates_revoked, removed.grants_revoked),
+        (1, 1)
+    );
+    let cert = one_row(
+        &server,
+        "SELECT revoke_reason, revoked_at, status FROM certificates WHERE serial = $1",
+        "0b01",
+    )
+    .await;
+    assert_eq!(cert[0], Value::Int(3));
+    assert!(matches!(cert[1], Value::Int(_)));
+    assert_eq!(cert[2], Value::Text("revoked".into()));
+    let pair = one_row(
+        &server,
+        "SELECT status, status, status FROM cert_pairs WHERE id = $1",
+        "pair-0b01",
+    )
+    .await;
+    assert_eq!(pair[0], Value::Text("revoked".into()));
+    let err = b
+        .get::<EnterpriseInfo>(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect_err("no longer a member");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let err = a
+        .delete::<Removed>(&format!("{members_path}/{b_id}"))
+        .await
+        .expect_err("twice");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let msgs: Vec<Message> = b.get("/v1/messages").await.expect("messages");
+    assert!(msgs.iter().any(|m| m.text_zh.contains("移出")));
+    let audit = one_row(
+        &server,
+        "SELECT COUNT(*), COUNT(*), COUNT(*) FROM audit_log WHERE action = $1",
+        "enterprise.member_removed",
+    )
+    .await;
+    assert_eq!(audit[0], Value::Int(1));
+}
+
+async fn transfer_admin_keeps_one_admin(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid) = team(&server, 2).await;
+    let b_id = my_id(&b).await;
+    let path = format!("/v1/enterprises/{eid}/transfer-admin");
+    let to = |id: &str| TransferAdminRequest {
+        account_id: id.into(),
+    };
+    let err = b
+        .post::<_, Vec<Member>>(&path, &to(&b_id))
+        .await
+        .expect_err("staff transfers");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let err = a
+        .post::<_, Vec<Member>>(&path, &to("0123456789abcdef"))
+        .await
+        .expect_err("not a member");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+
+    let members: Vec<Member> = a.post(&path, &to(&b_id)).await.expect("transferred");
+    assert_eq!(members[0].account_id, b_id);
+    assert_eq!(members[0].role, Role::Admin);
+    assert_eq!(members[1].role, Role::Staff);
+    let admins = one_row(
+        &server,
+        "SELECT COUNT(*), COUNT(*), COUNT(*) FROM memberships WHERE enterprise_id = $1 AND role = 'admin' AND status = 'active'",
+        &eid,
+    )
+    .await;
+    assert_eq!(admins[0], Value::Int(1));
+    // The former admin is staff now.
+    let err = a
+        .get::<Vec<Member>>(&format!("/v1/enterprises/{eid}/members"))
+        .await
+        .expect_err("now staff");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
+    assert_eq!(info.my_role, Role::Staff);
+    let msgs: Vec<Message> = b.get("/v1/messages").await.expect("messages");
+    assert!(msgs.iter().any(|m| m.text_zh.contains("您已成为")));
+}
+
+async fn other_enterprises_are_out_of_reach(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, _b, eid_x) = team(&server, 3).await;
+    let (d, e, eid_y) = team(&server, 4).await;
+    let e_id = my_id(&e).await;
+    let a_id = my_id(&a).await;
+    let p = platform(&server, "https://ggzy2.example.invalid").await;
+
+    // A (admin of X) on Y's data: refused everywhere.
+    let not_member = |r: (u16, bidkey_protocol::ErrorBody)| {
+        assert_eq!((r.0, r.1.code), (403, ErrorCode::NotMember));
+    };
+    not_member(
+        a.get::<Vec<Member>>(&format!("/v1/enterprises/{eid_y}/members"))
+            .await
+            .expect_err("members"),
+    );
+    not_member(
+        a.get::<EnterpriseInfo>(&format!("/v1/enterprises/{eid_y}"))
+            .await
+            .expect_err("info"),
+    );
+    not_member(
+        a.delete::<Removed>(&format!("/v1/enterprises/{eid_y}/members/{e_id}"))
+            .await
+            .expect_err("remove"),
+    );
+    let grant = GrantRequest {
+        account_id: e_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    not_member(
+        a.post::<_, Grant>(&format!("/v1/enterprises/{eid_y}/grants"), &grant)
+            .await
+            .expect_err("grant in Y"),
+    );
+    not_member(
+        a.get::<Vec<Grant>>(&format!("/v1/enterprises/{eid_y}/grants"))
+            .await
+            .expect_err("grants"),
+    );
+    not_member(
+        a.get::<Vec<Seal>>(&format!("/v1/enterprises/{eid_y}/seals"))
+            .await
+            .expect_err("seals"),
+    );
+    not_member(
+        a.post::<_, Vec<Member>>(
+            &format!("/v1/enterprises/{eid_y}/transfer-admin"),
+            &TransferAdminRequest { account_id: a_id },
+        )
+        .await
+        .expect_err("transfer"),
+    );
+
+    // Through A's own enterprise, Y's people and objects are not reachable either.
+    let err = a
+        .post::<_, Grant>(&format!("/v1/enterprises/{eid_x}/grants"), &grant)
+        .await
+        .expect_err("Y's staff in X");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let err = a
+        .delete::<Removed>(&format!("/v1/enterprises/{eid_x}/members/{e_id}"))
+        .await
+        .expect_err("Y's staff via X");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let y_grant: Grant = d
+        .post(&format!("/v1/enterprises/{eid_y}/grants"), &grant)
+        .await
+        .expect("D grants in Y");
+    let err = a
+        .delete::<Grant>(&format!("/v1/enterprises/{eid_x}/grants/{}", y_grant.id))
+        .await
+        .expect_err("Y's grant via X");
+    assert_eq!(err.1.code, ErrorCode::GrantNotFound);
+    let png = support_png();
+    let y_seal: Seal = d
+        .post(
+            &format!("/v1/enterprises/{eid_y}/seals"),
+            &NewSeal {
+                name: "公章".into(),
+                image: png,
+                idempotency_key: "s1".into(),
+            },
+        )
+        .await
+        .expect("D adds a seal");
+    let err = a
+        .delete::<serde_json::Value>(&format!("/v1/enterprises/{eid_x}/seals/{}", y_seal.id))
+        .await
+        .expect_err("Y's seal via X");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+    let err = a
+        .post::<_, Application>(
+            &format!("/v1/enterprises/{eid_x}/join-requests/{}", y_grant.id),
+            &JoinDecision {
+                approve: true,
+                reason: None,
+            },
+        )
+        .await
+        .expect_err("not an application of X");
+    assert_eq!(err.1.code, ErrorCode::ApplicationNotFound);
+}
+
+fn support_png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&64u32.to_be_bytes());
+    png.extend_from_slice(&64u32.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
+    png
+}
+
+async fn change_info_goes_to_review(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid) = team(&server, 5).await;
+    let path = format!("/v1/enterprises/{eid}/change-info");
+    let change = |name: Option<&str>, rep: Option<&str>, key: &str| ChangeInfoRequest {
+        name: name.map(str::to_owned),
+        legal_rep: rep.map(str::to_owned),
+        idempotency_key: key.into(),
+    };
+    let err = b
+        .post::<_, Application>(&path, &change(Some("宿迁新名称有限公司"), None, "b1"))
+        .await
+        .expect_err("staff");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let err = a
+        .post::<_, Application>(&path, &change(None, None, "a0"))
+        .await
+        .expect_err("nothing to change");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+
+    let app: Application = a
+        .post(
+            &path,
+            &change(Some("宿迁新名称有限公司"), Some("赵六"), "a1"),
+        )
+        .await
+        .expect("requested");
+    assert_eq!(
+        (app.kind, app.status),
+        (ApplicationKind::ChangeInfo, Status::PendingReview)
+    );
+    let err = a
+        .post::<_, Application>(&path, &change(Some("宿迁又一名称有限公司"), None, "a2"))
+        .await
+        .expect_err("one at a time");
+    assert_eq!(err.1.code, ErrorCode::Conflict);
+
+    // The RA approves; the fee is 0 so it is paid at once. The name changes only when the
+    // CA part re-issues the certificates and applies the change.
+    let op = Client::new(&server).with_token(&server.operator_token());
+    let reviewed: Application = op
+        .post(
+            &format!("/v1/operator/reviews/{}", app.id),
+            &ReviewDecision {
+                approve: true,
+                reason: None,
+            },
+        )
+        .await
+        .expect("approved");
+    assert_eq!(reviewed.status, Status::Paid);
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
+    assert_eq!(info.name, "宿迁第5建设有限公司");
+    let id = app.id.clone();
+    let now = server.running.state.clock.now();
+    server
+        .running
+        .state
+        .db
+        .write(move |tx| {
+            let app = bidkey_server::applications::get(tx, &id)?;
+            bidkey_server::enterprises::admin::apply_change_info(tx, now, &app)
+        })
+        .await
+        .expect("applied");
+    let info: EnterpriseInfo = a
+        .get(&format!("/v1/enterprises/{eid}"))
+        .await
+        .expect("info");
+    assert_eq!(info.name, "宿迁新名称有限公司");
+    assert_eq!(info.legal_rep.as_deref(), Some("赵六"));
+}
+
+async fn messages_are_read(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, _b, _eid) = team(&server, 6).await;
+    let msgs: Vec<Message> = a.get("/v1/messages").await.expect("messages");
+    assert!(!msgs.is_empty());
+    assert!(msgs.iter().all(|m| !m.read && !m.text_en.is_empty()));
+    let _: serde_json::Value = a
+        .post(
+            &format!("/v1/messages/{}/read", msgs[0].id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("read");
+    let msgs2: Vec<Message> = a.get("/v1/messages").await.expect("messages");
+    assert!(msgs2.iter().any(|m| m.id == msgs[0].id && m.read));
+    let other = person(&server, "13700000001", "孙七", 99).await;
+    let err = other
+        .post::<_, serde_json::Value>(
+            &format!("/v1/messages/{}/read", msgs[0].id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect_err("someone else's");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+}

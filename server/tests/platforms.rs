@@ -1,0 +1,580 @@
+//! Trading platforms, grants (授权管理), zones (专区) and seals (印章管理) over real HTTP, on
+//! SQLite and on PostgreSQL.
+
+mod support;
+
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::platforms::*;
+use support::{Client, Store, TestServer, person, uscc, verify_by_micropayment};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
+on_both_stores!(
+    platforms_nearest_first,
+    grants_by_admin_only,
+    zones_need_matching_directory,
+    seals_png_only
+);
+
+const NAME: &str = "宿迁平台测试有限公司";
+
+fn new_platform(name: &str, origin: &str, at: Option<(f64, f64)>) -> NewPlatform {
+    NewPlatform {
+        name: name.into(),
+        origin: origin.into(),
+        region: Some("江苏".into()),
+        latitude: at.map(|a| a.0),
+        longitude: at.map(|a| a.1),
+    }
+}
+
+fn operator(server: &TestServer) -> Client {
+    Client::new(server).with_token(&server.operator_token())
+}
+
+/// An admin and a staff member of the enterprise NAME/uscc(seq), and their account ids.
+async fn team(server: &TestServer, seq: u32) -> (Client, Client, String, String, String) {
+    let base = 13_600_000_000u64 + u64::from(seq) * 10;
+    let a = person(server, &(base + 1).to_string(), "张三", seq * 10 + 1).await;
+    let b = person(server, &(base + 2).to_string(), "李四", seq * 10 + 2).await;
+    let eid = verify_by_micropayment(server, &a, NAME, &uscc(seq), &format!("P{seq}-a")).await;
+    verify_by_micropayment(server, &b, NAME, &uscc(seq), &format!("P{seq}-b")).await;
+    let id = |v: serde_json::Value| v["id"].as_str().expect("id").to_owned();
+    let a_id = id(a.get("/v1/me").await.expect("me"));
+    let b_id = id(b.get("/v1/me").await.expect("me"));
+    (a, b, eid, a_id, b_id)
+}
+
+async fn platforms_nearest_first(store: Store) {
+    let server = TestServer::start(store).await;
+    let op = operator(&server);
+    // Suqian, Nanjing, Beijing, and one without a location.
+    let sq: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.suqian.example.invalid/",
+                Some((33.96, 118.28)),
+            ),
+        )
+        .await
+        .expect("suqian");
+    assert_eq!(sq.origin, "https://ggzy.suqian.example.invalid");
+    assert!(!sq.has_certificate);
+    let nj: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "南京市公共资源交易中心",
+                "https://ggzy.nanjing.example.invalid",
+                Some((32.06, 118.80)),
+            ),
+        )
+        .await
+        .expect("nanjing");
+    let bj: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "北京市公共资源交易平台",
+                "https://ggzy.beijing.example.invalid",
+                Some((39.90, 116.40)),
+            ),
+        )
+        .await
+        .expect("beijing");
+    let _: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform("洋河e采", "https://yanghe.example.invalid", None),
+        )
+        .await
+        .expect("no location");
+
+    // Registering the same origin again is idempotent; another name for it is a conflict.
+    let again: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://GGZY.suqian.example.invalid",
+                Some((33.96, 118.28)),
+            ),
+        )
+        .await
+        .expect("again");
+    assert_eq!(again.id, sq.id);
+    let err = op
+        .post::<_, Platform>(
+            "/v1/operator/platforms",
+            &new_platform("别的名字", "https://ggzy.suqian.example.invalid", None),
+        )
+        .await
+        .expect_err("conflict");
+    assert_eq!(err.1.code, ErrorCode::Conflict);
+    for bad in [
+        new_platform("坏的平台", "ftp://x.example.invalid", None),
+        new_platform("坏的平台", "https://x.example.invalid/path?q", None),
+        new_platform("坏的平台", "https://x.example.invalid", Some((91.0, 0.0))),
+    ] {
+        let err = op
+            .post::<_, Platform>("/v1/operator/platforms", &bad)
+            .await
+            .expect_err("bad");
+        assert_eq!(err.1.code, ErrorCode::BadRequest);
+    }
+
+    // Only the operator registers platforms.
+    let a = person(&server, "13600000001", "张三", 1).await;
+    let err = a
+        .post::<_, Platform>(
+            "/v1/operator/platforms",
+            &new_platform("某平台", "https://y.example.invalid", None),
+        )
+        .await
+        .expect_err("not operator");
+    assert_eq!((err.0, err.1.code), (403, ErrorCode::Forbidden));
+
+    // From Nanjing: Nanjing, Suqian, Beijing, then the one without a location.
+    let list: Vec<Platform> = Client::new(&server)
+        .get("/v1/platforms?lat=32.05&lon=118.78")
+        .await
+        .expect("list");
+    let ids: Vec<&str> = list.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(&ids[..3], &[nj.id.as_str(), sq.id.as_str(), bj.id.as_str()]);
+    assert!(list[0].distance_km.expect("distance") < 5.0);
+    let d = list[1].distance_km.expect("distance");
+    assert!(
+        (180.0..260.0).contains(&d),
+        "Nanjing–Suqian is about 220 km, got {d}"
+    );
+    assert!(list[3].distance_km.is_none());
+    let all: Vec<Platform> = Client::new(&server)
+        .get("/v1/platforms")
+        .await
+        .expect("all");
+    assert_eq!(all.len(), 4);
+    assert!(all.iter().all(|p| p.distance_km.is_none()));
+    let one: Platform = Client::new(&server)
+        .get(&format!("/v1/platforms/{}", bj.id))
+        .await
+        .expect("one");
+    assert_eq!(one.name, "北京市公共资源交易平台");
+    let err = Client::new(&server)
+        .get::<Platform>("/v1/platforms/nope")
+        .await
+        .expect_err("none");
+    assert_eq!((err.0, err.1.code), (404, ErrorCode::PlatformNotFound));
+}
+
+async fn grants_by_admin_only(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, a_id, b_id) = team(&server, 1).await;
+    let op = operator(&server);
+    let p: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.example.invalid",
+                None,
+            ),
+        )
+        .await
+        .expect("platform");
+    let q: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform("洋河e采", "https://yanghe.example.invalid", None),
+        )
+        .await
+        .expect("platform");
+    let path = format!("/v1/enterprises/{eid}/grants");
+    let req = |who: &str, pid: &str| GrantRequest {
+        account_id: who.into(),
+        platform_id: pid.into(),
+    };
+
+    // Staff cannot grant, not even themselves.
+    let err = b
+        .post::<_, Grant>(&path, &req(&b_id, &p.id))
+        .await
+        .expect_err("staff");
+    assert_eq!((err.0, err.1.code), (403, ErrorCode::NotAdmin));
+    let err = a
+        .post::<_, Grant>(&path, &req(&b_id, "nope"))
+        .await
+        .expect_err("no platform");
+    assert_eq!(err.1.code, ErrorCode::PlatformNotFound);
+
+    let g1: Grant = a
+        .post(&path, &req(&b_id, &p.id))
+        .await
+        .expect("grant B on P");
+    assert_eq!(g1.real_name.as_deref(), Some("李四"));
+    assert_eq!(g1.granted_by, a_id);
+    let again: Grant = a.post(&path, &req(&b_id, &p.id)).await.expect("again");
+    assert_eq!(again.id, g1.id);
+    let g2: Grant = a
+        .post(&path, &req(&b_id, &q.id))
+        .await
+        .expect("grant B on Q");
+    let g3: Grant = a.post(&path, &req(&a_id, &p.id)).await.expect("grant own");
+
+    // By platform, by person; staff see only their own.
+    let by_p: Vec<Grant> = a
+        .get(&format!("{path}?platform_id={}", p.id))
+        .await
+        .expect("by platform");
+    assert_eq!(by_p.len(), 2);
+    let by_b: Vec<Grant> = a
+        .get(&format!("{path}?account_id={b_id}"))
+        .await
+        .expect("by person");
+    assert_eq!(by_b.len(), 2);
+    let own: Vec<Grant> = b.get(&path).await.expect("own");
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|g| g.account_id == b_id));
+    let err = b
+        .get::<Vec<Grant>>(&format!("{path}?account_id={a_id}"))
+        .await
+        .expect_err("someone else's");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+
+    // The platforms' check.
+    let check = |pid: &str, who: &str| {
+        format!("/v1/grants/check?platform_id={pid}&account_id={who}&enterprise_id={eid}")
+    };
+    let anon = Client::new(&server);
+    let c: GrantCheck = anon.get(&check(&p.id, &b_id)).await.expect("check");
+    assert!(c.granted);
+    assert_eq!(c.grant_id.as_deref(), Some(g1.id.as_str()));
+    assert!(!c.certificate_valid, "no certificate issued yet");
+
+    // Revoking: staff cannot; the admin can; history keeps it.
+    let err = b
+        .delete::<Grant>(&format!("{path}/{}", g1.id))
+        .await
+        .expect_err("staff revokes");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let revoked: Grant = a
+        .delete(&format!("{path}/{}", g1.id))
+        .await
+        .expect("revoked");
+    assert!(revoked.revoked_at.is_some());
+    let c: GrantCheck = anon.get(&check(&p.id, &b_id)).await.expect("check");
+    assert!(!c.granted && c.grant_id.is_none());
+    let c: GrantCheck = anon.get(&check(&q.id, &b_id)).await.expect("check");
+    assert!(c.granted);
+    let live: Vec<Grant> = a.get(&path).await.expect("live");
+    assert_eq!(live.len(), 2);
+    let history: Vec<Grant> = a
+        .get(&format!("{path}?include_revoked=true"))
+        .await
+        .expect("all");
+    assert_eq!(history.len(), 3);
+    let err = a
+        .delete::<Grant>(&format!("{path}/nope"))
+        .await
+        .expect_err("none");
+    assert_eq!((err.0, err.1.code), (404, ErrorCode::GrantNotFound));
+    let _ = (g2, g3);
+}
+
+async fn zones_need_matching_directory(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, _, _) = team(&server, 2).await;
+    let op = operator(&server);
+    let p: Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &new_platform(
+                "宿迁市公共资源交易中心",
+                "https://ggzy.example.invalid",
+                None,
+            ),
+        )
+        .await
+        .expect("platform");
+    let dir_path = format!("/v1/operator/platforms/{}/directory", p.id);
+    let entry = |code: &str, name: &str| DirectoryEntry {
+        uscc: code.into(),
+        name: name.into(),
+    };
+
+    // A directory with a bad code is refused whole.
+    let mut bad = uscc(2);
+    bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" });
+    let err = op
+        .put::<_, DirectoryLoaded>(
+            &dir_path,
+            &Directory {
+                entries: vec![entry(&uscc(9), "甲公司"), entry(&bad, NAME)],
+            },
+        )
+        .await
+        .expect_err("bad code");
+    assert_eq!(err.1.code, ErrorCode::InvalidUscc);
+    let err = a
+        .put::<_, DirectoryLoaded>(&dir_path, &Directory { entries: vec![] })
+        .await
+        .expect_err("not operator");
+    assert_eq!(err.1.code, ErrorCode::Forbidden);
+
+    // Same code, another name: no zone.
+    let loaded: DirectoryLoaded = op
+        .put(
+            &dir_path,
+            &Directory {
+                entries: vec![
+                    entry(&uscc(9), "甲公司"),
+                    entry(&uscc(2), "宿迁平台测试公司"),
+                ],
+            },
+        )
+        .await
+        .expect("loaded");
+    assert_eq!(loaded.entries, 2);
+    let zones = format!("/v1/enterprises/{eid}/zones");
+    let err = a
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect_err("name differs");
+    assert_eq!(err.1.code, ErrorCode::ZoneMismatch);
+
+    // The directory replaced with the exact name and code: the zone binds.
+    let _: DirectoryLoaded = op
+        .put(
+            &dir_path,
+            &Directory {
+                entries: vec![entry(&uscc(2), NAME)],
+            },
+        )
+        .await
+        .expect("loaded");
+    let err = b
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect_err("staff binds");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let z: Zone = a
+        .post(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect("bound");
+    assert_eq!(
+        (z.platform_id.as_str(), z.origin.as_str()),
+        (p.id.as_str(), "https://ggzy.example.invalid")
+    );
+    let again: Zone = a
+        .post(
+            &zones,
+            &ZoneRequest {
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect("again");
+    assert_eq!(again.id, z.id);
+    let seen: Vec<Zone> = b.get(&zones).await.expect("staff lists");
+    assert_eq!(seen.len(), 1);
+
+    let err = b
+        .delete::<serde_json::Value>(&format!("{zones}/{}", p.id))
+        .await
+        .expect_err("staff unbinds");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let _: serde_json::Value = a
+        .delete(&format!("{zones}/{}", p.id))
+        .await
+        .expect("unbound");
+    let err = a
+        .delete::<serde_json::Value>(&format!("{zones}/{}", p.id))
+        .await
+        .expect_err("twice");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+    let seen: Vec<Zone> = a.get(&zones).await.expect("list");
+    assert!(seen.is_empty());
+    let err = a
+        .post::<_, Zone>(
+            &zones,
+            &ZoneRequest {
+                platform_id: "nope".into(),
+            },
+        )
+        .await
+        .expect_err("no platform");
+    assert_eq!(err.1.code, ErrorCode::PlatformNotFound);
+}
+
+/// A PNG with this width and height: signature, IHDR, (padding), IEND.
+fn png(w: u32, h: u32, padding: usize) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&w.to_be_bytes());
+    png.extend_from_slice(&h.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    png.extend(std::iter::repeat_n(0u8, padding));
+    png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
+    png
+}
+
+async fn seals_png_only(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, _, _) = team(&server, 3).await;
+    let path = format!("/v1/enterprises/{eid}/seals");
+    let new = |name: &str, image: Vec<u8>, key: &str| NewSeal {
+        name: name.into(),
+        image,
+        idempotency_key: key.into(),
+    };
+
+    let err = b
+        .post::<_, Seal>(&path, &new("公章", png(300, 300, 0), "b1"))
+        .await
+        .expect_err("staff");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F'];
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", jpeg, "a0"))
+        .await
+        .expect_err("jpeg");
+    assert_eq!((err.0, err.1.code), (400, ErrorCode::InvalidImage));
+    let mut truncated = png(300, 300, 0);
+    truncated.truncate(20);
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", truncated, "a0"))
+        .await
+        .expect_err("truncated");
+    assert_eq!(err.1.code, ErrorCode::InvalidImage);
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", png(3000, 300, 0), "a0"))
+        .await
+        .expect_err("too wide");
+    assert_eq!(err.1.code, ErrorCode::InvalidImage);
+    let err = a
+        .post::<_, Seal>(&path, &new("公章", png(300, 300, 600 * 1024), "a0"))
+        .await
+        .expect_err("too big");
+    assert_eq!((err.0, err.1.code), (413, ErrorCode::PayloadTooLarge));
+
+    let seal: Seal = a
+        .post(&path, &new("公章", png(300, 280, 100), "a1"))
+        .await
+        .expect("added");
+    assert_eq!((seal.width, seal.height), (300, 280));
+    assert!(seal.cert_serial.is_none());
+    let again: Seal = a
+        .post(&path, &new("公章", png(300, 280, 100), "a1"))
+        .await
+        .expect("retry");
+    assert_eq!(again.id, seal.id);
+    let _: Seal = a
+        .post(&path, &new("合同专用章", png(200, 200, 0), "a2"))
+        .await
+        .expect("second");
+
+    // Rename, replace the image; staff may list and fetch, not change.
+    let one = format!("{path}/{}", seal.id);
+    let err = b
+        .put::<_, Seal>(
+            &one,
+            &SealUpdate {
+                name: Some("x".into()),
+                image: None,
+            },
+        )
+        .await
+        .expect_err("staff renames");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let renamed: Seal = a
+        .put(
+            &one,
+            &SealUpdate {
+                name: Some("单位公章".into()),
+                image: None,
+            },
+        )
+        .await
+        .expect("renamed");
+    assert_eq!(renamed.name, "单位公章");
+    let err = a
+        .put::<_, Seal>(
+            &one,
+            &SealUpdate {
+                name: None,
+                image: Some(b"GIF89a".to_vec()),
+            },
+        )
+        .await
+        .expect_err("not png");
+    assert_eq!(err.1.code, ErrorCode::InvalidImage);
+    let replaced: Seal = a
+        .put(
+            &one,
+            &SealUpdate {
+                name: None,
+                image: Some(png(400, 400, 0)),
+            },
+        )
+        .await
+        .expect("replaced");
+    assert_eq!((replaced.width, replaced.name.as_str()), (400, "单位公章"));
+    assert_ne!(replaced.image_sha256, seal.image_sha256);
+    let listed: Vec<Seal> = b.get(&path).await.expect("staff lists");
+    assert_eq!(listed.len(), 2);
+    let token = b.token.clone().expect("token");
+    let resp = reqwest::Client::new()
+        .get(format!("{}{one}/image", server.url()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("image");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/png")
+    );
+    assert_eq!(
+        resp.bytes().await.expect("bytes").to_vec(),
+        png(400, 400, 0)
+    );
+
+    let err = b
+        .delete::<serde_json::Value>(&one)
+        .await
+        .expect_err("staff deletes");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let _: serde_json::Value = a.delete(&one).await.expect("deleted");
+    let listed: Vec<Seal> = a.get(&path).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let err = a.delete::<serde_json::Value>(&one).await.expect_err("gone");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+}
