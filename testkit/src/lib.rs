@@ -11,6 +11,12 @@ pub mod pg;
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};
 
+/// reqwest (built without a default TLS backend, as the phone core is) needs a process-wide
+/// rustls provider even for plain HTTP clients; install ring's once.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -27,6 +33,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(store: Store) -> TestServer {
+        install_tls_provider();
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::local(data_dir.path().to_path_buf());
         if store == Store::Postgres {
