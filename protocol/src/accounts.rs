@@ -12,6 +12,8 @@ pub enum SmsPurpose {
     ChangePhone,
     Unlock,
     Recover,
+    /// 挂失 and 解挂: suspend certificates without the phone, or lift the suspension.
+    LossReport,
 }
 
 impl SmsPurpose {
@@ -23,6 +25,7 @@ impl SmsPurpose {
             SmsPurpose::ChangePhone => "change_phone",
             SmsPurpose::Unlock => "unlock",
             SmsPurpose::Recover => "recover",
+            SmsPurpose::LossReport => "loss_report",
         }
     }
 }

@@ -8,9 +8,13 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod ca;
+pub mod certs;
+pub mod cosign;
 pub mod db;
 pub mod error;
 pub mod fees;
+pub mod kmc;
 pub mod memberships;
 pub mod orders;
 pub mod ratelimit;
@@ -41,6 +45,9 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// Database connections.
     pub pool_size: usize,
+    /// Passphrase of the CA key file (`BIDKEY_CA_PASSPHRASE`); without it, a random one is
+    /// made on first start and kept in `data_dir/ca.passphrase` (see `docs/ca.md`).
+    pub ca_passphrase: Option<String>,
 }
 
 impl Config {
@@ -52,6 +59,7 @@ impl Config {
             data_dir,
             operator_token: None,
             pool_size: 4,
+            ca_passphrase: None,
         }
     }
 }
@@ -87,7 +95,13 @@ impl Running {
 
 /// The full router.
 pub fn router(state: AppState) -> Router {
-    Router::new().merge(accounts::routes()).with_state(state)
+    Router::new()
+        .merge(accounts::routes())
+        .merge(orders::routes())
+        .merge(ca::routes())
+        .merge(certs::routes())
+        .merge(cosign::routes())
+        .with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.
@@ -99,7 +113,11 @@ pub async fn start(config: Config) -> Result<Running> {
     let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let secrets = load_secrets(&config)?;
+    // Argon2id over the CA passphrase is slow on purpose: off the async workers.
+    let cfg = config.clone();
+    let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
     let state = AppState {
         db,
         clock: Clock::default(),
@@ -186,5 +204,6 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
     Ok(Secrets {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
+        ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
     })
 }

@@ -30,6 +30,8 @@ pub struct Secrets {
     /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
     /// checked without storing the number.
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The CA's keys and the master sealing keys (CA key file, passphrase-protected).
+    pub ca: crate::ca::keys::CaKeys,
 }
 
 impl std::fmt::Debug for Secrets {

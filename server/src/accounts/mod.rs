@@ -64,7 +64,12 @@ async fn send_sms(
                 SmsPurpose::Signup | SmsPurpose::ChangePhone if exists => {
                     return Err(ErrorCode::PhoneAlreadyRegistered.into());
                 }
-                SmsPurpose::ResetPassword | SmsPurpose::Unlock | SmsPurpose::Recover if !exists => {
+                SmsPurpose::ResetPassword
+                | SmsPurpose::Unlock
+                | SmsPurpose::Recover
+                | SmsPurpose::LossReport
+                    if !exists =>
+                {
                     return Err(ErrorCode::AccountNotFound.into());
                 }
                 _ => {}

@@ -8,6 +8,8 @@ use serde::de::DeserializeOwned;
 
 pub use bidkey_testkit::{Store, TestServer};
 
+pub mod device;
+
 pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
