@@ -281,6 +281,8 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
     assert_eq!(err.1.code, ErrorCode::RenewalTooEarly);
 
     server.running.state.clock.advance(340 * DAY);
+    // The 30-day login expired meanwhile: log in again as the same device.
+    let c = login_again(&server, PHONE, &w.result.pair_id).await;
     let list: CertList = c.get("/v1/certs").await.expect("list");
     assert_eq!(list.expiring.len(), 1);
     assert_eq!(list.expiring[0].state, PairState::Expiring);
@@ -314,6 +316,7 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
 
     // After expiry (without renewal) the certificate is refused, and re-applying is offered.
     server.running.state.clock.advance(400 * DAY);
+    let c = login_again(&server, PHONE, &w2.result.pair_id).await;
     let err = co_sign(&c, &w2.signing_serial(), &w2.signing_share, &w2.signing_public, b"x")
         .await
         .expect_err("expired");

@@ -60,10 +60,48 @@ pub async fn login_new_device(server: &TestServer, phone: &str) -> Client {
                 phone: phone.into(),
                 code,
                 device_name: Some("second phone".into()),
+                device_id: None,
             },
         )
         .await
         .expect("logged in");
+    Client::new(server).with_token(&s.token)
+}
+
+/// Log in again by SMS as the device that holds the pair `pair_id` (after the token
+/// expired, e.g. when the test moved the clock by months).
+pub async fn login_again(server: &TestServer, phone: &str, pair_id: &str) -> Client {
+    let pair = pair_id.to_owned();
+    let device: String = server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            tx.query_opt(
+                "SELECT device_id FROM cert_pairs WHERE id = $1",
+                &[bidkey_server::db::Value::Text(pair.clone())],
+            )?
+            .map(|r| r.text(0))
+            .transpose()
+            .map(Option::unwrap_or_default)
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("device");
+    let code = sms(server, phone, SmsPurpose::Login).await;
+    let s: Session = Client::new(server)
+        .post(
+            "/v1/sessions/sms",
+            &SmsLoginRequest {
+                phone: phone.into(),
+                code,
+                device_name: None,
+                device_id: Some(device.clone()),
+            },
+        )
+        .await
+        .expect("logged in again");
+    assert_eq!(s.device_id, device, "same device");
     Client::new(server).with_token(&s.token)
 }
 

@@ -100,6 +100,7 @@ pub async fn signed_up(server: &TestServer, phone: &str) -> Client {
                 phone: phone.into(),
                 code,
                 device_name: Some("test phone".into()),
+                device_id: None,
             },
         )
         .await
