@@ -79,7 +79,8 @@ fn openssl(dir: &Path, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("openssl runs");
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "openssl {args:?}: {text}");
     text
 }
@@ -93,7 +94,14 @@ fn openssl_verifies(root: &Cert, issuing: &Cert, leaves: &[&Cert]) {
     std::fs::write(dir.join("inter.pem"), issuing.to_pem().expect("pem")).expect("write");
     let out = openssl(
         dir,
-        &["verify", "-CAfile", "root.pem", "-vfyopt", "distid:1234567812345678", "inter.pem"],
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-vfyopt",
+            "distid:1234567812345678",
+            "inter.pem",
+        ],
     );
     assert!(out.contains("inter.pem: OK"), "{out}");
     for (i, leaf) in leaves.iter().enumerate() {
@@ -122,7 +130,10 @@ async fn personal_enrolment_issues_a_verifiable_pair(store: Store) {
 
     // Not paid yet: no enrolment.
     let app: ow::Application = c
-        .post("/v1/applications/personal", &PersonalApplicationRequest::default())
+        .post(
+            "/v1/applications/personal",
+            &PersonalApplicationRequest::default(),
+        )
         .await
         .expect("applied");
     assert_eq!(app.kind, ApplicationKind::Personal);
@@ -160,8 +171,8 @@ async fn personal_enrolment_issues_a_verifiable_pair(store: Store) {
     };
     // A CSR for another key is refused and changes nothing.
     let other = sm2::Sm2PrivateKey::make_random().expect("key");
-    let bad = bidkey_crypto::x509::Csr::create(ca_subject("x", "y").expect("name"), &other)
-        .expect("csr");
+    let bad =
+        bidkey_crypto::x509::Csr::create(ca_subject("x", "y").expect("name"), &other).expect("csr");
     let err = finish(bad.to_der().to_vec()).await.expect_err("wrong key");
     assert_eq!(err.1.code, ErrorCode::InvalidCsr);
     let first = finish(csr.clone()).await.expect("issued");
@@ -188,7 +199,10 @@ async fn personal_enrolment_issues_a_verifiable_pair(store: Store) {
         PersonIdDigest::compute(server.running.state.secrets.pii_key.as_slice(), ID_NUMBER)
             .expect("digest");
     assert_eq!(signing.subject_person_id().expect("id"), Some(expected));
-    assert_eq!(signing.subject_common_name().expect("cn").as_deref(), Some(NAME));
+    assert_eq!(
+        signing.subject_common_name().expect("cn").as_deref(),
+        Some(NAME)
+    );
     assert_eq!(signing.subject(), encryption.subject());
 
     let chain = chain_and_crls(&anon).await;
@@ -199,9 +213,15 @@ async fn personal_enrolment_issues_a_verifiable_pair(store: Store) {
 
     // The phone opens its encryption key envelope and uses both keys.
     let w = open_wallet(&c, first, share, public).await;
-    let sig = co_sign(&c, &w.signing_serial(), &w.signing_share, &w.signing_public, b"bid file")
-        .await
-        .expect("co-signed");
+    let sig = co_sign(
+        &c,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"bid file",
+    )
+    .await
+    .expect("co-signed");
     sm2::verify(&w.signing_public, DEFAULT_ID, b"bid file", &sig).expect("plain SM2 signature");
     let enc_cert = w.encryption_cert();
     let ct = sm2::encrypt(&enc_cert.sm2_public_key().expect("key"), b"tender key").expect("ct");
@@ -307,9 +327,15 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
         .expect("old bid file opens");
     assert_eq!(pt, b"old bid");
     // The old pair is replaced: its signing key no longer co-signs.
-    let err = co_sign(&c, &w.signing_serial(), &w.signing_share, &w.signing_public, b"x")
-        .await
-        .expect_err("superseded");
+    let err = co_sign(
+        &c,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"x",
+    )
+    .await
+    .expect_err("superseded");
     assert_eq!(err.1.code, ErrorCode::CertificateRevoked);
     let list: CertList = c.get("/v1/certs").await.expect("list");
     assert_eq!((list.in_force.len(), list.invalid.len()), (1, 1));
@@ -317,9 +343,15 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
     // After expiry (without renewal) the certificate is refused, and re-applying is offered.
     server.running.state.clock.advance(400 * DAY);
     let c = login_again(&server, PHONE, &w2.result.pair_id).await;
-    let err = co_sign(&c, &w2.signing_serial(), &w2.signing_share, &w2.signing_public, b"x")
-        .await
-        .expect_err("expired");
+    let err = co_sign(
+        &c,
+        &w2.signing_serial(),
+        &w2.signing_share,
+        &w2.signing_public,
+        b"x",
+    )
+    .await
+    .expect_err("expired");
     assert_eq!(err.1.code, ErrorCode::CertificateExpired);
     let app: ow::Application = c
         .post(
@@ -328,7 +360,10 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
         )
         .await
         .expect("re-application");
-    assert_eq!((app.kind, app.status), (ApplicationKind::Reapply, Status::PendingReview));
+    assert_eq!(
+        (app.kind, app.status),
+        (ApplicationKind::Reapply, Status::PendingReview)
+    );
 }
 
 async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
@@ -373,7 +408,11 @@ async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
         .post::<_, ow::Application>("/v1/certs/recover", &wrong_person)
         .await
         .expect_err("not the same person");
-    assert!(matches!(err.1.code, ErrorCode::RealNameFailed), "{:?}", err.1.code);
+    assert!(
+        matches!(err.1.code, ErrorCode::RealNameFailed),
+        "{:?}",
+        err.1.code
+    );
     right.code = sms(&server, PHONE, SmsPurpose::Recover).await;
     let app: ow::Application = b
         .post("/v1/certs/recover", &right)
@@ -391,14 +430,26 @@ async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
         .await
         .expect("old ciphertext opens on the new phone");
     assert_eq!(pt, b"sealed bid");
-    co_sign(&b, &w2.signing_serial(), &w2.signing_share, &w2.signing_public, b"new")
-        .await
-        .expect("new phone signs");
+    co_sign(
+        &b,
+        &w2.signing_serial(),
+        &w2.signing_share,
+        &w2.signing_public,
+        b"new",
+    )
+    .await
+    .expect("new phone signs");
 
     // The old signing certificate is revoked and on the CRL; phone A can do nothing.
-    let err = co_sign(&a, &w.signing_serial(), &w.signing_share, &w.signing_public, b"x")
-        .await
-        .expect_err("old key");
+    let err = co_sign(
+        &a,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"x",
+    )
+    .await
+    .expect_err("old key");
     assert!(matches!(
         err.1.code,
         ErrorCode::CertificateRevoked | ErrorCode::CertificateNotFound
@@ -415,8 +466,13 @@ async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
         .expect("status");
     assert_eq!(status.status, RevocationStatus::Good);
     let (root, issuing, crl, arl) = chain_and_crls(&b).await;
-    crl.verify_signature(&issuing).expect("CRL signed by the issuing CA");
-    assert!(crl.revoked_serials_hex().expect("list").contains(&w.signing_serial()));
+    crl.verify_signature(&issuing)
+        .expect("CRL signed by the issuing CA");
+    assert!(
+        crl.revoked_serials_hex()
+            .expect("list")
+            .contains(&w.signing_serial())
+    );
     assert!(!crl.revoked_serials_hex().expect("list").contains(&serial));
     let chain = (root, issuing, crl, arl);
     verify(&server, &w2.signing, &chain, RequiredUsage::Signing);
@@ -470,9 +526,15 @@ async fn revocation_with_the_pin_reaches_the_crl(store: Store) {
         .expect_err("spent");
     assert_eq!(err.1.code, ErrorCode::InvalidState);
 
-    let err = co_sign(&c, &w.signing_serial(), &w.signing_share, &w.signing_public, b"x")
-        .await
-        .expect_err("revoked");
+    let err = co_sign(
+        &c,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"x",
+    )
+    .await
+    .expect_err("revoked");
     assert_eq!(err.1.code, ErrorCode::CertificateRevoked);
     let (root, issuing, crl, arl) = chain_and_crls(&anon).await;
     assert!(crl.crl_number().expect("number") > first_number);
@@ -555,10 +617,19 @@ async fn enterprise_claim_makes_the_applicant_admin(store: Store) {
         .expect("role");
     assert_eq!(role, Some(Role::Admin));
     let list: CertList = c.get("/v1/certs").await.expect("list");
-    assert_eq!(list.in_force[0].enterprise_name.as_deref(), Some("测试建设工程有限公司"));
-    co_sign(&c, &w.signing_serial(), &w.signing_share, &w.signing_public, b"tender")
-        .await
-        .expect("enterprise key signs");
+    assert_eq!(
+        list.in_force[0].enterprise_name.as_deref(),
+        Some("测试建设工程有限公司")
+    );
+    co_sign(
+        &c,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"tender",
+    )
+    .await
+    .expect("enterprise key signs");
 }
 
 async fn platform_certificates_from_csrs(store: Store) {
@@ -596,7 +667,10 @@ async fn platform_certificates_from_csrs(store: Store) {
         .expect("issued");
     let cert = Cert::from_der(&cert.cert_der).expect("cert");
     assert_eq!(cert.sm2_public_key().expect("key"), *key.public_key());
-    assert_eq!(cert.subject_organization().expect("o").as_deref(), Some("洋河e采"));
+    assert_eq!(
+        cert.subject_organization().expect("o").as_deref(),
+        Some("洋河e采")
+    );
     verify(&server, &cert, &chain, RequiredUsage::Signing);
 
     // P-256, signed in two steps.

@@ -86,13 +86,23 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
         let err = co_decrypt(&c, &enc_serial, &bad, &ct)
             .await
             .expect_err("wrong PIN");
-        assert_eq!((err.1.code, err.1.tries_left), (ErrorCode::WrongPin, Some(left)));
+        assert_eq!(
+            (err.1.code, err.1.tries_left),
+            (ErrorCode::WrongPin, Some(left))
+        );
     }
     // A final signature that does not verify is counted too.
-    let s = open_session(&c, &serial, CosignPurpose::Sign).await.expect("session");
-    let (_state, req) =
-        hazmat::device_sign_start(&w.signing_share, &w.signing_public, DEFAULT_ID, b"m", &s.session_id)
-            .expect("start");
+    let s = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
+    let (_state, req) = hazmat::device_sign_start(
+        &w.signing_share,
+        &w.signing_public,
+        DEFAULT_ID,
+        b"m",
+        &s.session_id,
+    )
+    .expect("start");
     let _: cw::SignResponse = c
         .post(
             "/v1/cosign/sign",
@@ -118,7 +128,10 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
         .await
         .expect_err("bad final signature");
     // The proof succeeded (reset to 0), the bad final signature counts 1.
-    assert_eq!((err.1.code, err.1.tries_left), (ErrorCode::WrongPin, Some(4)));
+    assert_eq!(
+        (err.1.code, err.1.tries_left),
+        (ErrorCode::WrongPin, Some(4))
+    );
     for left in [3, 2, 1] {
         let err = co_sign(&c, &serial, &bad, &w.signing_public, b"bid")
             .await
@@ -203,7 +216,10 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
         .map_err(|e: bidkey_server::db::DbError| e)
         .expect("audit");
     for a in ["pin.failed", "key.locked", "key.unlocked", "cert.issued"] {
-        assert!(actions.iter().any(|x| x == a), "{a} missing from {actions:?}");
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
     }
 }
 
@@ -320,10 +336,17 @@ async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
     let serial = w.signing_serial();
 
     // A sign request replayed in its (spent) session is refused.
-    let s = open_session(&c, &serial, CosignPurpose::Sign).await.expect("session");
-    let (_st, req) =
-        hazmat::device_sign_start(&w.signing_share, &w.signing_public, DEFAULT_ID, b"m", &s.session_id)
-            .expect("start");
+    let s = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
+    let (_st, req) = hazmat::device_sign_start(
+        &w.signing_share,
+        &w.signing_public,
+        DEFAULT_ID,
+        b"m",
+        &s.session_id,
+    )
+    .expect("start");
     let body = cw::SignRequest {
         session_id: s.session_id.clone(),
         request: req.to_bytes().to_vec(),
@@ -335,7 +358,9 @@ async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
         .expect_err("replay");
     assert_eq!(err.1.code, ErrorCode::InvalidState);
     // A request made for one session does not verify in another: a counted failure.
-    let s2 = open_session(&c, &serial, CosignPurpose::Sign).await.expect("session");
+    let s2 = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
     let err = c
         .post::<_, cw::SignResponse>(
             "/v1/cosign/sign",

@@ -221,7 +221,8 @@ async fn signup(
                 req.device_name.as_deref(),
                 req.device_id.as_deref(),
                 &ip,
-            ).map(Ok)
+            )
+            .map(Ok)
         })
         .await?;
     out.map(Json).map_err(ServerError::Api)
@@ -254,7 +255,8 @@ async fn login_sms(
                 req.device_name.as_deref(),
                 req.device_id.as_deref(),
                 &ip,
-            ).map(Ok)
+            )
+            .map(Ok)
         })
         .await?;
     out.map(Json).map_err(ServerError::Api)
@@ -307,14 +309,16 @@ async fn login_password(
     }
     let session = st
         .db
-        .write(move |tx| open_session(
+        .write(move |tx| {
+            open_session(
                 tx,
                 now,
                 &id,
                 req.device_name.as_deref(),
                 req.device_id.as_deref(),
                 &ip,
-            ))
+            )
+        })
         .await?;
     Ok(Json(session))
 }

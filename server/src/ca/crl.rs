@@ -128,7 +128,8 @@ pub fn cached(tx: &mut dyn Tx, which: Which, now: i64) -> Result<Option<Vec<u8>>
     let Some(state) = state else {
         return Ok(None);
     };
-    let (der, this_update, stored_fp) = (state.opt_bytes(0)?, state.opt_i64(1)?, state.opt_text(2)?);
+    let (der, this_update, stored_fp) =
+        (state.opt_bytes(0)?, state.opt_i64(1)?, state.opt_text(2)?);
     match (der, this_update, stored_fp) {
         (Some(der), Some(t), Some(f)) if f == fp && now >= t && now - t < refresh => Ok(Some(der)),
         _ => Ok(None),
@@ -213,10 +214,7 @@ pub fn status(tx: &mut dyn Tx, serial: &str, now: i64) -> Result<CertStatus> {
             RevocationStatus::Revoked,
             Some(reason_name(row.opt_i64(2)?.unwrap_or(0)).to_owned()),
         ),
-        "suspended" => (
-            RevocationStatus::Suspended,
-            Some(reason_name(6).to_owned()),
-        ),
+        "suspended" => (RevocationStatus::Suspended, Some(reason_name(6).to_owned())),
         _ => (RevocationStatus::Good, None),
     };
     Ok(CertStatus {

@@ -104,6 +104,7 @@ pub fn issue_platform(
         to_u64(now + days * DAY)?,
     )
     .map_err(|_| ServerError::Api(ErrorCode::InvalidCsr))?;
-    template.subject = ca_subject(&cn, &org).map_err(|_| ServerError::Api(ErrorCode::BadRequest))?;
+    template.subject =
+        ca_subject(&cn, &org).map_err(|_| ServerError::Api(ErrorCode::BadRequest))?;
     Ok(Cert::issue(&template, ca.issuing(), ca.issuing_key())?)
 }

@@ -189,18 +189,13 @@ impl CaKeys {
             Cert::from_der(r.take(issuing_len).ok_or_else(bad)?).map_err(internal("issuing"))?;
         let header_len = bytes.len() - r.0.len();
         let file_key = file_key(passphrase, &salt, params)?;
-        let plain = aead::open(
-            AeadAlgorithm::Sm4Gcm,
-            &file_key,
-            &bytes[..header_len],
-            r.0,
-        )
-        .map_err(|_| {
-            ServerError::Internal(format!(
-                "cannot open {}: wrong BIDKEY_CA_PASSPHRASE or a damaged file",
-                path.display()
-            ))
-        })?;
+        let plain = aead::open(AeadAlgorithm::Sm4Gcm, &file_key, &bytes[..header_len], r.0)
+            .map_err(|_| {
+                ServerError::Internal(format!(
+                    "cannot open {}: wrong BIDKEY_CA_PASSPHRASE or a damaged file",
+                    path.display()
+                ))
+            })?;
         if plain.len() != 96 {
             return Err(bad());
         }
@@ -310,7 +305,11 @@ fn file_key(
 
 /// The passphrase: configured, else `ca.passphrase`, else (only when creating) a new random
 /// one saved there.
-fn passphrase_for(dir: &Path, configured: Option<&str>, creating: bool) -> Result<Zeroizing<String>> {
+fn passphrase_for(
+    dir: &Path,
+    configured: Option<&str>,
+    creating: bool,
+) -> Result<Zeroizing<String>> {
     if let Some(p) = configured.map(str::trim).filter(|p| !p.is_empty()) {
         return Ok(Zeroizing::new(p.to_owned()));
     }

@@ -466,48 +466,47 @@ fn compute(st: &AppState, input: &FinishInput, csr_der: &[u8], now: i64) -> Resu
     // The signing key's server share moves from the enrolment to the co-signing service.
     let signing_key_id = new_id()?;
     let share = pending_share(st, &input.row)?;
-    let signing_share_sealed =
-        ca.seal(Sealed::CosignShare, &signing_key_id, &share.to_bytes()?)?;
+    let signing_share_sealed = ca.seal(Sealed::CosignShare, &signing_key_id, &share.to_bytes()?)?;
 
     let mut deliveries = Vec::new();
     let mut delivered = Vec::new();
-    let (new_key, encryption_serial, encryption_der) =
-        if input.app.kind == ApplicationKind::Recover {
-            let serial = input
-                .live
-                .iter()
-                .find_map(|(_, enc)| enc.clone())
-                .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
-            let der = input
-                .escrowed
-                .iter()
-                .find(|e| e.cert_serial.as_deref() == Some(serial.as_str()))
-                .and_then(|e| e.cert_der.clone())
-                .ok_or_else(|| ServerError::Internal("current key not in escrow".into()))?;
-            (None, serial, der)
-        } else {
-            let key = kmc::make_key(ca)?;
-            let cert = issue::issue(
-                ca,
-                CertProfile::Encryption {
-                    key_agreement: false,
-                },
-                &subject,
-                key.key.public_key().to_spki_der()?,
-                not_before,
-                not_after,
-            )?;
-            let d = kmc::deliver(ca, &key.key, &public)?;
-            delivered.push(DeliveredKey {
-                serial: cert.serial_hex(),
-                cert_der: cert.to_der().to_vec(),
-                envelope: d.envelope.clone(),
-                current: true,
-            });
-            deliveries.push((d, cert.serial_hex()));
-            let (serial, der) = (cert.serial_hex(), cert.to_der().to_vec());
-            (Some((key, cert)), serial, der)
-        };
+    let (new_key, encryption_serial, encryption_der) = if input.app.kind == ApplicationKind::Recover
+    {
+        let serial = input
+            .live
+            .iter()
+            .find_map(|(_, enc)| enc.clone())
+            .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+        let der = input
+            .escrowed
+            .iter()
+            .find(|e| e.cert_serial.as_deref() == Some(serial.as_str()))
+            .and_then(|e| e.cert_der.clone())
+            .ok_or_else(|| ServerError::Internal("current key not in escrow".into()))?;
+        (None, serial, der)
+    } else {
+        let key = kmc::make_key(ca)?;
+        let cert = issue::issue(
+            ca,
+            CertProfile::Encryption {
+                key_agreement: false,
+            },
+            &subject,
+            key.key.public_key().to_spki_der()?,
+            not_before,
+            not_after,
+        )?;
+        let d = kmc::deliver(ca, &key.key, &public)?;
+        delivered.push(DeliveredKey {
+            serial: cert.serial_hex(),
+            cert_der: cert.to_der().to_vec(),
+            envelope: d.envelope.clone(),
+            current: true,
+        });
+        deliveries.push((d, cert.serial_hex()));
+        let (serial, der) = (cert.serial_hex(), cert.to_der().to_vec());
+        (Some((key, cert)), serial, der)
+    };
     for e in &input.escrowed {
         let (Some(serial), Some(der)) = (&e.cert_serial, &e.cert_der) else {
             continue;

@@ -45,7 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/certs/{serial}/renew", post(renew))
         .route("/v1/certs/{serial}/reapply", post(reapply))
         .route("/v1/certs/{serial}/revoke", post(revoke))
-        .route("/v1/certs/{serial}/undo-loss-report", post(undo_loss_report))
+        .route(
+            "/v1/certs/{serial}/undo-loss-report",
+            post(undo_loss_report),
+        )
         .route("/v1/certs/{serial}/unlock", post(unlock))
 }
 
@@ -170,7 +173,14 @@ fn new_application(
             .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
         let order = orders::create_for(tx, now, &app, item)?;
         if order.status == Status::Paid {
-            applications::transition(tx, now, &app.id, Status::AwaitingPayment, Status::Paid, None)?;
+            applications::transition(
+                tx,
+                now,
+                &app.id,
+                Status::AwaitingPayment,
+                Status::Paid,
+                None,
+            )?;
         }
         audit::record(
             tx,
@@ -416,7 +426,8 @@ async fn loss_report(
         .db
         .write(move |tx| -> Outcome<PairChange> {
             ratelimit::hit(tx, &format!("loss:ip:{ip}"), now, 3600, 30)?;
-            if let Err(code) = codes::verify(tx, now, &req.phone, SmsPurpose::LossReport, &req.code)?
+            if let Err(code) =
+                codes::verify(tx, now, &req.phone, SmsPurpose::LossReport, &req.code)?
             {
                 return Ok(Err(ServerError::Api(code)));
             }

@@ -264,9 +264,8 @@ async fn sign_finish(
             } else {
                 Sm2Signature::from_der(&req.signature)
             };
-            let checked = sig.and_then(|sig| {
-                hazmat::server_check_final(&public, &digest, &sig).map(|()| sig)
-            });
+            let checked = sig
+                .and_then(|sig| hazmat::server_check_final(&public, &digest, &sig).map(|()| sig));
             match checked {
                 Ok(sig) => {
                     set_status(tx, &s.id, "failed", "done")?;

@@ -219,7 +219,9 @@ pub async fn enroll(c: &Client, app_id: &str) -> Wallet {
         let sym = co_decrypt(c, &result.signing_serial, &share, env.sym_key_ciphertext())
             .await
             .expect("envelope key co-decrypted");
-        let d1 = env.open_with_sym_key(&public, &sym).expect("envelope opens");
+        let d1 = env
+            .open_with_sym_key(&public, &sym)
+            .expect("envelope opens");
         enc_shares.insert(
             k.serial.clone(),
             DeviceShare::from_bytes(d1.as_slice()).expect("share"),
@@ -318,7 +320,12 @@ pub async fn co_decrypt(
 /// The CA chain and both current CRLs.
 pub async fn chain_and_crls(
     c: &Client,
-) -> (Cert, Cert, bidkey_crypto::x509::Crl, bidkey_crypto::x509::Crl) {
+) -> (
+    Cert,
+    Cert,
+    bidkey_crypto::x509::Crl,
+    bidkey_crypto::x509::Crl,
+) {
     let chain: CaChain = c.get("/v1/ca/chain").await.expect("chain");
     let root = Cert::from_der(&chain.root_der).expect("root");
     let issuing = Cert::from_der(&chain.issuing_der).expect("issuing");
