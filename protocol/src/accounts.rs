@@ -12,6 +12,8 @@ pub enum SmsPurpose {
     ChangePhone,
     Unlock,
     Recover,
+    /// 挂失 and 解挂: suspend certificates without the phone, or lift the suspension.
+    LossReport,
 }
 
 impl SmsPurpose {
@@ -23,6 +25,7 @@ impl SmsPurpose {
             SmsPurpose::ChangePhone => "change_phone",
             SmsPurpose::Unlock => "unlock",
             SmsPurpose::Recover => "recover",
+            SmsPurpose::LossReport => "loss_report",
         }
     }
 }
@@ -51,6 +54,10 @@ pub struct SmsLoginRequest {
     /// A name for this device, shown in the device list.
     #[serde(default)]
     pub device_name: Option<String>,
+    /// The device id of an earlier login on this phone, to log in again as the same device
+    /// (certificates are bound to the device); a new device otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// `POST /v1/sessions/password`
@@ -60,6 +67,9 @@ pub struct PasswordLoginRequest {
     pub password: String,
     #[serde(default)]
     pub device_name: Option<String>,
+    /// As in [`SmsLoginRequest::device_id`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
 }
 
 /// A login: the bearer token and when it stops working.

@@ -7,6 +7,8 @@
 
 pub mod accounts;
 pub mod b64;
+pub mod certs;
+pub mod cosign;
 pub mod enterprises;
 pub mod error;
 pub mod orders;

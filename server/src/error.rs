@@ -28,6 +28,11 @@ pub enum ServerError {
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
 
+/// What a transaction returns when a refusal must still commit (a counted wrong PIN, a spent
+/// session, a wrong SMS code): the outer error rolls back, the inner one is answered after
+/// the commit.
+pub type Outcome<T> = Result<Result<T, ServerError>, ServerError>;
+
 impl From<ErrorCode> for ServerError {
     fn from(code: ErrorCode) -> Self {
         ServerError::Api(code)

@@ -9,12 +9,16 @@ pub mod applications;
 pub mod audit;
 pub mod auth;
 pub mod bank;
+pub mod ca;
+pub mod certs;
+pub mod cosign;
 pub mod db;
 pub mod enterprises;
 pub mod error;
 pub mod fees;
 pub mod grants;
 pub mod idempotency;
+pub mod kmc;
 pub mod memberships;
 pub mod orders;
 pub mod platforms;
@@ -48,6 +52,9 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// Database connections.
     pub pool_size: usize,
+    /// Passphrase of the CA key file (`BIDKEY_CA_PASSPHRASE`); without it, a random one is
+    /// made on first start and kept in `data_dir/ca.passphrase` (see `docs/ca.md`).
+    pub ca_passphrase: Option<String>,
 }
 
 impl Config {
@@ -59,6 +66,7 @@ impl Config {
             data_dir,
             operator_token: None,
             pool_size: 4,
+            ca_passphrase: None,
         }
     }
 }
@@ -103,6 +111,9 @@ pub fn router(state: AppState) -> Router {
         .merge(grants::routes())
         .merge(zones::routes())
         .merge(seals::routes())
+        .merge(ca::routes())
+        .merge(certs::routes())
+        .merge(cosign::routes())
         .with_state(state)
 }
 
@@ -115,7 +126,11 @@ pub async fn start(config: Config) -> Result<Running> {
     let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let secrets = load_secrets(&config)?;
+    // Argon2id over the CA passphrase is slow on purpose: off the async workers.
+    let cfg = config.clone();
+    let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
     let state = AppState {
         db,
         clock: Clock::default(),
@@ -203,5 +218,6 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
         bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
+        ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
     })
 }

@@ -58,6 +58,8 @@ async fn main() {
         None => SocketAddr::from(([127, 0, 0, 1], 8750)),
     };
     config.listen = listen;
+    // Read from the environment only: a command-line flag would show in `ps`.
+    config.ca_passphrase = std::env::var("BIDKEY_CA_PASSPHRASE").ok();
     match start(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());

@@ -32,6 +32,8 @@ pub struct Secrets {
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,
     /// Key of the bank's statement webhook (HMAC-SM3), `bank-webhook.key` in the data dir.
     pub bank_webhook_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The CA's keys and the master sealing keys (CA key file, passphrase-protected).
+    pub ca: crate::ca::keys::CaKeys,
 }
 
 impl std::fmt::Debug for Secrets {

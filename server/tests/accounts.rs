@@ -92,6 +92,7 @@ async fn sms_codes_expire_and_limit_tries(store: Store) {
         phone: phone.into(),
         code: code.into(),
         device_name: None,
+        device_id: None,
     };
     for _ in 0..5 {
         let err = anon
@@ -172,6 +173,7 @@ async fn passwords(store: Store) {
         phone: "13600136000".into(),
         password: pw.into(),
         device_name: None,
+        device_id: None,
     };
     let err = anon
         .post::<_, Session>("/v1/sessions/password", &login("nope-nope"))

@@ -105,6 +105,18 @@ impl PersonIdDigest {
         Ok(Self(format!("{PERSON_ID_PREFIX}{hex}")))
     }
 
+    /// The same digest from the full HMAC-SM3 output `HMAC-SM3(key, ID number)` (32 bytes),
+    /// for a holder of the key that stored only that MAC and no longer has the ID number
+    /// (the Bidkey server keeps `id_number_hash`, never the number). Equal to
+    /// [`PersonIdDigest::compute`] with the same key and number.
+    pub fn from_keyed_mac(mac: &[u8]) -> Result<Self> {
+        if mac.len() != 32 {
+            return Err(Error::InvalidLength("person ID MAC"));
+        }
+        let hex: String = mac[..16].iter().map(|b| format!("{b:02X}")).collect();
+        Ok(Self(format!("{PERSON_ID_PREFIX}{hex}")))
+    }
+
     /// The `serialNumber` attribute value.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -234,6 +246,14 @@ mod tests {
     // The GB 11643 standard's own example number.
     const ID: &str = "11010519491231002X";
     const KEY: &[u8] = b"0123456789abcdef-platform-key";
+
+    #[test]
+    fn digest_from_stored_mac_equals_digest_from_number() {
+        let mac = crate::sm3::hmac_sm3(KEY, ID.as_bytes());
+        let a = PersonIdDigest::from_keyed_mac(&mac).expect("from mac");
+        assert_eq!(a, PersonIdDigest::compute(KEY, ID).expect("compute"));
+        assert!(PersonIdDigest::from_keyed_mac(&mac[..16]).is_err());
+    }
 
     #[test]
     fn uscc_check_character() {

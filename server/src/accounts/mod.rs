@@ -64,7 +64,12 @@ async fn send_sms(
                 SmsPurpose::Signup | SmsPurpose::ChangePhone if exists => {
                     return Err(ErrorCode::PhoneAlreadyRegistered.into());
                 }
-                SmsPurpose::ResetPassword | SmsPurpose::Unlock | SmsPurpose::Recover if !exists => {
+                SmsPurpose::ResetPassword
+                | SmsPurpose::Unlock
+                | SmsPurpose::Recover
+                | SmsPurpose::LossReport
+                    if !exists =>
+                {
                     return Err(ErrorCode::AccountNotFound.into());
                 }
                 _ => {}
@@ -105,24 +110,42 @@ fn create_account(tx: &mut dyn Tx, now: i64, phone: &str, ip: &str) -> Result<St
     Ok(id)
 }
 
-/// Create a device and a token for `account_id`.
+/// Open a login for `account_id`: on the earlier device `resume` if it is one of this
+/// account's devices and not revoked (its certificates stay bound to it), else on a new one.
 fn open_session(
     tx: &mut dyn Tx,
     now: i64,
     account_id: &str,
     device_name: Option<&str>,
+    resume: Option<&str>,
     ip: &str,
 ) -> Result<Session> {
-    let device_id = new_id()?;
-    let name = device_name
-        .unwrap_or("phone")
-        .chars()
-        .take(64)
-        .collect::<String>();
-    tx.execute(
-        "INSERT INTO devices (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
-        &params![device_id.clone(), account_id, name, now],
-    )?;
+    let existing = match resume {
+        Some(id) => tx
+            .query_opt(
+                "SELECT id FROM devices WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+                &params![id, account_id],
+            )?
+            .map(|r| r.text(0))
+            .transpose()?,
+        None => None,
+    };
+    let device_id = match existing {
+        Some(id) => id,
+        None => {
+            let device_id = new_id()?;
+            let name = device_name
+                .unwrap_or("phone")
+                .chars()
+                .take(64)
+                .collect::<String>();
+            tx.execute(
+                "INSERT INTO devices (id, account_id, name, created_at) VALUES ($1, $2, $3, $4)",
+                &params![device_id.clone(), account_id, name, now],
+            )?;
+            device_id
+        }
+    };
     let token = new_token()?;
     let expires_at = now + TOKEN_TTL;
     tx.execute(
@@ -191,7 +214,15 @@ async fn signup(
                 return Err(ErrorCode::PhoneAlreadyRegistered.into());
             }
             let id = create_account(tx, now, &req.phone, &ip)?;
-            open_session(tx, now, &id, req.device_name.as_deref(), &ip).map(Ok)
+            open_session(
+                tx,
+                now,
+                &id,
+                req.device_name.as_deref(),
+                req.device_id.as_deref(),
+                &ip,
+            )
+            .map(Ok)
         })
         .await?;
     out.map(Json).map_err(ServerError::Api)
@@ -217,7 +248,15 @@ async fn login_sms(
                 Some(id) => id,
                 None => create_account(tx, now, &req.phone, &ip)?,
             };
-            open_session(tx, now, &id, req.device_name.as_deref(), &ip).map(Ok)
+            open_session(
+                tx,
+                now,
+                &id,
+                req.device_name.as_deref(),
+                req.device_id.as_deref(),
+                &ip,
+            )
+            .map(Ok)
         })
         .await?;
     out.map(Json).map_err(ServerError::Api)
@@ -270,7 +309,16 @@ async fn login_password(
     }
     let session = st
         .db
-        .write(move |tx| open_session(tx, now, &id, req.device_name.as_deref(), &ip))
+        .write(move |tx| {
+            open_session(
+                tx,
+                now,
+                &id,
+                req.device_name.as_deref(),
+                req.device_id.as_deref(),
+                &ip,
+            )
+        })
         .await?;
     Ok(Json(session))
 }

@@ -10,11 +10,18 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 3,
+        sqlite: include_str!("../../migrations/sqlite/0003_ca.sql"),
+        postgres: include_str!("../../migrations/postgres/0003_ca.sql"),
+    },
+];
 
 const LOCK_KEY: i64 = 0x6269_646b_6579; // "bidkey"
 

@@ -8,6 +8,8 @@ use serde::de::DeserializeOwned;
 
 pub use bidkey_testkit::{Store, TestServer};
 
+pub mod device;
+
 pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
@@ -98,6 +100,7 @@ pub async fn signed_up(server: &TestServer, phone: &str) -> Client {
                 phone: phone.into(),
                 code,
                 device_name: Some("test phone".into()),
+                device_id: None,
             },
         )
         .await

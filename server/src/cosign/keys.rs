@@ -1,0 +1,142 @@
+//! The co-signing service's key store: one row per server share (`cosign_keys`), sealed with
+//! the master key under its row id, and the checks that decide whether a share may be used.
+
+use crate::ca::keys::{CaKeys, Sealed};
+use crate::db::Tx;
+use crate::error::{Result, ServerError};
+use crate::params;
+use bidkey_crypto::hazmat::ServerShare;
+use bidkey_crypto::sm2::Sm2PublicKey;
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::certs::CertUsage;
+
+/// A stored server share and what it belongs to.
+#[derive(Debug, Clone)]
+pub struct KeyRow {
+    pub id: String,
+    pub pair_id: String,
+    pub usage: CertUsage,
+    pub public_key: Vec<u8>,
+    pub share_sealed: Vec<u8>,
+    pub cert_serial: String,
+    pub account_id: String,
+    pub device_id: Option<String>,
+}
+
+const KEY_COLUMNS: &str = "k.id, k.pair_id, k.usage, k.public_key, k.share_sealed, k.cert_serial, p.account_id, p.device_id";
+
+fn key_from_row(r: &crate::db::Row) -> Result<KeyRow> {
+    Ok(KeyRow {
+        id: r.text(0)?,
+        pair_id: r.text(1)?,
+        usage: CertUsage::parse(&r.text(2)?)
+            .ok_or_else(|| ServerError::Internal("bad key usage".into()))?,
+        public_key: r.bytes(3)?,
+        share_sealed: r.bytes(4)?,
+        cert_serial: r.opt_text(5)?.unwrap_or_default(),
+        account_id: r.text(6)?,
+        device_id: r.opt_text(7)?,
+    })
+}
+
+/// The newest key for the certificate `serial` held by `account_id` on `device_id`.
+pub fn find_for_device(
+    tx: &mut dyn Tx,
+    serial: &str,
+    account_id: &str,
+    device_id: &str,
+) -> Result<KeyRow> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM cosign_keys k JOIN cert_pairs p ON p.id = k.pair_id \
+         WHERE k.cert_serial = $1 AND p.account_id = $2 AND p.device_id = $3 \
+         ORDER BY k.created_at DESC, k.id LIMIT 1"
+    );
+    let row = tx
+        .query_opt(
+            &sql,
+            &params![serial.trim().to_ascii_uppercase(), account_id, device_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+    key_from_row(&row)
+}
+
+/// A key by id.
+pub fn get(tx: &mut dyn Tx, id: &str) -> Result<KeyRow> {
+    let sql = format!(
+        "SELECT {KEY_COLUMNS} FROM cosign_keys k JOIN cert_pairs p ON p.id = k.pair_id WHERE k.id = $1"
+    );
+    let row = tx
+        .query_opt(&sql, &params![id])?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+    key_from_row(&row)
+}
+
+/// Store a server share for `pair_id` under the id its sealing was made for.
+#[allow(clippy::too_many_arguments)]
+pub fn insert(
+    tx: &mut dyn Tx,
+    now: i64,
+    id: &str,
+    pair_id: &str,
+    usage: CertUsage,
+    public_key: &Sm2PublicKey,
+    share_sealed: &[u8],
+    cert_serial: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO cosign_keys (id, pair_id, usage, public_key, share_sealed, failed_pins, locked, created_at, cert_serial, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $6)",
+        &params![
+            id,
+            pair_id,
+            usage.as_str(),
+            public_key.to_sec1(),
+            share_sealed,
+            now,
+            cert_serial
+        ],
+    )?;
+    Ok(())
+}
+
+/// Unseal a server share.
+pub fn share(ca: &CaKeys, key: &KeyRow) -> Result<ServerShare> {
+    let bytes = ca.open(Sealed::CosignShare, &key.id, &key.share_sealed)?;
+    let share = ServerShare::from_bytes(&bytes)?;
+    if share.public_key().to_sec1() != key.public_key {
+        return Err(ServerError::Internal(format!(
+            "cosign key {} does not match its public key",
+            key.id
+        )));
+    }
+    Ok(share)
+}
+
+/// Whether the pair may be used: its signing certificate (and the pair) must be in force.
+/// Revoked (or replaced) beats suspended beats expired. With `allow_suspended`, a suspended
+/// pair passes (only for the holder's own revocation).
+pub fn check_usable(tx: &mut dyn Tx, pair_id: &str, now: i64, allow_suspended: bool) -> Result<()> {
+    let row = tx
+        .query_opt(
+            "SELECT p.status, c.status, c.not_after FROM cert_pairs p \
+             LEFT JOIN certificates c ON c.pair_id = p.id AND c.usage = 'signing' WHERE p.id = $1",
+            &params![pair_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+    let pair = row.text(0)?;
+    let cert = row.opt_text(1)?;
+    let not_after = row.opt_i64(2)?;
+    if matches!(pair.as_str(), "revoked" | "superseded") || cert.as_deref() == Some("revoked") {
+        return Err(ErrorCode::CertificateRevoked.into());
+    }
+    let suspended = pair == "suspended" || cert.as_deref() == Some("suspended");
+    if suspended && !allow_suspended {
+        return Err(ErrorCode::CertificateSuspended.into());
+    }
+    match not_after {
+        None => Err(ErrorCode::CertificateNotFound.into()),
+        Some(t) if t <= now => Err(ErrorCode::CertificateExpired.into()),
+        Some(_) if pair == "valid" || suspended => Ok(()),
+        Some(_) => Err(ErrorCode::InvalidState.into()),
+    }
+}

@@ -1,0 +1,398 @@
+//! The co-signing service over real HTTP on loopback, on SQLite and on PostgreSQL: PIN
+//! counting and locking, unlock, certificate status gates, single-use sessions.
+
+mod support;
+
+use bidkey_crypto::hazmat::{self, DeviceShare};
+use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2PrivateKey};
+use bidkey_crypto::x509::Crl;
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest, SmsPurpose};
+use bidkey_protocol::certs::*;
+use bidkey_protocol::cosign::{self as cw, CosignPurpose};
+use support::device::*;
+use support::{Client, Store, TestServer, real_named, signed_up};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
+on_both_stores!(
+    five_wrong_pins_lock_until_unlock,
+    suspended_and_revoked_certificates_cannot_cosign,
+    sessions_are_single_use_and_bound_to_the_holders_device,
+);
+
+const PHONE: &str = "13900139000";
+const NAME: &str = "李四";
+const ID_NUMBER: &str = "11010519491231002X";
+
+async fn enrolled(server: &TestServer) -> (Client, Wallet) {
+    let c = signed_up(server, PHONE).await;
+    real_named(&c, NAME, ID_NUMBER).await;
+    let app = paid_personal_application(server, &c).await;
+    let w = enroll(&c, &app).await;
+    (c, w)
+}
+
+/// A share from a wrong PIN: some other scalar.
+fn wrong_share() -> DeviceShare {
+    let k = Sm2PrivateKey::make_random().expect("key");
+    DeviceShare::from_bytes(k.to_bytes().as_slice()).expect("share")
+}
+
+fn realname() -> RealNameRequest {
+    RealNameRequest {
+        method: RealNameMethod::Alipay,
+        name: NAME.into(),
+        id_number: ID_NUMBER.into(),
+        bank_card: None,
+        bank_phone: None,
+    }
+}
+
+async fn five_wrong_pins_lock_until_unlock(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let serial = w.signing_serial();
+    let bad = wrong_share();
+
+    // A wrong PIN is caught by the request proof, counted, and committed.
+    for left in [4, 3] {
+        let err = co_sign(&c, &serial, &bad, &w.signing_public, b"bid")
+            .await
+            .expect_err("wrong PIN");
+        assert_eq!(err.1.code, ErrorCode::WrongPin);
+        assert_eq!(err.1.tries_left, Some(left));
+    }
+    // A correct PIN resets the count.
+    co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"bid")
+        .await
+        .expect("right PIN");
+    // Wrong PINs on decryption count against the same pair.
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    for left in [4, 3] {
+        let err = co_decrypt(&c, &enc_serial, &bad, &ct)
+            .await
+            .expect_err("wrong PIN");
+        assert_eq!(
+            (err.1.code, err.1.tries_left),
+            (ErrorCode::WrongPin, Some(left))
+        );
+    }
+    // A final signature that does not verify is counted too.
+    let s = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
+    let (_state, req) = hazmat::device_sign_start(
+        &w.signing_share,
+        &w.signing_public,
+        DEFAULT_ID,
+        b"m",
+        &s.session_id,
+    )
+    .expect("start");
+    let _: cw::SignResponse = c
+        .post(
+            "/v1/cosign/sign",
+            &cw::SignRequest {
+                session_id: s.session_id.clone(),
+                request: req.to_bytes().to_vec(),
+            },
+        )
+        .await
+        .expect("proof accepted");
+    let forged = Sm2PrivateKey::make_random()
+        .expect("key")
+        .sign(DEFAULT_ID, b"m")
+        .expect("sig");
+    let err = c
+        .post::<_, cw::SignDone>(
+            "/v1/cosign/sign/finish",
+            &cw::SignFinish {
+                session_id: s.session_id,
+                signature: forged.to_der(),
+            },
+        )
+        .await
+        .expect_err("bad final signature");
+    // The proof succeeded (reset to 0), the bad final signature counts 1.
+    assert_eq!(
+        (err.1.code, err.1.tries_left),
+        (ErrorCode::WrongPin, Some(4))
+    );
+    for left in [3, 2, 1] {
+        let err = co_sign(&c, &serial, &bad, &w.signing_public, b"bid")
+            .await
+            .expect_err("wrong PIN");
+        assert_eq!(err.1.tries_left, Some(left));
+    }
+    // The fifth in a row locks.
+    let err = co_sign(&c, &serial, &bad, &w.signing_public, b"bid")
+        .await
+        .expect_err("locked");
+    assert_eq!((err.0, err.1.code), (423, ErrorCode::KeyLocked));
+    // Now even the right PIN is refused, for signing and decryption.
+    let err = co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"bid")
+        .await
+        .expect_err("locked");
+    assert_eq!(err.1.code, ErrorCode::KeyLocked);
+    let err = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+        .await
+        .expect_err("locked");
+    assert_eq!(err.1.code, ErrorCode::KeyLocked);
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert!(list.in_force[0].key_locked);
+    assert_eq!(list.in_force[0].pin_tries_left, 0);
+
+    // Unlock: another person's ID is refused, a wrong code is refused.
+    let code = sms(&server, PHONE, SmsPurpose::Unlock).await;
+    let mut other = realname();
+    other.id_number = "110105194912310029".into();
+    let err = c
+        .post::<_, CertPairView>(
+            &format!("/v1/certs/{serial}/unlock"),
+            &IdentityCheck {
+                realname: other,
+                code: code.clone(),
+            },
+        )
+        .await
+        .expect_err("different person");
+    assert!(matches!(err.1.code, ErrorCode::RealNameFailed));
+    let code = sms(&server, PHONE, SmsPurpose::Unlock).await;
+    let wrong_code = if code == "000000" { "111111" } else { "000000" };
+    let err = c
+        .post::<_, CertPairView>(
+            &format!("/v1/certs/{serial}/unlock"),
+            &IdentityCheck {
+                realname: realname(),
+                code: wrong_code.into(),
+            },
+        )
+        .await
+        .expect_err("wrong code");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+    let view: CertPairView = c
+        .post(
+            &format!("/v1/certs/{serial}/unlock"),
+            &IdentityCheck {
+                realname: realname(),
+                code,
+            },
+        )
+        .await
+        .expect("unlocked");
+    assert!(!view.key_locked);
+    assert_eq!(view.pin_tries_left, 5);
+    let sig = co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"after")
+        .await
+        .expect("signs again");
+    sm2::verify(&w.signing_public, DEFAULT_ID, b"after", &sig).expect("verifies");
+
+    // The audit log has the failures, the lock and the unlock, and no secrets.
+    let actions: Vec<String> = server
+        .running
+        .state
+        .db
+        .read(|tx| {
+            tx.query("SELECT action FROM audit_log ORDER BY at, id", &[])?
+                .iter()
+                .map(|r| r.text(0))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("audit");
+    for a in ["pin.failed", "key.locked", "key.unlocked", "cert.issued"] {
+        assert!(
+            actions.iter().any(|x| x == a),
+            "{a} missing from {actions:?}"
+        );
+    }
+}
+
+async fn suspended_and_revoked_certificates_cannot_cosign(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let serial = w.signing_serial();
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    let anon = Client::new(&server);
+
+    // 挂失 of one certificate (either of the pair suspends the pair).
+    let code = sms(&server, PHONE, SmsPurpose::LossReport).await;
+    let change: PairChange = anon
+        .post(
+            "/v1/certs/loss-report",
+            &LossReportRequest {
+                phone: PHONE.into(),
+                code,
+                serial: Some(enc_serial.clone()),
+            },
+        )
+        .await
+        .expect("suspended");
+    assert_eq!(change.state, PairState::Suspended);
+    let err = co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"x")
+        .await
+        .expect_err("suspended");
+    assert_eq!((err.0, err.1.code), (423, ErrorCode::CertificateSuspended));
+    let err = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+        .await
+        .expect_err("suspended");
+    assert_eq!(err.1.code, ErrorCode::CertificateSuspended);
+    let status: CertStatus = anon
+        .get(&format!("/v1/certs/{serial}/status"))
+        .await
+        .expect("status");
+    assert_eq!(status.status, RevocationStatus::Suspended);
+    assert_eq!(status.reason.as_deref(), Some("certificate_hold"));
+    let (_, issuing, crl, _) = chain_and_crls(&anon).await;
+    crl.verify_signature(&issuing).expect("signed");
+    let held = crl
+        .find(&hex::decode(&serial).expect("hex"))
+        .expect("parse")
+        .expect("listed");
+    assert_eq!(
+        held.reason,
+        Some(bidkey_crypto::x509::CrlReason::CertificateHold)
+    );
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert_eq!(list.in_force[0].state, PairState::Suspended);
+
+    // 解挂: logged in, with a fresh code.
+    let code = sms(&server, PHONE, SmsPurpose::LossReport).await;
+    let change: PairChange = c
+        .post(
+            &format!("/v1/certs/{serial}/undo-loss-report"),
+            &UndoLossRequest { code },
+        )
+        .await
+        .expect("undone");
+    assert_eq!(change.state, PairState::InForce);
+    co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"x")
+        .await
+        .expect("signs again");
+    assert_eq!(
+        co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+            .await
+            .expect("decrypts again"),
+        b"k"
+    );
+    let crl = Crl::from_der(&raw(&anon, "/v1/ca/crl").await).expect("crl");
+    assert!(crl.revoked_serials_hex().expect("list").is_empty());
+
+    // Another module revokes by updating the table (staff removal): the co-signing service
+    // and the CRL follow.
+    let s2 = serial.clone();
+    let t = server.running.state.clock.now();
+    server
+        .running
+        .state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "UPDATE certificates SET status = 'revoked', revoked_at = $1, revoke_reason = 9 WHERE serial = $2",
+                &[
+                    bidkey_server::db::Value::Int(t),
+                    bidkey_server::db::Value::Text(s2.clone()),
+                ],
+            )
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("revoked directly");
+    let err = co_sign(&c, &serial, &w.signing_share, &w.signing_public, b"x")
+        .await
+        .expect_err("revoked");
+    assert_eq!(err.1.code, ErrorCode::CertificateRevoked);
+    let crl = Crl::from_der(&raw(&anon, "/v1/ca/crl").await).expect("crl");
+    let entry = crl
+        .find(&hex::decode(&serial).expect("hex"))
+        .expect("parse")
+        .expect("listed");
+    assert_eq!(
+        entry.reason,
+        Some(bidkey_crypto::x509::CrlReason::PrivilegeWithdrawn)
+    );
+}
+
+async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let serial = w.signing_serial();
+
+    // A sign request replayed in its (spent) session is refused.
+    let s = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
+    let (_st, req) = hazmat::device_sign_start(
+        &w.signing_share,
+        &w.signing_public,
+        DEFAULT_ID,
+        b"m",
+        &s.session_id,
+    )
+    .expect("start");
+    let body = cw::SignRequest {
+        session_id: s.session_id.clone(),
+        request: req.to_bytes().to_vec(),
+    };
+    let _: cw::SignResponse = c.post("/v1/cosign/sign", &body).await.expect("answered");
+    let err = c
+        .post::<_, cw::SignResponse>("/v1/cosign/sign", &body)
+        .await
+        .expect_err("replay");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+    // A request made for one session does not verify in another: a counted failure.
+    let s2 = open_session(&c, &serial, CosignPurpose::Sign)
+        .await
+        .expect("session");
+    let err = c
+        .post::<_, cw::SignResponse>(
+            "/v1/cosign/sign",
+            &cw::SignRequest {
+                session_id: s2.session_id,
+                request: req.to_bytes().to_vec(),
+            },
+        )
+        .await
+        .expect_err("other session");
+    assert_eq!(err.1.code, ErrorCode::WrongPin);
+    // The signing key does not decrypt-sign confusion: encryption keys cannot sign.
+    let err = open_session(&c, &w.result.encryption_serial, CosignPurpose::Sign)
+        .await
+        .expect_err("encryption key");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+
+    // Another device of the same account (a second login) does not hold the key.
+    let other_device = login_new_device(&server, PHONE).await;
+    let err = open_session(&other_device, &serial, CosignPurpose::Sign)
+        .await
+        .expect_err("other device");
+    assert_eq!(err.1.code, ErrorCode::CertificateNotFound);
+    // Another account neither.
+    let stranger = signed_up(&server, "13700137000").await;
+    let err = open_session(&stranger, &serial, CosignPurpose::Sign)
+        .await
+        .expect_err("stranger");
+    assert_eq!(err.1.code, ErrorCode::CertificateNotFound);
+    // Without a login, nothing.
+    let err = open_session(&Client::new(&server), &serial, CosignPurpose::Sign)
+        .await
+        .expect_err("anonymous");
+    assert_eq!(err.1.code, ErrorCode::Unauthorized);
+}
