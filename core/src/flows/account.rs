@@ -25,7 +25,10 @@ impl Bidkey {
         check_phone(phone)?;
         let s: Session = self
             .api
-            .post("/v1/accounts/signup", &sms_login(phone, code, device_name))
+            .post(
+                "/v1/accounts/signup",
+                &sms_login(phone, code, device_name, None),
+            )
             .await?;
         self.remember(s)
     }
@@ -40,7 +43,10 @@ impl Bidkey {
         check_phone(phone)?;
         let s: Session = self
             .api
-            .post("/v1/sessions/sms", &sms_login(phone, code, device_name))
+            .post(
+                "/v1/sessions/sms",
+                &sms_login(phone, code, device_name, self.wallet.meta(DEVICE_KEY)?),
+            )
             .await?;
         self.remember(s)
     }
@@ -61,6 +67,7 @@ impl Bidkey {
                     phone: phone.to_owned(),
                     password: password.to_owned(),
                     device_name: Some(device_name.to_owned()),
+                    device_id: self.wallet.meta(DEVICE_KEY)?,
                 },
             )
             .await?;
@@ -77,6 +84,8 @@ impl Bidkey {
             expires_at: s.expires_at,
             account_json: json,
         })?;
+        // Certificates are bound to this device; later logins on this phone reuse its id.
+        self.wallet.set_meta(DEVICE_KEY, &s.device_id)?;
         self.api.set_token(Some(s.token));
         self.wallet.log(now(), "logged in")?;
         Ok(s.account)
@@ -179,11 +188,20 @@ impl Bidkey {
     }
 }
 
-fn sms_login(phone: &str, code: &str, device_name: &str) -> SmsLoginRequest {
+/// Wallet meta key of this phone's device id at the server.
+const DEVICE_KEY: &str = "device_id";
+
+fn sms_login(
+    phone: &str,
+    code: &str,
+    device_name: &str,
+    device_id: Option<String>,
+) -> SmsLoginRequest {
     SmsLoginRequest {
         phone: phone.to_owned(),
         code: code.trim().to_owned(),
         device_name: Some(device_name.to_owned()),
+        device_id,
     }
 }
 

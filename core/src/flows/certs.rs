@@ -1,0 +1,581 @@
+//! Certificates on the phone: enrolment through two-party key generation, the co-signing
+//! and co-decryption calls every signature and decryption goes through, and the lifecycle
+//! (list, renew, re-apply, revoke, loss report and undo, unlock, recovery).
+
+use crate::error::{CoreError, Result};
+use crate::wallet::{StoredCert, StoredShare};
+use crate::{Bidkey, now};
+use bidkey_crypto::envelope::EnvelopedKey;
+use bidkey_crypto::hazmat::{self, DecryptResponse, DeviceShare, ServerKeygenMsg, SignResponse};
+use bidkey_crypto::sm2::{Sm2Ciphertext, Sm2PublicKey, Sm2Signature};
+use bidkey_crypto::x509::{Cert, CsrDraft, Name};
+use bidkey_protocol::certs::*;
+use bidkey_protocol::cosign::{self, CosignPurpose};
+use der::Decode;
+use zeroize::Zeroizing;
+
+/// What an enrolment stored on this phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrolledPair {
+    pub pair_id: String,
+    pub signing_serial: String,
+    pub encryption_serial: String,
+    /// Encryption keys delivered (the current one and every past one of this holder).
+    pub encryption_keys: usize,
+}
+
+fn pending_key_id(enrollment_id: &str) -> String {
+    format!("pending-{enrollment_id}")
+}
+
+impl Bidkey {
+    /// Fetch certificates for a paid application: a new two-party signing key (the phone's
+    /// share stored under `pin`), the CSR co-signed, both certificates stored, and every
+    /// escrowed encryption key delivered by the KMC re-shared onto this phone.
+    ///
+    /// Safe to call again after a lost connection: the share is saved before the final
+    /// step, and the server answers a repeated finish with the same certificates.
+    pub async fn enroll(&self, application_id: &str, pin: &str) -> Result<EnrolledPair> {
+        self.require_login()?;
+        crate::wallet::check_pin(pin)?;
+        let start: EnrollStart = self
+            .api
+            .post(
+                &format!("/v1/applications/{application_id}/enroll/start"),
+                &serde_json::json!({}),
+            )
+            .await?;
+        let (state, msg) = hazmat::make_device_keygen(&start.keygen_session)?;
+        let kg: KeygenResponse = self
+            .api
+            .post(
+                &format!("/v1/enrollments/{}/keygen", start.enrollment_id),
+                &KeygenRequest {
+                    device_msg: msg.to_bytes().to_vec(),
+                },
+            )
+            .await?;
+        let server_msg = ServerKeygenMsg::from_bytes(&kg.server_msg)?;
+        let (share, joint) =
+            hazmat::device_keygen_finish(state, &server_msg, &start.keygen_session)?;
+
+        let subject = Name::from_der(&start.subject_der)
+            .map_err(|_| CoreError::Crypto("server sent a malformed subject".into()))?;
+        let draft = CsrDraft::new(subject, &joint.to_spki_der()?)?;
+        let e = draft.sm2_digest()?;
+        let (sign_state, req) = hazmat::device_sign_start_digest(&share, &e, &kg.csr_sign_session)?;
+        let resp: CsrSignResponse = self
+            .api
+            .post(
+                &format!("/v1/enrollments/{}/csr/sign", start.enrollment_id),
+                &CsrSignRequest {
+                    request: req.to_bytes().to_vec(),
+                },
+            )
+            .await?;
+        let sig = hazmat::device_sign_finish(
+            sign_state,
+            &share,
+            &SignResponse::from_bytes(&resp.response)?,
+        )?;
+        let csr = draft.assemble(&sig.to_der())?;
+
+        // Keep the new share before the server commits the issuance.
+        let pending = StoredShare {
+            key_id: pending_key_id(&start.enrollment_id),
+            pair_id: String::new(),
+            usage: "signing".into(),
+            public_key: joint.to_sec1(),
+        };
+        self.wallet
+            .put_share(&pending, &share, pin, self.pin_kdf, now())?;
+        let result: EnrollResult = self
+            .api
+            .post(
+                &format!("/v1/enrollments/{}/finish", start.enrollment_id),
+                &EnrollFinishRequest {
+                    csr_der: csr.to_der().to_vec(),
+                },
+            )
+            .await?;
+        self.store_enrollment(&result, &share, &joint, &pending.key_id, pin)
+            .await
+    }
+
+    async fn store_enrollment(
+        &self,
+        result: &EnrollResult,
+        share: &DeviceShare,
+        joint: &Sm2PublicKey,
+        pending_key: &str,
+        pin: &str,
+    ) -> Result<EnrolledPair> {
+        let signing = Cert::from_der(&result.signing_cert)?;
+        if signing.sm2_public_key()? != *joint {
+            return Err(CoreError::Crypto(
+                "the signing certificate is not for this phone's key".into(),
+            ));
+        }
+        let t = now();
+        self.wallet.put_share(
+            &StoredShare {
+                key_id: result.signing_serial.clone(),
+                pair_id: result.pair_id.clone(),
+                usage: "signing".into(),
+                public_key: joint.to_sec1(),
+            },
+            share,
+            pin,
+            self.pin_kdf,
+            t,
+        )?;
+        self.wallet.delete_share(pending_key)?;
+        self.wallet
+            .put_cert(&stored_cert(&result.pair_id, "signing", &signing)?, t)?;
+        for key in &result.delivered_keys {
+            let enc = Cert::from_der(&key.cert_der)?;
+            let enc_share = self
+                .open_delivered_key(&result.signing_serial, share, joint, key)
+                .await?;
+            self.wallet.put_share(
+                &StoredShare {
+                    key_id: key.serial.clone(),
+                    pair_id: result.pair_id.clone(),
+                    usage: "encryption".into(),
+                    public_key: enc.sm2_public_key()?.to_sec1(),
+                },
+                &enc_share,
+                pin,
+                self.pin_kdf,
+                t,
+            )?;
+            self.wallet
+                .put_cert(&stored_cert(&result.pair_id, "encryption", &enc)?, t)?;
+        }
+        self.wallet.log(
+            t,
+            &format!(
+                "certificates {} / {} stored",
+                result.signing_serial, result.encryption_serial
+            ),
+        )?;
+        Ok(EnrolledPair {
+            pair_id: result.pair_id.clone(),
+            signing_serial: result.signing_serial.clone(),
+            encryption_serial: result.encryption_serial.clone(),
+            encryption_keys: result.delivered_keys.len(),
+        })
+    }
+
+    /// Open a key envelope addressed to the signing key by co-decrypting its SM4 key.
+    async fn open_delivered_key(
+        &self,
+        signing_serial: &str,
+        share: &DeviceShare,
+        joint: &Sm2PublicKey,
+        key: &DeliveredKey,
+    ) -> Result<DeviceShare> {
+        let env = EnvelopedKey::from_der(&key.envelope)?;
+        let sym = self
+            .co_decrypt(signing_serial, share, env.sym_key_ciphertext())
+            .await?;
+        let secret = env.open_with_sym_key(joint, &sym)?;
+        Ok(DeviceShare::from_bytes(secret.as_slice())?)
+    }
+
+    /// The device half of a co-decryption with `share` of the key of certificate `serial`.
+    pub(crate) async fn co_decrypt(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let s = self
+            .open_cosign_session(serial, CosignPurpose::Decrypt)
+            .await?;
+        let (state, req) = hazmat::device_decrypt_start(share, ct, &s.session_id)?;
+        let resp: cosign::DecryptResponse = self
+            .api
+            .post(
+                "/v1/cosign/decrypt",
+                &cosign::DecryptRequest {
+                    session_id: s.session_id.clone(),
+                    request: req.to_bytes().to_vec(),
+                },
+            )
+            .await?;
+        Ok(hazmat::device_decrypt_finish(
+            state,
+            ct,
+            &DecryptResponse::from_bytes(&resp.response)?,
+        )?)
+    }
+
+    /// The device half of a co-signature over digest `e` with the signing key of `serial`;
+    /// the server checks the final signature before it is returned.
+    pub(crate) async fn co_sign_digest(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        e: &[u8; 32],
+        purpose: CosignPurpose,
+        session: Option<cosign::Session>,
+    ) -> Result<Sm2Signature> {
+        let s = match session {
+            Some(s) => s,
+            None => self.open_cosign_session(serial, purpose).await?,
+        };
+        let (state, req) = hazmat::device_sign_start_digest(share, e, &s.session_id)?;
+        let resp: cosign::SignResponse = self
+            .api
+            .post(
+                "/v1/cosign/sign",
+                &cosign::SignRequest {
+                    session_id: s.session_id.clone(),
+                    request: req.to_bytes().to_vec(),
+                },
+            )
+            .await?;
+        let sig =
+            hazmat::device_sign_finish(state, share, &SignResponse::from_bytes(&resp.response)?)?;
+        let done: cosign::SignDone = self
+            .api
+            .post(
+                "/v1/cosign/sign/finish",
+                &cosign::SignFinish {
+                    session_id: s.session_id,
+                    signature: sig.to_der(),
+                },
+            )
+            .await?;
+        Ok(Sm2Signature::from_der(&done.signature)?)
+    }
+
+    pub(crate) async fn open_cosign_session(
+        &self,
+        serial: &str,
+        purpose: CosignPurpose,
+    ) -> Result<cosign::Session> {
+        self.api
+            .post(
+                "/v1/cosign/sessions",
+                &cosign::OpenSession {
+                    serial: serial.to_owned(),
+                    purpose,
+                },
+            )
+            .await
+    }
+
+    /// Sign `message` (SM2 with the default ID) with the signing key of `serial`, asking the
+    /// PIN. A wrong PIN is refused by the server with the tries left.
+    pub async fn sign_message(
+        &self,
+        serial: &str,
+        pin: &str,
+        message: &[u8],
+    ) -> Result<Sm2Signature> {
+        self.require_login()?;
+        let share = self.wallet.share_with_pin(serial, pin, self.pin_kdf)?;
+        let public = self.public_key_of(serial)?;
+        let e =
+            bidkey_crypto::sm2::message_digest(&public, bidkey_crypto::sm2::DEFAULT_ID, message)?;
+        self.co_sign_digest(serial, &share, &e, CosignPurpose::Sign, None)
+            .await
+    }
+
+    /// Decrypt an SM2 ciphertext (GM/T 0009 DER) made for encryption certificate `serial`.
+    pub async fn decrypt(
+        &self,
+        serial: &str,
+        pin: &str,
+        ciphertext_der: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.require_login()?;
+        let ct = Sm2Ciphertext::from_der(ciphertext_der)?;
+        let share = self.wallet.share_with_pin(serial, pin, self.pin_kdf)?;
+        self.co_decrypt(serial, &share, &ct).await
+    }
+
+    pub(crate) fn public_key_of(&self, serial: &str) -> Result<Sm2PublicKey> {
+        let share = self
+            .wallet
+            .shares()?
+            .into_iter()
+            .find(|s| s.key_id == serial)
+            .ok_or_else(|| CoreError::NotFound(format!("certificate {serial} on this phone")))?;
+        Ok(Sm2PublicKey::from_sec1(&share.public_key)?)
+    }
+}
+
+fn stored_cert(pair_id: &str, usage: &str, cert: &Cert) -> Result<StoredCert> {
+    Ok(StoredCert {
+        serial: cert.serial_hex(),
+        pair_id: pair_id.to_owned(),
+        usage: usage.to_owned(),
+        enterprise_id: None,
+        enterprise_name: cert.subject_organization()?,
+        subject: cert.subject_string(),
+        der: cert.to_der().to_vec(),
+        not_before: cert.not_before() as i64,
+        not_after: cert.not_after() as i64,
+        status: "valid".into(),
+    })
+}
+
+/// Applications, orders and the certificate lifecycle.
+impl Bidkey {
+    /// Apply for a personal certificate (个人证书) as a natural person.
+    pub async fn apply_personal_certificate(&self) -> Result<bidkey_protocol::orders::Application> {
+        self.require_login()?;
+        let key = crate::api::idempotency_key()?;
+        self.api
+            .post(
+                "/v1/applications/personal",
+                &PersonalApplicationRequest {
+                    idempotency_key: Some(key),
+                },
+            )
+            .await
+    }
+
+    /// My applications with their orders and statuses, newest first.
+    pub async fn applications(&self) -> Result<Vec<bidkey_protocol::orders::Application>> {
+        self.require_login()?;
+        self.api.get("/v1/applications").await
+    }
+
+    pub async fn application(&self, id: &str) -> Result<bidkey_protocol::orders::Application> {
+        self.require_login()?;
+        self.api.get(&format!("/v1/applications/{id}")).await
+    }
+
+    /// Pay an order with the sandbox provider (a real provider plugs in the same way).
+    pub async fn pay_order(&self, order_id: &str) -> Result<bidkey_protocol::orders::Order> {
+        self.require_login()?;
+        self.api
+            .post(
+                &format!("/v1/orders/{order_id}/pay"),
+                &bidkey_protocol::orders::PayRequest {
+                    provider: "sandbox".into(),
+                },
+            )
+            .await
+    }
+
+    /// The three lists of 证书管理, from the server, and the wallet brought up to date.
+    pub async fn certificates(&self) -> Result<CertList> {
+        self.require_login()?;
+        let list: CertList = self.api.get("/v1/certs").await?;
+        let t = now();
+        for pair in list.in_force.iter().chain(list.invalid.iter()) {
+            for c in [&pair.signing, &pair.encryption].into_iter().flatten() {
+                self.wallet
+                    .set_cert_status(&c.serial, status_word(c.status), t)?;
+            }
+        }
+        Ok(list)
+    }
+
+    /// Certificates held in this wallet (works offline).
+    pub fn local_certificates(&self) -> Result<Vec<StoredCert>> {
+        self.wallet.certs()
+    }
+
+    /// 续期: only in the last 30 days; the application then goes to review and payment.
+    pub async fn renew(&self, serial: &str) -> Result<bidkey_protocol::orders::Application> {
+        self.require_login()?;
+        let key = crate::api::idempotency_key()?;
+        self.api
+            .post(
+                &format!("/v1/certs/{serial}/renew"),
+                &RenewRequest {
+                    idempotency_key: Some(key),
+                },
+            )
+            .await
+    }
+
+    /// 重新申请 after expiry.
+    pub async fn reapply(&self, serial: &str) -> Result<bidkey_protocol::orders::Application> {
+        self.require_login()?;
+        let key = crate::api::idempotency_key()?;
+        self.api
+            .post(
+                &format!("/v1/certs/{serial}/reapply"),
+                &RenewRequest {
+                    idempotency_key: Some(key),
+                },
+            )
+            .await
+    }
+
+    /// 注销 with the PIN (show [`crate::i18n::Text::RevokeWarning`] first). Irreversible:
+    /// files encrypted to the certificate can no longer be decrypted.
+    pub async fn revoke(&self, serial: &str, pin: &str) -> Result<PairChange> {
+        self.require_login()?;
+        let signing_serial = self.signing_serial_of_pair_with(serial)?;
+        let share = self
+            .wallet
+            .share_with_pin(&signing_serial, pin, self.pin_kdf)?;
+        let session = self
+            .open_cosign_session(&signing_serial, CosignPurpose::Revoke)
+            .await?;
+        let challenge = session
+            .challenge
+            .clone()
+            .ok_or_else(|| CoreError::Crypto("the server sent no revocation challenge".into()))?;
+        let public = self.public_key_of(&signing_serial)?;
+        let e = bidkey_crypto::sm2::message_digest(
+            &public,
+            bidkey_crypto::sm2::DEFAULT_ID,
+            &challenge,
+        )?;
+        let session_id = session.session_id.clone();
+        self.co_sign_digest(
+            &signing_serial,
+            &share,
+            &e,
+            CosignPurpose::Revoke,
+            Some(session),
+        )
+        .await?;
+        let change: PairChange = self
+            .api
+            .post(
+                &format!("/v1/certs/{signing_serial}/revoke"),
+                &RevokeRequest { session_id },
+            )
+            .await?;
+        self.forget_pairs(&change)?;
+        Ok(change)
+    }
+
+    /// 挂失: works without a login (a lost phone), by phone number and SMS code
+    /// (`SmsPurpose::LossReport`); one certificate, or all of the account's when `None`.
+    pub async fn report_loss(
+        &self,
+        phone: &str,
+        code: &str,
+        serial: Option<&str>,
+    ) -> Result<PairChange> {
+        self.api
+            .post(
+                "/v1/certs/loss-report",
+                &LossReportRequest {
+                    phone: phone.to_owned(),
+                    code: code.to_owned(),
+                    serial: serial.map(str::to_owned),
+                },
+            )
+            .await
+    }
+
+    /// 解挂 with a fresh SMS code (`SmsPurpose::LossReport`).
+    pub async fn undo_loss_report(&self, serial: &str, code: &str) -> Result<PairChange> {
+        self.require_login()?;
+        self.api
+            .post(
+                &format!("/v1/certs/{serial}/undo-loss-report"),
+                &UndoLossRequest {
+                    code: code.to_owned(),
+                },
+            )
+            .await
+    }
+
+    /// 解锁 after 5 wrong PINs: real-name again (the same person) and an SMS code
+    /// (`SmsPurpose::Unlock`).
+    pub async fn unlock(
+        &self,
+        serial: &str,
+        realname: &bidkey_protocol::accounts::RealNameRequest,
+        code: &str,
+    ) -> Result<CertPairView> {
+        self.require_login()?;
+        self.api
+            .post(
+                &format!("/v1/certs/{serial}/unlock"),
+                &IdentityCheck {
+                    realname: realname.clone(),
+                    code: code.to_owned(),
+                },
+            )
+            .await
+    }
+
+    /// 证书找回 on a new phone: after login, real-name again and an SMS code
+    /// (`SmsPurpose::Recover`). The answer is an application; once paid, [`Bidkey::enroll`]
+    /// brings a new signing key and every escrowed encryption key to this phone.
+    pub async fn recover(
+        &self,
+        realname: &bidkey_protocol::accounts::RealNameRequest,
+        code: &str,
+        enterprise_id: Option<&str>,
+    ) -> Result<bidkey_protocol::orders::Application> {
+        self.require_login()?;
+        let key = crate::api::idempotency_key()?;
+        self.api
+            .post(
+                "/v1/certs/recover",
+                &RecoverRequest {
+                    realname: realname.clone(),
+                    code: code.to_owned(),
+                    enterprise_id: enterprise_id.map(str::to_owned),
+                    idempotency_key: Some(key),
+                },
+            )
+            .await
+    }
+
+    /// 修改证书密码: the server confirms the old PIN (a co-signature it counts like any
+    /// other), then every share in the wallet is re-masked under the new PIN.
+    pub async fn change_pin(&self, old: &str, new: &str) -> Result<()> {
+        self.require_login()?;
+        crate::wallet::check_pin(new)?;
+        let signing = self
+            .wallet
+            .shares()?
+            .into_iter()
+            .find(|s| s.usage == "signing" && !s.key_id.starts_with("pending-"))
+            .ok_or_else(|| CoreError::NotFound("a certificate on this phone".into()))?;
+        let nonce = bidkey_crypto::rng::bytes::<16>()?;
+        let message = [b"Bidkey PIN check ".as_slice(), &nonce].concat();
+        self.sign_message(&signing.key_id, old, &message).await?;
+        self.wallet.rekey_shares(old, new, self.pin_kdf, now())
+    }
+
+    fn signing_serial_of_pair_with(&self, serial: &str) -> Result<String> {
+        let shares = self.wallet.shares()?;
+        let pair = shares
+            .iter()
+            .find(|s| s.key_id == serial)
+            .map(|s| s.pair_id.clone())
+            .ok_or_else(|| CoreError::NotFound(format!("certificate {serial} on this phone")))?;
+        shares
+            .into_iter()
+            .find(|s| s.pair_id == pair && s.usage == "signing")
+            .map(|s| s.key_id)
+            .ok_or_else(|| CoreError::NotFound("the signing key of this pair".into()))
+    }
+
+    fn forget_pairs(&self, change: &PairChange) -> Result<()> {
+        let t = now();
+        for serial in &change.serials {
+            self.wallet.set_cert_status(serial, "revoked", t)?;
+        }
+        for pair in &change.pair_ids {
+            self.wallet.delete_shares_of_pair(pair)?;
+        }
+        Ok(())
+    }
+}
+
+fn status_word(s: RevocationStatus) -> &'static str {
+    match s {
+        RevocationStatus::Good => "valid",
+        RevocationStatus::Revoked => "revoked",
+        RevocationStatus::Suspended => "suspended",
+        RevocationStatus::Unknown => "unknown",
+    }
+}
