@@ -36,6 +36,24 @@ enum Command {
         /// The CSV file.
         file: PathBuf,
     },
+    /// List the applications waiting for RA review (待审核), oldest first.
+    Reviews,
+    /// Approve an application under review: its order is created (待支付, or 已支付 when free).
+    Approve { application_id: String },
+    /// Reject an application under review; the reason is shown to the applicant.
+    Reject {
+        application_id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Show the newest messages in the SMS outbox (the default SMS provider).
+    SmsOutbox {
+        /// Only messages to this number.
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +72,17 @@ async fn main() {
         Some(Command::Serve { listen }) => listen,
         Some(Command::BankImport { file }) => {
             std::process::exit(bank_import(&config, &file).await);
+        }
+        Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
+        Some(Command::Approve { application_id }) => {
+            std::process::exit(operator::decide(&config, &application_id, None).await)
+        }
+        Some(Command::Reject {
+            application_id,
+            reason,
+        }) => std::process::exit(operator::decide(&config, &application_id, Some(reason)).await),
+        Some(Command::SmsOutbox { phone, limit }) => {
+            std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
         None => SocketAddr::from(([127, 0, 0, 1], 8750)),
     };
@@ -113,6 +142,134 @@ async fn bank_import(config: &Config, file: &std::path::Path) -> i32 {
                 eprintln!("  {e}");
             }
             1
+        }
+    }
+}
+
+/// The operator's commands on the database (the same rules as the operator API).
+mod operator {
+    use bidkey_protocol::orders::{ReviewDecision, Status};
+    use bidkey_server::db::{Db, DbError};
+    use bidkey_server::error::ServerError;
+    use bidkey_server::util::Clock;
+    use bidkey_server::{Config, applications, orders, params};
+
+    async fn open(config: &Config) -> Result<Db, i32> {
+        let url = config.db.clone();
+        match tokio::task::spawn_blocking(move || Db::open(&url, 1)).await {
+            Ok(Ok(db)) => Ok(db),
+            Ok(Err(e)) => {
+                eprintln!("bidkey-server: {e}");
+                Err(1)
+            }
+            Err(e) => {
+                eprintln!("bidkey-server: {e}");
+                Err(1)
+            }
+        }
+    }
+
+    pub async fn reviews(config: &Config) -> i32 {
+        let db = match open(config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let list = db
+            .read(|tx| applications::list_in_status(tx, Status::PendingReview))
+            .await;
+        match list {
+            Ok(apps) if apps.is_empty() => {
+                println!("no applications waiting for review");
+                0
+            }
+            Ok(apps) => {
+                println!(
+                    "{:<32}  {:<12}  {:<32}  created",
+                    "application", "kind", "enterprise"
+                );
+                for a in apps {
+                    println!(
+                        "{:<32}  {:<12}  {:<32}  {}",
+                        a.id,
+                        a.kind.as_str(),
+                        a.enterprise_id.as_deref().unwrap_or("-"),
+                        a.created_at
+                    );
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("bidkey-server: {e}");
+                1
+            }
+        }
+    }
+
+    pub async fn decide(config: &Config, id: &str, reject_reason: Option<String>) -> i32 {
+        let db = match open(config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let now = Clock::default().now();
+        let id = id.to_owned();
+        let decision = ReviewDecision {
+            approve: reject_reason.is_none(),
+            reason: reject_reason,
+        };
+        let r: Result<applications::Application, ServerError> = db
+            .write(move |tx| orders::decide(tx, now, "operator:cli", &id, &decision))
+            .await;
+        match r {
+            Ok(app) => {
+                println!("{} is now {}", app.id, app.status.label_zh());
+                0
+            }
+            Err(ServerError::Api(code)) => {
+                eprintln!(
+                    "bidkey-server: {} ({})",
+                    code.message_zh(),
+                    code.message_en()
+                );
+                1
+            }
+            Err(e) => {
+                eprintln!("bidkey-server: {e}");
+                1
+            }
+        }
+    }
+
+    pub async fn sms_outbox(config: &Config, phone: Option<String>, limit: i64) -> i32 {
+        let db = match open(config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let rows = db
+            .read(move |tx| {
+                tx.query(
+                    "SELECT created_at, phone, body FROM sms_outbox WHERE ($1 = '' OR phone = $1) \
+                     ORDER BY created_at DESC, id DESC LIMIT $2",
+                    &params![phone.clone().unwrap_or_default(), limit],
+                )
+            })
+            .await;
+        match rows {
+            Ok(rows) => {
+                for r in rows {
+                    let line = (|| -> Result<String, DbError> {
+                        Ok(format!("{}  {}  {}", r.i64(0)?, r.text(1)?, r.text(2)?))
+                    })();
+                    match line {
+                        Ok(l) => println!("{l}"),
+                        Err(e) => eprintln!("bidkey-server: {e}"),
+                    }
+                }
+                0
+            }
+            Err(e) => {
+                eprintln!("bidkey-server: {e}");
+                1
+            }
         }
     }
 }

@@ -1,0 +1,76 @@
+//! The operator's command line on the same data directory the server uses (SQLite).
+
+mod support;
+
+use bidkey_protocol::certs::PersonalApplicationRequest;
+use bidkey_protocol::orders::{Application, Status};
+use std::process::Command;
+use support::{Store, TestServer, real_named, signed_up};
+
+fn cli(server: &TestServer, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_bidkey-server"))
+        .arg("--data-dir")
+        .arg(server.data_dir.path())
+        .args(args)
+        .output()
+        .expect("bidkey-server runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn applied(server: &TestServer, phone: &str) -> (support::Client, Application) {
+    let c = signed_up(server, phone).await;
+    real_named(&c, "王五", "110101199003074514").await;
+    let app: Application = c
+        .post(
+            "/v1/applications/personal",
+            &PersonalApplicationRequest {
+                idempotency_key: None,
+            },
+        )
+        .await
+        .expect("applied");
+    (c, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn review_queue_approve_reject_and_outbox() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let (c1, first) = applied(&server, "13800138001").await;
+    let (c2, second) = applied(&server, "13800138002").await;
+
+    let (ok, out) = cli(&server, &["reviews"]);
+    assert!(ok, "{out}");
+    assert!(out.contains(&first.id) && out.contains(&second.id), "{out}");
+
+    let (ok, out) = cli(&server, &["approve", &first.id]);
+    assert!(ok, "{out}");
+    let seen: Application = c1
+        .get(&format!("/v1/applications/{}", first.id))
+        .await
+        .expect("get");
+    assert_eq!(seen.status, Status::AwaitingPayment);
+    assert!(seen.order.is_some_and(|o| o.amount_fen > 0));
+
+    let (ok, out) = cli(&server, &["reject", &second.id, "--reason", "材料不清晰"]);
+    assert!(ok, "{out}");
+    let seen: Application = c2
+        .get(&format!("/v1/applications/{}", second.id))
+        .await
+        .expect("get");
+    assert_eq!(seen.status, Status::Rejected);
+    assert_eq!(seen.reason.as_deref(), Some("材料不清晰"));
+
+    // Deciding twice is refused with a clear message, and the queue is empty.
+    let (ok, out) = cli(&server, &["approve", &first.id]);
+    assert!(!ok && out.contains("当前状态不允许此操作"), "{out}");
+    let (ok, out) = cli(&server, &["reviews"]);
+    assert!(ok && out.contains("no applications"), "{out}");
+
+    let (ok, out) = cli(&server, &["sms-outbox", "--phone", "13800138001"]);
+    assert!(ok && out.contains("验证码"), "{out}");
+}
