@@ -75,7 +75,10 @@ pub fn subject_for_application(
         .as_deref()
         .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
     let uscc = tx
-        .query_opt("SELECT uscc FROM enterprises WHERE id = $1", &params![enterprise_id])?
+        .query_opt(
+            "SELECT uscc FROM enterprises WHERE id = $1",
+            &params![enterprise_id],
+        )?
         .ok_or(ServerError::Api(ErrorCode::NotFound))?
         .text(0)?;
     let detail: serde_json::Value = app
