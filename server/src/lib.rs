@@ -76,6 +76,7 @@ impl Config {
 pub struct Running {
     pub addr: SocketAddr,
     pub state: AppState,
+    db_url: DbUrl,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -84,6 +85,11 @@ impl Running {
     /// `http://127.0.0.1:PORT`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Where this server keeps its data.
+    pub fn db_url(&self) -> &DbUrl {
+        &self.db_url
     }
 
     /// The operator token.
@@ -158,6 +164,7 @@ pub async fn start(config: Config) -> Result<Running> {
     Ok(Running {
         addr,
         state,
+        db_url: config.db.clone(),
         shutdown: Some(tx),
         task,
     })

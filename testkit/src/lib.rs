@@ -43,6 +43,26 @@ impl TestServer {
         TestServer { running, data_dir }
     }
 
+    /// A second server process over the same database, as a deployment with several
+    /// processes runs: its own data directory holding copies of this one's key files.
+    pub async fn start_sharing(&self) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("tempdir");
+        for entry in std::fs::read_dir(self.data_dir.path()).expect("data dir") {
+            let entry = entry.expect("entry");
+            let name = entry.file_name();
+            let is_db = name.to_string_lossy().starts_with("bidkey.sqlite3");
+            if entry.path().is_file() && !is_db {
+                std::fs::copy(entry.path(), data_dir.path().join(&name)).expect("copy key file");
+            }
+        }
+        let mut config = Config::local(data_dir.path().to_path_buf());
+        config.db = self.running.db_url().clone();
+        let running = bidkey_server::start(config)
+            .await
+            .expect("second server starts");
+        TestServer { running, data_dir }
+    }
+
     pub fn url(&self) -> String {
         self.running.url()
     }

@@ -1,0 +1,92 @@
+//! Two server processes over one PostgreSQL database, as a deployment scales out: a login
+//! made on one works on the other, an application moves through both, and limits and
+//! invariants hold across them.
+
+mod support;
+
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::accounts::{SendSmsRequest, SendSmsResponse, SmsPurpose};
+use bidkey_protocol::certs::PersonalApplicationRequest;
+use bidkey_protocol::orders::{Application, ReviewDecision, Status};
+use support::{Client, Store, TestServer, real_named, signed_up};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_servers_share_one_postgres() {
+    let one = TestServer::start(Store::Postgres).await;
+    let two = one.start_sharing().await;
+    assert_ne!(one.url(), two.url());
+
+    // Sign up on the first; the token works on the second.
+    let c1 = signed_up(&one, "13800138100").await;
+    let c2 = Client {
+        base: two.url(),
+        http: c1.http.clone(),
+        token: c1.token.clone(),
+    };
+    real_named(&c2, "赵六", "110101199003074514").await;
+    let app: Application = c1
+        .post(
+            "/v1/applications/personal",
+            &PersonalApplicationRequest {
+                idempotency_key: None,
+            },
+        )
+        .await
+        .expect("applied on one");
+
+    // The operator reviews on the second process.
+    let op = Client::new(&two).with_token(&two.operator_token());
+    let reviewed: Application = op
+        .post(
+            &format!("/v1/operator/reviews/{}", app.id),
+            &ReviewDecision {
+                approve: true,
+                reason: None,
+            },
+        )
+        .await
+        .expect("reviewed on two");
+    assert_eq!(reviewed.status, Status::AwaitingPayment);
+    // Deciding again on the first is refused: one shared state.
+    let op1 = Client::new(&one).with_token(&one.operator_token());
+    let err = op1
+        .post::<_, Application>(
+            &format!("/v1/operator/reviews/{}", app.id),
+            &ReviewDecision {
+                approve: true,
+                reason: None,
+            },
+        )
+        .await
+        .expect_err("already decided");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    // Concurrent SMS requests for one number through both processes: exactly one is sent.
+    let mut tasks = Vec::new();
+    for i in 0..12 {
+        let base = if i % 2 == 0 { one.url() } else { two.url() };
+        tasks.push(tokio::spawn(async move {
+            let c = Client {
+                base,
+                http: reqwest::Client::new(),
+                token: None,
+            };
+            c.post::<_, SendSmsResponse>(
+                "/v1/sms/send",
+                &SendSmsRequest {
+                    phone: "13900139100".into(),
+                    purpose: SmsPurpose::Login,
+                },
+            )
+            .await
+            .is_ok()
+        }));
+    }
+    let mut sent = 0;
+    for t in tasks {
+        if t.await.expect("join") {
+            sent += 1;
+        }
+    }
+    assert_eq!(sent, 1, "the per-minute limit holds across processes");
+}
