@@ -1,27 +1,52 @@
-//! Versioned schema migrations, one SQL file per version and backend, applied in order,
-//! each in its own transaction. On PostgreSQL an advisory lock keeps several server
-//! processes starting at once from racing.
+//! Versioned schema migrations, applied in order, each in its own transaction. On PostgreSQL
+//! an advisory lock keeps several server processes starting at once from racing.
+//!
+//! One SQL file per version serves both backends: the schema uses only TEXT, BIGINT and
+//! BLOB, and BLOB becomes BYTEA for PostgreSQL ([`for_postgres`]). (Version 2 was reserved
+//! during development and never used.)
 
 use super::{Conn, DbError};
 
 struct Migration {
     version: i64,
-    sqlite: &'static str,
-    postgres: &'static str,
+    sql: &'static str,
 }
 
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,
-        sqlite: include_str!("../../migrations/sqlite/0001_init.sql"),
-        postgres: include_str!("../../migrations/postgres/0001_init.sql"),
+        sql: include_str!("../../migrations/0001_init.sql"),
     },
     Migration {
         version: 3,
-        sqlite: include_str!("../../migrations/sqlite/0003_ca.sql"),
-        postgres: include_str!("../../migrations/postgres/0003_ca.sql"),
+        sql: include_str!("../../migrations/0003_ca.sql"),
     },
 ];
+
+/// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.
+fn for_postgres(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find("BLOB") {
+        let before_ok = rest[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+        let after_ok = rest[i + 4..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '_');
+        out.push_str(&rest[..i]);
+        out.push_str(if before_ok && after_ok {
+            "BYTEA"
+        } else {
+            "BLOB"
+        });
+        rest = &rest[i + 4..];
+    }
+    out.push_str(rest);
+    out
+}
 
 const LOCK_KEY: i64 = 0x6269_646b_6579; // "bidkey"
 
@@ -43,7 +68,7 @@ pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
                     )
                     .map_err(|e| err(e.to_string()))?;
                 if done == 0 {
-                    tx.execute_batch(m.sqlite)
+                    tx.execute_batch(m.sql)
                         .map_err(|e| err(format!("version {}: {e}", m.version)))?;
                     tx.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
@@ -71,7 +96,7 @@ pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
                     .map_err(|e| err(e.to_string()))?
                     .get(0);
                 if done == 0 {
-                    tx.batch_execute(m.postgres)
+                    tx.batch_execute(&for_postgres(m.sql))
                         .map_err(|e| err(format!("version {}: {e}", m.version)))?;
                     tx.execute(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
@@ -91,4 +116,15 @@ fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn blob_becomes_bytea_only_as_a_word() {
+        assert_eq!(
+            super::for_postgres("a BLOB NOT NULL, blobby BLOB_X, x BLOB)"),
+            "a BYTEA NOT NULL, blobby BLOB_X, x BYTEA)"
+        );
+    }
 }
