@@ -237,3 +237,61 @@ async fn loss_report_suspends_and_recovery_opens_old_files() {
         .expect_err("gone");
     assert!(matches!(err, CoreError::NotFound(_)), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renew_in_the_last_month_and_undo_a_loss_report() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = phone_at(&server, dir.path());
+    let pair = personal_pair(&server, &phone).await;
+    let enc = cert_of(&phone, &pair.encryption_serial);
+    let old_file =
+        sm2::encrypt_der(&enc.sm2_public_key().expect("key"), b"last year's bid").expect("enc");
+
+    let err = phone
+        .renew(&pair.signing_serial)
+        .await
+        .expect_err("too early");
+    assert_eq!(err.code(), Some(ErrorCode::RenewalTooEarly));
+
+    // 挂失 then 解挂: the key works again.
+    let code = code_for(&server, &phone, NUMBER, SmsPurpose::LossReport).await;
+    phone
+        .report_loss(NUMBER, &code, Some(&pair.signing_serial))
+        .await
+        .expect("suspended");
+    let list = phone.certificates().await.expect("list");
+    assert!(list.in_force.iter().any(|p| p.pair_id == pair.pair_id));
+    let code = code_for(&server, &phone, NUMBER, SmsPurpose::LossReport).await;
+    phone
+        .undo_loss_report(&pair.signing_serial, &code)
+        .await
+        .expect("resumed");
+    phone
+        .sign_message(&pair.signing_serial, PIN, b"ok")
+        .await
+        .expect("signs again");
+
+    // Eleven months later the pair is in the renewal window.
+    server.running.state.clock.advance(340 * 24 * 3600);
+    // The login expired long ago; logging in again on this phone keeps its device binding.
+    logged_in(&server, &phone, NUMBER).await;
+    let list = phone.certificates().await.expect("list");
+    assert!(
+        list.expiring.iter().any(|p| p.pair_id == pair.pair_id),
+        "{list:?}"
+    );
+    let app = phone
+        .renew(&pair.signing_serial)
+        .await
+        .expect("renewal application");
+    let app = approve_and_pay(&server, &phone, &app).await;
+    let renewed = phone.enroll(&app.id, PIN).await.expect("renewed");
+    assert_ne!(renewed.signing_serial, pair.signing_serial);
+    // Last year's file still opens with the escrowed key brought back by the renewal.
+    let pt = phone
+        .decrypt(&pair.encryption_serial, PIN, &old_file)
+        .await
+        .expect("old file");
+    assert_eq!(pt.as_slice(), b"last year's bid");
+}
