@@ -110,6 +110,25 @@ impl Api {
         }
     }
 
+    /// `GET path` answered with raw bytes (an image), not JSON.
+    pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(t) = self.token.read().ok().and_then(|t| t.clone()) {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            Ok(bytes.to_vec())
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(body.into()),
+                Err(_) => Err(CoreError::Network(format!("server answered HTTP {status}"))),
+            }
+        }
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.call::<(), T>(Method::GET, path, None, None).await
     }

@@ -1,6 +1,9 @@
 //! User-visible strings of the core, in Chinese and English. Server refusals carry their own
 //! two messages; these are the core's own.
 
+use bidkey_protocol::enterprises::{Micropayment, MicropaymentStatus};
+use bidkey_protocol::orders::Status;
+
 /// A language the apps show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -21,6 +24,16 @@ pub enum Text {
     RecoverPrompt,
     /// The network is down.
     NetworkDown,
+    /// A unified social credit code fails its check character.
+    InvalidUscc,
+    /// A seal image is not a PNG.
+    SealNotPng,
+    /// Shown while a micro-payment request waits for the transfer.
+    MicropaymentPending,
+    /// Shown when the transfer matched.
+    MicropaymentMatched,
+    /// Shown when nothing matched before the deadline.
+    MicropaymentExpired,
 }
 
 impl Text {
@@ -49,8 +62,88 @@ impl Text {
             }
             (NetworkDown, Lang::Zh) => "网络不可用，请检查网络后重试。",
             (NetworkDown, Lang::En) => "No network. Check the connection and try again.",
+            (InvalidUscc, Lang::Zh) => "统一社会信用代码有误，请核对18位代码（含最后一位校验码）。",
+            (InvalidUscc, Lang::En) => {
+                "The unified social credit code is wrong. Check all 18 characters, including the last (check) character."
+            }
+            (SealNotPng, Lang::Zh) => "印章图片须为PNG格式，且不超过512KB。",
+            (SealNotPng, Lang::En) => "The seal image must be a PNG of at most 512 KB.",
+            (MicropaymentPending, Lang::Zh) => "等待银行到账，到账后自动完成认证。",
+            (MicropaymentPending, Lang::En) => {
+                "Waiting for the transfer to arrive; verification completes automatically."
+            }
+            (MicropaymentMatched, Lang::Zh) => "对公打款认证成功。",
+            (MicropaymentMatched, Lang::En) => "The corporate transfer was verified.",
+            (MicropaymentExpired, Lang::Zh) => "未在规定时间内收到打款，请重新发起认证。",
+            (MicropaymentExpired, Lang::En) => {
+                "No transfer arrived in time. Please start the verification again."
+            }
         }
     }
+}
+
+/// The label of an application or order status.
+pub fn status_label(status: Status, lang: Lang) -> &'static str {
+    match lang {
+        Lang::Zh => status.label_zh(),
+        Lang::En => match status {
+            Status::PendingAdmin => "Awaiting the administrator",
+            Status::PendingReview => "Under review",
+            Status::AwaitingPayment => "Awaiting payment",
+            Status::Paid => "Paid",
+            Status::Issued => "Completed",
+            Status::Closed => "Closed",
+            Status::Rejected => "Rejected",
+        },
+    }
+}
+
+/// The text of a micro-payment's status.
+pub fn micropayment_status(status: MicropaymentStatus) -> Text {
+    match status {
+        MicropaymentStatus::Pending => Text::MicropaymentPending,
+        MicropaymentStatus::Matched => Text::MicropaymentMatched,
+        MicropaymentStatus::Expired => Text::MicropaymentExpired,
+    }
+}
+
+/// What to transfer for a micro-payment verification: amount, payee, remark and deadline
+/// (Beijing time).
+pub fn micropayment_instructions(mp: &Micropayment, lang: Lang) -> String {
+    let yuan = format!("{}.{:02}", mp.amount_fen / 100, mp.amount_fen % 100);
+    let deadline = beijing_time(mp.expires_at);
+    match lang {
+        Lang::Zh => format!(
+            "请使用尾号{}的对公账户，向{}（账号{}）转账{}元，附言填写“{}”。请于{}（北京时间）前完成，金额须完全一致。",
+            mp.account_last6, mp.payee_name, mp.payee_account, yuan, mp.reference, deadline
+        ),
+        Lang::En => format!(
+            "From the corporate account ending in {}, transfer exactly CNY {} to {} (account {}) with the remark \"{}\", before {} (Beijing time).",
+            mp.account_last6, yuan, mp.payee_name, mp.payee_account, mp.reference, deadline
+        ),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM` in UTC+8 for Unix seconds.
+fn beijing_time(unix: i64) -> String {
+    let t = unix + 8 * 3600;
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
 }
 
 #[cfg(test)]
@@ -66,9 +159,54 @@ mod tests {
             KeyLockedHelp,
             RecoverPrompt,
             NetworkDown,
+            InvalidUscc,
+            SealNotPng,
+            MicropaymentPending,
+            MicropaymentMatched,
+            MicropaymentExpired,
         ] {
             assert!(!t.get(Lang::Zh).is_empty());
             assert!(t.get(Lang::En).is_ascii());
         }
+        for s in [
+            Status::PendingAdmin,
+            Status::PendingReview,
+            Status::AwaitingPayment,
+            Status::Paid,
+            Status::Issued,
+            Status::Closed,
+            Status::Rejected,
+        ] {
+            assert!(!status_label(s, Lang::Zh).is_empty());
+            assert!(status_label(s, Lang::En).is_ascii());
+        }
+    }
+
+    #[test]
+    fn micropayment_text() {
+        let mp = Micropayment {
+            id: "m".into(),
+            enterprise_id: "e".into(),
+            enterprise_name: "宿迁测试有限公司".into(),
+            account_last6: "123456".into(),
+            amount_fen: 37,
+            reference: "AB12CD34".into(),
+            payee_name: "Bidkey".into(),
+            payee_account: "6222000011112222".into(),
+            status: MicropaymentStatus::Pending,
+            role: None,
+            created_at: 0,
+            // 2024-03-01 00:00 UTC = 08:00 Beijing.
+            expires_at: 1_709_251_200,
+            matched_at: None,
+        };
+        let zh = micropayment_instructions(&mp, Lang::Zh);
+        assert!(
+            zh.contains("0.37元") && zh.contains("AB12CD34") && zh.contains("2024-03-01 08:00")
+        );
+        let en = micropayment_instructions(&mp, Lang::En);
+        assert!(en.contains("CNY 0.37") && en.contains("123456"));
+        assert_eq!(beijing_time(0), "1970-01-01 08:00");
+        assert_eq!(beijing_time(951_782_400), "2000-02-29 08:00");
     }
 }

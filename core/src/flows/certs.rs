@@ -38,6 +38,13 @@ impl Bidkey {
     pub async fn enroll(&self, application_id: &str, pin: &str) -> Result<EnrolledPair> {
         self.require_login()?;
         crate::wallet::check_pin(pin)?;
+        // The application says whose certificates these are: an enterprise's (claim, join,
+        // change of information, or renewal / recovery of one) or the person's own.
+        let app = self.application(application_id).await?;
+        let holder = Holder {
+            enterprise_id: app.enterprise_id,
+            enterprise_name: app.enterprise_name,
+        };
         let start: EnrollStart = self
             .api
             .post(
@@ -98,13 +105,14 @@ impl Bidkey {
                 },
             )
             .await?;
-        self.store_enrollment(&result, &share, &joint, &pending.key_id, pin)
+        self.store_enrollment(&result, &holder, &share, &joint, &pending.key_id, pin)
             .await
     }
 
     async fn store_enrollment(
         &self,
         result: &EnrollResult,
+        holder: &Holder,
         share: &DeviceShare,
         joint: &Sm2PublicKey,
         pending_key: &str,
@@ -130,8 +138,10 @@ impl Bidkey {
             t,
         )?;
         self.wallet.delete_share(pending_key)?;
-        self.wallet
-            .put_cert(&stored_cert(&result.pair_id, "signing", &signing)?, t)?;
+        self.wallet.put_cert(
+            &stored_cert(&result.pair_id, holder, "signing", &signing)?,
+            t,
+        )?;
         for key in &result.delivered_keys {
             let enc = Cert::from_der(&key.cert_der)?;
             let enc_share = self
@@ -149,8 +159,10 @@ impl Bidkey {
                 self.pin_kdf,
                 t,
             )?;
-            self.wallet
-                .put_cert(&stored_cert(&result.pair_id, "encryption", &enc)?, t)?;
+            self.wallet.put_cert(
+                &stored_cert(&result.pair_id, holder, "encryption", &enc)?,
+                t,
+            )?;
         }
         self.wallet.log(
             t,
@@ -308,13 +320,28 @@ impl Bidkey {
     }
 }
 
-fn stored_cert(pair_id: &str, usage: &str, cert: &Cert) -> Result<StoredCert> {
+/// The enterprise a certificate pair belongs to, none for a personal pair.
+#[derive(Debug, Clone, Default)]
+struct Holder {
+    enterprise_id: Option<String>,
+    enterprise_name: Option<String>,
+}
+
+fn stored_cert(pair_id: &str, holder: &Holder, usage: &str, cert: &Cert) -> Result<StoredCert> {
+    // The certificate's own O is the name it was issued under (it changes only by
+    // re-issuance); the application's name stands in when the subject has none.
+    let enterprise_name = match &holder.enterprise_id {
+        Some(_) => cert
+            .subject_organization()?
+            .or_else(|| holder.enterprise_name.clone()),
+        None => cert.subject_organization()?,
+    };
     Ok(StoredCert {
         serial: cert.serial_hex(),
         pair_id: pair_id.to_owned(),
         usage: usage.to_owned(),
-        enterprise_id: None,
-        enterprise_name: cert.subject_organization()?,
+        enterprise_id: holder.enterprise_id.clone(),
+        enterprise_name,
         subject: cert.subject_string(),
         der: cert.to_der().to_vec(),
         not_before: cert.not_before() as i64,

@@ -183,7 +183,7 @@ impl Wallet {
         self.with(|c| {
             c.execute(
                 "INSERT INTO certificates (serial, pair_id, usage, enterprise_id, enterprise_name, subject, der, not_before, not_after, status, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(serial) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, enterprise_name = excluded.enterprise_name",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(serial) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, enterprise_id = COALESCE(excluded.enterprise_id, certificates.enterprise_id), enterprise_name = excluded.enterprise_name",
                 params![
                     cert.serial, cert.pair_id, cert.usage, cert.enterprise_id, cert.enterprise_name,
                     cert.subject, cert.der, cert.not_before, cert.not_after, cert.status, now

@@ -103,3 +103,96 @@ pub async fn approve_and_pay(
     assert_eq!(app.status, Status::Paid, "{app:?}");
     app
 }
+
+/// A valid resident ID number (GB 11643 check digit) for person `seq`.
+pub fn id_number(seq: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let body = format!("11010119900101{:03}", seq % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
+}
+
+/// A unified social credit code with a correct GB 32100 check character.
+pub fn uscc(seq: u32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("91500000{seq:09}");
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.iter().position(|&a| a == c).expect("alphabet") as u32 * w)
+        .sum();
+    format!(
+        "{body}{}",
+        char::from(ALPHABET[((31 - sum % 31) % 31) as usize])
+    )
+}
+
+/// A small PNG the server accepts (signature, IHDR, IEND).
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&w.to_be_bytes());
+    png.extend_from_slice(&h.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
+    png
+}
+
+/// An operator call over HTTP with the operator token; panics unless it succeeds.
+pub async fn operator<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: &B,
+) -> T {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.url()))
+        .bearer_auth(server.operator_token())
+        .json(body)
+        .send()
+        .await
+        .expect("operator call");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.expect("operator answer")
+}
+
+/// Feed one bank statement line through the signed webhook, as the bank does.
+pub async fn bank_credit(
+    server: &TestServer,
+    txn: &str,
+    last6: &str,
+    amount_fen: i64,
+    reference: &str,
+) -> bidkey_protocol::platforms::BankImport {
+    let key = std::fs::read(server.data_dir.path().join("bank-webhook.key")).expect("key file");
+    let ts = server.running.state.clock.now();
+    let body = serde_json::json!({ "transactions": [{
+        "bank_txn_id": txn,
+        "booked_at": ts,
+        "payer_account": format!("6222020200001{last6}"),
+        "payer_name": "测试企业",
+        "amount_fen": amount_fen,
+        "reference": reference,
+    }]})
+    .to_string()
+    .into_bytes();
+    let sig = bidkey_server::bank::sign(&key, ts, &body);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/bank/webhook", server.url()))
+        .header("content-type", "application/json")
+        .header("x-bidkey-timestamp", ts.to_string())
+        .header("x-bidkey-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("server reachable");
+    assert!(resp.status().is_success(), "webhook: {}", resp.status());
+    resp.json().await.expect("import answer")
+}

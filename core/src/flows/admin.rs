@@ -1,0 +1,476 @@
+//! The enterprise admin's screens: 人员管理 (staff list, invite by phone, remove, join
+//! requests, 转授管理员), 变更企业信息, 印章管理 (seals), 授权管理 (grants of a member's
+//! certificate for a platform) and 专区 (zones). The server checks the caller is the admin of
+//! *that* enterprise; a staff member gets `ErrorCode::NotAdmin`.
+
+use super::{id_segment, query_value};
+use crate::Bidkey;
+use crate::error::{CoreError, Result};
+use crate::i18n::Text;
+use bidkey_protocol::enterprises::*;
+use bidkey_protocol::orders::Application;
+use bidkey_protocol::platforms::*;
+
+/// Largest seal image (the server's limit).
+pub const MAX_SEAL_BYTES: usize = 512 * 1024;
+
+/// A change of enterprise information, recorded for review; show `warning` (CA证书一经变更，
+/// 不能恢复) with it. Once reviewed and paid, [`Bidkey::enroll`] with the application id
+/// re-issues the certificates under the new name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InfoChange {
+    pub application: Application,
+    pub warning: Text,
+}
+
+/// Which grants to list: by platform, by person, or both; revoked ones on request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GrantFilter {
+    pub platform_id: Option<String>,
+    pub account_id: Option<String>,
+    /// Also the revoked grants (历史授权记录).
+    pub include_revoked: bool,
+}
+
+impl GrantFilter {
+    pub fn by_platform(platform_id: &str) -> Self {
+        GrantFilter {
+            platform_id: Some(platform_id.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    pub fn by_person(account_id: &str) -> Self {
+        GrantFilter {
+            account_id: Some(account_id.to_owned()),
+            ..Default::default()
+        }
+    }
+
+    fn query(&self) -> Result<String> {
+        let mut parts = Vec::new();
+        if let Some(p) = &self.platform_id {
+            parts.push(format!(
+                "platform_id={}",
+                query_value(id_segment(p, "platform")?)
+            ));
+        }
+        if let Some(a) = &self.account_id {
+            parts.push(format!(
+                "account_id={}",
+                query_value(id_segment(a, "account")?)
+            ));
+        }
+        if self.include_revoked {
+            parts.push("include_revoked=true".into());
+        }
+        Ok(if parts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", parts.join("&"))
+        })
+    }
+}
+
+/// A seal image must be a PNG (checked fully by the server: size, dimensions, chunks).
+fn check_seal_png(image: &[u8]) -> Result<()> {
+    if image.len() > MAX_SEAL_BYTES {
+        return Err(CoreError::InvalidInput {
+            field: "seal image size (at most 512 KiB)",
+        });
+    }
+    if !image.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(CoreError::InvalidInput {
+            field: "seal image (PNG required)",
+        });
+    }
+    Ok(())
+}
+
+fn check_seal_name(name: &str) -> Result<String> {
+    let n = name.trim();
+    let len = n.chars().count();
+    if (1..=50).contains(&len) && !n.chars().any(char::is_control) {
+        Ok(n.to_owned())
+    } else {
+        Err(CoreError::InvalidInput { field: "seal name" })
+    }
+}
+
+/// 人员管理.
+impl Bidkey {
+    /// The live members, admin first.
+    pub async fn staff(&self, enterprise_id: &str) -> Result<Vec<Member>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        self.api
+            .get(&format!("/v1/enterprises/{eid}/members"))
+            .await
+    }
+
+    /// Invite a real-named account by phone number: a join application already approved
+    /// by the admin, waiting for CA review.
+    pub async fn invite_staff(&self, enterprise_id: &str, phone: &str) -> Result<Application> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let phone = phone.trim();
+        let b = phone.as_bytes();
+        if !(b.len() == 11 && b.iter().all(u8::is_ascii_digit) && b[0] == b'1') {
+            return Err(CoreError::InvalidInput {
+                field: "phone number",
+            });
+        }
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/members"),
+                &InviteRequest {
+                    phone: phone.to_owned(),
+                    idempotency_key: crate::api::idempotency_key()?,
+                },
+            )
+            .await
+    }
+
+    /// Remove a staff member: their enterprise certificates and grants are revoked.
+    pub async fn remove_staff(&self, enterprise_id: &str, account_id: &str) -> Result<Removed> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let aid = id_segment(account_id, "account")?;
+        self.api
+            .delete(&format!("/v1/enterprises/{eid}/members/{aid}"))
+            .await
+    }
+
+    /// Join requests waiting for the admin.
+    pub async fn join_requests(&self, enterprise_id: &str) -> Result<Vec<JoinRequestView>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        self.api
+            .get(&format!("/v1/enterprises/{eid}/join-requests"))
+            .await
+    }
+
+    /// Approve a join request (it goes on to CA review).
+    pub async fn approve_join(
+        &self,
+        enterprise_id: &str,
+        application_id: &str,
+    ) -> Result<Application> {
+        self.decide_join(enterprise_id, application_id, true, None)
+            .await
+    }
+
+    /// Reject a join request with a reason the applicant sees.
+    pub async fn reject_join(
+        &self,
+        enterprise_id: &str,
+        application_id: &str,
+        reason: &str,
+    ) -> Result<Application> {
+        let r = reason.trim();
+        let len = r.chars().count();
+        if !(1..=200).contains(&len) {
+            return Err(CoreError::InvalidInput {
+                field: "reason (1 to 200 characters)",
+            });
+        }
+        self.decide_join(enterprise_id, application_id, false, Some(r))
+            .await
+    }
+
+    async fn decide_join(
+        &self,
+        enterprise_id: &str,
+        application_id: &str,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> Result<Application> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let app = id_segment(application_id, "application")?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/join-requests/{app}"),
+                &JoinDecision {
+                    approve,
+                    reason: reason.map(str::to_owned),
+                },
+            )
+            .await
+    }
+
+    /// 转授管理员: a staff member becomes the admin and the caller staff. Answers the
+    /// member list as the new admin sees it.
+    pub async fn transfer_admin(
+        &self,
+        enterprise_id: &str,
+        to_account_id: &str,
+    ) -> Result<Vec<Member>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let to = id_segment(to_account_id, "account")?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/transfer-admin"),
+                &TransferAdminRequest {
+                    account_id: to.to_owned(),
+                },
+            )
+            .await
+    }
+
+    /// 变更企业信息: a new name and/or legal representative, for review. Show
+    /// [`InfoChange::warning`] before confirming.
+    pub async fn change_enterprise_info(
+        &self,
+        enterprise_id: &str,
+        name: Option<&str>,
+        legal_rep: Option<&str>,
+    ) -> Result<InfoChange> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let check = |s: &str, field| {
+            let n = s.trim();
+            let len = n.chars().count();
+            if (2..=100).contains(&len) && !n.chars().any(char::is_control) {
+                Ok(n.to_owned())
+            } else {
+                Err(CoreError::InvalidInput { field })
+            }
+        };
+        let name = name.map(|n| check(n, "enterprise name")).transpose()?;
+        let legal_rep = legal_rep
+            .map(|r| check(r, "legal representative"))
+            .transpose()?;
+        if name.is_none() && legal_rep.is_none() {
+            return Err(CoreError::InvalidInput {
+                field: "new name or legal representative",
+            });
+        }
+        let application = self
+            .api
+            .post(
+                &format!("/v1/enterprises/{eid}/change-info"),
+                &ChangeInfoRequest {
+                    name,
+                    legal_rep,
+                    idempotency_key: crate::api::idempotency_key()?,
+                },
+            )
+            .await?;
+        Ok(InfoChange {
+            application,
+            warning: Text::ChangeInfoWarning,
+        })
+    }
+}
+
+/// 印章管理.
+impl Bidkey {
+    /// The enterprise's seals (without images).
+    pub async fn seals(&self, enterprise_id: &str) -> Result<Vec<Seal>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        self.api.get(&format!("/v1/enterprises/{eid}/seals")).await
+    }
+
+    /// 新增印章 from a PNG.
+    pub async fn add_seal(&self, enterprise_id: &str, name: &str, png: Vec<u8>) -> Result<Seal> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let name = check_seal_name(name)?;
+        check_seal_png(&png)?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/seals"),
+                &NewSeal {
+                    name,
+                    image: png,
+                    idempotency_key: crate::api::idempotency_key()?,
+                },
+            )
+            .await
+    }
+
+    /// Rename a seal.
+    pub async fn rename_seal(
+        &self,
+        enterprise_id: &str,
+        seal_id: &str,
+        name: &str,
+    ) -> Result<Seal> {
+        let name = check_seal_name(name)?;
+        self.update_seal(
+            enterprise_id,
+            seal_id,
+            SealUpdate {
+                name: Some(name),
+                image: None,
+            },
+        )
+        .await
+    }
+
+    /// Replace a seal's image with another PNG.
+    pub async fn replace_seal_image(
+        &self,
+        enterprise_id: &str,
+        seal_id: &str,
+        png: Vec<u8>,
+    ) -> Result<Seal> {
+        check_seal_png(&png)?;
+        self.update_seal(
+            enterprise_id,
+            seal_id,
+            SealUpdate {
+                name: None,
+                image: Some(png),
+            },
+        )
+        .await
+    }
+
+    async fn update_seal(
+        &self,
+        enterprise_id: &str,
+        seal_id: &str,
+        update: SealUpdate,
+    ) -> Result<Seal> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let sid = id_segment(seal_id, "seal")?;
+        self.api
+            .put(&format!("/v1/enterprises/{eid}/seals/{sid}"), &update)
+            .await
+    }
+
+    /// The PNG of a seal.
+    pub async fn seal_image(&self, enterprise_id: &str, seal_id: &str) -> Result<Vec<u8>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let sid = id_segment(seal_id, "seal")?;
+        self.api
+            .get_bytes(&format!("/v1/enterprises/{eid}/seals/{sid}/image"))
+            .await
+    }
+
+    /// Delete a seal.
+    pub async fn delete_seal(&self, enterprise_id: &str, seal_id: &str) -> Result<()> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let sid = id_segment(seal_id, "seal")?;
+        let _: serde_json::Value = self
+            .api
+            .delete(&format!("/v1/enterprises/{eid}/seals/{sid}"))
+            .await?;
+        Ok(())
+    }
+}
+
+/// 授权管理 and 专区.
+impl Bidkey {
+    /// Allow a member's enterprise certificate on a platform.
+    pub async fn add_grant(
+        &self,
+        enterprise_id: &str,
+        account_id: &str,
+        platform_id: &str,
+    ) -> Result<Grant> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let account_id = id_segment(account_id, "account")?;
+        let platform_id = id_segment(platform_id, "platform")?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/grants"),
+                &GrantRequest {
+                    account_id: account_id.to_owned(),
+                    platform_id: platform_id.to_owned(),
+                },
+            )
+            .await
+    }
+
+    /// Grants of the enterprise, newest first: the admin sees all, staff their own.
+    pub async fn grants(&self, enterprise_id: &str, filter: &GrantFilter) -> Result<Vec<Grant>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let q = filter.query()?;
+        self.api
+            .get(&format!("/v1/enterprises/{eid}/grants{q}"))
+            .await
+    }
+
+    /// Revoke a grant.
+    pub async fn revoke_grant(&self, enterprise_id: &str, grant_id: &str) -> Result<Grant> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let gid = id_segment(grant_id, "grant")?;
+        self.api
+            .delete(&format!("/v1/enterprises/{eid}/grants/{gid}"))
+            .await
+    }
+
+    /// 绑定专区: allowed when the platform's directory lists the enterprise with exactly its
+    /// name and USCC (otherwise `ErrorCode::ZoneMismatch`).
+    pub async fn bind_zone(&self, enterprise_id: &str, platform_id: &str) -> Result<Zone> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let pid = id_segment(platform_id, "platform")?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/zones"),
+                &ZoneRequest {
+                    platform_id: pid.to_owned(),
+                },
+            )
+            .await
+    }
+
+    /// 解绑专区.
+    pub async fn unbind_zone(&self, enterprise_id: &str, platform_id: &str) -> Result<()> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let pid = id_segment(platform_id, "platform")?;
+        let _: serde_json::Value = self
+            .api
+            .delete(&format!("/v1/enterprises/{eid}/zones/{pid}"))
+            .await?;
+        Ok(())
+    }
+
+    /// The enterprise's zones (every member sees them).
+    pub async fn zones(&self, enterprise_id: &str) -> Result<Vec<Zone>> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        self.api.get(&format!("/v1/enterprises/{eid}/zones")).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_images_are_png() {
+        assert!(check_seal_png(b"\x89PNG\r\n\x1a\n....").is_ok());
+        assert!(check_seal_png(b"\xFF\xD8\xFF jpeg").is_err());
+        assert!(check_seal_png(&vec![0u8; MAX_SEAL_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn grant_filters() {
+        assert_eq!(GrantFilter::default().query().expect("q"), "");
+        assert_eq!(
+            GrantFilter::by_platform("p1").query().expect("q"),
+            "?platform_id=p1"
+        );
+        let f = GrantFilter {
+            account_id: Some("a1".into()),
+            include_revoked: true,
+            ..Default::default()
+        };
+        assert_eq!(f.query().expect("q"), "?account_id=a1&include_revoked=true");
+        assert!(GrantFilter::by_person("../x").query().is_err());
+    }
+}
