@@ -200,32 +200,7 @@ async fn signup(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(req): Json<SmsLoginRequest>,
 ) -> Result<Json<Session>> {
-    check_phone(&req.phone)?;
-    let now = st.clock.now();
-    let ip = ip_of(&addr);
-    let out = st
-        .db
-        .write(move |tx| {
-            let checked = codes::verify(tx, now, &req.phone, SmsPurpose::Signup, &req.code)?;
-            if let Err(code) = checked {
-                return Ok(Err(code));
-            }
-            if account_by_phone(tx, &req.phone)?.is_some() {
-                return Err(ErrorCode::PhoneAlreadyRegistered.into());
-            }
-            let id = create_account(tx, now, &req.phone, &ip)?;
-            open_session(
-                tx,
-                now,
-                &id,
-                req.device_name.as_deref(),
-                req.device_id.as_deref(),
-                &ip,
-            )
-            .map(Ok)
-        })
-        .await?;
-    out.map(Json).map_err(ServerError::Api)
+    sms_session(st, addr, req, SmsPurpose::Signup).await
 }
 
 /// Login by SMS code; like the app users know, a new number is registered on the way.
@@ -234,19 +209,32 @@ async fn login_sms(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(req): Json<SmsLoginRequest>,
 ) -> Result<Json<Session>> {
+    sms_session(st, addr, req, SmsPurpose::Login).await
+}
+
+/// A session proven by an SMS code. `Signup` refuses a registered number; `Login`
+/// registers a new one. A wrong code is counted even though the request fails.
+async fn sms_session(
+    st: AppState,
+    addr: SocketAddr,
+    req: SmsLoginRequest,
+    purpose: SmsPurpose,
+) -> Result<Json<Session>> {
     check_phone(&req.phone)?;
     let now = st.clock.now();
     let ip = ip_of(&addr);
     let out = st
         .db
         .write(move |tx| {
-            let checked = codes::verify(tx, now, &req.phone, SmsPurpose::Login, &req.code)?;
-            if let Err(code) = checked {
+            if let Err(code) = codes::verify(tx, now, &req.phone, purpose, &req.code)? {
                 return Ok(Err(code));
             }
-            let id = match account_by_phone(tx, &req.phone)? {
-                Some(id) => id,
-                None => create_account(tx, now, &req.phone, &ip)?,
+            let id = match (account_by_phone(tx, &req.phone)?, purpose) {
+                (Some(_), SmsPurpose::Signup) => {
+                    return Err(ErrorCode::PhoneAlreadyRegistered.into());
+                }
+                (Some(id), _) => id,
+                (None, _) => create_account(tx, now, &req.phone, &ip)?,
             };
             open_session(
                 tx,
