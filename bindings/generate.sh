@@ -21,6 +21,6 @@ out=bindings/generated
 rm -rf "$out/kotlin" "$out/swift"
 mkdir -p "$out/kotlin" "$out/swift"
 # Library mode: the interface is read from the metadata compiled into the library.
-"target/$profile/uniffi-bindgen" generate "$lib" --language kotlin --out-dir "$out/kotlin"
-"target/$profile/uniffi-bindgen" generate "$lib" --language swift --out-dir "$out/swift"
+"target/$profile/uniffi-bindgen" generate "$lib" --language kotlin --no-format --out-dir "$out/kotlin"
+"target/$profile/uniffi-bindgen" generate "$lib" --language swift --no-format --out-dir "$out/swift"
 echo "generated: $(cd "$out" && find kotlin swift -type f | sort | tr '\n' ' ')"
