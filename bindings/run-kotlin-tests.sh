@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The Kotlin bindings on the JVM against a real server on loopback
+# (bindings/kotlin-test/BindingsTest.kt). Installs what is missing: the Kotlin compiler (npm,
+# into a cache directory) and JNA (apt). Needs Java 17+.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools="${BIDKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bidkey-tools}"
+kotlin_version=2.4.20
+kotlin_home="$tools/node_modules/kotlin-compiler"
+
+# kotlinc: $BIDKEY_KOTLIN_HOME, else the cached npm install, else one on PATH, else install.
+if [[ -n "${BIDKEY_KOTLIN_HOME:-}" ]]; then
+    kotlin_home="$BIDKEY_KOTLIN_HOME"
+elif [[ ! -x "$kotlin_home/bin/kotlinc" ]] && command -v kotlinc >/dev/null; then
+    kotlin_home="$(cd "$(dirname "$(readlink -f "$(command -v kotlinc)")")/.." && pwd)"
+elif [[ ! -x "$kotlin_home/bin/kotlinc" ]]; then
+    echo "installing kotlin-compiler@$kotlin_version into $tools"
+    mkdir -p "$tools"
+    npm install --silent --prefix "$tools" "kotlin-compiler@$kotlin_version"
+fi
+kotlinc="$kotlin_home/bin/kotlinc"
+kotlin_lib="$kotlin_home/lib"
+
+jna=/usr/share/java/jna.jar
+if [[ ! -f "$jna" ]]; then
+    echo "installing libjna-java"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q libjna-java >/dev/null
+fi
+
+stdlib="$kotlin_lib/kotlin-stdlib.jar"
+coroutines="$kotlin_lib/kotlinx-coroutines-core-jvm.jar"
+for jar in "$stdlib" "$coroutines" "$jna"; do
+    [[ -f "$jar" ]] || { echo "missing $jar" >&2; exit 1; }
+done
+
+bindings/generate.sh
+cargo build --locked -p bidkey-testkit --bin bidkey-test-server
+
+build=target/kotlin-test
+mkdir -p "$build"
+jar="$build/bidkey-kotlin-test.jar"
+sources=(bindings/generated/kotlin/uniffi/bidkey/bidkey.kt bindings/kotlin-test/BindingsTest.kt)
+# Recompile only when a source changed (kotlinc takes most of this script's time).
+if [[ ! -f "$jar" ]] || [[ -n "$(find "${sources[@]}" -newer "$jar")" ]]; then
+    echo "kotlinc: compiling the bindings and the test"
+    rm -f "$jar"
+    "$kotlinc" -nowarn -cp "$jna:$coroutines" -d "$jar" "${sources[@]}" 2>&1 \
+        | grep -v "^warning: unable to find kotlin-stdlib.jar" || true
+    [[ -f "$jar" ]] || { echo "kotlinc failed" >&2; exit 1; }
+fi
+
+java -Djna.library.path="$PWD/target/debug" \
+    -cp "$jar:$stdlib:$coroutines:$jna" \
+    BindingsTestKt "$PWD/target/debug/bidkey-test-server"

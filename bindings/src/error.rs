@@ -1,0 +1,152 @@
+//! The one error of the FFI surface, mapped from [`CoreError`] in one place.
+//!
+//! Kotlin sees `BidkeyException.WrongPin`, `BidkeyException.Network`, …; Swift sees
+//! `BidkeyError.wrongPin(triesLeft:)`. Each variant says what the app should do. None carries
+//! a PIN, key, SMS code or full phone number (the core never puts them in its errors).
+
+use bidkey_core::CoreError;
+
+/// What went wrong, in terms of what the app should do next.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
+pub enum BidkeyError {
+    /// The server could not be reached or did not answer in time: offer to retry.
+    #[error("network unavailable: {detail}")]
+    Network { detail: String },
+    /// The server refused. `code` is the protocol's `snake_case` error code (e.g.
+    /// `renewal_too_early`); show `message_zh` (or `message_en`) to the person.
+    /// `retry_after_secs` is set when the server asks to wait (SMS resend, rate limits).
+    #[error("{message_en}")]
+    Server {
+        code: String,
+        message_zh: String,
+        message_en: String,
+        retry_after_secs: Option<u64>,
+    },
+    /// The PIN was wrong: ask again, showing `tries_left` before the key locks.
+    #[error("wrong PIN, {tries_left} tries left")]
+    WrongPin { tries_left: u32 },
+    /// The key locked after too many wrong PINs: lead the person to unlock (real-name
+    /// again and an SMS code, `Bidkey.unlock`).
+    #[error("key locked: verify your identity again to unlock")]
+    KeyLocked,
+    /// Not logged in or the login expired: show the login screen.
+    #[error("not logged in")]
+    NotLoggedIn,
+    /// Bad input from the person; `field` names what to fix (`phone number`, `PIN`, …).
+    #[error("invalid {field}")]
+    InvalidInput { field: String },
+    /// Nothing with that id on this phone or on the server.
+    #[error("not found: {what}")]
+    NotFound { what: String },
+    /// The wallet database failed: report it; the app cannot fix it.
+    #[error("wallet storage: {detail}")]
+    Storage { detail: String },
+    /// A cryptographic check failed (bad server data, tampered envelope): report it.
+    #[error("crypto: {detail}")]
+    Crypto { detail: String },
+    /// The device keystore refused (biometrics cancelled, key invalidated). A
+    /// `DeviceKeystore` implementation throws this variant.
+    #[error("device keystore: {detail}")]
+    Keystore { detail: String },
+}
+
+impl From<CoreError> for BidkeyError {
+    fn from(e: CoreError) -> Self {
+        match e {
+            CoreError::Network(detail) => BidkeyError::Network { detail },
+            CoreError::Server {
+                code,
+                message_zh,
+                message_en,
+                retry_after,
+            } => BidkeyError::Server {
+                code: code_name(code),
+                message_zh,
+                message_en,
+                retry_after_secs: retry_after,
+            },
+            CoreError::WrongPin { tries_left } => BidkeyError::WrongPin { tries_left },
+            CoreError::KeyLocked => BidkeyError::KeyLocked,
+            CoreError::NotLoggedIn => BidkeyError::NotLoggedIn,
+            CoreError::InvalidInput { field } => BidkeyError::InvalidInput {
+                field: field.to_owned(),
+            },
+            CoreError::NotFound(what) => BidkeyError::NotFound { what },
+            CoreError::Storage(detail) => BidkeyError::Storage { detail },
+            CoreError::Crypto(detail) => BidkeyError::Crypto { detail },
+            CoreError::Keystore(detail) => BidkeyError::Keystore { detail },
+        }
+    }
+}
+
+/// What a foreign `DeviceKeystore` threw, as the core sees it: always a keystore failure.
+impl From<BidkeyError> for CoreError {
+    fn from(e: BidkeyError) -> Self {
+        match e {
+            BidkeyError::Keystore { detail } => CoreError::Keystore(detail),
+            other => CoreError::Keystore(other.to_string()),
+        }
+    }
+}
+
+/// A foreign callback threw something that is not a `BidkeyException` (a Kotlin
+/// `RuntimeException`, a Swift error of another type).
+impl From<uniffi::UnexpectedUniFFICallbackError> for BidkeyError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        BidkeyError::Keystore { detail: e.reason }
+    }
+}
+
+/// The protocol's wire name of an error code (`snake_case`), stable across versions.
+fn code_name(code: bidkey_protocol::ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => format!("{code:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bidkey_protocol::ErrorCode;
+
+    #[test]
+    fn core_errors_map_to_what_the_app_does() {
+        assert_eq!(
+            BidkeyError::from(CoreError::WrongPin { tries_left: 4 }),
+            BidkeyError::WrongPin { tries_left: 4 }
+        );
+        assert_eq!(
+            BidkeyError::from(CoreError::InvalidInput {
+                field: "phone number"
+            }),
+            BidkeyError::InvalidInput {
+                field: "phone number".into()
+            }
+        );
+        let e = BidkeyError::from(CoreError::Server {
+            code: ErrorCode::RenewalTooEarly,
+            message_zh: "zh".into(),
+            message_en: "en".into(),
+            retry_after: None,
+        });
+        assert!(
+            matches!(&e, BidkeyError::Server { code, .. } if code == "renewal_too_early"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn foreign_keystore_errors_become_keystore_errors() {
+        assert_eq!(
+            CoreError::from(BidkeyError::Keystore {
+                detail: "cancelled".into()
+            }),
+            CoreError::Keystore("cancelled".into())
+        );
+        assert!(matches!(
+            CoreError::from(BidkeyError::NotLoggedIn),
+            CoreError::Keystore(_)
+        ));
+    }
+}
