@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn platform_signatures_verify_with_the_certificate_key() {
         let sk = Sm2PrivateKey::make_random().expect("key");
-        let key = SubjectKey::Sm2(sk.public_key().clone());
+        let key = SubjectKey::Sm2(*sk.public_key());
         let pk = PlatformKey::Sm2(sk);
         let sig = pk.sign(b"body").expect("sign");
         verify_platform_signature(&key, b"body", &sig).expect("verifies");

@@ -693,7 +693,7 @@ mod tests {
             opening_at: 10,
             files: vec![],
         };
-        let j = serde_json::to_value(&a).unwrap();
+        let j = serde_json::to_value(&a).expect("json");
         assert_eq!(j["kind"], "decrypt");
         assert_eq!(ScanKind::parse("session"), Some(ScanKind::Session));
     }
