@@ -248,3 +248,45 @@ pub async fn registered_platform(
         key,
     }
 }
+
+/// An enterprise claimed (licence PNG, CA review, payment) by `admin`, who then holds its
+/// certificate pair, and joined by `staff` (admin and CA approve), who holds one too.
+#[derive(Debug, Clone)]
+pub struct EnterpriseTeam {
+    pub enterprise_id: String,
+    pub admin_pair: bidkey_core::flows::certs::EnrolledPair,
+    pub staff_pair: bidkey_core::flows::certs::EnrolledPair,
+}
+
+pub async fn enterprise_team(
+    server: &TestServer,
+    admin: &Bidkey,
+    staff: &Bidkey,
+    uscc: &str,
+    name: &str,
+) -> EnterpriseTeam {
+    let claim = admin
+        .claim_enterprise(
+            uscc,
+            name,
+            None,
+            vec![("营业执照.png".into(), "image/png".into(), png(800, 600))],
+        )
+        .await
+        .expect("claimed");
+    let enterprise_id = claim.enterprise_id.clone().expect("enterprise");
+    let paid = approve_and_pay(server, admin, &claim).await;
+    let admin_pair = admin.enroll(&paid.id, PIN).await.expect("admin enrolled");
+    let join = staff.join_enterprise(&enterprise_id).await.expect("join");
+    let approved = admin
+        .approve_join(&enterprise_id, &join.id)
+        .await
+        .expect("admin approves");
+    let paid = approve_and_pay(server, staff, &approved).await;
+    let staff_pair = staff.enroll(&paid.id, PIN).await.expect("staff enrolled");
+    EnterpriseTeam {
+        enterprise_id,
+        admin_pair,
+        staff_pair,
+    }
+}
