@@ -468,6 +468,10 @@ pub struct ScanReply {
     /// The signing certificate used (DER), for bind / login / sign / session.
     #[serde(with = "crate::b64::option", default)]
     pub signer_cert: Option<Vec<u8>>,
+    /// For bind and login: the encryption certificate of the same pair (DER), which the
+    /// platform encrypts this bidder's files to.
+    #[serde(with = "crate::b64::option", default)]
+    pub encryption_cert: Option<Vec<u8>>,
     #[serde(default)]
     pub signatures: Vec<ReplySignature>,
     #[serde(default)]

@@ -142,6 +142,7 @@ impl Bidkey {
             outcome: ReplyOutcome::Rejected,
             reason: reason.map(|r| r.chars().take(200).collect()),
             signer_cert: None,
+            encryption_cert: None,
             signatures: vec![],
             file_keys: vec![],
             session: None,
@@ -322,6 +323,12 @@ impl Bidkey {
             outcome: ReplyOutcome::Approved,
             reason: None,
             signer_cert: Some(cert.der.clone()),
+            encryption_cert: match body.action {
+                ScanAction::Bind { .. } | ScanAction::Login { .. } => {
+                    self.encryption_cert_of(&cert)?
+                }
+                _ => None,
+            },
             signatures,
             file_keys: vec![],
             session: session.clone(),
@@ -395,6 +402,7 @@ impl Bidkey {
             outcome: ReplyOutcome::Approved,
             reason: None,
             signer_cert: None,
+            encryption_cert: None,
             signatures: vec![],
             file_keys,
             session: None,
@@ -577,6 +585,18 @@ impl Bidkey {
             .into_iter()
             .find(|c| c.serial == serial)
             .ok_or_else(|| CoreError::NotFound(format!("certificate {serial}")))
+    }
+
+    /// The valid encryption certificate of the same pair as `signing`.
+    fn encryption_cert_of(&self, signing: &StoredCert) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .wallet
+            .certs()?
+            .into_iter()
+            .find(|c| {
+                c.pair_id == signing.pair_id && c.usage == "encryption" && c.status == "valid"
+            })
+            .map(|c| c.der))
     }
 
     /// Serials of every key share on this phone (current and past encryption keys).
