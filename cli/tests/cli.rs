@@ -1,0 +1,360 @@
+//! The `bidkey` binary end to end against a real server on loopback: sign-up, real-name,
+//! a personal certificate (apply, operator approval, sandbox payment, enrol with a PIN from
+//! stdin), lists as JSON and tables, wrong PINs and their exit code, two wallets side by
+//! side, and an enterprise verified by micro-payment.
+
+mod support;
+
+use bidkey_testkit::{Store, TestServer};
+use support::*;
+
+const WRONG_PIN_EXIT: i32 = 4;
+const NOT_LOGGED_IN_EXIT: i32 = 3;
+const INVALID_INPUT_EXIT: i32 = 8;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_certificate_and_wrong_pins() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = Phone::new(&server, dir.path());
+
+    // Before login: a clear error and its exit code, as JSON on stderr.
+    let r = phone.json(&["certs", "apply"], None);
+    assert_eq!(r.code, NOT_LOGGED_IN_EXIT);
+    assert_eq!(r.err()["kind"], "not_logged_in");
+
+    let account = registered(&server, &phone, "13800138000", "张三", &id_number(1)).await;
+    assert_eq!(account["real_name"], "张三");
+    assert_eq!(account["phone_masked"], "138****8000");
+    let me = phone.json(&["account", "whoami"], None).ok();
+    assert_eq!(me["id"], account["id"]);
+
+    let pair = personal_certificate(&server, &phone).await;
+    let signing = pair["signing_serial"].as_str().expect("serial").to_owned();
+    let encryption = pair["encryption_serial"]
+        .as_str()
+        .expect("serial")
+        .to_owned();
+
+    // The server's lists, parsed from --json.
+    let list = phone.json(&["certs", "list"], None).ok();
+    let in_force = list["in_force"].as_array().expect("in_force");
+    assert_eq!(in_force.len(), 1, "{list}");
+    assert_eq!(in_force[0]["signing"]["serial"], signing.as_str());
+    assert_eq!(in_force[0]["encryption"]["serial"], encryption.as_str());
+    assert_eq!(in_force[0]["this_device"], true);
+    // The wallet's own list.
+    let local = phone.json(&["certs", "list", "--local"], None).ok();
+    let serials: Vec<&str> = local
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|c| c["serial"].as_str())
+        .collect();
+    assert!(serials.contains(&signing.as_str()) && serials.contains(&encryption.as_str()));
+    // For people: a table with the serial in it.
+    let table = phone.human(&["certs", "list"], None);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(
+        table.stdout.contains("In force") && table.stdout.contains(&signing),
+        "{}",
+        table.stdout
+    );
+
+    // Signing with the right PIN from stdin gives a DER signature.
+    let sig = phone
+        .json(
+            &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],
+            Some(&format!("{PIN}\n")),
+        )
+        .ok();
+    assert!(
+        sig["signature_der_hex"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("30"))
+    );
+
+    // A wrong PIN: exit code 4, the tries left, in JSON and for people.
+    let r = phone.json(
+        &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],
+        Some("000000\n"),
+    );
+    assert_eq!(r.code, WRONG_PIN_EXIT, "{}", r.stderr);
+    let e = r.err();
+    assert_eq!(e["kind"], "wrong_pin");
+    assert_eq!(e["code"], "wrong_pin");
+    assert_eq!(e["tries_left"], 4);
+    let r = phone.human(
+        &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],
+        Some("000000\n"),
+    );
+    assert_eq!(r.code, WRONG_PIN_EXIT);
+    assert!(r.stderr.contains("Wrong PIN: 3 tries left"), "{}", r.stderr);
+    // A PIN change with a wrong old PIN is refused the same way.
+    let r = phone.json(
+        &["certs", "change-pin", "--pin-stdin"],
+        Some("999999\n654321\n"),
+    );
+    assert_eq!(r.code, WRONG_PIN_EXIT, "{}", r.stderr);
+    assert_eq!(r.err()["tries_left"], 2);
+    // The right PIN still works and resets nothing it should not.
+    phone
+        .json(
+            &["certs", "change-pin", "--pin-stdin"],
+            Some(&format!("{PIN}\n654321\n")),
+        )
+        .ok();
+    phone
+        .json(
+            &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],
+            Some("654321\n"),
+        )
+        .ok();
+
+    // A malformed PIN never reaches the server.
+    let r = phone.json(&["certs", "enrol", "abc", "--pin-stdin"], Some("12\n"));
+    assert_eq!(r.code, INVALID_INPUT_EXIT, "{}", r.stderr);
+
+    // Revocation asks for confirmation; without --yes a script gets "not confirmed".
+    let r = phone.json(
+        &["certs", "revoke", &signing, "--pin-stdin"],
+        Some("654321\n"),
+    );
+    assert_eq!(r.err()["kind"], "not_confirmed");
+    let change = phone
+        .json(
+            &["certs", "revoke", &signing, "--yes", "--pin-stdin"],
+            Some("654321\n"),
+        )
+        .ok();
+    assert_eq!(change["state"], "revoked", "{change}");
+    let list = phone.json(&["certs", "list"], None).ok();
+    assert!(list["in_force"].as_array().expect("array").is_empty());
+
+    phone.json(&["account", "logout"], None).ok();
+    let r = phone.json(&["account", "whoami"], None);
+    assert_eq!(r.code, NOT_LOGGED_IN_EXIT);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_wallets_side_by_side() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let (a_dir, b_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = Phone::new(&server, a_dir.path());
+    let b = Phone::new(&server, b_dir.path());
+    let alice = registered(&server, &a, "13900000001", "王五", &id_number(2)).await;
+    let bob = registered(&server, &b, "13900000002", "赵六", &id_number(3)).await;
+    assert_ne!(alice["id"], bob["id"]);
+
+    // Each wallet keeps its own login and keys.
+    assert_eq!(a.json(&["account", "whoami"], None).ok()["id"], alice["id"]);
+    assert_eq!(b.json(&["account", "whoami"], None).ok()["id"], bob["id"]);
+    let pair = personal_certificate(&server, &a).await;
+    let local_a = a.json(&["certs", "list", "--local"], None).ok();
+    let local_b = b.json(&["certs", "list", "--local"], None).ok();
+    assert_eq!(local_a.as_array().expect("array").len(), 2);
+    assert!(local_b.as_array().expect("array").is_empty());
+    // B cannot use A's key: it is not in B's wallet.
+    let r = b.json(
+        &[
+            "certs",
+            "sign",
+            pair["signing_serial"].as_str().expect("serial"),
+            "--message",
+            "x",
+            "--pin-stdin",
+        ],
+        Some(&format!("{PIN}\n")),
+    );
+    assert_ne!(r.code, 0);
+
+    // The key file that seals A's wallet is private to its owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let keys: Vec<_> = std::fs::read_dir(a_dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("keystore-"))
+            .collect();
+        assert!(!keys.is_empty());
+        for k in keys {
+            let mode = k.metadata().expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{:?}", k.path());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enterprise_by_micropayment_then_admin() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = Phone::new(&server, dir.path());
+    registered(&server, &phone, "13700000001", "孙七", &id_number(4)).await;
+
+    let uscc = valid_uscc(7);
+    // The same code with another check character is refused before any request.
+    let last = if uscc.ends_with('0') { "1" } else { "0" };
+    let bad = format!("{}{last}", &uscc[..17]);
+    let r = phone.json(&["enterprise", "search", &bad], None);
+    assert_eq!(r.code, INVALID_INPUT_EXIT, "{}", r.stderr);
+    let found = phone.json(&["enterprise", "search", &uscc], None).ok();
+    assert_eq!(found["by"], "uscc", "{found}");
+    let mp = phone
+        .json(
+            &[
+                "enterprise",
+                "micropay",
+                "request",
+                "--uscc",
+                &uscc,
+                "--name",
+                "宿迁演示建设有限公司",
+                "--account-last6",
+                "123456",
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(mp["status"], "pending");
+    let human = phone.human(
+        &[
+            "enterprise",
+            "micropay",
+            "status",
+            mp["id"].as_str().expect("id"),
+        ],
+        None,
+    );
+    assert!(
+        human
+            .stdout
+            .contains(mp["reference"].as_str().expect("ref")),
+        "{}",
+        human.stdout
+    );
+
+    bank_credit(
+        &server,
+        "txn-1",
+        "123456",
+        mp["amount_fen"].as_i64().expect("amount"),
+        mp["reference"].as_str().expect("ref"),
+    )
+    .await;
+    let done = phone
+        .json(
+            &[
+                "enterprise",
+                "micropay",
+                "status",
+                mp["id"].as_str().expect("id"),
+                "--wait",
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(done["status"], "matched", "{done}");
+    assert_eq!(done["role"], "admin");
+
+    let mine = phone.json(&["enterprise", "mine"], None).ok();
+    let eid = mine[0]["id"].as_str().expect("enterprise id").to_owned();
+    assert_eq!(mine[0]["my_role"], "admin");
+    let staff = phone.json(&["admin", "staff", "list", &eid], None).ok();
+    assert_eq!(staff.as_array().expect("array").len(), 1);
+    assert_eq!(staff[0]["role"], "admin");
+
+    // Seals: add a PNG, list, rename, delete.
+    let png = dir.path().join("seal.png");
+    std::fs::write(&png, tiny_png()).expect("png");
+    let added = phone
+        .json(
+            &[
+                "admin",
+                "seals",
+                "add",
+                &eid,
+                "--name",
+                "公章",
+                "--image",
+                png.to_str().expect("path"),
+            ],
+            None,
+        )
+        .ok();
+    let seal = added[0]["id"].as_str().expect("seal id").to_owned();
+    phone
+        .json(&["admin", "seals", "rename", &eid, &seal, "合同章"], None)
+        .ok();
+    let seals = phone.json(&["admin", "seals", "list", &eid], None).ok();
+    assert_eq!(seals[0]["name"], "合同章");
+    phone
+        .json(&["admin", "seals", "delete", &eid, &seal], None)
+        .ok();
+    let seals = phone.json(&["admin", "seals", "list", &eid], None).ok();
+    assert!(seals.as_array().expect("array").is_empty());
+}
+
+/// Feed one bank statement line through the signed webhook, as the bank does.
+async fn bank_credit(
+    server: &TestServer,
+    txn: &str,
+    last6: &str,
+    amount_fen: i64,
+    reference: &str,
+) {
+    let key = std::fs::read(server.data_dir.path().join("bank-webhook.key")).expect("key file");
+    let ts = server.running.state.clock.now();
+    let body = serde_json::json!({ "transactions": [{
+        "bank_txn_id": txn,
+        "booked_at": ts,
+        "payer_account": format!("6222020200001{last6}"),
+        "payer_name": "测试企业",
+        "amount_fen": amount_fen,
+        "reference": reference,
+    }]})
+    .to_string()
+    .into_bytes();
+    let sig = bidkey_server::bank::sign(&key, ts, &body);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/bank/webhook", server.url()))
+        .header("content-type", "application/json")
+        .header("x-bidkey-timestamp", ts.to_string())
+        .header("x-bidkey-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("server reachable");
+    assert!(resp.status().is_success(), "webhook: {}", resp.status());
+}
+
+/// A unified social credit code with a correct GB 32100 check character.
+fn valid_uscc(seq: u32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("91320000{seq:09}");
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.iter().position(|&a| a == c).expect("alphabet") as u32 * w)
+        .sum();
+    format!(
+        "{body}{}",
+        char::from(ALPHABET[((31 - sum % 31) % 31) as usize])
+    )
+}
+
+/// A small PNG the server accepts (signature, IHDR, IEND).
+fn tiny_png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&64u32.to_be_bytes());
+    png.extend_from_slice(&64u32.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
+    png
+}
