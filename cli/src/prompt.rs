@@ -20,18 +20,19 @@ impl Prompter {
         if self.from_stdin {
             return read_stdin_line();
         }
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Usage(
-                self.out
-                    .t(
-                        "无法在非终端中询问密码，请使用 --pin-stdin。",
-                        "Cannot ask for a secret without a terminal: use --pin-stdin.",
-                    )
-                    .into(),
-            ));
-        }
-        let answer = rpassword::prompt_password(format!("{}: ", self.out.t(zh, en)))
-            .map_err(|e| CliError::io("reading the terminal", e))?;
+        // rpassword reads the controlling terminal, not stdin, so piped input is never
+        // taken for a PIN by accident; without a terminal, say how scripts pass one.
+        let answer =
+            rpassword::prompt_password(format!("{}: ", self.out.t(zh, en))).map_err(|_| {
+                CliError::Usage(
+                    self.out
+                        .t(
+                            "没有可询问密码的终端，请使用 --pin-stdin。",
+                            "No terminal to ask for a secret: use --pin-stdin.",
+                        )
+                        .into(),
+                )
+            })?;
         Ok(Zeroizing::new(answer))
     }
 
