@@ -358,3 +358,159 @@ fn tiny_png() -> Vec<u8> {
     png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
     png
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claim_join_grant_zone_and_transfer() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let (a_dir, b_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = Phone::new(&server, a_dir.path());
+    let b = Phone::new(&server, b_dir.path());
+    let a_id = registered(&server, &a, "13600000001", "周八", &id_number(5)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let b_id = registered(&server, &b, "13600000002", "吴九", &id_number(6)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (uscc, name) = (valid_uscc(11), "重庆演示科技有限公司");
+
+    // A claims with the licence as a PNG file, is approved, pays and enrols.
+    let licence = a_dir.path().join("营业执照.png");
+    std::fs::write(&licence, tiny_png()).expect("png");
+    let claim = a
+        .json(
+            &[
+                "enterprise",
+                "claim",
+                "--uscc",
+                &uscc,
+                "--name",
+                name,
+                "--legal-rep",
+                "周八",
+                "--material",
+                licence.to_str().expect("path"),
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(claim["kind"], "claim");
+    let eid = claim["enterprise_id"].as_str().expect("eid").to_owned();
+    approve_pay_enrol(&server, &a, &claim).await;
+    let info = a.json(&["enterprise", "show", &eid], None).ok();
+    assert_eq!(
+        (info["my_role"].as_str(), info["claimed"].as_bool()),
+        (Some("admin"), Some(true))
+    );
+
+    // B finds it by name and joins; A approves in the CLI, then the CA.
+    let found = b.json(&["enterprise", "search", "演示科技"], None).ok();
+    assert_eq!(found["by"], "name");
+    assert!(
+        found["results"][0]["actions"]
+            .as_array()
+            .expect("actions")
+            .contains(&serde_json::json!("join"))
+    );
+    let join = b.json(&["enterprise", "join", &eid], None).ok();
+    assert_eq!(join["status"], "pending_admin");
+    let waiting = a.json(&["admin", "staff", "requests", &eid], None).ok();
+    assert_eq!(waiting[0]["account_id"], b_id.as_str());
+    let join_id = join["id"].as_str().expect("id");
+    let approved = a
+        .json(&["admin", "staff", "approve", &eid, join_id], None)
+        .ok();
+    assert_eq!(approved["status"], "pending_review");
+    approve_pay_enrol(&server, &b, &approved).await;
+    // Staff may not administer.
+    let r = b.json(&["admin", "staff", "remove", &eid, &a_id], None);
+    assert_eq!(r.code, 7, "{}", r.stderr);
+    assert_eq!(r.err()["code"], "not_admin");
+
+    // A platform listing the enterprise; nearest first, chosen, granted, a zone.
+    let p = operator(
+        &server,
+        reqwest::Method::POST,
+        "/v1/operator/platforms",
+        serde_json::json!({ "name": "重庆市公共资源交易中心", "origin": "https://ggzy.cq.example.invalid",
+            "region": "重庆", "latitude": 29.56, "longitude": 106.55 }),
+    )
+    .await;
+    let pid = p["id"].as_str().expect("platform id").to_owned();
+    operator(
+        &server,
+        reqwest::Method::PUT,
+        &format!("/v1/operator/platforms/{pid}/directory"),
+        serde_json::json!({ "entries": [{ "uscc": uscc, "name": name }] }),
+    )
+    .await;
+    let near = a
+        .json(&["platforms", "list", "--near", "29.5,106.5"], None)
+        .ok();
+    assert_eq!(near[0]["id"], pid.as_str());
+    assert!(near[0]["distance_km"].as_f64().is_some_and(|d| d < 20.0));
+    a.json(&["platforms", "select", &pid], None).ok();
+    assert_eq!(
+        a.json(&["platforms", "current"], None).ok()[0]["id"],
+        pid.as_str()
+    );
+    let grant = a
+        .json(
+            &[
+                "admin",
+                "grants",
+                "grant",
+                &eid,
+                "--account",
+                &b_id,
+                "--platform",
+                &pid,
+            ],
+            None,
+        )
+        .ok();
+    let grants = a
+        .json(&["admin", "grants", "list", &eid, "--platform", &pid], None)
+        .ok();
+    assert_eq!(grants[0]["id"], grant["id"]);
+    a.json(
+        &[
+            "admin",
+            "grants",
+            "revoke",
+            &eid,
+            grant["id"].as_str().expect("id"),
+        ],
+        None,
+    )
+    .ok();
+    let current = a.json(&["admin", "grants", "list", &eid], None).ok();
+    assert!(current.as_array().expect("array").is_empty());
+    let history = a
+        .json(&["admin", "grants", "list", &eid, "--all"], None)
+        .ok();
+    assert!(history[0]["revoked_at"].is_i64());
+    let zones = a.json(&["admin", "zones", "bind", &eid, &pid], None).ok();
+    assert_eq!(zones[0]["platform_id"], pid.as_str());
+
+    // Handing over the admin role needs --yes; then B is the admin.
+    let r = a.json(&["admin", "transfer", &eid, &b_id], None);
+    assert_eq!(r.err()["kind"], "not_confirmed");
+    let members = a
+        .json(&["admin", "transfer", &eid, &b_id, "--yes"], None)
+        .ok();
+    let role_of = |id: &str| {
+        members
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|m| m["account_id"] == id)
+            .map(|m| m["role"].clone())
+    };
+    assert_eq!(role_of(&b_id), Some(serde_json::json!("admin")));
+    assert_eq!(role_of(&a_id), Some(serde_json::json!("staff")));
+}

@@ -154,6 +154,12 @@ pub async fn operator_approves(server: &TestServer, id: &str) {
 /// stdin; returns the enrolment JSON.
 pub async fn personal_certificate(server: &TestServer, phone: &Phone) -> Value {
     let app = phone.json(&["certs", "apply"], None).ok();
+    approve_pay_enrol(server, phone, &app).await
+}
+
+/// Take application `app` (JSON) through the operator's review if it waits for one, the
+/// sandbox payment, and enrolment with `PIN` from stdin; returns the enrolment JSON.
+pub async fn approve_pay_enrol(server: &TestServer, phone: &Phone, app: &Value) -> Value {
     let id = app["id"].as_str().expect("application id").to_owned();
     if app["status"] == "pending_review" {
         operator_approves(server, &id).await;
@@ -169,6 +175,24 @@ pub async fn personal_certificate(server: &TestServer, phone: &Phone) -> Value {
             Some(&format!("{PIN}\n")),
         )
         .ok()
+}
+
+/// An operator call over HTTP; panics unless it succeeds.
+pub async fn operator(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: Value,
+) -> Value {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.url()))
+        .bearer_auth(server.operator_token())
+        .json(&body)
+        .send()
+        .await
+        .expect("operator call");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.expect("operator answer")
 }
 
 /// A valid resident ID number (GB 11643 check digit) for person `seq`.
