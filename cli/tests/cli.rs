@@ -514,3 +514,126 @@ async fn claim_join_grant_zone_and_transfer() {
     assert_eq!(role_of(&b_id), Some(serde_json::json!("admin")));
     assert_eq!(role_of(&a_id), Some(serde_json::json!("staff")));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_unlock_password_loss_report_and_recovery() {
+    const KEY_LOCKED_EXIT: i32 = 5;
+    const REFUSED_EXIT: i32 = 7;
+    let server = TestServer::start(Store::Sqlite).await;
+    let (a_dir, b_dir) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let a = Phone::new(&server, a_dir.path());
+    let number = "13500000001";
+    let id = id_number(8);
+    registered(&server, &a, number, "郑十", &id).await;
+    let pair = personal_certificate(&server, &a).await;
+    let signing = pair["signing_serial"].as_str().expect("serial").to_owned();
+    let encryption = pair["encryption_serial"]
+        .as_str()
+        .expect("serial")
+        .to_owned();
+    let sign = |phone: &Phone, pin: &str| {
+        phone.json(
+            &["certs", "sign", &signing, "--message", "x", "--pin-stdin"],
+            Some(&format!("{pin}\n")),
+        )
+    };
+
+    // Five wrong PINs lock the key (exit 5), even for the right PIN, until unlocked.
+    for _ in 0..4 {
+        assert_eq!(sign(&a, "111111").code, WRONG_PIN_EXIT);
+    }
+    let r = sign(&a, "111111");
+    assert_eq!(r.code, KEY_LOCKED_EXIT, "{}", r.stderr);
+    assert_eq!(r.err()["kind"], "key_locked");
+    assert_eq!(sign(&a, PIN).code, KEY_LOCKED_EXIT);
+    let code = sms(&server, &a, number, "unlock").await;
+    let unlocked = a
+        .json(
+            &[
+                "certs",
+                "unlock",
+                &signing,
+                "--name",
+                "郑十",
+                "--id-number",
+                &id,
+                "--code",
+                &code,
+            ],
+            None,
+        )
+        .ok();
+    assert_eq!(unlocked["key_locked"], false, "{unlocked}");
+    sign(&a, PIN).ok();
+
+    // A password, then a password login with it from stdin.
+    a.json(
+        &["account", "password", "set", "--pin-stdin"],
+        Some("correct horse 1\n"),
+    )
+    .ok();
+    a.json(&["account", "logout"], None).ok();
+    let r = a.json(
+        &["account", "login", "--phone", number, "--pin-stdin"],
+        Some("wrong password\n"),
+    );
+    assert_eq!(r.code, REFUSED_EXIT, "{}", r.stderr);
+    let me = a
+        .json(
+            &["account", "login", "--phone", number, "--pin-stdin"],
+            Some("correct horse 1\n"),
+        )
+        .ok();
+    assert_eq!(me["has_password"], true);
+
+    // The phone is lost: a second wallet reports the loss without logging in.
+    let b = Phone::new(&server, b_dir.path());
+    let code = sms(&server, &b, number, "loss-report").await;
+    let change = b
+        .json(
+            &["certs", "report-loss", "--phone", number, "--code", &code],
+            None,
+        )
+        .ok();
+    assert_eq!(change["state"], "suspended", "{change}");
+    let r = sign(&a, PIN);
+    assert_eq!(r.code, REFUSED_EXIT);
+    assert_eq!(r.err()["code"], "certificate_suspended");
+
+    // Recovery onto the second wallet brings the old encryption key back.
+    let code = sms(&server, &b, number, "login").await;
+    b.json(
+        &["account", "login", "--phone", number, "--code", &code],
+        None,
+    )
+    .ok();
+    let code = sms(&server, &b, number, "recover").await;
+    let app = b
+        .json(
+            &[
+                "certs",
+                "recover",
+                "--name",
+                "郑十",
+                "--id-number",
+                &id,
+                "--code",
+                &code,
+            ],
+            None,
+        )
+        .ok();
+    approve_pay_enrol(&server, &b, &app).await;
+    let local = b.json(&["certs", "list", "--local"], None).ok();
+    assert!(
+        local
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|c| c["serial"] == encryption.as_str()),
+        "{local}"
+    );
+}
