@@ -27,8 +27,12 @@ pub fn default_wallet_dir() -> PathBuf {
 }
 
 /// Create the wallet directory readable by its owner only: the software keystore's key
-/// file sits in it and is the wallet's only protection at rest.
+/// file sits in it and is the wallet's only protection at rest. A directory that already
+/// exists keeps its mode (the user chose it); the key file in it is 0600 either way.
 pub fn prepare_wallet_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir.display().to_string(), e))?;
     #[cfg(unix)]
     {

@@ -75,17 +75,23 @@ impl Drop for Spinner {
     }
 }
 
-/// A table with a header row.
-pub fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
-    let mut t = Table::new();
-    t.load_style(UTF8_FULL_CONDENSED);
-    t.set_header(header.iter().copied());
-    let mut any = false;
-    for r in rows {
-        any = true;
-        t.add_row(r);
+impl Out {
+    /// A table with a header row; an empty list says so in words.
+    pub fn table(&self, header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> String {
+        let mut t = Table::new();
+        t.load_style(UTF8_FULL_CONDENSED);
+        t.set_header(header.iter().copied());
+        let mut any = false;
+        for r in rows {
+            any = true;
+            t.add_row(r);
+        }
+        if any {
+            t.to_string()
+        } else {
+            self.t("（无）", "(none)").to_owned()
+        }
     }
-    if any { t.to_string() } else { "-".into() }
 }
 
 /// Unix seconds as Beijing time, as the apps show dates.
@@ -122,8 +128,12 @@ mod tests {
         assert_eq!(yuan(7), "0.07");
         assert_eq!(yuan(-150), "-1.50");
         assert_eq!(word(&bidkey_protocol::enterprises::Role::Admin), "admin");
-        let t = table(&["a", "b"], vec![vec!["1".into(), "宿迁".into()]]);
+        let out = Out {
+            json: false,
+            lang: Lang::En,
+        };
+        let t = out.table(&["a", "b"], vec![vec!["1".into(), "宿迁".into()]]);
         assert!(t.contains('a') && t.contains("宿迁"));
-        assert_eq!(table(&["a"], Vec::<Vec<String>>::new()), "-");
+        assert_eq!(out.table(&["a"], Vec::<Vec<String>>::new()), "(none)");
     }
 }

@@ -18,6 +18,15 @@ async fn personal_certificate_and_wrong_pins() {
     let dir = tempfile::tempdir().expect("dir");
     let phone = Phone::new(&server, dir.path());
 
+    // No server there: a network error, exit 6.
+    let offline = Phone {
+        url: "http://127.0.0.1:9".into(),
+        wallet: dir.path().to_path_buf(),
+    };
+    let r = offline.json(&["platforms", "list"], None);
+    assert_eq!(r.code, 6, "{}", r.stderr);
+    assert_eq!(r.err()["kind"], "network");
+
     // Before login: a clear error and its exit code, as JSON on stderr.
     let r = phone.json(&["certs", "apply"], None);
     assert_eq!(r.code, NOT_LOGGED_IN_EXIT);

@@ -4,7 +4,7 @@
 use super::certs::show_application;
 use crate::app::App;
 use crate::error::{CliError, Result};
-use crate::output::{Out, opt, table, when};
+use crate::output::{Out, opt, when};
 use bidkey_core::flows::admin::GrantFilter;
 use bidkey_protocol::enterprises::Member;
 use bidkey_protocol::platforms::{Grant, Seal};
@@ -244,7 +244,7 @@ async fn staff(app: &App, cmd: Staff) -> Result<()> {
         Staff::Requests { enterprise_id } => {
             let list = core.join_requests(&enterprise_id).await?;
             out.show(&list, |l| {
-                table(
+                out.table(
                     &[
                         out.t("申请", "Application"),
                         out.t("账号", "Account"),
@@ -301,7 +301,7 @@ async fn zones(app: &App, cmd: Zones) -> Result<()> {
         }
     };
     out.show(&zones, |z| {
-        table(
+        out.table(
             &[
                 "ID",
                 out.t("平台", "Platform"),
@@ -366,7 +366,7 @@ async fn seals(app: &App, cmd: Seals) -> Result<()> {
 }
 
 fn members_table(out: &Out, members: &[Member]) -> String {
-    table(
+    out.table(
         &[
             out.t("账号", "Account"),
             out.t("姓名", "Name"),
@@ -387,7 +387,7 @@ fn members_table(out: &Out, members: &[Member]) -> String {
 }
 
 fn grants_table(out: &Out, grants: &[Grant]) -> String {
-    table(
+    out.table(
         &[
             "ID",
             out.t("账号", "Account"),
@@ -410,7 +410,7 @@ fn grants_table(out: &Out, grants: &[Grant]) -> String {
 }
 
 fn seals_table(out: &Out, seals: &[Seal]) -> String {
-    table(
+    out.table(
         &[
             "ID",
             out.t("名称", "Name"),

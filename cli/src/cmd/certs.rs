@@ -4,7 +4,7 @@
 use super::Identity;
 use crate::app::App;
 use crate::error::{CliError, Result};
-use crate::output::{Out, opt, table, when, word, yuan};
+use crate::output::{Out, opt, when, word, yuan};
 use bidkey_core::i18n::{Text, status_label};
 use bidkey_protocol::certs::{CertList, CertPairView, PairChange};
 use bidkey_protocol::orders::Application;
@@ -148,7 +148,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
                 })
                 .collect();
             out.show(&certs, |certs| {
-                table(
+                out.table(
                     &[
                         out.t("序列号", "Serial"),
                         out.t("用途", "Usage"),
@@ -287,7 +287,7 @@ pub fn show_application(out: &Out, app: &Application) -> Result<()> {
 }
 
 pub fn applications_table(out: &Out, apps: &[Application]) -> String {
-    table(
+    out.table(
         &[
             out.t("申请", "Application"),
             out.t("类型", "Kind"),
@@ -327,7 +327,7 @@ fn cert_lists(out: &Out, l: &CertList) -> String {
 }
 
 fn cert_lists_table(out: &Out, pairs: &[CertPairView]) -> String {
-    table(
+    out.table(
         &[
             out.t("签名证书", "Signing"),
             out.t("加密证书", "Encryption"),

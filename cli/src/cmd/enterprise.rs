@@ -4,7 +4,7 @@
 use super::certs::show_application;
 use crate::app::App;
 use crate::error::{CliError, Result};
-use crate::output::{Out, opt, table, when, word, yuan};
+use crate::output::{Out, opt, when, word, yuan};
 use bidkey_core::i18n::{micropayment_instructions, micropayment_status};
 use bidkey_protocol::enterprises::{EnterpriseInfo, Micropayment, MicropaymentStatus};
 use clap::Subcommand;
@@ -72,7 +72,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
         Cmd::Search { query } => {
             let found = core.search_enterprises(&query).await?;
             out.show(&found, |f| {
-                table(
+                out.table(
                     &[
                         "ID",
                         out.t("统一社会信用代码", "USCC"),
@@ -133,7 +133,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
         Cmd::Micropay(Micropay::List) => {
             let list = core.micropayments().await?;
             out.show(&list, |l| {
-                table(
+                out.table(
                     &[
                         "ID",
                         out.t("企业", "Enterprise"),
@@ -172,7 +172,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
                 None => core.messages().await?,
             };
             out.show(&messages, |m| {
-                table(
+                out.table(
                     &[
                         "ID",
                         out.t("时间", "Time"),
@@ -240,7 +240,7 @@ fn show_micropayment(out: &Out, mp: &Micropayment) -> Result<()> {
 }
 
 fn enterprises_table(out: &Out, list: &[EnterpriseInfo]) -> String {
-    table(
+    out.table(
         &[
             "ID",
             out.t("统一社会信用代码", "USCC"),

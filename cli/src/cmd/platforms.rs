@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::error::{CliError, Result};
-use crate::output::{Out, opt, table};
+use crate::output::{Out, opt};
 use bidkey_core::flows::platforms::Location;
 use bidkey_protocol::platforms::Platform;
 use clap::Subcommand;
@@ -47,7 +47,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
 }
 
 fn platforms_table(out: &Out, list: &[Platform]) -> String {
-    table(
+    out.table(
         &[
             "ID",
             out.t("名称", "Name"),
