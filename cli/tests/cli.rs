@@ -83,6 +83,41 @@ async fn personal_certificate_and_wrong_pins() {
             .is_some_and(|h| h.starts_with("30"))
     );
 
+    // A bid file's key encrypted to the exported encryption certificate opens by
+    // co-decryption, into a file only the owner can read.
+    let exported = phone.json(&["certs", "export", &encryption], None).ok();
+    let cert = bidkey_crypto::x509::Cert::from_pem(exported["pem"].as_str().expect("pem"))
+        .expect("certificate parses");
+    let ct = bidkey_crypto::sm2::encrypt_der(&cert.sm2_public_key().expect("key"), b"file key 42")
+        .expect("encrypted");
+    let (ct_path, pt_path) = (dir.path().join("key.der"), dir.path().join("key.bin"));
+    std::fs::write(&ct_path, ct).expect("write");
+    phone
+        .json(
+            &[
+                "certs",
+                "decrypt",
+                &encryption,
+                "--in",
+                ct_path.to_str().expect("path"),
+                "--out",
+                pt_path.to_str().expect("path"),
+                "--pin-stdin",
+            ],
+            Some(&format!("{PIN}\n")),
+        )
+        .ok();
+    assert_eq!(std::fs::read(&pt_path).expect("plaintext"), b"file key 42");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&pt_path)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
     // A wrong PIN: exit code 4, the tries left, in JSON and for people.
     let r = phone.json(
         &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],

@@ -72,6 +72,21 @@ pub enum Cmd {
         #[arg(long)]
         enterprise: Option<String>,
     },
+    /// Export a certificate of this wallet as PEM (to `--out` or stdout).
+    Export {
+        serial: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Decrypt an SM2 ciphertext (GM/T 0009 DER, e.g. a bid file's key) made for an
+    /// encryption certificate; writes the plaintext to `--out` (0600) or prints it in hex.
+    Decrypt {
+        serial: String,
+        #[arg(long = "in")]
+        input: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Sign a message or file with a signing key (SM2); prints the DER signature in hex.
     Sign {
         serial: String,
@@ -221,6 +236,55 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
                 .recover(&who.request(), &code, enterprise.as_deref())
                 .await?,
         ),
+        Cmd::Export { serial, out: path } => {
+            let cert = core
+                .local_certificates()?
+                .into_iter()
+                .find(|c| c.serial == serial)
+                .ok_or_else(|| {
+                    bidkey_core::CoreError::NotFound(format!("certificate {serial} in this wallet"))
+                })?;
+            let pem = bidkey_crypto::x509::Cert::from_der(&cert.der)
+                .and_then(|c| c.to_pem())
+                .map_err(bidkey_core::CoreError::from)?;
+            if let Some(path) = &path {
+                std::fs::write(path, &pem)
+                    .map_err(|e| CliError::io(path.display().to_string(), e))?;
+            }
+            out.show(&serde_json::json!({ "serial": serial, "pem": pem }), |_| {
+                if path.is_some() {
+                    String::new()
+                } else {
+                    pem.trim_end().to_owned()
+                }
+            })
+        }
+        Cmd::Decrypt {
+            serial,
+            input,
+            out: path,
+        } => {
+            let ct =
+                std::fs::read(&input).map_err(|e| CliError::io(input.display().to_string(), e))?;
+            let pin = app.ask.secret("证书密码", "PIN")?;
+            let plain = {
+                let _spin = out.spinner("正在协同解密…", "Co-decrypting…");
+                core.decrypt(&serial, &pin, &ct).await?
+            };
+            match &path {
+                Some(p) => {
+                    write_private(p, &plain)?;
+                    out.done("已解密。", "Decrypted.")
+                }
+                None => {
+                    let hex = zeroize::Zeroizing::new(hex::encode(plain.as_slice()));
+                    out.show(
+                        &serde_json::json!({ "serial": serial, "plaintext_hex": hex.as_str() }),
+                        |_| hex.to_string(),
+                    )
+                }
+            }
+        }
         Cmd::Sign {
             serial,
             message,
@@ -245,6 +309,20 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             )
         }
     }
+}
+
+/// Write decrypted data readable by its owner only.
+fn write_private(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts
+        .open(path)
+        .map_err(|e| CliError::io(path.display().to_string(), e))?;
+    f.write_all(data)
+        .map_err(|e| CliError::io(path.display().to_string(), e))
 }
 
 /// A wallet certificate as scripts see it (the DER stays in the wallet).
