@@ -89,10 +89,20 @@ impl Report {
                         message_en,
                         retry_after,
                         ..
-                    } => Report {
-                        retry_after: *retry_after,
-                        ..base("server", exit::REFUSED, pick(message_zh, message_en))
-                    },
+                    } => {
+                        let mut message = pick(message_zh, message_en);
+                        if let Some(secs) = retry_after {
+                            message.push_str(&if zh {
+                                format!("（{secs}秒后可重试）")
+                            } else {
+                                format!(" (retry in {secs} s)")
+                            });
+                        }
+                        Report {
+                            retry_after: *retry_after,
+                            ..base("server", exit::REFUSED, message)
+                        }
+                    }
                     CoreError::WrongPin { tries_left } => Report {
                         tries_left: Some(*tries_left),
                         ..base(

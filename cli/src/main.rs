@@ -87,7 +87,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let out = Out {
         json: cli.json,
         lang: match cli.lang {
@@ -107,6 +110,22 @@ fn main() -> ExitCode {
             ExitCode::from(u8::try_from(report.exit_code).unwrap_or(1))
         }
     }
+}
+
+/// Help and version print as usual; a usage error is one JSON value on stderr when the
+/// command line asked for `--json`, clap's own message otherwise.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    if !wants_json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let message = first.trim_start_matches("error: ").to_owned();
+    let report = Report::of(&CliError::Usage(message), Lang::En);
+    eprintln!("{}", report.to_json());
+    ExitCode::from(2)
 }
 
 fn run(cli: Cli, out: Out) -> Result<(), CliError> {

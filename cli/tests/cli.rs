@@ -27,6 +27,18 @@ async fn personal_certificate_and_wrong_pins() {
     assert_eq!(r.code, 6, "{}", r.stderr);
     assert_eq!(r.err()["kind"], "network");
 
+    // A usage error in --json mode is JSON too (exit 2).
+    let r = phone.json(&["certs", "no-such-command"], None);
+    assert_eq!(r.code, 2);
+    let e = r.err();
+    assert_eq!(e["kind"], "usage");
+    assert!(
+        e["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-command")),
+        "{e}"
+    );
+
     // Before login: a clear error and its exit code, as JSON on stderr.
     let r = phone.json(&["certs", "apply"], None);
     assert_eq!(r.code, NOT_LOGGED_IN_EXIT);
