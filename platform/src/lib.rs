@@ -9,7 +9,9 @@
 //! The scan protocol (requests, results) is added on top of these.
 
 pub mod bidfile;
+pub mod client;
 pub mod error;
 pub mod qr;
+pub mod verify;
 
 pub use error::{PlatformError, Result};

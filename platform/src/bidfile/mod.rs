@@ -87,7 +87,7 @@ pub struct Encrypted {
 /// Encrypt `input` to `recipient` (an SM2 certificate with keyEncipherment) into `output`.
 ///
 /// The caller is expected to have validated the certificate's chain (see
-/// `crate::verify::Verifier::check_encryption_cert`); here only its key and usage are
+/// [`crate::verify::Verifier::check_encryption_cert`]); here only its key and usage are
 /// checked.
 pub fn encrypt(
     recipient: &Cert,
