@@ -55,6 +55,11 @@ impl PlatformClient {
         &self.base
     }
 
+    /// The HTTP client (TLS pinned as configured), shared with the scan client.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     async fn get_raw(&self, path: &str) -> Result<Vec<u8>> {
         let resp = self
             .http

@@ -74,6 +74,20 @@ pub enum PlatformError {
     #[error("invalid configuration: {0}")]
     Config(&'static str),
 
+    // ---- scan ----
+    /// The relay refused or reported a problem (expired, unknown request, ...).
+    #[error("relay: {}", .0.message_en())]
+    Relay(bidkey_protocol::ErrorCode),
+    /// A reply that does not answer the request made (wrong id, missing signature, ...).
+    #[error("the reply does not answer the request: {0}")]
+    BadReply(&'static str),
+    /// The phone refused the request.
+    #[error("the bidder refused{}", .0.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    Rejected(Option<String>),
+    /// Bad input from the platform's own code.
+    #[error("invalid {0}")]
+    InvalidInput(&'static str),
+
     // ---- QR ----
     /// The text does not fit in a QR code.
     #[error("QR encoding failed: {0}")]
@@ -81,6 +95,12 @@ pub enum PlatformError {
     /// A cryptographic primitive failed (RNG, encoding).
     #[error("crypto: {0}")]
     Crypto(bidkey_crypto::Error),
+}
+
+impl From<bidkey_crypto::Error> for PlatformError {
+    fn from(e: bidkey_crypto::Error) -> Self {
+        PlatformError::Crypto(e)
+    }
 }
 
 impl From<CertProblem> for PlatformError {

@@ -6,12 +6,15 @@
 //! - [`client`]: the server's public endpoints (CA chain, CRLs, status, grant check).
 //! - [`qr`]: QR rendering to PNG and SVG.
 //!
-//! The scan protocol (requests, results) is added on top of these.
+//! - [`scan`]: scan requests: make, sign, show as a rotating QR, wait, open and verify the
+//!   reply (`docs/scan-protocol.md`).
+//! - [`demo`]: a small demo trading platform (web pages) built on all of the above.
 
 pub mod bidfile;
 pub mod client;
 pub mod error;
 pub mod qr;
+pub mod scan;
 pub mod verify;
 
 pub use error::{PlatformError, Result};

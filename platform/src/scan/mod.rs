@@ -1,0 +1,279 @@
+//! Scan requests from the platform's side (`docs/scan-protocol.md`): make and sign a
+//! request, post it to the relay, draw its rotating QR code, wait for the reply and open it.
+//! What a reply proves is checked by [`crate::scan::verify`].
+
+pub mod verify;
+
+use crate::client::PlatformClient;
+use crate::error::{PlatformError, Result};
+use bidkey_crypto::scan::{
+    self as scan_crypto, PlatformKey, ReplyAlg as CryptoReplyAlg, ReplySecret,
+};
+use bidkey_protocol::scan::*;
+use bidkey_protocol::{ErrorBody, ErrorCode};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+/// Who the platform is: its registration at Bidkey and its certificate and key.
+#[derive(Debug)]
+pub struct PlatformIdentity {
+    pub platform_id: String,
+    /// The web origin registered with Bidkey (the certificate's CN).
+    pub origin: String,
+    pub cert_der: Vec<u8>,
+    pub key: PlatformKey,
+}
+
+/// Talks to the Bidkey relay for one platform.
+#[derive(Debug)]
+pub struct ScanClient {
+    relay: String,
+    http: reqwest::Client,
+    identity: PlatformIdentity,
+    reply_alg: ReplyAlg,
+}
+
+/// Whether the platform's poll secret matches, shown as the relay expects it.
+fn poll_header(secret: &[u8; 32]) -> String {
+    hex::encode(secret)
+}
+
+/// A request waiting for its reply. Holds the secrets only the platform may know: the QR
+/// secret, the poll secret and the reply key.
+#[derive(Debug)]
+pub struct PendingScan {
+    pub body: ScanRequestBody,
+    relay: String,
+    qr_secret: Zeroizing<[u8; 32]>,
+    poll_secret: Zeroizing<[u8; 32]>,
+    reply_secret: ReplySecret,
+    /// When the relay counts second 0 from, on this machine's monotonic clock.
+    started: Instant,
+}
+
+/// The opened reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScanResult {
+    Approved(ScanReply),
+    Rejected { reason: Option<String> },
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl ScanClient {
+    /// Requests go to the relay of the Bidkey server `client` talks to.
+    pub fn new(client: &PlatformClient, identity: PlatformIdentity) -> ScanClient {
+        ScanClient {
+            relay: client.base().to_owned(),
+            http: client.http().clone(),
+            identity,
+            reply_alg: ReplyAlg::Sm2Sm4Gcm,
+        }
+    }
+
+    /// Seal replies with P-256/AES-GCM instead of SM2/SM4-GCM.
+    pub fn with_reply_alg(mut self, alg: ReplyAlg) -> ScanClient {
+        self.reply_alg = alg;
+        self
+    }
+
+    pub fn identity(&self) -> &PlatformIdentity {
+        &self.identity
+    }
+
+    /// Sign `action` into a request living `ttl_secs` and post it with a QR secret.
+    pub async fn create(&self, action: ScanAction, ttl_secs: i64) -> Result<PendingScan> {
+        self.post(action, ttl_secs, None).await
+    }
+
+    /// Send `action` to the phone through an open session (no QR code).
+    pub async fn create_in_session(
+        &self,
+        session_id: &str,
+        action: ScanAction,
+        ttl_secs: i64,
+    ) -> Result<PendingScan> {
+        self.post(action, ttl_secs, Some(session_id)).await
+    }
+
+    async fn post(
+        &self,
+        action: ScanAction,
+        ttl_secs: i64,
+        session_id: Option<&str>,
+    ) -> Result<PendingScan> {
+        if !(10..=MAX_TTL_SECS).contains(&ttl_secs) {
+            return Err(PlatformError::InvalidInput("ttl_secs"));
+        }
+        let reply_secret = ReplySecret::make(match self.reply_alg {
+            ReplyAlg::Sm2Sm4Gcm => CryptoReplyAlg::Sm2Sm4Gcm,
+            ReplyAlg::P256Aes256Gcm => CryptoReplyAlg::P256Aes256Gcm,
+        })?;
+        let now = unix_now();
+        let body = ScanRequestBody {
+            v: SCAN_VERSION,
+            request_id: hex::encode(bidkey_crypto::rng::bytes::<16>()?),
+            platform_id: self.identity.platform_id.clone(),
+            origin: self.identity.origin.clone(),
+            created_at: now,
+            expires_at: now + ttl_secs,
+            nonce: bidkey_crypto::rng::bytes::<32>()?.to_vec(),
+            reply_key: ReplyKey {
+                alg: self.reply_alg,
+                public_key: reply_secret.public_key(),
+            },
+            session_id: session_id.map(str::to_owned),
+            action,
+        };
+        let body_json =
+            serde_json::to_vec(&body).map_err(|_| PlatformError::Malformed("request body"))?;
+        let signature = self.identity.key.sign(&request_message(&body_json))?;
+        let qr_secret = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
+        let poll_secret = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
+        let new = NewRelayRequest {
+            request: SignedScanRequest {
+                body: body_json,
+                signature,
+                platform_cert: self.identity.cert_der.clone(),
+            },
+            qr_secret: session_id.is_none().then(|| qr_secret.to_vec()),
+            poll_secret: poll_secret.to_vec(),
+            webhook_url: None,
+        };
+        let path = match session_id {
+            None => "/v1/relay/requests".to_owned(),
+            Some(sid) => format!("/v1/relay/sessions/{sid}/requests"),
+        };
+        let started = Instant::now();
+        let _: RelayCreated = self
+            .send(self.http.post(self.url(&path)).json(&new))
+            .await?;
+        Ok(PendingScan {
+            body,
+            relay: self.relay.clone(),
+            qr_secret,
+            poll_secret,
+            reply_secret,
+            started,
+        })
+    }
+
+    /// One long-poll (at most `wait` seconds): where the request stands.
+    pub async fn poll(&self, pending: &PendingScan, wait: u64) -> Result<RelayResult> {
+        let url = self.url(&format!(
+            "/v1/relay/requests/{}/result?wait={}",
+            pending.body.request_id,
+            wait.min(MAX_WAIT_SECS)
+        ));
+        let req = self
+            .http
+            .get(url)
+            .header(POLL_HEADER, poll_header(&pending.poll_secret))
+            .timeout(Duration::from_secs(wait.min(MAX_WAIT_SECS) + 15));
+        self.send(req).await
+    }
+
+    /// Long-poll until the phone answers or the request expires, then open the reply.
+    pub async fn wait(&self, pending: &PendingScan) -> Result<ScanResult> {
+        loop {
+            let r = self.poll(pending, 25).await?;
+            match r.status {
+                RelayStatus::Answered => {
+                    let sealed = r.sealed.ok_or(PlatformError::Relay(ErrorCode::Internal))?;
+                    return pending.open(&sealed);
+                }
+                RelayStatus::Expired => return Err(PlatformError::Relay(ErrorCode::ScanExpired)),
+                RelayStatus::Pending | RelayStatus::Scanned => {
+                    if unix_now() > pending.body.expires_at + 5 {
+                        return Err(PlatformError::Relay(ErrorCode::ScanExpired));
+                    }
+                }
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.relay)
+    }
+
+    async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| PlatformError::Network(e.to_string()))?;
+        if resp.status().is_success() {
+            return resp
+                .json()
+                .await
+                .map_err(|e| PlatformError::Network(e.to_string()));
+        }
+        let body: ErrorBody = resp
+            .json()
+            .await
+            .map_err(|e| PlatformError::Network(e.to_string()))?;
+        Err(PlatformError::Relay(body.code))
+    }
+}
+
+impl PendingScan {
+    pub fn request_id(&self) -> &str {
+        &self.body.request_id
+    }
+
+    /// The QR code's text for second `t` of the request.
+    pub fn qr_uri_at(&self, t: u64) -> String {
+        ScanUri {
+            relay: self.relay.clone(),
+            request_id: self.body.request_id.clone(),
+            t,
+            code: scan_crypto::rotating_code(&*self.qr_secret, t),
+        }
+        .to_string()
+    }
+
+    /// The QR code to show now; draw it again every second.
+    pub fn current_qr_uri(&self) -> String {
+        self.qr_uri_at(self.started.elapsed().as_secs())
+    }
+
+    /// The four digits the phone also shows.
+    pub fn verification_code(&self) -> String {
+        scan_crypto::verification_code(&self.body.nonce)
+    }
+
+    /// Open a sealed reply: it must be for this request.
+    pub fn open(&self, sealed: &SealedReply) -> Result<ScanResult> {
+        let nonce: [u8; 12] = sealed
+            .nonce
+            .as_slice()
+            .try_into()
+            .map_err(|_| PlatformError::BadReply("nonce"))?;
+        let plain = self.reply_secret.open(
+            &scan_crypto::Sealed {
+                ephemeral: sealed.ephemeral.clone(),
+                nonce,
+                ciphertext: sealed.ciphertext.clone(),
+            },
+            self.body.request_id.as_bytes(),
+        )?;
+        let reply: ScanReply =
+            serde_json::from_slice(&plain).map_err(|_| PlatformError::BadReply("json"))?;
+        if reply.request_id != self.body.request_id {
+            return Err(PlatformError::BadReply("request id"));
+        }
+        Ok(match reply.outcome {
+            ReplyOutcome::Approved => ScanResult::Approved(reply),
+            ReplyOutcome::Rejected => ScanResult::Rejected {
+                reason: reply.reason,
+            },
+        })
+    }
+}

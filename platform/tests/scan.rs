@@ -1,0 +1,644 @@
+//! Scan end to end: the platform (this SDK) makes requests, the relay of a real server on
+//! loopback carries them, phones (the core) scan and confirm or refuse, the platform opens
+//! and verifies the reply. Then every bad input of the issue, refused with a clear error on
+//! the phone's side and on the platform's.
+
+use bidkey_core::{Bidkey, CoreError};
+use bidkey_crypto::scan::PlatformKey;
+use bidkey_crypto::sm2::Sm2PrivateKey;
+use bidkey_crypto::x509::Cert;
+use bidkey_platform::PlatformError;
+use bidkey_platform::bidfile::{self, EncryptOptions, FileKey};
+use bidkey_platform::client::PlatformClient;
+use bidkey_platform::scan::verify::ReplyVerifier;
+use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
+use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::scan::*;
+use bidkey_testkit::phones::*;
+use bidkey_testkit::{Store, TestServer};
+use std::time::Duration;
+
+const USCC: &str = "91500000MA5U8XGQ8Q";
+const NAME: &str = "重庆比德科技有限公司";
+const ORIGIN: &str = "https://ggzy.cq.example.invalid";
+
+struct World {
+    server: TestServer,
+    _dirs: Vec<tempfile::TempDir>,
+    admin: Bidkey,
+    staff: Bidkey,
+    team: EnterpriseTeam,
+    platform: RegisteredPlatform,
+    client: ScanClient,
+    verifier: ReplyVerifier,
+    grant_id: String,
+}
+
+fn api(server: &TestServer) -> PlatformClient {
+    PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client")
+}
+
+fn identity_of(p: &RegisteredPlatform, origin: &str, key: Sm2PrivateKey) -> PlatformIdentity {
+    PlatformIdentity {
+        platform_id: p.platform.id.clone(),
+        origin: origin.into(),
+        cert_der: p.cert_der.clone(),
+        key: PlatformKey::Sm2(key),
+    }
+}
+
+async fn world(store: Store) -> World {
+    let server = TestServer::start(store).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let admin = phone_at(&server, dirs[0].path());
+    let staff = phone_at(&server, dirs[1].path());
+    registered(
+        &server,
+        &admin,
+        "13900000001",
+        &identity("张三", &id_number(1)),
+    )
+    .await;
+    registered(
+        &server,
+        &staff,
+        "13900000002",
+        &identity("李四", &id_number(2)),
+    )
+    .await;
+    let team = enterprise_team(&server, &admin, &staff, USCC, NAME).await;
+    let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
+    let staff_id = staff.account().expect("wallet").expect("in").id;
+    let grant = admin
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id)
+        .await
+        .expect("granted");
+    let client = ScanClient::new(
+        &api(&server),
+        identity_of(&platform, ORIGIN, platform.key.clone()),
+    );
+    let anchor = TrustAnchor::fetch(&api(&server), None)
+        .await
+        .expect("anchor");
+    let verifier = ReplyVerifier::new(api(&server), Verifier::new(anchor), &platform.platform.id);
+    World {
+        server,
+        _dirs: dirs,
+        admin,
+        staff,
+        team,
+        platform,
+        client,
+        verifier,
+        grant_id: grant.id,
+    }
+}
+
+fn code<T: std::fmt::Debug>(r: bidkey_core::Result<T>) -> Option<ErrorCode> {
+    r.expect_err("refused").code()
+}
+
+async fn login(client: &ScanClient) -> PendingScan {
+    client
+        .create(
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            DEFAULT_TTL_SECS,
+        )
+        .await
+        .expect("request made")
+}
+
+async fn approved(client: &ScanClient, req: &PendingScan) -> ScanReply {
+    match client.wait(req).await.expect("reply") {
+        ScanResult::Approved(r) => r,
+        other => panic!("approved expected, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_scan_and_the_platform_verifies() {
+    let w = world(Store::Sqlite).await;
+    let req = login(&w.client).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    assert_eq!(view.kind, ScanKind::Login);
+    assert_eq!(view.origin, ORIGIN);
+    assert_eq!(view.platform_name, "重庆市公共资源交易中心");
+    assert_eq!(view.verification_code, req.verification_code());
+    let cert = view.certificate.clone().expect("certificate chosen");
+    assert_eq!(cert.serial, w.team.staff_pair.signing_serial);
+
+    let polled = w.client.poll(&req, 0).await.expect("poll");
+    assert_eq!(polled.status, RelayStatus::Scanned);
+    let done = w
+        .staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    assert_eq!(done.signatures, 1);
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    let signer = v.signer.expect("signer");
+    assert_eq!(signer.uscc.as_deref(), Some(USCC));
+    assert_eq!(signer.organization.as_deref(), Some(NAME));
+    assert_eq!(signer.grant_id.as_deref(), Some(w.grant_id.as_str()));
+    assert!(
+        v.encryption_cert.is_some(),
+        "login carries the encryption certificate"
+    );
+
+    // The request is single-use: scanning the same QR again is refused.
+    assert_eq!(
+        code(w.admin.scan(&req.current_qr_uri()).await),
+        Some(ErrorCode::ScanUsed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_and_seal_documents_then_decrypt_a_bid_at_the_opening() {
+    let w = world(Store::Sqlite).await;
+    let docs = vec![
+        DocumentToSign {
+            name: "商务标.pdf".into(),
+            digest_alg: DigestAlg::Sm3,
+            digest: bidkey_crypto::sm3::sm3(b"business part").to_vec(),
+            seal: None,
+        },
+        DocumentToSign {
+            name: "技术标.pdf".into(),
+            digest_alg: DigestAlg::Sm3,
+            digest: bidkey_crypto::sm3::sm3(b"technical part").to_vec(),
+            seal: Some(SealPlacement {
+                seal_id: None,
+                page: 3,
+                x_mm: 120,
+                y_mm: 240,
+            }),
+        },
+    ];
+    let req = w
+        .client
+        .create(
+            ScanAction::Sign {
+                uscc: Some(USCC.into()),
+                documents: docs.clone(),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    assert_eq!(
+        view.action,
+        ScanAction::Sign {
+            uscc: Some(USCC.into()),
+            documents: docs
+        }
+    );
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("signed");
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    assert_eq!(v.documents.len(), 2);
+    // A signature is over the platform's digest: another digest does not verify.
+    let signer = v.signer.expect("signer");
+    let wrong = w
+        .verifier
+        .recheck(
+            &signer.cert_der,
+            &v.documents[0].signature,
+            &[0u8; 32],
+            Some(USCC),
+        )
+        .await;
+    assert!(
+        matches!(wrong, Err(PlatformError::BadSignature)),
+        "{wrong:?}"
+    );
+
+    // A bid file encrypted to the staff member's encryption certificate.
+    let enc_der = w
+        .staff
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .find(|c| c.serial == w.team.staff_pair.encryption_serial)
+        .expect("encryption certificate")
+        .der;
+    let enc = Cert::from_der(&enc_der).expect("cert");
+    let plain: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let mut sealed = Vec::new();
+    let out = bidfile::encrypt(
+        &enc,
+        &mut plain.as_slice(),
+        &mut sealed,
+        &EncryptOptions {
+            tender_id: "T-1".into(),
+            file_name: "投标文件.zip".into(),
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypted");
+    let files = vec![WrappedFileKey {
+        file_name: "投标文件.zip".into(),
+        recipient_serial: out.header.recipient_serial.clone(),
+        wrapped_key: out.header.wrapped_key.clone(),
+    }];
+
+    // Before the opening time the phone refuses.
+    let early = w
+        .client
+        .create(
+            ScanAction::Decrypt {
+                tender_id: "T-1".into(),
+                tender_name: "道路工程".into(),
+                opening_at: i64::MAX / 2,
+                files: files.clone(),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w
+        .staff
+        .scan(&early.current_qr_uri())
+        .await
+        .expect("scanned");
+    assert_eq!(view.decryptable_files, vec!["投标文件.zip".to_owned()]);
+    assert_eq!(
+        code(w.staff.confirm_scan(&view.request_id, PIN).await),
+        Some(ErrorCode::TooEarly)
+    );
+
+    let req = w
+        .client
+        .create(
+            ScanAction::Decrypt {
+                tender_id: "T-1".into(),
+                tender_name: "道路工程".into(),
+                opening_at: 0,
+                files,
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    // A wrong PIN is refused with tries left and nothing is sent.
+    assert!(matches!(
+        w.staff.confirm_scan(&view.request_id, "000000").await,
+        Err(CoreError::WrongPin { .. })
+    ));
+    let done = w
+        .staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("decrypted");
+    assert_eq!(done.files_decrypted, 1);
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    let key = FileKey::from_bytes(&v.file_keys[0].key).expect("key");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&key, &mut sealed.as_slice(), &mut opened, &mut |_, _| {}).expect("opens");
+    assert_eq!(opened, plain);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_with_auto_confirm_and_its_end() {
+    let w = world(Store::Sqlite).await;
+    let client = ScanClient::new(
+        &api(&w.server),
+        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+    )
+    .with_reply_alg(ReplyAlg::P256Aes256Gcm);
+    let req = client
+        .create(
+            ScanAction::Session {
+                ttl_secs: 600,
+                auto_confirm_allowed: true,
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let done = w
+        .staff
+        .confirm_session(&view.request_id, PIN, true)
+        .await
+        .expect("session opened");
+    let session = done.session.expect("session");
+    let reply = approved(&client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    assert_eq!(
+        v.session.as_ref().map(|s| &s.session_id),
+        Some(&session.session_id)
+    );
+    let listed = w.staff.scan_sessions().await.expect("sessions");
+    assert!(
+        listed
+            .iter()
+            .any(|s| s.session_id == session.session_id && s.auto_confirm)
+    );
+
+    // A sign request inside the session is confirmed by the phone without a PIN.
+    let doc = DocumentToSign {
+        name: "澄清答复.pdf".into(),
+        digest_alg: DigestAlg::Sm3,
+        digest: bidkey_crypto::sm3::sm3(b"clarification").to_vec(),
+        seal: None,
+    };
+    let inner = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Sign {
+                uscc: Some(USCC.into()),
+                documents: vec![doc],
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("a request");
+    assert_eq!(got.view.request_id, inner.request_id());
+    assert!(got.done.as_ref().is_some_and(|d| d.auto_confirmed));
+    let reply = approved(&client, &inner).await;
+    assert!(reply.auto_confirmed);
+    w.verifier
+        .check_reply(&inner.body, &reply)
+        .await
+        .expect("verifies");
+
+    // Decryption inside a session still asks.
+    let ask = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Decrypt {
+                tender_id: "T".into(),
+                tender_name: "T".into(),
+                opening_at: 0,
+                files: vec![WrappedFileKey {
+                    file_name: "其他.zip".into(),
+                    recipient_serial: w.team.staff_pair.encryption_serial.clone(),
+                    wrapped_key: bidkey_crypto::sm2::encrypt_der(
+                        Sm2PrivateKey::make_random().expect("key").public_key(),
+                        &[7; 16],
+                    )
+                    .expect("wrapped"),
+                }],
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("request");
+    assert_eq!(got.view.request_id, ask.request_id());
+    assert!(got.done.is_none(), "decryption is never automatic");
+    w.staff
+        .reject_scan(ask.request_id(), Some("稍后"))
+        .await
+        .expect("rejected");
+    assert_eq!(
+        client.wait(&ask).await.expect("reply"),
+        ScanResult::Rejected {
+            reason: Some("稍后".into())
+        }
+    );
+
+    // Ended: the platform can send nothing more.
+    w.staff
+        .end_scan_session(&session.session_id)
+        .await
+        .expect("ended");
+    let refused = client
+        .create_in_session(&session.session_id, ScanAction::Login { uscc: None }, 60)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(PlatformError::Relay(ErrorCode::SessionNotFound))
+        ),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_reused_stale_and_foreign_qr_codes_are_refused() {
+    let w = world(Store::Sqlite).await;
+
+    // A QR from another relay never reaches the network.
+    let req = login(&w.client).await;
+    let foreign = req
+        .current_qr_uri()
+        .replace(&w.server.url(), "https://relay.example.invalid");
+    assert!(matches!(
+        w.staff.scan(&foreign).await,
+        Err(CoreError::InvalidInput { field: "qr_relay" })
+    ));
+    assert!(matches!(
+        w.staff.scan("https://example.com/not-bidkey").await,
+        Err(CoreError::InvalidInput { field: "qr" })
+    ));
+
+    // A photo of the QR taken now is useless 15 seconds later.
+    let photo = req.qr_uri_at(0);
+    w.server.running.state.clock.advance(15);
+    assert_eq!(
+        code(w.staff.scan(&photo).await),
+        Some(ErrorCode::ScanCodeStale)
+    );
+    // A code for another second is no code of this request.
+    let forged = req.qr_uri_at(15).replace("&t=15&", "&t=14&");
+    assert_eq!(
+        code(w.staff.scan(&forged).await),
+        Some(ErrorCode::ScanNotFound)
+    );
+    // The current frame works; a second phone is then refused.
+    let view = w.staff.scan(&req.qr_uri_at(15)).await.expect("scanned");
+    assert_eq!(
+        code(w.admin.scan(&req.qr_uri_at(15)).await),
+        Some(ErrorCode::ScanUsed)
+    );
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    approved(&w.client, &req).await;
+
+    // Expired: two minutes on, the relay refuses the fetch and the platform hears so.
+    let req = login(&w.client).await;
+    w.server.running.state.clock.advance(DEFAULT_TTL_SECS + 1);
+    let late = req.qr_uri_at(DEFAULT_TTL_SECS as u64 + 1);
+    assert_eq!(
+        code(w.staff.scan(&late).await),
+        Some(ErrorCode::ScanExpired)
+    );
+    let r = w.client.poll(&req, 0).await.expect("poll");
+    assert_eq!(r.status, RelayStatus::Expired);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrongly_signed_and_foreign_origin_requests_are_refused() {
+    let w = world(Store::Sqlite).await;
+    // Signed with a key that is not the certificate's.
+    let wrong_key = ScanClient::new(
+        &api(&w.server),
+        identity_of(
+            &w.platform,
+            ORIGIN,
+            Sm2PrivateKey::make_random().expect("key"),
+        ),
+    );
+    let r = wrong_key.create(ScanAction::Login { uscc: None }, 60).await;
+    assert!(
+        matches!(
+            r,
+            Err(PlatformError::Relay(ErrorCode::ScanSignatureInvalid))
+        ),
+        "{r:?}"
+    );
+    // The platform's own certificate and key, but claiming another origin.
+    let other = registered_platform(
+        &w.server,
+        "北京市公共资源交易中心",
+        "https://ggzy.bj.example.invalid",
+    )
+    .await;
+    let posing = ScanClient::new(
+        &api(&w.server),
+        identity_of(&w.platform, &other.platform.origin, w.platform.key.clone()),
+    );
+    let r = posing.create(ScanAction::Login { uscc: None }, 60).await;
+    assert!(
+        matches!(r, Err(PlatformError::Relay(ErrorCode::ScanForeignOrigin))),
+        "{r:?}"
+    );
+    // A reply tampered with on the way does not open.
+    let req = login(&w.client).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    let mut sealed = w
+        .client
+        .poll(&req, 5)
+        .await
+        .expect("poll")
+        .sealed
+        .expect("sealed");
+    sealed.ciphertext[0] ^= 1;
+    assert!(matches!(req.open(&sealed), Err(PlatformError::Crypto(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_revoked_between_scan_and_confirm_and_a_revoked_certificate() {
+    let w = world(Store::Sqlite).await;
+    // A signature made under the grant, kept by the platform.
+    let req = login(&w.client).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    let reply = approved(&w.client, &req).await;
+    let signature = reply.signatures[0].signature.clone();
+    let cert = reply.signer_cert.clone().expect("cert");
+    let message = challenge_message(&req.body);
+
+    // The next scan: the admin revokes the grant while the QR is on the phone's screen.
+    let req = login(&w.client).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.admin
+        .revoke_grant(&w.team.enterprise_id, &w.grant_id)
+        .await
+        .expect("revoked");
+    assert_eq!(
+        code(w.staff.confirm_scan(&view.request_id, PIN).await),
+        Some(ErrorCode::GrantMissing)
+    );
+    // The platform refuses the earlier signature now.
+    let r = w
+        .verifier
+        .recheck(&cert, &signature, &message, Some(USCC))
+        .await;
+    assert!(matches!(r, Err(PlatformError::NoGrant)), "{r:?}");
+
+    // The admin's own certificate once revoked: the platform refuses its signatures.
+    let staff_id = w.admin.account().expect("wallet").expect("in").id;
+    w.admin
+        .add_grant(&w.team.enterprise_id, &staff_id, &w.platform.platform.id)
+        .await
+        .expect("admin granted");
+    let req = login(&w.client).await;
+    let view = w.admin.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.admin
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    let reply = approved(&w.client, &req).await;
+    w.verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies while valid");
+    w.admin
+        .revoke(&w.team.admin_pair.signing_serial, PIN)
+        .await
+        .expect("revoked");
+    let r = w.verifier.check_reply(&req.body, &reply).await;
+    assert!(matches!(r, Err(PlatformError::Certificate(_))), "{r:?}");
+    // And the phone has no valid certificate left to answer with.
+    let req = login(&w.client).await;
+    assert!(matches!(
+        w.admin.scan(&req.current_qr_uri()).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_on_postgres() {
+    let w = world(Store::Postgres).await;
+    let req = login(&w.client).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    let reply = approved(&w.client, &req).await;
+    w.verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+}
