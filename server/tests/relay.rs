@@ -454,6 +454,25 @@ async fn frames_claims_and_expiry(store: Store) {
     );
     let r = poll(&server, &m, 0).await.expect("result");
     assert_eq!((r.status, r.sealed), (RelayStatus::Expired, None));
+
+    // Guessing codes is rate-limited per account; refused guesses count.
+    let fresh = make(&server, &p, login(), None, 60);
+    post(&server, &p, &fresh).await.expect("posted");
+    let guess = format!(
+        "/v1/relay/requests/{}?t=0&code={}",
+        fresh.id,
+        "cd".repeat(32)
+    );
+    let mut refused = 0;
+    let limited = loop {
+        match code(bob.get::<SignedScanRequest>(&guess).await) {
+            ErrorCode::ScanNotFound => refused += 1,
+            other => break other,
+        }
+        assert!(refused <= 200, "never limited");
+    };
+    assert_eq!(limited, ErrorCode::TooManyRequests);
+    assert!(refused >= 60, "limited after {refused}");
 }
 
 async fn requests_are_checked(store: Store) {

@@ -15,7 +15,7 @@ pub mod sessions;
 pub mod webhook;
 
 use crate::auth::AuthUser;
-use crate::error::{Result, ServerError};
+use crate::error::{Outcome, Result, ServerError};
 use crate::ratelimit;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -125,7 +125,8 @@ async fn fetch(
     let (account, rid) = (user.account_id.clone(), id.clone());
     let out = st
         .db
-        .write(move |tx| {
+        .write(move |tx| -> Outcome<SignedScanRequest> {
+            // A refused fetch (wrong code, stale frame) still counts: the hit commits.
             ratelimit::hit(
                 tx,
                 &format!("relay-phone:{account}"),
@@ -133,9 +134,12 @@ async fn fetch(
                 60,
                 PHONE_PER_MINUTE,
             )?;
-            requests::fetch(tx, now, &account, &rid, frame.as_ref())
+            match requests::fetch(tx, now, &account, &rid, frame.as_ref()) {
+                Err(ServerError::Api(code)) => Ok(Err(code.into())),
+                other => other.map(Ok),
+            }
         })
-        .await?;
+        .await??;
     st.relay.notify(&request_key(&id));
     Ok(Json(out))
 }
