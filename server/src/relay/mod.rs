@@ -24,8 +24,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::{
-    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, ReplyUpload,
-    ScanSession, SignedScanRequest,
+    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, RelayStatus,
+    ReplyUpload, ScanSession, SignedScanRequest,
 };
 use notify::{inbox_key, request_key};
 use requests::{Channel, Frame};
@@ -207,6 +207,10 @@ async fn result(
     };
     let first = read(st.clone(), id.clone(), secret.clone()).await?;
     let start = first.status;
+    if matches!(start, RelayStatus::Answered | RelayStatus::Expired) {
+        // Nothing more can happen to it.
+        return Ok(Json(first));
+    }
     let changed = st
         .relay
         .wait_for(&request_key(&id), until, || {
