@@ -3,7 +3,8 @@
 //! one by one, or all at once when the member is removed.
 //!
 //! `GET /v1/grants/check` lets a trading platform (or the SDK on its behalf) ask whether a
-//! person may act for an enterprise on it. It answers only yes/no, the grant id and whether
+//! person may act for an enterprise on it, named either by account and enterprise or by the
+//! serial of the certificate a signature was made with. It answers only yes/no, the grant id and whether
 //! a valid enterprise certificate exists, and needs no login (rate-limited per address);
 //! once the CA part issues platform certificates it is meant to require the platform's
 //! signature.
@@ -283,11 +284,50 @@ async fn revoke(
     Ok(Json(out))
 }
 
+/// Either `account_id` + `enterprise_id` or `serial` (the certificate a signature was made
+/// with, as a platform sees it).
 #[derive(Debug, Deserialize)]
 pub struct CheckQuery {
     platform_id: String,
-    account_id: String,
-    enterprise_id: String,
+    account_id: Option<String>,
+    enterprise_id: Option<String>,
+    serial: Option<String>,
+}
+
+/// Whether the holder of the enterprise certificate `serial` may use it on `platform_id`.
+/// `certificate_valid` speaks of this certificate (valid, its pair valid, in its validity
+/// period); an unknown or personal certificate is simply not granted.
+pub fn check_grant_by_serial(
+    tx: &mut dyn Tx,
+    now: i64,
+    platform_id: &str,
+    serial: &str,
+) -> Result<GrantCheck> {
+    let serial = serial.trim().to_ascii_uppercase();
+    let row = tx.query_opt(
+        "SELECT p.account_id, p.enterprise_id, \
+         CASE WHEN c.status = 'valid' AND p.status = 'valid' AND c.not_before <= $2 AND $2 < c.not_after \
+         THEN 1 ELSE 0 END \
+         FROM certificates c JOIN cert_pairs p ON p.id = c.pair_id WHERE c.serial = $1",
+        &params![serial.as_str(), now],
+    )?;
+    let not_granted = GrantCheck {
+        granted: false,
+        grant_id: None,
+        since: None,
+        certificate_valid: false,
+    };
+    let Some(row) = row else {
+        return Ok(not_granted);
+    };
+    let account_id = row.text(0)?;
+    let Some(enterprise_id) = row.opt_text(1)? else {
+        return Ok(not_granted);
+    };
+    let this_cert_valid = row.i64(2)? == 1;
+    let mut out = check_grant(tx, now, platform_id, &account_id, &enterprise_id)?;
+    out.certificate_valid = out.certificate_valid && this_cert_valid;
+    Ok(out)
 }
 
 async fn check(
@@ -297,11 +337,25 @@ async fn check(
 ) -> Result<Json<GrantCheck>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    if q.serial
+        .as_ref()
+        .is_some_and(|s| s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(ErrorCode::BadRequest.into());
+    }
     let out = st
         .db
         .write(move |tx| {
             ratelimit::hit(tx, &format!("grant-check:{ip}"), now, 60, 600)?;
-            check_grant(tx, now, &q.platform_id, &q.account_id, &q.enterprise_id)
+            match (&q.serial, &q.account_id, &q.enterprise_id) {
+                (Some(serial), None, None) => {
+                    check_grant_by_serial(tx, now, &q.platform_id, serial)
+                }
+                (None, Some(account), Some(enterprise)) => {
+                    check_grant(tx, now, &q.platform_id, account, enterprise)
+                }
+                _ => Err(ErrorCode::BadRequest.into()),
+            }
         })
         .await?;
     Ok(Json(out))

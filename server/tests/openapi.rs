@@ -100,3 +100,21 @@ fn snake(camel: &str) -> String {
     }
     out
 }
+
+/// The grant check's two forms (by account and enterprise, or by certificate serial) are both
+/// documented.
+#[test]
+fn grant_check_documents_both_forms() {
+    let spec = spec();
+    let start = spec.find("\n  /v1/grants/check:\n").expect("grant check");
+    let rest = &spec[start + 1..];
+    let end = rest.find("\n  /v1/").unwrap_or(rest.len());
+    let section = &rest[..end];
+    for name in ["platform_id", "account_id", "enterprise_id", "serial"] {
+        assert!(
+            section.contains(&format!("name: {name}, in: query")),
+            "{name} not documented for /v1/grants/check"
+        );
+    }
+    assert!(section.contains("\"400\""), "400 for a wrong combination");
+}

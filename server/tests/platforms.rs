@@ -263,6 +263,30 @@ async fn grants_by_admin_only(store: Store) {
     assert_eq!(c.grant_id.as_deref(), Some(g1.id.as_str()));
     assert!(!c.certificate_valid, "no certificate issued yet");
 
+    // By certificate serial: an unknown serial is not granted; the two forms do not mix, and
+    // a serial must be hex. (A real enterprise certificate is checked in
+    // platform/tests/verify_server.rs, through the core's enrolment.)
+    let c: GrantCheck = anon
+        .get(&format!(
+            "/v1/grants/check?platform_id={}&serial=0A1B2C",
+            p.id
+        ))
+        .await
+        .expect("check by serial");
+    assert!(!c.granted && c.grant_id.is_none() && !c.certificate_valid);
+    for bad in [
+        format!(
+            "/v1/grants/check?platform_id={}&serial=0A1B&account_id={b_id}&enterprise_id={eid}",
+            p.id
+        ),
+        format!("/v1/grants/check?platform_id={}&serial=zz", p.id),
+        format!("/v1/grants/check?platform_id={}&account_id={b_id}", p.id),
+        format!("/v1/grants/check?platform_id={}", p.id),
+    ] {
+        let err = anon.get::<GrantCheck>(&bad).await.expect_err("bad form");
+        assert_eq!((err.0, err.1.code), (400, ErrorCode::BadRequest), "{bad}");
+    }
+
     // Revoking: staff cannot; the admin can; history keeps it.
     let err = b
         .delete::<Grant>(&format!("{path}/{}", g1.id))

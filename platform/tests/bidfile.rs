@@ -1,0 +1,250 @@
+//! Bid files: round trips at the chunk boundaries, every kind of damage with its own error,
+//! and the wrapped key opening in OpenSSL 3.
+
+mod support;
+
+use bidkey_crypto::sm2;
+use bidkey_platform::PlatformError;
+use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
+use support::pki;
+
+const CHUNK: u32 = 1024;
+
+fn opts(chunk: u32, total: usize) -> EncryptOptions {
+    EncryptOptions {
+        tender_id: "ZB-2026-0042".into(),
+        file_name: "投标文件.pdf".into(),
+        chunk_size: Some(chunk),
+        created_at: support::T0,
+        total_len: Some(total as u64),
+    }
+}
+
+fn data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 31 + i / 7) as u8).collect()
+}
+
+fn encrypt(p: &support::Pki, plain: &[u8], chunk: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut last = (0, None);
+    bidfile::encrypt(
+        &p.enc,
+        &mut &plain[..],
+        &mut out,
+        &opts(chunk, plain.len()),
+        &mut |d, t| {
+            assert!(d >= last.0, "progress never goes back");
+            last = (d, t);
+        },
+    )
+    .expect("encrypts");
+    assert_eq!(last, (plain.len() as u64, Some(plain.len() as u64)));
+    out
+}
+
+/// The platform's view: the header names the wrapped key, the holder unwraps it.
+fn unwrap_key(p: &support::Pki, file: &[u8]) -> FileKey {
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let key = sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwraps");
+    FileKey::from_bytes(&key).expect("16 bytes")
+}
+
+fn decrypt(key: &FileKey, file: &[u8]) -> Result<Vec<u8>, PlatformError> {
+    let mut out = Vec::new();
+    bidfile::decrypt(key, &mut &file[..], &mut out, &mut |_, _| {})?;
+    Ok(out)
+}
+
+#[test]
+fn round_trip_at_chunk_boundaries() {
+    let p = pki();
+    let c = CHUNK as usize;
+    for len in [0, 1, c - 1, c, c + 1, 2 * c, 3 * c + 17] {
+        let plain = data(len);
+        let file = encrypt(&p, &plain, CHUNK);
+        let key = unwrap_key(&p, &file);
+        assert_eq!(
+            decrypt(&key, &file).expect("decrypts"),
+            plain,
+            "length {len}"
+        );
+    }
+}
+
+#[test]
+fn several_mebibytes_with_the_default_chunk() {
+    let p = pki();
+    let plain = data(5 * 1024 * 1024 + 123);
+    let mut file = Vec::new();
+    let mut calls = 0;
+    let mut o = opts(0, plain.len());
+    o.chunk_size = None;
+    let enc = bidfile::encrypt(&p.enc, &mut &plain[..], &mut file, &o, &mut |_, _| {
+        calls += 1
+    })
+    .expect("encrypts");
+    assert_eq!(enc.chunks, 81, "5 MiB + 123 B in 64 KiB chunks");
+    assert_eq!(calls, 82);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    assert_eq!(header.recipient_serial, p.enc.serial_hex());
+    assert_eq!(header.tender_id, "ZB-2026-0042");
+    assert_eq!(header.file_name, "投标文件.pdf");
+    let key = unwrap_key(&p, &file);
+    assert_eq!(decrypt(&key, &file).expect("decrypts"), plain);
+}
+
+fn header_len(file: &[u8]) -> usize {
+    13 + u32::from_be_bytes(file[9..13].try_into().expect("4")) as usize + 32
+}
+
+#[test]
+fn damage_has_distinct_errors() {
+    let p = pki();
+    let c = CHUNK as usize;
+    let plain = data(4 * c + 10);
+    let file = encrypt(&p, &plain, CHUNK);
+    let key = unwrap_key(&p, &file);
+    let h = header_len(&file);
+    let sealed = c + 16;
+
+    let mut bad = file.clone();
+    bad[h + sealed + 5] ^= 1;
+    assert!(matches!(
+        decrypt(&key, &bad),
+        Err(PlatformError::ChunkTampered { index: 1 })
+    ));
+
+    let mut swapped = file.clone();
+    let (a, b) = (h + sealed, h + 2 * sealed);
+    let first = file[a..a + sealed].to_vec();
+    swapped.copy_within(b..b + sealed, a);
+    swapped[b..b + sealed].copy_from_slice(&first);
+    assert!(matches!(
+        decrypt(&key, &swapped),
+        Err(PlatformError::ChunkReordered {
+            index: 1,
+            belongs_at: 2
+        })
+    ));
+
+    // Cut at a chunk boundary: the last chunk left is not marked final.
+    let cut = &file[..h + 3 * sealed];
+    assert!(matches!(
+        decrypt(&key, cut),
+        Err(PlatformError::Truncated { chunks: 3 })
+    ));
+    // Cut inside a chunk.
+    let cut = &file[..file.len() - 3];
+    assert!(matches!(
+        decrypt(&key, cut),
+        Err(PlatformError::ChunkTampered { index: 4 })
+    ));
+    // Nothing after the header.
+    assert!(matches!(
+        decrypt(&key, &file[..h]),
+        Err(PlatformError::Truncated { chunks: 0 })
+    ));
+
+    let mut longer = file.clone();
+    longer.extend_from_slice(&file[h..h + sealed]);
+    assert!(decrypt(&key, &longer).is_err());
+
+    let mut tender = file.clone();
+    // The tender id sits in the header fields; change one byte of it.
+    let pos = file
+        .windows(12)
+        .position(|w| w == b"ZB-2026-0042")
+        .expect("tender id");
+    tender[pos + 11] = b'3';
+    assert!(matches!(
+        decrypt(&key, &tender),
+        Err(PlatformError::HeaderTampered)
+    ));
+
+    let other = FileKey::from_bytes(&[7u8; 16]).expect("key");
+    assert!(matches!(
+        decrypt(&other, &file),
+        Err(PlatformError::WrongKey)
+    ));
+
+    assert!(matches!(
+        decrypt(&key, b"not a bid file at all"),
+        Err(PlatformError::NotABidFile)
+    ));
+    let mut v2 = file.clone();
+    v2[8] = 2;
+    assert!(matches!(
+        decrypt(&key, &v2),
+        Err(PlatformError::UnsupportedVersion(2))
+    ));
+}
+
+#[test]
+fn a_chunk_from_another_file_does_not_open() {
+    let p = pki();
+    let c = CHUNK as usize;
+    let plain = data(2 * c);
+    let a = encrypt(&p, &plain, CHUNK);
+    let b = encrypt(&p, &plain, CHUNK);
+    let key_a = unwrap_key(&p, &a);
+    let h = header_len(&a);
+    let mut mixed = a.clone();
+    mixed[h..h + c + 16].copy_from_slice(&b[h..h + c + 16]);
+    assert!(matches!(
+        decrypt(&key_a, &mixed),
+        Err(PlatformError::ChunkTampered { index: 0 })
+    ));
+}
+
+#[test]
+fn signing_certificate_is_not_a_recipient() {
+    let p = pki();
+    let err = bidfile::encrypt(
+        &p.sign,
+        &mut &b"x"[..],
+        &mut Vec::new(),
+        &opts(CHUNK, 1),
+        &mut |_, _| {},
+    )
+    .expect_err("signing cert");
+    assert!(matches!(err, PlatformError::BadRecipient(_)));
+}
+
+#[test]
+fn wrapped_key_opens_in_openssl() {
+    let dir = tempfile::tempdir().expect("dir");
+    let p = pki();
+    let file = encrypt(&p, b"bid", CHUNK);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    std::fs::write(
+        dir.path().join("k.pem"),
+        p.enc_key.to_pkcs8_pem().expect("pem").as_bytes(),
+    )
+    .expect("write");
+    std::fs::write(dir.path().join("wrapped.der"), &header.wrapped_key).expect("write");
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "pkeyutl",
+            "-decrypt",
+            "-inkey",
+            "k.pem",
+            "-in",
+            "wrapped.der",
+            "-out",
+            "key.bin",
+        ])
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read(dir.path().join("key.bin")).expect("key");
+    let key = FileKey::from_bytes(&key).expect("16 bytes from OpenSSL");
+    assert_eq!(
+        decrypt(&key, &file).expect("opens with OpenSSL's key"),
+        b"bid"
+    );
+}
