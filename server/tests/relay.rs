@@ -342,6 +342,16 @@ async fn qr_request_end_to_end(store: Store) {
         RelayStatus::Answered
     );
     assert!(start.elapsed() < Duration::from_secs(5));
+
+    // A day later the platform's next request clears it away.
+    server.running.state.clock.advance(24 * 3600);
+    let next = make(&server, &p, login(), None, 60);
+    post(&server, &p, &next).await.expect("posted");
+    assert_eq!(code(poll(&server, &m, 0).await), ErrorCode::ScanNotFound);
+    assert_eq!(
+        poll(&server, &next, 0).await.expect("result").status,
+        RelayStatus::Pending
+    );
 }
 
 async fn frames_claims_and_expiry(store: Store) {
