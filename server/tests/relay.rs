@@ -28,6 +28,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     qr_request_end_to_end,
+    p256_platform,
     frames_claims_and_expiry,
     requests_are_checked,
     sessions_and_inbox,
@@ -72,8 +73,26 @@ fn make(
     session: Option<&str>,
     ttl: i64,
 ) -> Made {
+    make_with(server, p, action, session, ttl, ReplyAlg::Sm2Sm4Gcm)
+}
+
+fn crypto_alg(alg: ReplyAlg) -> CryptoAlg {
+    match alg {
+        ReplyAlg::Sm2Sm4Gcm => CryptoAlg::Sm2Sm4Gcm,
+        ReplyAlg::P256Aes256Gcm => CryptoAlg::P256Aes256Gcm,
+    }
+}
+
+fn make_with(
+    server: &TestServer,
+    p: &Platform,
+    action: ScanAction,
+    session: Option<&str>,
+    ttl: i64,
+    alg: ReplyAlg,
+) -> Made {
     let now = server.running.state.clock.now();
-    let reply = ReplySecret::make(CryptoAlg::Sm2Sm4Gcm).expect("reply key");
+    let reply = ReplySecret::make(crypto_alg(alg)).expect("reply key");
     let body = ScanRequestBody {
         v: SCAN_VERSION,
         request_id: random_id(),
@@ -83,7 +102,7 @@ fn make(
         expires_at: now + ttl,
         nonce: bidkey_crypto::rng::bytes::<32>().expect("rng").to_vec(),
         reply_key: ReplyKey {
-            alg: ReplyAlg::Sm2Sm4Gcm,
+            alg,
             public_key: reply.public_key(),
         },
         session_id: session.map(str::to_owned),
@@ -159,7 +178,7 @@ fn sealed_reply(m: &Made, outcome: ReplyOutcome, session: Option<SessionGrant>) 
     };
     let plain = serde_json::to_vec(&reply).expect("json");
     let s = seal_reply(
-        CryptoAlg::Sm2Sm4Gcm,
+        crypto_alg(m.body.reply_key.alg),
         &m.body.reply_key.public_key,
         m.id.as_bytes(),
         &plain,
@@ -315,11 +334,23 @@ async fn qr_request_end_to_end(store: Store) {
         ),
         ErrorCode::ScanAnswered
     );
-    // An answered request stays answered after its expiry.
+    // It stays answered after its expiry, and a long poll on it answers at once.
     server.running.state.clock.advance(DEFAULT_TTL_SECS + 1);
+    let start = Instant::now();
     assert_eq!(
-        poll(&server, &m, 0).await.expect("result").status,
+        poll(&server, &m, 20).await.expect("result").status,
         RelayStatus::Answered
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    // A day later the platform's next request clears it away.
+    server.running.state.clock.advance(24 * 3600);
+    let next = make(&server, &p, login(), None, 60);
+    post(&server, &p, &next).await.expect("posted");
+    assert_eq!(code(poll(&server, &m, 0).await), ErrorCode::ScanNotFound);
+    assert_eq!(
+        poll(&server, &next, 0).await.expect("result").status,
+        RelayStatus::Pending
     );
 }
 
@@ -454,6 +485,25 @@ async fn frames_claims_and_expiry(store: Store) {
     );
     let r = poll(&server, &m, 0).await.expect("result");
     assert_eq!((r.status, r.sealed), (RelayStatus::Expired, None));
+
+    // Guessing codes is rate-limited per account; refused guesses count.
+    let fresh = make(&server, &p, login(), None, 60);
+    post(&server, &p, &fresh).await.expect("posted");
+    let guess = format!(
+        "/v1/relay/requests/{}?t=0&code={}",
+        fresh.id,
+        "cd".repeat(32)
+    );
+    let mut refused = 0;
+    let limited = loop {
+        match code(bob.get::<SignedScanRequest>(&guess).await) {
+            ErrorCode::ScanNotFound => refused += 1,
+            other => break other,
+        }
+        assert!(refused <= 200, "never limited");
+    };
+    assert_eq!(limited, ErrorCode::TooManyRequests);
+    assert!(refused >= 60, "limited after {refused}");
 }
 
 async fn requests_are_checked(store: Store) {
@@ -1009,5 +1059,71 @@ async fn webhook_is_delivered(store: Store) {
     assert_eq!(
         open(&m, r.sealed.as_ref().expect("sealed")).outcome,
         ReplyOutcome::Rejected
+    );
+}
+
+/// A platform whose certificate key is P-256 and whose reply key is P-256 too.
+async fn p256_platform(store: Store) {
+    use bidkey_crypto::p256::P256PrivateKey;
+    use bidkey_crypto::x509::{CsrDraft, ca_subject};
+    let server = TestServer::start(store).await;
+    let op = Client::new(&server).with_token(&server.operator_token());
+    let origin = "https://ggzy.p256.example.invalid";
+    let registered: bidkey_protocol::platforms::Platform = op
+        .post(
+            "/v1/operator/platforms",
+            &bidkey_protocol::platforms::NewPlatform {
+                name: "某市公共资源交易中心".into(),
+                origin: origin.into(),
+                region: None,
+                latitude: None,
+                longitude: None,
+            },
+        )
+        .await
+        .expect("registered");
+    let key = P256PrivateKey::make_random().expect("key");
+    let spki = key.public_key().to_spki_der().expect("spki");
+    let draft = CsrDraft::new(
+        ca_subject(origin, "某市公共资源交易中心").expect("subject"),
+        &spki,
+    )
+    .expect("draft");
+    let sig = key.sign_der(draft.to_be_signed());
+    let csr = draft.assemble(&sig).expect("csr");
+    let cert: bidkey_protocol::certs::PlatformCert = op
+        .post(
+            &format!("/v1/operator/platforms/{}/certificate", registered.id),
+            &bidkey_protocol::certs::PlatformCertRequest {
+                csr_der: csr.to_der().to_vec(),
+                days: None,
+            },
+        )
+        .await
+        .expect("certificate");
+    let p = Platform {
+        id: registered.id,
+        origin: registered.origin,
+        cert_der: cert.cert_der,
+        key: PlatformKey::P256(key),
+    };
+    let phone = signed_up(&server, "13900000041").await;
+    let m = make_with(&server, &p, login(), None, 60, ReplyAlg::P256Aes256Gcm);
+    let created = post(&server, &p, &m).await.expect("P-256 request accepted");
+    let _: SignedScanRequest = phone
+        .get(&frame(&server, &m, &created))
+        .await
+        .expect("fetched");
+    let _: RelayResult = phone
+        .post(
+            &format!("/v1/relay/requests/{}/reply", m.id),
+            &sealed_reply(&m, ReplyOutcome::Approved, None),
+        )
+        .await
+        .expect("answered");
+    let r = poll(&server, &m, 1).await.expect("result");
+    assert_eq!(
+        open(&m, r.sealed.as_ref().expect("sealed")).request_id,
+        m.id
     );
 }

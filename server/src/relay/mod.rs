@@ -15,7 +15,7 @@ pub mod sessions;
 pub mod webhook;
 
 use crate::auth::AuthUser;
-use crate::error::{Result, ServerError};
+use crate::error::{Outcome, Result, ServerError};
 use crate::ratelimit;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -24,8 +24,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::{
-    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, ReplyUpload,
-    ScanSession, SignedScanRequest,
+    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, RelayStatus,
+    ReplyUpload, ScanSession, SignedScanRequest,
 };
 use notify::{inbox_key, request_key};
 use requests::{Channel, Frame};
@@ -125,7 +125,8 @@ async fn fetch(
     let (account, rid) = (user.account_id.clone(), id.clone());
     let out = st
         .db
-        .write(move |tx| {
+        .write(move |tx| -> Outcome<SignedScanRequest> {
+            // A refused fetch (wrong code, stale frame) still counts: the hit commits.
             ratelimit::hit(
                 tx,
                 &format!("relay-phone:{account}"),
@@ -133,9 +134,12 @@ async fn fetch(
                 60,
                 PHONE_PER_MINUTE,
             )?;
-            requests::fetch(tx, now, &account, &rid, frame.as_ref())
+            match requests::fetch(tx, now, &account, &rid, frame.as_ref()) {
+                Err(ServerError::Api(code)) => Ok(Err(code.into())),
+                other => other.map(Ok),
+            }
         })
-        .await?;
+        .await??;
     st.relay.notify(&request_key(&id));
     Ok(Json(out))
 }
@@ -203,6 +207,10 @@ async fn result(
     };
     let first = read(st.clone(), id.clone(), secret.clone()).await?;
     let start = first.status;
+    if matches!(start, RelayStatus::Answered | RelayStatus::Expired) {
+        // Nothing more can happen to it.
+        return Ok(Json(first));
+    }
     let changed = st
         .relay
         .wait_for(&request_key(&id), until, || {

@@ -28,6 +28,8 @@ const MAX_BODY: usize = 512 * 1024;
 const MAX_SEALED: usize = 1024 * 1024;
 /// How far ahead of ours a platform's clock may be when it dates a request.
 const CLOCK_SKEW_SECS: i64 = 60;
+/// How long a request is kept after it was made.
+const RETAIN_SECS: i64 = 24 * 3600;
 /// Digests the platform computed (SM3 or SHA-256).
 const DIGEST_LEN: usize = 32;
 /// Longest name, id or account string inside an action.
@@ -213,6 +215,12 @@ pub fn insert(
             return Err(ErrorCode::SessionNotFound.into());
         }
     }
+    // Keep a day of the platform's requests (for its late polls and for support); older
+    // ones are long expired and go.
+    tx.execute(
+        "DELETE FROM scan_requests WHERE platform_id = $1 AND created_at < $2",
+        &params![body.platform_id.as_str(), now - RETAIN_SECS],
+    )?;
     let request = serde_json::to_string(&new.request)
         .map_err(|e| ServerError::Internal(format!("request json: {e}")))?;
     let r = tx.execute(
