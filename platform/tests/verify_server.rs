@@ -71,6 +71,40 @@ async fn verify_online_and_open_a_bid_file_with_the_phone() {
     assert_eq!(v.grant_id.as_deref(), Some(grant.id.as_str()));
     assert_eq!(v.common_name.as_deref(), Some(ENTERPRISE));
 
+    // The operator's tool, online: the same answer, and no grant on the other platform.
+    let dir_cli = tempfile::tempdir().expect("dir");
+    std::fs::write(dir_cli.path().join("cert.der"), &cert).expect("write");
+    std::fs::write(dir_cli.path().join("sig.hex"), hex::encode(&sig)).expect("write");
+    std::fs::write(dir_cli.path().join("bid.txt"), message).expect("write");
+    let cli = |platform_id: String| {
+        let (dir, url, at) = (dir_cli.path().to_owned(), server.url(), now().to_string());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_bidkey-platform"))
+                .current_dir(dir)
+                .args([
+                    "verify", "--cert", "cert.der", "--sig", "sig.hex", "--file", "bid.txt",
+                ])
+                .args(["--server", &url, "--platform-id", &platform_id, "--at", &at])
+                .args(["--uscc", USCC])
+                .output()
+                .expect("binary runs")
+        })
+    };
+    let out = cli(p.id.clone()).await.expect("joined");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("grant_id: {}", grant.id)),
+        "{stdout}"
+    );
+    let out = cli(q.id.clone()).await.expect("joined");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no live grant"));
+
     // Failures, one by one.
     let wrong = SignedMessage {
         message: b"a digest the phone named",
