@@ -29,7 +29,7 @@ pub struct BidFileHeader {
     pub nonce_prefix: [u8; NONCE_PREFIX_LEN],
     /// Unix seconds at encryption (the platform's clock; informational).
     pub created_at: u64,
-    key_check: [u8; 32],
+    pub(crate) key_check: [u8; 32],
     /// Serial (hex) of the recipient's encryption certificate.
     pub recipient_serial: String,
     pub tender_id: String,
@@ -37,7 +37,7 @@ pub struct BidFileHeader {
     /// The 16-byte file key encrypted with SM2 to the recipient (GM/T 0009 DER, C1C3C2):
     /// what the phone unwraps.
     pub wrapped_key: Vec<u8>,
-    mac: [u8; MAC_LEN],
+    pub(crate) mac: [u8; MAC_LEN],
 }
 
 impl std::fmt::Debug for BidFileHeader {
@@ -58,29 +58,11 @@ pub fn key_check(nonce_prefix: &[u8; NONCE_PREFIX_LEN], key: &[u8]) -> [u8; 32] 
 }
 
 impl BidFileHeader {
-    pub(crate) fn new(
-        chunk_size: u32,
-        nonce_prefix: [u8; NONCE_PREFIX_LEN],
-        created_at: u64,
-        key: &[u8],
-        recipient_serial: String,
-        tender_id: String,
-        file_name: String,
-        wrapped_key: Vec<u8>,
-    ) -> Result<Self> {
-        let mut h = Self {
-            chunk_size,
-            nonce_prefix,
-            created_at,
-            key_check: key_check(&nonce_prefix, key),
-            recipient_serial,
-            tender_id,
-            file_name,
-            wrapped_key,
-            mac: [0; MAC_LEN],
-        };
-        h.mac = hmac_sm3(key, &h.signed_bytes()?);
-        Ok(h)
+    /// A header for `key` with the given fields: fills in the key check and the MAC.
+    pub(crate) fn sealed(mut self, key: &[u8]) -> Result<Self> {
+        self.key_check = key_check(&self.nonce_prefix, key);
+        self.mac = hmac_sm3(key, &self.signed_bytes()?);
+        Ok(self)
     }
 
     fn fields(&self) -> Result<Vec<u8>> {
