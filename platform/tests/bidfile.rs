@@ -248,3 +248,23 @@ fn wrapped_key_opens_in_openssl() {
         b"bid"
     );
 }
+
+#[test]
+fn every_cut_of_the_header_is_refused_without_panic() {
+    let p = pki();
+    let file = encrypt(&p, b"x", CHUNK);
+    let h = header_len(&file);
+    for cut in 0..h {
+        assert!(
+            BidFileHeader::read_from(&mut &file[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Single-byte changes anywhere in the header never panic and never open.
+    let key = unwrap_key(&p, &file);
+    for i in 0..h {
+        let mut bad = file.clone();
+        bad[i] ^= 0x40;
+        assert!(decrypt(&key, &bad).is_err(), "byte {i}");
+    }
+}

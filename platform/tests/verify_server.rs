@@ -16,8 +16,17 @@ use phone::*;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn verify_online_and_open_a_bid_file_with_the_phone() {
-    let server = TestServer::start(Store::Sqlite).await;
+async fn verify_online_and_open_a_bid_file_with_the_phone_sqlite() {
+    verify_online_and_open_a_bid_file_with_the_phone(Store::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_online_and_open_a_bid_file_with_the_phone_postgres() {
+    verify_online_and_open_a_bid_file_with_the_phone(Store::Postgres).await
+}
+
+async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
+    let server = TestServer::start(store).await;
     let dir = tempfile::tempdir().expect("dir");
     let a = phone_at(&server, dir.path());
     let (eid, pair) = enterprise_holder(&server, &a).await;
