@@ -125,7 +125,7 @@ pub fn micropayment_instructions(mp: &Micropayment, lang: Lang) -> String {
 }
 
 /// `YYYY-MM-DD HH:MM` in UTC+8 for Unix seconds.
-fn beijing_time(unix: i64) -> String {
+pub fn beijing_time(unix: i64) -> String {
     let t = unix + 8 * 3600;
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);

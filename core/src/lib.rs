@@ -57,6 +57,7 @@ pub struct Bidkey {
     pub(crate) api: Api,
     #[allow(dead_code)] // used by the certificate flows
     pub(crate) pin_kdf: PinKdfParams,
+    pub(crate) scan: Arc<flows::scan::ScanState>,
 }
 
 impl Bidkey {
@@ -76,6 +77,7 @@ impl Bidkey {
             wallet,
             api,
             pin_kdf: config.pin_kdf,
+            scan: Arc::default(),
         })
     }
 

@@ -15,6 +15,7 @@ pub mod kdf;
 pub mod p256;
 pub mod pin;
 pub mod rng;
+pub mod scan;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;

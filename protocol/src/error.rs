@@ -56,6 +56,18 @@ pub enum ErrorCode {
     ZoneMismatch,
     InvalidImage,
     InvalidUpload,
+    // Scan requests and sessions
+    ScanNotFound,
+    ScanExpired,
+    ScanCodeStale,
+    ScanUsed,
+    ScanAnswered,
+    ScanSignatureInvalid,
+    ScanForeignOrigin,
+    PlatformCertificateInvalid,
+    SessionNotFound,
+    GrantMissing,
+    TooEarly,
 }
 
 impl ErrorCode {
@@ -107,6 +119,17 @@ impl ErrorCode {
             ZoneMismatch => "交易平台中没有名称与统一社会信用代码一致的单位",
             InvalidImage => "图片格式或大小不符合要求",
             InvalidUpload => "材料须为PNG、JPEG或PDF文件，且每个不超过2MB",
+            ScanNotFound => "二维码无效或请求不存在",
+            ScanExpired => "二维码已过期，请刷新页面后重新扫码",
+            ScanCodeStale => "二维码已更新，请扫描页面上当前显示的二维码",
+            ScanUsed => "二维码已被使用",
+            ScanAnswered => "该请求已处理",
+            ScanSignatureInvalid => "交易平台签名无效，请勿继续操作",
+            ScanForeignOrigin => "请求的来源与交易平台不符，请勿继续操作",
+            PlatformCertificateInvalid => "交易平台证书无效",
+            SessionNotFound => "会话不存在或已结束",
+            GrantMissing => "您的企业证书未获授权在此交易平台使用，请联系单位管理员",
+            TooEarly => "尚未到开标时间",
         }
     }
 
@@ -158,6 +181,23 @@ impl ErrorCode {
             ZoneMismatch => "The platform knows no unit with this name and credit code",
             InvalidImage => "The image format or size is not accepted",
             InvalidUpload => "Materials must be PNG, JPEG or PDF files of at most 2 MB each",
+            ScanNotFound => "This QR code is not valid or the request does not exist",
+            ScanExpired => "The QR code has expired; refresh the page and scan again",
+            ScanCodeStale => "The QR code has changed; scan the one the page shows now",
+            ScanUsed => "This QR code has already been used",
+            ScanAnswered => "This request has already been answered",
+            ScanSignatureInvalid => {
+                "The trading platform's signature is not valid; do not continue"
+            }
+            ScanForeignOrigin => {
+                "The request's origin does not match the trading platform; do not continue"
+            }
+            PlatformCertificateInvalid => "The trading platform's certificate is not valid",
+            SessionNotFound => "No such session, or it has ended",
+            GrantMissing => {
+                "Your enterprise certificate is not granted for this trading platform; ask your administrator"
+            }
+            TooEarly => "The bid opening has not started yet",
         }
     }
 }

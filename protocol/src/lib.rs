@@ -13,6 +13,7 @@ pub mod enterprises;
 pub mod error;
 pub mod orders;
 pub mod platforms;
+pub mod scan;
 
 pub use error::{ErrorBody, ErrorCode};
 

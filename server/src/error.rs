@@ -46,15 +46,21 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         Unauthorized | TokenExpired | WrongPassword => StatusCode::UNAUTHORIZED,
         Forbidden | NotAdmin | NotMember | RealNameRequired => StatusCode::FORBIDDEN,
         NotFound | AccountNotFound | CertificateNotFound | ApplicationNotFound
-        | PlatformNotFound | GrantNotFound => StatusCode::NOT_FOUND,
+        | PlatformNotFound | GrantNotFound | ScanNotFound | SessionNotFound => {
+            StatusCode::NOT_FOUND
+        }
         Conflict
         | PhoneAlreadyRegistered
         | EnterpriseAlreadyClaimed
         | AlreadyMember
         | AdminExists
-        | InvalidState => StatusCode::CONFLICT,
+        | InvalidState
+        | ScanUsed
+        | ScanAnswered => StatusCode::CONFLICT,
         TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
-        MicropaymentExpired => StatusCode::GONE,
+        MicropaymentExpired | ScanExpired => StatusCode::GONE,
+        GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,
+        TooEarly => StatusCode::TOO_EARLY,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         PaymentRequired => StatusCode::PAYMENT_REQUIRED,
         KeyLocked | CertificateRevoked | CertificateSuspended | CertificateExpired => {

@@ -24,6 +24,7 @@ pub mod orders;
 pub mod platforms;
 pub mod ratelimit;
 pub mod realname;
+pub mod relay;
 pub mod seals;
 pub mod sms;
 pub mod state;
@@ -120,11 +121,14 @@ pub fn router(state: AppState) -> Router {
         .merge(ca::routes())
         .merge(certs::routes())
         .merge(cosign::routes())
+        .merge(relay::routes())
         .with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.
 pub async fn start(config: Config) -> Result<Running> {
+    // The webhook client (reqwest on rustls without a built-in provider) needs one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
     let db_url = config.db.clone();
@@ -143,6 +147,7 @@ pub async fn start(config: Config) -> Result<Running> {
         sms: Arc::new(sms::OutboxSms),
         realname: Arc::new(realname::SandboxRealName),
         secrets: Arc::new(secrets),
+        relay: relay::notify::Notifier::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -13,6 +13,8 @@ pub struct AppState {
     pub sms: Arc<dyn SmsProvider>,
     pub realname: Arc<dyn RealNameProvider>,
     pub secrets: Arc<Secrets>,
+    /// Wake-ups for the relay's long polls.
+    pub relay: crate::relay::notify::Notifier,
 }
 
 impl std::fmt::Debug for AppState {

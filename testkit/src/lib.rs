@@ -7,6 +7,7 @@
 //!   outbox readable.
 
 pub mod pg;
+pub mod phones;
 
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod certs;
 pub mod enterprise;
 pub mod platforms;
+pub mod scan;
 
 use crate::error::{CoreError, Result};
 

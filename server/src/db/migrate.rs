@@ -21,6 +21,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 3,
         sql: include_str!("../../migrations/0003_ca.sql"),
     },
+    Migration {
+        version: 4,
+        sql: include_str!("../../migrations/0004_relay.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

@@ -1,0 +1,162 @@
+//! `bidkey`: the Bidkey phone core as a desktop terminal program. One subcommand area per
+//! module in `cmd/`; a new area (e.g. `scan`) is one module and one line in [`Command`].
+
+mod app;
+mod cmd;
+mod error;
+mod output;
+mod prompt;
+
+use crate::app::{App, Setup};
+use crate::error::{CliError, Report};
+use crate::output::Out;
+use crate::prompt::Prompter;
+use bidkey_core::i18n::Lang;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bidkey",
+    version,
+    about = "Bidkey soft-key wallet for the desktop (标证通 on your computer)"
+)]
+struct Cli {
+    /// The Bidkey server.
+    #[arg(
+        long,
+        global = true,
+        env = "BIDKEY_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    server: String,
+    /// PEM of the CA that signed the server's TLS certificate (for https).
+    #[arg(long, global = true, env = "BIDKEY_SERVER_CA")]
+    server_ca: Option<PathBuf>,
+    /// The wallet directory: one per "phone" (default: the per-user data directory).
+    #[arg(long, global = true, env = "BIDKEY_WALLET")]
+    wallet: Option<PathBuf>,
+    /// Machine output: one JSON value on stdout; errors as JSON on stderr.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Language of messages.
+    #[arg(long, global = true, env = "BIDKEY_LANG", value_enum, default_value_t = LangArg::Zh)]
+    lang: LangArg,
+    /// Read each PIN or password as one line from stdin instead of prompting.
+    #[arg(long, global = true)]
+    pin_stdin: bool,
+    /// Answer yes to confirmations (revoke, transfer admin, change information).
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
+    /// The device name shown in the account's device list.
+    #[arg(
+        long,
+        global = true,
+        env = "BIDKEY_DEVICE_NAME",
+        default_value = "bidkey desktop"
+    )]
+    device_name: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LangArg {
+    Zh,
+    En,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Account: SMS codes, sign-up, login, password, phone, real-name.
+    #[command(subcommand)]
+    Account(cmd::account::Cmd),
+    /// Certificates: apply, pay, enrol, list, renew, revoke, PIN, loss, recovery.
+    #[command(subcommand)]
+    Certs(cmd::certs::Cmd),
+    /// Enterprises: search, claim, micro-payment, join, messages.
+    #[command(subcommand)]
+    Enterprise(cmd::enterprise::Cmd),
+    /// Enterprise administration: staff, admin transfer, information, grants, zones, seals.
+    #[command(subcommand)]
+    Admin(cmd::admin::Cmd),
+    /// Trading platforms.
+    #[command(subcommand)]
+    Platforms(cmd::platforms::Cmd),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let out = Out {
+        json: cli.json,
+        lang: match cli.lang {
+            LangArg::Zh => Lang::Zh,
+            LangArg::En => Lang::En,
+        },
+    };
+    match run(cli, out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let report = Report::of(&err, out.lang);
+            if out.json {
+                eprintln!("{}", report.to_json());
+            } else {
+                eprintln!("{}: {}", out.t("错误", "error"), report.message);
+            }
+            ExitCode::from(u8::try_from(report.exit_code).unwrap_or(1))
+        }
+    }
+}
+
+/// Help and version print as usual; a usage error is one JSON value on stderr when the
+/// command line asked for `--json`, clap's own message otherwise.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    if !wants_json || matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let message = first.trim_start_matches("error: ").to_owned();
+    let report = Report::of(&CliError::Usage(message), Lang::En);
+    eprintln!("{}", report.to_json());
+    ExitCode::from(2)
+}
+
+fn run(cli: Cli, out: Out) -> Result<(), CliError> {
+    let wallet = cli.wallet.unwrap_or_else(app::default_wallet_dir);
+    let core = app::open_core(&Setup {
+        server: &cli.server,
+        server_ca: cli.server_ca.as_deref(),
+        wallet: &wallet,
+    })?;
+    let app = App {
+        core,
+        out,
+        ask: Prompter {
+            from_stdin: cli.pin_stdin,
+            assume_yes: cli.yes,
+            out,
+        },
+        device_name: cli.device_name,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::io("starting the async runtime", e))?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Account(c) => cmd::account::run(&app, c).await,
+            Command::Certs(c) => cmd::certs::run(&app, c).await,
+            Command::Enterprise(c) => cmd::enterprise::run(&app, c).await,
+            Command::Admin(c) => cmd::admin::run(&app, c).await,
+            Command::Platforms(c) => cmd::platforms::run(&app, c).await,
+        }
+    })
+}

@@ -1,0 +1,662 @@
+//! Scan (扫码): a trading platform's QR code asks this phone to bind, log in, sign / seal,
+//! decrypt bid-file keys at the opening, or open a session (`docs/scan-protocol.md`).
+//!
+//! `scan` fetches the request from the relay and checks everything the phone can check
+//! before anything is shown: the QR's relay is our server, the platform's certificate chains
+//! to the Bidkey CA and names the request's origin, the platform signed these exact bytes,
+//! the request is for the QR's id and not expired. `confirm_scan` signs or decrypts through
+//! the co-signing service and posts the reply sealed to the platform's ephemeral key.
+
+use crate::error::{CoreError, Result};
+use crate::wallet::StoredCert;
+use crate::{Bidkey, now};
+use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::scan as scan_crypto;
+use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
+use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};
+use bidkey_crypto::x509::{Cert, SubjectKey};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::certs::CaChain;
+use bidkey_protocol::cosign::CosignPurpose;
+use bidkey_protocol::platforms::GrantCheck;
+use bidkey_protocol::scan::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A verified request, ready to show (扫码确认页).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanView {
+    pub request_id: String,
+    pub kind: ScanKind,
+    pub platform_id: String,
+    /// The platform's name as its certificate states it.
+    pub platform_name: String,
+    pub origin: String,
+    /// The four digits the platform's page also shows.
+    pub verification_code: String,
+    pub expires_at: i64,
+    /// Set when the request came inside a session.
+    pub session_id: Option<String>,
+    /// What exactly is asked: documents, files, session terms.
+    pub action: ScanAction,
+    /// The certificate that will sign (bind, login, sign, session); none for decrypt.
+    pub certificate: Option<StoredCert>,
+    /// For decrypt: files whose key this phone can unwrap (the others are not addressed to
+    /// any encryption certificate here).
+    pub decryptable_files: Vec<String>,
+}
+
+/// What a confirmation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanDone {
+    pub request_id: String,
+    pub kind: ScanKind,
+    pub signatures: usize,
+    pub files_decrypted: usize,
+    pub session: Option<SessionGrant>,
+    pub auto_confirmed: bool,
+}
+
+/// A session request that reached the phone without a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRequest {
+    pub view: ScanView,
+    /// Already confirmed by the phone itself (auto-confirm session, sign or login).
+    pub done: Option<ScanDone>,
+}
+
+/// Scans between `scan` and `confirm`, and the shares auto-confirm sessions hold.
+#[derive(Default)]
+pub(crate) struct ScanState {
+    pending: Mutex<HashMap<String, Pending>>,
+    /// session id → (signing serial, unmasked share): dropped (and zeroized) when the
+    /// session ends, the switch goes off, or the session expires.
+    auto: Mutex<HashMap<String, AutoConfirm>>,
+}
+
+impl std::fmt::Debug for ScanState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ScanState { .. }")
+    }
+}
+
+#[derive(Clone)]
+struct Pending {
+    body: ScanRequestBody,
+    view: ScanView,
+}
+
+struct AutoConfirm {
+    serial: String,
+    share: Arc<DeviceShare>,
+    expires_at: i64,
+}
+
+const CA_CACHE_KEY: &str = "ca_chain";
+
+impl Bidkey {
+    /// Read a scanned QR code and fetch and verify its request; nothing is signed yet.
+    pub async fn scan(&self, uri: &str) -> Result<ScanView> {
+        self.require_login()?;
+        let uri = ScanUri::parse(uri).map_err(|_| CoreError::InvalidInput { field: "qr" })?;
+        if normalize_base_url(&uri.relay) != normalize_base_url(self.api.base()) {
+            return Err(CoreError::InvalidInput { field: "qr_relay" });
+        }
+        let signed: SignedScanRequest = self
+            .api
+            .get(&format!(
+                "/v1/relay/requests/{}?t={}&code={}",
+                uri.request_id, uri.t, uri.code
+            ))
+            .await?;
+        let body = self.verify_request(&signed, Some(&uri.request_id)).await?;
+        if body.session_id.is_some() {
+            return Err(server_error(ErrorCode::ScanSignatureInvalid));
+        }
+        self.remember_scan(body).await
+    }
+
+    /// Approve a scanned request with the certificate PIN. For a session request this opens
+    /// the session without auto-confirm; see [`Bidkey::confirm_session`].
+    pub async fn confirm_scan(&self, request_id: &str, pin: &str) -> Result<ScanDone> {
+        self.confirm_with(request_id, pin, false).await
+    }
+
+    /// Approve a session request; with `auto_confirm` (if the platform allows it) later sign
+    /// and login requests of this session are confirmed without asking. Decryption always
+    /// asks.
+    pub async fn confirm_session(
+        &self,
+        request_id: &str,
+        pin: &str,
+        auto_confirm: bool,
+    ) -> Result<ScanDone> {
+        self.confirm_with(request_id, pin, auto_confirm).await
+    }
+
+    /// Refuse a request; the platform learns it was rejected.
+    pub async fn reject_scan(&self, request_id: &str, reason: Option<&str>) -> Result<()> {
+        let p = self.pending(request_id)?;
+        let reply = ScanReply {
+            request_id: p.body.request_id.clone(),
+            outcome: ReplyOutcome::Rejected,
+            reason: reason.map(|r| r.chars().take(200).collect()),
+            signer_cert: None,
+            encryption_cert: None,
+            signatures: vec![],
+            file_keys: vec![],
+            session: None,
+            auto_confirmed: false,
+        };
+        self.send_reply(&p.body, &reply).await?;
+        self.forget(request_id);
+        Ok(())
+    }
+
+    /// Sessions this account holds with platforms (会话列表).
+    pub async fn scan_sessions(&self) -> Result<Vec<ScanSession>> {
+        self.require_login()?;
+        let mut list: Vec<ScanSession> = self.api.get("/v1/relay/sessions").await?;
+        let auto = lock(&self.scan.auto);
+        for s in &mut list {
+            s.auto_confirm = auto.contains_key(&s.session_id);
+        }
+        Ok(list)
+    }
+
+    /// End a session; the platform can send nothing more through it.
+    pub async fn end_scan_session(&self, session_id: &str) -> Result<()> {
+        self.require_login()?;
+        let sid = crate::flows::id_segment(session_id, "session_id")?;
+        lock(&self.scan.auto).remove(sid);
+        let _: serde_json::Value = self
+            .api
+            .delete(&format!("/v1/relay/sessions/{sid}"))
+            .await?;
+        Ok(())
+    }
+
+    /// Turn auto-confirm off for a session (turning it on needs the PIN:
+    /// [`Bidkey::confirm_session`]).
+    pub fn stop_auto_confirm(&self, session_id: &str) {
+        lock(&self.scan.auto).remove(session_id);
+    }
+
+    /// Wait up to `wait_secs` for the next request of an open session. In an auto-confirm
+    /// session a sign or login request is confirmed at once and returned with `done`.
+    pub async fn next_session_request(&self, wait_secs: u64) -> Result<Option<SessionRequest>> {
+        self.require_login()?;
+        let wait = wait_secs.min(MAX_WAIT_SECS);
+        let items: Vec<InboxItem> = self
+            .api
+            .get(&format!("/v1/relay/inbox?wait={wait}"))
+            .await?;
+        let Some(item) = items.into_iter().next() else {
+            return Ok(None);
+        };
+        let body = self
+            .verify_request(&item.request, Some(&item.request_id))
+            .await?;
+        if body.session_id.as_deref() != Some(item.session_id.as_str()) {
+            return Err(server_error(ErrorCode::ScanSignatureInvalid));
+        }
+        let view = self.remember_scan(body.clone()).await?;
+        let done = match self.auto_share(&item.session_id) {
+            Some((serial, share))
+                if matches!(
+                    body.action,
+                    ScanAction::Sign { .. } | ScanAction::Login { .. }
+                ) =>
+            {
+                Some(self.answer(&body, &serial, &share, false, true).await?)
+            }
+            _ => None,
+        };
+        if done.is_some() {
+            self.forget(&view.request_id);
+        }
+        Ok(Some(SessionRequest { view, done }))
+    }
+
+    async fn confirm_with(
+        &self,
+        request_id: &str,
+        pin: &str,
+        auto_confirm: bool,
+    ) -> Result<ScanDone> {
+        self.require_login()?;
+        crate::wallet::check_pin(pin)?;
+        let p = self.pending(request_id)?;
+        if p.body.expires_at <= now() {
+            self.forget(request_id);
+            return Err(server_error(ErrorCode::ScanExpired));
+        }
+        let done = match &p.body.action {
+            ScanAction::Decrypt { .. } => self.answer_decrypt(&p.body, pin).await?,
+            action => {
+                let cert = p
+                    .view
+                    .certificate
+                    .clone()
+                    .ok_or_else(|| CoreError::NotFound("a signing certificate".into()))?;
+                self.check_grant(&p.body, &cert).await?;
+                let share = Arc::new(self.wallet.share_with_pin(
+                    &cert.serial,
+                    pin,
+                    self.pin_kdf,
+                )?);
+                let auto = auto_confirm
+                    && matches!(
+                        action,
+                        ScanAction::Session {
+                            auto_confirm_allowed: true,
+                            ..
+                        }
+                    );
+                self.answer(&p.body, &cert.serial, &share, auto, false)
+                    .await?
+            }
+        };
+        self.forget(request_id);
+        Ok(done)
+    }
+
+    /// Sign what `body` asks with `share` of `serial` and send the approval.
+    async fn answer(
+        &self,
+        body: &ScanRequestBody,
+        serial: &str,
+        share: &Arc<DeviceShare>,
+        auto_confirm: bool,
+        auto_confirmed: bool,
+    ) -> Result<ScanDone> {
+        let cert = self.stored_cert(serial)?;
+        let public = self.public_key_of(serial)?;
+        let mut signatures = Vec::new();
+        let mut session = None;
+        let messages: Vec<(String, Option<String>, Vec<u8>)> = match &body.action {
+            ScanAction::Sign { documents, .. } => documents
+                .iter()
+                .map(|d| {
+                    let seal = d.seal.as_ref().and_then(|s| s.seal_id.clone());
+                    (
+                        d.name.clone(),
+                        seal.clone(),
+                        document_message(d, seal.as_deref()),
+                    )
+                })
+                .collect(),
+            _ => vec![("challenge".to_owned(), None, challenge_message(body))],
+        };
+        for (name, seal_id, message) in messages {
+            let e = message_digest(&public, DEFAULT_ID, &message)?;
+            let sig = self
+                .co_sign_digest(serial, share, &e, CosignPurpose::Sign, None)
+                .await?;
+            signatures.push(ReplySignature {
+                name,
+                seal_id,
+                signature: sig.to_der(),
+            });
+        }
+        if let ScanAction::Session { ttl_secs, .. } = &body.action {
+            let ttl = (*ttl_secs).clamp(60, MAX_SESSION_SECS) as i64;
+            let grant = SessionGrant {
+                session_id: hex::encode(bidkey_crypto::rng::bytes::<16>()?),
+                expires_at: now() + ttl,
+                auto_confirm,
+            };
+            if auto_confirm {
+                lock(&self.scan.auto).insert(
+                    grant.session_id.clone(),
+                    AutoConfirm {
+                        serial: serial.to_owned(),
+                        share: share.clone(),
+                        expires_at: grant.expires_at,
+                    },
+                );
+            }
+            session = Some(grant);
+        }
+        let reply = ScanReply {
+            request_id: body.request_id.clone(),
+            outcome: ReplyOutcome::Approved,
+            reason: None,
+            signer_cert: Some(cert.der.clone()),
+            encryption_cert: match body.action {
+                ScanAction::Bind { .. } | ScanAction::Login { .. } => {
+                    self.encryption_cert_of(&cert)?
+                }
+                _ => None,
+            },
+            signatures,
+            file_keys: vec![],
+            session: session.clone(),
+            auto_confirmed,
+        };
+        let sent = self.send_reply(body, &reply).await;
+        if sent.is_err() {
+            if let Some(s) = &session {
+                lock(&self.scan.auto).remove(&s.session_id);
+            }
+        }
+        sent?;
+        let _ = self.wallet.log(
+            now(),
+            &format!(
+                "scan {} {} for {}",
+                body.action.kind().as_str(),
+                body.request_id,
+                body.origin
+            ),
+        );
+        Ok(ScanDone {
+            request_id: body.request_id.clone(),
+            kind: body.action.kind(),
+            signatures: reply.signatures.len(),
+            files_decrypted: 0,
+            session,
+            auto_confirmed,
+        })
+    }
+
+    /// Unwrap each file key addressed to an encryption certificate on this phone.
+    async fn answer_decrypt(&self, body: &ScanRequestBody, pin: &str) -> Result<ScanDone> {
+        let ScanAction::Decrypt {
+            opening_at, files, ..
+        } = &body.action
+        else {
+            return Err(CoreError::InvalidInput { field: "kind" });
+        };
+        if now() < *opening_at {
+            return Err(server_error(ErrorCode::TooEarly));
+        }
+        let held = self.held_keys()?;
+        let mut shares: HashMap<String, DeviceShare> = HashMap::new();
+        let mut file_keys = Vec::new();
+        for f in files.iter().filter(|f| held.contains(&f.recipient_serial)) {
+            if !shares.contains_key(&f.recipient_serial) {
+                let share = self
+                    .wallet
+                    .share_with_pin(&f.recipient_serial, pin, self.pin_kdf)?;
+                shares.insert(f.recipient_serial.clone(), share);
+            }
+            let ct = Sm2Ciphertext::from_der(&f.wrapped_key)?;
+            let share = shares
+                .get(&f.recipient_serial)
+                .ok_or_else(|| CoreError::NotFound("key share".into()))?;
+            let key = self.co_decrypt(&f.recipient_serial, share, &ct).await?;
+            file_keys.push(ReplyFileKey {
+                file_name: f.file_name.clone(),
+                key: key.to_vec(),
+            });
+        }
+        if file_keys.is_empty() {
+            return Err(CoreError::NotFound(
+                "an encryption certificate for these files on this phone".into(),
+            ));
+        }
+        let n = file_keys.len();
+        let reply = ScanReply {
+            request_id: body.request_id.clone(),
+            outcome: ReplyOutcome::Approved,
+            reason: None,
+            signer_cert: None,
+            encryption_cert: None,
+            signatures: vec![],
+            file_keys,
+            session: None,
+            auto_confirmed: false,
+        };
+        self.send_reply(body, &reply).await?;
+        Ok(ScanDone {
+            request_id: body.request_id.clone(),
+            kind: ScanKind::Decrypt,
+            signatures: 0,
+            files_decrypted: n,
+            session: None,
+            auto_confirmed: false,
+        })
+    }
+
+    async fn send_reply(&self, body: &ScanRequestBody, reply: &ScanReply) -> Result<()> {
+        let plain = zeroize::Zeroizing::new(
+            serde_json::to_vec(reply).map_err(|e| CoreError::Crypto(e.to_string()))?,
+        );
+        let alg = match body.reply_key.alg {
+            ReplyAlg::Sm2Sm4Gcm => scan_crypto::ReplyAlg::Sm2Sm4Gcm,
+            ReplyAlg::P256Aes256Gcm => scan_crypto::ReplyAlg::P256Aes256Gcm,
+        };
+        let sealed = scan_crypto::seal_reply(
+            alg,
+            &body.reply_key.public_key,
+            body.request_id.as_bytes(),
+            &plain,
+        )?;
+        let upload = ReplyUpload {
+            outcome: reply.outcome,
+            sealed: SealedReply {
+                ephemeral: sealed.ephemeral,
+                nonce: sealed.nonce.to_vec(),
+                ciphertext: sealed.ciphertext,
+            },
+            session: reply.session.clone(),
+        };
+        let _: serde_json::Value = self
+            .api
+            .post(
+                &format!("/v1/relay/requests/{}/reply", body.request_id),
+                &upload,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Everything the phone checks of a platform's request before showing it.
+    async fn verify_request(
+        &self,
+        signed: &SignedScanRequest,
+        expected_id: Option<&str>,
+    ) -> Result<ScanRequestBody> {
+        let body: ScanRequestBody = serde_json::from_slice(&signed.body)
+            .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
+        let cert = Cert::from_der(&signed.platform_cert)
+            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
+        let (root, issuing) = self.ca_chain().await?;
+        let at = u64::try_from(now()).unwrap_or(0);
+        verify_chain_without_revocation(&cert, &[issuing], &[root], at, RequiredUsage::Signing)
+            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
+        let key = SubjectKey::from_spki_der(&cert.public_key_spki_der()?)?;
+        scan_crypto::verify_platform_signature(
+            &key,
+            &request_message(&signed.body),
+            &signed.signature,
+        )
+        .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
+        let cn = cert.subject_common_name()?.unwrap_or_default();
+        if body.origin != cn {
+            return Err(server_error(ErrorCode::ScanForeignOrigin));
+        }
+        if body.v != SCAN_VERSION || expected_id.is_some_and(|id| id != body.request_id) {
+            return Err(server_error(ErrorCode::ScanSignatureInvalid));
+        }
+        if body.expires_at <= now() {
+            return Err(server_error(ErrorCode::ScanExpired));
+        }
+        Ok(body)
+    }
+
+    /// The view of a verified request, remembered until confirmed or rejected.
+    async fn remember_scan(&self, body: ScanRequestBody) -> Result<ScanView> {
+        let cert = match &body.action {
+            ScanAction::Decrypt { .. } => None,
+            action => Some(self.signing_cert_for(action.uscc())?),
+        };
+        let decryptable_files = match &body.action {
+            ScanAction::Decrypt { files, .. } => {
+                let held = self.held_keys()?;
+                files
+                    .iter()
+                    .filter(|f| held.contains(&f.recipient_serial))
+                    .map(|f| f.file_name.clone())
+                    .collect()
+            }
+            _ => vec![],
+        };
+        let platform_name = self
+            .platform(&body.platform_id)
+            .await
+            .map(|p| p.name)
+            .unwrap_or_else(|_| body.platform_id.clone());
+        let view = ScanView {
+            request_id: body.request_id.clone(),
+            kind: body.action.kind(),
+            platform_id: body.platform_id.clone(),
+            platform_name,
+            origin: body.origin.clone(),
+            verification_code: scan_crypto::verification_code(&body.nonce),
+            expires_at: body.expires_at,
+            session_id: body.session_id.clone(),
+            action: body.action.clone(),
+            certificate: cert,
+            decryptable_files,
+        };
+        lock(&self.scan.pending).insert(
+            body.request_id.clone(),
+            Pending {
+                body,
+                view: view.clone(),
+            },
+        );
+        Ok(view)
+    }
+
+    fn pending(&self, request_id: &str) -> Result<Pending> {
+        lock(&self.scan.pending)
+            .get(request_id)
+            .cloned()
+            .ok_or_else(|| CoreError::NotFound(format!("scan request {request_id}")))
+    }
+
+    fn forget(&self, request_id: &str) {
+        lock(&self.scan.pending).remove(request_id);
+    }
+
+    fn auto_share(&self, session_id: &str) -> Option<(String, Arc<DeviceShare>)> {
+        let mut auto = lock(&self.scan.auto);
+        auto.retain(|_, a| a.expires_at > now());
+        auto.get(session_id)
+            .map(|a| (a.serial.clone(), a.share.clone()))
+    }
+
+    /// The valid signing certificate to use: of the enterprise with `uscc` when the platform
+    /// names one, else an enterprise certificate before a personal one.
+    fn signing_cert_for(&self, uscc: Option<&str>) -> Result<StoredCert> {
+        let at = now();
+        let mut certs: Vec<StoredCert> = self
+            .wallet
+            .certs()?
+            .into_iter()
+            .filter(|c| {
+                c.usage == "signing"
+                    && c.status == "valid"
+                    && c.not_before <= at
+                    && at < c.not_after
+            })
+            .collect();
+        certs.sort_by_key(|c| (c.enterprise_id.is_none(), -c.not_after));
+        let found = match uscc {
+            Some(u) => certs.into_iter().find(|c| {
+                Cert::from_der(&c.der)
+                    .ok()
+                    .and_then(|x| x.subject_uscc().ok().flatten())
+                    .is_some_and(|x| x == u)
+            }),
+            None => certs.into_iter().next(),
+        };
+        found.ok_or_else(|| {
+            CoreError::NotFound("a valid signing certificate for this request".into())
+        })
+    }
+
+    fn stored_cert(&self, serial: &str) -> Result<StoredCert> {
+        self.wallet
+            .certs()?
+            .into_iter()
+            .find(|c| c.serial == serial)
+            .ok_or_else(|| CoreError::NotFound(format!("certificate {serial}")))
+    }
+
+    /// The valid encryption certificate of the same pair as `signing`.
+    fn encryption_cert_of(&self, signing: &StoredCert) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .wallet
+            .certs()?
+            .into_iter()
+            .find(|c| {
+                c.pair_id == signing.pair_id && c.usage == "encryption" && c.status == "valid"
+            })
+            .map(|c| c.der))
+    }
+
+    /// Serials of every key share on this phone (current and past encryption keys).
+    fn held_keys(&self) -> Result<Vec<String>> {
+        Ok(self
+            .wallet
+            .shares()?
+            .into_iter()
+            .map(|s| s.key_id)
+            .collect())
+    }
+
+    /// An enterprise certificate may be used on a platform only under a live grant
+    /// (授权管理); asked before the PIN is used, so a revoked grant is refused clearly.
+    async fn check_grant(&self, body: &ScanRequestBody, cert: &StoredCert) -> Result<()> {
+        let (Some(enterprise_id), Some(account)) = (&cert.enterprise_id, self.account()?) else {
+            return Ok(());
+        };
+        let check: GrantCheck = self
+            .api
+            .get(&format!(
+                "/v1/grants/check?platform_id={}&account_id={}&enterprise_id={}",
+                crate::flows::query_value(&body.platform_id),
+                crate::flows::query_value(&account.id),
+                crate::flows::query_value(enterprise_id),
+            ))
+            .await?;
+        if check.granted {
+            Ok(())
+        } else {
+            Err(server_error(ErrorCode::GrantMissing))
+        }
+    }
+
+    /// The Bidkey CA's root and issuing certificates, fetched once and kept.
+    async fn ca_chain(&self) -> Result<(Cert, Cert)> {
+        let cached = self.wallet.meta(CA_CACHE_KEY)?;
+        let chain: CaChain = match cached.and_then(|s| serde_json::from_str(&s).ok()) {
+            Some(c) => c,
+            None => {
+                let c: CaChain = self.api.get("/v1/ca/chain").await?;
+                let json =
+                    serde_json::to_string(&c).map_err(|e| CoreError::Storage(e.to_string()))?;
+                self.wallet.set_meta(CA_CACHE_KEY, &json)?;
+                c
+            }
+        };
+        Ok((
+            Cert::from_der(&chain.root_der)?,
+            Cert::from_der(&chain.issuing_der)?,
+        ))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain maps behind; keep using them.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The error a server refusal would give, for checks the phone makes itself.
+fn server_error(code: ErrorCode) -> CoreError {
+    CoreError::from(bidkey_protocol::ErrorBody::new(code))
+}

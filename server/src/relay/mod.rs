@@ -1,0 +1,273 @@
+//! The scan relay (`docs/scan-protocol.md`): trading platforms post signed requests, phones
+//! fetch them by QR code (or from their inbox inside a session) and post sealed replies,
+//! platforms long-poll for the result or receive it by webhook. The relay checks who may
+//! do what; it cannot read a reply or forge a request.
+//!
+//! - [`requests`]: checks, fetch and claim, reply, result;
+//! - [`sessions`]: sessions and the phone's inbox;
+//! - [`notify`]: in-process wake-ups for long polls (with a database re-check, so several
+//!   server processes on one PostgreSQL work too);
+//! - [`webhook`]: delivery of results to the platform.
+
+pub mod notify;
+pub mod requests;
+pub mod sessions;
+pub mod webhook;
+
+use crate::auth::AuthUser;
+use crate::error::{Result, ServerError};
+use crate::ratelimit;
+use crate::state::AppState;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::scan::{
+    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, ReplyUpload,
+    ScanSession, SignedScanRequest,
+};
+use notify::{inbox_key, request_key};
+use requests::{Channel, Frame};
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Requests a platform may post per minute.
+const PLATFORM_PER_MINUTE: i64 = 600;
+/// Fetches and replies a phone may make per minute.
+const PHONE_PER_MINUTE: i64 = 120;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/relay/requests", post(create))
+        .route("/v1/relay/requests/{id}", get(fetch))
+        .route("/v1/relay/requests/{id}/reply", post(reply))
+        .route("/v1/relay/requests/{id}/result", get(result))
+        .route("/v1/relay/sessions", get(list_sessions))
+        .route("/v1/relay/sessions/{sid}", delete(end_session))
+        .route("/v1/relay/sessions/{sid}/requests", post(create_in_session))
+        .route("/v1/relay/inbox", get(inbox))
+}
+
+/// Check and store a request; the certificate and signature checks run before the write.
+async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Result<RelayCreated> {
+    let now = st.clock.now();
+    let body = requests::check_form(&new, channel, now)?;
+    let pid = body.platform_id.clone();
+    let platform = st
+        .db
+        .read(move |tx| requests::registered_platform(tx, &pid))
+        .await?;
+    requests::check_platform(&st.secrets.ca, &platform, &body, &new.request, now)?;
+    let inbox = match channel {
+        Channel::Session(sid) => {
+            let sid = sid.to_owned();
+            Some(st.db.read(move |tx| sessions::owner(tx, &sid)).await?)
+        }
+        Channel::Qr => None,
+    };
+    let created = st
+        .db
+        .write(move |tx| {
+            ratelimit::hit(
+                tx,
+                &format!("relay-platform:{}", body.platform_id),
+                now,
+                60,
+                PLATFORM_PER_MINUTE,
+            )?;
+            requests::insert(tx, now, &body, &new)
+        })
+        .await?;
+    if let Some(account) = inbox {
+        st.relay.notify(&inbox_key(&account));
+    }
+    Ok(created)
+}
+
+/// `POST /v1/relay/requests`: a request shown as a QR code.
+async fn create(
+    State(st): State<AppState>,
+    Json(new): Json<NewRelayRequest>,
+) -> Result<Json<RelayCreated>> {
+    Ok(Json(accept(&st, new, Channel::Qr).await?))
+}
+
+/// `POST /v1/relay/sessions/{sid}/requests`: a request inside a live session.
+async fn create_in_session(
+    State(st): State<AppState>,
+    Path(sid): Path<String>,
+    Json(new): Json<NewRelayRequest>,
+) -> Result<Json<RelayCreated>> {
+    Ok(Json(accept(&st, new, Channel::Session(&sid)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FrameQuery {
+    t: Option<u64>,
+    code: Option<String>,
+}
+
+/// `GET /v1/relay/requests/{id}?t=&code=`: the phone fetches (and claims) a request.
+async fn fetch(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Query(q): Query<FrameQuery>,
+) -> Result<Json<SignedScanRequest>> {
+    let frame = match (q.t, q.code) {
+        (Some(t), Some(code)) => Some(Frame { t, code }),
+        (None, None) => None,
+        _ => return Err(ErrorCode::BadRequest.into()),
+    };
+    let now = st.clock.now();
+    let (account, rid) = (user.account_id.clone(), id.clone());
+    let out = st
+        .db
+        .write(move |tx| {
+            ratelimit::hit(
+                tx,
+                &format!("relay-phone:{account}"),
+                now,
+                60,
+                PHONE_PER_MINUTE,
+            )?;
+            requests::fetch(tx, now, &account, &rid, frame.as_ref())
+        })
+        .await?;
+    st.relay.notify(&request_key(&id));
+    Ok(Json(out))
+}
+
+/// `POST /v1/relay/requests/{id}/reply`: the phone's sealed answer.
+async fn reply(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(up): Json<ReplyUpload>,
+) -> Result<Json<RelayResult>> {
+    let now = st.clock.now();
+    let (account, rid) = (user.account_id.clone(), id.clone());
+    let answered = st
+        .db
+        .write(move |tx| {
+            ratelimit::hit(
+                tx,
+                &format!("relay-phone:{account}"),
+                now,
+                60,
+                PHONE_PER_MINUTE,
+            )?;
+            requests::reply(tx, now, &account, &rid, &up)
+        })
+        .await?;
+    st.relay.notify(&request_key(&id));
+    if let Some(account) = &answered.inbox_account {
+        st.relay.notify(&inbox_key(account));
+    }
+    if let Some(url) = answered.webhook_url.clone() {
+        webhook::spawn(url, answered.result.clone());
+    }
+    Ok(Json(answered.result))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    wait: Option<u64>,
+}
+
+fn deadline(wait: Option<u64>) -> Instant {
+    Instant::now() + Duration::from_secs(wait.unwrap_or(0).min(MAX_WAIT_SECS))
+}
+
+/// `GET /v1/relay/requests/{id}/result?wait=N`: the platform long-polls; answers when the
+/// status differs from what it was at the start, or at the deadline.
+async fn result(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<WaitQuery>,
+) -> Result<Json<RelayResult>> {
+    let secret = headers
+        .get(POLL_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| hex::decode(v.trim()).ok())
+        .ok_or(ServerError::Api(ErrorCode::Unauthorized))?;
+    let until = deadline(q.wait);
+    let read = |st: AppState, id: String, secret: Vec<u8>| async move {
+        let now = st.clock.now();
+        st.db
+            .read(move |tx| requests::result(tx, now, &id, &secret))
+            .await
+    };
+    let first = read(st.clone(), id.clone(), secret.clone()).await?;
+    let start = first.status;
+    let changed = st
+        .relay
+        .wait_for(&request_key(&id), until, || {
+            let (st, id, secret) = (st.clone(), id.clone(), secret.clone());
+            async move {
+                let r = read(st, id, secret).await?;
+                Ok::<_, ServerError>((r.status != start).then_some(r))
+            }
+        })
+        .await?;
+    Ok(Json(match changed {
+        Some(r) => r,
+        None => read(st.clone(), id, secret).await?,
+    }))
+}
+
+/// `GET /v1/relay/inbox?wait=N`: session requests waiting for this phone.
+async fn inbox(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Query(q): Query<WaitQuery>,
+) -> Result<Json<Vec<InboxItem>>> {
+    let until = deadline(q.wait);
+    let account = user.account_id;
+    let found = st
+        .relay
+        .wait_for(&inbox_key(&account), until, || {
+            let (st, account) = (st.clone(), account.clone());
+            async move {
+                let now = st.clock.now();
+                let items = st
+                    .db
+                    .read(move |tx| sessions::inbox(tx, now, &account))
+                    .await?;
+                Ok::<_, ServerError>((!items.is_empty()).then_some(items))
+            }
+        })
+        .await?;
+    Ok(Json(found.unwrap_or_default()))
+}
+
+/// `GET /v1/relay/sessions`
+async fn list_sessions(
+    State(st): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<Vec<ScanSession>>> {
+    let out = st
+        .db
+        .read(move |tx| sessions::list(tx, &user.account_id))
+        .await?;
+    Ok(Json(out))
+}
+
+/// `DELETE /v1/relay/sessions/{sid}`
+async fn end_session(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(sid): Path<String>,
+) -> Result<Json<ScanSession>> {
+    let now = st.clock.now();
+    let account = user.account_id.clone();
+    let out = st
+        .db
+        .write(move |tx| sessions::end(tx, now, &account, &sid))
+        .await?;
+    st.relay.notify(&inbox_key(&user.account_id));
+    Ok(Json(out))
+}

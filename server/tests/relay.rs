@@ -1,0 +1,1013 @@
+//! The scan relay over real HTTP, on SQLite and on PostgreSQL: platforms registered by the
+//! operator with certificates from the server's CA, requests signed with real SM2 keys,
+//! replies sealed to the platform's ephemeral key, phones signed up by SMS.
+
+mod support;
+
+use bidkey_crypto::scan::{
+    PlatformKey, ReplyAlg as CryptoAlg, ReplySecret, Sealed, rotating_code, seal_reply,
+};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::scan::*;
+use bidkey_testkit::phones::registered_platform;
+use std::time::{Duration, Instant};
+use support::{Answer, Client, Store, TestServer, signed_up};
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
+on_both_stores!(
+    qr_request_end_to_end,
+    frames_claims_and_expiry,
+    requests_are_checked,
+    sessions_and_inbox,
+    webhook_is_delivered
+);
+
+/// A platform as its SDK holds it.
+struct Platform {
+    id: String,
+    origin: String,
+    cert_der: Vec<u8>,
+    key: PlatformKey,
+}
+
+async fn platform(server: &TestServer, name: &str, origin: &str) -> Platform {
+    let p = registered_platform(server, name, origin).await;
+    Platform {
+        id: p.platform.id,
+        origin: p.platform.origin,
+        cert_der: p.cert_der,
+        key: PlatformKey::Sm2(p.key),
+    }
+}
+
+/// One request the platform made: what it keeps and what it posts.
+struct Made {
+    id: String,
+    body: ScanRequestBody,
+    reply: ReplySecret,
+    qr_secret: Vec<u8>,
+    poll_secret: Vec<u8>,
+}
+
+fn random_id() -> String {
+    hex::encode(bidkey_crypto::rng::bytes::<16>().expect("rng"))
+}
+
+fn make(
+    server: &TestServer,
+    p: &Platform,
+    action: ScanAction,
+    session: Option<&str>,
+    ttl: i64,
+) -> Made {
+    let now = server.running.state.clock.now();
+    let reply = ReplySecret::make(CryptoAlg::Sm2Sm4Gcm).expect("reply key");
+    let body = ScanRequestBody {
+        v: SCAN_VERSION,
+        request_id: random_id(),
+        platform_id: p.id.clone(),
+        origin: p.origin.clone(),
+        created_at: now,
+        expires_at: now + ttl,
+        nonce: bidkey_crypto::rng::bytes::<32>().expect("rng").to_vec(),
+        reply_key: ReplyKey {
+            alg: ReplyAlg::Sm2Sm4Gcm,
+            public_key: reply.public_key(),
+        },
+        session_id: session.map(str::to_owned),
+        action,
+    };
+    Made {
+        id: body.request_id.clone(),
+        body,
+        reply,
+        qr_secret: bidkey_crypto::rng::bytes::<32>().expect("rng").to_vec(),
+        poll_secret: bidkey_crypto::rng::bytes::<32>().expect("rng").to_vec(),
+    }
+}
+
+fn sign(p: &Platform, body: &[u8]) -> SignedScanRequest {
+    SignedScanRequest {
+        body: body.to_vec(),
+        signature: p.key.sign(&request_message(body)).expect("sign"),
+        platform_cert: p.cert_der.clone(),
+    }
+}
+
+fn upload(p: &Platform, m: &Made, webhook: Option<String>) -> NewRelayRequest {
+    let body = serde_json::to_vec(&m.body).expect("json");
+    NewRelayRequest {
+        request: sign(p, &body),
+        qr_secret: m.body.session_id.is_none().then(|| m.qr_secret.clone()),
+        poll_secret: m.poll_secret.clone(),
+        webhook_url: webhook,
+    }
+}
+
+async fn post(server: &TestServer, p: &Platform, m: &Made) -> Answer<RelayCreated> {
+    Client::new(server)
+        .post("/v1/relay/requests", &upload(p, m, None))
+        .await
+}
+
+fn login() -> ScanAction {
+    ScanAction::Login { uscc: None }
+}
+
+/// The frame the page shows now.
+fn frame(server: &TestServer, m: &Made, created: &RelayCreated) -> String {
+    let t = (server.running.state.clock.now() - created.created_at) as u64;
+    frame_at(m, t)
+}
+
+fn frame_at(m: &Made, t: u64) -> String {
+    format!(
+        "/v1/relay/requests/{}?t={t}&code={}",
+        m.id,
+        rotating_code(&m.qr_secret, t)
+    )
+}
+
+/// What the phone uploads: `reply` sealed to the request's reply key.
+fn sealed_reply(m: &Made, outcome: ReplyOutcome, session: Option<SessionGrant>) -> ReplyUpload {
+    let reply = ScanReply {
+        request_id: m.id.clone(),
+        outcome,
+        reason: None,
+        signer_cert: None,
+        encryption_cert: None,
+        signatures: vec![ReplySignature {
+            name: "challenge".into(),
+            seal_id: None,
+            signature: vec![0x30, 0x00],
+        }],
+        file_keys: vec![],
+        session: session.clone(),
+        auto_confirmed: false,
+    };
+    let plain = serde_json::to_vec(&reply).expect("json");
+    let s = seal_reply(
+        CryptoAlg::Sm2Sm4Gcm,
+        &m.body.reply_key.public_key,
+        m.id.as_bytes(),
+        &plain,
+    )
+    .expect("seal");
+    ReplyUpload {
+        outcome,
+        sealed: SealedReply {
+            ephemeral: s.ephemeral,
+            nonce: s.nonce.to_vec(),
+            ciphertext: s.ciphertext,
+        },
+        session,
+    }
+}
+
+fn open(m: &Made, sealed: &SealedReply) -> ScanReply {
+    let s = Sealed {
+        ephemeral: sealed.ephemeral.clone(),
+        nonce: sealed.nonce.clone().try_into().expect("12-byte nonce"),
+        ciphertext: sealed.ciphertext.clone(),
+    };
+    let plain = m
+        .reply
+        .open(&s, m.id.as_bytes())
+        .expect("platform opens the reply");
+    serde_json::from_slice(&plain).expect("reply json")
+}
+
+async fn poll(server: &TestServer, m: &Made, wait: u64) -> Answer<RelayResult> {
+    poll_at(&server.url(), m, wait).await
+}
+
+async fn poll_at(base: &str, m: &Made, wait: u64) -> Answer<RelayResult> {
+    let resp = reqwest::Client::new()
+        .get(format!(
+            "{base}/v1/relay/requests/{}/result?wait={wait}",
+            m.id
+        ))
+        .header(POLL_HEADER, hex::encode(&m.poll_secret))
+        .send()
+        .await
+        .expect("server reachable");
+    let status = resp.status().as_u16();
+    let bytes = resp.bytes().await.expect("body");
+    if status == 200 {
+        Ok(serde_json::from_slice(&bytes).expect("result json"))
+    } else {
+        Err((status, serde_json::from_slice(&bytes).expect("error body")))
+    }
+}
+
+fn code<T: std::fmt::Debug>(a: Answer<T>) -> ErrorCode {
+    a.expect_err("refused").1.code
+}
+
+async fn qr_request_end_to_end(store: Store) {
+    let server = TestServer::start(store).await;
+    let p = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let phone = signed_up(&server, "13900000001").await;
+    let m = make(&server, &p, login(), None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("relay takes it");
+    assert_eq!(created.request_id, m.id);
+    assert_eq!(created.expires_at, m.body.expires_at);
+    assert_eq!(
+        poll(&server, &m, 0).await.expect("result").status,
+        RelayStatus::Pending
+    );
+
+    // The platform long-polls; the scan wakes it at once.
+    let base = server.url();
+    let waiting = {
+        let m2 = Made {
+            id: m.id.clone(),
+            body: m.body.clone(),
+            reply: ReplySecret::make(CryptoAlg::Sm2Sm4Gcm).expect("unused"),
+            qr_secret: m.qr_secret.clone(),
+            poll_secret: m.poll_secret.clone(),
+        };
+        tokio::spawn(async move {
+            let start = Instant::now();
+            let r = poll_at(&base, &m2, 20).await.expect("result");
+            (r, start.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got: SignedScanRequest = phone
+        .get(&frame(&server, &m, &created))
+        .await
+        .expect("fetched");
+    assert_eq!(
+        got.body,
+        serde_json::to_vec(&m.body).expect("json"),
+        "exact bytes"
+    );
+    let (r, took) = waiting.await.expect("joined");
+    assert_eq!(r.status, RelayStatus::Scanned);
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+
+    // A wrong poll secret reads nothing.
+    let mut other = make(&server, &p, login(), None, 60);
+    other.id = m.id.clone();
+    assert_eq!(code(poll(&server, &other, 0).await), ErrorCode::Forbidden);
+
+    // The reply wakes the next poll; only the platform's reply key opens it.
+    let base = server.url();
+    let (id, poll_secret) = (m.id.clone(), m.poll_secret.clone());
+    let waiting = tokio::spawn(async move {
+        let start = Instant::now();
+        let resp = reqwest::Client::new()
+            .get(format!("{base}/v1/relay/requests/{id}/result?wait=20"))
+            .header(POLL_HEADER, hex::encode(&poll_secret))
+            .send()
+            .await
+            .expect("reachable");
+        let r: RelayResult = resp.json().await.expect("json");
+        (r, start.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let up = sealed_reply(&m, ReplyOutcome::Approved, None);
+    let answered: RelayResult = phone
+        .post(&format!("/v1/relay/requests/{}/reply", m.id), &up)
+        .await
+        .expect("answered");
+    assert_eq!(answered.status, RelayStatus::Answered);
+    let (r, took) = waiting.await.expect("joined");
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    assert_eq!(r.status, RelayStatus::Answered);
+    assert_eq!(r.outcome, Some(ReplyOutcome::Approved));
+    let reply = open(&m, r.sealed.as_ref().expect("sealed"));
+    assert_eq!(reply.request_id, m.id);
+    assert_eq!(reply.outcome, ReplyOutcome::Approved);
+
+    // Once only; and the request is spent for fetching.
+    assert_eq!(
+        code(
+            phone
+                .post::<_, RelayResult>(&format!("/v1/relay/requests/{}/reply", m.id), &up)
+                .await
+        ),
+        ErrorCode::ScanAnswered
+    );
+    assert_eq!(
+        code(
+            phone
+                .get::<SignedScanRequest>(&frame(&server, &m, &created))
+                .await
+        ),
+        ErrorCode::ScanAnswered
+    );
+    // An answered request stays answered after its expiry.
+    server.running.state.clock.advance(DEFAULT_TTL_SECS + 1);
+    assert_eq!(
+        poll(&server, &m, 0).await.expect("result").status,
+        RelayStatus::Answered
+    );
+}
+
+async fn frames_claims_and_expiry(store: Store) {
+    let server = TestServer::start(store).await;
+    let clock = server.running.state.clock.clone();
+    let p = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let alice = signed_up(&server, "13900000011").await;
+    let bob = signed_up(&server, "13900000012").await;
+    let m = make(&server, &p, login(), None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+
+    // A wrong code, a frame from the future, an unknown request, no frame at all.
+    let wrong = format!("/v1/relay/requests/{}?t=0&code={}", m.id, "ab".repeat(32));
+    assert_eq!(
+        code(alice.get::<SignedScanRequest>(&wrong).await),
+        ErrorCode::ScanNotFound
+    );
+    assert_eq!(
+        code(alice.get::<SignedScanRequest>(&frame_at(&m, 30)).await),
+        ErrorCode::ScanCodeStale
+    );
+    let mut unknown = make(&server, &p, login(), None, 60);
+    unknown.qr_secret = m.qr_secret.clone();
+    assert_eq!(
+        code(alice.get::<SignedScanRequest>(&frame_at(&unknown, 0)).await),
+        ErrorCode::ScanNotFound
+    );
+    assert_eq!(
+        code(
+            alice
+                .get::<SignedScanRequest>(&format!("/v1/relay/requests/{}", m.id))
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+    assert_eq!(
+        code(
+            Client::new(&server)
+                .get::<SignedScanRequest>(&frame_at(&m, 0))
+                .await
+        ),
+        ErrorCode::Unauthorized
+    );
+
+    // A photo of the page: frame 0 fifteen seconds later is stale; the current one works.
+    clock.advance(15);
+    assert_eq!(
+        code(alice.get::<SignedScanRequest>(&frame_at(&m, 0)).await),
+        ErrorCode::ScanCodeStale
+    );
+    assert_eq!(
+        code(alice.get::<SignedScanRequest>(&frame_at(&m, 4)).await),
+        ErrorCode::ScanCodeStale
+    );
+    let _: SignedScanRequest = alice.get(&frame_at(&m, 6)).await.expect("10 s old is fine");
+
+    // Claimed: Alice may fetch again (resume), Bob may not, even with a fresh frame.
+    let _: SignedScanRequest = alice.get(&frame_at(&m, 6)).await.expect("again");
+    assert_eq!(
+        code(
+            bob.get::<SignedScanRequest>(&frame(&server, &m, &created))
+                .await
+        ),
+        ErrorCode::ScanUsed
+    );
+    let up = sealed_reply(&m, ReplyOutcome::Rejected, None);
+    assert_eq!(
+        code(
+            bob.post::<_, RelayResult>(&format!("/v1/relay/requests/{}/reply", m.id), &up)
+                .await
+        ),
+        ErrorCode::ScanUsed
+    );
+    // A reply to a request nobody fetched, or with a session for a login, is refused.
+    let n = make(&server, &p, login(), None, 30);
+    let n_created = post(&server, &p, &n).await.expect("posted");
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(
+                    &format!("/v1/relay/requests/{}/reply", n.id),
+                    &sealed_reply(&n, ReplyOutcome::Approved, None)
+                )
+                .await
+        ),
+        ErrorCode::ScanNotFound
+    );
+    let _: SignedScanRequest = alice
+        .get(&frame(&server, &n, &n_created))
+        .await
+        .expect("claimed");
+    let grant = SessionGrant {
+        session_id: random_id(),
+        expires_at: clock.now() + 60,
+        auto_confirm: false,
+    };
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(
+                    &format!("/v1/relay/requests/{}/reply", n.id),
+                    &sealed_reply(&n, ReplyOutcome::Approved, Some(grant))
+                )
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+
+    // Past its life: fetching, answering and polling all see the expiry.
+    clock.advance(DEFAULT_TTL_SECS);
+    assert_eq!(
+        code(
+            alice
+                .get::<SignedScanRequest>(&frame(&server, &m, &created))
+                .await
+        ),
+        ErrorCode::ScanExpired
+    );
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(&format!("/v1/relay/requests/{}/reply", m.id), &up)
+                .await
+        ),
+        ErrorCode::ScanExpired
+    );
+    let r = poll(&server, &m, 0).await.expect("result");
+    assert_eq!((r.status, r.sealed), (RelayStatus::Expired, None));
+}
+
+async fn requests_are_checked(store: Store) {
+    let server = TestServer::start(store).await;
+    let a = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let b = platform(
+        &server,
+        "宿迁市公共资源交易中心",
+        "https://ggzy.sq.example.invalid",
+    )
+    .await;
+    let plain = Client::new(&server);
+
+    // A tampered body: the signature was over other bytes.
+    let m = make(&server, &a, login(), None, 60);
+    let mut up = upload(&a, &m, None);
+    let mut tampered = m.body.clone();
+    tampered.action = ScanAction::Bind {
+        platform_user: "mallory".into(),
+        uscc: None,
+    };
+    up.request.body = serde_json::to_vec(&tampered).expect("json");
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::ScanSignatureInvalid
+    );
+
+    // Signed with another key than the certificate's.
+    let mut up = upload(&a, &m, None);
+    up.request.signature = b
+        .key
+        .sign(&request_message(&up.request.body))
+        .expect("sign");
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::ScanSignatureInvalid
+    );
+
+    // Platform A's certificate and key, claiming B's origin.
+    let mut m2 = make(&server, &a, login(), None, 60);
+    m2.body.origin = b.origin.clone();
+    assert_eq!(
+        code(post(&server, &a, &m2).await),
+        ErrorCode::ScanForeignOrigin
+    );
+    // A's certificate presented as B.
+    let mut m3 = make(&server, &b, login(), None, 60);
+    m3.body.origin = b.origin.clone();
+    let mut up = upload(&a, &m3, None);
+    up.request.signature = a
+        .key
+        .sign(&request_message(&up.request.body))
+        .expect("sign");
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::PlatformCertificateInvalid
+    );
+
+    // A certificate for A's origin from another CA (another server's), and its key.
+    let other = TestServer::start(Store::Sqlite).await;
+    let foreign = platform(
+        &other,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let foreign_as_a = Platform {
+        id: a.id.clone(),
+        ..foreign
+    };
+    let m4 = make(&server, &foreign_as_a, login(), None, 60);
+    assert_eq!(
+        code(post(&server, &foreign_as_a, &m4).await),
+        ErrorCode::PlatformCertificateInvalid
+    );
+    other.running.stop().await;
+
+    // A platform without a certificate, and one that is not registered.
+    let resp: bidkey_protocol::platforms::Platform = Client::new(&server)
+        .with_token(&server.operator_token())
+        .post(
+            "/v1/operator/platforms",
+            &bidkey_protocol::platforms::NewPlatform {
+                name: "无证平台".into(),
+                origin: "https://nocert.example.invalid".into(),
+                region: None,
+                latitude: None,
+                longitude: None,
+            },
+        )
+        .await
+        .expect("registered");
+    let nocert = Platform {
+        id: resp.id,
+        origin: resp.origin,
+        cert_der: a.cert_der.clone(),
+        key: PlatformKey::Sm2(bidkey_crypto::sm2::Sm2PrivateKey::make_random().expect("key")),
+    };
+    assert_eq!(
+        code(post(&server, &nocert, &make(&server, &nocert, login(), None, 60)).await),
+        ErrorCode::PlatformCertificateInvalid
+    );
+    let ghost = Platform {
+        id: random_id(),
+        ..nocert
+    };
+    assert_eq!(
+        code(post(&server, &ghost, &make(&server, &ghost, login(), None, 60)).await),
+        ErrorCode::PlatformNotFound
+    );
+
+    // Life, version, limits, secrets.
+    assert_eq!(
+        code(
+            post(
+                &server,
+                &a,
+                &make(&server, &a, login(), None, MAX_TTL_SECS + 1)
+            )
+            .await
+        ),
+        ErrorCode::BadRequest
+    );
+    assert_eq!(
+        code(post(&server, &a, &make(&server, &a, login(), None, 0)).await),
+        ErrorCode::BadRequest
+    );
+    let mut old = make(&server, &a, login(), None, 60);
+    old.body.created_at -= 100;
+    old.body.expires_at -= 100;
+    assert_eq!(code(post(&server, &a, &old).await), ErrorCode::ScanExpired);
+    let mut v2 = make(&server, &a, login(), None, 60);
+    v2.body.v = 2;
+    assert_eq!(code(post(&server, &a, &v2).await), ErrorCode::BadRequest);
+    let doc = DocumentToSign {
+        name: "投标文件.pdf".into(),
+        digest_alg: DigestAlg::Sm3,
+        digest: vec![1; 32],
+        seal: None,
+    };
+    let many = ScanAction::Sign {
+        uscc: None,
+        documents: vec![doc.clone(); MAX_DOCUMENTS + 1],
+    };
+    assert_eq!(
+        code(post(&server, &a, &make(&server, &a, many, None, 60)).await),
+        ErrorCode::BadRequest
+    );
+    let short = ScanAction::Sign {
+        uscc: None,
+        documents: vec![DocumentToSign {
+            digest: vec![1; 20],
+            ..doc.clone()
+        }],
+    };
+    assert_eq!(
+        code(post(&server, &a, &make(&server, &a, short, None, 60)).await),
+        ErrorCode::BadRequest
+    );
+    let ok = make(
+        &server,
+        &a,
+        ScanAction::Sign {
+            uscc: None,
+            documents: vec![doc; 3],
+        },
+        None,
+        60,
+    );
+    let mut up = upload(&a, &ok, None);
+    up.qr_secret = Some(vec![1; 16]);
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+    let mut up = upload(&a, &ok, Some("ftp://ggzy.cq.example.invalid/hook".into()));
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+    up.webhook_url = None;
+    up.qr_secret = None;
+    assert_eq!(
+        code(
+            plain
+                .post::<_, RelayCreated>("/v1/relay/requests", &up)
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+
+    // The same request id twice.
+    post(&server, &a, &ok).await.expect("first");
+    assert_eq!(code(post(&server, &a, &ok).await), ErrorCode::Conflict);
+}
+
+async fn sessions_and_inbox(store: Store) {
+    let server = TestServer::start(store).await;
+    let clock = server.running.state.clock.clone();
+    let p = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let q = platform(
+        &server,
+        "宿迁市公共资源交易中心",
+        "https://ggzy.sq.example.invalid",
+    )
+    .await;
+    let alice = signed_up(&server, "13900000021").await;
+    let bob = signed_up(&server, "13900000022").await;
+
+    // A session request by QR; Alice approves and opens a session.
+    let open_req = make(
+        &server,
+        &p,
+        ScanAction::Session {
+            ttl_secs: 3600,
+            auto_confirm_allowed: true,
+            uscc: None,
+        },
+        None,
+        60,
+    );
+    let created = post(&server, &p, &open_req).await.expect("posted");
+    let _: SignedScanRequest = alice
+        .get(&frame(&server, &open_req, &created))
+        .await
+        .expect("fetched");
+    let sid = random_id();
+    let grant = SessionGrant {
+        session_id: sid.clone(),
+        expires_at: clock.now() + 8 * 3600,
+        auto_confirm: true,
+    };
+    // Approving a session request needs the grant.
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(
+                    &format!("/v1/relay/requests/{}/reply", open_req.id),
+                    &sealed_reply(&open_req, ReplyOutcome::Approved, None)
+                )
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+    let _: RelayResult = alice
+        .post(
+            &format!("/v1/relay/requests/{}/reply", open_req.id),
+            &sealed_reply(&open_req, ReplyOutcome::Approved, Some(grant.clone())),
+        )
+        .await
+        .expect("answered");
+    let sessions: Vec<ScanSession> = alice.get("/v1/relay/sessions").await.expect("sessions");
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(
+        (
+            s.session_id.as_str(),
+            s.platform_id.as_str(),
+            s.origin.as_str()
+        ),
+        (sid.as_str(), p.id.as_str(), p.origin.as_str())
+    );
+    assert!(s.auto_confirm);
+    assert!(
+        s.expires_at <= clock.now() + 3600,
+        "capped by the request's ttl"
+    );
+    let none: Vec<ScanSession> = bob.get("/v1/relay/sessions").await.expect("sessions");
+    assert!(none.is_empty());
+
+    // Alice's phone waits on its inbox; a request in the session arrives without a QR code.
+    let inbox_client = Client {
+        base: alice.base.clone(),
+        http: alice.http.clone(),
+        token: alice.token.clone(),
+    };
+    let waiting = tokio::spawn(async move {
+        let start = Instant::now();
+        let items: Vec<InboxItem> = inbox_client
+            .get("/v1/relay/inbox?wait=20")
+            .await
+            .expect("inbox");
+        (items, start.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let doc = DocumentToSign {
+        name: "投标文件.pdf".into(),
+        digest_alg: DigestAlg::Sm3,
+        digest: vec![7; 32],
+        seal: None,
+    };
+    let sign_req = make(
+        &server,
+        &p,
+        ScanAction::Sign {
+            uscc: None,
+            documents: vec![doc],
+        },
+        Some(&sid),
+        60,
+    );
+    let path = format!("/v1/relay/sessions/{sid}/requests");
+    let _: RelayCreated = Client::new(&server)
+        .post(&path, &upload(&p, &sign_req, None))
+        .await
+        .expect("posted in session");
+    let (items, took) = waiting.await.expect("joined");
+    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].request_id.as_str(), items[0].session_id.as_str()),
+        (sign_req.id.as_str(), sid.as_str())
+    );
+
+    // Only Alice sees it; Bob's inbox is empty and he cannot fetch or answer it.
+    let empty: Vec<InboxItem> = bob.get("/v1/relay/inbox").await.expect("inbox");
+    assert!(empty.is_empty());
+    let direct = format!("/v1/relay/requests/{}", sign_req.id);
+    let _: SignedScanRequest = alice
+        .get(&direct)
+        .await
+        .expect("owner fetches without a frame");
+    assert_eq!(
+        code(bob.get::<SignedScanRequest>(&direct).await),
+        ErrorCode::ScanNotFound
+    );
+    let up = sealed_reply(&sign_req, ReplyOutcome::Approved, None);
+    let reply_path = format!("/v1/relay/requests/{}/reply", sign_req.id);
+    assert_eq!(
+        code(bob.post::<_, RelayResult>(&reply_path, &up).await),
+        ErrorCode::ScanNotFound
+    );
+
+    // A second server process on the same database sees the answer through its re-reads.
+    let second = server.start_sharing().await;
+    let base = second.url();
+    let (id, poll_secret) = (sign_req.id.clone(), sign_req.poll_secret.clone());
+    let waiting = tokio::spawn(async move {
+        let resp = reqwest::Client::new()
+            .get(format!("{base}/v1/relay/requests/{id}/result?wait=20"))
+            .header(POLL_HEADER, hex::encode(&poll_secret))
+            .send()
+            .await
+            .expect("reachable");
+        resp.json::<RelayResult>().await.expect("json")
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _: RelayResult = alice.post(&reply_path, &up).await.expect("answered");
+    let r = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("in time")
+        .expect("joined");
+    assert_eq!(r.status, RelayStatus::Answered);
+    assert_eq!(
+        open(&sign_req, r.sealed.as_ref().expect("sealed")).outcome,
+        ReplyOutcome::Approved
+    );
+    second.running.stop().await;
+    let empty: Vec<InboxItem> = alice.get("/v1/relay/inbox").await.expect("inbox");
+    assert!(empty.is_empty(), "answered requests leave the inbox");
+
+    // A session belongs to one platform; requests must name it; no sessions in sessions.
+    let from_q = make(&server, &q, login(), Some(&sid), 60);
+    assert_eq!(
+        code(
+            Client::new(&server)
+                .post::<_, RelayCreated>(&path, &upload(&q, &from_q, None))
+                .await
+        ),
+        ErrorCode::SessionNotFound
+    );
+    let other_sid = make(&server, &p, login(), Some(&random_id()), 60);
+    assert_eq!(
+        code(
+            Client::new(&server)
+                .post::<_, RelayCreated>(&path, &upload(&p, &other_sid, None))
+                .await
+        ),
+        ErrorCode::BadRequest
+    );
+    // The same session id cannot be opened twice.
+    let again = make(
+        &server,
+        &p,
+        ScanAction::Session {
+            ttl_secs: 60,
+            auto_confirm_allowed: false,
+            uscc: None,
+        },
+        None,
+        60,
+    );
+    let created = post(&server, &p, &again).await.expect("posted");
+    let _: SignedScanRequest = alice
+        .get(&frame(&server, &again, &created))
+        .await
+        .expect("fetched");
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(
+                    &format!("/v1/relay/requests/{}/reply", again.id),
+                    &sealed_reply(&again, ReplyOutcome::Approved, Some(grant))
+                )
+                .await
+        ),
+        ErrorCode::Conflict
+    );
+
+    // Alice ends the session: later requests are refused, and Bob cannot end hers.
+    assert_eq!(
+        code(
+            bob.delete::<ScanSession>(&format!("/v1/relay/sessions/{sid}"))
+                .await
+        ),
+        ErrorCode::SessionNotFound
+    );
+    let pending = make(&server, &p, login(), Some(&sid), 60);
+    let _: RelayCreated = Client::new(&server)
+        .post(&path, &upload(&p, &pending, None))
+        .await
+        .expect("posted");
+    let ended: ScanSession = alice
+        .delete(&format!("/v1/relay/sessions/{sid}"))
+        .await
+        .expect("ended");
+    assert!(ended.ended_at.is_some());
+    let late = make(&server, &p, login(), Some(&sid), 60);
+    assert_eq!(
+        code(
+            Client::new(&server)
+                .post::<_, RelayCreated>(&path, &upload(&p, &late, None))
+                .await
+        ),
+        ErrorCode::SessionNotFound
+    );
+    let empty: Vec<InboxItem> = alice.get("/v1/relay/inbox").await.expect("inbox");
+    assert!(
+        empty.is_empty(),
+        "an ended session's requests leave the inbox"
+    );
+    assert_eq!(
+        code(
+            alice
+                .post::<_, RelayResult>(
+                    &format!("/v1/relay/requests/{}/reply", pending.id),
+                    &sealed_reply(&pending, ReplyOutcome::Approved, None)
+                )
+                .await
+        ),
+        ErrorCode::SessionNotFound
+    );
+}
+
+async fn webhook_is_delivered(store: Store) {
+    use axum::Json;
+    use axum::http::StatusCode;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    // The platform's receiver fails the first delivery, so the relay must try again.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RelayResult>();
+    let calls = Arc::new(AtomicU32::new(0));
+    let calls2 = calls.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |Json(r): Json<RelayResult>| {
+            let (tx, calls) = (tx.clone(), calls2.clone());
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                }
+                let _ = tx.send(r);
+                StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+
+    let server = TestServer::start(store).await;
+    let p = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let phone = signed_up(&server, "13900000031").await;
+    let m = make(&server, &p, login(), None, 60);
+    let created: RelayCreated = Client::new(&server)
+        .post("/v1/relay/requests", &upload(&p, &m, Some(hook)))
+        .await
+        .expect("posted");
+    let _: SignedScanRequest = phone
+        .get(&frame(&server, &m, &created))
+        .await
+        .expect("fetched");
+    let _: RelayResult = phone
+        .post(
+            &format!("/v1/relay/requests/{}/reply", m.id),
+            &sealed_reply(&m, ReplyOutcome::Rejected, None),
+        )
+        .await
+        .expect("answered");
+    let r = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("delivered in time")
+        .expect("a result");
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        (r.request_id.as_str(), r.status, r.outcome),
+        (
+            m.id.as_str(),
+            RelayStatus::Answered,
+            Some(ReplyOutcome::Rejected)
+        )
+    );
+    assert_eq!(
+        open(&m, r.sealed.as_ref().expect("sealed")).outcome,
+        ReplyOutcome::Rejected
+    );
+}

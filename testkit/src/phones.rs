@@ -1,0 +1,292 @@
+//! Phones (wallet directories of the core) against a test server on loopback, the
+//! operator's side driven over HTTP, and registered trading platforms with certificates:
+//! what the integration tests of several crates share.
+
+use crate::TestServer;
+use bidkey_core::{Bidkey, CoreConfig, SoftwareKeystore};
+use bidkey_crypto::pin::PinKdfParams;
+use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest, SmsPurpose};
+use bidkey_protocol::orders::{Application, ReviewDecision, Status};
+use std::path::Path;
+use std::sync::Arc;
+
+pub const PIN: &str = "123456";
+
+/// A phone: a wallet in `dir` with the software keystore and a fast PIN KDF.
+pub fn phone_at(server: &TestServer, dir: &Path) -> Bidkey {
+    let mut config = CoreConfig::new(&server.url(), dir.to_path_buf());
+    config.pin_kdf = PinKdfParams {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    };
+    Bidkey::open(config, Arc::new(SoftwareKeystore::new(dir))).expect("core opens")
+}
+
+pub fn identity(name: &str, id_number: &str) -> RealNameRequest {
+    RealNameRequest {
+        method: RealNameMethod::Cfca,
+        name: name.into(),
+        id_number: id_number.into(),
+        bank_card: None,
+        bank_phone: None,
+    }
+}
+
+/// Sign up `number` on `phone` and pass real-name as `who`.
+pub async fn registered(server: &TestServer, phone: &Bidkey, number: &str, who: &RealNameRequest) {
+    phone
+        .send_sms_code(number, SmsPurpose::Signup)
+        .await
+        .expect("sms");
+    let code = server.sms_code(number).await;
+    phone
+        .sign_up(number, &code, "test phone")
+        .await
+        .expect("sign up");
+    phone.verify_real_name(who).await.expect("real-name");
+}
+
+/// Log `number` in on `phone` by SMS.
+pub async fn logged_in(server: &TestServer, phone: &Bidkey, number: &str) {
+    server.running.state.clock.advance(61);
+    phone
+        .send_sms_code(number, SmsPurpose::Login)
+        .await
+        .expect("sms");
+    let code = server.sms_code(number).await;
+    phone
+        .login_with_sms(number, &code, "new phone")
+        .await
+        .expect("login");
+}
+
+/// A fresh SMS code for `purpose`, past the resend limit.
+pub async fn code_for(
+    server: &TestServer,
+    phone: &Bidkey,
+    number: &str,
+    purpose: SmsPurpose,
+) -> String {
+    server.running.state.clock.advance(61);
+    phone.send_sms_code(number, purpose).await.expect("sms");
+    server.sms_code(number).await
+}
+
+/// The operator approves `app` if it waits for review; then the applicant pays.
+pub async fn approve_and_pay(
+    server: &TestServer,
+    phone: &Bidkey,
+    app: &Application,
+) -> Application {
+    let mut app = app.clone();
+    if app.status == Status::PendingReview {
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v1/operator/reviews/{}", server.url(), app.id))
+            .bearer_auth(server.operator_token())
+            .json(&ReviewDecision {
+                approve: true,
+                reason: None,
+            })
+            .send()
+            .await
+            .expect("operator call");
+        assert!(resp.status().is_success(), "review: {}", resp.status());
+        app = phone.application(&app.id).await.expect("application");
+    }
+    if app.status == Status::AwaitingPayment {
+        let order = app.order.as_ref().expect("order");
+        phone.pay_order(&order.id).await.expect("paid");
+        app = phone.application(&app.id).await.expect("application");
+    }
+    assert_eq!(app.status, Status::Paid, "{app:?}");
+    app
+}
+
+/// A valid resident ID number (GB 11643 check digit) for person `seq`.
+pub fn id_number(seq: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let body = format!("11010119900101{:03}", seq % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
+}
+
+/// A unified social credit code with a correct GB 32100 check character.
+pub fn uscc(seq: u32) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    const WEIGHTS: [u32; 17] = [
+        1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+    ];
+    let body = format!("91500000{seq:09}");
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(c, w)| ALPHABET.iter().position(|&a| a == c).expect("alphabet") as u32 * w)
+        .sum();
+    format!(
+        "{body}{}",
+        char::from(ALPHABET[((31 - sum % 31) % 31) as usize])
+    )
+}
+
+/// A small PNG the server accepts (signature, IHDR, IEND).
+pub fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+    png.extend_from_slice(&w.to_be_bytes());
+    png.extend_from_slice(&h.to_be_bytes());
+    png.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
+    png.extend_from_slice(b"\0\0\0\0IEND\xAE\x42\x60\x82");
+    png
+}
+
+/// An operator call over HTTP with the operator token; panics unless it succeeds.
+pub async fn operator<B: serde::Serialize, T: serde::de::DeserializeOwned>(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    body: &B,
+) -> T {
+    let resp = reqwest::Client::new()
+        .request(method, format!("{}{path}", server.url()))
+        .bearer_auth(server.operator_token())
+        .json(body)
+        .send()
+        .await
+        .expect("operator call");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    resp.json().await.expect("operator answer")
+}
+
+/// Feed one bank statement line through the signed webhook, as the bank does.
+pub async fn bank_credit(
+    server: &TestServer,
+    txn: &str,
+    last6: &str,
+    amount_fen: i64,
+    reference: &str,
+) -> bidkey_protocol::platforms::BankImport {
+    let key = std::fs::read(server.data_dir.path().join("bank-webhook.key")).expect("key file");
+    let ts = server.running.state.clock.now();
+    let body = serde_json::json!({ "transactions": [{
+        "bank_txn_id": txn,
+        "booked_at": ts,
+        "payer_account": format!("6222020200001{last6}"),
+        "payer_name": "测试企业",
+        "amount_fen": amount_fen,
+        "reference": reference,
+    }]})
+    .to_string()
+    .into_bytes();
+    let sig = bidkey_server::bank::sign(&key, ts, &body);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/bank/webhook", server.url()))
+        .header("content-type", "application/json")
+        .header("x-bidkey-timestamp", ts.to_string())
+        .header("x-bidkey-signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("server reachable");
+    assert!(resp.status().is_success(), "webhook: {}", resp.status());
+    resp.json().await.expect("import answer")
+}
+
+/// A trading platform the operator registered, with its SM2 certificate and key.
+#[derive(Debug)]
+pub struct RegisteredPlatform {
+    pub platform: bidkey_protocol::platforms::Platform,
+    pub cert_der: Vec<u8>,
+    pub key: bidkey_crypto::sm2::Sm2PrivateKey,
+}
+
+/// The operator registers platform `name` at `origin` and issues its certificate from a
+/// CSR of a fresh SM2 key.
+pub async fn registered_platform(
+    server: &TestServer,
+    name: &str,
+    origin: &str,
+) -> RegisteredPlatform {
+    use bidkey_crypto::x509::{CsrDraft, ca_subject};
+    let platform: bidkey_protocol::platforms::Platform = operator(
+        server,
+        reqwest::Method::POST,
+        "/v1/operator/platforms",
+        &bidkey_protocol::platforms::NewPlatform {
+            name: name.into(),
+            origin: origin.into(),
+            region: Some("重庆".into()),
+            latitude: None,
+            longitude: None,
+        },
+    )
+    .await;
+    let key = bidkey_crypto::sm2::Sm2PrivateKey::make_random().expect("key");
+    let spki = key.public_key().to_spki_der().expect("spki");
+    let draft = CsrDraft::new(ca_subject(origin, name).expect("subject"), &spki).expect("draft");
+    let sig = key
+        .sign(bidkey_crypto::sm2::DEFAULT_ID, draft.to_be_signed())
+        .expect("sign");
+    let csr = draft.assemble(&sig.to_der()).expect("csr");
+    let cert: bidkey_protocol::certs::PlatformCert = operator(
+        server,
+        reqwest::Method::POST,
+        &format!("/v1/operator/platforms/{}/certificate", platform.id),
+        &bidkey_protocol::certs::PlatformCertRequest {
+            csr_der: csr.to_der().to_vec(),
+            days: None,
+        },
+    )
+    .await;
+    RegisteredPlatform {
+        platform,
+        cert_der: cert.cert_der,
+        key,
+    }
+}
+
+/// An enterprise claimed (licence PNG, CA review, payment) by `admin`, who then holds its
+/// certificate pair, and joined by `staff` (admin and CA approve), who holds one too.
+#[derive(Debug, Clone)]
+pub struct EnterpriseTeam {
+    pub enterprise_id: String,
+    pub admin_pair: bidkey_core::flows::certs::EnrolledPair,
+    pub staff_pair: bidkey_core::flows::certs::EnrolledPair,
+}
+
+pub async fn enterprise_team(
+    server: &TestServer,
+    admin: &Bidkey,
+    staff: &Bidkey,
+    uscc: &str,
+    name: &str,
+) -> EnterpriseTeam {
+    let claim = admin
+        .claim_enterprise(
+            uscc,
+            name,
+            None,
+            vec![("营业执照.png".into(), "image/png".into(), png(800, 600))],
+        )
+        .await
+        .expect("claimed");
+    let enterprise_id = claim.enterprise_id.clone().expect("enterprise");
+    let paid = approve_and_pay(server, admin, &claim).await;
+    let admin_pair = admin.enroll(&paid.id, PIN).await.expect("admin enrolled");
+    let join = staff.join_enterprise(&enterprise_id).await.expect("join");
+    let approved = admin
+        .approve_join(&enterprise_id, &join.id)
+        .await
+        .expect("admin approves");
+    let paid = approve_and_pay(server, staff, &approved).await;
+    let staff_pair = staff.enroll(&paid.id, PIN).await.expect("staff enrolled");
+    EnterpriseTeam {
+        enterprise_id,
+        admin_pair,
+        staff_pair,
+    }
+}
