@@ -12,8 +12,9 @@
 
 use crate::client::PlatformClient;
 use crate::error::{PlatformError, Result};
+use bidkey_crypto::CertProblem;
 use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2Signature};
-use bidkey_crypto::x509::{Cert, Crl, RequiredUsage, verify_chain};
+use bidkey_crypto::x509::{Cert, Crl, CrlReason, RequiredUsage, verify_chain_without_revocation};
 use bidkey_protocol::certs::RevocationStatus;
 
 /// A signature to check.
@@ -83,9 +84,7 @@ impl TrustAnchor {
     ) -> Result<Self> {
         let (root, issuing) = client.ca_chain().await?;
         if expected_root_sha256.is_some_and(|fp| *fp != root.fingerprint_sha256()) {
-            return Err(PlatformError::Certificate(
-                bidkey_crypto::CertProblem::UntrustedIssuer,
-            ));
+            return Err(CertProblem::UntrustedIssuer.into());
         }
         Self::new(root, vec![issuing])
     }
@@ -130,14 +129,14 @@ impl Verifier {
         expected: &Expected,
     ) -> Result<Verified> {
         let cert = self.check_signature(signed)?;
-        verify_chain(
+        let chain = verify_chain_without_revocation(
             &cert,
             &self.anchor.intermediates,
             std::slice::from_ref(&self.anchor.root),
             at,
-            crls,
             RequiredUsage::Signing,
         )?;
+        check_revocation(chain.certs(), crls, at)?;
         finish(&cert, at, expected, None)
     }
 
@@ -153,23 +152,26 @@ impl Verifier {
         expected: &Expected,
     ) -> Result<Verified> {
         let cert = self.check_signature(signed)?;
-        let crls = fetch_crls(client).await?;
-        verify_chain(
+        let chain = verify_chain_without_revocation(
             &cert,
             &self.anchor.intermediates,
             std::slice::from_ref(&self.anchor.root),
             at,
-            &crls,
             RequiredUsage::Signing,
         )?;
-        // The CRL may be up to a period old; the status endpoint is live.
-        let status = client.cert_status(&cert.serial_hex()).await?;
+        // The CRL may be up to a period old; the status endpoint is live, and its time is
+        // the "now" the fetched CRLs must be current at (they are issued after `at`).
+        let status = client
+            .cert_status(&cert.serial_hex())
+            .await
+            .map_err(|e| PlatformError::RevocationUnavailable(e.to_string()))?;
+        let crls = fetch_crls(client).await?;
+        let fresh_at = at.max(u64::try_from(status.produced_at).unwrap_or(0));
+        check_revocation(chain.certs(), &crls, fresh_at)?;
         match status.status {
             RevocationStatus::Good => {}
             RevocationStatus::Revoked | RevocationStatus::Suspended => {
-                return Err(PlatformError::Certificate(
-                    bidkey_crypto::CertProblem::Revoked,
-                ));
+                return Err(CertProblem::Revoked.into());
             }
             RevocationStatus::Unknown => {
                 return Err(PlatformError::RevocationUnavailable(
@@ -180,9 +182,7 @@ impl Verifier {
         let grant_id = if uscc_of(&cert)?.is_some() {
             let check = client.grant_check(platform_id, &cert.serial_hex()).await?;
             if !check.certificate_valid {
-                return Err(PlatformError::Certificate(
-                    bidkey_crypto::CertProblem::Revoked,
-                ));
+                return Err(CertProblem::Revoked.into());
             }
             match (check.granted, check.grant_id) {
                 (true, Some(id)) => Some(id),
@@ -197,15 +197,14 @@ impl Verifier {
     /// Check that `cert` is a Bidkey encryption certificate valid at `at` (revocation
     /// through `crls`), before encrypting a bid file to it.
     pub fn check_encryption_cert(&self, cert: &Cert, at: u64, crls: &[Crl]) -> Result<()> {
-        verify_chain(
+        let chain = verify_chain_without_revocation(
             cert,
             &self.anchor.intermediates,
             std::slice::from_ref(&self.anchor.root),
             at,
-            crls,
             RequiredUsage::Encryption,
         )?;
-        Ok(())
+        check_revocation(chain.certs(), crls, at)
     }
 
     fn check_signature(&self, signed: &SignedMessage<'_>) -> Result<Cert> {
@@ -224,6 +223,44 @@ impl Verifier {
             .map_err(|_| PlatformError::BadSignature)?;
         Ok(cert)
     }
+}
+
+/// How far a CRL's thisUpdate may lie ahead of the time it is checked at (clock skew
+/// between the platform and the CA).
+const CRL_SKEW: u64 = 300;
+
+/// Revocation of every certificate below the anchor, fail-closed: each issuer needs an
+/// authentic CRL (signed by it, cRLSign) that is current at `fresh_at` (thisUpdate at most
+/// [`CRL_SKEW`] ahead, nextUpdate not passed); a listed serial is revoked whatever the date,
+/// since a platform checks before it accepts, not afterwards.
+pub fn check_revocation(chain: &[Cert], crls: &[Crl], fresh_at: u64) -> Result<()> {
+    for pair in chain.windows(2) {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        let mut current = false;
+        let mut any = false;
+        for crl in crls.iter().filter(|c| c.issuer() == issuer.subject()) {
+            any = true;
+            if crl.verify_signature(issuer).is_err()
+                || !issuer.key_usage().is_some_and(|ku| ku.crl_sign)
+            {
+                return Err(CertProblem::BadCrl.into());
+            }
+            let entry = crl
+                .find(cert.serial_bytes())
+                .map_err(|_| PlatformError::Certificate(CertProblem::BadCrl))?;
+            if entry.is_some_and(|e| e.reason != Some(CrlReason::RemoveFromCRL)) {
+                return Err(CertProblem::Revoked.into());
+            }
+            current |= crl.this_update() <= fresh_at.saturating_add(CRL_SKEW)
+                && crl.next_update().is_some_and(|next| fresh_at <= next);
+        }
+        match (any, current) {
+            (false, _) => return Err(CertProblem::NoCrl.into()),
+            (true, false) => return Err(CertProblem::StaleCrl.into()),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Both CRLs the chain needs, fetched now.

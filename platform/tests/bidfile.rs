@@ -248,3 +248,94 @@ fn wrapped_key_opens_in_openssl() {
         b"bid"
     );
 }
+
+#[test]
+fn every_cut_of_the_header_is_refused_without_panic() {
+    let p = pki();
+    let file = encrypt(&p, b"x", CHUNK);
+    let h = header_len(&file);
+    for cut in 0..h {
+        assert!(
+            BidFileHeader::read_from(&mut &file[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    // Single-byte changes anywhere in the header never panic and never open.
+    let key = unwrap_key(&p, &file);
+    for i in 0..h {
+        let mut bad = file.clone();
+        bad[i] ^= 0x40;
+        assert!(decrypt(&key, &bad).is_err(), "byte {i}");
+    }
+}
+
+/// Bytes made on the fly: a file that never exists in memory.
+struct Generated {
+    left: u64,
+    n: u64,
+}
+
+impl std::io::Read for Generated {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = buf.len().min(self.left as usize).min(10_007);
+        for b in &mut buf[..k] {
+            *b = (self.n % 253) as u8;
+            self.n += 1;
+        }
+        self.left -= k as u64;
+        Ok(k)
+    }
+}
+
+/// A writer that keeps only an SM3 of what it was given.
+struct Hashing(bidkey_crypto::sm3::Sm3Hasher, u64);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        self.1 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn streams_from_a_reader_to_a_writer() {
+    let p = pki();
+    let len = 8 * 1024 * 1024 + 5;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("big.bid");
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&path).expect("create"));
+    bidfile::encrypt(
+        &p.enc,
+        &mut Generated { left: len, n: 0 },
+        &mut out,
+        &EncryptOptions {
+            chunk_size: None,
+            total_len: Some(len),
+            ..opts(CHUNK, 0)
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypts");
+    drop(out);
+    let mut expected = Hashing(Default::default(), 0);
+    std::io::copy(&mut Generated { left: len, n: 0 }, &mut expected).expect("hash");
+    let file = std::fs::File::open(&path).expect("open");
+    let header = BidFileHeader::read_from(&mut std::io::BufReader::new(&file)).expect("header");
+    let key =
+        FileKey::from_bytes(&sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwrap"))
+            .expect("key");
+    let mut got = Hashing(Default::default(), 0);
+    bidfile::decrypt(
+        &key,
+        &mut std::io::BufReader::new(std::fs::File::open(&path).expect("open")),
+        &mut got,
+        &mut |_, _| {},
+    )
+    .expect("decrypts");
+    assert_eq!(got.1, len);
+    assert_eq!(got.0.finish(), expected.0.finish());
+}

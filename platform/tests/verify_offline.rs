@@ -209,3 +209,52 @@ fn anchor_must_be_a_self_signed_ca() {
     assert!(TrustAnchor::new(p.ca.clone(), vec![]).is_err());
     assert!(TrustAnchor::new(p.sign.clone(), vec![]).is_err());
 }
+
+/// Online, an unreachable server means no revocation status: refused, never accepted.
+#[tokio::test]
+async fn unreachable_server_fails_closed() {
+    let s = setup();
+    let client = bidkey_platform::client::PlatformClient::new(
+        "http://127.0.0.1:9",
+        None,
+        std::time::Duration::from_secs(2),
+    )
+    .expect("client");
+    let r = s
+        .verifier
+        .verify_online(
+            &client,
+            "platform",
+            &SignedMessage {
+                cert_der: s.p.sign.to_der(),
+                signature_der: &s.sig,
+                message: MSG,
+            },
+            T0 + DAY,
+            &Expected::default(),
+        )
+        .await;
+    assert!(
+        matches!(r, Err(PlatformError::RevocationUnavailable(_))),
+        "{r:?}"
+    );
+}
+
+/// A CRL fetched just after the trusted time (issued a little later) is current; one from
+/// far in the future of that time is not.
+#[test]
+fn crl_issued_just_after_the_trusted_time_counts() {
+    let s = setup();
+    let at = T0 + DAY;
+    let later = |delta: u64| {
+        vec![
+            crl(&s.p.ca, &s.p.ca_key, &[], at + delta, at + delta + DAY),
+            s.crls[1].clone(),
+        ]
+    };
+    check(&s, s.p.sign.to_der(), &s.sig, MSG, at, &later(2), None).expect("two seconds later");
+    assert!(matches!(
+        check(&s, s.p.sign.to_der(), &s.sig, MSG, at, &later(3600), None),
+        Err(PlatformError::Certificate(CertProblem::StaleCrl))
+    ));
+}

@@ -6,9 +6,11 @@
 //! length-prefixed (u16) strings: recipient serial, tender id, file name, wrapped key DER.
 
 use crate::error::{PlatformError, Result};
+use bidkey_crypto::kdf::hkdf_sm3;
 use bidkey_crypto::sm3::{hmac_sm3, sm3_parts};
 use std::io::Read;
 use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
 
 pub const MAGIC: [u8; 8] = *b"BIDKEYBF";
 pub const VERSION: u8 = 1;
@@ -21,6 +23,7 @@ pub const MIN_CHUNK: u32 = 16;
 pub const MAX_CHUNK: u32 = 16 << 20;
 const MAX_FIELDS_LEN: u32 = 64 * 1024;
 const KEY_CHECK_LABEL: &[u8] = b"bidkey bid-file v1 key check";
+const MAC_KEY_INFO: &[u8] = b"bidkey bid-file v1 header mac";
 
 /// Everything the header says, and the bytes it was read from.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,7 +32,7 @@ pub struct BidFileHeader {
     pub nonce_prefix: [u8; NONCE_PREFIX_LEN],
     /// Unix seconds at encryption (the platform's clock; informational).
     pub created_at: u64,
-    key_check: [u8; 32],
+    pub(crate) key_check: [u8; 32],
     /// Serial (hex) of the recipient's encryption certificate.
     pub recipient_serial: String,
     pub tender_id: String,
@@ -37,7 +40,7 @@ pub struct BidFileHeader {
     /// The 16-byte file key encrypted with SM2 to the recipient (GM/T 0009 DER, C1C3C2):
     /// what the phone unwraps.
     pub wrapped_key: Vec<u8>,
-    mac: [u8; MAC_LEN],
+    pub(crate) mac: [u8; MAC_LEN],
 }
 
 impl std::fmt::Debug for BidFileHeader {
@@ -58,29 +61,17 @@ pub fn key_check(nonce_prefix: &[u8; NONCE_PREFIX_LEN], key: &[u8]) -> [u8; 32] 
 }
 
 impl BidFileHeader {
-    pub(crate) fn new(
-        chunk_size: u32,
-        nonce_prefix: [u8; NONCE_PREFIX_LEN],
-        created_at: u64,
-        key: &[u8],
-        recipient_serial: String,
-        tender_id: String,
-        file_name: String,
-        wrapped_key: Vec<u8>,
-    ) -> Result<Self> {
-        let mut h = Self {
-            chunk_size,
-            nonce_prefix,
-            created_at,
-            key_check: key_check(&nonce_prefix, key),
-            recipient_serial,
-            tender_id,
-            file_name,
-            wrapped_key,
-            mac: [0; MAC_LEN],
-        };
-        h.mac = hmac_sm3(key, &h.signed_bytes()?);
-        Ok(h)
+    /// A header for `key` with the given fields: fills in the key check and the MAC.
+    pub(crate) fn sealed(mut self, key: &[u8]) -> Result<Self> {
+        self.key_check = key_check(&self.nonce_prefix, key);
+        self.mac = hmac_sm3(&self.mac_key(key)?, &self.signed_bytes()?);
+        Ok(self)
+    }
+
+    /// The header MAC key: derived from the file key (HKDF-SM3), so the SM4 key itself is
+    /// used by SM4-GCM only.
+    fn mac_key(&self, key: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        hkdf_sm3(key, &self.nonce_prefix, MAC_KEY_INFO, 32).map_err(PlatformError::Crypto)
     }
 
     fn fields(&self) -> Result<Vec<u8>> {
@@ -195,7 +186,7 @@ impl BidFileHeader {
         if !bool::from(key_check(&self.nonce_prefix, key).ct_eq(&self.key_check)) {
             return Err(PlatformError::WrongKey);
         }
-        if !bool::from(hmac_sm3(key, &self.signed_bytes()?).ct_eq(&self.mac)) {
+        if !bool::from(hmac_sm3(&self.mac_key(key)?, &self.signed_bytes()?).ct_eq(&self.mac)) {
             return Err(PlatformError::HeaderTampered);
         }
         Ok(())

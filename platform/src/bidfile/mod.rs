@@ -109,16 +109,18 @@ pub fn encrypt(
     let key = FileKey::make_random()?;
     let wrapped = sm2::encrypt_der(&public, key.as_bytes()).map_err(PlatformError::Crypto)?;
     let nonce_prefix = rng::bytes::<NONCE_PREFIX_LEN>().map_err(PlatformError::Crypto)?;
-    let header = BidFileHeader::new(
+    let header = BidFileHeader {
         chunk_size,
         nonce_prefix,
-        opts.created_at,
-        key.as_bytes(),
-        recipient.serial_hex(),
-        opts.tender_id.clone(),
-        opts.file_name.clone(),
-        wrapped,
-    )?;
+        created_at: opts.created_at,
+        key_check: [0; 32],
+        recipient_serial: recipient.serial_hex(),
+        tender_id: opts.tender_id.clone(),
+        file_name: opts.file_name.clone(),
+        wrapped_key: wrapped,
+        mac: [0; 32],
+    }
+    .sealed(key.as_bytes())?;
     output.write_all(&header.to_bytes()?)?;
     let aad = header.hash()?;
 
