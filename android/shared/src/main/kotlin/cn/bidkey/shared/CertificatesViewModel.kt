@@ -10,6 +10,7 @@ import uniffi.bidkey.CertList
 import uniffi.bidkey.Lang
 import uniffi.bidkey.PairChange
 import uniffi.bidkey.RealName
+import uniffi.bidkey.SmsPurpose
 import uniffi.bidkey.Status
 import uniffi.bidkey.Text
 import uniffi.bidkey.coreText
@@ -32,6 +33,9 @@ class CertificatesViewModel(private val bidkey: Bidkey, scope: CoroutineScope, l
         _list.value = bidkey.certificates()
         _applications.value = bidkey.applications()
     }
+
+    /** An SMS code for 挂失/解挂 (`LOSS_REPORT`), 解锁 (`UNLOCK`) or 找回 (`RECOVER`). */
+    fun sendCode(phone: String, purpose: SmsPurpose) = run { bidkey.sendSmsCode(phone.trim(), purpose) }
 
     fun statusText(status: Status): String = statusLabel(status, lang.value)
 
