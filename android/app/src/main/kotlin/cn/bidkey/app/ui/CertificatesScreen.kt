@@ -47,8 +47,8 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
                             Format.actions(pair).forEach { action ->
                                 TextButton(onClick = {
                                     when (action) {
-                                        CertAction.CHANGE_PIN -> pinFor = w("原证书密码", "Current PIN") to { old ->
-                                            pinFor = w("新证书密码", "New PIN") to { new -> vm.changePin(old, new); pinFor = null }
+                                        CertAction.CHANGE_PIN -> pinFor = w("原证书密码", "Current PIN") to { old: String ->
+                                            pinFor = w("新证书密码", "New PIN") to { new: String -> vm.changePin(old, new); pinFor = null }
                                         }
                                         CertAction.REVOKE -> confirmRevoke = pair
                                         CertAction.RENEW -> vm.renew(serial)
@@ -70,7 +70,7 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
                     trailingContent = {
                         when (app.status) {
                             Status.AWAITING_PAYMENT -> TextButton(onClick = { vm.pay(app) }) { Text(w("支付", "Pay")) }
-                            Status.PAID -> TextButton(onClick = { pinFor = w("设置证书密码", "Set a PIN") to { pin -> vm.enroll(app.id, pin); pinFor = null } }) {
+                            Status.PAID -> TextButton(onClick = { pinFor = w("设置证书密码", "Set a PIN") to { pin: String -> vm.enroll(app.id, pin); pinFor = null } }) {
                                 Text(w("下载证书", "Download"))
                             }
                             else -> {}
@@ -90,7 +90,7 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
             confirmButton = {
                 TextButton(onClick = {
                     confirmRevoke = null
-                    pinFor = w("证书密码", "PIN") to { pin -> vm.revoke(pair.signing?.serial ?: "", pin); pinFor = null }
+                    pinFor = w("证书密码", "PIN") to { pin: String -> vm.revoke(pair.signing?.serial ?: "", pin); pinFor = null }
                 }) { Text(w("注销", "Revoke")) }
             },
             dismissButton = { TextButton(onClick = { confirmRevoke = null }) { Text(w("取消", "Cancel")) } },

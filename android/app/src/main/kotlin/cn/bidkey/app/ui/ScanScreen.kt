@@ -89,7 +89,7 @@ private fun QrCamera(modifier: Modifier, onQr: (String) -> Unit) {
         val providerFuture = ProcessCameraProvider.getInstance(ctx)
         providerFuture.addListener({
             val provider = providerFuture.get()
-            val preview = Preview.Builder().build().also { it.surfaceProvider = view.surfaceProvider }
+            val preview = Preview.Builder().build().also { it.setSurfaceProvider(view.surfaceProvider) }
             val analysis = ImageAnalysis.Builder()
                 .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
                 .build()
