@@ -85,3 +85,49 @@ pub fn micropayment_status_text(status: MicropaymentStatus, lang: Lang) -> Strin
 pub fn micropayment_instructions(micropayment: Micropayment, lang: Lang) -> String {
     core::micropayment_instructions(&micropayment.into(), lang.into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert_enterprise::Role;
+
+    #[test]
+    fn texts_are_the_cores() {
+        assert_eq!(status_label(Status::AwaitingPayment, Lang::Zh), "待支付");
+        assert_eq!(
+            status_label(Status::PendingReview, Lang::En),
+            "Under review"
+        );
+        assert!(core_text(Text::RevokeWarning, Lang::Zh).contains("不能恢复"));
+        assert_ne!(
+            micropayment_status_text(MicropaymentStatus::Matched, Lang::Zh),
+            micropayment_status_text(MicropaymentStatus::Pending, Lang::Zh)
+        );
+    }
+
+    #[test]
+    fn micropayment_instructions_round_trip_the_record() {
+        let mp = Micropayment {
+            id: "m1".into(),
+            enterprise_id: "e1".into(),
+            enterprise_name: "重庆比德科技有限公司".into(),
+            account_last6: "123456".into(),
+            amount_fen: 37,
+            reference: "BK7Q2X".into(),
+            payee_name: "标证通".into(),
+            payee_account: "1234567890".into(),
+            status: MicropaymentStatus::Pending,
+            role: Some(Role::Admin),
+            created_at: 0,
+            expires_at: 86_400,
+            matched_at: None,
+        };
+        let en = micropayment_instructions(mp.clone(), Lang::En);
+        assert!(
+            en.contains("0.37") && en.contains("BK7Q2X") && en.contains("123456"),
+            "{en}"
+        );
+        let zh = micropayment_instructions(mp, Lang::Zh);
+        assert!(zh.contains("0.37元") && zh.contains("标证通"), "{zh}");
+    }
+}
