@@ -21,9 +21,10 @@ impl From<Lang> for core::Lang {
     }
 }
 
-/// A fixed text of the core.
+/// A fixed text of the core. (Not named `Text`: that would shadow SwiftUI's `Text` and
+/// Compose's `Text` in the apps.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
-pub enum Text {
+pub enum CoreText {
     /// Before a certificate is revoked.
     RevokeWarning,
     /// Before enterprise information is changed.
@@ -43,26 +44,26 @@ pub enum Text {
     MicropaymentExpired,
 }
 
-impl From<Text> for core::Text {
-    fn from(t: Text) -> Self {
+impl From<CoreText> for core::Text {
+    fn from(t: CoreText) -> Self {
         match t {
-            Text::RevokeWarning => Self::RevokeWarning,
-            Text::ChangeInfoWarning => Self::ChangeInfoWarning,
-            Text::KeyLockedHelp => Self::KeyLockedHelp,
-            Text::RecoverPrompt => Self::RecoverPrompt,
-            Text::NetworkDown => Self::NetworkDown,
-            Text::InvalidUscc => Self::InvalidUscc,
-            Text::SealNotPng => Self::SealNotPng,
-            Text::MicropaymentPending => Self::MicropaymentPending,
-            Text::MicropaymentMatched => Self::MicropaymentMatched,
-            Text::MicropaymentExpired => Self::MicropaymentExpired,
+            CoreText::RevokeWarning => Self::RevokeWarning,
+            CoreText::ChangeInfoWarning => Self::ChangeInfoWarning,
+            CoreText::KeyLockedHelp => Self::KeyLockedHelp,
+            CoreText::RecoverPrompt => Self::RecoverPrompt,
+            CoreText::NetworkDown => Self::NetworkDown,
+            CoreText::InvalidUscc => Self::InvalidUscc,
+            CoreText::SealNotPng => Self::SealNotPng,
+            CoreText::MicropaymentPending => Self::MicropaymentPending,
+            CoreText::MicropaymentMatched => Self::MicropaymentMatched,
+            CoreText::MicropaymentExpired => Self::MicropaymentExpired,
         }
     }
 }
 
 /// A fixed text in `lang`.
 #[uniffi::export]
-pub fn core_text(which: Text, lang: Lang) -> String {
+pub fn core_text(which: CoreText, lang: Lang) -> String {
     core::Text::from(which).get(lang.into()).to_owned()
 }
 
@@ -98,7 +99,7 @@ mod tests {
             status_label(Status::PendingReview, Lang::En),
             "Under review"
         );
-        assert!(core_text(Text::RevokeWarning, Lang::Zh).contains("不能恢复"));
+        assert!(core_text(CoreText::RevokeWarning, Lang::Zh).contains("不能恢复"));
         assert_ne!(
             micropayment_status_text(MicropaymentStatus::Matched, Lang::Zh),
             micropayment_status_text(MicropaymentStatus::Pending, Lang::Zh)

@@ -12,7 +12,7 @@ import uniffi.bidkey.PairChange
 import uniffi.bidkey.RealName
 import uniffi.bidkey.SmsPurpose
 import uniffi.bidkey.Status
-import uniffi.bidkey.Text
+import uniffi.bidkey.CoreText
 import uniffi.bidkey.coreText
 import uniffi.bidkey.statusLabel
 
@@ -40,7 +40,7 @@ class CertificatesViewModel(private val bidkey: Bidkey, scope: CoroutineScope, l
     fun statusText(status: Status): String = statusLabel(status, lang.value)
 
     /** Shown before [revoke] is confirmed. */
-    fun revokeWarning(): String = coreText(Text.REVOKE_WARNING, lang.value)
+    fun revokeWarning(): String = coreText(CoreText.REVOKE_WARNING, lang.value)
 
     fun applyPersonal() = run {
         bidkey.applyPersonalCertificate()

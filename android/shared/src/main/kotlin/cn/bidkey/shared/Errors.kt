@@ -2,7 +2,7 @@ package cn.bidkey.shared
 
 import uniffi.bidkey.BidkeyException
 import uniffi.bidkey.Lang
-import uniffi.bidkey.Text
+import uniffi.bidkey.CoreText
 import uniffi.bidkey.coreText
 
 /** What the screen offers after an error. */
@@ -31,7 +31,7 @@ data class UiError(val message: String, val action: ErrorAction, val serverCode:
     companion object {
         /** The one place an exception of the core becomes words; every screen goes through it. */
         fun of(e: BidkeyException, lang: Lang): UiError = when (e) {
-            is BidkeyException.Network -> UiError(coreText(Text.NETWORK_DOWN, lang), ErrorAction.RETRY)
+            is BidkeyException.Network -> UiError(coreText(CoreText.NETWORK_DOWN, lang), ErrorAction.RETRY)
             is BidkeyException.Server -> UiError(
                 (if (lang == Lang.ZH) e.messageZh else e.messageEn) + retryHint(e.retryAfterSecs, lang),
                 if (e.retryAfterSecs != null) ErrorAction.RETRY else ErrorAction.DISMISS,
@@ -42,7 +42,7 @@ data class UiError(val message: String, val action: ErrorAction, val serverCode:
                 else "Wrong PIN. ${e.triesLeft} ${if (e.triesLeft == 1u) "try" else "tries"} left.",
                 ErrorAction.PIN_AGAIN,
             )
-            is BidkeyException.KeyLocked -> UiError(coreText(Text.KEY_LOCKED_HELP, lang), ErrorAction.UNLOCK)
+            is BidkeyException.KeyLocked -> UiError(coreText(CoreText.KEY_LOCKED_HELP, lang), ErrorAction.UNLOCK)
             is BidkeyException.NotLoggedIn -> UiError(
                 if (lang == Lang.ZH) "登录已失效，请重新登录。" else "Please log in again.",
                 ErrorAction.LOG_IN,
