@@ -87,13 +87,30 @@ class TestServer(binary: String) : AutoCloseable {
 
     /** The operator approves an application under review (operator HTTP API). */
     fun approve(applicationId: String) {
-        val req = HttpRequest.newBuilder(URI("$url/v1/operator/reviews/$applicationId"))
+        operator("POST", "/v1/operator/reviews/$applicationId", "{\"approve\":true}")
+    }
+
+    /** A call to the operator HTTP API with the operator token; answers the JSON body. */
+    fun operator(method: String, path: String, json: String): String {
+        val req = HttpRequest.newBuilder(URI("$url$path"))
             .header("Authorization", "Bearer $operatorToken")
             .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"approve\":true}"))
+            .method(method, HttpRequest.BodyPublishers.ofString(json))
             .build()
         val resp = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString())
-        check(resp.statusCode() in 200..299) { "review: ${resp.statusCode()} ${resp.body()}" }
+        check(resp.statusCode() in 200..299) { "$method $path: ${resp.statusCode()} ${resp.body()}" }
+        return resp.body()
+    }
+
+    /** The operator registers a platform at (lat, lon) whose directory lists one enterprise; its id. */
+    fun platform(name: String, origin: String, lat: Double, lon: Double, uscc: String, enterprise: String): String {
+        val created = operator(
+            "POST", "/v1/operator/platforms",
+            "{\"name\":\"$name\",\"origin\":\"$origin\",\"region\":\"重庆\",\"latitude\":$lat,\"longitude\":$lon}",
+        )
+        val id = field(created, "id")
+        operator("PUT", "/v1/operator/platforms/$id/directory", "{\"entries\":[{\"uscc\":\"$uscc\",\"name\":\"$enterprise\"}]}")
+        return id
     }
 
     override fun close() {

@@ -131,6 +131,30 @@ fun main(args: Array<String>) {
             admin.changeInfo(null, "王五").join()
             expect(admin.infoWarning() == "CA证书一经变更，不能恢复。") { "${admin.infoWarning()}" }
         }
+        step("platforms nearest first, the chosen one remembered; zone and grants per platform") {
+            val eid = enterprise.mine.value.single().id
+            val far = server.platform("北京市公共资源交易平台", "https://bj.example.cn", 39.9, 116.4, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
+            val near = server.platform("重庆市公共资源交易平台", "https://cq.example.cn", 29.56, 106.55, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
+            settings.loadPlatforms(29.5, 106.5).join()
+            val listed = settings.platforms.value
+            expect(listed.map { it.id } == listOf(near, far) && listed[0].distanceKm != null) { "$listed" }
+            settings.selectPlatform(near).join()
+            expect(settings.currentPlatform.value?.id == near && bidkey.currentPlatform()?.id == near) { "not remembered" }
+            val admin = AdminViewModel(bidkey, scope, lang, eid)
+            admin.bindZone(near).join()
+            expect(admin.zones.value.single().platformId == near) { "${admin.error.value} ${admin.zones.value}" }
+            val me = settings.account.value!!.id
+            admin.grant(me, near).join()
+            val granted = admin.grants.value.single()
+            expect(granted.platformId == near && granted.revokedAt == null) { "${admin.error.value} $granted" }
+            admin.revokeGrant(granted.id).join()
+            admin.loadGrants(near).join()
+            expect(admin.grants.value.isEmpty()) { "revoked grant still listed: ${admin.grants.value}" }
+            admin.loadGrants(near, includeRevoked = true).join()
+            expect(admin.grants.value.single().revokedAt != null) { "history: ${admin.grants.value}" }
+            settings.clearPlatform().join()
+            expect(settings.currentPlatform.value == null && bidkey.currentPlatform() == null) { "platform kept" }
+        }
         step("certificates view model: apply, approve, pay, enrol with the PIN pad") {
             certs.applyPersonal().join()
             val app = certs.applications.value.single { it.kind == ApplicationKind.PERSONAL }
