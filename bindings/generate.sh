@@ -4,11 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Debug builds the whole workspace with all targets, exactly what `cargo test --workspace`
+# builds: the features of shared dependencies unify, so CI compiles each dependency once
+# (building only `-p bidkey-ffi` would resolve features differently and rebuild them).
+# A release build is for shipping and builds only the library and the generator.
 profile=debug
-cargo_flags=(--locked)
+cargo_args=(--locked --workspace --all-targets)
 if [[ "${1:-}" == "--release" ]]; then
     profile=release
-    cargo_flags+=(--release)
+    cargo_args=(--locked --release -p bidkey-ffi -p uniffi-bindgen)
 fi
 
 case "$(uname -s)" in
@@ -16,7 +20,7 @@ case "$(uname -s)" in
     *) lib="target/$profile/libbidkey_ffi.so" ;;
 esac
 
-cargo build "${cargo_flags[@]}" -p bidkey-ffi -p uniffi-bindgen
+cargo build "${cargo_args[@]}"
 out=bindings/generated
 rm -rf "$out/kotlin" "$out/swift"
 mkdir -p "$out/kotlin" "$out/swift"

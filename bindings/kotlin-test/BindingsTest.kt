@@ -6,118 +6,8 @@
 
 import kotlinx.coroutines.runBlocking
 import uniffi.bidkey.*
-import java.io.BufferedReader
-import java.io.InputStreamReader
-import java.io.PrintWriter
-import java.net.URI
-import java.net.http.HttpClient
-import java.net.http.HttpRequest
-import java.net.http.HttpResponse
 import java.nio.file.Files
-import java.security.SecureRandom
-import java.util.concurrent.ConcurrentHashMap
-import java.util.concurrent.atomic.AtomicInteger
-import javax.crypto.AEADBadTagException
-import javax.crypto.Cipher
-import javax.crypto.KeyGenerator
-import javax.crypto.SecretKey
-import javax.crypto.spec.GCMParameterSpec
 import kotlin.system.exitProcess
-
-/** AES-256-GCM keys in memory, one per alias: what an Android shell does with Android Keystore. */
-class MemoryKeystore : DeviceKeystore {
-    private val keys = ConcurrentHashMap<String, SecretKey>()
-    val seals = AtomicInteger()
-    val opens = AtomicInteger()
-
-    private fun key(alias: String): SecretKey =
-        keys.computeIfAbsent(alias) { KeyGenerator.getInstance("AES").apply { init(256) }.generateKey() }
-
-    override fun seal(alias: String, plaintext: ByteArray): ByteArray {
-        seals.incrementAndGet()
-        val iv = ByteArray(12).also { SecureRandom().nextBytes(it) }
-        val c = Cipher.getInstance("AES/GCM/NoPadding")
-        c.init(Cipher.ENCRYPT_MODE, key(alias), GCMParameterSpec(128, iv))
-        c.updateAAD(alias.toByteArray())
-        return iv + c.doFinal(plaintext)
-    }
-
-    override fun open(alias: String, sealed: ByteArray): ByteArray {
-        opens.incrementAndGet()
-        if (sealed.size < 12 + 16) throw BidkeyException.Keystore("sealed data too short")
-        val c = Cipher.getInstance("AES/GCM/NoPadding")
-        c.init(Cipher.DECRYPT_MODE, key(alias), GCMParameterSpec(128, sealed, 0, 12))
-        c.updateAAD(alias.toByteArray())
-        try {
-            return c.doFinal(sealed, 12, sealed.size - 12)
-        } catch (e: AEADBadTagException) {
-            throw BidkeyException.Keystore("sealed data does not open with this key")
-        }
-    }
-}
-
-/** The helper process `bidkey-test-server`: a server on loopback, SMS codes on request. */
-class TestServer(binary: String) : AutoCloseable {
-    private val process = ProcessBuilder(binary).redirectError(ProcessBuilder.Redirect.INHERIT).start()
-    private val out = BufferedReader(InputStreamReader(process.inputStream))
-    private val cmd = PrintWriter(process.outputStream, true)
-    val url: String
-    val operatorToken: String
-
-    init {
-        val hello = out.readLine() ?: error("bidkey-test-server printed nothing")
-        url = field(hello, "url")
-        operatorToken = field(hello, "operator_token")
-    }
-
-    private fun field(json: String, name: String): String =
-        Regex("\"$name\":\"([^\"]*)\"").find(json)?.groupValues?.get(1) ?: error("no $name in $json")
-
-    private fun ask(line: String): String {
-        cmd.println(line)
-        val answer = out.readLine() ?: error("bidkey-test-server ended")
-        check(!answer.startsWith("error")) { answer }
-        return answer
-    }
-
-    /** The newest SMS code sent to [phone]. */
-    fun smsCode(phone: String) = ask("sms $phone")
-
-    /** The operator approves an application under review (operator HTTP API). */
-    fun approve(applicationId: String) {
-        val req = HttpRequest.newBuilder(URI("$url/v1/operator/reviews/$applicationId"))
-            .header("Authorization", "Bearer $operatorToken")
-            .header("Content-Type", "application/json")
-            .POST(HttpRequest.BodyPublishers.ofString("{\"approve\":true}"))
-            .build()
-        val resp = HttpClient.newHttpClient().send(req, HttpResponse.BodyHandlers.ofString())
-        check(resp.statusCode() in 200..299) { "review: ${resp.statusCode()} ${resp.body()}" }
-    }
-
-    override fun close() {
-        cmd.close() // the helper stops when its stdin closes
-        process.waitFor()
-    }
-}
-
-var passed = 0
-var failed = 0
-
-fun step(name: String, block: suspend () -> Unit) {
-    val start = System.nanoTime()
-    try {
-        runBlocking { block() }
-        passed++
-        println("ok   $name (${(System.nanoTime() - start) / 1_000_000} ms)")
-    } catch (e: Throwable) {
-        failed++
-        println("FAIL $name: $e")
-    }
-}
-
-fun expect(cond: Boolean, what: () -> String) {
-    if (!cond) throw AssertionError(what())
-}
 
 fun main(args: Array<String>) {
     val serverBinary = args.getOrNull(0) ?: error("usage: BindingsTestKt <bidkey-test-server>")
@@ -135,6 +25,9 @@ fun main(args: Array<String>) {
         val bidkey = Bidkey(config, keystore)
         var application: Application? = null
         var enrolled: EnrolledPair? = null
+        val uscc = "91500000MA5U8XGQ8Q"
+        val enterpriseName = "重庆比德科技有限公司"
+        var enterpriseId = ""
 
         step("a bad phone number is InvalidInput") {
             try {
@@ -156,6 +49,73 @@ fun main(args: Array<String>) {
             expect(account.realnameMethod == RealNameMethod.CFCA) { "$account" }
             expect(account.idNumberMasked != null) { "$account" }
         }
+        step("a USCC is checked locally") {
+            expect(checkUscc(" 91500000ma5u8xgq8q ") == uscc) { "normalised" }
+            try {
+                checkUscc("91500000MA5U8XGQ8A")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+            }
+        }
+        step("search: an unclaimed enterprise offers the micro-payment") {
+            val found = bidkey.searchEnterprises(uscc)
+            expect(found.by == SearchBy.USCC) { "$found" }
+            expect(EnterpriseAction.MICROPAY in found.results.single().actions) { "$found" }
+        }
+        step("claim by micro-payment: a wrong amount waits, the right one makes me admin") {
+            val mp = bidkey.requestMicropayment(uscc, enterpriseName, "123456")
+            expect(mp.status == MicropaymentStatus.PENDING && mp.amountFen in 1L..99L) { "$mp" }
+            val zh = micropaymentInstructions(mp, Lang.ZH)
+            expect(zh.contains(mp.reference) && zh.contains(mp.payeeName)) { zh }
+            expect(micropaymentStatusText(mp.status, Lang.EN).startsWith("Waiting")) { "status text" }
+            val wrong = if (mp.amountFen == 99L) 98L else mp.amountFen + 1
+            expect(server.bankCredit("kt-wrong", "123456", wrong, mp.reference) == "unmatched") { "wrong amount matched" }
+            expect(bidkey.micropayment(mp.id).status == MicropaymentStatus.PENDING) { "not pending" }
+            expect(server.bankCredit("kt-right", "123456", mp.amountFen, "对公打款认证 ${mp.reference}") == "matched") { "no match" }
+            val done = bidkey.micropayment(mp.id)
+            expect(done.status == MicropaymentStatus.MATCHED && done.role == Role.ADMIN) { "$done" }
+            expect(bidkey.micropayments().any { it.id == mp.id }) { "micropayments()" }
+            enterpriseId = mp.enterpriseId
+            val mine = bidkey.myEnterprises().single { it.id == enterpriseId }
+            expect(mine.myRole == Role.ADMIN && mine.uscc == uscc) { "$mine" }
+            expect(bidkey.messages().any { it.textZh.contains("对公打款认证成功") }) { "no message" }
+        }
+        step("admin: staff, seals; a staff-only action is refused by the server") {
+            val staff = bidkey.staff(enterpriseId)
+            expect(staff.single().role == Role.ADMIN) { "$staff" }
+            val seal = bidkey.addSeal(enterpriseId, "公章", sealPng())
+            expect(seal.width == 64u && seal.height == 64u) { "$seal" }
+            expect(bidkey.sealImage(enterpriseId, seal.id).contentEquals(sealPng())) { "image differs" }
+            expect(bidkey.renameSeal(enterpriseId, seal.id, "合同章").name == "合同章") { "rename" }
+            bidkey.deleteSeal(enterpriseId, seal.id)
+            expect(bidkey.seals(enterpriseId).isEmpty()) { "seal not deleted" }
+            try {
+                bidkey.addSeal(enterpriseId, "坏章", "not a png".toByteArray())
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+            }
+            try {
+                bidkey.transferAdmin(enterpriseId, "nobody")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.Server) {
+                expect(e.code.isNotEmpty() && e.messageZh.isNotEmpty()) { "$e" }
+            }
+            val change = bidkey.changeEnterpriseInfo(enterpriseId, null, "李四")
+            expect(change.warningZh.contains("不能恢复")) { change.warningZh }
+            expect(change.application.kind == ApplicationKind.CHANGE_INFO) { "${change.application}" }
+            expect(bidkey.grants(enterpriseId, GrantFilter()).isEmpty()) { "grants" }
+            expect(bidkey.zones(enterpriseId).isEmpty()) { "zones" }
+        }
+        step("platforms need no login; none chosen yet") {
+            bidkey.platforms(Location(29.56, 106.55))
+            expect(bidkey.currentPlatform() == null) { "a platform is chosen" }
+            try {
+                bidkey.platforms(Location(123.0, 0.0))
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+                expect(e.field == "location") { e.field }
+            }
+        }
         step("apply for a personal certificate") {
             val app = bidkey.applyPersonalCertificate()
             expect(app.kind == ApplicationKind.PERSONAL) { "$app" }
@@ -167,6 +127,7 @@ fun main(args: Array<String>) {
             server.approve(id)
             val approved = bidkey.application(id)
             expect(approved.status == Status.AWAITING_PAYMENT) { "$approved" }
+            expect(statusLabel(approved.status, Lang.ZH) == "待支付") { statusLabel(approved.status, Lang.ZH) }
             val order = bidkey.payOrder(approved.order!!.id)
             expect(order.status == Status.PAID) { "$order" }
             expect(bidkey.applications().any { it.id == id && it.status == Status.PAID }) { "applications()" }
@@ -199,6 +160,16 @@ fun main(args: Array<String>) {
             } catch (e: BidkeyException.WrongPin) {
                 expect(e.triesLeft == 4u) { "tries left ${e.triesLeft}" }
             }
+        }
+        step("change the PIN; the old one is then wrong") {
+            bidkey.changePin(pin, "654321")
+            bidkey.signMessage(enrolled!!.signingSerial, "654321", "bid".toByteArray())
+            try {
+                bidkey.signMessage(enrolled!!.signingSerial, pin, "bid".toByteArray())
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.WrongPin) {
+            }
+            bidkey.changePin("654321", pin)
         }
         step("the right PIN still signs; log out keeps the certificates") {
             bidkey.signMessage(enrolled!!.signingSerial, pin, "bid".toByteArray())

@@ -257,6 +257,21 @@ impl From<orders::Status> for Status {
     }
 }
 
+impl From<Status> for orders::Status {
+    fn from(s: Status) -> Self {
+        use orders::Status as S;
+        match s {
+            Status::PendingAdmin => S::PendingAdmin,
+            Status::PendingReview => S::PendingReview,
+            Status::AwaitingPayment => S::AwaitingPayment,
+            Status::Paid => S::Paid,
+            Status::Issued => S::Issued,
+            Status::Closed => S::Closed,
+            Status::Rejected => S::Rejected,
+        }
+    }
+}
+
 /// An application as its applicant sees it.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Application {

@@ -8,8 +8,13 @@
 //! never appear in a record; key shares never leave the core. See `docs/bindings.md`.
 
 pub mod convert;
+pub mod convert_enterprise;
+pub mod convert_platforms;
+pub mod enterprise;
 pub mod error;
+pub mod i18n;
 pub mod keystore;
+pub mod platforms;
 
 use crate::convert::*;
 use crate::error::BidkeyError;
@@ -24,7 +29,7 @@ type Result<T, E = BidkeyError> = std::result::Result<T, E>;
 /// Kotlin and `async` in Swift; call them from a coroutine / task, never the UI thread.
 #[derive(Debug, uniffi::Object)]
 pub struct Bidkey {
-    core: bidkey_core::Bidkey,
+    pub(crate) core: bidkey_core::Bidkey,
 }
 
 #[uniffi::export(async_runtime = "tokio")]

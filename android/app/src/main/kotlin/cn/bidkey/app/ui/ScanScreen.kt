@@ -1,0 +1,110 @@
+package cn.bidkey.app.ui
+
+import android.Manifest
+import android.content.pm.PackageManager
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.camera.core.CameraSelector
+import androidx.camera.core.ImageAnalysis
+import androidx.camera.core.ImageProxy
+import androidx.camera.core.Preview
+import androidx.camera.lifecycle.ProcessCameraProvider
+import androidx.camera.view.PreviewView
+import androidx.compose.foundation.layout.*
+import androidx.compose.material3.*
+import androidx.compose.runtime.*
+import androidx.compose.ui.Modifier
+import androidx.compose.ui.platform.LocalContext
+import androidx.compose.ui.platform.LocalLifecycleOwner
+import androidx.compose.ui.unit.dp
+import androidx.compose.ui.viewinterop.AndroidView
+import androidx.core.content.ContextCompat
+import androidx.lifecycle.compose.collectAsStateWithLifecycle
+import cn.bidkey.shared.Format
+import cn.bidkey.shared.scan.ScanViewModel
+import com.google.mlkit.vision.barcode.BarcodeScannerOptions
+import com.google.mlkit.vision.barcode.BarcodeScanning
+import com.google.mlkit.vision.barcode.common.Barcode
+import com.google.mlkit.vision.common.InputImage
+import java.util.concurrent.Executors
+
+/** 扫一扫: the camera finds a QR, the core parses and checks it, the person confirms with the PIN. */
+@Composable
+fun ScanScreen(vm: ScanViewModel, w: Words, onSessions: () -> Unit) {
+    val context = LocalContext.current
+    var granted by remember {
+        mutableStateOf(ContextCompat.checkSelfPermission(context, Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED)
+    }
+    val ask = rememberLauncherForActivityResult(ActivityResultContracts.RequestPermission()) { granted = it }
+    val request by vm.request.collectAsStateWithLifecycle()
+    val outcome by vm.outcome.collectAsStateWithLifecycle()
+    var askPin by remember { mutableStateOf(false) }
+    LaunchedEffect(Unit) { if (!granted) ask.launch(Manifest.permission.CAMERA) }
+    ScreenFrame(w("扫一扫", "Scan"), vm, w) {
+        if (granted) {
+            QrCamera(Modifier.fillMaxWidth().height(360.dp), onQr = vm::scanned)
+        } else {
+            Text(w("需要相机权限才能扫码。", "Scanning needs the camera permission."))
+        }
+        TextButton(onClick = onSessions) { Text(w("签章会话", "Signing sessions")) }
+        outcome?.let { Text(w("已完成。", "Done.")) }
+    }
+    request?.let { r ->
+        AlertDialog(
+            onDismissRequest = {},
+            title = { Text(r.platformName) },
+            text = {
+                Column {
+                    Text(r.platformOrigin)
+                    r.documents.forEach { Text("· " + it.name) }
+                    r.files.forEach { Text("· " + it.name) }
+                    Text(w("有效期至 ", "Valid until ") + Format.time(r.expiresAt))
+                }
+            },
+            confirmButton = {
+                TextButton(onClick = { if (vm.needsPin()) askPin = true else vm.confirm("") }) { Text(w("确认", "Confirm")) }
+            },
+            dismissButton = { TextButton(onClick = vm::reject) { Text(w("拒绝", "Reject")) } },
+        )
+    }
+    if (askPin) PinPadDialog(w("证书密码", "PIN"), w, onPin = { askPin = false; vm.confirm(it) }, onCancel = { askPin = false })
+}
+
+/** CameraX preview with an ML Kit analyser that reports QR codes' raw text. */
+@Composable
+private fun QrCamera(modifier: Modifier, onQr: (String) -> Unit) {
+    val owner = LocalLifecycleOwner.current
+    val executor = remember { Executors.newSingleThreadExecutor() }
+    val scanner = remember {
+        BarcodeScanning.getClient(BarcodeScannerOptions.Builder().setBarcodeFormats(Barcode.FORMAT_QR_CODE).build())
+    }
+    DisposableEffect(Unit) {
+        onDispose {
+            scanner.close()
+            executor.shutdown()
+        }
+    }
+    AndroidView(modifier = modifier, factory = { ctx ->
+        val view = PreviewView(ctx)
+        val providerFuture = ProcessCameraProvider.getInstance(ctx)
+        providerFuture.addListener({
+            val provider = providerFuture.get()
+            val preview = Preview.Builder().build().also { it.setSurfaceProvider(view.surfaceProvider) }
+            val analysis = ImageAnalysis.Builder()
+                .setBackpressureStrategy(ImageAnalysis.STRATEGY_KEEP_ONLY_LATEST)
+                .build()
+            analysis.setAnalyzer(executor) { proxy -> analyse(proxy, scanner, onQr) }
+            provider.unbindAll()
+            provider.bindToLifecycle(owner, CameraSelector.DEFAULT_BACK_CAMERA, preview, analysis)
+        }, ContextCompat.getMainExecutor(ctx))
+        view
+    })
+}
+
+@androidx.annotation.OptIn(androidx.camera.core.ExperimentalGetImage::class)
+private fun analyse(proxy: ImageProxy, scanner: com.google.mlkit.vision.barcode.BarcodeScanner, onQr: (String) -> Unit) {
+    val media = proxy.image ?: return proxy.close()
+    scanner.process(InputImage.fromMediaImage(media, proxy.imageInfo.rotationDegrees))
+        .addOnSuccessListener { codes -> codes.firstNotNullOfOrNull { it.rawValue }?.let(onQr) }
+        .addOnCompleteListener { proxy.close() }
+}

@@ -1,0 +1,194 @@
+// The non-UI Kotlin of the Android app (android/shared) on the JVM: pure unit tests of the
+// PIN pad, formatting and error wording, then the view models driving the real core against a
+// real server on loopback (bidkey-test-server). Harness (TestServer, MemoryKeystore, step,
+// expect) from bindings/kotlin-test/Harness.kt. Run by bindings/run-kotlin-tests.sh.
+
+import cn.bidkey.shared.*
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.flow.MutableStateFlow
+import uniffi.bidkey.*
+import java.nio.file.Files
+import kotlin.system.exitProcess
+
+fun pair(state: PairState, thisDevice: Boolean = true, locked: Boolean = false) = CertPair(
+    pairId = "p1", enterpriseId = null, enterpriseName = null, state = state, signing = null,
+    encryption = null, notAfter = 0, thisDevice = thisDevice, keyLocked = locked, pinTriesLeft = 5u,
+)
+
+fun unitTests() {
+    step("PIN pad: 6 to 12 digits, wiped after take") {
+        val pad = PinPad()
+        repeat(5) { pad.press(it) }
+        expect(!pad.complete && pad.take() == null) { "5 digits complete" }
+        pad.press(5)
+        expect(pad.dots.value == 6) { "dots ${pad.dots.value}" }
+        repeat(10) { pad.press(9) }
+        expect(pad.dots.value == 12) { "more than 12 digits" }
+        pad.backspace()
+        expect(pad.take() == "01234599999") { "pin" }
+        expect(pad.dots.value == 0 && !pad.complete) { "not wiped" }
+    }
+    step("format: yuan, Beijing dates, validity") {
+        expect(Format.yuan(37) == "¥0.37" && Format.yuan(150000) == "¥1500.00") { Format.yuan(37) }
+        expect(Format.day(1_700_000_000) == "2023-11-15") { Format.day(1_700_000_000) }
+        expect(Format.time(0) == "1970-01-01 08:00") { Format.time(0) }
+        val now = 1_700_000_000L
+        expect(Format.validity(now + 30 * 86_400, now, Lang.ZH).endsWith("（剩余30天）")) { Format.validity(now + 30 * 86_400, now, Lang.ZH) }
+        expect(Format.validity(now - 1, now, Lang.EN).startsWith("Expired on")) { "expired" }
+    }
+    step("certificate card actions follow the state") {
+        expect(Format.actions(pair(PairState.IN_FORCE)) == listOf(CertAction.CHANGE_PIN, CertAction.REPORT_LOSS, CertAction.REVOKE)) { "in force" }
+        expect(CertAction.RENEW in Format.actions(pair(PairState.EXPIRING))) { "expiring" }
+        expect(Format.actions(pair(PairState.SUSPENDED)) == listOf(CertAction.UNDO_LOSS_REPORT)) { "suspended" }
+        expect(Format.actions(pair(PairState.EXPIRED)) == listOf(CertAction.REAPPLY)) { "expired" }
+        expect(Format.actions(pair(PairState.IN_FORCE, thisDevice = false)).first() == CertAction.RECOVER) { "other device" }
+        expect(CertAction.UNLOCK in Format.actions(pair(PairState.IN_FORCE, locked = true))) { "locked" }
+        expect(Format.pairState(PairState.SUSPENDED, Lang.ZH) == "已挂失") { "zh state" }
+    }
+    step("errors in words, with the action to offer") {
+        val wrong = UiError.of(BidkeyException.WrongPin(3u), Lang.ZH)
+        expect(wrong.message == "证书密码错误，还可尝试3次。" && wrong.action == ErrorAction.PIN_AGAIN) { "$wrong" }
+        expect(UiError.of(BidkeyException.WrongPin(1u), Lang.EN).message.endsWith("1 try left.")) { "singular" }
+        val locked = UiError.of(BidkeyException.KeyLocked(), Lang.ZH)
+        expect(locked.action == ErrorAction.UNLOCK && locked.message.contains("锁定")) { "$locked" }
+        val field = UiError.of(BidkeyException.InvalidInput("unified social credit code"), Lang.ZH)
+        expect(field.message == "请检查统一社会信用代码。") { field.message }
+        val server = UiError.of(BidkeyException.Server("sms_too_soon", "请稍后再试", "Wait", 42uL), Lang.ZH)
+        expect(server.message == "请稍后再试（42秒后可重试）" && server.action == ErrorAction.RETRY && server.serverCode == "sms_too_soon") { "$server" }
+        expect(UiError.of(BidkeyException.Network("down"), Lang.EN).action == ErrorAction.RETRY) { "network" }
+        expect(UiError.of(BidkeyException.NotLoggedIn(), Lang.EN).action == ErrorAction.LOG_IN) { "login" }
+    }
+}
+
+fun main(args: Array<String>) {
+    val serverBinary = args.getOrNull(0) ?: error("usage: ShellTestKt <bidkey-test-server>")
+    unitTests()
+    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    val lang = MutableStateFlow(Lang.ZH)
+    TestServer(serverBinary).use { server ->
+        val walletDir = Files.createTempDirectory("bidkey-shell-wallet")
+        val config = BidkeyConfig(
+            serverUrl = server.url,
+            walletDir = walletDir.toString(),
+            pinKdf = PinKdf(memoryKib = 256u, iterations = 1u, parallelism = 1u),
+        )
+        val bidkey = Bidkey(config, MemoryKeystore())
+        val settings = SettingsViewModel(bidkey, scope, lang)
+        val login = LoginViewModel(bidkey, scope, lang, "JVM shell test") { settings.accountChanged(it) }
+        val realName = RealNameViewModel(bidkey, scope, lang) { settings.accountChanged(it) }
+        val enterprise = EnterpriseViewModel(bidkey, scope, lang)
+        val certs = CertificatesViewModel(bidkey, scope, lang)
+        val phone = "13900139000"
+        val pin = "246810"
+
+        step("logged out at first; a bad phone number is an error in Chinese") {
+            expect(settings.account.value == null) { "logged in" }
+            login.sendCode("139", SmsPurpose.SIGNUP).join()
+            expect(login.error.value?.message == "请检查手机号码。") { "${login.error.value}" }
+            expect(!login.busy.value) { "still busy" }
+        }
+        step("login view model: send a code (countdown starts), sign up") {
+            login.sendCode(phone, SmsPurpose.SIGNUP).join()
+            expect(login.error.value == null) { "${login.error.value}" }
+            expect(login.resendIn.value > 0) { "no countdown" }
+            login.signUp(phone, server.smsCode(phone)).join()
+            expect(settings.account.value?.phoneMasked == "139****9000") { "${settings.account.value}" }
+        }
+        step("real-name view model") {
+            realName.verify(RealNameMethod.ALIPAY, "李四", "110101199003071234").join()
+            expect(realName.error.value?.action == ErrorAction.FIX_INPUT || realName.error.value?.action == ErrorAction.DISMISS) { "a bad ID number passed: ${realName.error.value}" }
+            realName.verify(RealNameMethod.ALIPAY, "李四", "110101199003074514").join()
+            expect(realName.error.value == null && realName.done.value) { "${realName.error.value}" }
+            expect(settings.account.value?.realnameMethod == RealNameMethod.ALIPAY) { "${settings.account.value}" }
+        }
+        step("enterprise view model: search, micro-payment, polling until matched") {
+            val uscc = "91500000MA5U8XGQ8Q"
+            enterprise.search(uscc).join()
+            expect(enterprise.search.value?.results?.single()?.actions?.contains(EnterpriseAction.MICROPAY) == true) { "${enterprise.search.value}" }
+            enterprise.requestMicropayment(uscc, "重庆比德科技有限公司", "654321").join()
+            val mp = enterprise.micropayment.value ?: throw AssertionError("${enterprise.error.value}")
+            expect(enterprise.instructions()!!.contains(mp.reference)) { "instructions" }
+            expect(enterprise.micropaymentText() == "等待银行到账，到账后自动完成认证。") { "${enterprise.micropaymentText()}" }
+            val polling = enterprise.pollMicropayment(everyMillis = 100, maxPolls = 100)
+            expect(server.bankCredit("shell-1", "654321", mp.amountFen, mp.reference) == "matched") { "no match" }
+            polling.join()
+            expect(enterprise.micropayment.value?.status == MicropaymentStatus.MATCHED) { "${enterprise.micropayment.value}" }
+            expect(enterprise.mine.value.single().myRole == Role.ADMIN) { "${enterprise.mine.value}" }
+            enterprise.loadMessages().join()
+            expect(enterprise.messages.value.isNotEmpty()) { "no messages" }
+        }
+        step("admin view model: staff and seals of the new enterprise") {
+            val admin = AdminViewModel(bidkey, scope, lang, enterprise.mine.value.single().id)
+            admin.load().join()
+            expect(admin.staff.value.single().role == Role.ADMIN) { "${admin.staff.value}" }
+            admin.addSeal("公章", sealPng()).join()
+            expect(admin.seals.value.single().name == "公章") { "${admin.error.value}" }
+            admin.invite("12345").join()
+            expect(admin.error.value?.action == ErrorAction.FIX_INPUT) { "${admin.error.value}" }
+            admin.changeInfo(null, "王五").join()
+            expect(admin.infoWarning() == "CA证书一经变更，不能恢复。") { "${admin.infoWarning()}" }
+        }
+        step("platforms nearest first, the chosen one remembered; zone and grants per platform") {
+            val eid = enterprise.mine.value.single().id
+            val far = server.platform("北京市公共资源交易平台", "https://bj.example.cn", 39.9, 116.4, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
+            val near = server.platform("重庆市公共资源交易平台", "https://cq.example.cn", 29.56, 106.55, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
+            settings.loadPlatforms(29.5, 106.5).join()
+            val listed = settings.platforms.value
+            expect(listed.map { it.id } == listOf(near, far) && listed[0].distanceKm != null) { "$listed" }
+            settings.selectPlatform(near).join()
+            expect(settings.currentPlatform.value?.id == near && bidkey.currentPlatform()?.id == near) { "not remembered" }
+            val admin = AdminViewModel(bidkey, scope, lang, eid)
+            admin.bindZone(near).join()
+            expect(admin.zones.value.single().platformId == near) { "${admin.error.value} ${admin.zones.value}" }
+            val me = settings.account.value!!.id
+            admin.grant(me, near).join()
+            val granted = admin.grants.value.single()
+            expect(granted.platformId == near && granted.revokedAt == null) { "${admin.error.value} $granted" }
+            admin.revokeGrant(granted.id).join()
+            admin.loadGrants(near).join()
+            expect(admin.grants.value.isEmpty()) { "revoked grant still listed: ${admin.grants.value}" }
+            admin.loadGrants(near, includeRevoked = true).join()
+            expect(admin.grants.value.single().revokedAt != null) { "history: ${admin.grants.value}" }
+            settings.clearPlatform().join()
+            expect(settings.currentPlatform.value == null && bidkey.currentPlatform() == null) { "platform kept" }
+        }
+        step("certificates view model: apply, approve, pay, enrol with the PIN pad") {
+            certs.applyPersonal().join()
+            val app = certs.applications.value.single { it.kind == ApplicationKind.PERSONAL }
+            expect(certs.statusText(app.status) == "待审核") { certs.statusText(app.status) }
+            server.approve(app.id)
+            certs.load().join()
+            certs.pay(certs.applications.value.single { it.id == app.id }).join()
+            val pad = PinPad()
+            pin.forEach { pad.press(it - '0') }
+            certs.enroll(app.id, pad.take()!!).join()
+            expect(certs.error.value == null) { "${certs.error.value}" }
+            val pairs = certs.list.value!!.inForce
+            expect(pairs.size == 1 && Format.actions(pairs[0]).contains(CertAction.REVOKE)) { "$pairs" }
+        }
+        step("a wrong PIN: the view model asks for it again in the app's language") {
+            val serial = certs.list.value!!.inForce.single().signing!!.serial
+            certs.revoke(serial, "000000").join()
+            val e = certs.error.value
+            expect(e?.action == ErrorAction.PIN_AGAIN && e.message == "证书密码错误，还可尝试4次。") { "$e" }
+            lang.value = Lang.EN
+            certs.changePin("111111", "222222").join()
+            expect(certs.error.value?.message == "Wrong PIN. 3 tries left.") { "${certs.error.value}" }
+            expect(certs.revokeWarning().startsWith("A revoked certificate")) { certs.revokeWarning() }
+        }
+        step("settings: log out") {
+            settings.logOut().join()
+            expect(settings.account.value == null && settings.error.value == null) { "${settings.error.value}" }
+            certs.load().join()
+            expect(certs.error.value?.action == ErrorAction.LOG_IN) { "${certs.error.value}" }
+        }
+        bidkey.close()
+        walletDir.toFile().deleteRecursively()
+    }
+    scope.cancel()
+    println("$passed passed, $failed failed")
+    exitProcess(if (failed == 0) 0 else 1)
+}

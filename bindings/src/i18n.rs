@@ -1,0 +1,134 @@
+//! The core's own user-visible strings (zh and en), so the apps show the same words the
+//! desktop shell does and hold no copy of them.
+
+use crate::convert::Status;
+use crate::convert_enterprise::{Micropayment, MicropaymentStatus};
+use bidkey_core::i18n as core;
+
+/// A language the apps show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl From<Lang> for core::Lang {
+    fn from(l: Lang) -> Self {
+        match l {
+            Lang::Zh => Self::Zh,
+            Lang::En => Self::En,
+        }
+    }
+}
+
+/// A fixed text of the core. (Not named `Text`: that would shadow SwiftUI's `Text` and
+/// Compose's `Text` in the apps.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum CoreText {
+    /// Before a certificate is revoked.
+    RevokeWarning,
+    /// Before enterprise information is changed.
+    ChangeInfoWarning,
+    /// When a key locks.
+    KeyLockedHelp,
+    /// When certificates can be recovered to this phone.
+    RecoverPrompt,
+    /// The network is down.
+    NetworkDown,
+    /// A USCC fails its check character.
+    InvalidUscc,
+    /// A seal image is not a PNG.
+    SealNotPng,
+    MicropaymentPending,
+    MicropaymentMatched,
+    MicropaymentExpired,
+}
+
+impl From<CoreText> for core::Text {
+    fn from(t: CoreText) -> Self {
+        match t {
+            CoreText::RevokeWarning => Self::RevokeWarning,
+            CoreText::ChangeInfoWarning => Self::ChangeInfoWarning,
+            CoreText::KeyLockedHelp => Self::KeyLockedHelp,
+            CoreText::RecoverPrompt => Self::RecoverPrompt,
+            CoreText::NetworkDown => Self::NetworkDown,
+            CoreText::InvalidUscc => Self::InvalidUscc,
+            CoreText::SealNotPng => Self::SealNotPng,
+            CoreText::MicropaymentPending => Self::MicropaymentPending,
+            CoreText::MicropaymentMatched => Self::MicropaymentMatched,
+            CoreText::MicropaymentExpired => Self::MicropaymentExpired,
+        }
+    }
+}
+
+/// A fixed text in `lang`.
+#[uniffi::export]
+pub fn core_text(which: CoreText, lang: Lang) -> String {
+    core::Text::from(which).get(lang.into()).to_owned()
+}
+
+/// The label of an application or order status (待审核, Under review …).
+#[uniffi::export]
+pub fn status_label(status: Status, lang: Lang) -> String {
+    core::status_label(status.into(), lang.into()).to_owned()
+}
+
+/// The text of a micro-payment status.
+#[uniffi::export]
+pub fn micropayment_status_text(status: MicropaymentStatus, lang: Lang) -> String {
+    core::micropayment_status(status.into())
+        .get(lang.into())
+        .to_owned()
+}
+
+/// What to transfer: amount, payee, remark and deadline (Beijing time).
+#[uniffi::export]
+pub fn micropayment_instructions(micropayment: Micropayment, lang: Lang) -> String {
+    core::micropayment_instructions(&micropayment.into(), lang.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert_enterprise::Role;
+
+    #[test]
+    fn texts_are_the_cores() {
+        assert_eq!(status_label(Status::AwaitingPayment, Lang::Zh), "待支付");
+        assert_eq!(
+            status_label(Status::PendingReview, Lang::En),
+            "Under review"
+        );
+        assert!(core_text(CoreText::RevokeWarning, Lang::Zh).contains("不能恢复"));
+        assert_ne!(
+            micropayment_status_text(MicropaymentStatus::Matched, Lang::Zh),
+            micropayment_status_text(MicropaymentStatus::Pending, Lang::Zh)
+        );
+    }
+
+    #[test]
+    fn micropayment_instructions_round_trip_the_record() {
+        let mp = Micropayment {
+            id: "m1".into(),
+            enterprise_id: "e1".into(),
+            enterprise_name: "重庆比德科技有限公司".into(),
+            account_last6: "123456".into(),
+            amount_fen: 37,
+            reference: "BK7Q2X".into(),
+            payee_name: "标证通".into(),
+            payee_account: "1234567890".into(),
+            status: MicropaymentStatus::Pending,
+            role: Some(Role::Admin),
+            created_at: 0,
+            expires_at: 86_400,
+            matched_at: None,
+        };
+        let en = micropayment_instructions(mp.clone(), Lang::En);
+        assert!(
+            en.contains("0.37") && en.contains("BK7Q2X") && en.contains("123456"),
+            "{en}"
+        );
+        let zh = micropayment_instructions(mp, Lang::Zh);
+        assert!(zh.contains("0.37元") && zh.contains("标证通"), "{zh}");
+    }
+}
