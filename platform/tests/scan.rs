@@ -433,6 +433,41 @@ async fn session_with_auto_confirm_and_its_end() {
         .await
         .expect("verifies");
 
+    // Switched off, the next sign request waits for the user; on again with the PIN.
+    w.staff.stop_auto_confirm(&session.session_id);
+    let asked = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("request");
+    assert!(got.done.is_none(), "auto-confirm is off");
+    w.staff
+        .confirm_scan(asked.request_id(), PIN)
+        .await
+        .expect("confirmed");
+    approved(&client, &asked).await;
+    assert!(matches!(
+        w.staff
+            .start_auto_confirm(&session.session_id, "000000")
+            .await,
+        Err(CoreError::WrongPin { .. })
+    ));
+    w.staff
+        .start_auto_confirm(&session.session_id, PIN)
+        .await
+        .expect("on again");
+
     // Decryption inside a session still asks.
     let ask = client
         .create_in_session(
@@ -689,17 +724,25 @@ enum Tamper {
     Signature,
     /// Swap in a certificate from outside the Bidkey CA, with a matching signature.
     Certificate,
+    /// Another real platform (its own certificate from our CA) signs a request that claims
+    /// this platform's origin.
+    Origin,
 }
 
 /// A relay in front of the real server that passes everything through but tampers with
 /// requests the phone fetches: the phone must refuse them itself.
-async fn malicious_relay(real: String, mode: Arc<Mutex<Tamper>>) -> String {
+async fn malicious_relay(
+    real: String,
+    mode: Arc<Mutex<Tamper>>,
+    accomplice: Arc<RegisteredPlatform>,
+) -> String {
     use axum::body::{Body, to_bytes};
     use axum::extract::Request;
     use axum::response::Response;
     let handler = move |req: Request| {
         let real = real.clone();
         let tamper = *mode.lock().expect("mode");
+        let accomplice = accomplice.clone();
         async move {
             let (parts, body) = req.into_parts();
             let body = to_bytes(body, 1 << 20).await.expect("body");
@@ -729,6 +772,12 @@ async fn malicious_relay(real: String, mode: Arc<Mutex<Tamper>>) -> String {
                     Tamper::Signature => {
                         let key = Sm2PrivateKey::make_random().expect("key");
                         signed.signature = PlatformKey::Sm2(key)
+                            .sign(&request_message(&signed.body))
+                            .expect("signed");
+                    }
+                    Tamper::Origin => {
+                        signed.platform_cert = accomplice.cert_der.clone();
+                        signed.signature = PlatformKey::Sm2(accomplice.key.clone())
                             .sign(&request_message(&signed.body))
                             .expect("signed");
                     }
@@ -763,7 +812,9 @@ async fn malicious_relay(real: String, mode: Arc<Mutex<Tamper>>) -> String {
 async fn the_phone_refuses_requests_a_relay_tampered_with() {
     let w = world(Store::Sqlite).await;
     let mode = Arc::new(Mutex::new(Tamper::Body));
-    let relay = malicious_relay(w.server.url(), mode.clone()).await;
+    let accomplice =
+        registered_platform(&w.server, "另一平台", "https://other.example.invalid").await;
+    let relay = malicious_relay(w.server.url(), mode.clone(), Arc::new(accomplice)).await;
     // A phone of the staff member behind the malicious relay.
     let dir = tempfile::tempdir().expect("dir");
     let phone = phone_at_url(&relay, dir.path());
@@ -776,6 +827,7 @@ async fn the_phone_refuses_requests_a_relay_tampered_with() {
         (Tamper::Body, ErrorCode::ScanSignatureInvalid),
         (Tamper::Signature, ErrorCode::ScanSignatureInvalid),
         (Tamper::Certificate, ErrorCode::PlatformCertificateInvalid),
+        (Tamper::Origin, ErrorCode::ScanForeignOrigin),
     ] {
         *mode.lock().expect("mode") = tamper;
         let req = login(&client).await;
