@@ -376,7 +376,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "the bid is not encrypted to the enterprise encryption certificate",
     )?;
     j.note(format!(
-        "the platform keeps only the encrypted file ({} bytes plain, SM3 {}), encrypted to {NAME_A}'s encryption certificate {}",
+        "the platform keeps only the encrypted file ({} bytes plain, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
         up.bid.size, up.bid.sm3, up.bid.recipient_serial
     ));
     let view = scan_qr(
