@@ -84,6 +84,9 @@ enum Command {
     /// Trading platforms.
     #[command(subcommand)]
     Platforms(cmd::platforms::Cmd),
+    /// The whole system in one command: a server and a demo trading platform on loopback,
+    /// the full story run through the phone core, QR codes, signed files and a report.
+    Demo(bidkey_cli::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if let Command::Demo(args) = cli.command {
+        // The demo starts its own server and wallets; the global options do not apply.
+        return bidkey_cli::demo::command(args);
+    }
     let out = Out {
         json: cli.json,
         lang: match cli.lang {
@@ -157,6 +164,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Enterprise(c) => cmd::enterprise::run(&app, c).await,
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
+            Command::Demo(_) => Err(CliError::Usage("demo runs on its own".into())),
         }
     })
 }
