@@ -136,14 +136,19 @@ impl Demo {
         };
         let applied = match outcome {
             Ok(ScanResult::Approved(reply)) => self.apply(&id, &pending, &reply).await,
-            Ok(ScanResult::Rejected { reason }) => Err(PlatformError::Server(format!(
-                "投标人已拒绝{}",
-                reason.map(|r| format!("：{r}")).unwrap_or_default()
-            ))),
+            Ok(ScanResult::Rejected { reason }) => Err(PlatformError::Rejected(reason)),
             Err(e) => Err(e),
         };
         match applied {
             Ok(message) => self.set_state(&id, JobState::Done, message),
+            Err(PlatformError::Rejected(reason)) => self.set_state(
+                &id,
+                JobState::Failed,
+                format!(
+                    "投标人已拒绝{}",
+                    reason.map(|r| format!("：{r}")).unwrap_or_default()
+                ),
+            ),
             Err(e) => self.set_state(&id, JobState::Failed, format!("验证失败：{e}")),
         }
     }
