@@ -46,7 +46,7 @@ struct Cli {
     /// Read each PIN or password as one line from stdin instead of prompting.
     #[arg(long, global = true)]
     pin_stdin: bool,
-    /// Answer yes to confirmations (revoke, transfer admin, change information).
+    /// Answer yes to confirmations (revoke, transfer admin, change information, scan).
     #[arg(long, short = 'y', global = true)]
     yes: bool,
     /// The device name shown in the account's device list.
@@ -84,6 +84,8 @@ enum Command {
     /// Trading platforms.
     #[command(subcommand)]
     Platforms(cmd::platforms::Cmd),
+    /// Scan a platform's QR code (text or PNG/JPEG): log in, sign, decrypt, sessions.
+    Scan(cmd::scan::ScanArgs),
 }
 
 fn main() -> ExitCode {
@@ -157,6 +159,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Enterprise(c) => cmd::enterprise::run(&app, c).await,
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
+            Command::Scan(a) => cmd::scan::run(&app, a).await,
         }
     })
 }
