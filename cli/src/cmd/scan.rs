@@ -34,6 +34,9 @@ pub struct ScanArgs {
     /// After opening a session, stay and answer its requests (as `scan inbox --follow`).
     #[arg(long, conflicts_with = "reject")]
     pub follow: bool,
+    /// With `--follow`: seconds each long-poll waits (at most 30).
+    #[arg(long, default_value_t = 25, requires = "follow")]
+    pub wait: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,7 +83,7 @@ pub async fn run(app: &App, args: ScanArgs) -> Result<()> {
             if follow && matches!(answer, Answer::Done(_)) {
                 let a = InboxArgs {
                     follow: true,
-                    wait: 25,
+                    wait: args.wait,
                     limit: None,
                 };
                 inbox(app, &a).await?;
