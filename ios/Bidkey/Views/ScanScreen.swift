@@ -11,8 +11,6 @@ struct ScanScreen: View {
     @EnvironmentObject var model: AppModel
     @State private var request: ScanView?
     @State private var lastCode: String?
-    @State private var askPin = false
-    @State private var autoConfirm = false
     @State private var done: ScanDone?
 
     var body: some View {
@@ -23,50 +21,68 @@ struct ScanScreen: View {
                 model.run { request = try await model.core.scan(uri: code) }
             }
             .frame(height: 360)
-            if let d = done { Text(model.w("已完成：", "Done: ") + kindText(d.kind)) }
+            if let d = done { Text(model.w("已完成：", "Done: ") + ScanWords.kind(d.kind, model)) }
             NavigationLink(model.w("会话", "Sessions")) { SessionsScreen() }
         }
         .navigationTitle(model.w("扫一扫", "Scan"))
         .sheet(item: $request) { r in
-            NavigationStack {
-                Form {
-                    Section(r.platformName) {
-                        Text(r.origin)
-                        Text(model.w("校验码 ", "Code ") + r.verificationCode).font(.title2.monospacedDigit())
-                        Text(kindText(r.kind))
-                        actionRows(r)
-                        if let c = r.certificate {
-                            Text(model.w("使用证书：", "Certificate: ") + (c.enterpriseName ?? c.subject))
-                        }
-                        Text(model.w("有效期至 ", "Valid until ") + AppModel.day(r.expiresAt))
+            ScanRequestPage(request: r) { result in
+                done = result
+                request = nil
+                lastCode = nil
+            }
+        }
+    }
+}
+
+/// The confirmation page (扫码确认) of a scanned or session request: who asks, the four
+/// digits, what exactly, with which certificate; confirm with the PIN (a wrong PIN keeps the
+/// page open for another try) or refuse. `onAnswered` gets the result (nil when refused).
+struct ScanRequestPage: View {
+    @EnvironmentObject var model: AppModel
+    let request: ScanView
+    let onAnswered: (ScanDone?) -> Void
+    @State private var askPin = false
+    @State private var autoConfirm = false
+
+    var body: some View {
+        let r = request
+        NavigationStack {
+            Form {
+                Section(r.platformName) {
+                    Text(r.origin)
+                    Text(model.w("校验码 ", "Code ") + r.verificationCode).font(.title2.monospacedDigit())
+                    Text(ScanWords.kind(r.kind, model))
+                    actionRows(r)
+                    if let c = r.certificate {
+                        Text(model.w("使用证书：", "Certificate: ") + (c.enterpriseName ?? c.subject))
                     }
-                    if case let .session(_, allowed, _) = r.action, allowed {
-                        Toggle(model.w("自动确认后续签名", "Auto-confirm later signing"), isOn: $autoConfirm)
-                    }
-                    Button(model.w("确认", "Confirm")) { askPin = true }
-                    Button(model.w("拒绝", "Reject"), role: .destructive) {
-                        model.run {
-                            try await model.core.rejectScan(requestId: r.requestId, reason: nil)
-                            request = nil
-                            lastCode = nil
-                        }
+                    Text(model.w("有效期至 ", "Valid until ") + AppModel.day(r.expiresAt))
+                }
+                if case let .session(_, allowed, _) = r.action, allowed {
+                    Toggle(model.w("自动确认后续签名和登录", "Auto-confirm later signing and login"), isOn: $autoConfirm)
+                }
+                Button(model.w("确认", "Confirm")) { askPin = true }
+                Button(model.w("拒绝", "Reject"), role: .destructive) {
+                    model.run {
+                        try await model.core.rejectScan(requestId: r.requestId, reason: nil)
+                        onAnswered(nil)
                     }
                 }
-                .sheet(isPresented: $askPin) {
-                    PinPadView(title: model.w("证书密码", "PIN"), onPin: { pin in
-                        askPin = false
-                        model.run {
-                            if case .session = r.action {
-                                done = try await model.core.confirmSession(requestId: r.requestId, pin: pin, autoConfirm: autoConfirm)
-                            } else {
-                                done = try await model.core.confirmScan(requestId: r.requestId, pin: pin)
-                            }
-                            // A wrong PIN throws above and keeps the request open for another try.
-                            request = nil
-                            lastCode = nil
+            }
+            .sheet(isPresented: $askPin) {
+                PinPadView(title: model.w("证书密码", "PIN"), onPin: { pin in
+                    askPin = false
+                    model.run {
+                        let done: ScanDone
+                        if case .session = r.action {
+                            done = try await model.core.confirmSession(requestId: r.requestId, pin: pin, autoConfirm: autoConfirm)
+                        } else {
+                            done = try await model.core.confirmScan(requestId: r.requestId, pin: pin)
                         }
-                    }, onCancel: { askPin = false })
-                }
+                        onAnswered(done)
+                    }
+                }, onCancel: { askPin = false })
             }
         }
     }
@@ -95,8 +111,10 @@ struct ScanScreen: View {
             Text(model.w("会话时长 \(ttlSecs / 60) 分钟", "Session of \(ttlSecs / 60) min"))
         }
     }
+}
 
-    private func kindText(_ k: ScanKind) -> String {
+enum ScanWords {
+    static func kind(_ k: ScanKind, _ model: AppModel) -> String {
         switch k {
         case .bind: return model.w("绑定证书", "Bind certificate")
         case .login: return model.w("扫码登录", "Log in")
@@ -111,8 +129,9 @@ extension ScanView: Identifiable {
     public var id: String { requestId }
 }
 
-/// Sessions with platforms: end one, turn auto-confirm off; while shown, the platforms' next
-/// requests are awaited (auto-confirmed ones are listed as done, others open for confirmation).
+/// Sessions with platforms: end one, turn auto-confirm off. While shown, the platforms' next
+/// requests are awaited: auto-confirmed ones are listed as done, the others open the same
+/// confirmation page as a scanned QR.
 struct SessionsScreen: View {
     @EnvironmentObject var model: AppModel
     @State private var sessions: [ScanSession] = []
@@ -121,10 +140,12 @@ struct SessionsScreen: View {
 
     var body: some View {
         Frame(title: model.w("会话", "Sessions")) {
-            if sessions.isEmpty { Text(model.w("没有进行中的会话。", "No open session.")) }
-            ForEach(sessions.filter { $0.endedAt == nil }, id: \.sessionId) { s in
+            let open = sessions.filter { $0.endedAt == nil }
+            if open.isEmpty { Text(model.w("没有进行中的会话。", "No open session.")) }
+            ForEach(open, id: \.sessionId) { s in
                 VStack(alignment: .leading) {
                     Text(s.platformName)
+                    Text(s.origin).font(.caption)
                     Text(model.w("至 ", "until ") + AppModel.day(s.expiresAt)).font(.caption)
                     HStack {
                         if s.autoConfirm {
@@ -146,7 +167,7 @@ struct SessionsScreen: View {
                 }
             }
             ForEach(autoDone, id: \.view.requestId) { r in
-                Text(model.w("已自动确认：", "Auto-confirmed: ") + r.view.platformName)
+                Text(model.w("已自动确认：", "Auto-confirmed: ") + r.view.platformName + " · " + ScanWords.kind(r.view.kind, model))
             }
         }
         .task { model.run { sessions = try await model.core.scanSessions() } }
@@ -157,13 +178,13 @@ struct SessionsScreen: View {
                         if next.done != nil { autoDone.append(next) } else { request = next.view }
                     }
                 } catch {
+                    // Network trouble or a request that failed verification: keep listening.
                     try? await Task.sleep(nanoseconds: 3_000_000_000)
                 }
             }
         }
         .sheet(item: $request) { r in
-            // A session request is confirmed on the same page as a scanned one.
-            Text(r.platformName + " · " + r.verificationCode)
+            ScanRequestPage(request: r) { _ in request = nil }
         }
     }
 }
