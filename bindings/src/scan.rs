@@ -57,10 +57,17 @@ impl Bidkey {
         Ok(self.core.end_scan_session(&session_id).await?)
     }
 
-    /// Turn auto-confirm off for a session (turning it on needs the PIN:
-    /// `confirmSession`).
+    /// Turn auto-confirm off for a session.
     pub fn stop_auto_confirm(&self, session_id: String) {
         self.core.stop_auto_confirm(&session_id)
+    }
+
+    /// Turn auto-confirm on (again) for a session this phone opened, if the platform allows
+    /// it; the PIN is proven first (`WrongPin` counts like any other). A session the platform
+    /// does not allow it for is `InvalidInput("auto_confirm")`; an unknown or expired one
+    /// `Server("session_not_found")`.
+    pub async fn start_auto_confirm(&self, session_id: String, pin: String) -> Result<()> {
+        Ok(self.core.start_auto_confirm(&session_id, &pin).await?)
     }
 
     /// Wait up to `wait_secs` (at most 30) for the next request of an open session; null

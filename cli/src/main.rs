@@ -86,6 +86,9 @@ enum Command {
     Platforms(cmd::platforms::Cmd),
     /// Scan a platform's QR code (text or PNG/JPEG): log in, sign, decrypt, sessions.
     Scan(cmd::scan::ScanArgs),
+    /// The whole system in one command: a server and a demo trading platform on loopback,
+    /// the full story run through the phone core, QR codes, signed files and a report.
+    Demo(bidkey_cli::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +96,10 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if let Command::Demo(args) = cli.command {
+        // The demo starts its own server and wallets; the global options do not apply.
+        return bidkey_cli::demo::command(args);
+    }
     let out = Out {
         json: cli.json,
         lang: match cli.lang {
@@ -160,6 +167,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
             Command::Scan(a) => cmd::scan::run(&app, a).await,
+            Command::Demo(_) => Err(CliError::Usage("demo runs on its own".into())),
         }
     })
 }

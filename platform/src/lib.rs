@@ -12,6 +12,7 @@
 
 pub mod bidfile;
 pub mod client;
+pub mod demo;
 pub mod error;
 pub mod qr;
 pub mod scan;

@@ -17,6 +17,7 @@ use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::*;
 use bidkey_testkit::phones::*;
 use bidkey_testkit::{Store, TestServer};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const USCC: &str = "91500000MA5U8XGQ8Q";
@@ -158,6 +159,42 @@ async fn login_by_scan_and_the_platform_verifies() {
         code(w.admin.scan(&req.current_qr_uri()).await),
         Some(ErrorCode::ScanUsed)
     );
+
+    // Bind the certificate to the bidder's account on the platform (绑定).
+    let bind = w
+        .client
+        .create(
+            ScanAction::Bind {
+                platform_user: "cqbidder001".into(),
+                uscc: Some(USCC.into()),
+            },
+            DEFAULT_TTL_SECS,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&bind.current_qr_uri()).await.expect("scanned");
+    assert_eq!(view.kind, ScanKind::Bind);
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("bound");
+    let reply = approved(&w.client, &bind).await;
+    let v = w
+        .verifier
+        .check_reply(&bind.body, &reply)
+        .await
+        .expect("verifies");
+    assert_eq!(
+        v.signer.expect("signer").serial,
+        w.team.staff_pair.signing_serial
+    );
+    // The signature binds the platform account: it does not verify for another one.
+    let mut other = bind.body.clone();
+    other.action = ScanAction::Bind {
+        platform_user: "someone-else".into(),
+        uscc: Some(USCC.into()),
+    };
+    assert!(w.verifier.check_reply(&other, &reply).await.is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,6 +432,41 @@ async fn session_with_auto_confirm_and_its_end() {
         .check_reply(&inner.body, &reply)
         .await
         .expect("verifies");
+
+    // Switched off, the next sign request waits for the user; on again with the PIN.
+    w.staff.stop_auto_confirm(&session.session_id);
+    let asked = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("request");
+    assert!(got.done.is_none(), "auto-confirm is off");
+    w.staff
+        .confirm_scan(asked.request_id(), PIN)
+        .await
+        .expect("confirmed");
+    approved(&client, &asked).await;
+    assert!(matches!(
+        w.staff
+            .start_auto_confirm(&session.session_id, "000000")
+            .await,
+        Err(CoreError::WrongPin { .. })
+    ));
+    w.staff
+        .start_auto_confirm(&session.session_id, PIN)
+        .await
+        .expect("on again");
 
     // Decryption inside a session still asks.
     let ask = client
@@ -641,4 +713,125 @@ async fn login_on_postgres() {
         .check_reply(&req.body, &reply)
         .await
         .expect("verifies");
+}
+
+/// What a malicious relay does to the request it hands the phone.
+#[derive(Clone, Copy, Debug)]
+enum Tamper {
+    /// Change the body after the platform signed it.
+    Body,
+    /// Re-sign the body with a key that is not the certificate's.
+    Signature,
+    /// Swap in a certificate from outside the Bidkey CA, with a matching signature.
+    Certificate,
+    /// Another real platform (its own certificate from our CA) signs a request that claims
+    /// this platform's origin.
+    Origin,
+}
+
+/// A relay in front of the real server that passes everything through but tampers with
+/// requests the phone fetches: the phone must refuse them itself.
+async fn malicious_relay(
+    real: String,
+    mode: Arc<Mutex<Tamper>>,
+    accomplice: Arc<RegisteredPlatform>,
+) -> String {
+    use axum::body::{Body, to_bytes};
+    use axum::extract::Request;
+    use axum::response::Response;
+    let handler = move |req: Request| {
+        let real = real.clone();
+        let tamper = *mode.lock().expect("mode");
+        let accomplice = accomplice.clone();
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = to_bytes(body, 1 << 20).await.expect("body");
+            let url = format!("{real}{}", parts.uri);
+            let mut fwd = reqwest::Client::new().request(parts.method.clone(), url);
+            for (k, v) in &parts.headers {
+                if k != "host" {
+                    fwd = fwd.header(k, v);
+                }
+            }
+            let resp = fwd.body(body.to_vec()).send().await.expect("forwarded");
+            let status = resp.status();
+            let mut bytes = resp.bytes().await.expect("answer").to_vec();
+            let fetch = parts.method == axum::http::Method::GET
+                && parts.uri.path().starts_with("/v1/relay/requests/")
+                && parts.uri.query().is_some_and(|q| q.contains("code="));
+            if fetch && status.is_success() {
+                let mut signed: SignedScanRequest =
+                    serde_json::from_slice(&bytes).expect("request");
+                match tamper {
+                    Tamper::Body => {
+                        let text = String::from_utf8(signed.body.clone()).expect("utf8");
+                        signed.body = text
+                            .replace("\"login\"", "\"bind\",\"platform_user\":\"x\"")
+                            .into_bytes();
+                    }
+                    Tamper::Signature => {
+                        let key = Sm2PrivateKey::make_random().expect("key");
+                        signed.signature = PlatformKey::Sm2(key)
+                            .sign(&request_message(&signed.body))
+                            .expect("signed");
+                    }
+                    Tamper::Origin => {
+                        signed.platform_cert = accomplice.cert_der.clone();
+                        signed.signature = PlatformKey::Sm2(accomplice.key.clone())
+                            .sign(&request_message(&signed.body))
+                            .expect("signed");
+                    }
+                    Tamper::Certificate => {
+                        let other = TestServer::start(Store::Sqlite).await;
+                        let p = registered_platform(&other, "伪造平台", ORIGIN).await;
+                        signed.platform_cert = p.cert_der;
+                        signed.signature = PlatformKey::Sm2(p.key)
+                            .sign(&request_message(&signed.body))
+                            .expect("signed");
+                    }
+                }
+                bytes = serde_json::to_vec(&signed).expect("json");
+            }
+            Response::builder()
+                .status(status.as_u16())
+                .header("content-type", "application/json")
+                .body(Body::from(bytes))
+                .expect("response")
+        }
+    };
+    let app = axum::Router::new().fallback(handler);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_phone_refuses_requests_a_relay_tampered_with() {
+    let w = world(Store::Sqlite).await;
+    let mode = Arc::new(Mutex::new(Tamper::Body));
+    let accomplice =
+        registered_platform(&w.server, "另一平台", "https://other.example.invalid").await;
+    let relay = malicious_relay(w.server.url(), mode.clone(), Arc::new(accomplice)).await;
+    // A phone of the staff member behind the malicious relay.
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = phone_at_url(&relay, dir.path());
+    logged_in(&w.server, &phone, "13900000002").await;
+    let client = ScanClient::new(
+        &PlatformClient::new(&relay, None, Duration::from_secs(40)).expect("client"),
+        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+    );
+    for (tamper, expected) in [
+        (Tamper::Body, ErrorCode::ScanSignatureInvalid),
+        (Tamper::Signature, ErrorCode::ScanSignatureInvalid),
+        (Tamper::Certificate, ErrorCode::PlatformCertificateInvalid),
+        (Tamper::Origin, ErrorCode::ScanForeignOrigin),
+    ] {
+        *mode.lock().expect("mode") = tamper;
+        let req = login(&client).await;
+        let got = phone.scan(&req.current_qr_uri()).await;
+        assert_eq!(code(got), Some(expected), "{tamper:?}");
+    }
 }

@@ -14,7 +14,12 @@ pub const PIN: &str = "123456";
 
 /// A phone: a wallet in `dir` with the software keystore and a fast PIN KDF.
 pub fn phone_at(server: &TestServer, dir: &Path) -> Bidkey {
-    let mut config = CoreConfig::new(&server.url(), dir.to_path_buf());
+    phone_at_url(&server.url(), dir)
+}
+
+/// A phone whose server is at `url` (e.g. a proxy in front of the test server).
+pub fn phone_at_url(url: &str, dir: &Path) -> Bidkey {
+    let mut config = CoreConfig::new(url, dir.to_path_buf());
     config.pin_kdf = PinKdfParams {
         memory_kib: 256,
         iterations: 1,

@@ -72,6 +72,15 @@ pub(crate) struct ScanState {
     /// session id → (signing serial, unmasked share): dropped (and zeroized) when the
     /// session ends, the switch goes off, or the session expires.
     auto: Mutex<HashMap<String, AutoConfirm>>,
+    /// Sessions this phone opened: which certificate answers them and whether the platform
+    /// allows auto-confirm.
+    sessions: Mutex<HashMap<String, OpenSession>>,
+}
+
+struct OpenSession {
+    serial: String,
+    expires_at: i64,
+    auto_allowed: bool,
 }
 
 impl std::fmt::Debug for ScanState {
@@ -169,6 +178,7 @@ impl Bidkey {
         self.require_login()?;
         let sid = crate::flows::id_segment(session_id, "session_id")?;
         lock(&self.scan.auto).remove(sid);
+        lock(&self.scan.sessions).remove(sid);
         let _: serde_json::Value = self
             .api
             .delete(&format!("/v1/relay/sessions/{sid}"))
@@ -176,10 +186,42 @@ impl Bidkey {
         Ok(())
     }
 
-    /// Turn auto-confirm off for a session (turning it on needs the PIN:
-    /// [`Bidkey::confirm_session`]).
+    /// Turn auto-confirm off for a session.
     pub fn stop_auto_confirm(&self, session_id: &str) {
         lock(&self.scan.auto).remove(session_id);
+    }
+
+    /// Turn auto-confirm on for a session this phone opened, if the platform allows it. The
+    /// PIN is proven to the co-signing service first (a wrong one counts like any other).
+    pub async fn start_auto_confirm(&self, session_id: &str, pin: &str) -> Result<()> {
+        self.require_login()?;
+        let (serial, expires_at, allowed) = {
+            let sessions = lock(&self.scan.sessions);
+            let s = sessions
+                .get(session_id)
+                .filter(|s| s.expires_at > now())
+                .ok_or_else(|| server_error(ErrorCode::SessionNotFound))?;
+            (s.serial.clone(), s.expires_at, s.auto_allowed)
+        };
+        if !allowed {
+            return Err(CoreError::InvalidInput {
+                field: "auto_confirm",
+            });
+        }
+        let share = Arc::new(self.wallet.share_with_pin(&serial, pin, self.pin_kdf)?);
+        let public = self.public_key_of(&serial)?;
+        let e = message_digest(&public, DEFAULT_ID, b"bidkey auto-confirm on")?;
+        self.co_sign_digest(&serial, &share, &e, CosignPurpose::Sign, None)
+            .await?;
+        lock(&self.scan.auto).insert(
+            session_id.to_owned(),
+            AutoConfirm {
+                serial,
+                share,
+                expires_at,
+            },
+        );
+        Ok(())
     }
 
     /// Wait up to `wait_secs` for the next request of an open session. In an auto-confirm
@@ -306,6 +348,20 @@ impl Bidkey {
                 expires_at: now() + ttl,
                 auto_confirm,
             };
+            lock(&self.scan.sessions).insert(
+                grant.session_id.clone(),
+                OpenSession {
+                    serial: serial.to_owned(),
+                    expires_at: grant.expires_at,
+                    auto_allowed: matches!(
+                        body.action,
+                        ScanAction::Session {
+                            auto_confirm_allowed: true,
+                            ..
+                        }
+                    ),
+                },
+            );
             if auto_confirm {
                 lock(&self.scan.auto).insert(
                     grant.session_id.clone(),

@@ -137,6 +137,8 @@ struct SessionsScreen: View {
     @State private var sessions: [ScanSession] = []
     @State private var autoDone: [SessionRequest] = []
     @State private var request: ScanView?
+    /// The session whose auto-confirm is being switched on: that takes the PIN.
+    @State private var pinFor: String?
 
     var body: some View {
         Frame(title: model.w("会话", "Sessions")) {
@@ -155,6 +157,8 @@ struct SessionsScreen: View {
                                     sessions = try await model.core.scanSessions()
                                 }
                             }
+                        } else {
+                            Button(model.w("开启自动确认", "Auto-confirm on")) { pinFor = s.sessionId }
                         }
                         Spacer()
                         Button(model.w("结束", "End"), role: .destructive) {
@@ -185,6 +189,16 @@ struct SessionsScreen: View {
         }
         .sheet(item: $request) { r in
             ScanRequestPage(request: r) { _ in request = nil }
+        }
+        .sheet(isPresented: Binding(get: { pinFor != nil }, set: { if !$0 { pinFor = nil } })) {
+            PinPadView(title: model.w("证书密码", "PIN"), onPin: { pin in
+                let sid = pinFor ?? ""
+                pinFor = nil
+                model.run {
+                    try await model.core.startAutoConfirm(sessionId: sid, pin: pin)
+                    sessions = try await model.core.scanSessions()
+                }
+            }, onCancel: { pinFor = nil })
         }
     }
 }

@@ -31,6 +31,7 @@ pub struct ScanClient {
     http: reqwest::Client,
     identity: PlatformIdentity,
     reply_alg: ReplyAlg,
+    webhook_url: Option<String>,
 }
 
 /// Whether the platform's poll secret matches, shown as the relay expects it.
@@ -73,7 +74,14 @@ impl ScanClient {
             http: client.http().clone(),
             identity,
             reply_alg: ReplyAlg::Sm2Sm4Gcm,
+            webhook_url: None,
         }
+    }
+
+    /// Also have the relay POST each result (`RelayResult` JSON) to `url` when answered.
+    pub fn with_webhook(mut self, url: &str) -> ScanClient {
+        self.webhook_url = Some(url.to_owned());
+        self
     }
 
     /// Seal replies with P-256/AES-GCM instead of SM2/SM4-GCM.
@@ -143,7 +151,7 @@ impl ScanClient {
             },
             qr_secret: session_id.is_none().then(|| qr_secret.to_vec()),
             poll_secret: poll_secret.to_vec(),
-            webhook_url: None,
+            webhook_url: self.webhook_url.clone(),
         };
         let path = match session_id {
             None => "/v1/relay/requests".to_owned(),

@@ -220,6 +220,13 @@ fun main(args: Array<String>) {
             expect(scan.request.value?.requestId == second && scan.request.value?.sessionId == sid) { "${scan.request.value}" }
             scan.reject("not me").join()
             expect(server.scanResult(second) == "rejected not me") { "rejection" }
+            scan.startAutoConfirm(sid, "000000").join()
+            expect(scan.error.value?.action == ErrorAction.PIN_AGAIN) { "${scan.error.value}" }
+            scan.startAutoConfirm(sid, pin).join()
+            expect(scan.error.value == null && scan.sessions.value.single().autoConfirm) { "${scan.error.value}" }
+            val third = server.inSession(sid)
+            expect(scan.receiveOnce(10uL)?.done != null && scan.autoConfirmed.value.size == 2) { "not auto-confirmed again" }
+            expect(server.scanResult(third) == "verified $serial - auto") { "auto-confirmed again" }
             scan.endSession(sid).join()
             expect(scan.error.value == null && scan.openSessions(System.currentTimeMillis() / 1000).isEmpty()) { "${scan.error.value} ${scan.sessions.value}" }
         }

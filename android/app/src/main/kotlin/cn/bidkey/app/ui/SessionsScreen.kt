@@ -24,6 +24,8 @@ fun SessionsScreen(vm: ScanViewModel, w: Words) {
         vm.listenForSessionRequests()
     }
     DisposableEffect(Unit) { onDispose { vm.stopListening() } }
+    // The session whose auto-confirm is being switched on: that takes the PIN.
+    var pinFor by remember { mutableStateOf<String?>(null) }
     ScreenFrame(w("会话", "Sessions"), vm, w) {
         val open = vm.openSessions(System.currentTimeMillis() / 1000)
         if (open.isEmpty()) Text(w("没有进行中的会话。", "No open session."))
@@ -42,6 +44,8 @@ fun SessionsScreen(vm: ScanViewModel, w: Words) {
                         Row {
                             if (s.autoConfirm) {
                                 TextButton(onClick = { vm.stopAutoConfirm(s.sessionId) }) { Text(w("关闭自动确认", "Auto-confirm off")) }
+                            } else {
+                                TextButton(onClick = { pinFor = s.sessionId }) { Text(w("开启自动确认", "Auto-confirm on")) }
                             }
                             TextButton(onClick = { vm.endSession(s.sessionId) }) { Text(w("结束", "End")) }
                         }
@@ -55,5 +59,8 @@ fun SessionsScreen(vm: ScanViewModel, w: Words) {
                 )
             }
         }
+    }
+    pinFor?.let { sid ->
+        PinPadDialog(w("证书密码", "PIN"), w, onPin = { pinFor = null; vm.startAutoConfirm(sid, it) }, onCancel = { pinFor = null })
     }
 }

@@ -100,9 +100,15 @@ class ScanViewModel(private val bidkey: Bidkey, scope: CoroutineScope, lang: Sta
         _sessions.value = bidkey.scanSessions()
     }
 
-    /** Turn auto-confirm off (turning it on again takes a new session and the PIN). */
+    /** Turn auto-confirm off. */
     fun stopAutoConfirm(sessionId: String) = run {
         bidkey.stopAutoConfirm(sessionId)
+        _sessions.value = bidkey.scanSessions()
+    }
+
+    /** Turn auto-confirm on again with the PIN (a session this phone opened, if the platform allows it). */
+    fun startAutoConfirm(sessionId: String, pin: String) = run {
+        bidkey.startAutoConfirm(sessionId, pin)
         _sessions.value = bidkey.scanSessions()
     }
 

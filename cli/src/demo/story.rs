@@ -1,0 +1,674 @@
+//! The whole story, step by step, through the same core API the phones use: two people
+//! sign up; the first verifies enterprise A by micro-payment and gets its certificates; the
+//! second joins; the admin grants the staff member's certificate for the demo platform; the
+//! staff member logs in by QR, signs and seals a bid, which the platform keeps encrypted to
+//! enterprise A, and decrypts it at the opening; the phone is lost and recovered, and the
+//! old bid still opens; the admin revokes the grant and the platform refuses the signature.
+//!
+//! Every step checks its outcome and fails the story otherwise; [`Outcome`] carries what the
+//! end-to-end tests assert on top.
+
+use super::browser::{Browser, Job, Verified, decode_qr};
+use super::error::{DemoError, Result};
+use super::journal::Journal;
+use super::world::{World, write_file};
+use bidkey_core::flows::certs::EnrolledPair;
+use bidkey_core::flows::scan::{ScanDone, ScanView};
+use bidkey_core::{Bidkey, CoreError};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest, SmsPurpose};
+use bidkey_protocol::enterprises::{MicropaymentStatus, Role};
+use bidkey_protocol::orders::Status;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How many steps [`run`] takes.
+pub const STEPS: usize = 17;
+
+/// Enterprise A.
+pub const USCC_A: &str = "91500000MA5U8XGQ8Q";
+pub const NAME_A: &str = "重庆比德科技有限公司";
+/// The last six digits of A's corporate account, from which it makes the micro-payment.
+pub const ACCOUNT_LAST6: &str = "880021";
+
+/// The first person: claims A and becomes its admin.
+pub const ADMIN_NUMBER: &str = "13800000001";
+pub const ADMIN_NAME: &str = "张三";
+/// The second person: joins A as staff and bids.
+pub const STAFF_NUMBER: &str = "13800000002";
+pub const STAFF_NAME: &str = "李四";
+/// Certificate PINs (the sandbox's people; never use such PINs for real).
+pub const PIN: &str = "246813";
+pub const NEW_PIN: &str = "135792";
+
+/// How long a platform page waits for the phone's answer to be verified.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// What the story established, for the end-to-end tests.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub enterprise_id: String,
+    pub micropayment_fen: i64,
+    pub admin_pair: EnrolledPair,
+    pub staff_pair: EnrolledPair,
+    pub recovered_pair: EnrolledPair,
+    pub grant_id: String,
+    /// The platform's message after the login scan.
+    pub login_message: String,
+    pub bid_id: String,
+    /// SM3 of the bid file, hex.
+    pub bid_sm3: String,
+    /// The serial of the certificate the bid file was encrypted to.
+    pub bid_recipient_serial: String,
+    /// The serial that signed the bid.
+    pub bid_signer_serial: String,
+    pub verified_when_signed: Verified,
+    pub opened_before_loss: bool,
+    /// What the server answered the lost phone after the loss report.
+    pub lost_phone_refused: Option<ErrorCode>,
+    pub opened_after_recovery: bool,
+    pub second_bid_id: String,
+    pub second_verified_under_grant: Verified,
+    pub second_verified_after_revoke: Verified,
+    /// What the phone answered a new sign request after the grant was revoked.
+    pub refused_after_revoke: Option<ErrorCode>,
+    /// Files left in the output folder (QR codes, documents).
+    pub files: Vec<PathBuf>,
+}
+
+/// A valid resident ID number (GB 11643 check character) for sandbox person `seq`.
+pub fn resident_id(seq: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let body = format!("50010219880808{:03}", seq % 1000);
+    let sum: u32 = body
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
+}
+
+pub fn identity(name: &str, seq: u32) -> RealNameRequest {
+    RealNameRequest {
+        method: RealNameMethod::Cfca,
+        name: name.into(),
+        id_number: resident_id(seq),
+        bank_card: None,
+        bank_phone: None,
+    }
+}
+
+/// A small PNG standing in for the scanned business licence (营业执照).
+pub fn licence_png() -> Result<Vec<u8>> {
+    let img = image::RgbImage::from_fn(320, 220, |x, y| {
+        if x < 8 || y < 8 || x >= 312 || y >= 212 {
+            image::Rgb([180, 30, 30])
+        } else {
+            image::Rgb([250, 246, 235])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| DemoError::Unexpected(format!("licence image: {e}")))?;
+    Ok(out.into_inner())
+}
+
+/// The bid file's text (投标文件).
+pub fn bid_text(version: u32) -> Vec<u8> {
+    let mut s = format!(
+        "投标文件（第{version}版）\n招标项目：渝北区道路改造工程施工招标（CQ-ZB-2026-0042）\n投标人：{NAME_A}\n\
+         统一社会信用代码：{USCC_A}\n投标报价：人民币 12,345,678.00 元\n工期：180 日历天\n"
+    );
+    // Body text long enough to span several encrypted chunks' worth of lines.
+    for i in 1..=2000 {
+        s.push_str(&format!("第{i}条 技术与商务响应：完全响应招标文件要求。\n"));
+    }
+    s.into_bytes()
+}
+
+fn account_id(phone: &Bidkey) -> Result<String> {
+    Ok(phone
+        .account()?
+        .ok_or_else(|| DemoError::Unexpected("the phone is not logged in".into()))?
+        .id)
+}
+
+fn expect(cond: bool, what: impl Into<String>) -> Result<()> {
+    if cond {
+        Ok(())
+    } else {
+        Err(DemoError::Unexpected(what.into()))
+    }
+}
+
+fn refusal_code(err: &CoreError) -> Option<ErrorCode> {
+    err.code()
+}
+
+/// The two people sign up and pass real-name (steps 1 and 2).
+async fn sign_up(
+    world: &World,
+    j: &mut Journal,
+    phone: &Bidkey,
+    number: &str,
+    who: &RealNameRequest,
+) -> Result<()> {
+    let code = world.sms_code(phone, number, SmsPurpose::Signup).await?;
+    j.note(format!(
+        "SMS code for {number} read from the sandbox's outbox"
+    ));
+    let account = phone.sign_up(number, &code, "演示手机").await?;
+    j.note(format!("account {}", account.id));
+    let account = phone.verify_real_name(who).await?;
+    expect(
+        account.real_name.is_some(),
+        "the account has no real name after the check",
+    )?;
+    j.note(format!(
+        "real-name passed (sandbox provider): {}, ID number {}…",
+        who.name,
+        who.id_number.get(..6).unwrap_or("")
+    ));
+    Ok(())
+}
+
+/// Show the job's QR code as a PNG (saved as `qr/{name}.png`), read it back as a camera
+/// does, and scan it with `phone`: the phone fetches and verifies the platform's request.
+async fn scan_qr(
+    world: &World,
+    j: &mut Journal,
+    browser: &Browser,
+    job: &Job,
+    phone: &Bidkey,
+    name: &str,
+    files: &mut Vec<PathBuf>,
+) -> Result<ScanView> {
+    let png = browser.qr_png(&job.request_id).await?;
+    let path = world.out_dir.join("qr").join(format!("{name}.png"));
+    write_file(&path, &png)?;
+    files.push(path.clone());
+    let text = decode_qr(&png)?;
+    j.note(format!("QR code saved: {}", path.display()));
+    let view = phone.scan(&text).await?;
+    expect(
+        view.verification_code == job.code,
+        format!(
+            "the phone shows code {} but the page shows {}",
+            view.verification_code, job.code
+        ),
+    )?;
+    j.note(format!(
+        "phone: request from {} ({}), code {} matches the page",
+        view.platform_name, view.origin, view.verification_code
+    ));
+    Ok(view)
+}
+
+/// Confirm a scanned request with the PIN and wait until the platform verified the reply.
+async fn confirm(
+    j: &mut Journal,
+    browser: &Browser,
+    phone: &Bidkey,
+    view: &ScanView,
+    pin: &str,
+) -> Result<(ScanDone, Job)> {
+    let done = phone.confirm_scan(&view.request_id, pin).await?;
+    let job = browser.settled(&view.request_id, SETTLE).await?;
+    expect(
+        job.state == "done",
+        format!("the platform did not accept the reply: {}", job.message),
+    )?;
+    j.note(format!("platform: {}", job.message));
+    Ok((done, job))
+}
+
+/// Run the story on `world`, recording each step in `j`. On an error the step under way is
+/// left open; the caller records it with [`Journal::fail`].
+pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
+    let mut files = Vec::new();
+    let admin = world.phone("admin")?;
+    let staff = world.phone("staff")?;
+    let admin_id = identity(ADMIN_NAME, 1);
+    let staff_id = identity(STAFF_NAME, 2);
+
+    j.begin(format!(
+        "{ADMIN_NAME} signs up and passes the real-name check"
+    ));
+    sign_up(world, j, &admin, ADMIN_NUMBER, &admin_id).await?;
+    j.end();
+
+    j.begin(format!(
+        "{STAFF_NAME} signs up and passes the real-name check"
+    ));
+    sign_up(world, j, &staff, STAFF_NUMBER, &staff_id).await?;
+    j.end();
+
+    j.begin(format!(
+        "{ADMIN_NAME} asks to verify {NAME_A} by micro-payment (对公打款认证)"
+    ));
+    let found = admin.search_enterprises(USCC_A).await?;
+    expect(
+        found.results.first().is_some_and(|r| !r.claimed),
+        "enterprise A is already claimed",
+    )?;
+    let mp = admin
+        .request_micropayment(USCC_A, NAME_A, ACCOUNT_LAST6)
+        .await?;
+    expect(
+        mp.status == MicropaymentStatus::Pending,
+        "micro-payment not pending",
+    )?;
+    j.note(format!(
+        "transfer ¥0.{:02} from the account ending {ACCOUNT_LAST6} to {} ({}), remark {}",
+        mp.amount_fen, mp.payee_name, mp.payee_account, mp.reference
+    ));
+    j.end();
+
+    j.begin("The operator imports the bank statement; the transfer matches");
+    let booked = world.server.state.clock.now();
+    let csv = format!(
+        "{}\nDEMO-{booked},{booked},62220202000{ACCOUNT_LAST6},{NAME_A},0.{:02},对公打款认证 {}\n",
+        bidkey_server::bank::CSV_HEADER,
+        mp.amount_fen,
+        mp.reference
+    );
+    let summary = world.import_statement("bank-statement.csv", &csv).await?;
+    expect(
+        summary.matched == 1,
+        format!("statement import: {summary:?}"),
+    )?;
+    let polled = admin.micropayment(&mp.id).await?;
+    expect(
+        polled.status == MicropaymentStatus::Matched && polled.role == Some(Role::Admin),
+        format!("micro-payment is {:?}", polled.status),
+    )?;
+    let enterprise_id = mp.enterprise_id.clone();
+    j.note(format!(
+        "statement saved as documents/bank-statement.csv; 1 line matched; {ADMIN_NAME} is now the admin of {NAME_A}"
+    ));
+    j.end();
+
+    j.begin(format!(
+        "{ADMIN_NAME} applies for the enterprise certificates (认领企业 with the business licence)"
+    ));
+    let claim = admin
+        .claim_enterprise(
+            USCC_A,
+            NAME_A,
+            Some(ADMIN_NAME),
+            vec![("营业执照.png".into(), "image/png".into(), licence_png()?)],
+        )
+        .await?;
+    expect(
+        claim.status == Status::PendingReview,
+        format!("the claim is {}", claim.status.as_str()),
+    )?;
+    j.note(format!(
+        "application {} waits for the CA's review",
+        claim.id
+    ));
+    j.end();
+
+    j.begin("The CA approves; the order is paid");
+    let paid = world.approve_and_pay(&admin, &claim).await?;
+    j.note(format!("application {} is paid", paid.id));
+    j.end();
+
+    j.begin("The admin's certificates are issued (two-party key made with the PIN)");
+    let admin_pair = admin.enroll(&paid.id, PIN).await?;
+    j.note(format!(
+        "signing certificate {}, encryption certificate {}",
+        admin_pair.signing_serial, admin_pair.encryption_serial
+    ));
+    j.end();
+
+    j.begin(format!(
+        "{STAFF_NAME} joins {NAME_A}; the admin and the CA approve; certificates issued"
+    ));
+    let join = staff.join_enterprise(&enterprise_id).await?;
+    expect(
+        join.status == Status::PendingAdmin,
+        format!("the join request is {}", join.status.as_str()),
+    )?;
+    let approved = admin.approve_join(&enterprise_id, &join.id).await?;
+    j.note(format!("the admin approved join request {}", join.id));
+    let paid = world.approve_and_pay(&staff, &approved).await?;
+    let staff_pair = staff.enroll(&paid.id, PIN).await?;
+    j.note(format!(
+        "the CA approved; signing certificate {}, encryption certificate {}",
+        staff_pair.signing_serial, staff_pair.encryption_serial
+    ));
+    j.end();
+
+    j.begin(format!(
+        "The admin grants {STAFF_NAME}'s enterprise certificate for the demo platform"
+    ));
+    let grant = admin
+        .add_grant(&enterprise_id, &account_id(&staff)?, &world.platform_id)
+        .await?;
+    j.note(format!("grant {} on {}", grant.id, grant.platform_name));
+    j.end();
+
+    j.begin("The platform shows a login QR; the staff wallet scans it");
+    let browser = Browser::new(world.platform_url())?;
+    let job = browser.login().await?;
+    let view = scan_qr(world, j, &browser, &job, &staff, "1-login", &mut files).await?;
+    let (_, job) = confirm(j, &browser, &staff, &view, PIN).await?;
+    let login_message = job.message.clone();
+    let me = browser
+        .me()
+        .await?
+        .ok_or_else(|| DemoError::Unexpected("the browser is not logged in".into()))?;
+    expect(
+        me.uscc.as_deref() == Some(USCC_A) && me.signing_serial == staff_pair.signing_serial,
+        format!("logged in as {me:?}"),
+    )?;
+    j.end();
+
+    j.begin("A bid is uploaded, encrypted to enterprise A, and signed and sealed by scan");
+    let text = bid_text(1);
+    let bid_name = "投标文件-渝北道路改造.txt";
+    let up = browser.upload(bid_name, text.clone()).await?;
+    expect(
+        up.bid.recipient_serial == staff_pair.encryption_serial,
+        "the bid is not encrypted to the enterprise encryption certificate",
+    )?;
+    j.note(format!(
+        "the platform keeps only the encrypted file ({} bytes plain, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
+        up.bid.size, up.bid.sm3, up.bid.recipient_serial
+    ));
+    let view = scan_qr(
+        world,
+        j,
+        &browser,
+        &up.job,
+        &staff,
+        "2-sign-bid",
+        &mut files,
+    )
+    .await?;
+    confirm(j, &browser, &staff, &view, PIN).await?;
+    let bid = browser.bid(&up.bid.id).await?;
+    let sig = bid
+        .signature
+        .clone()
+        .ok_or_else(|| DemoError::Unexpected("the platform recorded no signature".into()))?;
+    let verified_when_signed = browser.verify(&bid.id).await?;
+    expect(
+        verified_when_signed.valid,
+        format!(
+            "the platform rejects the signature: {}",
+            verified_when_signed.message
+        ),
+    )?;
+    j.note(format!("platform check: {}", verified_when_signed.message));
+    files.extend(save_signed(
+        world,
+        &staff,
+        bid_name,
+        &text,
+        &sig.serial,
+        &sig.signature,
+        &bid.id,
+    )?);
+    j.note("bid file, its signature (DER and hex), the signing certificate (PEM) and the encrypted file saved in documents/");
+    j.end();
+
+    j.begin("Bid opening (开标): the wallet decrypts the bid by scan");
+    let job = browser.open(&bid.id).await?;
+    let view = scan_qr(world, j, &browser, &job, &staff, "3-open-bid", &mut files).await?;
+    expect(
+        view.decryptable_files.iter().any(|f| f == bid_name),
+        "the phone cannot decrypt the bid",
+    )?;
+    confirm(j, &browser, &staff, &view, PIN).await?;
+    let opened_before_loss = browser
+        .bid(&bid.id)
+        .await?
+        .opened
+        .is_some_and(|o| o.sm3_matches);
+    expect(
+        opened_before_loss,
+        "the opened bid does not match its digest",
+    )?;
+    j.end();
+
+    j.begin(format!("{STAFF_NAME}'s phone is lost: loss report (挂失)"));
+    let new_phone = world.phone("staff-new")?;
+    let code = world
+        .sms_code(&new_phone, STAFF_NUMBER, SmsPurpose::LossReport)
+        .await?;
+    let change = new_phone.report_loss(STAFF_NUMBER, &code, None).await?;
+    j.note(format!(
+        "suspended: {} (no login needed, only the number and an SMS code)",
+        change.serials.join(", ")
+    ));
+    let lost_phone_refused = match staff
+        .sign_message(&staff_pair.signing_serial, PIN, b"after the loss report")
+        .await
+    {
+        Ok(_) => None,
+        Err(e) => refusal_code(&e),
+    };
+    expect(
+        lost_phone_refused == Some(ErrorCode::CertificateSuspended),
+        format!("the lost phone still signs ({lost_phone_refused:?})"),
+    )?;
+    j.note("the lost phone's signature is refused: certificate suspended");
+    j.end();
+
+    j.begin("Recovery (证书找回) on a new phone: login, real-name again, new certificates");
+    let code = world
+        .sms_code(&new_phone, STAFF_NUMBER, SmsPurpose::Login)
+        .await?;
+    new_phone
+        .login_with_sms(STAFF_NUMBER, &code, "新手机")
+        .await?;
+    let code = world
+        .sms_code(&new_phone, STAFF_NUMBER, SmsPurpose::Recover)
+        .await?;
+    let app = new_phone
+        .recover(&staff_id, &code, Some(&enterprise_id))
+        .await?;
+    let paid = world.approve_and_pay(&new_phone, &app).await?;
+    let recovered_pair = new_phone.enroll(&paid.id, NEW_PIN).await?;
+    let has_old_key = new_phone
+        .local_certificates()?
+        .iter()
+        .any(|c| c.serial == staff_pair.encryption_serial);
+    expect(
+        has_old_key,
+        "the old encryption key did not come back to the new phone",
+    )?;
+    j.note(format!(
+        "new signing certificate {}; {} encryption key(s) re-delivered by the KMC, the old {} among them",
+        recovered_pair.signing_serial, recovered_pair.encryption_keys, staff_pair.encryption_serial
+    ));
+    j.end();
+
+    j.begin("The bid made before the loss still opens, answered by the new phone");
+    let job = browser.open(&bid.id).await?;
+    let view = scan_qr(
+        world,
+        j,
+        &browser,
+        &job,
+        &new_phone,
+        "4-open-after-recovery",
+        &mut files,
+    )
+    .await?;
+    expect(
+        view.decryptable_files.iter().any(|f| f == bid_name),
+        "the new phone cannot decrypt the old bid",
+    )?;
+    confirm(j, &browser, &new_phone, &view, NEW_PIN).await?;
+    let opened_after_recovery = browser
+        .bid(&bid.id)
+        .await?
+        .opened
+        .is_some_and(|o| o.sm3_matches);
+    expect(
+        opened_after_recovery,
+        "the re-opened bid does not match its digest",
+    )?;
+    j.end();
+
+    j.begin("The new phone logs in and signs a revised bid under the same grant");
+    let browser2 = Browser::new(world.platform_url())?;
+    let job = browser2.login().await?;
+    let view = scan_qr(
+        world,
+        j,
+        &browser2,
+        &job,
+        &new_phone,
+        "5-login-new-phone",
+        &mut files,
+    )
+    .await?;
+    confirm(j, &browser2, &new_phone, &view, NEW_PIN).await?;
+    let second = browser2
+        .upload("投标文件-渝北道路改造-修订.txt", bid_text(2))
+        .await?;
+    let view = scan_qr(
+        world,
+        j,
+        &browser2,
+        &second.job,
+        &new_phone,
+        "6-sign-revised-bid",
+        &mut files,
+    )
+    .await?;
+    confirm(j, &browser2, &new_phone, &view, NEW_PIN).await?;
+    let second_verified_under_grant = browser2.verify(&second.bid.id).await?;
+    expect(
+        second_verified_under_grant.valid,
+        format!(
+            "the revised bid's signature: {}",
+            second_verified_under_grant.message
+        ),
+    )?;
+    j.note(format!(
+        "platform check: {}",
+        second_verified_under_grant.message
+    ));
+    j.end();
+
+    j.begin(format!(
+        "The admin revokes the grant: the platform refuses {STAFF_NAME}'s signature"
+    ));
+    admin.revoke_grant(&enterprise_id, &grant.id).await?;
+    let second_verified_after_revoke = browser2.verify(&second.bid.id).await?;
+    expect(
+        !second_verified_after_revoke.valid,
+        "the platform still accepts the signature after the grant was revoked",
+    )?;
+    j.note(format!(
+        "platform check: {}",
+        second_verified_after_revoke.message
+    ));
+    let third = browser2
+        .upload("投标文件-渝北道路改造-再次修订.txt", bid_text(3))
+        .await?;
+    let png = browser2.qr_png(&third.job.request_id).await?;
+    let path = world.out_dir.join("qr").join("7-sign-after-revoke.png");
+    write_file(&path, &png)?;
+    files.push(path);
+    let view = new_phone.scan(&decode_qr(&png)?).await?;
+    let refused_after_revoke = match new_phone.confirm_scan(&view.request_id, NEW_PIN).await {
+        Ok(_) => None,
+        Err(e) => refusal_code(&e),
+    };
+    expect(
+        refused_after_revoke == Some(ErrorCode::GrantMissing),
+        format!("a new sign request was not refused for the grant ({refused_after_revoke:?})"),
+    )?;
+    j.note("the phone refuses a new sign request: grant_missing (no grant for this platform)");
+    // The phone then declines the request, so the platform's page stops waiting.
+    new_phone
+        .reject_scan(&view.request_id, Some("该证书未获授权用于本平台"))
+        .await?;
+    let job = browser2.settled(&view.request_id, SETTLE).await?;
+    expect(
+        job.state == "failed",
+        format!("the platform shows {}", job.state),
+    )?;
+    j.note(format!("platform: {}", job.message));
+    j.end();
+
+    Ok(Outcome {
+        enterprise_id,
+        micropayment_fen: mp.amount_fen,
+        admin_pair,
+        staff_pair,
+        recovered_pair,
+        grant_id: grant.id,
+        login_message,
+        bid_id: bid.id,
+        bid_sm3: bid.sm3,
+        bid_recipient_serial: bid.recipient_serial,
+        bid_signer_serial: sig.serial,
+        verified_when_signed,
+        opened_before_loss,
+        lost_phone_refused,
+        opened_after_recovery,
+        second_bid_id: second.bid.id,
+        second_verified_under_grant,
+        second_verified_after_revoke,
+        refused_after_revoke,
+        files,
+    })
+}
+
+/// Save the signed bid: the plain file, the signature as DER and hex, the signing
+/// certificate as PEM (from the wallet), and a copy of the encrypted file the platform keeps.
+fn save_signed(
+    world: &World,
+    phone: &Bidkey,
+    name: &str,
+    plain: &[u8],
+    serial: &str,
+    signature_hex: &str,
+    bid_id: &str,
+) -> Result<Vec<PathBuf>> {
+    let docs = world.out_dir.join("documents");
+    let der = hex::decode(signature_hex)
+        .map_err(|_| DemoError::Unexpected("the platform's signature is not hex".into()))?;
+    let cert = phone
+        .local_certificates()?
+        .into_iter()
+        .find(|c| c.serial == serial)
+        .ok_or_else(|| {
+            DemoError::Unexpected(format!("certificate {serial} is not in the wallet"))
+        })?;
+    let pem = bidkey_crypto::x509::Cert::from_der(&cert.der)
+        .and_then(|c| c.to_pem())
+        .map_err(|e| DemoError::Unexpected(format!("signing certificate: {e}")))?;
+    let encrypted = world
+        .out_dir
+        .join("platform")
+        .join("bids")
+        .join(format!("{bid_id}.bid"));
+    let copy = docs.join(format!("{name}.bid"));
+    std::fs::copy(&encrypted, &copy)
+        .map_err(|e| DemoError::io(encrypted.display().to_string(), e))?;
+    let files = [
+        (docs.join(name), plain.to_vec()),
+        (docs.join(format!("{name}.sig.der")), der),
+        (
+            docs.join(format!("{name}.sig.hex")),
+            format!("{signature_hex}\n").into_bytes(),
+        ),
+        (docs.join("signing-cert.pem"), pem.into_bytes()),
+    ];
+    let mut out = vec![copy];
+    for (path, data) in files {
+        write_file(&path, &data)?;
+        out.push(path);
+    }
+    Ok(out)
+}

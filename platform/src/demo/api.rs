@@ -1,0 +1,283 @@
+//! The demo's JSON API, called by its pages and by the `bidkey demo` story.
+
+use super::jobs::{JobView, Purpose};
+use super::{Bid, Bidder, Demo, unix_now};
+use crate::error::PlatformError;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bidkey_protocol::scan::{DigestAlg, DocumentToSign, ScanAction, SealPlacement};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::sync::Arc;
+
+/// The cookie that ties a browser to its login (the QR's session is bound to the browser
+/// that asked for it).
+pub const SESSION_COOKIE: &str = "bk_sid";
+const MAX_BID: usize = 512 * 1024 * 1024;
+
+pub(crate) fn routes() -> Router<Arc<Demo>> {
+    Router::new()
+        .route("/api/me", get(me))
+        .route("/api/login", post(login))
+        .route("/api/jobs/{id}", get(job))
+        .route("/api/jobs/{id}/qr.svg", get(qr_svg))
+        .route("/api/jobs/{id}/qr.png", get(qr_png))
+        .route(
+            "/api/bids",
+            get(bids).post(upload).layer(DefaultBodyLimit::max(MAX_BID)),
+        )
+        .route("/api/bids/{id}/open", post(open_bid))
+        .route("/api/bids/{id}/verify", post(reverify))
+}
+
+/// An API error: a status and a message in Chinese.
+#[derive(Debug)]
+pub(crate) struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(serde_json::json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<PlatformError> for ApiError {
+    fn from(e: PlatformError) -> Self {
+        ApiError(StatusCode::BAD_GATEWAY, e.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The browser's session id, and the cookie to set when it had none.
+pub(crate) fn browser(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    let existing = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| {
+            *k == SESSION_COOKIE && v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+        .map(|(_, v)| v.to_owned());
+    match existing {
+        Some(sid) => (sid, None),
+        None => {
+            let sid = hex::encode(bidkey_crypto::rng::bytes::<16>().unwrap_or([0; 16]));
+            let cookie = HeaderValue::from_str(&format!(
+                "{SESSION_COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict"
+            ))
+            .ok();
+            (sid, cookie)
+        }
+    }
+}
+
+fn with_cookie<T: IntoResponse>(cookie: Option<HeaderValue>, body: T) -> Response {
+    let mut resp = body.into_response();
+    if let Some(c) = cookie {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+pub(crate) fn bidder_of(demo: &Demo, sid: &str) -> Option<Bidder> {
+    demo.lock().browsers.get(sid).cloned().flatten()
+}
+
+#[derive(Debug, Serialize)]
+struct Me {
+    bidder: Option<Bidder>,
+    platform: String,
+}
+
+async fn me(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (sid, cookie) = browser(&headers);
+    with_cookie(
+        cookie,
+        Json(Me {
+            bidder: bidder_of(&demo, &sid),
+            platform: demo.name.clone(),
+        }),
+    )
+}
+
+async fn login(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> ApiResult<Response> {
+    let (sid, cookie) = browser(&headers);
+    demo.lock().browsers.entry(sid.clone()).or_insert(None);
+    let view = demo
+        .start_job(&sid, Purpose::Login, ScanAction::Login { uscc: None })
+        .await?;
+    Ok(with_cookie(cookie, Json(view)))
+}
+
+async fn job(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> ApiResult<Json<JobView>> {
+    demo.job(&id)
+        .map(Json)
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个请求".into()))
+}
+
+async fn qr_svg(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let view = demo
+        .job(&id)
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个请求".into()))?;
+    let svg = crate::qr::render_qr_svg(&view.qr_text)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        svg,
+    )
+        .into_response())
+}
+
+async fn qr_png(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let view = demo
+        .job(&id)
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个请求".into()))?;
+    let png = crate::qr::render_qr_png(&view.qr_text)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+async fn bids(State(demo): State<Arc<Demo>>) -> Json<Vec<Bid>> {
+    Json(demo.lock().bids.clone())
+}
+
+#[derive(Debug, Deserialize)]
+struct UploadQuery {
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Uploaded {
+    bid: Bid,
+    job: JobView,
+}
+
+/// Upload a bid file (the raw body): the platform hashes it, keeps it only encrypted to the
+/// bidder's encryption certificate, and asks the bidder to seal the digest.
+async fn upload(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> ApiResult<Json<Uploaded>> {
+    let (sid, _) = browser(&headers);
+    let bidder =
+        bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    let name = q.name.trim();
+    if name.is_empty() || name.len() > 200 || name.contains(['/', '\\']) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "文件名无效".into()));
+    }
+    let tmp = tempfile::NamedTempFile::new_in(&demo.data_dir)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    {
+        let mut out = std::io::BufWriter::new(tmp.as_file());
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
+            out.write_all(&chunk)
+                .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        }
+        out.flush()
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    }
+    let bid = demo.store_bid(bidder.clone(), name, tmp.path())?;
+    let digest = hex::decode(&bid.sm3)
+        .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "digest".into()))?;
+    let doc = DocumentToSign {
+        name: bid.file_name.clone(),
+        digest_alg: DigestAlg::Sm3,
+        digest,
+        seal: Some(SealPlacement {
+            seal_id: None,
+            page: 1,
+            x_mm: 150,
+            y_mm: 250,
+        }),
+    };
+    demo.remember_document(&bid.id, doc.clone());
+    let job = demo
+        .start_job(
+            &sid,
+            Purpose::SignBid {
+                bid_id: bid.id.clone(),
+            },
+            ScanAction::Sign {
+                uscc: bidder.uscc.clone(),
+                documents: vec![doc],
+            },
+        )
+        .await?;
+    Ok(Json(Uploaded { bid, job }))
+}
+
+/// At the bid opening: ask the bidder to unwrap the key of their bid.
+async fn open_bid(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<JobView>> {
+    let (sid, _) = browser(&headers);
+    if unix_now() < demo.tender.opening_at {
+        return Err(ApiError(StatusCode::CONFLICT, "尚未到开标时间".into()));
+    }
+    let bid = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
+    let wrapped = demo.wrapped_key_of(&bid)?;
+    let job = demo
+        .start_job(
+            &sid,
+            Purpose::OpenBid { bid_id: id },
+            ScanAction::Decrypt {
+                tender_id: demo.tender.id.clone(),
+                tender_name: demo.tender.name.clone(),
+                opening_at: demo.tender.opening_at,
+                files: vec![wrapped],
+            },
+        )
+        .await?;
+    Ok(Json(job))
+}
+
+#[derive(Debug, Serialize)]
+struct Reverified {
+    valid: bool,
+    message: String,
+}
+
+/// Check a bid's signature again now: chain, revocation and the grant as they stand today.
+async fn reverify(
+    State(demo): State<Arc<Demo>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Reverified>> {
+    let out = demo.reverify(&id).await;
+    Ok(Json(match out {
+        Ok(m) => Reverified {
+            valid: true,
+            message: m,
+        },
+        Err(e) => Reverified {
+            valid: false,
+            message: format!("签名不再有效：{e}"),
+        },
+    }))
+}

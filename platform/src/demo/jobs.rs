@@ -1,0 +1,390 @@
+//! Scan jobs of the demo: each QR shown on a page is a job that long-polls the relay in the
+//! background, then opens and verifies the reply and applies it (log in, record the bid's
+//! signature, open the bid file).
+
+use super::{Bid, Bidder, Demo, OpenedInfo, SignatureInfo, unix_now};
+use crate::bidfile::{self, FileKey};
+use crate::error::{PlatformError, Result};
+use crate::scan::verify::VerifiedReply;
+use crate::scan::{PendingScan, ScanResult};
+use bidkey_crypto::sm3::Sm3Hasher as Sm3;
+use bidkey_protocol::scan::{RelayStatus, ScanAction};
+use serde::Serialize;
+use std::sync::Arc;
+
+/// What a job is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Purpose {
+    Login,
+    SignBid { bid_id: String },
+    OpenBid { bid_id: String },
+}
+
+/// Where a job stands, as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a scan.
+    Waiting,
+    /// Scanned; the bidder is confirming on the phone.
+    Scanned,
+    /// Verified and applied.
+    Done,
+    /// Refused (by the bidder, by a check, or expired).
+    Failed,
+}
+
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub pending: Arc<PendingScan>,
+    pub purpose: Purpose,
+    pub browser: String,
+    pub state: JobState,
+    pub message: String,
+}
+
+/// A job as the JSON API returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub request_id: String,
+    pub purpose: Purpose,
+    pub state: JobState,
+    pub message: String,
+    /// The four digits the phone shows too.
+    pub code: String,
+    pub expires_at: i64,
+    /// The QR code's text right now (it changes every second).
+    pub qr_text: String,
+}
+
+impl Job {
+    pub fn view(&self) -> JobView {
+        JobView {
+            request_id: self.pending.request_id().to_owned(),
+            purpose: self.purpose.clone(),
+            state: self.state.clone(),
+            message: self.message.clone(),
+            code: self.pending.verification_code(),
+            expires_at: self.pending.body.expires_at,
+            qr_text: self.pending.current_qr_uri(),
+        }
+    }
+}
+
+impl Demo {
+    /// Create a request for `action` and start waiting for its reply.
+    pub(crate) async fn start_job(
+        self: &Arc<Self>,
+        browser: &str,
+        purpose: Purpose,
+        action: ScanAction,
+    ) -> Result<JobView> {
+        let pending = Arc::new(self.client.create(action, 120).await?);
+        let job = Job {
+            pending: pending.clone(),
+            purpose,
+            browser: browser.to_owned(),
+            state: JobState::Waiting,
+            message: "请使用Bidkey扫描二维码".into(),
+        };
+        let view = job.view();
+        self.lock()
+            .jobs
+            .insert(pending.request_id().to_owned(), job);
+        let demo = self.clone();
+        tokio::spawn(async move { demo.follow(pending).await });
+        Ok(view)
+    }
+
+    pub fn job(&self, request_id: &str) -> Option<JobView> {
+        self.lock().jobs.get(request_id).map(Job::view)
+    }
+
+    fn set_state(&self, request_id: &str, state: JobState, message: String) {
+        if let Some(j) = self.lock().jobs.get_mut(request_id) {
+            j.state = state;
+            j.message = message;
+        }
+    }
+
+    /// Long-poll until answered or expired, then apply the verified reply.
+    async fn follow(self: Arc<Self>, pending: Arc<PendingScan>) {
+        let id = pending.request_id().to_owned();
+        let outcome = loop {
+            match self.client.poll(&pending, 25).await {
+                Ok(r) => match r.status {
+                    RelayStatus::Pending => {}
+                    RelayStatus::Scanned => {
+                        self.set_state(&id, JobState::Scanned, "已扫码，请在手机上确认".into())
+                    }
+                    RelayStatus::Expired => {
+                        break Err(PlatformError::Server("二维码已过期".into()));
+                    }
+                    RelayStatus::Answered => match r.sealed {
+                        Some(s) => break pending.open(&s),
+                        None => break Err(PlatformError::Server("empty reply".into())),
+                    },
+                },
+                Err(e) => {
+                    if unix_now() > pending.body.expires_at + 5 {
+                        break Err(e);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        };
+        let applied = match outcome {
+            Ok(ScanResult::Approved(reply)) => self.apply(&id, &pending, &reply).await,
+            Ok(ScanResult::Rejected { reason }) => Err(PlatformError::Server(format!(
+                "投标人已拒绝{}",
+                reason.map(|r| format!("：{r}")).unwrap_or_default()
+            ))),
+            Err(e) => Err(e),
+        };
+        match applied {
+            Ok(message) => self.set_state(&id, JobState::Done, message),
+            Err(e) => self.set_state(&id, JobState::Failed, format!("验证失败：{e}")),
+        }
+    }
+
+    async fn apply(
+        &self,
+        request_id: &str,
+        pending: &PendingScan,
+        reply: &bidkey_protocol::scan::ScanReply,
+    ) -> Result<String> {
+        let (purpose, browser) = {
+            let inner = self.lock();
+            let j = inner
+                .jobs
+                .get(request_id)
+                .ok_or(PlatformError::Server("unknown job".into()))?;
+            (j.purpose.clone(), j.browser.clone())
+        };
+        let verified = self.verifier.check_reply(&pending.body, reply).await?;
+        match purpose {
+            Purpose::Login => self.logged_in(&browser, &verified),
+            Purpose::SignBid { bid_id } => self.bid_signed(&bid_id, &verified),
+            Purpose::OpenBid { bid_id } => self.bid_opened(&bid_id, &verified),
+        }
+    }
+
+    fn logged_in(&self, browser: &str, v: &VerifiedReply) -> Result<String> {
+        let signer = v.signer.as_ref().ok_or(PlatformError::BadSignature)?;
+        let bidder = Bidder {
+            uscc: signer.uscc.clone(),
+            name: signer
+                .organization
+                .clone()
+                .unwrap_or_else(|| signer.common_name.clone()),
+            person: Some(signer.common_name.clone()),
+            signing_serial: signer.serial.clone(),
+            // Verified by ReplyVerifier to be ours and the signer's.
+            encryption_cert: v.encryption_cert.clone(),
+            logged_in_at: unix_now(),
+        };
+        let msg = format!("登录成功：{}", bidder.name);
+        self.lock()
+            .browsers
+            .insert(browser.to_owned(), Some(bidder));
+        Ok(msg)
+    }
+
+    fn bid_signed(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
+        let signer = v.signer.as_ref().ok_or(PlatformError::BadSignature)?;
+        let doc = v.documents.first().ok_or(PlatformError::BadSignature)?;
+        let mut inner = self.lock();
+        let bid = find_bid(&mut inner.bids, bid_id)?;
+        if bid.bidder.uscc != signer.uscc {
+            return Err(PlatformError::UsccMismatch);
+        }
+        bid.signature = Some(SignatureInfo {
+            signer: signer.common_name.clone(),
+            serial: signer.serial.clone(),
+            seal_id: doc.seal_id.clone(),
+            signature: hex::encode(&doc.signature),
+            signed_at: unix_now(),
+            cert_der: signer.cert_der.clone(),
+            message: doc.message.clone(),
+        });
+        Ok(format!(
+            "签章成功：{}（证书 {}）",
+            bid.file_name, signer.serial
+        ))
+    }
+
+    fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
+        let (path, file_name, sm3) = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            (
+                bid.encrypted_path.clone(),
+                bid.file_name.clone(),
+                bid.sm3.clone(),
+            )
+        };
+        let key = v
+            .file_keys
+            .iter()
+            .find(|k| k.file_name == file_name)
+            .ok_or(PlatformError::WrongKey)?;
+        let key = FileKey::from_bytes(&key.key)?;
+        let out_path = self.data_dir.join("opened").join(format!("{bid_id}.bin"));
+        let mut input = std::io::BufReader::new(std::fs::File::open(&path)?);
+        let mut out = HashingWriter {
+            inner: std::io::BufWriter::new(std::fs::File::create(&out_path)?),
+            sm3: Sm3::new(),
+        };
+        bidfile::decrypt(&key, &mut input, &mut out, &mut |_, _| {})?;
+        let matches = hex::encode(out.sm3.finish()) == sm3;
+        let mut inner = self.lock();
+        let bid = find_bid(&mut inner.bids, bid_id)?;
+        bid.opened = Some(OpenedInfo {
+            opened_at: unix_now(),
+            sm3_matches: matches,
+            path: out_path,
+        });
+        if matches {
+            Ok(format!("解密成功：{file_name}，摘要与投标时一致"))
+        } else {
+            Err(PlatformError::Server(
+                "解密后的文件与投标时的摘要不符".into(),
+            ))
+        }
+    }
+
+    /// Store an uploaded bid encrypted to the bidder's encryption certificate.
+    pub(crate) fn store_bid(
+        &self,
+        bidder: Bidder,
+        file_name: &str,
+        plain: &std::path::Path,
+    ) -> Result<Bid> {
+        let cert_der = bidder
+            .encryption_cert
+            .clone()
+            .ok_or(PlatformError::BadRecipient(
+                "no encryption certificate from the login",
+            ))?;
+        let cert = bidkey_crypto::x509::Cert::from_der(&cert_der)
+            .map_err(|_| PlatformError::Malformed("encryption certificate"))?;
+        let id = hex::encode(bidkey_crypto::rng::bytes::<8>().map_err(PlatformError::Crypto)?);
+        let size = std::fs::metadata(plain)?.len();
+        let mut sm3 = Sm3::new();
+        {
+            use std::io::Read;
+            let mut f = std::fs::File::open(plain)?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                sm3.update(&buf[..n]);
+            }
+        }
+        let encrypted_path = self.data_dir.join("bids").join(format!("{id}.bid"));
+        let mut input = std::io::BufReader::new(std::fs::File::open(plain)?);
+        let mut output = std::io::BufWriter::new(std::fs::File::create(&encrypted_path)?);
+        let enc = bidfile::encrypt(
+            &cert,
+            &mut input,
+            &mut output,
+            &bidfile::EncryptOptions {
+                tender_id: self.tender.id.clone(),
+                file_name: file_name.to_owned(),
+                chunk_size: None,
+                created_at: unix_now() as u64,
+                total_len: Some(size),
+            },
+            &mut |_, _| {},
+        )?;
+        let bid = Bid {
+            id,
+            bidder,
+            file_name: file_name.to_owned(),
+            size,
+            sm3: hex::encode(sm3.finish()),
+            recipient_serial: enc.header.recipient_serial.clone(),
+            encrypted_path,
+            document: None,
+            signature: None,
+            opened: None,
+        };
+        self.lock().bids.push(bid.clone());
+        Ok(bid)
+    }
+
+    pub(crate) fn remember_document(
+        &self,
+        bid_id: &str,
+        doc: bidkey_protocol::scan::DocumentToSign,
+    ) {
+        if let Some(b) = self.lock().bids.iter_mut().find(|b| b.id == bid_id) {
+            b.document = Some(doc);
+        }
+    }
+
+    /// Verify a bid's stored signature again, as things stand now (grant, revocation).
+    pub async fn reverify(&self, bid_id: &str) -> Result<String> {
+        let (sig, uscc) = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            (
+                bid.signature
+                    .clone()
+                    .ok_or(PlatformError::BadReply("the bid is not signed"))?,
+                bid.bidder.uscc.clone(),
+            )
+        };
+        let signature =
+            hex::decode(&sig.signature).map_err(|_| PlatformError::Malformed("signature"))?;
+        let v = self
+            .verifier
+            .recheck(&sig.cert_der, &signature, &sig.message, uscc.as_deref())
+            .await?;
+        Ok(format!(
+            "签名有效：{}（证书 {}）",
+            v.common_name.unwrap_or_default(),
+            v.serial
+        ))
+    }
+
+    pub(crate) fn wrapped_key_of(
+        &self,
+        bid: &Bid,
+    ) -> Result<bidkey_protocol::scan::WrappedFileKey> {
+        let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
+        let header = bidfile::BidFileHeader::read_from(&mut f)?;
+        Ok(bidkey_protocol::scan::WrappedFileKey {
+            file_name: bid.file_name.clone(),
+            recipient_serial: header.recipient_serial,
+            wrapped_key: header.wrapped_key,
+        })
+    }
+}
+
+fn find_bid<'a>(bids: &'a mut [Bid], id: &str) -> Result<&'a mut Bid> {
+    bids.iter_mut()
+        .find(|b| b.id == id)
+        .ok_or(PlatformError::Server("no such bid".into()))
+}
+
+/// Writes through and hashes what passes.
+struct HashingWriter<W> {
+    inner: W,
+    sm3: Sm3,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sm3.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}

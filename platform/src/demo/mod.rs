@@ -1,0 +1,202 @@
+//! A small demo trading platform (演示交易平台) built on this SDK: log in by QR, upload and
+//! sign a bid, and a bid-opening hall where each bidder scans to decrypt. It serves the pages
+//! a bidder knows and a JSON API the pages (and the `bidkey demo` story) call.
+//!
+//! Everything a real platform must do is done for real here: requests are signed with the
+//! platform's certificate, replies are opened with the request's ephemeral key and verified
+//! (chain, revocation, grant, the digest the platform computed), and bids are stored only
+//! encrypted to the bidder's encryption certificate. State is kept in memory and the bid
+//! files in `data_dir`; a restart forgets logins and bids (it is a demo).
+
+mod api;
+mod jobs;
+mod pages;
+mod provision;
+
+use crate::client::PlatformClient;
+use crate::error::{PlatformError, Result};
+use crate::scan::verify::ReplyVerifier;
+use crate::scan::{PlatformIdentity, ScanClient};
+use crate::verify::{TrustAnchor, Verifier};
+use axum::Router;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+pub use api::SESSION_COOKIE;
+pub use jobs::{JobState, JobView, Purpose};
+pub use provision::provision;
+
+/// The tender (招标项目) the demo's bid-opening hall is for.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Tender {
+    pub id: String,
+    pub name: String,
+    /// Unix seconds when the bid opening (开标) starts.
+    pub opening_at: i64,
+}
+
+/// How to run the demo platform.
+#[derive(Debug)]
+pub struct DemoConfig {
+    /// The Bidkey server (relay, CA, grants).
+    pub bidkey_url: String,
+    pub identity: PlatformIdentity,
+    /// The platform's display name.
+    pub name: String,
+    pub tender: Tender,
+    /// Where encrypted bids and opened files are kept.
+    pub data_dir: PathBuf,
+}
+
+/// A bidder the platform knows from a login or bind.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bidder {
+    pub uscc: Option<String>,
+    pub name: String,
+    pub person: Option<String>,
+    pub signing_serial: String,
+    #[serde(skip)]
+    pub encryption_cert: Option<Vec<u8>>,
+    pub logged_in_at: i64,
+}
+
+/// A bid (投标文件) as the platform holds it: encrypted, and what was proven about it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Bid {
+    pub id: String,
+    pub bidder: Bidder,
+    pub file_name: String,
+    pub size: u64,
+    /// SM3 of the plaintext, hex, computed by the platform at upload.
+    pub sm3: String,
+    pub recipient_serial: String,
+    #[serde(skip)]
+    pub encrypted_path: PathBuf,
+    /// What the bidder was asked to seal.
+    #[serde(skip)]
+    pub document: Option<bidkey_protocol::scan::DocumentToSign>,
+    /// Set once the bidder signed (sealed) the SM3 digest and it verified.
+    pub signature: Option<SignatureInfo>,
+    /// Set once opened at the bid opening.
+    pub opened: Option<OpenedInfo>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignatureInfo {
+    pub signer: String,
+    pub serial: String,
+    pub seal_id: Option<String>,
+    /// DER, hex.
+    pub signature: String,
+    pub signed_at: i64,
+    #[serde(skip)]
+    pub cert_der: Vec<u8>,
+    #[serde(skip)]
+    pub message: Vec<u8>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OpenedInfo {
+    pub opened_at: i64,
+    pub sm3_matches: bool,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Inner {
+    /// Browser session cookie → the bidder logged in there.
+    pub browsers: HashMap<String, Option<Bidder>>,
+    pub jobs: HashMap<String, jobs::Job>,
+    pub bids: Vec<Bid>,
+}
+
+/// Shared state of the demo.
+#[derive(Debug)]
+pub struct Demo {
+    pub(crate) client: ScanClient,
+    pub(crate) verifier: ReplyVerifier,
+    pub(crate) name: String,
+    pub(crate) tender: Tender,
+    pub(crate) data_dir: PathBuf,
+    pub(crate) inner: Mutex<Inner>,
+}
+
+impl Demo {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // The maps stay consistent even if a handler panicked mid-way.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running demo platform.
+#[derive(Debug)]
+pub struct DemoRunning {
+    pub url: String,
+    pub demo: Arc<Demo>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DemoRunning {
+    /// Stop serving.
+    pub fn stop(self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for DemoRunning {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Bind `listen` (port 0 picks one) and return the listener with the origin it serves.
+pub async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, String)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(PlatformError::Io)?;
+    let addr = listener.local_addr().map_err(PlatformError::Io)?;
+    Ok((listener, format!("http://{addr}")))
+}
+
+/// Serve the demo on `listener` (its origin must be the identity's registered origin).
+pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Result<DemoRunning> {
+    let addr = listener.local_addr().map_err(PlatformError::Io)?;
+    std::fs::create_dir_all(config.data_dir.join("bids")).map_err(PlatformError::Io)?;
+    std::fs::create_dir_all(config.data_dir.join("opened")).map_err(PlatformError::Io)?;
+    let client = PlatformClient::new(&config.bidkey_url, None, std::time::Duration::from_secs(40))?;
+    let anchor = TrustAnchor::fetch(&client, None).await?;
+    let verifier = ReplyVerifier::new(
+        client.clone(),
+        Verifier::new(anchor),
+        &config.identity.platform_id,
+    );
+    let demo = Arc::new(Demo {
+        client: ScanClient::new(&client, config.identity),
+        verifier,
+        name: config.name,
+        tender: config.tender,
+        data_dir: config.data_dir,
+        inner: Mutex::new(Inner::default()),
+    });
+    let app: Router = pages::routes()
+        .merge(api::routes())
+        .with_state(demo.clone());
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(DemoRunning {
+        url: format!("http://{addr}"),
+        demo,
+        task,
+    })
+}
+
+pub(crate) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

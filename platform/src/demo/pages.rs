@@ -1,0 +1,181 @@
+//! The demo's pages: plain HTML with a little script that starts a scan job, redraws its
+//! rotating QR code every second and shows the outcome.
+
+use super::Demo;
+use super::api::{bidder_of, browser};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use std::sync::Arc;
+
+pub(crate) fn routes() -> Router<Arc<Demo>> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/bid", get(bid))
+        .route("/opening", get(opening))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const STYLE: &str = r#"
+body{font-family:"PingFang SC","Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:0;background:#f4f6f9;color:#222}
+header{background:#b71c1c;color:#fff;padding:14px 28px;font-size:20px}
+nav{background:#fff;padding:10px 28px;border-bottom:1px solid #ddd}
+nav a{margin-right:24px;color:#b71c1c;text-decoration:none}
+main{padding:24px 28px;max-width:960px}
+.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:20px;margin-bottom:18px}
+.qr img{width:280px;height:280px;image-rendering:pixelated;background:#fff}
+.code{font-size:28px;letter-spacing:6px;color:#b71c1c}
+.state{font-size:18px;margin-top:12px}
+.done{color:#1b5e20}.failed{color:#b71c1c}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:8px;text-align:left}
+button{background:#b71c1c;color:#fff;border:0;border-radius:4px;padding:8px 16px;font-size:15px;cursor:pointer}
+"#;
+
+/// The scan widget: `start(url, options)` posts, then polls the job and redraws the QR.
+const SCRIPT: &str = r#"
+let timer = null;
+async function startScan(url, init) {
+  const r = await fetch(url, Object.assign({method: 'POST', credentials: 'same-origin'}, init || {}));
+  const j = await r.json();
+  if (!r.ok) { setState('failed', j.error || '请求失败'); return null; }
+  const job = j.job || j;
+  document.getElementById('scan').style.display = 'block';
+  document.getElementById('code').textContent = job.code;
+  follow(job.request_id);
+  return j;
+}
+function setState(state, message) {
+  const el = document.getElementById('state');
+  el.textContent = message; el.className = 'state ' + state; el.dataset.state = state;
+}
+function follow(id) {
+  const img = document.getElementById('qr');
+  img.dataset.requestId = id;
+  const tick = async () => {
+    const r = await fetch('/api/jobs/' + id);
+    const j = await r.json();
+    setState(j.state, j.message);
+    if (j.state === 'done' || j.state === 'failed') {
+      clearInterval(timer); img.style.opacity = 0.15; if (window.onDone) window.onDone(j); return;
+    }
+    img.src = '/api/jobs/' + id + '/qr.svg?t=' + Date.now();
+  };
+  if (timer) clearInterval(timer);
+  tick(); timer = setInterval(tick, 1000);
+}
+"#;
+
+fn page(demo: &Demo, title: &str, body: &str) -> String {
+    format!(
+        r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title} - {name}</title><style>{STYLE}</style></head>
+<body><header>{name}（Bidkey 演示平台）</header>
+<nav><a href="/">首页</a><a href="/login">扫码登录</a><a href="/bid">投标文件</a><a href="/opening">开标大厅</a></nav>
+<main>{body}</main><script>{SCRIPT}</script></body></html>"#,
+        name = escape(&demo.name),
+    )
+}
+
+const SCAN_WIDGET: &str = r#"<div id="scan" class="card qr" style="display:none">
+<p>请打开 Bidkey，扫描下方二维码（每秒更新）。核对手机上显示的验证码：<span id="code" class="code"></span></p>
+<img id="qr" alt="二维码"><div id="state" class="state"></div></div>"#;
+
+fn respond(cookie: Option<axum::http::HeaderValue>, html: String) -> Response {
+    let mut resp = Html(html).into_response();
+    if let Some(c) = cookie {
+        resp.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    resp
+}
+
+async fn home(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (sid, cookie) = browser(&headers);
+    let who = match bidder_of(&demo, &sid) {
+        Some(b) => format!("<p id=\"who\">当前登录：{}</p>", escape(&b.name)),
+        None => "<p id=\"who\">尚未登录。</p>".into(),
+    };
+    let body = format!(
+        r#"<div class="card"><h2>{}</h2><p>开标时间：<span id="opening-at" data-ts="{}"></span></p>{who}
+<p>投标人使用 Bidkey 手机证书扫码登录、签章投标文件，并在开标时扫码解密。</p></div>
+<script>document.getElementById('opening-at').textContent=new Date({}*1000).toLocaleString('zh-CN');</script>"#,
+        escape(&demo.tender.name),
+        demo.tender.opening_at,
+        demo.tender.opening_at
+    );
+    respond(cookie, page(&demo, "首页", &body))
+}
+
+async fn login(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (_, cookie) = browser(&headers);
+    let body = format!(
+        r#"<div class="card"><h2>扫码登录</h2><p>使用企业证书登录交易平台。</p>
+<button id="start" onclick="startScan('/api/login')">显示登录二维码</button></div>{SCAN_WIDGET}"#
+    );
+    respond(cookie, page(&demo, "扫码登录", &body))
+}
+
+async fn bid(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (sid, cookie) = browser(&headers);
+    let body = match bidder_of(&demo, &sid) {
+        None => {
+            r#"<div class="card"><p id="need-login">请先<a href="/login">扫码登录</a>。</p></div>"#
+                .to_owned()
+        }
+        Some(b) => format!(
+            r#"<div class="card"><h2>上传并签章投标文件</h2><p>投标人：{}</p>
+<p>文件上传后，平台计算其 SM3 摘要，只保存加密到贵单位加密证书的密文，并请您扫码签章。</p>
+<input type="file" id="file"> <button id="upload" onclick="upload()">上传并签章</button></div>{SCAN_WIDGET}
+<script>
+async function upload() {{
+  const f = document.getElementById('file').files[0];
+  if (!f) {{ alert('请选择文件'); return; }}
+  await startScan('/api/bids?name=' + encodeURIComponent(f.name), {{body: f}});
+}}
+</script>"#,
+            escape(&b.name)
+        ),
+    };
+    respond(cookie, page(&demo, "投标文件", &body))
+}
+
+async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (_, cookie) = browser(&headers);
+    let rows: String = demo
+        .lock()
+        .bids
+        .iter()
+        .map(|b| {
+            let signed = if b.signature.is_some() { "已签章" } else { "未签章" };
+            let state = match &b.opened {
+                Some(o) if o.sm3_matches => "已解密".to_owned(),
+                Some(_) => "解密结果不符".to_owned(),
+                None => format!(
+                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button>"#,
+                    b.id, b.id
+                ),
+            };
+            format!(
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{signed}</td><td class=\"status\">{state}</td></tr>",
+                b.id,
+                escape(&b.bidder.name),
+                escape(&b.file_name),
+                b.size
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<div class="card"><h2>开标大厅：{}</h2>
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>签章</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+<script>window.onDone = () => setTimeout(() => location.reload(), 1500);</script>"#,
+        escape(&demo.tender.name)
+    );
+    respond(cookie, page(&demo, "开标大厅", &body))
+}

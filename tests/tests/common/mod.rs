@@ -1,0 +1,134 @@
+//! The story test shared by the SQLite and PostgreSQL runs.
+
+use bidkey_cli::demo::story::{self, NAME_A};
+use bidkey_cli::demo::{World, WorldConfig, report_header, run_story};
+use bidkey_core::flows::admin::GrantFilter;
+use bidkey_protocol::ErrorCode;
+use bidkey_server::db::DbUrl;
+
+pub async fn whole_story(db: Option<DbUrl>) {
+    let out = tempfile::tempdir().expect("out dir");
+    let world = World::start(WorldConfig {
+        out_dir: out.path().to_path_buf(),
+        db,
+        pin_kdf: None,
+    })
+    .await
+    .expect("server and platform start");
+    let (journal, outcome) = run_story(&world, false).await;
+    let report = journal
+        .write_report(out.path(), &report_header(&world))
+        .expect("report written");
+    let o = match outcome {
+        Ok(o) => o,
+        Err(e) => panic!(
+            "the story stopped: {e}\n{}",
+            journal.to_markdown(&report_header(&world))
+        ),
+    };
+
+    // Every step ran and passed, in order.
+    assert_eq!(journal.steps.len(), story::STEPS);
+    assert!(journal.all_ok());
+    assert!(journal.steps.iter().all(|s| !s.details.is_empty()));
+
+    // Micro-payment, claim, CA, enrolment.
+    assert!((1..=99).contains(&o.micropayment_fen));
+    assert_ne!(o.admin_pair.signing_serial, o.staff_pair.signing_serial);
+    let admin = world.phone("admin").expect("admin wallet");
+    let mine = admin.my_enterprises().await.expect("mine");
+    let a = mine
+        .iter()
+        .find(|e| e.id == o.enterprise_id)
+        .expect("A among the admin's enterprises");
+    assert!(a.claimed);
+    assert_eq!(a.name, NAME_A);
+
+    // Login, bid sealed by the staff member's enterprise certificate, encrypted to it.
+    assert!(o.login_message.contains(NAME_A), "{}", o.login_message);
+    assert_eq!(o.bid_signer_serial, o.staff_pair.signing_serial);
+    assert_eq!(o.bid_recipient_serial, o.staff_pair.encryption_serial);
+    assert!(o.verified_when_signed.valid);
+    assert!(o.opened_before_loss);
+
+    // Loss and recovery: the lost phone is refused, the new one opens the old bid.
+    assert_eq!(o.lost_phone_refused, Some(ErrorCode::CertificateSuspended));
+    assert_ne!(o.recovered_pair.signing_serial, o.staff_pair.signing_serial);
+    assert!(o.recovered_pair.encryption_keys >= 1);
+    assert!(o.opened_after_recovery);
+
+    // The grant: valid while granted, refused once revoked, and the phone refuses to sign.
+    assert!(o.second_verified_under_grant.valid);
+    assert!(!o.second_verified_after_revoke.valid);
+    assert_eq!(o.refused_after_revoke, Some(ErrorCode::GrantMissing));
+    let live = GrantFilter::by_platform(&world.platform_id);
+    let grants = admin.grants(&o.enterprise_id, &live).await.expect("grants");
+    assert!(
+        grants.iter().all(|g| g.id != o.grant_id),
+        "revoked grant still live"
+    );
+    let history = GrantFilter {
+        include_revoked: true,
+        ..live
+    };
+    let grants = admin
+        .grants(&o.enterprise_id, &history)
+        .await
+        .expect("grant history");
+    let g = grants
+        .iter()
+        .find(|g| g.id == o.grant_id)
+        .expect("the grant");
+    assert!(g.revoked_at.is_some());
+
+    // The output folder: QR codes that decode to Bidkey scan URIs, the bid file the
+    // platform hashed, its signature and the certificate that made it, the report.
+    let qr: Vec<_> = o
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert_eq!(qr.len(), 7, "{qr:?}");
+    for f in &qr {
+        let png = std::fs::read(f).expect("QR file");
+        let text = bidkey_cli::demo::browser::decode_qr(&png).expect("QR decodes");
+        bidkey_protocol::scan::ScanUri::parse(&text).expect("a scan URI");
+    }
+    let docs = out.path().join("documents");
+    let name = "投标文件-渝北道路改造.txt";
+    let plain = std::fs::read(docs.join(name)).expect("bid file");
+    assert_eq!(
+        hex::encode(bidkey_crypto::sm3::sm3(&plain)),
+        o.bid_sm3,
+        "the saved bid is the one the platform hashed"
+    );
+    let pem = std::fs::read_to_string(docs.join("signing-cert.pem")).expect("certificate");
+    let cert = bidkey_crypto::x509::Cert::from_pem(&pem).expect("certificate parses");
+    assert_eq!(
+        cert.subject_uscc().expect("subject").as_deref(),
+        Some(story::USCC_A),
+        "an enterprise certificate of A"
+    );
+    assert!(cert.serial_hex().eq_ignore_ascii_case(&o.bid_signer_serial));
+    let der = std::fs::read(docs.join(format!("{name}.sig.der"))).expect("signature");
+    let hexed = std::fs::read_to_string(docs.join(format!("{name}.sig.hex"))).expect("hex");
+    assert_eq!(hex::encode(&der), hexed.trim());
+    let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
+    assert!(encrypted.len() > plain.len());
+    // The price is in the plain file and nowhere in the encrypted one.
+    let price = "12,345,678.00".as_bytes();
+    assert!(plain.windows(price.len()).any(|w| w == price));
+    assert!(!encrypted.windows(price.len()).any(|w| w == price));
+    assert!(
+        out.path()
+            .join("documents")
+            .join("bank-statement.csv")
+            .is_file()
+    );
+    let md = std::fs::read_to_string(&report).expect("report");
+    assert!(md.contains("all passed"), "{md}");
+    for s in &journal.steps {
+        assert!(md.contains(&s.title), "{} missing from the report", s.title);
+    }
+    world.stop().await;
+}
