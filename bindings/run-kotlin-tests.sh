@@ -42,9 +42,7 @@ bindings/generate.sh
 build=target/kotlin-test
 mkdir -p "$build"
 jar="$build/bidkey-kotlin-test.jar"
-# android/shared's scan/ is written against the core's scan API, which the bindings do not
-# have yet; it joins this compile when that API lands (see android/README.md).
-mapfile -t shared < <(find android/shared/src/main/kotlin -name '*.kt' -not -path '*/scan/*' | sort)
+mapfile -t shared < <(find android/shared/src/main/kotlin -name '*.kt' | sort)
 sources=(
     bindings/generated/kotlin/uniffi/bidkey/bidkey.kt
     bindings/kotlin-test/Harness.kt

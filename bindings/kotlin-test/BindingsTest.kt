@@ -171,6 +171,55 @@ fun main(args: Array<String>) {
             }
             bidkey.changePin("654321", pin)
         }
+        var loginRequest: PlatformRequest? = null
+        step("scan a login request made by the platform SDK: who asks and the four digits") {
+            server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
+            val req = server.loginRequest()
+            val view = bidkey.scan(req.uri)
+            expect(view.kind == ScanKind.LOGIN && view.requestId == req.id) { "$view" }
+            expect(view.platformName == "重庆市公共资源交易中心") { view.platformName }
+            expect(view.origin == "https://ggzy.cq.example.invalid") { view.origin }
+            expect(view.verificationCode == req.code && view.verificationCode.length == 4) { "${view.verificationCode} vs ${req.code}" }
+            expect(view.action == ScanAction.Login(null)) { "${view.action}" }
+            expect(view.certificate?.serial == enrolled!!.signingSerial) { "${view.certificate}" }
+            loginRequest = req
+        }
+        step("confirming with a wrong PIN is WrongPin; the right PIN logs in and the platform verifies") {
+            val req = loginRequest!!
+            try {
+                bidkey.confirmScan(req.id, "000000")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.WrongPin) {
+                expect(e.triesLeft < 5u) { "tries left ${e.triesLeft}" }
+            }
+            val done = bidkey.confirmScan(req.id, pin)
+            expect(done.kind == ScanKind.LOGIN && done.signatures == 1u && done.session == null) { "$done" }
+            val result = server.scanResult(req.id)
+            expect(result == "verified ${enrolled!!.signingSerial} -") { result }
+        }
+        step("a request scanned after it expired is Server(scan_expired); a foreign relay is InvalidInput") {
+            val req = server.loginRequest()
+            server.advance(121)
+            try {
+                bidkey.scan(server.qr(req.id))
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.Server) {
+                expect(e.code == "scan_expired") { e.code }
+                expect(e.messageZh.isNotEmpty()) { "no message" }
+            }
+            expect(server.scanResult(req.id) == "refused scan_expired") { "platform side" }
+            val foreign = req.uri.replace(Regex("relay=[^&]*"), "relay=http://127.0.0.2:9")
+            try {
+                bidkey.scan(foreign)
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+                expect(e.field == "qr_relay") { e.field }
+            }
+        }
+        step("no sessions yet; none waiting") {
+            expect(bidkey.scanSessions().isEmpty()) { "sessions" }
+            expect(bidkey.nextSessionRequest(0uL) == null) { "a session request" }
+        }
         step("the right PIN still signs; log out keeps the certificates") {
             bidkey.signMessage(enrolled!!.signingSerial, pin, "bid".toByteArray())
             bidkey.logOut()

@@ -113,11 +113,41 @@ class TestServer(binary: String) : AutoCloseable {
         return id
     }
 
+    /** Move the server clock forward [secs] seconds (expiry, resend limits). */
+    fun advance(secs: Long) = ask("advance $secs")
+
+    /** The operator registers a platform at [origin] with its certificate; later scan calls act as it. */
+    fun scanPlatform(origin: String, name: String): String = ask("platform $origin $name")
+
+    /** The platform (through the platform SDK) asks for a login; [uscc] null: any certificate. */
+    fun loginRequest(uscc: String? = null): PlatformRequest {
+        val (id, code, uri) = ask(if (uscc == null) "login" else "login $uscc").split(" ", limit = 3)
+        return PlatformRequest(id, code, uri)
+    }
+
+    /** The platform asks to open a session (ten minutes, auto-confirm allowed). */
+    fun sessionRequest(): PlatformRequest {
+        val (id, code, uri) = ask("session").split(" ", limit = 3)
+        return PlatformRequest(id, code, uri)
+    }
+
+    /** The platform sends a login request through open session [sessionId]; the request's id. */
+    fun inSession(sessionId: String) = ask("insession $sessionId")
+
+    /** The QR code's text of request [id] now (it rotates every second). */
+    fun qr(id: String) = ask("qr $id")
+
+    /** The platform waits for the phone's answer and verifies it: `verified SERIAL USCC`, `rejected …`, `refused CODE`. */
+    fun scanResult(id: String) = ask("result $id")
+
     override fun close() {
         cmd.close() // the helper stops when its stdin closes
         process.waitFor()
     }
 }
+
+/** A request made by the platform SDK: its id, the four digits its page shows, the QR text. */
+data class PlatformRequest(val id: String, val code: String, val uri: String)
 
 var passed = 0
 var failed = 0

@@ -137,6 +137,23 @@ mod tests {
     }
 
     #[test]
+    fn scan_refusals_keep_their_codes() {
+        let e = BidkeyError::from(CoreError::from(bidkey_protocol::ErrorBody::new(
+            ErrorCode::ScanExpired,
+        )));
+        assert!(
+            matches!(&e, BidkeyError::Server { code, .. } if code == "scan_expired"),
+            "{e:?}"
+        );
+        assert_eq!(
+            BidkeyError::from(CoreError::InvalidInput { field: "qr_relay" }),
+            BidkeyError::InvalidInput {
+                field: "qr_relay".into()
+            }
+        );
+    }
+
+    #[test]
     fn foreign_keystore_errors_become_keystore_errors() {
         assert_eq!(
             CoreError::from(BidkeyError::Keystore {

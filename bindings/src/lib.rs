@@ -10,11 +10,13 @@
 pub mod convert;
 pub mod convert_enterprise;
 pub mod convert_platforms;
+pub mod convert_scan;
 pub mod enterprise;
 pub mod error;
 pub mod i18n;
 pub mod keystore;
 pub mod platforms;
+pub mod scan;
 
 use crate::convert::*;
 use crate::error::BidkeyError;

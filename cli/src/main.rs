@@ -46,7 +46,7 @@ struct Cli {
     /// Read each PIN or password as one line from stdin instead of prompting.
     #[arg(long, global = true)]
     pin_stdin: bool,
-    /// Answer yes to confirmations (revoke, transfer admin, change information).
+    /// Answer yes to confirmations (revoke, transfer admin, change information, scan).
     #[arg(long, short = 'y', global = true)]
     yes: bool,
     /// The device name shown in the account's device list.
@@ -84,6 +84,8 @@ enum Command {
     /// Trading platforms.
     #[command(subcommand)]
     Platforms(cmd::platforms::Cmd),
+    /// Scan a platform's QR code (text or PNG/JPEG): log in, sign, decrypt, sessions.
+    Scan(cmd::scan::ScanArgs),
     /// The whole system in one command: a server and a demo trading platform on loopback,
     /// the full story run through the phone core, QR codes, signed files and a report.
     Demo(bidkey_cli::demo::DemoArgs),
@@ -164,6 +166,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Enterprise(c) => cmd::enterprise::run(&app, c).await,
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
+            Command::Scan(a) => cmd::scan::run(&app, a).await,
             Command::Demo(_) => Err(CliError::Usage("demo runs on its own".into())),
         }
     })

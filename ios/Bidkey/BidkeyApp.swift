@@ -21,7 +21,7 @@ struct RootView: View {
         } else {
             TabView {
                 NavigationStack { CertificatesView() }.tabItem { Label(model.w("证书", "Certificates"), systemImage: "key") }
-                NavigationStack { ScanView() }.tabItem { Label(model.w("扫一扫", "Scan"), systemImage: "qrcode.viewfinder") }
+                NavigationStack { ScanScreen() }.tabItem { Label(model.w("扫一扫", "Scan"), systemImage: "qrcode.viewfinder") }
                 NavigationStack { EnterpriseView() }.tabItem { Label(model.w("企业", "Enterprise"), systemImage: "building.2") }
                 NavigationStack { SettingsView() }.tabItem { Label(model.w("我的", "Me"), systemImage: "person") }
             }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod certs;
 pub mod enterprise;
 pub mod platforms;
+pub mod scan;
 
 use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest};
 use clap::{Args, ValueEnum};

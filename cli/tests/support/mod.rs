@@ -71,6 +71,22 @@ impl Phone {
         run(self.command(true), args, stdin)
     }
 
+    /// Start with `--json` and leave it running; `stdin` (if any) is written and closed.
+    pub fn spawn_json(&self, args: &[&str], stdin: Option<&str>) -> std::process::Child {
+        let mut c = self.command(true);
+        c.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().expect("binary runs");
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(input) = stdin {
+                pipe.write_all(input.as_bytes()).expect("stdin");
+            }
+        }
+        child
+    }
+
     /// Run for people (no `--json`).
     pub fn human(&self, args: &[&str], stdin: Option<&str>) -> Run {
         run(self.command(false), args, stdin)

@@ -10,10 +10,44 @@
 //!   imports one statement line (a credit of FEN fen from an account ending in LAST6 with
 //!   the remark REMARK), as `bidkey-server bank-import` does with a bank's CSV
 //!
+//! The platform side of a scan, through the platform SDK (`bidkey-platform`) as a trading
+//! platform uses it:
+//!
+//! - `platform ORIGIN NAME…` → the platform's id: the operator registers it and issues its
+//!   certificate; later scan commands act as this platform
+//! - `login [USCC]` → `REQUEST_ID CODE URI`: a signed login request (for the enterprise
+//!   USCC, or any certificate when omitted) living two minutes, its four-digit verification
+//!   code and the QR code's text now
+//! - `session` → `REQUEST_ID CODE URI`: a session request (ten minutes, auto-confirm
+//!   allowed), shown like a login request
+//! - `insession SESSION_ID` → `REQUEST_ID`: a login request sent through an open session
+//!   (no QR code; the phone receives it with `next_session_request`)
+//! - `qr REQUEST_ID` → the QR code's text now (it rotates every second)
+//! - `result REQUEST_ID` → waits for the phone's answer, opens and verifies it:
+//!   `verified SERIAL USCC` (`-` for a personal certificate; a confirmed session request
+//!   adds the session id and `auto` when auto-confirm was chosen or used),
+//!   `rejected REASON`, or `refused WHY` when the relay refused (e.g. `scan_expired`) or
+//!   the reply did not verify
+//!
 //! It stops and deletes its data when stdin closes (the test process ended).
 
+use bidkey_platform::PlatformError;
+use bidkey_platform::client::PlatformClient;
+use bidkey_platform::scan::verify::ReplyVerifier;
+use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
+use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_protocol::scan::{DEFAULT_TTL_SECS, ScanAction};
 use bidkey_testkit::{Store, TestServer};
+use std::collections::HashMap;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// The platform the scan commands act as, and its requests waiting for an answer.
+#[derive(Default)]
+struct PlatformSide {
+    current: Option<(ScanClient, ReplyVerifier)>,
+    pending: HashMap<String, PendingScan>,
+}
 
 #[tokio::main]
 async fn main() {
@@ -25,6 +59,7 @@ async fn main() {
     });
     let mut out = tokio::io::stdout();
     say(&mut out, &hello.to_string()).await;
+    let mut side = PlatformSide::default();
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         let mut words = line.split_whitespace();
@@ -38,11 +73,141 @@ async fn main() {
                 }
                 Err(_) => format!("error: bad seconds {secs:?}"),
             },
+            (Some("platform"), Some(origin)) => {
+                let name = words.collect::<Vec<_>>().join(" ");
+                side.register(&server, origin, &name).await
+            }
+            (Some("login"), uscc) => {
+                let uscc = uscc.map(str::to_owned);
+                side.request(ScanAction::Login { uscc }, None).await
+            }
+            (Some("session"), None) => {
+                let action = ScanAction::Session {
+                    ttl_secs: 600,
+                    auto_confirm_allowed: true,
+                    uscc: None,
+                };
+                side.request(action, None).await
+            }
+            (Some("insession"), Some(sid)) => {
+                let sid = sid.to_owned();
+                match side
+                    .request(ScanAction::Login { uscc: None }, Some(&sid))
+                    .await
+                {
+                    answer if answer.starts_with("error") => answer,
+                    answer => answer.split(' ').next().unwrap_or_default().to_owned(),
+                }
+            }
+            (Some("qr"), Some(id)) => match side.pending.get(id) {
+                Some(p) => p.current_qr_uri(),
+                None => format!("error: no request {id}"),
+            },
+            (Some("result"), Some(id)) => side.result(id).await,
             _ => format!("error: unknown command {line:?}"),
         };
         say(&mut out, &answer).await;
     }
     server.running.stop().await;
+}
+
+impl PlatformSide {
+    async fn register(&mut self, server: &TestServer, origin: &str, name: &str) -> String {
+        if name.is_empty() {
+            return "error: usage: platform ORIGIN NAME".to_owned();
+        }
+        let p = bidkey_testkit::phones::registered_platform(server, name, origin).await;
+        let api = match PlatformClient::new(&server.url(), None, Duration::from_secs(40)) {
+            Ok(api) => api,
+            Err(e) => return format!("error: {e}"),
+        };
+        let anchor = match TrustAnchor::fetch(&api, None).await {
+            Ok(a) => a,
+            Err(e) => return format!("error: trust anchor: {e}"),
+        };
+        let client = ScanClient::new(
+            &api,
+            PlatformIdentity {
+                platform_id: p.platform.id.clone(),
+                origin: origin.to_owned(),
+                cert_der: p.cert_der.clone(),
+                key: bidkey_crypto::scan::PlatformKey::Sm2(p.key.clone()),
+            },
+        );
+        let verifier = ReplyVerifier::new(api, Verifier::new(anchor), &p.platform.id);
+        self.current = Some((client, verifier));
+        p.platform.id
+    }
+
+    /// A request by QR code, or through session `session_id`.
+    async fn request(&mut self, action: ScanAction, session_id: Option<&str>) -> String {
+        let Some((client, _)) = &self.current else {
+            return "error: no platform yet".to_owned();
+        };
+        let made = match session_id {
+            None => client.create(action, DEFAULT_TTL_SECS).await,
+            Some(sid) => {
+                client
+                    .create_in_session(sid, action, DEFAULT_TTL_SECS)
+                    .await
+            }
+        };
+        match made {
+            Ok(p) => {
+                let answer = format!(
+                    "{} {} {}",
+                    p.request_id(),
+                    p.verification_code(),
+                    p.current_qr_uri()
+                );
+                self.pending.insert(p.request_id().to_owned(), p);
+                answer
+            }
+            Err(e) => format!("error: {e}"),
+        }
+    }
+
+    async fn result(&mut self, id: &str) -> String {
+        let (Some((client, verifier)), Some(p)) = (&self.current, self.pending.get(id)) else {
+            return format!("error: no request {id}");
+        };
+        let reply = match client.wait(p).await {
+            Ok(ScanResult::Approved(reply)) => reply,
+            Ok(ScanResult::Rejected { reason }) => {
+                return format!("rejected {}", reason.unwrap_or_default());
+            }
+            Err(e) => return refused(e),
+        };
+        match verifier.check_reply(&p.body, &reply).await {
+            Ok(v) => match v.signer {
+                Some(s) => {
+                    let mut line =
+                        format!("verified {} {}", s.serial, s.uscc.as_deref().unwrap_or("-"));
+                    if let Some(g) = &v.session {
+                        line.push(' ');
+                        line.push_str(&g.session_id);
+                    }
+                    if reply.auto_confirmed || v.session.as_ref().is_some_and(|g| g.auto_confirm) {
+                        line.push_str(" auto");
+                    }
+                    line
+                }
+                None => "refused no signer".to_owned(),
+            },
+            Err(e) => refused(e),
+        }
+    }
+}
+
+/// The relay's error code when it refused, else the SDK's words.
+fn refused(e: PlatformError) -> String {
+    match e {
+        PlatformError::Relay(code) => match serde_json::to_value(code) {
+            Ok(serde_json::Value::String(s)) => format!("refused {s}"),
+            _ => format!("refused {code:?}"),
+        },
+        other => format!("refused {other}"),
+    }
 }
 
 /// Import one credit line through the operator's CSV import.

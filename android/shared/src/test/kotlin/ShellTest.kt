@@ -4,6 +4,7 @@
 // expect) from bindings/kotlin-test/Harness.kt. Run by bindings/run-kotlin-tests.sh.
 
 import cn.bidkey.shared.*
+import cn.bidkey.shared.scan.ScanViewModel
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -178,6 +179,62 @@ fun main(args: Array<String>) {
             certs.changePin("111111", "222222").join()
             expect(certs.error.value?.message == "Wrong PIN. 3 tries left.") { "${certs.error.value}" }
             expect(certs.revokeWarning().startsWith("A revoked certificate")) { certs.revokeWarning() }
+        }
+        val scan = ScanViewModel(bidkey, scope, lang)
+        step("scan view model: a platform's login request, its page, a wrong then the right PIN") {
+            server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
+            val req = server.loginRequest()
+            scan.scanned(req.uri)!!.join()
+            val view = scan.request.value ?: throw AssertionError("${scan.error.value}")
+            expect(view.kind == ScanKind.LOGIN) { "$view" }
+            expect(scan.scanned(req.uri) == null) { "the same QR was fetched twice" }
+            val lines = scan.details()
+            expect(lines.any { it.contains(req.code) } && lines.any { it.contains("重庆市公共资源交易中心") }) { "$lines" }
+            expect(lines.any { it.startsWith("Certificate: ") } && !scan.offersAutoConfirm()) { "$lines" }
+            scan.confirm("000000").join()
+            expect(scan.error.value?.action == ErrorAction.PIN_AGAIN && scan.request.value != null) { "${scan.error.value}" }
+            scan.confirm(pin).join()
+            expect(scan.error.value == null && scan.request.value == null) { "${scan.error.value}" }
+            expect(scan.outcome.value?.kind == ScanKind.LOGIN && scan.outcome.value?.signatures == 1u) { "${scan.outcome.value}" }
+            val serial = view.certificate!!.serial
+            expect(server.scanResult(req.id) == "verified $serial -") { "platform side" }
+        }
+        step("sessions: auto-confirm confirms the session's login by itself; off again it asks; end") {
+            val req = server.sessionRequest()
+            scan.scanned(req.uri)!!.join()
+            expect(scan.offersAutoConfirm()) { "${scan.request.value} ${scan.error.value}" }
+            expect(scan.details().any { it.contains("10 min") }) { "${scan.details()}" }
+            scan.confirm(pin, autoConfirm = true).join()
+            val sid = scan.outcome.value?.session?.sessionId ?: throw AssertionError("${scan.error.value}")
+            val serial = bidkey.localCertificates().single { it.usage == "signing" }.serial
+            expect(server.scanResult(req.id) == "verified $serial - $sid auto") { "session reply" }
+            expect(scan.sessions.value.single().autoConfirm) { "${scan.sessions.value}" }
+            val first = server.inSession(sid)
+            val got = scan.receiveOnce(10uL)
+            expect(got?.done?.autoConfirmed == true && scan.autoConfirmed.value.size == 1 && scan.request.value == null) { "$got" }
+            expect(server.scanResult(first) == "verified $serial - auto") { "auto-confirmed reply" }
+            scan.stopAutoConfirm(sid).join()
+            expect(!scan.sessions.value.single().autoConfirm) { "${scan.sessions.value}" }
+            val second = server.inSession(sid)
+            scan.receiveOnce(10uL)
+            expect(scan.request.value?.requestId == second && scan.request.value?.sessionId == sid) { "${scan.request.value}" }
+            scan.reject("not me").join()
+            expect(server.scanResult(second) == "rejected not me") { "rejection" }
+            scan.startAutoConfirm(sid, "000000").join()
+            expect(scan.error.value?.action == ErrorAction.PIN_AGAIN) { "${scan.error.value}" }
+            scan.startAutoConfirm(sid, pin).join()
+            expect(scan.error.value == null && scan.sessions.value.single().autoConfirm) { "${scan.error.value}" }
+            val third = server.inSession(sid)
+            expect(scan.receiveOnce(10uL)?.done != null && scan.autoConfirmed.value.size == 2) { "not auto-confirmed again" }
+            expect(server.scanResult(third) == "verified $serial - auto") { "auto-confirmed again" }
+            scan.endSession(sid).join()
+            expect(scan.error.value == null && scan.openSessions(System.currentTimeMillis() / 1000).isEmpty()) { "${scan.error.value} ${scan.sessions.value}" }
+        }
+        step("scan view model: an expired request is an error with the server's code") {
+            val req = server.loginRequest()
+            server.advance(121)
+            scan.scanned(server.qr(req.id))!!.join()
+            expect(scan.error.value?.serverCode == "scan_expired" && scan.request.value == null) { "${scan.error.value}" }
         }
         step("settings: log out") {
             settings.logOut().join()

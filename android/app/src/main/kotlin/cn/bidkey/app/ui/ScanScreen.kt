@@ -20,7 +20,7 @@ import androidx.compose.ui.unit.dp
 import androidx.compose.ui.viewinterop.AndroidView
 import androidx.core.content.ContextCompat
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
-import cn.bidkey.shared.Format
+import cn.bidkey.shared.scan.ScanText
 import cn.bidkey.shared.scan.ScanViewModel
 import com.google.mlkit.vision.barcode.BarcodeScannerOptions
 import com.google.mlkit.vision.barcode.BarcodeScanning
@@ -46,28 +46,33 @@ fun ScanScreen(vm: ScanViewModel, w: Words, onSessions: () -> Unit) {
         } else {
             Text(w("需要相机权限才能扫码。", "Scanning needs the camera permission."))
         }
-        TextButton(onClick = onSessions) { Text(w("签章会话", "Signing sessions")) }
-        outcome?.let { Text(w("已完成。", "Done.")) }
+        TextButton(onClick = onSessions) { Text(w("会话", "Sessions")) }
+        outcome?.let { Text(w("已完成：", "Done: ") + ScanText.kind(it.kind, w.lang)) }
     }
+    var autoConfirm by remember { mutableStateOf(false) }
     request?.let { r ->
         AlertDialog(
             onDismissRequest = {},
             title = { Text(r.platformName) },
             text = {
                 Column {
-                    Text(r.platformOrigin)
-                    r.documents.forEach { Text("· " + it.name) }
-                    r.files.forEach { Text("· " + it.name) }
-                    Text(w("有效期至 ", "Valid until ") + Format.time(r.expiresAt))
+                    // Origin, the four digits to compare, what is asked (documents with digests,
+                    // files, session terms) and the certificate: ScanText.details in the app's language.
+                    vm.details().forEach { Text(it) }
+                    if (vm.offersAutoConfirm()) {
+                        Row {
+                            Switch(checked = autoConfirm, onCheckedChange = { autoConfirm = it })
+                            Text(w("自动确认后续签名和登录", "Auto-confirm later signing and login"))
+                        }
+                    }
                 }
             },
-            confirmButton = {
-                TextButton(onClick = { if (vm.needsPin()) askPin = true else vm.confirm("") }) { Text(w("确认", "Confirm")) }
-            },
-            dismissButton = { TextButton(onClick = vm::reject) { Text(w("拒绝", "Reject")) } },
+            confirmButton = { TextButton(onClick = { askPin = true }) { Text(w("确认", "Confirm")) } },
+            dismissButton = { TextButton(onClick = { vm.reject() }) { Text(w("拒绝", "Reject")) } },
         )
     }
-    if (askPin) PinPadDialog(w("证书密码", "PIN"), w, onPin = { askPin = false; vm.confirm(it) }, onCancel = { askPin = false })
+    // Every confirmation takes the PIN; a wrong one leaves the request open for another try.
+    if (askPin) PinPadDialog(w("证书密码", "PIN"), w, onPin = { askPin = false; vm.confirm(it, autoConfirm) }, onCancel = { askPin = false })
 }
 
 /** CameraX preview with an ML Kit analyser that reports QR codes' raw text. */

@@ -1,16 +1,9 @@
 package cn.bidkey.shared.scan
 
-// Written against the core's planned scan API (issue "scan"), which is not in the bindings
-// yet: `scan(uri): ScanRequest`, `confirmScan(requestId, pin): ScanOutcome`,
-// `rejectScan(requestId)`, `scanSessions()`, `endScanSession(id)`,
-// `nextSessionRequest(waitSecs): ScanRequest?`. The field names of ScanRequest, ScanKind,
-// ScanOutcome and ScanSession used here are the planned ones; adjust them in this file only
-// when the API lands. Until then bindings/run-kotlin-tests.sh leaves this directory out of
-// the JVM compile (see android/README.md).
-
 import cn.bidkey.shared.ShellViewModel
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Job
+import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
@@ -19,74 +12,132 @@ import kotlinx.coroutines.launch
 import uniffi.bidkey.Bidkey
 import uniffi.bidkey.BidkeyException
 import uniffi.bidkey.Lang
-import uniffi.bidkey.ScanKind
-import uniffi.bidkey.ScanOutcome
-import uniffi.bidkey.ScanRequest
+import uniffi.bidkey.ScanAction
+import uniffi.bidkey.ScanDone
 import uniffi.bidkey.ScanSession
+import uniffi.bidkey.ScanView
+import uniffi.bidkey.SessionRequest
 
-/** 扫一扫: a QR from a platform (bind, login, sign, decrypt, or a signing session). */
+/**
+ * 扫一扫 and 会话: a QR from a platform (bind, login, sign, decrypt, or a session) is read by the
+ * camera, the core fetches and verifies the request ([request]), the person compares the four
+ * digits with the platform's page and confirms with the PIN or refuses. While a session is open
+ * its requests arrive without a QR ([listenForSessionRequests]); those the phone confirmed
+ * itself (auto-confirm) are listed in [autoConfirmed], the others become [request].
+ */
 class ScanViewModel(private val bidkey: Bidkey, scope: CoroutineScope, lang: StateFlow<Lang>) :
     ShellViewModel(scope, lang) {
-    private val _request = MutableStateFlow<ScanRequest?>(null)
-    private val _outcome = MutableStateFlow<ScanOutcome?>(null)
+    private val _request = MutableStateFlow<ScanView?>(null)
+    private val _outcome = MutableStateFlow<ScanDone?>(null)
     private val _sessions = MutableStateFlow<List<ScanSession>>(emptyList())
+    private val _autoConfirmed = MutableStateFlow<List<SessionRequest>>(emptyList())
     private var lastUri: String? = null
     private var listener: Job? = null
 
-    /** The request to confirm: show the platform, what is signed or decrypted, the expiry. */
-    val request: StateFlow<ScanRequest?> = _request.asStateFlow()
-    val outcome: StateFlow<ScanOutcome?> = _outcome.asStateFlow()
+    /** The verified request to confirm: platform, origin, four digits, what is asked, the certificate. */
+    val request: StateFlow<ScanView?> = _request.asStateFlow()
+
+    /** What the last confirmation did. */
+    val outcome: StateFlow<ScanDone?> = _outcome.asStateFlow()
     val sessions: StateFlow<List<ScanSession>> = _sessions.asStateFlow()
 
-    /** A QR was read by the camera; the same code seen twice in a row is ignored. */
-    fun scanned(uri: String) {
-        if (uri == lastUri || _request.value != null) return
+    /** Session requests the phone confirmed by itself, newest last: shown as done, not asked. */
+    val autoConfirmed: StateFlow<List<SessionRequest>> = _autoConfirmed.asStateFlow()
+
+    /** A QR was read by the camera; the same code seen again while its request is open is ignored. */
+    fun scanned(uri: String): Job? {
+        if (uri == lastUri && _request.value != null) return null
+        if (_request.value != null) return null
         lastUri = uri
-        run {
+        return run {
             _outcome.value = null
-            _request.value = bidkey.scan(uri)
+            _request.value = bidkey.scan(uri.trim())
         }
     }
 
-    /** Whether the confirm step needs the PIN pad (bind and session-start may not). */
-    fun needsPin(): Boolean = when (_request.value?.kind) {
-        ScanKind.SIGN, ScanKind.DECRYPT, ScanKind.LOGIN, ScanKind.SESSION -> true
-        ScanKind.BIND, null -> false
+    /** The lines of the confirmation page for the current request. */
+    fun details(): List<String> = _request.value?.let { ScanText.details(it, lang.value) } ?: emptyList()
+
+    /** Whether the confirmation page offers the auto-confirm switch (a session that allows it). */
+    fun offersAutoConfirm(): Boolean =
+        (_request.value?.action as? ScanAction.Session)?.autoConfirmAllowed == true
+
+    /**
+     * Confirm with the PIN from the [cn.bidkey.shared.PinPad]. A wrong PIN keeps the request open
+     * (error `PIN_AGAIN`); [autoConfirm] only matters for a session that allows it.
+     */
+    fun confirm(pin: String, autoConfirm: Boolean = false) = run {
+        val r = _request.value ?: return@run
+        _outcome.value = if (r.action is ScanAction.Session) {
+            bidkey.confirmSession(r.requestId, pin, autoConfirm && offersAutoConfirm())
+        } else {
+            bidkey.confirmScan(r.requestId, pin)
+        }
+        closeRequest()
+        if (r.action is ScanAction.Session) _sessions.value = bidkey.scanSessions()
     }
 
-    fun confirm(pin: String) = run {
+    /** Refuse; the platform learns it (with the [reason], if any). */
+    fun reject(reason: String? = null) = run {
         val r = _request.value ?: return@run
-        _outcome.value = bidkey.confirmScan(r.requestId, pin)
-        _request.value = null
-        lastUri = null
-        if (r.kind == ScanKind.SESSION) loadSessions()
+        bidkey.rejectScan(r.requestId, reason?.trim()?.takeIf { it.isNotEmpty() })
+        closeRequest()
     }
 
-    fun reject() = run {
-        val r = _request.value ?: return@run
-        bidkey.rejectScan(r.requestId)
+    /** Close the page without answering (an expired or failed request). */
+    fun dismiss() = closeRequest()
+
+    private fun closeRequest() {
         _request.value = null
         lastUri = null
     }
 
     fun loadSessions() = run { _sessions.value = bidkey.scanSessions() }
 
-    fun endSession(id: String) = run {
-        bidkey.endScanSession(id)
+    /** End a session: the platform can send nothing more through it. */
+    fun endSession(sessionId: String) = run {
+        bidkey.endScanSession(sessionId)
         _sessions.value = bidkey.scanSessions()
     }
 
-    /** While a session is open, wait for the platform's next request and present it. */
-    fun listenForSessionRequests(waitSecs: UInt = 25u) {
+    /** Turn auto-confirm off. */
+    fun stopAutoConfirm(sessionId: String) = run {
+        bidkey.stopAutoConfirm(sessionId)
+        _sessions.value = bidkey.scanSessions()
+    }
+
+    /** Turn auto-confirm on again with the PIN (a session this phone opened, if the platform allows it). */
+    fun startAutoConfirm(sessionId: String, pin: String) = run {
+        bidkey.startAutoConfirm(sessionId, pin)
+        _sessions.value = bidkey.scanSessions()
+    }
+
+    /** Sessions still open at [now] (unix seconds). */
+    fun openSessions(now: Long): List<ScanSession> =
+        _sessions.value.filter { it.endedAt == null && it.expiresAt > now }
+
+    /** One long-poll for the next session request; what came is presented. */
+    suspend fun receiveOnce(waitSecs: ULong): SessionRequest? {
+        val next = bidkey.nextSessionRequest(waitSecs) ?: return null
+        if (next.done != null) {
+            _autoConfirmed.value = _autoConfirmed.value + next
+        } else {
+            _request.value = next.view
+        }
+        return next
+    }
+
+    /** While the sessions screen is open, wait for the platforms' next requests. */
+    fun listenForSessionRequests(waitSecs: ULong = 25uL) {
         listener?.cancel()
         listener = scope.launch {
             while (isActive) {
                 try {
-                    bidkey.nextSessionRequest(waitSecs)?.let { _request.value = it }
-                } catch (e: BidkeyException.NotFound) {
-                    return@launch // no open session any more
-                } catch (e: BidkeyException.Network) {
-                    kotlinx.coroutines.delay(3_000)
+                    receiveOnce(waitSecs)
+                } catch (e: BidkeyException.NotLoggedIn) {
+                    return@launch
+                } catch (e: BidkeyException) {
+                    delay(3_000) // network or a request that failed verification: keep listening
                 }
             }
         }
