@@ -546,6 +546,23 @@ mod tests {
     }
 
     #[test]
+    fn a_jpeg_photo_of_the_qr_decodes() {
+        let text = "bidkey://scan?v=1&relay=http://127.0.0.1:8080&id=0123456789abcdef0123456789abcdef&t=3&code=ab";
+        let png = bidkey_platform::qr::render_qr_png(text).expect("png");
+        let img = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
+            .expect("decodes")
+            .to_luma8();
+        let dir = tempfile::tempdir().expect("dir");
+        let jpg = dir.path().join("photo.jpg");
+        img.save_with_format(&jpg, image::ImageFormat::Jpeg)
+            .expect("jpeg written");
+        assert_eq!(
+            qr_text(jpg.to_str().expect("utf-8")).expect("decoded"),
+            text
+        );
+    }
+
+    #[test]
     fn a_text_that_is_no_file_is_the_qr_itself() {
         assert_eq!(
             qr_text(" bidkey://scan?v=1 ").expect("text"),
