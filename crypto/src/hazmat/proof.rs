@@ -11,7 +11,7 @@
 //! The context carries the session id and the message the proof authorises, so a proof
 //! cannot be replayed in another session or attached to another request.
 
-use super::wire::{SCALAR_LEN, read_scalar, split, write_point, write_scalar};
+use super::wire::{SCALAR_LEN, read_scalar, split, write_points, write_scalar};
 use crate::error::{Error, Result};
 use crate::sm2::{digest_scalar, random_nonzero_scalar};
 use sm2::elliptic_curve::Group;
@@ -64,12 +64,15 @@ fn challenge(
     commitments: &[ProjectivePoint],
     context: &[&[u8]],
 ) -> Result<Scalar> {
+    let points: Vec<ProjectivePoint> = pairs
+        .iter()
+        .zip(commitments)
+        .flat_map(|((base, stmt), commit)| [**base, **stmt, *commit])
+        .collect();
     let mut h = Sm3::new();
     absorb(&mut h, tag);
-    for ((base, stmt), commit) in pairs.iter().zip(commitments) {
-        absorb(&mut h, &write_point(base)?);
-        absorb(&mut h, &write_point(stmt)?);
-        absorb(&mut h, &write_point(commit)?);
+    for p in write_points(&points)? {
+        absorb(&mut h, &p);
     }
     for field in context {
         absorb(&mut h, field);

@@ -61,6 +61,24 @@ pub(crate) fn write_point(point: &ProjectivePoint) -> Result<[u8; POINT_LEN]> {
     sec1.try_into().map_err(|_| Error::InvalidPoint)
 }
 
+/// [`write_point`] of several points with one field inversion for all of them (Montgomery's
+/// trick) instead of one each; the same bytes.
+pub(crate) fn write_points(points: &[ProjectivePoint]) -> Result<Vec<[u8; POINT_LEN]>> {
+    use sm2::elliptic_curve::group::Curve;
+    use sm2::elliptic_curve::sec1::ToSec1Point;
+    let mut affine = vec![sm2::AffinePoint::IDENTITY; points.len()];
+    ProjectivePoint::batch_normalize(points, &mut affine);
+    affine
+        .iter()
+        .map(|a| {
+            let sec1 = sm2::PublicKey::from_affine(*a)
+                .map_err(|_| Error::InvalidPoint)?
+                .to_sec1_point(false);
+            sec1.as_bytes().try_into().map_err(|_| Error::InvalidPoint)
+        })
+        .collect()
+}
+
 /// Parse a received scalar: canonical and non-zero.
 pub(crate) fn read_scalar(bytes: &[u8]) -> Result<Scalar> {
     let s = scalar_from_bytes(bytes)?;
@@ -127,6 +145,21 @@ mod tests {
             write_point(&ProjectivePoint::IDENTITY),
             Err(Error::InvalidPoint)
         );
+    }
+
+    #[test]
+    fn points_written_together_are_the_bytes_written_one_by_one() {
+        let points: Vec<ProjectivePoint> = (1..=7u64)
+            .map(|k| {
+                ProjectivePoint::GENERATOR * Scalar::from(k) * crate::sm2::random_nonzero_scalar()
+            })
+            .collect();
+        let together = write_points(&points).expect("encode");
+        for (p, bytes) in points.iter().zip(&together) {
+            assert_eq!(&write_point(p).expect("encode"), bytes);
+        }
+        let with_identity = [ProjectivePoint::GENERATOR, ProjectivePoint::IDENTITY];
+        assert_eq!(write_points(&with_identity), Err(Error::InvalidPoint));
     }
 
     #[test]
