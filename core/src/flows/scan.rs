@@ -29,7 +29,8 @@ pub struct ScanView {
     pub request_id: String,
     pub kind: ScanKind,
     pub platform_id: String,
-    /// The platform's name as its certificate states it.
+    /// The platform's name as its certificate states it (the organisation the Bidkey CA
+    /// certified; the platform directory's entry only when the certificate has none).
     pub platform_name: String,
     pub origin: String,
     /// The four digits the platform's page also shows.
@@ -118,11 +119,11 @@ impl Bidkey {
                 uri.request_id, uri.t, uri.code
             ))
             .await?;
-        let body = self.verify_request(&signed, Some(&uri.request_id)).await?;
+        let (body, name) = self.verify_request(&signed, Some(&uri.request_id)).await?;
         if body.session_id.is_some() {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        self.remember_scan(body).await
+        self.remember_scan(body, name).await
     }
 
     /// Approve a scanned request with the certificate PIN. For a session request this opens
@@ -236,13 +237,13 @@ impl Bidkey {
         let Some(item) = items.into_iter().next() else {
             return Ok(None);
         };
-        let body = self
+        let (body, name) = self
             .verify_request(&item.request, Some(&item.request_id))
             .await?;
         if body.session_id.as_deref() != Some(item.session_id.as_str()) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        let view = self.remember_scan(body.clone()).await?;
+        let view = self.remember_scan(body.clone(), name).await?;
         let done = match self.auto_share(&item.session_id) {
             Some((serial, share))
                 if matches!(
@@ -508,12 +509,14 @@ impl Bidkey {
         Ok(())
     }
 
-    /// Everything the phone checks of a platform's request before showing it.
+    /// Everything the phone checks of a platform's request before showing it. Returns the
+    /// request and the platform's name as its certificate states it (the Bidkey CA puts the
+    /// registered name there).
     async fn verify_request(
         &self,
         signed: &SignedScanRequest,
         expected_id: Option<&str>,
-    ) -> Result<ScanRequestBody> {
+    ) -> Result<(ScanRequestBody, Option<String>)> {
         let body: ScanRequestBody = serde_json::from_slice(&signed.body)
             .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
         let cert = Cert::from_der(&signed.platform_cert)
@@ -539,11 +542,16 @@ impl Bidkey {
         if body.expires_at <= now() {
             return Err(server_error(ErrorCode::ScanExpired));
         }
-        Ok(body)
+        let name = cert.subject_organization().ok().flatten();
+        Ok((body, name))
     }
 
     /// The view of a verified request, remembered until confirmed or rejected.
-    async fn remember_scan(&self, body: ScanRequestBody) -> Result<ScanView> {
+    async fn remember_scan(
+        &self,
+        body: ScanRequestBody,
+        certified_name: Option<String>,
+    ) -> Result<ScanView> {
         let cert = match &body.action {
             ScanAction::Decrypt { .. } => None,
             action => Some(self.signing_cert_for(action.uscc())?),
@@ -559,11 +567,14 @@ impl Bidkey {
             }
             _ => vec![],
         };
-        let platform_name = self
-            .platform(&body.platform_id)
-            .await
-            .map(|p| p.name)
-            .unwrap_or_else(|_| body.platform_id.clone());
+        let platform_name = match certified_name {
+            Some(name) => name,
+            None => self
+                .platform(&body.platform_id)
+                .await
+                .map(|p| p.name)
+                .unwrap_or_else(|_| body.platform_id.clone()),
+        };
         let view = ScanView {
             request_id: body.request_id.clone(),
             kind: body.action.kind(),
