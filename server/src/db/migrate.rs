@@ -57,7 +57,7 @@ const LOCK_KEY: i64 = 0x6269_646b_6579; // "bidkey"
 pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
     let err = |e: String| DbError::Migration(e);
     match conn {
-        Conn::Sqlite(c) => {
+        Conn::Sqlite(c, _) => {
             c.execute_batch(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
             )
@@ -83,7 +83,8 @@ pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
                 tx.commit().map_err(|e| err(e.to_string()))?;
             }
         }
-        Conn::Postgres(c) => {
+        Conn::Postgres(pg) => {
+            let c = pg.client();
             for m in MIGRATIONS {
                 let mut tx = c.transaction().map_err(|e| err(e.to_string()))?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])

@@ -3,7 +3,39 @@
 use super::value::{Row, Value};
 use super::{Backend, DbError, Tx};
 use postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use std::collections::HashMap;
 use std::error::Error as StdError;
+
+/// A connection and its prepared statements: each SQL text is parsed by the server once per
+/// connection instead of once per use (a round trip saved on every statement).
+pub(crate) struct PgConn {
+    client: postgres::Client,
+    statements: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    pub(crate) fn connect(url: &str) -> Result<PgConn, DbError> {
+        let client = postgres::Client::connect(url, postgres::NoTls)
+            .map_err(|e| DbError::Connect(e.to_string()))?;
+        Ok(PgConn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    pub(crate) fn client(&mut self) -> &mut postgres::Client {
+        &mut self.client
+    }
+
+    pub(crate) fn parts(
+        &mut self,
+    ) -> (
+        &mut postgres::Client,
+        &mut HashMap<String, postgres::Statement>,
+    ) {
+        (&mut self.client, &mut self.statements)
+    }
+}
 
 #[derive(Debug)]
 struct Param<'a>(&'a Value);
@@ -83,14 +115,28 @@ pub(crate) fn map_err(e: postgres::Error) -> DbError {
     }
 }
 
-pub(crate) struct PgTx<'a, 'b>(pub(crate) &'a mut postgres::Transaction<'b>);
+pub(crate) struct PgTx<'a, 'b> {
+    pub(crate) tx: &'a mut postgres::Transaction<'b>,
+    pub(crate) statements: &'a mut HashMap<String, postgres::Statement>,
+}
+
+impl PgTx<'_, '_> {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql).map_err(map_err)?;
+        self.statements.insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+}
 
 impl Tx for PgTx<'_, '_> {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let stmt = self.0.prepare(sql).map_err(map_err)?;
-        let rows = self.0.query(&stmt, &refs).map_err(map_err)?;
+        let stmt = self.statement(sql)?;
+        let rows = self.tx.query(&stmt, &refs).map_err(map_err)?;
         rows.iter()
             .map(|r| {
                 (0..r.len())
@@ -104,8 +150,8 @@ impl Tx for PgTx<'_, '_> {
     fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let stmt = self.0.prepare(sql).map_err(map_err)?;
-        self.0.execute(&stmt, &refs).map_err(map_err)
+        let stmt = self.statement(sql)?;
+        self.tx.execute(&stmt, &refs).map_err(map_err)
     }
 
     fn backend(&self) -> Backend {

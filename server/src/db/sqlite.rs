@@ -11,7 +11,10 @@ pub(crate) fn open(path: &Path) -> Result<rusqlite::Connection, DbError> {
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(|e| DbError::Connect(e.to_string()))?;
     conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        // Each pool connection caches up to 64 MiB of pages (SQLite's default is 2 MiB), so
+        // a busy server reads its hot rows without a system call per page.
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+         PRAGMA cache_size=-65536;",
     )
     .map_err(|e| DbError::Connect(e.to_string()))?;
     Ok(conn)
