@@ -7,26 +7,21 @@ use crate::params;
 /// Count one hit in `bucket`; refuse when more than `max` fall in the current window.
 pub fn hit(tx: &mut dyn Tx, bucket: &str, now: i64, window: i64, max: i64) -> Result<()> {
     let start = now - now.rem_euclid(window);
-    let n = tx.execute(
-        "UPDATE rate_limits SET hits = hits + 1 WHERE bucket = $1 AND window_start = $2",
+    // One statement whether the window is new or not (both stores have upserts).
+    let row = tx.query_opt(
+        "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
+         ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1 \
+         RETURNING hits",
         &params![bucket, start],
     )?;
-    if n == 0 {
-        tx.execute(
-            "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1)",
-            &params![bucket, start],
-        )?;
+    let hits = row.map(|r| r.i64(0)).transpose()?.unwrap_or(1);
+    if hits == 1 {
+        // The first hit of a window: earlier windows of the bucket are over.
         tx.execute(
             "DELETE FROM rate_limits WHERE bucket = $1 AND window_start < $2",
             &params![bucket, start],
         )?;
-        return Ok(());
     }
-    let row = tx.query_opt(
-        "SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2",
-        &params![bucket, start],
-    )?;
-    let hits = row.map(|r| r.i64(0)).transpose()?.unwrap_or(0);
     if hits > max {
         Err(ServerError::RateLimited {
             retry_after: (start + window - now).max(1) as u64,
