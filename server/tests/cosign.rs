@@ -28,6 +28,7 @@ macro_rules! on_both_stores {
 
 on_both_stores!(
     five_wrong_pins_lock_until_unlock,
+    wrong_pins_sent_at_once_cannot_outrun_the_lock,
     suspended_and_revoked_certificates_cannot_cosign,
     sessions_are_single_use_and_bound_to_the_holders_device,
 );
@@ -221,6 +222,93 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
             "{a} missing from {actions:?}"
         );
     }
+}
+
+/// The proof is checked outside the database transaction, so requests in flight together
+/// are where a counter checked only afterwards would let a thief past five guesses.
+async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    let bad = wrong_share();
+    // A malformed request spends its session but is no verdict on the PIN.
+    let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+        .await
+        .expect("session");
+    let err = c
+        .post::<_, cw::DecryptResponse>(
+            "/v1/cosign/decrypt",
+            &cw::DecryptRequest {
+                session_id: s.session_id,
+                request: vec![4; 97],
+            },
+        )
+        .await
+        .expect_err("malformed");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert_eq!(list.in_force[0].pin_tries_left, 5);
+
+    let mut requests = Vec::new();
+    for _ in 0..9 {
+        let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        let (_, req) = hazmat::device_decrypt_start(&bad, &ct, &s.session_id).expect("start");
+        requests.push(cw::DecryptRequest {
+            session_id: s.session_id,
+            request: req.to_bytes().to_vec(),
+        });
+    }
+    let c = std::sync::Arc::new(c);
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|r| {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.post::<_, cw::DecryptResponse>("/v1/cosign/decrypt", &r)
+                    .await
+                    .expect_err("a wrong PIN is refused")
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for t in sent {
+        codes.push(t.await.expect("task").1.code);
+    }
+    // However they interleave: at most five proofs are judged, then the pair is locked.
+    let wrong = codes.iter().filter(|c| **c == ErrorCode::WrongPin).count();
+    let locked = codes.iter().filter(|c| **c == ErrorCode::KeyLocked).count();
+    assert_eq!(wrong + locked, 9, "{codes:?}");
+    assert!(wrong <= 4, "{codes:?}");
+    // Exactly five guesses were judged (each judged one is audited): the others were
+    // refused before their proof was looked at.
+    let judged: i64 = server
+        .running
+        .state
+        .db
+        .read(|tx| {
+            tx.query_opt(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'pin.failed'",
+                &[],
+            )?
+            .map(|r| r.i64(0))
+            .transpose()
+            .map(Option::unwrap_or_default)
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("audit");
+    assert_eq!(judged, 5, "{codes:?}");
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert!(list.in_force[0].key_locked);
+    assert_eq!(list.in_force[0].pin_tries_left, 0);
+    let err = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+        .await
+        .expect_err("locked");
+    assert_eq!(err.1.code, ErrorCode::KeyLocked);
 }
 
 async fn suspended_and_revoked_certificates_cannot_cosign(store: Store) {

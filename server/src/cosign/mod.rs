@@ -12,7 +12,7 @@ pub mod pin;
 use crate::audit::{self, Event};
 use crate::auth::AuthUser;
 use crate::db::{Row, Tx};
-use crate::error::{Outcome, Result, ServerError};
+use crate::error::{Result, ServerError};
 use crate::params;
 use crate::ratelimit;
 use crate::state::AppState;
@@ -185,57 +185,140 @@ async fn open_session(
     Ok(Json(session))
 }
 
+/// What the server's half of a step decided about the phone's PIN.
+enum Verdict<T> {
+    /// The proof (or final signature) verified: the answer.
+    Right(T),
+    /// It did not: a wrong PIN (or a forged or replayed request).
+    Wrong,
+    /// The request could not be judged (malformed): no verdict on the PIN.
+    Malformed,
+}
+
+impl<T> Verdict<T> {
+    fn of(r: std::result::Result<T, bidkey_crypto::Error>) -> Verdict<T> {
+        match r {
+            Ok(v) => Verdict::Right(v),
+            Err(bidkey_crypto::Error::BadProof) => Verdict::Wrong,
+            Err(_) => Verdict::Malformed,
+        }
+    }
+}
+
+/// Take the caller's session in `from` for one PIN attempt with its key: every check, the
+/// session spent, and the attempt counted as failed until its proof verifies (as a smart
+/// card lowers its retry counter before it compares a PIN). The proof is then checked
+/// outside the transaction, so the elliptic-curve work holds no database lock, and
+/// attempts in flight at once can still not exceed the lock.
+async fn begin_attempt(
+    st: &AppState,
+    user: &AuthUser,
+    sid_hex: &str,
+    from: &'static str,
+    accept: fn(CosignPurpose) -> bool,
+) -> Result<(SessionRow, keys::KeyRow)> {
+    let device = device_of(user)?;
+    let now = st.clock.now();
+    let (account, sid) = (user.account_id.clone(), sid_hex.to_owned());
+    st.db
+        .write(move |tx| {
+            let s = session_in(tx, &sid, &account, &device, from, now)?;
+            if !accept(s.purpose) {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            let key = keys::get(tx, &s.key_id)?;
+            keys::check_usable(tx, &key.pair_id, now, s.purpose == CosignPurpose::Revoke)?;
+            pin::begin_attempt(tx, now, &key.pair_id)?;
+            // The rate of PIN attempts: a signature's finish is the same attempt as its
+            // first step.
+            if from == "open" {
+                pin_limits(tx, &key.pair_id, now)?;
+            }
+            // From here on the session is spent, whatever happens.
+            set_status(tx, &s.id, from, "failed")?;
+            Ok((s, key))
+        })
+        .await
+}
+
+/// Settle an attempt that did not verify: a wrong PIN stays counted (and may lock the
+/// pair); a malformed request is no verdict, so its count is taken back.
+async fn settle_unverified<T>(
+    st: &AppState,
+    user: &AuthUser,
+    key: &keys::KeyRow,
+    verdict: Verdict<T>,
+    what: &'static str,
+) -> Result<ServerError> {
+    let now = st.clock.now();
+    let (pair, account) = (key.pair_id.clone(), user.account_id.clone());
+    let wrong = matches!(verdict, Verdict::Wrong);
+    st.db
+        .write(move |tx| {
+            if wrong {
+                pin::attempt_failed(tx, now, &pair, &account, what)
+            } else {
+                pin::attempt_void(tx, now, &pair)?;
+                Ok(ErrorCode::BadRequest.into())
+            }
+        })
+        .await
+}
+
+/// Elliptic-curve work off the async workers.
+async fn off_thread<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Internal(format!("cosign task: {e}")))?
+}
+
 /// `POST /v1/cosign/sign`: check the PIN proof, answer the server's half.
 async fn sign(
     State(st): State<AppState>,
     user: AuthUser,
     Json(req): Json<wire::SignRequest>,
 ) -> Result<Json<wire::SignResponse>> {
-    let device = device_of(&user)?;
     let sid_hex = session_hex(&req.session_id)?;
+    let (s, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
+        p != CosignPurpose::Decrypt
+    })
+    .await?;
+    let (secrets, k) = (st.secrets.clone(), key.clone());
+    let verdict = off_thread(move || {
+        let share = keys::share(&secrets.ca, &k)?;
+        let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
+            return Ok(Verdict::Malformed);
+        };
+        if s.digest.as_deref().is_some_and(|d| d != request.digest()) {
+            return Ok(Verdict::Malformed);
+        }
+        let digest = request.digest().to_vec();
+        Ok(Verdict::of(
+            hazmat::server_sign(&share, &request, &req.session_id)
+                .map(|r| (r.to_bytes().to_vec(), digest)),
+        ))
+    })
+    .await?;
+    let Verdict::Right((response, digest)) = verdict else {
+        return Err(settle_unverified(&st, &user, &key, verdict, "sign proof").await?);
+    };
     let now = st.clock.now();
-    let secrets = st.secrets.clone();
-    let out = st
-        .db
-        .write(move |tx| -> Outcome<Vec<u8>> {
-            let s = session_in(tx, &sid_hex, &user.account_id, &device, "open", now)?;
-            if s.purpose == CosignPurpose::Decrypt {
-                return Err(ErrorCode::InvalidState.into());
+    let pair = key.pair_id.clone();
+    st.db
+        .write(move |tx| {
+            let n = tx.execute(
+                "UPDATE cosign_sessions SET status = 'answered', digest = $1 WHERE id = $2 AND status = 'failed'",
+                &params![digest.clone(), sid_hex.as_str()],
+            )?;
+            if n != 1 {
+                return Err(ServerError::Api(ErrorCode::InvalidState));
             }
-            let key = keys::get(tx, &s.key_id)?;
-            keys::check_usable(tx, &key.pair_id, now, s.purpose == CosignPurpose::Revoke)?;
-            pin::check_not_locked(tx, &key.pair_id)?;
-            pin_limits(tx, &key.pair_id, now)?;
-            // From here on the session is spent, whatever happens.
-            set_status(tx, &s.id, "open", "failed")?;
-            let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
-                return Ok(Err(ServerError::Api(ErrorCode::BadRequest)));
-            };
-            if s.digest.as_deref().is_some_and(|d| d != request.digest()) {
-                return Ok(Err(ServerError::Api(ErrorCode::BadRequest)));
-            }
-            let share = keys::share(&secrets.ca, &key)?;
-            match hazmat::server_sign(&share, &request, &req.session_id) {
-                Ok(response) => {
-                    tx.execute(
-                        "UPDATE cosign_sessions SET status = 'answered', digest = $1 WHERE id = $2",
-                        &params![request.digest().to_vec(), s.id.as_str()],
-                    )?;
-                    pin::record_success(tx, now, &key.pair_id)?;
-                    Ok(Ok(response.to_bytes().to_vec()))
-                }
-                Err(bidkey_crypto::Error::BadProof) => Ok(Err(pin::record_failure(
-                    tx,
-                    now,
-                    &key.pair_id,
-                    &user.account_id,
-                    "sign proof",
-                )?)),
-                Err(_) => Ok(Err(ServerError::Api(ErrorCode::BadRequest))),
-            }
+            pin::record_success(tx, now, &pair)
         })
         .await?;
-    Ok(Json(wire::SignResponse { response: out? }))
+    Ok(Json(wire::SignResponse { response }))
 }
 
 /// `POST /v1/cosign/sign/finish`: the device's signature must verify; only then is it
@@ -245,60 +328,61 @@ async fn sign_finish(
     user: AuthUser,
     Json(req): Json<wire::SignFinish>,
 ) -> Result<Json<wire::SignDone>> {
-    let device = device_of(&user)?;
     let sid_hex = session_hex(&req.session_id)?;
+    let (s, key) = begin_attempt(&st, &user, &sid_hex, "answered", |_| true).await?;
+    let public_key = key.public_key.clone();
+    let verdict = off_thread(move || {
+        let public = Sm2PublicKey::from_sec1(&public_key)?;
+        let digest: Option<[u8; 32]> = s.digest.as_deref().and_then(|d| d.try_into().ok());
+        let Some(digest) = digest else {
+            return Err(ServerError::Internal("session without digest".into()));
+        };
+        let sig = if req.signature.len() == 64 {
+            Sm2Signature::from_raw(&req.signature)
+        } else {
+            Sm2Signature::from_der(&req.signature)
+        };
+        // Any signature that does not verify counts against the PIN, malformed ones too.
+        Ok(
+            match sig
+                .and_then(|sig| hazmat::server_check_final(&public, &digest, &sig).map(|()| sig))
+            {
+                Ok(sig) => Verdict::Right((sig, s.purpose)),
+                Err(_) => Verdict::Wrong,
+            },
+        )
+    })
+    .await?;
+    let Verdict::Right((sig, purpose)) = verdict else {
+        return Err(settle_unverified(&st, &user, &key, verdict, "final signature").await?);
+    };
     let now = st.clock.now();
-    let out = st
-        .db
-        .write(move |tx| -> Outcome<wire::SignDone> {
-            let s = session_in(tx, &sid_hex, &user.account_id, &device, "answered", now)?;
-            let key = keys::get(tx, &s.key_id)?;
-            set_status(tx, &s.id, "answered", "failed")?;
-            let public = Sm2PublicKey::from_sec1(&key.public_key)?;
-            let digest: Option<[u8; 32]> = s.digest.as_deref().and_then(|d| d.try_into().ok());
-            let Some(digest) = digest else {
-                return Err(ServerError::Internal("session without digest".into()));
-            };
-            let sig = if req.signature.len() == 64 {
-                Sm2Signature::from_raw(&req.signature)
-            } else {
-                Sm2Signature::from_der(&req.signature)
-            };
-            let checked = sig
-                .and_then(|sig| hazmat::server_check_final(&public, &digest, &sig).map(|()| sig));
-            match checked {
-                Ok(sig) => {
-                    set_status(tx, &s.id, "failed", "done")?;
-                    audit::record(
-                        tx,
-                        now,
-                        Event {
-                            actor: &user.account_id,
-                            action: if s.purpose == CosignPurpose::Revoke {
-                                "cosign.signed_revocation"
-                            } else {
-                                "cosign.signed"
-                            },
-                            target: Some(&key.cert_serial),
-                            ..Default::default()
-                        },
-                    )?;
-                    Ok(Ok(wire::SignDone {
-                        serial: key.cert_serial.clone(),
-                        signature: sig.to_der(),
-                    }))
-                }
-                Err(_) => Ok(Err(pin::record_failure(
-                    tx,
-                    now,
-                    &key.pair_id,
-                    &user.account_id,
-                    "final signature",
-                )?)),
-            }
+    let account = user.account_id.clone();
+    let (pair, serial) = (key.pair_id.clone(), key.cert_serial.clone());
+    st.db
+        .write(move |tx| {
+            set_status(tx, &sid_hex, "failed", "done")?;
+            pin::record_success(tx, now, &pair)?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &account,
+                    action: if purpose == CosignPurpose::Revoke {
+                        "cosign.signed_revocation"
+                    } else {
+                        "cosign.signed"
+                    },
+                    target: Some(&serial),
+                    ..Default::default()
+                },
+            )
         })
         .await?;
-    Ok(Json(out?))
+    Ok(Json(wire::SignDone {
+        serial: key.cert_serial,
+        signature: sig.to_der(),
+    }))
 }
 
 /// `POST /v1/cosign/decrypt`: check the PIN proof, answer `T2 = d2⁻¹·T1` (blinded).
@@ -307,44 +391,35 @@ async fn decrypt(
     user: AuthUser,
     Json(req): Json<wire::DecryptRequest>,
 ) -> Result<Json<wire::DecryptResponse>> {
-    let device = device_of(&user)?;
     let sid_hex = session_hex(&req.session_id)?;
+    let (_, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
+        p == CosignPurpose::Decrypt
+    })
+    .await?;
+    let (secrets, k) = (st.secrets.clone(), key.clone());
+    let verdict = off_thread(move || {
+        let share = keys::share(&secrets.ca, &k)?;
+        let Ok(request) = hazmat::DecryptRequest::from_bytes(&req.request) else {
+            return Ok(Verdict::Malformed);
+        };
+        Ok(Verdict::of(
+            hazmat::server_decrypt(&share, &request, &req.session_id)
+                .map(|r| r.to_bytes().to_vec()),
+        ))
+    })
+    .await?;
+    let Verdict::Right(response) = verdict else {
+        return Err(settle_unverified(&st, &user, &key, verdict, "decrypt proof").await?);
+    };
     let now = st.clock.now();
-    let secrets = st.secrets.clone();
-    let out = st
-        .db
-        .write(move |tx| -> Outcome<Vec<u8>> {
-            let s = session_in(tx, &sid_hex, &user.account_id, &device, "open", now)?;
-            if s.purpose != CosignPurpose::Decrypt {
-                return Err(ErrorCode::InvalidState.into());
-            }
-            let key = keys::get(tx, &s.key_id)?;
-            keys::check_usable(tx, &key.pair_id, now, false)?;
-            pin::check_not_locked(tx, &key.pair_id)?;
-            pin_limits(tx, &key.pair_id, now)?;
-            set_status(tx, &s.id, "open", "failed")?;
-            let Ok(request) = hazmat::DecryptRequest::from_bytes(&req.request) else {
-                return Ok(Err(ServerError::Api(ErrorCode::BadRequest)));
-            };
-            let share = keys::share(&secrets.ca, &key)?;
-            match hazmat::server_decrypt(&share, &request, &req.session_id) {
-                Ok(response) => {
-                    set_status(tx, &s.id, "failed", "done")?;
-                    pin::record_success(tx, now, &key.pair_id)?;
-                    Ok(Ok(response.to_bytes().to_vec()))
-                }
-                Err(bidkey_crypto::Error::BadProof) => Ok(Err(pin::record_failure(
-                    tx,
-                    now,
-                    &key.pair_id,
-                    &user.account_id,
-                    "decrypt proof",
-                )?)),
-                Err(_) => Ok(Err(ServerError::Api(ErrorCode::BadRequest))),
-            }
+    let pair = key.pair_id.clone();
+    st.db
+        .write(move |tx| {
+            set_status(tx, &sid_hex, "failed", "done")?;
+            pin::record_success(tx, now, &pair)
         })
         .await?;
-    Ok(Json(wire::DecryptResponse { response: out? }))
+    Ok(Json(wire::DecryptResponse { response }))
 }
 
 /// Spend a finished `revoke` session of the caller: the PIN proof for 注销. Returns the key

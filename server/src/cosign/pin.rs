@@ -1,9 +1,15 @@
 //! Counting wrong PINs. The counter belongs to a certificate pair (all its keys are unlocked
 //! by the same PIN on the phone), so a thief gets [`MAX_FAILED`] guesses in total, not per
 //! key. A failure is a `BadProof` from `server_sign`/`server_decrypt` or a final signature
-//! that fails `server_check_final`; it is committed even though the request fails (the
-//! handlers return `Ok(Err(..))` from the transaction). Success resets the counter; the
-//! fifth failure in a row locks the pair until the holder unlocks it (real-name again + SMS).
+//! that fails `server_check_final`.
+//!
+//! Every attempt is counted as a failure when it begins ([`begin_attempt`]), before its proof
+//! is checked outside the transaction, and no attempt begins once [`MAX_FAILED`] are counted;
+//! so attempts sent at once cannot outrun the lock, and a server that stops mid-check has
+//! counted the attempt. Success resets the counter ([`record_success`]); a wrong proof
+//! leaves it counted ([`attempt_failed`]), the fifth in a row locks the pair until the holder
+//! unlocks it (real-name again + SMS); a malformed request takes its count back
+//! ([`attempt_void`]).
 
 use crate::audit::{self, Event};
 use crate::db::Tx;
@@ -40,18 +46,38 @@ pub fn check_not_locked(tx: &mut dyn Tx, pair_id: &str) -> Result<()> {
     }
 }
 
-/// Count one failure and return the error to answer with.
-pub fn record_failure(
+/// Begin an attempt: refused when the pair is locked or as many attempts as the lock
+/// allows are already counted; otherwise counted as failed until proven right.
+pub fn begin_attempt(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
+    let (failed, locked) = state(tx, pair_id)?;
+    if locked || failed >= MAX_FAILED {
+        return Err(ErrorCode::KeyLocked.into());
+    }
+    tx.execute(
+        "UPDATE cosign_keys SET failed_pins = failed_pins + 1, updated_at = $1 WHERE pair_id = $2",
+        &params![now, pair_id],
+    )?;
+    Ok(())
+}
+
+/// A begun attempt had a malformed request: no verdict on the PIN, so it is not counted.
+pub fn attempt_void(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE cosign_keys SET failed_pins = failed_pins - 1, updated_at = $1 WHERE pair_id = $2 AND failed_pins > 0",
+        &params![now, pair_id],
+    )?;
+    Ok(())
+}
+
+/// A begun attempt's proof failed: it stays counted; lock at [`MAX_FAILED`] in a row.
+/// Returns the error to answer with.
+pub fn attempt_failed(
     tx: &mut dyn Tx,
     now: i64,
     pair_id: &str,
     actor: &str,
     what: &str,
 ) -> Result<ServerError> {
-    tx.execute(
-        "UPDATE cosign_keys SET failed_pins = failed_pins + 1, updated_at = $1 WHERE pair_id = $2",
-        &params![now, pair_id],
-    )?;
     let (failed, _) = state(tx, pair_id)?;
     let locked = failed >= MAX_FAILED;
     if locked {
