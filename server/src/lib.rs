@@ -20,6 +20,7 @@ pub mod grants;
 pub mod idempotency;
 pub mod kmc;
 pub mod memberships;
+pub mod metrics;
 pub mod orders;
 pub mod platforms;
 pub mod ratelimit;
@@ -56,6 +57,28 @@ pub struct Config {
     /// Passphrase of the CA key file (`BIDKEY_CA_PASSPHRASE`); without it, a random one is
     /// made on first start and kept in `data_dir/ca.passphrase` (see `docs/ca.md`).
     pub ca_passphrase: Option<String>,
+    /// Rate limits an operator may raise (or lower) for the deployment.
+    pub limits: Limits,
+}
+
+/// Rate limits that depend on how a deployment is reached, so the operator sets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// SMS codes sent to one client IP per hour. Phones behind one carrier NAT share an
+    /// address, so a deployment may need more than the default.
+    pub sms_per_ip_per_hour: i64,
+    /// Scan requests one trading platform may post per minute. A bid opening posts one
+    /// decrypt request per bidder within a minute or two; size this to the largest opening.
+    pub relay_requests_per_platform_per_minute: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            sms_per_ip_per_hour: 30,
+            relay_requests_per_platform_per_minute: 600,
+        }
+    }
 }
 
 impl Config {
@@ -68,6 +91,7 @@ impl Config {
             operator_token: None,
             pool_size: 4,
             ca_passphrase: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -122,6 +146,11 @@ pub fn router(state: AppState) -> Router {
         .merge(certs::routes())
         .merge(cosign::routes())
         .merge(relay::routes())
+        .merge(metrics::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }
 
@@ -148,6 +177,9 @@ pub async fn start(config: Config) -> Result<Running> {
         realname: Arc::new(realname::SandboxRealName),
         secrets: Arc::new(secrets),
         relay: relay::notify::Notifier::default(),
+        platform_chains: relay::requests::VerifiedChains::default(),
+        metrics: metrics::Metrics::default(),
+        limits: config.limits,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

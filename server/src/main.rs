@@ -3,7 +3,7 @@
 use bidkey_server::bank;
 use bidkey_server::db::{Db, DbUrl};
 use bidkey_server::util::Clock;
-use bidkey_server::{Config, start};
+use bidkey_server::{Config, Limits, start};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,6 +17,13 @@ struct Cli {
     /// `postgres://…` for PostgreSQL; default: a SQLite file in the data directory.
     #[arg(long, env = "BIDKEY_DATABASE_URL")]
     database_url: Option<String>,
+    /// SMS codes one client IP may ask for per hour.
+    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", default_value_t = Limits::default().sms_per_ip_per_hour)]
+    sms_per_ip_per_hour: i64,
+    /// Scan requests one trading platform may post per minute (size it to the largest bid
+    /// opening: one decrypt request per bidder).
+    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute)]
+    relay_per_platform_per_minute: i64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -68,6 +75,10 @@ async fn main() {
     if let Some(url) = &cli.database_url {
         config.db = DbUrl::parse(url);
     }
+    config.limits = Limits {
+        sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
+        relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
+    };
     let listen = match cli.command {
         Some(Command::Serve { listen }) => listen,
         Some(Command::BankImport { file }) => {

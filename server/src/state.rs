@@ -15,6 +15,12 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// Wake-ups for the relay's long polls.
     pub relay: crate::relay::notify::Notifier,
+    /// Platform certificate chains already verified by the relay.
+    pub platform_chains: crate::relay::requests::VerifiedChains,
+    /// Latency of every route (`GET /v1/operator/metrics`).
+    pub metrics: crate::metrics::Metrics,
+    /// Rate limits an operator may tune.
+    pub limits: crate::Limits,
 }
 
 impl std::fmt::Debug for AppState {

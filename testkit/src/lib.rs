@@ -34,12 +34,18 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(store: Store) -> TestServer {
+        TestServer::start_with(store, |_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first (limits, pool size).
+    pub async fn start_with(store: Store, adjust: impl FnOnce(&mut Config)) -> TestServer {
         install_tls_provider();
         let data_dir = tempfile::tempdir().expect("tempdir");
         let mut config = Config::local(data_dir.path().to_path_buf());
         if store == Store::Postgres {
             config.db = DbUrl::Postgres(pg::fresh_database());
         }
+        adjust(&mut config);
         let running = bidkey_server::start(config).await.expect("server starts");
         TestServer { running, data_dir }
     }

@@ -22,10 +22,11 @@ pub fn issue(
     phone: &str,
     purpose: SmsPurpose,
     ip: &str,
+    per_ip_per_hour: i64,
 ) -> Result<()> {
     ratelimit::hit(tx, &format!("sms:phone1m:{phone}"), now, RESEND_AFTER, 1)?;
     ratelimit::hit(tx, &format!("sms:phone1h:{phone}"), now, 3600, 10)?;
-    ratelimit::hit(tx, &format!("sms:ip1h:{ip}"), now, 3600, 30)?;
+    ratelimit::hit(tx, &format!("sms:ip1h:{ip}"), now, 3600, per_ip_per_hour)?;
     let code = six_digits()?;
     tx.execute(
         "INSERT INTO sms_codes (id, phone, purpose, code_hash, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",

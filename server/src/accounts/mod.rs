@@ -57,6 +57,7 @@ async fn send_sms(
     let now = st.clock.now();
     let ip = ip_of(&addr);
     let sms = st.sms.clone();
+    let per_ip = st.limits.sms_per_ip_per_hour;
     st.db
         .write(move |tx| {
             let exists = account_by_phone(tx, &req.phone)?.is_some();
@@ -74,7 +75,7 @@ async fn send_sms(
                 }
                 _ => {}
             }
-            codes::issue(tx, sms.as_ref(), now, &req.phone, req.purpose, &ip)
+            codes::issue(tx, sms.as_ref(), now, &req.phone, req.purpose, &ip, per_ip)
         })
         .await?;
     Ok(Json(SendSmsResponse {

@@ -33,8 +33,6 @@ use serde::Deserialize;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Requests a platform may post per minute.
-const PLATFORM_PER_MINUTE: i64 = 600;
 /// Fetches and replies a phone may make per minute.
 const PHONE_PER_MINUTE: i64 = 120;
 
@@ -53,13 +51,21 @@ pub fn routes() -> Router<AppState> {
 /// Check and store a request; the certificate and signature checks run before the write.
 async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Result<RelayCreated> {
     let now = st.clock.now();
+    let per_minute = st.limits.relay_requests_per_platform_per_minute;
     let body = requests::check_form(&new, channel, now)?;
     let pid = body.platform_id.clone();
     let platform = st
         .db
         .read(move |tx| requests::registered_platform(tx, &pid))
         .await?;
-    requests::check_platform(&st.secrets.ca, &platform, &body, &new.request, now)?;
+    requests::check_platform(
+        &st.secrets.ca,
+        &st.platform_chains,
+        &platform,
+        &body,
+        &new.request,
+        now,
+    )?;
     let inbox = match channel {
         Channel::Session(sid) => {
             let sid = sid.to_owned();
@@ -75,7 +81,7 @@ async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Re
                 &format!("relay-platform:{}", body.platform_id),
                 now,
                 60,
-                PLATFORM_PER_MINUTE,
+                per_minute,
             )?;
             requests::insert(tx, now, &body, &new)
         })

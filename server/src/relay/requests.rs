@@ -18,6 +18,8 @@ use bidkey_protocol::scan::{
     SCAN_VERSION, ScanAction, ScanKind, ScanRequestBody, SealedReply, SignedScanRequest,
     is_request_id, request_message,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use subtle::ConstantTimeEq;
 
 /// QR and poll secrets are 32 random bytes.
@@ -165,10 +167,41 @@ pub fn registered_platform(tx: &mut dyn Tx, id: &str) -> Result<RegisteredPlatfo
     })
 }
 
+/// Platform certificates whose chain to our CA has been verified in this process, by SM3
+/// fingerprint, with the window in which the whole chain is valid: a platform posts every
+/// request with the same certificate, and its chain need not be verified again each time.
+#[derive(Debug, Clone, Default)]
+pub struct VerifiedChains(Arc<Mutex<HashMap<[u8; 32], Window>>>);
+
+/// Seconds from, until (inclusive) in which a verified chain is valid.
+type Window = (u64, u64);
+
+/// Certificates remembered at most; a platform renews its certificate yearly.
+const MAX_VERIFIED_CHAINS: usize = 4096;
+
+impl VerifiedChains {
+    /// Whether `cert`'s chain was verified and is valid at `at`.
+    fn holds(&self, fingerprint: &[u8; 32], at: u64) -> bool {
+        let known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        known
+            .get(fingerprint)
+            .is_some_and(|(from, until)| (*from..=*until).contains(&at))
+    }
+
+    fn remember(&self, fingerprint: [u8; 32], window: Window) {
+        let mut known = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= MAX_VERIFIED_CHAINS {
+            known.clear();
+        }
+        known.insert(fingerprint, window);
+    }
+}
+
 /// The platform's certificate is the one our CA issued to it and valid now, it names the
 /// registered origin, and the request's signature verifies with its key.
 pub fn check_platform(
     ca: &CaKeys,
+    verified: &VerifiedChains,
     platform: &RegisteredPlatform,
     body: &ScanRequestBody,
     signed: &SignedScanRequest,
@@ -181,14 +214,29 @@ pub fn check_platform(
     }
     let cert = Cert::from_der(&signed.platform_cert).map_err(|_| invalid())?;
     let at = u64::try_from(now).map_err(|_| invalid())?;
-    verify_chain_without_revocation(
-        &cert,
-        std::slice::from_ref(ca.issuing()),
-        std::slice::from_ref(ca.root()),
-        at,
-        RequiredUsage::Signing,
-    )
-    .map_err(|_| invalid())?;
+    let fingerprint = cert.fingerprint_sm3();
+    if !verified.holds(&fingerprint, at) {
+        let (issuing, root) = (ca.issuing(), ca.root());
+        verify_chain_without_revocation(
+            &cert,
+            std::slice::from_ref(issuing),
+            std::slice::from_ref(root),
+            at,
+            RequiredUsage::Signing,
+        )
+        .map_err(|_| invalid())?;
+        let from = [&cert, issuing, root]
+            .map(Cert::not_before)
+            .into_iter()
+            .max();
+        let until = [&cert, issuing, root]
+            .map(Cert::not_after)
+            .into_iter()
+            .min();
+        if let (Some(from), Some(until)) = (from, until) {
+            verified.remember(fingerprint, (from, until));
+        }
+    }
     let cn = cert.subject_common_name().map_err(|_| invalid())?;
     if cn.as_deref() != Some(body.origin.as_str()) || body.origin != platform.origin {
         return Err(ErrorCode::ScanForeignOrigin.into());
@@ -575,6 +623,18 @@ fn view(s: &Stored, now: i64) -> Result<RelayResult> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verified_chain_holds_only_inside_its_window() {
+        let v = VerifiedChains::default();
+        let fp = [7u8; 32];
+        assert!(!v.holds(&fp, 100));
+        v.remember(fp, (100, 200));
+        assert!(v.holds(&fp, 100) && v.holds(&fp, 200));
+        assert!(!v.holds(&fp, 99), "not yet valid");
+        assert!(!v.holds(&fp, 201), "expired");
+        assert!(!v.holds(&[8u8; 32], 150), "another certificate");
+    }
 
     #[test]
     fn frames_have_a_ten_second_window() {
