@@ -1,10 +1,13 @@
-//! Helpers for `crypto-bench`: a timer with warm-up, and parsers for the machine-readable
+//! Benchmarks. [`opening`] is `opening-bench` (a bid opening under load); the rest of this
+//! file helps `crypto-bench`: a timer with warm-up, and parsers for the machine-readable
 //! (`-mr`) output of `openssl speed`.
 //!
 //! The machine is shared, so by default both sides are timed in CPU time of the running
 //! thread: our loops by the kernel's on-CPU nanoseconds (`/proc/thread-self/schedstat`),
 //! OpenSSL by `openssl speed`'s default (user CPU time). [`Clock::Wall`] times both in
 //! wall-clock time instead (`openssl speed -elapsed`), which is right on an idle machine.
+
+pub mod opening;
 
 use std::hint::black_box;
 use std::process::Command;
