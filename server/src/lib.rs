@@ -176,8 +176,12 @@ pub async fn start(config: Config) -> Result<Running> {
         sms: Arc::new(sms::OutboxSms),
         realname: Arc::new(realname::SandboxRealName),
         secrets: Arc::new(secrets),
-        relay: relay::notify::Notifier::default(),
+        relay: match &config.db {
+            DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),
+            DbUrl::Sqlite(_) => relay::notify::Notifier::default(),
+        },
         platform_chains: relay::requests::VerifiedChains::default(),
+        relay_sweeps: relay::requests::Sweeps::default(),
         metrics: metrics::Metrics::default(),
         limits: config.limits,
     };

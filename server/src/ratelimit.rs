@@ -1,6 +1,6 @@
 //! Fixed-window rate limits kept in the database, so they hold across server processes.
 
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 use crate::error::{Result, ServerError};
 use crate::params;
 
@@ -29,4 +29,13 @@ pub fn hit(tx: &mut dyn Tx, bucket: &str, now: i64, window: i64, max: i64) -> Re
     } else {
         Ok(())
     }
+}
+
+/// [`hit`] on its own, before the request's transaction, each statement committing at once:
+/// for a bucket that many requests share at the same moment (a platform's scan requests at
+/// a bid opening), which inside serializable transactions would make all but one of them
+/// conflict and retry.
+pub async fn hit_alone(db: &Db, bucket: String, now: i64, window: i64, max: i64) -> Result<()> {
+    db.autocommit(move |tx| hit(tx, &bucket, now, window, max))
+        .await
 }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub relay: crate::relay::notify::Notifier,
     /// Platform certificate chains already verified by the relay.
     pub platform_chains: crate::relay::requests::VerifiedChains,
+    /// When the relay last deleted each platform's old requests.
+    pub relay_sweeps: crate::relay::requests::Sweeps,
     /// Latency of every route (`GET /v1/operator/metrics`).
     pub metrics: crate::metrics::Metrics,
     /// Rate limits an operator may tune.

@@ -90,3 +90,41 @@ async fn two_servers_share_one_postgres() {
     }
     assert_eq!(sent, 1, "the per-minute limit holds across processes");
 }
+
+/// A change made through one process wakes a long poll waiting in another at once, through
+/// PostgreSQL's `LISTEN`/`NOTIFY`, not through the waiter's own re-read (ten seconds apart
+/// while the feed is up).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_in_one_process_wakes_a_waiter_in_another() {
+    use bidkey_server::relay::notify::{Notifier, RECHECK_WITH_FEED};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    let url = bidkey_testkit::pg::fresh_database();
+    let (one, two) = (Notifier::with_postgres(&url), Notifier::with_postgres(&url));
+    let listening = Instant::now() + Duration::from_secs(20);
+    while !(one.feed_is_up() && two.feed_is_up()) {
+        assert!(Instant::now() < listening, "the feeds never came up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let changed = Arc::new(AtomicBool::new(false));
+    let (waiting_in, seen) = (two.clone(), changed.clone());
+    let waiter = tokio::spawn(async move {
+        let start = Instant::now();
+        let got = waiting_in
+            .wait_for("req:abc", start + Duration::from_secs(30), || {
+                let v = seen.load(Ordering::SeqCst);
+                async move { Ok::<_, ()>(v.then_some(())) }
+            })
+            .await;
+        (got, start.elapsed())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    changed.store(true, Ordering::SeqCst);
+    one.notify("req:abc");
+    let (got, took) = waiter.await.expect("joined");
+    assert_eq!(got, Ok(Some(())));
+    assert!(took < RECHECK_WITH_FEED / 2, "woken after {took:?}");
+}

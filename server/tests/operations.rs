@@ -90,5 +90,8 @@ async fn route_latency_is_for_the_operator() {
     assert!(sms.p50_us <= sms.p90_us && sms.p90_us <= sms.p99_us && sms.p99_us <= sms.max_us);
     assert!(sms.max_us > 0, "{sms:?}");
     // Routes are named by their pattern, not by the ids in a request.
-    assert!(report.iter().all(|r| !r.route.contains("1390000")), "{report:?}");
+    assert!(
+        report.iter().all(|r| !r.route.contains("1390000")),
+        "{report:?}"
+    );
 }

@@ -32,7 +32,8 @@ on_both_stores!(
     frames_claims_and_expiry,
     requests_are_checked,
     sessions_and_inbox,
-    webhook_is_delivered
+    webhook_is_delivered,
+    an_opening_posts_many_requests_at_once
 );
 
 /// A platform as its SDK holds it.
@@ -985,6 +986,42 @@ async fn sessions_and_inbox(store: Store) {
                 .await
         ),
         ErrorCode::SessionNotFound
+    );
+}
+
+/// A bid opening: one platform posts a decrypt request per bidder, all at once. Every one is
+/// accepted (none lost to conflicts on the platform's shared counters) and the platform's
+/// limit still counts each of them.
+async fn an_opening_posts_many_requests_at_once(store: Store) {
+    const N: usize = 1000;
+    let server = TestServer::start_with(store, |c| {
+        c.limits.relay_requests_per_platform_per_minute = N as i64;
+    })
+    .await;
+    let p =
+        std::sync::Arc::new(platform(&server, "开标大厅", "https://open.example.invalid").await);
+    let uploads: Vec<NewRelayRequest> = (0..N)
+        .map(|_| upload(&p, &make(&server, &p, login(), None, 120), None))
+        .collect();
+    let c = std::sync::Arc::new(Client::new(&server));
+    let sent: Vec<_> = uploads
+        .into_iter()
+        .map(|u| {
+            let c = c.clone();
+            tokio::spawn(async move { c.post::<_, RelayCreated>("/v1/relay/requests", &u).await })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for t in sent {
+        if let Err(e) = t.await.expect("task") {
+            refused.push(e.1.code);
+        }
+    }
+    assert!(refused.is_empty(), "{refused:?}");
+    let one_more = make(&server, &p, login(), None, 120);
+    assert_eq!(
+        code(post(&server, &p, &one_more).await),
+        ErrorCode::TooManyRequests
     );
 }
 

@@ -1,5 +1,5 @@
 //! CPU time by who spent it: the threads of this process grouped by name (the server's
-//! runtime and database threads, the phones' runtime, the platform's runtime), and the
+//! runtime, database and relay-feed threads, the phones' runtime, the platform's runtime), and the
 //! PostgreSQL server processes. Read from `/proc` before and after a run.
 
 use std::collections::BTreeMap;
@@ -7,7 +7,10 @@ use std::time::Duration;
 
 /// Who a thread works for, from its name (`/proc/self/task/*/comm`, at most 15 bytes).
 pub fn role_of(thread_name: &str) -> &'static str {
-    if thread_name.starts_with("bk-server") || thread_name.starts_with("bidkey-db") {
+    if thread_name.starts_with("bk-server")
+        || thread_name.starts_with("bidkey-db")
+        || thread_name.starts_with("bidkey-relay")
+    {
         "server"
     } else if thread_name.starts_with("bk-phones") {
         "phones"
@@ -128,6 +131,7 @@ mod tests {
     fn threads_by_name() {
         assert_eq!(role_of("bk-server-3"), "server");
         assert_eq!(role_of("bidkey-db"), "server");
+        assert_eq!(role_of("bidkey-relay-sub"), "server");
         assert_eq!(role_of("bk-phones"), "phones");
         assert_eq!(role_of("bk-platform"), "platform");
         assert_eq!(role_of("tokio-runtime-w"), "other");

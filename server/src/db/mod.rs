@@ -95,6 +95,8 @@ enum Conn {
 enum Mode {
     Read,
     Write,
+    /// No transaction: each statement commits on its own.
+    Autocommit,
 }
 
 /// A pool of database connections, each on its own thread.
@@ -175,6 +177,19 @@ impl Db {
         self.run(Mode::Write, f).await
     }
 
+    /// Run `f` without a transaction: each statement commits on its own. For counters that
+    /// many requests bump at once (a platform's rate limit during a bid opening): in a
+    /// serializable transaction every concurrent update of the same row but one fails and is
+    /// retried, while a lone upsert only waits for the row. `f` may run more than once.
+    pub async fn autocommit<R, E, F>(&self, f: F) -> Result<R, E>
+    where
+        F: FnMut(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.run(Mode::Autocommit, f).await
+    }
+
     /// Run `f` in a transaction that only reads.
     pub async fn read<R, E, F>(&self, f: F) -> Result<R, E>
     where
@@ -245,6 +260,30 @@ where
 {
     let mut retry_flag = RetryProbe::default();
     match conn {
+        Conn::Sqlite(c, writer) if mode == Mode::Autocommit => {
+            let _writing = writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut tx = ProbeTx {
+                inner: sqlite::SqliteTx(c),
+                probe: &mut retry_flag,
+            };
+            let out = f(&mut tx);
+            if retry_flag.0 {
+                return Err(DbError::Retry);
+            }
+            Ok(out)
+        }
+        Conn::Postgres(pg) if mode == Mode::Autocommit => {
+            let (c, statements) = pg.parts();
+            let mut tx = ProbeTx {
+                inner: postgres::PgTx { tx: c, statements },
+                probe: &mut retry_flag,
+            };
+            let out = f(&mut tx);
+            if retry_flag.0 {
+                return Err(DbError::Retry);
+            }
+            Ok(out)
+        }
         Conn::Sqlite(c, writer) => {
             let _writing = if mode == Mode::Write {
                 Some(writer.lock().unwrap_or_else(|p| p.into_inner()))
@@ -276,7 +315,7 @@ where
             // decides nothing that is written, so it needs no predicate locks, which would
             // cost PostgreSQL work and make writers fail on read-write conflicts.
             let builder = match mode {
-                Mode::Write => c
+                Mode::Write | Mode::Autocommit => c
                     .build_transaction()
                     .isolation_level(::postgres::IsolationLevel::Serializable),
                 Mode::Read => c

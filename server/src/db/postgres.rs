@@ -115,12 +115,14 @@ pub(crate) fn map_err(e: postgres::Error) -> DbError {
     }
 }
 
-pub(crate) struct PgTx<'a, 'b> {
-    pub(crate) tx: &'a mut postgres::Transaction<'b>,
+/// Statements on a transaction, or on the bare connection (each statement then commits on
+/// its own, at PostgreSQL's default read committed).
+pub(crate) struct PgTx<'a, C: postgres::GenericClient> {
+    pub(crate) tx: &'a mut C,
     pub(crate) statements: &'a mut HashMap<String, postgres::Statement>,
 }
 
-impl PgTx<'_, '_> {
+impl<C: postgres::GenericClient> PgTx<'_, C> {
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
@@ -131,7 +133,7 @@ impl PgTx<'_, '_> {
     }
 }
 
-impl Tx for PgTx<'_, '_> {
+impl<C: postgres::GenericClient> Tx for PgTx<'_, C> {
     fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         let ps: Vec<Param<'_>> = params.iter().map(Param).collect();
         let refs: Vec<&(dyn ToSql + Sync)> = ps.iter().map(|p| p as &(dyn ToSql + Sync)).collect();

@@ -5,10 +5,11 @@
 //!
 //! - [`requests`]: checks, fetch and claim, reply, result;
 //! - [`sessions`]: sessions and the phone's inbox;
-//! - [`notify`]: in-process wake-ups for long polls (with a database re-check, so several
-//!   server processes on one PostgreSQL work too);
+//! - [`notify`]: wake-ups for long polls, and [`feed`]: the same between server processes
+//!   on one PostgreSQL (`LISTEN`/`NOTIFY`), with a database re-read as the safety net;
 //! - [`webhook`]: delivery of results to the platform.
 
+pub mod feed;
 pub mod notify;
 pub mod requests;
 pub mod sessions;
@@ -58,14 +59,20 @@ async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Re
         .db
         .read(move |tx| requests::registered_platform(tx, &pid))
         .await?;
-    requests::check_platform(
-        &st.secrets.ca,
-        &st.platform_chains,
-        &platform,
-        &body,
-        &new.request,
-        now,
-    )?;
+    // Signature (and first-time chain) checks are elliptic-curve work: off the async workers.
+    let (state, signed, checked_body) = (st.clone(), new.request.clone(), body.clone());
+    tokio::task::spawn_blocking(move || {
+        requests::check_platform(
+            &state.secrets.ca,
+            &state.platform_chains,
+            &platform,
+            &checked_body,
+            &signed,
+            now,
+        )
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("relay check: {e}")))??;
     let inbox = match channel {
         Channel::Session(sid) => {
             let sid = sid.to_owned();
@@ -73,19 +80,20 @@ async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Re
         }
         Channel::Qr => None,
     };
+    ratelimit::hit_alone(
+        &st.db,
+        format!("relay-platform:{}", body.platform_id),
+        now,
+        60,
+        per_minute,
+    )
+    .await?;
+    let pid = body.platform_id.clone();
     let created = st
         .db
-        .write(move |tx| {
-            ratelimit::hit(
-                tx,
-                &format!("relay-platform:{}", body.platform_id),
-                now,
-                60,
-                per_minute,
-            )?;
-            requests::insert(tx, now, &body, &new)
-        })
+        .write(move |tx| requests::insert(tx, now, &body, &new))
         .await?;
+    requests::forget_old(&st.db, &st.relay_sweeps, pid, now).await;
     if let Some(account) = inbox {
         st.relay.notify(&inbox_key(&account));
     }
@@ -217,6 +225,9 @@ async fn result(
         // Nothing more can happen to it.
         return Ok(Json(first));
     }
+    // Expiry is a change no one announces: wake up for it.
+    let left = u64::try_from(first.expires_at - st.clock.now()).unwrap_or(0);
+    let until = until.min(Instant::now() + Duration::from_secs(left + 1));
     let changed = st
         .relay
         .wait_for(&request_key(&id), until, || {

@@ -1,51 +1,115 @@
-//! Wake-ups for long polls inside one process. A waiter also re-reads the database every
-//! [`RECHECK`], so a change made by another server process on the same PostgreSQL is seen
-//! within that delay; the notifier only makes the common single-process case immediate.
+//! Wake-ups for long polls. A change in this process wakes its waiters at once; a change in
+//! another server process on the same PostgreSQL arrives through the [`super::feed`]
+//! (`LISTEN`/`NOTIFY`). A waiter also re-reads the database when nothing woke it: every
+//! [`RECHECK`] without a feed (SQLite; or PostgreSQL while the feed is down), every
+//! [`RECHECK_WITH_FEED`] as a safety net while it is up, so thousands of waiting platforms do
+//! not each read the database twice a second.
 
+use super::feed::Feed;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// How often a long poll re-reads the database when nothing woke it.
+/// How often a long poll re-reads the database when nothing woke it and no feed is up.
 pub const RECHECK: Duration = Duration::from_millis(500);
+/// The same while other processes' changes arrive through the feed.
+pub const RECHECK_WITH_FEED: Duration = Duration::from_secs(10);
 
 /// Waiters keyed by what they wait for (`req:<id>`, `inbox:<account>`).
-#[derive(Debug, Default, Clone)]
-pub struct Notifier {
-    keys: Arc<Mutex<HashMap<String, Weak<Notify>>>>,
+#[derive(Debug, Default)]
+pub struct Waiters {
+    keys: Mutex<Keys>,
 }
 
-impl Notifier {
+#[derive(Debug, Default)]
+struct Keys {
+    map: HashMap<String, Weak<Notify>>,
+    /// Size at which finished waits are swept out (doubling, so sweeping stays cheap).
+    sweep_at: usize,
+}
+
+impl Waiters {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
+        self.keys.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn subscribe(&self, key: &str) -> Arc<Notify> {
-        let mut keys = match self.keys.lock() {
-            Ok(k) => k,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        keys.retain(|_, w| w.strong_count() > 0);
-        if let Some(n) = keys.get(key).and_then(Weak::upgrade) {
+        let mut keys = self.lock();
+        if let Some(n) = keys.map.get(key).and_then(Weak::upgrade) {
             return n;
         }
+        if keys.map.len() >= keys.sweep_at {
+            keys.map.retain(|_, w| w.strong_count() > 0);
+            keys.sweep_at = (keys.map.len() * 2).max(64);
+        }
         let n = Arc::new(Notify::new());
-        keys.insert(key.to_owned(), Arc::downgrade(&n));
+        keys.map.insert(key.to_owned(), Arc::downgrade(&n));
         n
     }
 
-    /// Wake everyone waiting on `key`.
-    pub fn notify(&self, key: &str) {
-        let n = match self.keys.lock() {
-            Ok(k) => k.get(key).and_then(Weak::upgrade),
-            Err(poisoned) => poisoned.into_inner().get(key).and_then(Weak::upgrade),
-        };
+    /// Wake everyone in this process waiting on `key`.
+    pub fn wake(&self, key: &str) {
+        let n = self.lock().map.get(key).and_then(Weak::upgrade);
         if let Some(n) = n {
             n.notify_waiters();
         }
     }
 
+    /// Wake every waiter (each re-reads what it waits for).
+    pub fn wake_all(&self) {
+        let all: Vec<Arc<Notify>> = self.lock().map.values().filter_map(Weak::upgrade).collect();
+        for n in all {
+            n.notify_waiters();
+        }
+    }
+}
+
+/// The relay's wake-ups: local waiters, and the feed to other processes when there is one.
+#[derive(Debug, Default, Clone)]
+pub struct Notifier {
+    waiters: Arc<Waiters>,
+    feed: Option<Arc<Feed>>,
+}
+
+impl Notifier {
+    /// Wake-ups shared with the other server processes on the PostgreSQL at `url`.
+    pub fn with_postgres(url: &str) -> Notifier {
+        let waiters = Arc::new(Waiters::default());
+        let feed = Feed::start(url, &waiters);
+        Notifier {
+            waiters,
+            feed: Some(Arc::new(feed)),
+        }
+    }
+
+    /// Wake everyone waiting on `key`, here and in the other processes. Call after the change
+    /// committed.
+    pub fn notify(&self, key: &str) {
+        self.waiters.wake(key);
+        if let Some(feed) = &self.feed {
+            feed.publish(key);
+        }
+    }
+
+    /// Whether other processes' changes currently arrive through the feed.
+    pub fn feed_is_up(&self) -> bool {
+        self.feed.as_ref().is_some_and(|f| f.is_up())
+    }
+
+    /// How long a waiter may sleep before it re-reads on its own.
+    fn recheck(&self) -> Duration {
+        if self.feed_is_up() {
+            RECHECK_WITH_FEED
+        } else {
+            RECHECK
+        }
+    }
+
     /// Call `check` until it returns `Some`, or `deadline` passes (then one last call's
     /// answer, `None` if still nothing). `check` runs again on every wake-up for `key` and at
-    /// least every [`RECHECK`].
+    /// least every [`RECHECK`] (or [`RECHECK_WITH_FEED`]).
     pub async fn wait_for<T, E, F, Fut>(
         &self,
         key: &str,
@@ -56,7 +120,7 @@ impl Notifier {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, E>>,
     {
-        let notify = self.subscribe(key);
+        let notify = self.waiters.subscribe(key);
         loop {
             // Registered before the read, so a change committed during it is not missed.
             let woken = notify.notified();
@@ -69,7 +133,7 @@ impl Notifier {
             if now >= deadline {
                 return Ok(None);
             }
-            let nap = (deadline - now).min(RECHECK);
+            let nap = (deadline - now).min(self.recheck());
             let _ = tokio::time::timeout(nap, woken).await;
         }
     }

@@ -263,12 +263,6 @@ pub fn insert(
             return Err(ErrorCode::SessionNotFound.into());
         }
     }
-    // Keep a day of the platform's requests (for its late polls and for support); older
-    // ones are long expired and go.
-    tx.execute(
-        "DELETE FROM scan_requests WHERE platform_id = $1 AND created_at < $2",
-        &params![body.platform_id.as_str(), now - RETAIN_SECS],
-    )?;
     let request = serde_json::to_string(&new.request)
         .map_err(|e| ServerError::Internal(format!("request json: {e}")))?;
     let r = tx.execute(
@@ -308,6 +302,48 @@ pub fn insert(
         created_at: now,
         expires_at: body.expires_at,
     })
+}
+
+/// When each platform's old requests were last deleted by this process.
+#[derive(Debug, Clone, Default)]
+pub struct Sweeps(Arc<Mutex<HashMap<String, i64>>>);
+
+/// A platform's old requests are deleted at most this often (seconds).
+const SWEEP_EVERY: i64 = 60;
+
+impl Sweeps {
+    /// Whether `platform_id` is due a sweep at `now`; if so, it counts as swept.
+    fn due(&self, platform_id: &str, now: i64) -> bool {
+        let mut last = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match last.get(platform_id) {
+            Some(t) if now - t < SWEEP_EVERY => false,
+            _ => {
+                last.insert(platform_id.to_owned(), now);
+                true
+            }
+        }
+    }
+}
+
+/// Keep a day of a platform's requests (for its late polls and for support); older ones are
+/// long expired and go. Done after a new request at most once a minute per platform, in a
+/// transaction of its own: a range delete inside every insert made a platform's concurrent
+/// requests conflict on PostgreSQL. A failure only postpones the cleanup.
+pub async fn forget_old(db: &crate::db::Db, sweeps: &Sweeps, platform_id: String, now: i64) {
+    if !sweeps.due(&platform_id, now) {
+        return;
+    }
+    let done = db
+        .write(move |tx| {
+            tx.execute(
+                "DELETE FROM scan_requests WHERE platform_id = $1 AND created_at < $2",
+                &params![platform_id.as_str(), now - RETAIN_SECS],
+            )
+        })
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "relay: old requests not deleted this time");
+    }
 }
 
 /// A stored request.
@@ -634,6 +670,15 @@ mod tests {
         assert!(!v.holds(&fp, 99), "not yet valid");
         assert!(!v.holds(&fp, 201), "expired");
         assert!(!v.holds(&[8u8; 32], 150), "another certificate");
+    }
+
+    #[test]
+    fn each_platform_is_swept_at_most_once_a_minute() {
+        let s = Sweeps::default();
+        assert!(s.due("p1", 1_000));
+        assert!(!s.due("p1", 1_059));
+        assert!(s.due("p2", 1_059), "platforms are swept apart");
+        assert!(s.due("p1", 1_060));
     }
 
     #[test]
