@@ -115,7 +115,8 @@ impl std::fmt::Debug for Db {
     }
 }
 
-const MAX_RETRIES: usize = 8;
+/// Attempts of a transaction that keeps meeting serialization failures (about 3 s of pauses).
+const MAX_RETRIES: usize = 12;
 
 impl Db {
     /// Connect, run pending migrations, and start `pool_size` connection threads.
@@ -200,18 +201,34 @@ impl Db {
         self.run(Mode::Read, f).await
     }
 
-    async fn run<R, E, F>(&self, mode: Mode, mut f: F) -> Result<R, E>
+    /// Run `f` on a pool thread, retried on serialization failures. Between attempts the
+    /// connection goes back to the pool: the pause is spent here, not on a database thread.
+    async fn run<R, E, F>(&self, mode: Mode, f: F) -> Result<R, E>
     where
         F: FnMut(&mut dyn Tx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn: &mut Conn| {
-            let _ = done.send(run_with_retries(conn, mode, &mut f));
-        });
-        self.jobs.send(job).map_err(|_| E::from(DbError::Closed))?;
-        result.await.map_err(|_| E::from(DbError::Closed))?
+        let f = Arc::new(Mutex::new(f));
+        for attempt in 0..MAX_RETRIES {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let (done, result) = tokio::sync::oneshot::channel();
+            let f = Arc::clone(&f);
+            let job: Job = Box::new(move |conn: &mut Conn| {
+                let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
+                let _ = done.send(run_once(conn, mode, &mut *f));
+            });
+            self.jobs.send(job).map_err(|_| E::from(DbError::Closed))?;
+            match result.await.map_err(|_| E::from(DbError::Closed))? {
+                Ok(Ok(r)) => return Ok(r),
+                Ok(Err(e)) => return Err(e),
+                Err(DbError::Retry) => continue,
+                Err(e) => return Err(E::from(e)),
+            }
+        }
+        Err(E::from(DbError::Retry))
     }
 }
 
@@ -222,26 +239,7 @@ fn connect(url: &DbUrl, writer: &Arc<Mutex<()>>) -> Result<Conn, DbError> {
     }
 }
 
-fn run_with_retries<R, E, F>(conn: &mut Conn, mode: Mode, f: &mut F) -> Result<R, E>
-where
-    F: FnMut(&mut dyn Tx) -> Result<R, E>,
-    E: From<DbError>,
-{
-    for attempt in 0..MAX_RETRIES {
-        if attempt > 0 {
-            thread::sleep(backoff(attempt));
-        }
-        match run_once(conn, mode, f) {
-            Ok(Ok(r)) => return Ok(r),
-            Ok(Err(e)) => return Err(e),
-            Err(DbError::Retry) => continue,
-            Err(e) => return Err(E::from(e)),
-        }
-    }
-    Err(E::from(DbError::Retry))
-}
-
-/// The pause before retry `attempt` (1-based): exponential from 10 ms, capped at 320 ms,
+/// The pause before attempt `attempt` (1-based): exponential from 10 ms, capped at 320 ms,
 /// and jittered to 50–150 % so that transactions that collided do not collide again.
 fn backoff(attempt: usize) -> std::time::Duration {
     let base = 5u64 << attempt.min(6);
