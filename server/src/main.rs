@@ -18,11 +18,11 @@ struct Cli {
     #[arg(long, env = "BIDKEY_DATABASE_URL")]
     database_url: Option<String>,
     /// SMS codes one client IP may ask for per hour.
-    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", default_value_t = Limits::default().sms_per_ip_per_hour)]
+    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", default_value_t = Limits::default().sms_per_ip_per_hour, value_parser = clap::value_parser!(i64).range(1..))]
     sms_per_ip_per_hour: i64,
     /// Scan requests one trading platform may post per minute (size it to the largest bid
     /// opening: one decrypt request per bidder).
-    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute)]
+    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
     relay_per_platform_per_minute: i64,
     #[command(subcommand)]
     command: Option<Command>,
