@@ -49,19 +49,31 @@ impl RealNameProvider for SandboxRealName {
 
 /// GB 11643-1999: 17 digits and an ISO 7064 MOD 11-2 check character (0-9 or X).
 pub fn valid_id_number(id: &str) -> bool {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
     let b = id.as_bytes();
-    if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
+    if b.len() != 18 {
         return false;
     }
-    let sum: u32 = b[..17]
+    match (id.get(..17).and_then(id_check_character), b.get(17)) {
+        (Some(expected), Some(c)) => char::from(c.to_ascii_uppercase()) == expected,
+        _ => false,
+    }
+}
+
+/// The check character (ISO 7064 MOD 11-2) of the first 17 digits of a resident ID number;
+/// `None` unless `body` is exactly 17 ASCII digits.
+pub fn id_check_character(body: &str) -> Option<char> {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    const CHECK: &[u8; 11] = b"10X98765432";
+    let b = body.as_bytes();
+    if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let sum: u32 = b
         .iter()
         .zip(WEIGHTS)
         .map(|(d, w)| u32::from(d - b'0') * w)
         .sum();
-    let expected = CHECK[(sum % 11) as usize];
-    b[17].to_ascii_uppercase() == expected
+    Some(char::from(CHECK[(sum % 11) as usize]))
 }
 
 /// Luhn check of a bank card number (12–19 digits).

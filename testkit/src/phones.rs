@@ -108,17 +108,12 @@ pub async fn approve_and_pay(
     app
 }
 
-/// A valid resident ID number (GB 11643 check digit) for person `seq`.
+/// A valid resident ID number (GB 11643 check digit) for person `seq`, different for every
+/// `seq` below 28,000 (the birth day moves on every thousand).
 pub fn id_number(seq: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let body = format!("11010119900101{:03}", seq % 1000);
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
+    let body = format!("110101199001{:02}{:03}", 1 + (seq / 1000) % 28, seq % 1000);
+    let check = bidkey_server::realname::id_check_character(&body).unwrap_or('0');
+    format!("{body}{check}")
 }
 
 /// A unified social credit code with a correct GB 32100 check character.
@@ -137,6 +132,21 @@ pub fn uscc(seq: u32) -> String {
         "{body}{}",
         char::from(ALPHABET[((31 - sum % 31) % 31) as usize])
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn id_numbers_are_distinct_and_pass_the_servers_check() {
+        let ids: std::collections::HashSet<String> = (0..28_000).map(super::id_number).collect();
+        assert_eq!(ids.len(), 28_000);
+        assert!(
+            ids.iter()
+                .all(|id| bidkey_server::realname::valid_id_number(id))
+        );
+        // The first thousand are the numbers the tests have always used.
+        assert_eq!(super::id_number(1), "110101199001010015");
+    }
 }
 
 /// A small PNG the server accepts (signature, IHDR, IEND).

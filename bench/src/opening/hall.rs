@@ -59,7 +59,8 @@ impl Hall {
         let slots = Arc::new(Semaphore::new(at_once));
         let metrics_before = self.server.running.state.metrics.snapshot();
         let cpu_before = CpuSample::now();
-        let opening_at = unix_now() - 1;
+        // The opening has begun (the phone refuses a decryption before its time).
+        let opening_at = bidkey_server::util::Clock::default().now() - 1;
         let start = Instant::now();
         let tasks: Vec<_> = bidders
             .iter()
@@ -192,11 +193,4 @@ async fn scan_and_confirm(
         .await
         .map_err(|e| BenchError::Run(format!("confirm: {e}")))?;
     Ok(())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

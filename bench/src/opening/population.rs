@@ -10,7 +10,9 @@ use bidkey_crypto::x509::Cert;
 use bidkey_platform::bidfile::{self, EncryptOptions};
 use bidkey_protocol::scan::WrappedFileKey;
 use bidkey_testkit::TestServer;
-use bidkey_testkit::phones::{PIN, approve_and_pay, identity, phone_at, png, registered, uscc};
+use bidkey_testkit::phones::{
+    PIN, approve_and_pay, id_number, identity, phone_at, png, registered, uscc,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -108,7 +110,7 @@ async fn one_bidder(server: &TestServer, root: &Path, i: usize) -> Result<Bidder
         server,
         &phone,
         &number,
-        &identity(&format!("投标人{i:05}"), &resident_id(seq)),
+        &identity(&format!("投标人{i:05}"), &id_number(seq)),
     )
     .await;
     let claim = phone
@@ -167,36 +169,4 @@ fn seal_bid(cert: &Cert, i: usize, wallet: PathBuf) -> Result<Bidder, BenchError
         sealed_bid: Arc::new(sealed),
         bid_digest: sm3(&plain),
     })
-}
-
-/// A resident ID number with a valid GB 11643 check digit, different for every `seq` up to
-/// 28,000 (birth day 1..=28 of January 1980, then a three-digit sequence).
-fn resident_id(seq: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let body = format!(
-        "5001121980{:02}{:02}{:03}",
-        1,
-        1 + (seq / 1000) % 28,
-        seq % 1000
-    );
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn resident_ids_are_distinct_and_pass_the_servers_check() {
-        let ids: std::collections::HashSet<String> = (0..28_000).map(super::resident_id).collect();
-        assert_eq!(ids.len(), 28_000);
-        assert!(
-            ids.iter()
-                .all(|id| bidkey_server::realname::valid_id_number(id))
-        );
-    }
 }

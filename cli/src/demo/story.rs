@@ -78,15 +78,9 @@ pub struct Outcome {
 
 /// A valid resident ID number (GB 11643 check character) for sandbox person `seq`.
 pub fn resident_id(seq: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
     let body = format!("50010219880808{:03}", seq % 1000);
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
+    let check = bidkey_server::realname::id_check_character(&body).unwrap_or('0');
+    format!("{body}{check}")
 }
 
 pub fn identity(name: &str, seq: u32) -> RealNameRequest {

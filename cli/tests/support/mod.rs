@@ -231,15 +231,4 @@ pub async fn operator(
     resp.json().await.expect("operator answer")
 }
 
-/// A valid resident ID number (GB 11643 check digit) for person `seq`.
-pub fn id_number(seq: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    const CHECK: &[u8; 11] = b"10X98765432";
-    let body = format!("11010119900101{:03}", seq % 1000);
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    format!("{body}{}", char::from(CHECK[(sum % 11) as usize]))
-}
+pub use bidkey_testkit::phones::id_number;
