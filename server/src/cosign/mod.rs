@@ -265,13 +265,22 @@ async fn settle_unverified<T>(
         .await
 }
 
-/// Elliptic-curve work off the async workers.
-async fn off_thread<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
+/// Judge a begun attempt with `check`, elliptic-curve work, off the async workers. A fault
+/// of the server while checking is no verdict on the PIN: the attempt is taken back.
+async fn judge<T: Send + 'static>(
+    st: &AppState,
+    user: &AuthUser,
+    key: &keys::KeyRow,
+    check: impl FnOnce() -> Result<Verdict<T>> + Send + 'static,
+) -> Result<Verdict<T>> {
+    let judged = tokio::task::spawn_blocking(check)
         .await
-        .map_err(|e| ServerError::Internal(format!("cosign task: {e}")))?
+        .map_err(|e| ServerError::Internal(format!("cosign task: {e}")))
+        .and_then(|r| r);
+    if judged.is_err() {
+        let _ = settle_unverified(st, user, key, Verdict::<T>::Malformed, "").await;
+    }
+    judged
 }
 
 /// `POST /v1/cosign/sign`: check the PIN proof, answer the server's half.
@@ -286,7 +295,7 @@ async fn sign(
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
-    let verdict = off_thread(move || {
+    let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
         let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
@@ -331,7 +340,7 @@ async fn sign_finish(
     let sid_hex = session_hex(&req.session_id)?;
     let (s, key) = begin_attempt(&st, &user, &sid_hex, "answered", |_| true).await?;
     let public_key = key.public_key.clone();
-    let verdict = off_thread(move || {
+    let verdict = judge(&st, &user, &key, move || {
         let public = Sm2PublicKey::from_sec1(&public_key)?;
         let digest: Option<[u8; 32]> = s.digest.as_deref().and_then(|d| d.try_into().ok());
         let Some(digest) = digest else {
@@ -397,7 +406,7 @@ async fn decrypt(
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
-    let verdict = off_thread(move || {
+    let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
         let Ok(request) = hazmat::DecryptRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
