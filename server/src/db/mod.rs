@@ -260,27 +260,11 @@ where
     match conn {
         Conn::Sqlite(c, writer) if mode == Mode::Autocommit => {
             let _writing = writer.lock().unwrap_or_else(|p| p.into_inner());
-            let mut tx = ProbeTx {
-                inner: sqlite::SqliteTx(c),
-                probe: &mut retry_flag,
-            };
-            let out = f(&mut tx);
-            if retry_flag.0 {
-                return Err(DbError::Retry);
-            }
-            Ok(out)
+            without_transaction(sqlite::SqliteTx(c), f)
         }
         Conn::Postgres(pg) if mode == Mode::Autocommit => {
             let (c, statements) = pg.parts();
-            let mut tx = ProbeTx {
-                inner: postgres::PgTx { tx: c, statements },
-                probe: &mut retry_flag,
-            };
-            let out = f(&mut tx);
-            if retry_flag.0 {
-                return Err(DbError::Retry);
-            }
-            Ok(out)
+            without_transaction(postgres::PgTx { tx: c, statements }, f)
         }
         Conn::Sqlite(c, writer) => {
             let _writing = if mode == Mode::Write {
@@ -344,6 +328,24 @@ where
             Ok(out)
         }
     }
+}
+
+/// `f` on a bare connection (each statement commits on its own), retried like a transaction.
+fn without_transaction<T: Tx, R, E, F>(inner: T, f: &mut F) -> Result<Result<R, E>, DbError>
+where
+    F: FnMut(&mut dyn Tx) -> Result<R, E>,
+    E: From<DbError>,
+{
+    let mut retry_flag = RetryProbe::default();
+    let mut tx = ProbeTx {
+        inner,
+        probe: &mut retry_flag,
+    };
+    let out = f(&mut tx);
+    if retry_flag.0 {
+        return Err(DbError::Retry);
+    }
+    Ok(out)
 }
 
 /// Notes whether any statement in the transaction asked for a retry, so that a domain

@@ -60,16 +60,17 @@ async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Re
         .read(move |tx| requests::registered_platform(tx, &pid))
         .await?;
     // Signature (and first-time chain) checks are elliptic-curve work: off the async workers.
-    let (state, signed, checked_body) = (st.clone(), new.request.clone(), body.clone());
-    tokio::task::spawn_blocking(move || {
+    let state = st.clone();
+    let (body, new) = tokio::task::spawn_blocking(move || {
         requests::check_platform(
             &state.secrets.ca,
             &state.platform_chains,
             &platform,
-            &checked_body,
-            &signed,
+            &body,
+            &new.request,
             now,
         )
+        .map(|()| (body, new))
     })
     .await
     .map_err(|e| ServerError::Internal(format!("relay check: {e}")))??;
