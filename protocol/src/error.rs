@@ -16,6 +16,9 @@ pub enum ErrorCode {
     TooManyRequests,
     PayloadTooLarge,
     Internal,
+    MethodNotAllowed,
+    UnsupportedMediaType,
+    InvalidIdempotencyKey,
     // Accounts
     InvalidPhone,
     SmsCodeInvalid,
@@ -50,6 +53,7 @@ pub enum ErrorCode {
     ApplicationNotFound,
     InvalidState,
     PaymentRequired,
+    TooManyOpenApplications,
     // Platforms, grants, seals
     PlatformNotFound,
     GrantNotFound,
@@ -83,6 +87,9 @@ impl ErrorCode {
             TooManyRequests => "操作过于频繁，请稍后再试",
             PayloadTooLarge => "上传内容过大",
             Internal => "系统繁忙，请稍后再试",
+            MethodNotAllowed => "不支持此请求方法",
+            UnsupportedMediaType => "请求内容须为JSON",
+            InvalidIdempotencyKey => "幂等键须为1至100个可打印ASCII字符",
             InvalidPhone => "手机号格式不正确",
             SmsCodeInvalid => "验证码错误",
             SmsCodeExpired => "验证码已过期，请重新获取",
@@ -114,6 +121,7 @@ impl ErrorCode {
             ApplicationNotFound => "申请不存在",
             InvalidState => "当前状态不允许此操作",
             PaymentRequired => "请先支付订单",
+            TooManyOpenApplications => "未完成的申请过多，请先完成已有申请或等待审核结果",
             PlatformNotFound => "交易平台不存在",
             GrantNotFound => "授权不存在",
             ZoneMismatch => "交易平台中没有名称与统一社会信用代码一致的单位",
@@ -145,6 +153,11 @@ impl ErrorCode {
             TooManyRequests => "Too many attempts, try again later",
             PayloadTooLarge => "The upload is too large",
             Internal => "The service is busy, try again later",
+            MethodNotAllowed => "This method is not allowed here",
+            UnsupportedMediaType => "The request body must be JSON",
+            InvalidIdempotencyKey => {
+                "The idempotency key must be 1 to 100 printable ASCII characters"
+            }
             InvalidPhone => "The phone number is not valid",
             SmsCodeInvalid => "Wrong verification code",
             SmsCodeExpired => "The verification code has expired, request a new one",
@@ -176,6 +189,9 @@ impl ErrorCode {
             ApplicationNotFound => "No such application",
             InvalidState => "Not possible in the current state",
             PaymentRequired => "Pay the order first",
+            TooManyOpenApplications => {
+                "Too many applications are open; finish them or wait for their review"
+            }
             PlatformNotFound => "No such trading platform",
             GrantNotFound => "No such grant",
             ZoneMismatch => "The platform knows no unit with this name and credit code",
@@ -214,6 +230,10 @@ pub struct ErrorBody {
     /// Seconds to wait, on `too_many_requests`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// What exactly was malformed, for developers (English, from the request parser), on
+    /// requests the server could not read. Never shown to people: they get the messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl ErrorBody {
@@ -224,6 +244,7 @@ impl ErrorBody {
             message_en: code.message_en().to_owned(),
             tries_left: None,
             retry_after: None,
+            detail: None,
         }
     }
 }

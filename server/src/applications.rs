@@ -11,10 +11,21 @@
 
 use crate::db::{Row, Tx};
 use crate::error::{Result, ServerError};
+use crate::idempotency::check_key;
 use crate::params;
 use crate::util::new_id;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::orders::{ApplicationKind, Status};
+
+/// Applications one account may have open (not yet issued, rejected or closed) at once. A
+/// person needs one per certificate in progress: a personal one, and one per enterprise
+/// being claimed or joined, renewed or recovered; ten leaves room for that and bounds what
+/// one account can make the RA review and the database keep (a claim carries up to
+/// several megabytes of materials).
+pub const MAX_OPEN_PER_ACCOUNT: i64 = 10;
+
+/// The statuses of an application still in progress.
+const OPEN_STATUSES: &str = "('pending_admin', 'pending_review', 'awaiting_payment', 'paid')";
 
 /// An application row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,21 +69,63 @@ pub struct NewApplication<'a> {
     pub enterprise_id: Option<&'a str>,
     pub status: Status,
     pub detail: Option<String>,
-    /// The client's idempotency key: the same key returns the same application.
+    /// The client's idempotency key (as sent): the same key from the same account for the
+    /// same kind returns the same application.
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Create an application, or return the one already made under the same idempotency key.
+/// How a client's idempotency key is stored: checked (1..=100 printable ASCII), and scoped
+/// to the account and the kind of application, so one account's key never answers for
+/// another's and one kind of request never returns another kind's application.
+fn scoped_key(kind: ApplicationKind, account_id: &str, key: &str) -> Result<String> {
+    check_key(key)?;
+    Ok(format!("{}:{account_id}:{key}", kind.as_str()))
+}
+
+/// The application `account_id` already made for `kind` under the idempotency key `key`.
+pub fn by_key(
+    tx: &mut dyn Tx,
+    kind: ApplicationKind,
+    account_id: &str,
+    key: &str,
+) -> Result<Option<Application>> {
+    let scoped = scoped_key(kind, account_id, key)?;
+    let sql = format!(
+        "SELECT {COLUMNS} FROM applications WHERE idempotency_key = $1 AND account_id = $2"
+    );
+    tx.query_opt(&sql, &params![scoped, account_id])?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+/// How many applications `account_id` has open.
+pub fn open_count(tx: &mut dyn Tx, account_id: &str) -> Result<i64> {
+    let sql = format!(
+        "SELECT COUNT(*) FROM applications WHERE account_id = $1 AND status IN {OPEN_STATUSES}"
+    );
+    Ok(tx
+        .query_opt(&sql, &params![account_id])?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Create an application, or return the one this account already made under the same
+/// idempotency key. Refused with `too_many_open_applications` when the account already has
+/// [`MAX_OPEN_PER_ACCOUNT`] open.
 pub fn create(tx: &mut dyn Tx, now: i64, new: NewApplication<'_>) -> Result<Application> {
-    if let Some(key) = new.idempotency_key {
-        let sql = format!("SELECT {COLUMNS} FROM applications WHERE idempotency_key = $1");
-        if let Some(r) = tx.query_opt(&sql, &params![key])? {
-            let existing = from_row(&r)?;
-            if existing.account_id != new.account_id {
-                return Err(ErrorCode::Conflict.into());
+    let scoped = match new.idempotency_key {
+        Some(key) => {
+            if let Some(existing) = by_key(tx, new.kind, new.account_id, key)? {
+                return Ok(existing);
             }
-            return Ok(existing);
+            Some(scoped_key(new.kind, new.account_id, key)?)
         }
+        None => None,
+    };
+    if open_count(tx, new.account_id)? >= MAX_OPEN_PER_ACCOUNT {
+        return Err(ErrorCode::TooManyOpenApplications.into());
     }
     let id = new_id()?;
     tx.execute(
@@ -85,7 +138,7 @@ pub fn create(tx: &mut dyn Tx, now: i64, new: NewApplication<'_>) -> Result<Appl
             new.enterprise_id,
             new.status.as_str(),
             new.detail,
-            new.idempotency_key,
+            scoped,
             now
         ],
     )?;

@@ -1,9 +1,17 @@
 //! The server's one error type; it becomes the HTTP answer in exactly one place
 //! ([`IntoResponse`]), which also decides what is logged. Nothing secret is in any variant.
+//!
+//! Requests the web framework turns away before a handler runs (unreadable or wrongly
+//! shaped JSON, a bad query string or path parameter, a wrong content type, a body over the
+//! limit, an unknown path, a wrong method) are answered in the same form by
+//! [`typed_refusals`], one layer over the whole router, so a route added anywhere gets it
+//! without doing anything (ADR 0006).
 
 use crate::db::DbError;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bidkey_protocol::{ErrorBody, ErrorCode};
 
@@ -24,6 +32,9 @@ pub enum ServerError {
     Crypto(#[from] bidkey_crypto::Error),
     #[error("internal: {0}")]
     Internal(String),
+    /// A request the framework could not read; `detail` is its parser's words.
+    #[error("malformed request: {detail}")]
+    Malformed { code: ErrorCode, detail: String },
 }
 
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
@@ -50,6 +61,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         Conflict
+        | TooManyOpenApplications
         | PhoneAlreadyRegistered
         | EnterpriseAlreadyClaimed
         | AlreadyMember
@@ -62,6 +74,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,
         TooEarly => StatusCode::TOO_EARLY,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         PaymentRequired => StatusCode::PAYMENT_REQUIRED,
         KeyLocked | CertificateRevoked | CertificateSuspended | CertificateExpired => {
             StatusCode::LOCKED
@@ -94,7 +108,76 @@ impl IntoResponse for ServerError {
                 tracing::error!(error = %self, "request failed");
                 ErrorBody::new(ErrorCode::Internal)
             }
+            ServerError::Malformed { code, detail } => {
+                let mut b = ErrorBody::new(*code);
+                if !detail.is_empty() {
+                    b.detail = Some(detail.clone());
+                }
+                b
+            }
         };
-        (status_of(body.code), Json(body)).into_response()
+        let mut resp = (status_of(body.code), Json(body)).into_response();
+        resp.extensions_mut().insert(Typed);
+        resp
     }
+}
+
+/// Marks an answer made from a [`ServerError`]: any other refusal came from the framework.
+#[derive(Debug, Clone, Copy)]
+struct Typed;
+
+/// The code for a refusal the framework made, by its status. Malformed input is `400`
+/// whatever the framework chose: it answers `422` for JSON of the wrong shape, a status
+/// clients cannot tell from a semantic refusal and the API does not use.
+pub fn framework_code(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::TooManyRequests,
+        s if s.is_server_error() => ErrorCode::Internal,
+        _ => ErrorCode::BadRequest,
+    }
+}
+
+/// The longest framework message kept as `detail`; its rejections are one short line.
+const DETAIL_MAX: usize = 1024;
+
+/// Middleware over the whole router: every error answer that is not already a typed
+/// [`ErrorBody`] (an extractor's plain-text rejection, an empty 404 or 405) becomes one, with
+/// the framework's words as `detail` and the `Allow` header of a 405 kept.
+pub async fn typed_refusals(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || resp.extensions().get::<Typed>().is_some()
+    {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let code = framework_code(status);
+    // The rejection's text is small; anything else (or an unreadable body) is dropped.
+    let detail = match axum::body::to_bytes(body, DETAIL_MAX).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    tracing::debug!(%status, ?code, %detail, "request refused by the framework");
+    let mut out = ServerError::Malformed { code, detail }.into_response();
+    if let Some(allow) = parts.headers.get(header::ALLOW) {
+        out.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    out
+}
+
+/// The router's fallback: no route has this path.
+pub async fn unknown_path() -> ServerError {
+    ServerError::Api(ErrorCode::NotFound)
+}
+
+/// The fallback of every route for a method it does not have (axum adds `Allow`).
+pub async fn wrong_method() -> ServerError {
+    ServerError::Api(ErrorCode::MethodNotAllowed)
 }

@@ -10,10 +10,14 @@ use bidkey_protocol::ErrorCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Keys are 1..=100 printable ASCII characters (a UUID fits).
+/// The longest idempotency key (a UUID, 36 characters, fits with room).
+pub const MAX_KEY_LEN: usize = 100;
+
+/// Keys are 1..=100 printable ASCII characters (`!`..=`~`; a space is not one), for every
+/// creating operation: the applications' keys and those kept here.
 pub fn check_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(ErrorCode::BadRequest.into());
+    if key.is_empty() || key.len() > MAX_KEY_LEN || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ErrorCode::InvalidIdempotencyKey.into());
     }
     Ok(())
 }
@@ -51,6 +55,7 @@ pub fn store<T: Serialize>(
     key: &str,
     answer: &T,
 ) -> Result<()> {
+    check_key(key)?;
     let json = serde_json::to_string(answer).map_err(|e| ServerError::Internal(e.to_string()))?;
     tx.execute(
         "INSERT INTO idempotency (key, account_id, response, created_at) VALUES ($1, $2, $3, $4)",

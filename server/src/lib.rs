@@ -131,7 +131,8 @@ impl Running {
     }
 }
 
-/// The full router.
+/// The full router. The two fallbacks and [`error::typed_refusals`] come last so they cover
+/// every route merged above, whichever module adds it.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(accounts::routes())
@@ -151,6 +152,9 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             metrics::track,
         ))
+        .fallback(error::unknown_path)
+        .method_not_allowed_fallback(error::wrong_method)
+        .layer(axum::middleware::from_fn(error::typed_refusals))
         .with_state(state)
 }
 

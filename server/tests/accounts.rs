@@ -22,6 +22,7 @@ macro_rules! on_both_stores {
 on_both_stores!(
     signup_login_logout,
     sms_codes_expire_and_limit_tries,
+    a_fresh_code_counts_whatever_the_clock_stamped,
     sms_sending_is_rate_limited,
     passwords,
     change_phone,
@@ -266,4 +267,90 @@ async fn realname_checks_id_numbers(store: Store) {
         .await
         .expect_err("other person");
     assert_eq!(err.1.code, ErrorCode::RealNameFailed);
+}
+
+/// Every code in the SMS outbox for `phone`, in no particular order.
+async fn outbox_codes(server: &TestServer, phone: &str) -> Vec<String> {
+    let phone = phone.to_owned();
+    let bodies: Vec<String> = server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            tx.query(
+                "SELECT body FROM sms_outbox WHERE phone = $1",
+                &[bidkey_server::db::Value::Text(phone.clone())],
+            )?
+            .iter()
+            .map(|r| r.text(0))
+            .collect()
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("outbox");
+    bodies
+        .iter()
+        .filter_map(|b| {
+            b.split(|c: char| !c.is_ascii_digit())
+                .find(|w| w.len() == 6)
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// A code is judged by its own state, not by which carries the latest timestamp: a code
+/// stamped in the future (the server's clock stepped forward for it, then back, as the demo
+/// does and as a clock corrected backwards does) does not hide the fresh one sent after it,
+/// and the fresh one replaces it.
+async fn a_fresh_code_counts_whatever_the_clock_stamped(store: Store) {
+    let server = TestServer::start(store).await;
+    let clock = server.running.state.clock.clone();
+    let anon = Client::new(&server);
+    let phone = "13900139001";
+    let send = SendSmsRequest {
+        phone: phone.into(),
+        purpose: SmsPurpose::Login,
+    };
+    let login = |code: &str| SmsLoginRequest {
+        phone: phone.into(),
+        code: code.into(),
+        device_name: None,
+        device_id: None,
+    };
+    // Stamped 200 s ahead (in a later resend window), then the clock steps back.
+    clock.advance(200);
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+    clock.advance(-200);
+    let early = outbox_codes(&server, phone).await;
+    assert_eq!(early.len(), 1);
+    let early = early[0].clone();
+    // The code sent now carries an earlier timestamp than the first one.
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent again");
+    let fresh: Vec<String> = outbox_codes(&server, phone)
+        .await
+        .into_iter()
+        .filter(|c| *c != early)
+        .collect();
+    if fresh.is_empty() {
+        // The two random codes are equal (one chance in a million): nothing to tell apart.
+        return;
+    }
+    // The replaced code no longer works, whatever its timestamp; trying it counts as a
+    // wrong try on the fresh one, not on the replaced one.
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&early))
+        .await
+        .expect_err("replaced code");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+    let s: Session = anon
+        .post("/v1/sessions/sms", &login(&fresh[0]))
+        .await
+        .expect("the fresh code logs in");
+    assert!(!s.token.is_empty());
+    // Used once, then spent.
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&fresh[0]))
+        .await
+        .expect_err("spent");
+    assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
 }

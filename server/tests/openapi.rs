@@ -1,6 +1,12 @@
 //! `server/openapi.yaml` stays in sync with the router: every path routed in `src/` is
-//! documented, every documented path is routed, and every error code is listed.
+//! documented, every documented path is routed, and every error code is listed. Its examples
+//! and those of the docs are valid: USCCs and ID numbers carry their right check characters.
 
+// The document reader the malformed-input test uses too, without the rest of `support`.
+#[path = "support/openapi.rs"]
+mod openapi;
+
+use openapi::spec;
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -35,11 +41,6 @@ fn routed_paths() -> Vec<String> {
     out
 }
 
-fn spec() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml"))
-        .expect("openapi.yaml")
-}
-
 #[test]
 fn every_route_is_documented_and_back() {
     let spec = spec();
@@ -51,11 +52,22 @@ fn every_route_is_documented_and_back() {
             "{p} is routed but not in openapi.yaml"
         );
     }
-    for line in spec.lines() {
-        if let Some(p) = line.strip_prefix("  /v1/") {
-            let p = format!("/v1/{}", p.trim_end_matches(':'));
-            assert!(routed.contains(&p), "{p} is documented but not routed");
-        }
+    let documented = openapi::paths();
+    assert_eq!(
+        documented.len(),
+        spec.lines().filter(|l| l.starts_with("  /v1/")).count()
+    );
+    for item in documented {
+        assert!(
+            routed.contains(&item.path),
+            "{} is documented but not routed",
+            item.path
+        );
+        assert!(
+            !item.operations.is_empty(),
+            "{} has no operation",
+            item.path
+        );
     }
 }
 
@@ -117,4 +129,87 @@ fn grant_check_documents_both_forms() {
         );
     }
     assert!(section.contains("\"400\""), "400 for a wrong combination");
+}
+
+/// Every 18-character USCC or resident ID number written in `openapi.yaml` and `docs/`
+/// (examples people copy) passes its own check: GB 32100 for a USCC, GB 11643 for an ID
+/// number. Masked ones (`110***********1234`) are not examples of either.
+#[test]
+fn examples_carry_valid_check_characters() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = vec![root.join("server/openapi.yaml"), root.join("README.md")];
+    markdown_files(&root.join("docs"), &mut files);
+    let (mut usccs, mut ids) = (0, 0);
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("doc");
+        for token in eighteen_char_tokens(&text) {
+            let where_ = format!("{} in {}", token, f.display());
+            if looks_like_id_number(token) {
+                assert!(
+                    bidkey_server::realname::valid_id_number(token),
+                    "ID number {where_} fails its GB 11643 check character"
+                );
+                ids += 1;
+            } else {
+                assert!(
+                    bidkey_crypto::x509::name::validate_uscc(token).is_ok(),
+                    "USCC {where_} fails its GB 32100 check character"
+                );
+                usccs += 1;
+            }
+        }
+    }
+    // The docs have examples of both; the test reads them rather than finding none.
+    assert!(
+        usccs >= 3 && ids >= 1,
+        "found {usccs} USCCs, {ids} ID numbers"
+    );
+}
+
+fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read docs") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            markdown_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "md") {
+            out.push(path);
+        }
+    }
+}
+
+/// Runs of exactly 18 digits and capital letters, not part of a longer word: the shape of
+/// both codes (serials and hashes are lower-case hex or of other lengths).
+fn eighteen_char_tokens(text: &str) -> Vec<&str> {
+    let is_part = |c: char| c.is_ascii_alphanumeric() || c == '*';
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (is_part(c), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let t = &text[s..i];
+                if t.len() == 18
+                    && t.bytes()
+                        .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+                {
+                    out.push(t);
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// 17 digits, then a digit or X, with a birth date (YYYYMMDD from 1900) at 7..=14.
+fn looks_like_id_number(t: &str) -> bool {
+    let b = t.as_bytes();
+    if !b[..17].iter().all(u8::is_ascii_digit) || !(b[17].is_ascii_digit() || b[17] == b'X') {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| t[r].parse::<u32>().unwrap_or(0);
+    (1900..=2100).contains(&num(6..10))
+        && (1..=12).contains(&num(10..12))
+        && (1..=31).contains(&num(12..14))
 }

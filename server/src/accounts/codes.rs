@@ -1,5 +1,12 @@
 //! One-time SMS codes: six digits, valid 5 minutes, 5 wrong tries, limited sends per phone
 //! and per IP. Only a hash of the code is stored.
+//!
+//! A code is judged by its own state (its purpose, whether it is spent, its tries, its
+//! expiry), never by which one carries the latest timestamp: a server clock that steps
+//! (backwards in production, or the demo stepping past the resend limit) would otherwise
+//! make an older code look newer and refuse the fresh one. Sending a new code spends the
+//! earlier unspent ones for the same phone and purpose, so the one the person just received
+//! is the one that counts.
 
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
@@ -28,6 +35,11 @@ pub fn issue(
     ratelimit::hit(tx, &format!("sms:phone1h:{phone}"), now, 3600, 10)?;
     ratelimit::hit(tx, &format!("sms:ip1h:{ip}"), now, 3600, per_ip_per_hour)?;
     let code = six_digits()?;
+    // Spent rather than deleted: they stay for the record, marked used.
+    tx.execute(
+        "UPDATE sms_codes SET used = 1 WHERE phone = $1 AND purpose = $2 AND used = 0",
+        &params![phone, purpose.as_str()],
+    )?;
     tx.execute(
         "INSERT INTO sms_codes (id, phone, purpose, code_hash, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &params![new_id()?, phone, purpose.as_str(), hash_secret(&code), ip, now, now + CODE_TTL],
@@ -49,7 +61,10 @@ fn six_digits() -> Result<String> {
     }
 }
 
-/// Check and consume the newest code for `phone` and `purpose`.
+/// Check and consume the live code for `phone` and `purpose`: unspent, with tries left,
+/// not expired. Sending a code spends the earlier ones, so there is normally one; should two
+/// sends have raced, the guess is tried against each and a wrong one counts on each, so no
+/// code ever gets more than its tries.
 ///
 /// A wrong guess is counted in the same transaction, so the caller must commit even when
 /// this returns an error; [`verify_outcome`] makes that explicit.
@@ -60,34 +75,45 @@ pub fn verify(
     purpose: SmsPurpose,
     code: &str,
 ) -> Result<Result<(), ErrorCode>> {
-    let row = tx.query_opt(
-        "SELECT id, code_hash, attempts, used, expires_at FROM sms_codes \
-         WHERE phone = $1 AND purpose = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
-        &params![phone, purpose.as_str()],
+    let rows = tx.query(
+        "SELECT id, code_hash, expires_at FROM sms_codes \
+         WHERE phone = $1 AND purpose = $2 AND used = 0 AND attempts < $3",
+        &params![phone, purpose.as_str(), MAX_TRIES],
     )?;
-    let Some(row) = row else {
-        return Ok(Err(ErrorCode::SmsCodeInvalid));
-    };
-    let id = row.text(0)?;
-    if row.bool(3)? || row.i64(2)? >= MAX_TRIES {
-        return Ok(Err(ErrorCode::SmsCodeInvalid));
+    let mut live = Vec::with_capacity(rows.len());
+    let mut expired = false;
+    for row in &rows {
+        if row.i64(2)? <= now {
+            expired = true;
+        } else {
+            live.push((row.text(0)?, row.text(1)?));
+        }
     }
-    if row.i64(4)? <= now {
-        return Ok(Err(ErrorCode::SmsCodeExpired));
+    if live.is_empty() {
+        return Ok(Err(if expired {
+            ErrorCode::SmsCodeExpired
+        } else {
+            ErrorCode::SmsCodeInvalid
+        }));
     }
     let given = hash_secret(code.trim());
-    let stored = row.text(1)?;
-    let matches: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), stored.as_bytes()).into();
-    if matches {
+    let matching = live.iter().find(|(_, stored)| {
+        bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            stored.as_bytes(),
+        ))
+    });
+    if let Some((id, _)) = matching {
         tx.execute("UPDATE sms_codes SET used = 1 WHERE id = $1", &params![id])?;
-        Ok(Ok(()))
-    } else {
+        return Ok(Ok(()));
+    }
+    for (id, _) in &live {
         tx.execute(
             "UPDATE sms_codes SET attempts = attempts + 1 WHERE id = $1",
             &params![id],
         )?;
-        Ok(Err(ErrorCode::SmsCodeInvalid))
     }
+    Ok(Err(ErrorCode::SmsCodeInvalid))
 }
 
 /// Turn a verification outcome into an error after the transaction committed.

@@ -11,7 +11,6 @@
 //! Old encryption keys stay escrowed in the KMC (`kmc_escrow`) so files encrypted to the
 //! old certificates can still be recovered; old certificates are superseded by the CA part.
 
-use super::claim::existing_by_key;
 use super::{Enterprise, check_name, get as get_enterprise, ip_of, wire_role};
 use crate::accounts::account_by_phone;
 use crate::applications::{self, Application, NewApplication};
@@ -267,9 +266,12 @@ pub fn request_change(
     enterprise_id: &str,
     req: &ChangeInfoRequest,
 ) -> Result<Application> {
-    check_key(&req.idempotency_key)?;
-    let key = format!("change_info:{admin_id}:{}", req.idempotency_key);
-    if let Some(app) = existing_by_key(tx, &key, admin_id)? {
+    if let Some(app) = applications::by_key(
+        tx,
+        ApplicationKind::ChangeInfo,
+        admin_id,
+        &req.idempotency_key,
+    )? {
         return Ok(app);
     }
     memberships::require_admin(tx, enterprise_id, admin_id)?;
@@ -304,7 +306,7 @@ pub fn request_change(
             enterprise_id: Some(enterprise_id),
             status: Status::PendingReview,
             detail: Some(detail.to_string()),
-            idempotency_key: Some(&key),
+            idempotency_key: Some(&req.idempotency_key),
         },
     )?;
     audit::record(

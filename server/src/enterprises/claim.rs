@@ -10,7 +10,6 @@ use crate::audit::{self, Event};
 use crate::auth::AuthUser;
 use crate::db::Tx;
 use crate::error::Result;
-use crate::idempotency::check_key;
 use crate::memberships::{self, Role};
 use crate::orders;
 use crate::params;
@@ -76,23 +75,6 @@ pub fn store_materials(
     Ok(())
 }
 
-/// The application already made under this (namespaced) key by this account.
-pub(crate) fn existing_by_key(
-    tx: &mut dyn Tx,
-    key: &str,
-    account_id: &str,
-) -> Result<Option<Application>> {
-    let row = tx.query_opt(
-        "SELECT id, account_id FROM applications WHERE idempotency_key = $1",
-        &params![key],
-    )?;
-    match row {
-        None => Ok(None),
-        Some(r) if r.text(1)? == account_id => applications::get(tx, &r.text(0)?).map(Some),
-        Some(_) => Err(ErrorCode::Conflict.into()),
-    }
-}
-
 /// Submit a claim. See the module documentation.
 pub fn submit(
     tx: &mut dyn Tx,
@@ -101,9 +83,9 @@ pub fn submit(
     ip: &str,
     req: &ClaimRequest,
 ) -> Result<Application> {
-    check_key(&req.idempotency_key)?;
-    let key = format!("claim:{account_id}:{}", req.idempotency_key);
-    if let Some(app) = existing_by_key(tx, &key, account_id)? {
+    if let Some(app) =
+        applications::by_key(tx, ApplicationKind::Claim, account_id, &req.idempotency_key)?
+    {
         return Ok(app);
     }
     super::require_realname(tx, account_id)?;
@@ -140,7 +122,7 @@ pub fn submit(
             enterprise_id: Some(&e.id),
             status: Status::PendingReview,
             detail: Some(detail.to_string()),
-            idempotency_key: Some(&key),
+            idempotency_key: Some(&req.idempotency_key),
         },
     )?;
     store_materials(tx, now, &app.id, &req.materials)?;

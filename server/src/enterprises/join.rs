@@ -2,7 +2,6 @@
 //! `pending_admin` for the admin, then in `pending_review` for the RA, is paid, and the CA
 //! part's issuance makes the applicant staff ([`crate::memberships::apply_issued`]).
 
-use super::claim::existing_by_key;
 use super::{get as get_enterprise, ip_of, refuse_open_application};
 use crate::accounts::account_info;
 use crate::applications::{self, Application, NewApplication};
@@ -10,7 +9,6 @@ use crate::audit::{self, Event};
 use crate::auth::AuthUser;
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
-use crate::idempotency::check_key;
 use crate::memberships;
 use crate::orders;
 use crate::params;
@@ -31,9 +29,8 @@ pub fn submit(
     enterprise_id: &str,
     idempotency_key: &str,
 ) -> Result<Application> {
-    check_key(idempotency_key)?;
-    let key = format!("join:{account_id}:{idempotency_key}");
-    if let Some(app) = existing_by_key(tx, &key, account_id)? {
+    if let Some(app) = applications::by_key(tx, ApplicationKind::Join, account_id, idempotency_key)?
+    {
         return Ok(app);
     }
     let name = super::require_realname(tx, account_id)?;
@@ -54,7 +51,7 @@ pub fn submit(
             enterprise_id: Some(&e.id),
             status: Status::PendingAdmin,
             detail: Some(serde_json::json!({ "requested_by": "applicant" }).to_string()),
-            idempotency_key: Some(&key),
+            idempotency_key: Some(idempotency_key),
         },
     )?;
     audit::record(

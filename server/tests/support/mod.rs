@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 pub use bidkey_testkit::{Store, TestServer};
 
 pub mod device;
+pub mod openapi;
 
 pub struct Client {
     pub base: String,
