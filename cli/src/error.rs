@@ -23,6 +23,18 @@ pub enum CliError {
     /// A question needed an answer ("yes") that was not given.
     #[error("not confirmed")]
     NotConfirmed,
+    /// Stdout's reader has gone (`bidkey … | head`): the command ends quietly, successfully.
+    #[error("stdout closed by its reader")]
+    StdoutClosed,
+}
+
+impl From<bidkey_cli::stdout::WriteError> for CliError {
+    fn from(e: bidkey_cli::stdout::WriteError) -> Self {
+        match e {
+            bidkey_cli::stdout::WriteError::Closed => CliError::StdoutClosed,
+            bidkey_cli::stdout::WriteError::Io(source) => CliError::io("stdout", source),
+        }
+    }
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -49,6 +61,9 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 9;
     pub const WALLET: i32 = 10;
     pub const NOT_CONFIRMED: i32 = 11;
+    /// Not a failure: the reader of stdout stopped reading (`| head`), as a tool killed by
+    /// `SIGPIPE` would stop, minus the signal.
+    pub const STDOUT_CLOSED: i32 = 0;
 }
 
 /// What a failure means, for both outputs.
@@ -173,6 +188,7 @@ impl Report {
             }
             CliError::Io { .. } => base("io", exit::FAILURE, err.to_string()),
             CliError::Usage(m) => base("usage", exit::USAGE, m.clone()),
+            CliError::StdoutClosed => base("stdout_closed", exit::STDOUT_CLOSED, err.to_string()),
             CliError::NotConfirmed => base(
                 "not_confirmed",
                 exit::NOT_CONFIRMED,

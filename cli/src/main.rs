@@ -1,6 +1,9 @@
 //! `bidkey`: the Bidkey phone core as a desktop terminal program. One subcommand area per
 //! module in `cmd/`; a new area (e.g. `scan`) is one module and one line in [`Command`].
 
+// Every line goes through `bidkey_cli::stdout`, which ends quietly on a closed pipe.
+#![deny(clippy::print_stdout)]
+
 mod app;
 mod cmd;
 mod error;
@@ -12,9 +15,12 @@ use crate::error::{CliError, Report};
 use crate::output::Out;
 use crate::prompt::Prompter;
 use bidkey_core::i18n::Lang;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The server's own default address (`bidkey-server --listen`).
+const DEFAULT_SERVER: &str = "http://127.0.0.1:8750";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -28,7 +34,7 @@ struct Cli {
         long,
         global = true,
         env = "BIDKEY_SERVER",
-        default_value = "http://127.0.0.1:8080"
+        default_value = DEFAULT_SERVER
     )]
     server: String,
     /// PEM of the CA that signed the server's TLS certificate (for https).
@@ -89,6 +95,14 @@ enum Command {
     /// The whole system in one command: a server and a demo trading platform on loopback,
     /// the full story run through the phone core, QR codes, signed files and a report.
     Demo(bidkey_cli::demo::DemoArgs),
+    /// Print the shell completion script for SHELL (e.g. `bidkey completions bash >
+    /// /etc/bash_completion.d/bidkey`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `bidkey man > bidkey.1 && man ./bidkey.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -96,9 +110,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    if let Command::Demo(args) = cli.command {
+    match cli.command {
         // The demo starts its own server and wallets; the global options do not apply.
-        return bidkey_cli::demo::command(args);
+        Command::Demo(args) => return bidkey_cli::demo::command(args),
+        Command::Completions { shell } => return print_generated(completions(shell)),
+        Command::Man => return print_generated(man_page()),
+        _ => {}
     }
     let out = Out {
         json: cli.json,
@@ -108,7 +125,7 @@ fn main() -> ExitCode {
         },
     };
     match run(cli, out) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::StdoutClosed) => ExitCode::SUCCESS,
         Err(err) => {
             let report = Report::of(&err, out.lang);
             if out.json {
@@ -119,6 +136,33 @@ fn main() -> ExitCode {
             ExitCode::from(u8::try_from(report.exit_code).unwrap_or(1))
         }
     }
+}
+
+/// The completion script for `shell`, generated from the command definition.
+fn completions(shell: clap_complete::Shell) -> Result<Vec<u8>, CliError> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bidkey", &mut script);
+    Ok(script)
+}
+
+/// The man page (roff), generated from the command definition.
+fn man_page() -> Result<Vec<u8>, CliError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| CliError::io("rendering the man page", e))?;
+    Ok(page)
+}
+
+/// Print what a generator made; generated into memory first, because the generators panic
+/// on a failed write and stdout may be a closed pipe.
+fn print_generated(made: Result<Vec<u8>, CliError>) -> ExitCode {
+    let report = match made.and_then(|b| bidkey_cli::stdout::bytes(&b).map_err(CliError::from)) {
+        Ok(()) | Err(CliError::StdoutClosed) => return ExitCode::SUCCESS,
+        Err(e) => Report::of(&e, Lang::En),
+    };
+    eprintln!("error: {}", report.message);
+    ExitCode::from(u8::try_from(report.exit_code).unwrap_or(1))
 }
 
 /// Help and version print as usual; a usage error is one JSON value on stderr when the
@@ -167,7 +211,9 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
             Command::Scan(a) => cmd::scan::run(&app, a).await,
-            Command::Demo(_) => Err(CliError::Usage("demo runs on its own".into())),
+            Command::Demo(_) | Command::Completions { .. } | Command::Man => {
+                Err(CliError::Usage("this command runs on its own".into()))
+            }
         }
     })
 }

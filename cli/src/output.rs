@@ -2,6 +2,7 @@
 //! for people. Progress and prompts go to stderr so stdout stays clean for scripts.
 
 use crate::error::{CliError, Result};
+use bidkey_cli::stdout;
 use bidkey_core::i18n::Lang;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -30,11 +31,11 @@ impl Out {
         if self.json {
             let s = serde_json::to_string_pretty(value)
                 .map_err(|e| CliError::Usage(format!("JSON output: {e}")))?;
-            println!("{s}");
+            stdout::line(s)?;
         } else {
             let text = human(value);
             if !text.is_empty() {
-                println!("{text}");
+                stdout::line(text)?;
             }
         }
         Ok(())

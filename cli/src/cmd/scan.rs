@@ -7,6 +7,7 @@
 use crate::app::App;
 use crate::error::{CliError, Result};
 use crate::output::{Out, when};
+use bidkey_cli::stdout;
 use bidkey_core::flows::scan::{ScanDone, ScanView, SessionRequest};
 use bidkey_protocol::scan::{DigestAlg, ScanAction, ScanKind, ScanSession};
 use clap::{Args, Subcommand};
@@ -146,7 +147,7 @@ async fn reject(app: &App, view: &ScanView, reason: Option<&str>) -> Result<Answ
 async fn confirm(app: &App, view: &ScanView, auto_confirm: bool) -> Result<Answer> {
     let out = &app.out;
     if !out.json {
-        println!("{}", describe(out, view));
+        stdout::line(describe(out, view))?;
     }
     let question = out.t(
         "请核对平台页面上的校验码与上方一致。",
@@ -449,7 +450,7 @@ async fn inbox(app: &App, a: &InboxArgs) -> Result<()> {
                     .any(|s| s.ended_at.is_none());
                 if !open {
                     if !out.json {
-                        println!("{}", out.t("没有进行中的会话。", "No open session."));
+                        stdout::line(out.t("没有进行中的会话。", "No open session."))?;
                     }
                     return Ok(());
                 }
@@ -478,17 +479,17 @@ async fn answer_session_request(app: &App, req: &SessionRequest) -> Result<()> {
             "outcome": match &answer { Answer::Done(_) => "approved", Answer::Rejected => "rejected" },
             "done": match &answer { Answer::Done(d) => done_json(d), Answer::Rejected => Value::Null },
         });
-        println!("{value}");
+        stdout::line(value)?;
         return Ok(());
     }
     if req.done.is_some() {
-        println!(
+        stdout::line(format_args!(
             "{} {} · {} · {}",
             out.t("已自动确认：", "Auto-confirmed:"),
             req.view.platform_name,
             kind_text(out, req.view.kind),
             req.view.request_id
-        );
+        ))?;
         return Ok(());
     }
     print_answer(out, &req.view, &answer)

@@ -44,7 +44,7 @@ impl Journal {
     pub fn begin(&mut self, title: impl Into<String>) {
         let title = title.into();
         if self.print {
-            println!("\n[{:>2}/{}] {title}", self.steps.len() + 1, self.total);
+            crate::say!("\n[{:>2}/{}] {title}", self.steps.len() + 1, self.total);
         }
         self.current = Some((title, Instant::now(), Vec::new()));
     }
@@ -53,7 +53,7 @@ impl Journal {
     pub fn note(&mut self, line: impl Into<String>) {
         let line = line.into();
         if self.print {
-            println!("        {line}");
+            crate::say!("        {line}");
         }
         if let Some((_, _, details)) = &mut self.current {
             details.push(line);
@@ -79,8 +79,8 @@ impl Journal {
         let took = at.elapsed();
         if self.print {
             match &failed {
-                None => println!("        ✓ {:.2} s", took.as_secs_f64()),
-                Some(e) => println!("        ✗ {:.2} s: {e}", took.as_secs_f64()),
+                None => crate::say!("        ✓ {:.2} s", took.as_secs_f64()),
+                Some(e) => crate::say!("        ✗ {:.2} s: {e}", took.as_secs_f64()),
             }
         }
         self.steps.push(Step {

@@ -98,41 +98,41 @@ fn out_dir(args: &DemoArgs) -> Result<PathBuf> {
 
 async fn demo(args: DemoArgs) -> Result<bool> {
     let out = out_dir(&args)?;
-    println!("Bidkey demo: the whole story, for real, on this computer.");
-    println!("Output folder: {}", out.display());
-    println!("Starting the Bidkey server (SQLite) and the demo trading platform …");
+    crate::say!("Bidkey demo: the whole story, for real, on this computer.");
+    crate::say!("Output folder: {}", out.display());
+    crate::say!("Starting the Bidkey server (SQLite) and the demo trading platform …");
     let world = World::start(WorldConfig {
         out_dir: out.clone(),
         db: None,
         pin_kdf: None,
     })
     .await?;
-    println!("  Bidkey server:          {}", world.server_url());
-    println!("  demo trading platform:  {}", world.platform_url());
+    crate::say!("  Bidkey server:          {}", world.server_url());
+    crate::say!("  demo trading platform:  {}", world.platform_url());
 
     let (journal, outcome) = run_story(&world, true).await;
     let report = journal.write_report(&out, &report_header(&world))?;
-    println!();
+    crate::say!();
     match &outcome {
-        Ok(_) => println!(
+        Ok(_) => crate::say!(
             "All {} steps passed in {:.1} s.",
             story::STEPS,
             journal.elapsed().as_secs_f64()
         ),
-        Err(e) => println!("The story stopped: {e}"),
+        Err(e) => crate::say!("The story stopped: {e}"),
     }
-    println!("Report: {}", report.display());
+    crate::say!("Report: {}", report.display());
     if let Ok(o) = &outcome {
-        println!("QR codes and signed documents:");
+        crate::say!("QR codes and signed documents:");
         for f in &o.files {
-            println!("  {}", f.display());
+            crate::say!("  {}", f.display());
         }
     }
     print_next_steps(&world, &out, args.serve, outcome.as_ref().ok());
     if args.serve {
-        println!("\nServing until Ctrl-C …");
+        crate::say!("\nServing until Ctrl-C …");
         let _ = tokio::signal::ctrl_c().await;
-        println!("Stopping.");
+        crate::say!("Stopping.");
     }
     world.stop().await;
     Ok(outcome.is_ok())
@@ -142,19 +142,19 @@ fn print_next_steps(world: &World, out: &Path, serve: bool, outcome: Option<&Out
     let wallets = out.join("wallets");
     let server = world.server_url();
     if !serve {
-        println!(
+        crate::say!(
             "\nRun `cargo run --release -p bidkey-cli -- demo --serve` to keep the server and the \
              platform running afterwards and try them yourself."
         );
         return;
     }
-    println!("\nTry it yourself:");
-    println!(
+    crate::say!("\nTry it yourself:");
+    crate::say!(
         "  Browser: open {} — 扫码登录 shows a QR code; the bids of the story are listed on the \
          platform's pages.",
         world.platform_url()
     );
-    println!(
+    crate::say!(
         "  The wallets of the story with the `bidkey` CLI (PIN {}, new phone {}):",
         story::PIN,
         story::NEW_PIN
@@ -163,23 +163,23 @@ fn print_next_steps(world: &World, out: &Path, serve: bool, outcome: Option<&Out
         ("admin 张三", "admin"),
         ("staff 李四, recovered phone", "staff-new"),
     ] {
-        println!(
+        crate::say!(
             "    cargo run -p bidkey-cli -- --server {server} --wallet {} certs list     # {who}",
             wallets.join(dir).display()
         );
     }
     if let Some(o) = outcome {
-        println!(
+        crate::say!(
             "    cargo run -p bidkey-cli -- --server {server} --wallet {} admin grants list {}",
             wallets.join("admin").display(),
             o.enterprise_id
         );
     }
-    println!(
+    crate::say!(
         "  A new person: cargo run -p bidkey-cli -- --server {server} --wallet {} account sms send --phone 13900000009 --purpose sign-up",
         out.join("wallets").join("you").display()
     );
-    println!(
+    crate::say!(
         "  SMS codes of the sandbox: cargo run -p bidkey-server -- --data-dir {} sms-outbox",
         out.join("server").display()
     );
