@@ -164,7 +164,8 @@ pub async fn typed_refusals(req: Request, next: Next) -> Response {
         Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_owned(),
         Err(_) => String::new(),
     };
-    tracing::debug!(%status, ?code, %detail, "request refused by the framework");
+    // Not the detail: parser messages may quote the request's values (a PIN sent as a number).
+    tracing::debug!(%status, ?code, "request refused by the framework");
     let mut out = ServerError::Malformed { code, detail }.into_response();
     if let Some(allow) = parts.headers.get(header::ALLOW) {
         out.headers_mut().insert(header::ALLOW, allow.clone());
@@ -180,4 +181,88 @@ pub async fn unknown_path() -> ServerError {
 /// The fallback of every route for a method it does not have (axum adds `Allow`).
 pub async fn wrong_method() -> ServerError {
     ServerError::Api(ErrorCode::MethodNotAllowed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framework_statuses_map_to_documented_codes() {
+        for (status, code) in [
+            (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::BadRequest),
+            (StatusCode::BAD_REQUEST, ErrorCode::BadRequest),
+            (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed),
+            (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+        ] {
+            assert_eq!(framework_code(status), code, "{status}");
+        }
+        // The answer's status is the code's: 422 never reaches a client.
+        assert_eq!(
+            status_of(framework_code(StatusCode::UNPROCESSABLE_ENTITY)),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(ErrorCode::TooManyOpenApplications),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status_of(ErrorCode::InvalidIdempotencyKey),
+            StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[tokio::test]
+    async fn the_layer_types_plain_refusals_and_leaves_typed_ones() {
+        use axum::body::Body;
+        use axum::routing::get;
+        use tower::ServiceExt;
+        let app = axum::Router::new()
+            .route(
+                "/plain",
+                get(|| async { (StatusCode::UNPROCESSABLE_ENTITY, "missing field `x`") }),
+            )
+            .route(
+                "/typed",
+                get(|| async { ServerError::Api(ErrorCode::WrongPassword) }),
+            )
+            .layer(axum::middleware::from_fn(typed_refusals));
+        let call = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let resp = app
+                    .oneshot(
+                        axum::http::Request::get(path)
+                            .body(Body::empty())
+                            .expect("request"),
+                    )
+                    .await
+                    .expect("answer");
+                let status = resp.status();
+                let bytes = axum::body::to_bytes(resp.into_body(), 4096)
+                    .await
+                    .expect("body");
+                let body: ErrorBody = serde_json::from_slice(&bytes).expect("error body");
+                (status, body)
+            }
+        };
+        let (status, body) = call("/plain").await;
+        assert_eq!(
+            (status, body.code),
+            (StatusCode::BAD_REQUEST, ErrorCode::BadRequest)
+        );
+        assert_eq!(body.detail.as_deref(), Some("missing field `x`"));
+        let (status, body) = call("/typed").await;
+        assert_eq!(
+            (status, body.code),
+            (StatusCode::UNAUTHORIZED, ErrorCode::WrongPassword)
+        );
+        assert_eq!(body.detail, None);
+    }
 }
