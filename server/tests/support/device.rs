@@ -227,6 +227,15 @@ pub async fn enroll(c: &Client, app_id: &str) -> Wallet {
             DeviceShare::from_bytes(d1.as_slice()).expect("share"),
         );
     }
+    // Everything is on the phone: the pairs this one replaces end now (ADR 0005).
+    let confirmed: bidkey_protocol::certs::EnrollConfirmation = c
+        .post(
+            &format!("/v1/enrollments/{enrollment}/confirm"),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("enrolment confirmed");
+    assert_eq!(confirmed.pair_id, result.pair_id);
     Wallet {
         result,
         signing,
@@ -242,6 +251,7 @@ pub async fn open_session(c: &Client, serial: &str, purpose: CosignPurpose) -> A
         &cw::OpenSession {
             serial: serial.into(),
             purpose,
+            pair_id: None,
         },
     )
     .await
