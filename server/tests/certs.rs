@@ -390,7 +390,7 @@ async fn pin_count(server: &TestServer, pair_id: &str) -> (i64, i64) {
 
 async fn the_old_pair_ends_only_when_the_phone_confirms(store: Store) {
     let server = TestServer::start(store).await;
-    let (c, w) = enrolled_person(&server).await;
+    let (_, w) = enrolled_person(&server).await;
     let old_enc = w.encryption_cert();
     let old_serial = old_enc.serial_hex();
     let ct = sm2::encrypt(&old_enc.sm2_public_key().expect("key"), b"old bid").expect("ct");
