@@ -472,3 +472,109 @@ async fn a_renewal_survives_a_fault_at_every_step_on_postgresql() {
 async fn a_recovery_survives_a_fault_at_every_step_on_postgresql() {
     every_fault_is_survived(Store::Postgres, Flow::Recovery).await;
 }
+
+/// Strike the first `finish` of `p`'s enrolment (before the server sees it) and return the
+/// phone reopened on its wallet, with the enrolment saved and unfinished.
+async fn interrupted_before_finish(rig: &Rig, p: &Person) -> Bidkey {
+    rig.proxy.arm(Fault {
+        method: "POST".into(),
+        path: "/v1/enrollments/*/finish".into(),
+        ordinal: 1,
+        when: When::Before,
+    });
+    let faulted = rig.phone(&p.dir).enroll(&p.app_id, PIN).await;
+    assert!(rig.proxy.disarm().is_some(), "the fault struck");
+    assert!(matches!(faulted, Err(CoreError::Network(_))), "{faulted:?}");
+    let phone = rig.phone(&p.dir);
+    assert_eq!(
+        phone.unfinished_enrollments().expect("wallet"),
+        vec![p.app_id.clone()]
+    );
+    phone
+}
+
+/// An enrolment saved on the phone but never issued expires at the server (30 minutes);
+/// enrolling again then forgets it and starts a new one, instead of failing for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_unfinished_enrolment_starts_again() {
+    let mut rig = Rig::new(Store::Sqlite, Flow::First).await;
+    let p = rig.people(1).await.remove(0);
+    let phone = interrupted_before_finish(&rig, &p).await;
+    rig.server().running.state.clock.advance(31 * 60);
+    rig.proxy.take_log();
+    phone.enroll(&p.app_id, PIN).await.expect("a new enrolment");
+    let log = rig.proxy.take_log();
+    let finishes = log
+        .iter()
+        .filter(|s| s.pattern().ends_with("/finish"))
+        .count();
+    let starts = log
+        .iter()
+        .filter(|s| s.pattern().ends_with("/enroll/start"))
+        .count();
+    assert_eq!(
+        (finishes, starts),
+        (2, 1),
+        "the old one refused, a new one: {log:?}"
+    );
+    check_person(&rig, &phone, &p, "a restarted enrolment").await;
+}
+
+/// A mistyped PIN while resuming is a wrong PIN (it is one), and spoils nothing: the saved
+/// signing share is moved as stored, and a delivered key is stored only after its
+/// co-decryption proved the PIN; resuming with the right PIN then finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_pin_while_resuming_spoils_nothing() {
+    let mut rig = Rig::new(Store::Sqlite, Flow::Renewal).await;
+    let p = rig.people(1).await.remove(0);
+    let phone = interrupted_before_finish(&rig, &p).await;
+    let err = phone
+        .enroll(&p.app_id, "999999")
+        .await
+        .expect_err("a wrong PIN");
+    assert!(
+        matches!(err, CoreError::WrongPin { tries_left: 4 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        rig.pin_charges().await,
+        (1, 1, 0),
+        "counted once, as wrong PINs are"
+    );
+    // Nothing was stored from the wrong PIN but the signing share, as it was saved.
+    let held: Vec<String> = phone
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .map(|c| c.usage)
+        .collect();
+    assert_eq!(
+        held.iter().filter(|u| *u == "encryption").count(),
+        1,
+        "only the old pair's key: {held:?}"
+    );
+    phone
+        .enroll(&p.app_id, PIN)
+        .await
+        .expect("resumed with the right PIN");
+    let pair = phone
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .filter(|c| c.usage == "signing" && c.status == "valid")
+        .max_by_key(|c| c.not_before)
+        .expect("signing certificate");
+    phone
+        .sign_message(&pair.serial, PIN, b"after a mistyped PIN")
+        .await
+        .expect("the signing share is intact");
+    let (serial, file) = p.old_file.clone().expect("old file");
+    let opened = phone.decrypt(&serial, PIN, &file).await.expect("old file");
+    assert_eq!(opened.as_slice(), file_key(p.seq));
+    let list = phone.certificates().await.expect("list");
+    assert_eq!(list.in_force.len(), 1);
+    assert_eq!(
+        list.in_force[0].pin_tries_left, 5,
+        "the right PIN reset the count"
+    );
+}
