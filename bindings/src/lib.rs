@@ -158,9 +158,16 @@ impl Bidkey {
     // ------------------------------------------------------------ certificates and keys
 
     /// Fetch the certificates of a paid application: a two-party signing key (this phone's
-    /// share kept under `pin`, 6–12 digits) and the encryption keys. Safe to call again.
+    /// share kept under `pin`, 6–12 digits) and the encryption keys. Resumable: after a lost
+    /// connection or a crash, call it again for the same application with the same PIN.
     pub async fn enroll(&self, application_id: String, pin: String) -> Result<EnrolledPair> {
         Ok(self.core.enroll(&application_id, &pin).await?.into())
+    }
+
+    /// Application ids whose enrolment this phone has not finished: ask the PIN (not a new
+    /// one) and call `enroll` again for each.
+    pub fn unfinished_enrollments(&self) -> Result<Vec<String>> {
+        Ok(self.core.unfinished_enrollments()?)
     }
 
     /// The three lists of 证书管理, from the server.

@@ -693,3 +693,58 @@ async fn lock_unlock_password_loss_report_and_recovery() {
         "{local}"
     );
 }
+
+/// `bidkey certs enrol APP` again finishes an enrolment whose answer was lost after the
+/// server issued (issue 12): the resumed run asks the existing PIN once, and the pair signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_enrolment_resumes_with_enrol_again() {
+    use bidkey_testkit::faults::{Fault, FaultProxy, When};
+    let server = TestServer::start(Store::Sqlite).await;
+    let proxy = FaultProxy::start(server.running.addr).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = Phone {
+        url: proxy.url(),
+        wallet: dir.path().to_path_buf(),
+    };
+    registered(&server, &phone, "13500000001", "郑十", &id_number(7)).await;
+    let app = phone.json(&["certs", "apply"], None).ok();
+    let id = app["id"].as_str().expect("application id").to_owned();
+    if app["status"] == "pending_review" {
+        operator_approves(&server, &id).await;
+    }
+    let app = phone.json(&["certs", "application", &id], None).ok();
+    let order = app["order"]["id"].as_str().expect("order id").to_owned();
+    phone.json(&["certs", "pay", &order], None).ok();
+
+    // The server issues, and the answer is lost on the way back.
+    proxy.arm(Fault {
+        method: "POST".into(),
+        path: "/v1/enrollments/*/finish".into(),
+        ordinal: 1,
+        when: When::After,
+    });
+    let r = phone.json(
+        &["certs", "enrol", &id, "--pin-stdin"],
+        Some(&format!("{PIN}\n")),
+    );
+    assert!(proxy.disarm().is_some(), "the fault struck");
+    assert_eq!(r.err()["kind"], "network", "{}", r.stderr);
+
+    // Enrol again: resumed, not refused as `invalid_state`.
+    let pair = phone
+        .json(
+            &["certs", "enrol", &id, "--pin-stdin"],
+            Some(&format!("{PIN}\n")),
+        )
+        .ok();
+    let signing = pair["signing_serial"].as_str().expect("serial").to_owned();
+    phone
+        .json(
+            &["certs", "sign", &signing, "--message", "bid", "--pin-stdin"],
+            Some(&format!("{PIN}\n")),
+        )
+        .ok();
+    let list = phone.json(&["certs", "list"], None).ok();
+    assert_eq!(list["in_force"].as_array().expect("in_force").len(), 1);
+    assert_eq!(list["in_force"][0]["pin_tries_left"], 5, "{list}");
+}

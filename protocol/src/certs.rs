@@ -111,6 +111,20 @@ pub struct EnrollResult {
     pub delivered_keys: Vec<DeliveredKey>,
 }
 
+/// `POST /v1/enrollments/{id}/confirm` (no body): the phone has stored the new pair and
+/// every delivered key; the pairs this enrolment replaces end now (ADR 0005). Repeating it
+/// answers the same.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollConfirmation {
+    /// The new pair.
+    pub pair_id: String,
+    /// The pairs replaced (superseded) by this confirmation; empty when there were none or
+    /// they ended at `finish` (recovery).
+    pub superseded_pair_ids: Vec<String>,
+    /// Serials of the certificates revoked with them.
+    pub revoked_serials: Vec<String>,
+}
+
 /// A base64 binary value inside a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]

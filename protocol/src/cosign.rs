@@ -5,7 +5,7 @@
 //! device binds its proof to, and it is accepted once:
 //!
 //! ```text
-//! POST /v1/cosign/sessions     {serial, purpose}            → {session_id, challenge?}
+//! POST /v1/cosign/sessions     {serial, purpose, pair_id?}  → {session_id, challenge?}
 //! POST /v1/cosign/sign         {session_id, request(161)}   → {response(96)}
 //! POST /v1/cosign/sign/finish  {session_id, signature}      → {signature}   (checked)
 //! POST /v1/cosign/decrypt      {session_id, request(194)}   → {response(65)}
@@ -52,6 +52,12 @@ pub struct OpenSession {
     /// Serial of the certificate whose key is used.
     pub serial: String,
     pub purpose: CosignPurpose,
+    /// The pair whose share of that key the phone holds. A key delivered again with a new
+    /// pair has one server share per pair; naming the pair makes the server use the share
+    /// that matches the phone's, so a share of another pair can never be judged a wrong PIN.
+    /// Without it the server takes the newest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pair_id: Option<String>,
 }
 
 /// A fresh session.

@@ -42,6 +42,12 @@ impl Clock {
     pub fn advance(&self, secs: i64) {
         self.offset.fetch_add(secs, Ordering::Relaxed);
     }
+
+    /// How far [`Clock::advance`] moved this clock (a test restarting a server carries it
+    /// over, as real time carries on across a real restart).
+    pub fn offset(&self) -> i64 {
+        self.offset.load(Ordering::Relaxed)
+    }
 }
 
 /// `13800138000` → `138****8000`.

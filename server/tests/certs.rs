@@ -32,6 +32,7 @@ macro_rules! on_both_stores {
 on_both_stores!(
     personal_enrolment_issues_a_verifiable_pair,
     renewal_only_in_the_last_30_days_and_keeps_old_keys,
+    the_old_pair_ends_only_when_the_phone_confirms,
     recovery_to_a_new_phone_keeps_old_bid_files_open,
     revocation_with_the_pin_reaches_the_crl,
     enterprise_claim_makes_the_applicant_admin,
@@ -364,6 +365,134 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
         (app.kind, app.status),
         (ApplicationKind::Reapply, Status::PendingReview)
     );
+}
+
+/// `(failed_pins, locked)` of a pair, as the co-signing service counts them.
+async fn pin_count(server: &TestServer, pair_id: &str) -> (i64, i64) {
+    let pair = pair_id.to_owned();
+    server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let r = tx
+                .query_opt(
+                    "SELECT COALESCE(MAX(failed_pins), 0), COALESCE(MAX(locked), 0) FROM cosign_keys WHERE pair_id = $1",
+                    &[bidkey_server::db::Value::Text(pair.clone())],
+                )?
+                .expect("a row");
+            Ok((r.i64(0)?, r.i64(1)?))
+        })
+        .await
+        .map_err(|e: bidkey_server::db::DbError| e)
+        .expect("read")
+}
+
+async fn the_old_pair_ends_only_when_the_phone_confirms(store: Store) {
+    let server = TestServer::start(store).await;
+    let (_, w) = enrolled_person(&server).await;
+    let old_enc = w.encryption_cert();
+    let old_serial = old_enc.serial_hex();
+    let ct = sm2::encrypt(&old_enc.sm2_public_key().expect("key"), b"old bid").expect("ct");
+    server.running.state.clock.advance(340 * DAY);
+    let c = login_again(&server, PHONE, &w.result.pair_id).await;
+    let app: ow::Application = c
+        .post(
+            &format!("/v1/certs/{}/renew", w.signing_serial()),
+            &RenewRequest::default(),
+        )
+        .await
+        .expect("renewal");
+    pay(&c, &app.id).await;
+
+    // Not issued yet: nothing to confirm.
+    let (early, ..) = enroll_until_finish(&c, &app.id).await;
+    let err = confirm(&c, &early).await.expect_err("not issued");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    // Issued and delivered, not confirmed: both pairs are in force, the old one still signs
+    // and opens the old file with its own shares.
+    let (enrollment, w2) = enroll_unconfirmed(&c, &app.id).await;
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert_eq!(list.in_force.len(), 2, "{list:?}");
+    co_sign(
+        &c,
+        &w.signing_serial(),
+        &w.signing_share,
+        &w.signing_public,
+        b"old",
+    )
+    .await
+    .expect("the old pair still signs");
+    let old_pair = Some(w.result.pair_id.as_str());
+    let new_pair = Some(w2.result.pair_id.as_str());
+    let pt = co_decrypt_in(&c, &old_serial, old_pair, &w.enc_shares[&old_serial], &ct)
+        .await
+        .expect("the old pair's share opens the old file");
+    assert_eq!(pt, b"old bid");
+    let pt = co_decrypt_in(&c, &old_serial, new_pair, &w2.enc_shares[&old_serial], &ct)
+        .await
+        .expect("the new pair's share opens it too");
+    assert_eq!(pt, b"old bid");
+
+    // The failure the pair id prevents: the old pair's share judged against the newest
+    // server share of the same key is a wrong proof, counted against the new pair.
+    let err = co_decrypt(&c, &old_serial, &w.enc_shares[&old_serial], &ct)
+        .await
+        .expect_err("another pair's share");
+    assert_eq!(err.1.code, ErrorCode::WrongPin);
+    assert_eq!(pin_count(&server, &w2.result.pair_id).await, (1, 0));
+    // Another account's or an unknown pair is not found, and counts nothing.
+    let err = co_decrypt_in(
+        &c,
+        &old_serial,
+        Some("0000"),
+        &w.enc_shares[&old_serial],
+        &ct,
+    )
+    .await
+    .expect_err("unknown pair");
+    assert_eq!(err.1.code, ErrorCode::CertificateNotFound);
+    co_sign(
+        &c,
+        &w2.signing_serial(),
+        &w2.signing_share,
+        &w2.signing_public,
+        b"new",
+    )
+    .await
+    .expect("the right PIN resets the count");
+    assert_eq!(pin_count(&server, &w2.result.pair_id).await, (0, 0));
+
+    // Confirmed: the old pair is superseded, once; a repeat answers the same.
+    let confirmed = confirm(&c, &enrollment).await.expect("confirmed");
+    assert_eq!(confirmed.pair_id, w2.result.pair_id);
+    assert_eq!(
+        confirmed.superseded_pair_ids,
+        vec![w.result.pair_id.clone()]
+    );
+    assert!(confirmed.revoked_serials.contains(&w.signing_serial()));
+    assert!(confirmed.revoked_serials.contains(&old_serial));
+    assert_eq!(confirm(&c, &enrollment).await.expect("again"), confirmed);
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert_eq!((list.in_force.len(), list.invalid.len()), (1, 1));
+    let status: CertStatus = c
+        .get(&format!("/v1/certs/{}/status", w.signing_serial()))
+        .await
+        .expect("status");
+    assert_eq!(status.status, RevocationStatus::Revoked);
+    assert_eq!(status.reason.as_deref(), Some("superseded"));
+
+    // The old pair's share now answers "revoked", which is no verdict on the PIN.
+    let err = co_decrypt_in(&c, &old_serial, old_pair, &w.enc_shares[&old_serial], &ct)
+        .await
+        .expect_err("superseded");
+    assert_eq!(err.1.code, ErrorCode::CertificateRevoked);
+    assert_eq!(pin_count(&server, &w2.result.pair_id).await, (0, 0));
+    let pt = co_decrypt_in(&c, &old_serial, new_pair, &w2.enc_shares[&old_serial], &ct)
+        .await
+        .expect("the new pair opens the old file");
+    assert_eq!(pt, b"old bid");
 }
 
 async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {

@@ -4,8 +4,11 @@
 //!   process), with a fresh database per test. `BIDKEY_TEST_PG_URL` points the tests at an
 //!   existing server instead.
 //! - [`TestServer`]: a Bidkey server on loopback over SQLite or PostgreSQL, with the SMS
-//!   outbox readable.
+//!   outbox readable, restartable on the same data, store and address.
+//! - [`faults`]: a loopback proxy that drops a chosen request, or its answer after the
+//!   server committed, for tests of what a crash or a lost answer leaves behind.
 
+pub mod faults;
 pub mod pg;
 pub mod phones;
 
@@ -72,6 +75,38 @@ impl TestServer {
 
     pub fn url(&self) -> String {
         self.running.url()
+    }
+
+    /// Stop this server and start a new process on the same data directory, store and
+    /// address: phones and platforms keep their URL. Nothing held in the old process's
+    /// memory survives (relay wake-ups, caches), only what is stored; the test clock's
+    /// offset is carried over, as real time carries on across a real restart.
+    pub async fn restart(self) -> TestServer {
+        let TestServer { running, data_dir } = self;
+        let addr = running.addr;
+        let db = running.db_url().clone();
+        let offset = running.state.clock.offset();
+        let limits = running.state.limits;
+        running.stop().await;
+        let mut config = Config::local(data_dir.path().to_path_buf());
+        config.db = db;
+        config.listen = addr;
+        config.limits = limits;
+        // The old listener is closed once `stop` returns; a port in TIME_WAIT is still
+        // bindable (tokio sets SO_REUSEADDR), but retry briefly in case the kernel lags.
+        let mut tries = 0;
+        let running = loop {
+            match bidkey_server::start(config.clone()).await {
+                Ok(r) => break r,
+                Err(_) if tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("server restarts on {addr}: {e}"),
+            }
+        };
+        running.state.clock.advance(offset);
+        TestServer { running, data_dir }
     }
 
     pub fn operator_token(&self) -> String {

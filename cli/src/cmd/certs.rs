@@ -119,9 +119,18 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             })
         }
         Cmd::Enrol { application_id } => {
-            let pin = app
-                .ask
-                .new_secret("设置证书密码（6-12位数字）", "New PIN (6-12 digits)")?;
+            // An interrupted enrolment of this application resumes under the PIN it was
+            // started with.
+            let resuming = core.unfinished_enrollments()?.contains(&application_id);
+            let pin = if resuming {
+                app.ask.secret(
+                    "继续未完成的证书申领，请输入证书密码",
+                    "Resuming an unfinished enrolment: PIN",
+                )?
+            } else {
+                app.ask
+                    .new_secret("设置证书密码（6-12位数字）", "New PIN (6-12 digits)")?
+            };
             let pair = {
                 let _spin = out.spinner(
                     "正在生成密钥并签发证书…",

@@ -1,200 +1,20 @@
-//! Certificates on the phone: enrolment through two-party key generation, the co-signing
-//! and co-decryption calls every signature and decryption goes through, and the lifecycle
-//! (list, renew, re-apply, revoke, loss report and undo, unlock, recovery).
+//! Certificates on the phone: the co-signing and co-decryption calls every signature and
+//! decryption goes through, and the lifecycle (list, renew, re-apply, revoke, loss report
+//! and undo, unlock, recovery). Enrolment is in [`super::enroll`].
 
 use crate::error::{CoreError, Result};
-use crate::wallet::{StoredCert, StoredShare};
+use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
-use bidkey_crypto::envelope::EnvelopedKey;
-use bidkey_crypto::hazmat::{self, DecryptResponse, DeviceShare, ServerKeygenMsg, SignResponse};
+use bidkey_crypto::hazmat::{self, DecryptResponse, DeviceShare, SignResponse};
 use bidkey_crypto::sm2::{Sm2Ciphertext, Sm2PublicKey, Sm2Signature};
-use bidkey_crypto::x509::{Cert, CsrDraft, Name};
+use bidkey_crypto::x509::Cert;
 use bidkey_protocol::certs::*;
 use bidkey_protocol::cosign::{self, CosignPurpose};
-use der::Decode;
 use zeroize::Zeroizing;
 
-/// What an enrolment stored on this phone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnrolledPair {
-    pub pair_id: String,
-    pub signing_serial: String,
-    pub encryption_serial: String,
-    /// Encryption keys delivered (the current one and every past one of this holder).
-    pub encryption_keys: usize,
-}
-
-fn pending_key_id(enrollment_id: &str) -> String {
-    format!("pending-{enrollment_id}")
-}
+pub use super::enroll::EnrolledPair;
 
 impl Bidkey {
-    /// Fetch certificates for a paid application: a new two-party signing key (the phone's
-    /// share stored under `pin`), the CSR co-signed, both certificates stored, and every
-    /// escrowed encryption key delivered by the KMC re-shared onto this phone.
-    ///
-    /// Safe to call again after a lost connection: the share is saved before the final
-    /// step, and the server answers a repeated finish with the same certificates.
-    pub async fn enroll(&self, application_id: &str, pin: &str) -> Result<EnrolledPair> {
-        self.require_login()?;
-        crate::wallet::check_pin(pin)?;
-        // The application says whose certificates these are: an enterprise's (claim, join,
-        // change of information, or renewal / recovery of one) or the person's own.
-        let app = self.application(application_id).await?;
-        let holder = Holder {
-            enterprise_id: app.enterprise_id,
-            enterprise_name: app.enterprise_name,
-        };
-        let start: EnrollStart = self
-            .api
-            .post(
-                &format!("/v1/applications/{application_id}/enroll/start"),
-                &serde_json::json!({}),
-            )
-            .await?;
-        let (state, msg) = hazmat::make_device_keygen(&start.keygen_session)?;
-        let kg: KeygenResponse = self
-            .api
-            .post(
-                &format!("/v1/enrollments/{}/keygen", start.enrollment_id),
-                &KeygenRequest {
-                    device_msg: msg.to_bytes().to_vec(),
-                },
-            )
-            .await?;
-        let server_msg = ServerKeygenMsg::from_bytes(&kg.server_msg)?;
-        let (share, joint) =
-            hazmat::device_keygen_finish(state, &server_msg, &start.keygen_session)?;
-
-        let subject = Name::from_der(&start.subject_der)
-            .map_err(|_| CoreError::Crypto("server sent a malformed subject".into()))?;
-        let draft = CsrDraft::new(subject, &joint.to_spki_der()?)?;
-        let e = draft.sm2_digest()?;
-        let (sign_state, req) = hazmat::device_sign_start_digest(&share, &e, &kg.csr_sign_session)?;
-        let resp: CsrSignResponse = self
-            .api
-            .post(
-                &format!("/v1/enrollments/{}/csr/sign", start.enrollment_id),
-                &CsrSignRequest {
-                    request: req.to_bytes().to_vec(),
-                },
-            )
-            .await?;
-        let sig = hazmat::device_sign_finish(
-            sign_state,
-            &share,
-            &SignResponse::from_bytes(&resp.response)?,
-        )?;
-        let csr = draft.assemble(&sig.to_der())?;
-
-        // Keep the new share before the server commits the issuance.
-        let pending = StoredShare {
-            key_id: pending_key_id(&start.enrollment_id),
-            pair_id: String::new(),
-            usage: "signing".into(),
-            public_key: joint.to_sec1(),
-        };
-        self.wallet
-            .put_share(&pending, &share, pin, self.pin_kdf, now())?;
-        let result: EnrollResult = self
-            .api
-            .post(
-                &format!("/v1/enrollments/{}/finish", start.enrollment_id),
-                &EnrollFinishRequest {
-                    csr_der: csr.to_der().to_vec(),
-                },
-            )
-            .await?;
-        self.store_enrollment(&result, &holder, &share, &joint, &pending.key_id, pin)
-            .await
-    }
-
-    async fn store_enrollment(
-        &self,
-        result: &EnrollResult,
-        holder: &Holder,
-        share: &DeviceShare,
-        joint: &Sm2PublicKey,
-        pending_key: &str,
-        pin: &str,
-    ) -> Result<EnrolledPair> {
-        let signing = Cert::from_der(&result.signing_cert)?;
-        if signing.sm2_public_key()? != *joint {
-            return Err(CoreError::Crypto(
-                "the signing certificate is not for this phone's key".into(),
-            ));
-        }
-        let t = now();
-        self.wallet.put_share(
-            &StoredShare {
-                key_id: result.signing_serial.clone(),
-                pair_id: result.pair_id.clone(),
-                usage: "signing".into(),
-                public_key: joint.to_sec1(),
-            },
-            share,
-            pin,
-            self.pin_kdf,
-            t,
-        )?;
-        self.wallet.delete_share(pending_key)?;
-        self.wallet.put_cert(
-            &stored_cert(&result.pair_id, holder, "signing", &signing)?,
-            t,
-        )?;
-        for key in &result.delivered_keys {
-            let enc = Cert::from_der(&key.cert_der)?;
-            let enc_share = self
-                .open_delivered_key(&result.signing_serial, share, joint, key)
-                .await?;
-            self.wallet.put_share(
-                &StoredShare {
-                    key_id: key.serial.clone(),
-                    pair_id: result.pair_id.clone(),
-                    usage: "encryption".into(),
-                    public_key: enc.sm2_public_key()?.to_sec1(),
-                },
-                &enc_share,
-                pin,
-                self.pin_kdf,
-                t,
-            )?;
-            self.wallet.put_cert(
-                &stored_cert(&result.pair_id, holder, "encryption", &enc)?,
-                t,
-            )?;
-        }
-        self.wallet.log(
-            t,
-            &format!(
-                "certificates {} / {} stored",
-                result.signing_serial, result.encryption_serial
-            ),
-        )?;
-        Ok(EnrolledPair {
-            pair_id: result.pair_id.clone(),
-            signing_serial: result.signing_serial.clone(),
-            encryption_serial: result.encryption_serial.clone(),
-            encryption_keys: result.delivered_keys.len(),
-        })
-    }
-
-    /// Open a key envelope addressed to the signing key by co-decrypting its SM4 key.
-    async fn open_delivered_key(
-        &self,
-        signing_serial: &str,
-        share: &DeviceShare,
-        joint: &Sm2PublicKey,
-        key: &DeliveredKey,
-    ) -> Result<DeviceShare> {
-        let env = EnvelopedKey::from_der(&key.envelope)?;
-        let sym = self
-            .co_decrypt(signing_serial, share, env.sym_key_ciphertext())
-            .await?;
-        let secret = env.open_with_sym_key(joint, &sym)?;
-        Ok(DeviceShare::from_bytes(secret.as_slice())?)
-    }
-
     /// The device half of a co-decryption with `share` of the key of certificate `serial`.
     pub(crate) async fn co_decrypt(
         &self,
@@ -263,17 +83,23 @@ impl Bidkey {
         Ok(Sm2Signature::from_der(&done.signature)?)
     }
 
+    /// A session with the server share of the pair this phone's share of `serial` belongs
+    /// to; a key the phone does not hold is never asked for (ADR 0005).
     pub(crate) async fn open_cosign_session(
         &self,
         serial: &str,
         purpose: CosignPurpose,
     ) -> Result<cosign::Session> {
+        let Some(held) = self.wallet.share_meta(serial)? else {
+            return Err(self.wallet.missing_key(serial)?);
+        };
         self.api
             .post(
                 "/v1/cosign/sessions",
                 &cosign::OpenSession {
                     serial: serial.to_owned(),
                     purpose,
+                    pair_id: Some(held.pair_id),
                 },
             )
             .await
@@ -322,12 +148,17 @@ impl Bidkey {
 
 /// The enterprise a certificate pair belongs to, none for a personal pair.
 #[derive(Debug, Clone, Default)]
-struct Holder {
-    enterprise_id: Option<String>,
-    enterprise_name: Option<String>,
+pub(super) struct Holder {
+    pub(super) enterprise_id: Option<String>,
+    pub(super) enterprise_name: Option<String>,
 }
 
-fn stored_cert(pair_id: &str, holder: &Holder, usage: &str, cert: &Cert) -> Result<StoredCert> {
+pub(super) fn stored_cert(
+    pair_id: &str,
+    holder: &Holder,
+    usage: &str,
+    cert: &Cert,
+) -> Result<StoredCert> {
     // The certificate's own O is the name it was issued under (it changes only by
     // re-issuance); the application's name stands in when the subject has none.
     let enterprise_name = match &holder.enterprise_id {

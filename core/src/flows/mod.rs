@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod certs;
+pub mod enroll;
 pub mod enterprise;
 pub mod platforms;
 pub mod scan;

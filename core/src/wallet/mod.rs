@@ -5,8 +5,10 @@
 //! masked by a PIN-derived key with no redundancy ([`bidkey_crypto::pin`]), so nothing in the
 //! wallet can confirm a guessed PIN.
 
+mod enrollments;
 mod shares;
 
+pub use enrollments::PendingEnrollment;
 pub use shares::{StoredShare, check_pin};
 
 use crate::error::{CoreError, Result};
@@ -15,7 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 const SEAL_ALIAS: &str = "bidkey-wallet";
 
 /// The logged-in account as stored.
@@ -75,6 +77,11 @@ impl Wallet {
         }
         if version < 1 {
             conn.execute_batch(include_str!("schema.sql"))?;
+        }
+        if version < 2 {
+            conn.execute_batch(include_str!("schema_v2.sql"))?;
+        }
+        if version < SCHEMA_VERSION {
             conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         }
         Ok(Wallet {

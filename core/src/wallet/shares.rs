@@ -42,7 +42,8 @@ impl Wallet {
         self.with(|c| {
             c.execute(
                 "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT(key_id) DO UPDATE SET salt = excluded.salt, share_sealed = excluded.share_sealed",
+                 ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
+                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed",
                 params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, salt.to_vec(), sealed, now],
             )
             .map(|_| ())
@@ -66,7 +67,9 @@ impl Wallet {
             )
             .optional()
         })?;
-        let (salt, sealed) = row.ok_or_else(|| CoreError::NotFound(format!("key {key_id}")))?;
+        let Some((salt, sealed)) = row else {
+            return Err(self.missing_key(key_id)?);
+        };
         let salt: [u8; SALT_LEN] = salt
             .try_into()
             .map_err(|_| CoreError::Storage("bad PIN salt".into()))?;
@@ -114,6 +117,58 @@ impl Wallet {
                 })
             })?;
             rows.collect()
+        })
+    }
+
+    /// Store the share kept under `from` as `meta` too, masked and sealed exactly as it is:
+    /// no PIN is involved, so a mistyped one can never spoil the copy.
+    pub fn copy_share(&self, from: &str, meta: &StoredShare, now: i64) -> Result<()> {
+        let n = self.with(|c| {
+            c.execute(
+                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) \
+                 SELECT ?1, ?2, ?3, ?4, salt, share_sealed, ?5 FROM key_shares WHERE key_id = ?6 \
+                 ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
+                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed",
+                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, now, from],
+            )
+        })?;
+        if n == 1 {
+            Ok(())
+        } else {
+            Err(self.missing_key(from)?)
+        }
+    }
+
+    /// The stored key `key_id`, without its secret.
+    pub fn share_meta(&self, key_id: &str) -> Result<Option<StoredShare>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT key_id, pair_id, usage, public_key FROM key_shares WHERE key_id = ?1",
+                [key_id],
+                |r| {
+                    Ok(StoredShare {
+                        key_id: r.get(0)?,
+                        pair_id: r.get(1)?,
+                        usage: r.get(2)?,
+                        public_key: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// The error for a key this phone does not hold: when an enrolment is unfinished, the
+    /// key may be one it still has to deliver, so the error says to resume it.
+    pub fn missing_key(&self, key_id: &str) -> Result<CoreError> {
+        let pending = self.pending_enrollments()?;
+        Ok(match pending.first() {
+            Some(p) => CoreError::NotFound(format!(
+                "key {key_id} on this phone: enrolment for application {} is incomplete, \
+                 enrol again to resume it",
+                p.application_id
+            )),
+            None => CoreError::NotFound(format!("key {key_id} on this phone")),
         })
     }
 

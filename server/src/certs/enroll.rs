@@ -5,11 +5,15 @@
 //! POST /v1/enrollments/{id}/keygen         DeviceKeygenMsg → ServerKeygenMsg, CSR sign session
 //! POST /v1/enrollments/{id}/csr/sign       SignRequest over the CSR digest → SignResponse
 //! POST /v1/enrollments/{id}/finish         co-signed CSR → certificates, delivered keys
+//! POST /v1/enrollments/{id}/confirm        (the phone stored everything) → pairs replaced
 //! ```
 //! Each step moves the enrolment one status forward (`keygen → csr → signed → issued`) and
 //! accepts its session once; a failed step ends the enrolment (`failed`) and the phone
 //! starts again. Nothing is issued before `finish`, which does everything in one
-//! transaction; a retried `finish` returns the stored result.
+//! transaction; a retried `finish` returns the stored result, whenever it comes, so a phone
+//! that lost the answer (or crashed) resumes from its saved share. The holder's previous
+//! pairs end only at `confirm`, once the phone holds the new pair and every delivered key
+//! (ADR 0005); recovery, whose old pair is on a lost phone, ends it at `finish`.
 
 use super::store;
 use crate::applications::{self, Application};
@@ -33,8 +37,8 @@ use bidkey_crypto::sm2::Sm2PublicKey;
 use bidkey_crypto::x509::{Cert, CertProfile, Csr, CsrDraft, Name};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::{
-    B64, CertUsage, CsrSignRequest, CsrSignResponse, DeliveredKey, EnrollFinishRequest,
-    EnrollResult, EnrollStart, KeygenRequest, KeygenResponse,
+    B64, CertUsage, CsrSignRequest, CsrSignResponse, DeliveredKey, EnrollConfirmation,
+    EnrollFinishRequest, EnrollResult, EnrollStart, KeygenRequest, KeygenResponse,
 };
 use bidkey_protocol::orders::{ApplicationKind, Status};
 use der::{Decode, Encode};
@@ -611,13 +615,28 @@ fn write_finish(
             )?;
         }
     }
-    let reason = match app.kind {
-        ApplicationKind::Recover => super::lifecycle::KEY_COMPROMISE,
-        ApplicationKind::ChangeInfo => super::lifecycle::AFFILIATION_CHANGED,
-        _ => super::lifecycle::SUPERSEDED,
-    };
-    for p in &old {
-        super::lifecycle::revoke(tx, now, &p.id, reason, true, "system")?;
+    if app.kind == ApplicationKind::Recover {
+        // The old pair's signing key is on a lost phone: it ends now (key compromise). The
+        // new phone holds none of its keys, so nothing it needs goes with it.
+        for p in &old {
+            super::lifecycle::revoke(
+                tx,
+                now,
+                &p.id,
+                super::lifecycle::KEY_COMPROMISE,
+                true,
+                "system",
+            )?;
+        }
+    } else {
+        // The old pairs stay in force until the phone confirms it holds the new one
+        // (ADR 0005): a crash before then leaves the holder a usable pair.
+        let ids: Vec<&str> = old.iter().map(|p| p.id.as_str()).collect();
+        let json = serde_json::to_string(&ids).map_err(|e| ServerError::Internal(e.to_string()))?;
+        tx.execute(
+            "UPDATE enrollments SET supersedes = $1 WHERE id = $2",
+            &params![json, row.id.as_str()],
+        )?;
     }
     cosign_keys::insert(
         tx,
@@ -680,4 +699,91 @@ fn write_finish(
         "Your certificates have been issued.",
     )?;
     Ok(iss.result.clone())
+}
+
+/// `POST /v1/enrollments/{id}/confirm`: the phone holds the new pair and every delivered
+/// key; the pairs this enrolment replaces end now (superseded, or affiliation changed for a
+/// change of information). Answered the same when repeated.
+pub async fn confirm(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<EnrollConfirmation>> {
+    let device = device_of(&user)?;
+    let now = st.clock.now();
+    let out =
+        st.db
+            .write(move |tx| {
+                let row = enrollment(tx, &id, &user.account_id, &device)?;
+                if row.status != "issued" {
+                    return Err(ErrorCode::InvalidState.into());
+                }
+                let r = tx
+                    .query_opt(
+                        "SELECT pair_id, supersedes, confirmation FROM enrollments WHERE id = $1",
+                        &params![row.id.as_str()],
+                    )?
+                    .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+                if let Some(json) = r.opt_text(2)? {
+                    return serde_json::from_str(&json)
+                        .map_err(|e| ServerError::Internal(e.to_string()));
+                }
+                let pair_id = r.opt_text(0)?.ok_or_else(|| {
+                    ServerError::Internal("issued enrollment without pair".into())
+                })?;
+                let supersedes: Vec<String> = match r.opt_text(1)? {
+                    Some(json) => serde_json::from_str(&json)
+                        .map_err(|e| ServerError::Internal(e.to_string()))?,
+                    None => Vec::new(),
+                };
+                let app = applications::get(tx, &row.application_id)?;
+                let reason = if app.kind == ApplicationKind::ChangeInfo {
+                    super::lifecycle::AFFILIATION_CHANGED
+                } else {
+                    super::lifecycle::SUPERSEDED
+                };
+                let live = |status: &str| matches!(status, "valid" | "suspended");
+                let mut confirmation = EnrollConfirmation {
+                    pair_id: pair_id.clone(),
+                    superseded_pair_ids: Vec::new(),
+                    revoked_serials: Vec::new(),
+                };
+                // Only a new pair still in force replaces anything (its holder may have revoked
+                // it meanwhile).
+                if live(&store::pair(tx, &pair_id)?.status) {
+                    for old in &supersedes {
+                        if live(&store::pair(tx, old)?.status) {
+                            let serials =
+                                super::lifecycle::revoke(tx, now, old, reason, true, "system")?;
+                            confirmation.superseded_pair_ids.push(old.clone());
+                            confirmation.revoked_serials.extend(serials);
+                        }
+                    }
+                }
+                let json = serde_json::to_string(&confirmation)
+                    .map_err(|e| ServerError::Internal(e.to_string()))?;
+                tx.execute(
+                    "UPDATE enrollments SET confirmed_at = $1, confirmation = $2, updated_at = $1 \
+                 WHERE id = $3 AND confirmation IS NULL",
+                    &params![now, json, row.id.as_str()],
+                )?;
+                audit::record(
+                    tx,
+                    now,
+                    Event {
+                        actor: &user.account_id,
+                        action: "enroll.confirmed",
+                        target: Some(&pair_id),
+                        detail: Some(format!(
+                            "enrollment {}; superseded {}",
+                            row.id,
+                            confirmation.superseded_pair_ids.join(",")
+                        )),
+                        ..Default::default()
+                    },
+                )?;
+                Ok::<_, ServerError>(confirmation)
+            })
+            .await?;
+    Ok(Json(out))
 }

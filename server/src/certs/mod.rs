@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/enrollments/{id}/keygen", post(enroll::keygen))
         .route("/v1/enrollments/{id}/csr/sign", post(enroll::csr_sign))
         .route("/v1/enrollments/{id}/finish", post(enroll::finish))
+        .route("/v1/enrollments/{id}/confirm", post(enroll::confirm))
         .route("/v1/certs", get(list))
         .route("/v1/certs/recover", post(recover))
         .route("/v1/certs/loss-report", post(loss_report))

@@ -39,22 +39,31 @@ fn key_from_row(r: &crate::db::Row) -> Result<KeyRow> {
     })
 }
 
-/// The newest key for the certificate `serial` held by `account_id` on `device_id`.
+/// The key for the certificate `serial` held by `account_id` on `device_id`: the one of
+/// `pair_id` when the phone names the pair its share belongs to (a key delivered again with
+/// each new pair has a server share per pair), else the newest.
 pub fn find_for_device(
     tx: &mut dyn Tx,
     serial: &str,
+    pair_id: Option<&str>,
     account_id: &str,
     device_id: &str,
 ) -> Result<KeyRow> {
     let sql = format!(
         "SELECT {KEY_COLUMNS} FROM cosign_keys k JOIN cert_pairs p ON p.id = k.pair_id \
          WHERE k.cert_serial = $1 AND p.account_id = $2 AND p.device_id = $3 \
+         AND ($4 = '' OR k.pair_id = $4) \
          ORDER BY k.created_at DESC, k.id LIMIT 1"
     );
     let row = tx
         .query_opt(
             &sql,
-            &params![serial.trim().to_ascii_uppercase(), account_id, device_id],
+            &params![
+                serial.trim().to_ascii_uppercase(),
+                account_id,
+                device_id,
+                pair_id.unwrap_or_default()
+            ],
         )?
         .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
     key_from_row(&row)

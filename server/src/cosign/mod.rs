@@ -145,7 +145,13 @@ async fn open_session(
         .db
         .write(move |tx| {
             ratelimit::hit(tx, &format!("cosign-open:{}", user.account_id), now, 60, 120)?;
-            let key = keys::find_for_device(tx, &req.serial, &user.account_id, &device)?;
+            let key = keys::find_for_device(
+                tx,
+                &req.serial,
+                req.pair_id.as_deref(),
+                &user.account_id,
+                &device,
+            )?;
             let signing = key.usage == CertUsage::Signing;
             if matches!(req.purpose, CosignPurpose::Sign | CosignPurpose::Revoke) && !signing {
                 return Err(ErrorCode::BadRequest.into());

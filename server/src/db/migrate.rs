@@ -25,6 +25,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 4,
         sql: include_str!("../../migrations/0004_relay.sql"),
     },
+    Migration {
+        version: 5,
+        sql: include_str!("../../migrations/0005_enrollment_confirm.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

@@ -201,8 +201,27 @@ pub async fn enroll_until_finish(
     (start.enrollment_id, csr.to_der().to_vec(), share, public)
 }
 
-/// The whole enrolment, then open every delivered key envelope by co-decryption.
+/// The whole enrolment, then open every delivered key envelope by co-decryption, then
+/// confirm.
 pub async fn enroll(c: &Client, app_id: &str) -> Wallet {
+    let (enrollment, w) = enroll_unconfirmed(c, app_id).await;
+    // Everything is on the phone: the pairs this one replaces end now (ADR 0005).
+    let confirmed = confirm(c, &enrollment).await.expect("enrolment confirmed");
+    assert_eq!(confirmed.pair_id, w.result.pair_id);
+    w
+}
+
+/// `POST /v1/enrollments/{id}/confirm`.
+pub async fn confirm(c: &Client, enrollment: &str) -> Answer<EnrollConfirmation> {
+    c.post(
+        &format!("/v1/enrollments/{enrollment}/confirm"),
+        &serde_json::json!({}),
+    )
+    .await
+}
+
+/// The enrolment up to (not including) `confirm`: returns the enrolment id and the wallet.
+pub async fn enroll_unconfirmed(c: &Client, app_id: &str) -> (String, Wallet) {
     let (enrollment, csr, share, public) = enroll_until_finish(c, app_id).await;
     let result: EnrollResult = c
         .post(
@@ -227,21 +246,35 @@ pub async fn enroll(c: &Client, app_id: &str) -> Wallet {
             DeviceShare::from_bytes(d1.as_slice()).expect("share"),
         );
     }
-    Wallet {
-        result,
-        signing,
-        signing_public: public,
-        signing_share: share,
-        enc_shares,
-    }
+    (
+        enrollment,
+        Wallet {
+            result,
+            signing,
+            signing_public: public,
+            signing_share: share,
+            enc_shares,
+        },
+    )
 }
 
 pub async fn open_session(c: &Client, serial: &str, purpose: CosignPurpose) -> Answer<cw::Session> {
+    open_session_in(c, serial, None, purpose).await
+}
+
+/// A session with the server share of `pair_id` (the newest without one).
+pub async fn open_session_in(
+    c: &Client,
+    serial: &str,
+    pair_id: Option<&str>,
+    purpose: CosignPurpose,
+) -> Answer<cw::Session> {
     c.post(
         "/v1/cosign/sessions",
         &cw::OpenSession {
             serial: serial.into(),
             purpose,
+            pair_id: pair_id.map(str::to_owned),
         },
     )
     .await
@@ -300,7 +333,18 @@ pub async fn co_decrypt(
     share: &DeviceShare,
     ct: &Sm2Ciphertext,
 ) -> Answer<Vec<u8>> {
-    let s = open_session(c, serial, CosignPurpose::Decrypt).await?;
+    co_decrypt_in(c, serial, None, share, ct).await
+}
+
+/// Co-decrypt with the server share of `pair_id` (the newest without one).
+pub async fn co_decrypt_in(
+    c: &Client,
+    serial: &str,
+    pair_id: Option<&str>,
+    share: &DeviceShare,
+    ct: &Sm2Ciphertext,
+) -> Answer<Vec<u8>> {
+    let s = open_session_in(c, serial, pair_id, CosignPurpose::Decrypt).await?;
     let (state, req) = hazmat::device_decrypt_start(share, ct, &s.session_id).expect("start");
     let resp: cw::DecryptResponse = c
         .post(
