@@ -284,6 +284,9 @@ fn sm2_cms_checked_by_asn1crypto_and_gmssl() {
             )
             .expect("sign");
             o.write("sm2.p7s", &der);
+            if let Ok(dir) = std::env::var("BIDKEY_KEEP_CMS") {
+                std::fs::write(format!("{dir}/sm2-{types:?}-{attached}.p7s"), &der).expect("keep");
+            }
             let content = (!attached).then_some("content.bin");
             let (ok, text) = sm2_check(&o, "sm2.p7s", content);
             assert!(

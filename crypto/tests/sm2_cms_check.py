@@ -59,9 +59,11 @@ def main():
     else:
         if attached.native is None:
             fail("detached signature and no content given")
+        # The eContent OCTET STRING's octets; asn1crypto parses a TSTInfo inside into a dict,
+        # then its raw octets are the content.
         content = attached.native
         if not isinstance(content, bytes):
-            content = attached.parsed.native
+            content = attached.contents
     certs = [c.chosen for c in sd["certificates"]]
     results = []
     for si in sd["signer_infos"]:

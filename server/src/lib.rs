@@ -29,6 +29,7 @@ pub mod relay;
 pub mod seals;
 pub mod sms;
 pub mod state;
+pub mod tsa;
 pub mod util;
 pub mod zones;
 
@@ -146,6 +147,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certs::routes())
         .merge(cosign::routes())
         .merge(relay::routes())
+        .merge(tsa::routes())
         .merge(metrics::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -170,12 +172,19 @@ pub async fn start(config: Config) -> Result<Running> {
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let clock = Clock::default();
+    let secrets = Arc::new(secrets);
+    let (ca_secrets, now) = (secrets.clone(), clock.now());
+    let tsa = db
+        .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now))
+        .await?;
     let state = AppState {
         db,
-        clock: Clock::default(),
+        clock,
+        tsa: Arc::new(tsa),
         sms: Arc::new(sms::OutboxSms),
         realname: Arc::new(realname::SandboxRealName),
-        secrets: Arc::new(secrets),
+        secrets,
         relay: match &config.db {
             DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),
             DbUrl::Sqlite(_) => relay::notify::Notifier::default(),

@@ -566,7 +566,10 @@ mod tests {
     #[test]
     fn gen_time_reads_fractions_and_writes_whole_seconds() {
         let t = |s: &str| parse_generalized_time(s.as_bytes());
-        assert_eq!(t("20241008154032Z").map(|g| (g.unix, g.millis)), Some((1_728_402_032, 0)));
+        assert_eq!(
+            t("20241008154032Z").map(|g| (g.unix, g.millis)),
+            Some((1_728_402_032, 0))
+        );
         assert_eq!(t("20241008154032.5Z").map(|g| g.millis), Some(500));
         assert_eq!(t("20241008154032.123456Z").map(|g| g.millis), Some(123));
         for bad in [
