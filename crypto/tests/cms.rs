@@ -354,9 +354,8 @@ fn timestamps_are_issued_added_and_checked() {
             info.timestamp_tokens().expect("tokens"),
             vec![token.clone()]
         );
-        let stamped =
-            cms::add_timestamp_to_signed_data(&der, 0, &token, Content::Detached(BID), &[])
-                .expect("stamped");
+        let stamped = cms::add_timestamp_to_signed_data(&der, &token, Content::Detached(BID), &[])
+            .expect("stamped");
         let v2 = verify_signed_data(&stamped, Content::Detached(BID), &[]).expect("verify");
         assert_eq!(v2.signers[0].timestamps.len(), 1);
         assert_eq!(v2.signers[0].timestamps[0].gen_time, T0 + 5);
@@ -385,7 +384,7 @@ fn timestamps_are_issued_added_and_checked() {
             Err(CmsProblem::TimestampImprintMismatch.into())
         );
         assert_eq!(
-            cms::add_timestamp_to_signed_data(&der, 0, &other_token, Content::Detached(BID), &[])
+            cms::add_timestamp_to_signed_data(&der, &other_token, Content::Detached(BID), &[])
                 .map(|_| ()),
             Err(CmsProblem::TimestampImprintMismatch.into())
         );

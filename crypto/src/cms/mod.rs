@@ -37,13 +37,13 @@ pub use signed_data::{
 pub use signer_info::SignerInfo;
 pub use tsp::{TimeStampRequest, TimeStampResponse, VerifiedTimestamp};
 
-/// Add `token` as a `signatureTimeStampToken` to the signer at `index` of a SignedData
-/// (`ContentInfo` DER) and return the new DER; the result is verified again (signatures,
-/// the token and its imprint) before it is returned. `content` is as for
+/// Add `token` as a `signatureTimeStampToken` to the signer of a SignedData (`ContentInfo`
+/// DER) whose signature it covers, and return the new DER; a token covering no signature of
+/// the message is [`crate::CmsProblem::TimestampImprintMismatch`]. The result is verified
+/// again (signatures, the token and its imprint) before it is returned. `content` is as for
 /// [`verify_signed_data`].
 pub fn add_timestamp_to_signed_data(
     der: &[u8],
-    index: usize,
     token: &[u8],
     content: Content<'_>,
     extra_certs: &[crate::x509::Cert],
@@ -52,20 +52,23 @@ pub fn add_timestamp_to_signed_data(
     use ::cms::signed_data::{SignedData, SignerInfos};
     use der::{Decode, Encode};
     let before = verify_signed_data(der, content, extra_certs)?;
-    let mut signer = before
+    let ts = tsp::verify_token(token, extra_certs)?;
+    let old = before
         .signers
-        .get(index)
-        .ok_or(crate::Error::InvalidLength("signer index"))?
+        .iter()
+        .find(|s| ts.check_imprint_of(s.signer_info.signature()).is_ok())
+        .ok_or(crate::CmsProblem::TimestampImprintMismatch)?
         .signer_info
         .clone();
+    let mut signer = old.clone();
     signer.add_timestamp_token(token, extra_certs)?;
     let mut ci = ContentInfo::from_der(der)?;
-    let mut sd: SignedData = ci.content.decode_as()?;
+    let sd: SignedData = ci.content.decode_as()?;
+    let mut sd = sd;
     let mut infos: Vec<_> = sd.signer_infos.0.into_vec();
-    let old = &before.signers[index].signer_info.inner;
     let pos = infos
         .iter()
-        .position(|i| i == old)
+        .position(|i| *i == old.inner)
         .ok_or(crate::Error::malformed("SignedData signer"))?;
     infos[pos] = signer.inner;
     sd.signer_infos = SignerInfos(der::asn1::SetOfVec::try_from(infos)?);
