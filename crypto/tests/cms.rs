@@ -29,7 +29,7 @@ fn tsa<'a>(p: &'a Pki, chain: &'a [Cert]) -> TsaSigner<'a> {
         key: p.tsa_key.signer(),
         cert: &p.tsa,
         chain,
-        policy: oids::BIDKEY_TSA_POLICY,
+        policy: oids::DEFAULT_TSA_POLICY,
     }
 }
 
@@ -336,7 +336,7 @@ fn timestamps_are_issued_added_and_checked() {
         let ts = resp.check(&req, &[]).expect("response accepted");
         assert_eq!(ts.gen_time, T0 + 5);
         assert_eq!(ts.serial, vec![0x01, 0x02]);
-        assert_eq!(ts.policy, oids::BIDKEY_TSA_POLICY);
+        assert_eq!(ts.policy, oids::DEFAULT_TSA_POLICY);
         assert_eq!(ts.tsa_cert, p.tsa);
         assert!(ts.cert_included);
         verify_chain_without_revocation(
@@ -419,7 +419,7 @@ fn timestamps_are_issued_added_and_checked() {
             key: p.signer_key.signer(),
             cert: &p.signer,
             chain: &chain,
-            policy: oids::BIDKEY_TSA_POLICY,
+            policy: oids::DEFAULT_TSA_POLICY,
         };
         assert_eq!(
             tsp::issue_token(&req, &[1], T0, &not_tsa).map(|_| ()),

@@ -157,7 +157,7 @@ fn tsa<'a>(p: &'a Pki, chain: &'a [Cert]) -> TsaSigner<'a> {
         key: p.tsa_key.signer(),
         cert: &p.tsa,
         chain,
-        policy: oids::BIDKEY_TSA_POLICY,
+        policy: oids::DEFAULT_TSA_POLICY,
     }
 }
 
@@ -181,7 +181,7 @@ fn openssl_ts_verifies_p256_timestamps() {
     let text = o.ok(&["ts", "-reply", "-in", "resp.tsr", "-text"]);
     assert!(text.contains("Status: Granted."), "{text}");
     assert!(
-        text.contains(&format!("Policy OID: {}", oids::BIDKEY_TSA_POLICY)),
+        text.contains(&format!("Policy OID: {}", oids::DEFAULT_TSA_POLICY)),
         "{text}"
     );
     assert!(text.contains("Serial number: 0x0ABC"), "{text}");
@@ -284,9 +284,6 @@ fn sm2_cms_checked_by_asn1crypto_and_gmssl() {
             )
             .expect("sign");
             o.write("sm2.p7s", &der);
-            if let Ok(dir) = std::env::var("BIDKEY_KEEP_CMS") {
-                std::fs::write(format!("{dir}/sm2-{types:?}-{attached}.p7s"), &der).expect("keep");
-            }
             let content = (!attached).then_some("content.bin");
             let (ok, text) = sm2_check(&o, "sm2.p7s", content);
             assert!(
@@ -329,4 +326,36 @@ fn sm2_cms_checked_by_asn1crypto_and_gmssl() {
             assert!(!ok, "checker accepted a changed signature:\n{text}");
         }
     }
+}
+
+#[test]
+fn sm2_timestamp_token_checked_by_asn1crypto_and_gmssl() {
+    if python3().is_none() {
+        eprintln!(
+            "\n\n!!!!! SKIPPED: python3 is not installed, so the independent SM2 timestamp \
+             check did not run. CI installs it (.ci/run). !!!!!\n"
+        );
+        return;
+    }
+    // An SM2 TSA's token is an SM2 SignedData over the TSTInfo: the same independent check
+    // (SM3 of the TSTInfo = messageDigest, SM2 over the signed attributes) applies.
+    let p = pki(true, now());
+    let chain = p.chain();
+    let req =
+        TimeStampRequest::new(HashAlgorithm::Sm3, &HashAlgorithm::Sm3.digest(BID)).expect("req");
+    let token = tsp::issue_token(&req, &[0x42], now(), &tsa(&p, &chain)).expect("token");
+    let o = Ossl::new();
+    o.write("token.p7s", &token);
+    let (ok, text) = sm2_check(&o, "token.p7s", None);
+    assert!(
+        ok,
+        "independent check of the SM2 timestamp token failed:\n{text}"
+    );
+    // OpenSSL parses and prints the SM2 reply (it cannot verify SM2 CMS).
+    o.write("resp.tsr", tsp::response_granted(&token).expect("resp"));
+    let text = o.ok(&["ts", "-reply", "-in", "resp.tsr", "-text"]);
+    assert!(
+        text.contains("Hash Algorithm: sm3") && text.contains("Serial number: 0x42"),
+        "{text}"
+    );
 }

@@ -60,6 +60,9 @@ pub struct Config {
     pub ca_passphrase: Option<String>,
     /// Rate limits an operator may raise (or lower) for the deployment.
     pub limits: Limits,
+    /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
+    /// policy (default: an example-arc OID for development, see ADR 0009).
+    pub tsa_policy: der::asn1::ObjectIdentifier,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -93,6 +96,7 @@ impl Config {
             pool_size: 4,
             ca_passphrase: None,
             limits: Limits::default(),
+            tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
         }
     }
 }
@@ -174,9 +178,9 @@ pub async fn start(config: Config) -> Result<Running> {
         .map_err(|e| ServerError::Internal(e.to_string()))??;
     let clock = Clock::default();
     let secrets = Arc::new(secrets);
-    let (ca_secrets, now) = (secrets.clone(), clock.now());
+    let (ca_secrets, now, policy) = (secrets.clone(), clock.now(), config.tsa_policy);
     let tsa = db
-        .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now))
+        .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now, policy))
         .await?;
     let state = AppState {
         db,

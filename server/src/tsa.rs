@@ -6,7 +6,8 @@
 //! keys are sealed in `tsa_keys` with the CA master key and replaced 30 days before their
 //! certificates end. genTime is the server's clock ([`crate::util::Clock`]); serial numbers
 //! count up in `tsa_serial`, in the transaction that issues, so none is ever given twice.
-//! The policy is [`bidkey_crypto::cms::oids::BIDKEY_TSA_POLICY`] (ADR 0009).
+//! The policy is the operator's ([`crate::Config::tsa_policy`], `--tsa-policy`), by default
+//! [`bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY`] (ADR 0009).
 
 use crate::ca::issue::{BACKDATE, DAY};
 use crate::ca::keys::{CaKeys, Sealed};
@@ -23,11 +24,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bidkey_crypto::cms::tsp::{self, FailureInfo, TsaSigner};
-use bidkey_crypto::cms::{HashAlgorithm, TimeStampRequest, oids};
+use bidkey_crypto::cms::{HashAlgorithm, TimeStampRequest};
 use bidkey_crypto::p256::P256PrivateKey;
 use bidkey_crypto::sm2::Sm2PrivateKey;
 use bidkey_crypto::x509::{Cert, CertProfile, CertTemplate, TbsSigner, ca_subject};
 use bidkey_protocol::ErrorCode;
+use der::asn1::ObjectIdentifier;
 use std::net::SocketAddr;
 use zeroize::Zeroizing;
 
@@ -118,6 +120,7 @@ pub struct Tsa {
     sm2: Unit,
     p256: Unit,
     chain: Vec<Cert>,
+    policy: ObjectIdentifier,
 }
 
 impl std::fmt::Debug for Tsa {
@@ -125,18 +128,31 @@ impl std::fmt::Debug for Tsa {
         f.debug_struct("Tsa")
             .field("sm2", &self.sm2.cert.serial_hex())
             .field("p256", &self.p256.cert.serial_hex())
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl Tsa {
-    /// Load both TSA keys, making (or renewing) them and their certificates as needed.
-    pub fn load_or_create(tx: &mut dyn Tx, ca: &CaKeys, now: i64) -> Result<Tsa> {
+    /// Load both TSA keys, making (or renewing) them and their certificates as needed; the
+    /// TSA issues under `policy`.
+    pub fn load_or_create(
+        tx: &mut dyn Tx,
+        ca: &CaKeys,
+        now: i64,
+        policy: ObjectIdentifier,
+    ) -> Result<Tsa> {
         Ok(Tsa {
             sm2: load_unit(tx, ca, TsaAlg::Sm2, now)?,
             p256: load_unit(tx, ca, TsaAlg::P256, now)?,
             chain: vec![ca.issuing().clone(), ca.root().clone()],
+            policy,
         })
+    }
+
+    /// The policy every token names.
+    pub fn policy(&self) -> ObjectIdentifier {
+        self.policy
     }
 
     /// The TSA certificate of `alg`.
@@ -173,7 +189,7 @@ impl Tsa {
             key: unit.key.signer(),
             cert: &unit.cert,
             chain: &[],
-            policy: oids::BIDKEY_TSA_POLICY,
+            policy: self.policy,
         };
         let at = u64::try_from(now).map_err(|_| ServerError::Internal("clock".into()))?;
         let token = tsp::issue_token(req, &serial.to_be_bytes(), at, &signer)?;
@@ -305,7 +321,7 @@ async fn timestamp(
             return Ok(reply(tsp::response_rejected(fail, &e.to_string())?));
         }
     };
-    if req.policy().is_some_and(|p| p != oids::BIDKEY_TSA_POLICY) {
+    if req.policy().is_some_and(|p| p != st.tsa.policy()) {
         return Ok(reply(tsp::response_rejected(
             FailureInfo::UnacceptedPolicy,
             "this TSA issues only under its own policy",
@@ -353,9 +369,11 @@ mod tests {
             let ca = ca.clone();
             let db = db.clone();
             async move {
-                db.write(move |tx| Tsa::load_or_create(tx, &ca, now))
-                    .await
-                    .expect("tsa")
+                db.write(move |tx| {
+                    Tsa::load_or_create(tx, &ca, now, bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY)
+                })
+                .await
+                .expect("tsa")
             }
         };
         let a = load(&db, now).await;

@@ -91,7 +91,7 @@ async fn openssl_query_reply_and_verify(store: Store) {
     let text = ok(d, &["ts", "-reply", "-in", "resp.tsr", "-text"]);
     assert!(text.contains("Status: Granted."), "{text}");
     assert!(
-        text.contains(&format!("Policy OID: {}", oids::BIDKEY_TSA_POLICY)),
+        text.contains(&format!("Policy OID: {}", oids::DEFAULT_TSA_POLICY)),
         "{text}"
     );
     assert!(text.contains("Hash Algorithm: sha256"), "{text}");
@@ -215,7 +215,9 @@ async fn openssl_query_reply_and_verify(store: Store) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serials_clock_and_refusals() {
-    let server = TestServer::start(Store::Sqlite).await;
+    // The operator's own policy (here under RFC 5612's documentation arc).
+    let policy = der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.4.1.32473.1.2.3");
+    let server = TestServer::start_with(Store::Sqlite, |c| c.tsa_policy = policy).await;
     let req = TimeStampRequest::new(HashAlgorithm::Sha256, &[7u8; 32]).expect("req");
     let req_der = req.to_der().expect("der");
     let mut serials = Vec::new();
@@ -228,6 +230,26 @@ async fn serials_clock_and_refusals() {
         serials.push(u64::from_str_radix(&hex::encode(&ts.serial), 16).expect("serial"));
     }
     assert!(serials.windows(2).all(|w| w[1] > w[0]), "{serials:?}");
+
+    // The configured policy is in the tokens; a request for another one is refused
+    // (unacceptedPolicy, bit 15), one for this one is granted.
+    let ts = TimeStampResponse::from_der(&timestamp(&server, &req_der).await)
+        .expect("parse")
+        .check(&req, &[])
+        .expect("valid");
+    assert_eq!(ts.policy, policy);
+    let other = req.clone().with_policy(oids::DEFAULT_TSA_POLICY);
+    let r = TimeStampResponse::from_der(&timestamp(&server, &other.to_der().expect("d")).await)
+        .expect("parse");
+    assert_eq!(
+        (r.status, r.fail_info.as_deref()),
+        (2, Some(&[0x00u8, 0x01][..]))
+    );
+    let same = req.clone().with_policy(policy);
+    TimeStampResponse::from_der(&timestamp(&server, &same.to_der().expect("d")).await)
+        .expect("parse")
+        .check(&same, &[])
+        .expect("granted under the requested policy");
 
     // genTime is the server's clock: moved ten days on, the timestamps follow.
     let before = server.running.state.clock.now();

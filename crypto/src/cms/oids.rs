@@ -45,6 +45,9 @@ pub const SM2_SIGN: Oid = Oid::new_unwrap("1.2.156.10197.1.301.1");
 /// The SM2 curve / key OID, which some producers put in SignerInfo; accepted when reading.
 pub const SM2_KEY: Oid = crate::x509::oids::SM2_CURVE;
 
-/// Bidkey's time-stamp policy (RFC 3161 `TSAPolicyId`), under the Bidkey arc of
-/// `docs/adr/0009-cms-and-timestamps.md`: `1.3.6.1.4.1.65535.7291.1.1`.
-pub const BIDKEY_TSA_POLICY: Oid = Oid::new_unwrap("1.3.6.1.4.1.65535.7291.1.1");
+/// The time-stamp policy (RFC 3161 `TSAPolicyId`) a TSA uses unless its operator sets its
+/// own: `1.3.6.1.4.1.32473.3161.1`, under IANA's enterprise number 32473, which RFC 5612
+/// reserves for documentation and examples, so it collides with no real policy. A production
+/// TSA names the policy it publishes, under its operator's registered arc
+/// (`bidkey-server --tsa-policy`; ADR 0009).
+pub const DEFAULT_TSA_POLICY: Oid = Oid::new_unwrap("1.3.6.1.4.1.32473.3161.1");

@@ -281,6 +281,12 @@ impl TimeStampRequest {
         self.cert_req
     }
 
+    /// Ask for a policy (`reqPolicy`); a TSA under another policy refuses.
+    pub fn with_policy(mut self, policy: Oid) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// Ask for the TSA certificate in the token (or not).
     pub fn with_cert_req(mut self, cert_req: bool) -> Self {
         self.cert_req = cert_req;
