@@ -1,4 +1,4 @@
--- Bidkey server schema, version 9: the RFC 3161 time-stamp authority (docs/tsa.md).
+-- Bidkey server schema, version 9: the RFC 3161 time-stamp authority (docs/cms-and-timestamps.md).
 
 -- One TSA key and certificate per algorithm ('sm2', 'p256'); the key sealed with the CA
 -- master key (row id = alg), replaced when its certificate nears its end.
