@@ -72,9 +72,8 @@ impl SignedDataBuilder {
     }
 
     /// DER of the `ContentInfo`. Each signer's certificate must be among the certificates
-    /// (or [`Self::certificates_left_out`]),
-    /// and with attached content each messageDigest must match it: nothing leaves here that
-    /// its own verifier would refuse.
+    /// (or [`Self::certificates_left_out`]), and with attached content each messageDigest
+    /// must match it: nothing leaves here that its own verifier would refuse.
     pub fn build(self) -> Result<Vec<u8>> {
         if self.signers.is_empty() {
             return Err(CmsProblem::NoSigners.into());
