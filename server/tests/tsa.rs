@@ -294,4 +294,32 @@ async fn serials_clock_and_refusals() {
             .status(),
         413
     );
+
+    // A restart on the same data: the same TSA keys, and serials go on from where they were
+    // (four more were given after `last`: the policy checks, the clock, certReq false).
+    let last = *serials.last().expect("serials");
+    let tsa_cert = tsa.certificate(TsaAlg::P256).clone();
+    let TestServer { running, data_dir } = server;
+    running.stop().await;
+    let mut config = bidkey_server::Config::local(data_dir.path().to_path_buf());
+    config.tsa_policy = policy;
+    let again = bidkey_server::start(config).await.expect("restarted");
+    assert_eq!(again.state.tsa.certificate(TsaAlg::P256), &tsa_cert);
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/tsa", again.url()))
+        .header("content-type", "application/timestamp-query")
+        .body(req_der.clone())
+        .send()
+        .await
+        .expect("POST")
+        .bytes()
+        .await
+        .expect("body");
+    let ts = TimeStampResponse::from_der(&resp)
+        .expect("parse")
+        .check(&req, &[])
+        .expect("valid");
+    let serial = u64::from_str_radix(&hex::encode(&ts.serial), 16).expect("serial");
+    assert_eq!(serial, last + 5);
+    again.stop().await;
 }
