@@ -36,6 +36,65 @@ pub enum CertProblem {
     UnknownCriticalExtension,
 }
 
+/// Why a CMS SignedData, SignerInfo or RFC 3161 timestamp was not accepted (signature
+/// failures are [`Error::BadSignature`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CmsProblem {
+    /// The outer content type is neither PKCS#7 nor GB/T 35275 `signedData`.
+    #[error("not a signedData message")]
+    NotSignedData,
+    #[error("no signer in the signedData")]
+    NoSigners,
+    /// A detached signature was given neither the content nor its digest.
+    #[error("detached signature but no content was given")]
+    ContentMissing,
+    /// The message carries its content and a detached one was given too.
+    #[error("content is attached and was given again")]
+    ContentGivenTwice,
+    /// Without signed attributes the signature is over the content itself, so a digest alone
+    /// cannot check it.
+    #[error("the signature covers the content itself; a digest is not enough")]
+    ContentNeeded,
+    /// The signer's certificate is neither in the message nor among the given ones.
+    #[error("signer certificate not found")]
+    SignerCertificateMissing,
+    #[error("signed attribute {0} is missing")]
+    AttributeMissing(&'static str),
+    #[error("signed attribute {0} is malformed, repeated or multi-valued")]
+    AttributeInvalid(&'static str),
+    /// The contentType attribute differs from the eContentType.
+    #[error("contentType attribute does not match the content")]
+    ContentTypeMismatch,
+    /// The messageDigest attribute differs from the digest of the content.
+    #[error("messageDigest does not match the content")]
+    MessageDigestMismatch,
+    /// The digest algorithm does not go with the signature algorithm, or a given detached
+    /// digest is under another algorithm than the signer's.
+    #[error("digest algorithm does not fit")]
+    DigestAlgorithmMismatch,
+    /// signingCertificateV2 names another certificate than the signer's.
+    #[error("signingCertificateV2 does not name the signer certificate")]
+    SigningCertificateMismatch,
+    /// The eContentType of a timestamp token is not id-ct-TSTInfo.
+    #[error("not a timestamp token")]
+    NotTimestampToken,
+    /// RFC 3161 §2.3: the TSA certificate needs a critical extendedKeyUsage with only
+    /// id-kp-timeStamping.
+    #[error("signer is not a time-stamping authority")]
+    NotTsaCertificate,
+    /// The token's messageImprint is not the hash of what it should cover.
+    #[error("timestamp covers other data")]
+    TimestampImprintMismatch,
+    #[error("timestamp nonce does not match the request")]
+    TimestampNonceMismatch,
+    /// The request asked for the TSA certificate and the token does not carry it.
+    #[error("timestamp token lacks the requested TSA certificate")]
+    TimestampCertificateMissing,
+    /// The TSA answered with a status other than granted.
+    #[error("timestamp request rejected (PKIStatus {status})")]
+    TimestampRejected { status: u8 },
+}
+
 /// Errors of `bidkey-crypto`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -75,6 +134,9 @@ pub enum Error {
     /// A certificate, chain or CRL was not accepted.
     #[error("certificate rejected: {0}")]
     Certificate(#[from] CertProblem),
+    /// A CMS message or timestamp was not accepted.
+    #[error("CMS rejected: {0}")]
+    Cms(#[from] CmsProblem),
 }
 
 /// Result type of `bidkey-crypto`.

@@ -8,6 +8,7 @@
 //! deterministically from its inputs.
 
 pub mod aead;
+pub mod cms;
 pub mod envelope;
 pub mod error;
 pub mod hazmat;
@@ -21,4 +22,4 @@ pub mod sm3;
 pub mod sm4;
 pub mod x509;
 
-pub use error::{CertProblem, Error, Result};
+pub use error::{CertProblem, CmsProblem, Error, Result};

@@ -5,6 +5,7 @@
 //! - [`verify`]: everything a platform must check about a signature it receives.
 //! - [`client`]: the server's public endpoints (CA chain, CRLs, status, grant check).
 //! - [`qr`]: QR rendering to PNG and SVG.
+//! - [`timestamp`]: RFC 3161 timestamps from the Bidkey TSA added to CMS signatures.
 //!
 //! - [`scan`]: scan requests: make, sign, show as a rotating QR, wait, open and verify the
 //!   reply (`docs/scan-protocol.md`).
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod qr;
 pub mod scan;
+pub mod timestamp;
 pub mod verify;
 
 pub use error::{PlatformError, Result};

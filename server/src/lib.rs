@@ -29,6 +29,7 @@ pub mod relay;
 pub mod seals;
 pub mod sms;
 pub mod state;
+pub mod tsa;
 pub mod util;
 pub mod zones;
 
@@ -59,6 +60,9 @@ pub struct Config {
     pub ca_passphrase: Option<String>,
     /// Rate limits an operator may raise (or lower) for the deployment.
     pub limits: Limits,
+    /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
+    /// policy (default: an example-arc OID for development, see ADR 0009).
+    pub tsa_policy: der::asn1::ObjectIdentifier,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -92,6 +96,7 @@ impl Config {
             pool_size: 4,
             ca_passphrase: None,
             limits: Limits::default(),
+            tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
         }
     }
 }
@@ -147,6 +152,7 @@ pub fn router(state: AppState) -> Router {
         .merge(certs::routes())
         .merge(cosign::routes())
         .merge(relay::routes())
+        .merge(tsa::routes())
         .merge(metrics::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -174,12 +180,19 @@ pub async fn start(config: Config) -> Result<Running> {
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let clock = Clock::default();
+    let secrets = Arc::new(secrets);
+    let (ca_secrets, now, policy) = (secrets.clone(), clock.now(), config.tsa_policy);
+    let tsa = db
+        .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now, policy))
+        .await?;
     let state = AppState {
         db,
-        clock: Clock::default(),
+        clock,
+        tsa: Arc::new(tsa),
         sms: Arc::new(sms::OutboxSms),
         realname: Arc::new(realname::SandboxRealName),
-        secrets: Arc::new(secrets),
+        secrets,
         relay: match &config.db {
             DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),
             DbUrl::Sqlite(_) => relay::notify::Notifier::default(),

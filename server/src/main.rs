@@ -24,6 +24,10 @@ struct Cli {
     /// opening: one decrypt request per bidder).
     #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
     relay_per_platform_per_minute: i64,
+    /// Policy OID of the time-stamp authority's tokens: the TSA policy the operator
+    /// publishes, under its own registered arc (default: an example-arc OID, ADR 0009).
+    #[arg(long, env = "BIDKEY_TSA_POLICY", value_parser = parse_oid)]
+    tsa_policy: Option<der::asn1::ObjectIdentifier>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -79,6 +83,9 @@ async fn main() {
         sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
         relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
     };
+    if let Some(policy) = cli.tsa_policy {
+        config.tsa_policy = policy;
+    }
     let listen = match cli.command {
         Some(Command::Serve { listen }) => listen,
         Some(Command::BankImport { file }) => {
@@ -283,4 +290,8 @@ mod operator {
             }
         }
     }
+}
+
+fn parse_oid(s: &str) -> Result<der::asn1::ObjectIdentifier, String> {
+    der::asn1::ObjectIdentifier::new(s).map_err(|e| format!("not an object identifier: {e}"))
 }

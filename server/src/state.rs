@@ -13,6 +13,8 @@ pub struct AppState {
     pub sms: Arc<dyn SmsProvider>,
     pub realname: Arc<dyn RealNameProvider>,
     pub secrets: Arc<Secrets>,
+    /// The RFC 3161 time-stamp authority's keys and certificates.
+    pub tsa: Arc<crate::tsa::Tsa>,
     /// Wake-ups for the relay's long polls.
     pub relay: crate::relay::notify::Notifier,
     /// Platform certificate chains already verified by the relay.

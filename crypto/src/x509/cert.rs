@@ -18,7 +18,8 @@ use spki::SubjectPublicKeyInfoOwned;
 use x509_cert::builder::{Builder, CertificateBuilder};
 use x509_cert::certificate::Certificate;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
 };
 use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
@@ -59,6 +60,8 @@ struct KnownExtensions {
     basic_constraints: Option<BasicConstraints>,
     subject_key_id: Option<Vec<u8>>,
     authority_key_id: Option<Vec<u8>>,
+    /// extendedKeyUsage purposes and whether the extension is critical.
+    extended_key_usage: Option<(Vec<der::asn1::ObjectIdentifier>, bool)>,
     unknown_critical: bool,
 }
 
@@ -316,6 +319,18 @@ impl Cert {
         self.ext.authority_key_id.as_deref()
     }
 
+    /// extendedKeyUsage purposes, if the extension is present.
+    pub fn extended_key_usage(&self) -> Option<&[der::asn1::ObjectIdentifier]> {
+        self.ext.extended_key_usage.as_ref().map(|(p, _)| &p[..])
+    }
+
+    /// Whether the certificate is for a time-stamping authority as RFC 3161 §2.3 requires:
+    /// extendedKeyUsage is critical and holds exactly `id-kp-timeStamping`.
+    pub fn is_time_stamping_only(&self) -> bool {
+        matches!(&self.ext.extended_key_usage,
+            Some((purposes, true)) if purposes[..] == [super::oids::KP_TIME_STAMPING])
+    }
+
     /// Whether a critical extension this module does not understand is present; path
     /// validation refuses such certificates (RFC 5280 §4.2).
     pub fn has_unknown_critical_extension(&self) -> bool {
@@ -402,6 +417,10 @@ fn parse_extensions(cert: &Certificate) -> Result<KnownExtensions> {
             AuthorityKeyIdentifier::OID => {
                 let aki = AuthorityKeyIdentifier::from_der(value).map_err(bad)?;
                 out.authority_key_id = aki.key_identifier.map(|k| k.as_bytes().to_vec());
+            }
+            ExtendedKeyUsage::OID => {
+                let eku = ExtendedKeyUsage::from_der(value).map_err(bad)?;
+                out.extended_key_usage = Some((eku.0, ext.critical));
             }
             _ => out.unknown_critical |= ext.critical,
         }

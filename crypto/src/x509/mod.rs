@@ -23,7 +23,7 @@ mod pem;
 pub mod profile;
 mod signed;
 pub mod signer;
-mod time;
+pub(crate) mod time;
 pub mod verify;
 
 pub use cert::{Cert, CertTemplate, KeyUsageBits};
@@ -38,4 +38,4 @@ pub use verify::{RequiredUsage, VerifiedChain, verify_chain, verify_chain_withou
 pub use x509_cert::name::Name;
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

@@ -23,6 +23,9 @@ pub const P256_CURVE: Oid = Oid::new_unwrap("1.2.840.10045.3.1.7");
 /// `id-ecPublicKey` (RFC 5480), the key algorithm of both SM2 and P-256 keys.
 pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 
+/// `id-kp-timeStamping` (RFC 5280 §4.2.1.12), the one purpose of a TSA certificate.
+pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
+
 /// X.520 countryName.
 pub const AT_COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
 /// X.520 commonName.

@@ -6,7 +6,8 @@ use spki::SubjectPublicKeyInfoRef;
 use x509_cert::builder::profile::BuilderProfile;
 use x509_cert::certificate::TbsCertificate;
 use x509_cert::ext::pkix::{
-    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier,
+    AuthorityKeyIdentifier, BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages,
+    SubjectKeyIdentifier,
 };
 use x509_cert::ext::{Extension, ToExtension};
 use x509_cert::name::Name;
@@ -24,6 +25,9 @@ pub enum CertProfile {
     /// End-entity encryption certificate: keyEncipherment + dataEncipherment, and
     /// keyAgreement when asked for.
     Encryption { key_agreement: bool },
+    /// End-entity time-stamping authority (RFC 3161 §2.3): digitalSignature +
+    /// nonRepudiation, and a critical extendedKeyUsage with only `id-kp-timeStamping`.
+    TimeStamping,
 }
 
 impl CertProfile {
@@ -46,7 +50,7 @@ impl CertProfile {
         use KeyUsages::*;
         KeyUsage(match self {
             Self::Root | Self::IssuingCa => KeyCertSign | CRLSign,
-            Self::Signing => DigitalSignature | NonRepudiation,
+            Self::Signing | Self::TimeStamping => DigitalSignature | NonRepudiation,
             Self::Encryption {
                 key_agreement: false,
             } => KeyEncipherment | DataEncipherment,
@@ -92,11 +96,16 @@ impl BuilderProfile for BuilderProfileImpl {
         // Criticality is given explicitly, so the builder needs no view of other extensions.
         let none: &[Extension] = &[];
         let subject = &self.subject;
-        Ok(vec![
+        let mut exts = vec![
             (true, &self.profile.basic_constraints()).to_extension(subject, none)?,
             (true, &self.profile.key_usage()).to_extension(subject, none)?,
             (false, &ski).to_extension(subject, none)?,
             (false, &aki).to_extension(subject, none)?,
-        ])
+        ];
+        if self.profile == CertProfile::TimeStamping {
+            let eku = ExtendedKeyUsage(vec![super::oids::KP_TIME_STAMPING]);
+            exts.push((true, &eku).to_extension(subject, none)?);
+        }
+        Ok(exts)
     }
 }

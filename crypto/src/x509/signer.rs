@@ -98,6 +98,21 @@ impl TbsSigner for p256::ecdsa::SigningKey {
     }
 }
 
+/// ECDSA P-256 with SHA-256 for the crate's own key type.
+impl TbsSigner for crate::p256::P256PrivateKey {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        SignatureAlgorithm::EcdsaP256Sha256
+    }
+
+    fn public_key_spki(&self) -> Result<Vec<u8>> {
+        self.public_key().to_spki_der()
+    }
+
+    fn sign_tbs(&self, tbs: &[u8]) -> Result<Vec<u8>> {
+        Ok(self.sign_der(tbs))
+    }
+}
+
 /// Stands in for a signer inside the `x509-cert` builders, which ask for an algorithm
 /// identifier and a public key before they hand out the TBS bytes. The signature itself is
 /// always made outside the builder.

@@ -57,3 +57,5 @@ impl Ossl {
         self.dir.path()
     }
 }
+
+pub mod pki;

@@ -52,6 +52,8 @@ pub enum Sealed {
     KmcEscrow,
     /// `enrollments.share_sealed`: a server share before its certificate exists.
     Enrollment,
+    /// `tsa_keys.key_sealed`: a time-stamp authority's private key.
+    TsaKey,
 }
 
 impl Sealed {
@@ -60,6 +62,7 @@ impl Sealed {
             Sealed::CosignShare => b"bidkey/seal/cosign-share/v1",
             Sealed::KmcEscrow => b"bidkey/seal/kmc-escrow/v1",
             Sealed::Enrollment => b"bidkey/seal/enrollment/v1",
+            Sealed::TsaKey => b"bidkey/seal/tsa-key/v1",
         }
     }
 }
@@ -73,6 +76,7 @@ pub struct CaKeys {
     cosign_key: Zeroizing<Vec<u8>>,
     kmc_key: Zeroizing<Vec<u8>>,
     enrollment_key: Zeroizing<Vec<u8>>,
+    tsa_key: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CaKeys {
@@ -229,6 +233,7 @@ impl CaKeys {
             cosign_key: derive(Sealed::CosignShare)?,
             kmc_key: derive(Sealed::KmcEscrow)?,
             enrollment_key: derive(Sealed::Enrollment)?,
+            tsa_key: derive(Sealed::TsaKey)?,
             root,
             issuing,
             root_key,
@@ -259,6 +264,7 @@ impl CaKeys {
             Sealed::CosignShare => &self.cosign_key,
             Sealed::KmcEscrow => &self.kmc_key,
             Sealed::Enrollment => &self.enrollment_key,
+            Sealed::TsaKey => &self.tsa_key,
         }
     }
 

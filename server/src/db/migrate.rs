@@ -29,6 +29,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/0005_enrollment_confirm.sql"),
     },
+    Migration {
+        version: 6,
+        sql: include_str!("../../migrations/0006_tsa.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.
