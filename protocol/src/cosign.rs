@@ -1,7 +1,7 @@
 //! The co-signing service: the server half of two-party SM2 signing and decryption
-//! (`bidkey_crypto::hazmat`, `docs/two-party-sm2.md`).
+//! (`bidkey_crypto::cosign`, `docs/two-party-sm2.md`).
 //!
-//! Every operation opens a session first; its random id is the hazmat session id the
+//! Every operation opens a session first; its random id is the two-party session id the
 //! device binds its proof to, and it is accepted once:
 //!
 //! ```text
@@ -57,7 +57,7 @@ pub struct OpenSession {
 /// A fresh session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// 32 random bytes; the hazmat session id.
+    /// 32 random bytes; the two-party session id.
     #[serde(with = "crate::b64")]
     pub session_id: Vec<u8>,
     /// For `revoke`: the message to sign (with the default SM2 ID).
@@ -66,7 +66,7 @@ pub struct Session {
     pub expires_at: i64,
 }
 
-/// `POST /v1/cosign/sign`: a hazmat `SignRequest` (161 bytes).
+/// `POST /v1/cosign/sign`: a two-party `SignRequest` (161 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignRequest {
     #[serde(with = "crate::b64")]
@@ -75,7 +75,7 @@ pub struct SignRequest {
     pub request: Vec<u8>,
 }
 
-/// A hazmat `SignResponse` (96 bytes).
+/// A two-party `SignResponse` (96 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignResponse {
     #[serde(with = "crate::b64")]
@@ -99,7 +99,7 @@ pub struct SignDone {
     pub signature: Vec<u8>,
 }
 
-/// `POST /v1/cosign/decrypt`: a hazmat `DecryptRequest` (194 bytes).
+/// `POST /v1/cosign/decrypt`: a two-party `DecryptRequest` (194 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptRequest {
     #[serde(with = "crate::b64")]
@@ -108,7 +108,7 @@ pub struct DecryptRequest {
     pub request: Vec<u8>,
 }
 
-/// A hazmat `DecryptResponse` (65 bytes).
+/// A two-party `DecryptResponse` (65 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptResponse {
     #[serde(with = "crate::b64")]

@@ -3,7 +3,7 @@
 
 mod support;
 
-use bidkey_crypto::hazmat::{self, DeviceShare};
+use bidkey_crypto::cosign::{DeviceDecryptor, DeviceShare, DeviceSigner};
 use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2PrivateKey};
 use bidkey_crypto::x509::Crl;
 use bidkey_protocol::ErrorCode;
@@ -96,7 +96,7 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
     let s = open_session(&c, &serial, CosignPurpose::Sign)
         .await
         .expect("session");
-    let (_state, req) = hazmat::device_sign_start(
+    let (_state, req) = DeviceSigner::start_message(
         &w.signing_share,
         &w.signing_public,
         DEFAULT_ID,
@@ -256,7 +256,7 @@ async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
         let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
             .await
             .expect("session");
-        let (_, req) = hazmat::device_decrypt_start(&bad, &ct, &s.session_id).expect("start");
+        let (_, req) = DeviceDecryptor::start(&bad, &ct, &s.session_id).expect("start");
         requests.push(cw::DecryptRequest {
             session_id: s.session_id,
             request: req.to_bytes().to_vec(),
@@ -427,7 +427,7 @@ async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
     let s = open_session(&c, &serial, CosignPurpose::Sign)
         .await
         .expect("session");
-    let (_st, req) = hazmat::device_sign_start(
+    let (_st, req) = DeviceSigner::start_message(
         &w.signing_share,
         &w.signing_public,
         DEFAULT_ID,

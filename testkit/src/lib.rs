@@ -5,9 +5,12 @@
 //!   existing server instead.
 //! - [`TestServer`]: a Bidkey server on loopback over SQLite or PostgreSQL, with the SMS
 //!   outbox readable.
+//! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
+//!   what the phone does when the server (or the network) lies.
 
 pub mod pg;
 pub mod phones;
+pub mod proxy;
 
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};

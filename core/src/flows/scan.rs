@@ -10,7 +10,7 @@
 use crate::error::{CoreError, Result};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
-use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
 use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};

@@ -5,7 +5,7 @@ use crate::ca::keys::{CaKeys, Sealed};
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::params;
-use bidkey_crypto::hazmat::ServerShare;
+use bidkey_crypto::cosign::ServerShare;
 use bidkey_crypto::sm2::Sm2PublicKey;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CertUsage;

@@ -1,8 +1,8 @@
-//! The co-signing service: the server half of two-party SM2 (`bidkey_crypto::hazmat`,
+//! The co-signing service: the server half of two-party SM2 (`bidkey_crypto::cosign`,
 //! `docs/two-party-sm2.md`), only for an authenticated device of the certificate's holder
 //! and only while the certificate is in force.
 //!
-//! Every operation starts with a session whose 32 random bytes are the hazmat session id; a
+//! Every operation starts with a session whose 32 random bytes are the two-party session id; a
 //! session is accepted once (`open → answered → done`, or `failed`). Wrong PINs are counted
 //! per certificate pair ([`pin`]).
 
@@ -19,7 +19,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use bidkey_crypto::hazmat;
+use bidkey_crypto::cosign::{self, ServerCosigner};
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2PublicKey, Sm2Signature, message_digest};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CertUsage;
@@ -297,7 +297,7 @@ async fn sign(
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
-        let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
+        let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };
         if s.digest.as_deref().is_some_and(|d| d != request.digest()) {
@@ -305,7 +305,8 @@ async fn sign(
         }
         let digest = request.digest().to_vec();
         Ok(Verdict::of(
-            hazmat::server_sign(&share, &request, &req.session_id)
+            ServerCosigner::new(&share)
+                .sign(&request, &req.session_id)
                 .map(|r| (r.to_bytes().to_vec(), digest)),
         ))
     })
@@ -354,7 +355,7 @@ async fn sign_finish(
         // Any signature that does not verify counts against the PIN, malformed ones too.
         Ok(
             match sig
-                .and_then(|sig| hazmat::server_check_final(&public, &digest, &sig).map(|()| sig))
+                .and_then(|sig| cosign::check_final_signature(&public, &digest, &sig).map(|()| sig))
             {
                 Ok(sig) => Verdict::Right((sig, s.purpose)),
                 Err(_) => Verdict::Wrong,
@@ -408,11 +409,12 @@ async fn decrypt(
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
-        let Ok(request) = hazmat::DecryptRequest::from_bytes(&req.request) else {
+        let Ok(request) = cosign::DecryptRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };
         Ok(Verdict::of(
-            hazmat::server_decrypt(&share, &request, &req.session_id)
+            ServerCosigner::new(&share)
+                .decrypt(&request, &req.session_id)
                 .map(|r| r.to_bytes().to_vec()),
         ))
     })
