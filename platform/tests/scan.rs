@@ -50,10 +50,15 @@ fn identity_of(p: &RegisteredPlatform, origin: &str, key: Sm2PrivateKey) -> Plat
 }
 
 async fn world(store: Store) -> World {
+    world_with(store, |_| {}).await
+}
+
+/// The world with the staff member's phone configured by `adjust`.
+async fn world_with(store: Store, adjust: impl FnOnce(&mut bidkey_core::CoreConfig)) -> World {
     let server = TestServer::start(store).await;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
     let admin = phone_at(&server, dirs[0].path());
-    let staff = phone_at(&server, dirs[1].path());
+    let staff = phone_configured(&server.url(), dirs[1].path(), adjust);
     registered(
         &server,
         &admin,
@@ -77,7 +82,7 @@ async fn world(store: Store) -> World {
         .expect("granted");
     let client = ScanClient::new(
         &api(&server),
-        identity_of(&platform, ORIGIN, platform.key.clone()),
+        identity_of(&platform, ORIGIN, platform.key_copy()),
     );
     let anchor = TrustAnchor::fetch(&api(&server), None)
         .await
@@ -362,7 +367,7 @@ async fn session_with_auto_confirm_and_its_end() {
     let w = world(Store::Sqlite).await;
     let client = ScanClient::new(
         &api(&w.server),
-        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
     )
     .with_reply_alg(ReplyAlg::P256Aes256Gcm);
     let req = client
@@ -526,6 +531,55 @@ async fn session_with_auto_confirm_and_its_end() {
     );
 }
 
+/// Issue 13 §7: the phone holds an auto-confirm session's unmasked share no longer than its
+/// cap (2 h by default), whatever the platform's session allows. With the cap at zero, a
+/// sign request inside the session waits for the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_confirm_ends_at_the_phones_cap() {
+    let w = world_with(Store::Sqlite, |c| c.auto_confirm_max = Duration::ZERO).await;
+    let client = ScanClient::new(
+        &api(&w.server),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
+    );
+    let req = client
+        .create(
+            ScanAction::Session {
+                ttl_secs: 600,
+                auto_confirm_allowed: true,
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let done = w
+        .staff
+        .confirm_session(&view.request_id, PIN, true)
+        .await
+        .expect("session opened");
+    let session = done.session.expect("session");
+    approved(&client, &req).await;
+    let inner = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("a request");
+    assert_eq!(got.view.request_id, inner.request_id());
+    assert!(got.done.is_none(), "auto-confirm outlived the phone's cap");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_reused_stale_and_foreign_qr_codes_are_refused() {
     let w = world(Store::Sqlite).await;
@@ -610,7 +664,7 @@ async fn wrongly_signed_and_foreign_origin_requests_are_refused() {
     .await;
     let posing = ScanClient::new(
         &api(&w.server),
-        identity_of(&w.platform, &other.platform.origin, w.platform.key.clone()),
+        identity_of(&w.platform, &other.platform.origin, w.platform.key_copy()),
     );
     let r = posing.create(ScanAction::Login { uscc: None }, 60).await;
     assert!(
@@ -777,7 +831,7 @@ async fn malicious_relay(
                     }
                     Tamper::Origin => {
                         signed.platform_cert = accomplice.cert_der.clone();
-                        signed.signature = PlatformKey::Sm2(accomplice.key.clone())
+                        signed.signature = PlatformKey::Sm2(accomplice.key_copy())
                             .sign(&request_message(&signed.body))
                             .expect("signed");
                     }
@@ -821,7 +875,7 @@ async fn the_phone_refuses_requests_a_relay_tampered_with() {
     logged_in(&w.server, &phone, "13900000002").await;
     let client = ScanClient::new(
         &PlatformClient::new(&relay, None, Duration::from_secs(40)).expect("client"),
-        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
     );
     for (tamper, expected) in [
         (Tamper::Body, ErrorCode::ScanSignatureInvalid),
