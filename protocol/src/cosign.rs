@@ -22,9 +22,12 @@ pub enum CosignPurpose {
     Sign,
     /// Sign the server's revocation challenge (注销 with the PIN).
     Revoke,
-    /// Co-decrypt with any key of the pair (encryption keys, or the signing key for key
-    /// envelopes).
+    /// Co-decrypt with an encryption key.
     Decrypt,
+    /// Co-decrypt, with a new signing key, the SM4 key of an envelope that delivers the
+    /// holder's escrowed encryption keys: enrolment only (within a day of the pair's
+    /// creation). A signing key decrypts nothing else.
+    KeyDelivery,
 }
 
 impl CosignPurpose {
@@ -33,6 +36,7 @@ impl CosignPurpose {
             CosignPurpose::Sign => "sign",
             CosignPurpose::Revoke => "revoke",
             CosignPurpose::Decrypt => "decrypt",
+            CosignPurpose::KeyDelivery => "key_delivery",
         }
     }
 
@@ -41,6 +45,7 @@ impl CosignPurpose {
             "sign" => Some(CosignPurpose::Sign),
             "revoke" => Some(CosignPurpose::Revoke),
             "decrypt" => Some(CosignPurpose::Decrypt),
+            "key_delivery" => Some(CosignPurpose::KeyDelivery),
             _ => None,
         }
     }

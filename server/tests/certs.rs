@@ -267,9 +267,15 @@ async fn open_wallet(
     let mut enc_shares = std::collections::HashMap::new();
     for k in &result.delivered_keys {
         let env = bidkey_crypto::envelope::EnvelopedKey::from_der(&k.envelope).expect("env");
-        let sym = co_decrypt(c, &result.signing_serial, &share, env.sym_key_ciphertext())
-            .await
-            .expect("sym key");
+        let sym = co_decrypt_as(
+            c,
+            &result.signing_serial,
+            &share,
+            env.sym_key_ciphertext(),
+            CosignPurpose::KeyDelivery,
+        )
+        .await
+        .expect("sym key");
         let d1 = env.open_with_sym_key(&public, &sym).expect("opens");
         enc_shares.insert(
             k.serial.clone(),

@@ -187,22 +187,37 @@ impl Bidkey {
     ) -> Result<DeviceShare> {
         let env = EnvelopedKey::from_der(&key.envelope)?;
         let sym = self
-            .co_decrypt(signing_serial, share, env.sym_key_ciphertext())
+            .co_decrypt_for(
+                signing_serial,
+                share,
+                env.sym_key_ciphertext(),
+                CosignPurpose::KeyDelivery,
+            )
             .await?;
         let secret = env.open_with_sym_key(joint, &sym)?;
         Ok(DeviceShare::from_bytes(secret.as_slice())?)
     }
 
-    /// The device half of a co-decryption with `share` of the key of certificate `serial`.
+    /// The device half of a co-decryption with `share` of the encryption key of certificate
+    /// `serial` (the server refuses a signing key).
     pub(crate) async fn co_decrypt(
         &self,
         serial: &str,
         share: &DeviceShare,
         ct: &Sm2Ciphertext,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let s = self
-            .open_cosign_session(serial, CosignPurpose::Decrypt)
-            .await?;
+        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt)
+            .await
+    }
+
+    async fn co_decrypt_for(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+        purpose: CosignPurpose,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let s = self.open_cosign_session(serial, purpose).await?;
         let (decryptor, req) = DeviceDecryptor::start(share, ct, &s.session_id)?;
         let resp: cosign::DecryptResponse = self
             .api

@@ -146,9 +146,18 @@ async fn open_session(
         .write(move |tx| {
             ratelimit::hit(tx, &format!("cosign-open:{}", user.account_id), now, 60, 120)?;
             let key = keys::find_for_device(tx, &req.serial, &user.account_id, &device)?;
+            // Each key does its one job: signing keys sign (and, during enrolment, open the
+            // envelopes that deliver the escrowed encryption keys); encryption keys decrypt.
             let signing = key.usage == CertUsage::Signing;
-            if matches!(req.purpose, CosignPurpose::Sign | CosignPurpose::Revoke) && !signing {
+            let fits = match req.purpose {
+                CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::KeyDelivery => signing,
+                CosignPurpose::Decrypt => !signing,
+            };
+            if !fits {
                 return Err(ErrorCode::BadRequest.into());
+            }
+            if req.purpose == CosignPurpose::KeyDelivery {
+                keys::check_in_key_delivery(tx, &key.pair_id, now)?;
             }
             keys::check_usable(tx, &key.pair_id, now, req.purpose == CosignPurpose::Revoke)?;
             pin::check_not_locked(tx, &key.pair_id)?;
@@ -291,7 +300,7 @@ async fn sign(
 ) -> Result<Json<wire::SignResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
     let (s, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        p != CosignPurpose::Decrypt
+        matches!(p, CosignPurpose::Sign | CosignPurpose::Revoke)
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
@@ -403,7 +412,7 @@ async fn decrypt(
 ) -> Result<Json<wire::DecryptResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
     let (_, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        p == CosignPurpose::Decrypt
+        matches!(p, CosignPurpose::Decrypt | CosignPurpose::KeyDelivery)
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());

@@ -215,9 +215,15 @@ pub async fn enroll(c: &Client, app_id: &str) -> Wallet {
     let mut enc_shares = HashMap::new();
     for k in &result.delivered_keys {
         let env = EnvelopedKey::from_der(&k.envelope).expect("envelope");
-        let sym = co_decrypt(c, &result.signing_serial, &share, env.sym_key_ciphertext())
-            .await
-            .expect("envelope key co-decrypted");
+        let sym = co_decrypt_as(
+            c,
+            &result.signing_serial,
+            &share,
+            env.sym_key_ciphertext(),
+            CosignPurpose::KeyDelivery,
+        )
+        .await
+        .expect("envelope key co-decrypted");
         let d1 = env
             .open_with_sym_key(&public, &sym)
             .expect("envelope opens");
@@ -292,14 +298,26 @@ pub async fn co_sign_in(
     Ok(Sm2Signature::from_der(&done.signature).expect("signature"))
 }
 
-/// Co-decrypt an SM2 ciphertext with the key of certificate `serial`.
+/// Co-decrypt an SM2 ciphertext with the encryption key of certificate `serial`.
 pub async fn co_decrypt(
     c: &Client,
     serial: &str,
     share: &DeviceShare,
     ct: &Sm2Ciphertext,
 ) -> Answer<Vec<u8>> {
-    let s = open_session(c, serial, CosignPurpose::Decrypt).await?;
+    co_decrypt_as(c, serial, share, ct, CosignPurpose::Decrypt).await
+}
+
+/// Co-decrypt in a session opened for `purpose` (`KeyDelivery`: an enrolment's envelope,
+/// with the signing key).
+pub async fn co_decrypt_as(
+    c: &Client,
+    serial: &str,
+    share: &DeviceShare,
+    ct: &Sm2Ciphertext,
+    purpose: CosignPurpose,
+) -> Answer<Vec<u8>> {
+    let s = open_session(c, serial, purpose).await?;
     let (decryptor, req) = DeviceDecryptor::start(share, ct, &s.session_id).expect("start");
     let resp: cw::DecryptResponse = c
         .post(
