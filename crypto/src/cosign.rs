@@ -79,7 +79,6 @@ impl<'a> DeviceSigner<'a> {
 /// The device side of one co-decryption of `ct`.
 #[derive(Debug)]
 pub struct DeviceDecryptor<'a> {
-    share: &'a DeviceShare,
     ct: &'a Sm2Ciphertext,
     state: DeviceDecryptState,
 }
@@ -87,20 +86,17 @@ pub struct DeviceDecryptor<'a> {
 impl<'a> DeviceDecryptor<'a> {
     /// Blind `C1` of `ct` with a fresh factor and prove the PIN, in the server's session.
     pub fn start(
-        share: &'a DeviceShare,
+        share: &DeviceShare,
         ct: &'a Sm2Ciphertext,
         session_id: &[u8],
     ) -> Result<(Self, DecryptRequest)> {
         let (state, request) = hazmat::device_decrypt_start(share, ct, session_id)?;
-        Ok((Self { share, ct, state }, request))
+        Ok((Self { ct, state }, request))
     }
 
     /// Unblind and finish decrypting the ciphertext this decryptor started with; a wrong
     /// answer fails the C3 check (`DecryptionFailed`).
     pub fn finish(self, response: &DecryptResponse) -> Result<Zeroizing<Vec<u8>>> {
-        // The share is not needed to unblind; holding it keeps the borrow honest (the
-        // request was made with it).
-        let _ = self.share;
         hazmat::device_decrypt_finish(self.state, self.ct, response)
     }
 }
