@@ -47,6 +47,13 @@ impl Clock {
                 .compare_exchange(0, wall_clock(), Ordering::Relaxed, Ordering::Relaxed);
     }
 
+    /// Stop the clock so that it reads `unix` (tests only): two server processes in one
+    /// test frozen at the same moment agree on every rate-limit window.
+    pub fn freeze_at(&self, unix: i64) {
+        let offset = self.offset.load(Ordering::Relaxed);
+        self.frozen_at.store(unix - offset, Ordering::Relaxed);
+    }
+
     /// Move time forward by `secs` (tests and demos only).
     pub fn advance(&self, secs: i64) {
         self.offset.fetch_add(secs, Ordering::Relaxed);
@@ -109,5 +116,9 @@ mod tests {
         assert_eq!(shared.now(), t, "freezing again keeps the moment");
         c.advance(60);
         assert_eq!(shared.now(), t + 60);
+        let other = Clock::default();
+        other.advance(5);
+        other.freeze_at(c.now());
+        assert_eq!(other.now(), c.now());
     }
 }

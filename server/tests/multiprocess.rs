@@ -14,6 +14,12 @@ use support::{Client, Store, TestServer, real_named, signed_up};
 async fn two_servers_share_one_postgres() {
     let one = TestServer::start(Store::Postgres).await;
     let two = one.start_sharing().await;
+    // Both processes read one frozen moment: the per-minute SMS window below cannot be two.
+    one.running.state.clock.freeze();
+    two.running
+        .state
+        .clock
+        .freeze_at(one.running.state.clock.now());
     assert_ne!(one.url(), two.url());
 
     // Sign up on the first; the token works on the second.
