@@ -580,6 +580,73 @@ async fn auto_confirm_ends_at_the_phones_cap() {
     assert!(got.done.is_none(), "auto-confirm outlived the phone's cap");
 }
 
+/// Issue 13 §3: a tender's opening time is judged by the server's clock. The opening is
+/// past by the phone's clock (and the platform's) but an hour ahead by the server's, as
+/// when the phone's clock is set forward: the phone refuses before it asks to co-decrypt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opening_time_is_judged_by_the_servers_clock() {
+    let w = world(Store::Sqlite).await;
+    let enc_der = w
+        .staff
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .find(|c| c.serial == w.team.staff_pair.encryption_serial)
+        .expect("encryption certificate")
+        .der;
+    let enc = Cert::from_der(&enc_der).expect("cert");
+    let mut sealed = Vec::new();
+    let out = bidfile::encrypt(
+        &enc,
+        &mut b"bid".as_slice(),
+        &mut sealed,
+        &EncryptOptions {
+            tender_id: "T-2".into(),
+            file_name: "投标文件.zip".into(),
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypted");
+    let clock = w.server.running.state.clock.clone();
+    let decrypt = |opening_at| ScanAction::Decrypt {
+        tender_id: "T-2".into(),
+        tender_name: "桥梁工程".into(),
+        opening_at,
+        files: vec![WrappedFileKey {
+            file_name: "投标文件.zip".into(),
+            recipient_serial: out.header.recipient_serial.clone(),
+            wrapped_key: out.header.wrapped_key.clone(),
+        }],
+    };
+    let opening_at = clock.now() - 60;
+    let req = w
+        .client
+        .create(decrypt(opening_at), 60)
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    clock.advance(-3600);
+    assert_eq!(
+        code(w.staff.confirm_scan(&view.request_id, PIN).await),
+        Some(ErrorCode::TooEarly)
+    );
+    // By the server's clock the opening comes: the same files open.
+    clock.advance(3600);
+    let req = w
+        .client
+        .create(decrypt(opening_at), 60)
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let done = w
+        .staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("decrypted");
+    assert_eq!(done.files_decrypted, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_reused_stale_and_foreign_qr_codes_are_refused() {
     let w = world(Store::Sqlite).await;

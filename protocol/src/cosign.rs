@@ -69,6 +69,10 @@ pub struct Session {
     #[serde(with = "crate::b64::option", default)]
     pub challenge: Option<Vec<u8>>,
     pub expires_at: i64,
+    /// The server's clock when it opened the session (Unix seconds): the phone's trusted
+    /// time, e.g. for a tender's opening time (the phone's own clock can be set forward).
+    #[serde(default)]
+    pub server_time: i64,
 }
 
 /// `POST /v1/cosign/sign`: a two-party `SignRequest` (161 bytes).

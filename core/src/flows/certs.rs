@@ -192,6 +192,7 @@ impl Bidkey {
                 share,
                 env.sym_key_ciphertext(),
                 CosignPurpose::KeyDelivery,
+                None,
             )
             .await?;
         let secret = env.open_with_sym_key(joint, &sym)?;
@@ -206,7 +207,21 @@ impl Bidkey {
         share: &DeviceShare,
         ct: &Sm2Ciphertext,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt)
+        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt, None)
+            .await
+    }
+
+    /// [`Bidkey::co_decrypt`], refused (`too_early`, before anything is sent) while the
+    /// server's clock is before `not_before`: a tender's opening time is judged by the
+    /// server's trusted time, not by the phone's clock.
+    pub(crate) async fn co_decrypt_not_before(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+        not_before: i64,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt, Some(not_before))
             .await
     }
 
@@ -216,8 +231,14 @@ impl Bidkey {
         share: &DeviceShare,
         ct: &Sm2Ciphertext,
         purpose: CosignPurpose,
+        not_before: Option<i64>,
     ) -> Result<Zeroizing<Vec<u8>>> {
         let s = self.open_cosign_session(serial, purpose).await?;
+        if not_before.is_some_and(|t| s.server_time < t) {
+            return Err(CoreError::from(bidkey_protocol::ErrorBody::new(
+                bidkey_protocol::ErrorCode::TooEarly,
+            )));
+        }
         let (decryptor, req) = DeviceDecryptor::start(share, ct, &s.session_id)?;
         let resp: cosign::DecryptResponse = self
             .api

@@ -436,9 +436,8 @@ impl Bidkey {
         else {
             return Err(CoreError::InvalidInput { field: "kind" });
         };
-        if now() < *opening_at {
-            return Err(server_error(ErrorCode::TooEarly));
-        }
+        // The opening time is judged by the server's clock (each co-decryption session
+        // carries it), never by this phone's, which its holder can set forward.
         let held = self.held_keys()?;
         let mut shares: HashMap<String, DeviceShare> = HashMap::new();
         let mut file_keys = Vec::new();
@@ -453,7 +452,9 @@ impl Bidkey {
             let share = shares
                 .get(&f.recipient_serial)
                 .ok_or_else(|| CoreError::NotFound("key share".into()))?;
-            let key = self.co_decrypt(&f.recipient_serial, share, &ct).await?;
+            let key = self
+                .co_decrypt_not_before(&f.recipient_serial, share, &ct, *opening_at)
+                .await?;
             file_keys.push(ReplyFileKey {
                 file_name: f.file_name.clone(),
                 key: key.to_vec(),

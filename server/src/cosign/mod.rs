@@ -188,6 +188,7 @@ async fn open_session(
                 session_id: sid.to_vec(),
                 challenge,
                 expires_at: now + SESSION_TTL,
+                server_time: now,
             })
         })
         .await?;
