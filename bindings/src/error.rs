@@ -75,6 +75,9 @@ impl From<CoreError> for BidkeyError {
             CoreError::Storage(detail) => BidkeyError::Storage { detail },
             CoreError::Crypto(detail) => BidkeyError::Crypto { detail },
             CoreError::Keystore(detail) => BidkeyError::Keystore { detail },
+            e @ CoreError::CosignerMisbehaved => BidkeyError::Crypto {
+                detail: e.to_string(),
+            },
         }
     }
 }

@@ -210,9 +210,20 @@ impl Bidkey {
             .to_vec())
     }
 
-    /// 修改证书密码: the server confirms the old PIN, then every key is re-masked.
+    /// 修改证书密码 of every pair: the server confirms the old PIN for each pair, then every
+    /// key is re-masked at once (nothing changes if any pair refuses the old PIN).
     pub async fn change_pin(&self, old_pin: String, new_pin: String) -> Result<()> {
         Ok(self.core.change_pin(&old_pin, &new_pin).await?)
+    }
+
+    /// 修改证书密码 of the pair of certificate `serial` only.
+    pub async fn change_pin_of(
+        &self,
+        serial: String,
+        old_pin: String,
+        new_pin: String,
+    ) -> Result<()> {
+        Ok(self.core.change_pin_of(&serial, &old_pin, &new_pin).await?)
     }
 
     /// 解锁 after too many wrong PINs: real-name again and an SMS code (`SmsPurpose.UNLOCK`).

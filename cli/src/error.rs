@@ -178,6 +178,14 @@ impl Report {
                         pick("密码校验失败", "A cryptographic check failed")
                             + &format!(": {detail}"),
                     ),
+                    CoreError::CosignerMisbehaved => base(
+                        "cosigner_misbehaved",
+                        exit::FAILURE,
+                        pick(
+                            "协同签名服务的应答未通过本机校验，未发出任何签名，请报告此问题。",
+                            "The co-signing server's answer failed this phone's check; nothing was signed. Please report it.",
+                        ),
+                    ),
                 };
                 r.code = core.code().and_then(|c| {
                     serde_json::to_value(c)

@@ -34,7 +34,7 @@ async fn platform(server: &TestServer) -> Platform {
             platform_id: p.platform.id.clone(),
             origin: ORIGIN.into(),
             cert_der: p.cert_der.clone(),
-            key: bidkey_crypto::scan::PlatformKey::Sm2(p.key.clone()),
+            key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
         },
     );
     let verifier = ReplyVerifier::new(api, Verifier::new(anchor), &p.platform.id);

@@ -40,6 +40,11 @@ pub enum CoreError {
     /// The device keystore refused (user cancelled biometrics, key invalidated, ...).
     #[error("device keystore: {0}")]
     Keystore(String),
+    /// The co-signing server's answer did not make a valid signature on what this phone
+    /// signed (or the server returned another signature than the phone's): nothing was
+    /// released. A faulty or hostile server, or something between: report it.
+    #[error("the co-signing server's answer failed the phone's check; nothing was released")]
+    CosignerMisbehaved,
 }
 
 pub type Result<T, E = CoreError> = std::result::Result<T, E>;
@@ -70,7 +75,10 @@ impl From<rusqlite::Error> for CoreError {
 
 impl From<bidkey_crypto::Error> for CoreError {
     fn from(e: bidkey_crypto::Error) -> Self {
-        CoreError::Crypto(e.to_string())
+        match e {
+            bidkey_crypto::Error::BadCoSignature => CoreError::CosignerMisbehaved,
+            e => CoreError::Crypto(e.to_string()),
+        }
     }
 }
 

@@ -36,6 +36,9 @@ pub struct CoreConfig {
     pub timeout: Duration,
     /// The PIN KDF; tests may lower it, phones use the default.
     pub pin_kdf: PinKdfParams,
+    /// The longest an auto-confirm session keeps the unmasked signing share in memory,
+    /// whatever the platform's session allows (default 2 h).
+    pub auto_confirm_max: Duration,
 }
 
 impl CoreConfig {
@@ -46,6 +49,7 @@ impl CoreConfig {
             wallet_dir,
             timeout: Duration::from_secs(20),
             pin_kdf: PinKdfParams::PHONE,
+            auto_confirm_max: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -57,6 +61,8 @@ pub struct Bidkey {
     pub(crate) api: Api,
     #[allow(dead_code)] // used by the certificate flows
     pub(crate) pin_kdf: PinKdfParams,
+    /// [`CoreConfig::auto_confirm_max`] in seconds.
+    pub(crate) auto_confirm_max_secs: i64,
     pub(crate) scan: Arc<flows::scan::ScanState>,
 }
 
@@ -77,6 +83,8 @@ impl Bidkey {
             wallet,
             api,
             pin_kdf: config.pin_kdf,
+            auto_confirm_max_secs: i64::try_from(config.auto_confirm_max.as_secs())
+                .unwrap_or(i64::MAX),
             scan: Arc::default(),
         })
     }

@@ -295,3 +295,77 @@ async fn renew_in_the_last_month_and_undo_a_loss_report() {
         .expect("old file");
     assert_eq!(pt.as_slice(), b"last year's bid");
 }
+
+/// Issue 13 §5: a PIN change proves the old PIN for every pair it changes. Two pairs on one
+/// phone under different PINs: changing "all" with the first pair's PIN changes nothing
+/// (the second pair refuses), and neither key is lost; changing one pair leaves the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_change_cannot_destroy_a_pair_under_another_pin() {
+    const OTHER_PIN: &str = "654321";
+    const NEW_PIN: &str = "246810";
+    let server = TestServer::start(Store::Sqlite).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let phone = phone_at(&server, dir.path());
+    let personal = personal_pair(&server, &phone).await;
+    let claim = phone
+        .claim_enterprise(
+            &uscc(1),
+            "重庆示例建设工程有限公司",
+            Some("张三"),
+            vec![("营业执照.png".into(), "image/png".into(), png(800, 600))],
+        )
+        .await
+        .expect("claimed");
+    let paid = approve_and_pay(&server, &phone, &claim).await;
+    let company = phone.enroll(&paid.id, OTHER_PIN).await.expect("enrolled");
+    let msg = b"still mine";
+
+    let err = phone
+        .change_pin(PIN, NEW_PIN)
+        .await
+        .expect_err("the company pair is under another PIN");
+    assert!(matches!(err, CoreError::WrongPin { .. }), "{err:?}");
+    phone
+        .sign_message(&personal.signing_serial, PIN, msg)
+        .await
+        .expect("personal pair unchanged");
+    phone
+        .sign_message(&company.signing_serial, OTHER_PIN, msg)
+        .await
+        .expect("company pair not destroyed");
+
+    phone
+        .change_pin_of(&personal.signing_serial, PIN, NEW_PIN)
+        .await
+        .expect("personal PIN changed");
+    phone
+        .sign_message(&personal.signing_serial, NEW_PIN, msg)
+        .await
+        .expect("new PIN on the personal pair");
+    phone
+        .sign_message(&company.signing_serial, OTHER_PIN, msg)
+        .await
+        .expect("company pair untouched");
+    // The personal pair's encryption key moved with it.
+    let enc = cert_of(&phone, &personal.encryption_serial);
+    let ct = sm2::encrypt_der(&enc.sm2_public_key().expect("key"), b"k").expect("enc");
+    assert_eq!(
+        phone
+            .decrypt(&personal.encryption_serial, NEW_PIN, &ct)
+            .await
+            .expect("decrypts")
+            .as_slice(),
+        b"k"
+    );
+
+    // A wrong old PIN for one pair: refused by the server, nothing changes.
+    let err = phone
+        .change_pin_of(&company.signing_serial, PIN, NEW_PIN)
+        .await
+        .expect_err("wrong old PIN");
+    assert!(matches!(err, CoreError::WrongPin { .. }), "{err:?}");
+    phone
+        .sign_message(&company.signing_serial, OTHER_PIN, msg)
+        .await
+        .expect("company pair still under its PIN");
+}

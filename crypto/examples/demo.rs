@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo run --release -p bidkey-crypto --example demo`
 
-use bidkey_crypto::hazmat::{self, DeviceShare, ServerShare};
+use bidkey_crypto::cosign::{self, DeviceShare, ServerShare};
 use bidkey_crypto::pin::{PinKdfParams, PinMask};
 use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2PrivateKey};
 use bidkey_crypto::x509::{
@@ -60,9 +60,9 @@ fn main() -> Res<()> {
     // Two-party key generation: the phone keeps d1 (masked by its PIN), the server d2.
     let (device, server, joint) = step(3, "phone + server: two-party SM2 key generation", || {
         let s = sid()?;
-        let (st, m1) = hazmat::make_device_keygen(&s)?;
-        let (server, m2) = hazmat::make_server_keygen(&m1, &s)?;
-        let (device, joint) = hazmat::device_keygen_finish(st, &m2, &s)?;
+        let (keygen, m1) = cosign::DeviceKeygen::start(&s)?;
+        let (server, m2) = cosign::server_keygen(&m1, &s)?;
+        let (device, joint) = keygen.finish(&m2)?;
         Ok((device, server, joint))
     })?;
     let salt = rng::bytes::<16>()?;
@@ -75,10 +75,10 @@ fn main() -> Res<()> {
     let co_sign =
         |share: &DeviceShare, server: &ServerShare, e: &[u8; 32]| -> Res<sm2::Sm2Signature> {
             let s = sid()?;
-            let (st, req) = hazmat::device_sign_start_digest(share, e, &s)?;
-            let resp = hazmat::server_sign(server, &req, &s)?;
-            let sig = hazmat::device_sign_finish(st, share, &resp)?;
-            hazmat::server_check_final(server.public_key(), e, &sig)?;
+            let (signer, req) = cosign::DeviceSigner::start(share, server.public_key(), e, &s)?;
+            let resp = cosign::ServerCosigner::new(server).sign(&req, &s)?;
+            let sig = signer.finish(&resp)?;
+            cosign::check_final_signature(server.public_key(), e, &sig)?;
             Ok(sig)
         };
 
@@ -112,13 +112,14 @@ fn main() -> Res<()> {
                 not_after: now + year,
             };
             let cert = Cert::issue(&t, &ica, &ica_key)?;
-            let (dev_share, srv_share) = hazmat::make_shares_for_key(&enc)?;
+            let (dev_share, srv_share) = cosign::make_shares_for_key(&enc)?;
             let env = envelope::seal(&joint, enc.public_key(), &dev_share.to_bytes())?;
             // The phone opens it by co-decrypting the SM4 key with its signing key shares.
             let s = sid()?;
-            let (st, req) = hazmat::device_decrypt_start(&device, env.sym_key_ciphertext(), &s)?;
-            let resp = hazmat::server_decrypt(&server, &req, &s)?;
-            let sym = hazmat::device_decrypt_finish(st, env.sym_key_ciphertext(), &resp)?;
+            let ct = env.sym_key_ciphertext();
+            let (dec, req) = cosign::DeviceDecryptor::start(&device, ct, &s)?;
+            let resp = cosign::ServerCosigner::new(&server).decrypt(&req, &s)?;
+            let sym = dec.finish(&resp)?;
             let share = envelope::EnvelopedKey::from_der(&env.to_der()?)?
                 .open_with_sym_key(&joint, &sym)?;
             Ok((cert, DeviceShare::from_bytes(share.as_slice())?, srv_share))
@@ -201,9 +202,9 @@ fn main() -> Res<()> {
                 aead::seal(aead::AeadAlgorithm::Sm4Gcm, &file_key, b"tender-001", bid)?;
             let wrapped = sm2::encrypt(&enc_cert.sm2_public_key()?, &file_key)?;
             let s = sid()?;
-            let (st, req) = hazmat::device_decrypt_start(&enc_device, &wrapped, &s)?;
-            let resp = hazmat::server_decrypt(&enc_server, &req, &s)?;
-            let key = hazmat::device_decrypt_finish(st, &wrapped, &resp)?;
+            let (dec, req) = cosign::DeviceDecryptor::start(&enc_device, &wrapped, &s)?;
+            let resp = cosign::ServerCosigner::new(&enc_server).decrypt(&req, &s)?;
+            let key = dec.finish(&resp)?;
             let opened = aead::open(
                 aead::AeadAlgorithm::Sm4Gcm,
                 &key,

@@ -116,6 +116,11 @@ pub enum Error {
     /// Decryption or authentication of a ciphertext failed.
     #[error("decryption failed")]
     DecryptionFailed,
+    /// The co-signing server's answer does not combine into a valid signature on the
+    /// device's own digest under the joint key: a faulty or hostile server (or something
+    /// between). The device releases nothing.
+    #[error("the co-signing server's answer does not give a valid signature on this digest")]
+    BadCoSignature,
     /// A proof of knowledge in the two-party protocol did not verify.
     #[error("proof of knowledge does not verify")]
     BadProof,

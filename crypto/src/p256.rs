@@ -7,8 +7,8 @@ use p256::elliptic_curve::Generate;
 use spki::{DecodePublicKey, EncodePublicKey};
 use zeroize::Zeroizing;
 
-/// A P-256 private key (ECDSA and ECDH). Zeroized on drop by the underlying crate.
-#[derive(Clone)]
+/// A P-256 private key (ECDSA and ECDH). Zeroized on drop by the underlying crate; not
+/// `Clone`, so that one copy of the secret exists and is wiped once (issue 13 §7).
 pub struct P256PrivateKey(SigningKey);
 
 impl core::fmt::Debug for P256PrivateKey {

@@ -103,12 +103,17 @@ fn wrong_device_share_is_refused_online_and_fails_final_check() {
         co_sign(&wrong, &server, DEFAULT_ID, b"m").err(),
         Some(Error::BadProof)
     );
-    // Were a response obtained anyway, the signature made with the wrong d1 fails the
-    // server's final check.
+    // Were a response obtained anyway, a wrong d1 combines it into a signature that fails
+    // the device's own check, so the device sends nothing.
     let (state, req) =
         hazmat::device_sign_start(&device, &public, DEFAULT_ID, b"m", SID).expect("start");
     let resp = hazmat::server_sign(&server, &req, SID).expect("server");
-    let sig = hazmat::device_sign_finish(state, &wrong, &resp).expect("algebra");
+    assert_eq!(
+        hazmat::device_sign_finish(state, &wrong, &resp).err(),
+        Some(Error::BadCoSignature)
+    );
+    // And the server's final check refuses a signature for another digest.
+    let sig = co_sign(&device, &server, DEFAULT_ID, b"other").expect("signed");
     assert_eq!(
         hazmat::server_check_final(&public, req.digest(), &sig),
         Err(Error::BadSignature)

@@ -50,10 +50,15 @@ fn identity_of(p: &RegisteredPlatform, origin: &str, key: Sm2PrivateKey) -> Plat
 }
 
 async fn world(store: Store) -> World {
+    world_with(store, |_| {}).await
+}
+
+/// The world with the staff member's phone configured by `adjust`.
+async fn world_with(store: Store, adjust: impl FnOnce(&mut bidkey_core::CoreConfig)) -> World {
     let server = TestServer::start(store).await;
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
     let admin = phone_at(&server, dirs[0].path());
-    let staff = phone_at(&server, dirs[1].path());
+    let staff = phone_configured(&server.url(), dirs[1].path(), adjust);
     registered(
         &server,
         &admin,
@@ -77,7 +82,7 @@ async fn world(store: Store) -> World {
         .expect("granted");
     let client = ScanClient::new(
         &api(&server),
-        identity_of(&platform, ORIGIN, platform.key.clone()),
+        identity_of(&platform, ORIGIN, platform.key_copy()),
     );
     let anchor = TrustAnchor::fetch(&api(&server), None)
         .await
@@ -362,7 +367,7 @@ async fn session_with_auto_confirm_and_its_end() {
     let w = world(Store::Sqlite).await;
     let client = ScanClient::new(
         &api(&w.server),
-        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
     )
     .with_reply_alg(ReplyAlg::P256Aes256Gcm);
     let req = client
@@ -526,6 +531,122 @@ async fn session_with_auto_confirm_and_its_end() {
     );
 }
 
+/// Issue 13 §7: the phone holds an auto-confirm session's unmasked share no longer than its
+/// cap (2 h by default), whatever the platform's session allows. With the cap at zero, a
+/// sign request inside the session waits for the user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_confirm_ends_at_the_phones_cap() {
+    let w = world_with(Store::Sqlite, |c| c.auto_confirm_max = Duration::ZERO).await;
+    let client = ScanClient::new(
+        &api(&w.server),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
+    );
+    let req = client
+        .create(
+            ScanAction::Session {
+                ttl_secs: 600,
+                auto_confirm_allowed: true,
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let done = w
+        .staff
+        .confirm_session(&view.request_id, PIN, true)
+        .await
+        .expect("session opened");
+    let session = done.session.expect("session");
+    approved(&client, &req).await;
+    let inner = client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("a request");
+    assert_eq!(got.view.request_id, inner.request_id());
+    assert!(got.done.is_none(), "auto-confirm outlived the phone's cap");
+}
+
+/// Issue 13 §3: a tender's opening time is judged by the server's clock. The opening is
+/// past by the phone's clock (and the platform's) but an hour ahead by the server's, as
+/// when the phone's clock is set forward: the phone refuses before it asks to co-decrypt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_opening_time_is_judged_by_the_servers_clock() {
+    let w = world(Store::Sqlite).await;
+    let enc_der = w
+        .staff
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .find(|c| c.serial == w.team.staff_pair.encryption_serial)
+        .expect("encryption certificate")
+        .der;
+    let enc = Cert::from_der(&enc_der).expect("cert");
+    let mut sealed = Vec::new();
+    let out = bidfile::encrypt(
+        &enc,
+        &mut b"bid".as_slice(),
+        &mut sealed,
+        &EncryptOptions {
+            tender_id: "T-2".into(),
+            file_name: "投标文件.zip".into(),
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypted");
+    let clock = w.server.running.state.clock.clone();
+    let decrypt = |opening_at| ScanAction::Decrypt {
+        tender_id: "T-2".into(),
+        tender_name: "桥梁工程".into(),
+        opening_at,
+        files: vec![WrappedFileKey {
+            file_name: "投标文件.zip".into(),
+            recipient_serial: out.header.recipient_serial.clone(),
+            wrapped_key: out.header.wrapped_key.clone(),
+        }],
+    };
+    let opening_at = clock.now() - 60;
+    let req = w
+        .client
+        .create(decrypt(opening_at), 60)
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    clock.advance(-3600);
+    assert_eq!(
+        code(w.staff.confirm_scan(&view.request_id, PIN).await),
+        Some(ErrorCode::TooEarly)
+    );
+    // By the server's clock the opening comes: the same files open.
+    clock.advance(3600);
+    let req = w
+        .client
+        .create(decrypt(opening_at), 60)
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let done = w
+        .staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("decrypted");
+    assert_eq!(done.files_decrypted, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_reused_stale_and_foreign_qr_codes_are_refused() {
     let w = world(Store::Sqlite).await;
@@ -610,7 +731,7 @@ async fn wrongly_signed_and_foreign_origin_requests_are_refused() {
     .await;
     let posing = ScanClient::new(
         &api(&w.server),
-        identity_of(&w.platform, &other.platform.origin, w.platform.key.clone()),
+        identity_of(&w.platform, &other.platform.origin, w.platform.key_copy()),
     );
     let r = posing.create(ScanAction::Login { uscc: None }, 60).await;
     assert!(
@@ -777,7 +898,7 @@ async fn malicious_relay(
                     }
                     Tamper::Origin => {
                         signed.platform_cert = accomplice.cert_der.clone();
-                        signed.signature = PlatformKey::Sm2(accomplice.key.clone())
+                        signed.signature = PlatformKey::Sm2(accomplice.key_copy())
                             .sign(&request_message(&signed.body))
                             .expect("signed");
                     }
@@ -821,7 +942,7 @@ async fn the_phone_refuses_requests_a_relay_tampered_with() {
     logged_in(&w.server, &phone, "13900000002").await;
     let client = ScanClient::new(
         &PlatformClient::new(&relay, None, Duration::from_secs(40)).expect("client"),
-        identity_of(&w.platform, ORIGIN, w.platform.key.clone()),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
     );
     for (tamper, expected) in [
         (Tamper::Body, ErrorCode::ScanSignatureInvalid),

@@ -57,7 +57,7 @@ pub struct KeygenResponse {
     pub csr_sign_session: Vec<u8>,
 }
 
-/// `POST /v1/enrollments/{id}/csr/sign`: a hazmat `SignRequest` (161 bytes) over the CSR
+/// `POST /v1/enrollments/{id}/csr/sign`: a two-party `SignRequest` (161 bytes) over the CSR
 /// digest (`CsrDraft::sm2_digest` of `subject_der` and the joint key).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsrSignRequest {
@@ -65,7 +65,7 @@ pub struct CsrSignRequest {
     pub request: Vec<u8>,
 }
 
-/// A hazmat `SignResponse` (96 bytes).
+/// A two-party `SignResponse` (96 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CsrSignResponse {
     #[serde(with = "crate::b64")]

@@ -1,7 +1,7 @@
 //! The co-signing service: the server half of two-party SM2 signing and decryption
-//! (`bidkey_crypto::hazmat`, `docs/two-party-sm2.md`).
+//! (`bidkey_crypto::cosign`, `docs/two-party-sm2.md`).
 //!
-//! Every operation opens a session first; its random id is the hazmat session id the
+//! Every operation opens a session first; its random id is the two-party session id the
 //! device binds its proof to, and it is accepted once:
 //!
 //! ```text
@@ -22,9 +22,12 @@ pub enum CosignPurpose {
     Sign,
     /// Sign the server's revocation challenge (注销 with the PIN).
     Revoke,
-    /// Co-decrypt with any key of the pair (encryption keys, or the signing key for key
-    /// envelopes).
+    /// Co-decrypt with an encryption key.
     Decrypt,
+    /// Co-decrypt, with a new signing key, the SM4 key of an envelope that delivers the
+    /// holder's escrowed encryption keys: enrolment only (within a day of the pair's
+    /// creation). A signing key decrypts nothing else.
+    KeyDelivery,
 }
 
 impl CosignPurpose {
@@ -33,6 +36,7 @@ impl CosignPurpose {
             CosignPurpose::Sign => "sign",
             CosignPurpose::Revoke => "revoke",
             CosignPurpose::Decrypt => "decrypt",
+            CosignPurpose::KeyDelivery => "key_delivery",
         }
     }
 
@@ -41,6 +45,7 @@ impl CosignPurpose {
             "sign" => Some(CosignPurpose::Sign),
             "revoke" => Some(CosignPurpose::Revoke),
             "decrypt" => Some(CosignPurpose::Decrypt),
+            "key_delivery" => Some(CosignPurpose::KeyDelivery),
             _ => None,
         }
     }
@@ -63,16 +68,20 @@ pub struct OpenSession {
 /// A fresh session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// 32 random bytes; the hazmat session id.
+    /// 32 random bytes; the two-party session id.
     #[serde(with = "crate::b64")]
     pub session_id: Vec<u8>,
     /// For `revoke`: the message to sign (with the default SM2 ID).
     #[serde(with = "crate::b64::option", default)]
     pub challenge: Option<Vec<u8>>,
     pub expires_at: i64,
+    /// The server's clock when it opened the session (Unix seconds): the phone's trusted
+    /// time, e.g. for a tender's opening time (the phone's own clock can be set forward).
+    #[serde(default)]
+    pub server_time: i64,
 }
 
-/// `POST /v1/cosign/sign`: a hazmat `SignRequest` (161 bytes).
+/// `POST /v1/cosign/sign`: a two-party `SignRequest` (161 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignRequest {
     #[serde(with = "crate::b64")]
@@ -81,7 +90,7 @@ pub struct SignRequest {
     pub request: Vec<u8>,
 }
 
-/// A hazmat `SignResponse` (96 bytes).
+/// A two-party `SignResponse` (96 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignResponse {
     #[serde(with = "crate::b64")]
@@ -105,7 +114,7 @@ pub struct SignDone {
     pub signature: Vec<u8>,
 }
 
-/// `POST /v1/cosign/decrypt`: a hazmat `DecryptRequest` (194 bytes).
+/// `POST /v1/cosign/decrypt`: a two-party `DecryptRequest` (194 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptRequest {
     #[serde(with = "crate::b64")]
@@ -114,7 +123,7 @@ pub struct DecryptRequest {
     pub request: Vec<u8>,
 }
 
-/// A hazmat `DecryptResponse` (65 bytes).
+/// A two-party `DecryptResponse` (65 bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecryptResponse {
     #[serde(with = "crate::b64")]

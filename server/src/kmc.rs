@@ -13,8 +13,8 @@ use crate::db::Tx;
 use crate::error::Result;
 use crate::params;
 use crate::util::new_id;
+use bidkey_crypto::cosign::make_shares_for_key;
 use bidkey_crypto::envelope;
-use bidkey_crypto::hazmat::make_shares_for_key;
 use bidkey_crypto::sm2::{Sm2PrivateKey, Sm2PublicKey};
 use zeroize::Zeroizing;
 

@@ -22,20 +22,36 @@ pub fn hash_secret(s: &str) -> String {
 }
 
 /// Wall-clock time, with an offset tests can move forward (expiry of codes, payments,
-/// certificates) without sleeping.
+/// certificates) without sleeping, and which a test can stop ([`Clock::freeze`]).
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset: Arc<AtomicI64>,
+    /// The wall-clock second the clock was stopped at; 0 while it runs.
+    frozen_at: Arc<AtomicI64>,
 }
 
 impl Clock {
     /// Unix seconds.
     pub fn now(&self) -> i64 {
-        let real = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        real + self.offset.load(Ordering::Relaxed)
+        let frozen = self.frozen_at.load(Ordering::Relaxed);
+        let base = if frozen != 0 { frozen } else { wall_clock() };
+        base + self.offset.load(Ordering::Relaxed)
+    }
+
+    /// Stop the clock where it is (tests only): from then on time moves only by
+    /// [`Clock::advance`], so a burst a test makes cannot straddle the boundary of a
+    /// fixed-window rate limit, and nothing a test checks depends on how long it ran.
+    pub fn freeze(&self) {
+        let _ =
+            self.frozen_at
+                .compare_exchange(0, wall_clock(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// Stop the clock so that it reads `unix` (tests only): two server processes in one
+    /// test frozen at the same moment agree on every rate-limit window.
+    pub fn freeze_at(&self, unix: i64) {
+        let offset = self.offset.load(Ordering::Relaxed);
+        self.frozen_at.store(unix - offset, Ordering::Relaxed);
     }
 
     /// Move time forward by `secs` (tests and demos only).
@@ -48,6 +64,13 @@ impl Clock {
     pub fn offset(&self) -> i64 {
         self.offset.load(Ordering::Relaxed)
     }
+}
+
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `13800138000` → `138****8000`.
@@ -87,5 +110,21 @@ mod tests {
         let t = c.now();
         c.advance(600);
         assert!(c.now() >= t + 600);
+    }
+
+    #[test]
+    fn a_frozen_clock_moves_only_when_advanced() {
+        let c = Clock::default();
+        c.freeze();
+        let t = c.now();
+        let shared = c.clone();
+        shared.freeze();
+        assert_eq!(shared.now(), t, "freezing again keeps the moment");
+        c.advance(60);
+        assert_eq!(shared.now(), t + 60);
+        let other = Clock::default();
+        other.advance(5);
+        other.freeze_at(c.now());
+        assert_eq!(other.now(), c.now());
     }
 }

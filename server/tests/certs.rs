@@ -1,5 +1,5 @@
 //! CA, enrolment and certificate lifecycle over real HTTP on loopback, on SQLite and on
-//! PostgreSQL. The phone's side is computed here with `bidkey_crypto::hazmat`.
+//! PostgreSQL. The phone's side is computed here with `bidkey_crypto::cosign`.
 
 mod support;
 
@@ -262,19 +262,25 @@ async fn personal_enrolment_issues_a_verifiable_pair(store: Store) {
 async fn open_wallet(
     c: &Client,
     result: EnrollResult,
-    share: bidkey_crypto::hazmat::DeviceShare,
+    share: bidkey_crypto::cosign::DeviceShare,
     public: sm2::Sm2PublicKey,
 ) -> Wallet {
     let mut enc_shares = std::collections::HashMap::new();
     for k in &result.delivered_keys {
         let env = bidkey_crypto::envelope::EnvelopedKey::from_der(&k.envelope).expect("env");
-        let sym = co_decrypt(c, &result.signing_serial, &share, env.sym_key_ciphertext())
-            .await
-            .expect("sym key");
+        let sym = co_decrypt_as(
+            c,
+            &result.signing_serial,
+            &share,
+            env.sym_key_ciphertext(),
+            CosignPurpose::KeyDelivery,
+        )
+        .await
+        .expect("sym key");
         let d1 = env.open_with_sym_key(&public, &sym).expect("opens");
         enc_shares.insert(
             k.serial.clone(),
-            bidkey_crypto::hazmat::DeviceShare::from_bytes(d1.as_slice()).expect("share"),
+            bidkey_crypto::cosign::DeviceShare::from_bytes(d1.as_slice()).expect("share"),
         );
     }
     Wallet {

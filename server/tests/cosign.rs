@@ -3,7 +3,7 @@
 
 mod support;
 
-use bidkey_crypto::hazmat::{self, DeviceShare};
+use bidkey_crypto::cosign::{DeviceDecryptor, DeviceShare, DeviceSigner};
 use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2PrivateKey};
 use bidkey_crypto::x509::Crl;
 use bidkey_protocol::ErrorCode;
@@ -31,6 +31,7 @@ on_both_stores!(
     wrong_pins_sent_at_once_cannot_outrun_the_lock,
     suspended_and_revoked_certificates_cannot_cosign,
     sessions_are_single_use_and_bound_to_the_holders_device,
+    each_key_decrypts_only_for_its_purpose,
 );
 
 const PHONE: &str = "13900139000";
@@ -96,7 +97,7 @@ async fn five_wrong_pins_lock_until_unlock(store: Store) {
     let s = open_session(&c, &serial, CosignPurpose::Sign)
         .await
         .expect("session");
-    let (_state, req) = hazmat::device_sign_start(
+    let (_state, req) = DeviceSigner::start_message(
         &w.signing_share,
         &w.signing_public,
         DEFAULT_ID,
@@ -256,7 +257,7 @@ async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
         let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
             .await
             .expect("session");
-        let (_, req) = hazmat::device_decrypt_start(&bad, &ct, &s.session_id).expect("start");
+        let (_, req) = DeviceDecryptor::start(&bad, &ct, &s.session_id).expect("start");
         requests.push(cw::DecryptRequest {
             session_id: s.session_id,
             request: req.to_bytes().to_vec(),
@@ -427,7 +428,7 @@ async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
     let s = open_session(&c, &serial, CosignPurpose::Sign)
         .await
         .expect("session");
-    let (_st, req) = hazmat::device_sign_start(
+    let (_st, req) = DeviceSigner::start_message(
         &w.signing_share,
         &w.signing_public,
         DEFAULT_ID,
@@ -483,4 +484,50 @@ async fn sessions_are_single_use_and_bound_to_the_holders_device(store: Store) {
         .await
         .expect_err("anonymous");
     assert_eq!(err.1.code, ErrorCode::Unauthorized);
+}
+
+/// Issue 13 §3: co-decryption only with encryption keys; a signing key opens only the
+/// envelopes of its own enrolment (purpose `key_delivery`, within a day of the pair).
+async fn each_key_decrypts_only_for_its_purpose(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let signing = w.signing_serial();
+    let enc_serial = w.encryption_cert().serial_hex();
+    let to_signing_key = sm2::encrypt(&w.signing_public, b"lifted").expect("ct");
+
+    // A platform's decrypt request naming the signing certificate: refused.
+    let err = co_decrypt(&c, &signing, &w.signing_share, &to_signing_key)
+        .await
+        .expect_err("signing keys do not decrypt");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    // Key delivery is for signing keys only.
+    let err = open_session(&c, &enc_serial, CosignPurpose::KeyDelivery)
+        .await
+        .expect_err("not an encryption key's job");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    // During enrolment the signing key opens an envelope's key.
+    let pt = co_decrypt_as(
+        &c,
+        &signing,
+        &w.signing_share,
+        &to_signing_key,
+        CosignPurpose::KeyDelivery,
+    )
+    .await
+    .expect("key delivery during enrolment");
+    assert_eq!(pt, b"lifted");
+    // A day later, not any more; the encryption key still decrypts.
+    server.running.state.clock.advance(24 * 3600 + 1);
+    let err = open_session(&c, &signing, CosignPurpose::KeyDelivery)
+        .await
+        .expect_err("enrolment is over");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let ct = sm2::encrypt(&w.encryption_cert().sm2_public_key().expect("key"), b"bid").expect("ct");
+    let pt = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+        .await
+        .expect("encryption key decrypts");
+    assert_eq!(pt, b"bid");
+    // Refusals at session opening are not PIN attempts.
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert_eq!(list.in_force[0].pin_tries_left, 5);
 }

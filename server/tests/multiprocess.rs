@@ -14,6 +14,12 @@ use support::{Client, Store, TestServer, real_named, signed_up};
 async fn two_servers_share_one_postgres() {
     let one = TestServer::start(Store::Postgres).await;
     let two = one.start_sharing().await;
+    // Both processes read one frozen moment: the per-minute SMS window below cannot be two.
+    one.running.state.clock.freeze();
+    two.running
+        .state
+        .clock
+        .freeze_at(one.running.state.clock.now());
     assert_ne!(one.url(), two.url());
 
     // Sign up on the first; the token works on the second.
@@ -96,7 +102,7 @@ async fn two_servers_share_one_postgres() {
 /// while the feed is up).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_in_one_process_wakes_a_waiter_in_another() {
-    use bidkey_server::relay::notify::{Notifier, RECHECK_WITH_FEED};
+    use bidkey_server::relay::notify::Notifier;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
@@ -109,22 +115,29 @@ async fn a_change_in_one_process_wakes_a_waiter_in_another() {
         assert!(Instant::now() < listening, "the feeds never came up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // No re-read of its own before the deadline: only the feed can wake the waiter in time.
+    two.set_recheck(Duration::from_secs(3600));
     let changed = Arc::new(AtomicBool::new(false));
     let (waiting_in, seen) = (two.clone(), changed.clone());
     let waiter = tokio::spawn(async move {
-        let start = Instant::now();
-        let got = waiting_in
-            .wait_for("req:abc", start + Duration::from_secs(30), || {
+        waiting_in
+            .wait_for("req:abc", Instant::now() + Duration::from_secs(30), || {
                 let v = seen.load(Ordering::SeqCst);
                 async move { Ok::<_, ()>(v.then_some(())) }
             })
-            .await;
-        (got, start.elapsed())
+            .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The waiter is asleep before the change, so what ends its wait is the wake-up.
+    two.until_asleep(1).await;
+    let before = two.wait_counts();
     changed.store(true, Ordering::SeqCst);
     one.notify("req:abc");
-    let (got, took) = waiter.await.expect("joined");
-    assert_eq!(got, Ok(Some(())));
-    assert!(took < RECHECK_WITH_FEED / 2, "woken after {took:?}");
+    assert_eq!(waiter.await.expect("joined"), Ok(Some(())));
+    let after = two.wait_counts();
+    assert!(after.wakeups > before.wakeups, "{after:?}");
+    assert_eq!(
+        (after.deadlines, after.found_on_recheck),
+        (0, 0),
+        "{after:?}"
+    );
 }

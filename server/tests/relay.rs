@@ -9,8 +9,9 @@ use bidkey_crypto::scan::{
 };
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::*;
+use bidkey_server::relay::notify::{Notifier, WaitCounts};
 use bidkey_testkit::phones::registered_platform;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{Answer, Client, Store, TestServer, signed_up};
 
 macro_rules! on_both_stores {
@@ -61,6 +62,18 @@ struct Made {
     reply: ReplySecret,
     qr_secret: Vec<u8>,
     poll_secret: Vec<u8>,
+}
+
+/// A long poll that was asleep (`until_asleep`) answered because it was woken: not by a
+/// timer re-read (set to an hour by the test) and not at its deadline.
+fn assert_woken(relay: &Notifier, before: WaitCounts) {
+    let after = relay.wait_counts();
+    assert!(after.wakeups > before.wakeups, "{before:?} → {after:?}");
+    assert_eq!(
+        (after.found_on_recheck, after.deadlines),
+        (before.found_on_recheck, before.deadlines),
+        "{before:?} → {after:?}"
+    );
 }
 
 fn random_id() -> String {
@@ -238,6 +251,9 @@ fn code<T: std::fmt::Debug>(a: Answer<T>) -> ErrorCode {
 
 async fn qr_request_end_to_end(store: Store) {
     let server = TestServer::start(store).await;
+    // Long polls here answer before their deadline only when woken: no timer re-reads.
+    let relay = server.running.state.relay.clone();
+    relay.set_recheck(Duration::from_secs(3600));
     let p = platform(
         &server,
         "重庆市公共资源交易中心",
@@ -256,6 +272,7 @@ async fn qr_request_end_to_end(store: Store) {
 
     // The platform long-polls; the scan wakes it at once.
     let base = server.url();
+    let before = relay.wait_counts();
     let waiting = {
         let m2 = Made {
             id: m.id.clone(),
@@ -264,13 +281,10 @@ async fn qr_request_end_to_end(store: Store) {
             qr_secret: m.qr_secret.clone(),
             poll_secret: m.poll_secret.clone(),
         };
-        tokio::spawn(async move {
-            let start = Instant::now();
-            let r = poll_at(&base, &m2, 20).await.expect("result");
-            (r, start.elapsed())
-        })
+        tokio::spawn(async move { poll_at(&base, &m2, 20).await.expect("result") })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The poll is asleep before the phone scans, so the scan is what wakes it.
+    relay.until_asleep(before.naps + 1).await;
     let got: SignedScanRequest = phone
         .get(&frame(&server, &m, &created))
         .await
@@ -280,9 +294,9 @@ async fn qr_request_end_to_end(store: Store) {
         serde_json::to_vec(&m.body).expect("json"),
         "exact bytes"
     );
-    let (r, took) = waiting.await.expect("joined");
+    let r = waiting.await.expect("joined");
     assert_eq!(r.status, RelayStatus::Scanned);
-    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    assert_woken(&relay, before);
 
     // A wrong poll secret reads nothing.
     let mut other = make(&server, &p, login(), None, 60);
@@ -292,26 +306,25 @@ async fn qr_request_end_to_end(store: Store) {
     // The reply wakes the next poll; only the platform's reply key opens it.
     let base = server.url();
     let (id, poll_secret) = (m.id.clone(), m.poll_secret.clone());
+    let before = relay.wait_counts();
     let waiting = tokio::spawn(async move {
-        let start = Instant::now();
         let resp = reqwest::Client::new()
             .get(format!("{base}/v1/relay/requests/{id}/result?wait=20"))
             .header(POLL_HEADER, hex::encode(&poll_secret))
             .send()
             .await
             .expect("reachable");
-        let r: RelayResult = resp.json().await.expect("json");
-        (r, start.elapsed())
+        resp.json::<RelayResult>().await.expect("json")
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    relay.until_asleep(before.naps + 1).await;
     let up = sealed_reply(&m, ReplyOutcome::Approved, None);
     let answered: RelayResult = phone
         .post(&format!("/v1/relay/requests/{}/reply", m.id), &up)
         .await
         .expect("answered");
     assert_eq!(answered.status, RelayStatus::Answered);
-    let (r, took) = waiting.await.expect("joined");
-    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    let r = waiting.await.expect("joined");
+    assert_woken(&relay, before);
     assert_eq!(r.status, RelayStatus::Answered);
     assert_eq!(r.outcome, Some(ReplyOutcome::Approved));
     let reply = open(&m, r.sealed.as_ref().expect("sealed"));
@@ -337,12 +350,12 @@ async fn qr_request_end_to_end(store: Store) {
     );
     // It stays answered after its expiry, and a long poll on it answers at once.
     server.running.state.clock.advance(DEFAULT_TTL_SECS + 1);
-    let start = Instant::now();
+    let naps = relay.wait_counts().naps;
     assert_eq!(
         poll(&server, &m, 20).await.expect("result").status,
         RelayStatus::Answered
     );
-    assert!(start.elapsed() < Duration::from_secs(5));
+    assert_eq!(relay.wait_counts().naps, naps, "answered without waiting");
 
     // A day later the platform's next request clears it away.
     server.running.state.clock.advance(24 * 3600);
@@ -357,6 +370,8 @@ async fn qr_request_end_to_end(store: Store) {
 
 async fn frames_claims_and_expiry(store: Store) {
     let server = TestServer::start(store).await;
+    // The code-guessing limit is a fixed window: time moves only when this test says.
+    server.running.state.clock.freeze();
     let clock = server.running.state.clock.clone();
     let p = platform(
         &server,
@@ -811,15 +826,18 @@ async fn sessions_and_inbox(store: Store) {
         http: alice.http.clone(),
         token: alice.token.clone(),
     };
+    let relay = server.running.state.relay.clone();
+    relay.set_recheck(Duration::from_secs(3600));
+    let before = relay.wait_counts();
     let waiting = tokio::spawn(async move {
-        let start = Instant::now();
         let items: Vec<InboxItem> = inbox_client
             .get("/v1/relay/inbox?wait=20")
             .await
             .expect("inbox");
-        (items, start.elapsed())
+        items
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The phone is asleep on its inbox before the platform posts: the post wakes it.
+    relay.until_asleep(before.naps + 1).await;
     let doc = DocumentToSign {
         name: "投标文件.pdf".into(),
         digest_alg: DigestAlg::Sm3,
@@ -841,8 +859,8 @@ async fn sessions_and_inbox(store: Store) {
         .post(&path, &upload(&p, &sign_req, None))
         .await
         .expect("posted in session");
-    let (items, took) = waiting.await.expect("joined");
-    assert!(took < Duration::from_secs(5), "woke after {took:?}");
+    let items = waiting.await.expect("joined");
+    assert_woken(&relay, before);
     assert_eq!(items.len(), 1);
     assert_eq!(
         (items[0].request_id.as_str(), items[0].session_id.as_str()),
@@ -870,6 +888,8 @@ async fn sessions_and_inbox(store: Store) {
 
     // A second server process on the same database sees the answer through its re-reads.
     let second = server.start_sharing().await;
+    let other = second.running.state.relay.clone();
+    other.set_recheck(Duration::from_millis(50));
     let base = second.url();
     let (id, poll_secret) = (sign_req.id.clone(), sign_req.poll_secret.clone());
     let waiting = tokio::spawn(async move {
@@ -881,13 +901,14 @@ async fn sessions_and_inbox(store: Store) {
             .expect("reachable");
         resp.json::<RelayResult>().await.expect("json")
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    other.until_asleep(1).await;
     let _: RelayResult = alice.post(&reply_path, &up).await.expect("answered");
-    let r = tokio::time::timeout(Duration::from_secs(5), waiting)
-        .await
-        .expect("in time")
-        .expect("joined");
+    let r = waiting.await.expect("joined");
     assert_eq!(r.status, RelayStatus::Answered);
+    // Found by a re-read (or, on PostgreSQL, woken through the feed) before the deadline.
+    let counts = other.wait_counts();
+    assert_eq!(counts.deadlines, 0, "{counts:?}");
+    assert!(counts.found_on_recheck + counts.wakeups >= 1, "{counts:?}");
     assert_eq!(
         open(&sign_req, r.sealed.as_ref().expect("sealed")).outcome,
         ReplyOutcome::Approved
@@ -998,6 +1019,8 @@ async fn an_opening_posts_many_requests_at_once(store: Store) {
         c.limits.relay_requests_per_platform_per_minute = N as i64;
     })
     .await;
+    // The limit is per minute of the server's clock: the burst must not straddle a minute.
+    server.running.state.clock.freeze();
     let p =
         std::sync::Arc::new(platform(&server, "开标大厅", "https://open.example.invalid").await);
     let uploads: Vec<NewRelayRequest> = (0..N)

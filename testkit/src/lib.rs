@@ -7,10 +7,13 @@
 //!   outbox readable, restartable on the same data, store and address.
 //! - [`faults`]: a loopback proxy that drops a chosen request, or its answer after the
 //!   server committed, for tests of what a crash or a lost answer leaves behind.
+//! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
+//!   what the phone does when the server (or the network) lies.
 
 pub mod faults;
 pub mod pg;
 pub mod phones;
+pub mod proxy;
 
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};

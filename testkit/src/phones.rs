@@ -19,12 +19,18 @@ pub fn phone_at(server: &TestServer, dir: &Path) -> Bidkey {
 
 /// A phone whose server is at `url` (e.g. a proxy in front of the test server).
 pub fn phone_at_url(url: &str, dir: &Path) -> Bidkey {
+    phone_configured(url, dir, |_| {})
+}
+
+/// A phone whose configuration `adjust` changes first (e.g. the auto-confirm cap).
+pub fn phone_configured(url: &str, dir: &Path, adjust: impl FnOnce(&mut CoreConfig)) -> Bidkey {
     let mut config = CoreConfig::new(url, dir.to_path_buf());
     config.pin_kdf = PinKdfParams {
         memory_kib: 256,
         iterations: 1,
         parallelism: 1,
     };
+    adjust(&mut config);
     Bidkey::open(config, Arc::new(SoftwareKeystore::new(dir))).expect("core opens")
 }
 
@@ -217,6 +223,15 @@ pub struct RegisteredPlatform {
     pub platform: bidkey_protocol::platforms::Platform,
     pub cert_der: Vec<u8>,
     pub key: bidkey_crypto::sm2::Sm2PrivateKey,
+}
+
+impl RegisteredPlatform {
+    /// A second key object with the platform's scalar, for a `PlatformIdentity` that takes
+    /// its key by value (private keys are not `Clone`).
+    pub fn key_copy(&self) -> bidkey_crypto::sm2::Sm2PrivateKey {
+        bidkey_crypto::sm2::Sm2PrivateKey::from_bytes(self.key.to_bytes().as_slice())
+            .expect("a key's own bytes")
+    }
 }
 
 /// The operator registers platform `name` at `origin` and issues its certificate from a

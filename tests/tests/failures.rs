@@ -63,7 +63,7 @@ async fn team() -> Team {
             platform_id: platform.platform.id.clone(),
             origin: ORIGIN.into(),
             cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key.clone()),
+            key: PlatformKey::Sm2(platform.key_copy()),
         },
     );
     Team {

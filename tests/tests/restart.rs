@@ -121,7 +121,7 @@ async fn a_scanned_request_is_confirmed_after_a_restart() {
             platform_id: platform.platform.id.clone(),
             origin: ORIGIN.into(),
             cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key.clone()),
+            key: PlatformKey::Sm2(platform.key_copy()),
         },
     );
     let anchor = TrustAnchor::fetch(&api, None).await.expect("anchor");

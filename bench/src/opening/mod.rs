@@ -161,7 +161,7 @@ async fn platform_hall(
             platform_id: platform.platform.id.clone(),
             origin: ORIGIN.into(),
             cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key.clone()),
+            key: PlatformKey::Sm2(platform.key_copy()),
         },
     );
     let anchor = TrustAnchor::fetch(&api()?, None)

@@ -36,8 +36,13 @@ pub enum Cmd {
     Reapply { serial: String },
     /// Revoke (注销) a certificate pair with the PIN. Irreversible.
     Revoke { serial: String },
-    /// Change the PIN of every key in this wallet (old PIN, then new PIN).
-    ChangePin,
+    /// Change the PIN of every key in this wallet, or of one pair with --serial (old PIN,
+    /// then new PIN). The server checks the old PIN for every pair changed.
+    ChangePin {
+        /// Only the pair of this certificate (for pairs kept under different PINs).
+        #[arg(long)]
+        serial: Option<String>,
+    },
     /// Unlock a key after 5 wrong PINs: real-name again and an unlock SMS code.
     Unlock {
         serial: String,
@@ -209,14 +214,17 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             };
             show_change(out, &change)
         }
-        Cmd::ChangePin => {
+        Cmd::ChangePin { serial } => {
             let old = app.ask.secret("原证书密码", "Current PIN")?;
             let new = app
                 .ask
                 .new_secret("新证书密码（6-12位数字）", "New PIN (6-12 digits)")?;
             {
                 let _spin = out.spinner("正在修改证书密码…", "Changing the PIN…");
-                core.change_pin(&old, &new).await?;
+                match serial {
+                    Some(serial) => core.change_pin_of(&serial, &old, &new).await?,
+                    None => core.change_pin(&old, &new).await?,
+                }
             }
             out.done("证书密码已修改。", "PIN changed.")
         }

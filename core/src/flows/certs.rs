@@ -5,7 +5,9 @@
 use crate::error::{CoreError, Result};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
-use bidkey_crypto::hazmat::{self, DecryptResponse, DeviceShare, SignResponse};
+use bidkey_crypto::cosign::{
+    DecryptResponse, DeviceDecryptor, DeviceShare, DeviceSigner, SignResponse,
+};
 use bidkey_crypto::sm2::{Sm2Ciphertext, Sm2PublicKey, Sm2Signature};
 use bidkey_crypto::x509::Cert;
 use bidkey_protocol::certs::*;
@@ -15,17 +17,47 @@ use zeroize::Zeroizing;
 pub use super::enroll::EnrolledPair;
 
 impl Bidkey {
-    /// The device half of a co-decryption with `share` of the key of certificate `serial`.
+    /// The device half of a co-decryption with `share` of the encryption key of certificate
+    /// `serial` (the server refuses a signing key).
     pub(crate) async fn co_decrypt(
         &self,
         serial: &str,
         share: &DeviceShare,
         ct: &Sm2Ciphertext,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let s = self
-            .open_cosign_session(serial, CosignPurpose::Decrypt)
-            .await?;
-        let (state, req) = hazmat::device_decrypt_start(share, ct, &s.session_id)?;
+        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt, None)
+            .await
+    }
+
+    /// [`Bidkey::co_decrypt`], refused (`too_early`, before anything is sent) while the
+    /// server's clock is before `not_before`: a tender's opening time is judged by the
+    /// server's trusted time, not by the phone's clock.
+    pub(crate) async fn co_decrypt_not_before(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+        not_before: i64,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt, Some(not_before))
+            .await
+    }
+
+    pub(super) async fn co_decrypt_for(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+        purpose: CosignPurpose,
+        not_before: Option<i64>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let s = self.open_cosign_session(serial, purpose).await?;
+        if not_before.is_some_and(|t| s.server_time < t) {
+            return Err(CoreError::from(bidkey_protocol::ErrorBody::new(
+                bidkey_protocol::ErrorCode::TooEarly,
+            )));
+        }
+        let (decryptor, req) = DeviceDecryptor::start(share, ct, &s.session_id)?;
         let resp: cosign::DecryptResponse = self
             .api
             .post(
@@ -36,15 +68,15 @@ impl Bidkey {
                 },
             )
             .await?;
-        Ok(hazmat::device_decrypt_finish(
-            state,
-            ct,
-            &DecryptResponse::from_bytes(&resp.response)?,
-        )?)
+        Ok(decryptor.finish(&DecryptResponse::from_bytes(&resp.response)?)?)
     }
 
-    /// The device half of a co-signature over digest `e` with the signing key of `serial`;
-    /// the server checks the final signature before it is returned.
+    /// The device half of a co-signature over digest `e` with the signing key of `serial`.
+    ///
+    /// The phone verifies the combined signature under the key of `serial` for its own `e`
+    /// before it sends it anywhere ([`CoreError::CosignerMisbehaved`] otherwise, and
+    /// `/finish` is not called); the server checks it again, and what the server returns
+    /// must be that same signature.
     pub(crate) async fn co_sign_digest(
         &self,
         serial: &str,
@@ -57,7 +89,8 @@ impl Bidkey {
             Some(s) => s,
             None => self.open_cosign_session(serial, purpose).await?,
         };
-        let (state, req) = hazmat::device_sign_start_digest(share, e, &s.session_id)?;
+        let public = self.public_key_of(serial)?;
+        let (signer, req) = DeviceSigner::start(share, &public, e, &s.session_id)?;
         let resp: cosign::SignResponse = self
             .api
             .post(
@@ -68,8 +101,7 @@ impl Bidkey {
                 },
             )
             .await?;
-        let sig =
-            hazmat::device_sign_finish(state, share, &SignResponse::from_bytes(&resp.response)?)?;
+        let sig = signer.finish(&SignResponse::from_bytes(&resp.response)?)?;
         let done: cosign::SignDone = self
             .api
             .post(
@@ -80,7 +112,11 @@ impl Bidkey {
                 },
             )
             .await?;
-        Ok(Sm2Signature::from_der(&done.signature)?)
+        // The server hands back what it released; it must be the phone's own signature.
+        if Sm2Signature::from_der(&done.signature).ok().as_ref() != Some(&sig) {
+            return Err(CoreError::CosignerMisbehaved);
+        }
+        Ok(sig)
     }
 
     /// A session with the server share of the pair this phone's share of `serial` belongs
@@ -386,21 +422,71 @@ impl Bidkey {
             .await
     }
 
-    /// 修改证书密码: the server confirms the old PIN (a co-signature it counts like any
-    /// other), then every share in the wallet is re-masked under the new PIN.
+    /// 修改证书密码 for every certificate pair on this phone.
+    ///
+    /// The wallet cannot tell a wrong PIN (it unmasks to another valid share), so the server
+    /// judges `old` for **each** pair, by a co-signature with the pair's signing key that it
+    /// counts like any other. Only when every pair has proved `old` are all their shares
+    /// re-masked under `new`, in one wallet transaction; otherwise nothing changes and the
+    /// error of the first pair that refused is returned (`WrongPin` with its tries left). A
+    /// phone holding pairs under different PINs changes them one at a time with
+    /// [`Bidkey::change_pin_of`]. Shares of an enrolment not yet finished are left as they are.
     pub async fn change_pin(&self, old: &str, new: &str) -> Result<()> {
         self.require_login()?;
         crate::wallet::check_pin(new)?;
-        let signing = self
-            .wallet
-            .shares()?
+        let pairs = self.pairs_on_phone()?;
+        if pairs.is_empty() {
+            return Err(CoreError::NotFound("a certificate on this phone".into()));
+        }
+        self.change_pin_of_pairs(&pairs, old, new).await
+    }
+
+    /// 修改证书密码 for the certificate pair of `serial` only: `old` proved by the server with
+    /// the pair's signing key, then the pair's shares re-masked in one wallet transaction.
+    pub async fn change_pin_of(&self, serial: &str, old: &str, new: &str) -> Result<()> {
+        self.require_login()?;
+        crate::wallet::check_pin(new)?;
+        let signing = self.signing_serial_of_pair_with(serial)?;
+        let pair = self
+            .pairs_on_phone()?
             .into_iter()
-            .find(|s| s.usage == "signing" && !s.key_id.starts_with("pending-"))
-            .ok_or_else(|| CoreError::NotFound("a certificate on this phone".into()))?;
-        let nonce = bidkey_crypto::rng::bytes::<16>()?;
-        let message = [b"Bidkey PIN check ".as_slice(), &nonce].concat();
-        self.sign_message(&signing.key_id, old, &message).await?;
-        self.wallet.rekey_shares(old, new, self.pin_kdf, now())
+            .find(|p| p.0 == signing)
+            .ok_or_else(|| CoreError::NotFound(format!("certificate {serial} on this phone")))?;
+        self.change_pin_of_pairs(&[pair], old, new).await
+    }
+
+    /// `(signing serial, every key id of the pair)` for each pair held here.
+    fn pairs_on_phone(&self) -> Result<Vec<(String, Vec<String>)>> {
+        let shares = self.wallet.shares()?;
+        let mut pairs: Vec<(String, Vec<String>)> = Vec::new();
+        for s in shares
+            .iter()
+            .filter(|s| s.usage == "signing" && !s.key_id.starts_with("pending-"))
+        {
+            let keys = shares
+                .iter()
+                .filter(|k| k.pair_id == s.pair_id && !k.key_id.starts_with("pending-"))
+                .map(|k| k.key_id.clone())
+                .collect();
+            pairs.push((s.key_id.clone(), keys));
+        }
+        Ok(pairs)
+    }
+
+    async fn change_pin_of_pairs(
+        &self,
+        pairs: &[(String, Vec<String>)],
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        for (signing, _) in pairs {
+            let nonce = bidkey_crypto::rng::bytes::<16>()?;
+            let message = [b"Bidkey PIN check ".as_slice(), &nonce].concat();
+            self.sign_message(signing, old, &message).await?;
+        }
+        let keys: Vec<String> = pairs.iter().flat_map(|p| p.1.iter().cloned()).collect();
+        self.wallet.rekey_shares(&keys, old, new, self.pin_kdf)?;
+        self.wallet.log(now(), "certificate PIN changed")
     }
 
     fn signing_serial_of_pair_with(&self, serial: &str) -> Result<String> {

@@ -20,11 +20,14 @@ use super::certs::{Holder, stored_cert};
 use crate::error::{CoreError, Result};
 use crate::wallet::{PendingEnrollment, StoredShare};
 use crate::{Bidkey, now};
+use bidkey_crypto::cosign::{
+    DeviceKeygen, DeviceShare, DeviceSigner, ServerKeygenMsg, SignResponse,
+};
 use bidkey_crypto::envelope::EnvelopedKey;
-use bidkey_crypto::hazmat::{self, DeviceShare, ServerKeygenMsg, SignResponse};
 use bidkey_crypto::sm2::Sm2PublicKey;
 use bidkey_crypto::x509::{Cert, CsrDraft, Name};
 use bidkey_protocol::certs::*;
+use bidkey_protocol::cosign::CosignPurpose;
 use bidkey_protocol::orders::Status;
 use der::Decode;
 
@@ -107,7 +110,7 @@ impl Bidkey {
             )
             .await?;
         super::id_segment(&start.enrollment_id, "enrollment_id")?;
-        let (state, msg) = hazmat::make_device_keygen(&start.keygen_session)?;
+        let (keygen, msg) = DeviceKeygen::start(&start.keygen_session)?;
         let kg: KeygenResponse = self
             .api
             .post(
@@ -118,14 +121,13 @@ impl Bidkey {
             )
             .await?;
         let server_msg = ServerKeygenMsg::from_bytes(&kg.server_msg)?;
-        let (share, joint) =
-            hazmat::device_keygen_finish(state, &server_msg, &start.keygen_session)?;
+        let (share, joint) = keygen.finish(&server_msg)?;
 
         let subject = Name::from_der(&start.subject_der)
             .map_err(|_| CoreError::Crypto("server sent a malformed subject".into()))?;
         let draft = CsrDraft::new(subject, &joint.to_spki_der()?)?;
         let e = draft.sm2_digest()?;
-        let (sign_state, req) = hazmat::device_sign_start_digest(&share, &e, &kg.csr_sign_session)?;
+        let (signer, req) = DeviceSigner::start(&share, &joint, &e, &kg.csr_sign_session)?;
         let resp: CsrSignResponse = self
             .api
             .post(
@@ -135,11 +137,7 @@ impl Bidkey {
                 },
             )
             .await?;
-        let sig = hazmat::device_sign_finish(
-            sign_state,
-            &share,
-            &SignResponse::from_bytes(&resp.response)?,
-        )?;
+        let sig = signer.finish(&SignResponse::from_bytes(&resp.response)?)?;
         let csr = draft.assemble(&sig.to_der())?;
 
         // Keep the new share, then what resuming needs, before the server commits the
@@ -310,7 +308,13 @@ impl Bidkey {
     ) -> Result<DeviceShare> {
         let env = EnvelopedKey::from_der(&key.envelope)?;
         let sym = self
-            .co_decrypt(signing_serial, share, env.sym_key_ciphertext())
+            .co_decrypt_for(
+                signing_serial,
+                share,
+                env.sym_key_ciphertext(),
+                CosignPurpose::KeyDelivery,
+                None,
+            )
             .await?;
         let secret = env.open_with_sym_key(joint, &sym)?;
         Ok(DeviceShare::from_bytes(secret.as_slice())?)

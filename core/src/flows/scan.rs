@@ -10,7 +10,7 @@
 use crate::error::{CoreError, Result};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
-use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
 use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};
@@ -100,6 +100,12 @@ struct AutoConfirm {
     serial: String,
     share: Arc<DeviceShare>,
     expires_at: i64,
+}
+
+/// When an auto-confirm share is dropped: at the session's end, but no later than `max`
+/// seconds from `now` (an unmasked share is the PIN's worth of power held in memory).
+fn auto_confirm_until(session_expires_at: i64, now: i64, max: i64) -> i64 {
+    session_expires_at.min(now.saturating_add(max))
 }
 
 const CA_CACHE_KEY: &str = "ca_chain";
@@ -214,6 +220,7 @@ impl Bidkey {
         let e = message_digest(&public, DEFAULT_ID, b"bidkey auto-confirm on")?;
         self.co_sign_digest(&serial, &share, &e, CosignPurpose::Sign, None)
             .await?;
+        let expires_at = auto_confirm_until(expires_at, now(), self.auto_confirm_max_secs);
         lock(&self.scan.auto).insert(
             session_id.to_owned(),
             AutoConfirm {
@@ -369,7 +376,11 @@ impl Bidkey {
                     AutoConfirm {
                         serial: serial.to_owned(),
                         share: share.clone(),
-                        expires_at: grant.expires_at,
+                        expires_at: auto_confirm_until(
+                            grant.expires_at,
+                            now(),
+                            self.auto_confirm_max_secs,
+                        ),
                     },
                 );
             }
@@ -425,9 +436,8 @@ impl Bidkey {
         else {
             return Err(CoreError::InvalidInput { field: "kind" });
         };
-        if now() < *opening_at {
-            return Err(server_error(ErrorCode::TooEarly));
-        }
+        // The opening time is judged by the server's clock (each co-decryption session
+        // carries it), never by this phone's, which its holder can set forward.
         let held = self.held_keys()?;
         let mut shares: HashMap<String, DeviceShare> = HashMap::new();
         let mut file_keys = Vec::new();
@@ -442,7 +452,9 @@ impl Bidkey {
             let share = shares
                 .get(&f.recipient_serial)
                 .ok_or_else(|| CoreError::NotFound("key share".into()))?;
-            let key = self.co_decrypt(&f.recipient_serial, share, &ct).await?;
+            let key = self
+                .co_decrypt_not_before(&f.recipient_serial, share, &ct, *opening_at)
+                .await?;
             file_keys.push(ReplyFileKey {
                 file_name: f.file_name.clone(),
                 key: key.to_vec(),
@@ -726,4 +738,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The error a server refusal would give, for checks the phone makes itself.
 fn server_error(code: ErrorCode) -> CoreError {
     CoreError::from(bidkey_protocol::ErrorBody::new(code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::auto_confirm_until;
+
+    #[test]
+    fn auto_confirm_is_capped_by_the_phone() {
+        let now = 1_000_000;
+        // A ten-hour session holds the share two hours.
+        assert_eq!(auto_confirm_until(now + 36_000, now, 7_200), now + 7_200);
+        // A shorter session ends first.
+        assert_eq!(auto_confirm_until(now + 600, now, 7_200), now + 600);
+        assert_eq!(auto_confirm_until(now + 600, now, 0), now);
+        assert_eq!(auto_confirm_until(i64::MAX, now, i64::MAX), i64::MAX);
+    }
 }

@@ -113,7 +113,7 @@ mod tests {
     use super::*;
     use crate::keystore::SoftwareKeystore;
     use crate::wallet::StoredShare;
-    use bidkey_crypto::hazmat::DeviceShare;
+    use bidkey_crypto::cosign::DeviceShare;
     use bidkey_crypto::pin::PinKdfParams;
     use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 
 use super::Wallet;
 use crate::error::{CoreError, Result};
-use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::pin::{PinKdfParams, PinMask, SALT_LEN};
 use rusqlite::{OptionalExtension, params};
 use zeroize::Zeroizing;
@@ -35,10 +35,7 @@ impl Wallet {
         params_kdf: PinKdfParams,
         now: i64,
     ) -> Result<()> {
-        check_pin(pin)?;
-        let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
-        let masked = PinMask::derive(pin.as_bytes(), &salt, params_kdf)?.mask(&share.to_bytes())?;
-        let sealed = self.seal(masked.as_slice())?;
+        let (salt, sealed) = self.masked(share, pin, params_kdf)?;
         self.with(|c| {
             c.execute(
                 "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
@@ -48,6 +45,19 @@ impl Wallet {
             )
             .map(|_| ())
         })
+    }
+
+    /// `(salt, seal_keystore(d1 + m(PIN)))` of `share` under `pin` with a fresh salt.
+    fn masked(
+        &self,
+        share: &DeviceShare,
+        pin: &str,
+        params_kdf: PinKdfParams,
+    ) -> Result<([u8; SALT_LEN], Vec<u8>)> {
+        check_pin(pin)?;
+        let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
+        let masked = PinMask::derive(pin.as_bytes(), &salt, params_kdf)?.mask(&share.to_bytes())?;
+        Ok((salt, self.seal(masked.as_slice())?))
     }
 
     /// The share as unmasked with `pin`: the real one if the PIN is right, a different valid
@@ -86,21 +96,40 @@ impl Wallet {
         Ok(DeviceShare::from_bytes(share.as_slice())?)
     }
 
-    /// Re-mask every share from `old_pin` to `new_pin` (PIN change). The caller first proves
-    /// `old_pin` with the server, since the wallet cannot tell.
+    /// Re-mask the shares `key_ids` from `old_pin` to `new_pin` (PIN change), all in one
+    /// transaction: either every one is changed or none is.
+    ///
+    /// The wallet cannot tell a wrong `old_pin` (it unmasks to another valid scalar), so the
+    /// caller first proves `old_pin` with the server for every share it passes here: a share
+    /// kept under another PIN would otherwise be re-masked from garbage and lost for good.
     pub fn rekey_shares(
         &self,
+        key_ids: &[String],
         old_pin: &str,
         new_pin: &str,
         params_kdf: PinKdfParams,
-        now: i64,
     ) -> Result<()> {
         check_pin(new_pin)?;
-        for meta in self.shares()? {
-            let share = self.share_with_pin(&meta.key_id, old_pin, params_kdf)?;
-            self.put_share(&meta, &share, new_pin, params_kdf, now)?;
+        let mut rows = Vec::with_capacity(key_ids.len());
+        for key_id in key_ids {
+            let share = self.share_with_pin(key_id, old_pin, params_kdf)?;
+            let (salt, sealed) = self.masked(&share, new_pin, params_kdf)?;
+            rows.push((key_id.as_str(), salt, sealed));
         }
-        Ok(())
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (key_id, salt, sealed) in &rows {
+                let n = tx.execute(
+                    "UPDATE key_shares SET salt = ?1, share_sealed = ?2 WHERE key_id = ?3",
+                    params![salt.to_vec(), sealed, key_id],
+                )?;
+                if n != 1 {
+                    // Gone since it was read: change nothing (the transaction rolls back).
+                    return Err(rusqlite::Error::QueryReturnedNoRows);
+                }
+            }
+            tx.commit()
+        })
     }
 
     pub fn shares(&self) -> Result<Vec<StoredShare>> {
@@ -232,7 +261,25 @@ mod tests {
                 .to_bytes(),
             [7u8; 32]
         );
-        w2.rekey_shares("123456", "888888", FAST, 1).expect("rekey");
+        w2.rekey_shares(&["k1".to_owned()], "123456", "888888", FAST)
+            .expect("rekey");
+        assert!(
+            w2.rekey_shares(
+                &["k1".to_owned(), "gone".to_owned()],
+                "888888",
+                "111111",
+                FAST
+            )
+            .is_err(),
+            "a missing share fails the whole change"
+        );
+        assert_eq!(
+            *w2.share_with_pin("k1", "888888", FAST)
+                .expect("s")
+                .to_bytes(),
+            [7u8; 32],
+            "and leaves the others as they were"
+        );
         assert_eq!(
             *w2.share_with_pin("k1", "888888", FAST)
                 .expect("s")

@@ -1,6 +1,11 @@
 //! Two-party SM2 (协同签名): the device holds `d1`, the co-signing service holds `d2`, with
 //! `(1 + d)⁻¹ = d1·d2`; the whole key `d` is never formed.
 //!
+//! **Not for use outside this crate and its tests**: the phone core and the server call the
+//! safe API in [`crate::cosign`], whose session objects own the one-shot state and make the
+//! checks. This module is public (and hidden from the docs) only so that the crate's
+//! integration tests, the bench and the demo can drive single steps.
+//!
 //! Hazardous because each function is one protocol step: the caller carries the messages,
 //! picks a fresh random session id per run (server side, accepted once), counts
 //! `Error::BadProof` from [`server_sign`] and [`server_decrypt`] as PIN failures, and never
@@ -33,3 +38,6 @@ pub use sign::{
     server_sign,
 };
 pub use wire::{MAX_SESSION_ID_LEN, MIN_SESSION_ID_LEN, POINT_LEN, SCALAR_LEN};
+
+#[cfg(test)]
+pub(crate) use sign::tests::hostile_server_sign;

@@ -133,7 +133,8 @@ impl ServerShare {
 impl Zeroize for ServerShare {
     fn zeroize(&mut self) {
         self.d2.zeroize();
-        self.device_point = ProjectivePoint::IDENTITY;
+        // P1 is a PIN-verification value: wiped with volatile writes like d2.
+        self.device_point.zeroize();
     }
 }
 

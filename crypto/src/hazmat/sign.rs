@@ -13,6 +13,7 @@
 //!                                                 s2 = d2·k3, s3 = d2·(r + k2)
 //!                  ◀── SignResponse (r, s2, s3) ──
 //! s = d1·k1·s2 + d1·s3 − r  (≠ 0, ≠ n − r)
+//! (r, s) must verify under P for the device's own e, else BadCoSignature, nothing sent
 //!                  ── signature (r, s) ──▶        server_check_final(P, e, (r, s))
 //! ```
 //!
@@ -23,6 +24,13 @@
 //! holding `P` (which is public), so a response `(r, s2, s3)` handed to a device with a wrong
 //! share would let that device test every PIN offline. The server therefore answers only a
 //! device that proves it holds the right `d1`.
+//!
+//! Why the device verifies before it lets `s` go: nothing in the algebra binds the
+//! server's `r` to the device's `e`. A hostile server that answers with `r = e' + x1` for a
+//! digest `e'` of its choosing gets from an unchecking device a valid signature on `e'`, a
+//! chosen-message forgery per approved signing. [`device_sign_finish`] therefore checks
+//! `(r, s)` under `P` against the `e` fixed at [`device_sign_start_digest`] and returns
+//! [`Error::BadCoSignature`] (and no signature) otherwise.
 
 use super::proof::{PROOF_LEN, Proof, prove, verify};
 use super::share::{DeviceShare, ServerShare};
@@ -65,9 +73,12 @@ pub struct SignResponse {
 /// The device's nonce `k1` between request and response.
 ///
 /// Not `Clone`, consumed by [`device_sign_finish`] and wiped on drop: answering two
-/// responses with one `k1` would hand the server two equations in `d1` and `k1`.
+/// responses with one `k1` would hand the server two equations in `d1` and `k1`. It also
+/// fixes the digest `e` and the joint key `P` the final signature must verify against.
 pub struct DeviceSignState {
     k1: Scalar,
+    e: [u8; 32],
+    public: Sm2PublicKey,
 }
 
 impl Drop for DeviceSignState {
@@ -138,21 +149,25 @@ pub fn device_sign_start(
     session_id: &[u8],
 ) -> Result<(DeviceSignState, SignRequest)> {
     let e = message_digest(public, id, msg)?;
-    device_sign_start_digest(share, &e, session_id)
+    device_sign_start_digest(share, public, &e, session_id)
 }
 
-/// Device, step 1, for a digest `e = SM3(Z ‖ M)` computed elsewhere.
+/// Device, step 1, for a digest `e = SM3(Z ‖ M)` computed elsewhere under the joint key
+/// `public`.
 ///
 /// `k1` comes from the OS CSPRNG every time and never from `e`: a retry that reused it
 /// would give the server enough equations to solve for `d1`.
 pub fn device_sign_start_digest(
     share: &DeviceShare,
+    public: &Sm2PublicKey,
     e: &[u8; 32],
     session_id: &[u8],
 ) -> Result<(DeviceSignState, SignRequest)> {
     check_session_id(session_id)?;
     let state = DeviceSignState {
         k1: random_nonzero_scalar(),
+        e: *e,
+        public: *public,
     };
     let q1 = Sm2PublicKey::from_point(&ProjectivePoint::mul_by_generator(&state.k1))?;
     let q1_bytes = q1.to_sec1();
@@ -212,9 +227,12 @@ fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &ProjectivePoint) -> Optio
     (!bool::from(retry)).then_some(SignResponse { r, s2, s3 })
 }
 
-/// Device, step 2: combine the server's values into the signature `(r, s)`.
+/// Device, step 2: combine the server's values into the signature `(r, s)` and verify it.
 ///
-/// The device returns the signature to the server, which checks it with
+/// The signature is returned only if it verifies under `P` for the digest `e` this
+/// signing started with; otherwise [`Error::BadCoSignature`]: the server (or something
+/// between) answered for another digest or sent garbage, and `s` must not leave the
+/// device. The device then returns the signature to the server, which checks it with
 /// [`server_check_final`] before it is used anywhere.
 pub fn device_sign_finish(
     state: DeviceSignState,
@@ -223,12 +241,15 @@ pub fn device_sign_finish(
 ) -> Result<Sm2Signature> {
     let (r, s2, s3) = (response.r, response.s2, response.s3);
     let s = *share.d1() * (state.k1 * s2 + s3) - r;
+    let (e, public) = (state.e, state.public);
     drop(state);
     // s = 0 or s + r = 0 (i.e. k + r = 0) is excluded by GB/T 32918.2; sign again.
     if bool::from(s.is_zero() | (s + r).is_zero()) {
         return Err(Error::InvalidScalar);
     }
-    Sm2Signature::from_scalars(r, s)
+    let sig = Sm2Signature::from_scalars(r, s)?;
+    verify_digest(&public, &e, &sig).map_err(|_| Error::BadCoSignature)?;
+    Ok(sig)
 }
 
 /// Server, after the device returns the signature: it must verify under `P` and `e`.
@@ -240,10 +261,25 @@ pub fn server_check_final(public: &Sm2PublicKey, e: &[u8; 32], sig: &Sm2Signatur
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::hazmat::share::make_shares_for_key;
     use crate::sm2::{DEFAULT_ID, Sm2PrivateKey, verify};
+
+    /// A hostile co-signing server: it checks the device's proof as usual, then answers
+    /// with `r = e' + x1` for a digest `e'` of its own choosing.
+    pub(crate) fn hostile_server_sign(
+        share: &ServerShare,
+        request: &SignRequest,
+        other_e: &[u8; 32],
+    ) -> SignResponse {
+        let q1 = request.q1.to_projective();
+        loop {
+            if let Some(response) = server_sign_attempt(share.d2(), other_e, &q1) {
+                return response;
+            }
+        }
+    }
 
     const SID: &[u8] = b"sign-session-0001";
 
@@ -264,6 +300,40 @@ mod tests {
         let sig = device_sign_finish(state, &device, &resp).expect("finish");
         server_check_final(&public, req.digest(), &sig).expect("final");
         verify(&public, DEFAULT_ID, b"bid", &sig).expect("verifies");
+    }
+
+    #[test]
+    fn device_refuses_an_answer_for_another_digest() {
+        let (device, server) = shares();
+        let public = *server.public_key();
+        let e = message_digest(&public, DEFAULT_ID, b"bid for tender A").expect("e");
+        let other_e = message_digest(&public, DEFAULT_ID, b"withdraw every bid").expect("e'");
+        let (state, req) = device_sign_start_digest(&device, &public, &e, SID).expect("start");
+        let k1 = state.k1;
+        let resp = hostile_server_sign(&server, &req, &other_e);
+        // The attack is real: the unchecked combination is a valid signature on e'.
+        let s = *device.d1() * (k1 * resp.s2 + resp.s3) - resp.r;
+        let forged = Sm2Signature::from_scalars(resp.r, s).expect("scalars");
+        verify_digest(&public, &other_e, &forged).expect("an unchecking device would forge");
+        // The device checks against its own e and lets nothing go.
+        assert_eq!(
+            device_sign_finish(state, &device, &resp),
+            Err(Error::BadCoSignature)
+        );
+    }
+
+    #[test]
+    fn device_refuses_a_tampered_r() {
+        let (device, server) = shares();
+        let public = *server.public_key();
+        let (state, req) =
+            device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        let mut resp = server_sign(&server, &req, SID).expect("server");
+        resp.r += Scalar::ONE;
+        assert_eq!(
+            device_sign_finish(state, &device, &resp),
+            Err(Error::BadCoSignature)
+        );
     }
 
     #[test]

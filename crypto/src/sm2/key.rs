@@ -102,8 +102,8 @@ pub struct Sm2PrivateKey {
 
 impl Zeroize for Sm2PrivateKey {
     fn zeroize(&mut self) {
-        self.d = Scalar::ZERO;
-        self.d_plus_one_inv = Scalar::ZERO;
+        self.d.zeroize();
+        self.d_plus_one_inv.zeroize();
     }
 }
 
@@ -120,16 +120,6 @@ impl core::fmt::Debug for Sm2PrivateKey {
         f.debug_struct("Sm2PrivateKey")
             .field("public", &self.public)
             .finish_non_exhaustive()
-    }
-}
-
-impl Clone for Sm2PrivateKey {
-    fn clone(&self) -> Self {
-        Self {
-            d: self.d,
-            d_plus_one_inv: self.d_plus_one_inv,
-            public: self.public,
-        }
     }
 }
 

@@ -466,11 +466,16 @@ mod tests {
         assert_ne!(c.fingerprint_sha256(), c.fingerprint_sm3());
     }
 
+    /// A second key object with the same scalar (private keys are not `Clone`).
+    fn copy_of(key: &crate::sm2::Sm2PrivateKey) -> crate::sm2::Sm2PrivateKey {
+        crate::sm2::Sm2PrivateKey::from_bytes(key.to_bytes().as_slice()).expect("same key")
+    }
+
     #[test]
     fn both_accepted_sm2_ids_verify_and_others_do_not() {
         let pki = sm2_pki();
         let t = template(CertProfile::Signing, pki.sign.subject().clone(), &key());
-        let empty_id = Sm2Signer::new(pki.ca_key.clone(), Sm2Id::OpenSsl3Empty);
+        let empty_id = Sm2Signer::new(copy_of(&pki.ca_key), Sm2Id::OpenSsl3Empty);
         let cert = Cert::issue(&t, &pki.ca, &empty_id).expect("OpenSSL 3.0 style");
         cert.verify_signature(pki.ca.public_key())
             .expect("verifies");
@@ -488,7 +493,7 @@ mod tests {
             }
         }
         assert_eq!(
-            Cert::issue(&t, &pki.ca, &OtherId(pki.ca_key.clone())).map(|_| ()),
+            Cert::issue(&t, &pki.ca, &OtherId(copy_of(&pki.ca_key))).map(|_| ()),
             Err(crate::Error::BadSignature)
         );
     }

@@ -49,7 +49,7 @@ impl TbsSigner for Sm2PrivateKey {
 /// A one-party SM2 key signing with a chosen [`Sm2Id`]; `Sm2PrivateKey` itself signs with
 /// [`Sm2Id::Standard`]. Use [`Sm2Id::OpenSsl3Empty`] only for material OpenSSL 3.0 has to
 /// verify as is (e.g. CRLs fed to `openssl verify -crl_check`).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sm2Signer {
     key: Sm2PrivateKey,
     id: Sm2Id,

@@ -32,7 +32,7 @@ use crate::state::AppState;
 use crate::util::new_id;
 use axum::Json;
 use axum::extract::{Path, State};
-use bidkey_crypto::hazmat::{self, DeviceKeygenMsg, ServerShare};
+use bidkey_crypto::cosign::{self, DeviceKeygenMsg, ServerCosigner, ServerShare};
 use bidkey_crypto::sm2::Sm2PublicKey;
 use bidkey_crypto::x509::{Cert, CertProfile, Csr, CsrDraft, Name};
 use bidkey_protocol::ErrorCode;
@@ -228,7 +228,7 @@ pub async fn keygen(
             let Ok(msg) = DeviceKeygenMsg::from_bytes(&req.device_msg) else {
                 return Ok(Err(ServerError::Api(ErrorCode::BadRequest)));
             };
-            let (share, reply) = match hazmat::make_server_keygen(&msg, &sid(&row.keygen_session)?)
+            let (share, reply) = match cosign::server_keygen(&msg, &sid(&row.keygen_session)?)
             {
                 Ok(x) => x,
                 Err(_) => return Ok(Err(ServerError::Api(ErrorCode::InvalidProof))),
@@ -294,7 +294,7 @@ pub async fn csr_sign(
             let row = enrollment(tx, &id, &user.account_id, &device)?;
             require(&row, "csr", now)?;
             advance(tx, now, &row.id, "csr", "failed")?;
-            let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
+            let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
                 return Ok(Err(ServerError::Api(ErrorCode::BadRequest)));
             };
             let (draft, _) = csr_draft(&row)?;
@@ -303,7 +303,7 @@ pub async fn csr_sign(
             }
             let share = pending_share(&st2, &row)?;
             let session = sid(row.sign_session.as_deref().unwrap_or_default())?;
-            match hazmat::server_sign(&share, &request, &session) {
+            match ServerCosigner::new(&share).sign(&request, &session) {
                 Ok(response) => {
                     advance(tx, now, &row.id, "failed", "signed")?;
                     Ok(Ok(response.to_bytes().to_vec()))

@@ -5,7 +5,7 @@ use crate::ca::keys::{CaKeys, Sealed};
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::params;
-use bidkey_crypto::hazmat::ServerShare;
+use bidkey_crypto::cosign::ServerShare;
 use bidkey_crypto::sm2::Sm2PublicKey;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CertUsage;
@@ -124,6 +124,26 @@ pub fn share(ca: &CaKeys, key: &KeyRow) -> Result<ServerShare> {
 /// Whether the pair may be used: its signing certificate (and the pair) must be in force.
 /// Revoked (or replaced) beats suspended beats expired. With `allow_suspended`, a suspended
 /// pair passes (only for the holder's own revocation).
+/// How long after a pair is created its signing key may open key-delivery envelopes.
+pub const KEY_DELIVERY_WINDOW: i64 = 24 * 3600;
+
+/// A signing key co-decrypts only the envelopes of its own enrolment: within
+/// [`KEY_DELIVERY_WINDOW`] of the pair's creation.
+pub fn check_in_key_delivery(tx: &mut dyn Tx, pair_id: &str, now: i64) -> Result<()> {
+    let created = tx
+        .query_opt(
+            "SELECT created_at FROM cert_pairs WHERE id = $1",
+            &params![pair_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?
+        .i64(0)?;
+    if now < created + KEY_DELIVERY_WINDOW {
+        Ok(())
+    } else {
+        Err(ErrorCode::BadRequest.into())
+    }
+}
+
 pub fn check_usable(tx: &mut dyn Tx, pair_id: &str, now: i64, allow_suspended: bool) -> Result<()> {
     let row = tx
         .query_opt(

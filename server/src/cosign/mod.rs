@@ -1,8 +1,8 @@
-//! The co-signing service: the server half of two-party SM2 (`bidkey_crypto::hazmat`,
+//! The co-signing service: the server half of two-party SM2 (`bidkey_crypto::cosign`,
 //! `docs/two-party-sm2.md`), only for an authenticated device of the certificate's holder
 //! and only while the certificate is in force.
 //!
-//! Every operation starts with a session whose 32 random bytes are the hazmat session id; a
+//! Every operation starts with a session whose 32 random bytes are the two-party session id; a
 //! session is accepted once (`open → answered → done`, or `failed`). Wrong PINs are counted
 //! per certificate pair ([`pin`]).
 
@@ -19,7 +19,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
-use bidkey_crypto::hazmat;
+use bidkey_crypto::cosign::{self, ServerCosigner};
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2PublicKey, Sm2Signature, message_digest};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CertUsage;
@@ -152,9 +152,18 @@ async fn open_session(
                 &user.account_id,
                 &device,
             )?;
+            // Each key does its one job: signing keys sign (and, during enrolment, open the
+            // envelopes that deliver the escrowed encryption keys); encryption keys decrypt.
             let signing = key.usage == CertUsage::Signing;
-            if matches!(req.purpose, CosignPurpose::Sign | CosignPurpose::Revoke) && !signing {
+            let fits = match req.purpose {
+                CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::KeyDelivery => signing,
+                CosignPurpose::Decrypt => !signing,
+            };
+            if !fits {
                 return Err(ErrorCode::BadRequest.into());
+            }
+            if req.purpose == CosignPurpose::KeyDelivery {
+                keys::check_in_key_delivery(tx, &key.pair_id, now)?;
             }
             keys::check_usable(tx, &key.pair_id, now, req.purpose == CosignPurpose::Revoke)?;
             pin::check_not_locked(tx, &key.pair_id)?;
@@ -185,6 +194,7 @@ async fn open_session(
                 session_id: sid.to_vec(),
                 challenge,
                 expires_at: now + SESSION_TTL,
+                server_time: now,
             })
         })
         .await?;
@@ -297,13 +307,13 @@ async fn sign(
 ) -> Result<Json<wire::SignResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
     let (s, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        p != CosignPurpose::Decrypt
+        matches!(p, CosignPurpose::Sign | CosignPurpose::Revoke)
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
-        let Ok(request) = hazmat::SignRequest::from_bytes(&req.request) else {
+        let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };
         if s.digest.as_deref().is_some_and(|d| d != request.digest()) {
@@ -311,7 +321,8 @@ async fn sign(
         }
         let digest = request.digest().to_vec();
         Ok(Verdict::of(
-            hazmat::server_sign(&share, &request, &req.session_id)
+            ServerCosigner::new(&share)
+                .sign(&request, &req.session_id)
                 .map(|r| (r.to_bytes().to_vec(), digest)),
         ))
     })
@@ -360,7 +371,7 @@ async fn sign_finish(
         // Any signature that does not verify counts against the PIN, malformed ones too.
         Ok(
             match sig
-                .and_then(|sig| hazmat::server_check_final(&public, &digest, &sig).map(|()| sig))
+                .and_then(|sig| cosign::check_final_signature(&public, &digest, &sig).map(|()| sig))
             {
                 Ok(sig) => Verdict::Right((sig, s.purpose)),
                 Err(_) => Verdict::Wrong,
@@ -408,17 +419,18 @@ async fn decrypt(
 ) -> Result<Json<wire::DecryptResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
     let (_, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        p == CosignPurpose::Decrypt
+        matches!(p, CosignPurpose::Decrypt | CosignPurpose::KeyDelivery)
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
         let share = keys::share(&secrets.ca, &k)?;
-        let Ok(request) = hazmat::DecryptRequest::from_bytes(&req.request) else {
+        let Ok(request) = cosign::DecryptRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };
         Ok(Verdict::of(
-            hazmat::server_decrypt(&share, &request, &req.session_id)
+            ServerCosigner::new(&share)
+                .decrypt(&request, &req.session_id)
                 .map(|r| r.to_bytes().to_vec()),
         ))
     })

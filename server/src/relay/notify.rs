@@ -7,6 +7,7 @@
 
 use super::feed::Feed;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -66,11 +67,42 @@ impl Waiters {
     }
 }
 
+/// What the long polls of one process did, so that a test can know a poll was asleep
+/// before it makes the change, and what ended the nap, instead of sleeping and timing.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WaitCounts {
+    /// Naps begun: a waiter found nothing and went to sleep.
+    pub naps: u64,
+    /// Naps ended by a wake-up for the waiter's key (not by the re-read timer).
+    pub wakeups: u64,
+    /// Waits that found their change on a re-read after a nap ended by the timer, before
+    /// the deadline.
+    pub found_on_recheck: u64,
+    /// Naps ended by the deadline.
+    pub deadlines: u64,
+}
+
+#[derive(Debug, Default)]
+struct WaitLog {
+    counts: Mutex<WaitCounts>,
+    changed: Notify,
+    /// Re-read interval set by a test, in milliseconds; 0 for the defaults.
+    recheck_ms: AtomicU64,
+}
+
+impl WaitLog {
+    fn count(&self, f: impl FnOnce(&mut WaitCounts)) {
+        f(&mut self.counts.lock().unwrap_or_else(|p| p.into_inner()));
+        self.changed.notify_waiters();
+    }
+}
+
 /// The relay's wake-ups: local waiters, and the feed to other processes when there is one.
 #[derive(Debug, Default, Clone)]
 pub struct Notifier {
     waiters: Arc<Waiters>,
     feed: Option<Arc<Feed>>,
+    log: Arc<WaitLog>,
 }
 
 impl Notifier {
@@ -81,6 +113,7 @@ impl Notifier {
         Notifier {
             waiters,
             feed: Some(Arc::new(feed)),
+            log: Arc::default(),
         }
     }
 
@@ -100,7 +133,10 @@ impl Notifier {
 
     /// How long a waiter may sleep before it re-reads on its own.
     fn recheck(&self) -> Duration {
-        if self.feed_is_up() {
+        let set = self.log.recheck_ms.load(Ordering::Relaxed);
+        if set > 0 {
+            Duration::from_millis(set)
+        } else if self.feed_is_up() {
             RECHECK_WITH_FEED
         } else {
             RECHECK
@@ -121,12 +157,17 @@ impl Notifier {
         Fut: std::future::Future<Output = Result<Option<T>, E>>,
     {
         let notify = self.waiters.subscribe(key);
+        // Whether the last nap was ended by the re-read timer before the deadline.
+        let mut rechecking = false;
         loop {
             // Registered before the read, so a change committed during it is not missed.
             let woken = notify.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
             if let Some(v) = check().await? {
+                if rechecking {
+                    self.log.count(|c| c.found_on_recheck += 1);
+                }
                 return Ok(Some(v));
             }
             let now = Instant::now();
@@ -134,8 +175,43 @@ impl Notifier {
                 return Ok(None);
             }
             let nap = (deadline - now).min(self.recheck());
-            let _ = tokio::time::timeout(nap, woken).await;
+            self.log.count(|c| c.naps += 1);
+            rechecking = if tokio::time::timeout(nap, woken).await.is_ok() {
+                self.log.count(|c| c.wakeups += 1);
+                false
+            } else if Instant::now() < deadline {
+                true
+            } else {
+                self.log.count(|c| c.deadlines += 1);
+                false
+            };
         }
+    }
+
+    /// What the waiters of this process did so far (tests).
+    pub fn wait_counts(&self) -> WaitCounts {
+        *self.log.counts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Return once at least `naps` naps have begun in this process: a test calls this
+    /// before it makes the change a long poll waits for, so the poll is known to be asleep.
+    pub async fn until_asleep(&self, naps: u64) {
+        loop {
+            let changed = self.log.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if self.wait_counts().naps >= naps {
+                return;
+            }
+            changed.await;
+        }
+    }
+
+    /// Re-read every `every` instead of [`RECHECK`] / [`RECHECK_WITH_FEED`] (tests: a long
+    /// interval makes a wake-up the only way a poll can answer before its deadline).
+    pub fn set_recheck(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.log.recheck_ms.store(ms, Ordering::Relaxed);
     }
 }
 
@@ -152,27 +228,51 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    fn waiting_on(
+        n: &Notifier,
+        flag: &Arc<AtomicBool>,
+        secs: u64,
+    ) -> tokio::task::JoinHandle<Result<Option<()>, ()>> {
+        let (n2, f2) = (n.clone(), flag.clone());
+        tokio::spawn(async move {
+            n2.wait_for("req:a", Instant::now() + Duration::from_secs(secs), || {
+                let v = f2.load(Ordering::SeqCst);
+                async move { Ok::<_, ()>(v.then_some(())) }
+            })
+            .await
+        })
+    }
+
     #[tokio::test]
     async fn notify_wakes_a_waiter_before_the_recheck() {
         let n = Notifier::default();
+        // No re-read before the deadline: only the wake-up can end the wait with the value.
+        n.set_recheck(Duration::from_secs(3600));
         let flag = Arc::new(AtomicBool::new(false));
-        let (n2, f2) = (n.clone(), flag.clone());
-        let waiter = tokio::spawn(async move {
-            let start = Instant::now();
-            let got = n2
-                .wait_for("req:a", start + Duration::from_secs(5), || {
-                    let v = f2.load(Ordering::SeqCst);
-                    async move { Ok::<_, ()>(v.then_some(())) }
-                })
-                .await;
-            (got, start.elapsed())
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let waiter = waiting_on(&n, &flag, 3600);
+        n.until_asleep(1).await;
         flag.store(true, Ordering::SeqCst);
         n.notify("req:a");
-        let (got, took) = waiter.await.expect("joined");
-        assert_eq!(got, Ok(Some(())));
-        assert!(took < Duration::from_millis(400), "took {took:?}");
+        assert_eq!(waiter.await.expect("joined"), Ok(Some(())));
+        let counts = n.wait_counts();
+        assert_eq!((counts.naps, counts.wakeups), (1, 1), "{counts:?}");
+    }
+
+    #[tokio::test]
+    async fn a_change_nobody_announces_is_found_by_the_recheck() {
+        let n = Notifier::default();
+        n.set_recheck(Duration::from_millis(10));
+        let flag = Arc::new(AtomicBool::new(false));
+        let waiter = waiting_on(&n, &flag, 3600);
+        n.until_asleep(1).await;
+        flag.store(true, Ordering::SeqCst);
+        assert_eq!(waiter.await.expect("joined"), Ok(Some(())));
+        let counts = n.wait_counts();
+        assert_eq!(
+            (counts.wakeups, counts.found_on_recheck),
+            (0, 1),
+            "{counts:?}"
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,9 @@
 //! The phone's side of enrolment, co-signing and co-decryption, computed in the tests with
-//! `bidkey_crypto::hazmat` (the real phone core comes later).
+//! `bidkey_crypto::cosign` (the real phone core comes later).
 
 use super::{Answer, Client, TestServer};
+use bidkey_crypto::cosign::{self, DeviceDecryptor, DeviceKeygen, DeviceShare, DeviceSigner};
 use bidkey_crypto::envelope::EnvelopedKey;
-use bidkey_crypto::hazmat::{self, DeviceShare};
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, Sm2PublicKey, Sm2Signature};
 use bidkey_crypto::x509::{Cert, CsrDraft, Name};
 use bidkey_protocol::accounts::*;
@@ -168,7 +168,7 @@ pub async fn enroll_until_finish(
         )
         .await
         .expect("enrolment started");
-    let (state, msg) = hazmat::make_device_keygen(&start.keygen_session).expect("keygen");
+    let (keygen, msg) = DeviceKeygen::start(&start.keygen_session).expect("keygen");
     let kg: KeygenResponse = c
         .post(
             &format!("/v1/enrollments/{}/keygen", start.enrollment_id),
@@ -178,14 +178,13 @@ pub async fn enroll_until_finish(
         )
         .await
         .expect("server keygen");
-    let server_msg = hazmat::ServerKeygenMsg::from_bytes(&kg.server_msg).expect("server msg");
-    let (share, public) =
-        hazmat::device_keygen_finish(state, &server_msg, &start.keygen_session).expect("joint");
+    let server_msg = cosign::ServerKeygenMsg::from_bytes(&kg.server_msg).expect("server msg");
+    let (share, public) = keygen.finish(&server_msg).expect("joint");
     let subject = Name::from_der(&start.subject_der).expect("subject");
     let draft = CsrDraft::new(subject, &public.to_spki_der().expect("spki")).expect("draft");
     let e = draft.sm2_digest().expect("digest");
-    let (sstate, req) =
-        hazmat::device_sign_start_digest(&share, &e, &kg.csr_sign_session).expect("sign start");
+    let (signer, req) =
+        DeviceSigner::start(&share, &public, &e, &kg.csr_sign_session).expect("sign start");
     let resp: CsrSignResponse = c
         .post(
             &format!("/v1/enrollments/{}/csr/sign", start.enrollment_id),
@@ -195,8 +194,8 @@ pub async fn enroll_until_finish(
         )
         .await
         .expect("CSR co-signed");
-    let resp = hazmat::SignResponse::from_bytes(&resp.response).expect("response");
-    let sig = hazmat::device_sign_finish(sstate, &share, &resp).expect("signature");
+    let resp = cosign::SignResponse::from_bytes(&resp.response).expect("response");
+    let sig = signer.finish(&resp).expect("signature");
     let csr = draft.assemble(&sig.to_der()).expect("CSR");
     (start.enrollment_id, csr.to_der().to_vec(), share, public)
 }
@@ -235,9 +234,15 @@ pub async fn enroll_unconfirmed(c: &Client, app_id: &str) -> (String, Wallet) {
     let mut enc_shares = HashMap::new();
     for k in &result.delivered_keys {
         let env = EnvelopedKey::from_der(&k.envelope).expect("envelope");
-        let sym = co_decrypt(c, &result.signing_serial, &share, env.sym_key_ciphertext())
-            .await
-            .expect("envelope key co-decrypted");
+        let sym = co_decrypt_as(
+            c,
+            &result.signing_serial,
+            &share,
+            env.sym_key_ciphertext(),
+            CosignPurpose::KeyDelivery,
+        )
+        .await
+        .expect("envelope key co-decrypted");
         let d1 = env
             .open_with_sym_key(&public, &sym)
             .expect("envelope opens");
@@ -301,7 +306,7 @@ pub async fn co_sign_in(
     public: &Sm2PublicKey,
     msg: &[u8],
 ) -> Answer<Sm2Signature> {
-    let (state, req) = hazmat::device_sign_start(share, public, DEFAULT_ID, msg, &s.session_id)
+    let (signer, req) = DeviceSigner::start_message(share, public, DEFAULT_ID, msg, &s.session_id)
         .expect("sign start");
     let resp: cw::SignResponse = c
         .post(
@@ -312,8 +317,8 @@ pub async fn co_sign_in(
             },
         )
         .await?;
-    let resp = hazmat::SignResponse::from_bytes(&resp.response).expect("response");
-    let sig = hazmat::device_sign_finish(state, share, &resp).expect("finish");
+    let resp = cosign::SignResponse::from_bytes(&resp.response).expect("response");
+    let sig = signer.finish(&resp).expect("finish");
     let done: cw::SignDone = c
         .post(
             "/v1/cosign/sign/finish",
@@ -326,7 +331,7 @@ pub async fn co_sign_in(
     Ok(Sm2Signature::from_der(&done.signature).expect("signature"))
 }
 
-/// Co-decrypt an SM2 ciphertext with the key of certificate `serial`.
+/// Co-decrypt an SM2 ciphertext with the encryption key of certificate `serial`.
 pub async fn co_decrypt(
     c: &Client,
     serial: &str,
@@ -344,8 +349,31 @@ pub async fn co_decrypt_in(
     share: &DeviceShare,
     ct: &Sm2Ciphertext,
 ) -> Answer<Vec<u8>> {
-    let s = open_session_in(c, serial, pair_id, CosignPurpose::Decrypt).await?;
-    let (state, req) = hazmat::device_decrypt_start(share, ct, &s.session_id).expect("start");
+    co_decrypt_with(c, serial, pair_id, share, ct, CosignPurpose::Decrypt).await
+}
+
+/// Co-decrypt in a session opened for `purpose` (`KeyDelivery`: an enrolment's envelope,
+/// with the signing key).
+pub async fn co_decrypt_as(
+    c: &Client,
+    serial: &str,
+    share: &DeviceShare,
+    ct: &Sm2Ciphertext,
+    purpose: CosignPurpose,
+) -> Answer<Vec<u8>> {
+    co_decrypt_with(c, serial, None, share, ct, purpose).await
+}
+
+async fn co_decrypt_with(
+    c: &Client,
+    serial: &str,
+    pair_id: Option<&str>,
+    share: &DeviceShare,
+    ct: &Sm2Ciphertext,
+    purpose: CosignPurpose,
+) -> Answer<Vec<u8>> {
+    let s = open_session_in(c, serial, pair_id, purpose).await?;
+    let (decryptor, req) = DeviceDecryptor::start(share, ct, &s.session_id).expect("start");
     let resp: cw::DecryptResponse = c
         .post(
             "/v1/cosign/decrypt",
@@ -355,10 +383,8 @@ pub async fn co_decrypt_in(
             },
         )
         .await?;
-    let resp = hazmat::DecryptResponse::from_bytes(&resp.response).expect("response");
-    Ok(hazmat::device_decrypt_finish(state, ct, &resp)
-        .expect("decrypts")
-        .to_vec())
+    let resp = cosign::DecryptResponse::from_bytes(&resp.response).expect("response");
+    Ok(decryptor.finish(&resp).expect("decrypts").to_vec())
 }
 
 /// The CA chain and both current CRLs.

@@ -131,7 +131,7 @@ impl PlatformSide {
                 platform_id: p.platform.id.clone(),
                 origin: origin.to_owned(),
                 cert_der: p.cert_der.clone(),
-                key: bidkey_crypto::scan::PlatformKey::Sm2(p.key.clone()),
+                key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
             },
         );
         let verifier = ReplyVerifier::new(api, Verifier::new(anchor), &p.platform.id);
