@@ -27,8 +27,7 @@ use super::proof::{PROOF_LEN, Proof, prove, verify};
 use super::share::{DeviceShare, ServerShare};
 use super::wire::{POINT_LEN, check_session_id, invert, join, nonzero_point, read_key, split};
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2Ciphertext, Sm2PublicKey, finish_decrypt, random_nonzero_scalar};
-use sm2::elliptic_curve::Group;
+use crate::sm2::{Sm2Ciphertext, Sm2PublicKey, curve, finish_decrypt, random_nonzero_scalar};
 use sm2::{ProjectivePoint, Scalar};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -116,10 +115,10 @@ pub fn device_decrypt_start(
         beta: random_nonzero_scalar(),
         c1: *ct.c1(),
     };
-    let blinded = nonzero_point(state.c1.to_projective() * state.beta)?;
+    let blinded = nonzero_point(curve::mul_affine(state.c1.as_affine(), &state.beta))?;
     let mut x = share.d1_inv()?;
-    let t1 = blinded * x;
-    let p1 = ProjectivePoint::mul_by_generator(&x);
+    let t1 = curve::mul(&blinded, &x);
+    let p1 = curve::mul_g(&x);
     let g = ProjectivePoint::GENERATOR;
     let proof = prove(
         DECRYPT_TAG,
@@ -150,9 +149,8 @@ pub fn server_decrypt(
     let t1 = request.t1.to_projective();
     let pairs = [(&g, share.device_point()), (&blinded, &t1)];
     verify(DECRYPT_TAG, &pairs, &[session_id], &request.proof)?;
-    let mut d2_inv = invert(share.d2())?;
-    let t2 = t1 * d2_inv;
-    d2_inv.zeroize();
+    // d2⁻¹ is kept in the share: no inversion per request.
+    let t2 = curve::mul_affine(request.t1.as_affine(), share.d2_inv());
     Ok(DecryptResponse {
         t2: Sm2PublicKey::from_point(&t2)?,
     })
@@ -171,7 +169,7 @@ pub fn device_decrypt_finish(
         return Err(Error::DecryptionFailed);
     }
     let mut beta_inv = invert(&state.beta)?;
-    let shared = response.t2.to_projective() * beta_inv - state.c1.to_projective();
+    let shared = curve::mul_affine(response.t2.as_affine(), &beta_inv) - state.c1.to_projective();
     beta_inv.zeroize();
     drop(state);
     finish_decrypt(&shared, ct)

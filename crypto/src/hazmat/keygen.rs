@@ -20,11 +20,10 @@
 
 use super::proof::{PROOF_LEN, Proof, prove, verify};
 use super::share::{DeviceShare, ServerShare};
-use super::wire::{POINT_LEN, check_session_id, invert, join, read_key, split};
+use super::wire::{POINT_LEN, check_session_id, join, read_key, split};
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2PublicKey, random_nonzero_scalar};
+use crate::sm2::{Sm2PublicKey, curve, random_nonzero_scalar};
 use sm2::ProjectivePoint;
-use sm2::elliptic_curve::Group;
 use zeroize::Zeroize;
 
 const DEVICE_TAG: &[u8] = b"bidkey/2p-sm2/v1/keygen/device";
@@ -105,7 +104,7 @@ pub fn make_device_keygen(session_id: &[u8]) -> Result<(DeviceKeygenState, Devic
     check_session_id(session_id)?;
     let share = DeviceShare::from_scalar(random_nonzero_scalar());
     let mut x = share.d1_inv()?;
-    let p1 = ProjectivePoint::mul_by_generator(&x);
+    let p1 = curve::mul_g(&x);
     let g = ProjectivePoint::GENERATOR;
     let proof = prove(DEVICE_TAG, &x, &[(&g, &p1)], &[session_id]);
     x.zeroize();
@@ -126,8 +125,8 @@ pub fn make_server_keygen(
     let p1 = msg.p1.to_projective();
     verify(DEVICE_TAG, &[(&g, &p1)], &[session_id], &msg.proof)?;
     let share = ServerShare::from_parts(random_nonzero_scalar(), p1)?;
-    let mut x = invert(share.d2())?;
-    let p2 = ProjectivePoint::mul_by_generator(&x);
+    let mut x = *share.d2_inv();
+    let p2 = curve::mul_g(&x);
     let p1_bytes = msg.p1.to_sec1();
     let proof = prove(SERVER_TAG, &x, &[(&g, &p2)], &[session_id, &p1_bytes]);
     x.zeroize();
@@ -160,7 +159,7 @@ pub fn device_keygen_finish(
         &msg.proof,
     )?;
     let mut x = state.share.d1_inv()?;
-    let joint = p2 * x - g;
+    let joint = curve::mul(&p2, &x) - g;
     x.zeroize();
     let public = Sm2PublicKey::from_point(&joint).map_err(|_| Error::InvalidKey)?;
     if public != msg.public {
@@ -172,6 +171,8 @@ pub fn device_keygen_finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hazmat::wire::invert;
+    use sm2::elliptic_curve::Group;
 
     const SID: &[u8] = b"keygen-session-0001";
 

@@ -13,9 +13,8 @@
 
 use super::wire::{SCALAR_LEN, read_scalar, split, write_points, write_scalar};
 use crate::error::{Error, Result};
-use crate::sm2::{digest_scalar, random_nonzero_scalar};
+use crate::sm2::{curve, digest_scalar, random_nonzero_scalar};
 use sm2::elliptic_curve::Group;
-use sm2::elliptic_curve::ops::LinearCombination;
 use sm2::{ProjectivePoint, Scalar};
 use sm3::{Digest, Sm3};
 use zeroize::Zeroize;
@@ -89,7 +88,8 @@ pub(crate) fn prove(
 ) -> Result<Proof> {
     loop {
         let mut a = random_nonzero_scalar();
-        let commitments: Vec<ProjectivePoint> = pairs.iter().map(|(b, _)| **b * a).collect();
+        let commitments: Vec<ProjectivePoint> =
+            pairs.iter().map(|(b, _)| curve::mul(b, &a)).collect();
         let c = challenge(tag, pairs, &commitments, context);
         let z = c.map(|c| (c, a + c * x));
         a.zeroize();
@@ -113,7 +113,8 @@ pub(crate) fn verify(
         if bool::from(base.is_identity() | stmt.is_identity()) {
             return Err(Error::BadProof);
         }
-        let a = ProjectivePoint::lincomb(&[(**base, proof.z), (**stmt, -proof.c)]);
+        // Proofs are public: variable-time arithmetic is safe here.
+        let a = curve::lincomb2_vartime((base, &proof.z), (stmt, &-proof.c));
         if bool::from(a.is_identity()) {
             return Err(Error::BadProof);
         }

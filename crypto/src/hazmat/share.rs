@@ -7,8 +7,7 @@ use super::wire::{
     POINT_LEN, SCALAR_LEN, invert, read_key, read_point, read_scalar, split, write_point,
 };
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar};
-use sm2::elliptic_curve::Group;
+use crate::sm2::{Sm2PrivateKey, Sm2PublicKey, curve, random_nonzero_scalar};
 use sm2::{ProjectivePoint, Scalar};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
@@ -78,6 +77,8 @@ pub const SERVER_SHARE_LEN: usize = SCALAR_LEN + 2 * POINT_LEN;
 /// stored and protected exactly like `d2`.
 pub struct ServerShare {
     d2: Scalar,
+    /// `d2⁻¹`, computed once here instead of on every co-decryption and key generation.
+    d2_inv: Scalar,
     device_point: ProjectivePoint,
     public: Sm2PublicKey,
 }
@@ -85,12 +86,12 @@ pub struct ServerShare {
 impl ServerShare {
     /// From `d2` and `P1`; computes `P = d2⁻¹·P1 − G` and refuses `P` = identity.
     pub(crate) fn from_parts(d2: Scalar, device_point: ProjectivePoint) -> Result<Self> {
-        let mut d2_inv = invert(&d2)?;
-        let joint = device_point * d2_inv - ProjectivePoint::GENERATOR;
-        d2_inv.zeroize();
+        let d2_inv = invert(&d2)?;
+        let joint = curve::mul(&device_point, &d2_inv) - ProjectivePoint::GENERATOR;
         let public = Sm2PublicKey::from_point(&joint).map_err(|_| Error::InvalidKey)?;
         Ok(Self {
             d2,
+            d2_inv,
             device_point,
             public,
         })
@@ -125,6 +126,10 @@ impl ServerShare {
         &self.d2
     }
 
+    pub(crate) fn d2_inv(&self) -> &Scalar {
+        &self.d2_inv
+    }
+
     pub(crate) fn device_point(&self) -> &ProjectivePoint {
         &self.device_point
     }
@@ -133,6 +138,7 @@ impl ServerShare {
 impl Zeroize for ServerShare {
     fn zeroize(&mut self) {
         self.d2.zeroize();
+        self.d2_inv.zeroize();
         self.device_point = ProjectivePoint::IDENTITY;
     }
 }
@@ -163,7 +169,7 @@ pub fn make_shares_for_key(key: &Sm2PrivateKey) -> Result<(DeviceShare, ServerSh
     let device = DeviceShare::from_scalar(random_nonzero_scalar());
     let mut d1_inv = device.d1_inv()?;
     let d2 = *key.d_plus_one_inv() * d1_inv;
-    let device_point = ProjectivePoint::mul_by_generator(&d1_inv);
+    let device_point = curve::mul_g(&d1_inv);
     d1_inv.zeroize();
     let server = ServerShare::from_parts(d2, device_point)?;
     // Guards against a broken key object rather than an attacker: the algebra makes it equal.

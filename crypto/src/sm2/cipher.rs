@@ -168,8 +168,8 @@ pub(crate) fn encrypt_with_nonce(
     msg: &[u8],
     k: &sm2::Scalar,
 ) -> Option<Sm2Ciphertext> {
-    let c1 = Sm2PublicKey::from_point(&ProjectivePoint::mul_by_generator(k)).ok()?;
-    let shared = (public.to_projective() * k).to_affine();
+    let c1 = Sm2PublicKey::from_affine(super::curve::mul_base(k)?).ok()?;
+    let shared = super::curve::mul_point(public.as_affine(), k)?;
     let z = xy(&shared);
     let t = kdf(z.as_slice(), msg.len());
     if t.iter().all(|&b| b == 0) {
@@ -195,7 +195,12 @@ pub(crate) fn finish_decrypt(
     if bool::from(shared.is_identity()) {
         return Err(Error::DecryptionFailed);
     }
-    let z = xy(&shared.to_affine());
+    finish_decrypt_affine(&shared.to_affine(), ct)
+}
+
+/// [`finish_decrypt`] for an affine `d·C1` (not the identity).
+fn finish_decrypt_affine(shared: &AffinePoint, ct: &Sm2Ciphertext) -> Result<Zeroizing<Vec<u8>>> {
+    let z = xy(shared);
     let t = kdf(z.as_slice(), ct.c2.len());
     if t.iter().all(|&b| b == 0) {
         return Err(Error::DecryptionFailed);
@@ -216,8 +221,9 @@ pub(crate) fn finish_decrypt(
 
 /// Decrypt a parsed ciphertext with the whole private key.
 pub fn decrypt(key: &Sm2PrivateKey, ct: &Sm2Ciphertext) -> Result<Zeroizing<Vec<u8>>> {
-    let shared = ct.c1.to_projective() * key.scalar();
-    finish_decrypt(&shared, ct)
+    let shared =
+        super::curve::mul_point(ct.c1.as_affine(), key.scalar()).ok_or(Error::DecryptionFailed)?;
+    finish_decrypt_affine(&shared, ct)
 }
 
 /// Decrypt the GM/T 0009 DER form.

@@ -45,6 +45,13 @@ impl Sm2PublicKey {
             .map_err(|_| Error::InvalidPoint)
     }
 
+    /// From an affine point; the identity is refused. No inversion, unlike [`Self::from_point`].
+    pub(crate) fn from_affine(point: AffinePoint) -> Result<Self> {
+        sm2::PublicKey::from_affine(point)
+            .map(Self)
+            .map_err(|_| Error::InvalidPoint)
+    }
+
     /// Uncompressed SEC1 encoding (65 bytes).
     pub fn to_sec1(&self) -> Vec<u8> {
         self.0.to_sec1_point(false).as_bytes().to_vec()
@@ -158,7 +165,8 @@ impl Sm2PrivateKey {
         }
         let d_plus_one_inv =
             Option::<Scalar>::from((d + Scalar::ONE).invert()).ok_or(Error::InvalidKey)?;
-        let public = Sm2PublicKey::from_point(&(ProjectivePoint::GENERATOR * d))?;
+        let public =
+            Sm2PublicKey::from_affine(super::curve::mul_base(&d).ok_or(Error::InvalidKey)?)?;
         Ok(Self {
             d,
             d_plus_one_inv,
