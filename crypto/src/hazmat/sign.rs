@@ -36,7 +36,7 @@ use crate::sm2::{
 };
 use sm2::elliptic_curve::ops::Reduce;
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::{AffinePoint, FieldBytes, ProjectivePoint, Scalar};
+use sm2::{AffinePoint, FieldBytes, Scalar};
 use subtle::Choice;
 use zeroize::Zeroize;
 
@@ -158,10 +158,10 @@ pub fn device_sign_start_digest(
     let q1 = Sm2PublicKey::from_affine(curve::mul_base(&state.k1).ok_or(Error::InvalidScalar)?)?;
     let q1_bytes = q1.to_sec1();
     let mut x = share.d1_inv()?;
-    let p1 = curve::mul_g(&x);
-    let g = ProjectivePoint::GENERATOR;
+    let p1 = curve::mul_base(&x).ok_or(Error::InvalidScalar);
+    let g = AffinePoint::GENERATOR;
     let ctx = proof_context(session_id, e, &q1_bytes);
-    let proof = prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx);
+    let proof = p1.and_then(|p1| prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx));
     x.zeroize();
     let request = SignRequest {
         e: *e,
@@ -182,7 +182,7 @@ pub fn server_sign(
     session_id: &[u8],
 ) -> Result<SignResponse> {
     check_session_id(session_id)?;
-    let g = ProjectivePoint::GENERATOR;
+    let g = AffinePoint::GENERATOR;
     let q1_bytes = request.q1.to_sec1();
     let ctx = proof_context(session_id, &request.e, &q1_bytes);
     verify(

@@ -8,9 +8,8 @@ use super::key::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar};
 use crate::error::{Error, Result};
 use der::asn1::{OctetStringRef, UintRef};
 use der::{Decode, Encode};
-use sm2::elliptic_curve::Group;
+use sm2::AffinePoint;
 use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::{AffinePoint, ProjectivePoint};
 use sm3::{Digest, Sm3};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -187,19 +186,12 @@ pub(crate) fn encrypt_with_nonce(
     })
 }
 
-/// Finish decryption given `shared = d·C1`: derive the key stream and check C3.
-pub(crate) fn finish_decrypt(
-    shared: &ProjectivePoint,
+/// Finish decryption given `shared = d·C1` (not the identity): derive the key stream and
+/// check C3.
+pub(crate) fn finish_decrypt_affine(
+    shared: &AffinePoint,
     ct: &Sm2Ciphertext,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if bool::from(shared.is_identity()) {
-        return Err(Error::DecryptionFailed);
-    }
-    finish_decrypt_affine(&shared.to_affine(), ct)
-}
-
-/// [`finish_decrypt`] for an affine `d·C1` (not the identity).
-fn finish_decrypt_affine(shared: &AffinePoint, ct: &Sm2Ciphertext) -> Result<Zeroizing<Vec<u8>>> {
     let z = xy(shared);
     let t = kdf(z.as_slice(), ct.c2.len());
     if t.iter().all(|&b| b == 0) {

@@ -373,6 +373,31 @@ pub(crate) fn mul_point(p: &AffinePoint, k: &Scalar) -> Option<AffinePoint> {
     finish(acc, exceptional, || ProjectivePoint::from(*p) * k)
 }
 
+/// `k·P` for any `P` (the fixed-base table when `P = G`), constant time in `k`.
+pub(crate) fn mul_any(p: &AffinePoint, k: &Scalar) -> Option<AffinePoint> {
+    if p == &AffinePoint::GENERATOR {
+        mul_base(k)
+    } else {
+        mul_point(p, k)
+    }
+}
+
+/// `k·P − Q`, constant time in `k`; `None` for the identity.
+pub(crate) fn mul_sub(p: &AffinePoint, k: &Scalar, q: &AffinePoint) -> Option<AffinePoint> {
+    let slow = || ProjectivePoint::from(*p) * k - ProjectivePoint::from(*q);
+    let (Some(pa), Some(qa)) = (Affine::from_sm2(p), Affine::from_sm2(q)) else {
+        return affine_or_none(slow());
+    };
+    let (kp, e1) = mul_point_jacobian(&pa, k);
+    let (diff, e2) = kp.add_affine(&qa.neg());
+    finish(diff, e1 | e2, slow)
+}
+
+fn affine_or_none(p: ProjectivePoint) -> Option<AffinePoint> {
+    let a = p.to_affine();
+    (!bool::from(a.is_identity())).then_some(a)
+}
+
 /// `k·P + l·G`, constant time in `k` and `l`; `None` for the identity.
 pub(crate) fn lincomb(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<AffinePoint> {
     let slow = || ProjectivePoint::from(*p) * k + ProjectivePoint::mul_by_generator(l);
@@ -448,13 +473,26 @@ fn add_signed(limbs: &mut [u64; 5], v: i64, shift: usize) {
 
 /// `P, 3P, …, 15P` for the width-5 NAF.
 fn odd_multiples(p: &Affine) -> Vec<Affine> {
-    let p2 = normalize_all(&[p.to_jacobian().double()])[0];
-    let mut odd = [p.to_jacobian(); 8];
-    for j in 1..8 {
-        odd[j] = odd[j - 1].add_affine_vartime(&p2);
+    odd_multiples_n(p, 8)
+}
+
+/// `P, 3P, …, (2n−1)P` in affine form: Jacobian additions of `2P`, one inversion in all.
+fn odd_multiples_n(p: &Affine, n: usize) -> Vec<Affine> {
+    let p2 = p.to_jacobian().double();
+    let mut odd = vec![p.to_jacobian(); n];
+    for j in 1..n {
+        // (2j+1)P = (2j−1)P + 2P: never exceptional for a point of prime order n ≫ 64.
+        odd[j] = odd[j - 1].add(&p2).0;
     }
     normalize_all(&odd)
 }
+
+/// `G, 3G, …, 63G` for the width-7 NAF of the generator's scalar in verification.
+static BASE_ODD: LazyLock<Vec<Affine>> = LazyLock::new(|| {
+    let g = Affine::from_sm2(&AffinePoint::GENERATOR)
+        .unwrap_or_else(|| unreachable!("the generator is not the identity"));
+    odd_multiples_n(&g, 32)
+});
 
 /// Straus's interleaving: `Σ bᵢ·Pᵢ` with one chain of doublings for all terms.
 fn straus_vartime(terms: &[([i8; 257], Vec<Affine>)]) -> Jacobian {
@@ -480,27 +518,58 @@ fn straus_vartime(terms: &[([i8; 257], Vec<Affine>)]) -> Jacobian {
     acc
 }
 
-/// Add `a·G` from the fixed-base table to `acc`, in variable time.
-fn add_base_vartime(mut acc: Jacobian, a: &Scalar) -> Jacobian {
-    for (window, &d) in BASE_TABLE.iter().zip(signed_radix16(a).iter()) {
-        if d > 0 {
-            acc = acc.add_affine_vartime(&window[(d - 1) as usize]);
-        } else if d < 0 {
-            acc = acc.add_affine_vartime(&window[(-d - 1) as usize].neg());
-        }
+/// `a·G + b·P` in Jacobian form, variable time: width-7 NAF over a static table for `G`,
+/// width-5 for `P`, one chain of doublings.
+fn base_add_vartime_jacobian(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Jacobian {
+    let mut terms = vec![(wnaf(a, 7), BASE_ODD.clone())];
+    if let Some(p) = Affine::from_sm2(p) {
+        terms.push((wnaf(b, 5), odd_multiples(&p)));
     }
-    acc
+    straus_vartime(&terms)
 }
 
-/// `a·G + b·P` in variable time: only for public `a`, `b`, `P` (verification).
+/// `a·G + b·P` in variable time: only for public `a`, `b`, `P`.
 pub(crate) fn mul_base_add_vartime(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Option<AffinePoint> {
-    let acc = match Affine::from_sm2(p) {
-        Some(p) => straus_vartime(&[(wnaf(b, 5), odd_multiples(&p))]),
-        None => Jacobian::identity(),
-    };
-    add_base_vartime(acc, a)
+    base_add_vartime_jacobian(a, b, p)
         .to_affine()
         .and_then(Affine::to_sm2)
+}
+
+/// n, the group order, and p − n, big-endian.
+const ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0x72, 0x03, 0xdf, 0x6b, 0x21, 0xc6, 0x05, 0x2b, 0x53, 0xbb, 0xf4, 0x09, 0x39, 0xd5, 0x41, 0x23,
+];
+const P_MINUS_ORDER: [u8; 32] = [
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x8d, 0xfc, 0x20, 0x93, 0xde, 0x39, 0xfa, 0xd5,
+    0xac, 0x44, 0x0b, 0xf6, 0xc6, 0x2a, 0xbe, 0xdc,
+];
+
+/// Whether `(a·G + b·P).x mod n = t`, in variable time and without an inversion: the
+/// x-coordinate is `X/Z²`, so compare `X` with `t·Z²` (and `(t + n)·Z²` when `t + n < p`).
+/// Public data only (signature verification).
+pub(crate) fn verify_x_vartime(a: &Scalar, b: &Scalar, p: &AffinePoint, t: &Scalar) -> bool {
+    let acc = base_add_vartime_jacobian(a, b, p);
+    if bool::from(acc.is_identity()) {
+        return false;
+    }
+    let z2 = acc.z.square();
+    let t_bytes: [u8; 32] = t.to_repr().into();
+    if acc.x == Fe::from_be_bytes(&t_bytes).mul(&z2) {
+        return true;
+    }
+    // t + n < p ⟺ t < p − n (big-endian byte order compares as integers).
+    if t_bytes < P_MINUS_ORDER {
+        let mut sum = [0u8; 32];
+        let mut carry = 0u16;
+        for i in (0..32).rev() {
+            let v = u16::from(t_bytes[i]) + u16::from(ORDER[i]) + carry;
+            sum[i] = v as u8;
+            carry = v >> 8;
+        }
+        return acc.x == Fe::from_be_bytes(&sum).mul(&z2);
+    }
+    false
 }
 
 /// `a·P + b·Q` in variable time: only for public scalars and points (proof checks).
@@ -534,34 +603,12 @@ pub(crate) fn mul_g(k: &Scalar) -> ProjectivePoint {
     projective(mul_base(k))
 }
 
-/// `p` in affine form, skipping the inversion for the generator.
-fn affine_of(p: &ProjectivePoint) -> AffinePoint {
-    if p == &ProjectivePoint::GENERATOR {
-        AffinePoint::GENERATOR
-    } else {
-        p.to_affine()
-    }
-}
-
 /// `k·P` in constant time in `k`, projective out.
 pub(crate) fn mul_affine(p: &AffinePoint, k: &Scalar) -> ProjectivePoint {
     if p == &AffinePoint::GENERATOR {
         return mul_g(k);
     }
     projective(mul_point(p, k))
-}
-
-/// `k·P` in constant time in `k`, projective in and out.
-pub(crate) fn mul(p: &ProjectivePoint, k: &Scalar) -> ProjectivePoint {
-    mul_affine(&affine_of(p), k)
-}
-
-/// `a·P + b·Q` in variable time, projective in and out: public data only.
-pub(crate) fn lincomb2_vartime(
-    (p, a): (&ProjectivePoint, &Scalar),
-    (q, b): (&ProjectivePoint, &Scalar),
-) -> ProjectivePoint {
-    projective(lincomb_vartime(a, &affine_of(p), b, &affine_of(q)))
 }
 
 #[cfg(test)]
@@ -616,9 +663,14 @@ mod tests {
             let q = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
             let want2 = affine(ProjectivePoint::from(p) * a + ProjectivePoint::from(q) * b);
             assert_eq!(lincomb_vartime(a, &p, b, &q), want2);
-            let (pp, qp) = (ProjectivePoint::from(p), ProjectivePoint::from(q));
-            assert_eq!(affine(lincomb2_vartime((&pp, a), (&qp, b))), want2);
-            assert_eq!(affine(mul(&pp, a)), affine(pp * a));
+            let pp = ProjectivePoint::from(p);
+            assert_eq!(affine(mul_affine(&p, a)), affine(pp * a));
+            assert_eq!(mul_any(&p, a), affine(pp * a));
+            assert_eq!(mul_any(&AffinePoint::GENERATOR, a), want_g_a(a));
+            assert_eq!(
+                mul_sub(&p, a, &q),
+                affine(pp * a - ProjectivePoint::from(q))
+            );
             assert_eq!(
                 affine(mul_g(b)),
                 affine(ProjectivePoint::mul_by_generator(b))
@@ -645,8 +697,102 @@ mod tests {
         }
     }
 
+    /// Both branches of the inversion-free x check, including a point whose x lies in
+    /// [n, p) (so x mod n = x − n), found by trying x = n, n + 1, … for a curve point.
+    #[test]
+    fn x_check_without_inversion() {
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let (a, b) = (random_nonzero_scalar(), random_nonzero_scalar());
+        let r = mul_base_add_vartime(&a, &b, &p).expect("not the identity");
+        let x = <Scalar as sm2::elliptic_curve::ops::Reduce<sm2::FieldBytes>>::reduce(
+            &sm2::elliptic_curve::point::AffineCoordinates::x(&r),
+        );
+        assert!(verify_x_vartime(&a, &b, &p, &x));
+        assert!(!verify_x_vartime(&a, &b, &p, &(x + Scalar::ONE)));
+        let mut x_big = ORDER;
+        let high = loop {
+            let mut sec1 = [0u8; 33];
+            sec1[0] = 2;
+            sec1[1..].copy_from_slice(&x_big);
+            if let Ok(key) = crate::sm2::Sm2PublicKey::from_sec1(&sec1) {
+                break *key.as_affine();
+            }
+            x_big[31] += 1;
+        };
+        let offset = Scalar::from(u64::from(x_big[31] - ORDER[31]));
+        assert!(verify_x_vartime(
+            &Scalar::ZERO,
+            &Scalar::ONE,
+            &high,
+            &offset
+        ));
+        assert!(!verify_x_vartime(
+            &Scalar::ZERO,
+            &Scalar::ONE,
+            &high,
+            &(offset + Scalar::ONE)
+        ));
+    }
+
+    fn want_g_a(a: &Scalar) -> Option<AffinePoint> {
+        affine(ProjectivePoint::mul_by_generator(a))
+    }
+
     fn signed(d: i8) -> Scalar {
         let s = Scalar::from(d.unsigned_abs() as u64);
         if d < 0 { -s } else { s }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::sm2::random_nonzero_scalar;
+    use std::time::Instant;
+
+    fn time<T>(name: &str, n: u32, mut f: impl FnMut() -> T) {
+        let start = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(f());
+        }
+        eprintln!(
+            "{name}: {:.2} us",
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+        );
+    }
+
+    #[test]
+    #[ignore = "prints timings; run in release by hand"]
+    fn print_timings() {
+        let k = random_nonzero_scalar();
+        let l = random_nonzero_scalar();
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let a = Fe::from_be_bytes(&[7u8; 32]);
+        time("fe mul", 100_000, || a.mul(&a));
+        time("fe invert", 10_000, || a.invert());
+        time("mul_base", 2_000, || mul_base(&k));
+        time("mul_base_jacobian", 2_000, || mul_base_jacobian(&k));
+        time("mul_point", 1_000, || mul_point(&p, &k));
+        time("vartime a·G + b·P", 1_000, || {
+            mul_base_add_vartime(&k, &l, &p)
+        });
+        time("wnaf", 10_000, || wnaf(&k, 5));
+        let pa = Affine::from_sm2(&p).expect("p");
+        time("to_sm2", 10_000, || pa.to_sm2());
+        time("sm2 crate to_affine", 10_000, || {
+            ProjectivePoint::from(p).to_affine()
+        });
+        let key = crate::sm2::Sm2PrivateKey::make_random().expect("key");
+        time("sign", 2_000, || {
+            key.sign(b"1234567812345678", b"bidkey bench 20bytes")
+        });
+        let sig = key.sign(b"1234567812345678", b"m").expect("sig");
+        time("verify", 1_000, || {
+            crate::sm2::verify(key.public_key(), b"1234567812345678", b"m", &sig)
+        });
+        time("random scalar", 10_000, random_nonzero_scalar);
+        time("message digest", 10_000, || {
+            crate::sm2::message_digest(key.public_key(), b"1234567812345678", b"m")
+        });
     }
 }

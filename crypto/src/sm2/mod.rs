@@ -11,7 +11,7 @@ mod field;
 mod key;
 mod sign;
 
-pub(crate) use cipher::finish_decrypt;
+pub(crate) use cipher::finish_decrypt_affine;
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
 pub(crate) use key::scalar_from_be;
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
@@ -19,3 +19,20 @@ pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
 pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
 pub(crate) use sign::digest_scalar;
+
+/// Hooks for the timing check `ct-check`: the constant-time multiplications with a scalar
+/// given as bytes. Not for applications.
+#[doc(hidden)]
+pub mod testing {
+    use crate::error::Result;
+
+    /// `k·G` (constant time); false for the identity.
+    pub fn mul_base(k: &[u8; 32]) -> Result<bool> {
+        Ok(super::curve::mul_base(&super::scalar_from_be(k)?).is_some())
+    }
+
+    /// `k·P` (constant time in `k`); false for the identity.
+    pub fn mul_point(p: &super::Sm2PublicKey, k: &[u8; 32]) -> Result<bool> {
+        Ok(super::curve::mul_point(p.as_affine(), &super::scalar_from_be(k)?).is_some())
+    }
+}

@@ -204,11 +204,9 @@ pub fn verify_digest(public: &Sm2PublicKey, e: &[u8; 32], sig: &Sm2Signature) ->
     if bool::from(t.is_zero()) {
         return Err(Error::BadSignature);
     }
-    // Everything here is public: variable time is fine and about twice as fast.
-    let point = super::curve::mul_base_add_vartime(&sig.s, &t, public.as_affine())
-        .ok_or(Error::BadSignature)?;
-    let x = <Scalar as Reduce<FieldBytes>>::reduce(&point.x());
-    if digest_scalar(e) + x == sig.r {
+    // Everything here is public: variable time is fine. r = e + x mod n is checked as
+    // x ≡ r − e against the projective X/Z², with no inversion.
+    if super::curve::verify_x_vartime(&sig.s, &t, public.as_affine(), &(sig.r - digest_scalar(e))) {
         Ok(())
     } else {
         Err(Error::BadSignature)

@@ -46,7 +46,7 @@ const CK: [u32; 32] = [
 
 /// Which implementation runs the rounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Backend {
+pub enum Backend {
     /// AES-NI + SSSE3 + SSE4.1 (x86-64 only).
     AesNi,
     /// Portable constant-time arithmetic.

@@ -102,6 +102,28 @@ pub fn encrypt_block(key: &[u8], block: &[u8; BLOCK_LEN]) -> Result<[u8; BLOCK_L
     Ok(b)
 }
 
+/// Hooks for `crypto-bench` and the timing check `ct-check`: both back ends by name, on
+/// whole blocks (ECB). Not for applications.
+#[doc(hidden)]
+pub mod testing {
+    pub use super::cipher::Backend;
+    use super::cipher::Sm4Key;
+
+    /// The back ends this CPU runs, fastest last.
+    pub fn backends() -> Vec<Backend> {
+        let mut all = vec![Backend::Soft];
+        if Backend::best() != Backend::Soft {
+            all.push(Backend::best());
+        }
+        all
+    }
+
+    /// Expand `key` and encrypt every 16-byte block of `data` in place with `backend`.
+    pub fn encrypt_blocks(backend: Backend, key: &[u8; 16], data: &mut [u8]) {
+        Sm4Key::with_backend(key, backend).encrypt_blocks(data);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
