@@ -105,6 +105,9 @@ pub struct Sm2PrivateKey {
     d: Scalar,
     d_plus_one_inv: Scalar,
     public: Sm2PublicKey,
+    /// Z for the default ID (GB/T 32918.2 lets the signer precompute it): three SM3
+    /// blocks less per signature.
+    z_default: [u8; 32],
 }
 
 impl Zeroize for Sm2PrivateKey {
@@ -136,6 +139,7 @@ impl Clone for Sm2PrivateKey {
             d: self.d,
             d_plus_one_inv: self.d_plus_one_inv,
             public: self.public,
+            z_default: self.z_default,
         }
     }
 }
@@ -167,10 +171,12 @@ impl Sm2PrivateKey {
             Option::<Scalar>::from((d + Scalar::ONE).invert()).ok_or(Error::InvalidKey)?;
         let public =
             Sm2PublicKey::from_affine(super::curve::mul_base(&d).ok_or(Error::InvalidKey)?)?;
+        let z_default = super::sign::z_value(&public, super::DEFAULT_ID)?;
         Ok(Self {
             d,
             d_plus_one_inv,
             public,
+            z_default,
         })
     }
 
@@ -221,6 +227,10 @@ impl Sm2PrivateKey {
 
     pub(crate) fn scalar(&self) -> &Scalar {
         &self.d
+    }
+
+    pub(crate) fn z_default(&self) -> &[u8; 32] {
+        &self.z_default
     }
 
     pub(crate) fn d_plus_one_inv(&self) -> &Scalar {

@@ -146,11 +146,14 @@ pub fn z_value(public: &Sm2PublicKey, id: &[u8]) -> Result<[u8; 32]> {
 
 /// e = SM3(Z ‖ M): the digest that is actually signed.
 pub fn message_digest(public: &Sm2PublicKey, id: &[u8], msg: &[u8]) -> Result<[u8; 32]> {
-    let z = z_value(public, id)?;
+    Ok(digest_with_z(&z_value(public, id)?, msg))
+}
+
+fn digest_with_z(z: &[u8; 32], msg: &[u8]) -> [u8; 32] {
     let mut h = Sm3::new();
     h.update(z);
     h.update(msg);
-    Ok(h.finalize().into())
+    h.finalize().into()
 }
 
 pub(crate) fn digest_scalar(e: &[u8; 32]) -> Scalar {
@@ -160,7 +163,11 @@ pub(crate) fn digest_scalar(e: &[u8; 32]) -> Scalar {
 impl Sm2PrivateKey {
     /// Sign `msg` under distinguishing ID `id` with a fresh random nonce.
     pub fn sign(&self, id: &[u8], msg: &[u8]) -> Result<Sm2Signature> {
-        let e = message_digest(self.public_key(), id, msg)?;
+        let e = if id == DEFAULT_ID {
+            digest_with_z(self.z_default(), msg)
+        } else {
+            message_digest(self.public_key(), id, msg)?
+        };
         self.sign_digest(&e)
     }
 
