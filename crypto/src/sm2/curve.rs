@@ -2,8 +2,8 @@
 //! and mixed addition (7M + 4S), instead of the `sm2` crate's complete projective formulas
 //! (≈ 12M each), plus precomputation.
 //!
-//! * [`mul_base`]: `k·G` in constant time from a table of `j·16ⁱ·G` (65 × 8 affine points,
-//!   33 KiB, built on first use): 65 mixed additions, no doubling, every table entry of a
+//! * [`mul_base`]: `k·G` in constant time from a table of `j·32ⁱ·G` (52 × 16 affine points,
+//!   52 KiB, built on first use): 52 mixed additions, no doubling, every table entry of a
 //!   window read and selected by mask.
 //! * [`mul_point`], [`lincomb`]: `k·P` (and `k·P + l·G`) in constant time, signed 4-bit
 //!   windows over a table of `P … 8P` read by mask.
@@ -11,8 +11,9 @@
 //!   verification): width-5 NAF for `P`, the same `G` table, branches on the digits.
 //!
 //! The incomplete formulas have exceptional inputs (adding a point to itself or to its
-//! negative). In the constant-time routines they cannot occur for a scalar below
-//! `n − 16`, and occur with probability ≈ 2⁻²⁵² for a uniformly random one; a flag,
+//! negative). In the constant-time routines they occur only for scalars within a few
+//! dozen of `n` (partial sums cannot meet the next window's point otherwise), i.e. with
+//! probability below 2⁻²⁵⁰ for a uniformly random secret; a flag,
 //! computed without branching, records whether one occurred, and only then is the result
 //! recomputed with the `sm2` crate's complete (slower) arithmetic. The variable-time
 //! routine handles every case by branching. The tests compare all three with the `sm2`
@@ -269,7 +270,7 @@ fn signed_radix16(k: &Scalar) -> [i8; 65] {
 
 /// `|d|·P` from a table of `P … 8P` (the identity flagged for `d = 0`), reading every
 /// entry; `d` is negated by a masked select.
-fn select(table: &[Affine; 8], d: i8) -> (Affine, Choice) {
+fn select<const N: usize>(table: &[Affine; N], d: i8) -> (Affine, Choice) {
     let negative = Choice::from((d as u8) >> 7);
     let abs = ((d ^ (d >> 7)) - (d >> 7)) as u8;
     let mut out = table[0];
@@ -281,33 +282,57 @@ fn select(table: &[Affine; 8], d: i8) -> (Affine, Choice) {
     (out, abs.ct_eq(&0))
 }
 
-/// `j·16ⁱ·G` for `i < 65`, `j ∈ 1..=8`.
-static BASE_TABLE: LazyLock<Vec<[Affine; 8]>> = LazyLock::new(|| {
+/// `k = Σ dᵢ·32ⁱ`, `dᵢ ∈ [−16, 15]`, 52 digits (260 bits), computed without branches.
+fn signed_radix32(k: &Scalar) -> [i8; 52] {
+    let bytes = k.to_repr();
+    let mut limbs = [0u64; 5];
+    for (i, limb) in limbs.iter_mut().take(4).enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[32 - 8 * (i + 1)..32 - 8 * i]);
+        *limb = u64::from_be_bytes(b);
+    }
+    let mut digits = [0i8; 52];
+    let mut carry = 0i8;
+    for (i, digit) in digits.iter_mut().enumerate() {
+        let (word, bit) = ((5 * i) / 64, (5 * i) % 64);
+        let mut chunk = limbs[word] >> bit;
+        if bit > 59 {
+            chunk |= limbs[word + 1] << (64 - bit);
+        }
+        let v = (chunk & 0x1f) as i8 + carry;
+        carry = (v + 16) >> 5;
+        *digit = v - (carry << 5);
+    }
+    digits
+}
+
+/// `j·32ⁱ·G` for `i < 52`, `j ∈ 1..=16` (52 KiB, built on first use).
+static BASE_TABLE: LazyLock<Vec<[Affine; 16]>> = LazyLock::new(|| {
     let g = Affine::from_sm2(&AffinePoint::GENERATOR)
         .unwrap_or_else(|| unreachable!("the generator is not the identity"));
-    let mut points = Vec::with_capacity(65 * 8);
+    let mut points = Vec::with_capacity(52 * 16);
     let mut base = g.to_jacobian();
-    for _ in 0..65 {
+    for _ in 0..52 {
         let base_affine = normalize_all(&[base])[0];
         let mut multiple = base;
         points.push(multiple);
-        for _ in 1..8 {
+        for _ in 1..16 {
             multiple = multiple.add_affine_vartime(&base_affine);
             points.push(multiple);
         }
-        for _ in 0..4 {
+        for _ in 0..5 {
             base = base.double();
         }
     }
     normalize_all(&points)
-        .chunks_exact(8)
+        .chunks_exact(16)
         .map(|c| core::array::from_fn(|j| c[j]))
         .collect()
 });
 
 /// `k·G` in Jacobian form, constant time, and whether an exceptional case occurred.
 fn mul_base_jacobian(k: &Scalar) -> (Jacobian, Choice) {
-    let digits = signed_radix16(k);
+    let digits = signed_radix32(k);
     let mut acc = Jacobian::identity();
     let mut exceptional = Choice::from(0);
     for (window, &d) in BASE_TABLE.iter().zip(digits.iter()) {
@@ -352,7 +377,7 @@ fn finish(
     slow: impl FnOnce() -> ProjectivePoint,
 ) -> Option<AffinePoint> {
     if bool::from(exceptional) {
-        // Reached only for scalars within 16 of n or with probability ≈ 2⁻²⁵² (see the
+        // Reached only for scalars next to n, probability below 2⁻²⁵⁰ (see the
         // module documentation); the complete formulas give the right answer.
         let p = slow().to_affine();
         return (!bool::from(p.is_identity())).then_some(p);
@@ -364,6 +389,23 @@ fn finish(
 pub(crate) fn mul_base(k: &Scalar) -> Option<AffinePoint> {
     let (acc, exceptional) = mul_base_jacobian(k);
     finish(acc, exceptional, || ProjectivePoint::mul_by_generator(k))
+}
+
+/// The x-coordinate of `k·G` (big-endian), constant time: what signing needs, without
+/// computing y or re-encoding the point. `None` for the identity.
+pub(crate) fn mul_base_x(k: &Scalar) -> Option<[u8; 32]> {
+    let (acc, exceptional) = mul_base_jacobian(k);
+    if bool::from(exceptional) {
+        let p = ProjectivePoint::mul_by_generator(k).to_affine();
+        let sec1 = p.to_sec1_point(false);
+        let mut x = [0u8; 32];
+        x.copy_from_slice(sec1.as_bytes().get(1..33)?);
+        return Some(x);
+    }
+    if bool::from(acc.is_identity()) {
+        return None;
+    }
+    Some(acc.x.mul(&acc.z.invert().square()).to_be_bytes())
 }
 
 /// `k·P`, constant time in `k`; `None` for the identity.
@@ -639,6 +681,11 @@ mod tests {
         for k in edge_scalars() {
             let want_g = affine(ProjectivePoint::mul_by_generator(&k));
             assert_eq!(mul_base(&k), want_g, "k·G");
+            let want_x = want_g.map(|p| {
+                let x: [u8; 32] = sm2::elliptic_curve::point::AffineCoordinates::x(&p).into();
+                x
+            });
+            assert_eq!(mul_base_x(&k), want_x, "x of k·G");
             let want_p = affine(ProjectivePoint::from(p) * k);
             assert_eq!(mul_point(&p, &k), want_p, "k·P");
             let l = random_nonzero_scalar();
@@ -685,6 +732,13 @@ mod tests {
             let mut acc = Scalar::ZERO;
             for &d in digits.iter().rev() {
                 acc = acc * Scalar::from(16u64) + signed(d);
+            }
+            assert_eq!(acc, k);
+            let digits = signed_radix32(&k);
+            let mut acc = Scalar::ZERO;
+            for &d in digits.iter().rev() {
+                acc = acc * Scalar::from(32u64) + signed(d);
+                assert!((-16..=15).contains(&d));
             }
             assert_eq!(acc, k);
             let naf = wnaf(&k, 5);
@@ -741,58 +795,5 @@ mod tests {
     fn signed(d: i8) -> Scalar {
         let s = Scalar::from(d.unsigned_abs() as u64);
         if d < 0 { -s } else { s }
-    }
-}
-
-#[cfg(test)]
-mod timing {
-    use super::*;
-    use crate::sm2::random_nonzero_scalar;
-    use std::time::Instant;
-
-    fn time<T>(name: &str, n: u32, mut f: impl FnMut() -> T) {
-        let start = Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(f());
-        }
-        eprintln!(
-            "{name}: {:.2} us",
-            start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
-        );
-    }
-
-    #[test]
-    #[ignore = "prints timings; run in release by hand"]
-    fn print_timings() {
-        let k = random_nonzero_scalar();
-        let l = random_nonzero_scalar();
-        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
-        let a = Fe::from_be_bytes(&[7u8; 32]);
-        time("fe mul", 100_000, || a.mul(&a));
-        time("fe invert", 10_000, || a.invert());
-        time("mul_base", 2_000, || mul_base(&k));
-        time("mul_base_jacobian", 2_000, || mul_base_jacobian(&k));
-        time("mul_point", 1_000, || mul_point(&p, &k));
-        time("vartime a·G + b·P", 1_000, || {
-            mul_base_add_vartime(&k, &l, &p)
-        });
-        time("wnaf", 10_000, || wnaf(&k, 5));
-        let pa = Affine::from_sm2(&p).expect("p");
-        time("to_sm2", 10_000, || pa.to_sm2());
-        time("sm2 crate to_affine", 10_000, || {
-            ProjectivePoint::from(p).to_affine()
-        });
-        let key = crate::sm2::Sm2PrivateKey::make_random().expect("key");
-        time("sign", 2_000, || {
-            key.sign(b"1234567812345678", b"bidkey bench 20bytes")
-        });
-        let sig = key.sign(b"1234567812345678", b"m").expect("sig");
-        time("verify", 1_000, || {
-            crate::sm2::verify(key.public_key(), b"1234567812345678", b"m", &sig)
-        });
-        time("random scalar", 10_000, random_nonzero_scalar);
-        time("message digest", 10_000, || {
-            crate::sm2::message_digest(key.public_key(), b"1234567812345678", b"m")
-        });
     }
 }

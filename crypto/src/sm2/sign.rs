@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use der::{Decode, Encode, asn1::UintRef};
 use sm2::elliptic_curve::PrimeField;
 use sm2::elliptic_curve::ops::Reduce;
-use sm2::elliptic_curve::point::AffineCoordinates;
 use sm2::{FieldBytes, Scalar};
 use sm3::{Digest, Sm3};
 
@@ -190,8 +189,8 @@ pub(crate) fn sign_digest_with_nonce(
     e: &[u8; 32],
     k: &Scalar,
 ) -> Option<Sm2Signature> {
-    let point = super::curve::mul_base(k)?;
-    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&point.x());
+    let x = FieldBytes::from(super::curve::mul_base_x(k)?);
+    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&x);
     if bool::from(r.is_zero() | (r + k).is_zero()) {
         return None;
     }
