@@ -9,8 +9,12 @@
 //! in dudect, |t| > 4.5 is evidence of a timing difference; a smaller |t| means none was
 //! found with this many measurements, which is evidence, not proof.
 //!
-//! Usage: `cargo run --release -p bidkey-bench --bin ct-check [-- --quick]`
+//! Class 0 is all-zero data by default; `--fixed-random` makes it one fixed random value
+//! instead (dudect allows either). A control row times `ring`'s AES-256-GCM the same way.
+//!
+//! Usage: `cargo run --release -p bidkey-bench --bin ct-check [-- --quick] [--fixed-random]`
 
+use bidkey_crypto::aead::{AeadAlgorithm, seal_with_nonce};
 use bidkey_crypto::sm2::testing as sm2t;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2PrivateKey, Sm2PublicKey};
 use bidkey_crypto::sm4::testing::{self as sm4t, Backend};
@@ -44,8 +48,16 @@ fn random_scalar() -> [u8; 32] {
     }
 }
 
-/// Time `op(class, i)` for `n` calls with classes in random order.
-fn run(name: &str, n: usize, mut op: impl FnMut(u8, usize)) -> Verdict {
+/// Time `op(slot)` for `n` calls with classes in random order. `prepare(class, i, slot)`
+/// puts the input of call `i` into `slot` before the clock starts, so both classes read
+/// their input from the same, freshly written memory and only `op` is timed.
+fn run<T>(
+    name: &str,
+    n: usize,
+    mut slot: T,
+    mut prepare: impl FnMut(u8, usize, &mut T),
+    mut op: impl FnMut(&mut T),
+) -> Verdict {
     let mut classes = vec![0u8; n];
     bidkey_crypto::rng::fill(&mut classes).unwrap_or_else(|e| panic!("OS RNG: {e}"));
     for c in &mut classes {
@@ -53,12 +65,14 @@ fn run(name: &str, n: usize, mut op: impl FnMut(u8, usize)) -> Verdict {
     }
     // Warm caches and branch predictors with both classes.
     for (i, &c) in classes.iter().enumerate().take(n / 20) {
-        op(c, i);
+        prepare(c, i, &mut slot);
+        op(&mut slot);
     }
     let mut times = Vec::with_capacity(n);
     for (i, &c) in classes.iter().enumerate() {
+        prepare(c, i, &mut slot);
         let start = Instant::now();
-        op(c, i);
+        op(black_box(&mut slot));
         times.push((c, start.elapsed().as_nanos() as f64));
     }
     let mut sorted: Vec<f64> = times.iter().map(|t| t.1).collect();
@@ -106,6 +120,7 @@ fn welch_t(times: &[(u8, f64)], cut: f64) -> f64 {
 
 fn main() -> ExitCode {
     let quick = std::env::args().any(|a| a == "--quick");
+    let fixed_random = std::env::args().any(|a| a == "--fixed-random");
     let scale = if quick { 1 } else { 5 };
     let started = Instant::now();
     let mut verdicts = Vec::new();
@@ -119,22 +134,54 @@ fn main() -> ExitCode {
         let key = random_bytes::<16>();
         let pts: Vec<[u8; 64]> = (0..256).map(|_| random_bytes::<64>()).collect();
         let keys: Vec<[u8; 16]> = (0..256).map(|_| random_bytes::<16>()).collect();
-        let mut buf = [0u8; 64];
+        // Class 0 is one fixed value: all zero (the most special), or with `--fixed-random`
+        // a fixed random value (same Hamming weight statistics as class 1, which separates
+        // data-value effects on the CPU's power and clock from the code's behaviour).
+        let (fixed_pt, fixed_key) = if fixed_random {
+            (random_bytes::<64>(), random_bytes::<16>())
+        } else {
+            ([0u8; 64], [0u8; 16])
+        };
+        let label = if fixed_random { "fixed" } else { "zero" };
         verdicts.push(run(
-            &format!("SM4 {backend:?}: plaintext (zero vs random), {blocks} block(s)"),
+            &format!("SM4 {backend:?}: plaintext ({label} vs random), {blocks} block(s)"),
             n,
-            |class, i| {
-                buf = if class == 0 { [0u8; 64] } else { pts[i % 256] };
-                sm4t::encrypt_blocks(backend, &key, black_box(&mut buf[..16 * blocks]));
-            },
+            [0u8; 64],
+            |class, i, buf| *buf = if class == 0 { fixed_pt } else { pts[i % 256] },
+            |buf| sm4t::encrypt_blocks(backend, &key, &mut buf[..16 * blocks]),
         ));
         verdicts.push(run(
-            &format!("SM4 {backend:?}: key (zero vs random), schedule + {blocks} block(s)"),
+            &format!("SM4 {backend:?}: key ({label} vs random), schedule + {blocks} block(s)"),
             n,
-            |class, i| {
-                let k = if class == 0 { [0u8; 16] } else { keys[i % 256] };
-                buf = [0x5a; 64];
-                sm4t::encrypt_blocks(backend, black_box(&k), black_box(&mut buf[..16 * blocks]));
+            ([0u8; 16], [0u8; 64]),
+            |class, i, (k, buf)| {
+                *k = if class == 0 { fixed_key } else { keys[i % 256] };
+                *buf = [0x5a; 64];
+            },
+            |(k, buf)| sm4t::encrypt_blocks(backend, k, &mut buf[..16 * blocks]),
+        ));
+    }
+
+    // Control: AES-256-GCM in `ring` (AES-NI, constant time by design) on the same inputs.
+    // A difference here too means the CPU itself times all-zero data differently (data-
+    // dependent power and clock, store elimination), not that the code branches or looks up.
+    {
+        let key = random_bytes::<32>();
+        let nonce = [0u8; 12];
+        let pts: Vec<[u8; 64]> = (0..256).map(|_| random_bytes::<64>()).collect();
+        let fixed_pt = if fixed_random {
+            random_bytes::<64>()
+        } else {
+            [0u8; 64]
+        };
+        let label = if fixed_random { "fixed" } else { "zero" };
+        verdicts.push(run(
+            &format!("control: ring AES-256-GCM, plaintext ({label} vs random), 64 B"),
+            100_000 * scale,
+            [0u8; 64],
+            |class, i, buf| *buf = if class == 0 { fixed_pt } else { pts[i % 256] },
+            |buf| {
+                black_box(seal_with_nonce(AeadAlgorithm::Aes256Gcm, &key, &nonce, b"", buf).ok());
             },
         ));
     }
@@ -144,17 +191,30 @@ fn main() -> ExitCode {
     let mut one = [0u8; 32];
     one[31] = 1;
     let scalars: Vec<[u8; 32]> = (0..256).map(|_| random_scalar()).collect();
-    verdicts.push(run("SM2 k·G, k secret (1 vs random)", n, |class, i| {
-        let k = if class == 0 { &one } else { &scalars[i % 256] };
-        black_box(sm2t::mul_base(black_box(k)).ok());
-    }));
+    let pick = |class: u8, i: usize, k: &mut [u8; 32]| {
+        *k = if class == 0 { one } else { scalars[i % 256] };
+    };
+    verdicts.push(run(
+        "SM2 k·G, k secret (1 vs random)",
+        n,
+        [0u8; 32],
+        pick,
+        |k| {
+            black_box(sm2t::mul_base(k).ok());
+        },
+    ));
     let point: Sm2PublicKey = *Sm2PrivateKey::make_random()
         .unwrap_or_else(|e| panic!("key: {e}"))
         .public_key();
-    verdicts.push(run("SM2 k·P, k secret (1 vs random)", n, |class, i| {
-        let k = if class == 0 { &one } else { &scalars[i % 256] };
-        black_box(sm2t::mul_point(&point, black_box(k)).ok());
-    }));
+    verdicts.push(run(
+        "SM2 k·P, k secret (1 vs random)",
+        n,
+        [0u8; 32],
+        pick,
+        |k| {
+            black_box(sm2t::mul_point(&point, k).ok());
+        },
+    ));
     let mut small = [0u8; 32];
     small[31] = 2;
     let fixed = Sm2PrivateKey::from_bytes(&small).unwrap_or_else(|e| panic!("key: {e}"));
@@ -164,8 +224,15 @@ fn main() -> ExitCode {
     verdicts.push(run(
         "SM2 sign, private key secret (2 vs random)",
         n,
-        |class, i| {
-            let key = if class == 0 { &fixed } else { &keys[i % 64] };
+        fixed.clone(),
+        |class, i, key| {
+            *key = if class == 0 {
+                fixed.clone()
+            } else {
+                keys[i % 64].clone()
+            }
+        },
+        |key| {
             black_box(key.sign(DEFAULT_ID, b"bid").ok());
         },
     ));
