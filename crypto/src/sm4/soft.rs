@@ -3,7 +3,7 @@
 //! `S(x) = A·(A·x ⊕ c)⁻¹ ⊕ c` in GF(2⁸) modulo `x⁸+x⁷+x⁶+x⁵+x⁴+x²+1` (GB/T 32907 and
 //! Liu et al., "Structure of the SM4 S-box"), with the inverse computed as `y²⁵⁴` by
 //! shifts, masks and XORs: no memory access depends on a secret, no branch either. About
-//! 40× slower than a table; used where the AES instructions are missing (`super::x86`).
+//! 10× slower than a table; used where the AES instructions are missing (`super::x86`).
 
 const LOW_BITS: u64 = 0x0101_0101_0101_0101;
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
