@@ -60,7 +60,7 @@ fn parse_args() -> Result<Options, String> {
                     "crypto-bench [--quick | --seconds N] [--wall]\n\
                      Times Bidkey's crypto and OpenSSL 3 on the same operations, per \
                      CPU-second of the measuring thread (--wall: per wall-clock second).\n\
-                     Default 2 s per operation (about 45 s on an idle machine), \
+                     Default 2 s per operation (about 55 s on an idle machine), \
                      --quick 0.3 s (OpenSSL 1 s)."
                 );
                 std::process::exit(0);
