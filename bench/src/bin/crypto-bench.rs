@@ -2,8 +2,9 @@
 //! run on this machine, with the ratio ours/OpenSSL.
 //!
 //! OpenSSL is measured by `openssl speed` where it has the operation (SM2 and P-256
-//! sign/verify, AES-256-GCM, SM4-CTR/CBC) and in-process through the `openssl` crate where
-//! it has not (SM2 decryption). Two-party SM2 has no OpenSSL counterpart.
+//! sign/verify, AES-256-GCM, SM4-CTR/CBC/ECB) and in-process through the `openssl` crate
+//! where it has not (SM2 decryption). Two-party SM2 has no OpenSSL counterpart. The
+//! `target` column is issue 19's goal for the row, marked met or SHORT.
 //!
 //! Usage: `cargo run --release -p bidkey-bench --bin crypto-bench [-- --quick | --seconds N]`
 
@@ -59,7 +60,7 @@ fn parse_args() -> Result<Options, String> {
                     "crypto-bench [--quick | --seconds N] [--wall]\n\
                      Times Bidkey's crypto and OpenSSL 3 on the same operations, per \
                      CPU-second of the measuring thread (--wall: per wall-clock second).\n\
-                     Default 2 s per operation (about 45 s on an idle machine), \
+                     Default 2 s per operation (about 55 s on an idle machine), \
                      --quick 0.3 s (OpenSSL 1 s)."
                 );
                 std::process::exit(0);
@@ -79,6 +80,20 @@ struct Row {
     openssl: Result<f64, String>,
     /// What OpenSSL ran, when it is not the same operation.
     note: &'static str,
+    /// Issue 19's target for the row: a minimum ratio to OpenSSL or a minimum rate.
+    target: Target,
+}
+
+/// What a row has to reach.
+#[derive(Clone, Copy)]
+enum Target {
+    /// Ours / OpenSSL of this row at least this.
+    Ratio(f64),
+    /// Ours at least this many units per second.
+    Rate(f64),
+    /// Ours at least this multiple of another row's OpenSSL figure (SM4-GCM vs SM4-CBC).
+    RatioOfSm4Cbc(f64),
+    None,
 }
 
 /// Times our operations and adds up how much of the wall-clock time they got a CPU.
@@ -162,6 +177,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: per_sec(sign),
         openssl: ossl.clone().map(|(s, _)| s),
         note: "openssl speed sm2",
+        target: Target::Ratio(10.0),
     });
     rows.push(Row {
         name: "SM2 verify (Z+SM3, 20 B msg)",
@@ -169,6 +185,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: per_sec(verify),
         openssl: ossl.map(|(_, v)| v),
         note: "openssl speed sm2",
+        target: Target::Ratio(3.0),
     });
 
     // Two-party co-sign: every step through the wire encodings, incl. server_check_final.
@@ -180,8 +197,9 @@ fn run(opts: &Options) -> Result<(), String> {
         name: "SM2 two-party co-sign (all steps)",
         unit: "ops/s",
         ours: per_sec(cosign),
-        openssl: Err("n/a: no two-party SM2".into()),
+        openssl: Err("n/a: no two-party SM2; incl. proofs, server check, device verify".into()),
         note: "",
+        target: Target::Rate(3000.0),
     });
 
     // SM2 decrypt of a 32-byte secret: plain, two-party, and OpenSSL in-process.
@@ -199,6 +217,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: per_sec(dec),
         openssl: ossl_dec.map(per_sec),
         note: "in-process EVP_PKEY_decrypt",
+        target: Target::None,
     });
     let joint_ct = sm2::encrypt(&joint, SECRET).map_err(e)?;
     if co_decrypt(&device, &server, &joint_ct).map_err(e)? != SECRET {
@@ -210,8 +229,9 @@ fn run(opts: &Options) -> Result<(), String> {
         name: "SM2 two-party co-decrypt",
         unit: "ops/s",
         ours: per_sec(codec),
-        openssl: Err("n/a: no two-party SM2".into()),
+        openssl: Err("n/a: no two-party SM2; all steps incl. the proof".into()),
         note: "",
+        target: Target::Rate(2000.0),
     });
 
     // P-256 ECDSA.
@@ -230,6 +250,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: per_sec(psign),
         openssl: ossl.clone().map(|(s, _)| s),
         note: "openssl speed ecdsap256",
+        target: Target::Ratio(0.9),
     });
     rows.push(Row {
         name: "P-256 ECDSA verify",
@@ -237,6 +258,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: per_sec(pverify),
         openssl: ossl.map(|(_, v)| v),
         note: "openssl speed ecdsap256",
+        target: Target::Ratio(0.9),
     });
 
     // Bulk ciphers on 1 MiB buffers.
@@ -254,6 +276,7 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: mb_per_sec(sm4gcm),
         openssl: sm4ctr,
         note: "SM4-CTR: OpenSSL 3.0 has no SM4-GCM",
+        target: Target::RatioOfSm4Cbc(2.0),
     });
     let aesgcm =
         bench.time(|| aead::seal_with_nonce(AeadAlgorithm::Aes256Gcm, &key32, &nonce, b"", &buf));
@@ -263,17 +286,48 @@ fn run(opts: &Options) -> Result<(), String> {
         ours: mb_per_sec(aesgcm),
         openssl: openssl_cipher(clock, ossl_secs, "aes-256-gcm"),
         note: "openssl speed -evp aes-256-gcm",
+        target: Target::None,
     });
     let sm4cbc = bench.time(|| sm4::cbc_encrypt(&key16, &key16, &buf));
+    let ossl_cbc = openssl_cipher(clock, ossl_secs, "sm4-cbc");
+    let ossl_sm4_cbc = ossl_cbc.clone().ok();
     rows.push(Row {
         name: "SM4-CBC encrypt, 1 MiB",
         unit: "MB/s",
         ours: mb_per_sec(sm4cbc),
-        openssl: openssl_cipher(clock, ossl_secs, "sm4-cbc"),
+        openssl: ossl_cbc,
         note: "openssl speed -evp sm4-cbc",
+        target: Target::Ratio(2.0),
     });
+    let cbc_ct = sm4::cbc_encrypt(&key16, &key16, &buf).map_err(e)?;
+    let sm4cbc_dec = bench.time(|| sm4::cbc_decrypt(&key16, &key16, &cbc_ct));
+    rows.push(Row {
+        name: "SM4-CBC decrypt, 1 MiB",
+        unit: "MB/s",
+        ours: mb_per_sec(sm4cbc_dec),
+        openssl: openssl_cipher_decrypt(clock, ossl_secs, "sm4-cbc"),
+        note: "openssl speed -decrypt -evp sm4-cbc",
+        target: Target::None,
+    });
+    // The portable constant-time path, which CPUs without AES-NI (and ARM today) run.
+    if let Some(soft) = sm4::testing::backends()
+        .into_iter()
+        .find(|b| *b == sm4::testing::Backend::Soft)
+    {
+        progress("SM4 portable path");
+        let mut data = buf.clone();
+        let portable = bench.time(|| sm4::testing::encrypt_blocks(soft, &key16, &mut data));
+        rows.push(Row {
+            name: "SM4 portable path (no AES-NI), 1 MiB",
+            unit: "MB/s",
+            ours: mb_per_sec(portable),
+            openssl: openssl_cipher(clock, ossl_secs, "sm4-ecb"),
+            note: "openssl speed -evp sm4-ecb (table S-box)",
+            target: Target::None,
+        });
+    }
 
-    print_table(&rows);
+    print_table(&rows, ossl_sm4_cbc);
     let (per, flag) = match clock {
         Clock::Cpu => ("CPU-second of the measuring thread", ""),
         Clock::Wall => ("wall-clock second", " -elapsed"),
@@ -301,6 +355,17 @@ fn unparsed(what: &str, out: &str) -> String {
         "unparsed `openssl speed {what}` output: {:?}",
         out.lines().last()
     )
+}
+
+fn openssl_cipher_decrypt(clock: Clock, seconds: u32, cipher: &str) -> Result<f64, String> {
+    let out = openssl_speed(
+        clock,
+        seconds,
+        &["-decrypt", "-evp", cipher, "-bytes", &BUF.to_string()],
+    )?;
+    parse_cipher(&out, cipher, BUF)
+        .map(|bps| bps / 1e6)
+        .ok_or_else(|| unparsed(cipher, &out))
 }
 
 fn openssl_cipher(clock: Clock, seconds: u32, cipher: &str) -> Result<f64, String> {
@@ -365,6 +430,8 @@ fn co_sign(
     let req = SignRequest::from_bytes(&req.to_bytes())?;
     let resp = hazmat::server_sign(server, &req, SID)?;
     let resp = SignResponse::from_bytes(&resp.to_bytes())?;
+    // `device_sign_finish` verifies the co-signature for the device's own digest before
+    // returning it (issue 13 §1); the server checks it again.
     let sig = hazmat::device_sign_finish(state, device, &resp)?;
     hazmat::server_check_final(public, req.digest(), &sig)
 }
@@ -381,14 +448,14 @@ fn co_decrypt(
     Ok(hazmat::device_decrypt_finish(state, ct, &resp)?.to_vec())
 }
 
-fn print_table(rows: &[Row]) {
+fn print_table(rows: &[Row], ossl_sm4_cbc: Option<f64>) {
     println!(
-        "\n| {:<34} | {:>5} | {:>10} | {:>10} | {:>14} | OpenSSL measured as |",
-        "operation", "unit", "Bidkey", "OpenSSL", "Bidkey/OpenSSL"
+        "\n| {:<36} | {:>5} | {:>10} | {:>10} | {:>14} | {:>16} | OpenSSL measured as |",
+        "operation", "unit", "Bidkey", "OpenSSL", "Bidkey/OpenSSL", "target"
     );
     println!(
-        "|{:-<36}|{:->7}|{:->12}|{:->12}|{:->16}|{:-<22}|",
-        "", ":", ":", ":", ":", ""
+        "|{:-<38}|{:->7}|{:->12}|{:->12}|{:->16}|{:->18}|{:-<22}|",
+        "", ":", ":", ":", ":", ":", ""
     );
     for r in rows {
         let (ossl, ratio, note) = match &r.openssl {
@@ -399,16 +466,31 @@ fn print_table(rows: &[Row]) {
             ),
             Err(why) => ("n/a".to_owned(), "n/a".to_owned(), why.clone()),
         };
+        let target = match (r.target, &r.openssl) {
+            (Target::Ratio(t), Ok(v)) => verdict(format!(">= {t}x"), r.ours / v >= t),
+            (Target::Rate(t), _) => verdict(format!(">= {}/s", fmt_rate(t)), r.ours >= t),
+            (Target::RatioOfSm4Cbc(t), _) => match ossl_sm4_cbc {
+                Some(cbc) => verdict(format!(">= {t}x SM4-CBC"), r.ours / cbc >= t),
+                None => "n/a".to_owned(),
+            },
+            (Target::Ratio(_), Err(_)) => "n/a".to_owned(),
+            (Target::None, _) => String::new(),
+        };
         println!(
-            "| {:<34} | {:>5} | {:>10} | {:>10} | {:>14} | {} |",
+            "| {:<36} | {:>5} | {:>10} | {:>10} | {:>14} | {:>16} | {} |",
             r.name,
             r.unit,
             fmt_rate(r.ours),
             ossl,
             ratio,
+            target,
             note
         );
     }
+}
+
+fn verdict(target: String, met: bool) -> String {
+    format!("{target} {}", if met { "met" } else { "SHORT" })
 }
 
 fn fmt_rate(v: f64) -> String {

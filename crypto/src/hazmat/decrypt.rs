@@ -25,11 +25,12 @@
 
 use super::proof::{PROOF_LEN, Proof, prove, verify};
 use super::share::{DeviceShare, ServerShare};
-use super::wire::{POINT_LEN, check_session_id, invert, join, nonzero_point, read_key, split};
+use super::wire::{POINT_LEN, check_session_id, invert, join, read_key, split};
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2Ciphertext, Sm2PublicKey, finish_decrypt, random_nonzero_scalar};
-use sm2::elliptic_curve::Group;
-use sm2::{ProjectivePoint, Scalar};
+use crate::sm2::{
+    Sm2Ciphertext, Sm2PublicKey, curve, finish_decrypt_affine, random_nonzero_scalar,
+};
+use sm2::{AffinePoint, Scalar};
 use zeroize::{Zeroize, Zeroizing};
 
 const DECRYPT_TAG: &[u8] = b"bidkey/2p-sm2/v1/decrypt";
@@ -116,22 +117,25 @@ pub fn device_decrypt_start(
         beta: random_nonzero_scalar(),
         c1: *ct.c1(),
     };
-    let blinded = nonzero_point(state.c1.to_projective() * state.beta)?;
+    let blinded = curve::mul_point(state.c1.as_affine(), &state.beta).ok_or(Error::InvalidPoint)?;
     let mut x = share.d1_inv()?;
-    let t1 = blinded * x;
-    let p1 = ProjectivePoint::mul_by_generator(&x);
-    let g = ProjectivePoint::GENERATOR;
-    let proof = prove(
-        DECRYPT_TAG,
-        &x,
-        &[(&g, &p1), (&blinded, &t1)],
-        &[session_id],
-    );
+    let points = curve::mul_point(&blinded, &x).zip(curve::mul_base(&x));
+    let g = AffinePoint::GENERATOR;
+    let proof = points.ok_or(Error::InvalidPoint).and_then(|(t1, p1)| {
+        let proof = prove(
+            DECRYPT_TAG,
+            &x,
+            &[(&g, &p1), (&blinded, &t1)],
+            &[session_id],
+        )?;
+        Ok((t1, proof))
+    });
     x.zeroize();
+    let (t1, proof) = proof?;
     let request = DecryptRequest {
-        blinded: Sm2PublicKey::from_point(&blinded)?,
-        t1: Sm2PublicKey::from_point(&t1)?,
-        proof: proof?,
+        blinded: Sm2PublicKey::from_affine(blinded)?,
+        t1: Sm2PublicKey::from_affine(t1)?,
+        proof,
     };
     Ok((state, request))
 }
@@ -145,16 +149,16 @@ pub fn server_decrypt(
     session_id: &[u8],
 ) -> Result<DecryptResponse> {
     check_session_id(session_id)?;
-    let g = ProjectivePoint::GENERATOR;
-    let blinded = request.blinded.to_projective();
-    let t1 = request.t1.to_projective();
-    let pairs = [(&g, share.device_point()), (&blinded, &t1)];
+    let g = AffinePoint::GENERATOR;
+    let pairs = [
+        (&g, share.device_point()),
+        (request.blinded.as_affine(), request.t1.as_affine()),
+    ];
     verify(DECRYPT_TAG, &pairs, &[session_id], &request.proof)?;
-    let mut d2_inv = invert(share.d2())?;
-    let t2 = t1 * d2_inv;
-    d2_inv.zeroize();
+    // d2⁻¹ is kept in the share: no inversion per request.
+    let t2 = curve::mul_point(request.t1.as_affine(), share.d2_inv()).ok_or(Error::InvalidPoint)?;
     Ok(DecryptResponse {
-        t2: Sm2PublicKey::from_point(&t2)?,
+        t2: Sm2PublicKey::from_affine(t2)?,
     })
 }
 
@@ -171,10 +175,10 @@ pub fn device_decrypt_finish(
         return Err(Error::DecryptionFailed);
     }
     let mut beta_inv = invert(&state.beta)?;
-    let shared = response.t2.to_projective() * beta_inv - state.c1.to_projective();
+    let shared = curve::mul_sub(response.t2.as_affine(), &beta_inv, state.c1.as_affine());
     beta_inv.zeroize();
     drop(state);
-    finish_decrypt(&shared, ct)
+    finish_decrypt_affine(&shared.ok_or(Error::DecryptionFailed)?, ct)
 }
 
 #[cfg(test)]

@@ -20,11 +20,10 @@
 
 use super::proof::{PROOF_LEN, Proof, prove, verify};
 use super::share::{DeviceShare, ServerShare};
-use super::wire::{POINT_LEN, check_session_id, invert, join, read_key, split};
+use super::wire::{POINT_LEN, check_session_id, join, read_key, split};
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2PublicKey, random_nonzero_scalar};
-use sm2::ProjectivePoint;
-use sm2::elliptic_curve::Group;
+use crate::sm2::{Sm2PublicKey, curve, random_nonzero_scalar};
+use sm2::{AffinePoint, ProjectivePoint};
 use zeroize::Zeroize;
 
 const DEVICE_TAG: &[u8] = b"bidkey/2p-sm2/v1/keygen/device";
@@ -105,11 +104,13 @@ pub fn make_device_keygen(session_id: &[u8]) -> Result<(DeviceKeygenState, Devic
     check_session_id(session_id)?;
     let share = DeviceShare::from_scalar(random_nonzero_scalar());
     let mut x = share.d1_inv()?;
-    let p1 = ProjectivePoint::mul_by_generator(&x);
-    let g = ProjectivePoint::GENERATOR;
-    let proof = prove(DEVICE_TAG, &x, &[(&g, &p1)], &[session_id]);
+    let p1 = curve::mul_base(&x).ok_or(Error::InvalidScalar);
+    let g = AffinePoint::GENERATOR;
+    let proof = p1
+        .clone()
+        .and_then(|p1| prove(DEVICE_TAG, &x, &[(&g, &p1)], &[session_id]));
     x.zeroize();
-    let p1 = Sm2PublicKey::from_point(&p1)?;
+    let p1 = Sm2PublicKey::from_affine(p1?)?;
     let msg = DeviceKeygenMsg { p1, proof: proof? };
     Ok((DeviceKeygenState { share, p1 }, msg))
 }
@@ -122,17 +123,19 @@ pub fn make_server_keygen(
     session_id: &[u8],
 ) -> Result<(ServerShare, ServerKeygenMsg)> {
     check_session_id(session_id)?;
-    let g = ProjectivePoint::GENERATOR;
-    let p1 = msg.p1.to_projective();
+    let g = AffinePoint::GENERATOR;
+    let p1 = *msg.p1.as_affine();
     verify(DEVICE_TAG, &[(&g, &p1)], &[session_id], &msg.proof)?;
     let share = ServerShare::from_parts(random_nonzero_scalar(), p1)?;
-    let mut x = invert(share.d2())?;
-    let p2 = ProjectivePoint::mul_by_generator(&x);
+    let mut x = *share.d2_inv();
+    let p2 = curve::mul_base(&x).ok_or(Error::InvalidScalar);
     let p1_bytes = msg.p1.to_sec1();
-    let proof = prove(SERVER_TAG, &x, &[(&g, &p2)], &[session_id, &p1_bytes]);
+    let proof = p2
+        .clone()
+        .and_then(|p2| prove(SERVER_TAG, &x, &[(&g, &p2)], &[session_id, &p1_bytes]));
     x.zeroize();
     let reply = ServerKeygenMsg {
-        p2: Sm2PublicKey::from_point(&p2)?,
+        p2: Sm2PublicKey::from_affine(p2?)?,
         proof: proof?,
         public: *share.public_key(),
     };
@@ -150,8 +153,8 @@ pub fn device_keygen_finish(
     session_id: &[u8],
 ) -> Result<(DeviceShare, Sm2PublicKey)> {
     check_session_id(session_id)?;
-    let g = ProjectivePoint::GENERATOR;
-    let p2 = msg.p2.to_projective();
+    let g = AffinePoint::GENERATOR;
+    let p2 = *msg.p2.as_affine();
     let p1_bytes = state.p1.to_sec1();
     verify(
         SERVER_TAG,
@@ -160,7 +163,7 @@ pub fn device_keygen_finish(
         &msg.proof,
     )?;
     let mut x = state.share.d1_inv()?;
-    let joint = p2 * x - g;
+    let joint = curve::mul_affine(&p2, &x) - ProjectivePoint::GENERATOR;
     x.zeroize();
     let public = Sm2PublicKey::from_point(&joint).map_err(|_| Error::InvalidKey)?;
     if public != msg.public {
@@ -172,6 +175,8 @@ pub fn device_keygen_finish(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::hazmat::wire::invert;
+    use sm2::elliptic_curve::Group;
 
     const SID: &[u8] = b"keygen-session-0001";
 

@@ -11,12 +11,10 @@
 //! The context carries the session id and the message the proof authorises, so a proof
 //! cannot be replayed in another session or attached to another request.
 
-use super::wire::{SCALAR_LEN, read_scalar, split, write_points, write_scalar};
+use super::wire::{SCALAR_LEN, read_scalar, split, write_affine, write_scalar};
 use crate::error::{Error, Result};
-use crate::sm2::{digest_scalar, random_nonzero_scalar};
-use sm2::elliptic_curve::Group;
-use sm2::elliptic_curve::ops::LinearCombination;
-use sm2::{ProjectivePoint, Scalar};
+use crate::sm2::{curve, digest_scalar, random_nonzero_scalar};
+use sm2::{AffinePoint, Scalar};
 use sm3::{Digest, Sm3};
 use zeroize::Zeroize;
 
@@ -50,7 +48,7 @@ impl Proof {
 }
 
 /// One `(base, statement)` pair: the prover claims `statement = x·base`.
-pub(crate) type Pair<'a> = (&'a ProjectivePoint, &'a ProjectivePoint);
+pub(crate) type Pair<'a> = (&'a AffinePoint, &'a AffinePoint);
 
 fn absorb(h: &mut Sm3, bytes: &[u8]) {
     // Lengths are bounded by the callers (session ids are capped), so u32 never truncates.
@@ -61,18 +59,18 @@ fn absorb(h: &mut Sm3, bytes: &[u8]) {
 fn challenge(
     tag: &[u8],
     pairs: &[Pair<'_>],
-    commitments: &[ProjectivePoint],
+    commitments: &[AffinePoint],
     context: &[&[u8]],
 ) -> Result<Scalar> {
-    let points: Vec<ProjectivePoint> = pairs
+    let points: Vec<AffinePoint> = pairs
         .iter()
         .zip(commitments)
         .flat_map(|((base, stmt), commit)| [**base, **stmt, *commit])
         .collect();
     let mut h = Sm3::new();
     absorb(&mut h, tag);
-    for p in write_points(&points)? {
-        absorb(&mut h, &p);
+    for p in &points {
+        absorb(&mut h, &write_affine(p)?);
     }
     for field in context {
         absorb(&mut h, field);
@@ -89,8 +87,11 @@ pub(crate) fn prove(
 ) -> Result<Proof> {
     loop {
         let mut a = random_nonzero_scalar();
-        let commitments: Vec<ProjectivePoint> = pairs.iter().map(|(b, _)| **b * a).collect();
-        let c = challenge(tag, pairs, &commitments, context);
+        let commitments: Option<Vec<AffinePoint>> =
+            pairs.iter().map(|(b, _)| curve::mul_any(b, &a)).collect();
+        let c = commitments
+            .ok_or(Error::InvalidPoint)
+            .and_then(|commitments| challenge(tag, pairs, &commitments, context));
         let z = c.map(|c| (c, a + c * x));
         a.zeroize();
         let (c, z) = z?;
@@ -113,10 +114,8 @@ pub(crate) fn verify(
         if bool::from(base.is_identity() | stmt.is_identity()) {
             return Err(Error::BadProof);
         }
-        let a = ProjectivePoint::lincomb(&[(**base, proof.z), (**stmt, -proof.c)]);
-        if bool::from(a.is_identity()) {
-            return Err(Error::BadProof);
-        }
+        // Proofs are public: variable-time arithmetic is safe here.
+        let a = curve::lincomb_vartime(&proof.z, base, &-proof.c, stmt).ok_or(Error::BadProof)?;
         commitments.push(a);
     }
     match challenge(tag, pairs, &commitments, context) {
@@ -131,14 +130,16 @@ mod tests {
 
     const TAG: &[u8] = b"test/tag";
 
-    fn statement() -> (Scalar, ProjectivePoint) {
+    use sm2::ProjectivePoint;
+
+    fn statement() -> (Scalar, AffinePoint) {
         let x = random_nonzero_scalar();
-        (x, ProjectivePoint::GENERATOR * x)
+        (x, (ProjectivePoint::GENERATOR * x).to_affine())
     }
 
     #[test]
     fn schnorr_round_trip_and_binding() {
-        let g = ProjectivePoint::GENERATOR;
+        let g = AffinePoint::GENERATOR;
         let (x, big_x) = statement();
         let proof = prove(TAG, &x, &[(&g, &big_x)], &[b"session"]).expect("prove");
         let parsed = Proof::from_bytes(&proof.to_bytes()).expect("parse");
@@ -161,13 +162,13 @@ mod tests {
 
     #[test]
     fn dleq_requires_the_same_logarithm() {
-        let g = ProjectivePoint::GENERATOR;
+        let g = AffinePoint::GENERATOR;
         let (x, big_x) = statement();
-        let h = ProjectivePoint::GENERATOR * random_nonzero_scalar();
-        let y = h * x;
+        let h = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let y = (ProjectivePoint::from(h) * x).to_affine();
         let proof = prove(TAG, &x, &[(&g, &big_x), (&h, &y)], &[]).expect("prove");
         assert_eq!(verify(TAG, &[(&g, &big_x), (&h, &y)], &[], &proof), Ok(()));
-        let y_wrong = h * (x + Scalar::ONE);
+        let y_wrong = (ProjectivePoint::from(h) * (x + Scalar::ONE)).to_affine();
         assert_eq!(
             verify(TAG, &[(&g, &big_x), (&h, &y_wrong)], &[], &proof),
             Err(Error::BadProof)
@@ -182,7 +183,7 @@ mod tests {
 
     #[test]
     fn tampered_and_zero_proofs_are_rejected() {
-        let g = ProjectivePoint::GENERATOR;
+        let g = AffinePoint::GENERATOR;
         let (x, big_x) = statement();
         let proof = prove(TAG, &x, &[(&g, &big_x)], &[]).expect("prove");
         let mut bytes = proof.to_bytes();
@@ -195,7 +196,7 @@ mod tests {
         assert_eq!(Proof::from_bytes(&[0u8; 64]), Err(Error::InvalidScalar));
         assert!(Proof::from_bytes(&[1u8; 63]).is_err());
         // The identity as statement is refused outright.
-        let id = ProjectivePoint::IDENTITY;
+        let id = AffinePoint::IDENTITY;
         assert_eq!(verify(TAG, &[(&g, &id)], &[], &proof), Err(Error::BadProof));
     }
 }

@@ -3,13 +3,10 @@
 //! Shares satisfy `(1 + d)⁻¹ = d1·d2`, so the joint public key is
 //! `P = d·G = (d1·d2)⁻¹·G − G`, and `d` itself exists nowhere after re-sharing.
 
-use super::wire::{
-    POINT_LEN, SCALAR_LEN, invert, read_key, read_point, read_scalar, split, write_point,
-};
+use super::wire::{POINT_LEN, SCALAR_LEN, invert, read_key, read_scalar, split, write_affine};
 use crate::error::{Error, Result};
-use crate::sm2::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar};
-use sm2::elliptic_curve::Group;
-use sm2::{ProjectivePoint, Scalar};
+use crate::sm2::{Sm2PrivateKey, Sm2PublicKey, curve, random_nonzero_scalar};
+use sm2::{AffinePoint, ProjectivePoint, Scalar};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// The device's share `d1`.
@@ -78,19 +75,21 @@ pub const SERVER_SHARE_LEN: usize = SCALAR_LEN + 2 * POINT_LEN;
 /// stored and protected exactly like `d2`.
 pub struct ServerShare {
     d2: Scalar,
-    device_point: ProjectivePoint,
+    /// `d2⁻¹`, computed once here instead of on every co-decryption and key generation.
+    d2_inv: Scalar,
+    device_point: AffinePoint,
     public: Sm2PublicKey,
 }
 
 impl ServerShare {
     /// From `d2` and `P1`; computes `P = d2⁻¹·P1 − G` and refuses `P` = identity.
-    pub(crate) fn from_parts(d2: Scalar, device_point: ProjectivePoint) -> Result<Self> {
-        let mut d2_inv = invert(&d2)?;
-        let joint = device_point * d2_inv - ProjectivePoint::GENERATOR;
-        d2_inv.zeroize();
+    pub(crate) fn from_parts(d2: Scalar, device_point: AffinePoint) -> Result<Self> {
+        let d2_inv = invert(&d2)?;
+        let joint = curve::mul_affine(&device_point, &d2_inv) - ProjectivePoint::GENERATOR;
         let public = Sm2PublicKey::from_point(&joint).map_err(|_| Error::InvalidKey)?;
         Ok(Self {
             d2,
+            d2_inv,
             device_point,
             public,
         })
@@ -99,7 +98,7 @@ impl ServerShare {
     /// Parse `d2 ‖ P1 ‖ P` (162 bytes) and check that they belong together.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let [d2, p1, p] = split(bytes, [SCALAR_LEN, POINT_LEN, POINT_LEN], "server share")?;
-        let (d2, p1, p) = (read_scalar(d2)?, read_point(p1)?, read_key(p)?);
+        let (d2, p1, p) = (read_scalar(d2)?, *read_key(p1)?.as_affine(), read_key(p)?);
         let share = Self::from_parts(d2, p1)?;
         if share.public != p {
             return Err(Error::InvalidKey);
@@ -111,7 +110,7 @@ impl ServerShare {
     pub fn to_bytes(&self) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = Zeroizing::new(Vec::with_capacity(SERVER_SHARE_LEN));
         out.extend_from_slice(&super::wire::write_scalar(&self.d2));
-        out.extend_from_slice(&write_point(&self.device_point)?);
+        out.extend_from_slice(&write_affine(&self.device_point)?);
         out.extend_from_slice(&self.public.to_sec1());
         Ok(out)
     }
@@ -125,7 +124,11 @@ impl ServerShare {
         &self.d2
     }
 
-    pub(crate) fn device_point(&self) -> &ProjectivePoint {
+    pub(crate) fn d2_inv(&self) -> &Scalar {
+        &self.d2_inv
+    }
+
+    pub(crate) fn device_point(&self) -> &AffinePoint {
         &self.device_point
     }
 }
@@ -133,6 +136,7 @@ impl ServerShare {
 impl Zeroize for ServerShare {
     fn zeroize(&mut self) {
         self.d2.zeroize();
+        self.d2_inv.zeroize();
         // P1 is a PIN-verification value: wiped with volatile writes like d2.
         self.device_point.zeroize();
     }
@@ -164,9 +168,9 @@ pub fn make_shares_for_key(key: &Sm2PrivateKey) -> Result<(DeviceShare, ServerSh
     let device = DeviceShare::from_scalar(random_nonzero_scalar());
     let mut d1_inv = device.d1_inv()?;
     let d2 = *key.d_plus_one_inv() * d1_inv;
-    let device_point = ProjectivePoint::mul_by_generator(&d1_inv);
+    let device_point = curve::mul_base(&d1_inv).ok_or(Error::InvalidScalar);
     d1_inv.zeroize();
-    let server = ServerShare::from_parts(d2, device_point)?;
+    let server = ServerShare::from_parts(d2, device_point?)?;
     // Guards against a broken key object rather than an attacker: the algebra makes it equal.
     if server.public_key() != key.public_key() {
         return Err(Error::InvalidKey);

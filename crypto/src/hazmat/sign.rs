@@ -39,12 +39,13 @@ use super::wire::{
 };
 use crate::error::{Error, Result};
 use crate::sm2::{
-    Sm2PublicKey, Sm2Signature, digest_scalar, message_digest, random_nonzero_scalar, verify_digest,
+    Sm2PublicKey, Sm2Signature, curve, digest_scalar, message_digest, random_nonzero_scalar,
+    verify_digest,
 };
-use sm2::elliptic_curve::Group;
-use sm2::elliptic_curve::ops::{LinearCombination, Reduce};
+use sm2::elliptic_curve::ops::Reduce;
 use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::{FieldBytes, ProjectivePoint, Scalar};
+use sm2::{AffinePoint, FieldBytes, Scalar};
+use subtle::Choice;
 use zeroize::Zeroize;
 
 const SIGN_TAG: &[u8] = b"bidkey/2p-sm2/v1/sign";
@@ -169,13 +170,13 @@ pub fn device_sign_start_digest(
         e: *e,
         public: *public,
     };
-    let q1 = Sm2PublicKey::from_point(&ProjectivePoint::mul_by_generator(&state.k1))?;
+    let q1 = Sm2PublicKey::from_affine(curve::mul_base(&state.k1).ok_or(Error::InvalidScalar)?)?;
     let q1_bytes = q1.to_sec1();
     let mut x = share.d1_inv()?;
-    let p1 = ProjectivePoint::mul_by_generator(&x);
-    let g = ProjectivePoint::GENERATOR;
+    let p1 = curve::mul_base(&x).ok_or(Error::InvalidScalar);
+    let g = AffinePoint::GENERATOR;
     let ctx = proof_context(session_id, e, &q1_bytes);
-    let proof = prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx);
+    let proof = p1.and_then(|p1| prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx));
     x.zeroize();
     let request = SignRequest {
         e: *e,
@@ -196,7 +197,7 @@ pub fn server_sign(
     session_id: &[u8],
 ) -> Result<SignResponse> {
     check_session_id(session_id)?;
-    let g = ProjectivePoint::GENERATOR;
+    let g = AffinePoint::GENERATOR;
     let q1_bytes = request.q1.to_sec1();
     let ctx = proof_context(session_id, &request.e, &q1_bytes);
     verify(
@@ -205,7 +206,7 @@ pub fn server_sign(
         &ctx,
         &request.proof,
     )?;
-    let q1 = request.q1.to_projective();
+    let q1 = *request.q1.as_affine();
     loop {
         if let Some(response) = server_sign_attempt(share.d2(), &request.e, &q1) {
             return Ok(response);
@@ -214,16 +215,18 @@ pub fn server_sign(
 }
 
 /// One attempt with fresh `k2`, `k3`; `None` when SM2 says to draw again.
-fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &ProjectivePoint) -> Option<SignResponse> {
+fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &AffinePoint) -> Option<SignResponse> {
     let mut k2 = random_nonzero_scalar();
     let mut k3 = random_nonzero_scalar();
-    let point = ProjectivePoint::lincomb(&[(*q1, k3), (ProjectivePoint::GENERATOR, k2)]);
-    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&point.to_affine().x());
+    // k3·Q1 + k2·G in constant time; None is the identity.
+    let point = curve::lincomb(q1, &k3, &k2);
+    let x = point.map(|p| p.x()).unwrap_or_default();
+    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&x);
     let s2 = *d2 * k3;
     let s3 = *d2 * (r + k2);
     k2.zeroize();
     k3.zeroize();
-    let retry = point.is_identity() | r.is_zero() | s3.is_zero();
+    let retry = Choice::from(u8::from(point.is_none())) | r.is_zero() | s3.is_zero();
     (!bool::from(retry)).then_some(SignResponse { r, s2, s3 })
 }
 
@@ -273,7 +276,7 @@ pub(crate) mod tests {
         request: &SignRequest,
         other_e: &[u8; 32],
     ) -> SignResponse {
-        let q1 = request.q1.to_projective();
+        let q1 = *request.q1.as_affine();
         loop {
             if let Some(response) = server_sign_attempt(share.d2(), other_e, &q1) {
                 return response;

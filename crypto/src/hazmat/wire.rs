@@ -30,6 +30,8 @@ pub(crate) fn check_session_id(session_id: &[u8]) -> Result<()> {
 }
 
 /// Parse a received point: exactly 65 bytes, on the curve, not the identity.
+// Unused since the arithmetic went affine (ADR 0008); kept for code built on hazmat.
+#[allow(dead_code)]
 pub(crate) fn read_point(bytes: &[u8]) -> Result<ProjectivePoint> {
     Ok(read_key(bytes)?.to_projective())
 }
@@ -56,6 +58,8 @@ pub(crate) fn join<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
 }
 
 /// Encode a point; the identity has no encoding and is refused.
+// Unused since the arithmetic went affine (ADR 0008); kept for code built on hazmat.
+#[allow(dead_code)]
 pub(crate) fn write_point(point: &ProjectivePoint) -> Result<[u8; POINT_LEN]> {
     let sec1 = Sm2PublicKey::from_point(point)?.to_sec1();
     sec1.try_into().map_err(|_| Error::InvalidPoint)
@@ -63,6 +67,8 @@ pub(crate) fn write_point(point: &ProjectivePoint) -> Result<[u8; POINT_LEN]> {
 
 /// [`write_point`] of several points with one field inversion for all of them (Montgomery's
 /// trick) instead of one each; the same bytes.
+// Unused since the arithmetic went affine (ADR 0008); kept for code built on hazmat.
+#[allow(dead_code)]
 pub(crate) fn write_points(points: &[ProjectivePoint]) -> Result<Vec<[u8; POINT_LEN]>> {
     use sm2::elliptic_curve::group::Curve;
     use sm2::elliptic_curve::sec1::ToSec1Point;
@@ -79,6 +85,14 @@ pub(crate) fn write_points(points: &[ProjectivePoint]) -> Result<Vec<[u8; POINT_
         .collect()
 }
 
+/// Encode an affine point (no inversion needed); the identity is refused.
+pub(crate) fn write_affine(point: &sm2::AffinePoint) -> Result<[u8; POINT_LEN]> {
+    Sm2PublicKey::from_affine(*point)?
+        .to_sec1()
+        .try_into()
+        .map_err(|_| Error::InvalidPoint)
+}
+
 /// Parse a received scalar: canonical and non-zero.
 pub(crate) fn read_scalar(bytes: &[u8]) -> Result<Scalar> {
     let s = scalar_from_bytes(bytes)?;
@@ -93,6 +107,8 @@ pub(crate) fn write_scalar(s: &Scalar) -> [u8; SCALAR_LEN] {
 }
 
 /// Refuse the identity for points computed locally from received values.
+// Unused since the arithmetic went affine (ADR 0008); kept for code built on hazmat.
+#[allow(dead_code)]
 pub(crate) fn nonzero_point(point: ProjectivePoint) -> Result<ProjectivePoint> {
     use sm2::elliptic_curve::Group;
     if bool::from(point.is_identity()) {

@@ -8,9 +8,8 @@ use super::key::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar};
 use crate::error::{Error, Result};
 use der::asn1::{OctetStringRef, UintRef};
 use der::{Decode, Encode};
-use sm2::elliptic_curve::Group;
+use sm2::AffinePoint;
 use sm2::elliptic_curve::sec1::ToSec1Point;
-use sm2::{AffinePoint, ProjectivePoint};
 use sm3::{Digest, Sm3};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -168,8 +167,8 @@ pub(crate) fn encrypt_with_nonce(
     msg: &[u8],
     k: &sm2::Scalar,
 ) -> Option<Sm2Ciphertext> {
-    let c1 = Sm2PublicKey::from_point(&ProjectivePoint::mul_by_generator(k)).ok()?;
-    let shared = (public.to_projective() * k).to_affine();
+    let c1 = Sm2PublicKey::from_affine(super::curve::mul_base(k)?).ok()?;
+    let shared = super::curve::mul_point(public.as_affine(), k)?;
     let z = xy(&shared);
     let t = kdf(z.as_slice(), msg.len());
     if t.iter().all(|&b| b == 0) {
@@ -187,15 +186,13 @@ pub(crate) fn encrypt_with_nonce(
     })
 }
 
-/// Finish decryption given `shared = d·C1`: derive the key stream and check C3.
-pub(crate) fn finish_decrypt(
-    shared: &ProjectivePoint,
+/// Finish decryption given `shared = d·C1` (not the identity): derive the key stream and
+/// check C3.
+pub(crate) fn finish_decrypt_affine(
+    shared: &AffinePoint,
     ct: &Sm2Ciphertext,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if bool::from(shared.is_identity()) {
-        return Err(Error::DecryptionFailed);
-    }
-    let z = xy(&shared.to_affine());
+    let z = xy(shared);
     let t = kdf(z.as_slice(), ct.c2.len());
     if t.iter().all(|&b| b == 0) {
         return Err(Error::DecryptionFailed);
@@ -216,8 +213,9 @@ pub(crate) fn finish_decrypt(
 
 /// Decrypt a parsed ciphertext with the whole private key.
 pub fn decrypt(key: &Sm2PrivateKey, ct: &Sm2Ciphertext) -> Result<Zeroizing<Vec<u8>>> {
-    let shared = ct.c1.to_projective() * key.scalar();
-    finish_decrypt(&shared, ct)
+    let shared =
+        super::curve::mul_point(ct.c1.as_affine(), key.scalar()).ok_or(Error::DecryptionFailed)?;
+    finish_decrypt_affine(&shared, ct)
 }
 
 /// Decrypt the GM/T 0009 DER form.

@@ -45,6 +45,13 @@ impl Sm2PublicKey {
             .map_err(|_| Error::InvalidPoint)
     }
 
+    /// From an affine point; the identity is refused. No inversion, unlike [`Self::from_point`].
+    pub(crate) fn from_affine(point: AffinePoint) -> Result<Self> {
+        sm2::PublicKey::from_affine(point)
+            .map(Self)
+            .map_err(|_| Error::InvalidPoint)
+    }
+
     /// Uncompressed SEC1 encoding (65 bytes).
     pub fn to_sec1(&self) -> Vec<u8> {
         self.0.to_sec1_point(false).as_bytes().to_vec()
@@ -98,6 +105,9 @@ pub struct Sm2PrivateKey {
     d: Scalar,
     d_plus_one_inv: Scalar,
     public: Sm2PublicKey,
+    /// Z for the default ID (GB/T 32918.2 lets the signer precompute it): three SM3
+    /// blocks less per signature.
+    z_default: [u8; 32],
 }
 
 impl Zeroize for Sm2PrivateKey {
@@ -148,11 +158,14 @@ impl Sm2PrivateKey {
         }
         let d_plus_one_inv =
             Option::<Scalar>::from((d + Scalar::ONE).invert()).ok_or(Error::InvalidKey)?;
-        let public = Sm2PublicKey::from_point(&(ProjectivePoint::GENERATOR * d))?;
+        let public =
+            Sm2PublicKey::from_affine(super::curve::mul_base(&d).ok_or(Error::InvalidKey)?)?;
+        let z_default = super::sign::z_value(&public, super::DEFAULT_ID)?;
         Ok(Self {
             d,
             d_plus_one_inv,
             public,
+            z_default,
         })
     }
 
@@ -203,6 +216,10 @@ impl Sm2PrivateKey {
 
     pub(crate) fn scalar(&self) -> &Scalar {
         &self.d
+    }
+
+    pub(crate) fn z_default(&self) -> &[u8; 32] {
+        &self.z_default
     }
 
     pub(crate) fn d_plus_one_inv(&self) -> &Scalar {

@@ -1,13 +1,17 @@
 //! SM2 (GB/T 32918): keys, signatures with a distinguishing ID, and public-key encryption.
 //!
-//! Curve arithmetic comes from the RustCrypto `sm2` crate; this module adds the encodings
-//! GM/T 0009 asks for and a signer that uses a fresh OS-random nonce for every signature.
+//! Types, scalars and parsing come from the RustCrypto `sm2` crate; the point
+//! multiplications that dominate the cost are ours ([`curve`], over fiat-crypto's field
+//! arithmetic in [`field`]). This module adds the encodings GM/T 0009 asks for and a signer
+//! that uses a fresh OS-random nonce for every signature.
 
 mod cipher;
+pub(crate) mod curve;
+mod field;
 mod key;
 mod sign;
 
-pub(crate) use cipher::finish_decrypt;
+pub(crate) use cipher::finish_decrypt_affine;
 pub use cipher::{Sm2Ciphertext, decrypt, decrypt_der, encrypt, encrypt_der};
 pub(crate) use key::scalar_from_be;
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
@@ -15,3 +19,20 @@ pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
 pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
 pub(crate) use sign::digest_scalar;
+
+/// Hooks for the timing check `ct-check`: the constant-time multiplications with a scalar
+/// given as bytes. Not for applications.
+#[doc(hidden)]
+pub mod testing {
+    use crate::error::Result;
+
+    /// `k·G` (constant time); false for the identity.
+    pub fn mul_base(k: &[u8; 32]) -> Result<bool> {
+        Ok(super::curve::mul_base(&super::scalar_from_be(k)?).is_some())
+    }
+
+    /// `k·P` (constant time in `k`); false for the identity.
+    pub fn mul_point(p: &super::Sm2PublicKey, k: &[u8; 32]) -> Result<bool> {
+        Ok(super::curve::mul_point(p.as_affine(), &super::scalar_from_be(k)?).is_some())
+    }
+}

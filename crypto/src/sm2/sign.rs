@@ -3,10 +3,9 @@
 use super::key::{Sm2PrivateKey, Sm2PublicKey, random_nonzero_scalar, scalar_from_bytes};
 use crate::error::{Error, Result};
 use der::{Decode, Encode, asn1::UintRef};
-use sm2::elliptic_curve::ops::{LinearCombination, Reduce};
-use sm2::elliptic_curve::point::AffineCoordinates;
-use sm2::elliptic_curve::{Group, PrimeField};
-use sm2::{FieldBytes, ProjectivePoint, Scalar};
+use sm2::elliptic_curve::PrimeField;
+use sm2::elliptic_curve::ops::Reduce;
+use sm2::{FieldBytes, Scalar};
 use sm3::{Digest, Sm3};
 
 /// The default distinguishing ID of GM/T 0009, used when a party names none.
@@ -146,11 +145,14 @@ pub fn z_value(public: &Sm2PublicKey, id: &[u8]) -> Result<[u8; 32]> {
 
 /// e = SM3(Z ‖ M): the digest that is actually signed.
 pub fn message_digest(public: &Sm2PublicKey, id: &[u8], msg: &[u8]) -> Result<[u8; 32]> {
-    let z = z_value(public, id)?;
+    Ok(digest_with_z(&z_value(public, id)?, msg))
+}
+
+fn digest_with_z(z: &[u8; 32], msg: &[u8]) -> [u8; 32] {
     let mut h = Sm3::new();
     h.update(z);
     h.update(msg);
-    Ok(h.finalize().into())
+    h.finalize().into()
 }
 
 pub(crate) fn digest_scalar(e: &[u8; 32]) -> Scalar {
@@ -160,7 +162,11 @@ pub(crate) fn digest_scalar(e: &[u8; 32]) -> Scalar {
 impl Sm2PrivateKey {
     /// Sign `msg` under distinguishing ID `id` with a fresh random nonce.
     pub fn sign(&self, id: &[u8], msg: &[u8]) -> Result<Sm2Signature> {
-        let e = message_digest(self.public_key(), id, msg)?;
+        let e = if id == DEFAULT_ID {
+            digest_with_z(self.z_default(), msg)
+        } else {
+            message_digest(self.public_key(), id, msg)?
+        };
         self.sign_digest(&e)
     }
 
@@ -183,8 +189,8 @@ pub(crate) fn sign_digest_with_nonce(
     e: &[u8; 32],
     k: &Scalar,
 ) -> Option<Sm2Signature> {
-    let point = (ProjectivePoint::mul_by_generator(k)).to_affine();
-    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&point.x());
+    let x = FieldBytes::from(super::curve::mul_base_x(k)?);
+    let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&x);
     if bool::from(r.is_zero() | (r + k).is_zero()) {
         return None;
     }
@@ -204,15 +210,9 @@ pub fn verify_digest(public: &Sm2PublicKey, e: &[u8; 32], sig: &Sm2Signature) ->
     if bool::from(t.is_zero()) {
         return Err(Error::BadSignature);
     }
-    let point = ProjectivePoint::lincomb(&[
-        (ProjectivePoint::GENERATOR, sig.s),
-        (public.to_projective(), t),
-    ]);
-    if bool::from(point.is_identity()) {
-        return Err(Error::BadSignature);
-    }
-    let x = <Scalar as Reduce<FieldBytes>>::reduce(&point.to_affine().x());
-    if digest_scalar(e) + x == sig.r {
+    // Everything here is public: variable time is fine. r = e + x mod n is checked as
+    // x ≡ r − e against the projective X/Z², with no inversion.
+    if super::curve::verify_x_vartime(&sig.s, &t, public.as_affine(), &(sig.r - digest_scalar(e))) {
         Ok(())
     } else {
         Err(Error::BadSignature)
