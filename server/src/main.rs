@@ -24,6 +24,10 @@ struct Cli {
     /// opening: one decrypt request per bidder).
     #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
     relay_per_platform_per_minute: i64,
+    /// Seconds a certificate recovery (证书找回) waits after it is asked for, while the
+    /// account's other devices and its number are told and can cancel it.
+    #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", default_value_t = Limits::default().recovery_cooling_off, value_parser = clap::value_parser!(i64).range(0..))]
+    recovery_cooling_off: i64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -78,6 +82,7 @@ async fn main() {
     config.limits = Limits {
         sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
         relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
+        recovery_cooling_off: cli.recovery_cooling_off,
     };
     let listen = match cli.command {
         Some(Command::Serve { listen }) => listen,

@@ -244,7 +244,19 @@ pub fn view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
         order,
         created_at: app.created_at,
         updated_at: app.updated_at,
+        not_before: app.not_before,
+        review_materials: None,
     })
+}
+
+/// The reviewer's view: the applicant's, with the materials of a recovery (who asks, from
+/// which device, the person's masked identity, the key's lock and the cooling-off).
+pub fn review_view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
+    let mut v = view(tx, app)?;
+    if app.kind == ApplicationKind::Recover {
+        v.review_materials = app.detail.clone();
+    }
+    Ok(v)
 }
 
 async fn my_applications(
@@ -346,7 +358,7 @@ async fn review_queue(
         .read(|tx| {
             applications::list_in_status(tx, Status::PendingReview)?
                 .iter()
-                .map(|a| view(tx, a))
+                .map(|a| review_view(tx, a))
                 .collect::<Result<Vec<_>>>()
         })
         .await?;

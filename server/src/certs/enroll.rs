@@ -148,6 +148,13 @@ pub async fn start(
             if !issues_certificates(app.kind) {
                 return Err(ErrorCode::InvalidState.into());
             }
+            // A recovery's cooling-off period (ADR 0011), by the server clock.
+            if let Some(at) = app.not_before.filter(|at| *at > now) {
+                return Err(ServerError::NotBefore {
+                    code: ErrorCode::RecoveryCoolingOff,
+                    at,
+                });
+            }
             let real_named = tx
                 .query_opt(
                     "SELECT real_name FROM accounts WHERE id = $1",

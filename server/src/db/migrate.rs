@@ -29,6 +29,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 5,
         sql: include_str!("../../migrations/0005_enrollment_confirm.sql"),
     },
+    Migration {
+        version: 11,
+        sql: include_str!("../../migrations/0011_recovery_and_holder_pins.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.
