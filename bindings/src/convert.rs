@@ -312,14 +312,15 @@ impl From<orders::Application> for Application {
 /// Where a recovery (证书找回) stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum RecoveryState {
-    /// The RA reviews it.
-    InReview,
-    /// Waiting out the cooling-off until `until` (server time); cancellable.
+    /// In review and waiting out the cooling-off until `until` (server time); the other
+    /// devices may cancel it, the RA cannot approve it yet.
     CoolingOff { until: i64 },
-    /// Paid and past the cooling-off: enrol it.
-    Ready,
-    /// Past the cooling-off, the order not paid yet.
+    /// The cooling-off is over; the RA reviews it.
+    InReview,
+    /// Approved, the order not paid yet.
     AwaitingPayment,
+    /// Approved and paid: enrol it.
+    Ready,
     /// Cancelled or closed.
     Cancelled,
     /// Refused by the RA.
@@ -332,10 +333,10 @@ impl From<bidkey_core::flows::recovery::RecoveryState> for RecoveryState {
     fn from(s: bidkey_core::flows::recovery::RecoveryState) -> Self {
         use bidkey_core::flows::recovery::RecoveryState as C;
         match s {
-            C::InReview => Self::InReview,
             C::CoolingOff { until } => Self::CoolingOff { until },
-            C::Ready => Self::Ready,
+            C::InReview => Self::InReview,
             C::AwaitingPayment => Self::AwaitingPayment,
+            C::Ready => Self::Ready,
             C::Cancelled => Self::Cancelled,
             C::Rejected => Self::Rejected,
             C::Done => Self::Done,

@@ -105,7 +105,7 @@ pub fn create_for(tx: &mut dyn Tx, now: i64, app: &Application, item: &str) -> R
 }
 
 /// The RA's decision on an application in review. Approval creates the order; a free item
-/// goes straight to `paid`.
+/// goes straight to `paid`. A recovery cannot be approved before its cooling-off ends.
 pub fn decide(
     tx: &mut dyn Tx,
     now: i64,
@@ -114,6 +114,17 @@ pub fn decide(
     decision: &ReviewDecision,
 ) -> Result<Application> {
     let app = applications::get(tx, app_id)?;
+    // A recovery is approved only after its cooling-off period (ADR 0011), by the server
+    // clock: until then the account's other devices and its number may cancel it, and
+    // nothing can be paid or enrolled. Refusing it is possible at any time.
+    if decision.approve
+        && let Some(at) = app.not_before.filter(|at| *at > now)
+    {
+        return Err(ServerError::NotBefore {
+            code: ErrorCode::RecoveryCoolingOff,
+            at,
+        });
+    }
     if decision.approve {
         let item = fee_item(app.kind, app.enterprise_id.is_some())
             .ok_or(ServerError::Api(ErrorCode::InvalidState))?;

@@ -402,13 +402,12 @@ fn recovery_note(out: &Out, a: &Application) -> String {
         a.id
     );
     match a.status {
-        Status::PendingReview => {
-            format!("\n{}{until}{cancel}", Text::RecoveryInReview.get(out.lang))
-        }
-        Status::AwaitingPayment | Status::Paid => format!(
-            "\n{}{until}{cancel}",
+        Status::PendingReview => format!(
+            "\n{}\n{}{until}{cancel}",
+            Text::RecoveryInReview.get(out.lang),
             Text::RecoveryCoolingOff.get(out.lang)
         ),
+        Status::AwaitingPayment | Status::Paid => cancel,
         Status::Closed => format!("\n{}", Text::RecoveryCancelled.get(out.lang)),
         _ => String::new(),
     }

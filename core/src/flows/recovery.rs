@@ -1,9 +1,9 @@
 //! Where a recovery (证书找回) stands, cancelling one from another device, and the proof a
 //! phone-number change needs (ADR 0011).
 //!
-//! A recovery is reviewed by the RA and waits out a cooling-off period (by the server's
-//! clock) during which the account's other devices (a message) and its number (an SMS) are
-//! told; any logged-in device of the account may cancel it until it enrols.
+//! A recovery is reviewed by the RA, who may approve it only after a cooling-off period (by
+//! the server's clock) during which the account's other devices (a message) and its number
+//! (an SMS) are told; any logged-in device of the account may cancel it until it enrols.
 
 use super::id_segment;
 use crate::Bidkey;
@@ -14,14 +14,16 @@ use zeroize::Zeroizing;
 /// Where a recovery application stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecoveryState {
-    /// The RA reviews it (待审核).
-    InReview,
-    /// Approved (or not yet) and waiting out the cooling-off until `until` (server time).
+    /// In the RA's review and waiting out the cooling-off until `until` (server time): the
+    /// account's other devices and its number were told and may cancel it; the RA cannot
+    /// approve it before `until`.
     CoolingOff { until: i64 },
-    /// Approved and paid, the cooling-off over: [`Bidkey::enroll`] may run.
-    Ready,
-    /// Approved, the cooling-off over, the order not paid yet.
+    /// The cooling-off is over; the RA reviews it (待审核).
+    InReview,
+    /// Approved, the order not paid yet.
     AwaitingPayment,
+    /// Approved and paid: [`Bidkey::enroll`] may run.
+    Ready,
     /// Cancelled (by a device of the account) or closed.
     Cancelled,
     /// The RA refused it.
@@ -32,17 +34,18 @@ pub enum RecoveryState {
 
 /// Where `app` stands at server time `server_now` (the apps use the time of the server's
 /// last answer; a phone's own clock decides nothing here, the server refuses an early
-/// enrolment anyway). `None` for an application that is not a recovery.
+/// approval anyway). `None` for an application that is not a recovery.
 pub fn recovery_state(app: &Application, server_now: i64) -> Option<RecoveryState> {
     if app.kind != ApplicationKind::Recover {
         return None;
     }
-    let cooling = app.not_before.filter(|t| *t > server_now);
     Some(match app.status {
-        Status::PendingReview | Status::PendingAdmin => RecoveryState::InReview,
-        Status::AwaitingPayment | Status::Paid if cooling.is_some() => RecoveryState::CoolingOff {
-            until: cooling.unwrap_or_default(),
-        },
+        Status::PendingReview | Status::PendingAdmin => {
+            match app.not_before.filter(|t| *t > server_now) {
+                Some(until) => RecoveryState::CoolingOff { until },
+                None => RecoveryState::InReview,
+            }
+        }
         Status::AwaitingPayment => RecoveryState::AwaitingPayment,
         Status::Paid => RecoveryState::Ready,
         Status::Issued => RecoveryState::Done,
@@ -98,15 +101,15 @@ mod tests {
     #[test]
     fn a_recovery_is_reviewed_then_cools_off_then_enrols() {
         assert_eq!(
-            recovery_state(&app(Status::PendingReview, Some(100)), 0),
-            Some(RecoveryState::InReview)
-        );
-        assert_eq!(
-            recovery_state(&app(Status::Paid, Some(100)), 99),
+            recovery_state(&app(Status::PendingReview, Some(100)), 99),
             Some(RecoveryState::CoolingOff { until: 100 })
         );
         assert_eq!(
-            recovery_state(&app(Status::Paid, Some(100)), 100),
+            recovery_state(&app(Status::PendingReview, Some(100)), 100),
+            Some(RecoveryState::InReview)
+        );
+        assert_eq!(
+            recovery_state(&app(Status::Paid, Some(100)), 0),
             Some(RecoveryState::Ready)
         );
         assert_eq!(

@@ -148,13 +148,6 @@ pub async fn start(
             if !issues_certificates(app.kind) {
                 return Err(ErrorCode::InvalidState.into());
             }
-            // A recovery's cooling-off period (ADR 0011), by the server clock.
-            if let Some(at) = app.not_before.filter(|at| *at > now) {
-                return Err(ServerError::NotBefore {
-                    code: ErrorCode::RecoveryCoolingOff,
-                    at,
-                });
-            }
             let real_named = tx
                 .query_opt(
                     "SELECT real_name FROM accounts WHERE id = $1",
@@ -167,6 +160,13 @@ pub async fn start(
             if !real_named {
                 return Err(ErrorCode::RealNameRequired.into());
             }
+            // A holder locked by wrong PINs stays locked through recovery and renewal: unlock
+            // first (ADR 0011).
+            crate::cosign::pin::check_holder_not_locked(
+                tx,
+                &app.account_id,
+                app.enterprise_id.as_deref(),
+            )?;
             let holder = Holder {
                 account_id: app.account_id.clone(),
                 enterprise_id: app.enterprise_id.clone(),

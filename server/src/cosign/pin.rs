@@ -86,6 +86,21 @@ pub fn check_not_locked(tx: &mut dyn Tx, pair_id: &str) -> Result<()> {
     }
 }
 
+/// Refuse when a holder (account, enterprise) is locked: a new pair for a locked holder
+/// (recovery, renewal) is not enrolled until the holder unlocks, for it would be locked too
+/// and could not open the keys delivered to it.
+pub fn check_holder_not_locked(
+    tx: &mut dyn Tx,
+    account_id: &str,
+    enterprise_id: Option<&str>,
+) -> Result<()> {
+    if holder_state(tx, &holder_key(account_id, enterprise_id))?.1 {
+        Err(ErrorCode::KeyLocked.into())
+    } else {
+        Ok(())
+    }
+}
+
 /// Begin an attempt: refused when the holder is locked or as many attempts as the lock
 /// allows are already counted; otherwise counted as failed until proven right.
 pub fn begin_attempt(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
