@@ -147,6 +147,18 @@ mod tests {
     }
 
     #[test]
+    fn unlock_limits_and_cooling_off_say_when() {
+        assert_eq!(
+            BidkeyError::from(CoreError::UnlockLimited { next_at: 42 }),
+            BidkeyError::UnlockLimited { next_at: 42 }
+        );
+        assert_eq!(
+            BidkeyError::from(CoreError::RecoveryCoolingOff { until: 7 }),
+            BidkeyError::RecoveryCoolingOff { until: 7 }
+        );
+    }
+
+    #[test]
     fn scan_refusals_keep_their_codes() {
         let e = BidkeyError::from(CoreError::from(bidkey_protocol::ErrorBody::new(
             ErrorCode::ScanExpired,

@@ -103,3 +103,23 @@ impl CoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_with_a_time_become_their_own_variants() {
+        let mut b = ErrorBody::new(ErrorCode::UnlockLimited);
+        b.not_before = Some(100);
+        assert_eq!(
+            CoreError::from(b),
+            CoreError::UnlockLimited { next_at: 100 }
+        );
+        let mut b = ErrorBody::new(ErrorCode::RecoveryCoolingOff);
+        b.not_before = Some(200);
+        let e = CoreError::from(b);
+        assert_eq!(e, CoreError::RecoveryCoolingOff { until: 200 });
+        assert_eq!(e.code(), Some(ErrorCode::RecoveryCoolingOff));
+    }
+}
