@@ -211,6 +211,15 @@ mod operator {
                         a.enterprise_id.as_deref().unwrap_or("-"),
                         a.created_at
                     );
+                    // A recovery's materials for the reviewer (ADR 0011).
+                    if a.kind == bidkey_protocol::orders::ApplicationKind::Recover {
+                        if let Some(m) = &a.detail {
+                            println!("    materials: {m}");
+                        }
+                        if let Some(t) = a.not_before {
+                            println!("    cooling-off until {t} (approve after it)");
+                        }
+                    }
                 }
                 0
             }
@@ -243,6 +252,14 @@ mod operator {
             Err(ServerError::Api(code)) => {
                 eprintln!(
                     "bidkey-server: {} ({})",
+                    code.message_zh(),
+                    code.message_en()
+                );
+                1
+            }
+            Err(ServerError::NotBefore { code, at }) => {
+                eprintln!(
+                    "bidkey-server: {} ({}): not before {at}",
                     code.message_zh(),
                     code.message_en()
                 );
