@@ -478,6 +478,13 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         app.id,
         (app.not_before.unwrap_or_default() - app.created_at) / 3600
     ));
+    let told = staff
+        .messages()
+        .await?
+        .iter()
+        .any(|m| m.application_id.as_deref() == Some(app.id.as_str()));
+    expect(told, "the old phone was not told of the recovery")?;
+    j.note("the old phone's message list shows the recovery, with how to cancel it");
     let paid = world.approve_and_pay(&new_phone, &app).await?;
     j.note("the CA reviewed the materials and approved once the cooling-off was over (the server clock stepped over it)");
     let recovered_pair = new_phone.enroll(&paid.id, NEW_PIN).await?;
