@@ -69,6 +69,8 @@ pub enum SmsPurpose {
     Recover,
     /// 挂失 and 解挂.
     LossReport,
+    /// To the account's current (old) number, approving a change to a new one.
+    ChangePhoneOld,
 }
 
 impl From<SmsPurpose> for acc::SmsPurpose {
@@ -81,6 +83,7 @@ impl From<SmsPurpose> for acc::SmsPurpose {
             SmsPurpose::Unlock => Self::Unlock,
             SmsPurpose::Recover => Self::Recover,
             SmsPurpose::LossReport => Self::LossReport,
+            SmsPurpose::ChangePhoneOld => Self::ChangePhoneOld,
         }
     }
 }
@@ -285,6 +288,8 @@ pub struct Application {
     pub order: Option<Order>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Server time before which a recovery may not enrol (its cooling-off period).
+    pub not_before: Option<i64>,
 }
 
 impl From<orders::Application> for Application {
@@ -299,6 +304,42 @@ impl From<orders::Application> for Application {
             order: a.order.map(Into::into),
             created_at: a.created_at,
             updated_at: a.updated_at,
+            not_before: a.not_before,
+        }
+    }
+}
+
+/// Where a recovery (证书找回) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum RecoveryState {
+    /// In review and waiting out the cooling-off until `until` (server time); the other
+    /// devices may cancel it, the RA cannot approve it yet.
+    CoolingOff { until: i64 },
+    /// The cooling-off is over; the RA reviews it.
+    InReview,
+    /// Approved, the order not paid yet.
+    AwaitingPayment,
+    /// Approved and paid: enrol it.
+    Ready,
+    /// Cancelled or closed.
+    Cancelled,
+    /// Refused by the RA.
+    Rejected,
+    /// The new pair is issued.
+    Done,
+}
+
+impl From<bidkey_core::flows::recovery::RecoveryState> for RecoveryState {
+    fn from(s: bidkey_core::flows::recovery::RecoveryState) -> Self {
+        use bidkey_core::flows::recovery::RecoveryState as C;
+        match s {
+            C::CoolingOff { until } => Self::CoolingOff { until },
+            C::InReview => Self::InReview,
+            C::AwaitingPayment => Self::AwaitingPayment,
+            C::Ready => Self::Ready,
+            C::Cancelled => Self::Cancelled,
+            C::Rejected => Self::Rejected,
+            C::Done => Self::Done,
         }
     }
 }

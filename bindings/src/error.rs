@@ -29,6 +29,14 @@ pub enum BidkeyError {
     /// again and an SMS code, `Bidkey.unlock`).
     #[error("key locked: verify your identity again to unlock")]
     KeyLocked,
+    /// The key was unlocked 3 times in 30 days: show when the next unlock is possible
+    /// (`next_at`, server time, Unix seconds).
+    #[error("unlocks used up until {next_at}")]
+    UnlockLimited { next_at: i64 },
+    /// The recovery waits out its cooling-off until `until` (server time, Unix seconds);
+    /// the other devices and the number were told.
+    #[error("recovery cooling off until {until}")]
+    RecoveryCoolingOff { until: i64 },
     /// Not logged in or the login expired: show the login screen.
     #[error("not logged in")]
     NotLoggedIn,
@@ -67,6 +75,8 @@ impl From<CoreError> for BidkeyError {
             },
             CoreError::WrongPin { tries_left } => BidkeyError::WrongPin { tries_left },
             CoreError::KeyLocked => BidkeyError::KeyLocked,
+            CoreError::UnlockLimited { next_at } => BidkeyError::UnlockLimited { next_at },
+            CoreError::RecoveryCoolingOff { until } => BidkeyError::RecoveryCoolingOff { until },
             CoreError::NotLoggedIn => BidkeyError::NotLoggedIn,
             CoreError::InvalidInput { field } => BidkeyError::InvalidInput {
                 field: field.to_owned(),
@@ -136,6 +146,18 @@ mod tests {
         assert!(
             matches!(&e, BidkeyError::Server { code, .. } if code == "renewal_too_early"),
             "{e:?}"
+        );
+    }
+
+    #[test]
+    fn unlock_limits_and_cooling_off_say_when() {
+        assert_eq!(
+            BidkeyError::from(CoreError::UnlockLimited { next_at: 42 }),
+            BidkeyError::UnlockLimited { next_at: 42 }
+        );
+        assert_eq!(
+            BidkeyError::from(CoreError::RecoveryCoolingOff { until: 7 }),
+            BidkeyError::RecoveryCoolingOff { until: 7 }
         );
     }
 

@@ -42,6 +42,18 @@ pub enum CoreText {
     MicropaymentPending,
     MicropaymentMatched,
     MicropaymentExpired,
+    /// A recovery waits for the RA's review.
+    RecoveryInReview,
+    /// A recovery waits out its cooling-off period.
+    RecoveryCoolingOff,
+    /// On the account's other devices: a recovery was asked for; cancel it if not you.
+    RecoveryNotice,
+    /// A recovery was cancelled.
+    RecoveryCancelled,
+    /// The unlocks of the period are used up.
+    UnlockLimited,
+    /// Changing the number needs the password or a code to the old number.
+    PhoneChangeNeedsProof,
 }
 
 impl From<CoreText> for core::Text {
@@ -57,6 +69,12 @@ impl From<CoreText> for core::Text {
             CoreText::MicropaymentPending => Self::MicropaymentPending,
             CoreText::MicropaymentMatched => Self::MicropaymentMatched,
             CoreText::MicropaymentExpired => Self::MicropaymentExpired,
+            CoreText::RecoveryInReview => Self::RecoveryInReview,
+            CoreText::RecoveryCoolingOff => Self::RecoveryCoolingOff,
+            CoreText::RecoveryNotice => Self::RecoveryNotice,
+            CoreText::RecoveryCancelled => Self::RecoveryCancelled,
+            CoreText::UnlockLimited => Self::UnlockLimited,
+            CoreText::PhoneChangeNeedsProof => Self::PhoneChangeNeedsProof,
         }
     }
 }
@@ -131,4 +149,31 @@ mod tests {
         let zh = micropayment_instructions(mp, Lang::Zh);
         assert!(zh.contains("0.37元") && zh.contains("标证通"), "{zh}");
     }
+}
+
+/// Where a recovery application stands at server time `server_now` (null for an
+/// application that is not a recovery).
+#[uniffi::export]
+pub fn recovery_state(
+    application: crate::convert::Application,
+    server_now: i64,
+) -> Option<crate::convert::RecoveryState> {
+    use crate::convert::ApplicationKind;
+    if application.kind != ApplicationKind::Recover {
+        return None;
+    }
+    let app = bidkey_protocol::orders::Application {
+        id: application.id,
+        kind: bidkey_protocol::orders::ApplicationKind::Recover,
+        status: application.status.into(),
+        enterprise_id: application.enterprise_id,
+        enterprise_name: application.enterprise_name,
+        reason: application.reason,
+        order: None,
+        created_at: application.created_at,
+        updated_at: application.updated_at,
+        not_before: application.not_before,
+        review_materials: None,
+    };
+    bidkey_core::flows::recovery::recovery_state(&app, server_now).map(Into::into)
 }

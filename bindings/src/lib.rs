@@ -118,9 +118,31 @@ impl Bidkey {
         Ok(self.core.reset_password(&phone, &code, &new).await?)
     }
 
-    /// Change the phone number; the code went to the new number (`SmsPurpose.CHANGE_PHONE`).
-    pub async fn change_phone(&self, new_phone: String, code: String) -> Result<Account> {
-        Ok(self.core.change_phone(&new_phone, &code).await?.into())
+    /// Change the phone number; `code` went to the new number (`SmsPurpose.CHANGE_PHONE`).
+    /// Proof from the holder is needed too: `old_code` (sent to the current number,
+    /// `SmsPurpose.CHANGE_PHONE_OLD`) or the login `password`. Other devices are logged out.
+    pub async fn change_phone(
+        &self,
+        new_phone: String,
+        code: String,
+        old_code: Option<String>,
+        password: Option<String>,
+    ) -> Result<Account> {
+        use bidkey_core::flows::recovery::PhoneChangeProof;
+        let proof = match (password, old_code) {
+            (Some(p), _) => PhoneChangeProof::Password(zeroize::Zeroizing::new(p)),
+            (None, Some(c)) => PhoneChangeProof::OldNumberCode(c),
+            (None, None) => {
+                return Err(BidkeyError::InvalidInput {
+                    field: "password or old number's code".into(),
+                });
+            }
+        };
+        Ok(self
+            .core
+            .change_phone(&new_phone, &code, &proof)
+            .await?
+            .into())
     }
 
     /// Real-name verification (实名认证).
@@ -260,8 +282,17 @@ impl Bidkey {
         Ok(self.core.undo_loss_report(&serial, &code).await?.into())
     }
 
-    /// 证书找回 on a new phone: real-name again and an SMS code (`SmsPurpose.RECOVER`); pay
-    /// the application, then `enroll` it.
+    /// Cancel a recovery (取消找回) from any logged-in device of the account (the old phone,
+    /// after the notice), until it enrols.
+    pub async fn cancel_recovery(&self, application_id: String) -> Result<Application> {
+        Ok(self.core.cancel_recovery(&application_id).await?.into())
+    }
+
+    /// 证书找回 on a new phone: real-name again and an SMS code (`SmsPurpose.RECOVER`). The
+    /// application goes to the RA's review and waits out a cooling-off period (see
+    /// `recovery_state`; `enroll` throws `RecoveryCoolingOff` until it ends) while the
+    /// account's other devices and its number are told; then pay it and `enroll` it. A key
+    /// locked by wrong PINs stays locked on the new pair.
     pub async fn recover(
         &self,
         real_name: RealName,

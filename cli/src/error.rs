@@ -135,6 +135,26 @@ impl Report {
                         exit::KEY_LOCKED,
                         format!("{} (bidkey certs unlock)", Text::KeyLockedHelp.get(lang)),
                     ),
+                    CoreError::UnlockLimited { next_at } => base(
+                        "unlock_limited",
+                        exit::REFUSED,
+                        format!(
+                            "{} ({}: {})",
+                            Text::UnlockLimited.get(lang),
+                            if zh { "下次可解锁" } else { "next unlock" },
+                            crate::output::when(*next_at)
+                        ),
+                    ),
+                    CoreError::RecoveryCoolingOff { until } => base(
+                        "recovery_cooling_off",
+                        exit::REFUSED,
+                        format!(
+                            "{} ({}: {})",
+                            Text::RecoveryCoolingOff.get(lang),
+                            if zh { "等待期至" } else { "until" },
+                            crate::output::when(*until)
+                        ),
+                    ),
                     CoreError::NotLoggedIn => base(
                         "not_logged_in",
                         exit::NOT_LOGGED_IN,

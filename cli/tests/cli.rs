@@ -659,16 +659,16 @@ async fn lock_unlock_password_loss_report_and_recovery() {
     assert_eq!(r.code, REFUSED_EXIT);
     assert_eq!(r.err()["code"], "certificate_suspended");
 
-    // Recovery onto the second wallet brings the old encryption key back.
+    // Recovery onto the second wallet: held for review and a cooling-off, which the old
+    // wallet (still logged in) can cancel.
     let code = sms(&server, &b, number, "login").await;
     b.json(
         &["account", "login", "--phone", number, "--code", &code],
         None,
     )
     .ok();
-    let code = sms(&server, &b, number, "recover").await;
-    let app = b
-        .json(
+    let recover = |code: &str| {
+        b.json(
             &[
                 "certs",
                 "recover",
@@ -677,11 +677,35 @@ async fn lock_unlock_password_loss_report_and_recovery() {
                 "--id-number",
                 &id,
                 "--code",
-                &code,
+                code,
             ],
             None,
         )
-        .ok();
+        .ok()
+    };
+    let code = sms(&server, &b, number, "recover").await;
+    let app = recover(&code);
+    assert_eq!(app["status"], "pending_review", "{app}");
+    assert!(app["not_before"].as_i64().is_some(), "{app}");
+    let app_id = app["id"].as_str().expect("id");
+    let cancelled = a.json(&["certs", "cancel-recovery", app_id], None).ok();
+    assert_eq!(cancelled["status"], "closed", "{cancelled}");
+    let human = a.human(&["certs", "application", app_id], None);
+    assert!(human.stdout.contains("cancelled"), "{}", human.stdout);
+
+    // Asked again and left alone, it is approved after the cooling-off and brings the old
+    // encryption key back.
+    let code = sms(&server, &b, number, "recover").await;
+    let app = recover(&code);
+    let human = b.human(
+        &["certs", "application", app["id"].as_str().expect("id")],
+        None,
+    );
+    assert!(
+        human.stdout.contains("Cooling-off until"),
+        "{}",
+        human.stdout
+    );
     approve_pay_enrol(&server, &b, &app).await;
     let local = b.json(&["certs", "list", "--local"], None).ok();
     assert!(

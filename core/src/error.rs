@@ -22,6 +22,14 @@ pub enum CoreError {
     /// The key is locked after too many wrong PINs: verify identity again to unlock.
     #[error("key locked: verify your identity again (real-name + SMS) to unlock")]
     KeyLocked,
+    /// The holder's unlocks are used up for now (3 in 30 days): the next is possible at
+    /// `next_at` (server time, Unix seconds).
+    #[error("the key was unlocked too often; the next unlock is possible at {next_at}")]
+    UnlockLimited { next_at: i64 },
+    /// A recovery waits out its cooling-off period until `until` (server time, Unix
+    /// seconds); the account's other devices and its number were told and can cancel it.
+    #[error("the recovery is in its cooling-off period until {until}")]
+    RecoveryCoolingOff { until: i64 },
     /// Not logged in, or the login expired.
     #[error("not logged in")]
     NotLoggedIn,
@@ -56,6 +64,14 @@ impl From<ErrorBody> for CoreError {
                 tries_left: b.tries_left.unwrap_or(0),
             },
             ErrorCode::KeyLocked => CoreError::KeyLocked,
+            ErrorCode::UnlockLimited if b.not_before.is_some() => CoreError::UnlockLimited {
+                next_at: b.not_before.unwrap_or_default(),
+            },
+            ErrorCode::RecoveryCoolingOff if b.not_before.is_some() => {
+                CoreError::RecoveryCoolingOff {
+                    until: b.not_before.unwrap_or_default(),
+                }
+            }
             ErrorCode::Unauthorized | ErrorCode::TokenExpired => CoreError::NotLoggedIn,
             code => CoreError::Server {
                 code,
@@ -89,7 +105,29 @@ impl CoreError {
             CoreError::Server { code, .. } => Some(*code),
             CoreError::WrongPin { .. } => Some(ErrorCode::WrongPin),
             CoreError::KeyLocked => Some(ErrorCode::KeyLocked),
+            CoreError::UnlockLimited { .. } => Some(ErrorCode::UnlockLimited),
+            CoreError::RecoveryCoolingOff { .. } => Some(ErrorCode::RecoveryCoolingOff),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_with_a_time_become_their_own_variants() {
+        let mut b = ErrorBody::new(ErrorCode::UnlockLimited);
+        b.not_before = Some(100);
+        assert_eq!(
+            CoreError::from(b),
+            CoreError::UnlockLimited { next_at: 100 }
+        );
+        let mut b = ErrorBody::new(ErrorCode::RecoveryCoolingOff);
+        b.not_before = Some(200);
+        let e = CoreError::from(b);
+        assert_eq!(e, CoreError::RecoveryCoolingOff { until: 200 });
+        assert_eq!(e.code(), Some(ErrorCode::RecoveryCoolingOff));
     }
 }

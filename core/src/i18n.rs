@@ -30,6 +30,18 @@ pub enum Text {
     SealNotPng,
     /// Shown while a micro-payment request waits for the transfer.
     MicropaymentPending,
+    /// A recovery waits for the RA's review.
+    RecoveryInReview,
+    /// A recovery waits out its cooling-off period.
+    RecoveryCoolingOff,
+    /// On the account's other devices: a recovery was asked for; cancel it if not you.
+    RecoveryNotice,
+    /// A recovery was cancelled.
+    RecoveryCancelled,
+    /// The unlocks of the period are used up.
+    UnlockLimited,
+    /// Changing the number needs the password or a code to the old number.
+    PhoneChangeNeedsProof,
     /// Shown when the transfer matched.
     MicropaymentMatched,
     /// Shown when nothing matched before the deadline.
@@ -71,6 +83,32 @@ impl Text {
             (MicropaymentPending, Lang::Zh) => "等待银行到账，到账后自动完成认证。",
             (MicropaymentPending, Lang::En) => {
                 "Waiting for the transfer to arrive; verification completes automatically."
+            }
+            (RecoveryInReview, Lang::Zh) => "证书找回申请已提交，等待CA审核。",
+            (RecoveryInReview, Lang::En) => {
+                "The recovery was submitted and waits for the CA's review."
+            }
+            (RecoveryCoolingOff, Lang::Zh) => {
+                "为保护您的证书，找回需等待一段时间，期间已通知您的其他设备和原手机号，可随时取消。"
+            }
+            (RecoveryCoolingOff, Lang::En) => {
+                "To protect your certificates the recovery waits for a while; your other devices and your number were told and can cancel it."
+            }
+            (RecoveryNotice, Lang::Zh) => {
+                "有新设备正在找回您的证书。如非本人操作，请立即取消并挂失证书。"
+            }
+            (RecoveryNotice, Lang::En) => {
+                "A new device is recovering your certificates. If this is not you, cancel it now and report the loss."
+            }
+            (RecoveryCancelled, Lang::Zh) => "证书找回申请已取消。",
+            (RecoveryCancelled, Lang::En) => "The recovery was cancelled.",
+            (UnlockLimited, Lang::Zh) => "30天内最多解锁3次，请到期后再试或联系客服。",
+            (UnlockLimited, Lang::En) => {
+                "A key can be unlocked at most 3 times in 30 days; try again later or contact support."
+            }
+            (PhoneChangeNeedsProof, Lang::Zh) => "更换手机号须输入登录密码或原手机号收到的验证码。",
+            (PhoneChangeNeedsProof, Lang::En) => {
+                "Changing the number needs your login password or a code sent to the old number."
             }
             (MicropaymentMatched, Lang::Zh) => "对公打款认证成功。",
             (MicropaymentMatched, Lang::En) => "The corporate transfer was verified.",

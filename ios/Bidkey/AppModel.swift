@@ -68,6 +68,10 @@ final class AppModel: ObservableObject {
             return (lang == .zh ? zh : en) + hint
         case let .WrongPin(left): return w("证书密码错误，还可尝试\(left)次。", "Wrong PIN. \(left) tries left.")
         case .KeyLocked: return coreText(which: .keyLockedHelp, lang: lang)
+        case let .UnlockLimited(next):
+            return coreText(which: .unlockLimited, lang: lang) + untilHint(next)
+        case let .RecoveryCoolingOff(until):
+            return coreText(which: .recoveryCoolingOff, lang: lang) + untilHint(until)
         case .NotLoggedIn: return w("登录已失效，请重新登录。", "Please log in again.")
         case let .InvalidInput(field): return w("请检查输入：\(field)", "Please check the \(field).")
         case let .NotFound(what): return w("未找到：\(what)", "Not found: \(what)")
@@ -75,6 +79,14 @@ final class AppModel: ObservableObject {
         case .Crypto: return w("安全校验失败，请联系客服。", "A security check failed. Please contact support.")
         case .Keystore: return w("设备安全密钥不可用（可能已取消验证）。", "The device key is unavailable.")
         }
+    }
+
+    /// The server time (Unix seconds) from which a refused step is possible, in local time.
+    func untilHint(_ unix: Int64) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        let at = f.string(from: Date(timeIntervalSince1970: TimeInterval(unix)))
+        return w("（\(at) 起）", " (from \(at))")
     }
 
     static func yuan(_ fen: Int64) -> String { String(format: "¥%d.%02d", fen / 100, abs(fen % 100)) }

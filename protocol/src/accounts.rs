@@ -14,6 +14,8 @@ pub enum SmsPurpose {
     Recover,
     /// 挂失 and 解挂: suspend certificates without the phone, or lift the suspension.
     LossReport,
+    /// A code to the account's current (old) number approving a change to a new one.
+    ChangePhoneOld,
 }
 
 impl SmsPurpose {
@@ -26,6 +28,7 @@ impl SmsPurpose {
             SmsPurpose::Unlock => "unlock",
             SmsPurpose::Recover => "recover",
             SmsPurpose::LossReport => "loss_report",
+            SmsPurpose::ChangePhoneOld => "change_phone_old",
         }
     }
 }
@@ -101,7 +104,15 @@ pub struct ResetPasswordRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangePhoneRequest {
     pub new_phone: String,
+    /// The code sent to the new number (purpose `change_phone`).
     pub code: String,
+    /// The code sent to the account's current number (purpose `change_phone_old`); this or
+    /// `password` proves the change comes from the number's holder, not only from a login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_code: Option<String>,
+    /// The account's login password, instead of `old_code`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// Real-name verification methods users know.

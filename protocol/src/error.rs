@@ -54,6 +54,13 @@ pub enum ErrorCode {
     InvalidState,
     PaymentRequired,
     TooManyOpenApplications,
+    // Recovery, unlock and phone change (ADR 0011)
+    /// Unlocks used up for now: `not_before` says when the next one is possible.
+    UnlockLimited,
+    /// A recovery in its cooling-off period: `not_before` says when it may enrol.
+    RecoveryCoolingOff,
+    /// A phone change needs the password or a code sent to the old number.
+    PhoneChangeProofRequired,
     // Platforms, grants, seals
     PlatformNotFound,
     GrantNotFound,
@@ -122,6 +129,9 @@ impl ErrorCode {
             InvalidState => "当前状态不允许此操作",
             PaymentRequired => "请先支付订单",
             TooManyOpenApplications => "未完成的申请过多，请先完成已有申请或等待审核结果",
+            UnlockLimited => "解锁次数已达上限，请稍后再试",
+            RecoveryCoolingOff => "证书找回处于等待期，已通知您的其他设备和原手机号",
+            PhoneChangeProofRequired => "更换手机号须验证登录密码或原手机号验证码",
             PlatformNotFound => "交易平台不存在",
             GrantNotFound => "授权不存在",
             ZoneMismatch => "交易平台中没有名称与统一社会信用代码一致的单位",
@@ -192,6 +202,13 @@ impl ErrorCode {
             TooManyOpenApplications => {
                 "Too many applications are open; finish them or wait for their review"
             }
+            UnlockLimited => "The key has been unlocked too often; it can be unlocked again later",
+            RecoveryCoolingOff => {
+                "The recovery is in its waiting period; your other devices and your number have been told"
+            }
+            PhoneChangeProofRequired => {
+                "Changing the number needs your password or a code sent to the old number"
+            }
             PlatformNotFound => "No such trading platform",
             GrantNotFound => "No such grant",
             ZoneMismatch => "The platform knows no unit with this name and credit code",
@@ -230,6 +247,10 @@ pub struct ErrorBody {
     /// Seconds to wait, on `too_many_requests`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Server time (Unix seconds) from which the refused step is possible, on
+    /// `unlock_limited` and `recovery_cooling_off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
     /// What exactly was malformed, for developers (English, from the request parser), on
     /// requests the server could not read. Never shown to people: they get the messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -244,6 +265,7 @@ impl ErrorBody {
             message_en: code.message_en().to_owned(),
             tries_left: None,
             retry_after: None,
+            not_before: None,
             detail: None,
         }
     }

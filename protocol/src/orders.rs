@@ -129,6 +129,14 @@ pub struct Application {
     pub order: Option<Order>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Server time before which the application may not enrol: a recovery's cooling-off
+    /// period (证书找回等待期), during which the account's other devices and its number are
+    /// told and can cancel it (`POST /v1/certs/recover/{id}/cancel`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<i64>,
+    /// What the RA reviewer is shown (JSON), in the operator's review queue only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_materials: Option<String>,
 }
 
 /// An order for a paid operation.

@@ -40,10 +40,11 @@ pub struct Application {
     pub order_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Server time before which the application may not enrol (a recovery's cooling-off).
+    pub not_before: Option<i64>,
 }
 
-const COLUMNS: &str =
-    "id, kind, account_id, enterprise_id, status, reason, detail, order_id, created_at, updated_at";
+const COLUMNS: &str = "id, kind, account_id, enterprise_id, status, reason, detail, order_id, created_at, updated_at, not_before";
 
 fn from_row(r: &Row) -> Result<Application> {
     let bad = |what: &str| ServerError::Internal(format!("bad application {what}"));
@@ -58,6 +59,7 @@ fn from_row(r: &Row) -> Result<Application> {
         order_id: r.opt_text(7)?,
         created_at: r.i64(8)?,
         updated_at: r.i64(9)?,
+        not_before: r.opt_i64(10)?,
     })
 }
 
@@ -190,6 +192,28 @@ pub fn transition(
         &params![to.as_str(), reason, now, id, from.as_str()],
     )?;
     if n == 1 {
+        Ok(())
+    } else {
+        Err(ErrorCode::InvalidState.into())
+    }
+}
+
+/// Hold an application until `not_before` (server time) and keep what the reviewer is shown.
+pub fn hold(tx: &mut dyn Tx, id: &str, not_before: i64, detail: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE applications SET not_before = $1, detail = $2 WHERE id = $3",
+        &params![not_before, detail, id],
+    )?;
+    Ok(())
+}
+
+/// Close an application still in progress (the applicant, or the account's other device,
+/// cancels it); refused once it is issued, rejected or closed.
+pub fn close_open(tx: &mut dyn Tx, now: i64, id: &str, reason: &str) -> Result<()> {
+    let sql = format!(
+        "UPDATE applications SET status = 'closed', reason = $1, updated_at = $2 WHERE id = $3 AND status IN {OPEN_STATUSES}"
+    );
+    if tx.execute(&sql, &params![reason, now, id])? == 1 {
         Ok(())
     } else {
         Err(ErrorCode::InvalidState.into())

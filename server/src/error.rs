@@ -23,6 +23,9 @@ pub enum ServerError {
     /// A final signature did not verify: a wrong PIN.
     #[error("wrong PIN, {tries_left} tries left")]
     WrongPin { tries_left: u32 },
+    /// Not possible before a server time (unlock limit, recovery cooling-off).
+    #[error("refused until {at}: {code:?}")]
+    NotBefore { code: ErrorCode, at: i64 },
     /// Too many attempts.
     #[error("rate limited for {retry_after} s")]
     RateLimited { retry_after: u64 },
@@ -69,7 +72,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | InvalidState
         | ScanUsed
         | ScanAnswered => StatusCode::CONFLICT,
-        TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        TooManyRequests | UnlockLimited => StatusCode::TOO_MANY_REQUESTS,
+        RecoveryCoolingOff => StatusCode::TOO_EARLY,
+        PhoneChangeProofRequired => StatusCode::FORBIDDEN,
         MicropaymentExpired | ScanExpired => StatusCode::GONE,
         GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,
         TooEarly => StatusCode::TOO_EARLY,
@@ -92,6 +97,11 @@ impl IntoResponse for ServerError {
             ServerError::WrongPin { tries_left } => {
                 let mut b = ErrorBody::new(ErrorCode::WrongPin);
                 b.tries_left = Some(*tries_left);
+                b
+            }
+            ServerError::NotBefore { code, at } => {
+                let mut b = ErrorBody::new(*code);
+                b.not_before = Some(*at);
                 b
             }
             ServerError::RateLimited { retry_after } => {

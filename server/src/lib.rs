@@ -74,6 +74,10 @@ pub struct Limits {
     /// Scan requests one trading platform may post per minute. A bid opening posts one
     /// decrypt request per bidder within a minute or two; size this to the largest opening.
     pub relay_requests_per_platform_per_minute: i64,
+    /// Seconds between asking for a certificate recovery (证书找回) and the earliest
+    /// enrolment of the recovered pair, judged by the server clock; meanwhile the account's
+    /// other devices and its phone number are told and can cancel (ADR 0011).
+    pub recovery_cooling_off: i64,
 }
 
 impl Default for Limits {
@@ -81,6 +85,7 @@ impl Default for Limits {
         Limits {
             sms_per_ip_per_hour: 30,
             relay_requests_per_platform_per_minute: 600,
+            recovery_cooling_off: 24 * 3600,
         }
     }
 }

@@ -28,6 +28,10 @@ struct Cli {
     /// publishes, under its own registered arc (default: an example-arc OID, ADR 0009).
     #[arg(long, env = "BIDKEY_TSA_POLICY", value_parser = parse_oid)]
     tsa_policy: Option<der::asn1::ObjectIdentifier>,
+    /// Seconds a certificate recovery (证书找回) waits after it is asked for, while the
+    /// account's other devices and its number are told and can cancel it.
+    #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", default_value_t = Limits::default().recovery_cooling_off, value_parser = clap::value_parser!(i64).range(0..))]
+    recovery_cooling_off: i64,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -82,6 +86,7 @@ async fn main() {
     config.limits = Limits {
         sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
         relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
+        recovery_cooling_off: cli.recovery_cooling_off,
     };
     if let Some(policy) = cli.tsa_policy {
         config.tsa_policy = policy;
@@ -213,6 +218,15 @@ mod operator {
                         a.enterprise_id.as_deref().unwrap_or("-"),
                         a.created_at
                     );
+                    // A recovery's materials for the reviewer (ADR 0011).
+                    if a.kind == bidkey_protocol::orders::ApplicationKind::Recover {
+                        if let Some(m) = &a.detail {
+                            println!("    materials: {m}");
+                        }
+                        if let Some(t) = a.not_before {
+                            println!("    cooling-off until {t} (approve after it)");
+                        }
+                    }
                 }
                 0
             }
@@ -245,6 +259,14 @@ mod operator {
             Err(ServerError::Api(code)) => {
                 eprintln!(
                     "bidkey-server: {} ({})",
+                    code.message_zh(),
+                    code.message_en()
+                );
+                1
+            }
+            Err(ServerError::NotBefore { code, at }) => {
+                eprintln!(
+                    "bidkey-server: {} ({}): not before {at}",
                     code.message_zh(),
                     code.message_en()
                 );

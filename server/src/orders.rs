@@ -105,7 +105,7 @@ pub fn create_for(tx: &mut dyn Tx, now: i64, app: &Application, item: &str) -> R
 }
 
 /// The RA's decision on an application in review. Approval creates the order; a free item
-/// goes straight to `paid`.
+/// goes straight to `paid`. A recovery cannot be approved before its cooling-off ends.
 pub fn decide(
     tx: &mut dyn Tx,
     now: i64,
@@ -114,6 +114,17 @@ pub fn decide(
     decision: &ReviewDecision,
 ) -> Result<Application> {
     let app = applications::get(tx, app_id)?;
+    // A recovery is approved only after its cooling-off period (ADR 0011), by the server
+    // clock: until then the account's other devices and its number may cancel it, and
+    // nothing can be paid or enrolled. Refusing it is possible at any time.
+    if decision.approve
+        && let Some(at) = app.not_before.filter(|at| *at > now)
+    {
+        return Err(ServerError::NotBefore {
+            code: ErrorCode::RecoveryCoolingOff,
+            at,
+        });
+    }
     if decision.approve {
         let item = fee_item(app.kind, app.enterprise_id.is_some())
             .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
@@ -244,7 +255,19 @@ pub fn view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
         order,
         created_at: app.created_at,
         updated_at: app.updated_at,
+        not_before: app.not_before,
+        review_materials: None,
     })
+}
+
+/// The reviewer's view: the applicant's, with the materials of a recovery (who asks, from
+/// which device, the person's masked identity, the key's lock and the cooling-off).
+pub fn review_view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
+    let mut v = view(tx, app)?;
+    if app.kind == ApplicationKind::Recover {
+        v.review_materials = app.detail.clone();
+    }
+    Ok(v)
 }
 
 async fn my_applications(
@@ -346,7 +369,7 @@ async fn review_queue(
         .read(|tx| {
             applications::list_in_status(tx, Status::PendingReview)?
                 .iter()
-                .map(|a| view(tx, a))
+                .map(|a| review_view(tx, a))
                 .collect::<Result<Vec<_>>>()
         })
         .await?;

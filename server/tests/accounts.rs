@@ -229,12 +229,27 @@ async fn change_phone(store: Store) {
         .await
         .expect("sent");
     let code = server.sms_code("13500135001").await;
+    // Proof from the old number too (ADR 0011; refusals in tests/recovery.rs).
+    server.running.state.clock.advance(61);
+    let _: SendSmsResponse = c
+        .post(
+            "/v1/sms/send",
+            &SendSmsRequest {
+                phone: "13500135000".into(),
+                purpose: SmsPurpose::ChangePhoneOld,
+            },
+        )
+        .await
+        .expect("sent");
+    let old_code = server.sms_code("13500135000").await;
     let me: AccountInfo = c
         .put(
             "/v1/me/phone",
             &ChangePhoneRequest {
                 new_phone: "13500135001".into(),
                 code,
+                old_code: Some(old_code),
+                password: None,
             },
         )
         .await

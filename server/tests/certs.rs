@@ -373,7 +373,7 @@ async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
     );
 }
 
-/// `(failed_pins, locked)` of a pair, as the co-signing service counts them.
+/// `(failed_pins, locked)` of a pair's holder, as the co-signing service counts them.
 async fn pin_count(server: &TestServer, pair_id: &str) -> (i64, i64) {
     let pair = pair_id.to_owned();
     server
@@ -381,16 +381,10 @@ async fn pin_count(server: &TestServer, pair_id: &str) -> (i64, i64) {
         .state
         .db
         .read(move |tx| {
-            let r = tx
-                .query_opt(
-                    "SELECT COALESCE(MAX(failed_pins), 0), COALESCE(MAX(locked), 0) FROM cosign_keys WHERE pair_id = $1",
-                    &[bidkey_server::db::Value::Text(pair.clone())],
-                )?
-                .expect("a row");
-            Ok((r.i64(0)?, r.i64(1)?))
+            let (failed, locked) = bidkey_server::cosign::pin::state(tx, &pair)?;
+            Ok::<_, bidkey_server::error::ServerError>((failed, i64::from(locked)))
         })
         .await
-        .map_err(|e: bidkey_server::db::DbError| e)
         .expect("read")
 }
 
@@ -554,6 +548,8 @@ async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
         .await
         .expect("recovery application");
     assert_eq!(app.kind, ApplicationKind::Recover);
+    assert_eq!(app.status, ow::Status::PendingReview);
+    approve_recovery(&server, &app).await;
     pay(&b, &app.id).await;
     let w2 = enroll(&b, &app.id).await;
     // Same encryption certificate and key, new signing key.

@@ -212,7 +212,7 @@ impl Rig {
                     .transpose()?
                     .unwrap_or(0);
                 let keys = tx.query_opt(
-                    "SELECT COALESCE(MAX(failed_pins), 0), COALESCE(MAX(locked), 0) FROM cosign_keys",
+                    "SELECT COALESCE(MAX(failed_pins), 0), COALESCE(MAX(locked), 0) FROM pin_holders",
                     &[],
                 )?;
                 let (most, locked) = match keys {

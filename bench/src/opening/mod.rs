@@ -105,6 +105,7 @@ fn run_store(
         c.limits = Limits {
             sms_per_ip_per_hour: 1_000_000,
             relay_requests_per_platform_per_minute: 100_000,
+            ..Limits::default()
         };
         if let Some(n) = opts.pool_size {
             c.pool_size = n;

@@ -33,12 +33,16 @@ pub enum Cmd {
     /// The login password.
     #[command(subcommand)]
     Password(Password),
-    /// Move the account to a new phone number (code sent to the new number).
+    /// Move the account to a new phone number: a code sent to the new number, and either a
+    /// code sent to the current number (`--old-code`, purpose change-phone-old) or the login
+    /// password (asked). Other devices are logged out.
     ChangePhone {
         #[arg(long)]
         phone: String,
         #[arg(long)]
         code: String,
+        #[arg(long)]
+        old_code: Option<String>,
     },
     /// Real-name verification (实名认证).
     RealName(Identity),
@@ -71,6 +75,8 @@ pub enum Purpose {
     Unlock,
     Recover,
     LossReport,
+    /// To the current number, approving a change to a new one.
+    ChangePhoneOld,
 }
 
 impl From<Purpose> for SmsPurpose {
@@ -83,6 +89,7 @@ impl From<Purpose> for SmsPurpose {
             Purpose::Unlock => SmsPurpose::Unlock,
             Purpose::Recover => SmsPurpose::Recover,
             Purpose::LossReport => SmsPurpose::LossReport,
+            Purpose::ChangePhoneOld => SmsPurpose::ChangePhoneOld,
         }
     }
 }
@@ -159,8 +166,17 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             core.reset_password(&phone, &code, &new).await?;
             out.done("密码已重置。", "Password reset.")
         }
-        Cmd::ChangePhone { phone, code } => {
-            let account = core.change_phone(&phone, &code).await?;
+        Cmd::ChangePhone {
+            phone,
+            code,
+            old_code,
+        } => {
+            use bidkey_core::flows::recovery::PhoneChangeProof;
+            let proof = match old_code {
+                Some(c) => PhoneChangeProof::OldNumberCode(c),
+                None => PhoneChangeProof::Password(app.ask.secret("登录密码", "Login password")?),
+            };
+            let account = core.change_phone(&phone, &code, &proof).await?;
             show_account(out, &account)
         }
         Cmd::RealName(who) => {

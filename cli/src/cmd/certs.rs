@@ -66,8 +66,9 @@ pub enum Cmd {
         #[arg(long)]
         code: String,
     },
-    /// Recover (找回) certificates onto this wallet: real-name and a recover SMS code; then
-    /// pay and `enrol` the returned application.
+    /// Recover (找回) certificates onto this wallet: real-name and a recover SMS code. The
+    /// application is reviewed by the CA and waits out a cooling-off period while the
+    /// account's other devices and its number are told; then pay and `enrol` it.
     Recover {
         #[command(flatten)]
         who: Identity,
@@ -77,6 +78,9 @@ pub enum Cmd {
         #[arg(long)]
         enterprise: Option<String>,
     },
+    /// Cancel a recovery (取消找回) from any logged-in device of the account (the old phone,
+    /// after the notice), until it enrols.
+    CancelRecovery { application_id: String },
     /// Export a certificate of this wallet as PEM (to `--out` or stdout).
     Export {
         serial: String,
@@ -253,6 +257,9 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
                 .recover(&who.request(), &code, enterprise.as_deref())
                 .await?,
         ),
+        Cmd::CancelRecovery { application_id } => {
+            show_application(out, &core.cancel_recovery(&application_id).await?)
+        }
         Cmd::Export { serial, out: path } => {
             let cert = core
                 .local_certificates()?
@@ -377,8 +384,41 @@ pub fn show_application(out: &Out, app: &Application) -> Result<()> {
         if let Some(r) = &a.reason {
             s.push_str(&format!("\n{}: {r}", out.t("原因", "Reason")));
         }
+        s.push_str(&recovery_note(out, a));
         s
     })
+}
+
+/// For a recovery: where it stands (review, cooling-off until when, cancelled) and how to
+/// cancel it. The end of the cooling-off is shown as the server set it; the server judges
+/// it by its own clock, so this one does not compare it with the computer's.
+fn recovery_note(out: &Out, a: &Application) -> String {
+    use bidkey_protocol::orders::{ApplicationKind, Status};
+    if a.kind != ApplicationKind::Recover {
+        return String::new();
+    }
+    let until = a
+        .not_before
+        .map(|t| format!("\n{}: {}", out.t("等待期至", "Cooling-off until"), when(t)))
+        .unwrap_or_default();
+    let cancel = format!(
+        "\n{} bidkey certs cancel-recovery {}",
+        out.t(
+            "如非本人操作，可在其他设备上取消：",
+            "Not you? Cancel it on another device:"
+        ),
+        a.id
+    );
+    match a.status {
+        Status::PendingReview => format!(
+            "\n{}\n{}{until}{cancel}",
+            Text::RecoveryInReview.get(out.lang),
+            Text::RecoveryCoolingOff.get(out.lang)
+        ),
+        Status::AwaitingPayment | Status::Paid => cancel,
+        Status::Closed => format!("\n{}", Text::RecoveryCancelled.get(out.lang)),
+        _ => String::new(),
+    }
 }
 
 pub fn applications_table(out: &Out, apps: &[Application]) -> String {

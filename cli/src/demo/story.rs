@@ -466,7 +466,27 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     let app = new_phone
         .recover(&staff_id, &code, Some(&enterprise_id))
         .await?;
+    expect(
+        app.status == Status::PendingReview && app.not_before.is_some(),
+        format!(
+            "the recovery was not held for review and cooling-off ({})",
+            app.status.as_str()
+        ),
+    )?;
+    j.note(format!(
+        "recovery {} held: CA review, and a cooling-off of {} h during which the old phone and the number are told and may cancel",
+        app.id,
+        (app.not_before.unwrap_or_default() - app.created_at) / 3600
+    ));
+    let told = staff
+        .messages()
+        .await?
+        .iter()
+        .any(|m| m.application_id.as_deref() == Some(app.id.as_str()));
+    expect(told, "the old phone was not told of the recovery")?;
+    j.note("the old phone's message list shows the recovery, with how to cancel it");
     let paid = world.approve_and_pay(&new_phone, &app).await?;
+    j.note("the CA reviewed the materials and approved once the cooling-off was over (the server clock stepped over it)");
     let recovered_pair = new_phone.enroll(&paid.id, NEW_PIN).await?;
     let has_old_key = new_phone
         .local_certificates()?

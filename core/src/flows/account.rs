@@ -142,8 +142,17 @@ impl Bidkey {
         Ok(())
     }
 
-    /// Change the phone number; the code went to the new number (`SmsPurpose::ChangePhone`).
-    pub async fn change_phone(&self, new_phone: &str, code: &str) -> Result<AccountInfo> {
+    /// Change the phone number; `code` went to the new number (`SmsPurpose::ChangePhone`),
+    /// and `proof` shows the change comes from the account's holder, not only from a login:
+    /// the password, or a code sent to the current number (`SmsPurpose::ChangePhoneOld`).
+    /// The other devices' logins end.
+    pub async fn change_phone(
+        &self,
+        new_phone: &str,
+        code: &str,
+        proof: &crate::flows::recovery::PhoneChangeProof,
+    ) -> Result<AccountInfo> {
+        use crate::flows::recovery::PhoneChangeProof;
         self.require_login()?;
         check_phone(new_phone)?;
         let info: AccountInfo = self
@@ -153,6 +162,14 @@ impl Bidkey {
                 &ChangePhoneRequest {
                     new_phone: new_phone.to_owned(),
                     code: code.to_owned(),
+                    old_code: match proof {
+                        PhoneChangeProof::OldNumberCode(c) => Some(c.clone()),
+                        PhoneChangeProof::Password(_) => None,
+                    },
+                    password: match proof {
+                        PhoneChangeProof::Password(p) => Some(String::clone(p)),
+                        PhoneChangeProof::OldNumberCode(_) => None,
+                    },
                 },
             )
             .await?;

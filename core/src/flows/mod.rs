@@ -6,6 +6,7 @@ pub mod certs;
 pub mod enroll;
 pub mod enterprise;
 pub mod platforms;
+pub mod recovery;
 pub mod scan;
 
 use crate::error::{CoreError, Result};

@@ -66,6 +66,7 @@ async fn send_sms(
                     return Err(ErrorCode::PhoneAlreadyRegistered.into());
                 }
                 SmsPurpose::ResetPassword
+                | SmsPurpose::ChangePhoneOld
                 | SmsPurpose::Unlock
                 | SmsPurpose::Recover
                 | SmsPurpose::LossReport
@@ -438,6 +439,9 @@ async fn reset_password(
     Ok(Json(serde_json::json!({ "ok": true })))
 }
 
+/// `PUT /v1/me/phone`: a code to the new number, and proof from the holder of the account
+/// beyond a login token: the password or a code sent to the current (old) number (ADR 0011).
+/// Every other device's login ends; the old number is told.
 async fn change_phone(
     State(st): State<AppState>,
     user: AuthUser,
@@ -445,9 +449,54 @@ async fn change_phone(
 ) -> Result<Json<AccountInfo>> {
     check_phone(&req.new_phone)?;
     let now = st.clock.now();
+    if req.password.is_none() && req.old_code.is_none() {
+        return Err(ErrorCode::PhoneChangeProofRequired.into());
+    }
+    let by_password = match req.password.clone() {
+        Some(pw) => {
+            let id = user.account_id.clone();
+            let stored = st
+                .db
+                .write(move |tx| {
+                    ratelimit::hit(tx, &format!("phone-change:{id}"), now, 900, 10)?;
+                    let r = tx
+                        .query_opt(
+                            "SELECT password_hash FROM accounts WHERE id = $1",
+                            &params![id.clone()],
+                        )?
+                        .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?;
+                    r.opt_text(0).map_err(ServerError::from)
+                })
+                .await?;
+            let Some(stored) = stored else {
+                return Err(ErrorCode::WrongPassword.into());
+            };
+            if !password::verify(pw, stored).await? {
+                return Err(ErrorCode::WrongPassword.into());
+            }
+            true
+        }
+        None => false,
+    };
+    let sms = st.sms.clone();
     let out = st
         .db
         .write(move |tx| {
+            let old_phone = tx
+                .query_opt(
+                    "SELECT phone FROM accounts WHERE id = $1",
+                    &params![user.account_id.clone()],
+                )?
+                .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?
+                .text(0)?;
+            if !by_password {
+                let old_code = req.old_code.clone().unwrap_or_default();
+                let checked =
+                    codes::verify(tx, now, &old_phone, SmsPurpose::ChangePhoneOld, &old_code)?;
+                if let Err(code) = checked {
+                    return Ok(Err(code));
+                }
+            }
             let checked =
                 codes::verify(tx, now, &req.new_phone, SmsPurpose::ChangePhone, &req.code)?;
             if let Err(code) = checked {
@@ -460,6 +509,20 @@ async fn change_phone(
                 "UPDATE accounts SET phone = $1 WHERE id = $2",
                 &params![req.new_phone.clone(), user.account_id.clone()],
             )?;
+            // Other logins end with the number they were opened under; this one stays.
+            tx.execute(
+                "UPDATE tokens SET revoked = 1 WHERE account_id = $1 AND token_hash <> $2",
+                &params![user.account_id.clone(), user.token_hash.clone()],
+            )?;
+            sms.send(
+                tx,
+                now,
+                &old_phone,
+                &format!(
+                    "【Bidkey】您账号的手机号已更换为{}。如非本人操作，请立即联系客服。The phone number of your Bidkey account was changed.",
+                    mask_phone(&req.new_phone)
+                ),
+            )?;
             audit::record(
                 tx,
                 now,
@@ -467,7 +530,12 @@ async fn change_phone(
                     actor: &user.account_id,
                     action: "phone.changed",
                     target: Some(&user.account_id),
-                    detail: Some(mask_phone(&req.new_phone)),
+                    detail: Some(format!(
+                        "{} -> {} by {}",
+                        mask_phone(&old_phone),
+                        mask_phone(&req.new_phone),
+                        if by_password { "password" } else { "old number" }
+                    )),
                     ..Default::default()
                 },
             )?;

@@ -160,6 +160,13 @@ pub async fn start(
             if !real_named {
                 return Err(ErrorCode::RealNameRequired.into());
             }
+            // A holder locked by wrong PINs stays locked through recovery and renewal: unlock
+            // first (ADR 0011).
+            crate::cosign::pin::check_holder_not_locked(
+                tx,
+                &app.account_id,
+                app.enterprise_id.as_deref(),
+            )?;
             let holder = Holder {
                 account_id: app.account_id.clone(),
                 enterprise_id: app.enterprise_id.clone(),

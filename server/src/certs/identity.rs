@@ -1,5 +1,6 @@
-//! "Still the same person": real-name verification again (the ID number's HMAC must equal the
-//! stored `id_number_hash`) plus an SMS code to the account's phone. Used by unlock (解锁)
+//! "Still the same person": real-name verification again (the provider's verdict, the ID
+//! number's HMAC equal to the stored `id_number_hash`, and the name equal to the stored real
+//! name) plus an SMS code to the account's phone. Used by unlock (解锁)
 //! and recovery (证书找回). Wrong codes and refused checks are committed and audited.
 
 use crate::accounts::codes;
@@ -18,12 +19,14 @@ use bidkey_protocol::accounts::{RealNameRequest, SmsPurpose};
 pub struct Claimed {
     verdict: Verdict,
     id_hash: String,
+    name: String,
 }
 
 pub fn claim(st: &AppState, req: &RealNameRequest) -> Claimed {
     Claimed {
         verdict: st.realname.verify(req),
         id_hash: crate::accounts::id_number_hash(st, &req.id_number),
+        name: req.name.trim().to_owned(),
     }
 }
 
@@ -40,11 +43,11 @@ pub fn check(
     ratelimit::hit(tx, &format!("recheck:{account_id}"), now, 86_400, 10)?;
     let row = tx
         .query_opt(
-            "SELECT phone, id_number_hash FROM accounts WHERE id = $1",
+            "SELECT phone, id_number_hash, real_name FROM accounts WHERE id = $1",
             &params![account_id],
         )?
         .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?;
-    let (phone, stored) = (row.text(0)?, row.opt_text(1)?);
+    let (phone, stored, real_name) = (row.text(0)?, row.opt_text(1)?, row.opt_text(2)?);
     if let Err(code) = codes::verify(tx, now, &phone, purpose, code)? {
         return Ok(Err(code.into()));
     }
@@ -52,6 +55,10 @@ pub fn check(
         (_, None) => Some(ErrorCode::RealNameRequired),
         (Verdict::Refused(_), _) => Some(ErrorCode::RealNameFailed),
         (Verdict::Verified, Some(prev)) if prev != claimed.id_hash => {
+            Some(ErrorCode::RealNameFailed)
+        }
+        // The ID number alone is not enough: the name must be the one verified before.
+        _ if real_name.as_deref().map(str::trim) != Some(claimed.name.as_str()) => {
             Some(ErrorCode::RealNameFailed)
         }
         _ => None,

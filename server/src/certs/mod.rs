@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/enrollments/{id}/confirm", post(enroll::confirm))
         .route("/v1/certs", get(list))
         .route("/v1/certs/recover", post(recover))
+        .route("/v1/certs/recover/{id}/cancel", post(cancel_recovery))
         .route("/v1/certs/loss-report", post(loss_report))
         .route("/v1/certs/{serial}/renew", post(renew))
         .route("/v1/certs/{serial}/reapply", post(reapply))
@@ -309,9 +310,14 @@ async fn reapply(
     Ok(Json(out))
 }
 
-/// `POST /v1/certs/recover` (证书找回): a logged-in new phone, the same person again, and an
-/// SMS code; the application leads to a new signing key on this phone and the escrowed
-/// encryption keys re-delivered.
+/// `POST /v1/certs/recover` (证书找回): a logged-in new phone, the same person again (the
+/// provider's verdict, the same ID number and the same name) and an SMS code. The
+/// application goes to the RA's review with what the reviewer needs to see, and is held for
+/// the operator's cooling-off period ([`crate::Limits::recovery_cooling_off`]) while the
+/// account's other devices (a message) and its number (an SMS) are told and can cancel it
+/// ([`cancel_recovery`]). Only then does it lead to a new signing key on this phone and the
+/// escrowed encryption keys re-delivered; a holder locked by wrong PINs stays locked, for the
+/// counter belongs to the holder, not the pair (ADR 0011).
 async fn recover(
     State(st): State<AppState>,
     user: AuthUser,
@@ -319,9 +325,17 @@ async fn recover(
 ) -> Result<Json<wire_orders::Application>> {
     let now = st.clock.now();
     let claimed = identity::claim(&st, &req.realname);
+    let cooling_off = st.limits.recovery_cooling_off;
+    let sms = st.sms.clone();
     let out = st
         .db
         .write(move |tx| -> Outcome<wire_orders::Application> {
+            if let Some(key) = req.idempotency_key.as_deref()
+                && let Some(app) =
+                    applications::by_key(tx, ApplicationKind::Recover, &user.account_id, key)?
+            {
+                return orders::view(tx, &app).map(Ok);
+            }
             if let Err(e) = identity::check(
                 tx,
                 now,
@@ -343,18 +357,177 @@ async fn recover(
             if let Err(e) = cosign_keys::check_usable(tx, &pair.id, now, true) {
                 return Ok(Err(e));
             }
-            new_application(
+            let app = new_application(
                 tx,
                 now,
                 ApplicationKind::Recover,
                 &holder,
-                false,
+                true,
                 req.idempotency_key.as_deref(),
-            )
-            .map(Ok)
+            )?;
+            let not_before = now + cooling_off;
+            let materials = recovery_materials(tx, &user, &holder, pair, not_before)?;
+            applications::hold(tx, &app.id, not_before, &materials)?;
+            tell_of_recovery(tx, sms.as_ref(), now, &user.account_id, &app.id, not_before)?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &user.account_id,
+                    action: "recovery.requested",
+                    target: Some(&app.id),
+                    detail: Some(format!(
+                        "device {}; held until {not_before}",
+                        user.device_id.as_deref().unwrap_or("-")
+                    )),
+                    ..Default::default()
+                },
+            )?;
+            let app = applications::get(tx, &app.id)?;
+            orders::view(tx, &app).map(Ok)
         })
         .await?;
     Ok(Json(out?))
+}
+
+/// What the RA reviewer of a recovery sees (JSON): the verified person (masked), the number,
+/// the device asking and the devices the account already has, the pairs to be replaced and
+/// whether the holder's key is locked, and the end of the cooling-off.
+fn recovery_materials(
+    tx: &mut dyn Tx,
+    user: &AuthUser,
+    holder: &Holder,
+    pair: &store::PairRow,
+    not_before: i64,
+) -> Result<String> {
+    let acc = accounts::account_info(tx, &user.account_id)?;
+    let device = match user.device_id.as_deref() {
+        Some(d) => tx
+            .query_opt(
+                "SELECT name, created_at FROM devices WHERE id = $1",
+                &params![d],
+            )?
+            .map(|r| Ok::<_, ServerError>((r.text(0)?, r.i64(1)?)))
+            .transpose()?,
+        None => None,
+    };
+    let other_devices = tx
+        .query_opt(
+            "SELECT COUNT(*) FROM devices WHERE account_id = $1 AND revoked_at IS NULL AND id <> $2",
+            &params![&user.account_id, user.device_id.as_deref().unwrap_or_default()],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    let serials: Vec<String> = store::certs_of(tx, &pair.id)?
+        .into_iter()
+        .map(|c| c.serial)
+        .collect();
+    let (failed, locked) = pin::state(tx, &pair.id)?;
+    Ok(serde_json::json!({
+        "real_name": acc.real_name,
+        "id_number_masked": acc.id_number_masked,
+        "realname_method": acc.realname_method.map(|m| m.as_str()),
+        "phone_masked": acc.phone_masked,
+        "enterprise_id": holder.enterprise_id,
+        "requesting_device": {
+            "id": user.device_id,
+            "name": device.as_ref().map(|d| d.0.clone()),
+            "first_seen": device.as_ref().map(|d| d.1),
+        },
+        "other_devices": other_devices,
+        "replaces_pair": pair.id,
+        "replaces_serials": serials,
+        "key_locked": locked,
+        "failed_pins": failed,
+        "cooling_off_until": not_before,
+    })
+    .to_string())
+}
+
+/// Tell the account's devices (a message every logged-in device lists) and its phone number
+/// (an SMS) that a recovery was asked for and how to cancel it.
+fn tell_of_recovery(
+    tx: &mut dyn Tx,
+    sms: &dyn crate::sms::SmsProvider,
+    now: i64,
+    account_id: &str,
+    app_id: &str,
+    not_before: i64,
+) -> Result<()> {
+    let hours = (not_before - now).max(0) / 3600;
+    applications::notify(
+        tx,
+        now,
+        account_id,
+        Some(app_id),
+        &format!(
+            "有新设备申请找回您的证书，{hours}小时后生效。如非本人操作，请在原设备上取消（申请号 {app_id}）并挂失证书。"
+        ),
+        &format!(
+            "A new device asked to recover your certificates; it takes effect in {hours} h. If this was not you, cancel it on your old device (application {app_id}) and report the loss."
+        ),
+    )?;
+    let phone = tx
+        .query_opt(
+            "SELECT phone FROM accounts WHERE id = $1",
+            &params![account_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?
+        .text(0)?;
+    sms.send(
+        tx,
+        now,
+        &phone,
+        &format!(
+            "【Bidkey】有新设备申请找回您的证书，{hours}小时后生效。如非本人操作，请在原手机的Bidkey中取消并挂失。A new device asked to recover your Bidkey certificates; if this was not you, cancel it on your old phone."
+        ),
+    )
+}
+
+/// `POST /v1/certs/recover/{id}/cancel` (取消找回): any logged-in device of the account
+/// (the old phone above all) ends a recovery that has not enrolled yet.
+async fn cancel_recovery(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<wire_orders::Application>> {
+    let now = st.clock.now();
+    let out = st
+        .db
+        .write(move |tx| {
+            let app = applications::get(tx, &id)?;
+            if app.account_id != user.account_id || app.kind != ApplicationKind::Recover {
+                return Err(ErrorCode::ApplicationNotFound.into());
+            }
+            applications::close_open(tx, now, &app.id, "cancelled by the account holder")?;
+            applications::notify(
+                tx,
+                now,
+                &app.account_id,
+                Some(&app.id),
+                "证书找回申请已取消。",
+                "The certificate recovery was cancelled.",
+            )?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &user.account_id,
+                    action: "recovery.cancelled",
+                    target: Some(&app.id),
+                    detail: Some(format!(
+                        "device {}",
+                        user.device_id.as_deref().unwrap_or("-")
+                    )),
+                    ..Default::default()
+                },
+            )?;
+            let app = applications::get(tx, &app.id)?;
+            orders::view(tx, &app)
+        })
+        .await?;
+    Ok(Json(out))
 }
 
 /// `POST /v1/certs/{serial}/revoke` (注销): with the PIN, proven by a finished co-signature of
@@ -492,7 +665,9 @@ async fn undo_loss_report(
 }
 
 /// `POST /v1/certs/{serial}/unlock` (解锁): real-name again (the same person) and an SMS code
-/// (purpose `unlock`) reset the PIN counter.
+/// (purpose `unlock`) reset the holder's PIN counter; only a locked key, and at most
+/// [`pin::UNLOCKS_PER_WINDOW`] times in [`pin::UNLOCK_WINDOW`] (`unlock_limited` with
+/// `not_before` after that), so unlocks add a bounded number of guesses (ADR 0011).
 async fn unlock(
     State(st): State<AppState>,
     user: AuthUser,
@@ -504,6 +679,9 @@ async fn unlock(
     let out = st
         .db
         .write(move |tx| -> Outcome<CertPairView> {
+            // Refused before the identity check, so a refused unlock spends no code.
+            let pair = store::pair_of_serial(tx, &serial, &user.account_id)?;
+            pin::check_unlock_allowed(tx, now, &pair.id)?;
             if let Err(e) = identity::check(
                 tx,
                 now,
@@ -514,7 +692,6 @@ async fn unlock(
             )? {
                 return Ok(Err(e));
             }
-            let pair = store::pair_of_serial(tx, &serial, &user.account_id)?;
             pin::unlock(tx, now, &pair.id, &user.account_id)?;
             pair_view(tx, &pair, user.device_id.as_deref(), now).map(Ok)
         })

@@ -1,30 +1,64 @@
-//! Counting wrong PINs. The counter belongs to a certificate pair (all its keys are unlocked
-//! by the same PIN on the phone), so a thief gets [`MAX_FAILED`] guesses in total, not per
-//! key. A failure is a `BadProof` from `server_sign`/`server_decrypt` or a final signature
-//! that fails `server_check_final`.
+//! Counting wrong PINs. The counter belongs to the holder: one account, for one enterprise or
+//! for the person's own certificates (ADR 0011). The phone keeps every pair of a holder under
+//! the wallet's PIN, so a thief gets [`MAX_FAILED`] guesses at that PIN in total, not per key
+//! and not per pair; and a pair issued to the same holder (renewal, recovery) inherits the
+//! count and the lock. A failure is a `BadProof` from `server_sign`/`server_decrypt` or a
+//! final signature that fails `server_check_final`.
 //!
 //! Every attempt is counted as a failure when it begins ([`begin_attempt`]), before its proof
 //! is checked outside the transaction, and no attempt begins once [`MAX_FAILED`] are counted;
 //! so attempts sent at once cannot outrun the lock, and a server that stops mid-check has
-//! counted the attempt. Success resets the counter ([`record_success`]); a wrong proof
-//! leaves it counted ([`attempt_failed`]), the fifth in a row locks the pair until the holder
-//! unlocks it (real-name again + SMS); a malformed request takes its count back
+//! counted the attempt (ADR 0004). Success resets the counter ([`record_success`]); a wrong
+//! proof leaves it counted ([`attempt_failed`]), the fifth in a row locks the holder's keys
+//! until the holder unlocks them (real-name again + SMS, [`unlock`], at most
+//! [`UNLOCKS_PER_WINDOW`] in [`UNLOCK_WINDOW`]); a malformed request takes its count back
 //! ([`attempt_void`]).
+//!
+//! The functions take a pair id (what the co-signing service has in hand) and count on the
+//! pair's holder.
 
 use crate::audit::{self, Event};
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::params;
+use crate::util::new_id;
 use bidkey_protocol::ErrorCode;
 
 /// Wrong PINs in a row that lock the key.
 pub const MAX_FAILED: i64 = 5;
 
-/// `(failed_pins, locked)` of a pair.
-pub fn state(tx: &mut dyn Tx, pair_id: &str) -> Result<(i64, bool)> {
+/// Unlocks one holder may make in any [`UNLOCK_WINDOW`].
+pub const UNLOCKS_PER_WINDOW: i64 = 3;
+
+/// The sliding window unlocks are counted in: 30 days.
+pub const UNLOCK_WINDOW: i64 = 30 * 86_400;
+
+/// The most wrong PINs a thief who can pass every unlock gets in any [`UNLOCK_WINDOW`]:
+/// the guesses before the first lock, and [`MAX_FAILED`] again after each unlock.
+pub const MAX_WRONG_PINS_PER_WINDOW: i64 = MAX_FAILED * (UNLOCKS_PER_WINDOW + 1);
+
+/// The key of a holder: `account_id:enterprise_id` (empty after the colon for a person's own
+/// certificates).
+pub fn holder_key(account_id: &str, enterprise_id: Option<&str>) -> String {
+    format!("{account_id}:{}", enterprise_id.unwrap_or_default())
+}
+
+/// The holder of a pair.
+fn holder_of(tx: &mut dyn Tx, pair_id: &str) -> Result<String> {
+    let row = tx
+        .query_opt(
+            "SELECT account_id, enterprise_id FROM cert_pairs WHERE id = $1",
+            &params![pair_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+    Ok(holder_key(&row.text(0)?, row.opt_text(1)?.as_deref()))
+}
+
+/// `(failed_pins, locked)` of a holder.
+fn holder_state(tx: &mut dyn Tx, holder: &str) -> Result<(i64, bool)> {
     let row = tx.query_opt(
-        "SELECT COALESCE(MAX(failed_pins), 0), COALESCE(MAX(locked), 0) FROM cosign_keys WHERE pair_id = $1",
-        &params![pair_id],
+        "SELECT failed_pins, locked FROM pin_holders WHERE holder = $1",
+        &params![holder],
     )?;
     match row {
         Some(r) => Ok((r.i64(0)?, r.i64(1)? != 0)),
@@ -32,12 +66,18 @@ pub fn state(tx: &mut dyn Tx, pair_id: &str) -> Result<(i64, bool)> {
     }
 }
 
+/// `(failed_pins, locked)` of the holder of a pair.
+pub fn state(tx: &mut dyn Tx, pair_id: &str) -> Result<(i64, bool)> {
+    let holder = holder_of(tx, pair_id)?;
+    holder_state(tx, &holder)
+}
+
 /// Tries left before the lock.
 pub fn tries_left(failed: i64) -> u32 {
     u32::try_from((MAX_FAILED - failed).max(0)).unwrap_or(0)
 }
 
-/// Refuse when the pair is locked.
+/// Refuse when the pair's holder is locked.
 pub fn check_not_locked(tx: &mut dyn Tx, pair_id: &str) -> Result<()> {
     if state(tx, pair_id)?.1 {
         Err(ErrorCode::KeyLocked.into())
@@ -46,25 +86,47 @@ pub fn check_not_locked(tx: &mut dyn Tx, pair_id: &str) -> Result<()> {
     }
 }
 
-/// Begin an attempt: refused when the pair is locked or as many attempts as the lock
+/// Refuse when a holder (account, enterprise) is locked: a new pair for a locked holder
+/// (recovery, renewal) is not enrolled until the holder unlocks, for it would be locked too
+/// and could not open the keys delivered to it.
+pub fn check_holder_not_locked(
+    tx: &mut dyn Tx,
+    account_id: &str,
+    enterprise_id: Option<&str>,
+) -> Result<()> {
+    if holder_state(tx, &holder_key(account_id, enterprise_id))?.1 {
+        Err(ErrorCode::KeyLocked.into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Begin an attempt: refused when the holder is locked or as many attempts as the lock
 /// allows are already counted; otherwise counted as failed until proven right.
 pub fn begin_attempt(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
-    let (failed, locked) = state(tx, pair_id)?;
+    let holder = holder_of(tx, pair_id)?;
+    let (failed, locked) = holder_state(tx, &holder)?;
     if locked || failed >= MAX_FAILED {
         return Err(ErrorCode::KeyLocked.into());
     }
     tx.execute(
-        "UPDATE cosign_keys SET failed_pins = failed_pins + 1, updated_at = $1 WHERE pair_id = $2",
-        &params![now, pair_id],
+        "INSERT INTO pin_holders (holder, failed_pins, locked, updated_at) VALUES ($1, 0, 0, $2) \
+         ON CONFLICT (holder) DO NOTHING",
+        &params![holder.as_str(), now],
+    )?;
+    tx.execute(
+        "UPDATE pin_holders SET failed_pins = failed_pins + 1, updated_at = $1 WHERE holder = $2",
+        &params![now, holder.as_str()],
     )?;
     Ok(())
 }
 
 /// A begun attempt had a malformed request: no verdict on the PIN, so it is not counted.
 pub fn attempt_void(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
+    let holder = holder_of(tx, pair_id)?;
     tx.execute(
-        "UPDATE cosign_keys SET failed_pins = failed_pins - 1, updated_at = $1 WHERE pair_id = $2 AND failed_pins > 0",
-        &params![now, pair_id],
+        "UPDATE pin_holders SET failed_pins = failed_pins - 1, updated_at = $1 WHERE holder = $2 AND failed_pins > 0",
+        &params![now, holder],
     )?;
     Ok(())
 }
@@ -78,12 +140,13 @@ pub fn attempt_failed(
     actor: &str,
     what: &str,
 ) -> Result<ServerError> {
-    let (failed, _) = state(tx, pair_id)?;
+    let holder = holder_of(tx, pair_id)?;
+    let (failed, _) = holder_state(tx, &holder)?;
     let locked = failed >= MAX_FAILED;
     if locked {
         tx.execute(
-            "UPDATE cosign_keys SET locked = 1, updated_at = $1 WHERE pair_id = $2",
-            &params![now, pair_id],
+            "UPDATE pin_holders SET locked = 1, updated_at = $1 WHERE holder = $2",
+            &params![now, holder.as_str()],
         )?;
     }
     audit::record(
@@ -119,19 +182,65 @@ pub fn attempt_failed(
 
 /// A correct PIN: the count starts again.
 pub fn record_success(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
+    let holder = holder_of(tx, pair_id)?;
     tx.execute(
-        "UPDATE cosign_keys SET failed_pins = 0, updated_at = $1 WHERE pair_id = $2 AND failed_pins <> 0",
-        &params![now, pair_id],
+        "UPDATE pin_holders SET failed_pins = 0, updated_at = $1 WHERE holder = $2 AND failed_pins <> 0",
+        &params![now, holder],
     )?;
     Ok(())
 }
 
-/// Unlock (解锁) after the holder proved who they are again.
+/// When the holder of `pair_id` may unlock next: `None` now, else the server time at which
+/// the oldest unlock of the window leaves it.
+pub fn next_unlock_at(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<Option<i64>> {
+    let holder = holder_of(tx, pair_id)?;
+    let rows = tx.query(
+        "SELECT at FROM pin_unlocks WHERE holder = $1 AND at > $2 ORDER BY at",
+        &params![holder, now - UNLOCK_WINDOW],
+    )?;
+    let recent = rows
+        .iter()
+        .map(|r| r.i64(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    let over = recent.len() as i64 - UNLOCKS_PER_WINDOW;
+    Ok(if over < 0 {
+        None
+    } else {
+        // The unlock that must leave the window before another fits.
+        recent
+            .get(usize::try_from(over).unwrap_or(0))
+            .map(|at| at + UNLOCK_WINDOW)
+    })
+}
+
+/// Refuse an unlock the holder may not make: nothing is locked (an unlock would only reset
+/// the count and give more guesses), or the unlocks of the window are used up (typed, with
+/// the time of the next one).
+pub fn check_unlock_allowed(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
+    if !state(tx, pair_id)?.1 {
+        return Err(ErrorCode::InvalidState.into());
+    }
+    match next_unlock_at(tx, now, pair_id)? {
+        None => Ok(()),
+        Some(at) => Err(ServerError::NotBefore {
+            code: ErrorCode::UnlockLimited,
+            at,
+        }),
+    }
+}
+
+/// Unlock (解锁) after the holder proved who they are again; counted against the window.
 pub fn unlock(tx: &mut dyn Tx, now: i64, pair_id: &str, actor: &str) -> Result<()> {
-    let (failed, locked) = state(tx, pair_id)?;
+    check_unlock_allowed(tx, now, pair_id)?;
+    let holder = holder_of(tx, pair_id)?;
+    let (failed, locked) = holder_state(tx, &holder)?;
     tx.execute(
-        "UPDATE cosign_keys SET failed_pins = 0, locked = 0, updated_at = $1 WHERE pair_id = $2",
-        &params![now, pair_id],
+        "UPDATE pin_holders SET failed_pins = 0, locked = 0, updated_at = $1 WHERE holder = $2",
+        &params![now, holder.as_str()],
+    )?;
+    tx.execute(
+        "INSERT INTO pin_unlocks (id, holder, at) VALUES ($1, $2, $3)",
+        &params![new_id()?, holder.as_str(), now],
     )?;
     audit::record(
         tx,
@@ -144,4 +253,16 @@ pub fn unlock(tx: &mut dyn Tx, now: i64, pair_id: &str, actor: &str) -> Result<(
             ..Default::default()
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_the_first_lock_and_one_more_per_unlock() {
+        assert_eq!(MAX_WRONG_PINS_PER_WINDOW, 20);
+        assert_eq!(holder_key("a", None), "a:");
+        assert_eq!(holder_key("a", Some("e")), "a:e");
+    }
 }

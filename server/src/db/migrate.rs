@@ -33,6 +33,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 6,
         sql: include_str!("../../migrations/0006_tsa.sql"),
     },
+    Migration {
+        version: 7,
+        sql: include_str!("../../migrations/0007_recovery_and_holder_pins.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

@@ -123,6 +123,15 @@ pub async fn approve(server: &TestServer, app_id: &str) {
         .expect("approved");
 }
 
+/// The RA approves a recovery once its cooling-off is over: the server clock moves to the
+/// end of the cooling-off first (time passes, as it would).
+pub async fn approve_recovery(server: &TestServer, app: &ow::Application) {
+    let clock = &server.running.state.clock;
+    let until = app.not_before.expect("a recovery is held");
+    clock.advance((until - clock.now()).max(0));
+    approve(server, &app.id).await;
+}
+
 /// Pay an application's order in the sandbox.
 pub async fn pay(c: &Client, app_id: &str) {
     let app: ow::Application = c

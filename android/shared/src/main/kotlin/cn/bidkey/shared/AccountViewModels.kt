@@ -129,5 +129,8 @@ class RealNameViewModel(
 
     fun setPassword(old: String?, new: String) = run { bidkey.setPassword(old, new) }
 
-    fun changePhone(newPhone: String, code: String) = run { onChanged(bidkey.changePhone(newPhone.trim(), code.trim())) }
+    /** A code to the new number, and proof from the holder: a code to the old number or the password. */
+    fun changePhone(newPhone: String, code: String, oldCode: String?, password: String?) = run {
+        onChanged(bidkey.changePhone(newPhone.trim(), code.trim(), oldCode?.trim(), password))
+    }
 }

@@ -43,6 +43,14 @@ data class UiError(val message: String, val action: ErrorAction, val serverCode:
                 ErrorAction.PIN_AGAIN,
             )
             is BidkeyException.KeyLocked -> UiError(coreText(CoreText.KEY_LOCKED_HELP, lang), ErrorAction.UNLOCK)
+            is BidkeyException.UnlockLimited -> UiError(
+                coreText(CoreText.UNLOCK_LIMITED, lang) + untilHint(e.nextAt, lang),
+                ErrorAction.DISMISS,
+            )
+            is BidkeyException.RecoveryCoolingOff -> UiError(
+                coreText(CoreText.RECOVERY_COOLING_OFF, lang) + untilHint(e.until, lang),
+                ErrorAction.DISMISS,
+            )
             is BidkeyException.NotLoggedIn -> UiError(
                 if (lang == Lang.ZH) "登录已失效，请重新登录。" else "Please log in again.",
                 ErrorAction.LOG_IN,
@@ -67,6 +75,13 @@ data class UiError(val message: String, val action: ErrorAction, val serverCode:
                 if (lang == Lang.ZH) "设备安全密钥不可用（可能已取消验证）。" else "The device key is unavailable (verification may have been cancelled).",
                 ErrorAction.RETRY,
             )
+        }
+
+        /** The server time (Unix seconds) from which a refused step is possible, in local time. */
+        private fun untilHint(unix: Long, lang: Lang): String {
+            val at = java.time.Instant.ofEpochSecond(unix).atZone(java.time.ZoneId.systemDefault())
+                .format(java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm"))
+            return if (lang == Lang.ZH) "（$at 起）" else " (from $at)"
         }
 
         private fun retryHint(secs: ULong?, lang: Lang): String = when {
