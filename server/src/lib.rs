@@ -17,6 +17,7 @@ pub mod enterprises;
 pub mod error;
 pub mod fees;
 pub mod grants;
+pub mod health;
 pub mod idempotency;
 pub mod kmc;
 pub mod memberships;
@@ -26,6 +27,7 @@ pub mod platforms;
 pub mod ratelimit;
 pub mod realname;
 pub mod relay;
+pub mod requestlog;
 pub mod seals;
 pub mod sms;
 pub mod state;
@@ -122,19 +124,29 @@ impl Running {
         &self.state.secrets.operator_token
     }
 
-    /// Stop accepting requests and wait for the server task to end.
+    /// Stop gracefully: release the relay's long polls (they answer 503 with a retry hint),
+    /// stop accepting connections, let the requests in flight finish, then close the
+    /// database's connections.
     pub async fn stop(mut self) {
+        self.state.relay.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        let Running { state, .. } = self;
+        let AppState { db, .. } = state;
+        let closed = tokio::task::spawn_blocking(move || db.close()).await;
+        if !matches!(closed, Ok(true)) {
+            tracing::warn!("database still in use elsewhere; it closes when the last user ends");
+        }
+        tracing::info!("server stopped");
     }
 }
 
 /// The full router. The two fallbacks and [`error::typed_refusals`] come last so they cover
-/// every route merged above, whichever module adds it.
+/// every route merged above, whichever module adds it; the request log and id go around all.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let app = Router::new()
         .merge(accounts::routes())
         .merge(orders::routes())
         .merge(enterprises::routes())
@@ -148,14 +160,16 @@ pub fn router(state: AppState) -> Router {
         .merge(cosign::routes())
         .merge(relay::routes())
         .merge(metrics::routes())
+        .merge(health::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
         .fallback(error::unknown_path)
         .method_not_allowed_fallback(error::wrong_method)
-        .layer(axum::middleware::from_fn(error::typed_refusals))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(error::typed_refusals));
+    // The request id and log wrap everything, refusals of the framework included.
+    requestlog::wrap(app).with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.

@@ -24,6 +24,12 @@ struct Cli {
     /// opening: one decrypt request per bidder).
     #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
     relay_per_platform_per_minute: i64,
+    /// Database connections (each on its own thread).
+    #[arg(long, env = "BIDKEY_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pool_size: u16,
+    /// `json` (one object a line, for a log collector) or `text`.
+    #[arg(long, env = "BIDKEY_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    log_format: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -63,15 +69,51 @@ enum Command {
     },
 }
 
+/// Logs go to stderr: stdout is the commands' own output.
+fn init_logs(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.init();
+    }
+}
+
+/// Until SIGTERM (a supervisor stopping the service) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                    _ = int.recv() => tracing::info!("SIGINT: stopping"),
+                }
+                return;
+            }
+            _ => tracing::warn!("no signal handlers; stopping on Ctrl-C only"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
+    init_logs(&cli.log_format);
     let mut config = Config::local(cli.data_dir.clone());
+    config.pool_size = usize::from(cli.pool_size);
     if let Some(url) = &cli.database_url {
         config.db = DbUrl::parse(url);
     }
@@ -104,7 +146,7 @@ async fn main() {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
             println!("data directory: {}", cli.data_dir.display());
-            let _ = tokio::signal::ctrl_c().await;
+            stop_signal().await;
             running.stop().await;
         }
         Err(e) => {

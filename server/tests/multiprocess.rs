@@ -116,7 +116,7 @@ async fn a_change_in_one_process_wakes_a_waiter_in_another() {
         let got = waiting_in
             .wait_for("req:abc", start + Duration::from_secs(30), || {
                 let v = seen.load(Ordering::SeqCst);
-                async move { Ok::<_, ()>(v.then_some(())) }
+                async move { Ok::<_, bidkey_server::relay::notify::ShuttingDown>(v.then_some(())) }
             })
             .await;
         (got, start.elapsed())
