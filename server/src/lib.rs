@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bank;
 pub mod ca;
 pub mod certs;
+pub mod config;
 pub mod cosign;
 pub mod db;
 pub mod enterprises;

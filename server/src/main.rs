@@ -1,35 +1,44 @@
 //! `bidkey-server`: run the server, and the operator's commands.
 
 use bidkey_server::bank;
-use bidkey_server::db::{Db, DbUrl};
+use bidkey_server::config::{self, Layer, LogFormat, Settings};
+use bidkey_server::db::Db;
 use bidkey_server::util::Clock;
-use bidkey_server::{Config, Limits, start};
+use bidkey_server::{Config, start};
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Settings come from flags, then `BIDKEY_*` variables, then the `--config` file, then the
+/// defaults; every key is in docs/operations.md.
 #[derive(Parser, Debug)]
 #[command(name = "bidkey-server", version, about = "Bidkey server")]
 struct Cli {
-    /// Directory for the SQLite file and key files.
-    #[arg(long, env = "BIDKEY_DATA_DIR", default_value = "bidkey-data")]
-    data_dir: PathBuf,
-    /// `postgres://…` for PostgreSQL; default: a SQLite file in the data directory.
-    #[arg(long, env = "BIDKEY_DATABASE_URL")]
+    /// A TOML configuration file (docs/operations.md lists every key).
+    #[arg(long, env = "BIDKEY_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite file and key files [file: data_dir; default: bidkey-data].
+    #[arg(long, env = "BIDKEY_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` for PostgreSQL; default: a SQLite file in the data directory
+    /// [file: database.url].
+    #[arg(long, env = "BIDKEY_DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// SMS codes one client IP may ask for per hour.
-    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", default_value_t = Limits::default().sms_per_ip_per_hour, value_parser = clap::value_parser!(i64).range(1..))]
-    sms_per_ip_per_hour: i64,
+    /// Database connections, one thread each [file: database.pool_size; default: 4].
+    #[arg(long, env = "BIDKEY_POOL_SIZE", global = true)]
+    pool_size: Option<i64>,
+    /// SMS codes one client IP may ask for per hour [file: limits.sms_per_ip_per_hour;
+    /// default: 30].
+    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", global = true)]
+    sms_per_ip_per_hour: Option<i64>,
     /// Scan requests one trading platform may post per minute (size it to the largest bid
-    /// opening: one decrypt request per bidder).
-    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
-    relay_per_platform_per_minute: i64,
-    /// Database connections (each on its own thread).
-    #[arg(long, env = "BIDKEY_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pool_size: u16,
-    /// `json` (one object a line, for a log collector) or `text`.
-    #[arg(long, env = "BIDKEY_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
-    log_format: String,
+    /// opening: one decrypt request per bidder) [file: limits.relay_per_platform_per_minute;
+    /// default: 600].
+    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", global = true)]
+    relay_per_platform_per_minute: Option<i64>,
+    /// `json` (one object a line, for a log collector) or `text` [file: log_format; default:
+    /// json].
+    #[arg(long, env = "BIDKEY_LOG_FORMAT", global = true)]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -38,9 +47,13 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8750")]
-        listen: SocketAddr,
+        /// Address and port [file: listen; default: 127.0.0.1:8750].
+        #[arg(long, env = "BIDKEY_LISTEN")]
+        listen: Option<String>,
     },
+    /// Check the configuration (file, variables, flags) without starting anything: print the
+    /// settings in force, or what is wrong with each bad one (exit status 2).
+    CheckConfig,
     /// Import a bank statement CSV and match micro-payments (对公打款). Columns, header
     /// first: bank_txn_id,booked_at,payer_account,payer_name,amount,reference — booked_at in
     /// Unix seconds or `YYYY-MM-DD HH:MM:SS` Beijing time, amount in yuan. A file with any
@@ -69,14 +82,63 @@ enum Command {
     },
 }
 
+/// Flags and variables (clap already put a flag over its variable) over the file.
+fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
+    let file = match &cli.config {
+        Some(path) => config::read_file(path).map_err(|e| vec![e])?,
+        None => Layer::default(),
+    };
+    let listen = match &cli.command {
+        Some(Command::Serve { listen }) => listen.clone(),
+        _ => None,
+    };
+    let above = Layer {
+        data_dir: cli.data_dir.clone(),
+        listen,
+        log_format: cli.log_format.clone(),
+        ca_passphrase_file: None,
+        database: config::DatabaseLayer {
+            url: cli.database_url.clone(),
+            pool_size: cli.pool_size,
+        },
+        limits: config::LimitsLayer {
+            sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
+            relay_per_platform_per_minute: cli.relay_per_platform_per_minute,
+        },
+    };
+    above.over(file).resolve()
+}
+
+/// The CA key file's passphrase: `BIDKEY_CA_PASSPHRASE` (never a flag: it would show in
+/// `ps`), else the configured file, else none (made on first start).
+fn ca_passphrase(s: &Settings) -> Result<Option<String>, String> {
+    if let Ok(p) = std::env::var("BIDKEY_CA_PASSPHRASE") {
+        return Ok(Some(p));
+    }
+    match &s.ca_passphrase_file {
+        None => Ok(None),
+        Some(f) => std::fs::read_to_string(f)
+            .map(|t| Some(t.trim_end_matches(['\r', '\n']).to_owned()))
+            .map_err(|e| format!("ca_passphrase_file {}: {e}", f.display())),
+    }
+}
+
+fn refuse(problems: &[String]) -> ! {
+    eprintln!("bidkey-server: the configuration is not valid:");
+    for p in problems {
+        eprintln!("  - {p}");
+    }
+    std::process::exit(2);
+}
+
 /// Logs go to stderr: stdout is the commands' own output.
-fn init_logs(format: &str) {
+fn init_logs(format: LogFormat) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         logs.json()
             .with_current_span(true)
             .with_span_list(false)
@@ -111,18 +173,19 @@ async fn stop_signal() {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    init_logs(&cli.log_format);
-    let mut config = Config::local(cli.data_dir.clone());
-    config.pool_size = usize::from(cli.pool_size);
-    if let Some(url) = &cli.database_url {
-        config.db = DbUrl::parse(url);
+    // Everything is checked before anything is opened: a bad setting never half-starts.
+    let settings = settings(&cli).unwrap_or_else(|p| refuse(&p));
+    let passphrase = ca_passphrase(&settings).unwrap_or_else(|p| refuse(&[p]));
+    if let Some(Command::CheckConfig) = cli.command {
+        println!("the configuration is valid; the settings in force:");
+        print!("{}", settings.describe());
+        return;
     }
-    config.limits = Limits {
-        sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
-        relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
-    };
-    let listen = match cli.command {
-        Some(Command::Serve { listen }) => listen,
+    init_logs(settings.log_format);
+    let mut config = settings.to_config();
+    match cli.command {
+        Some(Command::Serve { .. }) | None => {}
+        Some(Command::CheckConfig) => return,
         Some(Command::BankImport { file }) => {
             std::process::exit(bank_import(&config, &file).await);
         }
@@ -137,15 +200,12 @@ async fn main() {
         Some(Command::SmsOutbox { phone, limit }) => {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
-        None => SocketAddr::from(([127, 0, 0, 1], 8750)),
-    };
-    config.listen = listen;
-    // Read from the environment only: a command-line flag would show in `ps`.
-    config.ca_passphrase = std::env::var("BIDKEY_CA_PASSPHRASE").ok();
+    }
+    config.ca_passphrase = passphrase;
     match start(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
-            println!("data directory: {}", cli.data_dir.display());
+            println!("data directory: {}", settings.data_dir.display());
             stop_signal().await;
             running.stop().await;
         }
