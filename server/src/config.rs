@@ -24,6 +24,30 @@ pub struct Layer {
     pub database: DatabaseLayer,
     #[serde(default)]
     pub limits: LimitsLayer,
+    #[serde(default)]
+    pub bank: BankLayer,
+}
+
+/// `[bank]`: how the operator's bank statement files are read (`bank-import`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankLayer {
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub columns: ColumnsLayer,
+}
+
+/// `[bank.columns]`: the bank's heading for each field.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnsLayer {
+    pub bank_txn_id: Option<String>,
+    pub booked_at: Option<String>,
+    pub payer_account: Option<String>,
+    pub payer_name: Option<String>,
+    pub amount: Option<String>,
+    /// `""` for a file without a remark column.
+    pub reference: Option<String>,
 }
 
 /// `[database]`
@@ -59,6 +83,7 @@ pub struct Settings {
     pub pool_size: usize,
     pub limits: Limits,
     pub ca_passphrase_file: Option<PathBuf>,
+    pub bank: crate::bank::statement::Format,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "bidkey-data";
@@ -94,6 +119,29 @@ impl Layer {
                     .limits
                     .relay_per_platform_per_minute
                     .or(below.limits.relay_per_platform_per_minute),
+            },
+            bank: BankLayer {
+                encoding: self.bank.encoding.or(below.bank.encoding),
+                columns: ColumnsLayer {
+                    bank_txn_id: self
+                        .bank
+                        .columns
+                        .bank_txn_id
+                        .or(below.bank.columns.bank_txn_id),
+                    booked_at: self.bank.columns.booked_at.or(below.bank.columns.booked_at),
+                    payer_account: self
+                        .bank
+                        .columns
+                        .payer_account
+                        .or(below.bank.columns.payer_account),
+                    payer_name: self
+                        .bank
+                        .columns
+                        .payer_name
+                        .or(below.bank.columns.payer_name),
+                    amount: self.bank.columns.amount.or(below.bank.columns.amount),
+                    reference: self.bank.columns.reference.or(below.bank.columns.reference),
+                },
             },
         }
     }
@@ -177,6 +225,7 @@ impl Layer {
                 f.display().to_string()
             ));
         }
+        let bank = bank_format(self.bank, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -191,8 +240,58 @@ impl Layer {
                 relay_requests_per_platform_per_minute: relay,
             },
             ca_passphrase_file: self.ca_passphrase_file,
+            bank,
         })
     }
+}
+
+/// The statement format from `[bank]`, defaults for what it leaves out.
+fn bank_format(b: BankLayer, problems: &mut Vec<String>) -> crate::bank::statement::Format {
+    use crate::bank::statement::{Columns, Encoding, Format};
+    let encoding = match b.encoding.as_deref() {
+        None => Encoding::Auto,
+        Some(e) => Encoding::parse(e).unwrap_or_else(|| {
+            problems.push(format!(
+                "bank.encoding = {e:?}: must be \"auto\", \"utf-8\" or \"gbk\""
+            ));
+            Encoding::Auto
+        }),
+    };
+    let d = Columns::default();
+    let c = b.columns;
+    let columns = Columns {
+        bank_txn_id: c.bank_txn_id.unwrap_or(d.bank_txn_id),
+        booked_at: c.booked_at.unwrap_or(d.booked_at),
+        payer_account: c.payer_account.unwrap_or(d.payer_account),
+        payer_name: c.payer_name.unwrap_or(d.payer_name),
+        amount: c.amount.unwrap_or(d.amount),
+        reference: match c.reference {
+            None => d.reference,
+            Some(r) if r.trim().is_empty() => None,
+            Some(r) => Some(r),
+        },
+    };
+    let named = [
+        ("bank_txn_id", Some(&columns.bank_txn_id)),
+        ("booked_at", Some(&columns.booked_at)),
+        ("payer_account", Some(&columns.payer_account)),
+        ("payer_name", Some(&columns.payer_name)),
+        ("amount", Some(&columns.amount)),
+        ("reference", columns.reference.as_ref()),
+    ];
+    for (i, (key, heading)) in named.iter().enumerate() {
+        let Some(h) = heading else { continue };
+        if h.trim().is_empty() {
+            problems.push(format!(
+                "bank.columns.{key} is empty: give the heading of that column in the bank's file"
+            ));
+        } else if let Some((other, _)) = named[..i].iter().find(|(_, o)| *o == Some(*h)) {
+            problems.push(format!(
+                "bank.columns.{key} = {h:?}: the same column as bank.columns.{other}"
+            ));
+        }
+    }
+    Format { encoding, columns }
 }
 
 /// A database URL this server can use, or why not.
@@ -245,6 +344,21 @@ impl Settings {
             self.limits.sms_per_ip_per_hour,
             self.limits.relay_requests_per_platform_per_minute,
         );
+        out.push_str(&format!("bank.encoding = \"{:?}\"\n", self.bank.encoding).to_lowercase());
+        let c = &self.bank.columns;
+        for (k, v) in [
+            ("bank_txn_id", Some(&c.bank_txn_id)),
+            ("booked_at", Some(&c.booked_at)),
+            ("payer_account", Some(&c.payer_account)),
+            ("payer_name", Some(&c.payer_name)),
+            ("amount", Some(&c.amount)),
+            ("reference", c.reference.as_ref()),
+        ] {
+            out.push_str(&format!(
+                "bank.columns.{k} = {:?}\n",
+                v.map(String::as_str).unwrap_or("")
+            ));
+        }
         if let Some(f) = &self.ca_passphrase_file {
             out.push_str(&format!(
                 "ca_passphrase_file = {:?}\n",
@@ -325,6 +439,34 @@ mod tests {
             assert!(all.contains(key), "{key} not in:\n{all}");
         }
         assert_eq!(problems.len(), 6);
+    }
+
+    #[test]
+    fn the_bank_column_map() {
+        use crate::bank::statement::Encoding;
+        let s = layer(
+            "[bank]\nencoding = \"GBK\"\n[bank.columns]\npayer_name = \"对方户名\"\nreference = \"\"\n",
+        )
+        .resolve()
+        .expect("valid");
+        assert_eq!(s.bank.encoding, Encoding::Gbk);
+        assert_eq!(s.bank.columns.payer_name, "对方户名");
+        assert_eq!(s.bank.columns.amount, "amount");
+        assert_eq!(s.bank.columns.reference, None);
+        let problems = layer(
+            "[bank]\nencoding = \"latin1\"\n[bank.columns]\namount = \"金额\"\npayer_name = \"金额\"\nbooked_at = \" \"\n",
+        )
+        .resolve()
+        .expect_err("invalid");
+        let all = problems.join("\n");
+        assert!(all.contains("bank.encoding = \"latin1\""), "{all}");
+        assert!(
+            all.contains(
+                "bank.columns.amount = \"金额\": the same column as bank.columns.payer_name"
+            ),
+            "{all}"
+        );
+        assert!(all.contains("bank.columns.booked_at is empty"), "{all}");
     }
 
     #[test]
