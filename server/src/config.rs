@@ -300,9 +300,8 @@ fn check_db_url(url: &str) -> Result<DbUrl, String> {
     match scheme {
         Some("postgres" | "postgresql") => {
             let u = DbUrl::parse(url);
-            // The postgres crate's own parser: the same words it would fail with later.
-            url.parse::<::postgres::Config>()
-                .map_err(|e| format!("database.url: not a valid PostgreSQL URL: {e}"))?;
+            // The parser the connections use: the same words they would fail with later.
+            crate::db::pgtls::parse(url).map_err(|e| format!("database.url: {e}"))?;
             Ok(u)
         }
         Some(other) => Err(format!(
@@ -439,6 +438,24 @@ mod tests {
             assert!(all.contains(key), "{key} not in:\n{all}");
         }
         assert_eq!(problems.len(), 6);
+    }
+
+    #[test]
+    fn database_tls_settings_are_checked_too() {
+        let e = layer("[database]\nurl = \"postgres://u@db/bidkey?sslmode=verify-full\"\n")
+            .resolve()
+            .expect_err("no CA file");
+        assert!(
+            e[0].starts_with("database.url: ") && e[0].contains("sslrootcert"),
+            "{e:?}"
+        );
+        let e = layer("[database]\nurl = \"postgres://u@db/bidkey?sslmode=on\"\n")
+            .resolve()
+            .expect_err("no such mode");
+        assert!(e[0].contains("sslmode=on"), "{e:?}");
+        layer("[database]\nurl = \"postgres://u@db/bidkey?sslmode=require\"\n")
+            .resolve()
+            .expect("valid");
     }
 
     #[test]

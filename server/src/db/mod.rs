@@ -4,6 +4,7 @@
 //! HTTP workers never block on the database and every state change is all-or-nothing.
 
 mod migrate;
+pub(crate) mod pgtls;
 
 pub use migrate::latest as schema_version_known;
 mod postgres;
