@@ -8,6 +8,7 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod bank;
 pub mod ca;
 pub mod certs;

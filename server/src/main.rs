@@ -54,6 +54,19 @@ enum Command {
     /// Check the configuration (file, variables, flags) without starting anything: print the
     /// settings in force, or what is wrong with each bad one (exit status 2).
     CheckConfig,
+    /// Back up the SQLite database into a new FILE while the server may be serving (SQLite's
+    /// online backup). Keep it with the key files of the data directory, which it lists.
+    /// PostgreSQL: use pg_dump (docs/operations.md).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database by a backup (stop the server first). The backup is checked
+    /// first: intact, a Bidkey database, not from a newer server version.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Import a bank statement CSV (UTF-8 or GBK) and match micro-payments (对公打款). Its
     /// headings are mapped by `[bank.columns]` in the configuration file; by default
     /// bank_txn_id,booked_at,payer_account,payer_name,amount,reference — booked_at in Unix
@@ -202,6 +215,8 @@ async fn main() {
         Some(Command::BankImport { file, .. }) => {
             std::process::exit(bank_import(&config, &settings.bank, &file).await);
         }
+        Some(Command::Backup { to }) => std::process::exit(backup(&config, &to).await),
+        Some(Command::Restore { from }) => std::process::exit(restore(&config, &from).await),
         Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
         Some(Command::Approve { application_id }) => {
             std::process::exit(operator::decide(&config, &application_id, None).await)
@@ -225,6 +240,61 @@ async fn main() {
         Err(e) => {
             eprintln!("bidkey-server: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// `bidkey-server backup --to FILE`: the exit status.
+async fn backup(config: &Config, to: &std::path::Path) -> i32 {
+    let (db, to_owned) = (config.db.clone(), to.to_owned());
+    match tokio::task::spawn_blocking(move || bidkey_server::backup::backup(&db, &to_owned)).await {
+        Ok(Ok(c)) => {
+            println!(
+                "backed up to {} ({} pages, schema version {})",
+                to.display(),
+                c.pages,
+                c.schema_version
+            );
+            println!("keep it with these files of the data directory (not in the backup):");
+            for f in bidkey_server::backup::key_files(&config.data_dir) {
+                println!("  {}", f.display());
+            }
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("bidkey-server: backup failed: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("bidkey-server: backup failed: {e}");
+            1
+        }
+    }
+}
+
+/// `bidkey-server restore --from FILE`: the exit status.
+async fn restore(config: &Config, from: &std::path::Path) -> i32 {
+    let (db, from_owned) = (config.db.clone(), from.to_owned());
+    match tokio::task::spawn_blocking(move || bidkey_server::backup::restore(&from_owned, &db))
+        .await
+    {
+        Ok(Ok(c)) => {
+            println!(
+                "restored {} ({} pages, schema version {} migrated to {})",
+                from.display(),
+                c.pages,
+                c.schema_version,
+                bidkey_server::db::schema_version_known()
+            );
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("bidkey-server: restore failed: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("bidkey-server: restore failed: {e}");
+            1
         }
     }
 }
