@@ -20,6 +20,8 @@ pub struct Layer {
     /// A file holding the CA key file's passphrase (e.g. a systemd credential); the
     /// variable `BIDKEY_CA_PASSPHRASE` wins over it.
     pub ca_passphrase_file: Option<PathBuf>,
+    /// Addresses of the reverse proxies in front (their `X-Forwarded-For` names the client).
+    pub trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     pub database: DatabaseLayer,
     #[serde(default)]
@@ -83,6 +85,7 @@ pub struct Settings {
     pub pool_size: usize,
     pub limits: Limits,
     pub ca_passphrase_file: Option<PathBuf>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub bank: crate::bank::statement::Format,
 }
 
@@ -106,6 +109,7 @@ impl Layer {
             listen: self.listen.or(below.listen),
             log_format: self.log_format.or(below.log_format),
             ca_passphrase_file: self.ca_passphrase_file.or(below.ca_passphrase_file),
+            trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             database: DatabaseLayer {
                 url: self.database.url.or(below.database.url),
                 pool_size: self.database.pool_size.or(below.database.pool_size),
@@ -225,6 +229,15 @@ impl Layer {
                 f.display().to_string()
             ));
         }
+        let mut trusted_proxies = Vec::new();
+        for p in self.trusted_proxies.unwrap_or_default() {
+            match p.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => trusted_proxies.push(ip),
+                Err(_) => problems.push(format!(
+                    "trusted_proxies: {p:?} is not an IP address (one address per proxy, no ranges)"
+                )),
+            }
+        }
         let bank = bank_format(self.bank, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
@@ -240,6 +253,7 @@ impl Layer {
                 relay_requests_per_platform_per_minute: relay,
             },
             ca_passphrase_file: self.ca_passphrase_file,
+            trusted_proxies,
             bank,
         })
     }
@@ -322,6 +336,7 @@ impl Settings {
         c.listen = self.listen;
         c.pool_size = self.pool_size;
         c.limits = self.limits;
+        c.trusted_proxies = self.trusted_proxies.clone();
         c
     }
 
@@ -343,6 +358,12 @@ impl Settings {
             self.limits.sms_per_ip_per_hour,
             self.limits.relay_requests_per_platform_per_minute,
         );
+        let proxies: Vec<String> = self
+            .trusted_proxies
+            .iter()
+            .map(|p| format!("\"{p}\""))
+            .collect();
+        out.push_str(&format!("trusted_proxies = [{}]\n", proxies.join(", ")));
         out.push_str(&format!("bank.encoding = \"{:?}\"\n", self.bank.encoding).to_lowercase());
         let c = &self.bank.columns;
         for (k, v) in [
@@ -438,6 +459,13 @@ mod tests {
             assert!(all.contains(key), "{key} not in:\n{all}");
         }
         assert_eq!(problems.len(), 6);
+        let e = layer("trusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n")
+            .resolve()
+            .expect_err("a range");
+        assert!(
+            e[0].contains("\"10.0.0.0/8\" is not an IP address"),
+            "{e:?}"
+        );
     }
 
     #[test]

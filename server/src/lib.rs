@@ -12,6 +12,7 @@ pub mod backup;
 pub mod bank;
 pub mod ca;
 pub mod certs;
+pub mod clientip;
 pub mod config;
 pub mod cosign;
 pub mod db;
@@ -63,6 +64,8 @@ pub struct Config {
     pub ca_passphrase: Option<String>,
     /// Rate limits an operator may raise (or lower) for the deployment.
     pub limits: Limits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client ([`clientip`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -96,6 +99,7 @@ impl Config {
             pool_size: 4,
             ca_passphrase: None,
             limits: Limits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -169,7 +173,11 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(error::unknown_path)
         .method_not_allowed_fallback(error::wrong_method)
-        .layer(axum::middleware::from_fn(error::typed_refusals));
+        .layer(axum::middleware::from_fn(error::typed_refusals))
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            clientip::behind_proxy,
+        ));
     // The request id and log wrap everything, refusals of the framework included.
     requestlog::wrap(app).with_state(state)
 }
@@ -204,6 +212,7 @@ pub async fn start(config: Config) -> Result<Running> {
         relay_sweeps: relay::requests::Sweeps::default(),
         metrics: metrics::Metrics::default(),
         limits: config.limits,
+        trusted_proxies: config.trusted_proxies.clone().into(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

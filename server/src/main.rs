@@ -35,6 +35,15 @@ struct Cli {
     /// default: 600].
     #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", global = true)]
     relay_per_platform_per_minute: Option<i64>,
+    /// Addresses of the reverse proxies in front, comma-separated: their X-Forwarded-For
+    /// names the client [file: trusted_proxies; default: none].
+    #[arg(
+        long,
+        env = "BIDKEY_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
+    trusted_proxies: Option<Vec<String>>,
     /// `json` (one object a line, for a log collector) or `text` [file: log_format; default:
     /// json].
     #[arg(long, env = "BIDKEY_LOG_FORMAT", global = true)]
@@ -116,6 +125,7 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
         listen,
         log_format: cli.log_format.clone(),
         ca_passphrase_file: None,
+        trusted_proxies: cli.trusted_proxies.clone(),
         bank: config::BankLayer {
             encoding: match &cli.command {
                 Some(Command::BankImport { encoding, .. }) => encoding.clone(),

@@ -257,3 +257,65 @@ async fn every_answer_carries_a_request_id_and_errors_quote_it() {
     // The pool is the size configured.
     assert_eq!(server.running.state.db.pool_use().size, 2);
 }
+
+/// Behind a reverse proxy the limits per address count the phones, not the proxy; and a
+/// client talking to the server directly cannot pick its address with the header.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_address_comes_from_a_trusted_proxy_only() {
+    let limited = |trusted: Vec<std::net::IpAddr>| {
+        move |c: &mut bidkey_server::Config| {
+            c.limits = Limits {
+                sms_per_ip_per_hour: 1,
+                ..Limits::default()
+            };
+            c.trusted_proxies = trusted;
+        }
+    };
+    let http = reqwest::Client::new();
+    let send_from = |base: String, phone: &'static str, client: &'static str| {
+        let http = http.clone();
+        async move {
+            http.post(format!("{base}/v1/sms/send"))
+                .header("x-forwarded-for", client)
+                .json(&send(phone))
+                .send()
+                .await
+                .expect("answered")
+                .status()
+                .as_u16()
+        }
+    };
+    // The test connects from 127.0.0.1: here that is the operator's proxy.
+    let proxied = TestServer::start_with(
+        Store::Sqlite,
+        limited(vec!["127.0.0.1".parse().expect("ip")]),
+    )
+    .await;
+    let base = proxied.url();
+    assert_eq!(
+        send_from(base.clone(), "13900000001", "203.0.113.5").await,
+        200
+    );
+    assert_eq!(
+        send_from(base.clone(), "13900000002", "203.0.113.6").await,
+        200
+    );
+    assert_eq!(
+        send_from(base.clone(), "13900000003", "203.0.113.5").await,
+        429
+    );
+    // A hop the client wrote itself, left of the proxy's, changes nothing.
+    assert_eq!(
+        send_from(base, "13900000004", "198.51.100.1, 203.0.113.6").await,
+        429
+    );
+
+    // Without trusted proxies the header is the client's own claim: ignored.
+    let direct = TestServer::start_with(Store::Sqlite, limited(Vec::new())).await;
+    let base = direct.url();
+    assert_eq!(
+        send_from(base.clone(), "13900000001", "203.0.113.5").await,
+        200
+    );
+    assert_eq!(send_from(base, "13900000002", "203.0.113.6").await, 429);
+}
