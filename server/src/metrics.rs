@@ -64,6 +64,7 @@ struct Inner {
     latency: HistogramVec,
     requests: IntCounterVec,
     pin_failures: IntCounterVec,
+    in_flight: IntGauge,
     long_polls: IntGauge,
     relay_queue: IntGauge,
     pool: IntGaugeVec,
@@ -135,6 +136,14 @@ impl Metrics {
             )
             .expect("counter"),
         );
+        let in_flight = registered(
+            &registry,
+            IntGauge::new(
+                "bidkey_http_requests_in_flight",
+                "Requests routed and not yet answered (long polls included).",
+            )
+            .expect("gauge"),
+        );
         let long_polls = registered(
             &registry,
             IntGauge::new("bidkey_relay_long_polls", "Relay long polls waiting now.")
@@ -171,6 +180,7 @@ impl Metrics {
                 latency,
                 requests,
                 pin_failures,
+                in_flight,
                 long_polls,
                 relay_queue,
                 pool,
@@ -388,12 +398,29 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     };
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
+    let _in_flight = InFlight::new(&metrics.inner.in_flight);
     let resp = next.run(req).await;
     metrics.record(&method, &route, resp.status().as_u16(), start.elapsed());
     if let Some(Typed(body)) = resp.extensions().get::<Typed>() {
         metrics.pin_failure(body.code);
     }
     resp
+}
+
+/// Counts a request in flight while it lives (also when the client goes away mid-request).
+struct InFlight<'a>(&'a IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn new(g: &'a IntGauge) -> InFlight<'a> {
+        g.inc();
+        InFlight(g)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// One route in the operator's report.

@@ -166,3 +166,79 @@ async fn sigterm_releases_long_polls_and_exits_cleanly() {
 async fn sigint_does_the_same() {
     stop_releases_the_long_poll("INT").await;
 }
+
+/// A request in flight when SIGTERM arrives is answered before the process exits: here one
+/// whose body is still on its way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_in_flight_is_finished() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    bidkey_testkit::install_tls_provider();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = serve(dir.path());
+    let url = server.url.clone();
+    let operator = std::fs::read_to_string(dir.path().join("operator.token")).expect("token");
+    let http = reqwest::Client::new();
+
+    // Headers and half of the body of an SMS request.
+    let body = serde_json::to_string(&SendSmsRequest {
+        phone: "13800138556".into(),
+        purpose: SmsPurpose::Signup,
+    })
+    .expect("json");
+    let (first, rest) = body.split_at(body.len() / 2);
+    let addr = url.trim_start_matches("http://").to_owned();
+    let mut conn = tokio::net::TcpStream::connect(&addr)
+        .await
+        .expect("connect");
+    conn.write_all(
+        format!(
+            "POST /v1/sms/send HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .expect("send half");
+    // Until the server has routed it (the scrape itself is the other request in flight).
+    loop {
+        let text = http
+            .get(format!("{url}/metrics"))
+            .bearer_auth(operator.trim())
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("text");
+        if gauge(&text, "bidkey_http_requests_in_flight") == Some(2.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    server.signal("TERM");
+    conn.write_all(rest.as_bytes())
+        .await
+        .expect("send the rest");
+    let mut answer = Vec::new();
+    tokio::time::timeout(STOP_BOUND, conn.read_to_end(&mut answer))
+        .await
+        .expect("answered within the bound")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("expires_in"), "{answer}");
+    let status = tokio::task::spawn_blocking(move || server.wait_exit(STOP_BOUND))
+        .await
+        .expect("joined")
+        .expect("the server exits within the bound");
+    assert!(status.success(), "{status:?}");
+    // The answer was not lost in the database either: the code is in the outbox.
+    let d = dir.path().to_str().expect("utf-8");
+    let (ok, out, err) = run(
+        &["--data-dir", d, "sms-outbox", "--phone", "13800138556"],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("13800138556"), "{out}");
+}

@@ -171,13 +171,22 @@ impl Db {
                     loop {
                         let job = match rx.lock() {
                             Ok(guard) => guard.recv(),
-                            Err(_) => return,
+                            Err(_) => break,
                         };
                         match job {
                             Ok(job) => job(&mut conn),
-                            Err(_) => return,
+                            Err(_) => break,
                         }
                     }
+                    // SQLite folds its log back into the file when the last connection
+                    // closes; closed at the same moment, each would see the other still
+                    // open and leave the log. One at a time, under the writers' lock.
+                    let lock = match &conn {
+                        Conn::Sqlite(_, w) => Some(Arc::clone(w)),
+                        Conn::Postgres(_) => None,
+                    };
+                    let _closing = lock.as_ref().map(|l| l.lock());
+                    drop(conn);
                 })
                 .map_err(|e| DbError::Connect(format!("database thread: {e}")))?;
             workers.push(worker);
