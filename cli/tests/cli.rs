@@ -295,6 +295,7 @@ async fn enterprise_by_micropayment_then_admin() {
 
     bank_credit(
         &server,
+        "宿迁演示建设有限公司",
         "txn-1",
         "123456",
         mp["amount_fen"].as_i64().expect("amount"),
@@ -357,6 +358,7 @@ async fn enterprise_by_micropayment_then_admin() {
 /// Feed one bank statement line through the signed webhook, as the bank does.
 async fn bank_credit(
     server: &TestServer,
+    payer_name: &str,
     txn: &str,
     last6: &str,
     amount_fen: i64,
@@ -368,7 +370,7 @@ async fn bank_credit(
         "bank_txn_id": txn,
         "booked_at": ts,
         "payer_account": format!("6222020200001{last6}"),
-        "payer_name": "测试企业",
+        "payer_name": payer_name,
         "amount_fen": amount_fen,
         "reference": reference,
     }]})

@@ -116,6 +116,7 @@ async fn verified_by_micropayment(
     };
     let out = bank_credit(
         server,
+        name,
         &format!("{uscc}-wrong"),
         "123456",
         wrong,
@@ -134,6 +135,7 @@ async fn verified_by_micropayment(
     // The exact transfer with the reference in the remark matches.
     let out = bank_credit(
         server,
+        name,
         &format!("{uscc}-right"),
         "123456",
         mp.amount_fen,

@@ -19,6 +19,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     UnsupportedMediaType,
     InvalidIdempotencyKey,
+    /// The server is stopping or its database is unreachable: retry after `retry_after`
+    /// seconds (another server process may answer at once).
+    Unavailable,
     // Accounts
     InvalidPhone,
     SmsCodeInvalid,
@@ -120,6 +123,7 @@ impl ErrorCode {
             CertificateRevoked => "证书已注销",
             CertificateSuspended => "证书已挂失",
             CertificateExpired => "证书已过期",
+            Unavailable => "服务暂不可用，请稍后重试",
             RenewalTooEarly => "证书到期前30天内方可续期",
             WrongPin => "证书密码错误",
             KeyLocked => "证书已锁定，请重新实名认证后解锁",
@@ -191,6 +195,7 @@ impl ErrorCode {
             CertificateRevoked => "The certificate has been revoked",
             CertificateSuspended => "The certificate is suspended after a loss report",
             CertificateExpired => "The certificate has expired",
+            Unavailable => "The service is briefly unavailable; try again shortly",
             RenewalTooEarly => "Certificates can be renewed in the last 30 days only",
             WrongPin => "Wrong certificate PIN",
             KeyLocked => "The key is locked; verify your identity again to unlock it",
@@ -255,6 +260,10 @@ pub struct ErrorBody {
     /// requests the server could not read. Never shown to people: they get the messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The request's id (the `x-request-id` header of the answer), to quote to the operator:
+    /// the server's request log carries the same id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl ErrorBody {
@@ -267,6 +276,7 @@ impl ErrorBody {
             retry_after: None,
             not_before: None,
             detail: None,
+            request_id: None,
         }
     }
 }

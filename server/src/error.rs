@@ -10,7 +10,7 @@
 use crate::db::DbError;
 use axum::Json;
 use axum::extract::Request;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bidkey_protocol::{ErrorBody, ErrorCode};
@@ -29,6 +29,10 @@ pub enum ServerError {
     /// Too many attempts.
     #[error("rate limited for {retry_after} s")]
     RateLimited { retry_after: u64 },
+    /// The server is stopping (a released long poll) or cannot serve now: try again in
+    /// `retry_after` seconds, here or on another server process.
+    #[error("unavailable, retry in {retry_after} s")]
+    Unavailable { retry_after: u64 },
     #[error("database: {0}")]
     Db(#[from] DbError),
     #[error("crypto: {0}")]
@@ -75,6 +79,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         TooManyRequests | UnlockLimited => StatusCode::TOO_MANY_REQUESTS,
         RecoveryCoolingOff => StatusCode::TOO_EARLY,
         PhoneChangeProofRequired => StatusCode::FORBIDDEN,
+        Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         MicropaymentExpired | ScanExpired => StatusCode::GONE,
         GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,
         TooEarly => StatusCode::TOO_EARLY,
@@ -87,6 +92,16 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         }
         Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// Seconds a client waits before retrying when the database cannot be reached.
+const DB_RETRY_AFTER: u64 = 5;
+
+impl From<crate::relay::notify::ShuttingDown> for ServerError {
+    fn from(_: crate::relay::notify::ShuttingDown) -> Self {
+        // Long enough for a restart or for the proxy to send the retry to another process.
+        ServerError::Unavailable { retry_after: 2 }
     }
 }
 
@@ -109,7 +124,18 @@ impl IntoResponse for ServerError {
                 b.retry_after = Some(*retry_after);
                 b
             }
+            ServerError::Unavailable { retry_after } => {
+                let mut b = ErrorBody::new(ErrorCode::Unavailable);
+                b.retry_after = Some(*retry_after);
+                b
+            }
             ServerError::Db(DbError::Conflict(_)) => ErrorBody::new(ErrorCode::Conflict),
+            ServerError::Db(DbError::Connect(_) | DbError::Closed) => {
+                tracing::warn!(error = %self, "database unavailable");
+                let mut b = ErrorBody::new(ErrorCode::Unavailable);
+                b.retry_after = Some(DB_RETRY_AFTER);
+                b
+            }
             ServerError::Crypto(e) => {
                 tracing::info!(error = %e, "crypto input refused");
                 ErrorBody::new(ErrorCode::BadRequest)
@@ -126,15 +152,27 @@ impl IntoResponse for ServerError {
                 b
             }
         };
-        let mut resp = (status_of(body.code), Json(body)).into_response();
-        resp.extensions_mut().insert(Typed);
-        resp
+        typed_response(body)
     }
 }
 
-/// Marks an answer made from a [`ServerError`]: any other refusal came from the framework.
-#[derive(Debug, Clone, Copy)]
-struct Typed;
+/// The answer for `body`: its status, the JSON, `Retry-After` when the body says when to
+/// retry (HTTP clients and proxies read the header, apps the field), and the body kept as
+/// an extension so the outer layers can count it and add the request id.
+pub fn typed_response(body: ErrorBody) -> Response {
+    let mut resp = (status_of(body.code), Json(&body)).into_response();
+    if let Some(secs) = body.retry_after {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp.extensions_mut().insert(Typed(body));
+    resp
+}
+
+/// Marks an answer made from a [`ServerError`] and keeps its body: any other refusal came
+/// from the framework.
+#[derive(Debug, Clone)]
+pub struct Typed(pub ErrorBody);
 
 /// The code for a refusal the framework made, by its status. Malformed input is `400`
 /// whatever the framework chose: it answers `422` for JSON of the wrong shape, a status
@@ -160,12 +198,18 @@ const DETAIL_MAX: usize = 1024;
 /// [`ErrorBody`] (an extractor's plain-text rejection, an empty 404 or 405) becomes one, with
 /// the framework's words as `detail` and the `Allow` header of a 405 kept.
 pub async fn typed_refusals(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let resp = next.run(req).await;
     let status = resp.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || resp.extensions().get::<Typed>().is_some()
-    {
+    if !(status.is_client_error() || status.is_server_error()) {
         return resp;
+    }
+    if resp.extensions().get::<Typed>().is_some() {
+        return with_request_id(resp, request_id);
     }
     let (parts, body) = resp.into_parts();
     let code = framework_code(status);
@@ -180,7 +224,29 @@ pub async fn typed_refusals(req: Request, next: Next) -> Response {
     if let Some(allow) = parts.headers.get(header::ALLOW) {
         out.headers_mut().insert(header::ALLOW, allow.clone());
     }
-    out
+    with_request_id(out, request_id)
+}
+
+/// The request id header (set, or kept when the client sent a well-formed one, by the layers
+/// in [`crate::router`]).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// A typed error answer with `request_id` in its body: the body is re-encoded from the kept
+/// [`Typed`] copy, headers and status unchanged.
+fn with_request_id(resp: Response, request_id: Option<String>) -> Response {
+    let Some(id) = request_id else { return resp };
+    let (mut parts, _old) = resp.into_parts();
+    let Some(Typed(mut body)) = parts.extensions.remove::<Typed>() else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    body.request_id = Some(id);
+    let bytes = match serde_json::to_vec(&body) {
+        Ok(b) => b,
+        Err(_) => return Response::from_parts(parts, axum::body::Body::empty()),
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.extensions.insert(Typed(body));
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The router's fallback: no route has this path.

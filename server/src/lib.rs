@@ -8,15 +8,19 @@ pub mod accounts;
 pub mod applications;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod bank;
 pub mod ca;
 pub mod certs;
+pub mod clientip;
+pub mod config;
 pub mod cosign;
 pub mod db;
 pub mod enterprises;
 pub mod error;
 pub mod fees;
 pub mod grants;
+pub mod health;
 pub mod idempotency;
 pub mod kmc;
 pub mod memberships;
@@ -26,6 +30,7 @@ pub mod platforms;
 pub mod ratelimit;
 pub mod realname;
 pub mod relay;
+pub mod requestlog;
 pub mod seals;
 pub mod sms;
 pub mod state;
@@ -63,6 +68,8 @@ pub struct Config {
     /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
     /// policy (default: an example-arc OID for development, see ADR 0009).
     pub tsa_policy: der::asn1::ObjectIdentifier,
+    /// Reverse proxies whose `X-Forwarded-For` names the client ([`clientip`]).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -102,6 +109,7 @@ impl Config {
             ca_passphrase: None,
             limits: Limits::default(),
             tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -132,19 +140,29 @@ impl Running {
         &self.state.secrets.operator_token
     }
 
-    /// Stop accepting requests and wait for the server task to end.
+    /// Stop gracefully: release the relay's long polls (they answer 503 with a retry hint),
+    /// stop accepting connections, let the requests in flight finish, then close the
+    /// database's connections.
     pub async fn stop(mut self) {
+        self.state.relay.close();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        let Running { state, .. } = self;
+        let AppState { db, .. } = state;
+        let closed = tokio::task::spawn_blocking(move || db.close()).await;
+        if !matches!(closed, Ok(true)) {
+            tracing::warn!("database still in use elsewhere; it closes when the last user ends");
+        }
+        tracing::info!("server stopped");
     }
 }
 
 /// The full router. The two fallbacks and [`error::typed_refusals`] come last so they cover
-/// every route merged above, whichever module adds it.
+/// every route merged above, whichever module adds it; the request log and id go around all.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let app = Router::new()
         .merge(accounts::routes())
         .merge(orders::routes())
         .merge(enterprises::routes())
@@ -159,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .merge(relay::routes())
         .merge(tsa::routes())
         .merge(metrics::routes())
+        .merge(health::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -166,7 +185,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::unknown_path)
         .method_not_allowed_fallback(error::wrong_method)
         .layer(axum::middleware::from_fn(error::typed_refusals))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.trusted_proxies.clone(),
+            clientip::behind_proxy,
+        ));
+    // The request id and log wrap everything, refusals of the framework included.
+    requestlog::wrap(app).with_state(state)
 }
 
 /// Open the store (creating and migrating it), load or create key files, and serve.
@@ -206,6 +230,7 @@ pub async fn start(config: Config) -> Result<Running> {
         relay_sweeps: relay::requests::Sweeps::default(),
         metrics: metrics::Metrics::default(),
         limits: config.limits,
+        trusted_proxies: config.trusted_proxies.clone().into(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -1,37 +1,63 @@
 //! `bidkey-server`: run the server, and the operator's commands.
 
 use bidkey_server::bank;
-use bidkey_server::db::{Db, DbUrl};
+use bidkey_server::config::{self, Layer, LogFormat, Settings};
+use bidkey_server::db::Db;
 use bidkey_server::util::Clock;
-use bidkey_server::{Config, Limits, start};
+use bidkey_server::{Config, start};
 use clap::{Parser, Subcommand};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
+/// Settings come from flags, then `BIDKEY_*` variables, then the `--config` file, then the
+/// defaults; every key is in docs/operations.md.
 #[derive(Parser, Debug)]
 #[command(name = "bidkey-server", version, about = "Bidkey server")]
 struct Cli {
-    /// Directory for the SQLite file and key files.
-    #[arg(long, env = "BIDKEY_DATA_DIR", default_value = "bidkey-data")]
-    data_dir: PathBuf,
-    /// `postgres://…` for PostgreSQL; default: a SQLite file in the data directory.
-    #[arg(long, env = "BIDKEY_DATABASE_URL")]
+    /// A TOML configuration file (docs/operations.md lists every key).
+    #[arg(long, env = "BIDKEY_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite file and key files [file: data_dir; default: bidkey-data].
+    #[arg(long, env = "BIDKEY_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` for PostgreSQL; default: a SQLite file in the data directory
+    /// [file: database.url].
+    #[arg(long, env = "BIDKEY_DATABASE_URL", global = true)]
     database_url: Option<String>,
-    /// SMS codes one client IP may ask for per hour.
-    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", default_value_t = Limits::default().sms_per_ip_per_hour, value_parser = clap::value_parser!(i64).range(1..))]
-    sms_per_ip_per_hour: i64,
+    /// Database connections, one thread each [file: database.pool_size; default: 4].
+    #[arg(long, env = "BIDKEY_POOL_SIZE", global = true)]
+    pool_size: Option<i64>,
+    /// SMS codes one client IP may ask for per hour [file: limits.sms_per_ip_per_hour;
+    /// default: 30].
+    #[arg(long, env = "BIDKEY_SMS_PER_IP_PER_HOUR", global = true)]
+    sms_per_ip_per_hour: Option<i64>,
     /// Scan requests one trading platform may post per minute (size it to the largest bid
-    /// opening: one decrypt request per bidder).
-    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", default_value_t = Limits::default().relay_requests_per_platform_per_minute, value_parser = clap::value_parser!(i64).range(1..))]
-    relay_per_platform_per_minute: i64,
+    /// opening: one decrypt request per bidder) [file: limits.relay_per_platform_per_minute;
+    /// default: 600].
+    #[arg(long, env = "BIDKEY_RELAY_PER_PLATFORM_PER_MINUTE", global = true)]
+    relay_per_platform_per_minute: Option<i64>,
+    /// Addresses of the reverse proxies in front, comma-separated: their X-Forwarded-For
+    /// names the client [file: trusted_proxies; default: none].
+    #[arg(
+        long,
+        env = "BIDKEY_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
+    trusted_proxies: Option<Vec<String>>,
+    /// `json` (one object a line, for a log collector) or `text` [file: log_format; default:
+    /// json].
+    #[arg(long, env = "BIDKEY_LOG_FORMAT", global = true)]
+    log_format: Option<String>,
     /// Policy OID of the time-stamp authority's tokens: the TSA policy the operator
-    /// publishes, under its own registered arc (default: an example-arc OID, ADR 0009).
-    #[arg(long, env = "BIDKEY_TSA_POLICY", value_parser = parse_oid)]
-    tsa_policy: Option<der::asn1::ObjectIdentifier>,
+    /// publishes, under its own registered arc [file: tsa_policy; default: an example-arc
+    /// OID, ADR 0009].
+    #[arg(long, env = "BIDKEY_TSA_POLICY", global = true)]
+    tsa_policy: Option<String>,
     /// Seconds a certificate recovery (证书找回) waits after it is asked for, while the
-    /// account's other devices and its number are told and can cancel it.
-    #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", default_value_t = Limits::default().recovery_cooling_off, value_parser = clap::value_parser!(i64).range(0..))]
-    recovery_cooling_off: i64,
+    /// account's other devices and its number are told and can cancel it
+    /// [file: limits.recovery_cooling_off; default: 86400].
+    #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", global = true)]
+    recovery_cooling_off: Option<i64>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -40,16 +66,39 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API (the default).
     Serve {
-        #[arg(long, default_value = "127.0.0.1:8750")]
-        listen: SocketAddr,
+        /// Address and port [file: listen; default: 127.0.0.1:8750].
+        #[arg(long, env = "BIDKEY_LISTEN")]
+        listen: Option<String>,
     },
-    /// Import a bank statement CSV and match micro-payments (对公打款). Columns, header
-    /// first: bank_txn_id,booked_at,payer_account,payer_name,amount,reference — booked_at in
-    /// Unix seconds or `YYYY-MM-DD HH:MM:SS` Beijing time, amount in yuan. A file with any
-    /// bad line is refused whole; importing a file twice changes nothing.
+    /// Check the configuration (file, variables, flags) without starting anything: print the
+    /// settings in force, or what is wrong with each bad one (exit status 2).
+    CheckConfig,
+    /// Back up the SQLite database into a new FILE while the server may be serving (SQLite's
+    /// online backup). Keep it with the key files of the data directory, which it lists.
+    /// PostgreSQL: use pg_dump (docs/operations.md).
+    Backup {
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Replace the SQLite database by a backup (stop the server first). The backup is checked
+    /// first: intact, a Bidkey database, not from a newer server version.
+    Restore {
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Import a bank statement CSV (UTF-8 or GBK) and match micro-payments (对公打款). Its
+    /// headings are mapped by `[bank.columns]` in the configuration file; by default
+    /// bank_txn_id,booked_at,payer_account,payer_name,amount,reference — booked_at in Unix
+    /// seconds or `YYYY-MM-DD HH:MM:SS` Beijing time, amount in yuan. The payer's name must
+    /// be the enterprise's registered name. A file with any bad line is refused whole;
+    /// importing a file twice changes nothing.
     BankImport {
         /// The CSV file.
         file: PathBuf,
+        /// `auto` (UTF-8 if valid, else GBK), `utf-8` or `gbk` [file: bank.encoding;
+        /// default: auto].
+        #[arg(long)]
+        encoding: Option<String>,
     },
     /// List the applications waiting for RA review (待审核), oldest first.
     Reviews,
@@ -71,31 +120,125 @@ enum Command {
     },
 }
 
+/// Flags and variables (clap already put a flag over its variable) over the file.
+fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
+    let file = match &cli.config {
+        Some(path) => config::read_file(path).map_err(|e| vec![e])?,
+        None => Layer::default(),
+    };
+    let listen = match &cli.command {
+        Some(Command::Serve { listen }) => listen.clone(),
+        _ => None,
+    };
+    let above = Layer {
+        data_dir: cli.data_dir.clone(),
+        listen,
+        log_format: cli.log_format.clone(),
+        ca_passphrase_file: None,
+        trusted_proxies: cli.trusted_proxies.clone(),
+        tsa_policy: cli.tsa_policy.clone(),
+        bank: config::BankLayer {
+            encoding: match &cli.command {
+                Some(Command::BankImport { encoding, .. }) => encoding.clone(),
+                _ => None,
+            },
+            ..Default::default()
+        },
+        database: config::DatabaseLayer {
+            url: cli.database_url.clone(),
+            pool_size: cli.pool_size,
+        },
+        limits: config::LimitsLayer {
+            sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
+            relay_per_platform_per_minute: cli.relay_per_platform_per_minute,
+            recovery_cooling_off: cli.recovery_cooling_off,
+        },
+    };
+    above.over(file).resolve()
+}
+
+/// The CA key file's passphrase: `BIDKEY_CA_PASSPHRASE` (never a flag: it would show in
+/// `ps`), else the configured file, else none (made on first start).
+fn ca_passphrase(s: &Settings) -> Result<Option<String>, String> {
+    if let Ok(p) = std::env::var("BIDKEY_CA_PASSPHRASE") {
+        return Ok(Some(p));
+    }
+    match &s.ca_passphrase_file {
+        None => Ok(None),
+        Some(f) => std::fs::read_to_string(f)
+            .map(|t| Some(t.trim_end_matches(['\r', '\n']).to_owned()))
+            .map_err(|e| format!("ca_passphrase_file {}: {e}", f.display())),
+    }
+}
+
+fn refuse(problems: &[String]) -> ! {
+    eprintln!("bidkey-server: the configuration is not valid:");
+    for p in problems {
+        eprintln!("  - {p}");
+    }
+    std::process::exit(2);
+}
+
+/// Logs go to stderr: stdout is the commands' own output.
+fn init_logs(format: LogFormat) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == LogFormat::Json {
+        logs.json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.init();
+    }
+}
+
+/// Until SIGTERM (a supervisor stopping the service) or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+                    _ = int.recv() => tracing::info!("SIGINT: stopping"),
+                }
+                return;
+            }
+            _ => tracing::warn!("no signal handlers; stopping on Ctrl-C only"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     let cli = Cli::parse();
-    let mut config = Config::local(cli.data_dir.clone());
-    if let Some(url) = &cli.database_url {
-        config.db = DbUrl::parse(url);
+    // Everything is checked before anything is opened: a bad setting never half-starts.
+    let settings = settings(&cli).unwrap_or_else(|p| refuse(&p));
+    let passphrase = ca_passphrase(&settings).unwrap_or_else(|p| refuse(&[p]));
+    if let Some(Command::CheckConfig) = cli.command {
+        println!("the configuration is valid; the settings in force:");
+        print!("{}", settings.describe());
+        return;
     }
-    config.limits = Limits {
-        sms_per_ip_per_hour: cli.sms_per_ip_per_hour,
-        relay_requests_per_platform_per_minute: cli.relay_per_platform_per_minute,
-        recovery_cooling_off: cli.recovery_cooling_off,
-    };
-    if let Some(policy) = cli.tsa_policy {
-        config.tsa_policy = policy;
-    }
-    let listen = match cli.command {
-        Some(Command::Serve { listen }) => listen,
-        Some(Command::BankImport { file }) => {
-            std::process::exit(bank_import(&config, &file).await);
+    init_logs(settings.log_format);
+    let mut config = settings.to_config();
+    match cli.command {
+        Some(Command::Serve { .. }) | None => {}
+        Some(Command::CheckConfig) => return,
+        Some(Command::BankImport { file, .. }) => {
+            std::process::exit(bank_import(&config, &settings.bank, &file).await);
         }
+        Some(Command::Backup { to }) => std::process::exit(backup(&config, &to).await),
+        Some(Command::Restore { from }) => std::process::exit(restore(&config, &from).await),
         Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
         Some(Command::Approve { application_id }) => {
             std::process::exit(operator::decide(&config, &application_id, None).await)
@@ -107,16 +250,13 @@ async fn main() {
         Some(Command::SmsOutbox { phone, limit }) => {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
-        None => SocketAddr::from(([127, 0, 0, 1], 8750)),
-    };
-    config.listen = listen;
-    // Read from the environment only: a command-line flag would show in `ps`.
-    config.ca_passphrase = std::env::var("BIDKEY_CA_PASSPHRASE").ok();
+    }
+    config.ca_passphrase = passphrase;
     match start(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
-            println!("data directory: {}", cli.data_dir.display());
-            let _ = tokio::signal::ctrl_c().await;
+            println!("data directory: {}", settings.data_dir.display());
+            stop_signal().await;
             running.stop().await;
         }
         Err(e) => {
@@ -126,9 +266,68 @@ async fn main() {
     }
 }
 
+/// `bidkey-server backup --to FILE`: the exit status.
+async fn backup(config: &Config, to: &std::path::Path) -> i32 {
+    let (db, to_owned) = (config.db.clone(), to.to_owned());
+    match tokio::task::spawn_blocking(move || bidkey_server::backup::backup(&db, &to_owned)).await {
+        Ok(Ok(c)) => {
+            println!(
+                "backed up to {} ({} pages, schema version {})",
+                to.display(),
+                c.pages,
+                c.schema_version
+            );
+            println!("keep it with these files of the data directory (not in the backup):");
+            for f in bidkey_server::backup::key_files(&config.data_dir) {
+                println!("  {}", f.display());
+            }
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("bidkey-server: backup failed: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("bidkey-server: backup failed: {e}");
+            1
+        }
+    }
+}
+
+/// `bidkey-server restore --from FILE`: the exit status.
+async fn restore(config: &Config, from: &std::path::Path) -> i32 {
+    let (db, from_owned) = (config.db.clone(), from.to_owned());
+    match tokio::task::spawn_blocking(move || bidkey_server::backup::restore(&from_owned, &db))
+        .await
+    {
+        Ok(Ok(c)) => {
+            println!(
+                "restored {} ({} pages, schema version {} migrated to {})",
+                from.display(),
+                c.pages,
+                c.schema_version,
+                bidkey_server::db::schema_version_known()
+            );
+            0
+        }
+        Ok(Err(e)) => {
+            eprintln!("bidkey-server: restore failed: {e}");
+            1
+        }
+        Err(e) => {
+            eprintln!("bidkey-server: restore failed: {e}");
+            1
+        }
+    }
+}
+
 /// `bidkey-server bank-import FILE.csv`: the exit status.
-async fn bank_import(config: &Config, file: &std::path::Path) -> i32 {
-    let text = match std::fs::read_to_string(file) {
+async fn bank_import(
+    config: &Config,
+    format: &bank::statement::Format,
+    file: &std::path::Path,
+) -> i32 {
+    let bytes = match std::fs::read(file) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("bidkey-server: {}: {e}", file.display());
@@ -148,7 +347,7 @@ async fn bank_import(config: &Config, file: &std::path::Path) -> i32 {
         }
     };
     let now = Clock::default().now();
-    match bank::import(&db, now, &text).await {
+    match bank::import_file(&db, now, &bytes, format).await {
         Ok(s) => {
             println!(
                 "imported {}: {} matched, {} unmatched, {} already imported",
@@ -312,8 +511,4 @@ mod operator {
             }
         }
     }
-}
-
-fn parse_oid(s: &str) -> Result<der::asn1::ObjectIdentifier, String> {
-    der::asn1::ObjectIdentifier::new(s).map_err(|e| format!("not an object identifier: {e}"))
 }

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 
 /// Directory uploads may be large (a city's bidders).
-const DIRECTORY_BODY: usize = 32 * 1024 * 1024;
+pub const DIRECTORY_BODY: usize = 32 * 1024 * 1024;
 const MAX_DIRECTORY: usize = 200_000;
 
 pub fn routes() -> Router<AppState> {

@@ -25,6 +25,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Rate limits an operator may tune.
     pub limits: crate::Limits,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Arc<[std::net::IpAddr]>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -1,6 +1,7 @@
-//! 对公打款 over real HTTP: amounts, matching by the signed webhook and the CSV import,
-//! refusals (wrong amount, wrong reference, expiry, bad or replayed signatures, bad CSV
-//! lines), on SQLite and on PostgreSQL.
+//! 对公打款 over real HTTP: amounts, matching by the signed webhook and the CSV import (our
+//! format, and a bank's GBK export through the operator's column map), refusals (wrong
+//! amount, wrong reference, another payer's name, expiry, bad or replayed signatures, bad
+//! CSV lines), on SQLite and on PostgreSQL.
 
 mod support;
 
@@ -27,6 +28,7 @@ on_both_stores!(
     webhook_refuses_bad_and_replayed_calls,
     requests_expire,
     csv_import_all_or_nothing,
+    only_the_enterprise_itself_can_pay,
 );
 
 const NAME: &str = "宿迁打款测试有限公司";
@@ -114,9 +116,16 @@ async fn match_admin_then_staff(store: Store) {
         .find(|x| *x != mp.amount_fen && *x != mp_b.amount_fen)
         .expect("a free amount");
     let lines = vec![
-        credit("W-1", "123456", wrong, Some(&mp.reference), now),
-        credit("W-2", "654321", mp.amount_fen, Some(&mp.reference), now),
-        credit("W-3", "123456", mp.amount_fen, Some("ZZZZZZZZ"), now),
+        credit(NAME, "W-1", "123456", wrong, Some(&mp.reference), now),
+        credit(
+            NAME,
+            "W-2",
+            "654321",
+            mp.amount_fen,
+            Some(&mp.reference),
+            now,
+        ),
+        credit(NAME, "W-3", "123456", mp.amount_fen, Some("ZZZZZZZZ"), now),
     ];
     let out = outcomes(send_webhook(&server, &body(lines), None, None).await).await;
     assert_eq!(out, vec![LineOutcome::Unmatched; 3]);
@@ -139,6 +148,7 @@ async fn match_admin_then_staff(store: Store) {
         send_webhook(
             &server,
             &body(vec![credit(
+                NAME,
                 "R-1",
                 "123456",
                 mp.amount_fen,
@@ -166,7 +176,14 @@ async fn match_admin_then_staff(store: Store) {
     let out = outcomes(
         send_webhook(
             &server,
-            &body(vec![credit("R-1", "123456", mp.amount_fen, None, now)]),
+            &body(vec![credit(
+                NAME,
+                "R-1",
+                "123456",
+                mp.amount_fen,
+                None,
+                now,
+            )]),
             None,
             None,
         )
@@ -184,7 +201,14 @@ async fn match_admin_then_staff(store: Store) {
     let out = outcomes(
         send_webhook(
             &server,
-            &body(vec![credit("R-2", "123456", mp2.amount_fen, None, now + 5)]),
+            &body(vec![credit(
+                NAME,
+                "R-2",
+                "123456",
+                mp2.amount_fen,
+                None,
+                now + 5,
+            )]),
             None,
             None,
         )
@@ -227,7 +251,14 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
         .await
         .expect("requested");
     let now = server.running.state.clock.now();
-    let b = body(vec![credit("H-1", "222333", mp.amount_fen, None, now)]);
+    let b = body(vec![credit(
+        NAME,
+        "H-1",
+        "222333",
+        mp.amount_fen,
+        None,
+        now,
+    )]);
 
     // A bad signature, a stale timestamp and a missing header are refused with nothing
     // recorded.
@@ -258,7 +289,14 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
     // Tampered body under a good signature of another body.
     let key = std::fs::read(server.data_dir.path().join("bank-webhook.key")).expect("key");
     let sig = bidkey_server::bank::sign(&key, now, &b);
-    let tampered = body(vec![credit("H-1", "222333", mp.amount_fen + 1, None, now)]);
+    let tampered = body(vec![credit(
+        NAME,
+        "H-1",
+        "222333",
+        mp.amount_fen + 1,
+        None,
+        now,
+    )]);
     let resp = send_webhook(&server, &tampered, Some(now), Some(sig.clone())).await;
     assert_eq!(resp.status().as_u16(), 401);
 
@@ -274,7 +312,7 @@ async fn webhook_refuses_bad_and_replayed_calls(store: Store) {
 
     // A well-signed body with a bad line is refused whole.
     let bad = body(vec![
-        credit("H-2", "222333", 5, None, now),
+        credit(NAME, "H-2", "222333", 5, None, now),
         serde_json::json!({"bank_txn_id": "H-3", "booked_at": now, "payer_account": "12", "amount_fen": 5}),
     ]);
     let resp = send_webhook(&server, &bad, None, None).await;
@@ -303,6 +341,7 @@ async fn requests_expire(store: Store) {
         send_webhook(
             &server,
             &body(vec![credit(
+                NAME,
                 "E-1",
                 "777888",
                 mp.amount_fen,
@@ -341,6 +380,7 @@ async fn requests_expire(store: Store) {
         send_webhook(
             &server,
             &body(vec![credit(
+                NAME,
                 "E-2",
                 "777888",
                 mp2.amount_fen,
@@ -400,7 +440,7 @@ async fn csv_import_all_or_nothing(store: Store) {
 
     // A good file (with a BOM and CRLF, as Excel writes): matched and unmatched lines.
     let good = format!(
-        "\u{feff}{header}\r\nC-1,{now},6222020200001445566,\"某某, 有限公司\",{yuan},{}\r\nC-2,{now},6222020200001999999,,1.00,\r\n",
+        "\u{feff}{header}\r\nC-1,{now},6222020200001445566,\"{NAME}\",{yuan},{}\r\nC-2,{now},6222020200001999999,,1.00,\r\n",
         mp.reference
     );
     let s = bidkey_server::bank::import(&db, now, &good)
@@ -470,4 +510,158 @@ async fn csv_import_all_or_nothing(store: Store) {
             3
         );
     }
+}
+
+/// The attack the name check stops: someone who controls another account with the same last
+/// six digits (a person's card, another company) pays the exact amount with the reference.
+async fn only_the_enterprise_itself_can_pay(store: Store) {
+    let server = TestServer::start(store).await;
+    let a = person(&server, "13800000151", "张三", 151).await;
+    let mp: Micropayment = a
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(151), "778899", "n1"),
+        )
+        .await
+        .expect("requested");
+    let now = server.running.state.clock.now();
+    let mut nameless = credit(
+        NAME,
+        "N-4",
+        "778899",
+        mp.amount_fen,
+        Some(&mp.reference),
+        now,
+    );
+    nameless["payer_name"] = serde_json::Value::Null;
+    let lines = vec![
+        credit(
+            "张三",
+            "N-1",
+            "778899",
+            mp.amount_fen,
+            Some(&mp.reference),
+            now,
+        ),
+        // A different legal form is a different enterprise.
+        credit(
+            "宿迁打款测试有限责任公司",
+            "N-2",
+            "778899",
+            mp.amount_fen,
+            Some(&mp.reference),
+            now,
+        ),
+        credit("", "N-3", "778899", mp.amount_fen, Some(&mp.reference), now),
+        nameless,
+    ];
+    let out = outcomes(send_webhook(&server, &body(lines), None, None).await).await;
+    assert_eq!(out, vec![LineOutcome::Unmatched; 4]);
+    assert_eq!(
+        poll(&a, &mp.id).await.expect("poll").status,
+        MicropaymentStatus::Pending
+    );
+    // The enterprise's own transfer, its name printed with an ideographic space and a
+    // full-width letter-case difference the bank's system added, matches.
+    let out = outcomes(
+        send_webhook(
+            &server,
+            &body(vec![credit(
+                "宿迁打款\u{3000}测试 有限公司",
+                "N-5",
+                "778899",
+                mp.amount_fen,
+                Some(&mp.reference),
+                now,
+            )]),
+            None,
+            None,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(out, vec![LineOutcome::Matched]);
+}
+
+/// A bank's own export: GBK, its headings, extra columns and debit rows, read through the
+/// operator's column map in the configuration file by `bidkey-server bank-import`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gbk_statement_through_the_operator_command() {
+    let server = TestServer::start(Store::Sqlite).await;
+    let a = person(&server, "13800000161", "张三", 161).await;
+    let mp: Micropayment = a
+        .post(
+            "/v1/enterprises/micropayments",
+            &req(&uscc(161), "556677", "g1"),
+        )
+        .await
+        .expect("requested");
+    let dir = server.data_dir.path();
+    let config = dir.join("bidkey.toml");
+    std::fs::write(
+        &config,
+        "[bank]\nencoding = \"gbk\"\n\n[bank.columns]\nbank_txn_id = \"交易流水号\"\nbooked_at = \"交易时间\"\npayer_account = \"对方账号\"\npayer_name = \"对方户名\"\namount = \"贷方发生额\"\nreference = \"附言\"\n",
+    )
+    .expect("config");
+    let booked = chrono_free_beijing(server.running.state.clock.now());
+    let text = format!(
+        "交易时间,交易流水号,对方账号,对方户名,借方发生额,贷方发生额,附言,余额\r\n\
+         {booked},G-1,6222 0202 0000 1556 677,{NAME},,0.{:02},对公打款 {},\"10,000.00\"\r\n\
+         {booked},G-2,6222020200009999999,某某物业,\"1,200.00\",,房租,\"8,800.00\"\r\n",
+        mp.amount_fen, mp.reference
+    );
+    let (gbk, _, unmappable) = encoding_rs::GBK.encode(&text);
+    assert!(!unmappable);
+    assert!(std::str::from_utf8(&gbk).is_err(), "really GBK");
+    let file = dir.join("statement-gbk.csv");
+    std::fs::write(&file, &gbk).expect("write");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_bidkey-server"))
+            .arg("--data-dir")
+            .arg(dir)
+            .arg("--config")
+            .arg(&config)
+            .arg("bank-import")
+            .arg(&file)
+            .args(extra)
+            .output()
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Forced to UTF-8 on the command line, the file is refused and nothing imported.
+    let (code, _, err) = run(&["--encoding", "utf-8"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("not UTF-8"), "{err}");
+    let (code, out, err) = run(&[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("1 matched, 0 unmatched"), "{out}");
+    let done = poll(&a, &mp.id).await.expect("poll");
+    assert_eq!(done.status, MicropaymentStatus::Matched);
+    assert_eq!(done.role, Some(Role::Admin));
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in Beijing time for Unix seconds.
+fn chrono_free_beijing(unix: i64) -> String {
+    let t = unix + 8 * 3600;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }

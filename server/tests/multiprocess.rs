@@ -123,7 +123,7 @@ async fn a_change_in_one_process_wakes_a_waiter_in_another() {
         waiting_in
             .wait_for("req:abc", Instant::now() + Duration::from_secs(30), || {
                 let v = seen.load(Ordering::SeqCst);
-                async move { Ok::<_, ()>(v.then_some(())) }
+                async move { Ok::<_, bidkey_server::relay::notify::ShuttingDown>(v.then_some(())) }
             })
             .await
     });

@@ -164,3 +164,187 @@ pub fn fresh_database() -> String {
     .expect("create database thread");
     format!("{}/{name}", cluster.url_base)
 }
+
+/// A second cluster that speaks only TLS: `ssl=on` with a server certificate for the name
+/// `localhost` (not for `127.0.0.1`) issued by a throwaway CA, and `pg_hba.conf` refusing
+/// every connection without TLS. For the `sslmode` tests.
+#[derive(Debug)]
+pub struct TlsCluster {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The CA that issued the server's certificate (PEM).
+    pub ca_file: PathBuf,
+    /// Another CA, which did not (PEM).
+    pub other_ca_file: PathBuf,
+    _dir: PathBuf,
+}
+
+static TLS_CLUSTER: OnceLock<TlsCluster> = OnceLock::new();
+
+/// The TLS-only cluster, started once per test process.
+pub fn tls_cluster() -> &'static TlsCluster {
+    TLS_CLUSTER.get_or_init(start_tls_cluster)
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let mut c = Command::new("openssl");
+    c.current_dir(dir).args(args);
+    run(
+        c,
+        &format!("openssl {}", args.first().copied().unwrap_or("")),
+    );
+}
+
+/// A CA (`NAME.key`, `NAME.crt`) in `dir`.
+fn make_ca(dir: &Path, name: &str) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.crt"),
+            "-subj",
+            &format!("/CN=Bidkey test {name}"),
+            "-days",
+            "3",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+}
+
+fn start_tls_cluster() -> TlsCluster {
+    let dir = std::env::temp_dir().join(format!(
+        "bidkey-pgtls-{}-{}",
+        std::process::id(),
+        hex::encode(random4())
+    ));
+    std::fs::create_dir_all(&dir).expect("pg dir");
+    make_ca(&dir, "ca");
+    make_ca(&dir, "other-ca");
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("ext file");
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "3",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    let d = dir.to_str().expect("utf-8 path");
+    if is_root() {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.args(["-R", "postgres:postgres", d]);
+                c
+            },
+            "chown",
+        );
+    }
+    run(
+        {
+            let mut c = Command::new("chmod");
+            c.args(["600", dir.join("server.key").to_str().expect("utf-8")]);
+            c
+        },
+        "chmod",
+    );
+    let data = dir.join("data");
+    let data_s = data.to_str().expect("utf-8 path");
+    run(
+        as_pg_user(
+            "initdb",
+            &["-D", data_s, "-A", "trust", "-U", "postgres", "--no-sync"],
+        ),
+        "initdb",
+    );
+    // TLS or nothing over TCP.
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+    )
+    .expect("pg_hba.conf");
+    if is_root() {
+        run(
+            {
+                let mut c = Command::new("chown");
+                c.args(["postgres:postgres", hba.to_str().expect("utf-8")]);
+                c
+            },
+            "chown",
+        );
+    }
+    let port = free_port();
+    let opts = format!(
+        "-p {port} -k {d} -c listen_addresses=127.0.0.1 -c fsync=off -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key"
+    );
+    let log = dir.join("log");
+    run(
+        as_pg_user(
+            "pg_ctl",
+            &[
+                "-D",
+                data_s,
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().expect("utf-8"),
+                "-w",
+                "start",
+            ],
+        ),
+        "pg_ctl start (TLS)",
+    );
+    spawn_watchdog(&data);
+    TlsCluster {
+        port,
+        ca_file: dir.join("ca.crt"),
+        other_ca_file: dir.join("other-ca.crt"),
+        _dir: dir,
+    }
+}

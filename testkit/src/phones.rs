@@ -189,9 +189,11 @@ pub async fn operator<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     resp.json().await.expect("operator answer")
 }
 
-/// Feed one bank statement line through the signed webhook, as the bank does.
+/// Feed one bank statement line from `payer_name` (the enterprise's name, as the bank
+/// prints the payer) through the signed webhook, as the bank does.
 pub async fn bank_credit(
     server: &TestServer,
+    payer_name: &str,
     txn: &str,
     last6: &str,
     amount_fen: i64,
@@ -203,7 +205,7 @@ pub async fn bank_credit(
         "bank_txn_id": txn,
         "booked_at": ts,
         "payer_account": format!("6222020200001{last6}"),
-        "payer_name": "测试企业",
+        "payer_name": payer_name,
         "amount_fen": amount_fen,
         "reference": reference,
     }]})

@@ -56,7 +56,7 @@ async fn a_claim_resumes_after_a_restart() {
         .expect("poll after restart");
     assert_eq!(polled.status, MicropaymentStatus::Pending);
     assert_eq!(polled.amount_fen, mp.amount_fen);
-    let out = bank_credit(&server, "T-1", "880021", mp.amount_fen, &mp.reference).await;
+    let out = bank_credit(&server, NAME, "T-1", "880021", mp.amount_fen, &mp.reference).await;
     assert_eq!(out.results[0].outcome, LineOutcome::Matched);
     assert_eq!(role_in(&admin, &mp.enterprise_id).await, Some(Role::Admin));
 

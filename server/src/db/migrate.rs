@@ -64,6 +64,23 @@ fn for_postgres(sql: &str) -> String {
     out
 }
 
+/// The schema version this server knows: the newest of its migrations.
+pub fn latest() -> i64 {
+    MIGRATIONS.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+/// Refuse a database a newer server has migrated: this server would misread tables it does
+/// not know, and its older migrations are no way back.
+fn check_not_newer(found: i64) -> Result<(), DbError> {
+    if found > latest() {
+        return Err(DbError::NewerSchema {
+            found,
+            known: latest(),
+        });
+    }
+    Ok(())
+}
+
 const LOCK_KEY: i64 = 0x6269_646b_6579; // "bidkey"
 
 pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
@@ -74,6 +91,14 @@ pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
             )
             .map_err(|e| err(e.to_string()))?;
+            let found: i64 = c
+                .query_row(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| err(e.to_string()))?;
+            check_not_newer(found)?;
             for m in MIGRATIONS {
                 let tx = c.transaction().map_err(|e| err(e.to_string()))?;
                 let done: i64 = tx
@@ -105,6 +130,14 @@ pub(super) fn run(conn: &mut Conn) -> Result<(), DbError> {
                     "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
                 )
                 .map_err(|e| err(e.to_string()))?;
+                let found: i64 = tx
+                    .query_one(
+                        "SELECT COALESCE(MAX(version), 0)::BIGINT FROM schema_migrations",
+                        &[],
+                    )
+                    .map_err(|e| err(e.to_string()))?
+                    .get(0);
+                check_not_newer(found)?;
                 let done: i64 = tx
                     .query_one(
                         "SELECT COUNT(*) FROM schema_migrations WHERE version = $1",

@@ -4,6 +4,9 @@
 //! HTTP workers never block on the database and every state change is all-or-nothing.
 
 mod migrate;
+pub(crate) mod pgtls;
+
+pub use migrate::latest as schema_version_known;
 mod postgres;
 mod sqlite;
 mod value;
@@ -11,6 +14,7 @@ mod value;
 pub use value::{Row, Value};
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 
@@ -32,6 +36,10 @@ pub enum DbError {
     Migration(String),
     #[error("database pool has shut down")]
     Closed,
+    #[error(
+        "the database's schema is version {found}, newer than this server's {known}: run the newer server, or restore a backup made by this version"
+    )]
+    NewerSchema { found: i64, known: i64 },
 }
 
 /// Which database.
@@ -104,7 +112,25 @@ enum Mode {
 pub struct Db {
     jobs: mpsc::Sender<Job>,
     backend: Backend,
-    _workers: Arc<Vec<thread::JoinHandle<()>>>,
+    workers: Arc<Vec<thread::JoinHandle<()>>>,
+    use_: Arc<PoolCounters>,
+}
+
+#[derive(Debug, Default)]
+struct PoolCounters {
+    busy: AtomicUsize,
+    queued: AtomicUsize,
+}
+
+/// How the pool is used at one moment (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections (one thread each).
+    pub size: usize,
+    /// Connections running a transaction now.
+    pub busy: usize,
+    /// Transactions waiting for a free connection.
+    pub queued: usize,
 }
 
 impl std::fmt::Debug for Db {
@@ -145,13 +171,22 @@ impl Db {
                     loop {
                         let job = match rx.lock() {
                             Ok(guard) => guard.recv(),
-                            Err(_) => return,
+                            Err(_) => break,
                         };
                         match job {
                             Ok(job) => job(&mut conn),
-                            Err(_) => return,
+                            Err(_) => break,
                         }
                     }
+                    // SQLite folds its log back into the file when the last connection
+                    // closes; closed at the same moment, each would see the other still
+                    // open and leave the log. One at a time, under the writers' lock.
+                    let lock = match &conn {
+                        Conn::Sqlite(_, w) => Some(Arc::clone(w)),
+                        Conn::Postgres(_) => None,
+                    };
+                    let _closing = lock.as_ref().map(|l| l.lock());
+                    drop(conn);
                 })
                 .map_err(|e| DbError::Connect(format!("database thread: {e}")))?;
             workers.push(worker);
@@ -159,12 +194,53 @@ impl Db {
         Ok(Db {
             jobs: tx,
             backend,
-            _workers: Arc::new(workers),
+            workers: Arc::new(workers),
+            use_: Arc::default(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The schema version of the database now (the newest migration applied).
+    pub async fn schema_version(&self) -> Result<i64, DbError> {
+        self.read(|tx| {
+            tx.query_opt(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )?
+            .map(|r| r.i64(0))
+            .transpose()
+            .map(|v| v.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// The pool's size and what it is doing now.
+    pub fn pool_use(&self) -> PoolUse {
+        PoolUse {
+            size: self.workers.len(),
+            busy: self.use_.busy.load(Ordering::Relaxed),
+            queued: self.use_.queued.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Close the connections and wait for their threads, when this is the last handle of the
+    /// pool (SQLite checkpoints its log as its connections close). Returns whether it was;
+    /// otherwise the pool closes when the last handle goes.
+    pub fn close(self) -> bool {
+        let Db { jobs, workers, .. } = self;
+        drop(jobs);
+        match Arc::try_unwrap(workers) {
+            Ok(workers) => {
+                for w in workers {
+                    let _ = w.join();
+                }
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Run `f` in a read-write transaction, retried on serialization failures. `f` may run
@@ -216,11 +292,19 @@ impl Db {
             }
             let (done, result) = tokio::sync::oneshot::channel();
             let f = Arc::clone(&f);
+            let counters = Arc::clone(&self.use_);
             let job: Job = Box::new(move |conn: &mut Conn| {
+                counters.queued.fetch_sub(1, Ordering::Relaxed);
+                counters.busy.fetch_add(1, Ordering::Relaxed);
                 let mut f = f.lock().unwrap_or_else(|p| p.into_inner());
                 let _ = done.send(run_once(conn, mode, &mut *f));
+                counters.busy.fetch_sub(1, Ordering::Relaxed);
             });
-            self.jobs.send(job).map_err(|_| E::from(DbError::Closed))?;
+            self.use_.queued.fetch_add(1, Ordering::Relaxed);
+            if self.jobs.send(job).is_err() {
+                self.use_.queued.fetch_sub(1, Ordering::Relaxed);
+                return Err(E::from(DbError::Closed));
+            }
             match result.await.map_err(|_| E::from(DbError::Closed))? {
                 Ok(Ok(r)) => return Ok(r),
                 Ok(Err(e)) => return Err(e),

@@ -15,8 +15,7 @@ pub(crate) struct PgConn {
 
 impl PgConn {
     pub(crate) fn connect(url: &str) -> Result<PgConn, DbError> {
-        let client = postgres::Client::connect(url, postgres::NoTls)
-            .map_err(|e| DbError::Connect(e.to_string()))?;
+        let client = super::pgtls::connect(url)?;
         Ok(PgConn {
             client,
             statements: HashMap::new(),

@@ -62,7 +62,7 @@ impl Feed {
 }
 
 fn connect(url: &str) -> Option<postgres::Client> {
-    match postgres::Client::connect(url, postgres::NoTls) {
+    match crate::db::pgtls::connect(url) {
         Ok(c) => Some(c),
         Err(e) => {
             tracing::warn!(error = %e, "relay feed: cannot connect");

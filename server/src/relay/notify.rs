@@ -97,12 +97,50 @@ impl WaitLog {
     }
 }
 
+/// A long poll released because the server is stopping: the client retries (on another
+/// process, or on this one once restarted) instead of waiting for a connection that closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShuttingDown;
+
 /// The relay's wake-ups: local waiters, and the feed to other processes when there is one.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct Notifier {
     waiters: Arc<Waiters>,
     feed: Option<Arc<Feed>>,
+    /// Set once when the server starts stopping; every long poll watches it.
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// What the long polls did (tests wait on it instead of sleeping).
     log: Arc<WaitLog>,
+    /// Long polls waiting now (for `/metrics`).
+    waiting: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Default for Notifier {
+    fn default() -> Notifier {
+        Notifier {
+            waiters: Arc::default(),
+            feed: None,
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
+            waiting: Arc::default(),
+            log: Arc::default(),
+        }
+    }
+}
+
+/// Counts a long poll as waiting while it lives.
+struct Waiting<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a std::sync::atomic::AtomicI64) -> Waiting<'a> {
+        n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Waiting(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Notifier {
@@ -113,8 +151,18 @@ impl Notifier {
         Notifier {
             waiters,
             feed: Some(Arc::new(feed)),
-            log: Arc::default(),
+            ..Notifier::default()
         }
+    }
+
+    /// Release every long poll now and any started later with [`ShuttingDown`].
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Long polls waiting now.
+    pub fn waiting(&self) -> i64 {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Wake everyone waiting on `key`, here and in the other processes. Call after the change
@@ -145,7 +193,8 @@ impl Notifier {
 
     /// Call `check` until it returns `Some`, or `deadline` passes (then one last call's
     /// answer, `None` if still nothing). `check` runs again on every wake-up for `key` and at
-    /// least every [`RECHECK`] (or [`RECHECK_WITH_FEED`]).
+    /// least every [`RECHECK`] (or [`RECHECK_WITH_FEED`]). When the server starts stopping,
+    /// the wait ends at once with [`ShuttingDown`].
     pub async fn wait_for<T, E, F, Fut>(
         &self,
         key: &str,
@@ -155,11 +204,17 @@ impl Notifier {
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<Option<T>, E>>,
+        E: From<ShuttingDown>,
     {
         let notify = self.waiters.subscribe(key);
         // Whether the last nap was ended by the re-read timer before the deadline.
         let mut rechecking = false;
+        let mut closing = self.closing.subscribe();
+        let _counted = Waiting::new(&self.waiting);
         loop {
+            if *closing.borrow_and_update() {
+                return Err(ShuttingDown.into());
+            }
             // Registered before the read, so a change committed during it is not missed.
             let woken = notify.notified();
             tokio::pin!(woken);
@@ -176,15 +231,21 @@ impl Notifier {
             }
             let nap = (deadline - now).min(self.recheck());
             self.log.count(|c| c.naps += 1);
-            rechecking = if tokio::time::timeout(nap, woken).await.is_ok() {
-                self.log.count(|c| c.wakeups += 1);
-                false
-            } else if Instant::now() < deadline {
-                true
-            } else {
-                self.log.count(|c| c.deadlines += 1);
-                false
-            };
+            tokio::select! {
+                ended = tokio::time::timeout(nap, woken) => {
+                    rechecking = if ended.is_ok() {
+                        self.log.count(|c| c.wakeups += 1);
+                        false
+                    } else if Instant::now() < deadline {
+                        true
+                    } else {
+                        self.log.count(|c| c.deadlines += 1);
+                        false
+                    };
+                }
+                // A closed sender cannot happen while `self` lives; either way, look again.
+                _ = closing.changed() => {}
+            }
         }
     }
 
@@ -232,12 +293,12 @@ mod tests {
         n: &Notifier,
         flag: &Arc<AtomicBool>,
         secs: u64,
-    ) -> tokio::task::JoinHandle<Result<Option<()>, ()>> {
+    ) -> tokio::task::JoinHandle<Result<Option<()>, ShuttingDown>> {
         let (n2, f2) = (n.clone(), flag.clone());
         tokio::spawn(async move {
             n2.wait_for("req:a", Instant::now() + Duration::from_secs(secs), || {
                 let v = f2.load(Ordering::SeqCst);
-                async move { Ok::<_, ()>(v.then_some(())) }
+                async move { Ok::<_, ShuttingDown>(v.then_some(())) }
             })
             .await
         })
@@ -280,9 +341,38 @@ mod tests {
         let n = Notifier::default();
         let got = n
             .wait_for("x", Instant::now() + Duration::from_millis(100), || async {
-                Ok::<Option<()>, ()>(None)
+                Ok::<Option<()>, ShuttingDown>(None)
             })
             .await;
         assert_eq!(got, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn closing_releases_waiters_and_refuses_new_ones() {
+        let n = Notifier::default();
+        let n2 = n.clone();
+        // A day-long wait: only the close can end it within the test.
+        let waiter = tokio::spawn(async move {
+            n2.wait_for(
+                "inbox:a",
+                Instant::now() + Duration::from_secs(86_400),
+                || async { Ok::<Option<()>, ShuttingDown>(None) },
+            )
+            .await
+        });
+        while n.waiting() == 0 {
+            tokio::task::yield_now().await;
+        }
+        n.close();
+        assert_eq!(waiter.await.expect("joined"), Err(ShuttingDown));
+        assert_eq!(n.waiting(), 0);
+        let later = n
+            .wait_for(
+                "inbox:b",
+                Instant::now() + Duration::from_secs(86_400),
+                || async { Ok::<Option<()>, ShuttingDown>(Some(())) },
+            )
+            .await;
+        assert_eq!(later, Err(ShuttingDown));
     }
 }

@@ -186,8 +186,9 @@ pub async fn send_webhook(
         .expect("server reachable")
 }
 
-/// One bank credit as JSON for the webhook.
+/// One bank credit from `payer` (the name the bank prints) as JSON for the webhook.
 pub fn credit(
+    payer: &str,
     txn: &str,
     last6: &str,
     amount_fen: i64,
@@ -198,7 +199,7 @@ pub fn credit(
         "bank_txn_id": txn,
         "booked_at": at,
         "payer_account": format!("6222020200001{last6}"),
-        "payer_name": "测试企业",
+        "payer_name": payer,
         "amount_fen": amount_fen,
         "reference": reference,
     })
@@ -227,7 +228,7 @@ pub async fn verify_by_micropayment(
         .await
         .expect("micropayment requested");
     let now = server.running.state.clock.now();
-    let body = serde_json::json!({ "transactions": [credit(txn, "123456", mp.amount_fen, Some(&mp.reference), now)] });
+    let body = serde_json::json!({ "transactions": [credit(name, txn, "123456", mp.amount_fen, Some(&mp.reference), now)] });
     let resp = send_webhook(server, body.to_string().as_bytes(), None, None).await;
     assert_eq!(resp.status().as_u16(), 200, "webhook accepted");
     let mp: Micropayment = c

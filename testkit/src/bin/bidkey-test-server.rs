@@ -8,7 +8,8 @@
 //! - `advance SECS` → `ok`, after moving the server clock forward (e.g. past SMS resend limits)
 //! - `bank TXN LAST6 FEN REMARK…` → `matched`, `unmatched` or `duplicate`: the operator
 //!   imports one statement line (a credit of FEN fen from an account ending in LAST6 with
-//!   the remark REMARK), as `bidkey-server bank-import` does with a bank's CSV
+//!   the remark REMARK, paid by the enterprise that asked for that amount: its registered
+//!   name is the payer's), as `bidkey-server bank-import` does with a bank's CSV
 //!
 //! The platform side of a scan, through the platform SDK (`bidkey-platform`) as a trading
 //! platform uses it:
@@ -224,8 +225,31 @@ async fn bank_line<'a>(
     };
     let remark = words.collect::<Vec<_>>().join(" ");
     let now = server.running.state.clock.now();
+    // The bank prints the payer's name: the enterprise whose request has this tail and amount.
+    let (tail, amount) = (last6.to_owned(), fen);
+    let payer: Result<Option<String>, bidkey_server::db::DbError> = server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            tx.query_opt(
+                "SELECT e.name FROM micropayments m JOIN enterprises e ON e.id = m.enterprise_id \
+                 WHERE m.account_last6 = $1 AND m.amount_fen = $2 AND m.status = 'pending'",
+                &[
+                    bidkey_server::db::Value::Text(tail.clone()),
+                    bidkey_server::db::Value::Int(amount),
+                ],
+            )?
+            .map(|r| r.text(0))
+            .transpose()
+        })
+        .await;
+    let payer = match payer {
+        Ok(p) => p.unwrap_or_else(|| "无此企业".to_owned()),
+        Err(e) => return format!("error: {e}"),
+    };
     let csv = format!(
-        "{}\n{txn},{now},6222020200001{last6},测试企业,{}.{:02},{remark}\n",
+        "{}\n{txn},{now},6222020200001{last6},\"{payer}\",{}.{:02},{remark}\n",
         bidkey_server::bank::CSV_HEADER,
         fen / 100,
         fen % 100

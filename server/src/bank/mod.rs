@@ -6,16 +6,20 @@
 //! - the operator command `bidkey-server bank-import FILE.csv` ([`parse_csv`], [`import`]);
 //! - the signed webhook `POST /v1/bank/webhook` ([`webhook`]).
 //!
-//! **CSV format** (UTF-8, an optional BOM, RFC 4180 quoting, this header line first):
+//! **CSV format** ([`statement`]): UTF-8 (an optional BOM) or GBK, RFC 4180 quoting, a
+//! header line first. Our own headings are below; a bank's export is read through the
+//! operator's column map (`[bank.columns]`, docs/operations.md), extra columns ignored and
+//! rows without an amount (debits) skipped:
 //!
 //! ```text
 //! bank_txn_id,booked_at,payer_account,payer_name,amount,reference
 //! 202603010001,2026-03-01 10:15:00,6222020200001234567,某某建设有限公司,0.37,BK7Q2M4XZ
 //! ```
 //!
-//! `booked_at` is Unix seconds or `YYYY-MM-DD HH:MM:SS` in Beijing time (UTC+8);
+//! `booked_at` is Unix seconds or `YYYY-MM-DD HH:MM:SS` (or `YYYY/MM/DD`) in Beijing time (UTC+8);
 //! `payer_account` is the full account number or its last six digits (only those are kept);
-//! `amount` is in yuan with at most two decimals; `payer_name` and `reference` may be empty.
+//! `amount` is in yuan with at most two decimals (thousands separators allowed);
+//! `reference` may be empty.
 //! A file with any bad line is refused whole, with every bad line listed; nothing of it is
 //! imported. A good file is imported in one transaction.
 //!
@@ -28,9 +32,14 @@
 //! `duplicate` line by line.
 //!
 //! **Matching**: same account tail, exact amount, booked within the request's window
-//! (from 10 minutes before its creation, for clock skew, to its expiry), and when the line
-//! has a remark, the remark contains the request's reference. A line that matches nothing
-//! is kept unmatched for the operator.
+//! (from 10 minutes before its creation, for clock skew, to its expiry), the payer's name
+//! equal to the enterprise's registered name ([`names::same`]: full-width/half-width,
+//! brackets, spaces and case do not matter), and when the line has a remark, the remark
+//! contains the request's reference. A line without the payer's name, or from another
+//! payer, matches nothing. A line that matches nothing is kept unmatched for the operator.
+
+pub mod names;
+pub mod statement;
 
 use crate::audit::{self, Event};
 use crate::db::{Db, Tx};
@@ -127,19 +136,32 @@ pub fn ingest(tx: &mut dyn Tx, now: i64, source: &str, line: &Line) -> Result<Li
         return Ok(LineOutcome::Duplicate);
     }
     let candidates = tx.query(
-        "SELECT id, account_id, enterprise_id, reference FROM micropayments \
-         WHERE account_last6 = $1 AND amount_fen = $2 AND status IN ('pending', 'expired') \
-         AND created_at - $3 <= $4 AND $4 <= expires_at ORDER BY created_at DESC, id",
+        "SELECT m.id, m.account_id, m.enterprise_id, m.reference, e.name FROM micropayments m \
+         JOIN enterprises e ON e.id = m.enterprise_id \
+         WHERE m.account_last6 = $1 AND m.amount_fen = $2 AND m.status IN ('pending', 'expired') \
+         AND m.created_at - $3 <= $4 AND $4 <= m.expires_at ORDER BY m.created_at DESC, m.id",
         &params![line.last6.as_str(), line.amount_fen, SKEW, line.booked_at],
     )?;
     let remark = line.reference.as_deref().map(str::to_ascii_uppercase);
     let mut matched = None;
     for r in &candidates {
         let reference = r.text(3)?;
-        if remark.as_deref().is_none_or(|m| m.contains(&reference)) {
-            matched = Some((r.text(0)?, r.text(1)?, r.text(2)?));
-            break;
+        if !remark.as_deref().is_none_or(|m| m.contains(&reference)) {
+            continue;
         }
+        // The money must come from the enterprise itself, not from any account that shares
+        // the last six digits: the payer's name is the registered name.
+        let registered = r.text(4)?;
+        if !line
+            .payer_name
+            .as_deref()
+            .is_some_and(|p| names::same(p, &registered))
+        {
+            tracing::info!(line = %line.bank_txn_id, "statement line: payer name is not the enterprise's");
+            continue;
+        }
+        matched = Some((r.text(0)?, r.text(1)?, r.text(2)?));
+        break;
     }
     let line_id = new_id()?;
     tx.execute(
@@ -256,7 +278,11 @@ fn parse_time(s: &str) -> Option<i64> {
         return s.parse().ok();
     }
     let b = s.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b' ' || b[10] == b'T') {
+    // `-` or, as some banks print dates, `/`; the same in both places.
+    if b.len() != 19 || !matches!(b[4], b'-' | b'/') || b[7] != b[4] {
+        return None;
+    }
+    if !(b[10] == b' ' || b[10] == b'T') {
         return None;
     }
     if b[13] != b':' || b[16] != b':' {
@@ -283,124 +309,10 @@ fn parse_time(s: &str) -> Option<i64> {
     Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + se - 8 * 3600)
 }
 
-/// Split one CSV record (RFC 4180 quotes; records do not span lines).
-fn split_record(line: &str) -> std::result::Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    cur.push('"');
-                }
-                '"' => {
-                    quoted = false;
-                    if !matches!(chars.peek(), None | Some(',')) {
-                        return Err("text after a closing quote".into());
-                    }
-                }
-                c => cur.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if at_start => {
-                quoted = true;
-                at_start = false;
-            }
-            '"' => return Err("a quote inside an unquoted field".into()),
-            ',' => {
-                fields.push(std::mem::take(&mut cur));
-                at_start = true;
-            }
-            c => {
-                cur.push(c);
-                at_start = false;
-            }
-        }
-    }
-    if quoted {
-        return Err("an unclosed quote".into());
-    }
-    fields.push(cur);
-    Ok(fields)
-}
-
-/// Parse a statement CSV. Every bad line is reported (`line N: why`); a file with any is
-/// refused whole.
+/// Parse a statement CSV in our own format (UTF-8 or GBK, our headings). Every bad line is
+/// reported (`line N: why`); a file with any is refused whole.
 pub fn parse_csv(text: &str) -> std::result::Result<Vec<Line>, Vec<String>> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().enumerate();
-    let header = lines
-        .by_ref()
-        .find(|(_, l)| !l.trim().is_empty())
-        .map(|(_, l)| l.trim().to_ascii_lowercase());
-    if header.as_deref() != Some(CSV_HEADER) {
-        return Err(vec![format!("line 1: the header must be `{CSV_HEADER}`")]);
-    }
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    let mut ids = std::collections::HashSet::new();
-    for (i, raw) in lines {
-        let n = i + 1;
-        let raw = raw.trim_end_matches('\r');
-        if raw.trim().is_empty() {
-            continue;
-        }
-        let fields = match split_record(raw) {
-            Ok(f) => f,
-            Err(e) => {
-                errors.push(format!("line {n}: {e}"));
-                continue;
-            }
-        };
-        if fields.len() != 6 {
-            errors.push(format!("line {n}: {} fields, expected 6", fields.len()));
-            continue;
-        }
-        let f: Vec<&str> = fields.iter().map(|s| s.trim()).collect();
-        let Some(booked_at) = parse_time(f[1]) else {
-            errors.push(format!(
-                "line {n}: booked_at {:?} is neither Unix seconds nor YYYY-MM-DD HH:MM:SS",
-                f[1]
-            ));
-            continue;
-        };
-        let Some(amount_fen) = parse_yuan(f[4]) else {
-            errors.push(format!(
-                "line {n}: amount {:?} is not yuan with at most two decimals",
-                f[4]
-            ));
-            continue;
-        };
-        let t = BankTransaction {
-            bank_txn_id: f[0].to_owned(),
-            booked_at,
-            payer_account: f[2].to_owned(),
-            payer_name: Some(f[3].to_owned()),
-            amount_fen,
-            reference: Some(f[5].to_owned()),
-        };
-        match check(&t) {
-            Ok(line) if !ids.insert(line.bank_txn_id.clone()) => {
-                errors.push(format!(
-                    "line {n}: bank_txn_id {} appears twice",
-                    line.bank_txn_id
-                ));
-            }
-            Ok(line) => out.push(line),
-            Err(e) => errors.push(format!("line {n}: {e}")),
-        }
-    }
-    if errors.is_empty() {
-        Ok(out)
-    } else {
-        Err(errors)
-    }
+    statement::parse(text.as_bytes(), &statement::Format::default())
 }
 
 /// What an import did.
@@ -422,13 +334,24 @@ impl ImportSummary {
     }
 }
 
-/// Import a statement CSV in one transaction (the `bank-import` command).
+/// Import a statement CSV in our own format in one transaction.
 pub async fn import(
     db: &Db,
     now: i64,
     text: &str,
 ) -> std::result::Result<ImportSummary, Vec<String>> {
-    let lines = parse_csv(text)?;
+    import_file(db, now, text.as_bytes(), &statement::Format::default()).await
+}
+
+/// Import a bank's statement file, read with the operator's `format`, in one transaction
+/// (the `bank-import` command).
+pub async fn import_file(
+    db: &Db,
+    now: i64,
+    bytes: &[u8],
+    format: &statement::Format,
+) -> std::result::Result<ImportSummary, Vec<String>> {
+    let lines = statement::parse(bytes, format)?;
     let count = lines.len();
     let results = db
         .write(move |tx| {

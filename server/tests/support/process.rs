@@ -1,0 +1,107 @@
+//! The `bidkey-server` binary as an operator runs it: spawned with flags, environment and a
+//! data directory, its logs in a file, stopped with a signal.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_bidkey-server")
+}
+
+/// Run a command of the binary to its end: (success, stdout, stderr).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = Command::new(binary())
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("BIDKEY_DATABASE_URL")
+        .output()
+        .expect("bidkey-server runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl ServerProcess {
+    /// Start `bidkey-server ARGS` and wait for its "listening on" line (the listener is open
+    /// then); `log` receives its stderr.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)], log: &Path) -> ServerProcess {
+        let log_file = std::fs::File::create(log).expect("log file");
+        let mut child = Command::new(binary())
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("BIDKEY_DATABASE_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("bidkey-server starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(u) = l.strip_prefix("Bidkey server listening on ") {
+                        break u.trim().to_owned();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    panic!(
+                        "server ended before listening: {}",
+                        std::fs::read_to_string(log).unwrap_or_default()
+                    );
+                }
+            }
+        };
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess {
+            child,
+            url,
+            log: log.to_owned(),
+        }
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs")
+            .success();
+        assert!(ok, "kill -{name}");
+    }
+
+    /// Wait for the process to end, at most `bound`; `None` if it is still running then.
+    pub fn wait_exit(&mut self, bound: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + bound;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= until {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
