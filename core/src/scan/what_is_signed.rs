@@ -57,9 +57,16 @@ pub fn signed_document(
     signature_der: &[u8],
 ) -> Result<Vec<u8>> {
     let info = SignerInfo::assemble(signer, TYPES, signed_attrs, signature_der)?;
+    // A cached issuing CA that has since rolled over is not the signer's: leave it out
+    // rather than ship a wrong chain (relying parties fetch it from /v1/ca/chain).
+    let chain: Vec<&Cert> = if issuing.subject() == signer.issuer() {
+        vec![signer, issuing]
+    } else {
+        vec![signer]
+    };
     Ok(SignedDataBuilder::new(TYPES, TYPES.data())
         .signer(info)
-        .certificates([signer, issuing])
+        .certificates(chain)
         .build()?)
 }
 
@@ -195,6 +202,19 @@ mod tests {
         )
         .expect("verifies");
         assert_eq!(ok.signers.len(), 1);
+        assert_eq!(ok.certificates.len(), 2, "the signer and its issuing CA");
+        // An issuing CA that is not the signer's is left out.
+        let alone = signed_document(&p.sign, &p.sign, &attrs, &sig).expect("cms");
+        let parsed = verify_signed_data(
+            &alone,
+            Content::DetachedDigest {
+                algorithm: HashAlgorithm::Sm3,
+                digest: &doc().digest,
+            },
+            &[],
+        )
+        .expect("verifies");
+        assert_eq!(parsed.certificates.len(), 1);
         assert!(
             verify_signed_data(
                 &der,
