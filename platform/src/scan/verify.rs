@@ -226,7 +226,7 @@ impl ReplyVerifier {
             .ok_or(PlatformError::BadReply("signing time"))?;
         let v = self
             .check(
-                &signer_der,
+                signer_der,
                 one.signer_info.signature(),
                 &attrs.der,
                 expected,
