@@ -53,13 +53,15 @@ impl From<wire::DigestAlg> for DigestAlg {
 /// Where a seal image goes (盖章位置), in the document's own page coordinates.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
 pub struct SealPlacement {
-    /// One of the enterprise's seals (印章管理); null lets the user pick.
-    pub seal_id: Option<String>,
+    /// One of the enterprise's seals (印章管理).
+    pub seal_id: String,
     /// 1-based page.
     pub page: u32,
-    /// Millimetres from the page's left and top edges.
+    /// Millimetres from the page's left and top edges; the seal's size in millimetres.
     pub x_mm: u32,
     pub y_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
 }
 
 impl From<wire::SealPlacement> for SealPlacement {
@@ -69,6 +71,64 @@ impl From<wire::SealPlacement> for SealPlacement {
             page: s.page,
             x_mm: s.x_mm,
             y_mm: s.y_mm,
+            width_mm: s.width_mm,
+            height_mm: s.height_mm,
+        }
+    }
+}
+
+/// A seal to place, as the confirmation screen shows it: its name and image (PNG, from the
+/// server), page, position and size.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SealView {
+    pub seal_id: String,
+    pub seal_name: String,
+    pub image_png: Vec<u8>,
+    pub page: u32,
+    pub x_mm: u32,
+    pub y_mm: u32,
+    pub width_mm: u32,
+    pub height_mm: u32,
+}
+
+impl From<bidkey_core::scan::SealView> for SealView {
+    fn from(s: bidkey_core::scan::SealView) -> Self {
+        Self {
+            seal_id: s.seal_id,
+            seal_name: s.seal_name,
+            image_png: s.image_png,
+            page: s.page,
+            x_mm: s.x_mm,
+            y_mm: s.y_mm,
+            width_mm: s.width_mm,
+            height_mm: s.height_mm,
+        }
+    }
+}
+
+/// One document as the phone shows it before signing; it signs exactly this (the digest
+/// becomes the CMS messageDigest).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct DocumentView {
+    pub name: String,
+    pub digest_alg: DigestAlg,
+    /// The whole digest, lower-case hex.
+    pub digest_hex: String,
+    /// `1a2b3c4d…9e8f7a6b`.
+    pub digest_short: String,
+    pub page_count: u32,
+    pub seal: Option<SealView>,
+}
+
+impl From<bidkey_core::scan::DocumentView> for DocumentView {
+    fn from(d: bidkey_core::scan::DocumentView) -> Self {
+        Self {
+            name: d.name,
+            digest_alg: d.digest_alg.into(),
+            digest_hex: d.digest_hex,
+            digest_short: d.digest_short,
+            page_count: d.page_count,
+            seal: d.seal.map(Into::into),
         }
     }
 }
@@ -81,6 +141,7 @@ pub struct DocumentToSign {
     pub digest: Vec<u8>,
     /// Lower-case hex of `digest`, to show beside the name.
     pub digest_hex: String,
+    pub page_count: u32,
     pub seal: Option<SealPlacement>,
 }
 
@@ -91,6 +152,7 @@ impl From<wire::DocumentToSign> for DocumentToSign {
             digest_alg: d.digest_alg.into(),
             digest_hex: hex_of(&d.digest),
             digest: d.digest,
+            page_count: d.page_count,
             seal: d.seal.map(Into::into),
         }
     }
@@ -198,6 +260,8 @@ pub struct ScanView {
     /// Set when the request came inside a session.
     pub session_id: Option<String>,
     pub action: ScanAction,
+    /// For sign: each document as shown (name, digest, pages, seal image and place).
+    pub documents: Vec<DocumentView>,
     /// The certificate that will sign (bind, login, sign, session); null for decrypt.
     pub certificate: Option<LocalCertificate>,
     /// For decrypt: the files whose key this phone can unwrap.
@@ -216,6 +280,7 @@ impl From<core_scan::ScanView> for ScanView {
             expires_at: v.expires_at,
             session_id: v.session_id,
             action: v.action.into(),
+            documents: list(v.documents),
             certificate: v.certificate.map(Into::into),
             decryptable_files: v.decryptable_files,
         }
@@ -331,11 +396,14 @@ mod tests {
                 name: "商务标.pdf".into(),
                 digest_alg: wire::DigestAlg::Sm3,
                 digest: vec![0xab, 0x01],
+                page_count: 4,
                 seal: Some(wire::SealPlacement {
-                    seal_id: None,
+                    seal_id: "s1".into(),
                     page: 3,
                     x_mm: 120,
                     y_mm: 240,
+                    width_mm: 42,
+                    height_mm: 42,
                 }),
             }],
         });

@@ -139,18 +139,17 @@ async fn login_sign_from_a_png_reject_expired_and_foreign() {
             name: "商务标.pdf".into(),
             digest_alg: DigestAlg::Sm3,
             digest: bidkey_crypto::sm3::sm3(b"business part").to_vec(),
+            page_count: 12,
             seal: None,
         },
+        // A personal certificate has no seals (the seal lines are unit-tested with the
+        // CLI's view; a sealed scan through the server is in platform/tests/scan.rs).
         DocumentToSign {
             name: "技术标.pdf".into(),
             digest_alg: DigestAlg::Sm3,
             digest: bidkey_crypto::sm3::sm3(b"technical part").to_vec(),
-            seal: Some(SealPlacement {
-                seal_id: None,
-                page: 3,
-                x_mm: 120,
-                y_mm: 240,
-            }),
+            page_count: 3,
+            seal: None,
         },
     ];
     let req = p
@@ -170,10 +169,10 @@ async fn login_sign_from_a_png_reject_expired_and_foreign() {
     let shown = &done["request"]["action"]["documents"];
     assert_eq!(shown[0]["name"], "商务标.pdf");
     assert_eq!(shown[0]["digest_hex"], hex::encode(&docs[0].digest));
-    assert_eq!(shown[1]["seal"]["page"], 3);
+    assert_eq!(shown[1]["page_count"], 3);
     assert_eq!(done["done"]["signatures"], 2);
     let (signer, reply) = p.approved(&req).await;
-    assert_eq!((signer, reply.signatures.len()), (serial.clone(), 2));
+    assert_eq!((signer, reply.documents.len()), (serial.clone(), 2));
 
     // A refusal reaches the platform with its reason.
     let req = p.request(ScanAction::Login { uscc: None }).await;
@@ -312,6 +311,7 @@ async fn sessions_inbox_auto_confirm_and_end() {
                     name: "澄清答复.pdf".into(),
                     digest_alg: DigestAlg::Sm3,
                     digest: bidkey_crypto::sm3::sm3(b"clarification").to_vec(),
+                    page_count: 1,
                     seal: None,
                 }],
             },

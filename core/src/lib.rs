@@ -10,6 +10,7 @@ pub mod error;
 pub mod flows;
 pub mod i18n;
 pub mod keystore;
+pub mod scan;
 pub mod wallet;
 
 pub use error::{CoreError, Result};

@@ -202,25 +202,71 @@ async fn login_by_scan_and_the_platform_verifies() {
     assert!(w.verifier.check_reply(&other, &reply).await.is_err());
 }
 
+/// Run the independent SM2 CMS checker (asn1crypto + gmssl-fast, not Rust) on `p7s` over
+/// `content`; `None` when python3 is missing (CI installs it and its packages: .ci/run).
+fn python_sm2_check(p7s: &[u8], content: &[u8]) -> Option<(bool, String)> {
+    use std::process::Command;
+    let has_python = Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_python {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let (sig, doc) = (dir.path().join("doc.p7s"), dir.path().join("doc.bin"));
+    std::fs::write(&sig, p7s).expect("write");
+    std::fs::write(&doc, content).expect("write");
+    let script = format!(
+        "{}/../crypto/tests/sm2_cms_check.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(&sig)
+        .arg(&doc)
+        .output()
+        .expect("run python3");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some((out.status.success(), text))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_and_seal_documents_then_decrypt_a_bid_at_the_opening() {
+    use bidkey_crypto::cms::{Content, HashAlgorithm, verify_signed_data};
     let w = world(Store::Sqlite).await;
+    let seal_png = png(180, 180);
+    let seal = w
+        .admin
+        .add_seal(&w.team.enterprise_id, "投标专用章", seal_png.clone())
+        .await
+        .expect("seal added");
+    let business: &[u8] = b"business part";
+    let technical: &[u8] = "技术标 technical part".as_bytes();
     let docs = vec![
         DocumentToSign {
             name: "商务标.pdf".into(),
             digest_alg: DigestAlg::Sm3,
-            digest: bidkey_crypto::sm3::sm3(b"business part").to_vec(),
+            digest: bidkey_crypto::sm3::sm3(business).to_vec(),
+            page_count: 12,
             seal: None,
         },
         DocumentToSign {
             name: "技术标.pdf".into(),
             digest_alg: DigestAlg::Sm3,
-            digest: bidkey_crypto::sm3::sm3(b"technical part").to_vec(),
+            digest: bidkey_crypto::sm3::sm3(technical).to_vec(),
+            page_count: 3,
             seal: Some(SealPlacement {
-                seal_id: None,
+                seal_id: seal.id.clone(),
                 page: 3,
                 x_mm: 120,
                 y_mm: 240,
+                width_mm: 42,
+                height_mm: 42,
             }),
         },
     ];
@@ -236,37 +282,102 @@ async fn sign_and_seal_documents_then_decrypt_a_bid_at_the_opening() {
         .await
         .expect("request");
     let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    // The confirmation view: name, digest, pages, the seal's own image, page and place.
+    assert_eq!(view.documents.len(), 2);
+    assert_eq!(view.documents[0].name, "商务标.pdf");
+    assert_eq!(view.documents[0].digest_hex, hex::encode(&docs[0].digest));
+    assert_eq!(view.documents[0].page_count, 12);
+    let shown = view.documents[1].seal.as_ref().expect("seal shown");
+    assert_eq!(shown.image_png, seal_png);
+    assert_eq!(shown.seal_name, "投标专用章");
     assert_eq!(
-        view.action,
-        ScanAction::Sign {
-            uscc: Some(USCC.into()),
-            documents: docs
-        }
+        (shown.page, shown.x_mm, shown.y_mm, shown.width_mm),
+        (3, 120, 240, 42)
     );
     w.staff
         .confirm_scan(&view.request_id, PIN)
         .await
         .expect("signed");
     let reply = approved(&w.client, &req).await;
+    assert_eq!(reply.documents.len(), 2);
+    assert!(
+        reply.signatures.is_empty(),
+        "no raw signature for documents"
+    );
+
+    // A reply whose CMS signs another digest (the other document's) is refused.
+    let mut swapped = reply.clone();
+    swapped.documents[1].signed_data = reply.documents[0].signed_data.clone();
+    let r = w.verifier.check_reply(&req.body, &swapped).await;
+    assert!(
+        matches!(r, Err(PlatformError::BadReply("document signature"))),
+        "{r:?}"
+    );
+
     let v = w
         .verifier
         .check_reply(&req.body, &reply)
         .await
         .expect("verifies");
     assert_eq!(v.documents.len(), 2);
-    // A signature is over the platform's digest: another digest does not verify.
+    assert_eq!(v.documents[1].seal, docs[1].seal);
+    for (doc, got) in docs.iter().zip(&v.documents) {
+        // Detached CMS over the platform's own digest, timestamped by the Bidkey TSA.
+        let parsed = verify_signed_data(
+            &got.signed_data,
+            Content::DetachedDigest {
+                algorithm: HashAlgorithm::Sm3,
+                digest: &doc.digest,
+            },
+            &[],
+        )
+        .expect("CMS verifies");
+        assert_eq!(parsed.signers.len(), 1);
+        assert_eq!(parsed.signers[0].timestamps.len(), 1);
+        assert_eq!(parsed.certificates.len(), 2, "signer and issuing CA");
+        assert_eq!(
+            parsed.signers[0].cert.to_der(),
+            reply.signer_cert.as_deref().expect("cert")
+        );
+        // The signing time is the server's; the timestamp is not before it.
+        assert!(got.signing_time > 0 && got.timestamp_time >= got.signing_time);
+    }
+    // Checked by a verifier not written in Rust: SM3 of the content is the messageDigest,
+    // GmSSL verifies the SM2 signature over the signed attributes.
+    match python_sm2_check(&v.documents[1].signed_data, technical) {
+        Some((ok, text)) => assert!(ok, "{text}"),
+        None => eprintln!(
+            "\n\n!!!!! SKIPPED: python3 is not installed, so the independent SM2 CMS check \
+             did not run. CI installs it (.ci/run). !!!!!\n"
+        ),
+    }
+    // Stored and rechecked later against the platform's own digest of its file.
     let signer = v.signer.expect("signer");
+    let (again, ts) = w
+        .verifier
+        .recheck(
+            &v.documents[1].signed_data,
+            DigestAlg::Sm3,
+            &docs[1].digest,
+            Some(USCC),
+        )
+        .await
+        .expect("rechecked");
+    assert_eq!(
+        (again.serial, ts),
+        (signer.serial, v.documents[1].timestamp_time)
+    );
     let wrong = w
         .verifier
         .recheck(
-            &signer.cert_der,
-            &v.documents[0].signature,
+            &v.documents[1].signed_data,
+            DigestAlg::Sm3,
             &[0u8; 32],
             Some(USCC),
         )
         .await;
     assert!(
-        matches!(wrong, Err(PlatformError::BadSignature)),
+        matches!(wrong, Err(PlatformError::BadReply("document signature"))),
         "{wrong:?}"
     );
 
@@ -410,6 +521,7 @@ async fn session_with_auto_confirm_and_its_end() {
         name: "澄清答复.pdf".into(),
         digest_alg: DigestAlg::Sm3,
         digest: bidkey_crypto::sm3::sm3(b"clarification").to_vec(),
+        page_count: 1,
         seal: None,
     };
     let inner = client
@@ -759,17 +871,39 @@ async fn wrongly_signed_and_foreign_origin_requests_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_grant_revoked_between_scan_and_confirm_and_a_revoked_certificate() {
     let w = world(Store::Sqlite).await;
-    // A signature made under the grant, kept by the platform.
-    let req = login(&w.client).await;
+    // A document signature made under the grant, kept by the platform.
+    let digest = bidkey_crypto::sm3::sm3(b"bid").to_vec();
+    let req = w
+        .client
+        .create(
+            ScanAction::Sign {
+                uscc: Some(USCC.into()),
+                documents: vec![DocumentToSign {
+                    name: "投标文件.pdf".into(),
+                    digest_alg: DigestAlg::Sm3,
+                    digest: digest.clone(),
+                    page_count: 1,
+                    seal: None,
+                }],
+            },
+            60,
+        )
+        .await
+        .expect("request");
     let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
     w.staff
         .confirm_scan(&view.request_id, PIN)
         .await
         .expect("confirmed");
     let reply = approved(&w.client, &req).await;
-    let signature = reply.signatures[0].signature.clone();
-    let cert = reply.signer_cert.clone().expect("cert");
-    let message = challenge_message(&req.body);
+    let kept = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies")
+        .documents[0]
+        .signed_data
+        .clone();
 
     // The next scan: the admin revokes the grant while the QR is on the phone's screen.
     let req = login(&w.client).await;
@@ -785,7 +919,7 @@ async fn a_grant_revoked_between_scan_and_confirm_and_a_revoked_certificate() {
     // The platform refuses the earlier signature now.
     let r = w
         .verifier
-        .recheck(&cert, &signature, &message, Some(USCC))
+        .recheck(&kept, DigestAlg::Sm3, &digest, Some(USCC))
         .await;
     assert!(matches!(r, Err(PlatformError::NoGrant)), "{r:?}");
 
@@ -955,4 +1089,72 @@ async fn the_phone_refuses_requests_a_relay_tampered_with() {
         let got = phone.scan(&req.current_qr_uri()).await;
         assert_eq!(code(got), Some(expected), "{tamper:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn document_requests_the_phone_must_refuse() {
+    let w = world(Store::Sqlite).await;
+    let doc = DocumentToSign {
+        name: "投标文件.pdf".into(),
+        digest_alg: DigestAlg::Sm3,
+        digest: vec![7; 100],
+        page_count: 1,
+        seal: None,
+    };
+    // A 100-byte digest: the relay refuses to carry it (and the phone's own check,
+    // `bidkey_core::scan::document_views`, refuses it too: unit-tested there).
+    let r = w
+        .client
+        .create(
+            ScanAction::Sign {
+                uscc: Some(USCC.into()),
+                documents: vec![doc.clone()],
+            },
+            60,
+        )
+        .await;
+    assert!(
+        matches!(r, Err(PlatformError::Relay(ErrorCode::BadRequest))),
+        "{r:?}"
+    );
+
+    // A seal the signer may not use: another enterprise's (here, one that is not among
+    // the signer's enterprise's live seals). The phone refuses before showing anything.
+    let seal = w
+        .admin
+        .add_seal(&w.team.enterprise_id, "合同专用章", png(100, 100))
+        .await
+        .expect("seal");
+    w.admin
+        .delete_seal(&w.team.enterprise_id, &seal.id)
+        .await
+        .expect("deleted");
+    let sealed = DocumentToSign {
+        digest: vec![7; 32],
+        seal: Some(SealPlacement {
+            seal_id: seal.id.clone(),
+            page: 1,
+            x_mm: 10,
+            y_mm: 10,
+            width_mm: 42,
+            height_mm: 42,
+        }),
+        ..doc
+    };
+    let req = w
+        .client
+        .create(
+            ScanAction::Sign {
+                uscc: Some(USCC.into()),
+                documents: vec![sealed],
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let r = w.staff.scan(&req.current_qr_uri()).await;
+    assert!(
+        matches!(r, Err(CoreError::InvalidInput { field: "seal" })),
+        "{r:?}"
+    );
 }

@@ -197,25 +197,104 @@ pub enum DigestAlg {
 /// Where a seal image goes (盖章位置), in the document's own page coordinates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealPlacement {
-    /// One of the enterprise's seals (印章管理); none means the phone lets the user pick.
-    #[serde(default)]
-    pub seal_id: Option<String>,
-    /// 1-based page.
+    /// Which of the enterprise's seals (印章管理); the phone shows its image and refuses a
+    /// seal the signer may not use.
+    pub seal_id: String,
+    /// 1-based page, at most the document's `page_count`.
     pub page: u32,
-    /// Millimetres from the page's left and top edges.
+    /// Millimetres from the page's left and top edges to the seal's top-left corner.
     pub x_mm: u32,
     pub y_mm: u32,
+    /// The seal's size on the page, millimetres.
+    pub width_mm: u32,
+    pub height_mm: u32,
 }
 
-/// One document to sign (or seal): the platform hashed the file itself.
+/// One document to sign (or seal): the platform hashed the file itself. The phone builds
+/// the CMS signed attributes from these fields (the digest becomes the messageDigest), so
+/// what is signed is what the phone showed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DocumentToSign {
     pub name: String,
+    /// SM3 (the only digest an SM2 signing certificate signs).
     pub digest_alg: DigestAlg,
+    /// The digest of the whole file (or of a PDF's ByteRange), exactly 32 bytes.
     #[serde(with = "crate::b64")]
     pub digest: Vec<u8>,
+    /// Pages in the document (1 for a file without pages).
+    pub page_count: u32,
     #[serde(default)]
     pub seal: Option<SealPlacement>,
+}
+
+/// Length of every document digest (SM3 and SHA-256 alike).
+pub const DIGEST_LEN: usize = 32;
+/// Longest document name, in bytes.
+pub const MAX_DOCUMENT_NAME: usize = 256;
+/// Most pages a document may claim.
+pub const MAX_PAGES: u32 = 100_000;
+/// Largest seal side on a page, millimetres (an A0 sheet is 1189 mm long).
+pub const MAX_SEAL_MM: u32 = 1_200;
+
+/// Why a document in a sign request is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentProblem {
+    Name,
+    Digest,
+    PageCount,
+    Placement,
+    SealId,
+}
+
+impl std::fmt::Display for DocumentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DocumentProblem::Name => "document name",
+            DocumentProblem::Digest => "document digest (32 bytes)",
+            DocumentProblem::PageCount => "page count",
+            DocumentProblem::Placement => "seal position",
+            DocumentProblem::SealId => "seal id",
+        })
+    }
+}
+
+impl std::error::Error for DocumentProblem {}
+
+impl DocumentToSign {
+    /// The limits both the relay and the phone enforce: a printable name, a 32-byte
+    /// digest, 1..=[`MAX_PAGES`] pages, a seal on an existing page with a size, a seal id.
+    pub fn check(&self) -> Result<(), DocumentProblem> {
+        let name_ok = !self.name.trim().is_empty()
+            && self.name.len() <= MAX_DOCUMENT_NAME
+            && !self.name.chars().any(char::is_control);
+        if !name_ok {
+            return Err(DocumentProblem::Name);
+        }
+        if self.digest.len() != DIGEST_LEN {
+            return Err(DocumentProblem::Digest);
+        }
+        if !(1..=MAX_PAGES).contains(&self.page_count) {
+            return Err(DocumentProblem::PageCount);
+        }
+        if let Some(s) = &self.seal {
+            let sized = (1..=MAX_SEAL_MM).contains(&s.width_mm)
+                && (1..=MAX_SEAL_MM).contains(&s.height_mm)
+                && s.x_mm <= 10 * MAX_SEAL_MM
+                && s.y_mm <= 10 * MAX_SEAL_MM;
+            if !(1..=self.page_count).contains(&s.page) || !sized {
+                return Err(DocumentProblem::Placement);
+            }
+            let id_ok = !s.seal_id.is_empty()
+                && s.seal_id.len() <= 64
+                && s.seal_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !id_ok {
+                return Err(DocumentProblem::SealId);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A bid-file key wrapped (SM2, GM/T 0009 DER) to the bidder's encryption certificate.
@@ -403,24 +482,6 @@ pub fn challenge_message(body: &ScanRequestBody) -> Vec<u8> {
     )
 }
 
-/// What the phone signs for one document: the platform's digest itself when there is no
-/// seal (签名), or the digest bound to the seal and its place (签章).
-pub fn document_message(doc: &DocumentToSign, seal_id: Option<&str>) -> Vec<u8> {
-    match &doc.seal {
-        None => doc.digest.clone(),
-        Some(p) => framed(
-            "bidkey seal v1",
-            &[
-                &doc.digest,
-                seal_id.unwrap_or_default().as_bytes(),
-                &p.page.to_be_bytes(),
-                &p.x_mm.to_be_bytes(),
-                &p.y_mm.to_be_bytes(),
-            ],
-        ),
-    }
-}
-
 /// Approve or reject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -429,17 +490,26 @@ pub enum ReplyOutcome {
     Rejected,
 }
 
-/// One signature in a reply.
+/// The challenge signature in a reply (login, bind, session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplySignature {
-    /// The document's name, or `challenge` for login / bind / session.
+    /// `challenge`.
     pub name: String,
-    /// The seal placed, for 签章.
-    #[serde(default)]
-    pub seal_id: Option<String>,
-    /// SM2 DER signature (default ID).
+    /// SM2 DER signature (default ID) over [`challenge_message`].
     #[serde(with = "crate::b64")]
     pub signature: Vec<u8>,
+}
+
+/// One signed document in a reply (签名 / 签章): a detached CMS SignedData (DER, RFC 5652
+/// content types) whose one SignerInfo the phone built itself over the document's digest
+/// (contentType id-data, messageDigest, signingTime from the server, signingCertificateV2),
+/// with the signer's certificate and the issuing CA. A PDF's `/Contents` can carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyDocument {
+    /// The document's name as the request gave it.
+    pub name: String,
+    #[serde(with = "crate::b64")]
+    pub signed_data: Vec<u8>,
 }
 
 /// One unwrapped bid-file key.
@@ -472,8 +542,12 @@ pub struct ScanReply {
     /// platform encrypts this bidder's files to.
     #[serde(with = "crate::b64::option", default)]
     pub encryption_cert: Option<Vec<u8>>,
+    /// For bind, login and session: the challenge signature.
     #[serde(default)]
     pub signatures: Vec<ReplySignature>,
+    /// For sign: one CMS per requested document, in the request's order.
+    #[serde(default)]
+    pub documents: Vec<ReplyDocument>,
     #[serde(default)]
     pub file_keys: Vec<ReplyFileKey>,
     #[serde(default)]
@@ -666,27 +740,48 @@ mod tests {
         assert_ne!(challenge_message(&bind), base);
     }
 
-    #[test]
-    fn seal_message_binds_placement() {
-        let mut doc = DocumentToSign {
+    fn doc() -> DocumentToSign {
+        DocumentToSign {
             name: "投标文件.pdf".into(),
             digest_alg: DigestAlg::Sm3,
             digest: vec![1; 32],
-            seal: None,
-        };
-        assert_eq!(document_message(&doc, None), vec![1; 32]);
-        doc.seal = Some(SealPlacement {
-            seal_id: None,
-            page: 1,
-            x_mm: 100,
-            y_mm: 200,
-        });
-        let a = document_message(&doc, Some("s1"));
-        assert_ne!(a, document_message(&doc, Some("s2")));
-        if let Some(p) = doc.seal.as_mut() {
-            p.page = 2;
+            page_count: 3,
+            seal: Some(SealPlacement {
+                seal_id: "s1".into(),
+                page: 3,
+                x_mm: 120,
+                y_mm: 200,
+                width_mm: 42,
+                height_mm: 42,
+            }),
         }
-        assert_ne!(a, document_message(&doc, Some("s1")));
+    }
+
+    #[test]
+    fn document_limits() {
+        assert_eq!(doc().check(), Ok(()));
+        let mut d = doc();
+        d.digest = vec![1; 100];
+        assert_eq!(d.check(), Err(DocumentProblem::Digest));
+        let mut d = doc();
+        d.page_count = 0;
+        assert_eq!(d.check(), Err(DocumentProblem::PageCount));
+        let mut d = doc();
+        d.page_count = 2;
+        assert_eq!(d.check(), Err(DocumentProblem::Placement));
+        let mut d = doc();
+        if let Some(s) = d.seal.as_mut() {
+            s.width_mm = 0;
+        }
+        assert_eq!(d.check(), Err(DocumentProblem::Placement));
+        let mut d = doc();
+        if let Some(s) = d.seal.as_mut() {
+            s.seal_id = "../x".into();
+        }
+        assert_eq!(d.check(), Err(DocumentProblem::SealId));
+        let mut d = doc();
+        d.name = "a\nb".into();
+        assert_eq!(d.check(), Err(DocumentProblem::Name));
     }
 
     #[test]

@@ -183,9 +183,9 @@ fn sealed_reply(m: &Made, outcome: ReplyOutcome, session: Option<SessionGrant>) 
         encryption_cert: None,
         signatures: vec![ReplySignature {
             name: "challenge".into(),
-            seal_id: None,
             signature: vec![0x30, 0x00],
         }],
+        documents: vec![],
         file_keys: vec![],
         session: session.clone(),
         auto_confirmed: false,
@@ -675,6 +675,7 @@ async fn requests_are_checked(store: Store) {
         name: "投标文件.pdf".into(),
         digest_alg: DigestAlg::Sm3,
         digest: vec![1; 32],
+        page_count: 1,
         seal: None,
     };
     let many = ScanAction::Sign {
@@ -842,6 +843,7 @@ async fn sessions_and_inbox(store: Store) {
         name: "投标文件.pdf".into(),
         digest_alg: DigestAlg::Sm3,
         digest: vec![7; 32],
+        page_count: 1,
         seal: None,
     };
     let sign_req = make(

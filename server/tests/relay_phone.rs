@@ -239,6 +239,7 @@ async fn phone_logs_in_and_signs_in_a_session(store: Store) {
                 name: "投标文件.pdf".into(),
                 digest_alg: DigestAlg::Sm3,
                 digest: digest.clone(),
+                page_count: 1,
                 seal: None,
             }],
         },
@@ -254,7 +255,20 @@ async fn phone_logs_in_and_signs_in_a_session(store: Store) {
     assert!(got.done.is_some(), "auto-confirmed");
     let reply = answer(&server, &sign).await;
     assert!(reply.auto_confirmed);
-    check_signature(&reply, &digest);
+    // A detached CMS over the platform's digest, signed by the phone's certificate.
+    let cms = bidkey_crypto::cms::verify_signed_data(
+        &reply.documents[0].signed_data,
+        bidkey_crypto::cms::Content::DetachedDigest {
+            algorithm: bidkey_crypto::cms::HashAlgorithm::Sm3,
+            digest: &digest,
+        },
+        &[],
+    )
+    .expect("the phone's CMS verifies");
+    assert_eq!(
+        cms.signers[0].cert.to_der(),
+        reply.signer_cert.as_deref().expect("signer cert")
+    );
 
     // Ended: the platform can send nothing more.
     phone

@@ -225,24 +225,38 @@ pub fn describe(out: &Out, v: &ScanView) -> String {
             out.t("平台账号：", "Platform account:")
         )),
         ScanAction::Login { .. } => {}
-        ScanAction::Sign { documents, .. } => {
+        ScanAction::Sign { .. } => {
+            // What the phone will sign: its own view of each document (crate::scan).
             lines.push(out.t("文件：", "Documents:").to_owned());
-            for d in documents {
+            for d in &v.documents {
                 let alg = match d.digest_alg {
                     DigestAlg::Sm3 => "SM3",
                     DigestAlg::Sha256 => "SHA-256",
                 };
-                let mut line = format!("  · {} {alg} {}", d.name, hex::encode(&d.digest));
+                lines.push(format!(
+                    "  · {} {alg} {} ({} {})",
+                    d.name,
+                    d.digest_short,
+                    d.page_count,
+                    out.t("页", "pages")
+                ));
                 if let Some(s) = &d.seal {
-                    line.push_str(&format!(
-                        " [{} {}, {} mm / {} mm]",
-                        out.t("盖章：第页", "seal: page"),
+                    lines.push(format!(
+                        "    {} {} ({} {} B PNG) {} {}, {} {}×{} mm, {} {}×{} mm",
+                        out.t("盖章：", "Seal:"),
+                        s.seal_name,
+                        s.seal_id,
+                        s.image_png.len(),
+                        out.t("第页", "page"),
                         s.page,
+                        out.t("位置", "at"),
                         s.x_mm,
-                        s.y_mm
+                        s.y_mm,
+                        out.t("大小", "size"),
+                        s.width_mm,
+                        s.height_mm
                     ));
                 }
-                lines.push(line);
             }
         }
         ScanAction::Decrypt {
@@ -342,14 +356,24 @@ fn view_json(v: &ScanView) -> Value {
                 "recipient_serial": f.recipient_serial,
             })).collect::<Vec<_>>(),
         }),
-        ScanAction::Sign { uscc, documents } => json!({
+        ScanAction::Sign { uscc, .. } => json!({
             "kind": "sign",
             "uscc": uscc,
-            "documents": documents.iter().map(|d| json!({
+            "documents": v.documents.iter().map(|d| json!({
                 "name": d.name,
                 "digest_alg": d.digest_alg,
-                "digest_hex": hex::encode(&d.digest),
-                "seal": d.seal,
+                "digest_hex": d.digest_hex,
+                "page_count": d.page_count,
+                "seal": d.seal.as_ref().map(|s| json!({
+                    "seal_id": s.seal_id,
+                    "seal_name": s.seal_name,
+                    "image_png_bytes": s.image_png.len(),
+                    "page": s.page,
+                    "x_mm": s.x_mm,
+                    "y_mm": s.y_mm,
+                    "width_mm": s.width_mm,
+                    "height_mm": s.height_mm,
+                })),
             })).collect::<Vec<_>>(),
         }),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
@@ -499,9 +523,32 @@ async fn answer_session_request(app: &App, req: &SessionRequest) -> Result<()> {
 mod tests {
     use super::*;
     use bidkey_core::i18n::Lang;
+    use bidkey_core::scan::{UsableSeal, document_views};
+    use bidkey_protocol::platforms::Seal;
     use bidkey_protocol::scan::{DocumentToSign, SealPlacement};
 
     fn view(action: ScanAction) -> ScanView {
+        let documents = match &action {
+            ScanAction::Sign { documents, .. } => {
+                let seal = UsableSeal {
+                    seal: Seal {
+                        id: "s1".into(),
+                        enterprise_id: "e1".into(),
+                        name: "投标专用章".into(),
+                        width: 200,
+                        height: 200,
+                        size: 4,
+                        image_sha256: String::new(),
+                        cert_serial: None,
+                        created_at: 0,
+                        updated_at: 0,
+                    },
+                    image_png: b"\x89PNG".to_vec(),
+                };
+                document_views(documents, &[seal], "0a").expect("views")
+            }
+            _ => vec![],
+        };
         ScanView {
             request_id: "r1".into(),
             kind: action.kind(),
@@ -512,6 +559,7 @@ mod tests {
             expires_at: 1_700_000_000,
             session_id: None,
             action,
+            documents,
             certificate: None,
             decryptable_files: vec![],
         }
@@ -528,21 +576,31 @@ mod tests {
             documents: vec![DocumentToSign {
                 name: "商务标.pdf".into(),
                 digest_alg: DigestAlg::Sm3,
-                digest: vec![0xab, 0xcd],
+                digest: vec![0xab; 32],
+                page_count: 4,
                 seal: Some(SealPlacement {
-                    seal_id: None,
+                    seal_id: "s1".into(),
                     page: 3,
                     x_mm: 120,
                     y_mm: 240,
+                    width_mm: 42,
+                    height_mm: 42,
                 }),
             }],
         });
         let text = describe(&out, &v);
         assert!(text.contains("Verification code: 4821"), "{text}");
-        assert!(text.contains("商务标.pdf SM3 abcd"), "{text}");
-        assert!(text.contains("seal: page 3"), "{text}");
+        assert!(
+            text.contains("商务标.pdf SM3 abababab…abababab (4 pages)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Seal: 投标专用章 (s1 4 B PNG) page 3, at 120×240 mm"),
+            "{text}"
+        );
         let j = view_json(&v);
-        assert_eq!(j["action"]["documents"][0]["digest_hex"], "abcd");
+        assert_eq!(j["action"]["documents"][0]["digest_hex"], "ab".repeat(32));
+        assert_eq!(j["action"]["documents"][0]["seal"]["width_mm"], 42);
         assert_eq!(j["kind"], "sign");
     }
 

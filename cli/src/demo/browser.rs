@@ -33,9 +33,11 @@ pub struct SignatureView {
     pub signer: String,
     pub serial: String,
     pub seal_id: Option<String>,
-    /// DER, hex.
+    /// The detached CMS SignedData with its timestamp, DER, hex.
     pub signature: String,
     pub signed_at: i64,
+    pub signing_time: u64,
+    pub timestamp_time: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -178,6 +180,23 @@ impl Browser {
             self.http
                 .post(format!("{}/api/bids", self.base))
                 .query(&[("name", name)])
+                .body(body),
+        )
+        .await
+    }
+
+    /// Upload a bid the bidder is asked to seal with `seal_id` (签章).
+    pub async fn upload_sealed(
+        &self,
+        name: &str,
+        body: Vec<u8>,
+        seal_id: &str,
+    ) -> Result<Uploaded> {
+        self.json(
+            "upload",
+            self.http
+                .post(format!("{}/api/bids", self.base))
+                .query(&[("name", name), ("seal_id", seal_id)])
                 .body(body),
         )
         .await

@@ -109,6 +109,24 @@ pub fn licence_png() -> Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
+/// The enterprise's seal image: a red ring on a transparent square, as a scanned 公章.
+pub fn seal_png() -> Result<Vec<u8>> {
+    let img = image::RgbaImage::from_fn(240, 240, |x, y| {
+        let (dx, dy) = (x as f32 - 119.5, y as f32 - 119.5);
+        let r = (dx * dx + dy * dy).sqrt();
+        if (100.0..116.0).contains(&r) || r < 14.0 {
+            image::Rgba([200, 20, 20, 255])
+        } else {
+            image::Rgba([0, 0, 0, 0])
+        }
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgba8(img)
+        .write_to(&mut out, image::ImageFormat::Png)
+        .map_err(|e| DemoError::Unexpected(format!("seal image: {e}")))?;
+    Ok(out.into_inner())
+}
+
 /// The bid file's text (投标文件).
 pub fn bid_text(version: u32) -> Vec<u8> {
     let mut s = format!(
@@ -343,6 +361,13 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         .add_grant(&enterprise_id, &account_id(&staff)?, &world.platform_id)
         .await?;
     j.note(format!("grant {} on {}", grant.id, grant.platform_name));
+    let seal = admin
+        .add_seal(&enterprise_id, "投标专用章", seal_png()?)
+        .await?;
+    j.note(format!(
+        "the admin adds the seal {} ({})",
+        seal.name, seal.id
+    ));
     j.end();
 
     j.begin("The platform shows a login QR; the staff wallet scans it");
@@ -364,7 +389,9 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.begin("A bid is uploaded, encrypted to enterprise A, and signed and sealed by scan");
     let text = bid_text(1);
     let bid_name = "投标文件-渝北道路改造.txt";
-    let up = browser.upload(bid_name, text.clone()).await?;
+    let up = browser
+        .upload_sealed(bid_name, text.clone(), &seal.id)
+        .await?;
     expect(
         up.bid.recipient_serial == staff_pair.encryption_serial,
         "the bid is not encrypted to the enterprise encryption certificate",
@@ -383,6 +410,24 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         &mut files,
     )
     .await?;
+    let shown = view
+        .documents
+        .first()
+        .ok_or_else(|| DemoError::Unexpected("the phone shows no document".into()))?;
+    let place = shown
+        .seal
+        .as_ref()
+        .ok_or_else(|| DemoError::Unexpected("the phone shows no seal".into()))?;
+    j.note(format!(
+        "the phone shows {} (SM3 {}, {} page(s)) and the seal {} on page {} at {}×{} mm",
+        shown.name,
+        shown.digest_short,
+        shown.page_count,
+        place.seal_name,
+        place.page,
+        place.x_mm,
+        place.y_mm
+    ));
     confirm(j, &browser, &staff, &view, PIN).await?;
     let bid = browser.bid(&up.bid.id).await?;
     let sig = bid
@@ -407,7 +452,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         &sig.signature,
         &bid.id,
     )?);
-    j.note("bid file, its signature (DER and hex), the signing certificate (PEM) and the encrypted file saved in documents/");
+    j.note(format!(
+        "bid file, its detached CMS signature with the TSA's timestamp (.p7s; signed at {}, timestamped at {}), the signing certificate (PEM) and the encrypted file saved in documents/",
+        sig.signing_time, sig.timestamp_time
+    ));
     j.end();
 
     j.begin("Bid opening (开标): the wallet decrypts the bid by scan");
@@ -638,7 +686,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     })
 }
 
-/// Save the signed bid: the plain file, the signature as DER and hex, the signing
+/// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER), the signing
 /// certificate as PEM (from the wallet), and a copy of the encrypted file the platform keeps.
 fn save_signed(
     world: &World,
@@ -672,11 +720,7 @@ fn save_signed(
         .map_err(|e| DemoError::io(encrypted.display().to_string(), e))?;
     let files = [
         (docs.join(name), plain.to_vec()),
-        (docs.join(format!("{name}.sig.der")), der),
-        (
-            docs.join(format!("{name}.sig.hex")),
-            format!("{signature_hex}\n").into_bytes(),
-        ),
+        (docs.join(format!("{name}.p7s")), der),
         (docs.join("signing-cert.pem"), pem.into_bytes()),
     ];
     let mut out = vec![copy];

@@ -8,6 +8,7 @@
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
 use crate::error::{CoreError, Result};
+use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
@@ -40,6 +41,9 @@ pub struct ScanView {
     pub session_id: Option<String>,
     /// What exactly is asked: documents, files, session terms.
     pub action: ScanAction,
+    /// For sign: each document as shown (name, digest, pages, seal image and place); the
+    /// phone signs exactly these (see [`crate::scan`]).
+    pub documents: Vec<DocumentView>,
     /// The certificate that will sign (bind, login, sign, session); none for decrypt.
     pub certificate: Option<StoredCert>,
     /// For decrypt: files whose key this phone can unwrap (the others are not addressed to
@@ -160,6 +164,7 @@ impl Bidkey {
             signer_cert: None,
             encryption_cert: None,
             signatures: vec![],
+            documents: vec![],
             file_keys: vec![],
             session: None,
             auto_confirmed: false,
@@ -323,31 +328,40 @@ impl Bidkey {
         let cert = self.stored_cert(serial)?;
         let public = self.public_key_of(serial)?;
         let mut signatures = Vec::new();
+        let mut documents = Vec::new();
         let mut session = None;
-        let messages: Vec<(String, Option<String>, Vec<u8>)> = match &body.action {
-            ScanAction::Sign { documents, .. } => documents
-                .iter()
-                .map(|d| {
-                    let seal = d.seal.as_ref().and_then(|s| s.seal_id.clone());
-                    (
-                        d.name.clone(),
-                        seal.clone(),
-                        document_message(d, seal.as_deref()),
-                    )
-                })
-                .collect(),
-            _ => vec![("challenge".to_owned(), None, challenge_message(body))],
-        };
-        for (name, seal_id, message) in messages {
-            let e = message_digest(&public, DEFAULT_ID, &message)?;
-            let sig = self
-                .co_sign_digest(serial, share, &e, CosignPurpose::Sign, None)
-                .await?;
-            signatures.push(ReplySignature {
-                name,
-                seal_id,
-                signature: sig.to_der(),
-            });
+        match &body.action {
+            ScanAction::Sign {
+                documents: docs, ..
+            } => {
+                let signer = Cert::from_der(&cert.der)?;
+                let (_, issuing) = self.ca_chain().await?;
+                for d in docs {
+                    // The signing time is the server's, from the session that co-signs.
+                    let s = self
+                        .open_cosign_session(serial, CosignPurpose::Sign)
+                        .await?;
+                    let attrs = signed_attributes(d, s.server_time, &signer)?;
+                    let e = message_digest(&public, DEFAULT_ID, &attrs)?;
+                    let sig = self
+                        .co_sign_digest(serial, share, &e, CosignPurpose::Sign, Some(s))
+                        .await?;
+                    documents.push(ReplyDocument {
+                        name: d.name.clone(),
+                        signed_data: signed_document(&signer, &issuing, &attrs, &sig.to_der())?,
+                    });
+                }
+            }
+            _ => {
+                let e = message_digest(&public, DEFAULT_ID, &challenge_message(body))?;
+                let sig = self
+                    .co_sign_digest(serial, share, &e, CosignPurpose::Sign, None)
+                    .await?;
+                signatures.push(ReplySignature {
+                    name: "challenge".to_owned(),
+                    signature: sig.to_der(),
+                });
+            }
         }
         if let ScanAction::Session { ttl_secs, .. } = &body.action {
             let ttl = (*ttl_secs).clamp(60, MAX_SESSION_SECS) as i64;
@@ -398,6 +412,7 @@ impl Bidkey {
                 _ => None,
             },
             signatures,
+            documents,
             file_keys: vec![],
             session: session.clone(),
             auto_confirmed,
@@ -421,7 +436,7 @@ impl Bidkey {
         Ok(ScanDone {
             request_id: body.request_id.clone(),
             kind: body.action.kind(),
-            signatures: reply.signatures.len(),
+            signatures: reply.signatures.len() + reply.documents.len(),
             files_decrypted: 0,
             session,
             auto_confirmed,
@@ -473,6 +488,7 @@ impl Bidkey {
             signer_cert: None,
             encryption_cert: None,
             signatures: vec![],
+            documents: vec![],
             file_keys,
             session: None,
             auto_confirmed: false,
@@ -579,6 +595,13 @@ impl Bidkey {
             }
             _ => vec![],
         };
+        let documents = match (&body.action, &cert) {
+            (ScanAction::Sign { documents, .. }, Some(c)) => {
+                let seals = self.usable_seals(documents, c).await?;
+                document_views(documents, &seals, &c.serial)?
+            }
+            _ => vec![],
+        };
         let platform_name = match certified_name {
             Some(name) => name,
             None => self
@@ -597,6 +620,7 @@ impl Bidkey {
             expires_at: body.expires_at,
             session_id: body.session_id.clone(),
             action: body.action.clone(),
+            documents,
             certificate: cert,
             decryptable_files,
         };
@@ -608,6 +632,30 @@ impl Bidkey {
             },
         );
         Ok(view)
+    }
+
+    /// The live seals of the signing certificate's enterprise that `documents` name, with
+    /// their images; none asked for, none fetched. A personal certificate has no seals.
+    async fn usable_seals(
+        &self,
+        documents: &[DocumentToSign],
+        cert: &StoredCert,
+    ) -> Result<Vec<UsableSeal>> {
+        let wanted: Vec<&str> = documents
+            .iter()
+            .filter_map(|d| d.seal.as_ref().map(|s| s.seal_id.as_str()))
+            .collect();
+        let Some(eid) = cert.enterprise_id.as_deref().filter(|_| !wanted.is_empty()) else {
+            return Ok(vec![]);
+        };
+        let mut out = Vec::new();
+        for seal in self.seals(eid).await? {
+            if wanted.contains(&seal.id.as_str()) {
+                let image_png = self.seal_image(eid, &seal.id).await?;
+                out.push(UsableSeal { seal, image_png });
+            }
+        }
+        Ok(out)
     }
 
     fn pending(&self, request_id: &str) -> Result<Pending> {

@@ -93,12 +93,21 @@ struct ScanRequestPage: View {
             Text(model.w("平台账号：", "Platform account: ") + platformUser)
         case .login:
             EmptyView()
-        case let .sign(_, documents):
-            ForEach(documents, id: \.name) { d in
+        case .sign:
+            // The core's own view of each document: exactly what it will sign (CMS over the digest).
+            ForEach(r.documents, id: \.name) { d in
                 VStack(alignment: .leading) {
-                    Text("· " + d.name)
-                    Text(d.digestHex).font(.caption.monospaced())
-                    if let seal = d.seal { Text(model.w("第\(seal.page)页盖章", "Seal on page \(seal.page)")).font(.caption) }
+                    Text("· " + d.name + model.w("（共\(d.pageCount)页）", " (\(d.pageCount) pages)"))
+                    Text((d.digestAlg == .sm3 ? "SM3 " : "SHA-256 ") + d.digestShort).font(.caption.monospaced())
+                    if let seal = d.seal {
+                        if let img = UIImage(data: Data(seal.imagePng)) {
+                            Image(uiImage: img).resizable().scaledToFit().frame(width: 64, height: 64)
+                        }
+                        Text(model.w(
+                            "盖章：\(seal.sealName)，第\(seal.page)页，距左\(seal.xMm)毫米、距上\(seal.yMm)毫米，\(seal.widthMm)×\(seal.heightMm)毫米",
+                            "Seal: \(seal.sealName), page \(seal.page), \(seal.xMm) mm from the left, \(seal.yMm) mm from the top, \(seal.widthMm)×\(seal.heightMm) mm"
+                        )).font(.caption)
+                    }
                 }
             }
         case let .decrypt(_, tenderName, openingAt, files):

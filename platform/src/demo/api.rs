@@ -159,6 +159,9 @@ async fn bids(State(demo): State<Arc<Demo>>) -> Json<Vec<Bid>> {
 #[derive(Debug, Deserialize)]
 struct UploadQuery {
     name: String,
+    /// The enterprise seal to place (签章); none for a signature without a seal.
+    #[serde(default)]
+    seal_id: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -202,11 +205,15 @@ async fn upload(
         name: bid.file_name.clone(),
         digest_alg: DigestAlg::Sm3,
         digest,
-        seal: Some(SealPlacement {
-            seal_id: None,
+        page_count: 1,
+        // An official seal is 42 mm across, here at the foot of the page.
+        seal: q.seal_id.clone().map(|seal_id| SealPlacement {
+            seal_id,
             page: 1,
             x_mm: 150,
-            y_mm: 250,
+            y_mm: 230,
+            width_mm: 42,
+            height_mm: 42,
         }),
     };
     demo.remember_document(&bid.id, doc.clone());

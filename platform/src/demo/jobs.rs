@@ -207,11 +207,11 @@ impl Demo {
         bid.signature = Some(SignatureInfo {
             signer: signer.common_name.clone(),
             serial: signer.serial.clone(),
-            seal_id: doc.seal_id.clone(),
-            signature: hex::encode(&doc.signature),
+            seal_id: doc.seal.as_ref().map(|s| s.seal_id.clone()),
+            signature: hex::encode(&doc.signed_data),
             signed_at: unix_now(),
-            cert_der: signer.cert_der.clone(),
-            message: doc.message.clone(),
+            signing_time: doc.signing_time,
+            timestamp_time: doc.timestamp_time,
         });
         Ok(format!(
             "签章成功：{}（证书 {}）",
@@ -333,7 +333,7 @@ impl Demo {
 
     /// Verify a bid's stored signature again, as things stand now (grant, revocation).
     pub async fn reverify(&self, bid_id: &str) -> Result<String> {
-        let (sig, uscc) = {
+        let (sig, uscc, sm3) = {
             let mut inner = self.lock();
             let bid = find_bid(&mut inner.bids, bid_id)?;
             (
@@ -341,18 +341,27 @@ impl Demo {
                     .clone()
                     .ok_or(PlatformError::BadReply("the bid is not signed"))?,
                 bid.bidder.uscc.clone(),
+                bid.sm3.clone(),
             )
         };
-        let signature =
+        let signed_data =
             hex::decode(&sig.signature).map_err(|_| PlatformError::Malformed("signature"))?;
-        let v = self
+        // The platform's own digest of the file it stored, not one the signature names.
+        let digest = hex::decode(&sm3).map_err(|_| PlatformError::Malformed("digest"))?;
+        let (v, at) = self
             .verifier
-            .recheck(&sig.cert_der, &signature, &sig.message, uscc.as_deref())
+            .recheck(
+                &signed_data,
+                bidkey_protocol::scan::DigestAlg::Sm3,
+                &digest,
+                uscc.as_deref(),
+            )
             .await?;
         Ok(format!(
-            "签名有效：{}（证书 {}）",
+            "签名有效：{}（证书 {}，时间戳 {}）",
             v.common_name.unwrap_or_default(),
-            v.serial
+            v.serial,
+            at
         ))
     }
 

@@ -88,13 +88,13 @@ pub struct SignatureInfo {
     pub signer: String,
     pub serial: String,
     pub seal_id: Option<String>,
-    /// DER, hex.
+    /// The detached CMS SignedData with its timestamp (the `.p7s`), DER, hex.
     pub signature: String,
     pub signed_at: i64,
-    #[serde(skip)]
-    pub cert_der: Vec<u8>,
-    #[serde(skip)]
-    pub message: Vec<u8>,
+    /// The signingTime the phone signed (the Bidkey server's clock).
+    pub signing_time: u64,
+    /// The TSA's genTime for the signature.
+    pub timestamp_time: u64,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

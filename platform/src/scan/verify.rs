@@ -1,12 +1,16 @@
-//! What a reply proves, checked against the request the platform itself made: each
-//! signature over the exact message the platform expects (its own challenge, its own
-//! digests), the signer's chain, revocation, validity at the platform's receive time, the
-//! enterprise it expects and the grant for this platform; each unwrapped key for a file it
-//! asked about.
+//! What a reply proves, checked against the request the platform itself made: the
+//! challenge signature over the exact message the platform expects, or for each document a
+//! detached CMS SignedData whose messageDigest is the digest the platform computed itself;
+//! the signer's chain, revocation, validity at the platform's receive time, the enterprise
+//! it expects and the grant for this platform; each unwrapped key for a file it asked
+//! about. Each document signature then gets a `signatureTimeStampToken` from the Bidkey TSA,
+//! so its time is proven and not only claimed.
 
 use crate::client::PlatformClient;
 use crate::error::{PlatformError, Result};
+use crate::timestamp::TsaTrust;
 use crate::verify::{Expected, SignedMessage, Verified, Verifier};
+use bidkey_crypto::cms::{Content, HashAlgorithm, oids, verify_signed_data};
 use bidkey_crypto::x509::Cert;
 use bidkey_protocol::scan::*;
 
@@ -35,10 +39,15 @@ pub struct Signer {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedDocument {
     pub name: String,
-    pub seal_id: Option<String>,
-    pub signature: Vec<u8>,
-    /// The exact bytes signed (the digest, or the seal message).
-    pub message: Vec<u8>,
+    /// The seal and place the phone confirmed (as the platform asked).
+    pub seal: Option<SealPlacement>,
+    /// The detached CMS SignedData (DER) with the signer's chain and the TSA's
+    /// `signatureTimeStampToken`: the `.p7s` to keep, or a PDF's `/Contents`.
+    pub signed_data: Vec<u8>,
+    /// The signed attribute signingTime (the co-signing server's clock), Unix seconds.
+    pub signing_time: u64,
+    /// The timestamp's genTime, Unix seconds: when the signature provably existed.
+    pub timestamp_time: u64,
 }
 
 /// Everything a reply proved.
@@ -101,31 +110,34 @@ impl ReplyVerifier {
                     .signer_cert
                     .as_deref()
                     .ok_or(PlatformError::BadReply("signer certificate"))?;
+                if reply.documents.len() != documents.len() {
+                    return Err(PlatformError::BadReply("documents"));
+                }
                 let mut verified = None;
-                for doc in documents {
-                    let sig = reply
-                        .signatures
-                        .iter()
-                        .find(|s| s.name == doc.name)
-                        .ok_or(PlatformError::BadReply("a document's signature"))?;
-                    let wanted_seal = doc.seal.as_ref().and_then(|p| p.seal_id.as_deref());
-                    if wanted_seal.is_some() && wanted_seal != sig.seal_id.as_deref() {
-                        return Err(PlatformError::BadReply("seal"));
+                for (doc, got) in documents.iter().zip(&reply.documents) {
+                    if got.name != doc.name {
+                        return Err(PlatformError::BadReply("document order"));
                     }
-                    if doc.seal.is_none() && sig.seal_id.is_some() {
-                        return Err(PlatformError::BadReply("seal"));
-                    }
-                    let message = document_message(doc, sig.seal_id.as_deref());
-                    verified = Some(
-                        self.check(cert, &sig.signature, &message, &expected)
-                            .await?,
-                    );
+                    let (v, signing_time) = self
+                        .check_cms(
+                            Some(cert),
+                            &got.signed_data,
+                            doc.digest_alg,
+                            &doc.digest,
+                            &expected,
+                        )
+                        .await?;
+                    let (signed_data, timestamp_time) = self
+                        .timestamp(&got.signed_data, doc.digest_alg, &doc.digest)
+                        .await?;
                     out.documents.push(VerifiedDocument {
                         name: doc.name.clone(),
-                        seal_id: sig.seal_id.clone(),
-                        signature: sig.signature.clone(),
-                        message,
+                        seal: doc.seal.clone(),
+                        signed_data,
+                        signing_time,
+                        timestamp_time,
                     });
+                    verified = Some(v);
                 }
                 out.signer = verified.map(|v| signer(&v, cert)).transpose()?;
             }
@@ -155,24 +167,101 @@ impl ReplyVerifier {
         Ok(out)
     }
 
-    /// Verify one stored signature again, now: for a platform re-checking a bid before it
-    /// accepts it (a grant may have been revoked, a certificate revoked).
+    /// Verify a stored document signature again, now: for a platform re-checking a bid
+    /// before it accepts it (a grant may have been revoked, a certificate revoked).
+    /// `digest` is the platform's own digest of its stored file. Returns the signer and
+    /// the signature's timestamped time (a stored signature must carry its timestamp).
     pub async fn recheck(
         &self,
-        cert_der: &[u8],
-        signature: &[u8],
-        message: &[u8],
+        signed_data: &[u8],
+        digest_alg: DigestAlg,
+        digest: &[u8],
         uscc: Option<&str>,
-    ) -> Result<Verified> {
-        self.check(
-            cert_der,
-            signature,
-            message,
-            &Expected {
-                uscc: uscc.map(str::to_owned),
-            },
-        )
-        .await
+    ) -> Result<(Verified, u64)> {
+        let expected = Expected {
+            uscc: uscc.map(str::to_owned),
+        };
+        let (v, _) = self
+            .check_cms(None, signed_data, digest_alg, digest, &expected)
+            .await?;
+        let parsed = verify_signed_data(signed_data, detached(digest_alg, digest), &[])?;
+        let at = parsed
+            .signers
+            .first()
+            .and_then(|s| s.timestamps.first())
+            .ok_or(PlatformError::BadReply("no timestamp"))?;
+        crate::timestamp::check_tsa_chain(at, &self.tsa_trust())?;
+        Ok((v, at.gen_time))
+    }
+
+    /// A detached SignedData with exactly one signer, over `digest` (the platform's own),
+    /// of content type data, with a signingTime, by `cert_der` when given; then the
+    /// signer's chain, revocation and grant. Returns the signer and the signingTime.
+    async fn check_cms(
+        &self,
+        cert_der: Option<&[u8]>,
+        signed_data: &[u8],
+        digest_alg: DigestAlg,
+        digest: &[u8],
+        expected: &Expected,
+    ) -> Result<(Verified, u64)> {
+        let parsed = verify_signed_data(signed_data, detached(digest_alg, digest), &[])
+            .map_err(|_| PlatformError::BadReply("document signature"))?;
+        let [one] = parsed.signers.as_slice() else {
+            return Err(PlatformError::BadReply("document signers"));
+        };
+        let signer_der = one.cert.to_der();
+        if cert_der.is_some_and(|c| c != signer_der) {
+            return Err(PlatformError::BadReply("signer certificate"));
+        }
+        let attrs = one
+            .attributes
+            .as_ref()
+            .ok_or(PlatformError::BadReply("signed attributes"))?;
+        if ![oids::PKCS7_DATA, oids::GM_DATA].contains(&attrs.content_type) {
+            return Err(PlatformError::BadReply("content type"));
+        }
+        let signing_time = attrs
+            .signing_time
+            .ok_or(PlatformError::BadReply("signing time"))?;
+        let v = self
+            .check(
+                signer_der,
+                one.signer_info.signature(),
+                &attrs.der,
+                expected,
+            )
+            .await?;
+        Ok((v, signing_time))
+    }
+
+    /// Add the Bidkey TSA's timestamp of the signature; returns the new DER and genTime.
+    async fn timestamp(
+        &self,
+        signed_data: &[u8],
+        digest_alg: DigestAlg,
+        digest: &[u8],
+    ) -> Result<(Vec<u8>, u64)> {
+        let content = detached(digest_alg, digest);
+        let der = self
+            .client
+            .timestamp_signed_data(signed_data, content, &self.tsa_trust())
+            .await?;
+        let at = verify_signed_data(&der, content, &[])?
+            .signers
+            .first()
+            .and_then(|s| s.timestamps.first())
+            .map(|t| t.gen_time)
+            .ok_or(PlatformError::BadReply("no timestamp"))?;
+        Ok((der, at))
+    }
+
+    /// TSA certificates are issued by the Bidkey CA the platform already trusts.
+    fn tsa_trust(&self) -> TsaTrust {
+        TsaTrust {
+            roots: vec![self.verifier.anchor().root().clone()],
+            intermediates: self.verifier.anchor().intermediates().to_vec(),
+        }
     }
 
     async fn check(
@@ -211,6 +300,17 @@ impl ReplyVerifier {
         }
         let crls = crate::verify::fetch_crls(&self.client).await?;
         self.verifier.check_encryption_cert(&enc, unix_now(), &crls)
+    }
+}
+
+/// The platform's own digest of a detached document.
+fn detached(alg: DigestAlg, digest: &[u8]) -> Content<'_> {
+    Content::DetachedDigest {
+        algorithm: match alg {
+            DigestAlg::Sm3 => HashAlgorithm::Sm3,
+            DigestAlg::Sha256 => HashAlgorithm::Sha256,
+        },
+        digest,
     }
 }
 

@@ -32,8 +32,6 @@ const MAX_SEALED: usize = 1024 * 1024;
 const CLOCK_SKEW_SECS: i64 = 60;
 /// How long a request is kept after it was made.
 const RETAIN_SECS: i64 = 24 * 3600;
-/// Digests the platform computed (SM3 or SHA-256).
-const DIGEST_LEN: usize = 32;
 /// Longest name, id or account string inside an action.
 const MAX_FIELD: usize = 512;
 
@@ -120,9 +118,7 @@ fn check_action(action: &ScanAction) -> Result<()> {
         ScanAction::Sign { documents, .. } => {
             !documents.is_empty()
                 && documents.len() <= MAX_DOCUMENTS
-                && documents
-                    .iter()
-                    .all(|d| d.digest.len() == DIGEST_LEN && short(&d.name))
+                && documents.iter().all(|d| d.check().is_ok())
         }
         ScanAction::Decrypt {
             tender_id,

@@ -110,9 +110,18 @@ pub async fn whole_story(db: Option<DbUrl>) {
         "an enterprise certificate of A"
     );
     assert!(cert.serial_hex().eq_ignore_ascii_case(&o.bid_signer_serial));
-    let der = std::fs::read(docs.join(format!("{name}.sig.der"))).expect("signature");
-    let hexed = std::fs::read_to_string(docs.join(format!("{name}.sig.hex"))).expect("hex");
-    assert_eq!(hex::encode(&der), hexed.trim());
+    // The signature: a detached CMS (DER) over the bid, by that certificate, with the
+    // Bidkey TSA's timestamp of the signature.
+    let p7s = std::fs::read(docs.join(format!("{name}.p7s"))).expect("signature");
+    let cms = bidkey_crypto::cms::verify_signed_data(
+        &p7s,
+        bidkey_crypto::cms::Content::Detached(&plain),
+        &[],
+    )
+    .expect("the .p7s verifies over the saved bid");
+    assert_eq!(cms.signers.len(), 1);
+    assert_eq!(cms.signers[0].cert, cert);
+    assert_eq!(cms.signers[0].timestamps.len(), 1, "timestamped");
     let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert!(encrypted.len() > plain.len());
     // The price is in the plain file and nowhere in the encrypted one.

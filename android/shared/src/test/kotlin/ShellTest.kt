@@ -61,6 +61,29 @@ fun unitTests() {
         expect(server.message == "请稍后再试（42秒后可重试）" && server.action == ErrorAction.RETRY && server.serverCode == "sms_too_soon") { "$server" }
         expect(UiError.of(BidkeyException.Network("down"), Lang.EN).action == ErrorAction.RETRY) { "network" }
         expect(UiError.of(BidkeyException.NotLoggedIn(), Lang.EN).action == ErrorAction.LOG_IN) { "login" }
+        val seal = UiError.of(BidkeyException.InvalidInput("seal"), Lang.ZH)
+        expect(seal.message.contains("印章")) { seal.message }
+    }
+    step("scan page of a sign request: the core's document view, digest, pages, seal and place") {
+        val seal = SealView(
+            sealId = "s1", sealName = "投标专用章", imagePng = byteArrayOf(1, 2), page = 3u,
+            xMm = 120u, yMm = 240u, widthMm = 42u, heightMm = 42u,
+        )
+        val doc = DocumentView(
+            name = "技术标.pdf", digestAlg = DigestAlg.SM3, digestHex = "ab".repeat(32),
+            digestShort = "abababab…abababab", pageCount = 3u, seal = seal,
+        )
+        val view = ScanView(
+            requestId = "r1", kind = ScanKind.SIGN, platformId = "p1", platformName = "交易中心",
+            origin = "https://ggzy.example", verificationCode = "4821", expiresAt = 0, sessionId = null,
+            action = ScanAction.Sign(uscc = null, documents = emptyList()), documents = listOf(doc),
+            certificate = null, decryptableFiles = emptyList(),
+        )
+        val zh = cn.bidkey.shared.scan.ScanText.details(view, Lang.ZH)
+        expect(zh.any { it == "· 技术标.pdf（SM3 abababab…abababab，共3页）" }) { "$zh" }
+        expect(zh.any { it.contains("盖章：投标专用章，第3页，距左120毫米、距上240毫米，42×42毫米") }) { "$zh" }
+        val en = cn.bidkey.shared.scan.ScanText.details(view, Lang.EN)
+        expect(en.any { it.contains("Seal: 投标专用章, page 3, 120 mm from the left, 240 mm from the top, 42×42 mm") }) { "$en" }
     }
 }
 

@@ -1,6 +1,7 @@
 package cn.bidkey.app.ui
 
 import android.Manifest
+import android.graphics.BitmapFactory
 import android.content.pm.PackageManager
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
@@ -10,10 +11,12 @@ import androidx.camera.core.ImageProxy
 import androidx.camera.core.Preview
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
+import androidx.compose.foundation.Image
 import androidx.compose.foundation.layout.*
 import androidx.compose.material3.*
 import androidx.compose.runtime.*
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.platform.LocalLifecycleOwner
 import androidx.compose.ui.unit.dp
@@ -59,6 +62,12 @@ fun ScanScreen(vm: ScanViewModel, w: Words, onSessions: () -> Unit) {
                     // Origin, the four digits to compare, what is asked (documents with digests,
                     // files, session terms) and the certificate: ScanText.details in the app's language.
                     vm.details().forEach { Text(it) }
+                    // The seal images the server holds for the seals to be placed.
+                    r.documents.mapNotNull { it.seal }.forEach { s ->
+                        BitmapFactory.decodeByteArray(s.imagePng, 0, s.imagePng.size)?.let { bmp ->
+                            Image(bmp.asImageBitmap(), contentDescription = s.sealName, modifier = Modifier.size(64.dp))
+                        }
+                    }
                     if (vm.offersAutoConfirm()) {
                         Row {
                             Switch(checked = autoConfirm, onCheckedChange = { autoConfirm = it })

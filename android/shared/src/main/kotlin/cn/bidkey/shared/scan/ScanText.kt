@@ -39,10 +39,16 @@ object ScanText {
         when (val a = v.action) {
             is ScanAction.Bind -> lines += t("平台账号：", "Platform account: ") + a.platformUser
             is ScanAction.Login -> {}
-            is ScanAction.Sign -> a.documents.forEach { d ->
+            // The core's own view of each document: exactly what it will sign (CMS over the digest).
+            is ScanAction.Sign -> v.documents.forEach { d ->
                 val alg = if (d.digestAlg == DigestAlg.SM3) "SM3" else "SHA-256"
-                val seal = d.seal?.let { s -> t("，第${s.page}页盖章", ", seal on page ${s.page}") } ?: ""
-                lines += "· ${d.name}（$alg ${d.digestHex}）$seal"
+                lines += "· ${d.name}（$alg ${d.digestShort}，" + t("共${d.pageCount}页）", "${d.pageCount} pages)")
+                d.seal?.let { s ->
+                    lines += t(
+                        "  盖章：${s.sealName}，第${s.page}页，距左${s.xMm}毫米、距上${s.yMm}毫米，${s.widthMm}×${s.heightMm}毫米",
+                        "  Seal: ${s.sealName}, page ${s.page}, ${s.xMm} mm from the left, ${s.yMm} mm from the top, ${s.widthMm}×${s.heightMm} mm",
+                    )
+                }
             }
             is ScanAction.Decrypt -> {
                 lines += t("项目：", "Tender: ") + a.tenderName

@@ -1,0 +1,9 @@
+//! Pure scan logic, without HTTP or storage: what a sign request's documents mean on the
+//! confirmation screen ([`view`]) and what the phone signs for each of them
+//! ([`what_is_signed`]). The flows in `crate::flows::scan` fetch, co-sign and send.
+
+pub mod view;
+pub mod what_is_signed;
+
+pub use view::{DocumentRefusal, DocumentView, SealView, UsableSeal, document_views};
+pub use what_is_signed::{signed_attributes, signed_document};
