@@ -509,6 +509,12 @@ fn later_changes<F: Read + Seek>(
             vec!["the signed bytes do not end a revision".into()],
         ));
     }
+    if !pdf.sections.iter().any(|s| s.offset >= end) {
+        return Ok((
+            LaterChanges::Unknown,
+            vec!["bytes after the signed revision that are not a revision".into()],
+        ));
+    }
     let changed: BTreeSet<u32> = pdf
         .sections
         .iter()
