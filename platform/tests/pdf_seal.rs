@@ -705,3 +705,66 @@ fn ten_thousand_signatures_and_a_huge_contents_are_refused_not_crashed() {
     assert!(r.signatures.iter().all(|s| !s.intact && s.error.is_some()));
     assert!(!r.all_valid());
 }
+
+fn os(s: &str) -> &std::ffi::OsStr {
+    s.as_ref()
+}
+
+#[test]
+fn the_cli_verifies_pdfs_and_cms() {
+    let p = pki(false, T0);
+    let input = fixture::bid_pdf("投标文件", 2, false);
+    let (sealed, prepared) = seal(&p, &input, placement(1), T0 + 60);
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let sealed_path = write(d, "sealed.pdf", &sealed);
+    let changed_path = write(d, "changed.pdf", &change_page_content(&sealed));
+    write(d, "root.pem", p.root.to_pem().expect("pem").as_bytes());
+    write(d, "ca.der", p.ca.to_der());
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_bidkey-platform"))
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("binary runs")
+    };
+    let trust = ["--root", "root.pem", "--ca", "ca.der", "--at", "1767229200"];
+    let mut args: Vec<&std::ffi::OsStr> = vec![os("verify-pdf"), sealed_path.as_os_str(), os("--json")];
+    args.extend(trust.iter().map(|a| os(a)));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = &v["signatures"][0];
+    assert_eq!(s["intact"], true);
+    assert_eq!(s["signer"]["uscc"], USCC);
+    assert_eq!(s["signer"]["timestamp"], T0 + 60);
+    assert_eq!(s["signer"]["chain"]["status"], "valid");
+    // Plain text, and a changed document refused.
+    args[1] = changed_path.as_os_str();
+    args.remove(2);
+    let out = run(&args);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOT VALID") && text.contains("Modified"), "{text}");
+    // Without a root nothing is called valid.
+    let out = run(&[os("verify-pdf"), sealed_path.as_os_str()]);
+    assert!(!out.status.success());
+    // verify-cms over the CMS from /Contents and the ByteRange bytes.
+    let [_, a, b, c] = prepared.byte_range.map(|x| x as usize);
+    let der_padded = hex::decode(&sealed[a + 1..b - 1]).expect("hex");
+    let total = 4 + u16::from_be_bytes([der_padded[2], der_padded[3]]) as usize;
+    write(d, "sig.p7s", &der_padded[..total]);
+    let mut signed = sealed[..a].to_vec();
+    signed.extend_from_slice(&sealed[b..b + c]);
+    write(d, "signed.bin", &signed);
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec![os("verify-cms"), os("sig.p7s"), os("--content"), os("signed.bin")];
+    args.extend(trust.iter().map(|a| os(a)));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("chain: valid"));
+    write(d, "signed.bin", &signed[1..]);
+    let out = run(&args);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("messageDigest"), "{}", String::from_utf8_lossy(&out.stderr));
+}
