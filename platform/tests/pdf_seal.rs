@@ -535,6 +535,12 @@ fn inputs_with_object_and_xref_streams_are_sealed() {
     assert_eq!(r.signatures.len(), 2);
     assert!(r.all_valid(), "{r:?}");
     qpdf_check(&write(dir.path(), "compact-sealed.pdf", &twice));
+
+    let hybrid = fixture::hybrid_pdf("投标文件 hybrid", 2);
+    qpdf_check(&write(dir.path(), "hybrid.pdf", &hybrid));
+    let (sealed, _) = seal(&p, &hybrid, placement(2), T0 + 60);
+    assert!(report(&p, &sealed, &[]).all_valid());
+    qpdf_check(&write(dir.path(), "hybrid-sealed.pdf", &sealed));
 }
 
 #[test]

@@ -177,6 +177,30 @@ pub fn bid_pdf(title: &str, pages: u32, compact: bool) -> Vec<u8> {
     out
 }
 
+/// A hybrid-reference file (§7.5.8.4): the compact file with a cross-reference table whose
+/// trailer names the xref stream in `/XRefStm`, as files made for both PDF 1.4 and 1.5
+/// readers are.
+pub fn hybrid_pdf(title: &str, pages: u32) -> Vec<u8> {
+    let mut out = bid_pdf(title, pages, true);
+    let text = String::from_utf8_lossy(&out);
+    let stm_at: usize = text
+        .rsplit("startxref\n")
+        .next()
+        .and_then(|t| t.lines().next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let size = 2 * pages + 9;
+    let x = out.len();
+    out.extend_from_slice(
+        format!(
+            "xref\n0 1\n0000000000 65535 f\r\ntrailer\n<</Size {size} /Root 1 0 R /Info 6 0 R \
+             /XRefStm {stm_at}>>\nstartxref\n{x}\n%%EOF\n"
+        )
+        .as_bytes(),
+    );
+    out
+}
+
 fn utf16_hex(s: &str) -> String {
     s.encode_utf16()
         .flat_map(u16::to_be_bytes)

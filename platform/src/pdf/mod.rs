@@ -43,3 +43,35 @@ pub enum PdfProblem {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// Run every entry point of the reader over `data` and drop the results: what the fuzz
+/// target and the corpus test call. Only a panic is a failure.
+pub fn fuzz_one(data: &[u8]) {
+    use std::io::Cursor;
+    if let Ok(mut f) = file::PdfFile::open(Cursor::new(data)) {
+        let _ = f.pages();
+        let _ = f.catalog(None);
+    }
+    let _ = verify::verify(Cursor::new(data), &verify::VerifyOptions::default());
+    let png = fixture::seal_png(16);
+    let req = SealRequest {
+        placement: Placement {
+            page: 1,
+            x: 10.0,
+            y: 10.0,
+            width: 20.0,
+            height: 20.0,
+        },
+        seal_png: &png,
+        digest: bidkey_crypto::cms::HashAlgorithm::Sha256,
+        signing_time: 0,
+        contents_capacity: 64,
+        field_name: None,
+    };
+    let mut out = Vec::new();
+    if let Ok(prepared) = prepare(Cursor::new(data), &mut out, &req) {
+        // What was written must read back.
+        let _ = verify::verify(Cursor::new(&out), &verify::VerifyOptions::default());
+        let _ = prepared;
+    }
+}
