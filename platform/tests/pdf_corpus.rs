@@ -19,7 +19,10 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .collect();
     files.sort();
     files.push(("generated".into(), fixture::bid_pdf("投标", 2, false)));
-    files.push(("generated-compact".into(), fixture::bid_pdf("投标", 2, true)));
+    files.push((
+        "generated-compact".into(),
+        fixture::bid_pdf("投标", 2, true),
+    ));
     files
 }
 
@@ -104,13 +107,26 @@ fn write_corpus() {
     let compact = fixture::bid_pdf("投标文件", 1, true);
     w("plain.pdf", &plain);
     w("compact.pdf", &compact);
-    for (name, input, sm2) in [("sealed-p256.pdf", &plain, false), ("sealed-sm2-compact.pdf", &compact, true)] {
+    for (name, input, sm2) in [
+        ("sealed-p256.pdf", &plain, false),
+        ("sealed-sm2-compact.pdf", &compact, true),
+    ] {
         let p = bidkey_testkit::pki::pki(sm2, T0);
         let png = fixture::seal_png(24);
         let req = pdf::SealRequest {
-            placement: pdf::Placement { page: 1, x: 300.0, y: 100.0, width: 60.0, height: 60.0 },
+            placement: pdf::Placement {
+                page: 1,
+                x: 300.0,
+                y: 100.0,
+                width: 60.0,
+                height: 60.0,
+            },
             seal_png: &png,
-            digest: if sm2 { HashAlgorithm::Sm3 } else { HashAlgorithm::Sha256 },
+            digest: if sm2 {
+                HashAlgorithm::Sm3
+            } else {
+                HashAlgorithm::Sha256
+            },
             signing_time: T0,
             contents_capacity: 6000,
             field_name: None,
@@ -118,8 +134,23 @@ fn write_corpus() {
         let mut out = Cursor::new(Vec::new());
         let prepared = pdf::prepare(Cursor::new(input), &mut out, &req).expect("prepare");
         let chain = p.chain();
-        let tsa = TsaSigner { key: p.tsa_key.signer(), cert: &p.tsa, chain: &chain, policy: oids::DEFAULT_TSA_POLICY };
-        pdf::sign_prepared(&mut out, &prepared, p.signer_key.signer(), &p.signer, &chain, ContentTypes::Pkcs7, T0, Some((&tsa, T0))).expect("sign");
+        let tsa = TsaSigner {
+            key: p.tsa_key.signer(),
+            cert: &p.tsa,
+            chain: &chain,
+            policy: oids::DEFAULT_TSA_POLICY,
+        };
+        pdf::sign_prepared(
+            &mut out,
+            &prepared,
+            p.signer_key.signer(),
+            &p.signer,
+            &chain,
+            ContentTypes::Pkcs7,
+            T0,
+            Some((&tsa, T0)),
+        )
+        .expect("sign");
         w(name, &out.into_inner());
     }
     w("hybrid.pdf", &fixture::hybrid_pdf("投标文件", 1));

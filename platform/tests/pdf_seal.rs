@@ -110,10 +110,18 @@ fn qpdf_check(path: &Path) {
     if !have("qpdf") {
         return;
     }
-    let out = Command::new("qpdf").arg("--check").arg(path).output().expect("qpdf");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let out = Command::new("qpdf")
+        .arg("--check")
+        .arg(path)
+        .output()
+        .expect("qpdf");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "qpdf --check failed:\n{text}");
-    assert!(text.contains("No syntax or stream encoding errors"), "{text}");
+    assert!(
+        text.contains("No syntax or stream encoding errors"),
+        "{text}"
+    );
 }
 
 fn pdfsig(path: &Path) -> String {
@@ -130,7 +138,10 @@ fn pyhanko(dir: &Path, p: &Pki, path: &Path) -> Option<serde_json::Value> {
         .status()
         .expect("python3");
     if !probe.success() {
-        assert!(std::env::var_os("CI").is_none(), "pyHanko is required in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pyHanko is required in CI"
+        );
         eprintln!("\n!!!!! SKIPPED: pyHanko is not installed; CI installs it (.ci/run) !!!!!\n");
         return None;
     }
@@ -166,10 +177,16 @@ fn a_p256_seal_is_accepted_by_pyhanko_pdfsig_qpdf_and_is_visible_where_placed() 
     let input = fixture::bid_pdf("测试建设有限公司 投标文件", 3, false);
     let (sealed, prepared) = seal(&p, &input, placement(2), T0 + 60);
     assert_eq!(prepared.len, sealed.len() as u64);
-    assert_eq!(&sealed[..input.len()], &input[..], "an incremental update only appends");
+    assert_eq!(
+        &sealed[..input.len()],
+        &input[..],
+        "an incremental update only appends"
+    );
 
     let r = report(&p, &sealed, &[]);
-    let [s] = &r.signatures[..] else { panic!("one signature: {r:?}") };
+    let [s] = &r.signatures[..] else {
+        panic!("one signature: {r:?}")
+    };
     assert!(s.intact, "{s:?}");
     assert!(s.covers_whole_file);
     assert_eq!(s.later_changes, LaterChanges::None);
@@ -189,7 +206,10 @@ fn a_p256_seal_is_accepted_by_pyhanko_pdfsig_qpdf_and_is_visible_where_placed() 
         assert!(text.contains("Signature #1"), "{text}");
         assert!(!text.contains("Signature #2"), "{text}");
         assert!(text.contains("adbe.pkcs7.detached"), "{text}");
-        assert!(text.contains("Signature Validation: Signature is Valid"), "{text}");
+        assert!(
+            text.contains("Signature Validation: Signature is Valid"),
+            "{text}"
+        );
         assert!(text.contains("Total document signed"), "{text}");
     }
     if have("pdftoppm") {
@@ -204,14 +224,21 @@ fn a_p256_seal_is_accepted_by_pyhanko_pdfsig_qpdf_and_is_visible_where_placed() 
         let png = dir.path().join("page.png");
         let pl = placement(2);
         let centre = rendered_pixel(&png, pl.x + pl.width / 2.0, pl.y + pl.height / 2.0);
-        assert!(centre[0] > 180 && centre[1] < 80 && centre[2] < 80, "seal red at the centre: {centre:?}");
+        assert!(
+            centre[0] > 180 && centre[1] < 80 && centre[2] < 80,
+            "seal red at the centre: {centre:?}"
+        );
         let ring = rendered_pixel(&png, pl.x + pl.width / 2.0, pl.y + pl.height * 0.06);
         assert!(ring[0] > 150 && ring[1] < 110, "the ring: {ring:?}");
         let outside = rendered_pixel(&png, pl.x - 60.0, pl.y + pl.height / 2.0);
         assert_eq!(outside, [255, 255, 255], "white outside the seal");
         // Transparent corner of the seal picture: the page shows through.
         let corner = rendered_pixel(&png, pl.x + 2.0, pl.y + 2.0);
-        assert_eq!(corner, [255, 255, 255], "the soft mask keeps the corners transparent");
+        assert_eq!(
+            corner,
+            [255, 255, 255],
+            "the soft mask keeps the corners transparent"
+        );
     }
     if let Some(v) = pyhanko(dir.path(), &p, &path) {
         let sigs = v.as_array().expect("array");
@@ -248,7 +275,10 @@ fn a_second_signer_keeps_the_first_valid() {
     let last = &r.signatures[2];
     assert!(last.intact && last.covers_whole_file);
     // The third signer is of another PKI: intact, but not chained to this root.
-    assert!(matches!(last.signer.as_ref().expect("signer").chain, Check::Invalid(_)));
+    assert!(matches!(
+        last.signer.as_ref().expect("signer").chain,
+        Check::Invalid(_)
+    ));
 
     let dir = tempfile::tempdir().expect("tmp");
     let path = write(dir.path(), "twice.pdf", &twice);
@@ -287,7 +317,15 @@ fn a_changed_byte_inside_or_outside_the_byte_range_is_caught() {
     inside[pos + 7] = b'9';
     let r = report(&p, &inside, &[]);
     assert!(!r.signatures[0].intact, "{:?}", r.signatures[0]);
-    assert!(r.signatures[0].error.as_deref().unwrap_or("").contains("messageDigest"), "{:?}", r.signatures[0]);
+    assert!(
+        r.signatures[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("messageDigest"),
+        "{:?}",
+        r.signatures[0]
+    );
 
     // Outside: a hex digit of the CMS in /Contents (the gap the ByteRange leaves out).
     let mut outside = sealed.clone();
@@ -300,9 +338,7 @@ fn a_changed_byte_inside_or_outside_the_byte_range_is_caught() {
     let mut widened = sealed.clone();
     let br = format!(
         "[0 {} {} {}]",
-        prepared.byte_range[1],
-        prepared.byte_range[2],
-        prepared.byte_range[3]
+        prepared.byte_range[1], prepared.byte_range[2], prepared.byte_range[3]
     );
     let pos = widened
         .windows(br.len())
@@ -383,7 +419,10 @@ fn a_pdf_changed_after_signing_is_reported() {
     let s = &r.signatures[0];
     assert!(s.intact, "the signed bytes are untouched");
     assert_eq!(s.later_changes, LaterChanges::Modified, "{s:?}");
-    assert!(s.later_change_details.iter().any(|d| d.contains("Page")), "{s:?}");
+    assert!(
+        s.later_change_details.iter().any(|d| d.contains("Page")),
+        "{s:?}"
+    );
     assert!(!s.is_valid() && !r.all_valid());
     let dir = tempfile::tempdir().expect("tmp");
     let path = write(dir.path(), "changed.pdf", &changed);
@@ -432,7 +471,10 @@ fn revocation_is_judged_at_the_timestamped_time() {
     .expect("root crl");
     // Revoked after the timestamp: the signature was made while the certificate was good.
     let r = report(&p, &sealed, &[crl(T0 + 3600), root_crl.clone()]);
-    assert_eq!(r.signatures[0].signer.as_ref().expect("s").revocation, Check::Valid);
+    assert_eq!(
+        r.signatures[0].signer.as_ref().expect("s").revocation,
+        Check::Valid
+    );
     assert!(r.all_valid());
     // Revoked before it.
     let r = report(&p, &sealed, &[crl(T0 + 30), root_crl]);
@@ -488,11 +530,17 @@ fn sm2_seals_verify_here_and_in_the_python_checker() {
         .status()
         .expect("python3");
     if !probe.success() {
-        assert!(std::env::var_os("CI").is_none(), "asn1crypto and gmssl-fast are required in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "asn1crypto and gmssl-fast are required in CI"
+        );
         eprintln!("\n!!!!! SKIPPED: asn1crypto/gmssl-fast missing; CI installs them !!!!!\n");
         return;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../crypto/tests/sm2_cms_check.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crypto/tests/sm2_cms_check.py"
+    );
     let out = Command::new("python3")
         .arg(script)
         .arg(&cms)
@@ -547,7 +595,11 @@ fn inputs_with_object_and_xref_streams_are_sealed() {
 fn sealing_streams_a_file_and_patches_contents_in_place() {
     let p = pki(false, T0);
     let dir = tempfile::tempdir().expect("tmp");
-    let input_path = write(dir.path(), "in.pdf", &fixture::bid_pdf("投标文件", 4, false));
+    let input_path = write(
+        dir.path(),
+        "in.pdf",
+        &fixture::bid_pdf("投标文件", 4, false),
+    );
     let out_path = dir.path().join("out.pdf");
     let png = fixture::seal_png(100);
     let req = SealRequest {
@@ -596,9 +648,15 @@ fn sealing_streams_a_file_and_patches_contents_in_place() {
     assert_eq!(s.signer.as_ref().expect("s").timestamp, None);
     assert_eq!(s.signer.as_ref().expect("s").checked_at, T0 + 10);
     // A CMS larger than the reservation is refused, and the file is left as it was.
-    let mut f = std::fs::File::options().write(true).open(&out_path).expect("open");
+    let mut f = std::fs::File::options()
+        .write(true)
+        .open(&out_path)
+        .expect("open");
     let err = pdf::finish(&mut f, &prepared, &vec![0x30; 9000]).expect_err("too big");
-    assert!(matches!(err, PlatformError::Pdf(PdfProblem::TooLarge(_))), "{err}");
+    assert!(
+        matches!(err, PlatformError::Pdf(PdfProblem::TooLarge(_))),
+        "{err}"
+    );
 }
 
 #[test]
@@ -612,7 +670,10 @@ fn bad_inputs_are_clear_errors() {
     assert!(matches!(open(b"hello"), Err(PdfProblem::NotPdf)));
     assert!(matches!(open(b""), Err(PdfProblem::NotPdf)));
     // Truncated: no startxref.
-    assert!(matches!(open(&good[..good.len() / 2]), Err(PdfProblem::Truncated(_))));
+    assert!(matches!(
+        open(&good[..good.len() / 2]),
+        Err(PdfProblem::Truncated(_))
+    ));
     // Broken xref: startxref points into the middle of an object.
     let pos = good
         .windows(10)
@@ -621,11 +682,29 @@ fn bad_inputs_are_clear_errors() {
         + 10;
     let mut broken = good[..pos].to_vec();
     broken.extend_from_slice(b"20\n%%EOF\n");
-    assert!(matches!(open(&broken), Err(PdfProblem::Syntax { .. })), "{:?}", open(&broken));
+    assert!(
+        matches!(open(&broken), Err(PdfProblem::Syntax { .. })),
+        "{:?}",
+        open(&broken)
+    );
     // A /Prev loop: the only section names itself.
-    let start = String::from_utf8_lossy(&good[pos..]).lines().next().unwrap_or("0").to_string();
+    let start = String::from_utf8_lossy(&good[pos..])
+        .lines()
+        .next()
+        .unwrap_or("0")
+        .to_string();
     let looped = replace(&good, b"/Size", format!("/Prev {start} /Size").as_bytes());
-    assert!(matches!(open(&looped), Err(PdfProblem::Syntax { what: "xref /Prev chain loops", .. })), "{:?}", open(&looped));
+    assert!(
+        matches!(
+            open(&looped),
+            Err(PdfProblem::Syntax {
+                what: "xref /Prev chain loops",
+                ..
+            })
+        ),
+        "{:?}",
+        open(&looped)
+    );
     // Sealing an encrypted file says so.
     let png = fixture::seal_png(50);
     let req = SealRequest {
@@ -642,9 +721,15 @@ fn bad_inputs_are_clear_errors() {
     let mut bad = req.clone();
     bad.placement.page = 3;
     assert!(pdf::prepare(Cursor::new(&good), &mut Vec::new(), &bad).is_err());
-    bad.placement = Placement { width: 0.0, ..placement(1) };
+    bad.placement = Placement {
+        width: 0.0,
+        ..placement(1)
+    };
     assert!(pdf::prepare(Cursor::new(&good), &mut Vec::new(), &bad).is_err());
-    let bad = SealRequest { seal_png: b"GIF89a", ..req.clone() };
+    let bad = SealRequest {
+        seal_png: b"GIF89a",
+        ..req.clone()
+    };
     assert!(pdf::prepare(Cursor::new(&good), &mut Vec::new(), &bad).is_err());
 }
 
@@ -689,8 +774,11 @@ fn many_signatures(n: usize, contents_len: usize) -> Vec<u8> {
         out.extend_from_slice(format!("{o:010} 00000 n\r\n").as_bytes());
     }
     out.extend_from_slice(
-        format!("trailer\n<</Size {} /Root 1 0 R>>\nstartxref\n{x}\n%%EOF\n", offs.len() + 1)
-            .as_bytes(),
+        format!(
+            "trailer\n<</Size {} /Root 1 0 R>>\nstartxref\n{x}\n%%EOF\n",
+            offs.len() + 1
+        )
+        .as_bytes(),
     );
     out
 }
@@ -699,11 +787,17 @@ fn many_signatures(n: usize, contents_len: usize) -> Vec<u8> {
 fn ten_thousand_signatures_and_a_huge_contents_are_refused_not_crashed() {
     let many = many_signatures(10_000, 1);
     let err = pdf::verify(Cursor::new(many), &VerifyOptions::default()).expect_err("too many");
-    assert!(matches!(err, PlatformError::Pdf(PdfProblem::TooMany(_))), "{err}");
+    assert!(
+        matches!(err, PlatformError::Pdf(PdfProblem::TooMany(_))),
+        "{err}"
+    );
     // 17 MB of /Contents (34 MB of hex): beyond the object size read into memory.
     let huge = many_signatures(1, 17 << 20);
     let err = pdf::verify(Cursor::new(huge), &VerifyOptions::default()).expect_err("too large");
-    assert!(matches!(err, PlatformError::Pdf(PdfProblem::TooLarge(_))), "{err}");
+    assert!(
+        matches!(err, PlatformError::Pdf(PdfProblem::TooLarge(_))),
+        "{err}"
+    );
     // A smaller but malformed signature: a clear per-signature error.
     let small = many_signatures(3, 10);
     let r = pdf::verify(Cursor::new(small), &VerifyOptions::default()).expect("report");
@@ -735,10 +829,15 @@ fn the_cli_verifies_pdfs_and_cms() {
             .expect("binary runs")
     };
     let trust = ["--root", "root.pem", "--ca", "ca.der", "--at", "1767229200"];
-    let mut args: Vec<&std::ffi::OsStr> = vec![os("verify-pdf"), sealed_path.as_os_str(), os("--json")];
+    let mut args: Vec<&std::ffi::OsStr> =
+        vec![os("verify-pdf"), sealed_path.as_os_str(), os("--json")];
     args.extend(trust.iter().map(|a| os(a)));
     let out = run(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let s = &v["signatures"][0];
     assert_eq!(s["intact"], true);
@@ -751,7 +850,10 @@ fn the_cli_verifies_pdfs_and_cms() {
     let out = run(&args);
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("NOT VALID") && text.contains("Modified"), "{text}");
+    assert!(
+        text.contains("NOT VALID") && text.contains("Modified"),
+        "{text}"
+    );
     // Without a root nothing is called valid.
     let out = run(&[os("verify-pdf"), sealed_path.as_os_str()]);
     assert!(!out.status.success());
@@ -763,14 +865,26 @@ fn the_cli_verifies_pdfs_and_cms() {
     let mut signed = sealed[..a].to_vec();
     signed.extend_from_slice(&sealed[b..b + c]);
     write(d, "signed.bin", &signed);
-    let mut args: Vec<&std::ffi::OsStr> =
-        vec![os("verify-cms"), os("sig.p7s"), os("--content"), os("signed.bin")];
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        os("verify-cms"),
+        os("sig.p7s"),
+        os("--content"),
+        os("signed.bin"),
+    ];
     args.extend(trust.iter().map(|a| os(a)));
     let out = run(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("chain: valid"));
     write(d, "signed.bin", &signed[1..]);
     let out = run(&args);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("messageDigest"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("messageDigest"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

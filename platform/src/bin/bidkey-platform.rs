@@ -4,9 +4,9 @@
 //! (`verify-pdf`) or a CMS message (`verify-cms`).
 
 use base64::Engine;
+use bidkey_crypto::cms::Content;
 use bidkey_crypto::x509::{Cert, Crl};
 use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
-use bidkey_crypto::cms::Content;
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::pdf;
 use bidkey_platform::pdf::verify::{Check, VerifyOptions};
@@ -154,7 +154,11 @@ impl TrustArgs {
         };
         Ok(Trust {
             anchor,
-            crls: self.crl.iter().map(|p| read_crl(p)).collect::<Result<_>>()?,
+            crls: self
+                .crl
+                .iter()
+                .map(|p| read_crl(p))
+                .collect::<Result<_>>()?,
             now: match self.at {
                 Some(t) => t,
                 None => now()?,
@@ -316,12 +320,18 @@ fn run(command: Command) -> Result<()> {
             let trust = trust.load()?;
             let report = pdf::verify(BufReader::new(File::open(&file)?), &trust.options())?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report).map_err(|_| PlatformError::Malformed("report"))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|_| PlatformError::Malformed("report"))?
+                );
             } else {
                 print_pdf_report(&report);
             }
             if !report.all_valid() {
-                return Err(PlatformError::BadReply("not every signature of the PDF is valid"));
+                return Err(PlatformError::BadReply(
+                    "not every signature of the PDF is valid",
+                ));
             }
             Ok(())
         }
@@ -343,15 +353,24 @@ fn run(command: Command) -> Result<()> {
                 &trust.options(),
             )?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&signers).map_err(|_| PlatformError::Malformed("report"))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&signers)
+                        .map_err(|_| PlatformError::Malformed("report"))?
+                );
             } else {
                 for (i, s) in signers.iter().enumerate() {
                     println!("signer #{}", i + 1);
                     print_signer(s);
                 }
             }
-            if !signers.iter().all(|s| s.chain.is_valid() && !matches!(s.revocation, Check::Invalid(_))) {
-                return Err(PlatformError::BadReply("a signer's certificate is not valid"));
+            if !signers
+                .iter()
+                .all(|s| s.chain.is_valid() && !matches!(s.revocation, Check::Invalid(_)))
+            {
+                return Err(PlatformError::BadReply(
+                    "a signer's certificate is not valid",
+                ));
             }
             Ok(())
         }
@@ -429,12 +448,37 @@ fn print_verified(v: &Verified) {
 }
 
 fn print_pdf_report(r: &pdf::PdfReport) {
-    println!("file: {} bytes, {} revision(s), {} signature(s)", r.file_len, r.revisions, r.signatures.len());
+    println!(
+        "file: {} bytes, {} revision(s), {} signature(s)",
+        r.file_len,
+        r.revisions,
+        r.signatures.len()
+    );
     for (i, s) in r.signatures.iter().enumerate() {
-        println!("signature #{} field {:?}: {}", i + 1, s.field, if s.is_valid() { "VALID" } else { "NOT VALID" });
-        println!("  intact: {}{}", s.intact, s.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default());
+        println!(
+            "signature #{} field {:?}: {}",
+            i + 1,
+            s.field,
+            if s.is_valid() { "VALID" } else { "NOT VALID" }
+        );
+        println!(
+            "  intact: {}{}",
+            s.intact,
+            s.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
         println!("  covers whole file: {}", s.covers_whole_file);
-        println!("  changes after signing: {:?}{}", s.later_changes, if s.later_change_details.is_empty() { String::new() } else { format!(" ({})", s.later_change_details.join("; ")) });
+        println!(
+            "  changes after signing: {:?}{}",
+            s.later_changes,
+            if s.later_change_details.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.later_change_details.join("; "))
+            }
+        );
         if let Some(signer) = &s.signer {
             print_signer(signer);
         }
@@ -446,9 +490,21 @@ fn print_signer(s: &pdf::verify::SignerReport) {
     println!("  enterprise: {}", s.enterprise.as_deref().unwrap_or("-"));
     println!("  uscc: {}", s.uscc.as_deref().unwrap_or("-"));
     println!("  serial: {}", s.serial);
-    println!("  algorithm: {} / {}", s.signature_algorithm, s.digest_algorithm);
-    println!("  claimed signing time: {}", s.claimed_signing_time.map_or("-".into(), |t| t.to_string()));
-    println!("  timestamp: {}", s.timestamp.map_or("none".into(), |t| format!("{t} by {}", s.timestamp_authority.as_deref().unwrap_or("?"))));
+    println!(
+        "  algorithm: {} / {}",
+        s.signature_algorithm, s.digest_algorithm
+    );
+    println!(
+        "  claimed signing time: {}",
+        s.claimed_signing_time.map_or("-".into(), |t| t.to_string())
+    );
+    println!(
+        "  timestamp: {}",
+        s.timestamp.map_or("none".into(), |t| format!(
+            "{t} by {}",
+            s.timestamp_authority.as_deref().unwrap_or("?")
+        ))
+    );
     println!("  checked at: {}", s.checked_at);
     println!("  chain: {}", check_text(&s.chain));
     println!("  revocation: {}", check_text(&s.revocation));
@@ -469,10 +525,7 @@ fn read_cms(path: &Path) -> Result<Vec<u8>> {
         return Ok(bytes);
     }
     let text = std::str::from_utf8(&bytes).map_err(|_| PlatformError::Malformed("CMS PEM"))?;
-    let b64: String = text
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD
         .decode(b64.trim())
         .map_err(|_| PlatformError::Malformed("CMS PEM"))

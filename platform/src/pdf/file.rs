@@ -36,6 +36,9 @@ pub struct Section {
     pub trailer: Dict,
 }
 
+/// A decoded object stream: its data and (object number, offset) per index.
+type ObjStm = (Vec<u8>, Vec<(u32, usize)>);
+
 /// A PDF opened for reading.
 #[derive(Debug)]
 pub struct PdfFile<F> {
@@ -45,7 +48,7 @@ pub struct PdfFile<F> {
     pub sections: Vec<Section>,
     /// The offset `startxref` names.
     pub startxref: u64,
-    objstm_cache: HashMap<u32, (Vec<u8>, Vec<(u32, usize)>)>,
+    objstm_cache: HashMap<u32, ObjStm>,
 }
 
 fn syntax(offset: u64, what: &'static str) -> PdfProblem {
@@ -147,7 +150,9 @@ impl<F: Read + Seek> PdfFile<F> {
                 Ok(v) => return Ok(v),
                 Err(Parse::Syntax(at, what)) => return Err(syntax(offset + at as u64, what)),
                 Err(Parse::NeedMore) if at_eof => {
-                    return Err(PdfProblem::Truncated("object runs past the end of the file"));
+                    return Err(PdfProblem::Truncated(
+                        "object runs past the end of the file",
+                    ));
                 }
                 Err(Parse::NeedMore) if size >= MAX_OBJECT => {
                     return Err(PdfProblem::TooLarge("object"));
@@ -337,7 +342,9 @@ impl<F: Read + Seek> PdfFile<F> {
             return Err(PdfProblem::TooLarge("stream"));
         }
         if data_off.saturating_add(len) > self.len {
-            return Err(PdfProblem::Truncated("stream runs past the end of the file"));
+            return Err(PdfProblem::Truncated(
+                "stream runs past the end of the file",
+            ));
         }
         self.read_at(data_off, len as usize)
     }
@@ -367,7 +374,7 @@ impl<F: Read + Seek> PdfFile<F> {
                 }
                 Ok(obj)
             }
-            Some(Entry::Compressed(stm, idx)) => self.from_objstm(stm, idx, r.num, cutoff),
+            Some(Entry::Compressed(stm, idx)) => self.in_objstm(stm, idx, r.num, cutoff),
         }
     }
 
@@ -387,7 +394,7 @@ impl<F: Read + Seek> PdfFile<F> {
             .ok_or(PdfProblem::Structure("dictionary expected"))
     }
 
-    fn from_objstm(&mut self, stm: u32, idx: u32, num: u32, cutoff: Option<u64>) -> R<Object> {
+    fn in_objstm(&mut self, stm: u32, idx: u32, num: u32, cutoff: Option<u64>) -> R<Object> {
         if !self.objstm_cache.contains_key(&stm) {
             let off = match self.entry(stm, cutoff) {
                 Some(Entry::Offset(off, _)) => off,

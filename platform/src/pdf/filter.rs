@@ -28,7 +28,11 @@ pub fn decode(dict: &Dict, raw: Vec<u8>) -> Result<Vec<u8>, PdfProblem> {
     for f in &filters {
         data = match f.as_slice() {
             b"FlateDecode" | b"Fl" => predict(inflate(&data)?, parms.as_ref())?,
-            _ => return Err(PdfProblem::Unsupported("stream filter other than FlateDecode")),
+            _ => {
+                return Err(PdfProblem::Unsupported(
+                    "stream filter other than FlateDecode",
+                ));
+            }
         };
     }
     Ok(data)
@@ -53,7 +57,10 @@ fn predict(data: Vec<u8>, parms: Option<&Dict>) -> Result<Vec<u8>, PdfProblem> {
     let colors = p.int(b"Colors").unwrap_or(1);
     let bpc = p.int(b"BitsPerComponent").unwrap_or(8);
     let columns = p.int(b"Columns").unwrap_or(1);
-    if !(1..=32).contains(&colors) || ![1, 2, 4, 8, 16].contains(&bpc) || !(1..=1 << 20).contains(&columns) {
+    if !(1..=32).contains(&colors)
+        || ![1, 2, 4, 8, 16].contains(&bpc)
+        || !(1..=1 << 20).contains(&columns)
+    {
         return Err(PdfProblem::Structure("bad /DecodeParms"));
     }
     let bpp = ((colors * bpc + 7) / 8) as usize;

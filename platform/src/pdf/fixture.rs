@@ -41,8 +41,11 @@ pub fn bid_pdf(title: &str, pages: u32, compact: bool) -> Vec<u8> {
         ),
         (
             6,
-            format!("<</Title <{}> /Producer (Bidkey test fixture)>>", utf16_hex(title))
-                .into_bytes(),
+            format!(
+                "<</Title <{}> /Producer (Bidkey test fixture)>>",
+                utf16_hex(title)
+            )
+            .into_bytes(),
         ),
     ];
     let mut streams: Vec<(u32, Vec<u8>)> = Vec::new();
@@ -53,7 +56,10 @@ pub fn bid_pdf(title: &str, pages: u32, compact: bool) -> Vec<u8> {
              BT /F2 10 Tf 72 710 Td (Bidkey test bid, page {} of {pages}) Tj ET\n\
              0.2 0.2 0.6 RG 1 w 72 700 m 540 700 l S\n",
             utf16_hex(title),
-            utf16_hex(&format!("第 {} 页，共 {pages} 页。投标人承诺所填内容真实有效。", i + 1)),
+            utf16_hex(&format!(
+                "第 {} 页，共 {pages} 页。投标人承诺所填内容真实有效。",
+                i + 1
+            )),
             i + 1
         );
         objs.push((
@@ -74,8 +80,11 @@ pub fn bid_pdf(title: &str, pages: u32, compact: bool) -> Vec<u8> {
         offsets[*num as usize] = Some(out.len());
         let data = deflate(body);
         out.extend_from_slice(
-            format!("{num} 0 obj\n<</Length {} /Filter /FlateDecode>>\nstream\n", data.len())
-                .as_bytes(),
+            format!(
+                "{num} 0 obj\n<</Length {} /Filter /FlateDecode>>\nstream\n",
+                data.len()
+            )
+            .as_bytes(),
         );
         out.extend_from_slice(&data);
         out.extend_from_slice(b"\nendstream\nendobj\n");
@@ -173,7 +182,9 @@ pub fn bid_pdf(title: &str, pages: u32, compact: bool) -> Vec<u8> {
         .as_bytes(),
     );
     out.extend_from_slice(&z);
-    out.extend_from_slice(format!("\nendstream\nendobj\nstartxref\n{xref_off}\n%%EOF\n").as_bytes());
+    out.extend_from_slice(
+        format!("\nendstream\nendobj\nstartxref\n{xref_off}\n%%EOF\n").as_bytes(),
+    );
     out
 }
 

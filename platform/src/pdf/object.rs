@@ -55,12 +55,11 @@ impl Dict {
     /// Equal apart from `ignored` keys (what a later revision may change).
     pub fn same_except(&self, other: &Dict, ignored: &[&[u8]]) -> bool {
         let keep = |d: &Dict| {
-            let mut v: Vec<_> = d
-                .0
-                .iter()
-                .filter(|(k, _)| !ignored.contains(&k.as_slice()))
-                .cloned()
-                .collect();
+            let mut v: Vec<_> =
+                d.0.iter()
+                    .filter(|(k, _)| !ignored.contains(&k.as_slice()))
+                    .cloned()
+                    .collect();
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v
         };
@@ -601,8 +600,14 @@ mod tests {
         assert_eq!(
             d.get(b"Kids"),
             Some(&Object::Array(vec![
-                Object::Ref(ObjRef { num: 1, generation: 0 }),
-                Object::Ref(ObjRef { num: 2, generation: 0 })
+                Object::Ref(ObjRef {
+                    num: 1,
+                    generation: 0
+                }),
+                Object::Ref(ObjRef {
+                    num: 2,
+                    generation: 0
+                })
             ]))
         );
         assert_eq!(d.int(b"N"), Some(3));
@@ -627,7 +632,10 @@ mod tests {
         assert!(matches!(parse(b"<< 1 2 >>"), Err(Parse::Syntax(..))));
         assert!(matches!(parse(b"<zz>"), Err(Parse::Syntax(..))));
         let deep = vec![b'['; 10_000];
-        assert!(matches!(parse(&deep), Err(Parse::Syntax(_, "nesting too deep"))));
+        assert!(matches!(
+            parse(&deep),
+            Err(Parse::Syntax(_, "nesting too deep"))
+        ));
     }
 
     #[test]

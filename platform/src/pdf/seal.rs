@@ -12,8 +12,10 @@ use super::file::PdfFile;
 use super::filter::deflate;
 use super::object::{self, Dict, ObjRef, Object, name};
 use crate::error::{PlatformError, Result};
-use bidkey_crypto::cms::{self, ContentTypes, HashAlgorithm, Hasher, SignedDataBuilder, SignerInfo};
 use bidkey_crypto::cms::tsp::{self, TsaSigner};
+use bidkey_crypto::cms::{
+    self, ContentTypes, HashAlgorithm, Hasher, SignedDataBuilder, SignerInfo,
+};
 use bidkey_crypto::x509::{Cert, TbsSigner};
 use std::io::{Read, Seek, SeekFrom, Write};
 
@@ -91,7 +93,9 @@ pub fn prepare<I: Read + Seek, O: Write>(
     let pages = pdf.pages()?;
     let page_ref = *pages
         .get(p.page as usize - 1)
-        .ok_or(PlatformError::InvalidInput("page number beyond the document"))?;
+        .ok_or(PlatformError::InvalidInput(
+            "page number beyond the document",
+        ))?;
     let mut page = pdf.dict(&Object::Ref(page_ref), None)?;
     let (root_ref, mut catalog) = pdf.catalog(None)?;
     let trailer = pdf.trailer().clone();
@@ -108,7 +112,8 @@ pub fn prepare<I: Read + Seek, O: Write>(
         next += 1;
         r
     };
-    let (sig_ref, field_ref, ap_ref, img_ref, mask_ref) = (alloc(), alloc(), alloc(), alloc(), alloc());
+    let (sig_ref, field_ref, ap_ref, img_ref, mask_ref) =
+        (alloc(), alloc(), alloc(), alloc(), alloc());
 
     // AcroForm: the existing one (direct or indirect) with our field added, /SigFlags 3.
     let (form_ref, mut form) = match catalog.get(b"AcroForm").cloned() {
@@ -160,7 +165,9 @@ pub fn prepare<I: Read + Seek, O: Write>(
     // 1. The signature dictionary, with the ByteRange and Contents placeholders.
     offsets.push((sig_ref.num, u.len()));
     u.extend_from_slice(format!("{} 0 obj\n", sig_ref.num).as_bytes());
-    u.extend_from_slice(b"<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange ");
+    u.extend_from_slice(
+        b"<</Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange ",
+    );
     let br_at = u.len();
     u.extend_from_slice(BYTE_RANGE_PLACEHOLDER);
     u.extend_from_slice(b" /Contents ");
@@ -222,7 +229,14 @@ pub fn prepare<I: Read + Seek, O: Write>(
         ),
         (b"Resources".to_vec(), Object::Dict(res)),
     ]);
-    put_stream(&mut u, &mut offsets, ap_ref, form_xobject, draw.as_bytes(), false);
+    put_stream(
+        &mut u,
+        &mut offsets,
+        ap_ref,
+        form_xobject,
+        draw.as_bytes(),
+        false,
+    );
     let img = image_dict(&image, "DeviceRGB", Some(mask_ref));
     put_stream(&mut u, &mut offsets, img_ref, img, &image.rgb, true);
     let mask = image_dict(&image, "DeviceGray", None);
@@ -272,9 +286,15 @@ pub fn prepare<I: Read + Seek, O: Write>(
         h.update(&input_len.to_be_bytes());
         h.update(&u);
         let new_id = h.finish()[..16].to_vec();
-        t.set(b"ID", Object::Array(vec![first.clone(), Object::String(new_id)]));
+        t.set(
+            b"ID",
+            Object::Array(vec![first.clone(), Object::String(new_id)]),
+        );
     }
-    t.set(b"Prev", Object::Int(i64::try_from(prev).unwrap_or(i64::MAX)));
+    t.set(
+        b"Prev",
+        Object::Int(i64::try_from(prev).unwrap_or(i64::MAX)),
+    );
     u.extend_from_slice(b"trailer\n");
     object::write_dict(&t, &mut u);
     u.extend_from_slice(format!("\nstartxref\n{}\n%%EOF\n", base + xref_at).as_bytes());

@@ -172,8 +172,11 @@ fn signature_fields<F: Read + Seek>(pdf: &mut PdfFile<F>) -> Result<Vec<(String,
     };
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    let mut stack: Vec<(Object, String, bool, usize)> =
-        roots.into_iter().rev().map(|f| (f, String::new(), false, 0)).collect();
+    let mut stack: Vec<(Object, String, bool, usize)> = roots
+        .into_iter()
+        .rev()
+        .map(|f| (f, String::new(), false, 0))
+        .collect();
     let mut walked = 0usize;
     while let Some((node, parent_name, parent_sig, depth)) = stack.pop() {
         walked += 1;
@@ -291,7 +294,9 @@ fn check_signature<F: Read + Seek>(
     let gap = pdf.read_at(br[1], (br[2] - br[1]) as usize)?;
     let gap_ok = gap.first() == Some(&b'<')
         && gap.last() == Some(&b'>')
-        && hex::decode(gap.get(1..gap.len() - 1).unwrap_or_default()).ok().as_ref()
+        && hex::decode(gap.get(1..gap.len() - 1).unwrap_or_default())
+            .ok()
+            .as_ref()
             == Some(contents);
     if !gap_ok {
         report.error = Some("the ByteRange gap is not the /Contents string".into());
@@ -436,7 +441,12 @@ fn chain_and_revocation(
         RequiredUsage::Signing,
     ) {
         Ok(c) => c,
-        Err(e) => return (Check::Invalid(e.to_string()), Check::NotChecked("no chain".into())),
+        Err(e) => {
+            return (
+                Check::Invalid(e.to_string()),
+                Check::NotChecked("no chain".into()),
+            );
+        }
     };
     for ts in &s.timestamps {
         if let Err(e) = verify_chain_without_revocation(
@@ -528,10 +538,7 @@ fn later_changes<F: Read + Seek>(
     let form_old = cat_old.get(b"AcroForm").and_then(Object::as_ref);
     let mut details = Vec::new();
     for num in changed {
-        let r = ObjRef {
-            num,
-            generation: 0,
-        };
+        let r = ObjRef { num, generation: 0 };
         let old = match pdf.entry(num, Some(end)) {
             None | Some(Entry::Free) => None,
             Some(_) => Some(pdf.resolve_ref(r, Some(end))?),
@@ -593,10 +600,12 @@ fn only_signature_annots<F: Read + Seek>(
     end: u64,
 ) -> Result<bool> {
     let list = |pdf: &mut PdfFile<F>, d: &super::object::Dict, cutoff| -> Result<Vec<Object>> {
-        Ok(match pdf.resolve(d.get(b"Annots").unwrap_or(&Object::Null), cutoff)? {
-            Object::Array(a) => a,
-            _ => Vec::new(),
-        })
+        Ok(
+            match pdf.resolve(d.get(b"Annots").unwrap_or(&Object::Null), cutoff)? {
+                Object::Array(a) => a,
+                _ => Vec::new(),
+            },
+        )
     };
     let before = list(pdf, old, Some(end))?;
     let after = list(pdf, new, None)?;
@@ -633,7 +642,10 @@ mod tests {
 
     #[test]
     fn der_prefix_cuts_the_padding_and_refuses_garbage() {
-        assert_eq!(der_prefix(&[0x30, 2, 1, 2, 0, 0]), Some(&[0x30, 2, 1, 2][..]));
+        assert_eq!(
+            der_prefix(&[0x30, 2, 1, 2, 0, 0]),
+            Some(&[0x30, 2, 1, 2][..])
+        );
         assert_eq!(
             der_prefix(&[0x30, 0x81, 1, 9, 0]),
             Some(&[0x30, 0x81, 1, 9][..])
