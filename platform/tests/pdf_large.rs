@@ -119,6 +119,7 @@ fn a_200_mb_pdf_is_sealed_and_verified_in_constant_memory() {
         std::fs::File::open(&out_path).expect("open"),
         &VerifyOptions {
             anchor: Some(&anchor),
+            tsa_anchor: None,
             crls: &[],
             now: T0,
         },

@@ -76,6 +76,7 @@ fn report(p: &Pki, pdf_bytes: &[u8], crls: &[Crl]) -> pdf::PdfReport {
         Cursor::new(pdf_bytes),
         &VerifyOptions {
             anchor: Some(&a),
+            tsa_anchor: None,
             crls,
             now: T0 + 3600,
         },
@@ -516,6 +517,7 @@ fn sm2_seals_verify_here_and_in_the_python_checker() {
         bidkey_crypto::cms::Content::Detached(&signed),
         &VerifyOptions {
             anchor: Some(&anchor(&p)),
+            tsa_anchor: None,
             crls: &[],
             now: T0,
         },
@@ -637,6 +639,7 @@ fn sealing_streams_a_file_and_patches_contents_in_place() {
         file,
         &VerifyOptions {
             anchor: Some(&a),
+            tsa_anchor: None,
             crls: &[],
             now: T0 + 10,
         },

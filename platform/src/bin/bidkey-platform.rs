@@ -171,6 +171,7 @@ impl Trust {
     fn options(&self) -> VerifyOptions<'_> {
         VerifyOptions {
             anchor: self.anchor.as_ref(),
+            tsa_anchor: None,
             crls: &self.crls,
             now: self.now,
         }

@@ -34,6 +34,9 @@ const MAX_CHANGED_OBJECTS: usize = 100_000;
 pub struct VerifyOptions<'a> {
     /// The pinned Bidkey root (and intermediates); `None`: the chain is not checked.
     pub anchor: Option<&'a TrustAnchor>,
+    /// Where timestamp authorities chain to, when not to `anchor` (Bidkey's TSA certificates
+    /// come from the Bidkey CA, so usually `None`).
+    pub tsa_anchor: Option<&'a TrustAnchor>,
     /// CRLs, one or more per issuer; none: revocation is not checked.
     pub crls: &'a [Crl],
     /// The time to check untimestamped signatures at (the caller's trusted clock).
@@ -407,7 +410,9 @@ fn signer_report(s: &VerifiedSigner, opts: &VerifyOptions<'_>) -> SignerReport {
             Check::NotChecked("no trusted root given".into()),
             Check::NotChecked("no trusted root given".into()),
         ),
-        Some(anchor) => chain_and_revocation(s, anchor, opts.crls, at),
+        Some(anchor) => {
+            chain_and_revocation(s, anchor, opts.tsa_anchor.unwrap_or(anchor), opts.crls, at)
+        }
     };
     SignerReport {
         signer: cert.subject_common_name().ok().flatten(),
@@ -429,6 +434,7 @@ fn signer_report(s: &VerifiedSigner, opts: &VerifyOptions<'_>) -> SignerReport {
 fn chain_and_revocation(
     s: &VerifiedSigner,
     anchor: &TrustAnchor,
+    tsa_anchor: &TrustAnchor,
     crls: &[Crl],
     at: u64,
 ) -> (Check, Check) {
@@ -451,8 +457,8 @@ fn chain_and_revocation(
     for ts in &s.timestamps {
         if let Err(e) = verify_chain_without_revocation(
             &ts.tsa_cert,
-            anchor.intermediates(),
-            roots,
+            tsa_anchor.intermediates(),
+            std::slice::from_ref(tsa_anchor.root()),
             ts.gen_time,
             RequiredUsage::Signing,
         ) {
