@@ -891,3 +891,98 @@ fn the_cli_verifies_pdfs_and_cms() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// pyHanko signs (its own key, made by `openssl`), Bidkey verifies; then Bidkey seals after
+/// it and both signatures stand, in Bidkey's eyes and in pyHanko's.
+#[test]
+fn a_pdf_signed_by_pyhanko_is_verified_and_stays_valid_under_a_bidkey_seal() {
+    if !have("python3") || !have("openssl") {
+        return;
+    }
+    let probe = Command::new("python3")
+        .args(["-c", "import pyhanko"])
+        .status()
+        .expect("python3");
+    if !probe.success() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pyHanko is required in CI"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    let sh = |args: &[&str]| {
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .current_dir(d)
+            .output()
+            .expect("runs");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh(&[
+        "openssl",
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "key.pem",
+    ]);
+    sh(&[
+        "openssl",
+        "req",
+        "-new",
+        "-x509",
+        "-key",
+        "key.pem",
+        "-out",
+        "cert.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=pyHanko Test Signer/O=Other Vendor",
+    ]);
+    write(d, "in.pdf", &fixture::bid_pdf("投标文件", 2, false));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pdf_pyhanko_sign.py");
+    sh(&[
+        "python3",
+        script,
+        "in.pdf",
+        "signed.pdf",
+        "key.pem",
+        "cert.pem",
+        "Vendor",
+    ]);
+    let signed = std::fs::read(d.join("signed.pdf")).expect("read");
+    let r = pdf::verify(Cursor::new(&signed), &VerifyOptions::default()).expect("verify");
+    let [s] = &r.signatures[..] else {
+        panic!("one signature: {r:?}")
+    };
+    assert!(s.intact && s.covers_whole_file, "{s:?}");
+    assert_eq!(s.field, "Vendor");
+    let signer = s.signer.as_ref().expect("signer");
+    assert_eq!(signer.signer.as_deref(), Some("pyHanko Test Signer"));
+    assert_eq!(signer.enterprise.as_deref(), Some("Other Vendor"));
+
+    let p = pki(false, T0);
+    let (sealed, _) = seal(&p, &signed, placement(1), T0 + 60);
+    let r = report(&p, &sealed, &[]);
+    assert_eq!(r.signatures.len(), 2);
+    assert!(r.signatures[0].intact, "{:?}", r.signatures[0]);
+    assert_eq!(r.signatures[0].later_changes, LaterChanges::SignaturesOnly);
+    assert!(r.signatures[1].is_valid(), "{:?}", r.signatures[1]);
+    let path = write(d, "sealed.pdf", &sealed);
+    qpdf_check(&path);
+    if let Some(v) = pyhanko(d, &p, &path) {
+        assert_eq!(v[0]["intact"], true, "{v}");
+        assert_eq!(v[0]["docmdp_ok"], true, "{v}");
+        assert_eq!(v[1]["valid"], true, "{v}");
+        assert_eq!(v[1]["coverage"], "ENTIRE_FILE", "{v}");
+    }
+}
