@@ -200,6 +200,7 @@ fn a_p256_seal_is_accepted_by_pyhanko_pdfsig_qpdf_and_is_visible_where_placed() 
     assert!(s.is_valid() && r.all_valid());
 
     let dir = tempfile::tempdir().expect("tmp");
+    qpdf_check(&write(dir.path(), "fixture.pdf", &input));
     let path = write(dir.path(), "sealed.pdf", &sealed);
     qpdf_check(&path);
     if have("pdfsig") {
