@@ -88,6 +88,11 @@ pub enum PlatformError {
     #[error("invalid {0}")]
     InvalidInput(&'static str),
 
+    // ---- PDF ----
+    /// The PDF cannot be read or sealed (truncated, encrypted, broken xref, ...).
+    #[error("PDF: {0}")]
+    Pdf(#[from] crate::pdf::PdfProblem),
+
     // ---- QR ----
     /// The text does not fit in a QR code.
     #[error("QR encoding failed: {0}")]

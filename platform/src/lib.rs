@@ -4,6 +4,7 @@
 //!   chunks, streaming) and open it with the file key the phone unwraps at bid opening.
 //! - [`verify`]: everything a platform must check about a signature it receives.
 //! - [`client`]: the server's public endpoints (CA chain, CRLs, status, grant check).
+//! - [`pdf`]: sealed PDFs (visible seal, CMS signature, timestamp) and their verification.
 //! - [`qr`]: QR rendering to PNG and SVG.
 //! - [`timestamp`]: RFC 3161 timestamps from the Bidkey TSA added to CMS signatures.
 //!
@@ -15,6 +16,7 @@ pub mod bidfile;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod pdf;
 pub mod qr;
 pub mod scan;
 pub mod timestamp;

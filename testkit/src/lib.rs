@@ -9,10 +9,13 @@
 //!   server committed, for tests of what a crash or a lost answer leaves behind.
 //! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
 //!   what the phone does when the server (or the network) lies.
+//! - [`pki`]: root → issuing CA → signer and TSA certificates in SM2 or P-256, made
+//!   locally (no server), for CMS and sealed-PDF tests.
 
 pub mod faults;
 pub mod pg;
 pub mod phones;
+pub mod pki;
 pub mod proxy;
 
 use bidkey_server::db::{DbUrl, Value};

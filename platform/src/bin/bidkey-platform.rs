@@ -1,11 +1,15 @@
 //! `bidkey-platform`: the operator's tool of a trading platform. Verify a signature (offline
 //! against a root and CRLs, or online against the Bidkey server), encrypt and decrypt bid
-//! files, show a bid file's header or a certificate.
+//! files, show a bid file's header or a certificate, verify the signatures of a PDF
+//! (`verify-pdf`) or a CMS message (`verify-cms`).
 
 use base64::Engine;
+use bidkey_crypto::cms::Content;
 use bidkey_crypto::x509::{Cert, Crl};
 use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
 use bidkey_platform::client::PlatformClient;
+use bidkey_platform::pdf;
+use bidkey_platform::pdf::verify::{Check, VerifyOptions};
 use bidkey_platform::verify::{Expected, SignedMessage, TrustAnchor, Verified, Verifier};
 use bidkey_platform::{PlatformError, Result};
 use clap::{Parser, Subcommand};
@@ -88,6 +92,90 @@ enum Command {
     Header { file: PathBuf },
     /// Show a certificate.
     ShowCert { cert: PathBuf },
+    /// Verify every signature of a PDF: signer, enterprise, USCC, timestamp, integrity,
+    /// changes after signing, chain to the pinned root and revocation at the timestamp.
+    /// Exits non-zero unless there is a signature and every one is valid.
+    VerifyPdf {
+        file: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a CMS SignedData (PKCS#7 or GB/T 35275), detached (--content) or attached.
+    VerifyCms {
+        /// The CMS, DER (or PEM `PKCS7`/`CMS`).
+        file: PathBuf,
+        /// The signed content of a detached CMS.
+        #[arg(long)]
+        content: Option<PathBuf>,
+        #[command(flatten)]
+        trust: TrustArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What signatures are checked against, offline.
+#[derive(Debug, clap::Args)]
+struct TrustArgs {
+    /// The pinned Bidkey root certificate; without it the chain is not checked (and the
+    /// signature is not reported valid).
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Intermediate (issuing CA) certificates.
+    #[arg(long)]
+    ca: Vec<PathBuf>,
+    /// CRL files, PEM or DER; without them revocation is not checked.
+    #[arg(long)]
+    crl: Vec<PathBuf>,
+    /// Time to check untimestamped signatures at, Unix seconds (default: now).
+    #[arg(long)]
+    at: Option<u64>,
+}
+
+struct Trust {
+    anchor: Option<TrustAnchor>,
+    crls: Vec<Crl>,
+    now: u64,
+}
+
+impl TrustArgs {
+    fn load(&self) -> Result<Trust> {
+        let intermediates = self
+            .ca
+            .iter()
+            .map(|p| read_cert(p))
+            .collect::<Result<Vec<_>>>()?;
+        let anchor = match &self.root {
+            Some(r) => Some(TrustAnchor::new(read_cert(r)?, intermediates)?),
+            None => None,
+        };
+        Ok(Trust {
+            anchor,
+            crls: self
+                .crl
+                .iter()
+                .map(|p| read_crl(p))
+                .collect::<Result<_>>()?,
+            now: match self.at {
+                Some(t) => t,
+                None => now()?,
+            },
+        })
+    }
+}
+
+impl Trust {
+    fn options(&self) -> VerifyOptions<'_> {
+        VerifyOptions {
+            anchor: self.anchor.as_ref(),
+            tsa_anchor: None,
+            crls: &self.crls,
+            now: self.now,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -229,6 +317,64 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::VerifyPdf { file, trust, json } => {
+            let trust = trust.load()?;
+            let report = pdf::verify(BufReader::new(File::open(&file)?), &trust.options())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report)
+                        .map_err(|_| PlatformError::Malformed("report"))?
+                );
+            } else {
+                print_pdf_report(&report);
+            }
+            if !report.all_valid() {
+                return Err(PlatformError::BadReply(
+                    "not every signature of the PDF is valid",
+                ));
+            }
+            Ok(())
+        }
+        Command::VerifyCms {
+            file,
+            content,
+            trust,
+            json,
+        } => {
+            let trust = trust.load()?;
+            let der = read_cms(&file)?;
+            let content = content.map(std::fs::read).transpose()?;
+            let signers = pdf::verify::verify_cms(
+                &der,
+                match &content {
+                    Some(c) => Content::Detached(c),
+                    None => Content::Attached,
+                },
+                &trust.options(),
+            )?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&signers)
+                        .map_err(|_| PlatformError::Malformed("report"))?
+                );
+            } else {
+                for (i, s) in signers.iter().enumerate() {
+                    println!("signer #{}", i + 1);
+                    print_signer(s);
+                }
+            }
+            if !signers
+                .iter()
+                .all(|s| s.chain.is_valid() && !matches!(s.revocation, Check::Invalid(_)))
+            {
+                return Err(PlatformError::BadReply(
+                    "a signer's certificate is not valid",
+                ));
+            }
+            Ok(())
+        }
         Command::ShowCert { cert } => {
             let c = read_cert(&cert)?;
             println!("subject: {}", c.subject_string());
@@ -300,6 +446,90 @@ fn print_verified(v: &Verified) {
         println!("grant_id: {g}");
     }
     println!("cert_sha256: {}", v.cert_fingerprint);
+}
+
+fn print_pdf_report(r: &pdf::PdfReport) {
+    println!(
+        "file: {} bytes, {} revision(s), {} signature(s)",
+        r.file_len,
+        r.revisions,
+        r.signatures.len()
+    );
+    for (i, s) in r.signatures.iter().enumerate() {
+        println!(
+            "signature #{} field {:?}: {}",
+            i + 1,
+            s.field,
+            if s.is_valid() { "VALID" } else { "NOT VALID" }
+        );
+        println!(
+            "  intact: {}{}",
+            s.intact,
+            s.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+        println!("  covers whole file: {}", s.covers_whole_file);
+        println!(
+            "  changes after signing: {:?}{}",
+            s.later_changes,
+            if s.later_change_details.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", s.later_change_details.join("; "))
+            }
+        );
+        if let Some(signer) = &s.signer {
+            print_signer(signer);
+        }
+    }
+}
+
+fn print_signer(s: &pdf::verify::SignerReport) {
+    println!("  signer: {}", s.signer.as_deref().unwrap_or("-"));
+    println!("  enterprise: {}", s.enterprise.as_deref().unwrap_or("-"));
+    println!("  uscc: {}", s.uscc.as_deref().unwrap_or("-"));
+    println!("  serial: {}", s.serial);
+    println!(
+        "  algorithm: {} / {}",
+        s.signature_algorithm, s.digest_algorithm
+    );
+    println!(
+        "  claimed signing time: {}",
+        s.claimed_signing_time.map_or("-".into(), |t| t.to_string())
+    );
+    println!(
+        "  timestamp: {}",
+        s.timestamp.map_or("none".into(), |t| format!(
+            "{t} by {}",
+            s.timestamp_authority.as_deref().unwrap_or("?")
+        ))
+    );
+    println!("  checked at: {}", s.checked_at);
+    println!("  chain: {}", check_text(&s.chain));
+    println!("  revocation: {}", check_text(&s.revocation));
+}
+
+fn check_text(c: &Check) -> String {
+    match c {
+        Check::Valid => "valid".into(),
+        Check::Invalid(why) => format!("INVALID: {why}"),
+        Check::NotChecked(why) => format!("not checked: {why}"),
+    }
+}
+
+/// A CMS file: DER, or PEM (`PKCS7`, `CMS`).
+fn read_cms(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path)?;
+    if !is_pem(&bytes) {
+        return Ok(bytes);
+    }
+    let text = std::str::from_utf8(&bytes).map_err(|_| PlatformError::Malformed("CMS PEM"))?;
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| PlatformError::Malformed("CMS PEM"))
 }
 
 fn now() -> Result<u64> {
