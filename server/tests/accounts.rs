@@ -1,23 +1,11 @@
 //! Accounts over real HTTP on loopback, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::accounts::*;
 use support::{Client, Store, TestServer, real_named, signed_up};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     signup_login_logout,

@@ -2,6 +2,7 @@
 //! grant revocation, transfer of the admin role, change of information, messages, and
 //! refusals for staff and for other enterprises' admins; on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
@@ -10,19 +11,6 @@ use bidkey_protocol::orders::{Application, ApplicationKind, ReviewDecision, Stat
 use bidkey_protocol::platforms::{Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal};
 use bidkey_server::db::Value;
 use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     members_invite_and_remove,

@@ -1,6 +1,7 @@
 //! CA, enrolment and certificate lifecycle over real HTTP on loopback, on SQLite and on
 //! PostgreSQL. The phone's side is computed here with `bidkey_crypto::cosign`.
 
+#[macro_use]
 mod support;
 
 use bidkey_crypto::sm2::{self, DEFAULT_ID};
@@ -15,19 +16,6 @@ use bidkey_protocol::orders::{self as ow, ApplicationKind, Status};
 use std::path::Path;
 use support::device::*;
 use support::{Client, Store, TestServer, real_named, signed_up};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     personal_enrolment_issues_a_verifiable_pair,

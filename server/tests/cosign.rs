@@ -1,6 +1,7 @@
 //! The co-signing service over real HTTP on loopback, on SQLite and on PostgreSQL: PIN
 //! counting and locking, unlock, certificate status gates, single-use sessions.
 
+#[macro_use]
 mod support;
 
 use bidkey_crypto::cosign::{DeviceDecryptor, DeviceShare, DeviceSigner};
@@ -12,19 +13,6 @@ use bidkey_protocol::certs::*;
 use bidkey_protocol::cosign::{self as cw, CosignPurpose};
 use support::device::*;
 use support::{Client, Store, TestServer, real_named, signed_up};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     five_wrong_pins_lock_until_unlock,

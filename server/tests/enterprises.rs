@@ -1,6 +1,7 @@
 //! Enterprises over real HTTP: search, claim (认领企业) up to payment, join (加入企业) with the
 //! admin's and the RA's decisions, on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
@@ -10,19 +11,6 @@ use bidkey_protocol::orders::{
 };
 use bidkey_server::db::Value;
 use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     search_by_name_and_code,

@@ -2,6 +2,7 @@
 //! characters on every route that takes one, scoped to the account (another account's key
 //! never answers), and one account holds a bounded number of open applications.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
@@ -10,19 +11,6 @@ use bidkey_protocol::enterprises::{ClaimRequest, Material, MicropaymentRequest};
 use bidkey_protocol::orders::Application;
 use bidkey_server::applications::MAX_OPEN_PER_ACCOUNT;
 use support::{Client, Store, TestServer, person, uscc};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     idempotency_keys_are_checked_everywhere,

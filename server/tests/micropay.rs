@@ -3,25 +3,13 @@
 //! amount, wrong reference, another payer's name, expiry, bad or replayed signatures, bad
 //! CSV lines), on SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::enterprises::*;
 use bidkey_protocol::platforms::{BankImport, LineOutcome};
 use support::{Client, Store, TestServer, credit, person, send_webhook, signed_up, uscc};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     match_admin_then_staff,

@@ -1,24 +1,12 @@
 //! Trading platforms, grants (授权管理), zones (专区) and seals (印章管理) over real HTTP, on
 //! SQLite and on PostgreSQL.
 
+#[macro_use]
 mod support;
 
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::platforms::*;
 use support::{Client, Store, TestServer, person, uscc, verify_by_micropayment};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     platforms_nearest_first,

@@ -5,9 +5,10 @@
 //! budget, and a phone change needs more than a login. Time moves only by the server's
 //! test clock.
 
+#[macro_use]
 mod support;
 
-use bidkey_crypto::hazmat::DeviceShare;
+use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::sm2::Sm2PrivateKey;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::accounts::*;
@@ -18,19 +19,6 @@ use bidkey_server::cosign::pin;
 use bidkey_server::db::Value;
 use support::device::*;
 use support::{Client, Store, TestServer, real_named, signed_up};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     a_sim_swapper_is_held_for_review_and_the_old_phone_cancels,

@@ -2,6 +2,7 @@
 //! operator with certificates from the server's CA, requests signed with real SM2 keys,
 //! replies sealed to the platform's ephemeral key, phones signed up by SMS.
 
+#[macro_use]
 mod support;
 
 use bidkey_crypto::scan::{
@@ -13,19 +14,6 @@ use bidkey_server::relay::notify::{Notifier, WaitCounts};
 use bidkey_testkit::phones::registered_platform;
 use std::time::Duration;
 use support::{Answer, Client, Store, TestServer, signed_up};
-
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Sqlite).await }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Store::Postgres).await }
-        )* }
-    };
-}
 
 on_both_stores!(
     qr_request_end_to_end,

@@ -8,6 +8,22 @@ use serde::de::DeserializeOwned;
 
 pub use bidkey_testkit::{Store, TestServer};
 
+/// `on_both_stores!(a, b, …)`: each `async fn a(store: Store)` of the test file runs as
+/// `sqlite::a` and `postgres::a` (the file declares `#[macro_use] mod support;`).
+#[allow(unused_macros)]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Sqlite).await }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Store::Postgres).await }
+        )* }
+    };
+}
+
 pub mod device;
 pub mod openapi;
 
