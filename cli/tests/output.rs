@@ -108,13 +108,13 @@ fn completions_and_man_page_are_generated() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-/// The CLI's default server is the server's default address (`bidkey-server --listen`
-/// defaults to 127.0.0.1:8750).
+/// The CLI's default server is the server's default address (`listen` defaults to
+/// 127.0.0.1:8750, `bidkey_server::config::DEFAULT_LISTEN`).
 #[test]
 fn the_default_server_is_the_servers_port() {
-    let server_main = include_str!("../../server/src/main.rs");
-    assert!(
-        server_main.contains("\"127.0.0.1:8750\""),
+    assert_eq!(
+        bidkey_server::config::DEFAULT_LISTEN,
+        "127.0.0.1:8750",
         "the server's default moved"
     );
     let out = bidkey().arg("--help").output().expect("runs");
