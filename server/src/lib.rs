@@ -23,6 +23,7 @@ pub mod memberships;
 pub mod metrics;
 pub mod orders;
 pub mod platforms;
+pub mod providers;
 pub mod ratelimit;
 pub mod realname;
 pub mod relay;
@@ -63,6 +64,13 @@ pub struct Config {
     /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
     /// policy (default: an example-arc OID for development, see ADR 0009).
     pub tsa_policy: der::asn1::ObjectIdentifier,
+    /// Sandbox mode (`--sandbox`, `BIDKEY_SANDBOX=1`): only then may the sandbox SMS,
+    /// real-name and payment providers serve, and only then does the SMS outbox exist.
+    /// Off by default: a deployment must name real providers (ADR 0014).
+    pub sandbox: bool,
+    /// Which SMS and real-name providers serve (default: the sandboxes, which need
+    /// [`Config::sandbox`]).
+    pub providers: providers::ProvidersConfig,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -102,6 +110,17 @@ impl Config {
             ca_passphrase: None,
             limits: Limits::default(),
             tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
+            sandbox: false,
+            providers: providers::ProvidersConfig::default(),
+        }
+    }
+
+    /// [`Config::local`] in sandbox mode with the sandbox providers: for the demo, the
+    /// tests and development, never for a deployment.
+    pub fn local_sandbox(data_dir: PathBuf) -> Config {
+        Config {
+            sandbox: true,
+            ..Config::local(data_dir)
         }
     }
 }
@@ -173,6 +192,8 @@ pub fn router(state: AppState) -> Router {
 pub async fn start(config: Config) -> Result<Running> {
     // The webhook client (reqwest on rustls without a built-in provider) needs one.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Providers first: a configuration that cannot serve never half-starts a server.
+    let (sms, realname) = providers::build(config.sandbox, &config.providers)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
     let db_url = config.db.clone();
@@ -195,8 +216,9 @@ pub async fn start(config: Config) -> Result<Running> {
         db,
         clock,
         tsa: Arc::new(tsa),
-        sms: Arc::new(sms::OutboxSms),
-        realname: Arc::new(realname::SandboxRealName),
+        sms,
+        realname,
+        sandbox: config.sandbox,
         secrets,
         relay: match &config.db {
             DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),

@@ -2,6 +2,9 @@
 
 use bidkey_server::bank;
 use bidkey_server::db::{Db, DbUrl};
+use bidkey_server::providers::sms_aliyun::AliyunConfig;
+use bidkey_server::providers::sms_tencent::TencentConfig;
+use bidkey_server::providers::{SmsConfig, SmsTemplates};
 use bidkey_server::util::Clock;
 use bidkey_server::{Config, Limits, start};
 use clap::{Parser, Subcommand};
@@ -32,8 +35,72 @@ struct Cli {
     /// account's other devices and its number are told and can cancel it.
     #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", default_value_t = Limits::default().recovery_cooling_off, value_parser = clap::value_parser!(i64).range(0..))]
     recovery_cooling_off: i64,
+    /// Sandbox mode, for development and the demo only: the sandbox SMS (an outbox table),
+    /// real-name (accepts well-formed data) and payment (pays without money) providers may
+    /// serve, and the `sms-outbox` command exists. Without it they are refused (ADR 0014).
+    #[arg(long, env = "BIDKEY_SANDBOX", value_parser = clap::builder::FalseyValueParser::new())]
+    sandbox: bool,
+    /// SMS provider: `sandbox` (needs --sandbox), `tencent` or `aliyun`. The vendors'
+    /// credentials come from the environment only (docs/providers.md).
+    #[arg(long, env = "BIDKEY_SMS_PROVIDER", default_value = "sandbox")]
+    sms_provider: String,
+    /// SMS template ids per message kind: `signup=…,login=…,reset_password=…,change_phone=…,
+    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`.
+    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", default_value = "")]
+    sms_templates: String,
+    /// The approved SMS signature (签名) at the vendor.
+    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", default_value = "")]
+    sms_sign_name: String,
+    /// The vendor's endpoint (default: the vendor's public one).
+    #[arg(long, env = "BIDKEY_SMS_ENDPOINT")]
+    sms_endpoint: Option<String>,
+    /// Tencent Cloud SMS: `SmsSdkAppId`.
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", default_value = "")]
+    sms_tencent_sdk_app_id: String,
+    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`).
+    #[arg(
+        long,
+        env = "BIDKEY_SMS_TENCENT_REGION",
+        default_value = "ap-guangzhou"
+    )]
+    sms_tencent_region: String,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// The SMS provider the flags and the environment name; secrets from the environment only
+/// (a flag would show in `ps`).
+fn sms_config(cli: &Cli) -> Result<SmsConfig, String> {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let templates = || SmsTemplates::parse(&cli.sms_templates);
+    match cli.sms_provider.as_str() {
+        "sandbox" => Ok(SmsConfig::Sandbox),
+        "tencent" => Ok(SmsConfig::Tencent(TencentConfig {
+            secret_id: env("BIDKEY_SMS_TENCENT_SECRET_ID"),
+            secret_key: zeroize::Zeroizing::new(env("BIDKEY_SMS_TENCENT_SECRET_KEY")),
+            sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
+            sign_name: cli.sms_sign_name.clone(),
+            region: cli.sms_tencent_region.clone(),
+            endpoint: cli
+                .sms_endpoint
+                .clone()
+                .unwrap_or_else(|| "https://sms.tencentcloudapi.com".into()),
+            templates: templates()?,
+        })),
+        "aliyun" => Ok(SmsConfig::Aliyun(AliyunConfig {
+            access_key_id: env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID"),
+            access_key_secret: zeroize::Zeroizing::new(env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET")),
+            sign_name: cli.sms_sign_name.clone(),
+            endpoint: cli
+                .sms_endpoint
+                .clone()
+                .unwrap_or_else(|| "https://dysmsapi.aliyuncs.com/".into()),
+            templates: templates()?,
+        })),
+        other => Err(format!(
+            "--sms-provider {other}: expected sandbox, tencent or aliyun"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -61,7 +128,8 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Show the newest messages in the SMS outbox (the default SMS provider).
+    /// Show the newest messages in the SMS outbox (the sandbox SMS provider; sandbox mode
+    /// only).
     SmsOutbox {
         /// Only messages to this number.
         #[arg(long)]
@@ -80,6 +148,14 @@ async fn main() {
         .init();
     let cli = Cli::parse();
     let mut config = Config::local(cli.data_dir.clone());
+    config.sandbox = cli.sandbox;
+    match sms_config(&cli) {
+        Ok(sms) => config.providers.sms = sms,
+        Err(e) => {
+            eprintln!("bidkey-server: {e}");
+            std::process::exit(2);
+        }
+    }
     if let Some(url) = &cli.database_url {
         config.db = DbUrl::parse(url);
     }
@@ -105,6 +181,13 @@ async fn main() {
             reason,
         }) => std::process::exit(operator::decide(&config, &application_id, Some(reason)).await),
         Some(Command::SmsOutbox { phone, limit }) => {
+            // The outbox is the sandbox provider's; outside sandbox mode it does not exist.
+            if !config.sandbox {
+                eprintln!(
+                    "bidkey-server: sms-outbox exists only in sandbox mode (--sandbox, BIDKEY_SANDBOX=1)"
+                );
+                std::process::exit(2);
+            }
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
         None => SocketAddr::from(([127, 0, 0, 1], 8750)),

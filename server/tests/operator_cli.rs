@@ -71,6 +71,16 @@ async fn review_queue_approve_reject_and_outbox() {
     let (ok, out) = cli(&server, &["reviews"]);
     assert!(ok && out.contains("no applications"), "{out}");
 
-    let (ok, out) = cli(&server, &["sms-outbox", "--phone", "13800138001"]);
+    // The outbox is the sandbox's: it is read in sandbox mode, asked for by name, and
+    // does not exist without it.
+    let (ok, out) = cli(
+        &server,
+        &["--sandbox", "sms-outbox", "--phone", "13800138001"],
+    );
     assert!(ok && out.contains("验证码"), "{out}");
+    let (ok, out) = cli(&server, &["sms-outbox", "--phone", "13800138001"]);
+    assert!(
+        !ok && out.contains("only in sandbox mode") && !out.contains("验证码"),
+        "{out}"
+    );
 }

@@ -47,7 +47,7 @@ impl TestServer {
     pub async fn start_with(store: Store, adjust: impl FnOnce(&mut Config)) -> TestServer {
         install_tls_provider();
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         if store == Store::Postgres {
             config.db = DbUrl::Postgres(pg::fresh_database());
         }
@@ -68,7 +68,7 @@ impl TestServer {
                 std::fs::copy(entry.path(), data_dir.path().join(&name)).expect("copy key file");
             }
         }
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = self.running.db_url().clone();
         let running = bidkey_server::start(config)
             .await
@@ -91,7 +91,7 @@ impl TestServer {
         let offset = running.state.clock.offset();
         let limits = running.state.limits;
         running.stop().await;
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = db;
         config.listen = addr;
         config.limits = limits;

@@ -71,7 +71,8 @@ impl World {
         for sub in ["server", "platform", "wallets", "qr", "documents"] {
             make_dir(&out_dir.join(sub))?;
         }
-        let mut server_config = Config::local(out_dir.join("server"));
+        // The demo runs on the sandbox providers, so it asks for sandbox mode by name.
+        let mut server_config = Config::local_sandbox(out_dir.join("server"));
         if let Some(db) = config.db {
             server_config.db = db;
         }
