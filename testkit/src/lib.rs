@@ -9,11 +9,15 @@
 //!   server committed, for tests of what a crash or a lost answer leaves behind.
 //! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
 //!   what the phone does when the server (or the network) lies.
+//! - [`vendors`]: fake SMS vendors (Tencent Cloud, Aliyun) that check request signatures.
+//!
+//! Test servers run in sandbox mode, asked for by name ([`Config::local_sandbox`]).
 
 pub mod faults;
 pub mod pg;
 pub mod phones;
 pub mod proxy;
+pub mod vendors;
 
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};
