@@ -193,7 +193,8 @@ pub async fn start(config: Config) -> Result<Running> {
     // The webhook client (reqwest on rustls without a built-in provider) needs one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Providers first: a configuration that cannot serve never half-starts a server.
-    let (sms, realname) = providers::build(config.sandbox, &config.providers)?;
+    let clock = Clock::default();
+    let (sms, realname) = providers::build(config.sandbox, &config.providers, &clock)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
     let db_url = config.db.clone();
@@ -206,7 +207,6 @@ pub async fn start(config: Config) -> Result<Running> {
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let clock = Clock::default();
     let secrets = Arc::new(secrets);
     let (ca_secrets, now, policy) = (secrets.clone(), clock.now(), config.tsa_policy);
     let tsa = db

@@ -275,3 +275,159 @@ fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// How the fake real-name gateway answers the next request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayScript {
+    Verified,
+    Refused(&'static str),
+    /// "verified" with no signature.
+    Unsigned,
+    /// "verified" signed with another key (a forger's).
+    WrongKey,
+    /// "verified" signed for another request's nonce (a replayed answer).
+    OtherNonce,
+    /// "verified" signed, but timestamped an hour ago.
+    Stale,
+}
+
+/// One request the gateway received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewaySeen {
+    pub path: String,
+    pub signature_ok: bool,
+    pub body: serde_json::Value,
+}
+
+#[derive(Clone)]
+struct GatewayShared {
+    key: Vec<u8>,
+    script: Arc<Mutex<VecDeque<GatewayScript>>>,
+    seen: Arc<Mutex<Vec<GatewaySeen>>>,
+}
+
+/// The operator's real-name gateway on loopback: checks each request's HMAC-SM3
+/// signature, answers signed (or as scripted); stopped when dropped.
+#[derive(Debug)]
+pub struct FakeGateway {
+    pub url: String,
+    script: Arc<Mutex<VecDeque<GatewayScript>>>,
+    seen: Arc<Mutex<Vec<GatewaySeen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeGateway {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeGateway {
+    pub async fn start(key: &[u8]) -> FakeGateway {
+        let shared = GatewayShared {
+            key: key.to_vec(),
+            script: Arc::default(),
+            seen: Arc::default(),
+        };
+        let (script, seen) = (shared.script.clone(), shared.seen.clone());
+        let app = Router::new()
+            .route("/v1/verify/{kind}", axum::routing::post(gateway_answer))
+            .with_state(shared);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeGateway {
+            url,
+            script,
+            seen,
+            task,
+        }
+    }
+
+    /// Answer the next requests so (then `Verified` again).
+    pub fn script(&self, answers: &[GatewayScript]) {
+        self.script
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(answers.iter().cloned());
+    }
+
+    pub fn seen(&self) -> Vec<GatewaySeen> {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+async fn gateway_answer(
+    State(s): State<GatewayShared>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use bidkey_server::providers::realname_http::{same, sign_answer, sign_request};
+    let path = uri.path().to_owned();
+    let ts: i64 = header(&headers, "x-bidkey-timestamp").parse().unwrap_or(-1);
+    let nonce = header(&headers, "x-bidkey-nonce").to_owned();
+    let expected = sign_request(&s.key, "POST", &path, ts, &nonce, &body);
+    let signature_ok = same(header(&headers, "x-bidkey-signature"), &expected);
+    s.seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(GatewaySeen {
+            path: path.clone(),
+            signature_ok,
+            body: serde_json::from_slice(&body).unwrap_or_default(),
+        });
+    let signed = |status: u16, body: serde_json::Value, key: &[u8], nonce: &str, ts: i64| {
+        let bytes = body.to_string();
+        let sig = sign_answer(key, status, &path, ts, nonce, bytes.as_bytes());
+        (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            [
+                ("content-type", "application/json".to_owned()),
+                ("x-bidkey-timestamp", ts.to_string()),
+                ("x-bidkey-signature", sig),
+            ],
+            bytes,
+        )
+            .into_response()
+    };
+    if !signature_ok {
+        return signed(
+            401,
+            serde_json::json!({"error": "bad signature"}),
+            &s.key,
+            &nonce,
+            ts,
+        );
+    }
+    let next = s
+        .script
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .pop_front()
+        .unwrap_or(GatewayScript::Verified);
+    let yes = serde_json::json!({"verdict": "verified"});
+    match next {
+        GatewayScript::Verified => signed(200, yes, &s.key, &nonce, ts),
+        GatewayScript::Refused(field) => signed(
+            200,
+            serde_json::json!({"verdict": "refused", "field": field}),
+            &s.key,
+            &nonce,
+            ts,
+        ),
+        GatewayScript::Unsigned => json(200, yes),
+        GatewayScript::WrongKey => {
+            signed(200, yes, b"a forger's key, not the operator's", &nonce, ts)
+        }
+        GatewayScript::OtherNonce => signed(200, yes, &s.key, "another-request", ts),
+        GatewayScript::Stale => signed(200, yes, &s.key, &nonce, ts - 3600),
+    }
+}

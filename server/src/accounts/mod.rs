@@ -561,7 +561,7 @@ async fn realname(
     Json(req): Json<RealNameRequest>,
 ) -> Result<Json<AccountInfo>> {
     let now = st.clock.now();
-    let verdict = st.realname.verify(&req);
+    let verdict = crate::realname::person(st.realname.clone(), req.clone()).await?;
     let id_hash = id_number_hash(&st, &req.id_number);
     let masked = mask_id_number(req.id_number.trim());
     let out = st

@@ -324,7 +324,7 @@ async fn recover(
     Json(req): Json<RecoverRequest>,
 ) -> Result<Json<wire_orders::Application>> {
     let now = st.clock.now();
-    let claimed = identity::claim(&st, &req.realname);
+    let claimed = identity::claim(&st, &req.realname).await?;
     let cooling_off = st.limits.recovery_cooling_off;
     let sms = st.sms.clone();
     let out = st
@@ -676,7 +676,7 @@ async fn unlock(
     Json(req): Json<IdentityCheck>,
 ) -> Result<Json<CertPairView>> {
     let now = st.clock.now();
-    let claimed = identity::claim(&st, &req.realname);
+    let claimed = identity::claim(&st, &req.realname).await?;
     let out = st
         .db
         .write(move |tx| -> Outcome<CertPairView> {

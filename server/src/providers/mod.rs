@@ -1,11 +1,12 @@
 //! Providers chosen by configuration (ADR 0014): SMS (the sandbox outbox, Tencent Cloud,
-//! Aliyun) and real-name verification (the sandbox). Sandbox providers are refused unless
+//! Aliyun) and real-name verification (the sandbox, the operator's signed gateway). Sandbox providers are refused unless
 //! the server runs in sandbox mode (`--sandbox`, `BIDKEY_SANDBOX=1`, [`crate::Config::sandbox`]).
 //!
 //! The vendors' request signing is pure code beside each adapter, tested against the
 //! vendors' own published examples; the adapters send over HTTP from inside the database
 //! transaction (see [`block_on`]) so a failed delivery rolls back what it would announce.
 
+pub mod realname_http;
 pub mod sms_aliyun;
 pub mod sms_tencent;
 
@@ -41,6 +42,8 @@ pub enum RealNameConfig {
     /// Accepts well-formed data (sandbox mode only).
     #[default]
     Sandbox,
+    /// The operator's verification gateway (HMAC-SM3 signed requests and answers).
+    Gateway(realname_http::GatewayConfig),
 }
 
 /// Template ids per message kind ([`SmsTemplate::key`] → the vendor's template id).
@@ -103,6 +106,7 @@ fn keys() -> String {
 pub fn build(
     sandbox: bool,
     cfg: &ProvidersConfig,
+    clock: &crate::util::Clock,
 ) -> Result<(Arc<dyn SmsProvider>, Arc<dyn RealNameProvider>)> {
     let refuse = |what: &str| {
         ServerError::Internal(format!(
@@ -119,6 +123,10 @@ pub fn build(
     let realname: Arc<dyn RealNameProvider> = match &cfg.realname {
         RealNameConfig::Sandbox if !sandbox => return Err(refuse("real-name")),
         RealNameConfig::Sandbox => Arc::new(SandboxRealName),
+        RealNameConfig::Gateway(c) => Arc::new(realname_http::GatewayRealName::new(
+            c.clone(),
+            clock.clone(),
+        )?),
     };
     Ok((sms, realname))
 }
@@ -274,12 +282,23 @@ mod tests {
 
     #[test]
     fn sandbox_providers_are_refused_outside_sandbox_mode() {
-        let err = build(false, &ProvidersConfig::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
+        let err = build(
+            false,
+            &ProvidersConfig::default(),
+            &crate::util::Clock::default(),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
         assert!(err.contains("sandbox SMS provider is refused"), "{err}");
-        assert!(build(true, &ProvidersConfig::default()).is_ok());
+        assert!(
+            build(
+                true,
+                &ProvidersConfig::default(),
+                &crate::util::Clock::default()
+            )
+            .is_ok()
+        );
     }
 
     #[test]
