@@ -22,6 +22,7 @@ pub mod kmc;
 pub mod memberships;
 pub mod metrics;
 pub mod orders;
+pub mod payments;
 pub mod platforms;
 pub mod providers;
 pub mod ratelimit;
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(accounts::routes())
         .merge(orders::routes())
+        .merge(payments::routes())
         .merge(enterprises::routes())
         .merge(bank::routes())
         .merge(platforms::routes())
@@ -219,6 +221,7 @@ pub async fn start(config: Config) -> Result<Running> {
         sms,
         realname,
         sandbox: config.sandbox,
+        payments: Arc::new(config.providers.payment.clone()),
         secrets,
         relay: match &config.db {
             DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),

@@ -62,9 +62,9 @@ async fn the_gateway_verifies_people_by_either_method() {
     let seen = gw.seen();
     assert_eq!(seen.len(), 2);
     assert!(seen.iter().all(|s| s.signature_ok));
-    assert_eq!(seen[0].path, "/v1/verify/person");
+    assert_eq!(seen[0].path, "/verify/v1/person");
     assert_eq!(seen[0].body["channel"], "cfca");
-    assert_eq!(seen[1].path, "/v1/verify/bank-card4");
+    assert_eq!(seen[1].path, "/verify/v1/bank-card4");
     assert_eq!(seen[1].body["bank_card"], "4111111111111111");
 
     // The gateway's refusal is the person's: real_name_failed.
@@ -147,6 +147,6 @@ async fn an_enterprise_claim_asks_the_registry() {
     r.expect("claimed once the registry knows it");
     let seen = gw.seen();
     let last = seen.last().expect("seen");
-    assert_eq!(last.path, "/v1/verify/enterprise");
+    assert_eq!(last.path, "/verify/v1/enterprise");
     assert_eq!(last.body["uscc"], support::uscc(40));
 }

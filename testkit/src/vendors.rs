@@ -331,7 +331,7 @@ impl FakeGateway {
         };
         let (script, seen) = (shared.script.clone(), shared.seen.clone());
         let app = Router::new()
-            .route("/v1/verify/{kind}", axum::routing::post(gateway_answer))
+            .route("/verify/v1/{kind}", axum::routing::post(gateway_answer))
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -6,6 +6,8 @@
 //! vendors' own published examples; the adapters send over HTTP from inside the database
 //! transaction (see [`block_on`]) so a failed delivery rolls back what it would announce.
 
+pub mod pay_alipay;
+pub mod pay_wechat;
 pub mod realname_http;
 pub mod sms_aliyun;
 pub mod sms_tencent;
@@ -24,6 +26,8 @@ use std::time::Duration;
 pub struct ProvidersConfig {
     pub sms: SmsConfig,
     pub realname: RealNameConfig,
+    /// Alipay and WeChat Pay (none by default; the sandbox pays in sandbox mode only).
+    pub payment: crate::payments::PaymentConfig,
 }
 
 /// The SMS provider.
@@ -128,6 +132,27 @@ pub fn build(
             clock.clone(),
         )?),
     };
+    if let Some(a) = &cfg.payment.alipay {
+        let bad = |w: &str| ServerError::Internal(format!("payment.alipay: {w}"));
+        if a.app_id.is_empty() {
+            return Err(bad("app_id is required"));
+        }
+        ring::signature::RsaKeyPair::from_pkcs8(&a.merchant_key_pkcs8)
+            .map_err(|e| bad(&format!("merchant key is not an RSA PKCS#8 key: {e}")))?;
+        pay_alipay::rsa_public_key_of(&a.alipay_public_key)
+            .ok_or_else(|| bad("Alipay public key is not an RSA SubjectPublicKeyInfo"))?;
+    }
+    if let Some(w) = &cfg.payment.wechat {
+        let bad = |what: &str| ServerError::Internal(format!("payment.wechat: {what}"));
+        if w.apiv3_key.len() != 32 {
+            return Err(bad("the APIv3 key must be 32 bytes"));
+        }
+        if w.mch_id.is_empty() || w.platform_serial.is_empty() {
+            return Err(bad("mch_id and platform_serial are required"));
+        }
+        pay_alipay::rsa_public_key_of(&w.platform_public_key)
+            .ok_or_else(|| bad("platform public key is not an RSA SubjectPublicKeyInfo"))?;
+    }
     Ok((sms, realname))
 }
 

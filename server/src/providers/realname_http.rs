@@ -214,7 +214,7 @@ impl RealNameProvider for GatewayRealName {
     fn verify(&self, req: &RealNameRequest) -> Result<Verdict> {
         match req.method {
             RealNameMethod::BankCard4 => self.call(
-                "/v1/verify/bank-card4",
+                "/verify/v1/bank-card4",
                 serde_json::json!({
                     "name": req.name.trim(),
                     "id_number": req.id_number.trim(),
@@ -223,7 +223,7 @@ impl RealNameProvider for GatewayRealName {
                 }),
             ),
             RealNameMethod::Cfca | RealNameMethod::Alipay => self.call(
-                "/v1/verify/person",
+                "/verify/v1/person",
                 serde_json::json!({
                     "channel": req.method.as_str(),
                     "name": req.name.trim(),
@@ -235,7 +235,7 @@ impl RealNameProvider for GatewayRealName {
 
     fn verify_enterprise(&self, uscc: &str, name: &str) -> Result<Verdict> {
         self.call(
-            "/v1/verify/enterprise",
+            "/verify/v1/enterprise",
             serde_json::json!({ "uscc": uscc, "name": name.trim() }),
         )
     }
@@ -248,32 +248,32 @@ mod tests {
     #[test]
     fn signatures_cover_every_field() {
         let key = [7u8; 32];
-        let base = sign_request(&key, "POST", "/v1/verify/person", 1000, "n1", b"{}");
+        let base = sign_request(&key, "POST", "/verify/v1/person", 1000, "n1", b"{}");
         assert_eq!(base.len(), 64);
         assert_ne!(
             base,
-            sign_request(&key, "POST", "/v1/verify/bank-card4", 1000, "n1", b"{}")
+            sign_request(&key, "POST", "/verify/v1/bank-card4", 1000, "n1", b"{}")
         );
         assert_ne!(
             base,
-            sign_request(&key, "POST", "/v1/verify/person", 1001, "n1", b"{}")
+            sign_request(&key, "POST", "/verify/v1/person", 1001, "n1", b"{}")
         );
         assert_ne!(
             base,
-            sign_request(&key, "POST", "/v1/verify/person", 1000, "n2", b"{}")
+            sign_request(&key, "POST", "/verify/v1/person", 1000, "n2", b"{}")
         );
         assert_ne!(
             base,
-            sign_request(&key, "POST", "/v1/verify/person", 1000, "n1", b"{ }")
+            sign_request(&key, "POST", "/verify/v1/person", 1000, "n1", b"{ }")
         );
         assert_ne!(
             base,
-            sign_request(&[8u8; 32], "POST", "/v1/verify/person", 1000, "n1", b"{}")
+            sign_request(&[8u8; 32], "POST", "/verify/v1/person", 1000, "n1", b"{}")
         );
         // An answer is not a request: the two canonical forms differ.
         assert_ne!(
             base,
-            sign_answer(&key, 200, "/v1/verify/person", 1000, "n1", b"{}")
+            sign_answer(&key, 200, "/verify/v1/person", 1000, "n1", b"{}")
         );
         assert!(same(&base, &base.clone()));
         assert!(!same(&base, &base[1..]));
