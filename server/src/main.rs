@@ -4,7 +4,11 @@ use bidkey_server::bank;
 use bidkey_server::db::{Db, DbUrl};
 use bidkey_server::providers::sms_aliyun::AliyunConfig;
 use bidkey_server::providers::sms_tencent::TencentConfig;
-use bidkey_server::providers::{SmsConfig, SmsTemplates};
+use bidkey_server::payments::PaymentConfig;
+use bidkey_server::providers::pay_alipay::AlipayConfig;
+use bidkey_server::providers::pay_wechat::WechatConfig;
+use bidkey_server::providers::realname_http::GatewayConfig;
+use bidkey_server::providers::{RealNameConfig, SmsConfig, SmsTemplates};
 use bidkey_server::util::Clock;
 use bidkey_server::{Config, Limits, start};
 use clap::{Parser, Subcommand};
@@ -64,8 +68,112 @@ struct Cli {
         default_value = "ap-guangzhou"
     )]
     sms_tencent_region: String,
+    /// Real-name provider: `sandbox` (needs --sandbox) or `gateway` (the operator's
+    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex).
+    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", default_value = "sandbox")]
+    realname_provider: String,
+    /// The gateway's base URL.
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", default_value = "")]
+    realname_gateway_url: String,
+    /// The name of our key at the gateway.
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", default_value = "")]
+    realname_gateway_key_id: String,
+    /// Alipay: offer it with this app id (keys from the files below).
+    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID")]
+    alipay_app_id: Option<String>,
+    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read).
+    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE")]
+    alipay_merchant_key_file: Option<PathBuf>,
+    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read).
+    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE")]
+    alipay_public_key_file: Option<PathBuf>,
+    /// Alipay: the public URL of our `/v1/payments/alipay/notify`.
+    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", default_value = "")]
+    alipay_notify_url: String,
+    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY).
+    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID")]
+    wechatpay_mch_id: Option<String>,
+    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", default_value = "")]
+    wechatpay_app_id: String,
+    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read).
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE")]
+    wechatpay_platform_key_file: Option<PathBuf>,
+    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`).
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", default_value = "")]
+    wechatpay_platform_serial: String,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// A key file: DER, or PEM (its Base64 body).
+fn key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let b64: String = text
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<Vec<_>>()
+                .concat();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        }
+        _ => Ok(bytes),
+    }
+}
+
+/// The real-name provider and the payment vendors the flags and the environment name.
+fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), String> {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let realname = match cli.realname_provider.as_str() {
+        "sandbox" => RealNameConfig::Sandbox,
+        "gateway" => RealNameConfig::Gateway(GatewayConfig {
+            endpoint: cli.realname_gateway_url.clone(),
+            key_id: cli.realname_gateway_key_id.clone(),
+            key: zeroize::Zeroizing::new(
+                hex::decode(env("BIDKEY_REALNAME_GATEWAY_KEY").trim())
+                    .map_err(|e| format!("BIDKEY_REALNAME_GATEWAY_KEY: not hex: {e}"))?,
+            ),
+        }),
+        other => {
+            return Err(format!(
+                "--realname-provider {other}: expected sandbox or gateway"
+            ));
+        }
+    };
+    let need = |f: &Option<PathBuf>, name: &str| {
+        f.as_deref()
+            .ok_or_else(|| format!("{name} is required"))
+            .and_then(key_file)
+    };
+    let alipay = match &cli.alipay_app_id {
+        None => None,
+        Some(app_id) => Some(AlipayConfig {
+            app_id: app_id.clone(),
+            merchant_key_pkcs8: zeroize::Zeroizing::new(need(
+                &cli.alipay_merchant_key_file,
+                "--alipay-merchant-key-file",
+            )?),
+            alipay_public_key: need(&cli.alipay_public_key_file, "--alipay-public-key-file")?,
+            notify_url: cli.alipay_notify_url.clone(),
+        }),
+    };
+    let wechat = match &cli.wechatpay_mch_id {
+        None => None,
+        Some(mch_id) => Some(WechatConfig {
+            mch_id: mch_id.clone(),
+            app_id: cli.wechatpay_app_id.clone(),
+            apiv3_key: zeroize::Zeroizing::new(env("BIDKEY_WECHATPAY_APIV3_KEY").into_bytes()),
+            platform_public_key: need(
+                &cli.wechatpay_platform_key_file,
+                "--wechatpay-platform-key-file",
+            )?,
+            platform_serial: cli.wechatpay_platform_serial.clone(),
+        }),
+    };
+    Ok((realname, PaymentConfig { alipay, wechat }))
 }
 
 /// The SMS provider the flags and the environment name; secrets from the environment only
@@ -149,8 +257,12 @@ async fn main() {
     let cli = Cli::parse();
     let mut config = Config::local(cli.data_dir.clone());
     config.sandbox = cli.sandbox;
-    match sms_config(&cli) {
-        Ok(sms) => config.providers.sms = sms,
+    match sms_config(&cli).and_then(|sms| Ok((sms, realname_and_payment(&cli)?))) {
+        Ok((sms, (realname, payment))) => {
+            config.providers.sms = sms;
+            config.providers.realname = realname;
+            config.providers.payment = payment;
+        }
         Err(e) => {
             eprintln!("bidkey-server: {e}");
             std::process::exit(2);

@@ -147,7 +147,7 @@ impl World {
     }
 
     /// Have the server text a code to `number` from `phone` and read it from the sandbox's
-    /// SMS outbox, as `bidkey-server sms-outbox` shows it to the operator.
+    /// SMS outbox, as `bidkey-server --sandbox sms-outbox` shows it to the operator.
     ///
     /// A number may be texted once a minute. The story texts one number several times
     /// within seconds (sign-up, loss report, login and recovery on the new phone), so for a
