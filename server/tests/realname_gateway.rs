@@ -92,7 +92,7 @@ async fn answers_we_cannot_trust_are_refused_and_change_nothing() {
     .enumerate()
     {
         let before = gw.seen().len();
-        gw.script(&[forged.clone()]);
+        gw.script(std::slice::from_ref(&forged));
         assert_eq!(
             verify(&c, &person(RealNameMethod::Cfca, 20 + i as u32))
                 .await
