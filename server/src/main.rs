@@ -2,12 +2,12 @@
 
 use bidkey_server::bank;
 use bidkey_server::db::{Db, DbUrl};
-use bidkey_server::providers::sms_aliyun::AliyunConfig;
-use bidkey_server::providers::sms_tencent::TencentConfig;
 use bidkey_server::payments::PaymentConfig;
 use bidkey_server::providers::pay_alipay::AlipayConfig;
 use bidkey_server::providers::pay_wechat::WechatConfig;
 use bidkey_server::providers::realname_http::GatewayConfig;
+use bidkey_server::providers::sms_aliyun::AliyunConfig;
+use bidkey_server::providers::sms_tencent::TencentConfig;
 use bidkey_server::providers::{RealNameConfig, SmsConfig, SmsTemplates};
 use bidkey_server::util::Clock;
 use bidkey_server::{Config, Limits, start};
