@@ -82,6 +82,10 @@ pub enum ErrorCode {
     SessionNotFound,
     GrantMissing,
     TooEarly,
+    // Providers (ADR 0014)
+    /// An SMS, real-name or payment provider failed or answered something we could not
+    /// trust; nothing was recorded, so trying again is safe.
+    ProviderUnavailable,
 }
 
 impl ErrorCode {
@@ -152,6 +156,7 @@ impl ErrorCode {
             SessionNotFound => "会话不存在或已结束",
             GrantMissing => "您的企业证书未获授权在此交易平台使用，请联系单位管理员",
             TooEarly => "尚未到开标时间",
+            ProviderUnavailable => "服务暂时不可用，请稍后重试",
         }
     }
 
@@ -236,6 +241,9 @@ impl ErrorCode {
                 "Your enterprise certificate is not granted for this trading platform; ask your administrator"
             }
             TooEarly => "The bid opening has not started yet",
+            ProviderUnavailable => {
+                "A service we rely on is unavailable; nothing was done, please try again"
+            }
         }
     }
 }

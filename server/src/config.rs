@@ -24,6 +24,8 @@ pub struct Layer {
     pub trusted_proxies: Option<Vec<String>>,
     /// Policy OID of the time-stamp authority's tokens (ADR 0009).
     pub tsa_policy: Option<String>,
+    /// Sandbox mode: the sandbox SMS, real-name and payment providers may serve (ADR 0014).
+    pub sandbox: Option<bool>,
     #[serde(default)]
     pub database: DatabaseLayer,
     #[serde(default)]
@@ -91,6 +93,7 @@ pub struct Settings {
     pub ca_passphrase_file: Option<PathBuf>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tsa_policy: der::asn1::ObjectIdentifier,
+    pub sandbox: bool,
     pub bank: crate::bank::statement::Format,
 }
 
@@ -116,6 +119,7 @@ impl Layer {
             ca_passphrase_file: self.ca_passphrase_file.or(below.ca_passphrase_file),
             trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             tsa_policy: self.tsa_policy.or(below.tsa_policy),
+            sandbox: self.sandbox.or(below.sandbox),
             database: DatabaseLayer {
                 url: self.database.url.or(below.database.url),
                 pool_size: self.database.pool_size.or(below.database.pool_size),
@@ -284,6 +288,7 @@ impl Layer {
             ca_passphrase_file: self.ca_passphrase_file,
             trusted_proxies,
             tsa_policy,
+            sandbox: self.sandbox.unwrap_or(false),
             bank,
         })
     }
@@ -368,6 +373,7 @@ impl Settings {
         c.limits = self.limits;
         c.trusted_proxies = self.trusted_proxies.clone();
         c.tsa_policy = self.tsa_policy;
+        c.sandbox = self.sandbox;
         c
     }
 
@@ -378,7 +384,7 @@ impl Settings {
             DbUrl::Postgres(u) => mask_password(u),
         };
         let mut out = format!(
-            "data_dir = {:?}\nlisten = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\n",
+            "data_dir = {:?}\nlisten = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\nsandbox = {}\n",
             self.data_dir.display().to_string(),
             self.listen,
             match self.log_format {
@@ -390,6 +396,7 @@ impl Settings {
             self.limits.relay_requests_per_platform_per_minute,
             self.limits.recovery_cooling_off,
             self.tsa_policy,
+            self.sandbox,
         );
         let proxies: Vec<String> = self
             .trusted_proxies

@@ -83,6 +83,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         MicropaymentExpired | ScanExpired => StatusCode::GONE,
         GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,
         TooEarly => StatusCode::TOO_EARLY,
+        ProviderUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

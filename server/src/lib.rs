@@ -26,7 +26,9 @@ pub mod kmc;
 pub mod memberships;
 pub mod metrics;
 pub mod orders;
+pub mod payments;
 pub mod platforms;
+pub mod providers;
 pub mod ratelimit;
 pub mod realname;
 pub mod relay;
@@ -70,6 +72,13 @@ pub struct Config {
     pub tsa_policy: der::asn1::ObjectIdentifier,
     /// Reverse proxies whose `X-Forwarded-For` names the client ([`clientip`]).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Sandbox mode (`--sandbox`, `BIDKEY_SANDBOX=1`): only then may the sandbox SMS,
+    /// real-name and payment providers serve, and only then does the SMS outbox exist.
+    /// Off by default: a deployment must name real providers (ADR 0014).
+    pub sandbox: bool,
+    /// Which SMS and real-name providers serve (default: the sandboxes, which need
+    /// [`Config::sandbox`]).
+    pub providers: providers::ProvidersConfig,
 }
 
 /// Rate limits that depend on how a deployment is reached, so the operator sets them.
@@ -110,6 +119,17 @@ impl Config {
             limits: Limits::default(),
             tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
             trusted_proxies: Vec::new(),
+            sandbox: false,
+            providers: providers::ProvidersConfig::default(),
+        }
+    }
+
+    /// [`Config::local`] in sandbox mode with the sandbox providers: for the demo, the
+    /// tests and development, never for a deployment.
+    pub fn local_sandbox(data_dir: PathBuf) -> Config {
+        Config {
+            sandbox: true,
+            ..Config::local(data_dir)
         }
     }
 }
@@ -165,6 +185,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(accounts::routes())
         .merge(orders::routes())
+        .merge(payments::routes())
         .merge(enterprises::routes())
         .merge(bank::routes())
         .merge(platforms::routes())
@@ -197,6 +218,9 @@ pub fn router(state: AppState) -> Router {
 pub async fn start(config: Config) -> Result<Running> {
     // The webhook client (reqwest on rustls without a built-in provider) needs one.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Providers first: a configuration that cannot serve never half-starts a server.
+    let clock = Clock::default();
+    let (sms, realname) = providers::build(config.sandbox, &config.providers, &clock)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
     let db_url = config.db.clone();
@@ -209,7 +233,6 @@ pub async fn start(config: Config) -> Result<Running> {
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let clock = Clock::default();
     let secrets = Arc::new(secrets);
     let (ca_secrets, now, policy) = (secrets.clone(), clock.now(), config.tsa_policy);
     let tsa = db
@@ -219,8 +242,10 @@ pub async fn start(config: Config) -> Result<Running> {
         db,
         clock,
         tsa: Arc::new(tsa),
-        sms: Arc::new(sms::OutboxSms),
-        realname: Arc::new(realname::SandboxRealName),
+        sms,
+        realname,
+        sandbox: config.sandbox,
+        payments: Arc::new(config.providers.payment.clone()),
         secrets,
         relay: match &config.db {
             DbUrl::Postgres(url) => relay::notify::Notifier::with_postgres(url),

@@ -3,6 +3,13 @@
 use bidkey_server::bank;
 use bidkey_server::config::{self, Layer, LogFormat, Settings};
 use bidkey_server::db::Db;
+use bidkey_server::payments::PaymentConfig;
+use bidkey_server::providers::pay_alipay::AlipayConfig;
+use bidkey_server::providers::pay_wechat::WechatConfig;
+use bidkey_server::providers::realname_http::GatewayConfig;
+use bidkey_server::providers::sms_aliyun::AliyunConfig;
+use bidkey_server::providers::sms_tencent::TencentConfig;
+use bidkey_server::providers::{RealNameConfig, SmsConfig, SmsTemplates};
 use bidkey_server::util::Clock;
 use bidkey_server::{Config, start};
 use clap::{Parser, Subcommand};
@@ -58,8 +65,177 @@ struct Cli {
     /// [file: limits.recovery_cooling_off; default: 86400].
     #[arg(long, env = "BIDKEY_RECOVERY_COOLING_OFF", global = true)]
     recovery_cooling_off: Option<i64>,
+    /// Sandbox mode, for development and the demo only: the sandbox SMS (an outbox table),
+    /// real-name (accepts well-formed data) and payment (pays without money) providers may
+    /// serve, and the `sms-outbox` command exists. Without it they are refused (ADR 0014).
+    /// [file: sandbox; default: false].
+    #[arg(long, env = "BIDKEY_SANDBOX", global = true, value_parser = clap::builder::FalseyValueParser::new())]
+    sandbox: bool,
+    /// SMS provider: `sandbox` (needs --sandbox), `tencent` or `aliyun`. The vendors'
+    /// credentials come from the environment only (docs/providers.md).
+    #[arg(long, env = "BIDKEY_SMS_PROVIDER", default_value = "sandbox")]
+    sms_provider: String,
+    /// SMS template ids per message kind: `signup=…,login=…,reset_password=…,change_phone=…,
+    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`.
+    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", default_value = "")]
+    sms_templates: String,
+    /// The approved SMS signature (签名) at the vendor.
+    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", default_value = "")]
+    sms_sign_name: String,
+    /// The vendor's endpoint (default: the vendor's public one).
+    #[arg(long, env = "BIDKEY_SMS_ENDPOINT")]
+    sms_endpoint: Option<String>,
+    /// Tencent Cloud SMS: `SmsSdkAppId`.
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", default_value = "")]
+    sms_tencent_sdk_app_id: String,
+    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`).
+    #[arg(
+        long,
+        env = "BIDKEY_SMS_TENCENT_REGION",
+        default_value = "ap-guangzhou"
+    )]
+    sms_tencent_region: String,
+    /// Real-name provider: `sandbox` (needs --sandbox) or `gateway` (the operator's
+    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex).
+    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", default_value = "sandbox")]
+    realname_provider: String,
+    /// The gateway's base URL.
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", default_value = "")]
+    realname_gateway_url: String,
+    /// The name of our key at the gateway.
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", default_value = "")]
+    realname_gateway_key_id: String,
+    /// Alipay: offer it with this app id (keys from the files below).
+    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID")]
+    alipay_app_id: Option<String>,
+    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read).
+    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE")]
+    alipay_merchant_key_file: Option<PathBuf>,
+    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read).
+    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE")]
+    alipay_public_key_file: Option<PathBuf>,
+    /// Alipay: the public URL of our `/v1/payments/alipay/notify`.
+    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", default_value = "")]
+    alipay_notify_url: String,
+    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY).
+    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID")]
+    wechatpay_mch_id: Option<String>,
+    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", default_value = "")]
+    wechatpay_app_id: String,
+    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read).
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE")]
+    wechatpay_platform_key_file: Option<PathBuf>,
+    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`).
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", default_value = "")]
+    wechatpay_platform_serial: String,
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// A key file: DER, or PEM (its Base64 body).
+fn key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains("-----BEGIN") => {
+            let b64: String = text
+                .lines()
+                .filter(|l| !l.starts_with("-----"))
+                .collect::<Vec<_>>()
+                .concat();
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        }
+        _ => Ok(bytes),
+    }
+}
+
+/// The real-name provider and the payment vendors the flags and the environment name.
+fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), String> {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let realname = match cli.realname_provider.as_str() {
+        "sandbox" => RealNameConfig::Sandbox,
+        "gateway" => RealNameConfig::Gateway(GatewayConfig {
+            endpoint: cli.realname_gateway_url.clone(),
+            key_id: cli.realname_gateway_key_id.clone(),
+            key: zeroize::Zeroizing::new(
+                hex::decode(env("BIDKEY_REALNAME_GATEWAY_KEY").trim())
+                    .map_err(|e| format!("BIDKEY_REALNAME_GATEWAY_KEY: not hex: {e}"))?,
+            ),
+        }),
+        other => {
+            return Err(format!(
+                "--realname-provider {other}: expected sandbox or gateway"
+            ));
+        }
+    };
+    let need = |f: &Option<PathBuf>, name: &str| {
+        f.as_deref()
+            .ok_or_else(|| format!("{name} is required"))
+            .and_then(key_file)
+    };
+    let alipay = match &cli.alipay_app_id {
+        None => None,
+        Some(app_id) => Some(AlipayConfig {
+            app_id: app_id.clone(),
+            merchant_key_pkcs8: zeroize::Zeroizing::new(need(
+                &cli.alipay_merchant_key_file,
+                "--alipay-merchant-key-file",
+            )?),
+            alipay_public_key: need(&cli.alipay_public_key_file, "--alipay-public-key-file")?,
+            notify_url: cli.alipay_notify_url.clone(),
+        }),
+    };
+    let wechat = match &cli.wechatpay_mch_id {
+        None => None,
+        Some(mch_id) => Some(WechatConfig {
+            mch_id: mch_id.clone(),
+            app_id: cli.wechatpay_app_id.clone(),
+            apiv3_key: zeroize::Zeroizing::new(env("BIDKEY_WECHATPAY_APIV3_KEY").into_bytes()),
+            platform_public_key: need(
+                &cli.wechatpay_platform_key_file,
+                "--wechatpay-platform-key-file",
+            )?,
+            platform_serial: cli.wechatpay_platform_serial.clone(),
+        }),
+    };
+    Ok((realname, PaymentConfig { alipay, wechat }))
+}
+
+/// The SMS provider the flags and the environment name; secrets from the environment only
+/// (a flag would show in `ps`).
+fn sms_config(cli: &Cli) -> Result<SmsConfig, String> {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let templates = || SmsTemplates::parse(&cli.sms_templates);
+    match cli.sms_provider.as_str() {
+        "sandbox" => Ok(SmsConfig::Sandbox),
+        "tencent" => Ok(SmsConfig::Tencent(TencentConfig {
+            secret_id: env("BIDKEY_SMS_TENCENT_SECRET_ID"),
+            secret_key: zeroize::Zeroizing::new(env("BIDKEY_SMS_TENCENT_SECRET_KEY")),
+            sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
+            sign_name: cli.sms_sign_name.clone(),
+            region: cli.sms_tencent_region.clone(),
+            endpoint: cli
+                .sms_endpoint
+                .clone()
+                .unwrap_or_else(|| "https://sms.tencentcloudapi.com".into()),
+            templates: templates()?,
+        })),
+        "aliyun" => Ok(SmsConfig::Aliyun(AliyunConfig {
+            access_key_id: env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID"),
+            access_key_secret: zeroize::Zeroizing::new(env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET")),
+            sign_name: cli.sms_sign_name.clone(),
+            endpoint: cli
+                .sms_endpoint
+                .clone()
+                .unwrap_or_else(|| "https://dysmsapi.aliyuncs.com/".into()),
+            templates: templates()?,
+        })),
+        other => Err(format!(
+            "--sms-provider {other}: expected sandbox, tencent or aliyun"
+        )),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,7 +286,8 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Show the newest messages in the SMS outbox (the default SMS provider).
+    /// Show the newest messages in the SMS outbox (the sandbox SMS provider; sandbox mode
+    /// only).
     SmsOutbox {
         /// Only messages to this number.
         #[arg(long)]
@@ -137,6 +314,7 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
         ca_passphrase_file: None,
         trusted_proxies: cli.trusted_proxies.clone(),
         tsa_policy: cli.tsa_policy.clone(),
+        sandbox: cli.sandbox.then_some(true),
         bank: config::BankLayer {
             encoding: match &cli.command {
                 Some(Command::BankImport { encoding, .. }) => encoding.clone(),
@@ -229,8 +407,16 @@ async fn main() {
         print!("{}", settings.describe());
         return;
     }
-    init_logs(settings.log_format);
     let mut config = settings.to_config();
+    match sms_config(&cli).and_then(|sms| Ok((sms, realname_and_payment(&cli)?))) {
+        Ok((sms, (realname, payment))) => {
+            config.providers.sms = sms;
+            config.providers.realname = realname;
+            config.providers.payment = payment;
+        }
+        Err(e) => refuse(&[e]),
+    }
+    init_logs(settings.log_format);
     match cli.command {
         Some(Command::Serve { .. }) | None => {}
         Some(Command::CheckConfig) => return,
@@ -248,6 +434,13 @@ async fn main() {
             reason,
         }) => std::process::exit(operator::decide(&config, &application_id, Some(reason)).await),
         Some(Command::SmsOutbox { phone, limit }) => {
+            // The outbox is the sandbox provider's; outside sandbox mode it does not exist.
+            if !config.sandbox {
+                eprintln!(
+                    "bidkey-server: sms-outbox exists only in sandbox mode (--sandbox, BIDKEY_SANDBOX=1)"
+                );
+                std::process::exit(2);
+            }
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
     }

@@ -310,7 +310,8 @@ async fn pay(
     Path(id): Path<String>,
     Json(req): Json<PayRequest>,
 ) -> Result<Json<wire::Order>> {
-    if req.provider != "sandbox" {
+    // The sandbox pays without money: only in sandbox mode (ADR 0014).
+    if req.provider != "sandbox" || !st.sandbox {
         return Err(ErrorCode::BadRequest.into());
     }
     let now = st.clock.now();

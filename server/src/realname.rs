@@ -1,7 +1,10 @@
 //! Real-name verification (实名认证) through pluggable providers: CFCA (中金), Alipay
-//! (支付宝) and bank-card four-factor (银行卡四要素). The sandbox provider stands in for all
-//! three: it accepts well-formed data and refuses the rest.
+//! (支付宝) and bank-card four-factor (银行卡四要素), and enterprises in the registry. The
+//! operator's verification gateway serves them in a deployment
+//! ([`crate::providers::realname_http`]); the sandbox provider (sandbox mode only) stands in
+//! for all: it accepts well-formed data and refuses the rest.
 
+use crate::error::{Result, ServerError};
 use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest};
 
 /// The verdict of a provider.
@@ -11,9 +14,35 @@ pub enum Verdict {
     Refused(&'static str),
 }
 
-/// A real-name verification service.
+/// A real-name verification service. Calls may block on the network: reach them through
+/// [`person`] and [`enterprise`], which run them off the async workers.
 pub trait RealNameProvider: Send + Sync {
-    fn verify(&self, req: &RealNameRequest) -> Verdict;
+    /// A person: ID number and name (with face or phone at the provider), or the bank
+    /// card's four factors. An error is the provider failing, not a refusal.
+    fn verify(&self, req: &RealNameRequest) -> Result<Verdict>;
+    /// An enterprise in the registry: its unified social credit code and registered name.
+    fn verify_enterprise(&self, uscc: &str, name: &str) -> Result<Verdict>;
+}
+
+/// [`RealNameProvider::verify`] on a blocking thread.
+pub async fn person(
+    provider: std::sync::Arc<dyn RealNameProvider>,
+    req: RealNameRequest,
+) -> Result<Verdict> {
+    tokio::task::spawn_blocking(move || provider.verify(&req))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
+}
+
+/// [`RealNameProvider::verify_enterprise`] on a blocking thread.
+pub async fn enterprise(
+    provider: std::sync::Arc<dyn RealNameProvider>,
+    uscc: String,
+    name: String,
+) -> Result<Verdict> {
+    tokio::task::spawn_blocking(move || provider.verify_enterprise(&uscc, &name))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))?
 }
 
 /// Accepts a Chinese name and a resident ID number whose GB 11643 check digit is right;
@@ -22,7 +51,22 @@ pub trait RealNameProvider: Send + Sync {
 pub struct SandboxRealName;
 
 impl RealNameProvider for SandboxRealName {
-    fn verify(&self, req: &RealNameRequest) -> Verdict {
+    fn verify(&self, req: &RealNameRequest) -> Result<Verdict> {
+        Ok(sandbox_verdict(req))
+    }
+
+    /// The registry is not consulted: the USCC's check character is checked on claim.
+    fn verify_enterprise(&self, _uscc: &str, name: &str) -> Result<Verdict> {
+        Ok(if name.trim().is_empty() {
+            Verdict::Refused("name")
+        } else {
+            Verdict::Verified
+        })
+    }
+}
+
+fn sandbox_verdict(req: &RealNameRequest) -> Verdict {
+    {
         let name = req.name.trim();
         if name.is_empty() || name.chars().count() > 30 {
             return Verdict::Refused("name");
@@ -140,13 +184,19 @@ mod tests {
             bank_card: None,
             bank_phone: None,
         };
-        assert_eq!(SandboxRealName.verify(&req), Verdict::Verified);
+        assert_eq!(SandboxRealName.verify(&req).ok(), Some(Verdict::Verified));
         req.method = RealNameMethod::BankCard4;
-        assert_eq!(SandboxRealName.verify(&req), Verdict::Refused("bank_card"));
+        assert_eq!(
+            SandboxRealName.verify(&req).ok(),
+            Some(Verdict::Refused("bank_card"))
+        );
         req.bank_card = Some("4111111111111111".into());
         req.bank_phone = Some("13800138000".into());
-        assert_eq!(SandboxRealName.verify(&req), Verdict::Verified);
+        assert_eq!(SandboxRealName.verify(&req).ok(), Some(Verdict::Verified));
         req.id_number = "110101199003074515".into();
-        assert_eq!(SandboxRealName.verify(&req), Verdict::Refused("id_number"));
+        assert_eq!(
+            SandboxRealName.verify(&req).ok(),
+            Some(Verdict::Refused("id_number"))
+        );
     }
 }

@@ -12,6 +12,10 @@ pub struct AppState {
     pub clock: Clock,
     pub sms: Arc<dyn SmsProvider>,
     pub realname: Arc<dyn RealNameProvider>,
+    /// Sandbox mode: the sandbox payment provider is accepted only then (ADR 0014).
+    pub sandbox: bool,
+    /// Alipay and WeChat Pay, when the deployment offers them.
+    pub payments: Arc<crate::payments::PaymentConfig>,
     pub secrets: Arc<Secrets>,
     /// The RFC 3161 time-stamp authority's keys and certificates.
     pub tsa: Arc<crate::tsa::Tsa>,

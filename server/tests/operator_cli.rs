@@ -71,6 +71,63 @@ async fn review_queue_approve_reject_and_outbox() {
     let (ok, out) = cli(&server, &["reviews"]);
     assert!(ok && out.contains("no applications"), "{out}");
 
-    let (ok, out) = cli(&server, &["sms-outbox", "--phone", "13800138001"]);
+    // The outbox is the sandbox's: it is read in sandbox mode, asked for by name, and
+    // does not exist without it.
+    let (ok, out) = cli(
+        &server,
+        &["--sandbox", "sms-outbox", "--phone", "13800138001"],
+    );
     assert!(ok && out.contains("验证码"), "{out}");
+    let (ok, out) = cli(&server, &["sms-outbox", "--phone", "13800138001"]);
+    assert!(
+        !ok && out.contains("only in sandbox mode") && !out.contains("验证码"),
+        "{out}"
+    );
+}
+
+/// Without `--sandbox` the binary refuses the sandbox providers in words and exits non-zero,
+/// before it creates anything; a provider it does not know is refused the same way.
+#[test]
+fn the_binary_refuses_the_sandboxes_without_sandbox_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bidkey-server"))
+            .env_remove("BIDKEY_SANDBOX")
+            .env_remove("BIDKEY_SMS_PROVIDER")
+            .env_remove("BIDKEY_REALNAME_PROVIDER")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .expect("bidkey-server runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("sandbox SMS provider is refused outside sandbox mode"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing half-started");
+    let (code, err) = run(&["--sms-provider", "carrier-pigeon", "serve"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("expected sandbox, tencent or aliyun"), "{err}");
+    // A vendor without its credentials: refused in words, nothing created.
+    let (code, err) = run(&[
+        "--sms-provider",
+        "tencent",
+        "--realname-provider",
+        "gateway",
+        "serve",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("sms.tencent: secret_id and secret_key are required"),
+        "{err}"
+    );
+    assert!(!data.exists(), "nothing half-started");
 }

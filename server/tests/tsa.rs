@@ -301,7 +301,7 @@ async fn serials_clock_and_refusals() {
     let tsa_cert = tsa.certificate(TsaAlg::P256).clone();
     let TestServer { running, data_dir } = server;
     running.stop().await;
-    let mut config = bidkey_server::Config::local(data_dir.path().to_path_buf());
+    let mut config = bidkey_server::Config::local_sandbox(data_dir.path().to_path_buf());
     config.tsa_policy = policy;
     let again = bidkey_server::start(config).await.expect("restarted");
     assert_eq!(again.state.tsa.certificate(TsaAlg::P256), &tsa_cert);

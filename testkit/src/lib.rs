@@ -11,12 +11,16 @@
 //!   what the phone does when the server (or the network) lies.
 //! - [`pki`]: root → issuing CA → signer and TSA certificates in SM2 or P-256, made
 //!   locally (no server), for CMS and sealed-PDF tests.
+//! - [`vendors`]: fake SMS vendors (Tencent Cloud, Aliyun) that check request signatures.
+//!
+//! Test servers run in sandbox mode, asked for by name ([`Config::local_sandbox`]).
 
 pub mod faults;
 pub mod pg;
 pub mod phones;
 pub mod pki;
 pub mod proxy;
+pub mod vendors;
 
 use bidkey_server::db::{DbUrl, Value};
 use bidkey_server::{Config, Running};
@@ -50,7 +54,7 @@ impl TestServer {
     pub async fn start_with(store: Store, adjust: impl FnOnce(&mut Config)) -> TestServer {
         install_tls_provider();
         let data_dir = tempfile::tempdir().expect("tempdir");
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         if store == Store::Postgres {
             config.db = DbUrl::Postgres(pg::fresh_database());
         }
@@ -71,7 +75,7 @@ impl TestServer {
                 std::fs::copy(entry.path(), data_dir.path().join(&name)).expect("copy key file");
             }
         }
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = self.running.db_url().clone();
         let running = bidkey_server::start(config)
             .await
@@ -94,7 +98,7 @@ impl TestServer {
         let offset = running.state.clock.offset();
         let limits = running.state.limits;
         running.stop().await;
-        let mut config = Config::local(data_dir.path().to_path_buf());
+        let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = db;
         config.listen = addr;
         config.limits = limits;

@@ -180,7 +180,7 @@ fn print_next_steps(world: &World, out: &Path, serve: bool, outcome: Option<&Out
         out.join("wallets").join("you").display()
     );
     crate::say!(
-        "  SMS codes of the sandbox: cargo run -p bidkey-server -- --data-dir {} sms-outbox",
+        "  SMS codes of the sandbox: cargo run -p bidkey-server -- --sandbox --data-dir {} sms-outbox",
         out.join("server").display()
     );
 }

@@ -71,7 +71,8 @@ impl World {
         for sub in ["server", "platform", "wallets", "qr", "documents"] {
             make_dir(&out_dir.join(sub))?;
         }
-        let mut server_config = Config::local(out_dir.join("server"));
+        // The demo runs on the sandbox providers, so it asks for sandbox mode by name.
+        let mut server_config = Config::local_sandbox(out_dir.join("server"));
         if let Some(db) = config.db {
             server_config.db = db;
         }
@@ -146,7 +147,7 @@ impl World {
     }
 
     /// Have the server text a code to `number` from `phone` and read it from the sandbox's
-    /// SMS outbox, as `bidkey-server sms-outbox` shows it to the operator.
+    /// SMS outbox, as `bidkey-server --sandbox sms-outbox` shows it to the operator.
     ///
     /// A number may be texted once a minute. The story texts one number several times
     /// within seconds (sign-up, loss report, login and recovery on the new phone), so for a

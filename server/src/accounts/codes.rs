@@ -12,7 +12,7 @@ use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::params;
 use crate::ratelimit;
-use crate::sms::SmsProvider;
+use crate::sms::{SmsMessage, SmsProvider, SmsTemplate};
 use crate::util::{hash_secret, new_id};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::accounts::SmsPurpose;
@@ -44,10 +44,16 @@ pub fn issue(
         "INSERT INTO sms_codes (id, phone, purpose, code_hash, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &params![new_id()?, phone, purpose.as_str(), hash_secret(&code), ip, now, now + CODE_TTL],
     )?;
-    let body = format!(
+    let text = format!(
         "【Bidkey】验证码 {code}，5分钟内有效，请勿告诉他人。Your Bidkey code is {code}, valid for 5 minutes."
     );
-    sms.send(tx, now, phone, &body)
+    let msg = SmsMessage {
+        phone: phone.to_owned(),
+        template: SmsTemplate::Code(purpose),
+        params: vec![("code", code)],
+        text,
+    };
+    sms.send(tx, now, &msg)
 }
 
 fn six_digits() -> Result<String> {

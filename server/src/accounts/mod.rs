@@ -514,15 +514,16 @@ async fn change_phone(
                 "UPDATE tokens SET revoked = 1 WHERE account_id = $1 AND token_hash <> $2",
                 &params![user.account_id.clone(), user.token_hash.clone()],
             )?;
-            sms.send(
-                tx,
-                now,
-                &old_phone,
-                &format!(
-                    "【Bidkey】您账号的手机号已更换为{}。如非本人操作，请立即联系客服。The phone number of your Bidkey account was changed.",
-                    mask_phone(&req.new_phone)
+            let masked = mask_phone(&req.new_phone);
+            let msg = crate::sms::SmsMessage {
+                phone: old_phone.clone(),
+                template: crate::sms::SmsTemplate::PhoneChanged,
+                params: vec![("phone", masked.clone())],
+                text: format!(
+                    "【Bidkey】您账号的手机号已更换为{masked}。如非本人操作，请立即联系客服。The phone number of your Bidkey account was changed."
                 ),
-            )?;
+            };
+            sms.send(tx, now, &msg)?;
             audit::record(
                 tx,
                 now,
@@ -560,7 +561,7 @@ async fn realname(
     Json(req): Json<RealNameRequest>,
 ) -> Result<Json<AccountInfo>> {
     let now = st.clock.now();
-    let verdict = st.realname.verify(&req);
+    let verdict = crate::realname::person(st.realname.clone(), req.clone()).await?;
     let id_hash = id_number_hash(&st, &req.id_number);
     let masked = mask_id_number(req.id_number.trim());
     let out = st

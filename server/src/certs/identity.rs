@@ -22,12 +22,12 @@ pub struct Claimed {
     name: String,
 }
 
-pub fn claim(st: &AppState, req: &RealNameRequest) -> Claimed {
-    Claimed {
-        verdict: st.realname.verify(req),
+pub async fn claim(st: &AppState, req: &RealNameRequest) -> Result<Claimed> {
+    Ok(Claimed {
+        verdict: crate::realname::person(st.realname.clone(), req.clone()).await?,
         id_hash: crate::accounts::id_number_hash(st, &req.id_number),
         name: req.name.trim().to_owned(),
-    }
+    })
 }
 
 /// Check the SMS code and the person. The outer error aborts the transaction; the inner one

@@ -324,7 +324,7 @@ async fn recover(
     Json(req): Json<RecoverRequest>,
 ) -> Result<Json<wire_orders::Application>> {
     let now = st.clock.now();
-    let claimed = identity::claim(&st, &req.realname);
+    let claimed = identity::claim(&st, &req.realname).await?;
     let cooling_off = st.limits.recovery_cooling_off;
     let sms = st.sms.clone();
     let out = st
@@ -475,14 +475,15 @@ fn tell_of_recovery(
         )?
         .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?
         .text(0)?;
-    sms.send(
-        tx,
-        now,
-        &phone,
-        &format!(
+    let msg = crate::sms::SmsMessage {
+        phone,
+        template: crate::sms::SmsTemplate::RecoveryStarted,
+        params: vec![("hours", hours.to_string())],
+        text: format!(
             "【Bidkey】有新设备申请找回您的证书，{hours}小时后生效。如非本人操作，请在原手机的Bidkey中取消并挂失。A new device asked to recover your Bidkey certificates; if this was not you, cancel it on your old phone."
         ),
-    )
+    };
+    sms.send(tx, now, &msg)
 }
 
 /// `POST /v1/certs/recover/{id}/cancel` (取消找回): any logged-in device of the account
@@ -675,7 +676,7 @@ async fn unlock(
     Json(req): Json<IdentityCheck>,
 ) -> Result<Json<CertPairView>> {
     let now = st.clock.now();
-    let claimed = identity::claim(&st, &req.realname);
+    let claimed = identity::claim(&st, &req.realname).await?;
     let out = st
         .db
         .write(move |tx| -> Outcome<CertPairView> {

@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::memberships::{self, Role};
 use crate::orders;
 use crate::params;
+use crate::realname::Verdict;
 use crate::state::AppState;
 use crate::util::new_id;
 use axum::Json;
@@ -156,6 +157,13 @@ pub async fn claim(
 ) -> Result<Json<wire::Application>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    // The registry (企业信用信息) must know the enterprise under this code and name.
+    let uscc = normalize_uscc(&req.uscc)?;
+    let verdict =
+        crate::realname::enterprise(st.realname.clone(), uscc, req.name.trim().to_owned()).await?;
+    if let Verdict::Refused(_) = verdict {
+        return Err(ErrorCode::RealNameFailed.into());
+    }
     let view = st
         .db
         .write(move |tx| {

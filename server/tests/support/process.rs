@@ -1,5 +1,6 @@
 //! The `bidkey-server` binary as an operator runs it: spawned with flags, environment and a
-//! data directory, its logs in a file, stopped with a signal.
+//! data directory, its logs in a file, stopped with a signal. In sandbox mode
+//! (`BIDKEY_SANDBOX=1`, ADR 0014) unless the caller's environment says otherwise.
 
 #![allow(dead_code)]
 
@@ -16,6 +17,7 @@ pub fn binary() -> &'static str {
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(binary())
         .args(args)
+        .env("BIDKEY_SANDBOX", "1")
         .envs(env.iter().copied())
         .env_remove("BIDKEY_DATABASE_URL")
         .output()
@@ -40,6 +42,7 @@ impl ServerProcess {
         let log_file = std::fs::File::create(log).expect("log file");
         let mut child = Command::new(binary())
             .args(args)
+            .env("BIDKEY_SANDBOX", "1")
             .envs(env.iter().copied())
             .env_remove("BIDKEY_DATABASE_URL")
             .stdout(Stdio::piped())
