@@ -34,7 +34,7 @@ async fn restarted(server: TestServer, between: impl FnOnce(&Path)) -> TestServe
     let addr = running.addr;
     running.stop().await;
     between(data_dir.path());
-    let mut config = Config::local(data_dir.path().to_path_buf());
+    let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
     config.listen = addr;
     let mut tries = 0;
     let running = loop {
