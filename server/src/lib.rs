@@ -313,6 +313,7 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
         bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
+        sms_code_key: load_or_make_secret(&config.data_dir, "sms-code.key")?,
         ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
     })
 }
