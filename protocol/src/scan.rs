@@ -425,6 +425,10 @@ pub struct ScanRequestBody {
     #[serde(default)]
     pub session_id: Option<String>,
     pub action: ScanAction,
+    /// Where the relay also POSTs the result: under the platform's signature, so the relay
+    /// (or anyone on the way) cannot redirect it. Absent from the JSON when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
 }
 
 /// A request as the platform signed it.
@@ -580,7 +584,8 @@ pub struct NewRelayRequest {
     /// 32 random bytes; the platform shows them (hex) in `x-bidkey-poll` to read the result.
     #[serde(with = "crate::b64")]
     pub poll_secret: Vec<u8>,
-    /// Where the relay also POSTs the [`RelayResult`] once answered (webhook option).
+    /// Where the relay also POSTs the [`RelayResult`] once answered (webhook option); when
+    /// set it must equal the signed body's `webhook_url`, which is what the relay uses.
     #[serde(default)]
     pub webhook_url: Option<String>,
 }
@@ -727,6 +732,7 @@ mod tests {
             },
             session_id: None,
             action: ScanAction::Login { uscc: None },
+            webhook_url: None,
         };
         let base = challenge_message(&body);
         let mut other = body.clone();

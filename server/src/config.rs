@@ -284,6 +284,7 @@ impl Layer {
                 sms_per_ip_per_hour: sms,
                 relay_requests_per_platform_per_minute: relay,
                 recovery_cooling_off: cooling_off,
+                webhooks_to_private_addresses: false,
             },
             ca_passphrase_file: self.ca_passphrase_file,
             trusted_proxies,

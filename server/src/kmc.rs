@@ -5,7 +5,7 @@
 //! the phone's new **signing** key, which the phone opens by co-decryption. Both shares are
 //! wiped here after use. Every past key of a holder stays in escrow and is delivered again
 //! with every new certificate pair (renewal, recovery, change of information), so old bid
-//! files stay decryptable; a holder's own revocation (注销) withdraws them.
+//! files stay decryptable; a holder's own revocation (注销) destroys them.
 
 use crate::ca::issue::Holder;
 use crate::ca::keys::{CaKeys, Sealed};
@@ -107,12 +107,20 @@ pub fn store(
     Ok(())
 }
 
-/// Withdraw every escrowed key of `holder` from delivery (after 注销).
+/// Destroy every escrowed key of `holder` (after 注销): the sealed key is overwritten with
+/// nothing and the row withdrawn from delivery, so neither the KMC nor anyone holding the
+/// database and the KMC key can deliver or open it again ("无法解密原有文件", ADR 0015). The
+/// row's public key and certificate serial stay as the record of what was destroyed.
 pub fn withdraw(tx: &mut dyn Tx, now: i64, holder: &Holder) -> Result<u64> {
     Ok(tx.execute(
-        "UPDATE kmc_escrow SET withdrawn_at = $1 WHERE account_id = $2 \
-         AND COALESCE(enterprise_id, '') = COALESCE($3, '') AND withdrawn_at IS NULL",
-        &params![now, &holder.account_id, holder.enterprise_id.as_deref()],
+        "UPDATE kmc_escrow SET withdrawn_at = COALESCE(withdrawn_at, $1), key_sealed = $2 \
+         WHERE account_id = $3 AND COALESCE(enterprise_id, '') = COALESCE($4, '')",
+        &params![
+            now,
+            Vec::<u8>::new(),
+            &holder.account_id,
+            holder.enterprise_id.as_deref()
+        ],
     )?)
 }
 

@@ -94,6 +94,10 @@ pub struct Limits {
     /// enrolment of the recovered pair, judged by the server clock; meanwhile the account's
     /// other devices and its phone number are told and can cancel (ADR 0011).
     pub recovery_cooling_off: i64,
+    /// Development only: let scan requests name a webhook over plain HTTP or at a loopback
+    /// or private address (a test's own receiver). Never set from the configuration file
+    /// or the environment; production webhooks are HTTPS to a public host (ADR 0015).
+    pub webhooks_to_private_addresses: bool,
 }
 
 impl Default for Limits {
@@ -102,6 +106,7 @@ impl Default for Limits {
             sms_per_ip_per_hour: 30,
             relay_requests_per_platform_per_minute: 600,
             recovery_cooling_off: 24 * 3600,
+            webhooks_to_private_addresses: false,
         }
     }
 }
@@ -338,6 +343,7 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
         bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
+        sms_code_key: load_or_make_secret(&config.data_dir, "sms-code.key")?,
         ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
     })
 }

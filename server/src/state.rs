@@ -48,6 +48,8 @@ pub struct Secrets {
     /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
     /// checked without storing the number.
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,
+    /// Key of the stored SMS codes' HMACs (`sms-code.key` in the data dir).
+    pub sms_code_key: zeroize::Zeroizing<[u8; 32]>,
     /// Key of the bank's statement webhook (HMAC-SM3), `bank-webhook.key` in the data dir.
     pub bank_webhook_key: zeroize::Zeroizing<[u8; 32]>,
     /// The CA's keys and the master sealing keys (CA key file, passphrase-protected).

@@ -10,6 +10,8 @@ use support::{Client, Store, TestServer, real_named, signed_up};
 on_both_stores!(
     signup_login_logout,
     sms_codes_expire_and_limit_tries,
+    guesses_over_fresh_codes_stop_at_the_hourly_budget,
+    stored_codes_are_keyed_hashes,
     a_fresh_code_counts_whatever_the_clock_stamped,
     sms_sending_is_rate_limited,
     passwords,
@@ -121,6 +123,113 @@ async fn sms_codes_expire_and_limit_tries(store: Store) {
         .await
         .expect_err("reuse");
     assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+}
+
+/// An attacker who can trigger codes to a number guesses 5 times per code, then asks for a
+/// fresh code: the per-number budget of wrong guesses per hour is not reset by it.
+async fn guesses_over_fresh_codes_stop_at_the_hourly_budget(store: Store) {
+    let server = TestServer::start(store).await;
+    let clock = &server.running.state.clock;
+    // One fixed hour window of the server's clock, from its first second.
+    let now = clock.now();
+    clock.freeze_at(now - now.rem_euclid(3600));
+    let anon = Client::new(&server);
+    let phone = "13900139001";
+    let send = SendSmsRequest {
+        phone: phone.into(),
+        purpose: SmsPurpose::Login,
+    };
+    let login = |code: &str| SmsLoginRequest {
+        phone: phone.into(),
+        code: code.into(),
+        device_name: None,
+        device_id: None,
+    };
+    let per_code = 5;
+    let budget = bidkey_server::accounts::codes::WRONG_PER_PHONE_PER_HOUR;
+    let mut guessed = 0;
+    let mut code = String::new();
+    while guessed < budget {
+        clock.advance(61);
+        let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+        code = server.sms_code(phone).await;
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        for _ in 0..per_code.min(budget - guessed) {
+            let err = anon
+                .post::<_, Session>("/v1/sessions/sms", &login(wrong))
+                .await
+                .expect_err("wrong");
+            assert_eq!(err.1.code, ErrorCode::SmsCodeInvalid);
+            guessed += 1;
+        }
+    }
+    // A fresh code, and even the right guess, is refused until the hour ends.
+    clock.advance(61);
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+    let fresh = server.sms_code(phone).await;
+    assert_ne!(fresh, code);
+    let err = anon
+        .post::<_, Session>("/v1/sessions/sms", &login(&fresh))
+        .await
+        .expect_err("over budget");
+    assert_eq!(err.1.code, ErrorCode::TooManyRequests);
+    // The next hour, the holder logs in with a new code.
+    clock.advance(3600);
+    let _: SendSmsResponse = anon.post("/v1/sms/send", &send).await.expect("sent");
+    let code = server.sms_code(phone).await;
+    let _: Session = anon
+        .post("/v1/sessions/sms", &login(&code))
+        .await
+        .expect("login the next hour");
+}
+
+/// An insider with the database finds no code: the stored value is HMAC-SM3 under the
+/// server's key file, not SM3 of six digits (which a million tries would invert).
+async fn stored_codes_are_keyed_hashes(store: Store) {
+    let server = TestServer::start(store).await;
+    let anon = Client::new(&server);
+    let phone = "13900139002";
+    let _: SendSmsResponse = anon
+        .post(
+            "/v1/sms/send",
+            &SendSmsRequest {
+                phone: phone.into(),
+                purpose: SmsPurpose::Login,
+            },
+        )
+        .await
+        .expect("sent");
+    let code = server.sms_code(phone).await;
+    let p = phone.to_owned();
+    let stored: String = server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let r = tx
+                .query_opt(
+                    "SELECT code_hash FROM sms_codes WHERE phone = $1",
+                    &bidkey_server::params![p.as_str()],
+                )?
+                .expect("code row");
+            r.text(0)
+        })
+        .await
+        .expect("read");
+    assert_ne!(
+        stored,
+        hex::encode(bidkey_crypto::sm3::sm3(code.as_bytes()))
+    );
+    assert!(!stored.contains(&code));
+    let key = &server.running.state.secrets.sms_code_key;
+    assert_eq!(
+        stored,
+        bidkey_server::accounts::codes::code_hash(key, phone, SmsPurpose::Login, &code)
+    );
+    assert_ne!(
+        stored,
+        bidkey_server::accounts::codes::code_hash(&[0; 32], phone, SmsPurpose::Login, &code)
+    );
 }
 
 async fn sms_sending_is_rate_limited(store: Store) {

@@ -23,6 +23,7 @@ on_both_stores!(
     the_old_pair_ends_only_when_the_phone_confirms,
     recovery_to_a_new_phone_keeps_old_bid_files_open,
     revocation_with_the_pin_reaches_the_crl,
+    no_key_material_outlives_enrolment_or_revocation,
     enterprise_claim_makes_the_applicant_admin,
     platform_certificates_from_csrs,
 );
@@ -673,6 +674,104 @@ async fn revocation_with_the_pin_reaches_the_crl(store: Store) {
     let list: CertList = c.get("/v1/certs").await.expect("list");
     assert_eq!(list.invalid.len(), 1);
     assert_eq!(list.invalid[0].state, PairState::Revoked);
+}
+
+/// `(sealed share of the enrolment, sealed escrowed keys of the holder, sealed server shares
+/// of the pair)`: the lengths of what an insider with the database would find.
+async fn key_material(
+    server: &TestServer,
+    enrollment: &str,
+    pair_id: &str,
+) -> (usize, Vec<usize>, Vec<usize>) {
+    let (enrollment, pair) = (enrollment.to_owned(), pair_id.to_owned());
+    server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let e = tx
+                .query_opt(
+                    "SELECT share_sealed FROM enrollments WHERE id = $1",
+                    &bidkey_server::params![enrollment.as_str()],
+                )?
+                .expect("enrolment row");
+            let enrolment = e.opt_bytes(0)?.map_or(0, |b| b.len());
+            let escrow = tx
+                .query(
+                    "SELECT e.key_sealed FROM kmc_escrow e JOIN cert_pairs p ON p.account_id = e.account_id \
+                     WHERE p.id = $1 ORDER BY e.id",
+                    &bidkey_server::params![pair.as_str()],
+                )?
+                .iter()
+                .map(|r| r.bytes(0).map(|b| b.len()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let shares = tx
+                .query(
+                    "SELECT share_sealed FROM cosign_keys WHERE pair_id = $1 ORDER BY id",
+                    &bidkey_server::params![pair.as_str()],
+                )?
+                .iter()
+                .map(|r| r.bytes(0).map(|b| b.len()))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, bidkey_server::error::ServerError>((enrolment, escrow, shares))
+        })
+        .await
+        .expect("read")
+}
+
+/// An insider with the database (and the key files) finds no server share of a finished
+/// enrolment, and after 注销 neither the escrowed encryption keys nor the pair's shares.
+async fn no_key_material_outlives_enrolment_or_revocation(store: Store) {
+    let server = TestServer::start(store).await;
+    let c = person(&server).await;
+    let app = paid_personal_application(&server, &c).await;
+    let (enrollment, w) = enroll_unconfirmed(&c, &app).await;
+    let (pending, escrow, shares) = key_material(&server, &enrollment, &w.result.pair_id).await;
+    assert_eq!(
+        pending, 0,
+        "the enrolment's sealed share is wiped at finish"
+    );
+    assert_eq!(escrow.len(), 1);
+    assert!(
+        escrow.iter().all(|n| *n > 0),
+        "escrowed while the pair lives"
+    );
+    assert!(shares.iter().all(|n| *n > 0));
+    // `finish` is resumable: repeating it answers the same result without the share.
+    let again: EnrollResult = c
+        .post(
+            &format!("/v1/enrollments/{enrollment}/finish"),
+            &EnrollFinishRequest {
+                csr_der: Vec::new(),
+            },
+        )
+        .await
+        .expect("repeated finish");
+    assert_eq!(again.pair_id, w.result.pair_id);
+    confirm(&c, &enrollment).await.expect("confirmed");
+
+    let s = open_session(&c, &w.signing_serial(), CosignPurpose::Revoke)
+        .await
+        .expect("session");
+    let challenge = s.challenge.clone().expect("challenge");
+    co_sign_in(&c, &s, &w.signing_share, &w.signing_public, &challenge)
+        .await
+        .expect("challenge co-signed");
+    let _: PairChange = c
+        .post(
+            &format!("/v1/certs/{}/revoke", w.signing_serial()),
+            &RevokeRequest {
+                session_id: s.session_id.clone(),
+            },
+        )
+        .await
+        .expect("revoked");
+    let (_, escrow, shares) = key_material(&server, &enrollment, &w.result.pair_id).await;
+    assert_eq!(escrow, vec![0], "注销 destroys the escrowed encryption key");
+    assert!(
+        shares.iter().all(|n| *n == 0),
+        "and the pair's server shares"
+    );
 }
 
 async fn enterprise_claim_makes_the_applicant_admin(store: Store) {

@@ -22,6 +22,7 @@ on_both_stores!(
     requests_are_checked,
     sessions_and_inbox,
     webhook_is_delivered,
+    webhook_urls_are_signed_https_and_public,
     an_opening_posts_many_requests_at_once
 );
 
@@ -109,6 +110,7 @@ fn make_with(
         },
         session_id: session.map(str::to_owned),
         action,
+        webhook_url: None,
     };
     Made {
         id: body.request_id.clone(),
@@ -127,8 +129,11 @@ fn sign(p: &Platform, body: &[u8]) -> SignedScanRequest {
     }
 }
 
+/// The request as the platform uploads it; a webhook goes inside the signed body too.
 fn upload(p: &Platform, m: &Made, webhook: Option<String>) -> NewRelayRequest {
-    let body = serde_json::to_vec(&m.body).expect("json");
+    let mut signed = m.body.clone();
+    signed.webhook_url = webhook.clone();
+    let body = serde_json::to_vec(&signed).expect("json");
     NewRelayRequest {
         request: sign(p, &body),
         qr_secret: m.body.session_id.is_none().then(|| m.qr_secret.clone()),
@@ -1038,6 +1043,90 @@ async fn an_opening_posts_many_requests_at_once(store: Store) {
     );
 }
 
+/// The relay (or anyone between the platform and it) cannot redirect results: the URL used
+/// is the one under the platform's signature; and a platform cannot aim the relay at
+/// loopback or private addresses, nor at plain HTTP, outside development.
+async fn webhook_urls_are_signed_https_and_public(store: Store) {
+    let server = TestServer::start(store).await;
+    let p = platform(
+        &server,
+        "重庆市公共资源交易中心",
+        "https://ggzy.cq.example.invalid",
+    )
+    .await;
+    let plain = Client::new(&server);
+    let code = |r: Answer<RelayCreated>| r.expect_err("refused").1.code;
+    for url in [
+        "http://ggzy.cq.example.invalid/hook",
+        "http://127.0.0.1:9/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.0.0.1/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+    ] {
+        let m = make(&server, &p, login(), None, 60);
+        let up = upload(&p, &m, Some(url.into()));
+        assert_eq!(
+            code(plain.post("/v1/relay/requests", &up).await),
+            ErrorCode::BadRequest,
+            "{url}"
+        );
+    }
+    let good = "https://ggzy.cq.example.invalid/hook";
+    // Swapped after signing: the outer URL differs from the signed one.
+    let m = make(&server, &p, login(), None, 60);
+    let mut up = upload(&p, &m, Some(good.into()));
+    up.webhook_url = Some("https://attacker.example/hook".into());
+    assert_eq!(
+        code(plain.post("/v1/relay/requests", &up).await),
+        ErrorCode::BadRequest
+    );
+    // Added by someone else: an outer URL the platform never signed.
+    let mut up = upload(&p, &m, None);
+    up.webhook_url = Some(good.into());
+    assert_eq!(
+        code(plain.post("/v1/relay/requests", &up).await),
+        ErrorCode::BadRequest
+    );
+    // Rewritten inside the body without the platform's key: the signature fails.
+    let up = upload(&p, &m, Some(good.into()));
+    let mut forged = up.clone();
+    let text = String::from_utf8(forged.request.body.clone()).expect("utf-8");
+    forged.request.body = text
+        .replace(good, "https://attacker.example/hook")
+        .into_bytes();
+    forged.webhook_url = None;
+    assert!(
+        plain
+            .post::<_, RelayCreated>("/v1/relay/requests", &forged)
+            .await
+            .is_err()
+    );
+    // The signed one is taken and stored as signed.
+    let created: RelayCreated = plain
+        .post("/v1/relay/requests", &up)
+        .await
+        .expect("signed webhook accepted");
+    let id = created.request_id.clone();
+    let stored: Option<String> = server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let r = tx
+                .query_opt(
+                    "SELECT webhook_url FROM scan_requests WHERE id = $1",
+                    &bidkey_server::params![id.as_str()],
+                )?
+                .expect("row");
+            r.opt_text(0)
+        })
+        .await
+        .expect("read");
+    assert_eq!(stored.as_deref(), Some(good));
+}
+
 async fn webhook_is_delivered(store: Store) {
     use axum::Json;
     use axum::http::StatusCode;
@@ -1069,7 +1158,9 @@ async fn webhook_is_delivered(store: Store) {
         let _ = axum::serve(listener, app).await;
     });
 
-    let server = TestServer::start(store).await;
+    // The receiver is this test's, on loopback over HTTP: development only, asked by name.
+    let server =
+        TestServer::start_with(store, |c| c.limits.webhooks_to_private_addresses = true).await;
     let p = platform(
         &server,
         "重庆市公共资源交易中心",

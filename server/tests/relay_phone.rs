@@ -62,6 +62,7 @@ fn make(server: &TestServer, p: &Platform, action: ScanAction, session: Option<&
             },
             session_id: session.map(str::to_owned),
             action,
+            webhook_url: None,
         },
         reply,
         qr_secret: rand::<32>(),

@@ -137,6 +137,7 @@ impl ScanClient {
             },
             session_id: session_id.map(str::to_owned),
             action,
+            webhook_url: self.webhook_url.clone(),
         };
         let body_json =
             serde_json::to_vec(&body).map_err(|_| PlatformError::Malformed("request body"))?;

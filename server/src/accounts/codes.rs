@@ -1,5 +1,8 @@
 //! One-time SMS codes: six digits, valid 5 minutes, 5 wrong tries, limited sends per phone
-//! and per IP. Only a hash of the code is stored.
+//! and per IP, and at most [`WRONG_PER_PHONE_PER_HOUR`] wrong guesses per number per hour
+//! whatever the number of codes sent (a fresh code does not reset the budget). Only a keyed
+//! hash (HMAC-SM3 under `sms-code.key`, bound to the number and purpose) of the code is
+//! stored: a six-digit code under a plain hash falls to a million tries offline.
 //!
 //! A code is judged by its own state (its purpose, whether it is spent, its tries, its
 //! expiry), never by which one carries the latest timestamp: a server clock that steps
@@ -13,17 +16,33 @@ use crate::error::{Result, ServerError};
 use crate::params;
 use crate::ratelimit;
 use crate::sms::{SmsMessage, SmsProvider, SmsTemplate};
-use crate::util::{hash_secret, new_id};
+use crate::util::new_id;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::accounts::SmsPurpose;
 
 pub const CODE_TTL: i64 = 300;
 pub const RESEND_AFTER: i64 = 60;
 const MAX_TRIES: i64 = 5;
+/// Wrong guesses per phone number per (fixed) hour, across codes and purposes.
+pub const WRONG_PER_PHONE_PER_HOUR: i64 = 10;
+const HOUR: i64 = 3600;
+
+/// The stored form of `code`: HMAC-SM3 under the server's SMS code key, over the number,
+/// the purpose and the code, so a copy of the table reveals no code without the key file.
+pub fn code_hash(key: &[u8; 32], phone: &str, purpose: SmsPurpose, code: &str) -> String {
+    let msg = format!("bidkey-sms-code\0{phone}\0{}\0{code}", purpose.as_str());
+    hex::encode(bidkey_crypto::sm3::hmac_sm3(key, msg.as_bytes()))
+}
+
+fn wrong_bucket(phone: &str) -> String {
+    format!("sms:wrong1h:{phone}")
+}
 
 /// Create a code for `phone` and send it.
+#[allow(clippy::too_many_arguments)]
 pub fn issue(
     tx: &mut dyn Tx,
+    key: &[u8; 32],
     sms: &dyn SmsProvider,
     now: i64,
     phone: &str,
@@ -42,7 +61,7 @@ pub fn issue(
     )?;
     tx.execute(
         "INSERT INTO sms_codes (id, phone, purpose, code_hash, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &params![new_id()?, phone, purpose.as_str(), hash_secret(&code), ip, now, now + CODE_TTL],
+        &params![new_id()?, phone, purpose.as_str(), code_hash(key, phone, purpose, &code), ip, now, now + CODE_TTL],
     )?;
     let text = format!(
         "【Bidkey】验证码 {code}，5分钟内有效，请勿告诉他人。Your Bidkey code is {code}, valid for 5 minutes."
@@ -76,11 +95,27 @@ fn six_digits() -> Result<String> {
 /// this returns an error; [`verify_outcome`] makes that explicit.
 pub fn verify(
     tx: &mut dyn Tx,
+    key: &[u8; 32],
     now: i64,
     phone: &str,
     purpose: SmsPurpose,
     code: &str,
 ) -> Result<Result<(), ErrorCode>> {
+    // The budget is judged before any code is: guesses spread over fresh codes stop here.
+    let window = now - now.rem_euclid(HOUR);
+    let wrong = tx
+        .query_opt(
+            "SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2",
+            &params![wrong_bucket(phone), window],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?
+        .unwrap_or(0);
+    if wrong >= WRONG_PER_PHONE_PER_HOUR {
+        return Err(ServerError::RateLimited {
+            retry_after: (window + HOUR - now).max(1) as u64,
+        });
+    }
     let rows = tx.query(
         "SELECT id, code_hash, expires_at FROM sms_codes \
          WHERE phone = $1 AND purpose = $2 AND used = 0 AND attempts < $3",
@@ -102,7 +137,7 @@ pub fn verify(
             ErrorCode::SmsCodeInvalid
         }));
     }
-    let given = hash_secret(code.trim());
+    let given = code_hash(key, phone, purpose, code.trim());
     let matching = live.iter().find(|(_, stored)| {
         bool::from(subtle::ConstantTimeEq::ct_eq(
             given.as_bytes(),
@@ -119,6 +154,8 @@ pub fn verify(
             &params![id],
         )?;
     }
+    // Counted, never refused here: the check above refuses the next guess over budget.
+    ratelimit::hit(tx, &wrong_bucket(phone), now, HOUR, i64::MAX)?;
     Ok(Err(ErrorCode::SmsCodeInvalid))
 }
 

@@ -58,6 +58,7 @@ async fn send_sms(
     let ip = ip_of(&addr);
     let sms = st.sms.clone();
     let per_ip = st.limits.sms_per_ip_per_hour;
+    let sms_key = st.secrets.sms_code_key.clone();
     st.db
         .write(move |tx| {
             let exists = account_by_phone(tx, &req.phone)?.is_some();
@@ -76,7 +77,16 @@ async fn send_sms(
                 }
                 _ => {}
             }
-            codes::issue(tx, sms.as_ref(), now, &req.phone, req.purpose, &ip, per_ip)
+            codes::issue(
+                tx,
+                &sms_key,
+                sms.as_ref(),
+                now,
+                &req.phone,
+                req.purpose,
+                &ip,
+                per_ip,
+            )
         })
         .await?;
     Ok(Json(SendSmsResponse {
@@ -225,10 +235,11 @@ async fn sms_session(
     check_phone(&req.phone)?;
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let sms_key = st.secrets.sms_code_key.clone();
     let out = st
         .db
         .write(move |tx| {
-            if let Err(code) = codes::verify(tx, now, &req.phone, purpose, &req.code)? {
+            if let Err(code) = codes::verify(tx, &sms_key, now, &req.phone, purpose, &req.code)? {
                 return Ok(Err(code));
             }
             let id = match (account_by_phone(tx, &req.phone)?, purpose) {
@@ -405,10 +416,18 @@ async fn reset_password(
     password::check_strength(&req.new_password)?;
     let hash = password::hash(req.new_password.clone()).await?;
     let now = st.clock.now();
+    let sms_key = st.secrets.sms_code_key.clone();
     let out = st
         .db
         .write(move |tx| {
-            let checked = codes::verify(tx, now, &req.phone, SmsPurpose::ResetPassword, &req.code)?;
+            let checked = codes::verify(
+                tx,
+                &sms_key,
+                now,
+                &req.phone,
+                SmsPurpose::ResetPassword,
+                &req.code,
+            )?;
             if let Err(code) = checked {
                 return Ok::<_, ServerError>(Err(code));
             }
@@ -479,6 +498,7 @@ async fn change_phone(
         None => false,
     };
     let sms = st.sms.clone();
+    let sms_key = st.secrets.sms_code_key.clone();
     let out = st
         .db
         .write(move |tx| {
@@ -492,13 +512,13 @@ async fn change_phone(
             if !by_password {
                 let old_code = req.old_code.clone().unwrap_or_default();
                 let checked =
-                    codes::verify(tx, now, &old_phone, SmsPurpose::ChangePhoneOld, &old_code)?;
+                    codes::verify(tx, &sms_key, now, &old_phone, SmsPurpose::ChangePhoneOld, &old_code)?;
                 if let Err(code) = checked {
                     return Ok(Err(code));
                 }
             }
             let checked =
-                codes::verify(tx, now, &req.new_phone, SmsPurpose::ChangePhone, &req.code)?;
+                codes::verify(tx, &sms_key, now, &req.new_phone, SmsPurpose::ChangePhone, &req.code)?;
             if let Err(code) = checked {
                 return Ok(Err(code));
             }

@@ -570,8 +570,11 @@ fn write_finish(
     actor: &str,
 ) -> Result<EnrollResult> {
     let row = &input.row;
+    // The pending share moved to `cosign_keys` (sealed there under its own id); a repeated
+    // `finish` answers from `result`, so the enrolment's copy is wiped here.
     let n = tx.execute(
-        "UPDATE enrollments SET status = 'issued', result = $1, pair_id = $2, updated_at = $3 WHERE id = $4 AND status = 'signed'",
+        "UPDATE enrollments SET status = 'issued', result = $1, pair_id = $2, share_sealed = NULL, updated_at = $3 \
+         WHERE id = $4 AND status = 'signed'",
         &params![iss.result_json.as_str(), iss.pair_id.as_str(), now, row.id.as_str()],
     )?;
     if n != 1 {

@@ -20,6 +20,8 @@ pub struct Claimed {
     verdict: Verdict,
     id_hash: String,
     name: String,
+    /// For the SMS code's keyed hash.
+    secrets: std::sync::Arc<crate::state::Secrets>,
 }
 
 pub async fn claim(st: &AppState, req: &RealNameRequest) -> Result<Claimed> {
@@ -27,6 +29,7 @@ pub async fn claim(st: &AppState, req: &RealNameRequest) -> Result<Claimed> {
         verdict: crate::realname::person(st.realname.clone(), req.clone()).await?,
         id_hash: crate::accounts::id_number_hash(st, &req.id_number),
         name: req.name.trim().to_owned(),
+        secrets: st.secrets.clone(),
     })
 }
 
@@ -48,7 +51,14 @@ pub fn check(
         )?
         .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?;
     let (phone, stored, real_name) = (row.text(0)?, row.opt_text(1)?, row.opt_text(2)?);
-    if let Err(code) = codes::verify(tx, now, &phone, purpose, code)? {
+    if let Err(code) = codes::verify(
+        tx,
+        &claimed.secrets.sms_code_key,
+        now,
+        &phone,
+        purpose,
+        code,
+    )? {
         return Ok(Err(code.into()));
     }
     let refused = match (&claimed.verdict, stored) {

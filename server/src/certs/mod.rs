@@ -597,13 +597,19 @@ async fn loss_report(
 ) -> Result<Json<PairChange>> {
     let now = st.clock.now();
     let ip = addr.ip().to_string();
+    let sms_key = st.secrets.sms_code_key.clone();
     let out = st
         .db
         .write(move |tx| -> Outcome<PairChange> {
             ratelimit::hit(tx, &format!("loss:ip:{ip}"), now, 3600, 30)?;
-            if let Err(code) =
-                codes::verify(tx, now, &req.phone, SmsPurpose::LossReport, &req.code)?
-            {
+            if let Err(code) = codes::verify(
+                tx,
+                &sms_key,
+                now,
+                &req.phone,
+                SmsPurpose::LossReport,
+                &req.code,
+            )? {
                 return Ok(Err(ServerError::Api(code)));
             }
             let account = accounts::account_by_phone(tx, &req.phone)?
@@ -640,6 +646,7 @@ async fn undo_loss_report(
     Json(req): Json<UndoLossRequest>,
 ) -> Result<Json<PairChange>> {
     let now = st.clock.now();
+    let sms_key = st.secrets.sms_code_key.clone();
     let out = st
         .db
         .write(move |tx| -> Outcome<PairChange> {
@@ -650,7 +657,9 @@ async fn undo_loss_report(
                 )?
                 .ok_or(ServerError::Api(ErrorCode::AccountNotFound))?
                 .text(0)?;
-            if let Err(code) = codes::verify(tx, now, &phone, SmsPurpose::LossReport, &req.code)? {
+            if let Err(code) =
+                codes::verify(tx, &sms_key, now, &phone, SmsPurpose::LossReport, &req.code)?
+            {
                 return Ok(Err(ServerError::Api(code)));
             }
             let pair = store::pair_of_serial(tx, &serial, &user.account_id)?;

@@ -50,10 +50,16 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Check and store a request; the certificate and signature checks run before the write.
-async fn accept(st: &AppState, new: NewRelayRequest, channel: Channel<'_>) -> Result<RelayCreated> {
+async fn accept(
+    st: &AppState,
+    mut new: NewRelayRequest,
+    channel: Channel<'_>,
+) -> Result<RelayCreated> {
     let now = st.clock.now();
     let per_minute = st.limits.relay_requests_per_platform_per_minute;
-    let body = requests::check_form(&new, channel, now)?;
+    let body = requests::check_form(&new, channel, now, st.limits.webhooks_to_private_addresses)?;
+    // Only the signed URL is used (check_form refused an unsigned or different one).
+    new.webhook_url = body.webhook_url.clone();
     let pid = body.platform_id.clone();
     let platform = st
         .db

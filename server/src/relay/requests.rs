@@ -53,6 +53,7 @@ pub fn check_form(
     new: &NewRelayRequest,
     channel: Channel<'_>,
     now: i64,
+    private_webhooks: bool,
 ) -> Result<ScanRequestBody> {
     let bad = || ServerError::Api(ErrorCode::BadRequest);
     if new.poll_secret.len() != SECRET_LEN || new.request.body.len() > MAX_BODY {
@@ -63,10 +64,15 @@ pub fn check_form(
         (Channel::Session(_), None) => {}
         _ => return Err(bad()),
     }
-    if let Some(url) = &new.webhook_url {
-        check_webhook_url(url)?;
-    }
     let body: ScanRequestBody = serde_json::from_slice(&new.request.body).map_err(|_| bad())?;
+    // The webhook is the one the platform signed: an unsigned or different outer URL is
+    // refused rather than trusted.
+    if new.webhook_url.is_some() && new.webhook_url != body.webhook_url {
+        return Err(bad());
+    }
+    if let Some(url) = &body.webhook_url {
+        check_webhook_url(url, private_webhooks)?;
+    }
     if body.v != SCAN_VERSION || !is_request_id(&body.request_id) {
         return Err(bad());
     }
@@ -95,18 +101,88 @@ pub fn check_form(
     Ok(body)
 }
 
-/// `http(s)://` with no spaces or control characters; the platform's own endpoint.
-fn check_webhook_url(url: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let ok = url.len() <= MAX_WEBHOOK_URL
-        && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
-        && url.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
-        Ok(())
+/// `https://` to a public host, with no spaces, control characters or user info: the
+/// platform's own endpoint, never a loopback or private address the relay could be made to
+/// call inside its own network. `private` (development only) also allows `http://` and such
+/// hosts. Host names are judged by their form; one that resolves to a private address is
+/// not caught here (the deployment's egress rules must hold that line).
+fn check_webhook_url(url: &str, private: bool) -> Result<()> {
+    let bad = || ServerError::Api(ErrorCode::BadRequest);
+    let rest = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(r), _) => r,
+        (None, Some(r)) if private => r,
+        _ => return Err(bad()),
+    };
+    if url.len() > MAX_WEBHOOK_URL || !url.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
     } else {
-        Err(ErrorCode::BadRequest.into())
+        authority.split(':').next().unwrap_or_default()
+    };
+    if host.is_empty() {
+        return Err(bad());
+    }
+    if !private && !public_host(host) {
+        return Err(bad());
+    }
+    Ok(())
+}
+
+/// Whether `host` (a name or an IP literal) may be called from the relay in production.
+fn public_host(host: &str) -> bool {
+    use std::net::IpAddr;
+    let lower = host.to_ascii_lowercase();
+    let name = lower.trim_end_matches('.');
+    if let Ok(ip) = name.parse::<IpAddr>() {
+        return public_ip(ip);
+    }
+    // A name whose last label starts with a digit (`2130706433`, `0x7f.1`, `127.1`) is an
+    // address some resolvers accept, never a public name (top-level domains are letters);
+    // local names are refused too.
+    let numeric = name
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| tld.bytes().next().is_some_and(|b| b.is_ascii_digit()));
+    !(numeric
+        || !name.contains('.')
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || name.ends_with(".local")
+        || name.ends_with(".internal"))
+}
+
+fn public_ip(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || a >= 224)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public_ip(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
     }
 }
 
@@ -690,11 +766,40 @@ mod tests {
     }
 
     #[test]
-    fn webhook_urls_are_http_only() {
-        assert!(check_webhook_url("https://ggzy.example/hook").is_ok());
-        assert!(check_webhook_url("http://127.0.0.1:9/x").is_ok());
-        assert!(check_webhook_url("ftp://x/").is_err());
-        assert!(check_webhook_url("https://").is_err());
-        assert!(check_webhook_url("https://a b").is_err());
+    fn webhook_urls_are_https_to_public_hosts() {
+        assert!(check_webhook_url("https://ggzy.example/hook", false).is_ok());
+        assert!(check_webhook_url("https://ggzy.example:8443/hook?x=1", false).is_ok());
+        assert!(check_webhook_url("https://203.0.114.7/hook", false).is_ok());
+        for refused in [
+            "http://ggzy.example/hook",
+            "http://127.0.0.1:9/x",
+            "https://127.0.0.1:9/x",
+            "https://localhost/x",
+            "https://a.localhost/x",
+            "https://10.1.2.3/x",
+            "https://172.16.0.1/x",
+            "https://192.168.1.1/x",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/x",
+            "https://0.0.0.0/x",
+            "https://[::1]/x",
+            "https://[fd00::1]/x",
+            "https://[fe80::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://2130706433/x",
+            "https://0x7f.1/x",
+            "https://intranet/x",
+            "https://user@ggzy.example/x",
+            "https://evil.example@127.0.0.1/x",
+            "ftp://x/",
+            "https://",
+            "https:///x",
+            "https://a b",
+        ] {
+            assert!(check_webhook_url(refused, false).is_err(), "{refused}");
+        }
+        // Development: the test's own receiver on loopback over HTTP.
+        assert!(check_webhook_url("http://127.0.0.1:9/x", true).is_ok());
+        assert!(check_webhook_url("ftp://x/", true).is_err());
     }
 }
