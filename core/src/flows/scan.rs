@@ -14,8 +14,7 @@ use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
-use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};
-use bidkey_crypto::x509::{Cert, SubjectKey};
+use bidkey_crypto::x509::Cert;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CaChain;
 use bidkey_protocol::cosign::CosignPurpose;
@@ -545,26 +544,11 @@ impl Bidkey {
         signed: &SignedScanRequest,
         expected_id: Option<&str>,
     ) -> Result<(ScanRequestBody, Option<String>)> {
-        let body: ScanRequestBody = serde_json::from_slice(&signed.body)
-            .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
-        let cert = Cert::from_der(&signed.platform_cert)
-            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
         let (root, issuing) = self.ca_chain().await?;
         let at = u64::try_from(now()).unwrap_or(0);
-        verify_chain_without_revocation(&cert, &[issuing], &[root], at, RequiredUsage::Signing)
-            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
-        let key = SubjectKey::from_spki_der(&cert.public_key_spki_der()?)?;
-        scan_crypto::verify_platform_signature(
-            &key,
-            &request_message(&signed.body),
-            &signed.signature,
-        )
-        .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
-        let cn = cert.subject_common_name()?.unwrap_or_default();
-        if body.origin != cn {
-            return Err(server_error(ErrorCode::ScanForeignOrigin));
-        }
-        if body.v != SCAN_VERSION || expected_id.is_some_and(|id| id != body.request_id) {
+        let (body, cert) =
+            crate::scan::request::verify_signed_request(signed, &root, &issuing, at)?;
+        if expected_id.is_some_and(|id| id != body.request_id) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
         if body.expires_at <= now() {

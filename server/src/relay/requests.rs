@@ -218,7 +218,7 @@ pub fn check_platform(
             std::slice::from_ref(issuing),
             std::slice::from_ref(root),
             at,
-            RequiredUsage::Signing,
+            RequiredUsage::PlatformRequest,
         )
         .map_err(|_| invalid())?;
         let from = [&cert, issuing, root]
