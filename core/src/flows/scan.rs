@@ -8,6 +8,7 @@
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
 use crate::error::{CoreError, Result};
+use crate::scan::request::{PlatformBinding, check_session_request};
 use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
@@ -83,6 +84,8 @@ pub(crate) struct ScanState {
 
 struct OpenSession {
     serial: String,
+    /// The platform and certificate that opened it (ADR 0016).
+    opened_by: PlatformBinding,
     expires_at: i64,
     auto_allowed: bool,
 }
@@ -96,6 +99,7 @@ impl std::fmt::Debug for ScanState {
 #[derive(Clone)]
 struct Pending {
     body: ScanRequestBody,
+    platform: PlatformBinding,
     view: ScanView,
 }
 
@@ -128,11 +132,11 @@ impl Bidkey {
                 uri.request_id, uri.t, uri.code
             ))
             .await?;
-        let (body, name) = self.verify_request(&signed, Some(&uri.request_id)).await?;
+        let (body, name, platform) = self.verify_request(&signed, Some(&uri.request_id)).await?;
         if body.session_id.is_some() {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        self.remember_scan(body, name).await
+        self.remember_scan(body, name, platform).await
     }
 
     /// Approve a scanned request with the certificate PIN. For a session request this opens
@@ -248,13 +252,16 @@ impl Bidkey {
         let Some(item) = items.into_iter().next() else {
             return Ok(None);
         };
-        let (body, name) = self
+        let (body, name, platform) = self
             .verify_request(&item.request, Some(&item.request_id))
             .await?;
-        if body.session_id.as_deref() != Some(item.session_id.as_str()) {
-            return Err(server_error(ErrorCode::ScanSignatureInvalid));
-        }
-        let view = self.remember_scan(body.clone(), name).await?;
+        let opened_by = lock(&self.scan.sessions)
+            .get(&item.session_id)
+            .map(|s| s.opened_by.clone());
+        check_session_request(&item.session_id, opened_by.as_ref(), &body, &platform)?;
+        let view = self
+            .remember_scan(body.clone(), name, platform.clone())
+            .await?;
         let done = match self.auto_share(&item.session_id) {
             Some((serial, share))
                 if matches!(
@@ -262,7 +269,10 @@ impl Bidkey {
                     ScanAction::Sign { .. } | ScanAction::Login { .. }
                 ) =>
             {
-                Some(self.answer(&body, &serial, &share, false, true).await?)
+                Some(
+                    self.answer(&body, &platform, &serial, &share, false, true)
+                        .await?,
+                )
             }
             _ => None,
         };
@@ -307,7 +317,7 @@ impl Bidkey {
                             ..
                         }
                     );
-                self.answer(&p.body, &cert.serial, &share, auto, false)
+                self.answer(&p.body, &p.platform, &cert.serial, &share, auto, false)
                     .await?
             }
         };
@@ -319,6 +329,7 @@ impl Bidkey {
     async fn answer(
         &self,
         body: &ScanRequestBody,
+        platform: &PlatformBinding,
         serial: &str,
         share: &Arc<DeviceShare>,
         auto_confirm: bool,
@@ -373,6 +384,7 @@ impl Bidkey {
                 grant.session_id.clone(),
                 OpenSession {
                     serial: serial.to_owned(),
+                    opened_by: platform.clone(),
                     expires_at: grant.expires_at,
                     auto_allowed: matches!(
                         body.action,
@@ -543,7 +555,7 @@ impl Bidkey {
         &self,
         signed: &SignedScanRequest,
         expected_id: Option<&str>,
-    ) -> Result<(ScanRequestBody, Option<String>)> {
+    ) -> Result<(ScanRequestBody, Option<String>, PlatformBinding)> {
         let (root, issuing) = self.ca_chain().await?;
         let at = u64::try_from(now()).unwrap_or(0);
         let (body, cert) =
@@ -555,7 +567,8 @@ impl Bidkey {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let name = cert.subject_organization().ok().flatten();
-        Ok((body, name))
+        let platform = PlatformBinding::of(&body, &cert);
+        Ok((body, name, platform))
     }
 
     /// The view of a verified request, remembered until confirmed or rejected.
@@ -563,6 +576,7 @@ impl Bidkey {
         &self,
         body: ScanRequestBody,
         certified_name: Option<String>,
+        platform: PlatformBinding,
     ) -> Result<ScanView> {
         let cert = match &body.action {
             ScanAction::Decrypt { .. } => None,
@@ -612,6 +626,7 @@ impl Bidkey {
             body.request_id.clone(),
             Pending {
                 body,
+                platform,
                 view: view.clone(),
             },
         );

@@ -47,6 +47,44 @@ pub fn verify_signed_request(
     Ok((body, cert))
 }
 
+/// Who opened a session: the platform, its origin and its certificate (SM3 fingerprint).
+/// Requests inside the session must come from exactly this platform and certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformBinding {
+    pub platform_id: String,
+    pub origin: String,
+    pub cert_sm3: [u8; 32],
+}
+
+impl PlatformBinding {
+    pub fn of(body: &ScanRequestBody, cert: &Cert) -> PlatformBinding {
+        PlatformBinding {
+            platform_id: body.platform_id.clone(),
+            origin: body.origin.clone(),
+            cert_sm3: cert.fingerprint_sm3(),
+        }
+    }
+}
+
+/// An inbox item of session `session_id`, whose verified body came from `from`: the body
+/// must name that session, and when this phone opened it (`opened_by`), come from the same
+/// platform and certificate. A relay cannot slip another platform's request, however well
+/// signed, into a session (and its auto-confirm) the holder opened with one platform.
+pub fn check_session_request(
+    session_id: &str,
+    opened_by: Option<&PlatformBinding>,
+    body: &ScanRequestBody,
+    from: &PlatformBinding,
+) -> Result<()> {
+    if body.session_id.as_deref() != Some(session_id) {
+        return Err(refused(ErrorCode::ScanSignatureInvalid));
+    }
+    match opened_by {
+        Some(b) if b != from => Err(refused(ErrorCode::ScanForeignOrigin)),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -146,6 +184,53 @@ pub(crate) mod tests {
         let cert = issue(&p, CertProfile::Platform, ORIGIN, &k);
         let req = signed(&body(login()), &cert, k);
         verify_signed_request(&req, &p.root, &p.ca, T0 + 10).expect("a platform's request");
+    }
+
+    /// The attack: an inbox item with platform A's session id whose body platform B signed
+    /// (B's own, valid certificate, naming A's session).
+    #[test]
+    fn another_platforms_request_in_a_session_is_refused() {
+        let p = pki();
+        let (ka, kb) = (key(), key());
+        let cert_a = issue(&p, CertProfile::Platform, ORIGIN, &ka);
+        let b_origin = "https://ggzy.other.example.cn";
+        let cert_b = issue(&p, CertProfile::Platform, b_origin, &kb);
+        let mut opening = body(ScanAction::Session {
+            ttl_secs: 600,
+            auto_confirm_allowed: true,
+            uscc: None,
+        });
+        opening.request_id = "01".repeat(16);
+        let (opening, cert) =
+            verify_signed_request(&signed(&opening, &cert_a, ka), &p.root, &p.ca, T0 + 10)
+                .expect("A opens");
+        let opened_by = PlatformBinding::of(&opening, &cert);
+        let sid = "ab".repeat(16);
+
+        let mut from_b = body(ScanAction::Login { uscc: None });
+        from_b.platform_id = "p2".into();
+        from_b.origin = b_origin.into();
+        from_b.session_id = Some(sid.clone());
+        let (from_b, cert) =
+            verify_signed_request(&signed(&from_b, &cert_b, kb), &p.root, &p.ca, T0 + 10)
+                .expect("B's own request verifies");
+        assert_eq!(
+            check_session_request(
+                &sid,
+                Some(&opened_by),
+                &from_b,
+                &PlatformBinding::of(&from_b, &cert)
+            ),
+            Err(refused(ErrorCode::ScanForeignOrigin))
+        );
+        // A's own request in its session passes; a body naming another session does not.
+        let mut from_a = body(ScanAction::Login { uscc: None });
+        from_a.session_id = Some(sid.clone());
+        let a = PlatformBinding {
+            ..opened_by.clone()
+        };
+        check_session_request(&sid, Some(&opened_by), &from_a, &a).expect("A's own");
+        assert!(check_session_request(&"cd".repeat(16), Some(&opened_by), &from_a, &a).is_err());
     }
 
     /// The attack: a request signed with a bidder's signing certificate (valid, same CA,
