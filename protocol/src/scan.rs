@@ -38,6 +38,15 @@ pub const MAX_SESSION_SECS: u64 = 8 * 3600;
 pub const MAX_DOCUMENTS: usize = 100;
 /// Wrapped file keys in one decrypt request.
 pub const MAX_FILES: usize = 200;
+/// The largest signed request body (JSON) the relay takes and the phone reads.
+pub const MAX_REQUEST_BODY: usize = 512 * 1024;
+/// The largest sealed reply ciphertext: signatures and at most [`MAX_FILES`] file keys, far
+/// below this. The relay refuses a bigger one and the phone never sends one.
+pub const MAX_SEALED_REPLY: usize = 1024 * 1024;
+/// Longest name, id or account string inside an action.
+pub const MAX_FIELD: usize = 512;
+/// Longest wrapped file key (an SM2 ciphertext, DER).
+pub const MAX_WRAPPED_KEY: usize = 1024;
 /// Size of a request id in hex digits (16 random bytes).
 pub const REQUEST_ID_LEN: usize = 32;
 /// The header a platform authenticates its polls with.
@@ -349,6 +358,40 @@ pub enum ScanAction {
 }
 
 impl ScanAction {
+    /// The action's limits, applied alike by the relay and by the phone (ADR 0016): a bound
+    /// on every list and string, and each document as [`DocumentToSign::check`] wants it.
+    pub fn within_limits(&self) -> bool {
+        let short = |s: &str| s.len() <= MAX_FIELD;
+        match self {
+            ScanAction::Bind { platform_user, .. } => {
+                !platform_user.is_empty() && short(platform_user)
+            }
+            ScanAction::Login { .. } => true,
+            ScanAction::Sign { documents, .. } => {
+                !documents.is_empty()
+                    && documents.len() <= MAX_DOCUMENTS
+                    && documents.iter().all(|d| d.check().is_ok())
+            }
+            ScanAction::Decrypt {
+                tender_id,
+                tender_name,
+                files,
+                ..
+            } => {
+                !files.is_empty()
+                    && files.len() <= MAX_FILES
+                    && short(tender_id)
+                    && short(tender_name)
+                    && files.iter().all(|f| {
+                        short(&f.file_name)
+                            && short(&f.recipient_serial)
+                            && f.wrapped_key.len() <= MAX_WRAPPED_KEY
+                    })
+            }
+            ScanAction::Session { ttl_secs, .. } => (1..=MAX_SESSION_SECS).contains(ttl_secs),
+        }
+    }
+
     pub fn kind(&self) -> ScanKind {
         match self {
             ScanAction::Bind { .. } => ScanKind::Bind,

@@ -15,7 +15,7 @@ use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
-use bidkey_crypto::x509::Cert;
+use bidkey_crypto::x509::{Cert, Crl};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CaChain;
 use bidkey_protocol::cosign::CosignPurpose;
@@ -529,6 +529,11 @@ impl Bidkey {
             body.request_id.as_bytes(),
             &plain,
         )?;
+        if sealed.ciphertext.len() > MAX_SEALED_REPLY {
+            return Err(CoreError::InvalidInput {
+                field: "reply size",
+            });
+        }
         let upload = ReplyUpload {
             outcome: reply.outcome,
             sealed: SealedReply {
@@ -560,6 +565,10 @@ impl Bidkey {
         let at = u64::try_from(now()).unwrap_or(0);
         let (body, cert) =
             crate::scan::request::verify_signed_request(signed, &root, &issuing, at)?;
+        // Revocation by the issuing CA's own signed CRL, not by the relay's word.
+        let crl = Crl::from_der(&self.api.get_bytes("/v1/ca/crl").await?)
+            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
+        crate::scan::request::check_not_revoked(&cert, &issuing, &crl, at)?;
         if expected_id.is_some_and(|id| id != body.request_id) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
