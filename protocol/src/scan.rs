@@ -86,6 +86,9 @@ pub struct ScanUri {
     pub request_id: String,
     pub t: u64,
     pub code: String,
+    /// The reply authentication key (64 hex, ADR 0016): only in the QR code the platform
+    /// shows, never sent to the relay; the phone MACs its reply with it.
+    pub k: Option<String>,
 }
 
 impl ScanUri {
@@ -95,7 +98,8 @@ impl ScanUri {
             .trim()
             .strip_prefix("bidkey://scan?")
             .ok_or(UriError::NotBidkey)?;
-        let (mut v, mut relay, mut id, mut t, mut code) = (None, None, None, None, None);
+        let (mut v, mut relay, mut id, mut t, mut code, mut reply_k) =
+            (None, None, None, None, None, None);
         for pair in rest.split('&') {
             let (k, val) = pair.split_once('=').ok_or(UriError::Invalid("query"))?;
             let slot = match k {
@@ -104,6 +108,7 @@ impl ScanUri {
                 "id" => &mut id,
                 "t" => &mut t,
                 "code" => &mut code,
+                "k" => &mut reply_k,
                 _ => return Err(UriError::Invalid("parameter")),
             };
             if slot.replace(val).is_some() {
@@ -129,11 +134,17 @@ impl ScanUri {
         if code.len() != 64 || !code.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(UriError::Invalid("code"));
         }
+        if let Some(k) = reply_k
+            && (k.len() != 64 || !k.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(UriError::Invalid("k"));
+        }
         Ok(ScanUri {
             relay: relay.to_owned(),
             request_id: id.to_owned(),
             t,
             code: code.to_owned(),
+            k: reply_k.map(str::to_owned),
         })
     }
 }
@@ -144,7 +155,11 @@ impl std::fmt::Display for ScanUri {
             f,
             "bidkey://scan?v={SCAN_VERSION}&relay={}&id={}&t={}&code={}",
             self.relay, self.request_id, self.t, self.code
-        )
+        )?;
+        match &self.k {
+            Some(k) => write!(f, "&k={k}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -598,6 +613,25 @@ pub struct ScanReply {
     /// Whether the phone confirmed by itself inside an auto-confirm session.
     #[serde(default)]
     pub auto_confirmed: bool,
+    /// HMAC-SM3 under the QR code's `k` over the JSON of [`ScanReply::without_auth`] (ADR 0016): the
+    /// relay, which never sees `k`, cannot make a reply the platform accepts.
+    #[serde(
+        with = "crate::b64::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth: Option<Vec<u8>>,
+}
+
+impl ScanReply {
+    /// The reply as the MAC covers it: without `auth` (its JSON then has no `auth` key;
+    /// both sides serialise this same struct, so the bytes agree).
+    pub fn without_auth(&self) -> ScanReply {
+        ScanReply {
+            auth: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A reply sealed by `bidkey_crypto::scan::seal_reply`.
@@ -707,6 +741,7 @@ mod tests {
             request_id: "0123456789abcdef0123456789abcdef".into(),
             t: 7,
             code: CODE.into(),
+            k: Some("ab".repeat(32)),
         }
     }
 

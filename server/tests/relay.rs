@@ -189,6 +189,7 @@ fn sealed_reply(m: &Made, outcome: ReplyOutcome, session: Option<SessionGrant>) 
         file_keys: vec![],
         session: session.clone(),
         auto_confirmed: false,
+        auth: None,
     };
     let plain = serde_json::to_vec(&reply).expect("json");
     let s = seal_reply(

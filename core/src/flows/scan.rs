@@ -99,8 +99,17 @@ impl std::fmt::Debug for ScanState {
 #[derive(Clone)]
 struct Pending {
     body: ScanRequestBody,
+    /// The QR code's reply key `k` (ADR 0016); none for a session request.
+    reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     platform: PlatformBinding,
     view: ScanView,
+}
+
+/// Whom a reply goes to: the platform that made the request, and the QR code's reply key.
+#[derive(Clone, Copy)]
+struct ReplyTo<'a> {
+    platform: &'a PlatformBinding,
+    reply_key: Option<&'a [u8; 32]>,
 }
 
 struct AutoConfirm {
@@ -136,7 +145,16 @@ impl Bidkey {
         if body.session_id.is_some() {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        self.remember_scan(body, name, platform).await
+        let reply_key = match &uri.k {
+            Some(k) => {
+                let mut key = zeroize::Zeroizing::new([0u8; 32]);
+                hex::decode_to_slice(k, key.as_mut())
+                    .map_err(|_| CoreError::InvalidInput { field: "qr" })?;
+                Some(key)
+            }
+            None => None,
+        };
+        self.remember_scan(body, name, platform, reply_key).await
     }
 
     /// Approve a scanned request with the certificate PIN. For a session request this opens
@@ -171,8 +189,10 @@ impl Bidkey {
             file_keys: vec![],
             session: None,
             auto_confirmed: false,
+            auth: None,
         };
-        self.send_reply(&p.body, &reply).await?;
+        self.send_reply(&p.body, reply, p.reply_key.as_deref())
+            .await?;
         self.forget(request_id);
         Ok(())
     }
@@ -260,7 +280,7 @@ impl Bidkey {
             .map(|s| s.opened_by.clone());
         check_session_request(&item.session_id, opened_by.as_ref(), &body, &platform)?;
         let view = self
-            .remember_scan(body.clone(), name, platform.clone())
+            .remember_scan(body.clone(), name, platform.clone(), None)
             .await?;
         let done = match self.auto_share(&item.session_id) {
             Some((serial, share))
@@ -270,8 +290,18 @@ impl Bidkey {
                 ) =>
             {
                 Some(
-                    self.answer(&body, &platform, &serial, &share, false, true)
-                        .await?,
+                    self.answer(
+                        &body,
+                        ReplyTo {
+                            platform: &platform,
+                            reply_key: None,
+                        },
+                        &serial,
+                        &share,
+                        false,
+                        true,
+                    )
+                    .await?,
                 )
             }
             _ => None,
@@ -296,7 +326,10 @@ impl Bidkey {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let done = match &p.body.action {
-            ScanAction::Decrypt { .. } => self.answer_decrypt(&p.body, pin).await?,
+            ScanAction::Decrypt { .. } => {
+                self.answer_decrypt(&p.body, pin, p.reply_key.as_deref())
+                    .await?
+            }
             action => {
                 let cert = p
                     .view
@@ -317,8 +350,18 @@ impl Bidkey {
                             ..
                         }
                     );
-                self.answer(&p.body, &p.platform, &cert.serial, &share, auto, false)
-                    .await?
+                self.answer(
+                    &p.body,
+                    ReplyTo {
+                        platform: &p.platform,
+                        reply_key: p.reply_key.as_deref(),
+                    },
+                    &cert.serial,
+                    &share,
+                    auto,
+                    false,
+                )
+                .await?
             }
         };
         self.forget(request_id);
@@ -329,7 +372,7 @@ impl Bidkey {
     async fn answer(
         &self,
         body: &ScanRequestBody,
-        platform: &PlatformBinding,
+        to: ReplyTo<'_>,
         serial: &str,
         share: &Arc<DeviceShare>,
         auto_confirm: bool,
@@ -384,7 +427,7 @@ impl Bidkey {
                 grant.session_id.clone(),
                 OpenSession {
                     serial: serial.to_owned(),
-                    opened_by: platform.clone(),
+                    opened_by: to.platform.clone(),
                     expires_at: grant.expires_at,
                     auto_allowed: matches!(
                         body.action,
@@ -427,8 +470,10 @@ impl Bidkey {
             file_keys: vec![],
             session: session.clone(),
             auto_confirmed,
+            auth: None,
         };
-        let sent = self.send_reply(body, &reply).await;
+        let signed_count = reply.signatures.len() + reply.documents.len();
+        let sent = self.send_reply(body, reply, to.reply_key).await;
         if sent.is_err() {
             if let Some(s) = &session {
                 lock(&self.scan.auto).remove(&s.session_id);
@@ -447,7 +492,7 @@ impl Bidkey {
         Ok(ScanDone {
             request_id: body.request_id.clone(),
             kind: body.action.kind(),
-            signatures: reply.signatures.len() + reply.documents.len(),
+            signatures: signed_count,
             files_decrypted: 0,
             session,
             auto_confirmed,
@@ -455,7 +500,12 @@ impl Bidkey {
     }
 
     /// Unwrap each file key addressed to an encryption certificate on this phone.
-    async fn answer_decrypt(&self, body: &ScanRequestBody, pin: &str) -> Result<ScanDone> {
+    async fn answer_decrypt(
+        &self,
+        body: &ScanRequestBody,
+        pin: &str,
+        reply_key: Option<&[u8; 32]>,
+    ) -> Result<ScanDone> {
         let ScanAction::Decrypt {
             opening_at, files, ..
         } = &body.action
@@ -503,8 +553,9 @@ impl Bidkey {
             file_keys,
             session: None,
             auto_confirmed: false,
+            auth: None,
         };
-        self.send_reply(body, &reply).await?;
+        self.send_reply(body, reply, reply_key).await?;
         Ok(ScanDone {
             request_id: body.request_id.clone(),
             kind: ScanKind::Decrypt,
@@ -515,7 +566,20 @@ impl Bidkey {
         })
     }
 
-    async fn send_reply(&self, body: &ScanRequestBody, reply: &ScanReply) -> Result<()> {
+    /// Seal `reply` to the platform's ephemeral key, MACed first under the QR code's reply
+    /// key when there is one (ADR 0016), and post it.
+    async fn send_reply(
+        &self,
+        body: &ScanRequestBody,
+        mut reply: ScanReply,
+        reply_key: Option<&[u8; 32]>,
+    ) -> Result<()> {
+        if let Some(k) = reply_key {
+            let bare = serde_json::to_vec(&reply.without_auth())
+                .map_err(|e| CoreError::Crypto(e.to_string()))?;
+            reply.auth = Some(scan_crypto::reply_mac(k, &reply.request_id, &bare).to_vec());
+        }
+        let reply = &reply;
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(reply).map_err(|e| CoreError::Crypto(e.to_string()))?,
         );
@@ -586,6 +650,7 @@ impl Bidkey {
         body: ScanRequestBody,
         certified_name: Option<String>,
         platform: PlatformBinding,
+        reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     ) -> Result<ScanView> {
         let cert = match &body.action {
             ScanAction::Decrypt { .. } => None,
@@ -635,6 +700,7 @@ impl Bidkey {
             body.request_id.clone(),
             Pending {
                 body,
+                reply_key,
                 platform,
                 view: view.clone(),
             },
