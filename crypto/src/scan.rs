@@ -37,6 +37,22 @@ pub fn check_rotating_code(secret: &[u8], t: u64, code: &str) -> bool {
     given.len() == 32 && bool::from(given.ct_eq(&rotating_mac(secret, t)))
 }
 
+/// The reply MAC (ADR 0016): HMAC-SM3 under the QR code's reply key over
+/// `"bidkey scan reply v1\0" ‖ request_id ‖ 0x00 ‖ reply_json` (the reply's JSON without
+/// its `auth` field).
+pub fn reply_mac(key: &[u8; 32], request_id: &str, reply_json: &[u8]) -> [u8; 32] {
+    let mut input = b"bidkey scan reply v1\0".to_vec();
+    input.extend_from_slice(request_id.as_bytes());
+    input.push(0);
+    input.extend_from_slice(reply_json);
+    crate::sm3::hmac_sm3(key, &input)
+}
+
+/// Whether `mac` is the reply MAC under `key`, in constant time.
+pub fn check_reply_mac(key: &[u8; 32], request_id: &str, reply_json: &[u8], mac: &[u8]) -> bool {
+    bool::from(reply_mac(key, request_id, reply_json).as_slice().ct_eq(mac))
+}
+
 /// The four digits both the platform page and the phone show, so the user can see that the
 /// QR code on their screen is the one their phone is answering (the Smart-ID check):
 /// the last two bytes of SHA-256(nonce), modulo 10 000.

@@ -1158,3 +1158,72 @@ async fn document_requests_the_phone_must_refuse() {
         "{r:?}"
     );
 }
+
+/// ADR 0016: the relay knows the platform's ephemeral reply key (it is in the request) and
+/// can seal anything to it, but not MAC it under the QR code's `k`, which it never sees. A
+/// relay-forged "rejected" (or approval with forged session terms) is refused; the phone's
+/// own rejection, MACed, still opens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_forged_reply_is_refused() {
+    let w = world(Store::Sqlite).await;
+    let req = login(&w.client).await;
+    let forge = |reply: &ScanReply| {
+        let plain = serde_json::to_vec(reply).expect("json");
+        let alg = match req.body.reply_key.alg {
+            ReplyAlg::Sm2Sm4Gcm => bidkey_crypto::scan::ReplyAlg::Sm2Sm4Gcm,
+            ReplyAlg::P256Aes256Gcm => bidkey_crypto::scan::ReplyAlg::P256Aes256Gcm,
+        };
+        let sealed = bidkey_crypto::scan::seal_reply(
+            alg,
+            &req.body.reply_key.public_key,
+            req.body.request_id.as_bytes(),
+            &plain,
+        )
+        .expect("the relay can seal");
+        SealedReply {
+            ephemeral: sealed.ephemeral,
+            nonce: sealed.nonce.to_vec(),
+            ciphertext: sealed.ciphertext,
+        }
+    };
+    let rejected = ScanReply {
+        request_id: req.body.request_id.clone(),
+        outcome: ReplyOutcome::Rejected,
+        reason: Some("用户拒绝".into()),
+        signer_cert: None,
+        encryption_cert: None,
+        signatures: vec![],
+        documents: vec![],
+        file_keys: vec![],
+        session: Some(SessionGrant {
+            session_id: "ab".repeat(16),
+            expires_at: i64::MAX,
+            auto_confirm: true,
+        }),
+        auto_confirmed: false,
+        auth: None,
+    };
+    assert!(matches!(
+        req.open(&forge(&rejected)),
+        Err(PlatformError::BadReply(_))
+    ));
+    // A MAC under a key the relay made up is no better.
+    let mut guessed = rejected.clone();
+    guessed.auth =
+        Some(bidkey_crypto::scan::reply_mac(&[7; 32], &rejected.request_id, b"{}").to_vec());
+    assert!(matches!(
+        req.open(&forge(&guessed)),
+        Err(PlatformError::BadReply(_))
+    ));
+
+    // The phone that scanned the QR code rejects: that opens.
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .reject_scan(&view.request_id, Some("不是我"))
+        .await
+        .expect("rejected");
+    match w.client.wait(&req).await.expect("reply") {
+        ScanResult::Rejected { reason } => assert_eq!(reason.as_deref(), Some("不是我")),
+        other => panic!("rejected expected, got {other:?}"),
+    }
+}

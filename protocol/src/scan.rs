@@ -38,6 +38,15 @@ pub const MAX_SESSION_SECS: u64 = 8 * 3600;
 pub const MAX_DOCUMENTS: usize = 100;
 /// Wrapped file keys in one decrypt request.
 pub const MAX_FILES: usize = 200;
+/// The largest signed request body (JSON) the relay takes and the phone reads.
+pub const MAX_REQUEST_BODY: usize = 512 * 1024;
+/// The largest sealed reply ciphertext: signatures and at most [`MAX_FILES`] file keys, far
+/// below this. The relay refuses a bigger one and the phone never sends one.
+pub const MAX_SEALED_REPLY: usize = 1024 * 1024;
+/// Longest name, id or account string inside an action.
+pub const MAX_FIELD: usize = 512;
+/// Longest wrapped file key (an SM2 ciphertext, DER).
+pub const MAX_WRAPPED_KEY: usize = 1024;
 /// Size of a request id in hex digits (16 random bytes).
 pub const REQUEST_ID_LEN: usize = 32;
 /// The header a platform authenticates its polls with.
@@ -77,6 +86,9 @@ pub struct ScanUri {
     pub request_id: String,
     pub t: u64,
     pub code: String,
+    /// The reply authentication key (64 hex, ADR 0016): only in the QR code the platform
+    /// shows, never sent to the relay; the phone MACs its reply with it.
+    pub k: Option<String>,
 }
 
 impl ScanUri {
@@ -86,7 +98,8 @@ impl ScanUri {
             .trim()
             .strip_prefix("bidkey://scan?")
             .ok_or(UriError::NotBidkey)?;
-        let (mut v, mut relay, mut id, mut t, mut code) = (None, None, None, None, None);
+        let (mut v, mut relay, mut id, mut t, mut code, mut reply_k) =
+            (None, None, None, None, None, None);
         for pair in rest.split('&') {
             let (k, val) = pair.split_once('=').ok_or(UriError::Invalid("query"))?;
             let slot = match k {
@@ -95,6 +108,7 @@ impl ScanUri {
                 "id" => &mut id,
                 "t" => &mut t,
                 "code" => &mut code,
+                "k" => &mut reply_k,
                 _ => return Err(UriError::Invalid("parameter")),
             };
             if slot.replace(val).is_some() {
@@ -120,11 +134,17 @@ impl ScanUri {
         if code.len() != 64 || !code.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return Err(UriError::Invalid("code"));
         }
+        if let Some(k) = reply_k
+            && (k.len() != 64 || !k.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        {
+            return Err(UriError::Invalid("k"));
+        }
         Ok(ScanUri {
             relay: relay.to_owned(),
             request_id: id.to_owned(),
             t,
             code: code.to_owned(),
+            k: reply_k.map(str::to_owned),
         })
     }
 }
@@ -135,7 +155,11 @@ impl std::fmt::Display for ScanUri {
             f,
             "bidkey://scan?v={SCAN_VERSION}&relay={}&id={}&t={}&code={}",
             self.relay, self.request_id, self.t, self.code
-        )
+        )?;
+        match &self.k {
+            Some(k) => write!(f, "&k={k}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -349,6 +373,40 @@ pub enum ScanAction {
 }
 
 impl ScanAction {
+    /// The action's limits, applied alike by the relay and by the phone (ADR 0016): a bound
+    /// on every list and string, and each document as [`DocumentToSign::check`] wants it.
+    pub fn within_limits(&self) -> bool {
+        let short = |s: &str| s.len() <= MAX_FIELD;
+        match self {
+            ScanAction::Bind { platform_user, .. } => {
+                !platform_user.is_empty() && short(platform_user)
+            }
+            ScanAction::Login { .. } => true,
+            ScanAction::Sign { documents, .. } => {
+                !documents.is_empty()
+                    && documents.len() <= MAX_DOCUMENTS
+                    && documents.iter().all(|d| d.check().is_ok())
+            }
+            ScanAction::Decrypt {
+                tender_id,
+                tender_name,
+                files,
+                ..
+            } => {
+                !files.is_empty()
+                    && files.len() <= MAX_FILES
+                    && short(tender_id)
+                    && short(tender_name)
+                    && files.iter().all(|f| {
+                        short(&f.file_name)
+                            && short(&f.recipient_serial)
+                            && f.wrapped_key.len() <= MAX_WRAPPED_KEY
+                    })
+            }
+            ScanAction::Session { ttl_secs, .. } => (1..=MAX_SESSION_SECS).contains(ttl_secs),
+        }
+    }
+
     pub fn kind(&self) -> ScanKind {
         match self {
             ScanAction::Bind { .. } => ScanKind::Bind,
@@ -559,6 +617,25 @@ pub struct ScanReply {
     /// Whether the phone confirmed by itself inside an auto-confirm session.
     #[serde(default)]
     pub auto_confirmed: bool,
+    /// HMAC-SM3 under the QR code's `k` over the JSON of [`ScanReply::without_auth`] (ADR 0016): the
+    /// relay, which never sees `k`, cannot make a reply the platform accepts.
+    #[serde(
+        with = "crate::b64::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub auth: Option<Vec<u8>>,
+}
+
+impl ScanReply {
+    /// The reply as the MAC covers it: without `auth` (its JSON then has no `auth` key;
+    /// both sides serialise this same struct, so the bytes agree).
+    pub fn without_auth(&self) -> ScanReply {
+        ScanReply {
+            auth: None,
+            ..self.clone()
+        }
+    }
 }
 
 /// A reply sealed by `bidkey_crypto::scan::seal_reply`.
@@ -669,6 +746,7 @@ mod tests {
             request_id: "0123456789abcdef0123456789abcdef".into(),
             t: 7,
             code: CODE.into(),
+            k: Some("ab".repeat(32)),
         }
     }
 

@@ -182,6 +182,7 @@ fn sealed_reply(m: &Made, outcome: ReplyOutcome, session: Option<SessionGrant>) 
         file_keys: vec![],
         session: session.clone(),
         auto_confirmed: false,
+        auth: None,
     };
     let plain = serde_json::to_vec(&reply).expect("json");
     let s = seal_reply(
@@ -530,6 +531,26 @@ async fn requests_are_checked(store: Store) {
     )
     .await;
     let plain = Client::new(&server);
+
+    // ADR 0016: the CA issues platforms their own profile, which signs scan requests and
+    // never passes for a bidder's signing certificate.
+    {
+        use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};
+        let cert = bidkey_crypto::x509::Cert::from_der(&a.cert_der).expect("cert");
+        assert!(cert.is_platform(), "the platform profile");
+        let ca = &server.running.state.secrets.ca;
+        let check = |usage| {
+            verify_chain_without_revocation(
+                &cert,
+                std::slice::from_ref(ca.issuing()),
+                std::slice::from_ref(ca.root()),
+                server.running.state.clock.now() as u64,
+                usage,
+            )
+        };
+        check(RequiredUsage::PlatformRequest).expect("signs requests");
+        assert!(check(RequiredUsage::Signing).is_err(), "not a bidder's");
+    }
 
     // A tampered body: the signature was over other bytes.
     let m = make(&server, &a, login(), None, 60);

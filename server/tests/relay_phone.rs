@@ -102,6 +102,7 @@ fn qr(server: &TestServer, m: &Made, created: &RelayCreated) -> String {
         request_id: m.body.request_id.clone(),
         t,
         code: bidkey_crypto::scan::rotating_code(&m.qr_secret, t),
+        k: None,
     }
     .to_string()
 }

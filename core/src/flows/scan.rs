@@ -8,14 +8,14 @@
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
 use crate::error::{CoreError, Result};
+use crate::scan::request::{PlatformBinding, check_session_request};
 use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
 use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
-use bidkey_crypto::x509::verify::{RequiredUsage, verify_chain_without_revocation};
-use bidkey_crypto::x509::{Cert, SubjectKey};
+use bidkey_crypto::x509::{Cert, Crl};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::certs::CaChain;
 use bidkey_protocol::cosign::CosignPurpose;
@@ -84,6 +84,8 @@ pub(crate) struct ScanState {
 
 struct OpenSession {
     serial: String,
+    /// The platform and certificate that opened it (ADR 0016).
+    opened_by: PlatformBinding,
     expires_at: i64,
     auto_allowed: bool,
 }
@@ -97,7 +99,17 @@ impl std::fmt::Debug for ScanState {
 #[derive(Clone)]
 struct Pending {
     body: ScanRequestBody,
+    /// The QR code's reply key `k` (ADR 0016); none for a session request.
+    reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
+    platform: PlatformBinding,
     view: ScanView,
+}
+
+/// Whom a reply goes to: the platform that made the request, and the QR code's reply key.
+#[derive(Clone, Copy)]
+struct ReplyTo<'a> {
+    platform: &'a PlatformBinding,
+    reply_key: Option<&'a [u8; 32]>,
 }
 
 struct AutoConfirm {
@@ -129,11 +141,20 @@ impl Bidkey {
                 uri.request_id, uri.t, uri.code
             ))
             .await?;
-        let (body, name) = self.verify_request(&signed, Some(&uri.request_id)).await?;
+        let (body, name, platform) = self.verify_request(&signed, Some(&uri.request_id)).await?;
         if body.session_id.is_some() {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        self.remember_scan(body, name).await
+        let reply_key = match &uri.k {
+            Some(k) => {
+                let mut key = zeroize::Zeroizing::new([0u8; 32]);
+                hex::decode_to_slice(k, key.as_mut())
+                    .map_err(|_| CoreError::InvalidInput { field: "qr" })?;
+                Some(key)
+            }
+            None => None,
+        };
+        self.remember_scan(body, name, platform, reply_key).await
     }
 
     /// Approve a scanned request with the certificate PIN. For a session request this opens
@@ -168,8 +189,10 @@ impl Bidkey {
             file_keys: vec![],
             session: None,
             auto_confirmed: false,
+            auth: None,
         };
-        self.send_reply(&p.body, &reply).await?;
+        self.send_reply(&p.body, reply, p.reply_key.as_deref())
+            .await?;
         self.forget(request_id);
         Ok(())
     }
@@ -249,13 +272,16 @@ impl Bidkey {
         let Some(item) = items.into_iter().next() else {
             return Ok(None);
         };
-        let (body, name) = self
+        let (body, name, platform) = self
             .verify_request(&item.request, Some(&item.request_id))
             .await?;
-        if body.session_id.as_deref() != Some(item.session_id.as_str()) {
-            return Err(server_error(ErrorCode::ScanSignatureInvalid));
-        }
-        let view = self.remember_scan(body.clone(), name).await?;
+        let opened_by = lock(&self.scan.sessions)
+            .get(&item.session_id)
+            .map(|s| s.opened_by.clone());
+        check_session_request(&item.session_id, opened_by.as_ref(), &body, &platform)?;
+        let view = self
+            .remember_scan(body.clone(), name, platform.clone(), None)
+            .await?;
         let done = match self.auto_share(&item.session_id) {
             Some((serial, share))
                 if matches!(
@@ -263,7 +289,20 @@ impl Bidkey {
                     ScanAction::Sign { .. } | ScanAction::Login { .. }
                 ) =>
             {
-                Some(self.answer(&body, &serial, &share, false, true).await?)
+                Some(
+                    self.answer(
+                        &body,
+                        ReplyTo {
+                            platform: &platform,
+                            reply_key: None,
+                        },
+                        &serial,
+                        &share,
+                        false,
+                        true,
+                    )
+                    .await?,
+                )
             }
             _ => None,
         };
@@ -287,7 +326,10 @@ impl Bidkey {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let done = match &p.body.action {
-            ScanAction::Decrypt { .. } => self.answer_decrypt(&p.body, pin).await?,
+            ScanAction::Decrypt { .. } => {
+                self.answer_decrypt(&p.body, pin, p.reply_key.as_deref())
+                    .await?
+            }
             action => {
                 let cert = p
                     .view
@@ -308,8 +350,18 @@ impl Bidkey {
                             ..
                         }
                     );
-                self.answer(&p.body, &cert.serial, &share, auto, false)
-                    .await?
+                self.answer(
+                    &p.body,
+                    ReplyTo {
+                        platform: &p.platform,
+                        reply_key: p.reply_key.as_deref(),
+                    },
+                    &cert.serial,
+                    &share,
+                    auto,
+                    false,
+                )
+                .await?
             }
         };
         self.forget(request_id);
@@ -320,6 +372,7 @@ impl Bidkey {
     async fn answer(
         &self,
         body: &ScanRequestBody,
+        to: ReplyTo<'_>,
         serial: &str,
         share: &Arc<DeviceShare>,
         auto_confirm: bool,
@@ -374,6 +427,7 @@ impl Bidkey {
                 grant.session_id.clone(),
                 OpenSession {
                     serial: serial.to_owned(),
+                    opened_by: to.platform.clone(),
                     expires_at: grant.expires_at,
                     auto_allowed: matches!(
                         body.action,
@@ -416,8 +470,10 @@ impl Bidkey {
             file_keys: vec![],
             session: session.clone(),
             auto_confirmed,
+            auth: None,
         };
-        let sent = self.send_reply(body, &reply).await;
+        let signed_count = reply.signatures.len() + reply.documents.len();
+        let sent = self.send_reply(body, reply, to.reply_key).await;
         if sent.is_err() {
             if let Some(s) = &session {
                 lock(&self.scan.auto).remove(&s.session_id);
@@ -436,7 +492,7 @@ impl Bidkey {
         Ok(ScanDone {
             request_id: body.request_id.clone(),
             kind: body.action.kind(),
-            signatures: reply.signatures.len() + reply.documents.len(),
+            signatures: signed_count,
             files_decrypted: 0,
             session,
             auto_confirmed,
@@ -444,7 +500,12 @@ impl Bidkey {
     }
 
     /// Unwrap each file key addressed to an encryption certificate on this phone.
-    async fn answer_decrypt(&self, body: &ScanRequestBody, pin: &str) -> Result<ScanDone> {
+    async fn answer_decrypt(
+        &self,
+        body: &ScanRequestBody,
+        pin: &str,
+        reply_key: Option<&[u8; 32]>,
+    ) -> Result<ScanDone> {
         let ScanAction::Decrypt {
             opening_at, files, ..
         } = &body.action
@@ -492,8 +553,9 @@ impl Bidkey {
             file_keys,
             session: None,
             auto_confirmed: false,
+            auth: None,
         };
-        self.send_reply(body, &reply).await?;
+        self.send_reply(body, reply, reply_key).await?;
         Ok(ScanDone {
             request_id: body.request_id.clone(),
             kind: ScanKind::Decrypt,
@@ -504,7 +566,20 @@ impl Bidkey {
         })
     }
 
-    async fn send_reply(&self, body: &ScanRequestBody, reply: &ScanReply) -> Result<()> {
+    /// Seal `reply` to the platform's ephemeral key, MACed first under the QR code's reply
+    /// key when there is one (ADR 0016), and post it.
+    async fn send_reply(
+        &self,
+        body: &ScanRequestBody,
+        mut reply: ScanReply,
+        reply_key: Option<&[u8; 32]>,
+    ) -> Result<()> {
+        if let Some(k) = reply_key {
+            let bare = serde_json::to_vec(&reply.without_auth())
+                .map_err(|e| CoreError::Crypto(e.to_string()))?;
+            reply.auth = Some(scan_crypto::reply_mac(k, &reply.request_id, &bare).to_vec());
+        }
+        let reply = &reply;
         let plain = zeroize::Zeroizing::new(
             serde_json::to_vec(reply).map_err(|e| CoreError::Crypto(e.to_string()))?,
         );
@@ -518,6 +593,11 @@ impl Bidkey {
             body.request_id.as_bytes(),
             &plain,
         )?;
+        if sealed.ciphertext.len() > MAX_SEALED_REPLY {
+            return Err(CoreError::InvalidInput {
+                field: "reply size",
+            });
+        }
         let upload = ReplyUpload {
             outcome: reply.outcome,
             sealed: SealedReply {
@@ -544,34 +624,24 @@ impl Bidkey {
         &self,
         signed: &SignedScanRequest,
         expected_id: Option<&str>,
-    ) -> Result<(ScanRequestBody, Option<String>)> {
-        let body: ScanRequestBody = serde_json::from_slice(&signed.body)
-            .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
-        let cert = Cert::from_der(&signed.platform_cert)
-            .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
+    ) -> Result<(ScanRequestBody, Option<String>, PlatformBinding)> {
         let (root, issuing) = self.ca_chain().await?;
         let at = u64::try_from(now()).unwrap_or(0);
-        verify_chain_without_revocation(&cert, &[issuing], &[root], at, RequiredUsage::Signing)
+        let (body, cert) =
+            crate::scan::request::verify_signed_request(signed, &root, &issuing, at)?;
+        // Revocation by the issuing CA's own signed CRL, not by the relay's word.
+        let crl = Crl::from_der(&self.api.get_bytes("/v1/ca/crl").await?)
             .map_err(|_| server_error(ErrorCode::PlatformCertificateInvalid))?;
-        let key = SubjectKey::from_spki_der(&cert.public_key_spki_der()?)?;
-        scan_crypto::verify_platform_signature(
-            &key,
-            &request_message(&signed.body),
-            &signed.signature,
-        )
-        .map_err(|_| server_error(ErrorCode::ScanSignatureInvalid))?;
-        let cn = cert.subject_common_name()?.unwrap_or_default();
-        if body.origin != cn {
-            return Err(server_error(ErrorCode::ScanForeignOrigin));
-        }
-        if body.v != SCAN_VERSION || expected_id.is_some_and(|id| id != body.request_id) {
+        crate::scan::request::check_not_revoked(&cert, &issuing, &crl, at)?;
+        if expected_id.is_some_and(|id| id != body.request_id) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
         if body.expires_at <= now() {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let name = cert.subject_organization().ok().flatten();
-        Ok((body, name))
+        let platform = PlatformBinding::of(&body, &cert);
+        Ok((body, name, platform))
     }
 
     /// The view of a verified request, remembered until confirmed or rejected.
@@ -579,6 +649,8 @@ impl Bidkey {
         &self,
         body: ScanRequestBody,
         certified_name: Option<String>,
+        platform: PlatformBinding,
+        reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     ) -> Result<ScanView> {
         let cert = match &body.action {
             ScanAction::Decrypt { .. } => None,
@@ -628,6 +700,8 @@ impl Bidkey {
             body.request_id.clone(),
             Pending {
                 body,
+                reply_key,
+                platform,
                 view: view.clone(),
             },
         );

@@ -331,6 +331,13 @@ impl Cert {
             Some((purposes, true)) if purposes[..] == [super::oids::KP_TIME_STAMPING])
     }
 
+    /// Whether the CA issued this as a trading platform's certificate (ADR 0016): its
+    /// extendedKeyUsage names Bidkey's platform purpose.
+    pub fn is_platform(&self) -> bool {
+        self.extended_key_usage()
+            .is_some_and(|p| p.contains(&super::oids::KP_BIDKEY_PLATFORM))
+    }
+
     /// Whether a critical extension this module does not understand is present; path
     /// validation refuses such certificates (RFC 5280 §4.2).
     pub fn has_unknown_critical_extension(&self) -> bool {

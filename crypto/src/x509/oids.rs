@@ -26,6 +26,13 @@ pub const EC_PUBLIC_KEY: Oid = Oid::new_unwrap("1.2.840.10045.2.1");
 /// `id-kp-timeStamping` (RFC 5280 §4.2.1.12), the one purpose of a TSA certificate.
 pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
 
+/// Bidkey's extended key usage for trading-platform certificates (ADR 0016): the CA sets it,
+/// critical, only on the certificates it issues to registered platforms; phones require it
+/// on scan requests and relying parties refuse it as a bidder's signing certificate. Under
+/// a private-enterprise arc reserved for Bidkey (to be replaced by its registered IANA PEN
+/// before production; only Bidkey's own verifiers read it).
+pub const KP_BIDKEY_PLATFORM: Oid = Oid::new_unwrap("1.3.6.1.4.1.61117.1.1");
+
 /// X.520 countryName.
 pub const AT_COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
 /// X.520 commonName.

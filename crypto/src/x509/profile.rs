@@ -28,6 +28,10 @@ pub enum CertProfile {
     /// End-entity time-stamping authority (RFC 3161 §2.3): digitalSignature +
     /// nonRepudiation, and a critical extendedKeyUsage with only `id-kp-timeStamping`.
     TimeStamping,
+    /// End-entity trading-platform certificate (ADR 0016): digitalSignature, and a critical
+    /// extendedKeyUsage with only Bidkey's platform purpose, so it signs scan requests and
+    /// nothing a relying party takes for a bidder's signature.
+    Platform,
 }
 
 impl CertProfile {
@@ -51,6 +55,7 @@ impl CertProfile {
         KeyUsage(match self {
             Self::Root | Self::IssuingCa => KeyCertSign | CRLSign,
             Self::Signing | Self::TimeStamping => DigitalSignature | NonRepudiation,
+            Self::Platform => DigitalSignature.into(),
             Self::Encryption {
                 key_agreement: false,
             } => KeyEncipherment | DataEncipherment,
@@ -104,6 +109,10 @@ impl BuilderProfile for BuilderProfileImpl {
         ];
         if self.profile == CertProfile::TimeStamping {
             let eku = ExtendedKeyUsage(vec![super::oids::KP_TIME_STAMPING]);
+            exts.push((true, &eku).to_extension(subject, none)?);
+        }
+        if self.profile == CertProfile::Platform {
+            let eku = ExtendedKeyUsage(vec![super::oids::KP_BIDKEY_PLATFORM]);
             exts.push((true, &eku).to_extension(subject, none)?);
         }
         Ok(exts)

@@ -17,8 +17,12 @@ const MAX_PATH_LEN: usize = 6;
 /// What the caller wants to use the leaf's key for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequiredUsage {
-    /// Verifying a signature: digitalSignature is required.
+    /// Verifying a bidder's (or any non-platform) signature: digitalSignature is required,
+    /// and a platform certificate is refused (a platform cannot pass for a bidder).
     Signing,
+    /// Verifying a trading platform's scan request (ADR 0016): digitalSignature and Bidkey's
+    /// platform extendedKeyUsage are required (a bidder's certificate cannot sign one).
+    PlatformRequest,
     /// Encrypting a content key to the certificate (SM2 envelope): keyEncipherment is required.
     Encryption,
 }
@@ -161,7 +165,15 @@ fn check_issuer(issuer: &Cert, cas_below: usize) -> Result<(), CertProblem> {
 fn check_leaf_usage(leaf: &Cert, usage: RequiredUsage) -> Result<(), CertProblem> {
     let ku = leaf.key_usage().unwrap_or_default();
     match usage {
-        RequiredUsage::Signing if !ku.digital_signature => Err(CertProblem::KeyUsage("signing")),
+        RequiredUsage::Signing | RequiredUsage::PlatformRequest if !ku.digital_signature => {
+            Err(CertProblem::KeyUsage("signing"))
+        }
+        RequiredUsage::Signing if leaf.is_platform() => Err(CertProblem::KeyUsage(
+            "a bidder's signature (platform certificate)",
+        )),
+        RequiredUsage::PlatformRequest if !leaf.is_platform() => Err(CertProblem::KeyUsage(
+            "a platform's request (no platform usage)",
+        )),
         RequiredUsage::Encryption if !ku.key_encipherment => {
             Err(CertProblem::KeyUsage("encryption"))
         }
@@ -270,6 +282,34 @@ mod tests {
             ),
             Err(CertProblem::Expired)
         );
+    }
+
+    /// ADR 0016: only a platform-profile certificate signs scan requests, and it never
+    /// passes for a bidder's signing certificate.
+    #[test]
+    fn platform_and_bidder_certificates_do_not_stand_in_for_each_other() {
+        let s = setup();
+        let platform_key = key();
+        let platform = Cert::issue(
+            &template(
+                CertProfile::Platform,
+                ca_subject("https://platform.example", "平台").expect("name"),
+                &platform_key,
+            ),
+            &s.pki.ca,
+            &s.pki.ca_key,
+        )
+        .expect("platform cert");
+        assert!(platform.is_platform() && !s.pki.sign.is_platform());
+        check(&s, &platform, T0 + DAY, RequiredUsage::PlatformRequest).expect("a platform's");
+        assert!(matches!(
+            check(&s, &s.pki.sign, T0 + DAY, RequiredUsage::PlatformRequest),
+            Err(CertProblem::KeyUsage(_))
+        ));
+        assert!(matches!(
+            check(&s, &platform, T0 + DAY, RequiredUsage::Signing),
+            Err(CertProblem::KeyUsage(_))
+        ));
     }
 
     #[test]

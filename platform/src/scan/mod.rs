@@ -48,12 +48,19 @@ pub struct PendingScan {
     qr_secret: Zeroizing<[u8; 32]>,
     poll_secret: Zeroizing<[u8; 32]>,
     reply_secret: ReplySecret,
+    /// The reply authentication key `k` the QR code carries and the relay never sees
+    /// (ADR 0016); none for a session request, which has no QR code.
+    reply_key: Option<Zeroizing<[u8; 32]>>,
     /// When the relay counts second 0 from, on this machine's monotonic clock.
     started: Instant,
 }
 
 /// The opened reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per reply, matched once; boxing would change the public API"
+)]
 pub enum ScanResult {
     Approved(ScanReply),
     Rejected { reason: Option<String> },
@@ -168,6 +175,10 @@ impl ScanClient {
             qr_secret,
             poll_secret,
             reply_secret,
+            reply_key: match session_id {
+                None => Some(Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?)),
+                Some(_) => None,
+            },
             started,
         })
     }
@@ -244,6 +255,7 @@ impl PendingScan {
             request_id: self.body.request_id.clone(),
             t,
             code: scan_crypto::rotating_code(&*self.qr_secret, t),
+            k: self.reply_key.as_ref().map(|k| hex::encode(**k)),
         }
         .to_string()
     }
@@ -277,6 +289,16 @@ impl PendingScan {
             serde_json::from_slice(&plain).map_err(|_| PlatformError::BadReply("json"))?;
         if reply.request_id != self.body.request_id {
             return Err(PlatformError::BadReply("request id"));
+        }
+        // Only the phone that scanned the QR code holds `k`: a reply without its MAC
+        // (e.g. a "rejected" the relay sealed to our public reply key) is refused.
+        if let Some(k) = &self.reply_key {
+            let bare = serde_json::to_vec(&reply.without_auth())
+                .map_err(|_| PlatformError::BadReply("json"))?;
+            let mac = reply.auth.as_deref().unwrap_or_default();
+            if !scan_crypto::check_reply_mac(k, &reply.request_id, &bare, mac) {
+                return Err(PlatformError::BadReply("not authenticated by the phone"));
+            }
         }
         Ok(match reply.outcome {
             ReplyOutcome::Approved => ScanResult::Approved(reply),

@@ -129,8 +129,10 @@ pub fn issue_platform(
     let csr = Csr::from_der(csr_der).map_err(|_| ServerError::Api(ErrorCode::InvalidCsr))?;
     let cn: String = origin.chars().take(64).collect();
     let org: String = name.chars().take(64).collect();
+    // The platform profile (ADR 0016): phones accept scan requests only under it, and no
+    // relying party takes it for a bidder's signing certificate.
     let mut template = CertTemplate::from_csr(
-        CertProfile::Signing,
+        CertProfile::Platform,
         &csr,
         to_u64(now - BACKDATE)?,
         to_u64(now + days * DAY)?,

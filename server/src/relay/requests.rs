@@ -13,10 +13,9 @@ use bidkey_crypto::scan::{check_rotating_code, verify_platform_signature};
 use bidkey_crypto::x509::{Cert, RequiredUsage, verify_chain_without_revocation};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::{
-    MAX_DOCUMENTS, MAX_FILES, MAX_SESSION_SECS, MAX_TTL_SECS, NewRelayRequest, QR_MAX_AGE_SECS,
-    QR_MAX_EARLY_SECS, RelayCreated, RelayResult, RelayStatus, ReplyOutcome, ReplyUpload,
-    SCAN_VERSION, ScanAction, ScanKind, ScanRequestBody, SealedReply, SignedScanRequest,
-    is_request_id, request_message,
+    MAX_TTL_SECS, NewRelayRequest, QR_MAX_AGE_SECS, QR_MAX_EARLY_SECS, RelayCreated, RelayResult,
+    RelayStatus, ReplyOutcome, ReplyUpload, SCAN_VERSION, ScanAction, ScanKind, ScanRequestBody,
+    SealedReply, SignedScanRequest, is_request_id, request_message,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,15 +24,12 @@ use subtle::ConstantTimeEq;
 /// QR and poll secrets are 32 random bytes.
 const SECRET_LEN: usize = 32;
 const MAX_WEBHOOK_URL: usize = 500;
-const MAX_BODY: usize = 512 * 1024;
-/// A sealed reply: signatures and at most `MAX_FILES` file keys, far below this.
-const MAX_SEALED: usize = 1024 * 1024;
+const MAX_BODY: usize = bidkey_protocol::scan::MAX_REQUEST_BODY;
+const MAX_SEALED: usize = bidkey_protocol::scan::MAX_SEALED_REPLY;
 /// How far ahead of ours a platform's clock may be when it dates a request.
 const CLOCK_SKEW_SECS: i64 = 60;
 /// How long a request is kept after it was made.
 const RETAIN_SECS: i64 = 24 * 3600;
-/// Longest name, id or account string inside an action.
-const MAX_FIELD: usize = 512;
 
 /// `hex(SM3(poll secret))`: what the relay keeps instead of the secret.
 pub fn poll_hash(secret: &[u8]) -> String {
@@ -186,33 +182,9 @@ fn public_ip(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// The same limits the phone applies (`ScanAction::within_limits`, ADR 0016).
 fn check_action(action: &ScanAction) -> Result<()> {
-    let short = |s: &str| s.len() <= MAX_FIELD;
-    let ok = match action {
-        ScanAction::Bind { platform_user, .. } => !platform_user.is_empty() && short(platform_user),
-        ScanAction::Login { .. } => true,
-        ScanAction::Sign { documents, .. } => {
-            !documents.is_empty()
-                && documents.len() <= MAX_DOCUMENTS
-                && documents.iter().all(|d| d.check().is_ok())
-        }
-        ScanAction::Decrypt {
-            tender_id,
-            tender_name,
-            files,
-            ..
-        } => {
-            !files.is_empty()
-                && files.len() <= MAX_FILES
-                && short(tender_id)
-                && short(tender_name)
-                && files.iter().all(|f| {
-                    short(&f.file_name) && short(&f.recipient_serial) && f.wrapped_key.len() <= 1024
-                })
-        }
-        ScanAction::Session { ttl_secs, .. } => (1..=MAX_SESSION_SECS).contains(ttl_secs),
-    };
-    if ok {
+    if action.within_limits() {
         Ok(())
     } else {
         Err(ErrorCode::BadRequest.into())
@@ -294,7 +266,7 @@ pub fn check_platform(
             std::slice::from_ref(issuing),
             std::slice::from_ref(root),
             at,
-            RequiredUsage::Signing,
+            RequiredUsage::PlatformRequest,
         )
         .map_err(|_| invalid())?;
         let from = [&cert, issuing, root]
