@@ -31,7 +31,7 @@ pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// on scan requests and relying parties refuse it as a bidder's signing certificate. Under
 /// a private-enterprise arc reserved for Bidkey (to be replaced by its registered IANA PEN
 /// before production; only Bidkey's own verifiers read it).
-pub const KP_BIDKEY_PLATFORM: Oid = Oid::new_unwrap("1.3.6.1.4.1.61117.1.1");
+pub const KP_BIDKEY_PLATFORM: Oid = Oid::new_unwrap("1.3.6.1.4.1.32473.1.1");
 
 /// X.520 countryName.
 pub const AT_COUNTRY: Oid = Oid::new_unwrap("2.5.4.6");
