@@ -29,8 +29,8 @@ pub const KP_TIME_STAMPING: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.8");
 /// Bidkey's extended key usage for trading-platform certificates (ADR 0016): the CA sets it,
 /// critical, only on the certificates it issues to registered platforms; phones require it
 /// on scan requests and relying parties refuse it as a bidder's signing certificate. Under
-/// a private-enterprise arc reserved for Bidkey (to be replaced by its registered IANA PEN
-/// before production; only Bidkey's own verifiers read it).
+/// IANA enterprise number 32473, which RFC 5612 reserves for documentation, until Bidkey
+/// registers its own (ADR 0016; only Bidkey's own verifiers read it).
 pub const KP_BIDKEY_PLATFORM: Oid = Oid::new_unwrap("1.3.6.1.4.1.32473.1.1");
 
 /// X.520 countryName.
