@@ -206,6 +206,7 @@ pub(crate) mod tests {
                 .public_key(),
             },
             session_id: None,
+            webhook_url: None,
             action,
         }
     }
