@@ -889,7 +889,7 @@ async fn platform_certificates_from_csrs(store: Store) {
         cert.subject_organization().expect("o").as_deref(),
         Some("洋河e采")
     );
-    verify(&server, &cert, &chain, RequiredUsage::Signing);
+    verify(&server, &cert, &chain, RequiredUsage::PlatformRequest);
 
     // P-256, signed in two steps.
     let p = bidkey_crypto::p256::P256PrivateKey::make_random().expect("p256");
@@ -911,7 +911,7 @@ async fn platform_certificates_from_csrs(store: Store) {
         .await
         .expect("issued");
     let cert = Cert::from_der(&issued.cert_der).expect("cert");
-    verify(&server, &cert, &chain, RequiredUsage::Signing);
+    verify(&server, &cert, &chain, RequiredUsage::PlatformRequest);
     let stored = server
         .running
         .state
