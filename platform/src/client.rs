@@ -18,6 +18,20 @@ use std::time::Duration;
 pub struct PlatformClient {
     base: String,
     http: reqwest::Client,
+    /// The platform's request key: `grant_check` is answered only to the platform, signed.
+    signer: Option<std::sync::Arc<bidkey_crypto::scan::PlatformKey>>,
+    /// The time a signed call states, unix seconds: this machine's clock unless set.
+    clock: Option<UnixClock>,
+}
+
+/// A source of the current unix time in seconds.
+#[derive(Clone)]
+pub struct UnixClock(pub std::sync::Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for UnixClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UnixClock")
+    }
 }
 
 impl std::fmt::Debug for PlatformClient {
@@ -48,7 +62,27 @@ impl PlatformClient {
         let http = builder
             .build()
             .map_err(|e| PlatformError::Network(e.to_string()))?;
-        Ok(Self { base, http })
+        Ok(Self {
+            base,
+            http,
+            signer: None,
+            clock: None,
+        })
+    }
+
+    /// Sign the calls only a platform may make (`grant_check`) with its request key, the
+    /// key of its Bidkey platform certificate.
+    pub fn signed_by(mut self, key: std::sync::Arc<bidkey_crypto::scan::PlatformKey>) -> Self {
+        self.signer = Some(key);
+        self
+    }
+
+    /// State signed calls at `clock`'s time instead of this machine's (the server accepts
+    /// a minute either way): for a platform whose clock is kept elsewhere, and for tests
+    /// whose server runs on a test clock.
+    pub fn with_clock(mut self, clock: UnixClock) -> Self {
+        self.clock = Some(clock);
+        self
     }
 
     pub fn base(&self) -> &str {
@@ -129,10 +163,41 @@ impl PlatformClient {
         {
             return Err(PlatformError::Config("platform id"));
         }
-        self.get_json(&format!(
-            "/v1/grants/check?platform_id={platform_id}&serial={serial}"
-        ))
-        .await
+        use bidkey_protocol::platforms::{
+            GRANT_CHECK_SIGNATURE_HEADER, GRANT_CHECK_TIME_HEADER, grant_check_message,
+        };
+        let key = self.signer.as_ref().ok_or(PlatformError::Config(
+            "platform key (PlatformClient::signed_by)",
+        ))?;
+        let query = format!("platform_id={platform_id}&serial={serial}");
+        let time = match &self.clock {
+            Some(clock) => (clock.0)(),
+            None => std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|_| PlatformError::Config("system clock"))?
+                .as_secs() as i64,
+        };
+        let signature = key
+            .sign(&grant_check_message(time, &query))
+            .map_err(|_| PlatformError::Config("platform key"))?;
+        let resp = self
+            .http
+            .get(format!("{}/v1/grants/check?{query}", self.base))
+            .header(GRANT_CHECK_TIME_HEADER, time.to_string())
+            .header(GRANT_CHECK_SIGNATURE_HEADER, hex::encode(signature))
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => PlatformError::Server(format!("{:?}: {}", body.code, body.message_en)),
+                Err(_) => PlatformError::Network(format!("server answered HTTP {status}")),
+            });
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| PlatformError::Network(format!("unexpected answer from server: {e}")))
     }
 }
 

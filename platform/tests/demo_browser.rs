@@ -113,6 +113,7 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
                 opening_at: 0,
             },
             data_dir: dirs[2].path().to_path_buf(),
+            clock: Some(server.unix_clock()),
         },
     )
     .await

@@ -87,7 +87,13 @@ async fn world_with(store: Store, adjust: impl FnOnce(&mut bidkey_core::CoreConf
     let anchor = TrustAnchor::fetch(&api(&server), None)
         .await
         .expect("anchor");
-    let verifier = ReplyVerifier::new(api(&server), Verifier::new(anchor), &platform.platform.id);
+    let verifier = ReplyVerifier::new(
+        api(&server)
+            .signed_by(client.request_key())
+            .with_clock(server.unix_clock()),
+        Verifier::new(anchor),
+        &platform.platform.id,
+    );
     World {
         server,
         _dirs: dirs,

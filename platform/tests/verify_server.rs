@@ -6,13 +6,16 @@ mod phone;
 mod support;
 
 use bidkey_crypto::CertProblem;
+use bidkey_crypto::scan::PlatformKey;
 use bidkey_crypto::x509::Cert;
 use bidkey_platform::PlatformError;
 use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::verify::{Expected, SignedMessage, TrustAnchor, Verifier, fetch_crls};
+use bidkey_testkit::phones::registered_platform;
 use bidkey_testkit::{Store, TestServer};
 use phone::*;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,19 +33,30 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     let dir = tempfile::tempdir().expect("dir");
     let a = phone_at(&server, dir.path());
     let (eid, pair) = enterprise_holder(&server, &a).await;
-    let p = platform(
+    let p_reg = registered_platform(
         &server,
         "宿迁市公共资源交易中心",
         "https://ggzy.example.invalid",
     )
     .await;
-    let q = platform(&server, "洋河e采", "https://yanghe.example.invalid").await;
+    let q_reg = registered_platform(&server, "洋河e采", "https://yanghe.example.invalid").await;
+    let (p, q) = (p_reg.platform.clone(), q_reg.platform.clone());
     let grant = a
         .add_grant(&eid, &account_id(&a), &p.id)
         .await
         .expect("granted");
 
-    let client = PlatformClient::new(&server.url(), None, Duration::from_secs(10)).expect("client");
+    let unsigned =
+        PlatformClient::new(&server.url(), None, Duration::from_secs(10)).expect("client");
+    // The grant check is answered only to the platform it names, signed with its key.
+    let signed_as = |r: &bidkey_testkit::phones::RegisteredPlatform| {
+        unsigned
+            .clone()
+            .signed_by(Arc::new(PlatformKey::Sm2(r.key_copy())))
+            .with_clock(server.unix_clock())
+    };
+    let client = signed_as(&p_reg);
+    let q_client = signed_as(&q_reg);
     let anchor = TrustAnchor::fetch(&client, None).await.expect("chain");
     let fp = anchor.root().fingerprint_sha256();
     let pinned = TrustAnchor::fetch(&client, Some(&fp))
@@ -79,13 +93,31 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     assert_eq!(v.serial, pair.signing_serial);
     assert_eq!(v.grant_id.as_deref(), Some(grant.id.as_str()));
     assert_eq!(v.common_name.as_deref(), Some(ENTERPRISE));
+    // Without the platform's key the SDK cannot ask; with another platform's key the server
+    // refuses (401) to tell platform p about its grants.
+    assert!(matches!(
+        verifier
+            .verify_online(&unsigned, &p.id, &signed, now(), &expected)
+            .await,
+        Err(PlatformError::Config(_))
+    ));
+    assert!(matches!(
+        verifier
+            .verify_online(&q_client, &p.id, &signed, now(), &expected)
+            .await,
+        Err(PlatformError::Server(e)) if e.contains("Unauthorized")
+    ));
 
     // The operator's tool, online: the same answer, and no grant on the other platform.
     let dir_cli = tempfile::tempdir().expect("dir");
     std::fs::write(dir_cli.path().join("cert.der"), &cert).expect("write");
     std::fs::write(dir_cli.path().join("sig.hex"), hex::encode(&sig)).expect("write");
     std::fs::write(dir_cli.path().join("bid.txt"), message).expect("write");
-    let cli = |platform_id: String| {
+    for (name, r) in [("p.key", &p_reg), ("q.key", &q_reg)] {
+        let key_hex = hex::encode(r.key_copy().to_bytes().as_slice());
+        std::fs::write(dir_cli.path().join(name), key_hex).expect("write");
+    }
+    let cli = |platform_id: String, key: &'static str| {
         let (dir, url, at) = (dir_cli.path().to_owned(), server.url(), now().to_string());
         tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_bidkey-platform"))
@@ -94,12 +126,13 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
                     "verify", "--cert", "cert.der", "--sig", "sig.hex", "--file", "bid.txt",
                 ])
                 .args(["--server", &url, "--platform-id", &platform_id, "--at", &at])
+                .args(["--platform-key", key])
                 .args(["--uscc", USCC])
                 .output()
                 .expect("binary runs")
         })
     };
-    let out = cli(p.id.clone()).await.expect("joined");
+    let out = cli(p.id.clone(), "p.key").await.expect("joined");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -110,7 +143,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
         stdout.contains(&format!("grant_id: {}", grant.id)),
         "{stdout}"
     );
-    let out = cli(q.id.clone()).await.expect("joined");
+    let out = cli(q.id.clone(), "q.key").await.expect("joined");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no live grant"));
 
@@ -127,7 +160,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     ));
     assert!(matches!(
         verifier
-            .verify_online(&client, &q.id, &signed, now(), &expected)
+            .verify_online(&q_client, &q.id, &signed, now(), &expected)
             .await,
         Err(PlatformError::NoGrant)
     ));

@@ -75,6 +75,24 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
 }
 
+/// Header of a `GET /v1/grants/check`: the platform's clock, unix seconds.
+pub const GRANT_CHECK_TIME_HEADER: &str = "x-bidkey-time";
+/// Header of a `GET /v1/grants/check`: hex of the DER signature over
+/// [`grant_check_message`] by the key of the platform's Bidkey certificate.
+pub const GRANT_CHECK_SIGNATURE_HEADER: &str = "x-bidkey-signature";
+
+/// What a platform signs to ask `GET /v1/grants/check?{query}` at `time`: a context label,
+/// the time in decimal, NUL, the query string exactly as sent (it names the platform).
+pub fn grant_check_message(time: i64, query: &str) -> Vec<u8> {
+    [
+        b"bidkey grant check v1\0".as_slice(),
+        time.to_string().as_bytes(),
+        b"\0",
+        query.as_bytes(),
+    ]
+    .concat()
+}
+
 /// `GET /v1/grants/check` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantCheck {

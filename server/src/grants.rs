@@ -5,9 +5,9 @@
 //! `GET /v1/grants/check` lets a trading platform (or the SDK on its behalf) ask whether a
 //! person may act for an enterprise on it, named either by account and enterprise or by the
 //! serial of the certificate a signature was made with. It answers only yes/no, the grant id and whether
-//! a valid enterprise certificate exists, and needs no login (rate-limited per address);
-//! once the CA part issues platform certificates it is meant to require the platform's
-//! signature.
+//! a valid enterprise certificate exists, and only to the platform named in the query,
+//! authenticated by a signature with its Bidkey platform certificate over the time and the
+//! query (`x-bidkey-time`, `x-bidkey-signature`; ADR 0015); rate-limited per address.
 
 use crate::applications;
 use crate::audit::{self, Event};
@@ -21,7 +21,8 @@ use crate::platforms::get_platform;
 use crate::ratelimit;
 use crate::state::AppState;
 use crate::util::new_id;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, RawQuery, State};
+use axum::http::HeaderMap;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
@@ -294,6 +295,85 @@ pub struct CheckQuery {
     serial: Option<String>,
 }
 
+/// Whether the caller is logged in as the account the query names.
+async fn own_account_asks(
+    st: &AppState,
+    headers: &HeaderMap,
+    account_id: Option<&str>,
+    now: i64,
+) -> Result<bool> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    let (Some(token), Some(account)) = (token, account_id) else {
+        return Ok(false);
+    };
+    let user = st
+        .db
+        .read(move |tx| crate::auth::lookup_token(tx, &token, now))
+        .await?;
+    Ok(user.account_id == account)
+}
+
+/// How far the platform's clock may be from ours when it signs a check.
+const CHECK_SKEW_SECS: i64 = 60;
+
+/// The caller is the platform `platform_id`: its registered Bidkey certificate (chain to our
+/// CA, in its validity) verifies the signature over the time and the query, and the time is
+/// within a minute of ours. Anyone else, another platform included, is refused.
+async fn authenticate_platform(
+    st: &AppState,
+    headers: &HeaderMap,
+    query: &str,
+    platform_id: &str,
+    now: i64,
+) -> Result<()> {
+    use bidkey_protocol::platforms::{
+        GRANT_CHECK_SIGNATURE_HEADER, GRANT_CHECK_TIME_HEADER, grant_check_message,
+    };
+    let unauthorized = || ServerError::Api(ErrorCode::Unauthorized);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let time: i64 = header(GRANT_CHECK_TIME_HEADER)
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(unauthorized)?;
+    let signature = header(GRANT_CHECK_SIGNATURE_HEADER)
+        .filter(|h| h.len() <= 512)
+        .and_then(|h| hex::decode(h).ok())
+        .ok_or_else(unauthorized)?;
+    if (time - now).abs() > CHECK_SKEW_SECS {
+        return Err(unauthorized());
+    }
+    let pid = platform_id.to_owned();
+    let platform = st
+        .db
+        .read(move |tx| crate::relay::requests::registered_platform(tx, &pid))
+        .await?;
+    let cert_der = platform.cert_der.ok_or_else(unauthorized)?;
+    let message = grant_check_message(time, query);
+    let state = st.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        use bidkey_crypto::x509::{Cert, RequiredUsage, verify_chain_without_revocation};
+        let cert = Cert::from_der(&cert_der).map_err(|_| unauthorized())?;
+        let at = u64::try_from(now).map_err(|_| unauthorized())?;
+        let ca = &state.secrets.ca;
+        verify_chain_without_revocation(
+            &cert,
+            std::slice::from_ref(ca.issuing()),
+            std::slice::from_ref(ca.root()),
+            at,
+            // The platform-request EKU: a bidder's signing certificate cannot pass.
+            RequiredUsage::PlatformRequest,
+        )
+        .map_err(|_| unauthorized())?;
+        bidkey_crypto::scan::verify_platform_signature(cert.public_key(), &message, &signature)
+            .map_err(|_| unauthorized())
+    })
+    .await
+    .map_err(|e| ServerError::Internal(format!("grant check: {e}")))?
+}
+
 /// Whether the holder of the enterprise certificate `serial` may use it on `platform_id`.
 /// `certificate_valid` speaks of this certificate (valid, its pair valid, in its validity
 /// period); an unknown or personal certificate is simply not granted.
@@ -333,10 +413,29 @@ pub fn check_grant_by_serial(
 async fn check(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
     Query(q): Query<CheckQuery>,
 ) -> Result<Json<GrantCheck>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let ip2 = ip.clone();
+    st.db
+        .write(move |tx| ratelimit::hit(tx, &format!("grant-check:{ip2}"), now, 60, 600))
+        .await?;
+    // A holder's phone may ask about its own account (before it uses an enterprise key on
+    // a platform); everyone else must be the platform named.
+    let own = own_account_asks(&st, &headers, q.account_id.as_deref(), now).await?;
+    if !own {
+        authenticate_platform(
+            &st,
+            &headers,
+            raw.as_deref().unwrap_or_default(),
+            &q.platform_id,
+            now,
+        )
+        .await?;
+    }
     if q.serial
         .as_ref()
         .is_some_and(|s| s.is_empty() || s.len() > 64 || !s.chars().all(|c| c.is_ascii_hexdigit()))
@@ -345,9 +444,8 @@ async fn check(
     }
     let out = st
         .db
-        .write(move |tx| {
-            ratelimit::hit(tx, &format!("grant-check:{ip}"), now, 60, 600)?;
-            match (&q.serial, &q.account_id, &q.enterprise_id) {
+        .write(
+            move |tx| match (&q.serial, &q.account_id, &q.enterprise_id) {
                 (Some(serial), None, None) => {
                     check_grant_by_serial(tx, now, &q.platform_id, serial)
                 }
@@ -355,8 +453,8 @@ async fn check(
                     check_grant(tx, now, &q.platform_id, account, enterprise)
                 }
                 _ => Err(ErrorCode::BadRequest.into()),
-            }
-        })
+            },
+        )
         .await?;
     Ok(Json(out))
 }

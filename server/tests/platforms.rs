@@ -167,6 +167,56 @@ async fn platforms_nearest_first(store: Store) {
     assert_eq!((err.0, err.1.code), (404, ErrorCode::PlatformNotFound));
 }
 
+/// The operator issues platform `p` its certificate from a CSR of a fresh SM2 key.
+async fn certify(server: &TestServer, p: &Platform) -> bidkey_crypto::sm2::Sm2PrivateKey {
+    use bidkey_crypto::x509::{CsrDraft, ca_subject};
+    let key = bidkey_crypto::sm2::Sm2PrivateKey::make_random().expect("key");
+    let spki = key.public_key().to_spki_der().expect("spki");
+    let draft =
+        CsrDraft::new(ca_subject(&p.origin, &p.name).expect("subject"), &spki).expect("draft");
+    let sig = key
+        .sign(bidkey_crypto::sm2::DEFAULT_ID, draft.to_be_signed())
+        .expect("sign");
+    let csr = draft.assemble(&sig.to_der()).expect("csr");
+    let _: bidkey_protocol::certs::PlatformCert = operator(server)
+        .post(
+            &format!("/v1/operator/platforms/{}/certificate", p.id),
+            &bidkey_protocol::certs::PlatformCertRequest {
+                csr_der: csr.to_der().to_vec(),
+                days: None,
+            },
+        )
+        .await
+        .expect("platform certificate");
+    key
+}
+
+/// `GET /v1/grants/check?{query}` signed with `key` at the server's time + `skew`.
+async fn signed_check(
+    server: &TestServer,
+    key: &bidkey_crypto::sm2::Sm2PrivateKey,
+    query: &str,
+    skew: i64,
+) -> support::Answer<GrantCheck> {
+    let time = server.running.state.clock.now() + skew;
+    let sig = key
+        .sign(
+            bidkey_crypto::sm2::DEFAULT_ID,
+            &grant_check_message(time, query),
+        )
+        .expect("sign")
+        .to_der();
+    Client::new(server)
+        .get_with(
+            &format!("/v1/grants/check?{query}"),
+            &[
+                (GRANT_CHECK_TIME_HEADER, time.to_string()),
+                (GRANT_CHECK_SIGNATURE_HEADER, hex::encode(sig)),
+            ],
+        )
+        .await
+}
+
 async fn grants_by_admin_only(store: Store) {
     let server = TestServer::start(store).await;
     let (a, b, eid, a_id, b_id) = team(&server, 1).await;
@@ -241,37 +291,94 @@ async fn grants_by_admin_only(store: Store) {
         .expect_err("someone else's");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
 
-    // The platforms' check.
-    let check = |pid: &str, who: &str| {
-        format!("/v1/grants/check?platform_id={pid}&account_id={who}&enterprise_id={eid}")
-    };
+    // The platforms' check: only the platform named, signing with its certificate.
+    let p_key = certify(&server, &p).await;
+    let q_key = certify(&server, &q).await;
+    let check =
+        |pid: &str, who: &str| format!("platform_id={pid}&account_id={who}&enterprise_id={eid}");
     let anon = Client::new(&server);
-    let c: GrantCheck = anon.get(&check(&p.id, &b_id)).await.expect("check");
+    let c: GrantCheck = signed_check(&server, &p_key, &check(&p.id, &b_id), 0)
+        .await
+        .expect("check");
     assert!(c.granted);
     assert_eq!(c.grant_id.as_deref(), Some(g1.id.as_str()));
     assert!(!c.certificate_valid, "no certificate issued yet");
+    // Unsigned (anyone on the Internet), signed by another platform, signed over another
+    // query, or stale: refused.
+    let err = anon
+        .get::<GrantCheck>(&format!("/v1/grants/check?{}", check(&p.id, &b_id)))
+        .await
+        .expect_err("unsigned");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let err = signed_check(&server, &q_key, &check(&p.id, &b_id), 0)
+        .await
+        .expect_err("another platform's key");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let now = server.running.state.clock.now();
+    let message = grant_check_message(now, &check(&p.id, &a_id));
+    let sig = p_key
+        .sign(bidkey_crypto::sm2::DEFAULT_ID, &message)
+        .expect("sign")
+        .to_der();
+    let err = anon
+        .get_with::<GrantCheck>(
+            &format!("/v1/grants/check?{}", check(&p.id, &b_id)),
+            &[
+                (GRANT_CHECK_TIME_HEADER, now.to_string()),
+                (GRANT_CHECK_SIGNATURE_HEADER, hex::encode(sig)),
+            ],
+        )
+        .await
+        .expect_err("signature over another query");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let err = signed_check(&server, &p_key, &check(&p.id, &b_id), -120)
+        .await
+        .expect_err("stale");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let err = signed_check(&server, &p_key, &check(&p.id, &b_id), 120)
+        .await
+        .expect_err("from the future");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    // A logged-in phone may ask about its own account, unsigned; not about someone else's.
+    let own: GrantCheck = b
+        .get(&format!("/v1/grants/check?{}", check(&p.id, &b_id)))
+        .await
+        .expect("own account");
+    assert!(own.granted);
+    let err = b
+        .get::<GrantCheck>(&format!("/v1/grants/check?{}", check(&p.id, &a_id)))
+        .await
+        .expect_err("someone else's account");
+    assert_eq!((err.0, err.1.code), (401, ErrorCode::Unauthorized));
+    let err = signed_check(&server, &p_key, &check("nope", &b_id), 0)
+        .await
+        .expect_err("unknown platform");
+    assert_eq!(err.0, 404);
 
     // By certificate serial: an unknown serial is not granted; the two forms do not mix, and
     // a serial must be hex. (A real enterprise certificate is checked in
     // platform/tests/verify_server.rs, through the core's enrolment.)
-    let c: GrantCheck = anon
-        .get(&format!(
-            "/v1/grants/check?platform_id={}&serial=0A1B2C",
-            p.id
-        ))
-        .await
-        .expect("check by serial");
+    let c: GrantCheck = signed_check(
+        &server,
+        &p_key,
+        &format!("platform_id={}&serial=0A1B2C", p.id),
+        0,
+    )
+    .await
+    .expect("check by serial");
     assert!(!c.granted && c.grant_id.is_none() && !c.certificate_valid);
     for bad in [
         format!(
-            "/v1/grants/check?platform_id={}&serial=0A1B&account_id={b_id}&enterprise_id={eid}",
+            "platform_id={}&serial=0A1B&account_id={b_id}&enterprise_id={eid}",
             p.id
         ),
-        format!("/v1/grants/check?platform_id={}&serial=zz", p.id),
-        format!("/v1/grants/check?platform_id={}&account_id={b_id}", p.id),
-        format!("/v1/grants/check?platform_id={}", p.id),
+        format!("platform_id={}&serial=zz", p.id),
+        format!("platform_id={}&account_id={b_id}", p.id),
+        format!("platform_id={}", p.id),
     ] {
-        let err = anon.get::<GrantCheck>(&bad).await.expect_err("bad form");
+        let err = signed_check(&server, &p_key, &bad, 0)
+            .await
+            .expect_err("bad form");
         assert_eq!((err.0, err.1.code), (400, ErrorCode::BadRequest), "{bad}");
     }
 
@@ -286,9 +393,13 @@ async fn grants_by_admin_only(store: Store) {
         .await
         .expect("revoked");
     assert!(revoked.revoked_at.is_some());
-    let c: GrantCheck = anon.get(&check(&p.id, &b_id)).await.expect("check");
+    let c: GrantCheck = signed_check(&server, &p_key, &check(&p.id, &b_id), 0)
+        .await
+        .expect("check");
     assert!(!c.granted && c.grant_id.is_none());
-    let c: GrantCheck = anon.get(&check(&q.id, &b_id)).await.expect("check");
+    let c: GrantCheck = signed_check(&server, &q_key, &check(&q.id, &b_id), 0)
+        .await
+        .expect("check");
     assert!(c.granted);
     let live: Vec<Grant> = a.get(&path).await.expect("live");
     assert_eq!(live.len(), 2);

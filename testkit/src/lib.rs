@@ -46,6 +46,13 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// The server's (test) clock as a platform's clock: SDK calls signed at its time, so a
+    /// test that moves the server's clock moves the platform's with it.
+    pub fn unix_clock(&self) -> bidkey_platform::client::UnixClock {
+        let clock = self.running.state.clock.clone();
+        bidkey_platform::client::UnixClock(std::sync::Arc::new(move || clock.now()))
+    }
+
     pub async fn start(store: Store) -> TestServer {
         TestServer::start_with(store, |_| {}).await
     }

@@ -125,7 +125,13 @@ async fn a_scanned_request_is_confirmed_after_a_restart() {
         },
     );
     let anchor = TrustAnchor::fetch(&api, None).await.expect("anchor");
-    let verifier = ReplyVerifier::new(api.clone(), Verifier::new(anchor), &platform.platform.id);
+    let verifier = ReplyVerifier::new(
+        api.clone()
+            .signed_by(client.request_key())
+            .with_clock(server.unix_clock()),
+        Verifier::new(anchor),
+        &platform.platform.id,
+    );
 
     let req = client
         .create(

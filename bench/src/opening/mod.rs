@@ -168,7 +168,13 @@ async fn platform_hall(
     let anchor = TrustAnchor::fetch(&api()?, None)
         .await
         .map_err(|e| BenchError::Setup(format!("trust anchor: {e}")))?;
-    let verifier = ReplyVerifier::new(api()?, Verifier::new(anchor), &platform.platform.id);
+    let verifier = ReplyVerifier::new(
+        api()?
+            .signed_by(client.request_key())
+            .with_clock(server.unix_clock()),
+        Verifier::new(anchor),
+        &platform.platform.id,
+    );
     Ok(Hall {
         server: server.clone(),
         client: Arc::new(client),

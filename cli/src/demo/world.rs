@@ -106,6 +106,10 @@ impl World {
                     opening_at: unix_now(),
                 },
                 data_dir: out_dir.join("platform"),
+                clock: Some({
+                    let clock = server.state.clock.clone();
+                    bidkey_platform::client::UnixClock(std::sync::Arc::new(move || clock.now()))
+                }),
             },
         )
         .await?;

@@ -81,6 +81,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                 opening_at: now + args.opening_in,
             },
             data_dir,
+            clock: None,
         },
     )
     .await?;

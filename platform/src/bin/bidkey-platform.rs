@@ -5,6 +5,7 @@
 
 use base64::Engine;
 use bidkey_crypto::cms::Content;
+use bidkey_crypto::scan::PlatformKey;
 use bidkey_crypto::x509::{Cert, Crl};
 use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
 use bidkey_platform::client::PlatformClient;
@@ -50,8 +51,13 @@ enum Command {
         #[arg(long, requires = "platform_id")]
         server: Option<String>,
         /// This platform's id at the Bidkey server (for the grant check).
-        #[arg(long)]
+        #[arg(long, requires = "platform_key")]
         platform_id: Option<String>,
+        /// File holding the hex of this platform's SM2 private key (the key of its Bidkey
+        /// platform certificate): the server answers the grant check only to the platform,
+        /// signed with it.
+        #[arg(long)]
+        platform_key: Option<PathBuf>,
         /// PEM of the CA that signs the server's TLS certificate (https only).
         #[arg(long)]
         tls_ca: Option<PathBuf>,
@@ -198,6 +204,7 @@ fn run(command: Command) -> Result<()> {
             uscc,
             server,
             platform_id,
+            platform_key,
             tls_ca,
             root,
             ca,
@@ -219,17 +226,18 @@ fn run(command: Command) -> Result<()> {
             let expected = Expected { uscc };
             let verified = match (server, platform_id) {
                 (Some(server), Some(platform_id)) => {
+                    let key = read_platform_key(
+                        platform_key
+                            .as_deref()
+                            .ok_or(PlatformError::Config("--platform-key"))?,
+                    )?;
                     let tls = tls_ca.map(std::fs::read_to_string).transpose()?;
                     let root = root.as_deref().map(read_cert).transpose()?;
-                    verify_online(
-                        &server,
-                        tls.as_deref(),
-                        root,
-                        &platform_id,
-                        &signed,
-                        at,
-                        &expected,
-                    )?
+                    // The grant check is answered only to the platform, signed with its key.
+                    let client =
+                        PlatformClient::new(&server, tls.as_deref(), Duration::from_secs(20))?
+                            .signed_by(std::sync::Arc::new(key));
+                    verify_online(&client, root, &platform_id, &signed, at, &expected)?
                 }
                 _ => {
                     let root = read_cert(root.as_deref().ok_or(PlatformError::Config("--root"))?)?;
@@ -410,8 +418,7 @@ fn run(command: Command) -> Result<()> {
 }
 
 fn verify_online(
-    server: &str,
-    tls_ca: Option<&str>,
+    client: &PlatformClient,
     root: Option<Cert>,
     platform_id: &str,
     signed: &SignedMessage<'_>,
@@ -422,13 +429,23 @@ fn verify_online(
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let client = PlatformClient::new(server, tls_ca, Duration::from_secs(20))?;
         let pin = root.map(|r| r.fingerprint_sha256());
-        let anchor = TrustAnchor::fetch(&client, pin.as_ref()).await?;
+        let anchor = TrustAnchor::fetch(client, pin.as_ref()).await?;
         Verifier::new(anchor)
-            .verify_online(&client, platform_id, signed, at, expected)
+            .verify_online(client, platform_id, signed, at, expected)
             .await
     })
+}
+
+/// The platform's SM2 private key from a file of its hex (surrounding whitespace allowed).
+fn read_platform_key(path: &std::path::Path) -> Result<PlatformKey> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path)?);
+    let bytes = zeroize::Zeroizing::new(
+        hex::decode(text.trim()).map_err(|_| PlatformError::Config("--platform-key: hex"))?,
+    );
+    let key = bidkey_crypto::sm2::Sm2PrivateKey::from_bytes(&bytes)
+        .map_err(|_| PlatformError::Config("--platform-key: an SM2 private key"))?;
+    Ok(PlatformKey::Sm2(key))
 }
 
 fn print_verified(v: &Verified) {

@@ -48,6 +48,9 @@ pub struct DemoConfig {
     pub tender: Tender,
     /// Where encrypted bids and opened files are kept.
     pub data_dir: PathBuf,
+    /// The clock the platform's signed grant checks state; `None` is this machine's
+    /// (tests give the server's test clock).
+    pub clock: Option<crate::client::UnixClock>,
 }
 
 /// A bidder the platform knows from a login or bind.
@@ -168,13 +171,15 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
     std::fs::create_dir_all(config.data_dir.join("opened")).map_err(PlatformError::Io)?;
     let client = PlatformClient::new(&config.bidkey_url, None, std::time::Duration::from_secs(40))?;
     let anchor = TrustAnchor::fetch(&client, None).await?;
-    let verifier = ReplyVerifier::new(
-        client.clone(),
-        Verifier::new(anchor),
-        &config.identity.platform_id,
-    );
+    let scan = ScanClient::new(&client, config.identity);
+    // The grant check is answered only to the platform, signed with its request key.
+    let mut signed = client.clone().signed_by(scan.request_key());
+    if let Some(clock) = config.clock {
+        signed = signed.with_clock(clock);
+    }
+    let verifier = ReplyVerifier::new(signed, Verifier::new(anchor), scan.platform_id());
     let demo = Arc::new(Demo {
-        client: ScanClient::new(&client, config.identity),
+        client: scan,
         verifier,
         name: config.name,
         tender: config.tender,

@@ -29,7 +29,11 @@ pub struct PlatformIdentity {
 pub struct ScanClient {
     relay: String,
     http: reqwest::Client,
-    identity: PlatformIdentity,
+    platform_id: String,
+    origin: String,
+    cert_der: Vec<u8>,
+    /// Shared with the `PlatformClient` a `ReplyVerifier` uses: the grant check is signed too.
+    key: std::sync::Arc<PlatformKey>,
     reply_alg: ReplyAlg,
     webhook_url: Option<String>,
 }
@@ -79,7 +83,10 @@ impl ScanClient {
         ScanClient {
             relay: client.base().to_owned(),
             http: client.http().clone(),
-            identity,
+            platform_id: identity.platform_id,
+            origin: identity.origin,
+            cert_der: identity.cert_der,
+            key: std::sync::Arc::new(identity.key),
             reply_alg: ReplyAlg::Sm2Sm4Gcm,
             webhook_url: None,
         }
@@ -97,8 +104,15 @@ impl ScanClient {
         self
     }
 
-    pub fn identity(&self) -> &PlatformIdentity {
-        &self.identity
+    /// This platform's id at Bidkey.
+    pub fn platform_id(&self) -> &str {
+        &self.platform_id
+    }
+
+    /// The platform's request key, for [`PlatformClient::signed_by`]: a `ReplyVerifier`'s
+    /// client must sign its grant checks (`GET /v1/grants/check`) with it.
+    pub fn request_key(&self) -> std::sync::Arc<PlatformKey> {
+        self.key.clone()
     }
 
     /// Sign `action` into a request living `ttl_secs` and post it with a QR secret.
@@ -133,8 +147,8 @@ impl ScanClient {
         let body = ScanRequestBody {
             v: SCAN_VERSION,
             request_id: hex::encode(bidkey_crypto::rng::bytes::<16>()?),
-            platform_id: self.identity.platform_id.clone(),
-            origin: self.identity.origin.clone(),
+            platform_id: self.platform_id.clone(),
+            origin: self.origin.clone(),
             created_at: now,
             expires_at: now + ttl_secs,
             nonce: bidkey_crypto::rng::bytes::<32>()?.to_vec(),
@@ -148,14 +162,14 @@ impl ScanClient {
         };
         let body_json =
             serde_json::to_vec(&body).map_err(|_| PlatformError::Malformed("request body"))?;
-        let signature = self.identity.key.sign(&request_message(&body_json))?;
+        let signature = self.key.sign(&request_message(&body_json))?;
         let qr_secret = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
         let poll_secret = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
         let new = NewRelayRequest {
             request: SignedScanRequest {
                 body: body_json,
                 signature,
-                platform_cert: self.identity.cert_der.clone(),
+                platform_cert: self.cert_der.clone(),
             },
             qr_secret: session_id.is_none().then(|| qr_secret.to_vec()),
             poll_secret: poll_secret.to_vec(),

@@ -79,6 +79,19 @@ impl Client {
             .await
     }
 
+    /// `GET` with extra headers (a platform's signature).
+    pub async fn get_with<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+    ) -> Answer<T> {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            req = req.header(*name, value.as_str());
+        }
+        self.send(req).await
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Answer<T> {
         self.send(self.http.post(format!("{}{path}", self.base)).json(body))
             .await

@@ -135,7 +135,12 @@ impl PlatformSide {
                 key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
             },
         );
-        let verifier = ReplyVerifier::new(api, Verifier::new(anchor), &p.platform.id);
+        let verifier = ReplyVerifier::new(
+            api.signed_by(client.request_key())
+                .with_clock(server.unix_clock()),
+            Verifier::new(anchor),
+            &p.platform.id,
+        );
         self.current = Some((client, verifier));
         p.platform.id
     }
