@@ -1,5 +1,6 @@
-//! Test PKIs (no server) for the CMS, timestamp and sealed-PDF tests: root → issuing CA → signer and TSA, in SM2
-//! and in P-256.
+//! Test PKIs (no server) for the CMS, timestamp and sealed-PDF tests: root → issuing CA →
+//! signer and TSA, in SM2 and in P-256. Only `bidkey_crypto` may be used here: the crypto
+//! crate's own tests compile this file too (`crypto/tests/support/mod.rs`).
 
 use bidkey_crypto::sm2::Sm2PrivateKey;
 use bidkey_crypto::x509::{
