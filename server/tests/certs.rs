@@ -43,11 +43,8 @@ async fn person(server: &TestServer) -> Client {
     c
 }
 
-async fn enrolled_person(server: &TestServer) -> (Client, Wallet) {
-    let c = person(server).await;
-    let app = paid_personal_application(server, &c).await;
-    let w = enroll(&c, &app).await;
-    (c, w)
+async fn enrolled(server: &TestServer) -> (Client, Wallet) {
+    enrolled_person(server, PHONE, NAME, ID_NUMBER).await
 }
 
 fn verify(server: &TestServer, leaf: &Cert, chain: &(Cert, Cert, Crl, Crl), usage: RequiredUsage) {
@@ -283,7 +280,7 @@ async fn open_wallet(
 
 async fn renewal_only_in_the_last_30_days_and_keeps_old_keys(store: Store) {
     let server = TestServer::start(store).await;
-    let (c, w) = enrolled_person(&server).await;
+    let (c, w) = enrolled(&server).await;
     let old_enc = w.encryption_cert();
     let ct = sm2::encrypt(&old_enc.sm2_public_key().expect("key"), b"old bid").expect("ct");
 
@@ -379,7 +376,7 @@ async fn pin_count(server: &TestServer, pair_id: &str) -> (i64, i64) {
 
 async fn the_old_pair_ends_only_when_the_phone_confirms(store: Store) {
     let server = TestServer::start(store).await;
-    let (_, w) = enrolled_person(&server).await;
+    let (_, w) = enrolled(&server).await;
     let old_enc = w.encryption_cert();
     let old_serial = old_enc.serial_hex();
     let ct = sm2::encrypt(&old_enc.sm2_public_key().expect("key"), b"old bid").expect("ct");
@@ -486,7 +483,7 @@ async fn the_old_pair_ends_only_when_the_phone_confirms(store: Store) {
 
 async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
     let server = TestServer::start(store).await;
-    let (a, w) = enrolled_person(&server).await;
+    let (a, w) = enrolled(&server).await;
     let enc = w.encryption_cert();
     let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"sealed bid").expect("ct");
 
@@ -601,7 +598,7 @@ async fn recovery_to_a_new_phone_keeps_old_bid_files_open(store: Store) {
 
 async fn revocation_with_the_pin_reaches_the_crl(store: Store) {
     let server = TestServer::start(store).await;
-    let (c, w) = enrolled_person(&server).await;
+    let (c, w) = enrolled(&server).await;
     let anon = Client::new(&server);
     let (_, _, crl, _) = chain_and_crls(&anon).await;
     let first_number = crl.crl_number().expect("number");

@@ -4,7 +4,7 @@
 #[macro_use]
 mod support;
 
-use bidkey_crypto::cosign::{DeviceDecryptor, DeviceShare, DeviceSigner};
+use bidkey_crypto::cosign::{DeviceDecryptor, DeviceSigner};
 use bidkey_crypto::sm2::{self, DEFAULT_ID, Sm2PrivateKey};
 use bidkey_crypto::x509::Crl;
 use bidkey_protocol::ErrorCode;
@@ -12,7 +12,7 @@ use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest, SmsPurpose};
 use bidkey_protocol::certs::*;
 use bidkey_protocol::cosign::{self as cw, CosignPurpose};
 use support::device::*;
-use support::{Client, Store, TestServer, real_named, signed_up};
+use support::{Client, Store, TestServer, realname_request, signed_up};
 
 on_both_stores!(
     five_wrong_pins_lock_until_unlock,
@@ -27,27 +27,11 @@ const NAME: &str = "李四";
 const ID_NUMBER: &str = "11010519491231002X";
 
 async fn enrolled(server: &TestServer) -> (Client, Wallet) {
-    let c = signed_up(server, PHONE).await;
-    real_named(&c, NAME, ID_NUMBER).await;
-    let app = paid_personal_application(server, &c).await;
-    let w = enroll(&c, &app).await;
-    (c, w)
-}
-
-/// A share from a wrong PIN: some other scalar.
-fn wrong_share() -> DeviceShare {
-    let k = Sm2PrivateKey::make_random().expect("key");
-    DeviceShare::from_bytes(k.to_bytes().as_slice()).expect("share")
+    enrolled_person(server, PHONE, NAME, ID_NUMBER).await
 }
 
 fn realname() -> RealNameRequest {
-    RealNameRequest {
-        method: RealNameMethod::Alipay,
-        name: NAME.into(),
-        id_number: ID_NUMBER.into(),
-        bank_card: None,
-        bank_phone: None,
-    }
+    realname_request(RealNameMethod::Alipay, NAME, ID_NUMBER)
 }
 
 async fn five_wrong_pins_lock_until_unlock(store: Store) {

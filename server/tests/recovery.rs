@@ -8,8 +8,6 @@
 #[macro_use]
 mod support;
 
-use bidkey_crypto::cosign::DeviceShare;
-use bidkey_crypto::sm2::Sm2PrivateKey;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::accounts::*;
 use bidkey_protocol::certs::*;
@@ -18,7 +16,7 @@ use bidkey_protocol::orders::{self as ow, ApplicationKind, Status};
 use bidkey_server::cosign::pin;
 use bidkey_server::db::Value;
 use support::device::*;
-use support::{Client, Store, TestServer, real_named, signed_up};
+use support::{Client, Store, TestServer, realname_request, signed_up};
 
 on_both_stores!(
     a_sim_swapper_is_held_for_review_and_the_old_phone_cancels,
@@ -35,28 +33,12 @@ const ID_NUMBER: &str = "11010519491231002X";
 const DAY: i64 = 86_400;
 
 async fn enrolled(server: &TestServer) -> (Client, Wallet) {
-    let c = signed_up(server, PHONE).await;
-    real_named(&c, NAME, ID_NUMBER).await;
-    let app = paid_personal_application(server, &c).await;
-    let w = enroll(&c, &app).await;
-    (c, w)
-}
-
-/// A share from a wrong PIN: some other scalar.
-fn wrong_share() -> DeviceShare {
-    let k = Sm2PrivateKey::make_random().expect("key");
-    DeviceShare::from_bytes(k.to_bytes().as_slice()).expect("share")
+    enrolled_person(server, PHONE, NAME, ID_NUMBER).await
 }
 
 /// The victim's name and ID number: what a SIM swapper is assumed to know.
 fn victim() -> RealNameRequest {
-    RealNameRequest {
-        method: RealNameMethod::Alipay,
-        name: NAME.into(),
-        id_number: ID_NUMBER.into(),
-        bank_card: None,
-        bank_phone: None,
-    }
+    realname_request(RealNameMethod::Alipay, NAME, ID_NUMBER)
 }
 
 /// Wrong PINs until the server locks the key; returns how many it judged.

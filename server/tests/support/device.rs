@@ -209,6 +209,26 @@ pub async fn enroll_until_finish(
     (start.enrollment_id, csr.to_der().to_vec(), share, public)
 }
 
+/// Signed up on `phone`, real-named as `name`, and a personal pair enrolled.
+pub async fn enrolled_person(
+    server: &TestServer,
+    phone: &str,
+    name: &str,
+    id_number: &str,
+) -> (Client, Wallet) {
+    let c = super::signed_up(server, phone).await;
+    super::real_named(&c, name, id_number).await;
+    let app = paid_personal_application(server, &c).await;
+    let w = enroll(&c, &app).await;
+    (c, w)
+}
+
+/// A share from a wrong PIN: some other scalar.
+pub fn wrong_share() -> DeviceShare {
+    let k = bidkey_crypto::sm2::Sm2PrivateKey::make_random().expect("key");
+    DeviceShare::from_bytes(k.to_bytes().as_slice()).expect("share")
+}
+
 /// The whole enrolment, then open every delivered key envelope by co-decryption, then
 /// confirm.
 pub async fn enroll(c: &Client, app_id: &str) -> Wallet {

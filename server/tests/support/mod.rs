@@ -138,19 +138,28 @@ pub async fn signed_up(server: &TestServer, phone: &str) -> Client {
     c.with_token(&s.token)
 }
 
-/// Pass the sandbox real-name check as 张三 with a valid ID number.
+/// A real-name request by `method` for `name` and `id_number` (no bank card).
+pub fn realname_request(
+    method: bidkey_protocol::accounts::RealNameMethod,
+    name: &str,
+    id_number: &str,
+) -> bidkey_protocol::accounts::RealNameRequest {
+    bidkey_protocol::accounts::RealNameRequest {
+        method,
+        name: name.into(),
+        id_number: id_number.into(),
+        bank_card: None,
+        bank_phone: None,
+    }
+}
+
+/// Pass the sandbox real-name check as `name` with a valid ID number.
 pub async fn real_named(c: &Client, name: &str, id_number: &str) {
     use bidkey_protocol::accounts::*;
     let _: AccountInfo = c
         .post(
             "/v1/me/realname",
-            &RealNameRequest {
-                method: RealNameMethod::Cfca,
-                name: name.into(),
-                id_number: id_number.into(),
-                bank_card: None,
-                bank_phone: None,
-            },
+            &realname_request(RealNameMethod::Cfca, name, id_number),
         )
         .await
         .expect("real-name verified");
