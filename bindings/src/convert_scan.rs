@@ -426,6 +426,7 @@ mod tests {
                 file_name: "投标文件.bid".into(),
                 recipient_serial: "0a".into(),
                 wrapped_key: vec![1, 2, 3],
+                header_hash: vec![4; 32],
             }],
         });
         assert_eq!(

@@ -15,6 +15,7 @@ pub mod cms;
 pub mod cosign;
 pub mod envelope;
 pub mod error;
+pub mod file_key;
 #[doc(hidden)]
 pub mod hazmat;
 pub mod kdf;

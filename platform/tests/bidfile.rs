@@ -13,6 +13,7 @@ const CHUNK: u32 = 1024;
 fn opts(chunk: u32, total: usize) -> EncryptOptions {
     EncryptOptions {
         tender_id: "ZB-2026-0042".into(),
+        platform_id: "plat-cq".into(),
         file_name: "投标文件.pdf".into(),
         chunk_size: Some(chunk),
         created_at: support::T0,
@@ -46,7 +47,7 @@ fn encrypt(p: &support::Pki, plain: &[u8], chunk: u32) -> Vec<u8> {
 fn unwrap_key(p: &support::Pki, file: &[u8]) -> FileKey {
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
     let key = sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwraps");
-    FileKey::from_bytes(&key).expect("16 bytes")
+    FileKey::from_unwrapped(&key).expect("a key with its purpose")
 }
 
 fn decrypt(key: &FileKey, file: &[u8]) -> Result<Vec<u8>, PlatformError> {
@@ -88,6 +89,7 @@ fn several_mebibytes_with_the_default_chunk() {
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
     assert_eq!(header.recipient_serial, p.enc.serial_hex());
     assert_eq!(header.tender_id, "ZB-2026-0042");
+    assert_eq!(header.platform_id, "plat-cq");
     assert_eq!(header.file_name, "投标文件.pdf");
     let key = unwrap_key(&p, &file);
     assert_eq!(decrypt(&key, &file).expect("decrypts"), plain);
@@ -171,11 +173,11 @@ fn damage_has_distinct_errors() {
         decrypt(&key, b"not a bid file at all"),
         Err(PlatformError::NotABidFile)
     ));
-    let mut v2 = file.clone();
-    v2[8] = 2;
+    let mut v3 = file.clone();
+    v3[8] = 3;
     assert!(matches!(
-        decrypt(&key, &v2),
-        Err(PlatformError::UnsupportedVersion(2))
+        decrypt(&key, &v3),
+        Err(PlatformError::UnsupportedVersion(3))
     ));
 }
 
@@ -242,7 +244,7 @@ fn wrapped_key_opens_in_openssl() {
         String::from_utf8_lossy(&out.stderr)
     );
     let key = std::fs::read(dir.path().join("key.bin")).expect("key");
-    let key = FileKey::from_bytes(&key).expect("16 bytes from OpenSSL");
+    let key = FileKey::from_unwrapped(&key).expect("a key with its purpose from OpenSSL");
     assert_eq!(
         decrypt(&key, &file).expect("opens with OpenSSL's key"),
         b"bid"
@@ -325,9 +327,10 @@ fn streams_from_a_reader_to_a_writer() {
     std::io::copy(&mut Generated { left: len, n: 0 }, &mut expected).expect("hash");
     let file = std::fs::File::open(&path).expect("open");
     let header = BidFileHeader::read_from(&mut std::io::BufReader::new(&file)).expect("header");
-    let key =
-        FileKey::from_bytes(&sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwrap"))
-            .expect("key");
+    let key = FileKey::from_unwrapped(
+        &sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwrap"),
+    )
+    .expect("key");
     let mut got = Hashing(Default::default(), 0);
     bidfile::decrypt(
         &key,
@@ -338,4 +341,55 @@ fn streams_from_a_reader_to_a_writer() {
     .expect("decrypts");
     assert_eq!(got.1, len);
     assert_eq!(got.0.finish(), expected.0.finish());
+}
+
+/// The wrapped key carries its purpose (format v2, ADR 0017): the tender, the platform and
+/// the header's binding hash, which covers every header field before the wrapped key. A
+/// header changed after wrapping (another tender written in) no longer matches the hash
+/// inside the key, so the phone, which compares the two, refuses it.
+#[test]
+fn the_wrapped_key_carries_tender_platform_and_header() {
+    let p = pki();
+    let file = encrypt(&p, b"bid", CHUNK);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let inside = bidfile::WrappedKeyContents::parse(
+        &sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwraps"),
+    )
+    .expect("a key with its purpose");
+    assert_eq!(inside.tender_id, "ZB-2026-0042");
+    assert_eq!(inside.platform_id, "plat-cq");
+    assert_eq!(inside.header_hash, header.binding_hash().expect("hash"));
+    let entry = header.wrapped_file_key("投标文件.pdf").expect("entry");
+    assert_eq!(entry.header_hash, inside.header_hash.to_vec());
+    assert_eq!(entry.wrapped_key, header.wrapped_key);
+
+    // Every field the hash covers changes it; the wrapped key does not (no circularity).
+    let hash = header.binding_hash().expect("hash");
+    let mut other = header.clone();
+    other.tender_id = "ZB-2026-0043".into();
+    assert_ne!(other.binding_hash().expect("hash"), hash);
+    let mut other = header.clone();
+    other.platform_id = "plat-other".into();
+    assert_ne!(other.binding_hash().expect("hash"), hash);
+    let mut other = header.clone();
+    other.file_name = "另一个.pdf".into();
+    assert_ne!(other.binding_hash().expect("hash"), hash);
+    let mut other = header.clone();
+    other.created_at += 1;
+    assert_ne!(other.binding_hash().expect("hash"), hash);
+    let mut other = header.clone();
+    other.wrapped_key.push(0);
+    assert_eq!(other.binding_hash().expect("hash"), hash);
+}
+
+/// A version-1 file (a bare key, no purpose) is not read.
+#[test]
+fn version_1_files_are_refused() {
+    let p = pki();
+    let mut file = encrypt(&p, b"bid", CHUNK);
+    file[8] = 1;
+    assert!(matches!(
+        BidFileHeader::read_from(&mut &file[..]),
+        Err(PlatformError::UnsupportedVersion(1))
+    ));
 }

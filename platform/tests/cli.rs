@@ -2,6 +2,7 @@
 
 mod support;
 
+use bidkey_crypto::file_key::WrappedKeyContents;
 use bidkey_crypto::sm2::{self, DEFAULT_ID};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -129,6 +130,8 @@ fn encrypt_header_decrypt() {
             "标书.bid",
             "--tender",
             "ZB-1",
+            "--platform",
+            "plat-1",
         ],
     );
     assert_eq!(field(&out, "recipient_serial"), p.enc.serial_hex());
@@ -136,14 +139,20 @@ fn encrypt_header_decrypt() {
 
     let out = ok(d, &["header", "标书.bid"]);
     assert_eq!(field(&out, "tender_id"), "ZB-1");
+    assert_eq!(field(&out, "platform_id"), "plat-1");
     assert_eq!(field(&out, "file_name"), "标书.pdf");
     let wrapped = hex::decode(field(&out, "wrapped_key_hex")).expect("hex");
-    // What the phone does at bid opening.
-    let key = hex::encode(
-        sm2::decrypt_der(&p.enc_key, &wrapped)
-            .expect("unwraps")
-            .as_slice(),
+    // What the phone does at bid opening: unwrap, and find the purpose the header names.
+    let contents =
+        WrappedKeyContents::parse(&sm2::decrypt_der(&p.enc_key, &wrapped).expect("unwraps"))
+            .expect("a key with its purpose");
+    assert_eq!(contents.tender_id, "ZB-1");
+    assert_eq!(contents.platform_id, "plat-1");
+    assert_eq!(
+        hex::encode(contents.header_hash),
+        field(&out, "binding_hash_hex")
     );
+    let key = hex::encode(contents.key.as_slice());
 
     ok(
         d,
@@ -188,7 +197,11 @@ fn encrypt_header_decrypt() {
                 "--in",
                 "标书.pdf",
                 "--out",
-                "y.bid"
+                "y.bid",
+                "--tender",
+                "ZB-1",
+                "--platform",
+                "plat-1",
             ]
         )
         .status

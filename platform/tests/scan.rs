@@ -405,17 +405,14 @@ async fn sign_and_seal_documents_then_decrypt_a_bid_at_the_opening() {
         &mut sealed,
         &EncryptOptions {
             tender_id: "T-1".into(),
+            platform_id: w.platform.platform.id.clone(),
             file_name: "投标文件.zip".into(),
             ..Default::default()
         },
         &mut |_, _| {},
     )
     .expect("encrypted");
-    let files = vec![WrappedFileKey {
-        file_name: "投标文件.zip".into(),
-        recipient_serial: out.header.recipient_serial.clone(),
-        wrapped_key: out.header.wrapped_key.clone(),
-    }];
+    let files = vec![out.header.wrapped_file_key("投标文件.zip").expect("entry")];
 
     // Before the opening time the phone refuses.
     let early = w
@@ -607,6 +604,7 @@ async fn session_with_auto_confirm_and_its_end() {
                         &[7; 16],
                     )
                     .expect("wrapped"),
+                    header_hash: vec![0; 32],
                 }],
             },
             60,
@@ -720,6 +718,7 @@ async fn the_opening_time_is_judged_by_the_servers_clock() {
         &mut sealed,
         &EncryptOptions {
             tender_id: "T-2".into(),
+            platform_id: w.platform.platform.id.clone(),
             file_name: "投标文件.zip".into(),
             ..Default::default()
         },
@@ -731,11 +730,7 @@ async fn the_opening_time_is_judged_by_the_servers_clock() {
         tender_id: "T-2".into(),
         tender_name: "桥梁工程".into(),
         opening_at,
-        files: vec![WrappedFileKey {
-            file_name: "投标文件.zip".into(),
-            recipient_serial: out.header.recipient_serial.clone(),
-            wrapped_key: out.header.wrapped_key.clone(),
-        }],
+        files: vec![out.header.wrapped_file_key("投标文件.zip").expect("entry")],
     };
     let opening_at = clock.now() - 60;
     let req = w
@@ -1232,4 +1227,118 @@ async fn a_relay_forged_reply_is_refused() {
         ScanResult::Rejected { reason } => assert_eq!(reason.as_deref(), Some("不是我")),
         other => panic!("rejected expected, got {other:?}"),
     }
+}
+
+/// Issue 13 §3, the attack (ADR 0017): a platform asks the phone to decrypt tender B and
+/// slips in a wrapped key lifted from a tender-A bid, one made for another platform, or one
+/// whose header it altered after wrapping. The phone unwraps, finds another purpose inside
+/// the key and refuses with `file_key_purpose_mismatch`; nothing reaches the platform (the
+/// request is still unanswered: the holder can reject it afterwards). Asked properly, the
+/// same files open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_key_for_another_purpose_is_refused() {
+    let w = world(Store::Sqlite).await;
+    let other =
+        registered_platform(&w.server, "另一个交易平台", "https://other.example.invalid").await;
+    let enc_der = w
+        .staff
+        .local_certificates()
+        .expect("wallet")
+        .into_iter()
+        .find(|c| c.serial == w.team.staff_pair.encryption_serial)
+        .expect("encryption certificate")
+        .der;
+    let enc = Cert::from_der(&enc_der).expect("cert");
+    let bid = |tender: &str, platform: &str| {
+        let mut sealed = Vec::new();
+        let out = bidfile::encrypt(
+            &enc,
+            &mut b"bid".as_slice(),
+            &mut sealed,
+            &EncryptOptions {
+                tender_id: tender.into(),
+                platform_id: platform.into(),
+                file_name: "投标文件.zip".into(),
+                ..Default::default()
+            },
+            &mut |_, _| {},
+        )
+        .expect("encrypted");
+        (out.header, sealed)
+    };
+    let ours = w.platform.platform.id.clone();
+    let (tender_a, _) = bid("T-A", &ours);
+    let (tender_b, sealed_b) = bid("T-B", &ours);
+    let (others, _) = bid("T-B", &other.platform.id);
+    // The header of the tender-B file with another file name written in after wrapping.
+    let mut altered = tender_b.clone();
+    altered.file_name = "改过的.zip".into();
+    let decrypt_b = |files: Vec<WrappedFileKey>| ScanAction::Decrypt {
+        tender_id: "T-B".into(),
+        tender_name: "桥梁工程".into(),
+        opening_at: 0,
+        files,
+    };
+    let entry = |h: &bidfile::BidFileHeader| h.wrapped_file_key("投标文件.zip").expect("entry");
+    for (what, files) in [
+        (
+            "a tender-A key in a tender-B request",
+            vec![entry(&tender_a)],
+        ),
+        ("another platform's key", vec![entry(&others)]),
+        ("a header altered after wrapping", vec![entry(&altered)]),
+        (
+            "a good key beside a lifted one",
+            vec![
+                tender_b.wrapped_file_key("b.zip").expect("entry"),
+                entry(&tender_a),
+            ],
+        ),
+    ] {
+        let req = w
+            .client
+            .create(decrypt_b(files), 60)
+            .await
+            .expect("request");
+        let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+        assert_eq!(
+            code(w.staff.confirm_scan(&view.request_id, PIN).await),
+            Some(ErrorCode::FileKeyPurposeMismatch),
+            "{what}"
+        );
+        // Nothing was sent: the request still waits for the phone's answer.
+        w.staff
+            .reject_scan(&view.request_id, Some("不符"))
+            .await
+            .expect("still unanswered");
+        assert!(
+            matches!(
+                w.client.wait(&req).await.expect("reply"),
+                ScanResult::Rejected { .. }
+            ),
+            "{what}"
+        );
+    }
+
+    // The tender-B key in a tender-B request of its own platform opens the file.
+    let req = w
+        .client
+        .create(decrypt_b(vec![entry(&tender_b)]), 60)
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("decrypted");
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    let key = FileKey::from_bytes(&v.file_keys[0].key).expect("key");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&key, &mut sealed_b.as_slice(), &mut opened, &mut |_, _| {}).expect("opens");
+    assert_eq!(opened, b"bid");
 }

@@ -210,6 +210,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
         &mut file,
         &EncryptOptions {
             tender_id: "ZB-2026-0042".into(),
+            platform_id: "plat-verify".into(),
             file_name: "商务标.pdf".into(),
             ..Default::default()
         },
@@ -222,7 +223,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
         .decrypt(&pair.encryption_serial, PIN, &header.wrapped_key)
         .await
         .expect("phone unwraps");
-    let key = FileKey::from_bytes(&key).expect("16 bytes");
+    let key = FileKey::from_unwrapped(&key).expect("a key with its purpose");
     let mut out = Vec::new();
     bidfile::decrypt(&key, &mut &file[..], &mut out, &mut |_, _| {}).expect("opens");
     assert_eq!(out, plain);

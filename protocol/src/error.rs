@@ -82,6 +82,12 @@ pub enum ErrorCode {
     SessionNotFound,
     GrantMissing,
     TooEarly,
+    /// A wrapped file key was made for another tender, platform or file header than the
+    /// decrypt request names (ADR 0017): the phone refused and sent nothing.
+    FileKeyPurposeMismatch,
+    /// An admin action (transfer of the admin role, removing staff, seals, grants) needs the
+    /// admin's PIN: a co-signed confirmation challenge for exactly this action (ADR 0018).
+    PinConfirmationRequired,
     // Providers (ADR 0014)
     /// An SMS, real-name or payment provider failed or answered something we could not
     /// trust; nothing was recorded, so trying again is safe.
@@ -156,6 +162,10 @@ impl ErrorCode {
             SessionNotFound => "会话不存在或已结束",
             GrantMissing => "您的企业证书未获授权在此交易平台使用，请联系单位管理员",
             TooEarly => "尚未到开标时间",
+            FileKeyPurposeMismatch => {
+                "解密请求与投标文件不符（项目、交易平台或文件头不一致），已拒绝"
+            }
+            PinConfirmationRequired => "此操作需要输入管理员的证书密码确认",
             ProviderUnavailable => "服务暂时不可用，请稍后重试",
         }
     }
@@ -241,6 +251,12 @@ impl ErrorCode {
                 "Your enterprise certificate is not granted for this trading platform; ask your administrator"
             }
             TooEarly => "The bid opening has not started yet",
+            FileKeyPurposeMismatch => {
+                "The decrypt request does not match the bid file (tender, platform or header); refused"
+            }
+            PinConfirmationRequired => {
+                "Confirm this action with the administrator's certificate PIN"
+            }
             ProviderUnavailable => {
                 "A service we rely on is unavailable; nothing was done, please try again"
             }

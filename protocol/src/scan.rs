@@ -327,9 +327,19 @@ pub struct WrappedFileKey {
     pub file_name: String,
     /// Serial (hex) of the encryption certificate the key was wrapped to.
     pub recipient_serial: String,
+    /// The file key and its purpose (tender, platform, header hash), SM2-encrypted
+    /// (bid-file format v2, `docs/bid-file-format.md`).
     #[serde(with = "crate::b64")]
     pub wrapped_key: Vec<u8>,
+    /// The bid file's binding hash ([`HEADER_HASH_LEN`] bytes: SM3 of the header fields
+    /// before the wrapped key). The phone unwraps the key only if the same hash, this
+    /// request's tender and its platform are inside it (ADR 0017).
+    #[serde(with = "crate::b64")]
+    pub header_hash: Vec<u8>,
 }
+
+/// Length of [`WrappedFileKey::header_hash`].
+pub const HEADER_HASH_LEN: usize = 32;
 
 /// What the platform asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,6 +411,7 @@ impl ScanAction {
                         short(&f.file_name)
                             && short(&f.recipient_serial)
                             && f.wrapped_key.len() <= MAX_WRAPPED_KEY
+                            && f.header_hash.len() == HEADER_HASH_LEN
                     })
             }
             ScanAction::Session { ttl_secs, .. } => (1..=MAX_SESSION_SECS).contains(ttl_secs),

@@ -78,7 +78,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ScanAnswered => StatusCode::CONFLICT,
         TooManyRequests | UnlockLimited => StatusCode::TOO_MANY_REQUESTS,
         RecoveryCoolingOff => StatusCode::TOO_EARLY,
-        PhoneChangeProofRequired => StatusCode::FORBIDDEN,
+        PhoneChangeProofRequired | PinConfirmationRequired | FileKeyPurposeMismatch => {
+            StatusCode::FORBIDDEN
+        }
         Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         MicropaymentExpired | ScanExpired => StatusCode::GONE,
         GrantMissing | ScanForeignOrigin => StatusCode::FORBIDDEN,

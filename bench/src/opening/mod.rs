@@ -113,13 +113,15 @@ fn run_store(
         pool_size = c.pool_size;
     })));
     let wallets = tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()))?;
+    // The platform first: each bid file is made for it (its id is bound into the wrapped key).
+    let hall = platform_rt.block_on(platform_hall(&server, phones_rt, opts.max_active))?;
     let bidders = phones_rt.block_on(population::enroll(
         &server,
         wallets.path(),
         most,
         opts.enrol_parallel,
+        hall.client.platform_id(),
     ))?;
-    let hall = platform_rt.block_on(platform_hall(&server, phones_rt, opts.max_active))?;
     let setup = setup_started.elapsed();
     // A first opening with everyone, not reported: each bidder has used the app before (its
     // phone keeps the CA chain), and the server's caches are warm, as on a working day.

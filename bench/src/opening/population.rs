@@ -41,17 +41,19 @@ pub async fn enroll(
     root: &Path,
     n: usize,
     parallel: usize,
+    platform_id: &str,
 ) -> Result<Vec<Bidder>, BenchError> {
     let started = Instant::now();
     let done = Arc::new(AtomicUsize::new(0));
     let next = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for _ in 0..parallel.clamp(1, n.max(1)) {
-        let (server, root, done, next) = (
+        let (server, root, done, next, platform_id) = (
             server.clone(),
             root.to_path_buf(),
             done.clone(),
             next.clone(),
+            platform_id.to_owned(),
         );
         workers.push(tokio::spawn(async move {
             let mut mine = Vec::new();
@@ -60,7 +62,7 @@ pub async fn enroll(
                 if i >= n {
                     return Ok::<_, BenchError>(mine);
                 }
-                match one_bidder(&server, &root, i).await {
+                match one_bidder(&server, &root, i, &platform_id).await {
                     Ok(b) => mine.push((i, b)),
                     Err(e) => {
                         // The others stop after their current bidder.
@@ -101,7 +103,12 @@ pub async fn enroll(
 }
 
 /// Bidder `i`: phone 139xxxxxxxx, enterprise with USCC number `i`.
-async fn one_bidder(server: &TestServer, root: &Path, i: usize) -> Result<Bidder, BenchError> {
+async fn one_bidder(
+    server: &TestServer,
+    root: &Path,
+    i: usize,
+    platform_id: &str,
+) -> Result<Bidder, BenchError> {
     let seq = u32::try_from(i).map_err(|_| BenchError::Setup("too many bidders".into()))?;
     let wallet = root.join(format!("bidder-{i:05}"));
     let phone = phone_at(server, &wallet);
@@ -134,11 +141,16 @@ async fn one_bidder(server: &TestServer, root: &Path, i: usize) -> Result<Bidder
         .find(|c| c.serial == pair.encryption_serial)
         .ok_or_else(|| BenchError::Setup(format!("bidder {i} has no encryption certificate")))?;
     let cert = Cert::from_der(&enc.der).map_err(|e| BenchError::Setup(e.to_string()))?;
-    seal_bid(&cert, i, wallet)
+    seal_bid(&cert, i, wallet, platform_id)
 }
 
 /// The platform receives the bid and keeps it only encrypted (as at upload).
-fn seal_bid(cert: &Cert, i: usize, wallet: PathBuf) -> Result<Bidder, BenchError> {
+fn seal_bid(
+    cert: &Cert,
+    i: usize,
+    wallet: PathBuf,
+    platform_id: &str,
+) -> Result<Bidder, BenchError> {
     let plain: Vec<u8> = format!("投标文件 {i}: 报价、工期、质量承诺……")
         .into_bytes()
         .into_iter()
@@ -153,6 +165,7 @@ fn seal_bid(cert: &Cert, i: usize, wallet: PathBuf) -> Result<Bidder, BenchError
         &mut sealed,
         &EncryptOptions {
             tender_id: TENDER_ID.into(),
+            platform_id: platform_id.into(),
             file_name: file_name.clone(),
             ..Default::default()
         },
@@ -161,11 +174,10 @@ fn seal_bid(cert: &Cert, i: usize, wallet: PathBuf) -> Result<Bidder, BenchError
     .map_err(|e| BenchError::Setup(format!("seal bid {i}: {e}")))?;
     Ok(Bidder {
         wallet,
-        file: WrappedFileKey {
-            file_name,
-            recipient_serial: out.header.recipient_serial,
-            wrapped_key: out.header.wrapped_key,
-        },
+        file: out
+            .header
+            .wrapped_file_key(&file_name)
+            .map_err(|e| BenchError::Setup(format!("bid {i}'s header: {e}")))?,
         sealed_bid: Arc::new(sealed),
         bid_digest: sm3(&plain),
     })

@@ -528,9 +528,12 @@ impl Bidkey {
             let share = shares
                 .get(&f.recipient_serial)
                 .ok_or_else(|| CoreError::NotFound("key share".into()))?;
-            let key = self
+            let unwrapped = self
                 .co_decrypt_not_before(&f.recipient_serial, share, &ct, *opening_at)
                 .await?;
+            // Released only for the tender, platform and header it was wrapped for: a
+            // mismatch ends the whole request with nothing sent to the platform (ADR 0017).
+            let key = crate::scan::file_key::checked_key(&unwrapped, body, f)?;
             file_keys.push(ReplyFileKey {
                 file_name: f.file_name.clone(),
                 key: key.to_vec(),

@@ -263,6 +263,7 @@ pub(crate) mod tests {
             file_name: "f".into(),
             recipient_serial: "01".into(),
             wrapped_key: vec![0; 100],
+            header_hash: vec![0; 32],
         };
         b.action = ScanAction::Decrypt {
             tender_id: "T".into(),

@@ -2,8 +2,13 @@
 //!
 //! Layout (big-endian; see docs/bid-file-format.md):
 //! `magic(8) version(1) fields_len(4) fields header_mac(32)`, where `fields` is
-//! `aead(1) chunk_size(4) nonce_prefix(7) created_at(8) key_check(32)` followed by four
-//! length-prefixed (u16) strings: recipient serial, tender id, file name, wrapped key DER.
+//! `aead(1) chunk_size(4) nonce_prefix(7) created_at(8) key_check(32)` followed by five
+//! length-prefixed (u16) strings: recipient serial, tender id, platform id, file name,
+//! wrapped key DER.
+//!
+//! The wrapped key carries, inside the SM2 ciphertext, the tender id, the platform id and
+//! the [`BidFileHeader::binding_hash`] (every header field but the wrapped key and the MAC,
+//! so there is no circularity): the phone refuses to unwrap it for another purpose (ADR 0017).
 
 use crate::error::{PlatformError, Result};
 use bidkey_crypto::kdf::hkdf_sm3;
@@ -13,7 +18,8 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 pub const MAGIC: [u8; 8] = *b"BIDKEYBF";
-pub const VERSION: u8 = 1;
+/// Version 2: the platform id in the header and the purpose inside the wrapped key.
+pub const VERSION: u8 = 2;
 /// The only AEAD of version 1: SM4-GCM.
 pub const AEAD_SM4_GCM: u8 = 1;
 pub const NONCE_PREFIX_LEN: usize = 7;
@@ -24,6 +30,7 @@ pub const MAX_CHUNK: u32 = 16 << 20;
 const MAX_FIELDS_LEN: u32 = 64 * 1024;
 const KEY_CHECK_LABEL: &[u8] = b"bidkey bid-file v1 key check";
 const MAC_KEY_INFO: &[u8] = b"bidkey bid-file v1 header mac";
+const BINDING_LABEL: &[u8] = b"bidkey bid-file v2 binding\0";
 
 /// Everything the header says, and the bytes it was read from.
 #[derive(Clone, PartialEq, Eq)]
@@ -36,9 +43,11 @@ pub struct BidFileHeader {
     /// Serial (hex) of the recipient's encryption certificate.
     pub recipient_serial: String,
     pub tender_id: String,
+    /// The trading platform the file was made for (its id in the Bidkey platform directory).
+    pub platform_id: String,
     pub file_name: String,
-    /// The 16-byte file key encrypted with SM2 to the recipient (GM/T 0009 DER, C1C3C2):
-    /// what the phone unwraps.
+    /// The file key and its purpose ([`bidkey_crypto::file_key::WrappedKeyContents`])
+    /// encrypted with SM2 to the recipient (GM/T 0009 DER, C1C3C2): what the phone unwraps.
     pub wrapped_key: Vec<u8>,
     pub(crate) mac: [u8; MAC_LEN],
 }
@@ -48,6 +57,7 @@ impl std::fmt::Debug for BidFileHeader {
         f.debug_struct("BidFileHeader")
             .field("recipient_serial", &self.recipient_serial)
             .field("tender_id", &self.tender_id)
+            .field("platform_id", &self.platform_id)
             .field("file_name", &self.file_name)
             .field("chunk_size", &self.chunk_size)
             .finish_non_exhaustive()
@@ -74,7 +84,9 @@ impl BidFileHeader {
         hkdf_sm3(key, &self.nonce_prefix, MAC_KEY_INFO, 32).map_err(PlatformError::Crypto)
     }
 
-    fn fields(&self) -> Result<Vec<u8>> {
+    /// The fields up to the file name: everything the header says except the wrapped key
+    /// (and the MAC after it). What [`Self::binding_hash`] covers.
+    fn bound_fields(&self) -> Result<Vec<u8>> {
         let mut f = Vec::with_capacity(128 + self.wrapped_key.len());
         f.push(AEAD_SM4_GCM);
         f.extend_from_slice(&self.chunk_size.to_be_bytes());
@@ -84,14 +96,33 @@ impl BidFileHeader {
         for (what, s) in [
             ("recipient serial", self.recipient_serial.as_bytes()),
             ("tender id", self.tender_id.as_bytes()),
+            ("platform id", self.platform_id.as_bytes()),
             ("file name", self.file_name.as_bytes()),
-            ("wrapped key", self.wrapped_key.as_slice()),
         ] {
-            let len = u16::try_from(s.len()).map_err(|_| PlatformError::MalformedHeader(what))?;
-            f.extend_from_slice(&len.to_be_bytes());
-            f.extend_from_slice(s);
+            put_sized(&mut f, what, s)?;
         }
         Ok(f)
+    }
+
+    fn fields(&self) -> Result<Vec<u8>> {
+        let mut f = self.bound_fields()?;
+        put_sized(&mut f, "wrapped key", &self.wrapped_key)?;
+        Ok(f)
+    }
+
+    /// What the wrapped key binds the file to: SM3 over a label, the magic, the version and
+    /// every header field before the wrapped key (cipher, chunk size, nonce prefix, creation
+    /// time, key check, recipient, tender, platform, file name). The wrapped key and the MAC
+    /// are left out because they are made after it (no circularity); the MAC, checked with
+    /// the key, covers them. A platform sends this with each wrapped key in a decrypt request
+    /// and the phone compares it with the one inside the key.
+    pub fn binding_hash(&self) -> Result<[u8; 32]> {
+        Ok(sm3_parts(&[
+            BINDING_LABEL,
+            &MAGIC,
+            &[VERSION],
+            &self.bound_fields()?,
+        ]))
     }
 
     /// Magic, version, length and fields: what the header MAC covers.
@@ -107,6 +138,20 @@ impl BidFileHeader {
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&fields);
         Ok(out)
+    }
+
+    /// This file's entry in a decrypt request (scan protocol): its name, the recipient, the
+    /// wrapped key and the binding hash the phone compares with the one inside the key.
+    pub fn wrapped_file_key(
+        &self,
+        file_name: &str,
+    ) -> Result<bidkey_protocol::scan::WrappedFileKey> {
+        Ok(bidkey_protocol::scan::WrappedFileKey {
+            file_name: file_name.to_owned(),
+            recipient_serial: self.recipient_serial.clone(),
+            wrapped_key: self.wrapped_key.clone(),
+            header_hash: self.binding_hash()?.to_vec(),
+        })
     }
 
     /// The header as written to the file.
@@ -157,6 +202,7 @@ impl BidFileHeader {
         let key_check = c.array()?;
         let recipient_serial = c.string("recipient serial")?;
         let tender_id = c.string("tender id")?;
+        let platform_id = c.string("platform id")?;
         let file_name = c.string("file name")?;
         let wrapped_key = c.sized()?.to_vec();
         if !c.0.is_empty() {
@@ -169,6 +215,7 @@ impl BidFileHeader {
             key_check,
             recipient_serial,
             tender_id,
+            platform_id,
             file_name,
             wrapped_key,
             mac,
@@ -191,6 +238,13 @@ impl BidFileHeader {
         }
         Ok(())
     }
+}
+
+fn put_sized(f: &mut Vec<u8>, what: &'static str, s: &[u8]) -> Result<()> {
+    let len = u16::try_from(s.len()).map_err(|_| PlatformError::MalformedHeader(what))?;
+    f.extend_from_slice(&len.to_be_bytes());
+    f.extend_from_slice(s);
+    Ok(())
 }
 
 fn read_exact_or(r: &mut impl Read, buf: &mut [u8], short: PlatformError) -> Result<()> {

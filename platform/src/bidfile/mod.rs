@@ -1,7 +1,8 @@
 //! Bid files (投标文件加密): a file of any size encrypted to a bidder's SM2 encryption
 //! certificate, opened at bid opening with the file key the bidder's phone unwraps.
 //!
-//! A random 16-byte SM4 file key is wrapped with SM2 to the certificate's key; the body is
+//! A random 16-byte SM4 file key is wrapped with SM2 to the certificate's key, together with
+//! the tender, the platform and a hash of the header it is for (ADR 0017); the body is
 //! SM4-GCM in chunks (STREAM construction): chunk `i` has the nonce
 //! `nonce_prefix(7) ‖ i(4, BE) ‖ final(1)` and the SM3 of the whole header as AAD, so chunks
 //! cannot be dropped, reordered, moved to another file, or the file cut at a chunk boundary.
@@ -9,6 +10,7 @@
 
 mod header;
 
+pub use bidkey_crypto::file_key::WrappedKeyContents;
 pub use header::{BidFileHeader, MAGIC, MAX_CHUNK, MIN_CHUNK, VERSION};
 
 use crate::error::{PlatformError, Result};
@@ -22,7 +24,7 @@ use zeroize::Zeroizing;
 /// Default plaintext bytes per chunk.
 pub const DEFAULT_CHUNK: u32 = 64 * 1024;
 /// Length of the SM4 file key.
-pub const FILE_KEY_LEN: usize = 16;
+pub const FILE_KEY_LEN: usize = bidkey_crypto::file_key::FILE_KEY_LEN;
 /// How many positions around a failing chunk are tried to tell reordering from tampering.
 const REORDER_WINDOW: u64 = 16;
 
@@ -55,6 +57,14 @@ impl FileKey {
         )))
     }
 
+    /// From what SM2 decryption of a header's wrapped key gave (the key and its purpose,
+    /// [`WrappedKeyContents`]), e.g. with the recipient's whole private key in tests or
+    /// with OpenSSL. A phone checks the purpose first; this does not.
+    pub fn from_unwrapped(plaintext: &[u8]) -> Result<Self> {
+        let contents = WrappedKeyContents::parse(plaintext).map_err(|_| PlatformError::WrongKey)?;
+        Ok(Self(contents.key.clone()))
+    }
+
     pub fn as_bytes(&self) -> &[u8] {
         self.0.as_slice()
     }
@@ -64,6 +74,9 @@ impl FileKey {
 #[derive(Debug, Clone, Default)]
 pub struct EncryptOptions {
     pub tender_id: String,
+    /// The platform the file is for; with the tender and the header, bound into the wrapped
+    /// key so the phone unwraps it only for that platform's request for that tender.
+    pub platform_id: String,
     pub file_name: String,
     /// Plaintext bytes per chunk; [`DEFAULT_CHUNK`] when `None`.
     pub chunk_size: Option<u32>,
@@ -107,20 +120,32 @@ pub fn encrypt(
         return Err(PlatformError::MalformedHeader("chunk size"));
     }
     let key = FileKey::make_random()?;
-    let wrapped = sm2::encrypt_der(&public, key.as_bytes()).map_err(PlatformError::Crypto)?;
     let nonce_prefix = rng::bytes::<NONCE_PREFIX_LEN>().map_err(PlatformError::Crypto)?;
-    let header = BidFileHeader {
+    let mut header = BidFileHeader {
         chunk_size,
         nonce_prefix,
         created_at: opts.created_at,
-        key_check: [0; 32],
+        key_check: header::key_check(&nonce_prefix, key.as_bytes()),
         recipient_serial: recipient.serial_hex(),
         tender_id: opts.tender_id.clone(),
+        platform_id: opts.platform_id.clone(),
         file_name: opts.file_name.clone(),
-        wrapped_key: wrapped,
+        wrapped_key: Vec::new(),
         mac: [0; 32],
-    }
-    .sealed(key.as_bytes())?;
+    };
+    // The purpose goes inside the SM2 ciphertext: the binding hash covers every header field
+    // but the wrapped key itself, so it is known before the key is wrapped.
+    let contents = WrappedKeyContents {
+        key: key.0.clone(),
+        header_hash: header.binding_hash()?,
+        tender_id: opts.tender_id.clone(),
+        platform_id: opts.platform_id.clone(),
+    };
+    let plain = contents
+        .to_bytes()
+        .map_err(|_| PlatformError::MalformedHeader("tender or platform id"))?;
+    header.wrapped_key = sm2::encrypt_der(&public, &plain).map_err(PlatformError::Crypto)?;
+    let header = header.sealed(key.as_bytes())?;
     output.write_all(&header.to_bytes()?)?;
     let aad = header.hash()?;
 

@@ -82,8 +82,13 @@ enum Command {
         input: PathBuf,
         #[arg(long = "out")]
         output: PathBuf,
-        #[arg(long, default_value = "")]
+        /// The tender the bid is for (bound into the wrapped key).
+        #[arg(long)]
         tender: String,
+        /// The platform id the bid is for (bound into the wrapped key; the phone unwraps it
+        /// only for this platform's decrypt request).
+        #[arg(long)]
+        platform: String,
     },
     /// Decrypt a bid file with the file key (32 hex digits) the phone unwrapped.
     Decrypt {
@@ -263,6 +268,7 @@ fn run(command: Command) -> Result<()> {
             input,
             output,
             tender,
+            platform,
         } => {
             let cert = read_cert(&cert)?;
             let total = std::fs::metadata(&input)?.len();
@@ -284,6 +290,7 @@ fn run(command: Command) -> Result<()> {
                     out,
                     &EncryptOptions {
                         tender_id: tender.clone(),
+                        platform_id: platform.clone(),
                         file_name: file_name.clone(),
                         chunk_size: None,
                         created_at: now()?,
@@ -315,7 +322,9 @@ fn run(command: Command) -> Result<()> {
             let h = BidFileHeader::read_from(&mut BufReader::new(File::open(&file)?))?;
             println!("recipient_serial: {}", h.recipient_serial);
             println!("tender_id: {}", h.tender_id);
+            println!("platform_id: {}", h.platform_id);
             println!("file_name: {}", h.file_name);
+            println!("binding_hash_hex: {}", hex::encode(h.binding_hash()?));
             println!("created_at: {}", h.created_at);
             println!("chunk_size: {}", h.chunk_size);
             println!("wrapped_key_hex: {}", hex::encode(&h.wrapped_key));

@@ -298,6 +298,7 @@ impl Demo {
             &mut output,
             &bidfile::EncryptOptions {
                 tender_id: self.tender.id.clone(),
+                platform_id: self.client.platform_id().to_owned(),
                 file_name: file_name.to_owned(),
                 chunk_size: None,
                 created_at: unix_now() as u64,
@@ -371,11 +372,7 @@ impl Demo {
     ) -> Result<bidkey_protocol::scan::WrappedFileKey> {
         let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
         let header = bidfile::BidFileHeader::read_from(&mut f)?;
-        Ok(bidkey_protocol::scan::WrappedFileKey {
-            file_name: bid.file_name.clone(),
-            recipient_serial: header.recipient_serial,
-            wrapped_key: header.wrapped_key,
-        })
+        header.wrapped_file_key(&bid.file_name)
     }
 }
 
