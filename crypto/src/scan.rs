@@ -48,6 +48,23 @@ pub fn reply_mac(key: &[u8; 32], request_id: &str, reply_json: &[u8]) -> [u8; 32
     crate::sm3::hmac_sm3(key, &input)
 }
 
+/// The reply key of a session (ADR 0016, *session replies*): HKDF-SM3 of
+/// the QR code's `k` that opened the session, salted with the session id the phone chose.
+/// Only the phone that scanned that QR code and the platform that drew it know `k`, so
+/// only they can MAC a reply to a request inside the session; the relay, which carries the
+/// session id, cannot.
+pub fn session_reply_key(qr_key: &[u8; 32], session_id: &str) -> Result<Zeroizing<[u8; 32]>> {
+    let okm = hkdf_sm3(
+        qr_key,
+        session_id.as_bytes(),
+        b"bidkey scan session reply v1",
+        32,
+    )?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&okm);
+    Ok(key)
+}
+
 /// Whether `mac` is the reply MAC under `key`, in constant time.
 pub fn check_reply_mac(key: &[u8; 32], request_id: &str, reply_json: &[u8], mac: &[u8]) -> bool {
     bool::from(reply_mac(key, request_id, reply_json).as_slice().ct_eq(mac))
@@ -216,6 +233,15 @@ fn reply_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_reply_keys_differ_by_qr_key_and_session() {
+        let a = session_reply_key(&[1; 32], "s1").expect("key");
+        assert_eq!(*a, *session_reply_key(&[1; 32], "s1").expect("key"));
+        assert_ne!(*a, *session_reply_key(&[1; 32], "s2").expect("key"));
+        assert_ne!(*a, *session_reply_key(&[2; 32], "s1").expect("key"));
+        assert_ne!(*a, [1; 32], "not the QR key itself");
+    }
 
     // SECURITY-NOTES: BankID's published example.
     #[test]

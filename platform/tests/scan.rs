@@ -1160,6 +1160,27 @@ async fn document_requests_the_phone_must_refuse() {
     );
 }
 
+/// What a relay can do with a request's public reply key: seal a reply of its own making.
+fn forge_reply(req: &PendingScan, reply: &ScanReply) -> SealedReply {
+    let plain = serde_json::to_vec(reply).expect("json");
+    let alg = match req.body.reply_key.alg {
+        ReplyAlg::Sm2Sm4Gcm => bidkey_crypto::scan::ReplyAlg::Sm2Sm4Gcm,
+        ReplyAlg::P256Aes256Gcm => bidkey_crypto::scan::ReplyAlg::P256Aes256Gcm,
+    };
+    let sealed = bidkey_crypto::scan::seal_reply(
+        alg,
+        &req.body.reply_key.public_key,
+        req.body.request_id.as_bytes(),
+        &plain,
+    )
+    .expect("the relay can seal");
+    SealedReply {
+        ephemeral: sealed.ephemeral,
+        nonce: sealed.nonce.to_vec(),
+        ciphertext: sealed.ciphertext,
+    }
+}
+
 /// ADR 0016: the relay knows the platform's ephemeral reply key (it is in the request) and
 /// can seal anything to it, but not MAC it under the QR code's `k`, which it never sees. A
 /// relay-forged "rejected" (or approval with forged session terms) is refused; the phone's
@@ -1168,25 +1189,7 @@ async fn document_requests_the_phone_must_refuse() {
 async fn a_relay_forged_reply_is_refused() {
     let w = world(Store::Sqlite).await;
     let req = login(&w.client).await;
-    let forge = |reply: &ScanReply| {
-        let plain = serde_json::to_vec(reply).expect("json");
-        let alg = match req.body.reply_key.alg {
-            ReplyAlg::Sm2Sm4Gcm => bidkey_crypto::scan::ReplyAlg::Sm2Sm4Gcm,
-            ReplyAlg::P256Aes256Gcm => bidkey_crypto::scan::ReplyAlg::P256Aes256Gcm,
-        };
-        let sealed = bidkey_crypto::scan::seal_reply(
-            alg,
-            &req.body.reply_key.public_key,
-            req.body.request_id.as_bytes(),
-            &plain,
-        )
-        .expect("the relay can seal");
-        SealedReply {
-            ephemeral: sealed.ephemeral,
-            nonce: sealed.nonce.to_vec(),
-            ciphertext: sealed.ciphertext,
-        }
-    };
+    let forge = |reply: &ScanReply| forge_reply(&req, reply);
     let rejected = ScanReply {
         request_id: req.body.request_id.clone(),
         outcome: ReplyOutcome::Rejected,
@@ -1341,4 +1344,130 @@ async fn a_file_key_for_another_purpose_is_refused() {
     let mut opened = Vec::new();
     bidfile::decrypt(&key, &mut sealed_b.as_slice(), &mut opened, &mut |_, _| {}).expect("opens");
     assert_eq!(opened, b"bid");
+}
+
+/// Issue 13 §4, the attack inside a session (ADR 0016, *session replies*): requests in a
+/// session have no QR code, but their replies are MACed under the session's reply key,
+/// derived from the `k` of the QR code that opened the session. The relay, which knows the
+/// session id and the request's public reply key, seals a "rejected" and an approval with
+/// file keys of its own: the SDK refuses both, MAC or none. The phone's own replies in the
+/// session (an approval, then a rejection) open. A session this client never opened cannot
+/// be used at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_forged_reply_in_a_session_is_refused() {
+    let w = world(Store::Sqlite).await;
+    let req = w
+        .client
+        .create(
+            ScanAction::Session {
+                ttl_secs: 600,
+                auto_confirm_allowed: false,
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("request");
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    w.staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("session opened");
+    let session = approved(&w.client, &req)
+        .await
+        .session
+        .expect("session granted");
+
+    let asked = w
+        .client
+        .create_in_session(
+            &session.session_id,
+            ScanAction::Login {
+                uscc: Some(USCC.into()),
+            },
+            60,
+        )
+        .await
+        .expect("session request");
+    let forged = ScanReply {
+        request_id: asked.request_id().to_owned(),
+        outcome: ReplyOutcome::Rejected,
+        reason: Some("用户拒绝".into()),
+        signer_cert: None,
+        encryption_cert: None,
+        signatures: vec![],
+        documents: vec![],
+        file_keys: vec![],
+        session: None,
+        auto_confirmed: false,
+        auth: None,
+    };
+    assert!(matches!(
+        asked.open(&forge_reply(&asked, &forged)),
+        Err(PlatformError::BadReply(_))
+    ));
+    let mut keys = forged.clone();
+    keys.outcome = ReplyOutcome::Approved;
+    keys.file_keys = vec![ReplyFileKey {
+        file_name: "投标文件.zip".into(),
+        key: vec![7; 16],
+    }];
+    let bare = serde_json::to_vec(&keys.without_auth()).expect("json");
+    // A MAC under a key the relay made up, and one under the session id it knows.
+    for guess in [[7u8; 32], {
+        let mut k = [0u8; 32];
+        k[..16].copy_from_slice(&hex::decode(&session.session_id).expect("hex"));
+        k
+    }] {
+        keys.auth =
+            Some(bidkey_crypto::scan::reply_mac(&guess, asked.request_id(), &bare).to_vec());
+        assert!(matches!(
+            asked.open(&forge_reply(&asked, &keys)),
+            Err(PlatformError::BadReply(_))
+        ));
+    }
+
+    // The phone's own answers in the session open: an approval, then a rejection.
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("request");
+    w.staff
+        .confirm_scan(&got.view.request_id, PIN)
+        .await
+        .expect("approved");
+    approved(&w.client, &asked).await;
+    let asked = w
+        .client
+        .create_in_session(&session.session_id, ScanAction::Login { uscc: None }, 60)
+        .await
+        .expect("session request");
+    let got = w
+        .staff
+        .next_session_request(10)
+        .await
+        .expect("inbox")
+        .expect("request");
+    w.staff
+        .reject_scan(&got.view.request_id, Some("不是我"))
+        .await
+        .expect("rejected");
+    match w.client.wait(&asked).await.expect("reply") {
+        ScanResult::Rejected { reason } => assert_eq!(reason.as_deref(), Some("不是我")),
+        other => panic!("rejected expected, got {other:?}"),
+    }
+
+    // Another client of the same platform never saw the session's QR code: no key, no use.
+    let stranger = ScanClient::new(
+        &api(&w.server),
+        identity_of(&w.platform, ORIGIN, w.platform.key_copy()),
+    );
+    assert!(matches!(
+        stranger
+            .create_in_session(&session.session_id, ScanAction::Login { uscc: None }, 60)
+            .await,
+        Err(PlatformError::InvalidInput(_))
+    ));
 }

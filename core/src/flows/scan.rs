@@ -86,6 +86,10 @@ struct OpenSession {
     serial: String,
     /// The platform and certificate that opened it (ADR 0016).
     opened_by: PlatformBinding,
+    /// The session's reply key, derived from the QR code's `k` that opened it
+    /// (`scan::session_reply_key`): every reply inside the session is MACed under it, so the
+    /// relay cannot forge one. None if that QR code carried no `k`.
+    reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     expires_at: i64,
     auto_allowed: bool,
 }
@@ -99,7 +103,8 @@ impl std::fmt::Debug for ScanState {
 #[derive(Clone)]
 struct Pending {
     body: ScanRequestBody,
-    /// The QR code's reply key `k` (ADR 0016); none for a session request.
+    /// The key the reply is MACed under (ADR 0016): the QR code's `k`, or for a request
+    /// inside a session the session's reply key.
     reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     platform: PlatformBinding,
     view: ScanView,
@@ -275,12 +280,13 @@ impl Bidkey {
         let (body, name, platform) = self
             .verify_request(&item.request, Some(&item.request_id))
             .await?;
-        let opened_by = lock(&self.scan.sessions)
+        let (opened_by, session_key) = lock(&self.scan.sessions)
             .get(&item.session_id)
-            .map(|s| s.opened_by.clone());
+            .map(|s| (Some(s.opened_by.clone()), s.reply_key.clone()))
+            .unwrap_or_default();
         check_session_request(&item.session_id, opened_by.as_ref(), &body, &platform)?;
         let view = self
-            .remember_scan(body.clone(), name, platform.clone(), None)
+            .remember_scan(body.clone(), name, platform.clone(), session_key.clone())
             .await?;
         let done = match self.auto_share(&item.session_id) {
             Some((serial, share))
@@ -294,7 +300,7 @@ impl Bidkey {
                         &body,
                         ReplyTo {
                             platform: &platform,
-                            reply_key: None,
+                            reply_key: session_key.as_deref(),
                         },
                         &serial,
                         &share,
@@ -428,6 +434,10 @@ impl Bidkey {
                 OpenSession {
                     serial: serial.to_owned(),
                     opened_by: to.platform.clone(),
+                    reply_key: to
+                        .reply_key
+                        .map(|k| scan_crypto::session_reply_key(k, &grant.session_id))
+                        .transpose()?,
                     expires_at: grant.expires_at,
                     auto_allowed: matches!(
                         body.action,
@@ -569,8 +579,9 @@ impl Bidkey {
         })
     }
 
-    /// Seal `reply` to the platform's ephemeral key, MACed first under the QR code's reply
-    /// key when there is one (ADR 0016), and post it.
+    /// Seal `reply` to the platform's ephemeral key, MACed first under the reply key when
+    /// there is one (the QR code's `k`, or the session's key derived from it; ADR 0016), and
+    /// post it.
     async fn send_reply(
         &self,
         body: &ScanRequestBody,

@@ -36,6 +36,28 @@ pub struct ScanClient {
     key: std::sync::Arc<PlatformKey>,
     reply_alg: ReplyAlg,
     webhook_url: Option<String>,
+    /// The reply key of each session this client opened (ADR 0016, *session replies*).
+    sessions: SessionKeys,
+}
+
+/// Session id → the session's reply key, derived from the `k` of the QR code that opened
+/// it; never printed.
+#[derive(Default)]
+struct SessionKeys(std::sync::Mutex<std::collections::HashMap<String, Zeroizing<[u8; 32]>>>);
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKeys(..)")
+    }
+}
+
+impl SessionKeys {
+    fn map(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Zeroizing<[u8; 32]>>> {
+        // A map of keys stays consistent even if a holder of the lock panicked.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Whether the platform's poll secret matches, shown as the relay expects it.
@@ -54,7 +76,10 @@ pub struct PendingScan {
     reply_secret: ReplySecret,
     /// The reply authentication key `k` the QR code carries and the relay never sees
     /// (ADR 0016); none for a session request, which has no QR code.
-    reply_key: Option<Zeroizing<[u8; 32]>>,
+    qr_key: Option<Zeroizing<[u8; 32]>>,
+    /// The key the reply must be MACed under: `qr_key`, or for a request inside a session
+    /// the session's reply key (derived from the `k` of the QR code that opened it).
+    mac_key: Zeroizing<[u8; 32]>,
     /// When the relay counts second 0 from, on this machine's monotonic clock.
     started: Instant,
 }
@@ -89,6 +114,7 @@ impl ScanClient {
             key: std::sync::Arc::new(identity.key),
             reply_alg: ReplyAlg::Sm2Sm4Gcm,
             webhook_url: None,
+            sessions: SessionKeys::default(),
         }
     }
 
@@ -120,22 +146,42 @@ impl ScanClient {
         self.post(action, ttl_secs, None).await
     }
 
-    /// Send `action` to the phone through an open session (no QR code).
+    /// Send `action` to the phone through an open session (no QR code). The session must be
+    /// one this client opened and learnt of through [`ScanClient::wait`] (or
+    /// [`ScanClient::remember_session`]): its reply key authenticates the phone's replies.
     pub async fn create_in_session(
         &self,
         session_id: &str,
         action: ScanAction,
         ttl_secs: i64,
     ) -> Result<PendingScan> {
-        self.post(action, ttl_secs, Some(session_id)).await
+        let key =
+            self.sessions
+                .map()
+                .get(session_id)
+                .cloned()
+                .ok_or(PlatformError::InvalidInput(
+                    "session_id (not opened by this client)",
+                ))?;
+        self.post(action, ttl_secs, Some((session_id, key))).await
+    }
+
+    /// Remember the session an approved reply to a session request grants, with its reply
+    /// key; [`ScanClient::wait`] does this itself. Nothing for other replies.
+    pub fn remember_session(&self, pending: &PendingScan, result: &ScanResult) -> Result<()> {
+        if let Some((id, key)) = pending.session_key(result)? {
+            self.sessions.map().insert(id, key);
+        }
+        Ok(())
     }
 
     async fn post(
         &self,
         action: ScanAction,
         ttl_secs: i64,
-        session_id: Option<&str>,
+        session: Option<(&str, Zeroizing<[u8; 32]>)>,
     ) -> Result<PendingScan> {
+        let session_id = session.as_ref().map(|(id, _)| *id);
         if !(10..=MAX_TTL_SECS).contains(&ttl_secs) {
             return Err(PlatformError::InvalidInput("ttl_secs"));
         }
@@ -179,6 +225,13 @@ impl ScanClient {
             None => "/v1/relay/requests".to_owned(),
             Some(sid) => format!("/v1/relay/sessions/{sid}/requests"),
         };
+        let (qr_key, mac_key) = match session {
+            None => {
+                let k = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
+                (Some(k.clone()), k)
+            }
+            Some((_, key)) => (None, key),
+        };
         let started = Instant::now();
         let _: RelayCreated = self
             .send(self.http.post(self.url(&path)).json(&new))
@@ -189,10 +242,8 @@ impl ScanClient {
             qr_secret,
             poll_secret,
             reply_secret,
-            reply_key: match session_id {
-                None => Some(Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?)),
-                Some(_) => None,
-            },
+            qr_key,
+            mac_key,
             started,
         })
     }
@@ -219,7 +270,9 @@ impl ScanClient {
             match r.status {
                 RelayStatus::Answered => {
                     let sealed = r.sealed.ok_or(PlatformError::Relay(ErrorCode::Internal))?;
-                    return pending.open(&sealed);
+                    let result = pending.open(&sealed)?;
+                    self.remember_session(pending, &result)?;
+                    return Ok(result);
                 }
                 RelayStatus::Expired => return Err(PlatformError::Relay(ErrorCode::ScanExpired)),
                 RelayStatus::Pending | RelayStatus::Scanned => {
@@ -269,7 +322,7 @@ impl PendingScan {
             request_id: self.body.request_id.clone(),
             t,
             code: scan_crypto::rotating_code(&*self.qr_secret, t),
-            k: self.reply_key.as_ref().map(|k| hex::encode(**k)),
+            k: self.qr_key.as_ref().map(|k| hex::encode(**k)),
         }
         .to_string()
     }
@@ -304,15 +357,14 @@ impl PendingScan {
         if reply.request_id != self.body.request_id {
             return Err(PlatformError::BadReply("request id"));
         }
-        // Only the phone that scanned the QR code holds `k`: a reply without its MAC
-        // (e.g. a "rejected" the relay sealed to our public reply key) is refused.
-        if let Some(k) = &self.reply_key {
-            let bare = serde_json::to_vec(&reply.without_auth())
-                .map_err(|_| PlatformError::BadReply("json"))?;
-            let mac = reply.auth.as_deref().unwrap_or_default();
-            if !scan_crypto::check_reply_mac(k, &reply.request_id, &bare, mac) {
-                return Err(PlatformError::BadReply("not authenticated by the phone"));
-            }
+        // Only the phone that scanned the QR code holds `k` (and the session key derived
+        // from it): a reply without its MAC (e.g. a "rejected" or file keys the relay sealed
+        // to our public reply key) is refused, inside a session as well.
+        let bare = serde_json::to_vec(&reply.without_auth())
+            .map_err(|_| PlatformError::BadReply("json"))?;
+        let mac = reply.auth.as_deref().unwrap_or_default();
+        if !scan_crypto::check_reply_mac(&self.mac_key, &reply.request_id, &bare, mac) {
+            return Err(PlatformError::BadReply("not authenticated by the phone"));
         }
         Ok(match reply.outcome {
             ReplyOutcome::Approved => ScanResult::Approved(reply),
@@ -320,5 +372,23 @@ impl PendingScan {
                 reason: reply.reason,
             },
         })
+    }
+
+    /// For an approved reply to a QR-opened session request: the session id and its reply
+    /// key (`scan::session_reply_key` of this request's `k`). The reply has been opened, so
+    /// its MAC under `k` is already checked.
+    fn session_key(&self, result: &ScanResult) -> Result<Option<(String, Zeroizing<[u8; 32]>)>> {
+        let (ScanResult::Approved(reply), Some(k)) = (result, &self.qr_key) else {
+            return Ok(None);
+        };
+        let Some(grant) = reply
+            .session
+            .as_ref()
+            .filter(|_| matches!(self.body.action, ScanAction::Session { .. }))
+        else {
+            return Ok(None);
+        };
+        let key = scan_crypto::session_reply_key(k, &grant.session_id)?;
+        Ok(Some((grant.session_id.clone(), key)))
     }
 }
