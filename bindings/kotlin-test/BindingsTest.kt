@@ -80,25 +80,24 @@ fun main(args: Array<String>) {
             expect(mine.myRole == Role.ADMIN && mine.uscc == uscc) { "$mine" }
             expect(bidkey.messages().any { it.textZh.contains("对公打款认证成功") }) { "no message" }
         }
-        step("admin: staff, seals; a staff-only action is refused by the server") {
+        step("admin: staff; seals and the role need the PIN of a certificate (none yet)") {
             val staff = bidkey.staff(enterpriseId)
             expect(staff.single().role == Role.ADMIN) { "$staff" }
-            val seal = bidkey.addSeal(enterpriseId, "公章", sealPng())
-            expect(seal.width == 64u && seal.height == 64u) { "$seal" }
-            expect(bidkey.sealImage(enterpriseId, seal.id).contentEquals(sealPng())) { "image differs" }
-            expect(bidkey.renameSeal(enterpriseId, seal.id, "合同章").name == "合同章") { "rename" }
-            bidkey.deleteSeal(enterpriseId, seal.id)
-            expect(bidkey.seals(enterpriseId).isEmpty()) { "seal not deleted" }
             try {
-                bidkey.addSeal(enterpriseId, "坏章", "not a png".toByteArray())
+                bidkey.addSeal(enterpriseId, "公章", sealPng(), pin)
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.NotFound) {
+            }
+            expect(bidkey.seals(enterpriseId).isEmpty()) { "a seal without the PIN" }
+            try {
+                bidkey.addSeal(enterpriseId, "坏章", "not a png".toByteArray(), pin)
                 throw AssertionError("no error")
             } catch (e: BidkeyException.InvalidInput) {
             }
             try {
-                bidkey.transferAdmin(enterpriseId, "nobody")
+                bidkey.transferAdmin(enterpriseId, "nobody", pin)
                 throw AssertionError("no error")
-            } catch (e: BidkeyException.Server) {
-                expect(e.code.isNotEmpty() && e.messageZh.isNotEmpty()) { "$e" }
+            } catch (e: BidkeyException.NotFound) {
             }
             val change = bidkey.changeEnterpriseInfo(enterpriseId, null, "李四")
             expect(change.warningZh.contains("不能恢复")) { change.warningZh }
@@ -170,6 +169,26 @@ fun main(args: Array<String>) {
             } catch (e: BidkeyException.WrongPin) {
             }
             bidkey.changePin("654321", pin)
+        }
+        step("admin actions with the PIN: a seal added, renamed, deleted; a wrong PIN adds none") {
+            try {
+                bidkey.addSeal(enterpriseId, "公章", sealPng(), "000000")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.WrongPin) {
+            }
+            expect(bidkey.seals(enterpriseId).isEmpty()) { "a seal with a wrong PIN" }
+            val seal = bidkey.addSeal(enterpriseId, "公章", sealPng(), pin)
+            expect(seal.width == 64u && seal.height == 64u) { "$seal" }
+            expect(bidkey.sealImage(enterpriseId, seal.id).contentEquals(sealPng())) { "image differs" }
+            expect(bidkey.renameSeal(enterpriseId, seal.id, "合同章").name == "合同章") { "rename" }
+            bidkey.deleteSeal(enterpriseId, seal.id)
+            expect(bidkey.seals(enterpriseId).isEmpty()) { "seal not deleted" }
+            try {
+                bidkey.transferAdmin(enterpriseId, "nobody", pin)
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.Server) {
+                expect(e.code == "not_member" && e.messageZh.isNotEmpty()) { "$e" }
+            }
         }
         var loginRequest: PlatformRequest? = null
         step("scan a login request made by the platform SDK: who asks and the four digits") {

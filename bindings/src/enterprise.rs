@@ -98,6 +98,9 @@ impl Bidkey {
 }
 
 /// 管理员: the server checks the caller is the admin of that enterprise (`not_admin`).
+/// Transferring the role, removing staff, adding or replacing seals and changing grants take
+/// the admin's certificate PIN (ADR 0018); a wrong one is `WrongPin`, a phone without a
+/// signing certificate `NotFound`.
 #[uniffi::export(async_runtime = "tokio")]
 impl Bidkey {
     /// The live members, admin first.
@@ -110,11 +113,17 @@ impl Bidkey {
         Ok(self.core.invite_staff(&enterprise_id, &phone).await?.into())
     }
 
-    /// Remove a staff member: their enterprise certificates and grants are revoked.
-    pub async fn remove_staff(&self, enterprise_id: String, account_id: String) -> Result<Removed> {
+    /// Remove a staff member, confirmed with the admin's certificate PIN: their enterprise
+    /// certificates and grants are revoked.
+    pub async fn remove_staff(
+        &self,
+        enterprise_id: String,
+        account_id: String,
+        pin: String,
+    ) -> Result<Removed> {
         Ok(self
             .core
-            .remove_staff(&enterprise_id, &account_id)
+            .remove_staff(&enterprise_id, &account_id, &pin)
             .await?
             .into())
     }
@@ -151,16 +160,17 @@ impl Bidkey {
             .into())
     }
 
-    /// 转授管理员: a staff member becomes the admin and the caller staff; answers the
-    /// member list.
+    /// 转授管理员, confirmed with the admin's certificate PIN: a staff member becomes the
+    /// admin and the caller staff; answers the member list.
     pub async fn transfer_admin(
         &self,
         enterprise_id: String,
         to_account_id: String,
+        pin: String,
     ) -> Result<Vec<Member>> {
         Ok(list(
             self.core
-                .transfer_admin(&enterprise_id, &to_account_id)
+                .transfer_admin(&enterprise_id, &to_account_id, &pin)
                 .await?,
         ))
     }
@@ -185,14 +195,19 @@ impl Bidkey {
         Ok(list(self.core.seals(&enterprise_id).await?))
     }
 
-    /// 新增印章 from a PNG of at most 512 KiB.
+    /// 新增印章 from a PNG of at most 512 KiB, confirmed with the admin's certificate PIN.
     pub async fn add_seal(
         &self,
         enterprise_id: String,
         name: String,
         png: Vec<u8>,
+        pin: String,
     ) -> Result<Seal> {
-        Ok(self.core.add_seal(&enterprise_id, &name, png).await?.into())
+        Ok(self
+            .core
+            .add_seal(&enterprise_id, &name, png, &pin)
+            .await?
+            .into())
     }
 
     /// Rename a seal.
@@ -209,16 +224,17 @@ impl Bidkey {
             .into())
     }
 
-    /// Replace a seal's image with another PNG.
+    /// Replace a seal's image with another PNG, confirmed with the admin's certificate PIN.
     pub async fn replace_seal_image(
         &self,
         enterprise_id: String,
         seal_id: String,
         png: Vec<u8>,
+        pin: String,
     ) -> Result<Seal> {
         Ok(self
             .core
-            .replace_seal_image(&enterprise_id, &seal_id, png)
+            .replace_seal_image(&enterprise_id, &seal_id, png, &pin)
             .await?
             .into())
     }
@@ -233,16 +249,18 @@ impl Bidkey {
         Ok(self.core.delete_seal(&enterprise_id, &seal_id).await?)
     }
 
-    /// Allow a member's enterprise certificate on a platform.
+    /// Allow a member's enterprise certificate on a platform, confirmed with the admin's
+    /// certificate PIN.
     pub async fn add_grant(
         &self,
         enterprise_id: String,
         account_id: String,
         platform_id: String,
+        pin: String,
     ) -> Result<Grant> {
         Ok(self
             .core
-            .add_grant(&enterprise_id, &account_id, &platform_id)
+            .add_grant(&enterprise_id, &account_id, &platform_id, &pin)
             .await?
             .into())
     }
@@ -254,11 +272,16 @@ impl Bidkey {
         ))
     }
 
-    /// Revoke a grant.
-    pub async fn revoke_grant(&self, enterprise_id: String, grant_id: String) -> Result<Grant> {
+    /// Revoke a grant, confirmed with the admin's certificate PIN.
+    pub async fn revoke_grant(
+        &self,
+        enterprise_id: String,
+        grant_id: String,
+        pin: String,
+    ) -> Result<Grant> {
         Ok(self
             .core
-            .revoke_grant(&enterprise_id, &grant_id)
+            .revoke_grant(&enterprise_id, &grant_id, &pin)
             .await?
             .into())
     }

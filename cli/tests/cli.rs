@@ -324,33 +324,25 @@ async fn enterprise_by_micropayment_then_admin() {
     assert_eq!(staff.as_array().expect("array").len(), 1);
     assert_eq!(staff[0]["role"], "admin");
 
-    // Seals: add a PNG, list, rename, delete.
+    // Adding a seal takes the admin's certificate PIN (ADR 0018): without a certificate on
+    // this phone there is nothing to confirm with.
     let png = dir.path().join("seal.png");
     std::fs::write(&png, tiny_png()).expect("png");
-    let added = phone
-        .json(
-            &[
-                "admin",
-                "seals",
-                "add",
-                &eid,
-                "--name",
-                "公章",
-                "--image",
-                png.to_str().expect("path"),
-            ],
-            None,
-        )
-        .ok();
-    let seal = added[0]["id"].as_str().expect("seal id").to_owned();
-    phone
-        .json(&["admin", "seals", "rename", &eid, &seal, "合同章"], None)
-        .ok();
-    let seals = phone.json(&["admin", "seals", "list", &eid], None).ok();
-    assert_eq!(seals[0]["name"], "合同章");
-    phone
-        .json(&["admin", "seals", "delete", &eid, &seal], None)
-        .ok();
+    let r = phone.json(
+        &[
+            "admin",
+            "seals",
+            "add",
+            &eid,
+            "--name",
+            "公章",
+            "--image",
+            png.to_str().expect("path"),
+            "--pin-stdin",
+        ],
+        Some(&format!("{PIN}\n")),
+    );
+    assert_eq!(r.code, 9, "{}", r.stderr);
     let seals = phone.json(&["admin", "seals", "list", &eid], None).ok();
     assert!(seals.as_array().expect("array").is_empty());
 }
@@ -485,9 +477,40 @@ async fn claim_join_grant_zone_and_transfer() {
     assert_eq!(approved["status"], "pending_review");
     approve_pay_enrol(&server, &b, &approved).await;
     // Staff may not administer.
-    let r = b.json(&["admin", "staff", "remove", &eid, &a_id], None);
+    let r = b.json(
+        &["admin", "staff", "remove", &eid, &a_id, "--pin-stdin"],
+        Some(&format!("{PIN}\n")),
+    );
     assert_eq!(r.code, 7, "{}", r.stderr);
     assert_eq!(r.err()["code"], "not_admin");
+
+    // Seals: add a PNG (with the admin's PIN), list, rename, delete; a wrong PIN adds none.
+    let png = a_dir.path().join("seal.png");
+    std::fs::write(&png, tiny_png()).expect("png");
+    let add = [
+        "admin",
+        "seals",
+        "add",
+        &eid,
+        "--name",
+        "公章",
+        "--image",
+        png.to_str().expect("path"),
+        "--pin-stdin",
+    ];
+    let r = a.json(&add, Some("000000\n"));
+    assert_eq!(r.code, WRONG_PIN_EXIT, "{}", r.stderr);
+    let added = a.json(&add, Some(&format!("{PIN}\n"))).ok();
+    let seal = added[0]["id"].as_str().expect("seal id").to_owned();
+    a.json(&["admin", "seals", "rename", &eid, &seal, "合同章"], None)
+        .ok();
+    let seals = a.json(&["admin", "seals", "list", &eid], None).ok();
+    assert_eq!(seals.as_array().expect("array").len(), 1);
+    assert_eq!(seals[0]["name"], "合同章");
+    a.json(&["admin", "seals", "delete", &eid, &seal], None)
+        .ok();
+    let seals = a.json(&["admin", "seals", "list", &eid], None).ok();
+    assert!(seals.as_array().expect("array").is_empty());
 
     // A platform listing the enterprise; nearest first, chosen, granted, a zone.
     let p = operator(
@@ -527,8 +550,9 @@ async fn claim_join_grant_zone_and_transfer() {
                 &b_id,
                 "--platform",
                 &pid,
+                "--pin-stdin",
             ],
-            None,
+            Some(&format!("{PIN}\n")),
         )
         .ok();
     let grants = a
@@ -542,8 +566,9 @@ async fn claim_join_grant_zone_and_transfer() {
             "revoke",
             &eid,
             grant["id"].as_str().expect("id"),
+            "--pin-stdin",
         ],
-        None,
+        Some(&format!("{PIN}\n")),
     )
     .ok();
     let current = a.json(&["admin", "grants", "list", &eid], None).ok();
@@ -559,7 +584,10 @@ async fn claim_join_grant_zone_and_transfer() {
     let r = a.json(&["admin", "transfer", &eid, &b_id], None);
     assert_eq!(r.err()["kind"], "not_confirmed");
     let members = a
-        .json(&["admin", "transfer", &eid, &b_id, "--yes"], None)
+        .json(
+            &["admin", "transfer", &eid, &b_id, "--yes", "--pin-stdin"],
+            Some(&format!("{PIN}\n")),
+        )
         .ok();
     let role_of = |id: &str| {
         members

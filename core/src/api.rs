@@ -90,12 +90,40 @@ impl Api {
         body: Option<&B>,
         idempotency_key: Option<&str>,
     ) -> Result<T> {
+        self.call_with(method, path, body, idempotency_key, None)
+            .await
+    }
+
+    /// Call an admin action with its PIN confirmation (the finished `confirm` session's id
+    /// in hex, ADR 0018).
+    pub async fn call_confirmed<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        confirmation: &str,
+    ) -> Result<T> {
+        self.call_with(method, path, body, None, Some(confirmation))
+            .await
+    }
+
+    async fn call_with<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+        idempotency_key: Option<&str>,
+        confirmation: Option<&str>,
+    ) -> Result<T> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = self.token.read().ok().and_then(|t| t.clone()) {
             req = req.bearer_auth(t);
         }
         if let Some(k) = idempotency_key {
             req = req.header(IDEMPOTENCY_HEADER, k);
+        }
+        if let Some(c) = confirmation {
+            req = req.header(bidkey_protocol::cosign::CONFIRMATION_HEADER, c);
         }
         if let Some(b) = body {
             req = req.json(b);

@@ -300,7 +300,10 @@ async fn claim_join_grants_zones_seals_and_staff() {
     );
 
     // Grants: the admin allows B's certificate on the Chongqing platform.
-    let grant = a.add_grant(&eid, &b_id, &cq.id).await.expect("granted");
+    let grant = a
+        .add_grant(&eid, &b_id, &cq.id, PIN)
+        .await
+        .expect("granted");
     assert_eq!(
         (grant.account_id.as_str(), grant.platform_id.as_str()),
         (b_id.as_str(), cq.id.as_str())
@@ -334,7 +337,7 @@ async fn claim_join_grants_zones_seals_and_staff() {
         code_of(b.grants(&eid, &GrantFilter::by_person(&a_id)).await),
         Some(ErrorCode::NotAdmin)
     );
-    let revoked = a.revoke_grant(&eid, &grant.id).await.expect("revoked");
+    let revoked = a.revoke_grant(&eid, &grant.id, PIN).await.expect("revoked");
     assert!(revoked.revoked_at.is_some());
     assert!(
         a.grants(&eid, &GrantFilter::by_platform(&cq.id))
@@ -363,7 +366,7 @@ async fn claim_join_grants_zones_seals_and_staff() {
 
     // Seals.
     let seal = a
-        .add_seal(&eid, "公章", png(300, 300))
+        .add_seal(&eid, "公章", png(300, 300), PIN)
         .await
         .expect("seal added");
     assert_eq!((seal.width, seal.height), (300, 300));
@@ -373,7 +376,7 @@ async fn claim_join_grants_zones_seals_and_staff() {
         .expect("renamed");
     assert_eq!(seal.name, "合同专用章");
     let seal = a
-        .replace_seal_image(&eid, &seal.id, png(400, 200))
+        .replace_seal_image(&eid, &seal.id, png(400, 200), PIN)
         .await
         .expect("replaced");
     assert_eq!((seal.width, seal.height), (400, 200));
@@ -382,7 +385,7 @@ async fn claim_join_grants_zones_seals_and_staff() {
         png(400, 200)
     );
     let second = a
-        .add_seal(&eid, "财务章", png(100, 100))
+        .add_seal(&eid, "财务章", png(100, 100), PIN)
         .await
         .expect("seal");
     let mut names: Vec<String> = b
@@ -403,11 +406,11 @@ async fn claim_join_grants_zones_seals_and_staff() {
     // Staff B is refused every admin action.
     assert_eq!(code_of(b.staff(&eid).await), Some(ErrorCode::NotAdmin));
     assert_eq!(
-        code_of(b.add_seal(&eid, "私章", png(10, 10)).await),
+        code_of(b.add_seal(&eid, "私章", png(10, 10), PIN).await),
         Some(ErrorCode::NotAdmin)
     );
     assert_eq!(
-        code_of(b.add_grant(&eid, &b_id, &cq.id).await),
+        code_of(b.add_grant(&eid, &b_id, &cq.id, PIN).await),
         Some(ErrorCode::NotAdmin)
     );
     assert_eq!(
@@ -415,11 +418,11 @@ async fn claim_join_grants_zones_seals_and_staff() {
         Some(ErrorCode::NotAdmin)
     );
     assert_eq!(
-        code_of(b.remove_staff(&eid, &a_id).await),
+        code_of(b.remove_staff(&eid, &a_id, PIN).await),
         Some(ErrorCode::NotAdmin)
     );
     assert_eq!(
-        code_of(b.transfer_admin(&eid, &b_id).await),
+        code_of(b.transfer_admin(&eid, &b_id, PIN).await),
         Some(ErrorCode::NotAdmin)
     );
     assert_eq!(
@@ -431,21 +434,32 @@ async fn claim_join_grants_zones_seals_and_staff() {
     );
 
     // Transfer the admin role to B and back.
-    let members = a.transfer_admin(&eid, &b_id).await.expect("transferred");
+    let members = a
+        .transfer_admin(&eid, &b_id, PIN)
+        .await
+        .expect("transferred");
     assert_eq!(members[0].account_id, b_id);
     assert_eq!(members[0].role, Role::Admin);
     assert_eq!(role_in(&a, &eid).await, Some(Role::Staff));
     assert_eq!(code_of(a.staff(&eid).await), Some(ErrorCode::NotAdmin));
     b.staff(&eid).await.expect("B is admin");
-    b.transfer_admin(&eid, &a_id)
+    b.transfer_admin(&eid, &a_id, PIN)
         .await
         .expect("transferred back");
     assert_eq!(role_in(&a, &eid).await, Some(Role::Admin));
     assert_eq!(role_in(&b, &eid).await, Some(Role::Staff));
 
     // A grant for B, then B is removed: certificates and grants revoked.
-    a.add_grant(&eid, &b_id, &cq.id).await.expect("granted");
-    let removed = a.remove_staff(&eid, &b_id).await.expect("removed");
+    a.add_grant(&eid, &b_id, &cq.id, PIN)
+        .await
+        .expect("granted");
+    // A wrong PIN confirms nothing (ADR 0018): B stays.
+    assert!(matches!(
+        a.remove_staff(&eid, &b_id, "000000").await,
+        Err(CoreError::WrongPin { .. })
+    ));
+    assert_eq!(role_in(&b, &eid).await, Some(Role::Staff));
+    let removed = a.remove_staff(&eid, &b_id, PIN).await.expect("removed");
     assert_eq!(removed.account_id, b_id);
     assert!(removed.certificates_revoked >= 2, "{removed:?}");
     assert_eq!(removed.grants_revoked, 1);
@@ -560,18 +574,20 @@ async fn bad_input_is_refused() {
     let eid = verified_by_micropayment(&server, &c, &uscc(3), NAME_2).await;
     let jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F'];
     assert!(matches!(
-        c.add_seal(&eid, "公章", jpeg).await,
+        c.add_seal(&eid, "公章", jpeg, PIN).await,
         Err(CoreError::InvalidInput { .. })
     ));
     assert!(matches!(
-        c.add_seal(&eid, "  ", png(10, 10)).await,
+        c.add_seal(&eid, "  ", png(10, 10), PIN).await,
         Err(CoreError::InvalidInput { .. })
     ));
+    // Past the local checks an admin action needs the PIN of a signing certificate on this
+    // phone (ADR 0018); without one it stops here, before anything is sent.
     let truncated = b"\x89PNG\r\n\x1a\n".to_vec();
-    assert_eq!(
-        code_of(c.add_seal(&eid, "公章", truncated).await),
-        Some(ErrorCode::InvalidImage)
-    );
+    assert!(matches!(
+        c.add_seal(&eid, "公章", truncated, PIN).await,
+        Err(CoreError::NotFound(_))
+    ));
     assert!(c.seals(&eid).await.expect("seals").is_empty());
 
     // Unknown platforms.
@@ -581,10 +597,10 @@ async fn bad_input_is_refused() {
         Some(ErrorCode::PlatformNotFound)
     );
     assert_eq!(c.current_platform().expect("wallet"), None);
-    assert_eq!(
-        code_of(c.add_grant(&eid, &account_id(&c), unknown).await),
-        Some(ErrorCode::PlatformNotFound)
-    );
+    assert!(matches!(
+        c.add_grant(&eid, &account_id(&c), unknown, PIN).await,
+        Err(CoreError::NotFound(_))
+    ));
     assert_eq!(
         code_of(c.bind_zone(&eid, unknown).await),
         Some(ErrorCode::PlatformNotFound)

@@ -98,7 +98,7 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
     let platform_id = identity.platform_id.clone();
     let staff_id = staff.account().expect("wallet").expect("in").id;
     admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform_id)
+        .add_grant(&team.enterprise_id, &staff_id, &platform_id, PIN)
         .await
         .expect("granted");
     let running = demo::serve(

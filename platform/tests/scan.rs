@@ -77,7 +77,7 @@ async fn world_with(store: Store, adjust: impl FnOnce(&mut bidkey_core::CoreConf
     let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
     let staff_id = staff.account().expect("wallet").expect("in").id;
     let grant = admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id)
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
     let client = ScanClient::new(
@@ -248,7 +248,7 @@ async fn sign_and_seal_documents_then_decrypt_a_bid_at_the_opening() {
     let seal_png = png(180, 180);
     let seal = w
         .admin
-        .add_seal(&w.team.enterprise_id, "投标专用章", seal_png.clone())
+        .add_seal(&w.team.enterprise_id, "投标专用章", seal_png.clone(), PIN)
         .await
         .expect("seal added");
     let business: &[u8] = b"business part";
@@ -910,7 +910,7 @@ async fn a_grant_revoked_between_scan_and_confirm_and_a_revoked_certificate() {
     let req = login(&w.client).await;
     let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
     w.admin
-        .revoke_grant(&w.team.enterprise_id, &w.grant_id)
+        .revoke_grant(&w.team.enterprise_id, &w.grant_id, PIN)
         .await
         .expect("revoked");
     assert_eq!(
@@ -927,7 +927,12 @@ async fn a_grant_revoked_between_scan_and_confirm_and_a_revoked_certificate() {
     // The admin's own certificate once revoked: the platform refuses its signatures.
     let staff_id = w.admin.account().expect("wallet").expect("in").id;
     w.admin
-        .add_grant(&w.team.enterprise_id, &staff_id, &w.platform.platform.id)
+        .add_grant(
+            &w.team.enterprise_id,
+            &staff_id,
+            &w.platform.platform.id,
+            PIN,
+        )
         .await
         .expect("admin granted");
     let req = login(&w.client).await;
@@ -1123,7 +1128,7 @@ async fn document_requests_the_phone_must_refuse() {
     // the signer's enterprise's live seals). The phone refuses before showing anything.
     let seal = w
         .admin
-        .add_seal(&w.team.enterprise_id, "合同专用章", png(100, 100))
+        .add_seal(&w.team.enterprise_id, "合同专用章", png(100, 100), PIN)
         .await
         .expect("seal");
     w.admin

@@ -42,7 +42,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     let q_reg = registered_platform(&server, "洋河e采", "https://yanghe.example.invalid").await;
     let (p, q) = (p_reg.platform.clone(), q_reg.platform.clone());
     let grant = a
-        .add_grant(&eid, &account_id(&a), &p.id)
+        .add_grant(&eid, &account_id(&a), &p.id, PIN)
         .await
         .expect("granted");
 
@@ -229,7 +229,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     assert_eq!(out, plain);
 
     // The admin revokes the grant: no grant any more.
-    a.revoke_grant(&eid, &grant.id)
+    a.revoke_grant(&eid, &grant.id, PIN)
         .await
         .expect("grant revoked");
     assert!(matches!(
@@ -240,7 +240,7 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     ));
 
     // The holder revokes (注销) the certificate: revoked, through the CRL and status.
-    a.add_grant(&eid, &account_id(&a), &p.id)
+    a.add_grant(&eid, &account_id(&a), &p.id, PIN)
         .await
         .expect("granted again");
     verifier

@@ -12,6 +12,7 @@
 use crate::applications;
 use crate::audit::{self, Event};
 use crate::auth::AuthUser;
+use crate::cosign::confirm::Confirmation;
 use crate::db::{DbError, Row, Tx};
 use crate::enterprises::ip_of;
 use crate::error::{Result, ServerError};
@@ -26,6 +27,7 @@ use axum::http::HeaderMap;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::AdminAction;
 use bidkey_protocol::platforms::{Grant, GrantCheck, GrantRequest};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -241,18 +243,34 @@ pub fn check_grant(
     })
 }
 
+/// Granting needs the admin's PIN (ADR 0018).
 async fn grant(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path(eid): Path<String>,
     Json(req): Json<GrantRequest>,
 ) -> Result<Json<Grant>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
-        .write(move |tx| create(tx, now, &user.account_id, &ip, &eid, &req))
+        .write(move |tx| {
+            let g = create(tx, now, &user.account_id, &ip, &eid, &req)?;
+            // Spent last, in the same transaction: without it nothing is kept.
+            confirmation.spend(
+                tx,
+                now,
+                &AdminAction::AddGrant {
+                    enterprise_id: eid.clone(),
+                    account_id: req.account_id.clone(),
+                    platform_id: req.platform_id.clone(),
+                },
+            )?;
+            Ok::<_, ServerError>(g)
+        })
         .await?;
     Ok(Json(out))
 }
@@ -270,17 +288,31 @@ async fn list(
     Ok(Json(out))
 }
 
+/// Revoking a grant needs the admin's PIN (ADR 0018).
 async fn revoke(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path((eid, gid)): Path<(String, String)>,
 ) -> Result<Json<Grant>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
-        .write(move |tx| revoke_grant(tx, now, &user.account_id, &ip, &eid, &gid))
+        .write(move |tx| {
+            let g = revoke_grant(tx, now, &user.account_id, &ip, &eid, &gid)?;
+            confirmation.spend(
+                tx,
+                now,
+                &AdminAction::RevokeGrant {
+                    enterprise_id: eid.clone(),
+                    grant_id: gid.clone(),
+                },
+            )?;
+            Ok::<_, ServerError>(g)
+        })
         .await?;
     Ok(Json(out))
 }

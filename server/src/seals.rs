@@ -9,6 +9,7 @@
 
 use crate::audit::{self, Event};
 use crate::auth::AuthUser;
+use crate::cosign::confirm::Confirmation;
 use crate::db::{Row, Tx};
 use crate::enterprises::ip_of;
 use crate::error::{Result, ServerError};
@@ -18,11 +19,12 @@ use crate::params;
 use crate::state::AppState;
 use crate::util::new_id;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::AdminAction;
 use bidkey_protocol::platforms::{NewSeal, Seal, SealUpdate};
 use std::net::SocketAddr;
 
@@ -258,34 +260,72 @@ async fn list(
     Ok(Json(out))
 }
 
+/// The SM3 (hex) of a seal image, as a PIN confirmation names it (ADR 0018).
+pub fn image_sm3(image: &[u8]) -> String {
+    hex::encode(bidkey_crypto::sm3::sm3(image))
+}
+
+/// Adding a seal needs the admin's PIN, confirming this image (ADR 0018).
 async fn create(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path(eid): Path<String>,
     Json(req): Json<NewSeal>,
 ) -> Result<Json<Seal>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
-        .write(move |tx| add_seal(tx, now, &user.account_id, &ip, &eid, &req))
+        .write(move |tx| {
+            let seal = add_seal(tx, now, &user.account_id, &ip, &eid, &req)?;
+            // Spent last, in the same transaction: without it nothing is kept.
+            confirmation.spend(
+                tx,
+                now,
+                &AdminAction::AddSeal {
+                    enterprise_id: eid.clone(),
+                    image_sm3: image_sm3(&req.image),
+                },
+            )?;
+            Ok::<_, ServerError>(seal)
+        })
         .await?;
     Ok(Json(out))
 }
 
+/// Replacing a seal's image needs the admin's PIN, confirming the new image (ADR 0018); a
+/// rename alone does not.
 async fn update(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path((eid, sid)): Path<(String, String)>,
     Json(req): Json<SealUpdate>,
 ) -> Result<Json<Seal>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
-        .write(move |tx| update_seal(tx, now, &user.account_id, &ip, &eid, &sid, &req))
+        .write(move |tx| {
+            let seal = update_seal(tx, now, &user.account_id, &ip, &eid, &sid, &req)?;
+            if let Some(image) = &req.image {
+                confirmation.spend(
+                    tx,
+                    now,
+                    &AdminAction::ReplaceSeal {
+                        enterprise_id: eid.clone(),
+                        seal_id: sid.clone(),
+                        image_sm3: image_sm3(image),
+                    },
+                )?;
+            }
+            Ok::<_, ServerError>(seal)
+        })
         .await?;
     Ok(Json(out))
 }

@@ -6,13 +6,21 @@
 mod support;
 
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::AdminAction;
 use bidkey_protocol::enterprises::*;
 use bidkey_protocol::orders::{Application, ApplicationKind, ReviewDecision, Status};
-use bidkey_protocol::platforms::{Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal};
+use bidkey_protocol::platforms::{
+    Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal, SealUpdate,
+};
 use bidkey_server::db::Value;
+use support::device::{
+    Wallet, confirmation, confirmation_with, confirmed, enroll, paid_personal_application,
+    wrong_share,
+};
 use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
 
 on_both_stores!(
+    admin_actions_need_the_pin,
     members_invite_and_remove,
     transfer_admin_keeps_one_admin,
     other_enterprises_are_out_of_reach,
@@ -22,6 +30,13 @@ on_both_stores!(
 
 /// An admin and a staff member of a fresh enterprise.
 async fn team(server: &TestServer, seq: u32) -> (Client, Client, String) {
+    let (a, b, eid, _) = team_with_pin(server, seq).await;
+    (a, b, eid)
+}
+
+/// [`team`], the admin with a personal certificate pair on their phone: their PIN confirms
+/// admin actions (ADR 0018).
+async fn team_with_pin(server: &TestServer, seq: u32) -> (Client, Client, String, Wallet) {
     let base = 13_900_000_000u64 + u64::from(seq) * 10;
     let a = person(server, &(base + 1).to_string(), "张三", seq * 10 + 1).await;
     let b = person(server, &(base + 2).to_string(), "李四", seq * 10 + 2).await;
@@ -30,7 +45,9 @@ async fn team(server: &TestServer, seq: u32) -> (Client, Client, String) {
     let eid = verify_by_micropayment(server, &a, &name, &code, &format!("T{seq}-a")).await;
     let eid_b = verify_by_micropayment(server, &b, &name, &code, &format!("T{seq}-b")).await;
     assert_eq!(eid, eid_b);
-    (a, b, eid)
+    let app = paid_personal_application(server, &a).await;
+    let w = enroll(&a, &app).await;
+    (a, b, eid, w)
 }
 
 async fn my_id(c: &Client) -> String {
@@ -107,7 +124,7 @@ async fn one_row(server: &TestServer, sql: &'static str, arg: &str) -> Vec<Value
 
 async fn members_invite_and_remove(store: Store) {
     let server = TestServer::start(store).await;
-    let (a, b, eid) = team(&server, 1).await;
+    let (a, b, eid, w) = team_with_pin(&server, 1).await;
     let b_id = my_id(&b).await;
     let a_id = my_id(&a).await;
     let members_path = format!("/v1/enterprises/{eid}/members");
@@ -184,7 +201,13 @@ async fn members_invite_and_remove(store: Store) {
     // Removing staff revokes their enterprise certificates and grants in one go.
     fake_certificate(&server, &b_id, &eid, "0b01").await;
     let p = platform(&server, "https://ggzy.example.invalid").await;
-    let _: Grant = a
+    let grant = AdminAction::AddGrant {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    let _: Grant = confirmed(&a, &w, grant)
+        .await
         .post(
             &format!("/v1/enterprises/{eid}/grants"),
             &GrantRequest {
@@ -194,7 +217,12 @@ async fn members_invite_and_remove(store: Store) {
         )
         .await
         .expect("granted");
-    let removed: Removed = a
+    let remove_b = AdminAction::RemoveStaff {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+    };
+    let removed: Removed = confirmed(&a, &w, remove_b)
+        .await
         .delete(&format!("{members_path}/{b_id}"))
         .await
         .expect("removed");
@@ -241,7 +269,7 @@ async fn members_invite_and_remove(store: Store) {
 
 async fn transfer_admin_keeps_one_admin(store: Store) {
     let server = TestServer::start(store).await;
-    let (a, b, eid) = team(&server, 2).await;
+    let (a, b, eid, w) = team_with_pin(&server, 2).await;
     let b_id = my_id(&b).await;
     let path = format!("/v1/enterprises/{eid}/transfer-admin");
     let to = |id: &str| TransferAdminRequest {
@@ -258,7 +286,15 @@ async fn transfer_admin_keeps_one_admin(store: Store) {
         .expect_err("not a member");
     assert_eq!(err.1.code, ErrorCode::NotMember);
 
-    let members: Vec<Member> = a.post(&path, &to(&b_id)).await.expect("transferred");
+    let to_b = AdminAction::TransferAdmin {
+        enterprise_id: eid.clone(),
+        to_account_id: b_id.clone(),
+    };
+    let members: Vec<Member> = confirmed(&a, &w, to_b)
+        .await
+        .post(&path, &to(&b_id))
+        .await
+        .expect("transferred");
     assert_eq!(members[0].account_id, b_id);
     assert_eq!(members[0].role, Role::Admin);
     assert_eq!(members[1].role, Role::Staff);
@@ -287,7 +323,7 @@ async fn transfer_admin_keeps_one_admin(store: Store) {
 async fn other_enterprises_are_out_of_reach(store: Store) {
     let server = TestServer::start(store).await;
     let (a, _b, eid_x) = team(&server, 3).await;
-    let (d, e, eid_y) = team(&server, 4).await;
+    let (d, e, eid_y, w_d) = team_with_pin(&server, 4).await;
     let e_id = my_id(&e).await;
     let a_id = my_id(&a).await;
     let p = platform(&server, "https://ggzy2.example.invalid").await;
@@ -350,7 +386,13 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
         .await
         .expect_err("Y's staff via X");
     assert_eq!(err.1.code, ErrorCode::NotMember);
-    let y_grant: Grant = d
+    let grant_e = AdminAction::AddGrant {
+        enterprise_id: eid_y.clone(),
+        account_id: e_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    let y_grant: Grant = confirmed(&d, &w_d, grant_e)
+        .await
         .post(&format!("/v1/enterprises/{eid_y}/grants"), &grant)
         .await
         .expect("D grants in Y");
@@ -360,7 +402,12 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
         .expect_err("Y's grant via X");
     assert_eq!(err.1.code, ErrorCode::GrantNotFound);
     let png = support_png();
-    let y_seal: Seal = d
+    let add_seal = AdminAction::AddSeal {
+        enterprise_id: eid_y.clone(),
+        image_sm3: hex::encode(bidkey_crypto::sm3::sm3(&png)),
+    };
+    let y_seal: Seal = confirmed(&d, &w_d, add_seal)
+        .await
         .post(
             &format!("/v1/enterprises/{eid_y}/seals"),
             &NewSeal {
@@ -498,4 +545,250 @@ async fn messages_are_read(store: Store) {
         .await
         .expect_err("someone else's");
     assert_eq!(err.1.code, ErrorCode::NotFound);
+}
+
+/// Try an admin action through `call` with only the login token: without a confirmation
+/// (`pin_confirmation_required`), with a made-up one, with a confirmation of `other` (another
+/// action), and with `spent` (used already): each `invalid_proof`. A wrong PIN gets no
+/// confirmation at all (`wrong_pin` at the co-signing step).
+async fn refused_without_pin<F, Fut>(
+    a: &Client,
+    w: &Wallet,
+    other: AdminAction,
+    spent: &str,
+    call: F,
+) where
+    F: Fn(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<(), (u16, bidkey_protocol::ErrorBody)>>,
+{
+    let err = call(a.confirming("")).await.expect_err("no confirmation");
+    assert_eq!(err.1.code, ErrorCode::InvalidProof, "an empty header");
+    let bare = Client {
+        confirmation: None,
+        ..a.confirming("")
+    };
+    let err = call(bare).await.expect_err("no confirmation");
+    assert_eq!(
+        (err.0, err.1.code),
+        (403, ErrorCode::PinConfirmationRequired)
+    );
+    let err = call(a.confirming(&"ab".repeat(32)))
+        .await
+        .expect_err("made up");
+    assert_eq!(err.1.code, ErrorCode::InvalidProof);
+    let for_other = confirmation(a, w, other).await;
+    let err = call(a.confirming(&for_other))
+        .await
+        .expect_err("another action's");
+    assert_eq!(err.1.code, ErrorCode::InvalidProof);
+    let err = call(a.confirming(spent)).await.expect_err("replayed");
+    assert_eq!(err.1.code, ErrorCode::InvalidProof);
+    let err = confirmation_with(a, w, &wrong_share(), other_of(&for_other))
+        .await
+        .expect_err("wrong PIN");
+    assert_eq!(err.1.code, ErrorCode::WrongPin);
+}
+
+/// Any action: what a thief with a wrong PIN tries to confirm.
+fn other_of(_: &str) -> AdminAction {
+    AdminAction::RevokeGrant {
+        enterprise_id: "x".into(),
+        grant_id: "y".into(),
+    }
+}
+
+async fn audit_names(server: &TestServer, action: &str) -> i64 {
+    let r = one_row(
+        server,
+        "SELECT COUNT(*), COUNT(*), COUNT(*) FROM audit_log WHERE action = 'admin.pin_confirmed' AND target = $1",
+        action,
+    )
+    .await;
+    match r[0] {
+        Value::Int(n) => n,
+        _ => panic!("count"),
+    }
+}
+
+/// Issue 13 §7 (ADR 0018): transferring the admin role, removing staff, adding and revoking
+/// grants, adding and replacing seals need the admin's PIN (a co-signed challenge naming
+/// the action). With only a login token (no, a made-up, another action's or a replayed
+/// confirmation) each is refused with a typed error and nothing changes; with the PIN it is
+/// done and the audit log names it.
+async fn admin_actions_need_the_pin(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, w) = team_with_pin(&server, 7).await;
+    let b_id = my_id(&b).await;
+    let p = platform(&server, "https://pin.example.invalid").await;
+    let members_path = format!("/v1/enterprises/{eid}/members");
+    let grants_path = format!("/v1/enterprises/{eid}/grants");
+    let seals_path = format!("/v1/enterprises/{eid}/seals");
+    let live_grants = || async {
+        a.get::<Vec<Grant>>(&grants_path)
+            .await
+            .expect("grants")
+            .len()
+    };
+    let seals = || async { a.get::<Vec<Seal>>(&seals_path).await.expect("seals") };
+
+    // Grant B on P.
+    let add_grant = AdminAction::AddGrant {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    let grant_req = GrantRequest {
+        account_id: b_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    let spent = confirmation(&a, &w, add_grant.clone()).await;
+    let g: Grant = a
+        .confirming(&spent)
+        .post(&grants_path, &grant_req)
+        .await
+        .expect("granted with the PIN");
+    assert_eq!(audit_names(&server, "add_grant").await, 1);
+    // Revoke it with a token alone, then grant again: refused, nothing changes.
+    let gid = g.id.clone();
+    refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
+        let path = format!("{grants_path}/{gid}");
+        async move { c.delete::<Grant>(&path).await.map(|_| ()) }
+    })
+    .await;
+    assert_eq!(live_grants().await, 1, "the grant still stands");
+    let revoke = AdminAction::RevokeGrant {
+        enterprise_id: eid.clone(),
+        grant_id: g.id.clone(),
+    };
+    let revoked: Grant = confirmed(&a, &w, revoke)
+        .await
+        .delete(&format!("{grants_path}/{}", g.id))
+        .await
+        .expect("revoked with the PIN");
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(live_grants().await, 0);
+    let remove_b = AdminAction::RemoveStaff {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+    };
+    refused_without_pin(&a, &w, remove_b, &spent, |c| {
+        let (path, req) = (grants_path.clone(), grant_req.clone());
+        async move { c.post::<_, Grant>(&path, &req).await.map(|_| ()) }
+    })
+    .await;
+    assert_eq!(live_grants().await, 0, "no grant made");
+    assert_eq!(audit_names(&server, "revoke_grant").await, 1);
+
+    // Seals: add, replace the image. The confirmation names the image.
+    let image = support_png();
+    let new_seal = NewSeal {
+        name: "公章".into(),
+        image: image.clone(),
+        idempotency_key: "pin-s1".into(),
+    };
+    let add_seal = AdminAction::AddSeal {
+        enterprise_id: eid.clone(),
+        image_sm3: hex::encode(bidkey_crypto::sm3::sm3(&image)),
+    };
+    refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
+        let (path, req) = (seals_path.clone(), new_seal.clone());
+        async move { c.post::<_, Seal>(&path, &req).await.map(|_| ()) }
+    })
+    .await;
+    assert!(seals().await.is_empty(), "no seal added");
+    let seal: Seal = confirmed(&a, &w, add_seal)
+        .await
+        .post(&seals_path, &new_seal)
+        .await
+        .expect("added with the PIN");
+    let mut other_image = image.clone();
+    other_image[16..20].copy_from_slice(&32u32.to_be_bytes());
+    let update = SealUpdate {
+        name: None,
+        image: Some(other_image.clone()),
+    };
+    let seal_path = format!("{seals_path}/{}", seal.id);
+    refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
+        let (path, req) = (seal_path.clone(), update.clone());
+        async move { c.put::<_, Seal>(&path, &req).await.map(|_| ()) }
+    })
+    .await;
+    assert_eq!(seals().await[0].width, 64, "the image is unchanged");
+    // A confirmation for another image does not replace with this one.
+    let for_first = confirmation(
+        &a,
+        &w,
+        AdminAction::ReplaceSeal {
+            enterprise_id: eid.clone(),
+            seal_id: seal.id.clone(),
+            image_sm3: hex::encode(bidkey_crypto::sm3::sm3(&image)),
+        },
+    )
+    .await;
+    let err = a
+        .confirming(&for_first)
+        .put::<_, Seal>(&seal_path, &update)
+        .await
+        .expect_err("another image");
+    assert_eq!(err.1.code, ErrorCode::InvalidProof);
+    let replace = AdminAction::ReplaceSeal {
+        enterprise_id: eid.clone(),
+        seal_id: seal.id.clone(),
+        image_sm3: hex::encode(bidkey_crypto::sm3::sm3(&other_image)),
+    };
+    let replaced: Seal = confirmed(&a, &w, replace)
+        .await
+        .put(&seal_path, &update)
+        .await
+        .expect("replaced with the PIN");
+    assert_eq!(replaced.width, 32);
+    // A rename alone needs no PIN.
+    let _: Seal = a
+        .put(
+            &seal_path,
+            &SealUpdate {
+                name: Some("合同章".into()),
+                image: None,
+            },
+        )
+        .await
+        .expect("renamed");
+    assert_eq!(audit_names(&server, "add_seal").await, 1);
+    assert_eq!(audit_names(&server, "replace_seal").await, 1);
+
+    // Transfer the admin role, remove staff.
+    let transfer_path = format!("/v1/enterprises/{eid}/transfer-admin");
+    refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
+        let (path, to) = (transfer_path.clone(), b_id.clone());
+        async move {
+            c.post::<_, Vec<Member>>(&path, &TransferAdminRequest { account_id: to })
+                .await
+                .map(|_| ())
+        }
+    })
+    .await;
+    refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
+        let path = format!("{members_path}/{b_id}");
+        async move { c.delete::<Removed>(&path).await.map(|_| ()) }
+    })
+    .await;
+    let members: Vec<Member> = a.get(&members_path).await.expect("members");
+    assert_eq!(members.len(), 2, "nobody removed");
+    assert_eq!(members[0].role, Role::Admin, "A is still the admin");
+    let removed: Removed = confirmed(
+        &a,
+        &w,
+        AdminAction::RemoveStaff {
+            enterprise_id: eid.clone(),
+            account_id: b_id.clone(),
+        },
+    )
+    .await
+    .delete(&format!("{members_path}/{b_id}"))
+    .await
+    .expect("removed with the PIN");
+    assert_eq!(removed.account_id, b_id);
+    assert_eq!(audit_names(&server, "remove_staff").await, 1);
+    // Nothing was confirmed for the refused tries.
+    assert_eq!(audit_names(&server, "transfer_admin").await, 0);
 }

@@ -5,7 +5,9 @@
 mod support;
 
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::AdminAction;
 use bidkey_protocol::platforms::*;
+use support::device::{Wallet, confirmed, enroll, paid_personal_application};
 use support::{Client, Store, TestServer, person, uscc, verify_by_micropayment};
 
 on_both_stores!(
@@ -217,9 +219,22 @@ async fn signed_check(
         .await
 }
 
+/// A personal certificate pair on the admin's phone: their PIN confirms admin actions
+/// (ADR 0018).
+async fn admin_pin(server: &TestServer, a: &Client) -> Wallet {
+    let app = paid_personal_application(server, a).await;
+    enroll(a, &app).await
+}
+
+/// The SM3 (hex) of a seal image, as a PIN confirmation names it.
+fn image_sm3(png: &[u8]) -> String {
+    hex::encode(bidkey_crypto::sm3::sm3(png))
+}
+
 async fn grants_by_admin_only(store: Store) {
     let server = TestServer::start(store).await;
     let (a, b, eid, a_id, b_id) = team(&server, 1).await;
+    let w = admin_pin(&server, &a).await;
     let op = operator(&server);
     let p: Platform = op
         .post(
@@ -244,6 +259,18 @@ async fn grants_by_admin_only(store: Store) {
         account_id: who.into(),
         platform_id: pid.into(),
     };
+    // The admin, confirming the grant of `who` on `pid` with the PIN.
+    let granting = |who: &str, pid: &str| {
+        confirmed(
+            &a,
+            &w,
+            AdminAction::AddGrant {
+                enterprise_id: eid.clone(),
+                account_id: who.into(),
+                platform_id: pid.into(),
+            },
+        )
+    };
 
     // Staff cannot grant, not even themselves.
     let err = b
@@ -257,19 +284,29 @@ async fn grants_by_admin_only(store: Store) {
         .expect_err("no platform");
     assert_eq!(err.1.code, ErrorCode::PlatformNotFound);
 
-    let g1: Grant = a
+    let g1: Grant = granting(&b_id, &p.id)
+        .await
         .post(&path, &req(&b_id, &p.id))
         .await
         .expect("grant B on P");
     assert_eq!(g1.real_name.as_deref(), Some("李四"));
     assert_eq!(g1.granted_by, a_id);
-    let again: Grant = a.post(&path, &req(&b_id, &p.id)).await.expect("again");
+    let again: Grant = granting(&b_id, &p.id)
+        .await
+        .post(&path, &req(&b_id, &p.id))
+        .await
+        .expect("again");
     assert_eq!(again.id, g1.id);
-    let g2: Grant = a
+    let g2: Grant = granting(&b_id, &q.id)
+        .await
         .post(&path, &req(&b_id, &q.id))
         .await
         .expect("grant B on Q");
-    let g3: Grant = a.post(&path, &req(&a_id, &p.id)).await.expect("grant own");
+    let g3: Grant = granting(&a_id, &p.id)
+        .await
+        .post(&path, &req(&a_id, &p.id))
+        .await
+        .expect("grant own");
 
     // By platform, by person; staff see only their own.
     let by_p: Vec<Grant> = a
@@ -388,7 +425,12 @@ async fn grants_by_admin_only(store: Store) {
         .await
         .expect_err("staff revokes");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
-    let revoked: Grant = a
+    let revoke_g1 = AdminAction::RevokeGrant {
+        enterprise_id: eid.clone(),
+        grant_id: g1.id.clone(),
+    };
+    let revoked: Grant = confirmed(&a, &w, revoke_g1)
+        .await
         .delete(&format!("{path}/{}", g1.id))
         .await
         .expect("revoked");
@@ -570,6 +612,17 @@ fn png(w: u32, h: u32, padding: usize) -> Vec<u8> {
 async fn seals_png_only(store: Store) {
     let server = TestServer::start(store).await;
     let (a, b, eid, _, _) = team(&server, 3).await;
+    let w = admin_pin(&server, &a).await;
+    let adding = |png: &[u8]| {
+        confirmed(
+            &a,
+            &w,
+            AdminAction::AddSeal {
+                enterprise_id: eid.clone(),
+                image_sm3: image_sm3(png),
+            },
+        )
+    };
     let path = format!("/v1/enterprises/{eid}/seals");
     let new = |name: &str, image: Vec<u8>, key: &str| NewSeal {
         name: name.into(),
@@ -606,18 +659,21 @@ async fn seals_png_only(store: Store) {
         .expect_err("too big");
     assert_eq!((err.0, err.1.code), (413, ErrorCode::PayloadTooLarge));
 
-    let seal: Seal = a
+    let seal: Seal = adding(&png(300, 280, 100))
+        .await
         .post(&path, &new("公章", png(300, 280, 100), "a1"))
         .await
         .expect("added");
     assert_eq!((seal.width, seal.height), (300, 280));
     assert!(seal.cert_serial.is_none());
-    let again: Seal = a
+    let again: Seal = adding(&png(300, 280, 100))
+        .await
         .post(&path, &new("公章", png(300, 280, 100), "a1"))
         .await
         .expect("retry");
     assert_eq!(again.id, seal.id);
-    let _: Seal = a
+    let _: Seal = adding(&png(200, 200, 0))
+        .await
         .post(&path, &new("合同专用章", png(200, 200, 0), "a2"))
         .await
         .expect("second");
@@ -657,7 +713,13 @@ async fn seals_png_only(store: Store) {
         .await
         .expect_err("not png");
     assert_eq!(err.1.code, ErrorCode::InvalidImage);
-    let replaced: Seal = a
+    let replace = AdminAction::ReplaceSeal {
+        enterprise_id: eid.clone(),
+        seal_id: seal.id.clone(),
+        image_sm3: image_sm3(&png(400, 400, 0)),
+    };
+    let replaced: Seal = confirmed(&a, &w, replace)
+        .await
         .put(
             &one,
             &SealUpdate {

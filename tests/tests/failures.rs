@@ -53,7 +53,7 @@ async fn team() -> Team {
     let platform = registered_platform(&server, "演示交易平台", ORIGIN).await;
     let staff_id = staff.account().expect("wallet").expect("in").id;
     admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id)
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
     let api = PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client");
@@ -257,17 +257,23 @@ async fn a_second_claim_and_staff_admin_actions_are_refused() {
     ];
     let refused = |c: Option<ErrorCode>| c.is_some_and(|c| admin_only.contains(&c));
     assert!(refused(code(t.staff.approve_join(eid, &join.id).await)));
-    assert!(refused(code(t.staff.remove_staff(eid, &admin_id).await)));
-    assert!(refused(code(t.staff.transfer_admin(eid, &other_id).await)));
+    assert!(refused(code(
+        t.staff.remove_staff(eid, &admin_id, PIN).await
+    )));
+    assert!(refused(code(
+        t.staff.transfer_admin(eid, &other_id, PIN).await
+    )));
     assert!(refused(code(
         t.staff.invite_staff(eid, "13900000004").await
     )));
     assert!(refused(code(
-        t.staff.add_seal(eid, "公章", png(64, 64)).await
+        t.staff.add_seal(eid, "公章", png(64, 64), PIN).await
     )));
     let platforms = t.staff.platforms(None).await.expect("platforms");
     assert!(refused(code(
-        t.staff.add_grant(eid, &other_id, &platforms[0].id).await
+        t.staff
+            .add_grant(eid, &other_id, &platforms[0].id, PIN)
+            .await
     )));
     // Nothing changed: the admin is still the admin, the join request still waits for them.
     let staff = t.admin.staff(eid).await.expect("staff");

@@ -111,7 +111,7 @@ async fn a_scanned_request_is_confirmed_after_a_restart() {
     let platform = registered_platform(&server, "演示交易平台", ORIGIN).await;
     let staff_id = staff.account().expect("wallet").expect("in").id;
     admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id)
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
     let api = PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client");

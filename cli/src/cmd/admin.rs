@@ -1,5 +1,8 @@
 //! 企业管理 for the admin: staff (人员管理), 转授管理员, 变更企业信息, grants (授权管理),
 //! zones (专区) and seals (印章管理). The server checks the caller is the admin.
+//!
+//! Transferring the role, removing staff, granting and revoking grants, adding seals and
+//! replacing seal images ask for the admin's certificate PIN (ADR 0018), as 注销 does.
 
 use super::certs::show_application;
 use crate::app::App;
@@ -152,6 +155,13 @@ pub enum Seals {
     },
 }
 
+/// The admin's certificate PIN, asked as every PIN is (or read with `--pin-stdin`): it
+/// confirms the action on the co-signing server (ADR 0018).
+fn admin_pin(app: &App) -> Result<zeroize::Zeroizing<String>> {
+    app.ask
+        .secret("证书密码（管理员确认）", "PIN (admin confirmation)")
+}
+
 pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
     let (core, out) = (&app.core, &app.out);
     match cmd {
@@ -164,7 +174,10 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
                 "转授后您将成为普通员工。",
                 "After the transfer you will be staff, not admin.",
             ))?;
-            let members = core.transfer_admin(&enterprise_id, &account_id).await?;
+            let pin = admin_pin(app)?;
+            let members = core
+                .transfer_admin(&enterprise_id, &account_id, &pin)
+                .await?;
             out.show(&members, |m| members_table(out, m))
         }
         Cmd::ChangeInfo {
@@ -184,14 +197,18 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             account,
             platform,
         }) => {
-            let g = core.add_grant(&enterprise_id, &account, &platform).await?;
+            let pin = admin_pin(app)?;
+            let g = core
+                .add_grant(&enterprise_id, &account, &platform, &pin)
+                .await?;
             out.show(&g, |g| grants_table(out, std::slice::from_ref(g)))
         }
         Cmd::Grants(Grants::Revoke {
             enterprise_id,
             grant_id,
         }) => {
-            let g = core.revoke_grant(&enterprise_id, &grant_id).await?;
+            let pin = admin_pin(app)?;
+            let g = core.revoke_grant(&enterprise_id, &grant_id, &pin).await?;
             out.show(&g, |g| grants_table(out, std::slice::from_ref(g)))
         }
         Cmd::Grants(Grants::List {
@@ -228,7 +245,8 @@ async fn staff(app: &App, cmd: Staff) -> Result<()> {
             enterprise_id,
             account_id,
         } => {
-            let r = core.remove_staff(&enterprise_id, &account_id).await?;
+            let pin = admin_pin(app)?;
+            let r = core.remove_staff(&enterprise_id, &account_id, &pin).await?;
             out.show(&r, |r| {
                 format!(
                     "{} {}: {} {}, {} {}",
@@ -330,7 +348,11 @@ async fn seals(app: &App, cmd: Seals) -> Result<()> {
             enterprise_id,
             name,
             image,
-        } => vec![core.add_seal(&enterprise_id, &name, read(&image)?).await?],
+        } => {
+            let png = read(&image)?;
+            let pin = admin_pin(app)?;
+            vec![core.add_seal(&enterprise_id, &name, png, &pin).await?]
+        }
         Seals::List { enterprise_id } => core.seals(&enterprise_id).await?,
         Seals::Rename {
             enterprise_id,
@@ -341,10 +363,14 @@ async fn seals(app: &App, cmd: Seals) -> Result<()> {
             enterprise_id,
             seal_id,
             image,
-        } => vec![
-            core.replace_seal_image(&enterprise_id, &seal_id, read(&image)?)
-                .await?,
-        ],
+        } => {
+            let png = read(&image)?;
+            let pin = admin_pin(app)?;
+            vec![
+                core.replace_seal_image(&enterprise_id, &seal_id, png, &pin)
+                    .await?,
+            ]
+        }
         Seals::Image {
             enterprise_id,
             seal_id,

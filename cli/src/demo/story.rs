@@ -358,11 +358,16 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "The admin grants {STAFF_NAME}'s enterprise certificate for the demo platform"
     ));
     let grant = admin
-        .add_grant(&enterprise_id, &account_id(&staff)?, &world.platform_id)
+        .add_grant(
+            &enterprise_id,
+            &account_id(&staff)?,
+            &world.platform_id,
+            PIN,
+        )
         .await?;
     j.note(format!("grant {} on {}", grant.id, grant.platform_name));
     let seal = admin
-        .add_seal(&enterprise_id, "投标专用章", seal_png()?)
+        .add_seal(&enterprise_id, "投标专用章", seal_png()?, PIN)
         .await?;
     j.note(format!(
         "the admin adds the seal {} ({})",
@@ -623,7 +628,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.begin(format!(
         "The admin revokes the grant: the platform refuses {STAFF_NAME}'s signature"
     ));
-    admin.revoke_grant(&enterprise_id, &grant.id).await?;
+    admin.revoke_grant(&enterprise_id, &grant.id, PIN).await?;
     let second_verified_after_revoke = browser2.verify(&second.bid.id).await?;
     expect(
         !second_verified_after_revoke.valid,

@@ -2,11 +2,19 @@
 //! requests, 转授管理员), 变更企业信息, 印章管理 (seals), 授权管理 (grants of a member's
 //! certificate for a platform) and 专区 (zones). The server checks the caller is the admin of
 //! *that* enterprise; a staff member gets `ErrorCode::NotAdmin`.
+//!
+//! Transferring the admin role, removing staff, adding or replacing seals and changing
+//! grants take the admin's PIN (ADR 0018): the phone co-signs the server's challenge naming
+//! exactly that action (the mechanism of 注销) and sends the finished session with the
+//! action, so a stolen login token alone cannot do them.
 
 use super::{id_segment, query_value};
-use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use crate::i18n::Text;
+use crate::wallet::StoredCert;
+use crate::{Bidkey, now};
+use bidkey_crypto::sm2::{DEFAULT_ID, message_digest};
+use bidkey_protocol::cosign::{AdminAction, CosignPurpose, confirm_challenge};
 use bidkey_protocol::enterprises::*;
 use bidkey_protocol::orders::Application;
 use bidkey_protocol::platforms::*;
@@ -97,6 +105,70 @@ fn check_seal_name(name: &str) -> Result<String> {
     }
 }
 
+/// The SM3 (hex) of a seal image, as a PIN confirmation names it.
+fn image_sm3(png: &[u8]) -> String {
+    hex::encode(bidkey_crypto::sm3::sm3(png))
+}
+
+/// The signing certificate whose PIN confirms an admin action in `enterprise_id`: the
+/// enterprise's own first, then another enterprise's, then a personal one; the newest of each.
+fn confirming_cert(certs: Vec<StoredCert>, enterprise_id: &str, at: i64) -> Option<StoredCert> {
+    let mut usable: Vec<StoredCert> = certs
+        .into_iter()
+        .filter(|c| {
+            c.usage == "signing" && c.status == "valid" && c.not_before <= at && at < c.not_after
+        })
+        .collect();
+    usable.sort_by_key(|c| {
+        (
+            c.enterprise_id.as_deref() != Some(enterprise_id),
+            c.enterprise_id.is_none(),
+            -c.not_after,
+        )
+    });
+    usable.into_iter().next()
+}
+
+/// PIN confirmation of admin actions (ADR 0018).
+impl Bidkey {
+    /// Confirm `action` with the PIN: co-sign the server's challenge for it (checked to name
+    /// exactly this action) and return the finished session's id (hex) to send with it. A
+    /// wrong PIN is [`CoreError::WrongPin`] and nothing is confirmed.
+    async fn confirm_action(&self, action: &AdminAction, pin: &str) -> Result<String> {
+        self.require_login()?;
+        crate::wallet::check_pin(pin)?;
+        let cert = confirming_cert(self.wallet.certs()?, action.enterprise_id(), now())
+            .ok_or_else(|| {
+                CoreError::NotFound("a valid signing certificate to confirm with".into())
+            })?;
+        let share = self
+            .wallet
+            .share_with_pin(&cert.serial, pin, self.pin_kdf)?;
+        let session = self
+            .open_cosign_session_for(&cert.serial, CosignPurpose::Confirm, Some(action.clone()))
+            .await?;
+        let sid = hex::encode(&session.session_id);
+        // The phone signs only the challenge it expects for this action, never another.
+        let challenge = confirm_challenge(&cert.serial, &sid, action);
+        if session.challenge.as_deref() != Some(challenge.as_slice()) {
+            return Err(CoreError::Crypto(
+                "the server's confirmation challenge does not name this action".into(),
+            ));
+        }
+        let public = self.public_key_of(&cert.serial)?;
+        let e = message_digest(&public, DEFAULT_ID, &challenge)?;
+        self.co_sign_digest(
+            &cert.serial,
+            &share,
+            &e,
+            CosignPurpose::Confirm,
+            Some(session),
+        )
+        .await?;
+        Ok(sid)
+    }
+}
+
 /// 人员管理.
 impl Bidkey {
     /// The live members, admin first.
@@ -131,13 +203,29 @@ impl Bidkey {
             .await
     }
 
-    /// Remove a staff member: their enterprise certificates and grants are revoked.
-    pub async fn remove_staff(&self, enterprise_id: &str, account_id: &str) -> Result<Removed> {
+    /// Remove a staff member, confirmed with the admin's PIN: their enterprise certificates
+    /// and grants are revoked.
+    pub async fn remove_staff(
+        &self,
+        enterprise_id: &str,
+        account_id: &str,
+        pin: &str,
+    ) -> Result<Removed> {
         self.require_login()?;
         let eid = id_segment(enterprise_id, "enterprise")?;
         let aid = id_segment(account_id, "account")?;
+        let action = AdminAction::RemoveStaff {
+            enterprise_id: eid.to_owned(),
+            account_id: aid.to_owned(),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
         self.api
-            .delete(&format!("/v1/enterprises/{eid}/members/{aid}"))
+            .call_confirmed(
+                reqwest::Method::DELETE,
+                &format!("/v1/enterprises/{eid}/members/{aid}"),
+                None::<&()>,
+                &confirmation,
+            )
             .await
     }
 
@@ -199,22 +287,30 @@ impl Bidkey {
             .await
     }
 
-    /// 转授管理员: a staff member becomes the admin and the caller staff. Answers the
-    /// member list as the new admin sees it.
+    /// 转授管理员, confirmed with the admin's PIN: a staff member becomes the admin and the
+    /// caller staff. Answers the member list as the new admin sees it.
     pub async fn transfer_admin(
         &self,
         enterprise_id: &str,
         to_account_id: &str,
+        pin: &str,
     ) -> Result<Vec<Member>> {
         self.require_login()?;
         let eid = id_segment(enterprise_id, "enterprise")?;
         let to = id_segment(to_account_id, "account")?;
+        let action = AdminAction::TransferAdmin {
+            enterprise_id: eid.to_owned(),
+            to_account_id: to.to_owned(),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
         self.api
-            .post(
+            .call_confirmed(
+                reqwest::Method::POST,
                 &format!("/v1/enterprises/{eid}/transfer-admin"),
-                &TransferAdminRequest {
+                Some(&TransferAdminRequest {
                     account_id: to.to_owned(),
-                },
+                }),
+                &confirmation,
             )
             .await
     }
@@ -274,20 +370,33 @@ impl Bidkey {
         self.api.get(&format!("/v1/enterprises/{eid}/seals")).await
     }
 
-    /// 新增印章 from a PNG.
-    pub async fn add_seal(&self, enterprise_id: &str, name: &str, png: Vec<u8>) -> Result<Seal> {
+    /// 新增印章 from a PNG, confirmed with the admin's PIN.
+    pub async fn add_seal(
+        &self,
+        enterprise_id: &str,
+        name: &str,
+        png: Vec<u8>,
+        pin: &str,
+    ) -> Result<Seal> {
         self.require_login()?;
         let eid = id_segment(enterprise_id, "enterprise")?;
         let name = check_seal_name(name)?;
         check_seal_png(&png)?;
+        let action = AdminAction::AddSeal {
+            enterprise_id: eid.to_owned(),
+            image_sm3: image_sm3(&png),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
         self.api
-            .post(
+            .call_confirmed(
+                reqwest::Method::POST,
                 &format!("/v1/enterprises/{eid}/seals"),
-                &NewSeal {
+                Some(&NewSeal {
                     name,
                     image: png,
                     idempotency_key: crate::api::idempotency_key()?,
-                },
+                }),
+                &confirmation,
             )
             .await
     }
@@ -311,23 +420,35 @@ impl Bidkey {
         .await
     }
 
-    /// Replace a seal's image with another PNG.
+    /// Replace a seal's image with another PNG, confirmed with the admin's PIN.
     pub async fn replace_seal_image(
         &self,
         enterprise_id: &str,
         seal_id: &str,
         png: Vec<u8>,
+        pin: &str,
     ) -> Result<Seal> {
+        self.require_login()?;
         check_seal_png(&png)?;
-        self.update_seal(
-            enterprise_id,
-            seal_id,
-            SealUpdate {
-                name: None,
-                image: Some(png),
-            },
-        )
-        .await
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let sid = id_segment(seal_id, "seal")?;
+        let action = AdminAction::ReplaceSeal {
+            enterprise_id: eid.to_owned(),
+            seal_id: sid.to_owned(),
+            image_sm3: image_sm3(&png),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
+        self.api
+            .call_confirmed(
+                reqwest::Method::PUT,
+                &format!("/v1/enterprises/{eid}/seals/{sid}"),
+                Some(&SealUpdate {
+                    name: None,
+                    image: Some(png),
+                }),
+                &confirmation,
+            )
+            .await
     }
 
     async fn update_seal(
@@ -369,24 +490,33 @@ impl Bidkey {
 
 /// 授权管理 and 专区.
 impl Bidkey {
-    /// Allow a member's enterprise certificate on a platform.
+    /// Allow a member's enterprise certificate on a platform, confirmed with the admin's PIN.
     pub async fn add_grant(
         &self,
         enterprise_id: &str,
         account_id: &str,
         platform_id: &str,
+        pin: &str,
     ) -> Result<Grant> {
         self.require_login()?;
         let eid = id_segment(enterprise_id, "enterprise")?;
         let account_id = id_segment(account_id, "account")?;
         let platform_id = id_segment(platform_id, "platform")?;
+        let action = AdminAction::AddGrant {
+            enterprise_id: eid.to_owned(),
+            account_id: account_id.to_owned(),
+            platform_id: platform_id.to_owned(),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
         self.api
-            .post(
+            .call_confirmed(
+                reqwest::Method::POST,
                 &format!("/v1/enterprises/{eid}/grants"),
-                &GrantRequest {
+                Some(&GrantRequest {
                     account_id: account_id.to_owned(),
                     platform_id: platform_id.to_owned(),
-                },
+                }),
+                &confirmation,
             )
             .await
     }
@@ -401,13 +531,28 @@ impl Bidkey {
             .await
     }
 
-    /// Revoke a grant.
-    pub async fn revoke_grant(&self, enterprise_id: &str, grant_id: &str) -> Result<Grant> {
+    /// Revoke a grant, confirmed with the admin's PIN.
+    pub async fn revoke_grant(
+        &self,
+        enterprise_id: &str,
+        grant_id: &str,
+        pin: &str,
+    ) -> Result<Grant> {
         self.require_login()?;
         let eid = id_segment(enterprise_id, "enterprise")?;
         let gid = id_segment(grant_id, "grant")?;
+        let action = AdminAction::RevokeGrant {
+            enterprise_id: eid.to_owned(),
+            grant_id: gid.to_owned(),
+        };
+        let confirmation = self.confirm_action(&action, pin).await?;
         self.api
-            .delete(&format!("/v1/enterprises/{eid}/grants/{gid}"))
+            .call_confirmed(
+                reqwest::Method::DELETE,
+                &format!("/v1/enterprises/{eid}/grants/{gid}"),
+                None::<&()>,
+                &confirmation,
+            )
             .await
     }
 
@@ -450,6 +595,45 @@ impl Bidkey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn cert(serial: &str, enterprise: Option<&str>, not_after: i64) -> StoredCert {
+        StoredCert {
+            serial: serial.into(),
+            pair_id: "p".into(),
+            usage: "signing".into(),
+            enterprise_id: enterprise.map(str::to_owned),
+            enterprise_name: None,
+            subject: String::new(),
+            der: vec![],
+            not_before: 0,
+            not_after,
+            status: "valid".into(),
+        }
+    }
+
+    #[test]
+    fn the_enterprises_own_certificate_confirms_first() {
+        let certs = || {
+            vec![
+                cert("personal", None, 300),
+                cert("other", Some("e2"), 300),
+                cert("own-old", Some("e1"), 200),
+                cert("own", Some("e1"), 250),
+            ]
+        };
+        let pick = |eid| confirming_cert(certs(), eid, 100).map(|c| c.serial);
+        assert_eq!(pick("e1").as_deref(), Some("own"));
+        assert_eq!(pick("e3").as_deref(), Some("other"));
+        let mut expired = cert("own", Some("e1"), 50);
+        expired.status = "valid".into();
+        assert_eq!(
+            confirming_cert(vec![expired, cert("personal", None, 300)], "e1", 100)
+                .map(|c| c.serial)
+                .as_deref(),
+            Some("personal")
+        );
+        assert!(confirming_cert(vec![], "e1", 100).is_none());
+    }
 
     #[test]
     fn seal_images_are_png() {

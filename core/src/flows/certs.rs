@@ -126,6 +126,16 @@ impl Bidkey {
         serial: &str,
         purpose: CosignPurpose,
     ) -> Result<cosign::Session> {
+        self.open_cosign_session_for(serial, purpose, None).await
+    }
+
+    /// A co-signing session; for `confirm`, naming the admin action (ADR 0018).
+    pub(crate) async fn open_cosign_session_for(
+        &self,
+        serial: &str,
+        purpose: CosignPurpose,
+        confirm: Option<cosign::AdminAction>,
+    ) -> Result<cosign::Session> {
         let Some(held) = self.wallet.share_meta(serial)? else {
             return Err(self.wallet.missing_key(serial)?);
         };
@@ -136,6 +146,7 @@ impl Bidkey {
                     serial: serial.to_owned(),
                     purpose,
                     pair_id: Some(held.pair_id),
+                    confirm,
                 },
             )
             .await

@@ -6,6 +6,7 @@
 //! session is accepted once (`open → answered → done`, or `failed`). Wrong PINs are counted
 //! per certificate pair ([`pin`]).
 
+pub mod confirm;
 pub mod keys;
 pub mod pin;
 
@@ -156,7 +157,10 @@ async fn open_session(
             // envelopes that deliver the escrowed encryption keys); encryption keys decrypt.
             let signing = key.usage == CertUsage::Signing;
             let fits = match req.purpose {
-                CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::KeyDelivery => signing,
+                CosignPurpose::Sign
+                | CosignPurpose::Revoke
+                | CosignPurpose::Confirm
+                | CosignPurpose::KeyDelivery => signing,
                 CosignPurpose::Decrypt => !signing,
             };
             if !fits {
@@ -167,13 +171,26 @@ async fn open_session(
             }
             keys::check_usable(tx, &key.pair_id, now, req.purpose == CosignPurpose::Revoke)?;
             pin::check_not_locked(tx, &key.pair_id)?;
-            let (challenge, digest) = if req.purpose == CosignPurpose::Revoke {
-                let challenge = revoke_challenge(&key.cert_serial, &sid_hex);
-                let public = Sm2PublicKey::from_sec1(&key.public_key)?;
-                let e = message_digest(&public, DEFAULT_ID, &challenge)?;
-                (Some(challenge), Some(e.to_vec()))
-            } else {
-                (None, None)
+            // Revoke and confirm sign a challenge of the server's; only confirm names an
+            // admin action (ADR 0018).
+            let challenge = match (req.purpose, &req.confirm) {
+                (CosignPurpose::Revoke, None) => {
+                    Some(revoke_challenge(&key.cert_serial, &sid_hex))
+                }
+                (CosignPurpose::Confirm, Some(action)) => Some(
+                    bidkey_protocol::cosign::confirm_challenge(&key.cert_serial, &sid_hex, action),
+                ),
+                (CosignPurpose::Confirm, None) | (_, Some(_)) => {
+                    return Err(ErrorCode::BadRequest.into());
+                }
+                _ => None,
+            };
+            let digest = match &challenge {
+                Some(c) => {
+                    let public = Sm2PublicKey::from_sec1(&key.public_key)?;
+                    Some(message_digest(&public, DEFAULT_ID, c)?.to_vec())
+                }
+                None => None,
             };
             tx.execute(
                 "INSERT INTO cosign_sessions (id, key_id, account_id, device_id, purpose, challenge, digest, status, created_at, expires_at) \
@@ -307,7 +324,10 @@ async fn sign(
 ) -> Result<Json<wire::SignResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
     let (s, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        matches!(p, CosignPurpose::Sign | CosignPurpose::Revoke)
+        matches!(
+            p,
+            CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::Confirm
+        )
     })
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
@@ -394,10 +414,10 @@ async fn sign_finish(
                 now,
                 Event {
                     actor: &account,
-                    action: if purpose == CosignPurpose::Revoke {
-                        "cosign.signed_revocation"
-                    } else {
-                        "cosign.signed"
+                    action: match purpose {
+                        CosignPurpose::Revoke => "cosign.signed_revocation",
+                        CosignPurpose::Confirm => "cosign.signed_confirmation",
+                        _ => "cosign.signed",
                     },
                     target: Some(&serial),
                     ..Default::default()

@@ -16,6 +16,7 @@ use crate::accounts::account_by_phone;
 use crate::applications::{self, Application, NewApplication};
 use crate::audit::{self, Event};
 use crate::auth::AuthUser;
+use crate::cosign::confirm::Confirmation;
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::idempotency::{self, check_key};
@@ -26,7 +27,9 @@ use crate::state::AppState;
 use crate::util::{mask_phone, valid_phone};
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
+use axum::http::HeaderMap;
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::AdminAction;
 use bidkey_protocol::enterprises::{
     ChangeInfoRequest, EnterpriseInfo, InviteRequest, Member, Message, Removed,
     TransferAdminRequest,
@@ -421,34 +424,61 @@ pub async fn invite(
     Ok(Json(out))
 }
 
+/// Removing staff needs the admin's PIN (ADR 0018).
 pub async fn remove(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path((eid, account_id)): Path<(String, String)>,
 ) -> Result<Json<Removed>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
-        .write(move |tx| remove_member(tx, now, &user.account_id, &ip, &eid, &account_id))
+        .write(move |tx| {
+            let removed = remove_member(tx, now, &user.account_id, &ip, &eid, &account_id)?;
+            // Spent last, in the same transaction: without it nothing above is kept, and the
+            // caller's other mistakes (not admin, not a member) are reported first.
+            confirmation.spend(
+                tx,
+                now,
+                &AdminAction::RemoveStaff {
+                    enterprise_id: eid.clone(),
+                    account_id: account_id.clone(),
+                },
+            )?;
+            Ok::<_, ServerError>(removed)
+        })
         .await?;
     Ok(Json(out))
 }
 
+/// 转授管理员 needs the admin's PIN (ADR 0018).
 pub async fn transfer(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     user: AuthUser,
+    headers: HeaderMap,
     Path(eid): Path<String>,
     Json(req): Json<TransferAdminRequest>,
 ) -> Result<Json<Vec<Member>>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
+    let confirmation = Confirmation::of(&user, &headers);
     let out = st
         .db
         .write(move |tx| {
             transfer_admin(tx, now, &user.account_id, &ip, &eid, &req.account_id)?;
+            confirmation.spend(
+                tx,
+                now,
+                &AdminAction::TransferAdmin {
+                    enterprise_id: eid.clone(),
+                    to_account_id: req.account_id.clone(),
+                },
+            )?;
             // The caller is staff now; answer with the list as the new admin sees it.
             list_members(tx, &req.account_id, &eid)
         })

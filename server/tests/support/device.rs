@@ -309,9 +309,47 @@ pub async fn open_session_in(
             serial: serial.into(),
             purpose,
             pair_id: pair_id.map(str::to_owned),
+            confirm: None,
         },
     )
     .await
+}
+
+/// Confirm `action` with the PIN (ADR 0018): open a `confirm` session for it, co-sign the
+/// server's challenge with `share`, and return the session id (hex) for the action's
+/// `x-bidkey-confirmation` header.
+pub async fn confirmation(c: &Client, w: &Wallet, action: cw::AdminAction) -> String {
+    confirmation_with(c, w, &w.signing_share, action)
+        .await
+        .expect("confirmed")
+}
+
+/// [`confirmation`] with a given share (a wrong one: a wrong PIN).
+pub async fn confirmation_with(
+    c: &Client,
+    w: &Wallet,
+    share: &DeviceShare,
+    action: cw::AdminAction,
+) -> Answer<String> {
+    let s: cw::Session = c
+        .post(
+            "/v1/cosign/sessions",
+            &cw::OpenSession {
+                serial: w.signing_serial(),
+                purpose: CosignPurpose::Confirm,
+                pair_id: None,
+                confirm: Some(action),
+            },
+        )
+        .await?;
+    let challenge = s.challenge.clone().expect("challenge");
+    co_sign_in(c, &s, share, &w.signing_public, &challenge).await?;
+    Ok(hex::encode(&s.session_id))
+}
+
+/// A client that confirms `action` with the PIN: `c` with the confirmation's header.
+pub async fn confirmed(c: &Client, w: &Wallet, action: cw::AdminAction) -> Client {
+    c.confirming(&confirmation(c, w, action).await)
 }
 
 /// Co-sign `msg` (default SM2 ID) with the signing key; the server releases the checked

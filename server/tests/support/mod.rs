@@ -31,6 +31,8 @@ pub struct Client {
     pub base: String,
     pub http: reqwest::Client,
     pub token: Option<String>,
+    /// A PIN confirmation (`x-bidkey-confirmation`) sent with every request (ADR 0018).
+    pub confirmation: Option<String>,
 }
 
 pub type Answer<T> = Result<T, (u16, ErrorBody)>;
@@ -41,6 +43,7 @@ impl Client {
             base: server.url(),
             http: reqwest::Client::new(),
             token: None,
+            confirmation: None,
         }
     }
 
@@ -49,12 +52,27 @@ impl Client {
             base: self.base.clone(),
             http: self.http.clone(),
             token: Some(token.to_owned()),
+            confirmation: self.confirmation.clone(),
+        }
+    }
+
+    /// The same client, sending `session_hex` as its PIN confirmation (ADR 0018).
+    pub fn confirming(&self, session_hex: &str) -> Self {
+        Client {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            token: self.token.clone(),
+            confirmation: Some(session_hex.to_owned()),
         }
     }
 
     async fn send<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Answer<T> {
         let req = match &self.token {
             Some(t) => req.bearer_auth(t),
+            None => req,
+        };
+        let req = match &self.confirmation {
+            Some(c) => req.header(bidkey_protocol::cosign::CONFIRMATION_HEADER, c),
             None => req,
         };
         let resp = req.send().await.expect("server reachable");

@@ -144,18 +144,19 @@ fun main(args: Array<String>) {
             enterprise.loadMessages().join()
             expect(enterprise.messages.value.isNotEmpty()) { "no messages" }
         }
-        step("admin view model: staff and seals of the new enterprise") {
+        step("admin view model: staff of the new enterprise; a seal needs a certificate's PIN") {
             val admin = AdminViewModel(bidkey, scope, lang, enterprise.mine.value.single().id)
             admin.load().join()
             expect(admin.staff.value.single().role == Role.ADMIN) { "${admin.staff.value}" }
-            admin.addSeal("公章", sealPng()).join()
-            expect(admin.seals.value.single().name == "公章") { "${admin.error.value}" }
+            admin.addSeal("公章", sealPng(), pin).join()
+            expect(admin.error.value != null && admin.seals.value.isEmpty()) { "a seal without a certificate: ${admin.error.value}" }
             admin.invite("12345").join()
             expect(admin.error.value?.action == ErrorAction.FIX_INPUT) { "${admin.error.value}" }
             admin.changeInfo(null, "王五").join()
             expect(admin.infoWarning() == "CA证书一经变更，不能恢复。") { "${admin.infoWarning()}" }
         }
-        step("platforms nearest first, the chosen one remembered; zone and grants per platform") {
+        var nearId: String? = null
+        step("platforms nearest first, the chosen one remembered; a zone per platform") {
             val eid = enterprise.mine.value.single().id
             val far = server.platform("北京市公共资源交易平台", "https://bj.example.cn", 39.9, 116.4, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
             val near = server.platform("重庆市公共资源交易平台", "https://cq.example.cn", 29.56, 106.55, "91500000MA5U8XGQ8Q", "重庆比德科技有限公司")
@@ -167,15 +168,7 @@ fun main(args: Array<String>) {
             val admin = AdminViewModel(bidkey, scope, lang, eid)
             admin.bindZone(near).join()
             expect(admin.zones.value.single().platformId == near) { "${admin.error.value} ${admin.zones.value}" }
-            val me = settings.account.value!!.id
-            admin.grant(me, near).join()
-            val granted = admin.grants.value.single()
-            expect(granted.platformId == near && granted.revokedAt == null) { "${admin.error.value} $granted" }
-            admin.revokeGrant(granted.id).join()
-            admin.loadGrants(near).join()
-            expect(admin.grants.value.isEmpty()) { "revoked grant still listed: ${admin.grants.value}" }
-            admin.loadGrants(near, includeRevoked = true).join()
-            expect(admin.grants.value.single().revokedAt != null) { "history: ${admin.grants.value}" }
+            nearId = near
             settings.clearPlatform().join()
             expect(settings.currentPlatform.value == null && bidkey.currentPlatform() == null) { "platform kept" }
         }
@@ -202,6 +195,23 @@ fun main(args: Array<String>) {
             certs.changePin("111111", "222222").join()
             expect(certs.error.value?.message == "Wrong PIN. 3 tries left.") { "${certs.error.value}" }
             expect(certs.revokeWarning().startsWith("A revoked certificate")) { certs.revokeWarning() }
+        }
+        step("admin view model with the PIN: a seal, a grant per platform and its revocation") {
+            val near = nearId!!
+            val admin = AdminViewModel(bidkey, scope, lang, enterprise.mine.value.single().id)
+            admin.addSeal("公章", sealPng(), pin).join()
+            expect(admin.seals.value.single().name == "公章") { "${admin.error.value}" }
+            val me = settings.account.value!!.id
+            admin.grant(me, near, "000000").join()
+            expect(admin.error.value?.action == ErrorAction.PIN_AGAIN && admin.grants.value.isEmpty()) { "${admin.error.value}" }
+            admin.grant(me, near, pin).join()
+            val granted = admin.grants.value.single()
+            expect(granted.platformId == near && granted.revokedAt == null) { "${admin.error.value} $granted" }
+            admin.revokeGrant(granted.id, pin).join()
+            admin.loadGrants(near).join()
+            expect(admin.grants.value.isEmpty()) { "revoked grant still listed: ${admin.grants.value}" }
+            admin.loadGrants(near, includeRevoked = true).join()
+            expect(admin.grants.value.single().revokedAt != null) { "history: ${admin.grants.value}" }
         }
         val scan = ScanViewModel(bidkey, scope, lang)
         step("scan view model: a platform's login request, its page, a wrong then the right PIN") {

@@ -49,8 +49,9 @@ class AdminViewModel(
         _joinRequests.value = bidkey.joinRequests(enterpriseId)
     }
 
-    fun remove(accountId: String) = run {
-        bidkey.removeStaff(enterpriseId, accountId)
+    /** Removing staff, like every change of the role, grants and seal images, takes the admin's PIN (ADR 0018). */
+    fun remove(accountId: String, pin: String) = run {
+        bidkey.removeStaff(enterpriseId, accountId, pin)
         _staff.value = bidkey.staff(enterpriseId)
     }
 
@@ -64,7 +65,7 @@ class AdminViewModel(
         _joinRequests.value = bidkey.joinRequests(enterpriseId)
     }
 
-    fun transferAdmin(toAccountId: String) = run { _staff.value = bidkey.transferAdmin(enterpriseId, toAccountId) }
+    fun transferAdmin(toAccountId: String, pin: String) = run { _staff.value = bidkey.transferAdmin(enterpriseId, toAccountId, pin) }
 
     fun changeInfo(name: String?, legalRep: String?) = run {
         _infoChange.value = bidkey.changeEnterpriseInfo(enterpriseId, name?.ifBlank { null }, legalRep?.ifBlank { null })
@@ -77,18 +78,18 @@ class AdminViewModel(
         _grants.value = bidkey.grants(enterpriseId, GrantFilter(platformId = platformId, includeRevoked = includeRevoked))
     }
 
-    fun grant(accountId: String, platformId: String) = run {
-        bidkey.addGrant(enterpriseId, accountId, platformId)
+    fun grant(accountId: String, platformId: String, pin: String) = run {
+        bidkey.addGrant(enterpriseId, accountId, platformId, pin)
         _grants.value = bidkey.grants(enterpriseId, GrantFilter(platformId = platformId))
     }
 
-    fun revokeGrant(grantId: String) = run {
-        bidkey.revokeGrant(enterpriseId, grantId)
+    fun revokeGrant(grantId: String, pin: String) = run {
+        bidkey.revokeGrant(enterpriseId, grantId, pin)
         _grants.value = bidkey.grants(enterpriseId, GrantFilter())
     }
 
-    fun addSeal(name: String, png: ByteArray) = run {
-        bidkey.addSeal(enterpriseId, name, png)
+    fun addSeal(name: String, png: ByteArray, pin: String) = run {
+        bidkey.addSeal(enterpriseId, name, png, pin)
         _seals.value = bidkey.seals(enterpriseId)
     }
 
@@ -97,8 +98,8 @@ class AdminViewModel(
         _seals.value = bidkey.seals(enterpriseId)
     }
 
-    fun replaceSealImage(sealId: String, png: ByteArray) = run {
-        bidkey.replaceSealImage(enterpriseId, sealId, png)
+    fun replaceSealImage(sealId: String, png: ByteArray, pin: String) = run {
+        bidkey.replaceSealImage(enterpriseId, sealId, png, pin)
         _seals.value = bidkey.seals(enterpriseId)
     }
 

@@ -15,7 +15,11 @@ import cn.bidkey.shared.AdminViewModel
 import cn.bidkey.shared.Format
 import uniffi.bidkey.Role
 
-/** 企业管理 for the admin: 人员管理, 加入申请, 转授管理员, 授权管理 per platform, 印章, 专区, 变更信息. */
+/**
+ * 企业管理 for the admin: 人员管理, 加入申请, 转授管理员, 授权管理 per platform, 印章, 专区, 变更信息.
+ * Transferring the role, removing staff, grants and adding seals ask the admin's PIN on the PIN pad
+ * (ADR 0018).
+ */
 @Composable
 fun AdminScreen(vm: AdminViewModel, w: Words) {
     val context = LocalContext.current
@@ -29,9 +33,13 @@ fun AdminScreen(vm: AdminViewModel, w: Words) {
     var sealName by remember { mutableStateOf("") }
     var platformId by remember { mutableStateOf("") }
     var newName by remember { mutableStateOf("") }
+    // The admin action waiting for the PIN (the PIN pad's title and what to do with the PIN).
+    var pinFor by remember { mutableStateOf<Pair<String, (String) -> Unit>?>(null) }
+    val askPin = { then: (String) -> Unit -> pinFor = w("管理员证书密码", "Admin PIN") to { pin: String -> then(pin); pinFor = null } }
     val pickSeal = rememberLauncherForActivityResult(ActivityResultContracts.GetContent()) { uri ->
-        uri?.let { context.contentResolver.openInputStream(it)?.use { s -> vm.addSeal(sealName, s.readBytes()) } }
+        uri?.let { context.contentResolver.openInputStream(it)?.use { s -> val png = s.readBytes(); askPin { pin -> vm.addSeal(sealName, png, pin) } } }
     }
+    pinFor?.let { (title, then) -> PinPadDialog(title, w, onPin = then, onCancel = { pinFor = null }) }
     LaunchedEffect(vm.enterpriseId) {
         vm.load()
         vm.loadGrants()
@@ -45,9 +53,9 @@ fun AdminScreen(vm: AdminViewModel, w: Words) {
                     supportingContent = { Text(Format.role(m.role, w.lang) + " · " + m.phoneMasked) },
                     trailingContent = {
                         if (m.role == Role.STAFF) Row {
-                            TextButton(onClick = { vm.transferAdmin(m.accountId) }) { Text(w("转授管理员", "Make admin")) }
-                            TextButton(onClick = { vm.remove(m.accountId) }) { Text(w("移除", "Remove")) }
-                            if (platformId.isNotBlank()) TextButton(onClick = { vm.grant(m.accountId, platformId) }) { Text(w("授权", "Grant")) }
+                            TextButton(onClick = { askPin { pin -> vm.transferAdmin(m.accountId, pin) } }) { Text(w("转授管理员", "Make admin")) }
+                            TextButton(onClick = { askPin { pin -> vm.remove(m.accountId, pin) } }) { Text(w("移除", "Remove")) }
+                            if (platformId.isNotBlank()) TextButton(onClick = { askPin { pin -> vm.grant(m.accountId, platformId, pin) } }) { Text(w("授权", "Grant")) }
                         }
                     },
                 )
@@ -82,7 +90,7 @@ fun AdminScreen(vm: AdminViewModel, w: Words) {
                 ListItem(
                     headlineContent = { Text((g.realName ?: g.accountId) + " → " + g.platformName) },
                     supportingContent = { Text(Format.time(g.createdAt) + (g.revokedAt?.let { " · " + w("已撤销", "revoked") } ?: "")) },
-                    trailingContent = { if (g.revokedAt == null) TextButton(onClick = { vm.revokeGrant(g.id) }) { Text(w("撤销", "Revoke")) } },
+                    trailingContent = { if (g.revokedAt == null) TextButton(onClick = { askPin { pin -> vm.revokeGrant(g.id, pin) } }) { Text(w("撤销", "Revoke")) } },
                 )
             }
             item { Text(w("印章管理", "Seals"), style = MaterialTheme.typography.titleMedium) }
