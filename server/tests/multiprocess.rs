@@ -28,6 +28,7 @@ async fn two_servers_share_one_postgres() {
         base: two.url(),
         http: c1.http.clone(),
         token: c1.token.clone(),
+        confirmation: None,
     };
     real_named(&c2, "赵六", "110101199003074514").await;
     let app: Application = c1
@@ -76,6 +77,7 @@ async fn two_servers_share_one_postgres() {
                 base,
                 http: reqwest::Client::new(),
                 token: None,
+                confirmation: None,
             };
             c.post::<_, SendSmsResponse>(
                 "/v1/sms/send",

@@ -840,6 +840,7 @@ async fn sessions_and_inbox(store: Store) {
         base: alice.base.clone(),
         http: alice.http.clone(),
         token: alice.token.clone(),
+        confirmation: None,
     };
     let relay = server.running.state.relay.clone();
     relay.set_recheck(Duration::from_secs(3600));
