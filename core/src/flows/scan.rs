@@ -130,6 +130,10 @@ fn auto_confirm_until(session_expires_at: i64, now: i64, max: i64) -> i64 {
 }
 
 const CA_CACHE_KEY: &str = "ca_chain";
+/// Wallet meta key prefix of a session's reply key (sealed by the device keystore), so a
+/// session outlives the process that opened it (the CLI runs one per command; the app
+/// restarts): `expires_at:hex(sealed key)`.
+const SESSION_KEY_PREFIX: &str = "scan_session_key:";
 
 impl Bidkey {
     /// Read a scanned QR code and fetch and verify its request; nothing is signed yet.
@@ -219,6 +223,8 @@ impl Bidkey {
         let sid = crate::flows::id_segment(session_id, "session_id")?;
         lock(&self.scan.auto).remove(sid);
         lock(&self.scan.sessions).remove(sid);
+        self.wallet
+            .delete_meta(&format!("{SESSION_KEY_PREFIX}{sid}"))?;
         let _: serde_json::Value = self
             .api
             .delete(&format!("/v1/relay/sessions/{sid}"))
@@ -284,6 +290,10 @@ impl Bidkey {
             .get(&item.session_id)
             .map(|s| (Some(s.opened_by.clone()), s.reply_key.clone()))
             .unwrap_or_default();
+        let session_key = match session_key {
+            Some(k) => Some(k),
+            None => self.stored_session_key(&item.session_id)?,
+        };
         check_session_request(&item.session_id, opened_by.as_ref(), &body, &platform)?;
         let view = self
             .remember_scan(body.clone(), name, platform.clone(), session_key.clone())
@@ -429,15 +439,19 @@ impl Bidkey {
                 expires_at: now() + ttl,
                 auto_confirm,
             };
+            let session_key = to
+                .reply_key
+                .map(|k| scan_crypto::session_reply_key(k, &grant.session_id))
+                .transpose()?;
+            if let Some(k) = &session_key {
+                self.keep_session_key(&grant.session_id, grant.expires_at, k)?;
+            }
             lock(&self.scan.sessions).insert(
                 grant.session_id.clone(),
                 OpenSession {
                     serial: serial.to_owned(),
                     opened_by: to.platform.clone(),
-                    reply_key: to
-                        .reply_key
-                        .map(|k| scan_crypto::session_reply_key(k, &grant.session_id))
-                        .transpose()?,
+                    reply_key: session_key,
                     expires_at: grant.expires_at,
                     auto_allowed: matches!(
                         body.action,
@@ -744,6 +758,40 @@ impl Bidkey {
             }
         }
         Ok(out)
+    }
+
+    /// Keep a session's reply key in the wallet, sealed by the device keystore, until the
+    /// session ends or expires.
+    fn keep_session_key(&self, session_id: &str, expires_at: i64, key: &[u8; 32]) -> Result<()> {
+        let sealed = self.wallet.seal(key)?;
+        self.wallet.set_meta(
+            &format!("{SESSION_KEY_PREFIX}{session_id}"),
+            &format!("{expires_at}:{}", hex::encode(sealed)),
+        )
+    }
+
+    /// The reply key of a session this wallet opened (in another process, or before a
+    /// restart); none once it expired.
+    fn stored_session_key(&self, session_id: &str) -> Result<Option<zeroize::Zeroizing<[u8; 32]>>> {
+        let name = format!("{SESSION_KEY_PREFIX}{session_id}");
+        let Some(value) = self.wallet.meta(&name)? else {
+            return Ok(None);
+        };
+        let bad = || CoreError::Storage("a stored session key is damaged".into());
+        let (expires_at, sealed) = value.split_once(':').ok_or_else(bad)?;
+        if expires_at.parse::<i64>().map_err(|_| bad())? <= now() {
+            self.wallet.delete_meta(&name)?;
+            return Ok(None);
+        }
+        let plain = self
+            .wallet
+            .open_sealed(&hex::decode(sealed).map_err(|_| bad())?)?;
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        if plain.len() != key.len() {
+            return Err(bad());
+        }
+        key.copy_from_slice(&plain);
+        Ok(Some(key))
     }
 
     fn pending(&self, request_id: &str) -> Result<Pending> {

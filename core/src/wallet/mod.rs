@@ -131,6 +131,13 @@ impl Wallet {
         })
     }
 
+    pub fn delete_meta(&self, key: &str) -> Result<()> {
+        self.with(|c| {
+            c.execute("DELETE FROM meta WHERE key = ?1", [key])
+                .map(|_| ())
+        })
+    }
+
     pub fn save_session(&self, s: &StoredSession) -> Result<()> {
         let sealed = self.seal(s.token.as_bytes())?;
         self.with(|c| {
