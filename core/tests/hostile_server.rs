@@ -111,3 +111,53 @@ async fn another_signature_back_from_finish_is_refused() {
         .expect_err("a swapped signature is refused");
     assert_eq!(err, CoreError::CosignerMisbehaved);
 }
+
+/// Issue 13 §7 (ADR 0018): a hostile server (or anything in between) answers the phone's
+/// `confirm` session for one admin action with the challenge of another (here: handing the
+/// admin role to the attacker). The phone builds the challenge it expects itself and signs
+/// nothing else: the PIN confirms no action it was not asked for, and `/v1/cosign/sign` is
+/// never called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_challenge_for_another_action_is_refused() {
+    use bidkey_protocol::cosign::{AdminAction, Session, confirm_challenge};
+    let server = TestServer::start(Store::Sqlite).await;
+    let serial: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+    let signed = Arc::new(AtomicBool::new(false));
+    let (s, sent) = (serial.clone(), signed.clone());
+    let proxy = TamperingProxy::start(&server.url(), move |path, body| {
+        let Some(serial) = s.lock().unwrap_or_else(PoisonError::into_inner).clone() else {
+            return;
+        };
+        if path == SIGN {
+            sent.store(true, Ordering::SeqCst);
+        }
+        if path != "/v1/cosign/sessions" {
+            return;
+        }
+        let Ok(mut session) = serde_json::from_slice::<Session>(body) else {
+            return;
+        };
+        if session.challenge.is_some() {
+            let other = AdminAction::TransferAdmin {
+                enterprise_id: "e1".into(),
+                to_account_id: "the-attacker".into(),
+            };
+            session.challenge = Some(confirm_challenge(
+                &serial,
+                &hex::encode(&session.session_id),
+                &other,
+            ));
+            *body = serde_json::to_vec(&session).expect("json");
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (phone, signing) = enrolled_behind(&server, &proxy, dir.path()).await;
+    *serial.lock().unwrap_or_else(PoisonError::into_inner) = Some(signing);
+    let err = phone
+        .add_seal("e1", "公章", bidkey_testkit::phones::png(64, 64), PIN)
+        .await
+        .expect_err("another action's challenge");
+    assert!(matches!(err, CoreError::Crypto(_)), "{err:?}");
+    assert!(!signed.load(Ordering::SeqCst), "the phone co-signed it");
+}

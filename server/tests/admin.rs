@@ -6,7 +6,7 @@
 mod support;
 
 use bidkey_protocol::ErrorCode;
-use bidkey_protocol::cosign::AdminAction;
+use bidkey_protocol::cosign::{self as cw, AdminAction, CosignPurpose};
 use bidkey_protocol::enterprises::*;
 use bidkey_protocol::orders::{Application, ApplicationKind, ReviewDecision, Status};
 use bidkey_protocol::platforms::{
@@ -791,4 +791,25 @@ async fn admin_actions_need_the_pin(store: Store) {
     assert_eq!(audit_names(&server, "remove_staff").await, 1);
     // Nothing was confirmed for the refused tries.
     assert_eq!(audit_names(&server, "transfer_admin").await, 0);
+
+    // A confirm session must name its action, and no other purpose may name one.
+    for (purpose, confirm) in [
+        (CosignPurpose::Confirm, None),
+        (CosignPurpose::Revoke, Some(other_of(""))),
+        (CosignPurpose::Sign, Some(other_of(""))),
+    ] {
+        let err = a
+            .post::<_, cw::Session>(
+                "/v1/cosign/sessions",
+                &cw::OpenSession {
+                    serial: w.signing_serial(),
+                    purpose,
+                    pair_id: None,
+                    confirm,
+                },
+            )
+            .await
+            .expect_err("refused");
+        assert_eq!(err.1.code, ErrorCode::BadRequest, "{purpose:?}");
+    }
 }
