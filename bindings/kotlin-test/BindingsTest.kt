@@ -5,7 +5,7 @@
 // status is non-zero when anything failed.
 
 import kotlinx.coroutines.runBlocking
-import uniffi.bidkey.*
+import cn.bidkey.core.*
 import java.nio.file.Files
 import kotlin.system.exitProcess
 
@@ -19,6 +19,7 @@ fun main(args: Array<String>) {
         // A low PIN KDF keeps the test quick; phones leave pinKdf unset.
         val config = BidkeyConfig(
             serverUrl = server.url,
+            trust = ServerTrust.LoopbackOnly,
             walletDir = walletDir.toString(),
             pinKdf = PinKdf(memoryKib = 256u, iterations = 1u, parallelism = 1u),
         )
@@ -196,6 +197,37 @@ fun main(args: Array<String>) {
             expect(done.kind == ScanKind.LOGIN && done.signatures == 1u && done.session == null) { "$done" }
             val result = server.scanResult(req.id)
             expect(result == "verified ${enrolled!!.signingSerial} -") { result }
+        }
+        step("same-device use: a bidkey:// link tapped on the phone is the QR code, verified as a scanned one") {
+            val req = server.loginRequest()
+            // A platform page may percent-encode the relay in the link it offers.
+            val relay = Regex("relay=([^&]*)").find(req.uri)!!.groupValues[1]
+            val link = req.uri.replace("relay=$relay", "relay=" + java.net.URLEncoder.encode(relay, "UTF-8"))
+            expect(link != req.uri) { "the link is not encoded: $link" }
+            expect(scanLinkUri(link) == req.uri) { "${scanLinkUri(link)} vs ${req.uri}" }
+            expect(scanLinkUri("https://evil.example/scan?v=1") == null) { "not a scan link" }
+            val view = bidkey.scanLink(link)
+            expect(view.requestId == req.id && view.verificationCode == req.code) { "$view" }
+            expect(view.pageZh.any { it == "校验码：${req.code}（请与平台页面核对）" }) { "${view.pageZh}" }
+            val done = bidkey.confirmScan(req.id, pin)
+            expect(done.kind == ScanKind.LOGIN) { "$done" }
+            expect(server.scanResult(req.id) == "verified ${enrolled!!.signingSerial} -") { "platform side" }
+            // A link whose request was tampered with fails the platform's signature check
+            // or the relay's code, exactly as a doctored QR code would.
+            val other = server.loginRequest()
+            val forged = other.uri.replace(Regex("code=[0-9a-f]{64}"), "code=" + "0".repeat(64))
+            try {
+                bidkey.scanLink(forged)
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.Server) {
+                expect(e.code.startsWith("scan_")) { e.code }
+            }
+            try {
+                bidkey.scanLink("bidkey://login?x=1")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+                expect(e.field == "qr") { e.field }
+            }
         }
         step("a request scanned after it expired is Server(scan_expired); a foreign relay is InvalidInput") {
             val req = server.loginRequest()

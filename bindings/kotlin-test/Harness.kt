@@ -3,7 +3,7 @@
 // (step/expect) whose counts the tests print as "N passed, M failed".
 
 import kotlinx.coroutines.runBlocking
-import uniffi.bidkey.*
+import cn.bidkey.core.*
 import java.awt.image.BufferedImage
 import java.io.BufferedReader
 import java.io.ByteArrayOutputStream

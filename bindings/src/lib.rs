@@ -44,6 +44,19 @@ impl Bidkey {
         Ok(Arc::new(Self { core }))
     }
 
+    // ------------------------------------------------------------ settings
+
+    /// The language the person chose (kept in the wallet), or null before any choice:
+    /// follow the phone's.
+    pub fn language(&self) -> Result<Option<crate::i18n::Lang>> {
+        Ok(self.core.language()?.map(Into::into))
+    }
+
+    /// Remember the person's language for the next start.
+    pub fn set_language(&self, lang: crate::i18n::Lang) -> Result<()> {
+        Ok(self.core.set_language(lang.into())?)
+    }
+
     // ------------------------------------------------------------ account
 
     /// The logged-in account as last seen, or null when logged out (no network).

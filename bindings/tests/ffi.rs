@@ -3,7 +3,9 @@
 //! (`bindings/run-kotlin-tests.sh`); the core's own tests cover the flows in depth.
 
 use bidkey_ffi::Bidkey;
-use bidkey_ffi::convert::{BidkeyConfig, PinKdf, RealName, RealNameMethod, SmsPurpose};
+use bidkey_ffi::convert::{
+    BidkeyConfig, PinKdf, RealName, RealNameMethod, ServerTrust, SmsPurpose,
+};
 use bidkey_ffi::error::BidkeyError;
 use bidkey_ffi::keystore::DeviceKeystore;
 use bidkey_testkit::{Store, TestServer};
@@ -44,7 +46,7 @@ impl DeviceKeystore for FakeKeystore {
 fn config(server: &TestServer, dir: &std::path::Path) -> BidkeyConfig {
     BidkeyConfig {
         server_url: server.url(),
-        server_ca_pem: None,
+        trust: ServerTrust::LoopbackOnly,
         wallet_dir: dir.to_string_lossy().into_owned(),
         timeout_ms: 20_000,
         pin_kdf: Some(PinKdf {

@@ -1,3 +1,4 @@
+import BidkeyCore
 import Foundation
 import Security
 

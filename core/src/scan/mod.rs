@@ -2,9 +2,11 @@
 //! confirmation screen ([`view`]) and what the phone signs for each of them
 //! ([`what_is_signed`]), and what it checks of a signed request itself ([`request`]). The flows in `crate::flows::scan` fetch, co-sign and send.
 
+pub mod deep_link;
 pub mod request;
 pub mod view;
 pub mod what_is_signed;
+pub mod words;
 
 pub use view::{DocumentRefusal, DocumentView, SealView, UsableSeal, document_views};
 pub use what_is_signed::{signed_attributes, signed_document};

@@ -1,3 +1,4 @@
+import BidkeyCore
 import SwiftUI
 
 /// The 证书密码 pad, drawn by the app (not the system keyboard). The digits live only in this

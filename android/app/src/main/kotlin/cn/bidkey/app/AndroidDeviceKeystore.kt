@@ -5,8 +5,8 @@ import android.content.pm.PackageManager
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import android.security.keystore.StrongBoxUnavailableException
-import uniffi.bidkey.BidkeyException
-import uniffi.bidkey.DeviceKeystore
+import cn.bidkey.core.BidkeyException
+import cn.bidkey.core.DeviceKeystore
 import java.security.GeneralSecurityException
 import java.security.KeyStore
 import javax.crypto.AEADBadTagException

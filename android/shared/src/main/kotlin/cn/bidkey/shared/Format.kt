@@ -1,9 +1,10 @@
 package cn.bidkey.shared
 
-import uniffi.bidkey.CertPair
-import uniffi.bidkey.Lang
-import uniffi.bidkey.PairState
-import uniffi.bidkey.Role
+import cn.bidkey.core.CertPair
+import cn.bidkey.core.Lang
+import cn.bidkey.core.PairState
+import cn.bidkey.core.Role
+import cn.bidkey.core.pairStateLabel
 import java.time.Instant
 import java.time.ZoneOffset
 import java.time.format.DateTimeFormatter
@@ -27,22 +28,8 @@ object Format {
     /** Unix seconds as Beijing date and time. */
     fun time(unix: Long): String = dateTime.format(Instant.ofEpochSecond(unix))
 
-    fun pairState(state: PairState, lang: Lang): String = when (lang) {
-        Lang.ZH -> when (state) {
-            PairState.IN_FORCE -> "生效中"
-            PairState.EXPIRING -> "即将过期"
-            PairState.SUSPENDED -> "已挂失"
-            PairState.EXPIRED -> "已过期"
-            PairState.REVOKED -> "已注销"
-        }
-        Lang.EN -> when (state) {
-            PairState.IN_FORCE -> "In force"
-            PairState.EXPIRING -> "Expiring soon"
-            PairState.SUSPENDED -> "Reported lost"
-            PairState.EXPIRED -> "Expired"
-            PairState.REVOKED -> "Revoked"
-        }
-    }
+    /** The core's label of a pair's state (生效中, 已挂失 …). */
+    fun pairState(state: PairState, lang: Lang): String = pairStateLabel(state, lang)
 
     fun role(role: Role, lang: Lang): String = when (role) {
         Role.ADMIN -> if (lang == Lang.ZH) "管理员" else "Administrator"
