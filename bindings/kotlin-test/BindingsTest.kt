@@ -172,6 +172,47 @@ fun main(args: Array<String>) {
             }
             bidkey.changePin("654321", pin)
         }
+        step("biometric confirmation: a refused fingerprint is Keystore and unlocks nothing; the PIN still counts") {
+            val serial = enrolled!!.signingSerial
+            suspend fun triesLeft() = bidkey.certificates().inForce.single { it.signing?.serial == serial }.pinTriesLeft
+            expect(!bidkey.biometric()) { "on before it was turned on" }
+            val before = keystore.prompts.get()
+            bidkey.setBiometric(true)
+            expect(bidkey.biometric()) { "not on" }
+            expect(keystore.prompts.get() - before >= 2) { "each share re-sealed with the user key: ${keystore.prompts.get() - before} prompts" }
+            val tries = triesLeft()
+            keystore.personAgrees = false
+            for (p in listOf(pin, "000000")) {
+                try {
+                    bidkey.signMessage(serial, p, "bid".toByteArray())
+                    throw AssertionError("signed without the fingerprint")
+                } catch (e: BidkeyException.Keystore) {
+                    expect(errorMessage(e, Lang.ZH).contains("指纹")) { errorMessage(e, Lang.ZH) }
+                }
+            }
+            val after = triesLeft()
+            expect(after == tries) { "the server heard of a PIN: $after vs $tries" }
+            try {
+                bidkey.setBiometric(false)
+                throw AssertionError("turned off without the fingerprint")
+            } catch (e: BidkeyException.Keystore) {
+            }
+            expect(bidkey.biometric()) { "turned off by a refusal" }
+            keystore.personAgrees = true
+            expect(bidkey.signMessage(serial, pin, "bid".toByteArray()).der.isNotEmpty()) { "no signature" }
+            try {
+                bidkey.signMessage(serial, "000000", "bid".toByteArray())
+                throw AssertionError("a wrong PIN signed")
+            } catch (e: BidkeyException.WrongPin) {
+                expect(e.triesLeft < tries) { "the server did not count the PIN: ${e.triesLeft}" }
+            }
+            // A restart keeps the setting.
+            val again = Bidkey(config, keystore)
+            expect(again.biometric()) { "not kept in the wallet" }
+            again.destroy()
+            bidkey.setBiometric(false)
+            expect(!bidkey.biometric()) { "still on" }
+        }
         var loginRequest: PlatformRequest? = null
         step("scan a login request made by the platform SDK: who asks and the four digits") {
             server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")

@@ -29,6 +29,30 @@ class MemoryKeystore : DeviceKeystore {
     val seals = AtomicInteger()
     val opens = AtomicInteger()
 
+    /** What the "person" answers to the fingerprint/face prompt of the user-presence key. */
+    @Volatile var personAgrees = true
+    val prompts = AtomicInteger()
+
+    /**
+     * The user-presence key: a separate key (as an auth-bound Keystore key is), used only after
+     * the prompt is answered; the prompt suspends like BiometricPrompt's callback would.
+     */
+    override suspend fun sealWithUser(alias: String, plaintext: ByteArray): ByteArray {
+        prompt()
+        return seal("user-$alias", plaintext)
+    }
+
+    override suspend fun openWithUser(alias: String, sealed: ByteArray): ByteArray {
+        prompt()
+        return open("user-$alias", sealed)
+    }
+
+    private suspend fun prompt() {
+        prompts.incrementAndGet()
+        kotlinx.coroutines.delay(1) // answered later, on another thread, as a real prompt is
+        if (!personAgrees) throw BidkeyException.Keystore("the person cancelled the fingerprint prompt")
+    }
+
     private fun key(alias: String): SecretKey =
         keys.computeIfAbsent(alias) { KeyGenerator.getInstance("AES").apply { init(256) }.generateKey() }
 

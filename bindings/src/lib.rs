@@ -57,6 +57,18 @@ impl Bidkey {
         Ok(self.core.set_language(lang.into())?)
     }
 
+    /// Whether biometric confirmation is on (kept in the wallet).
+    pub fn biometric(&self) -> Result<bool> {
+        Ok(self.core.biometric()?)
+    }
+
+    /// Turn biometric confirmation on or off: every key share is re-sealed, so the keystore's
+    /// `sealWithUser`/`openWithUser` ask the person; a refusal (`Keystore`) changes nothing.
+    /// The PIN is still what the server counts.
+    pub async fn set_biometric(&self, on: bool) -> Result<()> {
+        Ok(self.core.set_biometric(on).await?)
+    }
+
     // ------------------------------------------------------------ account
 
     /// The logged-in account as last seen, or null when logged out (no network).

@@ -26,6 +26,7 @@ impl FakeKeystore {
     }
 }
 
+#[async_trait::async_trait]
 impl DeviceKeystore for FakeKeystore {
     fn seal(&self, _alias: String, plaintext: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
         self.count("seal");
@@ -40,6 +41,21 @@ impl DeviceKeystore for FakeKeystore {
     fn open(&self, _alias: String, sealed: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
         self.count("open");
         Ok(sealed.iter().map(|b| b ^ 0x5a).collect())
+    }
+
+    /// No fingerprint or face here: refuses, as a phone without biometrics would.
+    async fn seal_with_user(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
+        self.count("seal_with_user");
+        Err(BidkeyError::Keystore {
+            detail: "no biometrics".into(),
+        })
+    }
+
+    async fn open_with_user(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
+        self.count("open_with_user");
+        Err(BidkeyError::Keystore {
+            detail: "no biometrics".into(),
+        })
     }
 }
 

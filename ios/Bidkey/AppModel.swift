@@ -17,11 +17,14 @@ final class AppModel: ObservableObject {
     @Published var unlockSuggested = false
     /// A bidkey:// link that opened the app, until the scan screen takes it.
     @Published var pendingLink: String?
+    /// Biometric confirmation, as kept in the wallet.
+    @Published var biometric = false
 
     init(core: Bidkey, lang: Lang) {
         self.core = core
         self.lang = lang
         self.account = try? core.account()
+        self.biometric = (try? core.biometric()) ?? false
     }
 
     /// The UI's own words (chrome) from the String Catalog, in the app's language (which may

@@ -26,11 +26,13 @@ enum Launch {
                 trust = .pinnedCa(pem: url.flatMap { try? String(contentsOf: $0, encoding: .utf8) } ?? "")
             }
             let dir = try walletDirectory()
+            let keystore = SecureEnclaveKeystore()
             let core = try Bidkey(
                 config: BidkeyConfig(serverUrl: server, trust: trust, walletDir: dir.path),
-                keystore: SecureEnclaveKeystore()
+                keystore: keystore
             )
             let chosen = (try? core.language()).flatMap { $0 }
+            keystore.lang = chosen ?? deviceLang
             return .ready(AppModel(core: core, lang: chosen ?? deviceLang))
         } catch let e as BidkeyError {
             let message = coreText(which: .startupFailed, lang: deviceLang) + " " + errorMessage(error: e, lang: deviceLang)

@@ -1,5 +1,5 @@
 //! The phone's own settings, kept in the wallet so they survive a restart: the language the
-//! person chose. And same-device use: a `bidkey://` link tapped in the phone's browser.
+//! person chose, and biometric confirmation. And same-device use: a `bidkey://` link tapped in the phone's browser.
 
 use crate::Bidkey;
 use crate::error::{CoreError, Result};
@@ -26,6 +26,19 @@ impl Bidkey {
             Lang::En => "en",
         };
         self.wallet.set_meta(LANGUAGE_KEY, code)
+    }
+
+    /// Whether biometric confirmation is on: each use of a key share first asks the person's
+    /// fingerprint or face through the shell's keystore (the PIN is still what the server
+    /// counts).
+    pub fn biometric(&self) -> Result<bool> {
+        self.wallet.biometric()
+    }
+
+    /// Turn biometric confirmation on or off (kept in the wallet). Every key share is
+    /// re-sealed, so the shell's keystore may ask the person; a refusal changes nothing.
+    pub async fn set_biometric(&self, on: bool) -> Result<()> {
+        self.wallet.set_biometric(on).await
     }
 
     /// A `bidkey://scan?…` link tapped on this phone: the same request, fetched and verified

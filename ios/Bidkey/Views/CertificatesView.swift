@@ -20,8 +20,8 @@ struct CertificatesView: View {
     var body: some View {
         Frame(title: model.w("certificates_2")) {
             Picker("", selection: $tab) {
-                Text(model.w("in_force")).tag(0)
-                Text(model.w("expiring")).tag(1)
+                Text(pairStateLabel(state: .inForce, lang: model.lang)).tag(0)
+                Text(pairStateLabel(state: .expiring, lang: model.lang)).tag(1)
                 Text(model.w("invalid")).tag(2)
             }.pickerStyle(.segmented)
             ForEach(pairs, id: \.pairId) { pair in

@@ -23,6 +23,14 @@ struct SettingsView: View {
                 Text("中文").tag(Lang.zh)
                 Text("English").tag(Lang.en)
             }
+            Section {
+                Toggle(model.w("biometric.switch"), isOn: Binding(
+                    get: { model.biometric },
+                    set: { on in model.run { try await model.core.setBiometric(on: on); model.biometric = try model.core.biometric() } }
+                ))
+                // The core's explanation: the PIN is still what the server counts.
+                Text(coreText(which: .biometricExplained, lang: model.lang)).font(.caption)
+            }
             Section(model.w("trading_platform") + "：" + (current?.name ?? model.w("none"))) {
                 ForEach(platforms, id: \.id) { p in
                     Button(p.name) { model.run { current = try await model.core.selectPlatform(platformId: p.id) } }

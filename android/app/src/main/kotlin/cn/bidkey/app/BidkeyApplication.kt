@@ -24,6 +24,9 @@ class BidkeyApplication : Application() {
     lateinit var language: MutableStateFlow<Lang>
         private set
 
+    /** The keystore asks BiometricPrompt through the activity in front (MainActivity). */
+    val biometrics = BiometricGate { language.value }
+
     override fun onCreate() {
         super.onCreate()
         val deviceLang = if (Locale.getDefault().language == "zh") Lang.ZH else Lang.EN
@@ -34,7 +37,7 @@ class BidkeyApplication : Application() {
             serverCaPem = BuildConfig.BIDKEY_SERVER_CA_PEM,
         )
         val wallet = File(noBackupFilesDir, "wallet").apply { mkdirs() }
-        startup = Launcher.start(config, wallet.path, AndroidDeviceKeystore(this), deviceLang, ::systemRoots)
+        startup = Launcher.start(config, wallet.path, AndroidDeviceKeystore(this, biometrics), deviceLang, ::systemRoots)
         language = MutableStateFlow((startup as? Startup.Ready)?.lang ?: deviceLang)
     }
 

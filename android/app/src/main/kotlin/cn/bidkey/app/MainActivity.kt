@@ -49,6 +49,7 @@ class MainActivity : FragmentActivity() {
                 MaterialTheme { StartupErrorScreen(startup, Words.of(this, lang.value)) }
             }
             is Startup.Ready -> {
+                app.biometrics.attach(this)
                 if (savedInstanceState == null) openLink(intent)
                 setContent {
                     MaterialTheme {
@@ -58,6 +59,11 @@ class MainActivity : FragmentActivity() {
                 }
             }
         }
+    }
+
+    override fun onDestroy() {
+        app.biometrics.detach(this)
+        super.onDestroy()
     }
 
     /** launchMode singleTask: a link tapped while the app runs comes here. */

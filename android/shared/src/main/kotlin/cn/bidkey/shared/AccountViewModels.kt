@@ -22,6 +22,17 @@ class SettingsViewModel(private val bidkey: Bidkey, scope: CoroutineScope, langu
     private val _platforms = MutableStateFlow<List<Platform>>(emptyList())
     private val _current = MutableStateFlow(runCatching { bidkey.currentPlatform() }.getOrNull())
 
+    private val _biometric = MutableStateFlow(runCatching { bidkey.biometric() }.getOrDefault(false))
+
+    /** Biometric confirmation (kept in the wallet): fingerprint or face before each key use. */
+    val biometric: StateFlow<Boolean> = _biometric.asStateFlow()
+
+    /** Turn it on or off; the keystore asks the person for each key share (a refusal changes nothing). */
+    fun setBiometric(on: Boolean) = run {
+        bidkey.setBiometric(on)
+        _biometric.value = bidkey.biometric()
+    }
+
     /** Null when logged out: the app shows the login screen. */
     val account: StateFlow<Account?> = _account.asStateFlow()
     val platforms: StateFlow<List<Platform>> = _platforms.asStateFlow()

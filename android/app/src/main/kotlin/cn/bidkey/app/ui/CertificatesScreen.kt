@@ -1,6 +1,8 @@
 package cn.bidkey.app.ui
 
 import cn.bidkey.app.R
+import cn.bidkey.core.PairState
+import cn.bidkey.core.pairStateLabel
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
@@ -32,7 +34,7 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
     val now = System.currentTimeMillis() / 1000
     ScreenFrame(w(R.string.certificates_2), vm, w) {
         TabRow(selectedTabIndex = tab) {
-            listOf(w(R.string.in_force), w(R.string.expiring), w(R.string.invalid)).forEachIndexed { i, t ->
+            listOf(pairStateLabel(PairState.IN_FORCE, w.lang), pairStateLabel(PairState.EXPIRING, w.lang), w(R.string.invalid)).forEachIndexed { i, t ->
                 Tab(selected = tab == i, onClick = { tab = i }, text = { Text(t) })
             }
         }

@@ -9,7 +9,9 @@ import androidx.compose.runtime.*
 import androidx.compose.ui.Modifier
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.SettingsViewModel
+import cn.bidkey.core.CoreText
 import cn.bidkey.core.Lang
+import cn.bidkey.core.coreText
 
 /** 我的 / 设置: account, real-name, language, trading platform, clear cache, log out. */
 @Composable
@@ -28,6 +30,13 @@ fun SettingsScreen(vm: SettingsViewModel, w: Words, onRealName: () -> Unit) {
             FilterChip(selected = w.lang == Lang.ZH, onClick = { vm.setLanguage(Lang.ZH) }, label = { Text("中文") })
             FilterChip(selected = w.lang == Lang.EN, onClick = { vm.setLanguage(Lang.EN) }, label = { Text("English") })
         }
+        val biometric by vm.biometric.collectAsStateWithLifecycle()
+        Row {
+            Switch(checked = biometric, onCheckedChange = { vm.setBiometric(it) })
+            Text(w(R.string.biometric_switch))
+        }
+        // The core's explanation: the PIN is still what the server counts.
+        Text(coreText(CoreText.BIOMETRIC_EXPLAINED, w.lang), style = MaterialTheme.typography.bodySmall)
         Text(w(R.string.trading_platform) + "：" + (current?.name ?: w(R.string.none)))
         LazyColumn(Modifier.weight(1f)) {
             items(platforms) { p ->
