@@ -69,6 +69,8 @@ pub enum CoreText {
     BiometricExplained,
     /// The biometric prompt's text.
     BiometricPromptReason,
+    /// The title of a certificate pair of no enterprise (个人证书).
+    PersonalCertificate,
 }
 
 impl From<CoreText> for core::Text {
@@ -93,6 +95,7 @@ impl From<CoreText> for core::Text {
             CoreText::StartupFailed => Self::StartupFailed,
             CoreText::BiometricExplained => Self::BiometricExplained,
             CoreText::BiometricPromptReason => Self::BiometricPromptReason,
+            CoreText::PersonalCertificate => Self::PersonalCertificate,
         }
     }
 }
@@ -114,6 +117,19 @@ pub fn error_message(error: crate::error::BidkeyError, lang: Lang) -> String {
 #[uniffi::export]
 pub fn pair_state_label(state: crate::convert::PairState, lang: Lang) -> String {
     core::pair_state_label(state.into(), lang.into()).to_owned()
+}
+
+/// A member's role in an enterprise (管理员, Staff …).
+#[uniffi::export]
+pub fn role_label(role: crate::convert_enterprise::Role, lang: Lang) -> String {
+    core::role_label(role.into(), lang.into()).to_owned()
+}
+
+/// A certificate's validity as its card shows it at `now` (Unix seconds): "有效期至…（剩余N天）"
+/// or "已于…过期".
+#[uniffi::export]
+pub fn validity_text(not_after: i64, now: i64, lang: Lang) -> String {
+    core::validity(not_after, now, lang.into())
 }
 
 /// The name of a scan request's kind (扫码登录, Sign …).

@@ -3,7 +3,7 @@
 
 use crate::error::CoreError;
 use bidkey_protocol::certs::PairState;
-use bidkey_protocol::enterprises::{Micropayment, MicropaymentStatus};
+use bidkey_protocol::enterprises::{Micropayment, MicropaymentStatus, Role};
 use bidkey_protocol::orders::Status;
 
 /// A language the apps show.
@@ -64,11 +64,13 @@ pub enum Text {
     BiometricExplained,
     /// Shown in the biometric prompt itself, before a key is used.
     BiometricPromptReason,
+    /// The title of a certificate pair that belongs to no enterprise.
+    PersonalCertificate,
 }
 
 impl Text {
     /// Every text, for tests and for the check that no shell repeats one.
-    pub const ALL: [Text; 24] = [
+    pub const ALL: [Text; 25] = [
         Text::RevokeWarning,
         Text::ChangeInfoWarning,
         Text::KeyLockedHelp,
@@ -93,6 +95,7 @@ impl Text {
         Text::StartupFailed,
         Text::BiometricExplained,
         Text::BiometricPromptReason,
+        Text::PersonalCertificate,
     ];
 }
 
@@ -198,6 +201,8 @@ impl Text {
             (BiometricPromptReason, Lang::En) => {
                 "Confirm with your fingerprint or face to use the certificate"
             }
+            (PersonalCertificate, Lang::Zh) => "个人证书",
+            (PersonalCertificate, Lang::En) => "Personal certificate",
         }
     }
 }
@@ -433,6 +438,35 @@ pub fn pair_state_label(state: PairState, lang: Lang) -> &'static str {
     }
 }
 
+/// A member's role in an enterprise.
+pub fn role_label(role: Role, lang: Lang) -> &'static str {
+    match (role, lang) {
+        (Role::Admin, Lang::Zh) => "管理员",
+        (Role::Admin, Lang::En) => "Administrator",
+        (Role::Staff, Lang::Zh) => "办事人员",
+        (Role::Staff, Lang::En) => "Staff",
+    }
+}
+
+/// A certificate's validity as its card shows it, at `now` (Unix seconds; dates in Beijing
+/// time): "有效期至2027-11-22（剩余30天）" / "Valid until 2027-11-22 (30 days left)", or when
+/// it has passed "已于2027-11-22过期" / "Expired on 2027-11-22".
+pub fn validity(not_after: i64, now: i64, lang: Lang) -> String {
+    let day = beijing_time(not_after)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let days = (not_after - now).div_euclid(86_400);
+    match lang {
+        Lang::Zh if days < 0 => format!("已于{day}过期"),
+        Lang::Zh => format!("有效期至{day}（剩余{days}天）"),
+        Lang::En if days < 0 => format!("Expired on {day}"),
+        Lang::En if days == 1 => format!("Valid until {day} (1 day left)"),
+        Lang::En => format!("Valid until {day} ({days} days left)"),
+    }
+}
+
 /// Every fixed sentence and label the core owns, in both languages: what no shell may
 /// repeat in its own sources or resources (`bindings/tests/one_source_of_words.rs`).
 pub fn owned_words() -> Vec<String> {
@@ -556,6 +590,21 @@ mod tests {
             assert_eq!(known_field(en), Some(*en));
         }
         assert_eq!(known_field("no such field"), None);
+    }
+
+    #[test]
+    fn validity_counts_days_in_beijing_time() {
+        let now = 1_700_000_000;
+        assert_eq!(
+            validity(now + 30 * 86_400, now, Lang::Zh),
+            "有效期至2023-12-15（剩余30天）"
+        );
+        assert_eq!(
+            validity(now + 86_400, now, Lang::En),
+            "Valid until 2023-11-16 (1 day left)"
+        );
+        assert_eq!(validity(now - 1, now, Lang::En), "Expired on 2023-11-15");
+        assert_eq!(role_label(Role::Staff, Lang::Zh), "办事人员");
     }
 
     #[test]

@@ -25,8 +25,8 @@ struct CertificatesView: View {
                 Text(model.w("invalid")).tag(2)
             }.pickerStyle(.segmented)
             ForEach(pairs, id: \.pairId) { pair in
-                Section(pair.enterpriseName ?? model.w("personal_certificate")) {
-                    Text(model.w("valid_until") + AppModel.day(pair.notAfter))
+                Section(pair.enterpriseName ?? coreText(which: .personalCertificate, lang: model.lang)) {
+                    Text(validityText(notAfter: pair.notAfter, now: Int64(Date().timeIntervalSince1970), lang: model.lang))
                     if pair.keyLocked { Button(model.w("unlock")) { smsAction = SmsAction(kind: .unlock, serial: serial(pair)) } }
                     if !pair.thisDevice { Button(model.w("recover")) { smsAction = SmsAction(kind: .recover, serial: serial(pair)) } }
                     switch pair.state {
@@ -58,7 +58,7 @@ struct CertificatesView: View {
             Section(model.w("my_applications")) {
                 ForEach(applications, id: \.id) { app in
                     HStack {
-                        Text(app.enterpriseName ?? model.w("personal_certificate"))
+                        Text(app.enterpriseName ?? coreText(which: .personalCertificate, lang: model.lang))
                         Spacer()
                         Text(statusLabel(status: app.status, lang: model.lang))
                         if app.status == .awaitingPayment, let order = app.order {

@@ -1,7 +1,9 @@
 package cn.bidkey.app.ui
 
 import cn.bidkey.app.R
+import cn.bidkey.core.CoreText
 import cn.bidkey.core.PairState
+import cn.bidkey.core.coreText
 import cn.bidkey.core.pairStateLabel
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.lazy.LazyColumn
@@ -68,7 +70,7 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
             item { Text(w(R.string.my_applications), style = MaterialTheme.typography.titleMedium) }
             items(applications) { app ->
                 ListItem(
-                    headlineContent = { Text(app.enterpriseName ?: w(R.string.personal_certificate)) },
+                    headlineContent = { Text(app.enterpriseName ?: coreText(CoreText.PERSONAL_CERTIFICATE, w.lang)) },
                     supportingContent = { Text(vm.statusText(app.status) + (app.order?.let { " · " + Format.yuan(it.amountFen) } ?: "")) },
                     trailingContent = {
                         when (app.status) {
