@@ -8,7 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools="${BIDKEY_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/bidkey-tools}"
-kotlin_version=2.4.20
+# The Kotlin version the Android build names (android/gradle/libs.versions.toml): the JVM
+# tests compile with the same compiler.
+kotlin_version=$(sed -n 's/^kotlin = "\(.*\)"$/\1/p' android/gradle/libs.versions.toml)
+[[ -n "$kotlin_version" ]] || { echo "no kotlin version in android/gradle/libs.versions.toml" >&2; exit 1; }
 kotlin_home="$tools/node_modules/kotlin-compiler"
 
 # kotlinc: $BIDKEY_KOTLIN_HOME, else the cached npm install, else one on PATH, else install.
@@ -22,6 +25,12 @@ elif [[ ! -x "$kotlin_home/bin/kotlinc" ]]; then
     npm install --silent --prefix "$tools" "kotlin-compiler@$kotlin_version"
 fi
 kotlinc="$kotlin_home/bin/kotlinc"
+# A kotlinc found elsewhere (or a stale cache) must be the version Gradle names.
+found=$("$kotlinc" -version 2>&1 | sed -n 's/.*kotlinc-jvm \([^ ]*\).*/\1/p')
+if [[ "$found" != "$kotlin_version" ]]; then
+    echo "kotlinc $found at $kotlin_home, but android/gradle/libs.versions.toml names $kotlin_version" >&2
+    exit 1
+fi
 kotlin_lib="$kotlin_home/lib"
 
 jna=/usr/share/java/jna.jar
@@ -44,7 +53,7 @@ mkdir -p "$build"
 jar="$build/bidkey-kotlin-test.jar"
 mapfile -t shared < <(find android/shared/src/main/kotlin -name '*.kt' | sort)
 sources=(
-    bindings/generated/kotlin/uniffi/bidkey/bidkey.kt
+    bindings/generated/kotlin/cn/bidkey/core/bidkey.kt
     bindings/kotlin-test/Harness.kt
     bindings/kotlin-test/BindingsTest.kt
     "${shared[@]}"

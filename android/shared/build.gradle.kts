@@ -1,9 +1,9 @@
 // The app's non-UI Kotlin: view models (StateFlow), error wording, formatting. Plain Kotlin/JVM
 // with no androidx, so the same sources compile and are tested with kotlinc on a desktop JVM
-// (bindings/run-kotlin-tests.sh). The generated bindings (uniffi.bidkey) are compiled here
+// (bindings/run-kotlin-tests.sh). The generated bindings (cn.bidkey.core) are compiled here
 // from src/generated/kotlin, written by ../build-rust.sh.
 plugins {
-    id("org.jetbrains.kotlin.jvm")
+    alias(libs.plugins.kotlin.jvm)
 }
 
 kotlin {

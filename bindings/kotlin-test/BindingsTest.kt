@@ -5,7 +5,7 @@
 // status is non-zero when anything failed.
 
 import kotlinx.coroutines.runBlocking
-import uniffi.bidkey.*
+import cn.bidkey.core.*
 import java.nio.file.Files
 import kotlin.system.exitProcess
 
@@ -19,6 +19,7 @@ fun main(args: Array<String>) {
         // A low PIN KDF keeps the test quick; phones leave pinKdf unset.
         val config = BidkeyConfig(
             serverUrl = server.url,
+            trust = ServerTrust.LoopbackOnly,
             walletDir = walletDir.toString(),
             pinKdf = PinKdf(memoryKib = 256u, iterations = 1u, parallelism = 1u),
         )
@@ -190,6 +191,47 @@ fun main(args: Array<String>) {
                 expect(e.code == "not_member" && e.messageZh.isNotEmpty()) { "$e" }
             }
         }
+        step("biometric confirmation: a refused fingerprint is Keystore and unlocks nothing; the PIN still counts") {
+            val serial = enrolled!!.signingSerial
+            suspend fun triesLeft() = bidkey.certificates().inForce.single { it.signing?.serial == serial }.pinTriesLeft
+            expect(!bidkey.biometric()) { "on before it was turned on" }
+            val before = keystore.prompts.get()
+            bidkey.setBiometric(true)
+            expect(bidkey.biometric()) { "not on" }
+            expect(keystore.prompts.get() - before >= 2) { "each share re-sealed with the user key: ${keystore.prompts.get() - before} prompts" }
+            val tries = triesLeft()
+            keystore.personAgrees = false
+            for (p in listOf(pin, "000000")) {
+                try {
+                    bidkey.signMessage(serial, p, "bid".toByteArray())
+                    throw AssertionError("signed without the fingerprint")
+                } catch (e: BidkeyException.Keystore) {
+                    expect(errorMessage(e, Lang.ZH).contains("指纹")) { errorMessage(e, Lang.ZH) }
+                }
+            }
+            val after = triesLeft()
+            expect(after == tries) { "the server heard of a PIN: $after vs $tries" }
+            try {
+                bidkey.setBiometric(false)
+                throw AssertionError("turned off without the fingerprint")
+            } catch (e: BidkeyException.Keystore) {
+            }
+            expect(bidkey.biometric()) { "turned off by a refusal" }
+            keystore.personAgrees = true
+            expect(bidkey.signMessage(serial, pin, "bid".toByteArray()).der.isNotEmpty()) { "no signature" }
+            try {
+                bidkey.signMessage(serial, "000000", "bid".toByteArray())
+                throw AssertionError("a wrong PIN signed")
+            } catch (e: BidkeyException.WrongPin) {
+                expect(e.triesLeft < tries) { "the server did not count the PIN: ${e.triesLeft}" }
+            }
+            // A restart keeps the setting.
+            val again = Bidkey(config, keystore)
+            expect(again.biometric()) { "not kept in the wallet" }
+            again.destroy()
+            bidkey.setBiometric(false)
+            expect(!bidkey.biometric()) { "still on" }
+        }
         var loginRequest: PlatformRequest? = null
         step("scan a login request made by the platform SDK: who asks and the four digits") {
             server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
@@ -215,6 +257,37 @@ fun main(args: Array<String>) {
             expect(done.kind == ScanKind.LOGIN && done.signatures == 1u && done.session == null) { "$done" }
             val result = server.scanResult(req.id)
             expect(result == "verified ${enrolled!!.signingSerial} -") { result }
+        }
+        step("same-device use: a bidkey:// link tapped on the phone is the QR code, verified as a scanned one") {
+            val req = server.loginRequest()
+            // A platform page may percent-encode the relay in the link it offers.
+            val relay = Regex("relay=([^&]*)").find(req.uri)!!.groupValues[1]
+            val link = req.uri.replace("relay=$relay", "relay=" + java.net.URLEncoder.encode(relay, "UTF-8"))
+            expect(link != req.uri) { "the link is not encoded: $link" }
+            expect(scanLinkUri(link) == req.uri) { "${scanLinkUri(link)} vs ${req.uri}" }
+            expect(scanLinkUri("https://evil.example/scan?v=1") == null) { "not a scan link" }
+            val view = bidkey.scanLink(link)
+            expect(view.requestId == req.id && view.verificationCode == req.code) { "$view" }
+            expect(view.pageZh.any { it == "校验码：${req.code}（请与平台页面核对）" }) { "${view.pageZh}" }
+            val done = bidkey.confirmScan(req.id, pin)
+            expect(done.kind == ScanKind.LOGIN) { "$done" }
+            expect(server.scanResult(req.id) == "verified ${enrolled!!.signingSerial} -") { "platform side" }
+            // A link whose request was tampered with fails the platform's signature check
+            // or the relay's code, exactly as a doctored QR code would.
+            val other = server.loginRequest()
+            val forged = other.uri.replace(Regex("code=[0-9a-f]{64}"), "code=" + "0".repeat(64))
+            try {
+                bidkey.scanLink(forged)
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.Server) {
+                expect(e.code.startsWith("scan_")) { e.code }
+            }
+            try {
+                bidkey.scanLink("bidkey://login?x=1")
+                throw AssertionError("no error")
+            } catch (e: BidkeyException.InvalidInput) {
+                expect(e.field == "qr") { e.field }
+            }
         }
         step("a request scanned after it expired is Server(scan_expired); a foreign relay is InvalidInput") {
             val req = server.loginRequest()

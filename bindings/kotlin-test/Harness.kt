@@ -3,7 +3,7 @@
 // (step/expect) whose counts the tests print as "N passed, M failed".
 
 import kotlinx.coroutines.runBlocking
-import uniffi.bidkey.*
+import cn.bidkey.core.*
 import java.awt.image.BufferedImage
 import java.io.BufferedReader
 import java.io.ByteArrayOutputStream
@@ -28,6 +28,30 @@ class MemoryKeystore : DeviceKeystore {
     private val keys = ConcurrentHashMap<String, SecretKey>()
     val seals = AtomicInteger()
     val opens = AtomicInteger()
+
+    /** What the "person" answers to the fingerprint/face prompt of the user-presence key. */
+    @Volatile var personAgrees = true
+    val prompts = AtomicInteger()
+
+    /**
+     * The user-presence key: a separate key (as an auth-bound Keystore key is), used only after
+     * the prompt is answered; the prompt suspends like BiometricPrompt's callback would.
+     */
+    override suspend fun sealWithUser(alias: String, plaintext: ByteArray): ByteArray {
+        prompt()
+        return seal("user-$alias", plaintext)
+    }
+
+    override suspend fun openWithUser(alias: String, sealed: ByteArray): ByteArray {
+        prompt()
+        return open("user-$alias", sealed)
+    }
+
+    private suspend fun prompt() {
+        prompts.incrementAndGet()
+        kotlinx.coroutines.delay(1) // answered later, on another thread, as a real prompt is
+        if (!personAgrees) throw BidkeyException.Keystore("the person cancelled the fingerprint prompt")
+    }
 
     private fun key(alias: String): SecretKey =
         keys.computeIfAbsent(alias) { KeyGenerator.getInstance("AES").apply { init(256) }.generateKey() }

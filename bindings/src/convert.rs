@@ -13,9 +13,8 @@ use bidkey_protocol::{accounts as acc, certs, orders};
 pub struct BidkeyConfig {
     /// The Bidkey server, `https://…` (or `http://127.0.0.1:…` in tests).
     pub server_url: String,
-    /// PEM of the CA that signed the server's TLS certificate (required for HTTPS).
-    #[uniffi(default = None)]
-    pub server_ca_pem: Option<String>,
+    /// Whom to trust for the server's TLS certificate.
+    pub trust: ServerTrust,
     /// A private directory of the app for the wallet database.
     pub wallet_dir: String,
     /// Timeout of every network call, in milliseconds.
@@ -24,6 +23,23 @@ pub struct BidkeyConfig {
     /// The PIN KDF; leave unset on phones (Argon2id, 19 MiB, t = 2). Tests may lower it.
     #[uniffi(default = None)]
     pub pin_kdf: Option<PinKdf>,
+}
+
+/// Whom the app trusts for the server's TLS certificate (see `android/README.md` and
+/// `ios/README.md` for the build setting that picks one).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum ServerTrust {
+    /// Only this CA (PEM): a server with a private CA, or pinning a public CA.
+    PinnedCa { pem: String },
+    /// A server with a public certificate, checked by the operating system's verifier
+    /// (iOS: the Security framework). Refused on Android: pass `SystemRoots` there.
+    Platform,
+    /// A server with a public certificate, checked against the root certificates (DER)
+    /// the app read from the platform's trust store (Android: the `system:` entries of
+    /// `AndroidCAStore`).
+    SystemRoots { certificates_der: Vec<Vec<u8>> },
+    /// No TLS: only `http://127.0.0.1:…` (tests, the demo); an `https://` server is refused.
+    LoopbackOnly,
 }
 
 /// Argon2id parameters of the PIN KDF.
@@ -37,7 +53,14 @@ pub struct PinKdf {
 impl From<BidkeyConfig> for bidkey_core::CoreConfig {
     fn from(c: BidkeyConfig) -> Self {
         let mut config = bidkey_core::CoreConfig::new(&c.server_url, c.wallet_dir.into());
-        config.server_ca_pem = c.server_ca_pem;
+        match c.trust {
+            ServerTrust::PinnedCa { pem } => config.server_ca_pem = Some(pem),
+            ServerTrust::Platform => config.system_trust = bidkey_core::SystemTrust::Platform,
+            ServerTrust::SystemRoots { certificates_der } => {
+                config.system_trust = bidkey_core::SystemTrust::Roots(certificates_der);
+            }
+            ServerTrust::LoopbackOnly => {}
+        }
         config.timeout = std::time::Duration::from_millis(c.timeout_ms);
         if let Some(k) = c.pin_kdf {
             config.pin_kdf = k.into();
@@ -419,6 +442,18 @@ impl From<certs::PairState> for PairState {
             P::Suspended => Self::Suspended,
             P::Expired => Self::Expired,
             P::Revoked => Self::Revoked,
+        }
+    }
+}
+
+impl From<PairState> for certs::PairState {
+    fn from(s: PairState) -> Self {
+        match s {
+            PairState::InForce => Self::InForce,
+            PairState::Expiring => Self::Expiring,
+            PairState::Suspended => Self::Suspended,
+            PairState::Expired => Self::Expired,
+            PairState::Revoked => Self::Revoked,
         }
     }
 }

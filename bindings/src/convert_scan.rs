@@ -34,6 +34,18 @@ impl From<wire::ScanKind> for ScanKind {
     }
 }
 
+impl From<ScanKind> for wire::ScanKind {
+    fn from(k: ScanKind) -> Self {
+        match k {
+            ScanKind::Bind => Self::Bind,
+            ScanKind::Login => Self::Login,
+            ScanKind::Sign => Self::Sign,
+            ScanKind::Decrypt => Self::Decrypt,
+            ScanKind::Session => Self::Session,
+        }
+    }
+}
+
 /// Which digest the platform hashed a document with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
 pub enum DigestAlg {
@@ -266,11 +278,21 @@ pub struct ScanView {
     pub certificate: Option<LocalCertificate>,
     /// For decrypt: the files whose key this phone can unwrap.
     pub decryptable_files: Vec<String>,
+    /// The confirmation page in the core's words, one line each (platform, origin, the
+    /// four digits to compare, the action, documents or files, certificate, validity):
+    /// show these, not words of the app's own.
+    pub page_zh: Vec<String>,
+    pub page_en: Vec<String>,
 }
 
 impl From<core_scan::ScanView> for ScanView {
     fn from(v: core_scan::ScanView) -> Self {
+        use bidkey_core::i18n::Lang;
+        use bidkey_core::scan::words::lines;
+        let (page_zh, page_en) = (lines(&v, Lang::Zh), lines(&v, Lang::En));
         Self {
+            page_zh,
+            page_en,
             request_id: v.request_id,
             kind: v.kind.into(),
             platform_id: v.platform_id,

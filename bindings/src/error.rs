@@ -92,6 +92,40 @@ impl From<CoreError> for BidkeyError {
     }
 }
 
+impl BidkeyError {
+    /// The core's error this one came from, as far as the words need it (`errorMessage`).
+    /// A field name the core never reports reads as a generic input.
+    pub(crate) fn as_core(&self) -> CoreError {
+        match self.clone() {
+            BidkeyError::Network { detail } => CoreError::Network(detail),
+            BidkeyError::Server {
+                code,
+                message_zh,
+                message_en,
+                retry_after_secs,
+            } => CoreError::Server {
+                code: serde_json::from_value(serde_json::Value::String(code))
+                    .unwrap_or(bidkey_protocol::ErrorCode::BadRequest),
+                message_zh,
+                message_en,
+                retry_after: retry_after_secs,
+            },
+            BidkeyError::WrongPin { tries_left } => CoreError::WrongPin { tries_left },
+            BidkeyError::KeyLocked => CoreError::KeyLocked,
+            BidkeyError::UnlockLimited { next_at } => CoreError::UnlockLimited { next_at },
+            BidkeyError::RecoveryCoolingOff { until } => CoreError::RecoveryCoolingOff { until },
+            BidkeyError::NotLoggedIn => CoreError::NotLoggedIn,
+            BidkeyError::InvalidInput { field } => CoreError::InvalidInput {
+                field: bidkey_core::i18n::known_field(&field).unwrap_or("input"),
+            },
+            BidkeyError::NotFound { what } => CoreError::NotFound(what),
+            BidkeyError::Storage { detail } => CoreError::Storage(detail),
+            BidkeyError::Crypto { detail } => CoreError::Crypto(detail),
+            BidkeyError::Keystore { detail } => CoreError::Keystore(detail),
+        }
+    }
+}
+
 /// What a foreign `DeviceKeystore` threw, as the core sees it: always a keystore failure.
 impl From<BidkeyError> for CoreError {
     fn from(e: BidkeyError) -> Self {

@@ -12,6 +12,15 @@ pub enum Lang {
     En,
 }
 
+impl From<core::Lang> for Lang {
+    fn from(l: core::Lang) -> Self {
+        match l {
+            core::Lang::Zh => Self::Zh,
+            core::Lang::En => Self::En,
+        }
+    }
+}
+
 impl From<Lang> for core::Lang {
     fn from(l: Lang) -> Self {
         match l {
@@ -54,6 +63,14 @@ pub enum CoreText {
     UnlockLimited,
     /// Changing the number needs the password or a code to the old number.
     PhoneChangeNeedsProof,
+    /// The app could not start; the reason (`errorMessage`) follows.
+    StartupFailed,
+    /// Explains biometric confirmation, next to its switch.
+    BiometricExplained,
+    /// The biometric prompt's text.
+    BiometricPromptReason,
+    /// The title of a certificate pair of no enterprise (个人证书).
+    PersonalCertificate,
 }
 
 impl From<CoreText> for core::Text {
@@ -75,6 +92,10 @@ impl From<CoreText> for core::Text {
             CoreText::RecoveryCancelled => Self::RecoveryCancelled,
             CoreText::UnlockLimited => Self::UnlockLimited,
             CoreText::PhoneChangeNeedsProof => Self::PhoneChangeNeedsProof,
+            CoreText::StartupFailed => Self::StartupFailed,
+            CoreText::BiometricExplained => Self::BiometricExplained,
+            CoreText::BiometricPromptReason => Self::BiometricPromptReason,
+            CoreText::PersonalCertificate => Self::PersonalCertificate,
         }
     }
 }
@@ -83,6 +104,38 @@ impl From<CoreText> for core::Text {
 #[uniffi::export]
 pub fn core_text(which: CoreText, lang: Lang) -> String {
     core::Text::from(which).get(lang.into()).to_owned()
+}
+
+/// The sentence for an error, in `lang`: the one wording the CLI, Android and iOS show
+/// (a screen may add its own button or hint, not its own sentence).
+#[uniffi::export]
+pub fn error_message(error: crate::error::BidkeyError, lang: Lang) -> String {
+    core::error_message(&error.as_core(), lang.into())
+}
+
+/// The label of a certificate pair's state (生效中, Reported lost …).
+#[uniffi::export]
+pub fn pair_state_label(state: crate::convert::PairState, lang: Lang) -> String {
+    core::pair_state_label(state.into(), lang.into()).to_owned()
+}
+
+/// A member's role in an enterprise (管理员, Staff …).
+#[uniffi::export]
+pub fn role_label(role: crate::convert_enterprise::Role, lang: Lang) -> String {
+    core::role_label(role.into(), lang.into()).to_owned()
+}
+
+/// A certificate's validity as its card shows it at `now` (Unix seconds): "有效期至…（剩余N天）"
+/// or "已于…过期".
+#[uniffi::export]
+pub fn validity_text(not_after: i64, now: i64, lang: Lang) -> String {
+    core::validity(not_after, now, lang.into())
+}
+
+/// The name of a scan request's kind (扫码登录, Sign …).
+#[uniffi::export]
+pub fn scan_kind_label(kind: crate::convert_scan::ScanKind, lang: Lang) -> String {
+    bidkey_core::scan::words::kind_label(kind.into(), lang.into()).to_owned()
 }
 
 /// The label of an application or order status (待审核, Under review …).

@@ -44,6 +44,31 @@ impl Bidkey {
         Ok(Arc::new(Self { core }))
     }
 
+    // ------------------------------------------------------------ settings
+
+    /// The language the person chose (kept in the wallet), or null before any choice:
+    /// follow the phone's.
+    pub fn language(&self) -> Result<Option<crate::i18n::Lang>> {
+        Ok(self.core.language()?.map(Into::into))
+    }
+
+    /// Remember the person's language for the next start.
+    pub fn set_language(&self, lang: crate::i18n::Lang) -> Result<()> {
+        Ok(self.core.set_language(lang.into())?)
+    }
+
+    /// Whether biometric confirmation is on (kept in the wallet).
+    pub fn biometric(&self) -> Result<bool> {
+        Ok(self.core.biometric()?)
+    }
+
+    /// Turn biometric confirmation on or off: every key share is re-sealed, so the keystore's
+    /// `sealWithUser`/`openWithUser` ask the person; a refusal (`Keystore`) changes nothing.
+    /// The PIN is still what the server counts.
+    pub async fn set_biometric(&self, on: bool) -> Result<()> {
+        Ok(self.core.set_biometric(on).await?)
+    }
+
     // ------------------------------------------------------------ account
 
     /// The logged-in account as last seen, or null when logged out (no network).

@@ -18,6 +18,13 @@ impl Bidkey {
         Ok(self.core.scan(&uri).await?.into())
     }
 
+    /// A `bidkey://scan?…` link tapped on this phone (same-device use): the request it
+    /// carries, fetched and verified exactly as `scan` does for a QR code. A link that is
+    /// not a scan request is `InvalidInput("qr")`.
+    pub async fn scan_link(&self, link: String) -> Result<ScanView> {
+        Ok(self.core.scan_link(&link).await?.into())
+    }
+
     /// Approve a scanned request with the certificate PIN (a session opens without
     /// auto-confirm).
     pub async fn confirm_scan(&self, request_id: String, pin: String) -> Result<ScanDone> {
@@ -79,4 +86,14 @@ impl Bidkey {
             .await?
             .map(Into::into))
     }
+}
+
+/// What a `bidkey://scan?…` link carries, as the QR code's text `scan` takes (the same
+/// request a camera would have read), or null when the link is not a scan request. Pure: no
+/// network; the app may use it to route the link, then calls `scan_link` (or `scan`).
+#[uniffi::export]
+pub fn scan_link_uri(link: String) -> Option<String> {
+    bidkey_core::scan::deep_link::scan_uri_from_link(&link)
+        .ok()
+        .map(|u| u.to_string())
 }

@@ -3,7 +3,9 @@
 //! (`bindings/run-kotlin-tests.sh`); the core's own tests cover the flows in depth.
 
 use bidkey_ffi::Bidkey;
-use bidkey_ffi::convert::{BidkeyConfig, PinKdf, RealName, RealNameMethod, SmsPurpose};
+use bidkey_ffi::convert::{
+    BidkeyConfig, PinKdf, RealName, RealNameMethod, ServerTrust, SmsPurpose,
+};
 use bidkey_ffi::error::BidkeyError;
 use bidkey_ffi::keystore::DeviceKeystore;
 use bidkey_testkit::{Store, TestServer};
@@ -24,6 +26,7 @@ impl FakeKeystore {
     }
 }
 
+#[async_trait::async_trait]
 impl DeviceKeystore for FakeKeystore {
     fn seal(&self, _alias: String, plaintext: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
         self.count("seal");
@@ -39,12 +42,27 @@ impl DeviceKeystore for FakeKeystore {
         self.count("open");
         Ok(sealed.iter().map(|b| b ^ 0x5a).collect())
     }
+
+    /// No fingerprint or face here: refuses, as a phone without biometrics would.
+    async fn seal_with_user(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
+        self.count("seal_with_user");
+        Err(BidkeyError::Keystore {
+            detail: "no biometrics".into(),
+        })
+    }
+
+    async fn open_with_user(&self, _: String, _: Vec<u8>) -> Result<Vec<u8>, BidkeyError> {
+        self.count("open_with_user");
+        Err(BidkeyError::Keystore {
+            detail: "no biometrics".into(),
+        })
+    }
 }
 
 fn config(server: &TestServer, dir: &std::path::Path) -> BidkeyConfig {
     BidkeyConfig {
         server_url: server.url(),
-        server_ca_pem: None,
+        trust: ServerTrust::LoopbackOnly,
         wallet_dir: dir.to_string_lossy().into_owned(),
         timeout_ms: 20_000,
         pin_kdf: Some(PinKdf {

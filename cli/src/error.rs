@@ -2,7 +2,7 @@
 //! people (in the chosen language), a JSON value for scripts, and an exit code.
 
 use bidkey_core::CoreError;
-use bidkey_core::i18n::{Lang, Text};
+use bidkey_core::i18n::{Lang, error_message};
 use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,119 +93,51 @@ impl Report {
         };
         match err {
             CliError::Core(core) => {
+                // The sentence is the core's (the phones show the same); the CLI adds only
+                // what a terminal needs: the detail, or the command to run next.
+                let said = error_message(core, lang);
                 let mut r = match core {
-                    CoreError::Network(detail) => base(
-                        "network",
-                        exit::NETWORK,
-                        format!("{} ({detail})", Text::NetworkDown.get(lang)),
-                    ),
-                    CoreError::Server {
-                        message_zh,
-                        message_en,
-                        retry_after,
-                        ..
-                    } => {
-                        let mut message = pick(message_zh, message_en);
-                        if let Some(secs) = retry_after {
-                            message.push_str(&if zh {
-                                format!("（{secs}秒后可重试）")
-                            } else {
-                                format!(" (retry in {secs} s)")
-                            });
-                        }
-                        Report {
-                            retry_after: *retry_after,
-                            ..base("server", exit::REFUSED, message)
-                        }
+                    CoreError::Network(detail) => {
+                        base("network", exit::NETWORK, format!("{said} ({detail})"))
                     }
+                    CoreError::Server { retry_after, .. } => Report {
+                        retry_after: *retry_after,
+                        ..base("server", exit::REFUSED, said)
+                    },
                     CoreError::WrongPin { tries_left } => Report {
                         tries_left: Some(*tries_left),
-                        ..base(
-                            "wrong_pin",
-                            exit::WRONG_PIN,
-                            if zh {
-                                format!("证书密码错误，还可尝试{tries_left}次。")
-                            } else {
-                                format!("Wrong PIN: {tries_left} tries left before the key locks.")
-                            },
-                        )
+                        ..base("wrong_pin", exit::WRONG_PIN, said)
                     },
                     CoreError::KeyLocked => base(
                         "key_locked",
                         exit::KEY_LOCKED,
-                        format!("{} (bidkey certs unlock)", Text::KeyLockedHelp.get(lang)),
+                        format!("{said} (bidkey certs unlock)"),
                     ),
-                    CoreError::UnlockLimited { next_at } => base(
-                        "unlock_limited",
-                        exit::REFUSED,
-                        format!(
-                            "{} ({}: {})",
-                            Text::UnlockLimited.get(lang),
-                            if zh { "下次可解锁" } else { "next unlock" },
-                            crate::output::when(*next_at)
-                        ),
-                    ),
-                    CoreError::RecoveryCoolingOff { until } => base(
-                        "recovery_cooling_off",
-                        exit::REFUSED,
-                        format!(
-                            "{} ({}: {})",
-                            Text::RecoveryCoolingOff.get(lang),
-                            if zh { "等待期至" } else { "until" },
-                            crate::output::when(*until)
-                        ),
-                    ),
+                    CoreError::UnlockLimited { .. } => base("unlock_limited", exit::REFUSED, said),
+                    CoreError::RecoveryCoolingOff { .. } => {
+                        base("recovery_cooling_off", exit::REFUSED, said)
+                    }
                     CoreError::NotLoggedIn => base(
                         "not_logged_in",
                         exit::NOT_LOGGED_IN,
-                        pick(
-                            "未登录或登录已过期，请先执行 bidkey account login。",
-                            "Not logged in (or the login expired): run `bidkey account login` first.",
-                        ),
+                        format!("{said} (bidkey account login)"),
                     ),
-                    CoreError::InvalidInput { field } => base(
-                        "invalid_input",
-                        exit::INVALID_INPUT,
-                        if zh {
-                            format!("输入有误：{field}")
-                        } else {
-                            format!("Invalid {field}.")
-                        },
-                    ),
-                    CoreError::NotFound(what) => base(
-                        "not_found",
-                        exit::NOT_FOUND,
-                        if zh {
-                            format!("未找到：{what}")
-                        } else {
-                            format!("Not found: {what}.")
-                        },
-                    ),
-                    CoreError::Storage(detail) => base(
-                        "wallet",
-                        exit::WALLET,
-                        pick("钱包存储出错", "The wallet storage failed") + &format!(": {detail}"),
-                    ),
-                    CoreError::Keystore(detail) => base(
-                        "keystore",
-                        exit::WALLET,
-                        pick("设备密钥库出错", "The device keystore failed")
-                            + &format!(": {detail}"),
-                    ),
-                    CoreError::Crypto(detail) => base(
-                        "crypto",
-                        exit::FAILURE,
-                        pick("密码校验失败", "A cryptographic check failed")
-                            + &format!(": {detail}"),
-                    ),
-                    CoreError::CosignerMisbehaved => base(
-                        "cosigner_misbehaved",
-                        exit::FAILURE,
-                        pick(
-                            "协同签名服务的应答未通过本机校验，未发出任何签名，请报告此问题。",
-                            "The co-signing server's answer failed this phone's check; nothing was signed. Please report it.",
-                        ),
-                    ),
+                    CoreError::InvalidInput { .. } => {
+                        base("invalid_input", exit::INVALID_INPUT, said)
+                    }
+                    CoreError::NotFound(_) => base("not_found", exit::NOT_FOUND, said),
+                    CoreError::Storage(detail) => {
+                        base("wallet", exit::WALLET, format!("{said} ({detail})"))
+                    }
+                    CoreError::Keystore(detail) => {
+                        base("keystore", exit::WALLET, format!("{said} ({detail})"))
+                    }
+                    CoreError::Crypto(detail) => {
+                        base("crypto", exit::FAILURE, format!("{said} ({detail})"))
+                    }
+                    CoreError::CosignerMisbehaved => {
+                        base("cosigner_misbehaved", exit::FAILURE, said)
+                    }
                 };
                 r.code = core.code().and_then(|c| {
                     serde_json::to_value(c)

@@ -7,4 +7,5 @@
 #![deny(clippy::print_stdout)]
 
 pub mod demo;
+pub mod locale;
 pub mod stdout;

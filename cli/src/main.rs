@@ -46,9 +46,10 @@ struct Cli {
     /// Machine output: one JSON value on stdout; errors as JSON on stderr.
     #[arg(long, global = true)]
     json: bool,
-    /// Language of messages.
-    #[arg(long, global = true, env = "BIDKEY_LANG", value_enum, default_value_t = LangArg::Zh)]
-    lang: LangArg,
+    /// Language of messages (default: the locale, LC_ALL / LC_MESSAGES / LANG: zh… is
+    /// Chinese, any other English; Chinese when none is set).
+    #[arg(long, global = true, env = "BIDKEY_LANG", value_enum)]
+    lang: Option<LangArg>,
     /// Read each PIN or password as one line from stdin instead of prompting.
     #[arg(long, global = true)]
     pin_stdin: bool,
@@ -120,8 +121,9 @@ fn main() -> ExitCode {
     let out = Out {
         json: cli.json,
         lang: match cli.lang {
-            LangArg::Zh => Lang::Zh,
-            LangArg::En => Lang::En,
+            Some(LangArg::Zh) => Lang::Zh,
+            Some(LangArg::En) => Lang::En,
+            None => bidkey_cli::locale::lang_from_env(),
         },
     };
     match run(cli, out) {

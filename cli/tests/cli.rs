@@ -145,7 +145,12 @@ async fn personal_certificate_and_wrong_pins() {
         Some("000000\n"),
     );
     assert_eq!(r.code, WRONG_PIN_EXIT);
-    assert!(r.stderr.contains("Wrong PIN: 3 tries left"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("Wrong PIN. 3 tries left before the key locks."),
+        "{}",
+        r.stderr
+    );
     // A PIN change with a wrong old PIN is refused the same way.
     let r = phone.json(
         &["certs", "change-pin", "--pin-stdin"],

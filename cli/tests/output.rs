@@ -123,3 +123,45 @@ fn the_default_server_is_the_servers_port() {
     let docs = include_str!("../../docs/cli.md");
     assert!(docs.contains("`http://127.0.0.1:8750`") && !docs.contains(":8080"));
 }
+
+/// Without `--lang` or `BIDKEY_LANG`, messages follow the locale (LC_ALL, LC_MESSAGES, LANG),
+/// and they are the core's sentences (the phones show the same).
+#[test]
+fn the_language_follows_the_locale() {
+    let wallet = tempfile::tempdir().expect("dir");
+    let run = |vars: &[(&str, &str)]| {
+        let mut c = bidkey();
+        c.env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANG")
+            .args(["--server", "http://127.0.0.1:9", "--wallet"])
+            .arg(wallet.path())
+            .args(["certs", "apply"]);
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let out = c.output().expect("runs");
+        assert_eq!(out.status.code(), Some(3), "not logged in");
+        String::from_utf8(out.stderr).expect("utf-8")
+    };
+    let not_logged_in = |lang| bidkey_core::i18n::Text::NotLoggedIn.get(lang).to_owned();
+    use bidkey_core::i18n::Lang;
+    let zh = run(&[("LANG", "zh_CN.UTF-8")]);
+    assert!(zh.contains(&not_logged_in(Lang::Zh)), "{zh}");
+    let en = run(&[("LANG", "en_US.UTF-8")]);
+    assert!(en.contains(&not_logged_in(Lang::En)), "{en}");
+    let all = run(&[("LANG", "zh_CN.UTF-8"), ("LC_ALL", "C")]);
+    assert!(all.contains(&not_logged_in(Lang::En)), "LC_ALL wins: {all}");
+    let flag = {
+        let mut c = bidkey();
+        c.env("LANG", "en_US.UTF-8")
+            .args(["--lang", "zh", "--server", "http://127.0.0.1:9", "--wallet"])
+            .arg(wallet.path())
+            .args(["certs", "apply"]);
+        String::from_utf8(c.output().expect("runs").stderr).expect("utf-8")
+    };
+    assert!(
+        flag.contains(&not_logged_in(Lang::Zh)),
+        "--lang wins: {flag}"
+    );
+}

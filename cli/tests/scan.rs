@@ -114,9 +114,9 @@ async fn login_sign_from_a_png_reject_expired_and_foreign() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("Action: log in"), "{}", r.stdout);
+    assert!(r.stdout.contains("Action: Log in"), "{}", r.stdout);
     assert!(
-        r.stdout.contains(&format!("({serial})")),
+        r.stdout.contains(&format!("· {serial}")),
         "certificate: {}",
         r.stdout
     );

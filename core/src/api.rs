@@ -31,10 +31,50 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// Roots for a server with a public certificate, used when no CA is pinned.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SystemTrust {
+    /// HTTPS needs a pinned CA (`CoreConfig::server_ca_pem`).
+    #[default]
+    Off,
+    /// The operating system's verifier (rustls-platform-verifier: the Security framework
+    /// on iOS and macOS, the system store elsewhere). Not on Android, where that verifier
+    /// needs JNI set up, which a library loaded by JNA cannot do: Android shells read the
+    /// system roots themselves and pass [`SystemTrust::Roots`].
+    Platform,
+    /// Root certificates (DER) the shell read from the platform's trust store (Android:
+    /// the `system:` entries of `AndroidCAStore`, without user-added CAs).
+    Roots(Vec<Vec<u8>>),
+}
+
+/// Whom the client trusts for an HTTPS server.
+#[derive(Debug, Clone, Copy)]
+pub enum Trust<'a> {
+    /// Only this CA (PEM): pinned.
+    Pinned(&'a str),
+    /// The public roots of [`SystemTrust`].
+    System(&'a SystemTrust),
+}
+
+impl<'a> Trust<'a> {
+    /// A pinned CA wins over the system roots.
+    pub fn of(ca_pem: Option<&'a str>, system: &'a SystemTrust) -> Trust<'a> {
+        match ca_pem {
+            Some(pem) => Trust::Pinned(pem),
+            None => Trust::System(system),
+        }
+    }
+}
+
 impl Api {
     /// A client for `base` (`https://…` or `http://127.0.0.1:…`). For HTTPS, `ca_pem` is the
     /// only trusted root (Bidkey's server CA), so a rogue public CA cannot intercept.
     pub fn new(base: &str, ca_pem: Option<&str>, timeout: Duration) -> Result<Api> {
+        Self::with_trust(base, &Trust::of(ca_pem, &SystemTrust::Off), timeout)
+    }
+
+    /// A client for `base` trusting `trust` for HTTPS.
+    pub fn with_trust(base: &str, trust: &Trust<'_>, timeout: Duration) -> Result<Api> {
         let base = base.trim_end_matches('/').to_owned();
         // reqwest needs a process-wide rustls provider even for plain HTTP; ring is the one
         // we build with (no aws-lc, which cross-compiles poorly to phones). Installing twice
@@ -45,10 +85,18 @@ impl Api {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("bidkey-core/", env!("CARGO_PKG_VERSION")));
         if base.starts_with("https://") {
-            let pem = ca_pem.ok_or(CoreError::InvalidInput {
-                field: "server CA certificate",
-            })?;
-            builder = builder.use_preconfigured_tls(tls_config(pem)?);
+            builder = match trust {
+                Trust::Pinned(pem) => builder.use_preconfigured_tls(tls_config(pem_roots(pem)?)?),
+                Trust::System(SystemTrust::Roots(ders)) => {
+                    builder.use_preconfigured_tls(tls_config(der_roots(ders)?)?)
+                }
+                Trust::System(SystemTrust::Platform) => platform_verifier(builder)?,
+                Trust::System(SystemTrust::Off) => {
+                    return Err(CoreError::InvalidInput {
+                        field: "server CA certificate",
+                    });
+                }
+            };
         } else if is_loopback_http(&base) {
             // Plain HTTP on loopback (tests, the demo): no TLS at all, so no trust store is
             // loaded (the system's would be read and parsed for nothing on every open).
@@ -209,22 +257,53 @@ fn is_loopback_http(base: &str) -> bool {
         .any(|p| base.starts_with(p))
 }
 
-fn tls_config(ca_pem: &str) -> Result<rustls::ClientConfig> {
+/// reqwest's default for a builder given no roots: rustls-platform-verifier.
+#[cfg(not(target_os = "android"))]
+fn platform_verifier(builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    Ok(builder)
+}
+
+/// On Android the platform verifier would panic without its JNI set-up: refuse instead.
+#[cfg(target_os = "android")]
+fn platform_verifier(_: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    Err(CoreError::InvalidInput {
+        field: "server trust (on Android pass the system roots)",
+    })
+}
+
+fn pem_roots(ca_pem: &str) -> Result<rustls::RootCertStore> {
+    let bad = || CoreError::InvalidInput {
+        field: "server CA certificate",
+    };
     let mut roots = rustls::RootCertStore::empty();
     let mut reader = std::io::BufReader::new(ca_pem.as_bytes());
     for cert in rustls_pemfile::certs(&mut reader) {
-        let cert = cert.map_err(|_| CoreError::InvalidInput {
-            field: "server CA certificate",
-        })?;
-        roots.add(cert).map_err(|_| CoreError::InvalidInput {
-            field: "server CA certificate",
-        })?;
+        roots.add(cert.map_err(|_| bad())?).map_err(|_| bad())?;
     }
     if roots.is_empty() {
+        return Err(bad());
+    }
+    Ok(roots)
+}
+
+/// The system roots the shell passed. A root the TLS library cannot use (an unusual
+/// algorithm, a malformed entry in the store) is skipped, as a platform verifier would; none
+/// usable at all is an error.
+fn der_roots(ders: &[Vec<u8>]) -> Result<rustls::RootCertStore> {
+    let mut roots = rustls::RootCertStore::empty();
+    let (_added, _skipped) = roots.add_parsable_certificates(
+        ders.iter()
+            .map(|d| rustls::pki_types::CertificateDer::from(d.clone())),
+    );
+    if roots.is_empty() {
         return Err(CoreError::InvalidInput {
-            field: "server CA certificate",
+            field: "system root certificates",
         });
     }
+    Ok(roots)
+}
+
+fn tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -251,6 +330,50 @@ mod tests {
             "no pinned CA"
         );
         assert!(Api::new("https://bidkey.example", Some("not a pem"), t).is_err());
+    }
+
+    /// A self-signed P-256 CA made with openssl for this test (any root parses the same).
+    const TEST_ROOT_PEM: &str = include_str!("../tests/data/test-root.pem");
+
+    fn test_root_der() -> Vec<u8> {
+        let mut reader = std::io::BufReader::new(TEST_ROOT_PEM.as_bytes());
+        let cert = rustls_pemfile::certs(&mut reader)
+            .next()
+            .expect("one cert")
+            .expect("pem");
+        cert.to_vec()
+    }
+
+    #[test]
+    fn https_trusts_a_pinned_ca_or_the_system_roots() {
+        let t = Duration::from_secs(5);
+        let url = "https://bidkey.example";
+        let with = |trust: &Trust<'_>| Api::with_trust(url, trust, t);
+        assert!(with(&Trust::Pinned(TEST_ROOT_PEM)).is_ok());
+        assert!(with(&Trust::System(&SystemTrust::Off)).is_err(), "off");
+        assert!(with(&Trust::System(&SystemTrust::Roots(vec![test_root_der()]))).is_ok());
+        // Unusable entries are skipped, but at least one root must remain.
+        let mixed = SystemTrust::Roots(vec![b"junk".to_vec(), test_root_der()]);
+        assert!(with(&Trust::System(&mixed)).is_ok());
+        let junk = SystemTrust::Roots(vec![b"junk".to_vec()]);
+        assert!(matches!(
+            with(&Trust::System(&junk)),
+            Err(CoreError::InvalidInput { .. })
+        ));
+        assert!(with(&Trust::System(&SystemTrust::Roots(vec![]))).is_err());
+        // The platform verifier is accepted as a choice (whether this host has a system
+        // store to load is the host's matter: a `Network` error at worst, never a refusal).
+        assert!(!matches!(
+            with(&Trust::System(&SystemTrust::Platform)),
+            Err(CoreError::InvalidInput { .. })
+        ));
+        // A pinned CA wins: a bad one is an error even with system roots on.
+        let platform = SystemTrust::Platform;
+        assert!(matches!(
+            Trust::of(Some("x"), &platform),
+            Trust::Pinned("x")
+        ));
+        assert!(with(&Trust::of(Some("not a pem"), &platform)).is_err());
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! User-visible strings of the core, in Chinese and English. Server refusals carry their own
 //! two messages; these are the core's own.
 
-use bidkey_protocol::enterprises::{Micropayment, MicropaymentStatus};
+use crate::error::CoreError;
+use bidkey_protocol::certs::PairState;
+use bidkey_protocol::enterprises::{Micropayment, MicropaymentStatus, Role};
 use bidkey_protocol::orders::Status;
 
 /// A language the apps show.
@@ -46,6 +48,55 @@ pub enum Text {
     MicropaymentMatched,
     /// Shown when nothing matched before the deadline.
     MicropaymentExpired,
+    /// Not logged in, or the login expired.
+    NotLoggedIn,
+    /// The wallet's storage failed.
+    StorageFailed,
+    /// A cryptographic check failed.
+    SecurityCheckFailed,
+    /// The device's keystore refused (biometrics cancelled, key invalidated).
+    DeviceKeyUnavailable,
+    /// The co-signing server's answer failed the phone's check.
+    CosignerMisbehaved,
+    /// The app could not start (its configuration or its wallet); the reason follows.
+    StartupFailed,
+    /// Before biometric confirmation is turned on.
+    BiometricExplained,
+    /// Shown in the biometric prompt itself, before a key is used.
+    BiometricPromptReason,
+    /// The title of a certificate pair that belongs to no enterprise.
+    PersonalCertificate,
+}
+
+impl Text {
+    /// Every text, for tests and for the check that no shell repeats one.
+    pub const ALL: [Text; 25] = [
+        Text::RevokeWarning,
+        Text::ChangeInfoWarning,
+        Text::KeyLockedHelp,
+        Text::RecoverPrompt,
+        Text::NetworkDown,
+        Text::InvalidUscc,
+        Text::SealNotPng,
+        Text::MicropaymentPending,
+        Text::RecoveryInReview,
+        Text::RecoveryCoolingOff,
+        Text::RecoveryNotice,
+        Text::RecoveryCancelled,
+        Text::UnlockLimited,
+        Text::PhoneChangeNeedsProof,
+        Text::MicropaymentMatched,
+        Text::MicropaymentExpired,
+        Text::NotLoggedIn,
+        Text::StorageFailed,
+        Text::SecurityCheckFailed,
+        Text::DeviceKeyUnavailable,
+        Text::CosignerMisbehaved,
+        Text::StartupFailed,
+        Text::BiometricExplained,
+        Text::BiometricPromptReason,
+        Text::PersonalCertificate,
+    ];
 }
 
 impl Text {
@@ -116,6 +167,42 @@ impl Text {
             (MicropaymentExpired, Lang::En) => {
                 "No transfer arrived in time. Please start the verification again."
             }
+            (NotLoggedIn, Lang::Zh) => "登录已失效，请重新登录。",
+            (NotLoggedIn, Lang::En) => {
+                "You are not logged in, or the login expired. Please log in again."
+            }
+            (StorageFailed, Lang::Zh) => "本机数据读写失败，请重启应用后重试。",
+            (StorageFailed, Lang::En) => {
+                "The app's storage on this phone failed. Restart the app and try again."
+            }
+            (SecurityCheckFailed, Lang::Zh) => "安全校验失败，请联系客服。",
+            (SecurityCheckFailed, Lang::En) => "A security check failed. Please contact support.",
+            (DeviceKeyUnavailable, Lang::Zh) => {
+                "设备安全密钥不可用（可能已取消指纹或面容验证），请重试。"
+            }
+            (DeviceKeyUnavailable, Lang::En) => {
+                "The phone's security key is unavailable (the fingerprint or face check may have been cancelled). Please try again."
+            }
+            (CosignerMisbehaved, Lang::Zh) => {
+                "协同签名服务器的应答未通过本机校验，未签出任何内容，请联系客服。"
+            }
+            (CosignerMisbehaved, Lang::En) => {
+                "The co-signing server's answer failed this phone's check; nothing was signed. Please contact support."
+            }
+            (StartupFailed, Lang::Zh) => "应用无法启动。",
+            (StartupFailed, Lang::En) => "The app cannot start.",
+            (BiometricExplained, Lang::Zh) => {
+                "开启后，每次使用证书前须先验证指纹或面容，再输入证书密码；证书密码仍是服务器计数的唯一凭据。"
+            }
+            (BiometricExplained, Lang::En) => {
+                "When on, every use of a certificate first asks for your fingerprint or face, then the PIN; the PIN is still what the server counts."
+            }
+            (BiometricPromptReason, Lang::Zh) => "验证指纹或面容以使用证书",
+            (BiometricPromptReason, Lang::En) => {
+                "Confirm with your fingerprint or face to use the certificate"
+            }
+            (PersonalCertificate, Lang::Zh) => "个人证书",
+            (PersonalCertificate, Lang::En) => "Personal certificate",
         }
     }
 }
@@ -184,25 +271,263 @@ pub fn beijing_time(unix: i64) -> String {
     )
 }
 
+/// The sentence every shell shows for `err`, in `lang`: one wording for the CLI, Android and
+/// iOS (a shell may add its own hint after it, such as the command to run next). Times are
+/// Beijing time, as on the server's pages.
+pub fn error_message(err: &CoreError, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    match err {
+        CoreError::Network(_) => Text::NetworkDown.get(lang).to_owned(),
+        CoreError::Server {
+            message_zh,
+            message_en,
+            retry_after,
+            ..
+        } => {
+            let mut m = if zh { message_zh } else { message_en }.clone();
+            if let Some(secs) = retry_after {
+                m.push_str(&if zh {
+                    format!("（{secs}秒后可重试）")
+                } else {
+                    format!(" (try again in {secs} s)")
+                });
+            }
+            m
+        }
+        CoreError::WrongPin { tries_left } => wrong_pin(*tries_left, lang),
+        CoreError::KeyLocked => Text::KeyLockedHelp.get(lang).to_owned(),
+        CoreError::UnlockLimited { next_at } => {
+            format!(
+                "{}{}",
+                Text::UnlockLimited.get(lang),
+                from_hint(*next_at, lang)
+            )
+        }
+        CoreError::RecoveryCoolingOff { until } => format!(
+            "{}{}",
+            Text::RecoveryCoolingOff.get(lang),
+            from_hint(*until, lang)
+        ),
+        CoreError::NotLoggedIn => Text::NotLoggedIn.get(lang).to_owned(),
+        CoreError::InvalidInput { field } => match *field {
+            "qr" if zh => "这不是标证通的二维码，或二维码不完整。".to_owned(),
+            "qr" => "This is not a Bidkey QR code, or it is incomplete.".to_owned(),
+            "qr_relay" if zh => "该二维码属于其他标证通服务器，本机不能处理。".to_owned(),
+            "qr_relay" => {
+                "This QR code is for another Bidkey server; this phone cannot use it.".to_owned()
+            }
+            _ if zh => format!("请检查{}。", field_name(field, lang)),
+            _ => format!("Please check the {field}."),
+        },
+        CoreError::NotFound(what) if zh => format!("未找到：{what}"),
+        CoreError::NotFound(what) => format!("Not found: {what}."),
+        CoreError::Storage(_) => Text::StorageFailed.get(lang).to_owned(),
+        CoreError::Crypto(_) => Text::SecurityCheckFailed.get(lang).to_owned(),
+        CoreError::Keystore(_) => Text::DeviceKeyUnavailable.get(lang).to_owned(),
+        CoreError::CosignerMisbehaved => Text::CosignerMisbehaved.get(lang).to_owned(),
+    }
+}
+
+/// A wrong PIN and the tries left before the key locks.
+pub fn wrong_pin(tries_left: u32, lang: Lang) -> String {
+    match (lang, tries_left) {
+        (Lang::Zh, n) => format!("证书密码错误，还可尝试{n}次。"),
+        (Lang::En, 1) => "Wrong PIN. 1 try left before the key locks.".to_owned(),
+        (Lang::En, n) => format!("Wrong PIN. {n} tries left before the key locks."),
+    }
+}
+
+/// "（2026-12-07 08:00 起）" / " (from 2026-12-07 08:00 Beijing time)".
+fn from_hint(unix: i64, lang: Lang) -> String {
+    let at = beijing_time(unix);
+    match lang {
+        Lang::Zh => format!("（北京时间{at}起）"),
+        Lang::En => format!(" (from {at} Beijing time)"),
+    }
+}
+
+/// The fields the core names in `InvalidInput` (English in the core), with their Chinese.
+const FIELDS: &[(&str, &str)] = &[
+    ("phone number", "手机号码"),
+    ("PIN", "证书密码（6至12位数字）"),
+    ("password", "登录密码（至少8位）"),
+    ("name", "姓名"),
+    ("ID number", "身份证号码"),
+    ("unified social credit code", "统一社会信用代码"),
+    ("enterprise name", "企业名称"),
+    ("legal representative", "法定代表人"),
+    ("last six digits of the account", "对公账户后六位"),
+    ("location", "定位"),
+    ("materials (1 to 5 files)", "认领材料（1至5个文件）"),
+    (
+        "material type (PNG, JPEG or PDF)",
+        "材料格式（PNG、JPEG或PDF）",
+    ),
+    ("material size (at most 2 MiB)", "材料大小（不超过2MB）"),
+    ("material file name", "材料文件名"),
+    ("seal name", "印章名称"),
+    ("seal image (PNG required)", "印章图片（须为PNG）"),
+    (
+        "seal image size (at most 512 KiB)",
+        "印章图片大小（不超过512KB）",
+    ),
+    ("document name", "文件名称"),
+    ("document digest", "文件摘要（须为32字节）"),
+    ("digest algorithm", "摘要算法（须为SM3）"),
+    ("page count", "页数"),
+    ("seal position", "盖章位置"),
+    ("seal", "印章（本证书不能使用该印章）"),
+    (
+        "search text (2 to 100 characters)",
+        "搜索内容（2至100个字）",
+    ),
+    ("reason (1 to 200 characters)", "驳回原因（1至200个字）"),
+    (
+        "new name or legal representative",
+        "新的企业名称或法定代表人",
+    ),
+    ("server CA certificate", "服务器CA证书（应用的构建配置）"),
+    (
+        "server URL (https required)",
+        "服务器地址（须为https，见应用的构建配置）",
+    ),
+    (
+        "system root certificates",
+        "系统根证书（本机的受信任证书不可用）",
+    ),
+    (
+        "server trust (on Android pass the system roots)",
+        "服务器证书的信任方式（应用的构建配置）",
+    ),
+];
+
+/// The name of a field the core reported, in `lang`.
+pub fn field_name(field: &str, lang: Lang) -> &str {
+    match lang {
+        Lang::En => field,
+        Lang::Zh => FIELDS
+            .iter()
+            .find(|(en, _)| *en == field)
+            .map_or(field, |(_, zh)| zh),
+    }
+}
+
+/// The core's own spelling of a field name, for a field name that came back through the
+/// FFI as a string (`None` for one the core never reports).
+pub fn known_field(field: &str) -> Option<&'static str> {
+    FIELDS
+        .iter()
+        .map(|(en, _)| *en)
+        .chain(["qr", "qr_relay", "keystore alias"])
+        .find(|en| *en == field)
+}
+
+/// The label of a certificate pair's state (证书管理).
+pub fn pair_state_label(state: PairState, lang: Lang) -> &'static str {
+    match (state, lang) {
+        (PairState::InForce, Lang::Zh) => "生效中",
+        (PairState::InForce, Lang::En) => "In force",
+        (PairState::Expiring, Lang::Zh) => "即将过期",
+        (PairState::Expiring, Lang::En) => "Expiring soon",
+        (PairState::Suspended, Lang::Zh) => "已挂失",
+        (PairState::Suspended, Lang::En) => "Reported lost",
+        (PairState::Expired, Lang::Zh) => "已过期",
+        (PairState::Expired, Lang::En) => "Expired",
+        (PairState::Revoked, Lang::Zh) => "已注销",
+        (PairState::Revoked, Lang::En) => "Revoked",
+    }
+}
+
+/// A member's role in an enterprise.
+pub fn role_label(role: Role, lang: Lang) -> &'static str {
+    match (role, lang) {
+        (Role::Admin, Lang::Zh) => "管理员",
+        (Role::Admin, Lang::En) => "Administrator",
+        (Role::Staff, Lang::Zh) => "办事人员",
+        (Role::Staff, Lang::En) => "Staff",
+    }
+}
+
+/// A certificate's validity as its card shows it, at `now` (Unix seconds; dates in Beijing
+/// time): "有效期至2027-11-22（剩余30天）" / "Valid until 2027-11-22 (30 days left)", or when
+/// it has passed "已于2027-11-22过期" / "Expired on 2027-11-22".
+pub fn validity(not_after: i64, now: i64, lang: Lang) -> String {
+    let day = beijing_time(not_after)
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let days = (not_after - now).div_euclid(86_400);
+    match lang {
+        Lang::Zh if days < 0 => format!("已于{day}过期"),
+        Lang::Zh => format!("有效期至{day}（剩余{days}天）"),
+        Lang::En if days < 0 => format!("Expired on {day}"),
+        Lang::En if days == 1 => format!("Valid until {day} (1 day left)"),
+        Lang::En => format!("Valid until {day} ({days} days left)"),
+    }
+}
+
+/// Every fixed sentence and label the core owns, in both languages: what no shell may
+/// repeat in its own sources or resources (`bindings/tests/one_source_of_words.rs`).
+pub fn owned_words() -> Vec<String> {
+    let mut out = Vec::new();
+    for lang in [Lang::Zh, Lang::En] {
+        out.extend(Text::ALL.iter().map(|t| t.get(lang).to_owned()));
+        for e in [
+            CoreError::InvalidInput { field: "qr" },
+            CoreError::InvalidInput { field: "qr_relay" },
+        ] {
+            out.push(error_message(&e, lang));
+        }
+        out.extend(
+            [
+                PairState::InForce,
+                PairState::Expiring,
+                PairState::Suspended,
+                PairState::Expired,
+                PairState::Revoked,
+            ]
+            .iter()
+            .map(|s| pair_state_label(*s, lang).to_owned()),
+        );
+        out.extend(
+            [
+                Status::PendingAdmin,
+                Status::PendingReview,
+                Status::AwaitingPayment,
+                Status::Paid,
+                Status::Issued,
+                Status::Closed,
+                Status::Rejected,
+            ]
+            .iter()
+            .map(|s| status_label(*s, lang).to_owned()),
+        );
+        out.extend(
+            crate::scan::words::fixed(lang)
+                .iter()
+                .map(|s| (*s).to_owned()),
+        );
+    }
+    // The fixed parts of the sentences with numbers in them.
+    out.extend(
+        [
+            "证书密码错误，还可尝试",
+            "Wrong PIN.",
+            "tries left before the key locks",
+        ]
+        .map(str::to_owned),
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_text_has_both_languages() {
-        use Text::*;
-        for t in [
-            RevokeWarning,
-            ChangeInfoWarning,
-            KeyLockedHelp,
-            RecoverPrompt,
-            NetworkDown,
-            InvalidUscc,
-            SealNotPng,
-            MicropaymentPending,
-            MicropaymentMatched,
-            MicropaymentExpired,
-        ] {
+        for t in Text::ALL {
             assert!(!t.get(Lang::Zh).is_empty());
             assert!(t.get(Lang::En).is_ascii());
         }
@@ -218,6 +543,76 @@ mod tests {
             assert!(!status_label(s, Lang::Zh).is_empty());
             assert!(status_label(s, Lang::En).is_ascii());
         }
+    }
+
+    #[test]
+    fn errors_have_one_wording() {
+        assert_eq!(
+            error_message(&CoreError::WrongPin { tries_left: 3 }, Lang::Zh),
+            "证书密码错误，还可尝试3次。"
+        );
+        assert_eq!(
+            error_message(&CoreError::WrongPin { tries_left: 1 }, Lang::En),
+            "Wrong PIN. 1 try left before the key locks."
+        );
+        let field = CoreError::InvalidInput {
+            field: "unified social credit code",
+        };
+        assert_eq!(error_message(&field, Lang::Zh), "请检查统一社会信用代码。");
+        assert_eq!(
+            error_message(&field, Lang::En),
+            "Please check the unified social credit code."
+        );
+        let server = CoreError::Server {
+            code: bidkey_protocol::ErrorCode::TooManyRequests,
+            message_zh: "请稍后再试".into(),
+            message_en: "Wait".into(),
+            retry_after: Some(42),
+        };
+        assert_eq!(
+            error_message(&server, Lang::Zh),
+            "请稍后再试（42秒后可重试）"
+        );
+        assert_eq!(
+            error_message(&CoreError::UnlockLimited { next_at: 0 }, Lang::Zh),
+            format!(
+                "{}（北京时间1970-01-01 08:00起）",
+                Text::UnlockLimited.get(Lang::Zh)
+            )
+        );
+        assert_eq!(
+            error_message(&CoreError::Keystore("cancelled".into()), Lang::En),
+            Text::DeviceKeyUnavailable.get(Lang::En)
+        );
+        // Every field the core reports has a Chinese name.
+        for (en, zh) in FIELDS {
+            assert_eq!(field_name(en, Lang::Zh), *zh);
+            assert_eq!(known_field(en), Some(*en));
+        }
+        assert_eq!(known_field("no such field"), None);
+    }
+
+    #[test]
+    fn validity_counts_days_in_beijing_time() {
+        let now = 1_700_000_000;
+        assert_eq!(
+            validity(now + 30 * 86_400, now, Lang::Zh),
+            "有效期至2023-12-15（剩余30天）"
+        );
+        assert_eq!(
+            validity(now + 86_400, now, Lang::En),
+            "Valid until 2023-11-16 (1 day left)"
+        );
+        assert_eq!(validity(now - 1, now, Lang::En), "Expired on 2023-11-15");
+        assert_eq!(role_label(Role::Staff, Lang::Zh), "办事人员");
+    }
+
+    #[test]
+    fn owned_words_are_many_and_distinct_enough() {
+        let words = owned_words();
+        assert!(words.len() > 60, "{}", words.len());
+        assert!(words.iter().all(|w| !w.trim().is_empty()));
+        assert!(words.contains(&"已挂失".to_owned()));
     }
 
     #[test]

@@ -3,14 +3,37 @@
 //! sees that key; it hands the shell bytes to seal and open.
 
 use crate::error::{CoreError, Result};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use zeroize::Zeroizing;
+
+/// What a keystore call that may ask the person returns (boxed, so the trait stays usable as
+/// `dyn DeviceKeystore`).
+pub type KeystoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// Implemented by each shell. `alias` names the wrapping key; the shell creates it on first
 /// use. Sealed data must be authenticated (AEAD).
+///
+/// `seal` and `open` never ask the person (the login token, and key shares while biometric
+/// confirmation is off). `seal_with_user` and `open_with_user` use a second key that the
+/// person's fingerprint or face must unlock for each use (Android: an auth-bound Keystore
+/// key through BiometricPrompt with a CryptoObject; iOS: a Secure Enclave key with
+/// `biometryCurrentSet`): they are async because the shell shows a prompt and waits. A
+/// keystore without such a check must refuse them (`CoreError::Keystore`), never fall back.
 pub trait DeviceKeystore: Send + Sync {
     fn seal(&self, alias: &str, plaintext: &[u8]) -> Result<Vec<u8>>;
     fn open(&self, alias: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+    fn seal_with_user<'a>(
+        &'a self,
+        alias: &'a str,
+        plaintext: &'a [u8],
+    ) -> KeystoreFuture<'a, Vec<u8>>;
+    fn open_with_user<'a>(
+        &'a self,
+        alias: &'a str,
+        sealed: &'a [u8],
+    ) -> KeystoreFuture<'a, Zeroizing<Vec<u8>>>;
 }
 
 /// A software keystore for the desktop CLI and tests: an AES-256-GCM key in a file (mode
@@ -92,6 +115,23 @@ impl DeviceKeystore for SoftwareKeystore {
             CoreError::Keystore("wrapped data does not open with this device's key".into())
         })
     }
+
+    /// A file key has no fingerprint or face behind it: refused rather than pretended.
+    fn seal_with_user<'a>(&'a self, _: &'a str, _: &'a [u8]) -> KeystoreFuture<'a, Vec<u8>> {
+        Box::pin(async { Err(no_user_check()) })
+    }
+
+    fn open_with_user<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [u8],
+    ) -> KeystoreFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async { Err(no_user_check()) })
+    }
+}
+
+fn no_user_check() -> CoreError {
+    CoreError::Keystore("this keystore has no fingerprint or face check".into())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod keystore;
 pub mod scan;
 pub mod wallet;
 
+pub use api::SystemTrust;
 pub use error::{CoreError, Result};
 pub use keystore::{DeviceKeystore, SoftwareKeystore};
 
@@ -29,8 +30,12 @@ use std::time::Duration;
 pub struct CoreConfig {
     /// The Bidkey server, `https://…` (or `http://127.0.0.1:…` for tests and the demo).
     pub server_url: String,
-    /// PEM of the CA that signed the server's TLS certificate (required for HTTPS).
+    /// PEM of the CA that signed the server's TLS certificate: a pinned CA, the only one
+    /// trusted when set (a server with a private CA, or pinning a public one).
     pub server_ca_pem: Option<String>,
+    /// Whom to trust for an HTTPS server when no CA is pinned (a server with a public
+    /// certificate). [`SystemTrust::Off`] (the default) refuses HTTPS without a pinned CA.
+    pub system_trust: SystemTrust,
     /// The directory the shell gives for the wallet.
     pub wallet_dir: PathBuf,
     /// Timeout of every network call.
@@ -47,6 +52,7 @@ impl CoreConfig {
         Self {
             server_url: server_url.to_owned(),
             server_ca_pem: None,
+            system_trust: SystemTrust::Off,
             wallet_dir,
             timeout: Duration::from_secs(20),
             pin_kdf: PinKdfParams::PHONE,
@@ -72,9 +78,9 @@ impl Bidkey {
     /// restored.
     pub fn open(config: CoreConfig, keystore: Arc<dyn DeviceKeystore>) -> Result<Bidkey> {
         let wallet = Wallet::open(&config.wallet_dir, keystore)?;
-        let api = Api::new(
+        let api = Api::with_trust(
             &config.server_url,
-            config.server_ca_pem.as_deref(),
+            &api::Trust::of(config.server_ca_pem.as_deref(), &config.system_trust),
             config.timeout,
         )?;
         if let Some(s) = wallet.session()? {

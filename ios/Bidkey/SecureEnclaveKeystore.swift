@@ -1,4 +1,6 @@
+import BidkeyCore
 import Foundation
+import LocalAuthentication
 import Security
 
 /// The core's `DeviceKeystore` on the Secure Enclave: one P-256 key per alias, created inside
@@ -32,17 +34,56 @@ final class SecureEnclaveKeystore: DeviceKeystore, @unchecked Sendable {
         return plain as Data
     }
 
+    // Biometric confirmation (turned on in Settings): a second Secure Enclave key per alias whose
+    // private half needs the person's current fingerprint or face for each use
+    // (`.biometryCurrentSet`: a newly enrolled finger or face invalidates it). Sealing uses the
+    // public half (no prompt); opening asks through LAContext with the core's sentence
+    // (CoreText.biometricPromptReason). Async: the prompt runs off the caller's task.
+
+    /// The app's language for the prompt's sentence, set by AppModel.
+    var lang: Lang = .zh
+
+    func sealWithUser(alias: String, plaintext: Data) async throws -> Data {
+        let key = try privateKey(alias: "user.\(alias)", create: true, biometric: true)
+        guard let publicKey = SecKeyCopyPublicKey(key) else {
+            throw BidkeyError.Keystore(detail: "no public key for user.\(alias)")
+        }
+        var error: Unmanaged<CFError>?
+        guard let sealed = SecKeyCreateEncryptedData(publicKey, algorithm, plaintext as CFData, &error) else {
+            throw keystoreError(error, "seal with user")
+        }
+        return sealed as Data
+    }
+
+    func openWithUser(alias: String, sealed: Data) async throws -> Data {
+        let context = LAContext()
+        context.localizedReason = coreText(which: .biometricPromptReason, lang: lang)
+        let key = try privateKey(alias: "user.\(alias)", create: false, biometric: true, context: context)
+        let algorithm = self.algorithm
+        // SecKeyCreateDecryptedData shows the prompt and blocks until it is answered: run it
+        // on a detached task so no caller's thread (or the main actor) waits on it.
+        return try await Task.detached(priority: .userInitiated) {
+            var error: Unmanaged<CFError>?
+            guard let plain = SecKeyCreateDecryptedData(key, algorithm, sealed as CFData, &error) else {
+                let detail = error.map { String(describing: $0.takeRetainedValue()) } ?? "unknown"
+                throw BidkeyError.Keystore(detail: "open with user: \(detail)")
+            }
+            return plain as Data
+        }.value
+    }
+
     private func tag(_ alias: String) -> Data { Data("cn.bidkey.\(alias)".utf8) }
 
-    private func privateKey(alias: String, create: Bool) throws -> SecKey {
+    private func privateKey(alias: String, create: Bool, biometric: Bool = false, context: LAContext? = nil) throws -> SecKey {
         lock.lock()
         defer { lock.unlock() }
-        let query: [String: Any] = [
+        var query: [String: Any] = [
             kSecClass as String: kSecClassKey,
             kSecAttrApplicationTag as String: tag(alias),
             kSecAttrKeyType as String: kSecAttrKeyTypeECSECPrimeRandom,
             kSecReturnRef as String: true,
         ]
+        if let context { query[kSecUseAuthenticationContext as String] = context }
         var item: CFTypeRef?
         let status = SecItemCopyMatching(query as CFDictionary, &item)
         if status == errSecSuccess, let item {
@@ -51,13 +92,14 @@ final class SecureEnclaveKeystore: DeviceKeystore, @unchecked Sendable {
         guard create else {
             throw BidkeyError.Keystore(detail: "no device key for \(alias) (status \(status))")
         }
-        return try makeKey(alias: alias)
+        return try makeKey(alias: alias, biometric: biometric)
     }
 
-    private func makeKey(alias: String) throws -> SecKey {
+    private func makeKey(alias: String, biometric: Bool) throws -> SecKey {
         var error: Unmanaged<CFError>?
+        let flags: SecAccessControlCreateFlags = biometric ? [.privateKeyUsage, .biometryCurrentSet] : .privateKeyUsage
         guard let access = SecAccessControlCreateWithFlags(
-            nil, kSecAttrAccessibleWhenUnlockedThisDeviceOnly, .privateKeyUsage, &error
+            nil, kSecAttrAccessibleWhenUnlockedThisDeviceOnly, flags, &error
         ) else {
             throw keystoreError(error, "access control")
         }

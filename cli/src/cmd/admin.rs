@@ -420,7 +420,7 @@ fn grants_table(out: &Out, grants: &[Grant]) -> String {
             out.t("姓名", "Name"),
             out.t("平台", "Platform"),
             out.t("授权时间", "Granted"),
-            out.t("撤销时间", "Revoked"),
+            out.t("撤销时间", "Revoked at"),
         ],
         grants.iter().map(|g| {
             vec![

@@ -5,8 +5,8 @@ use super::Identity;
 use crate::app::App;
 use crate::error::{CliError, Result};
 use crate::output::{Out, opt, when, word, yuan};
-use bidkey_core::i18n::{Text, status_label};
-use bidkey_protocol::certs::{CertList, CertPairView, PairChange};
+use bidkey_core::i18n::{Text, pair_state_label, status_label};
+use bidkey_protocol::certs::{CertList, CertPairView, PairChange, PairState};
 use bidkey_protocol::orders::Application;
 use clap::Subcommand;
 use serde::Serialize;
@@ -451,8 +451,8 @@ pub fn applications_table(out: &Out, apps: &[Application]) -> String {
 
 fn cert_lists(out: &Out, l: &CertList) -> String {
     [
-        (out.t("生效中", "In force"), &l.in_force),
-        (out.t("即将过期", "Expiring"), &l.expiring),
+        (pair_state_label(PairState::InForce, out.lang), &l.in_force),
+        (pair_state_label(PairState::Expiring, out.lang), &l.expiring),
         (out.t("已失效", "Invalid"), &l.invalid),
     ]
     .into_iter()

@@ -9,7 +9,7 @@ use crate::error::{CliError, Result};
 use crate::output::{Out, when};
 use bidkey_cli::stdout;
 use bidkey_core::flows::scan::{ScanDone, ScanView, SessionRequest};
-use bidkey_protocol::scan::{DigestAlg, ScanAction, ScanKind, ScanSession};
+use bidkey_protocol::scan::{ScanAction, ScanKind, ScanSession};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -207,135 +207,31 @@ fn done_text(out: &Out, d: &ScanDone) -> String {
     s
 }
 
-/// The words of the confirmation page (扫码确认).
+/// The words of the confirmation page (扫码确认): the core's own page, the same lines the
+/// phones show, and what only a terminal adds (each seal image's id and size, the
+/// `--auto-confirm` switch).
 pub fn describe(out: &Out, v: &ScanView) -> String {
-    let mut lines = vec![
-        format!("{} {}", out.t("平台：", "Platform:"), v.platform_name),
-        format!("{} {}", out.t("网址：", "Origin:"), v.origin),
-        format!(
-            "{} {}",
-            out.t("校验码：", "Verification code:"),
-            v.verification_code
-        ),
-        format!("{} {}", out.t("操作：", "Action:"), kind_text(out, v.kind)),
-    ];
-    match &v.action {
-        ScanAction::Bind { platform_user, .. } => lines.push(format!(
-            "{} {platform_user}",
-            out.t("平台账号：", "Platform account:")
-        )),
-        ScanAction::Login { .. } => {}
-        ScanAction::Sign { .. } => {
-            // What the phone will sign: its own view of each document (crate::scan).
-            lines.push(out.t("文件：", "Documents:").to_owned());
-            for d in &v.documents {
-                let alg = match d.digest_alg {
-                    DigestAlg::Sm3 => "SM3",
-                    DigestAlg::Sha256 => "SHA-256",
-                };
-                lines.push(format!(
-                    "  · {} {alg} {} ({} {})",
-                    d.name,
-                    d.digest_short,
-                    d.page_count,
-                    out.t("页", "pages")
-                ));
-                if let Some(s) = &d.seal {
-                    lines.push(format!(
-                        "    {} {} ({} {} B PNG) {} {}, {} {}×{} mm, {} {}×{} mm",
-                        out.t("盖章：", "Seal:"),
-                        s.seal_name,
-                        s.seal_id,
-                        s.image_png.len(),
-                        out.t("第页", "page"),
-                        s.page,
-                        out.t("位置", "at"),
-                        s.x_mm,
-                        s.y_mm,
-                        out.t("大小", "size"),
-                        s.width_mm,
-                        s.height_mm
-                    ));
-                }
-            }
-        }
-        ScanAction::Decrypt {
-            tender_id,
-            tender_name,
-            opening_at,
-            files,
-        } => {
-            lines.push(format!(
-                "{} {tender_name} ({tender_id})",
-                out.t("项目：", "Tender:")
-            ));
-            lines.push(format!(
-                "{} {}",
-                out.t("开标时间：", "Opening:"),
-                when(*opening_at)
-            ));
-            lines.push(out.t("文件：", "Files:").to_owned());
-            for f in files {
-                let mine = v.decryptable_files.contains(&f.file_name);
-                lines.push(format!(
-                    "  · {}{}",
-                    f.file_name,
-                    if mine {
-                        ""
-                    } else {
-                        out.t("（非本机证书）", " (not for this wallet)")
-                    }
-                ));
-            }
-        }
-        ScanAction::Session {
-            ttl_secs,
-            auto_confirm_allowed,
-            ..
-        } => {
-            lines.push(format!(
-                "{} {} {}",
-                out.t("会话时长：", "Session length:"),
-                ttl_secs / 60,
-                out.t("分钟", "min")
-            ));
-            lines.push(
-                if *auto_confirm_allowed {
-                    out.t(
-                        "平台允许自动确认后续签名和登录（--auto-confirm）",
-                        "The platform allows auto-confirm of later signing and login (--auto-confirm)",
-                    )
-                } else {
-                    out.t("每个请求都需确认", "Every request is confirmed by hand")
-                }
-                .to_owned(),
-            );
-        }
-    }
-    if let Some(c) = &v.certificate {
+    let mut lines = bidkey_core::scan::words::lines(v, out.lang);
+    for s in v.documents.iter().filter_map(|d| d.seal.as_ref()) {
         lines.push(format!(
-            "{} {} ({})",
-            out.t("使用证书：", "Certificate:"),
-            c.enterprise_name.as_deref().unwrap_or(&c.subject),
-            c.serial
+            "  {} {} ({} B PNG)",
+            out.t("印章图片：", "Seal image:"),
+            s.seal_id,
+            s.image_png.len()
         ));
     }
-    lines.push(format!(
-        "{} {}",
-        out.t("有效期至：", "Valid until:"),
-        when(v.expires_at)
-    ));
+    if let ScanAction::Session {
+        auto_confirm_allowed: true,
+        ..
+    } = &v.action
+    {
+        lines.push(out.t("（--auto-confirm）", "(--auto-confirm)").to_owned());
+    }
     lines.join("\n")
 }
 
 fn kind_text(out: &Out, k: ScanKind) -> &'static str {
-    match k {
-        ScanKind::Bind => out.t("绑定证书", "bind certificate"),
-        ScanKind::Login => out.t("扫码登录", "log in"),
-        ScanKind::Sign => out.t("签名签章", "sign"),
-        ScanKind::Decrypt => out.t("开标解密", "decrypt bids"),
-        ScanKind::Session => out.t("开启会话", "open a session"),
-    }
+    bidkey_core::scan::words::kind_label(k, out.lang)
 }
 
 /// The request as scripts see it; the wrapped file keys stay out.
@@ -525,7 +421,7 @@ mod tests {
     use bidkey_core::i18n::Lang;
     use bidkey_core::scan::{UsableSeal, document_views};
     use bidkey_protocol::platforms::Seal;
-    use bidkey_protocol::scan::{DocumentToSign, SealPlacement};
+    use bidkey_protocol::scan::{DigestAlg, DocumentToSign, SealPlacement};
 
     fn view(action: ScanAction) -> ScanView {
         let documents = match &action {
@@ -591,13 +487,16 @@ mod tests {
         let text = describe(&out, &v);
         assert!(text.contains("Verification code: 4821"), "{text}");
         assert!(
-            text.contains("商务标.pdf SM3 abababab…abababab (4 pages)"),
+            text.contains("· 商务标.pdf (SM3 abababab…abababab, 4 pages)"),
             "{text}"
         );
         assert!(
-            text.contains("Seal: 投标专用章 (s1 4 B PNG) page 3, at 120×240 mm"),
+            text.contains(
+                "Seal: 投标专用章, page 3, 120 mm from the left, 240 mm from the top, 42×42 mm"
+            ),
             "{text}"
         );
+        assert!(text.contains("Seal image: s1 (4 B PNG)"), "{text}");
         let j = view_json(&v);
         assert_eq!(j["action"]["documents"][0]["digest_hex"], "ab".repeat(32));
         assert_eq!(j["action"]["documents"][0]["seal"]["width_mm"], 42);

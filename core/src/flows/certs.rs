@@ -161,7 +161,10 @@ impl Bidkey {
         message: &[u8],
     ) -> Result<Sm2Signature> {
         self.require_login()?;
-        let share = self.wallet.share_with_pin(serial, pin, self.pin_kdf)?;
+        let share = self
+            .wallet
+            .share_with_pin(serial, pin, self.pin_kdf)
+            .await?;
         let public = self.public_key_of(serial)?;
         let e =
             bidkey_crypto::sm2::message_digest(&public, bidkey_crypto::sm2::DEFAULT_ID, message)?;
@@ -178,7 +181,10 @@ impl Bidkey {
     ) -> Result<Zeroizing<Vec<u8>>> {
         self.require_login()?;
         let ct = Sm2Ciphertext::from_der(ciphertext_der)?;
-        let share = self.wallet.share_with_pin(serial, pin, self.pin_kdf)?;
+        let share = self
+            .wallet
+            .share_with_pin(serial, pin, self.pin_kdf)
+            .await?;
         self.co_decrypt(serial, &share, &ct).await
     }
 
@@ -322,7 +328,8 @@ impl Bidkey {
         let signing_serial = self.signing_serial_of_pair_with(serial)?;
         let share = self
             .wallet
-            .share_with_pin(&signing_serial, pin, self.pin_kdf)?;
+            .share_with_pin(&signing_serial, pin, self.pin_kdf)
+            .await?;
         let session = self
             .open_cosign_session(&signing_serial, CosignPurpose::Revoke)
             .await?;
@@ -496,7 +503,9 @@ impl Bidkey {
             self.sign_message(signing, old, &message).await?;
         }
         let keys: Vec<String> = pairs.iter().flat_map(|p| p.1.iter().cloned()).collect();
-        self.wallet.rekey_shares(&keys, old, new, self.pin_kdf)?;
+        self.wallet
+            .rekey_shares(&keys, old, new, self.pin_kdf)
+            .await?;
         self.wallet.log(now(), "certificate PIN changed")
     }
 

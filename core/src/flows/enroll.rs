@@ -149,18 +149,20 @@ impl Bidkey {
             csr_der: csr.to_der().to_vec(),
             created_at: now(),
         };
-        self.wallet.put_share(
-            &StoredShare {
-                key_id: pending.share_key_id(),
-                pair_id: String::new(),
-                usage: "signing".into(),
-                public_key: pending.public_key.clone(),
-            },
-            &share,
-            pin,
-            self.pin_kdf,
-            pending.created_at,
-        )?;
+        self.wallet
+            .put_share(
+                &StoredShare {
+                    key_id: pending.share_key_id(),
+                    pair_id: String::new(),
+                    usage: "signing".into(),
+                    public_key: pending.public_key.clone(),
+                },
+                &share,
+                pin,
+                self.pin_kdf,
+                pending.created_at,
+            )
+            .await?;
         self.wallet.put_pending_enrollment(&pending)?;
         Ok(pending)
     }
@@ -224,7 +226,8 @@ impl Bidkey {
         }
         let share = self
             .wallet
-            .share_with_pin(&pending.share_key_id(), pin, self.pin_kdf)?;
+            .share_with_pin(&pending.share_key_id(), pin, self.pin_kdf)
+            .await?;
         self.wallet.put_cert(
             &stored_cert(&result.pair_id, holder, "signing", &signing)?,
             t,
@@ -238,18 +241,20 @@ impl Bidkey {
                 let enc_share = self
                     .open_delivered_key(&result.signing_serial, &share, &joint, key)
                     .await?;
-                self.wallet.put_share(
-                    &StoredShare {
-                        key_id: key.serial.clone(),
-                        pair_id: result.pair_id.clone(),
-                        usage: "encryption".into(),
-                        public_key: enc.sm2_public_key()?.to_sec1(),
-                    },
-                    &enc_share,
-                    pin,
-                    self.pin_kdf,
-                    t,
-                )?;
+                self.wallet
+                    .put_share(
+                        &StoredShare {
+                            key_id: key.serial.clone(),
+                            pair_id: result.pair_id.clone(),
+                            usage: "encryption".into(),
+                            public_key: enc.sm2_public_key()?.to_sec1(),
+                        },
+                        &enc_share,
+                        pin,
+                        self.pin_kdf,
+                        t,
+                    )
+                    .await?;
             }
             self.wallet.put_cert(
                 &stored_cert(&result.pair_id, holder, "encryption", &enc)?,

@@ -8,6 +8,7 @@ pub mod enterprise;
 pub mod platforms;
 pub mod recovery;
 pub mod scan;
+pub mod settings;
 
 use crate::error::{CoreError, Result};
 

@@ -254,7 +254,11 @@ impl Bidkey {
                 field: "auto_confirm",
             });
         }
-        let share = Arc::new(self.wallet.share_with_pin(&serial, pin, self.pin_kdf)?);
+        let share = Arc::new(
+            self.wallet
+                .share_with_pin(&serial, pin, self.pin_kdf)
+                .await?,
+        );
         let public = self.public_key_of(&serial)?;
         let e = message_digest(&public, DEFAULT_ID, b"bidkey auto-confirm on")?;
         self.co_sign_digest(&serial, &share, &e, CosignPurpose::Sign, None)
@@ -353,11 +357,11 @@ impl Bidkey {
                     .clone()
                     .ok_or_else(|| CoreError::NotFound("a signing certificate".into()))?;
                 self.check_grant(&p.body, &cert).await?;
-                let share = Arc::new(self.wallet.share_with_pin(
-                    &cert.serial,
-                    pin,
-                    self.pin_kdf,
-                )?);
+                let share = Arc::new(
+                    self.wallet
+                        .share_with_pin(&cert.serial, pin, self.pin_kdf)
+                        .await?,
+                );
                 let auto = auto_confirm
                     && matches!(
                         action,
@@ -545,7 +549,8 @@ impl Bidkey {
             if !shares.contains_key(&f.recipient_serial) {
                 let share = self
                     .wallet
-                    .share_with_pin(&f.recipient_serial, pin, self.pin_kdf)?;
+                    .share_with_pin(&f.recipient_serial, pin, self.pin_kdf)
+                    .await?;
                 shares.insert(f.recipient_serial.clone(), share);
             }
             let ct = Sm2Ciphertext::from_der(&f.wrapped_key)?;

@@ -3,10 +3,12 @@
 //! ([`what_is_signed`]), what it checks of a signed request itself ([`request`]), and of a bid-file key it
 //! unwrapped before it hands it out ([`file_key`]). The flows in `crate::flows::scan` fetch, co-sign and send.
 
+pub mod deep_link;
 pub mod file_key;
 pub mod request;
 pub mod view;
 pub mod what_is_signed;
+pub mod words;
 
 pub use view::{DocumentRefusal, DocumentView, SealView, UsableSeal, document_views};
 pub use what_is_signed::{signed_attributes, signed_document};

@@ -133,8 +133,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_pending_enrolment_survives_a_reopen_and_goes_with_its_share() {
+    #[tokio::test]
+    async fn a_pending_enrolment_survives_a_reopen_and_goes_with_its_share() {
         let dir = tempfile::tempdir().expect("dir");
         let w = Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("w");
         let share = DeviceShare::from_bytes(&[9u8; 32]).expect("share");
@@ -147,6 +147,7 @@ mod tests {
                 public_key: vec![4],
             };
             w.put_share(&meta, &share, "123456", FAST, 1)
+                .await
                 .expect("share");
         }
         w.put_pending_enrollment(&p).expect("pending");
@@ -161,6 +162,7 @@ mod tests {
         assert_eq!(w.pending_enrollment_for("a2").expect("q"), None);
         let err = w
             .share_with_pin("SERIAL", "123456", FAST)
+            .await
             .expect_err("none");
         assert!(err.to_string().contains("resume"), "{err}");
         w.delete_pending_enrollment("e1").expect("delete");
@@ -169,12 +171,13 @@ mod tests {
         assert!(w.pending_enrollments().expect("list").is_empty());
         let err = w
             .share_with_pin("SERIAL", "123456", FAST)
+            .await
             .expect_err("none");
         assert!(!err.to_string().contains("resume"), "{err}");
     }
 
-    #[test]
-    fn a_share_delivered_again_moves_to_the_new_pair() {
+    #[tokio::test]
+    async fn a_share_delivered_again_moves_to_the_new_pair() {
         let dir = tempfile::tempdir().expect("dir");
         let w = Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("w");
         let mut meta = StoredShare {
@@ -184,9 +187,12 @@ mod tests {
             public_key: vec![4, 2],
         };
         let share = DeviceShare::from_bytes(&[3u8; 32]).expect("share");
-        w.put_share(&meta, &share, "123456", FAST, 1).expect("put");
+        w.put_share(&meta, &share, "123456", FAST, 1)
+            .await
+            .expect("put");
         meta.pair_id = "new".into();
         w.put_share(&meta, &share, "123456", FAST, 2)
+            .await
             .expect("again");
         assert_eq!(w.share_meta("ENC1").expect("meta"), Some(meta));
     }

@@ -17,8 +17,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 const SEAL_ALIAS: &str = "bidkey-wallet";
+/// The keystore key that needs the person (fingerprint or face) for each use.
+const USER_SEAL_ALIAS: &str = "bidkey-wallet-user";
 
 /// The logged-in account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +83,9 @@ impl Wallet {
         if version < 2 {
             conn.execute_batch(include_str!("schema_v2.sql"))?;
         }
+        if version < 3 {
+            conn.execute_batch(include_str!("schema_v3.sql"))?;
+        }
         if version < SCHEMA_VERSION {
             conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
         }
@@ -112,6 +117,30 @@ impl Wallet {
 
     pub(crate) fn open_sealed(&self, sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
         self.keystore.open(SEAL_ALIAS, sealed)
+    }
+
+    /// Seal a key share: with the user-presence key when biometric confirmation is on.
+    pub(crate) async fn seal_share(&self, plaintext: &[u8], with_user: bool) -> Result<Vec<u8>> {
+        if with_user {
+            self.keystore
+                .seal_with_user(USER_SEAL_ALIAS, plaintext)
+                .await
+        } else {
+            self.seal(plaintext)
+        }
+    }
+
+    /// Open a sealed key share; one sealed with the user-presence key asks the person.
+    pub(crate) async fn open_share(
+        &self,
+        sealed: &[u8],
+        with_user: bool,
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+        if with_user {
+            self.keystore.open_with_user(USER_SEAL_ALIAS, sealed).await
+        } else {
+            self.open_sealed(sealed)
+        }
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {

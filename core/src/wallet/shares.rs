@@ -7,6 +7,9 @@ use bidkey_crypto::pin::{PinKdfParams, PinMask, SALT_LEN};
 use rusqlite::{OptionalExtension, params};
 use zeroize::Zeroizing;
 
+/// The wallet's meta row of the biometric setting ("on" / "off").
+const BIOMETRIC_KEY: &str = "biometric";
+
 /// A stored two-party key of this phone (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredShare {
@@ -26,8 +29,9 @@ pub fn check_pin(pin: &str) -> Result<()> {
 }
 
 impl Wallet {
-    /// Store `share` masked under `pin`.
-    pub fn put_share(
+    /// Store `share` masked under `pin` (sealed with the user-presence key when biometric
+    /// confirmation is on: the shell may ask for the fingerprint or face).
+    pub async fn put_share(
         &self,
         meta: &StoredShare,
         share: &DeviceShare,
@@ -35,34 +39,86 @@ impl Wallet {
         params_kdf: PinKdfParams,
         now: i64,
     ) -> Result<()> {
-        let (salt, sealed) = self.masked(share, pin, params_kdf)?;
+        let with_user = self.biometric()?;
+        let (salt, sealed) = self.masked(share, pin, params_kdf, with_user).await?;
         self.with(|c| {
             c.execute(
-                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at, sealed_with_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
-                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed",
-                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, salt.to_vec(), sealed, now],
+                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed, \
+                 sealed_with_user = excluded.sealed_with_user",
+                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, salt.to_vec(), sealed, now, with_user],
             )
             .map(|_| ())
         })
     }
 
     /// `(salt, seal_keystore(d1 + m(PIN)))` of `share` under `pin` with a fresh salt.
-    fn masked(
+    async fn masked(
         &self,
         share: &DeviceShare,
         pin: &str,
         params_kdf: PinKdfParams,
+        with_user: bool,
     ) -> Result<([u8; SALT_LEN], Vec<u8>)> {
         check_pin(pin)?;
         let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
         let masked = PinMask::derive(pin.as_bytes(), &salt, params_kdf)?.mask(&share.to_bytes())?;
-        Ok((salt, self.seal(masked.as_slice())?))
+        Ok((salt, self.seal_share(masked.as_slice(), with_user).await?))
+    }
+
+    /// Whether key shares are sealed with the user-presence key (biometric confirmation).
+    pub fn biometric(&self) -> Result<bool> {
+        Ok(self.meta(BIOMETRIC_KEY)?.as_deref() == Some("on"))
+    }
+
+    /// Turn biometric confirmation on or off: every share is opened the old way and sealed
+    /// the new way (the shell asks for the fingerprint or face where its key needs it), then
+    /// all are written in one transaction with the setting, so a refusal changes nothing.
+    /// The PIN is not involved: the shares stay masked under it.
+    pub async fn set_biometric(&self, on: bool) -> Result<()> {
+        let rows = self.with(|c| {
+            let mut stmt = c.prepare(
+                "SELECT key_id, share_sealed, sealed_with_user FROM key_shares ORDER BY key_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        let mut resealed = Vec::with_capacity(rows.len());
+        for (key_id, sealed, with_user) in rows {
+            if with_user == on {
+                continue;
+            }
+            let masked = self.open_share(&sealed, with_user).await?;
+            resealed.push((key_id, self.seal_share(&masked, on).await?));
+        }
+        self.with(|c| {
+            let tx = c.transaction()?;
+            for (key_id, sealed) in &resealed {
+                tx.execute(
+                    "UPDATE key_shares SET share_sealed = ?1, sealed_with_user = ?2 WHERE key_id = ?3",
+                    params![sealed, on, key_id],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![BIOMETRIC_KEY, if on { "on" } else { "off" }],
+            )?;
+            tx.commit()
+        })
     }
 
     /// The share as unmasked with `pin`: the real one if the PIN is right, a different valid
     /// scalar if not (only the server can tell).
-    pub fn share_with_pin(
+    /// A share sealed with the user-presence key asks the person first (fingerprint or face);
+    /// a refusal is `CoreError::Keystore` and nothing is unmasked.
+    pub async fn share_with_pin(
         &self,
         key_id: &str,
         pin: &str,
@@ -71,20 +127,26 @@ impl Wallet {
         check_pin(pin)?;
         let row = self.with(|c| {
             c.query_row(
-                "SELECT salt, share_sealed FROM key_shares WHERE key_id = ?1",
+                "SELECT salt, share_sealed, sealed_with_user FROM key_shares WHERE key_id = ?1",
                 [key_id],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)),
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                },
             )
             .optional()
         })?;
-        let Some((salt, sealed)) = row else {
+        let Some((salt, sealed, with_user)) = row else {
             return Err(self.missing_key(key_id)?);
         };
         let salt: [u8; SALT_LEN] = salt
             .try_into()
             .map_err(|_| CoreError::Storage("bad PIN salt".into()))?;
         let masked: Zeroizing<[u8; 32]> = {
-            let opened = self.open_sealed(&sealed)?;
+            let opened = self.open_share(&sealed, with_user).await?;
             let mut out = Zeroizing::new([0u8; 32]);
             if opened.len() != 32 {
                 return Err(CoreError::Storage("bad stored share".into()));
@@ -102,7 +164,7 @@ impl Wallet {
     /// The wallet cannot tell a wrong `old_pin` (it unmasks to another valid scalar), so the
     /// caller first proves `old_pin` with the server for every share it passes here: a share
     /// kept under another PIN would otherwise be re-masked from garbage and lost for good.
-    pub fn rekey_shares(
+    pub async fn rekey_shares(
         &self,
         key_ids: &[String],
         old_pin: &str,
@@ -110,18 +172,19 @@ impl Wallet {
         params_kdf: PinKdfParams,
     ) -> Result<()> {
         check_pin(new_pin)?;
+        let with_user = self.biometric()?;
         let mut rows = Vec::with_capacity(key_ids.len());
         for key_id in key_ids {
-            let share = self.share_with_pin(key_id, old_pin, params_kdf)?;
-            let (salt, sealed) = self.masked(&share, new_pin, params_kdf)?;
+            let share = self.share_with_pin(key_id, old_pin, params_kdf).await?;
+            let (salt, sealed) = self.masked(&share, new_pin, params_kdf, with_user).await?;
             rows.push((key_id.as_str(), salt, sealed));
         }
         self.with(|c| {
             let tx = c.transaction()?;
             for (key_id, salt, sealed) in &rows {
                 let n = tx.execute(
-                    "UPDATE key_shares SET salt = ?1, share_sealed = ?2 WHERE key_id = ?3",
-                    params![salt.to_vec(), sealed, key_id],
+                    "UPDATE key_shares SET salt = ?1, share_sealed = ?2, sealed_with_user = ?3 WHERE key_id = ?4",
+                    params![salt.to_vec(), sealed, with_user, key_id],
                 )?;
                 if n != 1 {
                     // Gone since it was read: change nothing (the transaction rolls back).
@@ -154,10 +217,11 @@ impl Wallet {
     pub fn copy_share(&self, from: &str, meta: &StoredShare, now: i64) -> Result<()> {
         let n = self.with(|c| {
             c.execute(
-                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at) \
-                 SELECT ?1, ?2, ?3, ?4, salt, share_sealed, ?5 FROM key_shares WHERE key_id = ?6 \
+                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at, sealed_with_user) \
+                 SELECT ?1, ?2, ?3, ?4, salt, share_sealed, ?5, sealed_with_user FROM key_shares WHERE key_id = ?6 \
                  ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
-                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed",
+                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed, \
+                 sealed_with_user = excluded.sealed_with_user",
                 params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, now, from],
             )
         })?;
@@ -219,8 +283,9 @@ impl Wallet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keystore::SoftwareKeystore;
+    use crate::keystore::{DeviceKeystore, KeystoreFuture, SoftwareKeystore};
     use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     const FAST: PinKdfParams = PinKdfParams {
         memory_kib: 64,
@@ -228,40 +293,52 @@ mod tests {
         parallelism: 1,
     };
 
-    #[test]
-    fn wrong_pin_gives_a_different_share_and_reopen_keeps_it() {
-        let dir = tempfile::tempdir().expect("dir");
-        let ks = Arc::new(SoftwareKeystore::new(dir.path()));
-        let w = Wallet::open(dir.path(), ks.clone()).expect("wallet");
-        let share = DeviceShare::from_bytes(&[7u8; 32]).expect("share");
-        let meta = StoredShare {
+    fn meta() -> StoredShare {
+        StoredShare {
             key_id: "k1".into(),
             pair_id: "p1".into(),
             usage: "signing".into(),
             public_key: vec![4],
-        };
-        w.put_share(&meta, &share, "123456", FAST, 0).expect("put");
+        }
+    }
+
+    #[tokio::test]
+    async fn wrong_pin_gives_a_different_share_and_reopen_keeps_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ks = Arc::new(SoftwareKeystore::new(dir.path()));
+        let w = Wallet::open(dir.path(), ks.clone()).expect("wallet");
+        let share = DeviceShare::from_bytes(&[7u8; 32]).expect("share");
+        let meta = meta();
+        w.put_share(&meta, &share, "123456", FAST, 0)
+            .await
+            .expect("put");
         assert!(
-            w.put_share(&meta, &share, "12ab", FAST, 0).is_err(),
+            w.put_share(&meta, &share, "12ab", FAST, 0).await.is_err(),
             "PIN rules"
         );
-        let right = w.share_with_pin("k1", "123456", FAST).expect("right");
+        let right = w.share_with_pin("k1", "123456", FAST).await.expect("right");
         assert_eq!(*right.to_bytes(), [7u8; 32]);
         let wrong = w
             .share_with_pin("k1", "654321", FAST)
+            .await
             .expect("still a share");
         assert_ne!(*wrong.to_bytes(), [7u8; 32]);
         drop(w);
         // Reinstall: same directory, same keystore key file.
         let w2 =
             Wallet::open(dir.path(), Arc::new(SoftwareKeystore::new(dir.path()))).expect("reopen");
-        assert_eq!(
-            *w2.share_with_pin("k1", "123456", FAST)
-                .expect("s")
-                .to_bytes(),
-            [7u8; 32]
-        );
+        let share_of = |pin: &'static str| {
+            let w2 = w2.clone();
+            async move {
+                *w2.share_with_pin("k1", pin, FAST)
+                    .await
+                    .expect("s")
+                    .to_bytes()
+            }
+        };
+        assert_eq!(share_of("123456").await, [7u8; 32]);
         w2.rekey_shares(&["k1".to_owned()], "123456", "888888", FAST)
+            .await
             .expect("rekey");
         assert!(
             w2.rekey_shares(
@@ -270,21 +347,14 @@ mod tests {
                 "111111",
                 FAST
             )
+            .await
             .is_err(),
             "a missing share fails the whole change"
         );
         assert_eq!(
-            *w2.share_with_pin("k1", "888888", FAST)
-                .expect("s")
-                .to_bytes(),
+            share_of("888888").await,
             [7u8; 32],
             "and leaves the others as they were"
-        );
-        assert_eq!(
-            *w2.share_with_pin("k1", "888888", FAST)
-                .expect("s")
-                .to_bytes(),
-            [7u8; 32]
         );
         w2.clear_cache().expect("clear");
         assert_eq!(
@@ -292,5 +362,141 @@ mod tests {
             1,
             "cache clearing keeps keys"
         );
+        // A keystore with no fingerprint or face check refuses biometric confirmation.
+        assert!(matches!(
+            w2.set_biometric(true).await,
+            Err(CoreError::Keystore(_))
+        ));
+        assert!(!w2.biometric().expect("setting"), "nothing changed");
+        assert_eq!(share_of("888888").await, [7u8; 32]);
+    }
+
+    /// A shell's keystore with a user-presence key: the "person" answers each prompt as
+    /// `allow` says. The user key is a second software key (alias prefixed), so a share sealed
+    /// with it does not open the silent way.
+    struct PromptingKeystore {
+        inner: SoftwareKeystore,
+        allow: AtomicBool,
+        prompts: AtomicUsize,
+    }
+
+    impl PromptingKeystore {
+        fn prompt(&self) -> Result<()> {
+            self.prompts.fetch_add(1, Ordering::SeqCst);
+            if self.allow.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(CoreError::Keystore("the person cancelled".into()))
+            }
+        }
+    }
+
+    impl DeviceKeystore for PromptingKeystore {
+        fn seal(&self, alias: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+            self.inner.seal(alias, plaintext)
+        }
+        fn open(&self, alias: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+            self.inner.open(alias, sealed)
+        }
+        fn seal_with_user<'a>(
+            &'a self,
+            alias: &'a str,
+            plaintext: &'a [u8],
+        ) -> KeystoreFuture<'a, Vec<u8>> {
+            Box::pin(async move {
+                self.prompt()?;
+                self.inner.seal(&format!("user-{alias}"), plaintext)
+            })
+        }
+        fn open_with_user<'a>(
+            &'a self,
+            alias: &'a str,
+            sealed: &'a [u8],
+        ) -> KeystoreFuture<'a, Zeroizing<Vec<u8>>> {
+            Box::pin(async move {
+                self.prompt()?;
+                self.inner.open(&format!("user-{alias}"), sealed)
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn with_biometrics_on_a_share_opens_only_after_the_person_agrees() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ks = Arc::new(PromptingKeystore {
+            inner: SoftwareKeystore::new(dir.path()),
+            allow: AtomicBool::new(true),
+            prompts: AtomicUsize::new(0),
+        });
+        let w = Wallet::open(dir.path(), ks.clone()).expect("wallet");
+        let share = DeviceShare::from_bytes(&[9u8; 32]).expect("share");
+        w.put_share(&meta(), &share, "123456", FAST, 0)
+            .await
+            .expect("put");
+        assert_eq!(ks.prompts.load(Ordering::SeqCst), 0, "off: no prompt");
+
+        // Turning it on re-seals the share with the user key (one prompt), and persists.
+        w.set_biometric(true).await.expect("on");
+        assert!(w.biometric().expect("setting"));
+        assert_eq!(ks.prompts.load(Ordering::SeqCst), 1);
+        let reopened = Wallet::open(dir.path(), ks.clone()).expect("reopen");
+        assert!(reopened.biometric().expect("setting"), "kept in the wallet");
+
+        // The person refuses: a typed keystore error, nothing unmasked.
+        ks.allow.store(false, Ordering::SeqCst);
+        let refused = reopened.share_with_pin("k1", "123456", FAST).await;
+        assert!(
+            matches!(refused, Err(CoreError::Keystore(_))),
+            "{refused:?}"
+        );
+        assert_eq!(ks.prompts.load(Ordering::SeqCst), 2);
+        // Turning it off needs the person too; refused, it stays on.
+        assert!(reopened.set_biometric(false).await.is_err());
+        assert!(reopened.biometric().expect("setting"));
+
+        // The person agrees: the share opens, and the PIN still decides what it unmasks to.
+        ks.allow.store(true, Ordering::SeqCst);
+        let right = reopened
+            .share_with_pin("k1", "123456", FAST)
+            .await
+            .expect("right");
+        assert_eq!(*right.to_bytes(), [9u8; 32]);
+        let wrong = reopened
+            .share_with_pin("k1", "000000", FAST)
+            .await
+            .expect("a share");
+        assert_ne!(*wrong.to_bytes(), [9u8; 32], "the PIN still matters");
+
+        // A new share while on is sealed with the user key; a PIN change keeps it so.
+        let other = StoredShare {
+            key_id: "k2".into(),
+            ..meta()
+        };
+        reopened
+            .put_share(&other, &share, "123456", FAST, 1)
+            .await
+            .expect("put");
+        reopened
+            .rekey_shares(
+                &["k1".to_owned(), "k2".to_owned()],
+                "123456",
+                "654321",
+                FAST,
+            )
+            .await
+            .expect("rekey");
+        ks.allow.store(false, Ordering::SeqCst);
+        assert!(reopened.share_with_pin("k2", "654321", FAST).await.is_err());
+        // Off again (the person agrees): the shares open without a prompt.
+        ks.allow.store(true, Ordering::SeqCst);
+        reopened.set_biometric(false).await.expect("off");
+        ks.allow.store(false, Ordering::SeqCst);
+        for k in ["k1", "k2"] {
+            let s = reopened
+                .share_with_pin(k, "654321", FAST)
+                .await
+                .expect("no prompt");
+            assert_eq!(*s.to_bytes(), [9u8; 32]);
+        }
     }
 }

@@ -1,3 +1,4 @@
+import BidkeyCore
 import SwiftUI
 import UniformTypeIdentifiers
 
@@ -16,67 +17,67 @@ struct AdminView: View {
     @State private var pickingSeal = false
 
     var body: some View {
-        Frame(title: model.w("企业管理", "Manage the enterprise")) {
-            Section(model.w("人员管理", "Staff")) {
+        Frame(title: model.w("manage_the_enterprise")) {
+            Section(model.w("staff")) {
                 ForEach(staff, id: \.accountId) { m in
                     VStack(alignment: .leading) {
                         Text(m.realName ?? m.phoneMasked)
                         if m.role == .staff {
                             HStack {
-                                Button(model.w("转授管理员", "Make admin")) { act { staff = try await model.core.transferAdmin(enterpriseId: enterpriseId, toAccountId: m.accountId) } }
-                                Button(model.w("移除", "Remove"), role: .destructive) { act { _ = try await model.core.removeStaff(enterpriseId: enterpriseId, accountId: m.accountId) } }
+                                Button(model.w("make_admin")) { act { staff = try await model.core.transferAdmin(enterpriseId: enterpriseId, toAccountId: m.accountId) } }
+                                Button(model.w("remove"), role: .destructive) { act { _ = try await model.core.removeStaff(enterpriseId: enterpriseId, accountId: m.accountId) } }
                                 if !platformId.isEmpty {
-                                    Button(model.w("授权", "Grant")) { act { _ = try await model.core.addGrant(enterpriseId: enterpriseId, accountId: m.accountId, platformId: platformId) } }
+                                    Button(model.w("grant")) { act { _ = try await model.core.addGrant(enterpriseId: enterpriseId, accountId: m.accountId, platformId: platformId) } }
                                 }
                             }.buttonStyle(.borderless)
                         }
                     }
                 }
-                TextField(model.w("邀请手机号", "Invite by phone"), text: $invitePhone).keyboardType(.numberPad)
-                Button(model.w("邀请", "Invite")) { act { _ = try await model.core.inviteStaff(enterpriseId: enterpriseId, phone: invitePhone) } }
+                TextField(model.w("invite_by_phone"), text: $invitePhone).keyboardType(.numberPad)
+                Button(model.w("invite")) { act { _ = try await model.core.inviteStaff(enterpriseId: enterpriseId, phone: invitePhone) } }
             }
-            Section(model.w("加入申请", "Join requests")) {
+            Section(model.w("join_requests")) {
                 ForEach(requests, id: \.application.id) { r in
                     HStack {
                         Text(r.realName ?? r.phoneMasked)
                         Spacer()
-                        Button(model.w("同意", "Approve")) { act { _ = try await model.core.approveJoin(enterpriseId: enterpriseId, applicationId: r.application.id) } }
-                        Button(model.w("驳回", "Reject")) { act { _ = try await model.core.rejectJoin(enterpriseId: enterpriseId, applicationId: r.application.id, reason: model.w("管理员驳回", "Rejected by the admin")) } }
+                        Button(model.w("approve")) { act { _ = try await model.core.approveJoin(enterpriseId: enterpriseId, applicationId: r.application.id) } }
+                        Button(model.w("reject")) { act { _ = try await model.core.rejectJoin(enterpriseId: enterpriseId, applicationId: r.application.id, reason: model.w("rejected_by_the_admin")) } }
                     }.buttonStyle(.borderless)
                 }
             }
-            Section(model.w("授权管理", "Platform grants")) {
-                TextField(model.w("平台编号", "Platform id"), text: $platformId)
+            Section(model.w("platform_grants")) {
+                TextField(model.w("platform_id"), text: $platformId)
                 ForEach(grants, id: \.id) { g in
                     HStack {
                         Text("\(g.realName ?? g.accountId) → \(g.platformName)")
                         Spacer()
                         if g.revokedAt == nil {
-                            Button(model.w("撤销", "Revoke")) { act { _ = try await model.core.revokeGrant(enterpriseId: enterpriseId, grantId: g.id) } }
+                            Button(model.w("revoke")) { act { _ = try await model.core.revokeGrant(enterpriseId: enterpriseId, grantId: g.id) } }
                         }
                     }
                 }
                 if !platformId.isEmpty {
-                    Button(model.w("绑定专区", "Bind zone")) { act { _ = try await model.core.bindZone(enterpriseId: enterpriseId, platformId: platformId) } }
+                    Button(model.w("bind_zone")) { act { _ = try await model.core.bindZone(enterpriseId: enterpriseId, platformId: platformId) } }
                 }
             }
-            Section(model.w("印章管理", "Seals")) {
+            Section(model.w("seals")) {
                 ForEach(seals, id: \.id) { s in
                     HStack {
                         Text(s.name)
                         Spacer()
-                        Button(model.w("删除", "Delete"), role: .destructive) { act { try await model.core.deleteSeal(enterpriseId: enterpriseId, sealId: s.id) } }
+                        Button(model.w("delete"), role: .destructive) { act { try await model.core.deleteSeal(enterpriseId: enterpriseId, sealId: s.id) } }
                     }
                 }
-                TextField(model.w("印章名称", "Seal name"), text: $sealName)
-                Button(model.w("新增印章（PNG）", "Add seal (PNG)")) { pickingSeal = true }
+                TextField(model.w("seal_name"), text: $sealName)
+                Button(model.w("add_seal_png")) { pickingSeal = true }
             }
-            Section(model.w("专区", "Zones")) {
+            Section(model.w("zones")) {
                 ForEach(zones, id: \.id) { z in
                     HStack {
                         Text(z.platformName)
                         Spacer()
-                        Button(model.w("解绑", "Unbind")) { act { try await model.core.unbindZone(enterpriseId: enterpriseId, platformId: z.platformId) } }
+                        Button(model.w("unbind")) { act { try await model.core.unbindZone(enterpriseId: enterpriseId, platformId: z.platformId) } }
                     }
                 }
             }

@@ -1,3 +1,4 @@
+import BidkeyCore
 import SwiftUI
 
 /// 证书管理: the three lists, applications to pay and download, and the actions of each pair.
@@ -17,57 +18,57 @@ struct CertificatesView: View {
     }
 
     var body: some View {
-        Frame(title: model.w("证书管理", "Certificates")) {
+        Frame(title: model.w("certificates_2")) {
             Picker("", selection: $tab) {
-                Text(model.w("生效中", "In force")).tag(0)
-                Text(model.w("即将过期", "Expiring")).tag(1)
-                Text(model.w("已失效", "Invalid")).tag(2)
+                Text(pairStateLabel(state: .inForce, lang: model.lang)).tag(0)
+                Text(pairStateLabel(state: .expiring, lang: model.lang)).tag(1)
+                Text(model.w("invalid")).tag(2)
             }.pickerStyle(.segmented)
             ForEach(pairs, id: \.pairId) { pair in
-                Section(pair.enterpriseName ?? model.w("个人证书", "Personal certificate")) {
-                    Text(model.w("有效期至 ", "Valid until ") + AppModel.day(pair.notAfter))
-                    if pair.keyLocked { Button(model.w("解锁", "Unlock")) { smsAction = SmsAction(kind: .unlock, serial: serial(pair)) } }
-                    if !pair.thisDevice { Button(model.w("找回", "Recover")) { smsAction = SmsAction(kind: .recover, serial: serial(pair)) } }
+                Section(pair.enterpriseName ?? coreText(which: .personalCertificate, lang: model.lang)) {
+                    Text(validityText(notAfter: pair.notAfter, now: Int64(Date().timeIntervalSince1970), lang: model.lang))
+                    if pair.keyLocked { Button(model.w("unlock")) { smsAction = SmsAction(kind: .unlock, serial: serial(pair)) } }
+                    if !pair.thisDevice { Button(model.w("recover")) { smsAction = SmsAction(kind: .recover, serial: serial(pair)) } }
                     switch pair.state {
                     case .inForce, .expiring:
                         if pair.thisDevice {
-                            Button(model.w("修改密码", "Change PIN")) {
-                                pinRequest = PinRequest(title: model.w("原证书密码", "Current PIN")) { old in
-                                    pinRequest = PinRequest(title: model.w("新证书密码", "New PIN")) { new in
+                            Button(model.w("change_pin")) {
+                                pinRequest = PinRequest(title: model.w("current_pin")) { old in
+                                    pinRequest = PinRequest(title: model.w("new_pin")) { new in
                                         pinRequest = nil
                                         model.run { try await model.core.changePin(oldPin: old, newPin: new) }
                                     }
                                 }
                             }
-                            Button(model.w("注销", "Revoke"), role: .destructive) { revoking = pair }
+                            Button(model.w("revoke_2"), role: .destructive) { revoking = pair }
                         }
                         if pair.state == .expiring {
-                            Button(model.w("续期", "Renew")) { model.run { _ = try await model.core.renew(serial: serial(pair)); await reload() } }
+                            Button(model.w("renew")) { model.run { _ = try await model.core.renew(serial: serial(pair)); await reload() } }
                         }
-                        Button(model.w("挂失", "Report lost")) { smsAction = SmsAction(kind: .reportLoss, serial: serial(pair)) }
+                        Button(model.w("report_lost")) { smsAction = SmsAction(kind: .reportLoss, serial: serial(pair)) }
                     case .suspended:
-                        Button(model.w("解挂", "Undo loss report")) { smsAction = SmsAction(kind: .undoLoss, serial: serial(pair)) }
+                        Button(model.w("undo_loss_report")) { smsAction = SmsAction(kind: .undoLoss, serial: serial(pair)) }
                     case .expired:
-                        Button(model.w("重新申请", "Reapply")) { model.run { _ = try await model.core.reapply(serial: serial(pair)); await reload() } }
+                        Button(model.w("reapply")) { model.run { _ = try await model.core.reapply(serial: serial(pair)); await reload() } }
                     case .revoked:
                         EmptyView()
                     }
                 }
             }
-            Section(model.w("我的申请", "My applications")) {
+            Section(model.w("my_applications")) {
                 ForEach(applications, id: \.id) { app in
                     HStack {
-                        Text(app.enterpriseName ?? model.w("个人证书", "Personal certificate"))
+                        Text(app.enterpriseName ?? coreText(which: .personalCertificate, lang: model.lang))
                         Spacer()
                         Text(statusLabel(status: app.status, lang: model.lang))
                         if app.status == .awaitingPayment, let order = app.order {
-                            Button(model.w("支付", "Pay") + " " + AppModel.yuan(order.amountFen)) {
+                            Button(model.w("pay") + " " + AppModel.yuan(order.amountFen)) {
                                 model.run { _ = try await model.core.payOrder(orderId: order.id); await reload() }
                             }
                         }
                         if app.status == .paid {
-                            Button(model.w("下载证书", "Download")) {
-                                pinRequest = PinRequest(title: model.w("设置证书密码", "Set a PIN")) { pin in
+                            Button(model.w("download")) {
+                                pinRequest = PinRequest(title: model.w("set_a_pin")) { pin in
                                     pinRequest = nil
                                     model.run { _ = try await model.core.enroll(applicationId: app.id, pin: pin); await reload() }
                                 }
@@ -75,7 +76,7 @@ struct CertificatesView: View {
                         }
                     }
                 }
-                Button(model.w("申请个人证书", "Apply for a personal certificate")) {
+                Button(model.w("apply_for_a_personal_certificate")) {
                     model.run { _ = try await model.core.applyPersonalCertificate(); await reload() }
                 }
             }
@@ -84,16 +85,16 @@ struct CertificatesView: View {
         .sheet(item: $pinRequest) { r in PinPadView(title: r.title, onPin: r.then, onCancel: { pinRequest = nil }) }
         .sheet(item: $smsAction) { a in SmsActionView(action: a) { smsAction = nil; Task { await reload() } } }
         .alert(coreText(which: .revokeWarning, lang: model.lang), isPresented: Binding(get: { revoking != nil }, set: { if !$0 { revoking = nil } })) {
-            Button(model.w("注销", "Revoke"), role: .destructive) {
+            Button(model.w("revoke_2"), role: .destructive) {
                 if let pair = revoking {
-                    pinRequest = PinRequest(title: model.w("证书密码", "PIN")) { pin in
+                    pinRequest = PinRequest(title: model.w("pin")) { pin in
                         pinRequest = nil
                         model.run { _ = try await model.core.revoke(serial: serial(pair), pin: pin); await reload() }
                     }
                 }
                 revoking = nil
             }
-            Button(model.w("取消", "Cancel"), role: .cancel) { revoking = nil }
+            Button(model.w("cancel"), role: .cancel) { revoking = nil }
         }
     }
 
@@ -138,15 +139,15 @@ struct SmsActionView: View {
         NavigationStack {
             Frame(title: title) {
                 if action.kind == .unlock || action.kind == .recover {
-                    TextField(model.w("姓名", "Name"), text: $name)
-                    TextField(model.w("身份证号码", "ID number"), text: $idNumber)
+                    TextField(model.w("name"), text: $name)
+                    TextField(model.w("id_number"), text: $idNumber)
                 }
-                TextField(model.w("手机号码", "Phone number"), text: $phone).keyboardType(.numberPad)
+                TextField(model.w("phone_number"), text: $phone).keyboardType(.numberPad)
                 HStack {
-                    TextField(model.w("短信验证码", "SMS code"), text: $code).keyboardType(.numberPad)
-                    Button(model.w("获取验证码", "Send code")) { model.run { _ = try await model.core.sendSmsCode(phone: phone, purpose: purpose) } }
+                    TextField(model.w("sms_code"), text: $code).keyboardType(.numberPad)
+                    Button(model.w("send_code")) { model.run { _ = try await model.core.sendSmsCode(phone: phone, purpose: purpose) } }
                 }
-                Button(model.w("提交", "Submit")) {
+                Button(model.w("submit")) {
                     let who = RealName(method: .cfca, name: name, idNumber: idNumber, bankCard: nil, bankPhone: nil)
                     model.run {
                         switch action.kind {
@@ -172,10 +173,10 @@ struct SmsActionView: View {
 
     private var title: String {
         switch action.kind {
-        case .reportLoss: return model.w("挂失", "Report lost")
-        case .undoLoss: return model.w("解挂", "Undo loss report")
-        case .unlock: return model.w("解锁", "Unlock")
-        case .recover: return model.w("证书找回", "Recover")
+        case .reportLoss: return model.w("report_lost")
+        case .undoLoss: return model.w("undo_loss_report")
+        case .unlock: return model.w("unlock")
+        case .recover: return model.w("recover_2")
         }
     }
 }

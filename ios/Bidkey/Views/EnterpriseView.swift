@@ -1,3 +1,4 @@
+import BidkeyCore
 import SwiftUI
 import UniformTypeIdentifiers
 
@@ -14,10 +15,10 @@ struct EnterpriseView: View {
     @State private var files: [MaterialFile] = []
 
     var body: some View {
-        Frame(title: model.w("企业", "Enterprises")) {
+        Frame(title: model.w("enterprises")) {
             Section {
-                TextField(model.w("企业名称或统一社会信用代码", "Enterprise name or USCC"), text: $query)
-                Button(model.w("搜索", "Search")) { model.run { search = try await model.core.searchEnterprises(query: query) } }
+                TextField(model.w("enterprise_name_or_uscc"), text: $query)
+                Button(model.w("search")) { model.run { search = try await model.core.searchEnterprises(query: query) } }
             }
             ForEach(search?.results ?? [], id: \.uscc) { hit in
                 Section(hit.name ?? hit.uscc) {
@@ -25,23 +26,23 @@ struct EnterpriseView: View {
                     ForEach(hit.actions, id: \.self) { action in
                         switch action {
                         case .micropay:
-                            TextField(model.w("对公账户后六位", "Last six digits of the account"), text: $last6).keyboardType(.numberPad)
-                            Button(model.w("对公打款认证", "Verify by transfer")) {
+                            TextField(model.w("last_six_digits_of_the_account"), text: $last6).keyboardType(.numberPad)
+                            Button(model.w("verify_by_transfer")) {
                                 model.run { micropayment = try await model.core.requestMicropayment(uscc: hit.uscc, name: hit.name ?? query, accountLast6: last6) }
                             }
                         case .join:
-                            Button(model.w("加入企业", "Join")) { if let id = hit.id { model.run { _ = try await model.core.joinEnterprise(enterpriseId: id) } } }
+                            Button(model.w("join")) { if let id = hit.id { model.run { _ = try await model.core.joinEnterprise(enterpriseId: id) } } }
                         case .claim:
-                            Button(model.w("认领企业（选择材料）", "Claim (pick files)")) { claiming = hit; picking = true }
+                            Button(model.w("claim_pick_files")) { claiming = hit; picking = true }
                         }
                     }
                 }
             }
             if let mp = micropayment {
-                Section(model.w("对公打款", "Corporate transfer")) {
+                Section(model.w("corporate_transfer")) {
                     Text(micropaymentInstructions(micropayment: mp, lang: model.lang))
                     Text(micropaymentStatusText(status: mp.status, lang: model.lang))
-                    Button(model.w("刷新", "Refresh")) {
+                    Button(model.w("refresh")) {
                         model.run {
                             micropayment = try await model.core.micropayment(id: mp.id)
                             mine = try await model.core.myEnterprises()
@@ -49,7 +50,7 @@ struct EnterpriseView: View {
                     }
                 }
             }
-            Section(model.w("我的企业", "My enterprises")) {
+            Section(model.w("my_enterprises")) {
                 ForEach(mine, id: \.id) { e in
                     if e.myRole == .admin {
                         NavigationLink(e.name) { AdminView(enterpriseId: e.id) }

@@ -1,3 +1,4 @@
+import BidkeyCore
 import SwiftUI
 
 /// 登录: SMS code (a new number is registered) or password.
@@ -10,25 +11,25 @@ struct LoginView: View {
 
     var body: some View {
         NavigationStack {
-            Frame(title: model.w("登录标证通", "Log in to Bidkey")) {
-                TextField(model.w("手机号码", "Phone number"), text: $phone).keyboardType(.numberPad)
+            Frame(title: model.w("log_in_to_bidkey")) {
+                TextField(model.w("phone_number"), text: $phone).keyboardType(.numberPad)
                 if byPassword {
-                    SecureField(model.w("登录密码", "Password"), text: $password)
-                    Button(model.w("登录", "Log in")) {
+                    SecureField(model.w("password"), text: $password)
+                    Button(model.w("log_in")) {
                         model.run { model.account = try await model.core.loginWithPassword(phone: phone, password: password, deviceName: UIDevice.current.name) }
                     }
                 } else {
                     HStack {
-                        TextField(model.w("短信验证码", "SMS code"), text: $code).keyboardType(.numberPad)
-                        Button(model.w("获取验证码", "Send code")) {
+                        TextField(model.w("sms_code"), text: $code).keyboardType(.numberPad)
+                        Button(model.w("send_code")) {
                             model.run { _ = try await model.core.sendSmsCode(phone: phone, purpose: .login) }
                         }
                     }
-                    Button(model.w("登录 / 注册", "Log in / sign up")) {
+                    Button(model.w("log_in_sign_up")) {
                         model.run { model.account = try await model.core.loginWithSms(phone: phone, code: code, deviceName: UIDevice.current.name) }
                     }
                 }
-                Button(byPassword ? model.w("短信验证码登录", "Log in with an SMS code") : model.w("密码登录", "Log in with a password")) {
+                Button(byPassword ? model.w("log_in_with_an_sms_code") : model.w("log_in_with_a_password")) {
                     byPassword.toggle()
                 }
             }
@@ -46,19 +47,19 @@ struct RealNameView: View {
     @State private var bankPhone = ""
 
     var body: some View {
-        Frame(title: model.w("实名认证", "Verify your identity")) {
-            Picker(model.w("方式", "Method"), selection: $method) {
-                Text(model.w("中金认证", "CFCA")).tag(RealNameMethod.cfca)
-                Text(model.w("支付宝", "Alipay")).tag(RealNameMethod.alipay)
-                Text(model.w("银行卡", "Bank card")).tag(RealNameMethod.bankCard4)
+        Frame(title: model.w("verify_your_identity")) {
+            Picker(model.w("method"), selection: $method) {
+                Text(model.w("cfca")).tag(RealNameMethod.cfca)
+                Text(model.w("alipay")).tag(RealNameMethod.alipay)
+                Text(model.w("bank_card")).tag(RealNameMethod.bankCard4)
             }
-            TextField(model.w("姓名", "Name"), text: $name)
-            TextField(model.w("身份证号码", "ID number"), text: $idNumber)
+            TextField(model.w("name"), text: $name)
+            TextField(model.w("id_number"), text: $idNumber)
             if method == .bankCard4 {
-                TextField(model.w("银行卡号", "Bank card"), text: $card).keyboardType(.numberPad)
-                TextField(model.w("银行预留手机号", "Phone at the bank"), text: $bankPhone).keyboardType(.numberPad)
+                TextField(model.w("bank_card_2"), text: $card).keyboardType(.numberPad)
+                TextField(model.w("phone_at_the_bank"), text: $bankPhone).keyboardType(.numberPad)
             }
-            Button(model.w("提交", "Submit")) {
+            Button(model.w("submit")) {
                 let request = RealName(method: method, name: name, idNumber: idNumber,
                                        bankCard: card.isEmpty ? nil : card, bankPhone: bankPhone.isEmpty ? nil : bankPhone)
                 model.run { model.account = try await model.core.verifyRealName(request: request) }

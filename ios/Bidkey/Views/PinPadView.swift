@@ -1,8 +1,10 @@
+import BidkeyCore
 import SwiftUI
 
 /// The 证书密码 pad, drawn by the app (not the system keyboard). The digits live only in this
 /// view's state and are cleared as soon as they are handed to `onPin`.
 struct PinPadView: View {
+    @EnvironmentObject var model: AppModel
     let title: String
     let onPin: (String) -> Void
     let onCancel: () -> Void
@@ -27,8 +29,8 @@ struct PinPadView: View {
                 }
             }
             HStack {
-                Button("取消 Cancel") { digits.removeAll(); onCancel() }
-                Button("确定 OK") {
+                Button(model.w("cancel")) { digits.removeAll(); onCancel() }
+                Button(model.w("confirm")) {
                     let pin = String(digits)
                     digits.removeAll()
                     onPin(pin)

@@ -1,3 +1,4 @@
+import BidkeyCore
 import AVFoundation
 import SwiftUI
 
@@ -21,10 +22,14 @@ struct ScanScreen: View {
                 model.run { request = try await model.core.scan(uri: code) }
             }
             .frame(height: 360)
-            if let d = done { Text(model.w("已完成：", "Done: ") + ScanWords.kind(d.kind, model)) }
-            NavigationLink(model.w("会话", "Sessions")) { SessionsScreen() }
+            // Same-device use: a bidkey:// link opened the app (BidkeyApp.onOpenURL), before or
+            // while this screen is shown.
+            .onAppear { takeLink() }
+            .onChange(of: model.pendingLink) { _ in takeLink() }
+            if let d = done { Text(model.w("scan.done") + ScanWords.kind(d.kind, model)) }
+            NavigationLink(model.w("sessions")) { SessionsScreen() }
         }
-        .navigationTitle(model.w("扫一扫", "Scan"))
+        .navigationTitle(model.w("scan"))
         .sheet(item: $request) { r in
             ScanRequestPage(request: r) { result in
                 done = result
@@ -32,6 +37,15 @@ struct ScanScreen: View {
                 lastCode = nil
             }
         }
+    }
+}
+
+extension ScanScreen {
+    /// The core parses the link and verifies its request exactly as a scanned QR code's.
+    fileprivate func takeLink() {
+        guard let link = model.pendingLink, request == nil else { return }
+        model.pendingLink = nil
+        model.run { request = try await model.core.scanLink(link: link) }
     }
 }
 
@@ -50,20 +64,22 @@ struct ScanRequestPage: View {
         NavigationStack {
             Form {
                 Section(r.platformName) {
-                    Text(r.origin)
-                    Text(model.w("校验码 ", "Code ") + r.verificationCode).font(.title2.monospacedDigit())
-                    Text(ScanWords.kind(r.kind, model))
-                    actionRows(r)
-                    if let c = r.certificate {
-                        Text(model.w("使用证书：", "Certificate: ") + (c.enterpriseName ?? c.subject))
+                    // The core's own page (platform, origin, the four digits to compare, the
+                    // action, documents or files, certificate, validity): the same lines the
+                    // Android app and the CLI show.
+                    ForEach(Array(model.page(r).enumerated()), id: \.offset) { _, line in Text(line) }
+                    // The seal images the server holds for the seals to be placed.
+                    ForEach(r.documents.compactMap { $0.seal }, id: \.sealId) { seal in
+                        if let img = UIImage(data: Data(seal.imagePng)) {
+                            Image(uiImage: img).resizable().scaledToFit().frame(width: 64, height: 64)
+                        }
                     }
-                    Text(model.w("有效期至 ", "Valid until ") + AppModel.day(r.expiresAt))
                 }
                 if case let .session(_, allowed, _) = r.action, allowed {
-                    Toggle(model.w("自动确认后续签名和登录", "Auto-confirm later signing and login"), isOn: $autoConfirm)
+                    Toggle(model.w("auto_confirm_later_signing_and_login"), isOn: $autoConfirm)
                 }
-                Button(model.w("确认", "Confirm")) { askPin = true }
-                Button(model.w("拒绝", "Reject"), role: .destructive) {
+                Button(model.w("confirm")) { askPin = true }
+                Button(model.w("reject_2"), role: .destructive) {
                     model.run {
                         try await model.core.rejectScan(requestId: r.requestId, reason: nil)
                         onAnswered(nil)
@@ -71,7 +87,7 @@ struct ScanRequestPage: View {
                 }
             }
             .sheet(isPresented: $askPin) {
-                PinPadView(title: model.w("证书密码", "PIN"), onPin: { pin in
+                PinPadView(title: model.w("pin"), onPin: { pin in
                     askPin = false
                     model.run {
                         let done: ScanDone
@@ -87,51 +103,11 @@ struct ScanRequestPage: View {
         }
     }
 
-    @ViewBuilder private func actionRows(_ r: ScanView) -> some View {
-        switch r.action {
-        case let .bind(platformUser, _):
-            Text(model.w("平台账号：", "Platform account: ") + platformUser)
-        case .login:
-            EmptyView()
-        case .sign:
-            // The core's own view of each document: exactly what it will sign (CMS over the digest).
-            ForEach(r.documents, id: \.name) { d in
-                VStack(alignment: .leading) {
-                    Text("· " + d.name + model.w("（共\(d.pageCount)页）", " (\(d.pageCount) pages)"))
-                    Text((d.digestAlg == .sm3 ? "SM3 " : "SHA-256 ") + d.digestShort).font(.caption.monospaced())
-                    if let seal = d.seal {
-                        if let img = UIImage(data: Data(seal.imagePng)) {
-                            Image(uiImage: img).resizable().scaledToFit().frame(width: 64, height: 64)
-                        }
-                        Text(model.w(
-                            "盖章：\(seal.sealName)，第\(seal.page)页，距左\(seal.xMm)毫米、距上\(seal.yMm)毫米，\(seal.widthMm)×\(seal.heightMm)毫米",
-                            "Seal: \(seal.sealName), page \(seal.page), \(seal.xMm) mm from the left, \(seal.yMm) mm from the top, \(seal.widthMm)×\(seal.heightMm) mm"
-                        )).font(.caption)
-                    }
-                }
-            }
-        case let .decrypt(_, tenderName, openingAt, files):
-            Text(tenderName)
-            Text(model.w("开标时间 ", "Opening ") + AppModel.day(openingAt))
-            ForEach(files, id: \.fileName) { f in
-                Text("· " + f.fileName + (r.decryptableFiles.contains(f.fileName) ? "" : model.w("（非本机证书）", " (not for this phone)")))
-            }
-        case let .session(ttlSecs, _, _):
-            Text(model.w("会话时长 \(ttlSecs / 60) 分钟", "Session of \(ttlSecs / 60) min"))
-        }
-    }
 }
 
 enum ScanWords {
-    static func kind(_ k: ScanKind, _ model: AppModel) -> String {
-        switch k {
-        case .bind: return model.w("绑定证书", "Bind certificate")
-        case .login: return model.w("扫码登录", "Log in")
-        case .sign: return model.w("签名签章", "Sign")
-        case .decrypt: return model.w("开标解密", "Decrypt bids")
-        case .session: return model.w("开启会话", "Open a session")
-        }
-    }
+    /// The core's name of a request's kind.
+    static func kind(_ k: ScanKind, _ model: AppModel) -> String { scanKindLabel(kind: k, lang: model.lang) }
 }
 
 extension ScanView: Identifiable {
@@ -150,27 +126,27 @@ struct SessionsScreen: View {
     @State private var pinFor: String?
 
     var body: some View {
-        Frame(title: model.w("会话", "Sessions")) {
+        Frame(title: model.w("sessions")) {
             let open = sessions.filter { $0.endedAt == nil }
-            if open.isEmpty { Text(model.w("没有进行中的会话。", "No open session.")) }
+            if open.isEmpty { Text(model.w("no_open_session")) }
             ForEach(open, id: \.sessionId) { s in
                 VStack(alignment: .leading) {
                     Text(s.platformName)
                     Text(s.origin).font(.caption)
-                    Text(model.w("至 ", "until ") + AppModel.day(s.expiresAt)).font(.caption)
+                    Text(model.w("until") + AppModel.day(s.expiresAt)).font(.caption)
                     HStack {
                         if s.autoConfirm {
-                            Button(model.w("关闭自动确认", "Auto-confirm off")) {
+                            Button(model.w("auto_confirm_off")) {
                                 model.run {
                                     model.core.stopAutoConfirm(sessionId: s.sessionId)
                                     sessions = try await model.core.scanSessions()
                                 }
                             }
                         } else {
-                            Button(model.w("开启自动确认", "Auto-confirm on")) { pinFor = s.sessionId }
+                            Button(model.w("auto_confirm_on")) { pinFor = s.sessionId }
                         }
                         Spacer()
-                        Button(model.w("结束", "End"), role: .destructive) {
+                        Button(model.w("end"), role: .destructive) {
                             model.run {
                                 try await model.core.endScanSession(sessionId: s.sessionId)
                                 sessions = try await model.core.scanSessions()
@@ -180,7 +156,7 @@ struct SessionsScreen: View {
                 }
             }
             ForEach(autoDone, id: \.view.requestId) { r in
-                Text(model.w("已自动确认：", "Auto-confirmed: ") + r.view.platformName + " · " + ScanWords.kind(r.view.kind, model))
+                Text(model.w("auto_confirmed") + r.view.platformName + " · " + ScanWords.kind(r.view.kind, model))
             }
         }
         .task { model.run { sessions = try await model.core.scanSessions() } }
@@ -200,7 +176,7 @@ struct SessionsScreen: View {
             ScanRequestPage(request: r) { _ in request = nil }
         }
         .sheet(isPresented: Binding(get: { pinFor != nil }, set: { if !$0 { pinFor = nil } })) {
-            PinPadView(title: model.w("证书密码", "PIN"), onPin: { pin in
+            PinPadView(title: model.w("pin"), onPin: { pin in
                 let sid = pinFor ?? ""
                 pinFor = nil
                 model.run {

@@ -10,7 +10,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.cancel
 import kotlinx.coroutines.flow.MutableStateFlow
-import uniffi.bidkey.*
+import cn.bidkey.core.*
 import java.nio.file.Files
 import kotlin.system.exitProcess
 
@@ -52,7 +52,7 @@ fun unitTests() {
     step("errors in words, with the action to offer") {
         val wrong = UiError.of(BidkeyException.WrongPin(3u), Lang.ZH)
         expect(wrong.message == "证书密码错误，还可尝试3次。" && wrong.action == ErrorAction.PIN_AGAIN) { "$wrong" }
-        expect(UiError.of(BidkeyException.WrongPin(1u), Lang.EN).message.endsWith("1 try left.")) { "singular" }
+        expect(UiError.of(BidkeyException.WrongPin(1u), Lang.EN).message == "Wrong PIN. 1 try left before the key locks.") { "singular" }
         val locked = UiError.of(BidkeyException.KeyLocked(), Lang.ZH)
         expect(locked.action == ErrorAction.UNLOCK && locked.message.contains("锁定")) { "$locked" }
         val field = UiError.of(BidkeyException.InvalidInput("unified social credit code"), Lang.ZH)
@@ -64,38 +64,77 @@ fun unitTests() {
         val seal = UiError.of(BidkeyException.InvalidInput("seal"), Lang.ZH)
         expect(seal.message.contains("印章")) { seal.message }
     }
-    step("scan page of a sign request: the core's document view, digest, pages, seal and place") {
-        val seal = SealView(
-            sealId = "s1", sealName = "投标专用章", imagePng = byteArrayOf(1, 2), page = 3u,
-            xMm = 120u, yMm = 240u, widthMm = 42u, heightMm = 42u,
-        )
-        val doc = DocumentView(
-            name = "技术标.pdf", digestAlg = DigestAlg.SM3, digestHex = "ab".repeat(32),
-            digestShort = "abababab…abababab", pageCount = 3u, seal = seal,
-        )
+    step("scan page: the core's lines in the app's language, no words of the shell") {
         val view = ScanView(
             requestId = "r1", kind = ScanKind.SIGN, platformId = "p1", platformName = "交易中心",
             origin = "https://ggzy.example", verificationCode = "4821", expiresAt = 0, sessionId = null,
-            action = ScanAction.Sign(uscc = null, documents = emptyList()), documents = listOf(doc),
-            certificate = null, decryptableFiles = emptyList(),
+            action = ScanAction.Sign(uscc = null, documents = emptyList()), documents = emptyList(),
+            certificate = null, decryptableFiles = emptyList(), pageZh = listOf("平台：交易中心"), pageEn = listOf("Platform: 交易中心"),
         )
-        val zh = cn.bidkey.shared.scan.ScanText.details(view, Lang.ZH)
-        expect(zh.any { it == "· 技术标.pdf（SM3 abababab…abababab，共3页）" }) { "$zh" }
-        expect(zh.any { it.contains("盖章：投标专用章，第3页，距左120毫米、距上240毫米，42×42毫米") }) { "$zh" }
-        val en = cn.bidkey.shared.scan.ScanText.details(view, Lang.EN)
-        expect(en.any { it.contains("Seal: 投标专用章, page 3, 120 mm from the left, 240 mm from the top, 42×42 mm") }) { "$en" }
+        expect(cn.bidkey.shared.scan.ScanText.details(view, Lang.ZH) == view.pageZh) { "zh" }
+        expect(cn.bidkey.shared.scan.ScanText.details(view, Lang.EN) == view.pageEn) { "en" }
+        expect(cn.bidkey.shared.scan.ScanText.kind(ScanKind.DECRYPT, Lang.ZH) == "开标解密") { "kind" }
+    }
+}
+
+/** The start-up paths of the app (Launcher): a bad build configuration shows a reason, never throws. */
+fun startupTests() {
+    val dir = { Files.createTempDirectory("bidkey-startup").toString() }
+    step("start-up: https with a pinned CA but no PEM fails with the core's words, no crash") {
+        val s = Launcher.start(AppConfig("https://bidkey.example.cn", AppConfig.Trust.PINNED, ""), dir(), MemoryKeystore(), Lang.ZH) { emptyList() }
+        expect(s is Startup.Failed) { "$s" }
+        val f = s as Startup.Failed
+        val expected = coreText(CoreText.STARTUP_FAILED, Lang.ZH) + " " + errorMessage(BidkeyException.InvalidInput("server CA certificate"), Lang.ZH)
+        expect(f.message == expected) { "${f.message} vs $expected" }
+        expect(f.message!!.contains("服务器CA证书")) { f.message!! }
+    }
+    step("start-up: the system trust store with no usable roots fails; reading it throwing fails too") {
+        val none = Launcher.start(AppConfig("https://bidkey.example.cn", AppConfig.Trust.SYSTEM, ""), dir(), MemoryKeystore(), Lang.EN) { listOf(byteArrayOf(1, 2, 3)) }
+        expect(none is Startup.Failed && none.message!!.contains("system root certificates")) { "$none" }
+        val thrown = Launcher.start(AppConfig("https://bidkey.example.cn", AppConfig.Trust.SYSTEM, ""), dir(), MemoryKeystore(), Lang.EN) { throw java.security.KeyStoreException("no AndroidCAStore") }
+        expect(thrown is Startup.Failed && thrown.message == coreText(CoreText.STARTUP_FAILED, Lang.EN) && thrown.detail.contains("AndroidCAStore")) { "$thrown" }
+    }
+    step("start-up: the system roots (this JVM's cacerts) open the core for an https server") {
+        val tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm())
+        tmf.init(null as java.security.KeyStore?)
+        val roots = tmf.trustManagers.filterIsInstance<javax.net.ssl.X509TrustManager>().flatMap { it.acceptedIssuers.toList() }.map { it.encoded }
+        expect(roots.isNotEmpty()) { "the JVM has no trusted roots" }
+        val s = Launcher.start(AppConfig("https://bidkey.example.cn", AppConfig.Trust.SYSTEM, ""), dir(), MemoryKeystore(), Lang.ZH) { roots }
+        expect(s is Startup.Ready && s.lang == Lang.ZH) { "$s" }
+    }
+    step("start-up: a plain http server that is not loopback is refused with the core's words") {
+        val s = Launcher.start(AppConfig("http://bidkey.example.cn", AppConfig.Trust.LOOPBACK, ""), dir(), MemoryKeystore(), Lang.EN) { emptyList() }
+        expect(s is Startup.Failed && s.message!!.contains("https")) { "$s" }
+        expect(Launcher.trust("system") == AppConfig.Trust.SYSTEM && Launcher.trust("Pinned") == AppConfig.Trust.PINNED) { "trust" }
+    }
+    step("the language chosen persists in the wallet across starts") {
+        val d = dir()
+        val cfg = AppConfig("http://127.0.0.1:9", AppConfig.Trust.LOOPBACK, "")
+        val first = Launcher.start(cfg, d, MemoryKeystore(), Lang.ZH) { emptyList() } as Startup.Ready
+        expect(first.lang == Lang.ZH && first.bidkey.language() == null) { "no choice yet" }
+        first.bidkey.setLanguage(Lang.EN)
+        val again = Launcher.start(cfg, d, MemoryKeystore(), Lang.ZH) { emptyList() } as Startup.Ready
+        expect(again.lang == Lang.EN) { "${again.lang}" }
+    }
+    step("words come from the core: errors, pair states, deep links") {
+        expect(UiError.of(BidkeyException.Keystore("cancelled"), Lang.ZH).message == errorMessage(BidkeyException.Keystore("x"), Lang.ZH)) { "keystore" }
+        expect(errorMessage(BidkeyException.InvalidInput("qr"), Lang.EN).contains("QR")) { "qr" }
+        expect(pairStateLabel(PairState.REVOKED, Lang.EN) == "Revoked") { "pair state" }
+        expect(scanLinkUri("bidkey://scan?v=1") == null) { "incomplete link" }
     }
 }
 
 fun main(args: Array<String>) {
     val serverBinary = args.getOrNull(0) ?: error("usage: ShellTestKt <bidkey-test-server>")
     unitTests()
+    startupTests()
     val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
     val lang = MutableStateFlow(Lang.ZH)
     TestServer(serverBinary).use { server ->
         val walletDir = Files.createTempDirectory("bidkey-shell-wallet")
         val config = BidkeyConfig(
             serverUrl = server.url,
+            trust = ServerTrust.LoopbackOnly,
             walletDir = walletDir.toString(),
             pinKdf = PinKdf(memoryKib = 256u, iterations = 1u, parallelism = 1u),
         )
@@ -193,7 +232,7 @@ fun main(args: Array<String>) {
             expect(e?.action == ErrorAction.PIN_AGAIN && e.message == "证书密码错误，还可尝试4次。") { "$e" }
             lang.value = Lang.EN
             certs.changePin("111111", "222222").join()
-            expect(certs.error.value?.message == "Wrong PIN. 3 tries left.") { "${certs.error.value}" }
+            expect(certs.error.value?.message == "Wrong PIN. 3 tries left before the key locks.") { "${certs.error.value}" }
             expect(certs.revokeWarning().startsWith("A revoked certificate")) { certs.revokeWarning() }
         }
         step("admin view model with the PIN: a seal, a grant per platform and its revocation") {

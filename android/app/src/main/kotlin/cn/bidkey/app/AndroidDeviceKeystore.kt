@@ -2,11 +2,12 @@ package cn.bidkey.app
 
 import android.content.Context
 import android.content.pm.PackageManager
+import android.os.Build
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyProperties
 import android.security.keystore.StrongBoxUnavailableException
-import uniffi.bidkey.BidkeyException
-import uniffi.bidkey.DeviceKeystore
+import cn.bidkey.core.BidkeyException
+import cn.bidkey.core.DeviceKeystore
 import java.security.GeneralSecurityException
 import java.security.KeyStore
 import javax.crypto.AEADBadTagException
@@ -20,10 +21,76 @@ import javax.crypto.spec.GCMParameterSpec
  * the keystore (non-exportable), in StrongBox when the phone has one. Sealed data is
  * `iv (12 bytes) || ciphertext+tag` with the alias as associated data, so a blob cannot be
  * opened under another alias. Any keystore failure becomes `BidkeyException.Keystore`.
+ * `sealWithUser`/`openWithUser` use a second key that the person's fingerprint or face unlocks
+ * for each use (biometric confirmation, when turned on in Settings).
  */
-class AndroidDeviceKeystore(context: Context) : DeviceKeystore {
+class AndroidDeviceKeystore(context: Context, private val biometrics: BiometricGate) : DeviceKeystore {
     private val hasStrongBox = context.packageManager.hasSystemFeature(PackageManager.FEATURE_STRONGBOX_KEYSTORE)
-    private val keyStore = KeyStore.getInstance(PROVIDER).apply { load(null) }
+
+    // Lazy: a keystore that cannot load fails the first call (an error screen), not the
+    // Application's constructor.
+    private val keyStore by lazy { KeyStore.getInstance(PROVIDER).apply { load(null) } }
+
+    /**
+     * Biometric confirmation: the user key (`bidkey.user.<alias>`) is bound to strong biometrics
+     * for every use (timeout 0) and invalidated when a new fingerprint/face is enrolled. The
+     * cipher is initialised here and only usable once BiometricPrompt unlocked it as its
+     * CryptoObject; AES keys bound this way need the person for sealing too.
+     */
+    override suspend fun sealWithUser(alias: String, plaintext: ByteArray): ByteArray {
+        val cipher = guarded {
+            Cipher.getInstance(TRANSFORMATION).apply { init(Cipher.ENCRYPT_MODE, userKey(alias)) }
+        }
+        val unlocked = biometrics.unlock(cipher)
+        return guarded {
+            unlocked.updateAAD(alias.toByteArray())
+            val iv = unlocked.iv
+            check(iv.size == IV_BYTES) { "unexpected IV length ${iv.size}" }
+            iv + unlocked.doFinal(plaintext)
+        }
+    }
+
+    override suspend fun openWithUser(alias: String, sealed: ByteArray): ByteArray {
+        if (sealed.size < IV_BYTES + TAG_BITS / 8) throw BidkeyException.Keystore("sealed data too short")
+        val cipher = guarded {
+            val key = keyStore.getKey(userAlias(alias), null) as? SecretKey
+                ?: throw BidkeyException.Keystore("no biometric key for $alias (turned off, or a new fingerprint was enrolled)")
+            Cipher.getInstance(TRANSFORMATION).apply { init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(TAG_BITS, sealed, 0, IV_BYTES)) }
+        }
+        val unlocked = biometrics.unlock(cipher)
+        return guarded {
+            unlocked.updateAAD(alias.toByteArray())
+            try {
+                unlocked.doFinal(sealed, IV_BYTES, sealed.size - IV_BYTES)
+            } catch (e: AEADBadTagException) {
+                throw BidkeyException.Keystore("sealed data does not open with the biometric key")
+            }
+        }
+    }
+
+    @Synchronized
+    private fun userKey(alias: String): SecretKey {
+        (keyStore.getKey(userAlias(alias), null) as? SecretKey)?.let { return it }
+        val builder = KeyGenParameterSpec.Builder(userAlias(alias), KeyProperties.PURPOSE_ENCRYPT or KeyProperties.PURPOSE_DECRYPT)
+            .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
+            .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
+            .setKeySize(256)
+            .setRandomizedEncryptionRequired(true)
+            .setUserAuthenticationRequired(true)
+            .setInvalidatedByBiometricEnrollment(true)
+        if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.R) {
+            builder.setUserAuthenticationParameters(0, KeyProperties.AUTH_BIOMETRIC_STRONG)
+        } else {
+            @Suppress("DEPRECATION")
+            builder.setUserAuthenticationValidityDurationSeconds(-1)
+        }
+        return KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, PROVIDER).run {
+            init(builder.build())
+            generateKey()
+        }
+    }
+
+    private fun userAlias(alias: String) = "bidkey.user.$alias"
 
     override fun seal(alias: String, plaintext: ByteArray): ByteArray = guarded {
         val cipher = Cipher.getInstance(TRANSFORMATION)

@@ -10,16 +10,16 @@ import cn.bidkey.shared.RealNameViewModel
 import cn.bidkey.shared.SettingsViewModel
 import cn.bidkey.shared.scan.ScanViewModel
 import android.os.Build
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.Lang
+import kotlinx.coroutines.flow.MutableStateFlow
 
 /**
  * The androidx side of the view models: one ViewModel per navigation graph owning the shared
  * (plain Kotlin) view models on `viewModelScope`, so they survive rotation. No logic here.
  */
-class AppViewModels(app: BidkeyApplication) : ViewModel() {
-    private val bidkey = app.bidkey
-    private val lang = app.language
-
-    val settings = SettingsViewModel(bidkey, viewModelScope, app.language)
+class AppViewModels(private val bidkey: Bidkey, private val lang: MutableStateFlow<Lang>) : ViewModel() {
+    val settings = SettingsViewModel(bidkey, viewModelScope, lang)
     val login = LoginViewModel(bidkey, viewModelScope, lang, "${Build.MANUFACTURER} ${Build.MODEL}") {
         settings.accountChanged(it)
     }

@@ -6,13 +6,13 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
-import uniffi.bidkey.Account
-import uniffi.bidkey.Bidkey
-import uniffi.bidkey.Lang
-import uniffi.bidkey.Platform
-import uniffi.bidkey.RealName
-import uniffi.bidkey.RealNameMethod
-import uniffi.bidkey.SmsPurpose
+import cn.bidkey.core.Account
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.Lang
+import cn.bidkey.core.Platform
+import cn.bidkey.core.RealName
+import cn.bidkey.core.RealNameMethod
+import cn.bidkey.core.SmsPurpose
 
 /** Settings: language, the account, log out, clear cache, the trading platform. */
 class SettingsViewModel(private val bidkey: Bidkey, scope: CoroutineScope, language: MutableStateFlow<Lang>) :
@@ -22,12 +22,25 @@ class SettingsViewModel(private val bidkey: Bidkey, scope: CoroutineScope, langu
     private val _platforms = MutableStateFlow<List<Platform>>(emptyList())
     private val _current = MutableStateFlow(runCatching { bidkey.currentPlatform() }.getOrNull())
 
+    private val _biometric = MutableStateFlow(runCatching { bidkey.biometric() }.getOrDefault(false))
+
+    /** Biometric confirmation (kept in the wallet): fingerprint or face before each key use. */
+    val biometric: StateFlow<Boolean> = _biometric.asStateFlow()
+
+    /** Turn it on or off; the keystore asks the person for each key share (a refusal changes nothing). */
+    fun setBiometric(on: Boolean) = run {
+        bidkey.setBiometric(on)
+        _biometric.value = bidkey.biometric()
+    }
+
     /** Null when logged out: the app shows the login screen. */
     val account: StateFlow<Account?> = _account.asStateFlow()
     val platforms: StateFlow<List<Platform>> = _platforms.asStateFlow()
     val currentPlatform: StateFlow<Platform?> = _current.asStateFlow()
 
-    fun setLanguage(l: Lang) {
+    /** Switch the language and keep the choice in the wallet for the next start. */
+    fun setLanguage(l: Lang) = run {
+        bidkey.setLanguage(l)
         languageFlow.value = l
     }
 
@@ -46,7 +59,7 @@ class SettingsViewModel(private val bidkey: Bidkey, scope: CoroutineScope, langu
     fun clearCache() = run { bidkey.clearCache() }
 
     fun loadPlatforms(latitude: Double? = null, longitude: Double? = null) = run {
-        val near = if (latitude != null && longitude != null) uniffi.bidkey.Location(latitude, longitude) else null
+        val near = if (latitude != null && longitude != null) cn.bidkey.core.Location(latitude, longitude) else null
         _platforms.value = bidkey.platforms(near)
     }
 
@@ -93,6 +106,9 @@ class LoginViewModel(
     }
 
     private fun countDown(secs: Long) {
+        // Set before the countdown starts, so the button is disabled as soon as the code is
+        // sent (not when the countdown coroutine first runs).
+        _resendIn.value = secs
         scope.launch {
             var left = secs
             while (left > 0) {

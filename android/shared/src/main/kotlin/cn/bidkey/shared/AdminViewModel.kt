@@ -4,15 +4,15 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import uniffi.bidkey.Bidkey
-import uniffi.bidkey.Grant
-import uniffi.bidkey.GrantFilter
-import uniffi.bidkey.InfoChange
-import uniffi.bidkey.JoinRequestView
-import uniffi.bidkey.Lang
-import uniffi.bidkey.Member
-import uniffi.bidkey.Seal
-import uniffi.bidkey.Zone
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.Grant
+import cn.bidkey.core.GrantFilter
+import cn.bidkey.core.InfoChange
+import cn.bidkey.core.JoinRequestView
+import cn.bidkey.core.Lang
+import cn.bidkey.core.Member
+import cn.bidkey.core.Seal
+import cn.bidkey.core.Zone
 
 /** The admin's screens for one enterprise: 人员管理, 转授管理员, 授权管理 per platform, 印章, 专区. */
 class AdminViewModel(

@@ -4,17 +4,17 @@ import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import uniffi.bidkey.Application
-import uniffi.bidkey.Bidkey
-import uniffi.bidkey.CertList
-import uniffi.bidkey.Lang
-import uniffi.bidkey.PairChange
-import uniffi.bidkey.RealName
-import uniffi.bidkey.SmsPurpose
-import uniffi.bidkey.Status
-import uniffi.bidkey.CoreText
-import uniffi.bidkey.coreText
-import uniffi.bidkey.statusLabel
+import cn.bidkey.core.Application
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.CertList
+import cn.bidkey.core.Lang
+import cn.bidkey.core.PairChange
+import cn.bidkey.core.RealName
+import cn.bidkey.core.SmsPurpose
+import cn.bidkey.core.Status
+import cn.bidkey.core.CoreText
+import cn.bidkey.core.coreText
+import cn.bidkey.core.statusLabel
 
 /** 证书管理: the lists, applications and orders, enrolment, and every action on a pair. */
 class CertificatesViewModel(private val bidkey: Bidkey, scope: CoroutineScope, lang: StateFlow<Lang>) :

@@ -6,17 +6,17 @@ import kotlinx.coroutines.delay
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
-import uniffi.bidkey.Application
-import uniffi.bidkey.Bidkey
-import uniffi.bidkey.Enterprise
-import uniffi.bidkey.EnterpriseSearch
-import uniffi.bidkey.Lang
-import uniffi.bidkey.MaterialFile
-import uniffi.bidkey.Message
-import uniffi.bidkey.Micropayment
-import uniffi.bidkey.MicropaymentStatus
-import uniffi.bidkey.micropaymentInstructions
-import uniffi.bidkey.micropaymentStatusText
+import cn.bidkey.core.Application
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.Enterprise
+import cn.bidkey.core.EnterpriseSearch
+import cn.bidkey.core.Lang
+import cn.bidkey.core.MaterialFile
+import cn.bidkey.core.Message
+import cn.bidkey.core.Micropayment
+import cn.bidkey.core.MicropaymentStatus
+import cn.bidkey.core.micropaymentInstructions
+import cn.bidkey.core.micropaymentStatusText
 
 /** 企业: search, 认领, 对公打款 (with polling), 加入, my enterprises and messages. */
 class EnterpriseViewModel(private val bidkey: Bidkey, scope: CoroutineScope, lang: StateFlow<Lang>) :

@@ -1,14 +1,19 @@
 package cn.bidkey.shared
 
-import uniffi.bidkey.CertPair
-import uniffi.bidkey.Lang
-import uniffi.bidkey.PairState
-import uniffi.bidkey.Role
+import cn.bidkey.core.CertPair
+import cn.bidkey.core.Lang
+import cn.bidkey.core.PairState
+import cn.bidkey.core.Role
+import cn.bidkey.core.CoreText
+import cn.bidkey.core.coreText
+import cn.bidkey.core.pairStateLabel
+import cn.bidkey.core.roleLabel
+import cn.bidkey.core.validityText
 import java.time.Instant
 import java.time.ZoneOffset
 import java.time.format.DateTimeFormatter
 
-/** Display formatting shared by the screens; the words of statuses come from the core where it has them. */
+/** Display formatting shared by the screens; every word in it is the core's (statuses, roles, validity). */
 object Format {
     private val beijing = ZoneOffset.ofHours(8)
     private val date = DateTimeFormatter.ofPattern("yyyy-MM-dd").withZone(beijing)
@@ -27,42 +32,18 @@ object Format {
     /** Unix seconds as Beijing date and time. */
     fun time(unix: Long): String = dateTime.format(Instant.ofEpochSecond(unix))
 
-    fun pairState(state: PairState, lang: Lang): String = when (lang) {
-        Lang.ZH -> when (state) {
-            PairState.IN_FORCE -> "生效中"
-            PairState.EXPIRING -> "即将过期"
-            PairState.SUSPENDED -> "已挂失"
-            PairState.EXPIRED -> "已过期"
-            PairState.REVOKED -> "已注销"
-        }
-        Lang.EN -> when (state) {
-            PairState.IN_FORCE -> "In force"
-            PairState.EXPIRING -> "Expiring soon"
-            PairState.SUSPENDED -> "Reported lost"
-            PairState.EXPIRED -> "Expired"
-            PairState.REVOKED -> "Revoked"
-        }
-    }
+    /** The core's label of a pair's state (生效中, 已挂失 …). */
+    fun pairState(state: PairState, lang: Lang): String = pairStateLabel(state, lang)
 
-    fun role(role: Role, lang: Lang): String = when (role) {
-        Role.ADMIN -> if (lang == Lang.ZH) "管理员" else "Administrator"
-        Role.STAFF -> if (lang == Lang.ZH) "办事人员" else "Staff"
-    }
+    /** The core's word for a member's role (管理员 / 办事人员). */
+    fun role(role: Role, lang: Lang): String = roleLabel(role, lang)
 
-    /** The title of a certificate card: the enterprise, or 个人证书. */
+    /** The title of a certificate card: the enterprise, or the core's 个人证书. */
     fun pairTitle(pair: CertPair, lang: Lang): String =
-        pair.enterpriseName ?: if (lang == Lang.ZH) "个人证书" else "Personal certificate"
+        pair.enterpriseName ?: coreText(CoreText.PERSONAL_CERTIFICATE, lang)
 
-    /** "有效期至 2027-11-22（剩余 30 天）" / "Valid until … (30 days left)"; `now` in Unix seconds. */
-    fun validity(notAfter: Long, now: Long, lang: Lang): String {
-        val days = Math.floorDiv(notAfter - now, 86_400L)
-        return when {
-            days < 0 && lang == Lang.ZH -> "已于${day(notAfter)}过期"
-            days < 0 -> "Expired on ${day(notAfter)}"
-            lang == Lang.ZH -> "有效期至${day(notAfter)}（剩余${days}天）"
-            else -> "Valid until ${day(notAfter)} ($days ${if (days == 1L) "day" else "days"} left)"
-        }
-    }
+    /** The core's "有效期至 2027-11-22（剩余30天）" / "Valid until … (30 days left)"; `now` in Unix seconds. */
+    fun validity(notAfter: Long, now: Long, lang: Lang): String = validityText(notAfter, now, lang)
 
     /** What a certificate card may offer, in the order of the 证书管理 screen. */
     fun actions(pair: CertPair): List<CertAction> = buildList {

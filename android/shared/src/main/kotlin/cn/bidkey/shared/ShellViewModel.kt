@@ -6,8 +6,8 @@ import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.launch
-import uniffi.bidkey.BidkeyException
-import uniffi.bidkey.Lang
+import cn.bidkey.core.BidkeyException
+import cn.bidkey.core.Lang
 
 /**
  * Base of the screens' view models: plain Kotlin with StateFlow, no androidx, so they run on

@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.compose.foundation.layout.*
@@ -13,7 +14,7 @@ import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.AdminViewModel
 import cn.bidkey.shared.Format
-import uniffi.bidkey.Role
+import cn.bidkey.core.Role
 
 /**
  * 企业管理 for the admin: 人员管理, 加入申请, 转授管理员, 授权管理 per platform, 印章, 专区, 变更信息.
@@ -35,7 +36,7 @@ fun AdminScreen(vm: AdminViewModel, w: Words) {
     var newName by remember { mutableStateOf("") }
     // The admin action waiting for the PIN (the PIN pad's title and what to do with the PIN).
     var pinFor by remember { mutableStateOf<Pair<String, (String) -> Unit>?>(null) }
-    val askPin = { then: (String) -> Unit -> pinFor = w("管理员证书密码", "Admin PIN") to { pin: String -> then(pin); pinFor = null } }
+    val askPin = { then: (String) -> Unit -> pinFor = w(R.string.admin_pin) to { pin: String -> then(pin); pinFor = null } }
     val pickSeal = rememberLauncherForActivityResult(ActivityResultContracts.GetContent()) { uri ->
         uri?.let { context.contentResolver.openInputStream(it)?.use { s -> val png = s.readBytes(); askPin { pin -> vm.addSeal(sealName, png, pin) } } }
     }
@@ -44,81 +45,81 @@ fun AdminScreen(vm: AdminViewModel, w: Words) {
         vm.load()
         vm.loadGrants()
     }
-    ScreenFrame(w("企业管理", "Manage the enterprise"), vm, w) {
+    ScreenFrame(w(R.string.manage_the_enterprise), vm, w) {
         LazyColumn(verticalArrangement = Arrangement.spacedBy(4.dp)) {
-            item { Text(w("人员管理", "Staff"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.staff), style = MaterialTheme.typography.titleMedium) }
             items(staff) { m ->
                 ListItem(
                     headlineContent = { Text(m.realName ?: m.phoneMasked) },
                     supportingContent = { Text(Format.role(m.role, w.lang) + " · " + m.phoneMasked) },
                     trailingContent = {
                         if (m.role == Role.STAFF) Row {
-                            TextButton(onClick = { askPin { pin -> vm.transferAdmin(m.accountId, pin) } }) { Text(w("转授管理员", "Make admin")) }
-                            TextButton(onClick = { askPin { pin -> vm.remove(m.accountId, pin) } }) { Text(w("移除", "Remove")) }
-                            if (platformId.isNotBlank()) TextButton(onClick = { askPin { pin -> vm.grant(m.accountId, platformId, pin) } }) { Text(w("授权", "Grant")) }
+                            TextButton(onClick = { askPin { pin -> vm.transferAdmin(m.accountId, pin) } }) { Text(w(R.string.make_admin)) }
+                            TextButton(onClick = { askPin { pin -> vm.remove(m.accountId, pin) } }) { Text(w(R.string.remove)) }
+                            if (platformId.isNotBlank()) TextButton(onClick = { askPin { pin -> vm.grant(m.accountId, platformId, pin) } }) { Text(w(R.string.grant)) }
                         }
                     },
                 )
             }
             item {
                 Row {
-                    Box(Modifier.weight(1f)) { Field(w("邀请手机号", "Invite by phone"), invitePhone, { invitePhone = it }, digits = true) }
-                    TextButton(onClick = { vm.invite(invitePhone) }) { Text(w("邀请", "Invite")) }
+                    Box(Modifier.weight(1f)) { Field(w(R.string.invite_by_phone), invitePhone, { invitePhone = it }, digits = true) }
+                    TextButton(onClick = { vm.invite(invitePhone) }) { Text(w(R.string.invite)) }
                 }
             }
-            item { Text(w("加入申请", "Join requests"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.join_requests), style = MaterialTheme.typography.titleMedium) }
             items(requests) { r ->
                 ListItem(
                     headlineContent = { Text(r.realName ?: r.phoneMasked) },
                     trailingContent = {
                         Row {
-                            TextButton(onClick = { vm.approve(r.application.id) }) { Text(w("同意", "Approve")) }
-                            TextButton(onClick = { vm.reject(r.application.id, w("管理员驳回", "Rejected by the admin")) }) { Text(w("驳回", "Reject")) }
+                            TextButton(onClick = { vm.approve(r.application.id) }) { Text(w(R.string.approve)) }
+                            TextButton(onClick = { vm.reject(r.application.id, w(R.string.rejected_by_the_admin)) }) { Text(w(R.string.reject)) }
                         }
                     },
                 )
             }
             item {
-                Text(w("授权管理", "Platform grants"), style = MaterialTheme.typography.titleMedium)
-                Field(w("平台编号（授权与专区）", "Platform id (grants and zones)"), platformId, { platformId = it })
+                Text(w(R.string.platform_grants), style = MaterialTheme.typography.titleMedium)
+                Field(w(R.string.platform_id_grants_and_zones), platformId, { platformId = it })
                 Row {
-                    TextButton(onClick = { vm.loadGrants(platformId.ifBlank { null }) }) { Text(w("按平台查看", "By platform")) }
-                    TextButton(onClick = { vm.loadGrants(platformId.ifBlank { null }, includeRevoked = true) }) { Text(w("历史授权记录", "History")) }
+                    TextButton(onClick = { vm.loadGrants(platformId.ifBlank { null }) }) { Text(w(R.string.by_platform)) }
+                    TextButton(onClick = { vm.loadGrants(platformId.ifBlank { null }, includeRevoked = true) }) { Text(w(R.string.history)) }
                 }
             }
             items(grants) { g ->
                 ListItem(
                     headlineContent = { Text((g.realName ?: g.accountId) + " → " + g.platformName) },
-                    supportingContent = { Text(Format.time(g.createdAt) + (g.revokedAt?.let { " · " + w("已撤销", "revoked") } ?: "")) },
-                    trailingContent = { if (g.revokedAt == null) TextButton(onClick = { askPin { pin -> vm.revokeGrant(g.id, pin) } }) { Text(w("撤销", "Revoke")) } },
+                    supportingContent = { Text(Format.time(g.createdAt) + (g.revokedAt?.let { " · " + w(R.string.revoked) } ?: "")) },
+                    trailingContent = { if (g.revokedAt == null) TextButton(onClick = { askPin { pin -> vm.revokeGrant(g.id, pin) } }) { Text(w(R.string.revoke)) } },
                 )
             }
-            item { Text(w("印章管理", "Seals"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.seals), style = MaterialTheme.typography.titleMedium) }
             items(seals) { s ->
                 ListItem(
                     headlineContent = { Text(s.name) },
                     supportingContent = { Text("${s.width}×${s.height}") },
-                    trailingContent = { TextButton(onClick = { vm.deleteSeal(s.id) }) { Text(w("删除", "Delete")) } },
+                    trailingContent = { TextButton(onClick = { vm.deleteSeal(s.id) }) { Text(w(R.string.delete)) } },
                 )
             }
             item {
                 Row {
-                    Box(Modifier.weight(1f)) { Field(w("印章名称", "Seal name"), sealName, { sealName = it }) }
-                    TextButton(onClick = { pickSeal.launch("image/png") }) { Text(w("新增印章", "Add seal")) }
+                    Box(Modifier.weight(1f)) { Field(w(R.string.seal_name), sealName, { sealName = it }) }
+                    TextButton(onClick = { pickSeal.launch("image/png") }) { Text(w(R.string.add_seal)) }
                 }
             }
-            item { Text(w("专区", "Zones"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.zones), style = MaterialTheme.typography.titleMedium) }
             items(zones) { z ->
                 ListItem(
                     headlineContent = { Text(z.platformName) },
-                    trailingContent = { TextButton(onClick = { vm.unbindZone(z.platformId) }) { Text(w("解绑", "Unbind")) } },
+                    trailingContent = { TextButton(onClick = { vm.unbindZone(z.platformId) }) { Text(w(R.string.unbind)) } },
                 )
             }
-            item { TextButton(enabled = platformId.isNotBlank(), onClick = { vm.bindZone(platformId) }) { Text(w("绑定专区", "Bind zone")) } }
+            item { TextButton(enabled = platformId.isNotBlank(), onClick = { vm.bindZone(platformId) }) { Text(w(R.string.bind_zone)) } }
             item {
-                Text(w("变更企业信息", "Change enterprise information"), style = MaterialTheme.typography.titleMedium)
-                Field(w("新企业名称", "New name"), newName, { newName = it })
-                TextButton(onClick = { vm.changeInfo(newName, null) }) { Text(w("提交变更", "Submit")) }
+                Text(w(R.string.change_enterprise_information), style = MaterialTheme.typography.titleMedium)
+                Field(w(R.string.new_name), newName, { newName = it })
+                TextButton(onClick = { vm.changeInfo(newName, null) }) { Text(w(R.string.submit)) }
                 infoChange?.let { Text(vm.infoWarning() ?: "") }
             }
         }

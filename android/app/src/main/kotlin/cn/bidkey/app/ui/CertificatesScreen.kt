@@ -1,5 +1,10 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
+import cn.bidkey.core.CoreText
+import cn.bidkey.core.PairState
+import cn.bidkey.core.coreText
+import cn.bidkey.core.pairStateLabel
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
@@ -11,11 +16,11 @@ import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.CertAction
 import cn.bidkey.shared.CertificatesViewModel
 import cn.bidkey.shared.Format
-import uniffi.bidkey.CertPair
-import uniffi.bidkey.RealName
-import uniffi.bidkey.RealNameMethod
-import uniffi.bidkey.SmsPurpose
-import uniffi.bidkey.Status
+import cn.bidkey.core.CertPair
+import cn.bidkey.core.RealName
+import cn.bidkey.core.RealNameMethod
+import cn.bidkey.core.SmsPurpose
+import cn.bidkey.core.Status
 
 @OptIn(ExperimentalLayoutApi::class)
 /** 证书管理: 生效中 / 即将过期 / 已失效, applications to pay and download, actions per card. */
@@ -29,9 +34,9 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
     var smsForm by remember { mutableStateOf<Pair<CertAction, String>?>(null) }
     LaunchedEffect(Unit) { vm.load() }
     val now = System.currentTimeMillis() / 1000
-    ScreenFrame(w("证书管理", "Certificates"), vm, w) {
+    ScreenFrame(w(R.string.certificates_2), vm, w) {
         TabRow(selectedTabIndex = tab) {
-            listOf(w("生效中", "In force"), w("即将过期", "Expiring"), w("已失效", "Invalid")).forEachIndexed { i, t ->
+            listOf(pairStateLabel(PairState.IN_FORCE, w.lang), pairStateLabel(PairState.EXPIRING, w.lang), w(R.string.invalid)).forEachIndexed { i, t ->
                 Tab(selected = tab == i, onClick = { tab = i }, text = { Text(t) })
             }
         }
@@ -47,8 +52,8 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
                             Format.actions(pair).forEach { action ->
                                 TextButton(onClick = {
                                     when (action) {
-                                        CertAction.CHANGE_PIN -> pinFor = w("原证书密码", "Current PIN") to { old: String ->
-                                            pinFor = w("新证书密码", "New PIN") to { new: String -> vm.changePin(old, new); pinFor = null }
+                                        CertAction.CHANGE_PIN -> pinFor = w(R.string.current_pin) to { old: String ->
+                                            pinFor = w(R.string.new_pin) to { new: String -> vm.changePin(old, new); pinFor = null }
                                         }
                                         CertAction.REVOKE -> confirmRevoke = pair
                                         CertAction.RENEW -> vm.renew(serial)
@@ -62,23 +67,23 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
                     }
                 }
             }
-            item { Text(w("我的申请", "My applications"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.my_applications), style = MaterialTheme.typography.titleMedium) }
             items(applications) { app ->
                 ListItem(
-                    headlineContent = { Text(app.enterpriseName ?: w("个人证书", "Personal certificate")) },
+                    headlineContent = { Text(app.enterpriseName ?: coreText(CoreText.PERSONAL_CERTIFICATE, w.lang)) },
                     supportingContent = { Text(vm.statusText(app.status) + (app.order?.let { " · " + Format.yuan(it.amountFen) } ?: "")) },
                     trailingContent = {
                         when (app.status) {
-                            Status.AWAITING_PAYMENT -> TextButton(onClick = { vm.pay(app) }) { Text(w("支付", "Pay")) }
-                            Status.PAID -> TextButton(onClick = { pinFor = w("设置证书密码", "Set a PIN") to { pin: String -> vm.enroll(app.id, pin); pinFor = null } }) {
-                                Text(w("下载证书", "Download"))
+                            Status.AWAITING_PAYMENT -> TextButton(onClick = { vm.pay(app) }) { Text(w(R.string.pay)) }
+                            Status.PAID -> TextButton(onClick = { pinFor = w(R.string.set_a_pin) to { pin: String -> vm.enroll(app.id, pin); pinFor = null } }) {
+                                Text(w(R.string.download))
                             }
                             else -> {}
                         }
                     },
                 )
             }
-            item { Button(onClick = vm::applyPersonal) { Text(w("申请个人证书", "Apply for a personal certificate")) } }
+            item { Button(onClick = vm::applyPersonal) { Text(w(R.string.apply_for_a_personal_certificate)) } }
         }
     }
     pinFor?.let { (title, then) -> PinPadDialog(title, w, onPin = then, onCancel = { pinFor = null }) }
@@ -90,23 +95,23 @@ fun CertificatesScreen(vm: CertificatesViewModel, w: Words) {
             confirmButton = {
                 TextButton(onClick = {
                     confirmRevoke = null
-                    pinFor = w("证书密码", "PIN") to { pin: String -> vm.revoke(pair.signing?.serial ?: "", pin); pinFor = null }
-                }) { Text(w("注销", "Revoke")) }
+                    pinFor = w(R.string.pin) to { pin: String -> vm.revoke(pair.signing?.serial ?: "", pin); pinFor = null }
+                }) { Text(w(R.string.revoke_2)) }
             },
-            dismissButton = { TextButton(onClick = { confirmRevoke = null }) { Text(w("取消", "Cancel")) } },
+            dismissButton = { TextButton(onClick = { confirmRevoke = null }) { Text(w(R.string.cancel)) } },
         )
     }
 }
 
 private fun actionLabel(a: CertAction, w: Words) = when (a) {
-    CertAction.RECOVER -> w("找回", "Recover")
-    CertAction.UNLOCK -> w("解锁", "Unlock")
-    CertAction.CHANGE_PIN -> w("修改密码", "Change PIN")
-    CertAction.RENEW -> w("续期", "Renew")
-    CertAction.REPORT_LOSS -> w("挂失", "Report lost")
-    CertAction.REVOKE -> w("注销", "Revoke")
-    CertAction.UNDO_LOSS_REPORT -> w("解挂", "Undo loss report")
-    CertAction.REAPPLY -> w("重新申请", "Reapply")
+    CertAction.RECOVER -> w(R.string.recover)
+    CertAction.UNLOCK -> w(R.string.unlock)
+    CertAction.CHANGE_PIN -> w(R.string.change_pin)
+    CertAction.RENEW -> w(R.string.renew)
+    CertAction.REPORT_LOSS -> w(R.string.report_lost)
+    CertAction.REVOKE -> w(R.string.revoke_2)
+    CertAction.UNDO_LOSS_REPORT -> w(R.string.undo_loss_report)
+    CertAction.REAPPLY -> w(R.string.reapply)
 }
 
 /** The forms proven by an SMS code: 挂失, 解挂, and (with real-name again) 解锁 and 找回. */
@@ -128,13 +133,13 @@ private fun SmsFormDialog(vm: CertificatesViewModel, w: Words, action: CertActio
         text = {
             Column {
                 if (needsIdentity) {
-                    Field(w("姓名", "Name"), name, { name = it })
-                    Field(w("身份证号码", "ID number"), id, { id = it })
+                    Field(w(R.string.name), name, { name = it })
+                    Field(w(R.string.id_number), id, { id = it })
                 }
-                Field(w("手机号码", "Phone number"), phone, { phone = it }, digits = true)
+                Field(w(R.string.phone_number), phone, { phone = it }, digits = true)
                 Row {
-                    Box(Modifier.weight(1f)) { Field(w("短信验证码", "SMS code"), code, { code = it }, digits = true) }
-                    TextButton(onClick = { vm.sendCode(phone, purpose) }) { Text(w("获取验证码", "Send code")) }
+                    Box(Modifier.weight(1f)) { Field(w(R.string.sms_code), code, { code = it }, digits = true) }
+                    TextButton(onClick = { vm.sendCode(phone, purpose) }) { Text(w(R.string.send_code)) }
                 }
             }
         },
@@ -149,8 +154,8 @@ private fun SmsFormDialog(vm: CertificatesViewModel, w: Words, action: CertActio
                     else -> {}
                 }
                 onClose()
-            }) { Text(w("提交", "Submit")) }
+            }) { Text(w(R.string.submit_2)) }
         },
-        dismissButton = { TextButton(onClick = onClose) { Text(w("取消", "Cancel")) } },
+        dismissButton = { TextButton(onClick = onClose) { Text(w(R.string.cancel)) } },
     )
 }

@@ -1,5 +1,10 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
+import android.content.Context
+import android.content.res.Configuration
+import android.content.res.Resources
+import androidx.annotation.StringRes
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.text.KeyboardOptions
 import androidx.compose.material3.*
@@ -10,11 +15,26 @@ import androidx.compose.ui.text.input.PasswordVisualTransformation
 import androidx.compose.ui.unit.dp
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.ShellViewModel
-import uniffi.bidkey.Lang
+import cn.bidkey.core.Lang
+import java.util.Locale
 
-/** The UI's own labels in the app's language (messages and statuses come from the core). */
-class Words(val lang: Lang) {
-    operator fun invoke(zh: String, en: String) = if (lang == Lang.ZH) zh else en
+/**
+ * The UI's own labels (chrome) from the string resources (`res/values`, `res/values-zh`) in the
+ * app's language, which the person may set apart from the phone's. Messages, statuses and the
+ * scan page come from the core (`errorMessage`, `statusLabel`, `ScanView.pageZh`…), never from here.
+ */
+class Words(val lang: Lang, private val res: Resources) {
+    operator fun invoke(@StringRes id: Int, vararg args: Any): String =
+        if (args.isEmpty()) res.getString(id) else res.getString(id, *args)
+
+    companion object {
+        /** The app's resources in `lang`. */
+        fun of(context: Context, lang: Lang): Words {
+            val config = Configuration(context.resources.configuration)
+            config.setLocale(if (lang == Lang.ZH) Locale.SIMPLIFIED_CHINESE else Locale.ENGLISH)
+            return Words(lang, context.createConfigurationContext(config).resources)
+        }
+    }
 }
 
 /** A screen's frame: title, progress while the core works, and its error as a dialog. */
@@ -30,7 +50,7 @@ fun ScreenFrame(title: String, vm: ShellViewModel, w: Words, content: @Composabl
     error?.let {
         AlertDialog(
             onDismissRequest = vm::dismissError,
-            confirmButton = { TextButton(onClick = vm::dismissError) { Text(w("知道了", "OK")) } },
+            confirmButton = { TextButton(onClick = vm::dismissError) { Text(w(R.string.ok)) } },
             text = { Text(it.message) },
         )
     }

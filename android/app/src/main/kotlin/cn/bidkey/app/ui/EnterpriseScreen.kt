@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
@@ -10,13 +11,13 @@ import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.unit.dp
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.contract.ActivityResultContracts
-import uniffi.bidkey.MaterialFile
+import cn.bidkey.core.MaterialFile
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.EnterpriseViewModel
 import cn.bidkey.shared.Format
-import uniffi.bidkey.EnterpriseAction
-import uniffi.bidkey.MicropaymentStatus
-import uniffi.bidkey.Role
+import cn.bidkey.core.EnterpriseAction
+import cn.bidkey.core.MicropaymentStatus
+import cn.bidkey.core.Role
 
 /** 企业: search by name or USCC, then 认领 / 对公打款 / 加入; my enterprises (admin → 管理). */
 @Composable
@@ -30,9 +31,9 @@ fun EnterpriseScreen(vm: EnterpriseViewModel, w: Words, onAdmin: (String) -> Uni
     val mp by vm.micropayment.collectAsStateWithLifecycle()
     val application by vm.application.collectAsStateWithLifecycle()
     LaunchedEffect(Unit) { vm.loadMine() }
-    ScreenFrame(w("企业", "Enterprises"), vm, w) {
-        Field(w("企业名称或统一社会信用代码", "Enterprise name or USCC"), query, { query = it })
-        Button(onClick = { vm.search(query) }) { Text(w("搜索", "Search")) }
+    ScreenFrame(w(R.string.enterprises), vm, w) {
+        Field(w(R.string.enterprise_name_or_uscc), query, { query = it })
+        Button(onClick = { vm.search(query) }) { Text(w(R.string.search)) }
         LazyColumn(verticalArrangement = Arrangement.spacedBy(8.dp)) {
             items(search?.results ?: emptyList()) { hit ->
                 Card(Modifier.fillMaxWidth()) {
@@ -43,35 +44,35 @@ fun EnterpriseScreen(vm: EnterpriseViewModel, w: Words, onAdmin: (String) -> Uni
                         Row {
                             hit.actions.forEach { action ->
                                 when (action) {
-                                    EnterpriseAction.MICROPAY -> TextButton(onClick = { micropayFor = hit.uscc to (hit.name ?: query) }) { Text(w("对公打款认证", "Verify by transfer")) }
-                                    EnterpriseAction.JOIN -> TextButton(onClick = { hit.id?.let(vm::join) }) { Text(w("加入企业", "Join")) }
-                                    EnterpriseAction.CLAIM -> TextButton(onClick = { claimFor = hit.uscc to (hit.name ?: query) }) { Text(w("认领企业", "Claim")) }
+                                    EnterpriseAction.MICROPAY -> TextButton(onClick = { micropayFor = hit.uscc to (hit.name ?: query) }) { Text(w(R.string.verify_by_transfer)) }
+                                    EnterpriseAction.JOIN -> TextButton(onClick = { hit.id?.let(vm::join) }) { Text(w(R.string.join)) }
+                                    EnterpriseAction.CLAIM -> TextButton(onClick = { claimFor = hit.uscc to (hit.name ?: query) }) { Text(w(R.string.claim)) }
                                 }
                             }
                         }
                     }
                 }
             }
-            item { Text(w("我的企业", "My enterprises"), style = MaterialTheme.typography.titleMedium) }
+            item { Text(w(R.string.my_enterprises), style = MaterialTheme.typography.titleMedium) }
             items(mine) { e ->
                 ListItem(
                     headlineContent = { Text(e.name) },
                     supportingContent = { Text(Format.role(e.myRole, w.lang)) },
-                    trailingContent = { if (e.myRole == Role.ADMIN) TextButton(onClick = { onAdmin(e.id) }) { Text(w("管理", "Manage")) } },
+                    trailingContent = { if (e.myRole == Role.ADMIN) TextButton(onClick = { onAdmin(e.id) }) { Text(w(R.string.manage)) } },
                 )
             }
         }
-        application?.let { Text(w("申请已提交：", "Application filed: ") + it.id) }
+        application?.let { Text(w(R.string.application_filed) + it.id) }
     }
     claimFor?.let { (uscc, name) -> ClaimDialog(vm, w, uscc, name) { claimFor = null } }
     micropayFor?.let { (uscc, name) ->
         AlertDialog(
             onDismissRequest = { micropayFor = null },
-            title = { Text(w("对公打款认证", "Verify by corporate transfer")) },
+            title = { Text(w(R.string.verify_by_corporate_transfer)) },
             text = {
                 Column {
                     if (mp == null) {
-                        Field(w("对公账户后六位", "Last six digits of the account"), last6, { last6 = it }, digits = true)
+                        Field(w(R.string.last_six_digits_of_the_account), last6, { last6 = it }, digits = true)
                     } else {
                         Text(vm.instructions() ?: "")
                         Text(vm.micropaymentText() ?: "")
@@ -80,11 +81,11 @@ fun EnterpriseScreen(vm: EnterpriseViewModel, w: Words, onAdmin: (String) -> Uni
             },
             confirmButton = {
                 if (mp == null) {
-                    TextButton(onClick = { vm.requestMicropayment(uscc, name, last6) }) { Text(w("下一步", "Next")) }
+                    TextButton(onClick = { vm.requestMicropayment(uscc, name, last6) }) { Text(w(R.string.next)) }
                 } else if (mp?.status == MicropaymentStatus.PENDING) {
-                    TextButton(onClick = { vm.pollMicropayment() }) { Text(w("我已转账", "I have transferred")) }
+                    TextButton(onClick = { vm.pollMicropayment() }) { Text(w(R.string.i_have_transferred)) }
                 } else {
-                    TextButton(onClick = { micropayFor = null }) { Text(w("完成", "Done")) }
+                    TextButton(onClick = { micropayFor = null }) { Text(w(R.string.done)) }
                 }
             },
         )
@@ -107,16 +108,16 @@ private fun ClaimDialog(vm: EnterpriseViewModel, w: Words, uscc: String, initial
     }
     AlertDialog(
         onDismissRequest = onClose,
-        title = { Text(w("认领企业", "Claim the enterprise")) },
+        title = { Text(w(R.string.claim_the_enterprise)) },
         text = {
             Column {
                 Text(uscc)
-                Field(w("企业名称", "Enterprise name"), name, { name = it })
-                Field(w("法定代表人（选填）", "Legal representative (optional)"), legalRep, { legalRep = it })
-                TextButton(onClick = { pick.launch("*/*") }) { Text(w("选择材料（${files.size}/5）", "Pick files (${files.size}/5)")) }
+                Field(w(R.string.enterprise_name), name, { name = it })
+                Field(w(R.string.legal_representative_optional), legalRep, { legalRep = it })
+                TextButton(onClick = { pick.launch("*/*") }) { Text(w(R.string.pick_files_count, files.size)) }
             }
         },
-        confirmButton = { TextButton(onClick = { vm.claim(uscc, name, legalRep, files); onClose() }) { Text(w("提交", "Submit")) } },
-        dismissButton = { TextButton(onClick = onClose) { Text(w("取消", "Cancel")) } },
+        confirmButton = { TextButton(onClick = { vm.claim(uscc, name, legalRep, files); onClose() }) { Text(w(R.string.submit_2)) } },
+        dismissButton = { TextButton(onClick = onClose) { Text(w(R.string.cancel)) } },
     )
 }

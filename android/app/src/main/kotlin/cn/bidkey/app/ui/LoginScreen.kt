@@ -1,12 +1,13 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.compose.foundation.layout.*
 import androidx.compose.material3.*
 import androidx.compose.runtime.*
 import androidx.compose.ui.Modifier
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.LoginViewModel
-import uniffi.bidkey.SmsPurpose
+import cn.bidkey.core.SmsPurpose
 
 /** 登录: SMS code (a new number is registered) or password. */
 @Composable
@@ -16,22 +17,22 @@ fun LoginScreen(vm: LoginViewModel, w: Words) {
     var password by remember { mutableStateOf("") }
     var byPassword by remember { mutableStateOf(false) }
     val resendIn by vm.resendIn.collectAsStateWithLifecycle()
-    ScreenFrame(w("登录标证通", "Log in to Bidkey"), vm, w) {
-        Field(w("手机号码", "Phone number"), phone, { phone = it }, digits = true)
+    ScreenFrame(w(R.string.log_in_to_bidkey), vm, w) {
+        Field(w(R.string.phone_number), phone, { phone = it }, digits = true)
         if (byPassword) {
-            Field(w("登录密码", "Password"), password, { password = it }, secret = true)
-            Button(onClick = { vm.loginWithPassword(phone, password) }, modifier = Modifier.fillMaxWidth()) { Text(w("登录", "Log in")) }
+            Field(w(R.string.password), password, { password = it }, secret = true)
+            Button(onClick = { vm.loginWithPassword(phone, password) }, modifier = Modifier.fillMaxWidth()) { Text(w(R.string.log_in)) }
         } else {
             Row {
-                Box(Modifier.weight(1f)) { Field(w("短信验证码", "SMS code"), code, { code = it }, digits = true) }
+                Box(Modifier.weight(1f)) { Field(w(R.string.sms_code), code, { code = it }, digits = true) }
                 TextButton(enabled = resendIn == 0L, onClick = { vm.sendCode(phone, SmsPurpose.LOGIN) }) {
-                    Text(if (resendIn > 0) w("${resendIn}秒", "${resendIn}s") else w("获取验证码", "Send code"))
+                    Text(if (resendIn > 0) w(R.string.seconds_left, resendIn) else w(R.string.send_code))
                 }
             }
-            Button(onClick = { vm.loginWithSms(phone, code) }, modifier = Modifier.fillMaxWidth()) { Text(w("登录 / 注册", "Log in / sign up")) }
+            Button(onClick = { vm.loginWithSms(phone, code) }, modifier = Modifier.fillMaxWidth()) { Text(w(R.string.log_in_sign_up)) }
         }
         TextButton(onClick = { byPassword = !byPassword }) {
-            Text(if (byPassword) w("短信验证码登录", "Log in with an SMS code") else w("密码登录", "Log in with a password"))
+            Text(if (byPassword) w(R.string.log_in_with_an_sms_code) else w(R.string.log_in_with_a_password))
         }
     }
 }

@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.compose.foundation.layout.*
 import androidx.compose.material3.*
 import androidx.compose.runtime.*
@@ -38,8 +39,8 @@ fun PinPadDialog(title: String, w: Words, onPin: (String) -> Unit, onCancel: () 
             }
         },
         confirmButton = {
-            TextButton(enabled = dots >= pad.minDigits, onClick = { pad.take()?.let(onPin) }) { Text(w("确定", "OK")) }
+            TextButton(enabled = dots >= pad.minDigits, onClick = { pad.take()?.let(onPin) }) { Text(w(R.string.ok_2)) }
         },
-        dismissButton = { TextButton(onClick = { pad.clear(); onCancel() }) { Text(w("取消", "Cancel")) } },
+        dismissButton = { TextButton(onClick = { pad.clear(); onCancel() }) { Text(w(R.string.cancel)) } },
     )
 }

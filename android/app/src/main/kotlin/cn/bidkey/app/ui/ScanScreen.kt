@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import android.Manifest
 import android.graphics.BitmapFactory
 import android.content.pm.PackageManager
@@ -43,14 +44,14 @@ fun ScanScreen(vm: ScanViewModel, w: Words, onSessions: () -> Unit) {
     val outcome by vm.outcome.collectAsStateWithLifecycle()
     var askPin by remember { mutableStateOf(false) }
     LaunchedEffect(Unit) { if (!granted) ask.launch(Manifest.permission.CAMERA) }
-    ScreenFrame(w("扫一扫", "Scan"), vm, w) {
+    ScreenFrame(w(R.string.scan), vm, w) {
         if (granted) {
             QrCamera(Modifier.fillMaxWidth().height(360.dp), onQr = vm::scanned)
         } else {
-            Text(w("需要相机权限才能扫码。", "Scanning needs the camera permission."))
+            Text(w(R.string.scanning_needs_the_camera_permission))
         }
-        TextButton(onClick = onSessions) { Text(w("会话", "Sessions")) }
-        outcome?.let { Text(w("已完成：", "Done: ") + ScanText.kind(it.kind, w.lang)) }
+        TextButton(onClick = onSessions) { Text(w(R.string.sessions)) }
+        outcome?.let { Text(w(R.string.done_2) + ScanText.kind(it.kind, w.lang)) }
     }
     var autoConfirm by remember { mutableStateOf(false) }
     request?.let { r ->
@@ -71,17 +72,17 @@ fun ScanScreen(vm: ScanViewModel, w: Words, onSessions: () -> Unit) {
                     if (vm.offersAutoConfirm()) {
                         Row {
                             Switch(checked = autoConfirm, onCheckedChange = { autoConfirm = it })
-                            Text(w("自动确认后续签名和登录", "Auto-confirm later signing and login"))
+                            Text(w(R.string.auto_confirm_later_signing_and_login))
                         }
                     }
                 }
             },
-            confirmButton = { TextButton(onClick = { askPin = true }) { Text(w("确认", "Confirm")) } },
-            dismissButton = { TextButton(onClick = { vm.reject() }) { Text(w("拒绝", "Reject")) } },
+            confirmButton = { TextButton(onClick = { askPin = true }) { Text(w(R.string.confirm)) } },
+            dismissButton = { TextButton(onClick = { vm.reject() }) { Text(w(R.string.reject_2)) } },
         )
     }
     // Every confirmation takes the PIN; a wrong one leaves the request open for another try.
-    if (askPin) PinPadDialog(w("证书密码", "PIN"), w, onPin = { askPin = false; vm.confirm(it, autoConfirm) }, onCancel = { askPin = false })
+    if (askPin) PinPadDialog(w(R.string.pin), w, onPin = { askPin = false; vm.confirm(it, autoConfirm) }, onCancel = { askPin = false })
 }
 
 /** CameraX preview with an ML Kit analyser that reports QR codes' raw text. */

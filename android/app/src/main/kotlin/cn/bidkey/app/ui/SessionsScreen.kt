@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.lazy.LazyColumn
@@ -26,9 +27,9 @@ fun SessionsScreen(vm: ScanViewModel, w: Words) {
     DisposableEffect(Unit) { onDispose { vm.stopListening() } }
     // The session whose auto-confirm is being switched on: that takes the PIN.
     var pinFor by remember { mutableStateOf<String?>(null) }
-    ScreenFrame(w("会话", "Sessions"), vm, w) {
+    ScreenFrame(w(R.string.sessions), vm, w) {
         val open = vm.openSessions(System.currentTimeMillis() / 1000)
-        if (open.isEmpty()) Text(w("没有进行中的会话。", "No open session."))
+        if (open.isEmpty()) Text(w(R.string.no_open_session))
         LazyColumn {
             items(open) { s ->
                 ListItem(
@@ -36,31 +37,31 @@ fun SessionsScreen(vm: ScanViewModel, w: Words) {
                     supportingContent = {
                         Column {
                             Text(s.origin)
-                            Text(w("至 ", "until ") + Format.time(s.expiresAt))
-                            if (s.autoConfirm) Text(w("自动确认已开启", "Auto-confirm on"))
+                            Text(w(R.string.until) + Format.time(s.expiresAt))
+                            if (s.autoConfirm) Text(w(R.string.auto_confirm_on))
                         }
                     },
                     trailingContent = {
                         Row {
                             if (s.autoConfirm) {
-                                TextButton(onClick = { vm.stopAutoConfirm(s.sessionId) }) { Text(w("关闭自动确认", "Auto-confirm off")) }
+                                TextButton(onClick = { vm.stopAutoConfirm(s.sessionId) }) { Text(w(R.string.auto_confirm_off)) }
                             } else {
-                                TextButton(onClick = { pinFor = s.sessionId }) { Text(w("开启自动确认", "Auto-confirm on")) }
+                                TextButton(onClick = { pinFor = s.sessionId }) { Text(w(R.string.auto_confirm_on_2)) }
                             }
-                            TextButton(onClick = { vm.endSession(s.sessionId) }) { Text(w("结束", "End")) }
+                            TextButton(onClick = { vm.endSession(s.sessionId) }) { Text(w(R.string.end)) }
                         }
                     },
                 )
             }
             items(autoDone) { r ->
                 ListItem(
-                    headlineContent = { Text(w("已自动确认", "Auto-confirmed") + " · " + r.view.platformName) },
+                    headlineContent = { Text(w(R.string.auto_confirmed) + " · " + r.view.platformName) },
                     supportingContent = { Text(r.view.verificationCode) },
                 )
             }
         }
     }
     pinFor?.let { sid ->
-        PinPadDialog(w("证书密码", "PIN"), w, onPin = { pinFor = null; vm.startAutoConfirm(sid, it) }, onCancel = { pinFor = null })
+        PinPadDialog(w(R.string.pin), w, onPin = { pinFor = null; vm.startAutoConfirm(sid, it) }, onCancel = { pinFor = null })
     }
 }

@@ -1,5 +1,6 @@
 package cn.bidkey.app.ui
 
+import cn.bidkey.app.R
 import androidx.compose.foundation.layout.*
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
@@ -8,7 +9,9 @@ import androidx.compose.runtime.*
 import androidx.compose.ui.Modifier
 import androidx.lifecycle.compose.collectAsStateWithLifecycle
 import cn.bidkey.shared.SettingsViewModel
-import uniffi.bidkey.Lang
+import cn.bidkey.core.CoreText
+import cn.bidkey.core.Lang
+import cn.bidkey.core.coreText
 
 /** 我的 / 设置: account, real-name, language, trading platform, clear cache, log out. */
 @Composable
@@ -17,27 +20,34 @@ fun SettingsScreen(vm: SettingsViewModel, w: Words, onRealName: () -> Unit) {
     val platforms by vm.platforms.collectAsStateWithLifecycle()
     val current by vm.currentPlatform.collectAsStateWithLifecycle()
     LaunchedEffect(Unit) { vm.loadPlatforms() }
-    ScreenFrame(w("我的", "Me"), vm, w) {
+    ScreenFrame(w(R.string.me), vm, w) {
         account?.let { a ->
             Text(a.phoneMasked, style = MaterialTheme.typography.titleMedium)
             if (a.realName != null) Text("${a.realName} · ${a.idNumberMasked ?: ""}")
-            else TextButton(onClick = onRealName) { Text(w("去实名认证", "Verify your identity")) }
+            else TextButton(onClick = onRealName) { Text(w(R.string.verify_your_identity_2)) }
         }
         Row {
             FilterChip(selected = w.lang == Lang.ZH, onClick = { vm.setLanguage(Lang.ZH) }, label = { Text("中文") })
             FilterChip(selected = w.lang == Lang.EN, onClick = { vm.setLanguage(Lang.EN) }, label = { Text("English") })
         }
-        Text(w("交易平台", "Trading platform") + "：" + (current?.name ?: w("未选择", "none")))
+        val biometric by vm.biometric.collectAsStateWithLifecycle()
+        Row {
+            Switch(checked = biometric, onCheckedChange = { vm.setBiometric(it) })
+            Text(w(R.string.biometric_switch))
+        }
+        // The core's explanation: the PIN is still what the server counts.
+        Text(coreText(CoreText.BIOMETRIC_EXPLAINED, w.lang), style = MaterialTheme.typography.bodySmall)
+        Text(w(R.string.trading_platform) + "：" + (current?.name ?: w(R.string.none)))
         LazyColumn(Modifier.weight(1f)) {
             items(platforms) { p ->
                 ListItem(
                     headlineContent = { Text(p.name) },
                     supportingContent = { Text(p.region ?: p.origin) },
-                    trailingContent = { TextButton(onClick = { vm.selectPlatform(p.id) }) { Text(w("选择", "Choose")) } },
+                    trailingContent = { TextButton(onClick = { vm.selectPlatform(p.id) }) { Text(w(R.string.choose)) } },
                 )
             }
         }
-        TextButton(onClick = vm::clearCache) { Text(w("清除缓存", "Clear cache")) }
-        Button(onClick = vm::logOut, modifier = Modifier.fillMaxWidth()) { Text(w("退出登录", "Log out")) }
+        TextButton(onClick = vm::clearCache) { Text(w(R.string.clear_cache)) }
+        Button(onClick = vm::logOut, modifier = Modifier.fillMaxWidth()) { Text(w(R.string.log_out)) }
     }
 }

@@ -9,14 +9,14 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.isActive
 import kotlinx.coroutines.launch
-import uniffi.bidkey.Bidkey
-import uniffi.bidkey.BidkeyException
-import uniffi.bidkey.Lang
-import uniffi.bidkey.ScanAction
-import uniffi.bidkey.ScanDone
-import uniffi.bidkey.ScanSession
-import uniffi.bidkey.ScanView
-import uniffi.bidkey.SessionRequest
+import cn.bidkey.core.Bidkey
+import cn.bidkey.core.BidkeyException
+import cn.bidkey.core.Lang
+import cn.bidkey.core.ScanAction
+import cn.bidkey.core.ScanDone
+import cn.bidkey.core.ScanSession
+import cn.bidkey.core.ScanView
+import cn.bidkey.core.SessionRequest
 
 /**
  * 扫一扫 and 会话: a QR from a platform (bind, login, sign, decrypt, or a session) is read by the
@@ -52,6 +52,19 @@ class ScanViewModel(private val bidkey: Bidkey, scope: CoroutineScope, lang: Sta
         return run {
             _outcome.value = null
             _request.value = bidkey.scan(uri.trim())
+        }
+    }
+
+    /**
+     * A `bidkey://scan?…` link opened the app (same-device use: the bidder tapped it in the
+     * phone's browser). The core turns it into the QR code's request and verifies it exactly as
+     * a scanned one; the same confirmation page follows.
+     */
+    fun linked(link: String): Job? {
+        if (_request.value != null) return null
+        return run {
+            _outcome.value = null
+            _request.value = bidkey.scanLink(link.trim())
         }
     }
 
