@@ -143,7 +143,8 @@ impl Bidkey {
             })?;
         let share = self
             .wallet
-            .share_with_pin(&cert.serial, pin, self.pin_kdf)?;
+            .share_with_pin(&cert.serial, pin, self.pin_kdf)
+            .await?;
         let session = self
             .open_cosign_session_for(&cert.serial, CosignPurpose::Confirm, Some(action.clone()))
             .await?;

@@ -211,6 +211,7 @@ mod tests {
             file_name: n.into(),
             recipient_serial: "01".into(),
             wrapped_key: vec![],
+            header_hash: vec![0; 32],
         };
         let v = view(
             ScanAction::Decrypt {
