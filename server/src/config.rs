@@ -17,9 +17,13 @@ pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
     pub log_format: Option<String>,
-    /// A file holding the CA key file's passphrase (e.g. a systemd credential); the
-    /// variable `BIDKEY_CA_PASSPHRASE` wins over it.
+    /// A file holding the issuing CA key file's passphrase: the same as
+    /// `passphrase_files.ca` (kept from before the key split).
     pub ca_passphrase_file: Option<PathBuf>,
+    /// `[passphrase_files]`: per key file (`root`, `ca`, `kmc`, `cosign`), a file holding
+    /// its passphrase, outside the data directory (e.g. a systemd credential); the slot's
+    /// `BIDKEY_*_PASSPHRASE` variable wins over it (ADR 0019).
+    pub passphrase_files: Option<std::collections::BTreeMap<String, PathBuf>>,
     /// Addresses of the reverse proxies in front (their `X-Forwarded-For` names the client).
     pub trusted_proxies: Option<Vec<String>>,
     /// Policy OID of the time-stamp authority's tokens (ADR 0009).
@@ -90,7 +94,8 @@ pub struct Settings {
     pub db: DbUrl,
     pub pool_size: usize,
     pub limits: Limits,
-    pub ca_passphrase_file: Option<PathBuf>,
+    /// Passphrase files by key file id (`[passphrase_files]`, `ca_passphrase_file`).
+    pub passphrase_files: std::collections::BTreeMap<String, PathBuf>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tsa_policy: der::asn1::ObjectIdentifier,
     pub sandbox: bool,
@@ -117,6 +122,15 @@ impl Layer {
             listen: self.listen.or(below.listen),
             log_format: self.log_format.or(below.log_format),
             ca_passphrase_file: self.ca_passphrase_file.or(below.ca_passphrase_file),
+            passphrase_files: match (self.passphrase_files, below.passphrase_files) {
+                (Some(mut a), Some(b)) => {
+                    for (k, v) in b {
+                        a.entry(k).or_insert(v);
+                    }
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            },
             trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             tsa_policy: self.tsa_policy.or(below.tsa_policy),
             sandbox: self.sandbox.or(below.sandbox),
@@ -261,6 +275,38 @@ impl Layer {
                 f.display().to_string()
             ));
         }
+        let mut passphrase_files = self.passphrase_files.unwrap_or_default();
+        for (id, f) in &passphrase_files {
+            if crate::keyfile::slot(id).is_none() {
+                problems.push(format!(
+                    "passphrase_files.{id}: no such key file (the keys are root, ca, kmc and cosign)"
+                ));
+            } else if !f.is_file() {
+                problems.push(format!(
+                    "passphrase_files.{id} = {:?}: no such file",
+                    f.display().to_string()
+                ));
+            }
+        }
+        if let Some(f) = &self.ca_passphrase_file {
+            if passphrase_files.contains_key("ca") {
+                problems.push(
+                    "ca_passphrase_file and passphrase_files.ca both given: keep passphrase_files.ca".into(),
+                );
+            }
+            passphrase_files.insert("ca".into(), f.clone());
+        }
+        let sandbox = self.sandbox.unwrap_or(false);
+        if !sandbox {
+            for (id, f) in &passphrase_files {
+                if crate::keyfile::inside(f, &data_dir) {
+                    problems.push(format!(
+                        "passphrase_files.{id} = {:?}: the passphrase file lies in the data directory, beside the key files, where one copy of the directory takes both; keep it outside the data directory (a systemd credential, a secret store), or use sandbox mode for development",
+                        f.display().to_string()
+                    ));
+                }
+            }
+        }
         let mut trusted_proxies = Vec::new();
         for p in self.trusted_proxies.unwrap_or_default() {
             match p.trim().parse::<std::net::IpAddr>() {
@@ -286,10 +332,10 @@ impl Layer {
                 recovery_cooling_off: cooling_off,
                 webhooks_to_private_addresses: false,
             },
-            ca_passphrase_file: self.ca_passphrase_file,
+            passphrase_files,
             trusted_proxies,
             tsa_policy,
-            sandbox: self.sandbox.unwrap_or(false),
+            sandbox,
             bank,
         })
     }
@@ -420,9 +466,9 @@ impl Settings {
                 v.map(String::as_str).unwrap_or("")
             ));
         }
-        if let Some(f) = &self.ca_passphrase_file {
+        for (id, f) in &self.passphrase_files {
             out.push_str(&format!(
-                "ca_passphrase_file = {:?}\n",
+                "passphrase_files.{id} = {:?}\n",
                 f.display().to_string()
             ));
         }

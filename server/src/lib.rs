@@ -22,6 +22,7 @@ pub mod fees;
 pub mod grants;
 pub mod health;
 pub mod idempotency;
+pub mod keyfile;
 pub mod kmc;
 pub mod memberships;
 pub mod metrics;
@@ -62,9 +63,10 @@ pub struct Config {
     pub operator_token: Option<String>,
     /// Database connections.
     pub pool_size: usize,
-    /// Passphrase of the CA key file (`BIDKEY_CA_PASSPHRASE`); without it, a random one is
-    /// made on first start and kept in `data_dir/ca.passphrase` (see `docs/ca.md`).
-    pub ca_passphrase: Option<String>,
+    /// Passphrases of the key files, one per secret domain ([`keyfile`], ADR 0019): from
+    /// the environment or files outside the data directory. Only in sandbox mode may a
+    /// missing one be made at random and kept beside its key file.
+    pub passphrases: keyfile::Passphrases,
     /// Rate limits an operator may raise (or lower) for the deployment.
     pub limits: Limits,
     /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
@@ -120,7 +122,7 @@ impl Config {
             data_dir,
             operator_token: None,
             pool_size: 4,
-            ca_passphrase: None,
+            passphrases: keyfile::Passphrases::default(),
             limits: Limits::default(),
             tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
             trusted_proxies: Vec::new(),
@@ -233,7 +235,25 @@ pub async fn start(config: Config) -> Result<Running> {
     let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    // Argon2id over the CA passphrase is slow on purpose: off the async workers.
+    // Sandbox mode makes the key files on first start, publishing the first root CRL; a
+    // deployment makes them with `bidkey-server ca init`.
+    if config.sandbox && !ca::keys::initialised(&config.data_dir) {
+        let cfg = config.clone();
+        let root = tokio::task::spawn_blocking(move || {
+            ca::keys::init(&cfg.data_dir, &cfg.passphrases, true)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+        let now = clock.now();
+        db.write(move |tx| {
+            if !ca::crl::root_published(tx)? {
+                ca::crl::publish_root(tx, &root, now, ca::crl::ARL_DAYS)?;
+            }
+            Ok::<_, ServerError>(())
+        })
+        .await?;
+    }
+    // Argon2id over the passphrases is slow on purpose: off the async workers.
     let cfg = config.clone();
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
@@ -339,11 +359,14 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
             }
         }
     };
+    let keys = ca::keys::load_serving(&config.data_dir, &config.passphrases, config.sandbox)?;
     Ok(Secrets {
         operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
         bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
         sms_code_key: load_or_make_secret(&config.data_dir, "sms-code.key")?,
-        ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
+        ca: keys.ca,
+        kmc: keys.kmc,
+        cosign: keys.cosign,
     })
 }

@@ -3,6 +3,7 @@
 use bidkey_server::bank;
 use bidkey_server::config::{self, Layer, LogFormat, Settings};
 use bidkey_server::db::Db;
+use bidkey_server::keyfile::Passphrases;
 use bidkey_server::payments::PaymentConfig;
 use bidkey_server::providers::pay_alipay::AlipayConfig;
 use bidkey_server::providers::pay_wechat::WechatConfig;
@@ -276,6 +277,12 @@ enum Command {
         #[arg(long)]
         encoding: Option<String>,
     },
+    /// The certification authority's key ceremony commands (the only ones that read the
+    /// root CA key, ADR 0019).
+    Ca {
+        #[command(subcommand)]
+        action: CaCommand,
+    },
     /// List the applications waiting for RA review (待审核), oldest first.
     Reviews,
     /// Approve an application under review: its order is created (待支付, or 已支付 when free).
@@ -297,6 +304,28 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum CaCommand {
+    /// Make the root CA, the issuing CA and the sealing keys: one key file each in the data
+    /// directory (ca-root.key, ca-issuing.key, kmc.key, cosign.key), each sealed with its own
+    /// passphrase (BIDKEY_ROOT_PASSPHRASE, BIDKEY_CA_PASSPHRASE, BIDKEY_KMC_PASSPHRASE,
+    /// BIDKEY_COSIGN_PASSPHRASE or [passphrase_files]), and publish the first root CRL.
+    /// Then move ca-root.key to offline storage: the server never reads it.
+    Init,
+    /// Sign the root's CRL (ARL) with the root key and publish it (the server serves it at
+    /// /v1/ca/crl/root). Run before the current one's nextUpdate.
+    RootCrl {
+        /// Days the CRL is valid.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Split the single key file of earlier versions (ca-keys.bin) into one key file per
+    /// secret, keeping every key; the old passphrase in BIDKEY_OLD_CA_PASSPHRASE (or the old
+    /// ca.passphrase file), the new ones as for `ca init`. Deletes ca-keys.bin and
+    /// ca.passphrase; delete any copies of them too.
+    SplitKeys,
+}
+
 /// Flags and variables (clap already put a flag over its variable) over the file.
 fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
     let file = match &cli.config {
@@ -312,6 +341,7 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
         listen,
         log_format: cli.log_format.clone(),
         ca_passphrase_file: None,
+        passphrase_files: None,
         trusted_proxies: cli.trusted_proxies.clone(),
         tsa_policy: cli.tsa_policy.clone(),
         sandbox: cli.sandbox.then_some(true),
@@ -335,18 +365,16 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
     above.over(file).resolve()
 }
 
-/// The CA key file's passphrase: `BIDKEY_CA_PASSPHRASE` (never a flag: it would show in
-/// `ps`), else the configured file, else none (made on first start).
-fn ca_passphrase(s: &Settings) -> Result<Option<String>, String> {
-    if let Ok(p) = std::env::var("BIDKEY_CA_PASSPHRASE") {
-        return Ok(Some(p));
-    }
-    match &s.ca_passphrase_file {
-        None => Ok(None),
-        Some(f) => std::fs::read_to_string(f)
-            .map(|t| Some(t.trim_end_matches(['\r', '\n']).to_owned()))
-            .map_err(|e| format!("ca_passphrase_file {}: {e}", f.display())),
-    }
+/// The key files' passphrases: each slot's `BIDKEY_*_PASSPHRASE` (never a flag: it would
+/// show in `ps`), else its configured file, which must lie outside the data directory
+/// unless in sandbox mode (ADR 0019).
+fn passphrases(s: &Settings) -> Result<Passphrases, Vec<String>> {
+    Passphrases::gather(
+        |k| std::env::var(k).ok(),
+        &s.passphrase_files,
+        &s.data_dir,
+        s.sandbox,
+    )
 }
 
 fn refuse(problems: &[String]) -> ! {
@@ -401,13 +429,14 @@ async fn main() {
     let cli = Cli::parse();
     // Everything is checked before anything is opened: a bad setting never half-starts.
     let settings = settings(&cli).unwrap_or_else(|p| refuse(&p));
-    let passphrase = ca_passphrase(&settings).unwrap_or_else(|p| refuse(&[p]));
+    let passphrases = passphrases(&settings).unwrap_or_else(|p| refuse(&p));
     if let Some(Command::CheckConfig) = cli.command {
         println!("the configuration is valid; the settings in force:");
         print!("{}", settings.describe());
         return;
     }
     let mut config = settings.to_config();
+    config.passphrases = passphrases;
     match sms_config(&cli).and_then(|sms| Ok((sms, realname_and_payment(&cli)?))) {
         Ok((sms, (realname, payment))) => {
             config.providers.sms = sms;
@@ -425,6 +454,7 @@ async fn main() {
         }
         Some(Command::Backup { to }) => std::process::exit(backup(&config, &to).await),
         Some(Command::Restore { from }) => std::process::exit(restore(&config, &from).await),
+        Some(Command::Ca { action }) => std::process::exit(ca_command(&config, action).await),
         Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
         Some(Command::Approve { application_id }) => {
             std::process::exit(operator::decide(&config, &application_id, None).await)
@@ -444,7 +474,6 @@ async fn main() {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
     }
-    config.ca_passphrase = passphrase;
     match start(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
@@ -456,6 +485,73 @@ async fn main() {
             eprintln!("bidkey-server: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// `bidkey-server ca …`: the exit status.
+async fn ca_command(config: &Config, action: CaCommand) -> i32 {
+    use bidkey_server::ca::{crl, keys};
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("bidkey-server: {e}");
+        1
+    };
+    if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+        return fail(&e);
+    }
+    let (dir, pass, sandbox) = (
+        config.data_dir.clone(),
+        config.passphrases.clone(),
+        config.sandbox,
+    );
+    let days = match action {
+        CaCommand::RootCrl { days } if !(1..=3650).contains(&days) => {
+            eprintln!("bidkey-server: --days {days}: must be between 1 and 3650");
+            return 2;
+        }
+        CaCommand::RootCrl { days } => days,
+        _ => crl::ARL_DAYS,
+    };
+    // Argon2id and key generation: off the async workers.
+    let root = tokio::task::spawn_blocking(move || match action {
+        CaCommand::Init => keys::init(&dir, &pass, sandbox),
+        CaCommand::RootCrl { .. } => keys::load_root(&dir, &pass, sandbox),
+        CaCommand::SplitKeys => {
+            let old = std::env::var("BIDKEY_OLD_CA_PASSPHRASE").ok();
+            keys::split_legacy(&dir, old.as_deref(), &pass, sandbox)?;
+            keys::load_root(&dir, &pass, sandbox)
+        }
+    })
+    .await;
+    let root = match root {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return fail(&e),
+        Err(e) => return fail(&e),
+    };
+    let url = config.db.clone();
+    let db = match tokio::task::spawn_blocking(move || Db::open(&url, 1)).await {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return fail(&e),
+        Err(e) => return fail(&e),
+    };
+    let now = Clock::default().now();
+    match db
+        .write(move |tx| crl::publish_root(tx, &root, now, days))
+        .await
+    {
+        Ok(n) => {
+            println!("published root CRL number {n}, valid {days} days");
+            for slot in bidkey_server::keyfile::ALL {
+                println!("  {}", slot.path(&config.data_dir).display());
+            }
+            println!(
+                "move {} to offline storage: the server never reads it; `ca root-crl` needs it",
+                bidkey_server::keyfile::ROOT
+                    .path(&config.data_dir)
+                    .display()
+            );
+            0
+        }
+        Err(e) => fail(&e),
     }
 }
 

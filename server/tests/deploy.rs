@@ -127,9 +127,9 @@ async fn the_units_commands_run_and_stop_as_systemd_would() {
         .await
         .expect("readyz");
     assert_eq!(ready.status(), 200);
-    // The CA key file is sealed with the passphrase from the credential file.
-    assert!(!data.join("ca.passphrase").exists());
-    assert!(data.join("ca-keys.bin").exists());
+    // The issuing CA key file is sealed with the passphrase from the credential file.
+    assert!(!data.join("ca-issuing.key.passphrase").exists());
+    assert!(data.join("ca-issuing.key").exists());
     // systemctl stop: SIGTERM, then at most TimeoutStopSec.
     let bound: u64 = value(&directives(&unit), "TimeoutStopSec")
         .parse()
