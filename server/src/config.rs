@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    /// The operator listener (RA review, platform registration, metrics), ADR 0020.
+    pub operator_listen: Option<String>,
     pub log_format: Option<String>,
     /// A file holding the issuing CA key file's passphrase: the same as
     /// `passphrase_files.ca` (kept from before the key split).
@@ -90,6 +92,7 @@ pub enum LogFormat {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    pub operator_listen: SocketAddr,
     pub log_format: LogFormat,
     pub db: DbUrl,
     pub pool_size: usize,
@@ -104,6 +107,7 @@ pub struct Settings {
 
 pub const DEFAULT_DATA_DIR: &str = "bidkey-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8750";
+pub const DEFAULT_OPERATOR_LISTEN: &str = "127.0.0.1:8751";
 pub const DEFAULT_POOL_SIZE: i64 = 4;
 pub const MAX_POOL_SIZE: i64 = 1000;
 
@@ -120,6 +124,7 @@ impl Layer {
         Layer {
             data_dir: self.data_dir.or(below.data_dir),
             listen: self.listen.or(below.listen),
+            operator_listen: self.operator_listen.or(below.operator_listen),
             log_format: self.log_format.or(below.log_format),
             ca_passphrase_file: self.ca_passphrase_file.or(below.ca_passphrase_file),
             passphrase_files: match (self.passphrase_files, below.passphrase_files) {
@@ -202,6 +207,24 @@ impl Layer {
                     "listen = {listen_text:?}: not an address and port (for example \"127.0.0.1:8750\" or \"[::1]:8750\")"
                 ));
                 SocketAddr::from(([127, 0, 0, 1], 8750))
+            }
+        };
+        let operator_text = self
+            .operator_listen
+            .unwrap_or_else(|| DEFAULT_OPERATOR_LISTEN.into());
+        let operator_listen = match operator_text.parse::<SocketAddr>() {
+            Ok(a) if a == listen && a.port() != 0 => {
+                problems.push(format!(
+                    "operator_listen = {operator_text:?}: the same as listen; the operator routes need their own listener, kept off the public network"
+                ));
+                a
+            }
+            Ok(a) => a,
+            Err(_) => {
+                problems.push(format!(
+                    "operator_listen = {operator_text:?}: not an address and port (for example \"127.0.0.1:8751\")"
+                ));
+                SocketAddr::from(([127, 0, 0, 1], 8751))
             }
         };
         let log_format = match self.log_format.as_deref().unwrap_or("json") {
@@ -323,6 +346,7 @@ impl Layer {
         Ok(Settings {
             data_dir,
             listen,
+            operator_listen,
             log_format,
             db,
             pool_size: pool_size as usize,
@@ -416,6 +440,7 @@ impl Settings {
         let mut c = Config::local(self.data_dir.clone());
         c.db = self.db.clone();
         c.listen = self.listen;
+        c.operator_listen = self.operator_listen;
         c.pool_size = self.pool_size;
         c.limits = self.limits;
         c.trusted_proxies = self.trusted_proxies.clone();
@@ -431,9 +456,10 @@ impl Settings {
             DbUrl::Postgres(u) => mask_password(u),
         };
         let mut out = format!(
-            "data_dir = {:?}\nlisten = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\nsandbox = {}\n",
+            "data_dir = {:?}\nlisten = \"{}\"\noperator_listen = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\nsandbox = {}\n",
             self.data_dir.display().to_string(),
             self.listen,
+            self.operator_listen,
             match self.log_format {
                 LogFormat::Json => "json",
                 LogFormat::Text => "text",
@@ -607,6 +633,57 @@ mod tests {
         assert!(e.to_string().contains("pool_sise"), "{e}");
         let e = toml::from_str::<Layer>("[database]\npool_size = \"four\"\n").expect_err("type");
         assert!(e.to_string().contains("pool_size"), "{e}");
+    }
+
+    #[test]
+    fn the_operator_listener_is_its_own_and_loopback_by_default() {
+        let s = Layer::default().resolve().expect("valid");
+        assert_eq!(s.operator_listen.to_string(), "127.0.0.1:8751");
+        assert!(s.operator_listen.ip().is_loopback());
+        let e = layer("listen = \"0.0.0.0:9000\"\noperator_listen = \"0.0.0.0:9000\"\n")
+            .resolve()
+            .expect_err("one listener for both");
+        assert!(
+            e[0].contains("operator_listen = \"0.0.0.0:9000\": the same as listen"),
+            "{e:?}"
+        );
+        let e = layer("operator_listen = \"loopback\"\n")
+            .resolve()
+            .expect_err("not an address");
+        assert!(e[0].contains("operator_listen = \"loopback\""), "{e:?}");
+    }
+
+    #[test]
+    fn passphrase_files_are_checked_and_kept_out_of_the_data_dir() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let inside = data.join("kmc-pass");
+        let outside = dir.path().join("kmc-pass");
+        std::fs::write(&inside, "x").expect("w");
+        std::fs::write(&outside, "y").expect("w");
+        let text = |f: &Path, sandbox: bool| {
+            format!(
+                "data_dir = {:?}\nsandbox = {sandbox}\n[passphrase_files]\nkmc = {:?}\n",
+                data.display().to_string(),
+                f.display().to_string()
+            )
+        };
+        let e = layer(&text(&inside, false)).resolve().expect_err("inside");
+        assert!(
+            e[0].contains("passphrase_files.kmc") && e[0].contains("lies in the data directory"),
+            "{e:?}"
+        );
+        layer(&text(&inside, true)).resolve().expect("sandbox");
+        let s = layer(&text(&outside, false)).resolve().expect("outside");
+        assert_eq!(s.passphrase_files.get("kmc"), Some(&outside));
+        let e = layer("[passphrase_files]\nescrow = \"/etc/x\"\n")
+            .resolve()
+            .expect_err("unknown");
+        assert!(
+            e[0].contains("passphrase_files.escrow: no such key file"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -246,6 +246,10 @@ enum Command {
         /// Address and port [file: listen; default: 127.0.0.1:8750].
         #[arg(long, env = "BIDKEY_LISTEN")]
         listen: Option<String>,
+        /// The operator listener: RA review, platform registration, metrics; keep it off
+        /// the public network [file: operator_listen; default: 127.0.0.1:8751].
+        #[arg(long, env = "BIDKEY_OPERATOR_LISTEN")]
+        operator_listen: Option<String>,
     },
     /// Check the configuration (file, variables, flags) without starting anything: print the
     /// settings in force, or what is wrong with each bad one (exit status 2).
@@ -283,6 +287,11 @@ enum Command {
         #[command(subcommand)]
         action: CaCommand,
     },
+    /// Operator tokens (ADR 0020): named, expiring; only their hashes are stored.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorCommand,
+    },
     /// List the applications waiting for RA review (待审核), oldest first.
     Reviews,
     /// Approve an application under review: its order is created (待支付, or 已支付 when free).
@@ -301,6 +310,24 @@ enum Command {
         phone: Option<String>,
         #[arg(long, default_value_t = 10)]
         limit: i64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OperatorCommand {
+    /// Make a token for the operator NAME, valid for a shift (printed once; the audit log
+    /// names NAME for every action taken with it).
+    Token {
+        #[arg(long)]
+        name: String,
+        /// How long: 30m, 8h, 7d (at most 90d).
+        #[arg(long, default_value = "8h")]
+        valid: String,
+    },
+    /// Revoke every live token of the operator NAME.
+    Revoke {
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -332,13 +359,17 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
         Some(path) => config::read_file(path).map_err(|e| vec![e])?,
         None => Layer::default(),
     };
-    let listen = match &cli.command {
-        Some(Command::Serve { listen }) => listen.clone(),
-        _ => None,
+    let (listen, operator_listen) = match &cli.command {
+        Some(Command::Serve {
+            listen,
+            operator_listen,
+        }) => (listen.clone(), operator_listen.clone()),
+        _ => (None, None),
     };
     let above = Layer {
         data_dir: cli.data_dir.clone(),
         listen,
+        operator_listen,
         log_format: cli.log_format.clone(),
         ca_passphrase_file: None,
         passphrase_files: None,
@@ -455,6 +486,9 @@ async fn main() {
         Some(Command::Backup { to }) => std::process::exit(backup(&config, &to).await),
         Some(Command::Restore { from }) => std::process::exit(restore(&config, &from).await),
         Some(Command::Ca { action }) => std::process::exit(ca_command(&config, action).await),
+        Some(Command::Operator { action }) => {
+            std::process::exit(operator::tokens(&config, action).await)
+        }
         Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
         Some(Command::Approve { application_id }) => {
             std::process::exit(operator::decide(&config, &application_id, None).await)
@@ -477,6 +511,7 @@ async fn main() {
     match start(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
+            println!("operator listener on {}", running.operator_url());
             println!("data directory: {}", settings.data_dir.display());
             stop_signal().await;
             running.stop().await;
@@ -680,6 +715,73 @@ mod operator {
         }
     }
 
+    /// How the audit log names an operator at the command line: the Unix account.
+    pub fn cli_actor() -> String {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("operator-cli:{user}")
+    }
+
+    pub async fn tokens(config: &Config, action: super::OperatorCommand) -> i32 {
+        use bidkey_server::operators;
+        let db = match open(config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let now = Clock::default().now();
+        match action {
+            super::OperatorCommand::Token { name, valid } => {
+                let valid = match operators::parse_validity(&valid) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        return 2;
+                    }
+                };
+                if let Err(e) = operators::check_name(&name) {
+                    eprintln!("bidkey-server: {e}");
+                    return 2;
+                }
+                let n = name.clone();
+                match db
+                    .write(move |tx| operators::mint(tx, now, &n, valid, &cli_actor()))
+                    .await
+                {
+                    Ok(token) => {
+                        eprintln!(
+                            "operator token for {} valid until {} (Unix time); shown once:",
+                            name.trim(),
+                            now + valid
+                        );
+                        println!("{token}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        1
+                    }
+                }
+            }
+            super::OperatorCommand::Revoke { name } => {
+                let n = name.clone();
+                match db
+                    .write(move |tx| operators::revoke(tx, now, &n, &cli_actor()))
+                    .await
+                {
+                    Ok(k) => {
+                        println!("revoked {k} live token(s) of {name}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        1
+                    }
+                }
+            }
+        }
+    }
+
     pub async fn reviews(config: &Config) -> i32 {
         let db = match open(config).await {
             Ok(db) => db,
@@ -737,7 +839,7 @@ mod operator {
             reason: reject_reason,
         };
         let r: Result<applications::Application, ServerError> = db
-            .write(move |tx| orders::decide(tx, now, "operator:cli", &id, &decision))
+            .write(move |tx| orders::decide(tx, now, &cli_actor(), &id, &decision))
             .await;
         match r {
             Ok(app) => {

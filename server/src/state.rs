@@ -43,8 +43,6 @@ impl std::fmt::Debug for AppState {
 
 /// Server-side secrets that never reach the database in clear.
 pub struct Secrets {
-    /// Bearer token of the operator API and CLI.
-    pub operator_token: String,
     /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
     /// checked without storing the number.
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,

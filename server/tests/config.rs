@@ -150,7 +150,7 @@ async fn the_server_runs_with_its_file() {
     let server = ServerProcess::spawn(&["--config", &file, "serve"], &[], &dir.path().join("log"));
     let token = std::fs::read_to_string(data.join("operator.token")).expect("token");
     let text = reqwest::Client::new()
-        .get(format!("{}/metrics", server.url))
+        .get(format!("{}/metrics", server.operator_url))
         .bearer_auth(token.trim())
         .send()
         .await

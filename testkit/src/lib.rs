@@ -31,6 +31,11 @@ pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Whether `path` is served on the operator listener (ADR 0020).
+pub fn is_operator_path(path: &str) -> bool {
+    path.starts_with("/v1/operator/") || path == "/metrics" || path.starts_with("/metrics?")
+}
+
 /// Which store a test server uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {
@@ -94,6 +99,20 @@ impl TestServer {
         self.running.url()
     }
 
+    /// The operator listener (RA review, platform registration, metrics; ADR 0020).
+    pub fn operator_url(&self) -> String {
+        self.running.operator_url()
+    }
+
+    /// The listener that serves `path`: operator paths are on the operator listener only.
+    pub fn url_for(&self, path: &str) -> String {
+        if is_operator_path(path) {
+            self.operator_url()
+        } else {
+            self.url()
+        }
+    }
+
     /// Stop this server and start a new process on the same data directory, store and
     /// address: phones and platforms keep their URL. Nothing held in the old process's
     /// memory survives (relay wake-ups, caches), only what is stored; the test clock's
@@ -101,6 +120,7 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let TestServer { running, data_dir } = self;
         let addr = running.addr;
+        let operator_addr = running.operator_addr;
         let db = running.db_url().clone();
         let offset = running.state.clock.offset();
         let limits = running.state.limits;
@@ -108,6 +128,7 @@ impl TestServer {
         let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = db;
         config.listen = addr;
+        config.operator_listen = operator_addr;
         config.limits = limits;
         // The old listener is closed once `stop` returns; a port in TIME_WAIT is still
         // bindable (tokio sets SO_REUSEADDR), but retry briefly in case the kernel lags.
