@@ -4,6 +4,8 @@
 //! what is wrong with each, so a bad setting stops the server before it opens anything.
 //! Every key is documented in `docs/operations.md`.
 
+pub mod providers;
+
 use crate::db::DbUrl;
 use crate::{Config, Limits};
 use serde::Deserialize;
@@ -38,6 +40,12 @@ pub struct Layer {
     pub limits: LimitsLayer,
     #[serde(default)]
     pub bank: BankLayer,
+    #[serde(default)]
+    pub sms: providers::SmsLayer,
+    #[serde(default)]
+    pub realname: providers::RealnameLayer,
+    #[serde(default)]
+    pub payment: providers::PaymentLayer,
 }
 
 /// `[bank]`: how the operator's bank statement files are read (`bank-import`).
@@ -103,6 +111,8 @@ pub struct Settings {
     pub tsa_policy: der::asn1::ObjectIdentifier,
     pub sandbox: bool,
     pub bank: crate::bank::statement::Format,
+    /// `[sms]`, `[realname]`, `[payment]` (the vendors' secrets come from the environment).
+    pub providers: providers::ProviderSettings,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "bidkey-data";
@@ -139,6 +149,9 @@ impl Layer {
             trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             tsa_policy: self.tsa_policy.or(below.tsa_policy),
             sandbox: self.sandbox.or(below.sandbox),
+            sms: self.sms.over(below.sms),
+            realname: self.realname.over(below.realname),
+            payment: self.payment.over(below.payment),
             database: DatabaseLayer {
                 url: self.database.url.or(below.database.url),
                 pool_size: self.database.pool_size.or(below.database.pool_size),
@@ -340,6 +353,7 @@ impl Layer {
             }
         }
         let bank = bank_format(self.bank, &mut problems);
+        let providers = providers::resolve(self.sms, self.realname, self.payment, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -361,6 +375,7 @@ impl Layer {
             tsa_policy,
             sandbox,
             bank,
+            providers,
         })
     }
 }
@@ -490,6 +505,36 @@ impl Settings {
             out.push_str(&format!(
                 "bank.columns.{k} = {:?}\n",
                 v.map(String::as_str).unwrap_or("")
+            ));
+        }
+        let p = &self.providers;
+        out.push_str(&format!(
+            "sms.provider = \"{}\"\n",
+            match p.sms {
+                providers::SmsVendor::Sandbox => "sandbox",
+                providers::SmsVendor::Tencent => "tencent",
+                providers::SmsVendor::Aliyun => "aliyun",
+            }
+        ));
+        for (k, v) in &p.sms_templates.0 {
+            out.push_str(&format!("sms.templates.{k} = {v:?}\n"));
+        }
+        match &p.realname_gateway {
+            None => out.push_str("realname.provider = \"sandbox\"\n"),
+            Some((url, key_id)) => out.push_str(&format!(
+                "realname.provider = \"gateway\"\nrealname.gateway_url = {url:?}\nrealname.gateway_key_id = {key_id:?}\n"
+            )),
+        }
+        if let Some(a) = &p.alipay {
+            out.push_str(&format!(
+                "payment.alipay.app_id = {:?}\n",
+                a.app_id.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(w) = &p.wechat {
+            out.push_str(&format!(
+                "payment.wechat.mch_id = {:?}\n",
+                w.mch_id.as_deref().unwrap_or("")
             ));
         }
         for (id, f) in &self.passphrase_files {

@@ -1,6 +1,7 @@
 //! `bidkey-server`: run the server, and the operator's commands.
 
 use bidkey_server::bank;
+use bidkey_server::config::providers::{ProviderSettings, SmsVendor};
 use bidkey_server::config::{self, Layer, LogFormat, Settings};
 use bidkey_server::db::Db;
 use bidkey_server::keyfile::Passphrases;
@@ -73,62 +74,70 @@ struct Cli {
     #[arg(long, env = "BIDKEY_SANDBOX", global = true, value_parser = clap::builder::FalseyValueParser::new())]
     sandbox: bool,
     /// SMS provider: `sandbox` (needs --sandbox), `tencent` or `aliyun`. The vendors'
-    /// credentials come from the environment only (docs/providers.md).
-    #[arg(long, env = "BIDKEY_SMS_PROVIDER", default_value = "sandbox")]
-    sms_provider: String,
+    /// credentials come from the environment only (docs/providers.md) [file: sms.provider;
+    /// default: sandbox].
+    #[arg(long, env = "BIDKEY_SMS_PROVIDER", global = true)]
+    sms_provider: Option<String>,
     /// SMS template ids per message kind: `signup=…,login=…,reset_password=…,change_phone=…,
-    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`.
-    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", default_value = "")]
-    sms_templates: String,
-    /// The approved SMS signature (签名) at the vendor.
-    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", default_value = "")]
-    sms_sign_name: String,
-    /// The vendor's endpoint (default: the vendor's public one).
-    #[arg(long, env = "BIDKEY_SMS_ENDPOINT")]
+    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`
+    /// [file: [sms.templates]].
+    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", global = true)]
+    sms_templates: Option<String>,
+    /// The approved SMS signature (签名) at the vendor [file: sms.sign_name].
+    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", global = true)]
+    sms_sign_name: Option<String>,
+    /// The vendor's endpoint [file: sms.endpoint; default: the vendor's public one].
+    #[arg(long, env = "BIDKEY_SMS_ENDPOINT", global = true)]
     sms_endpoint: Option<String>,
-    /// Tencent Cloud SMS: `SmsSdkAppId`.
-    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", default_value = "")]
-    sms_tencent_sdk_app_id: String,
-    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`).
-    #[arg(
-        long,
-        env = "BIDKEY_SMS_TENCENT_REGION",
-        default_value = "ap-guangzhou"
-    )]
-    sms_tencent_region: String,
+    /// Tencent Cloud SMS: `SmsSdkAppId` [file: sms.tencent_sdk_app_id].
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", global = true)]
+    sms_tencent_sdk_app_id: Option<String>,
+    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`)
+    /// [file: sms.tencent_region; default: ap-guangzhou].
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_REGION", global = true)]
+    sms_tencent_region: Option<String>,
     /// Real-name provider: `sandbox` (needs --sandbox) or `gateway` (the operator's
-    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex).
-    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", default_value = "sandbox")]
-    realname_provider: String,
-    /// The gateway's base URL.
-    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", default_value = "")]
-    realname_gateway_url: String,
-    /// The name of our key at the gateway.
-    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", default_value = "")]
-    realname_gateway_key_id: String,
-    /// Alipay: offer it with this app id (keys from the files below).
-    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID")]
+    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex)
+    /// [file: realname.provider; default: sandbox].
+    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", global = true)]
+    realname_provider: Option<String>,
+    /// The gateway's base URL [file: realname.gateway_url].
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", global = true)]
+    realname_gateway_url: Option<String>,
+    /// The name of our key at the gateway [file: realname.gateway_key_id].
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", global = true)]
+    realname_gateway_key_id: Option<String>,
+    /// Alipay: offer it with this app id (keys from the files below)
+    /// [file: payment.alipay.app_id].
+    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID", global = true)]
     alipay_app_id: Option<String>,
-    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read).
-    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE")]
+    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read)
+    /// [file: payment.alipay.merchant_key_file].
+    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE", global = true)]
     alipay_merchant_key_file: Option<PathBuf>,
-    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read).
-    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE")]
+    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read)
+    /// [file: payment.alipay.public_key_file].
+    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE", global = true)]
     alipay_public_key_file: Option<PathBuf>,
-    /// Alipay: the public URL of our `/v1/payments/alipay/notify`.
-    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", default_value = "")]
-    alipay_notify_url: String,
-    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY).
-    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID")]
+    /// Alipay: the public URL of our `/v1/payments/alipay/notify`
+    /// [file: payment.alipay.notify_url].
+    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", global = true)]
+    alipay_notify_url: Option<String>,
+    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY)
+    /// [file: payment.wechat.mch_id].
+    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID", global = true)]
     wechatpay_mch_id: Option<String>,
-    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", default_value = "")]
-    wechatpay_app_id: String,
-    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read).
-    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE")]
+    /// [file: payment.wechat.app_id]
+    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", global = true)]
+    wechatpay_app_id: Option<String>,
+    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read)
+    /// [file: payment.wechat.platform_key_file].
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE", global = true)]
     wechatpay_platform_key_file: Option<PathBuf>,
-    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`).
-    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", default_value = "")]
-    wechatpay_platform_serial: String,
+    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`)
+    /// [file: payment.wechat.platform_serial].
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", global = true)]
+    wechatpay_platform_serial: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -152,91 +161,132 @@ fn key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The real-name provider and the payment vendors the flags and the environment name.
-fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), String> {
+/// The real-name provider and the payment vendors the settings name; secrets from the
+/// environment.
+fn realname_and_payment(p: &ProviderSettings) -> Result<(RealNameConfig, PaymentConfig), String> {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let realname = match cli.realname_provider.as_str() {
-        "sandbox" => RealNameConfig::Sandbox,
-        "gateway" => RealNameConfig::Gateway(GatewayConfig {
-            endpoint: cli.realname_gateway_url.clone(),
-            key_id: cli.realname_gateway_key_id.clone(),
+    let realname = match &p.realname_gateway {
+        None => RealNameConfig::Sandbox,
+        Some((url, key_id)) => RealNameConfig::Gateway(GatewayConfig {
+            endpoint: url.clone(),
+            key_id: key_id.clone(),
             key: zeroize::Zeroizing::new(
                 hex::decode(env("BIDKEY_REALNAME_GATEWAY_KEY").trim())
                     .map_err(|e| format!("BIDKEY_REALNAME_GATEWAY_KEY: not hex: {e}"))?,
             ),
         }),
-        other => {
-            return Err(format!(
-                "--realname-provider {other}: expected sandbox or gateway"
-            ));
-        }
     };
     let need = |f: &Option<PathBuf>, name: &str| {
         f.as_deref()
             .ok_or_else(|| format!("{name} is required"))
             .and_then(key_file)
     };
-    let alipay = match &cli.alipay_app_id {
+    let alipay = match &p.alipay {
         None => None,
-        Some(app_id) => Some(AlipayConfig {
-            app_id: app_id.clone(),
+        Some(a) => Some(AlipayConfig {
+            app_id: a.app_id.clone().unwrap_or_default(),
             merchant_key_pkcs8: zeroize::Zeroizing::new(need(
-                &cli.alipay_merchant_key_file,
-                "--alipay-merchant-key-file",
+                &a.merchant_key_file,
+                "payment.alipay.merchant_key_file",
             )?),
-            alipay_public_key: need(&cli.alipay_public_key_file, "--alipay-public-key-file")?,
-            notify_url: cli.alipay_notify_url.clone(),
+            alipay_public_key: need(&a.public_key_file, "payment.alipay.public_key_file")?,
+            notify_url: a.notify_url.clone().unwrap_or_default(),
         }),
     };
-    let wechat = match &cli.wechatpay_mch_id {
+    let wechat = match &p.wechat {
         None => None,
-        Some(mch_id) => Some(WechatConfig {
-            mch_id: mch_id.clone(),
-            app_id: cli.wechatpay_app_id.clone(),
+        Some(w) => Some(WechatConfig {
+            mch_id: w.mch_id.clone().unwrap_or_default(),
+            app_id: w.app_id.clone().unwrap_or_default(),
             apiv3_key: zeroize::Zeroizing::new(env("BIDKEY_WECHATPAY_APIV3_KEY").into_bytes()),
-            platform_public_key: need(
-                &cli.wechatpay_platform_key_file,
-                "--wechatpay-platform-key-file",
-            )?,
-            platform_serial: cli.wechatpay_platform_serial.clone(),
+            platform_public_key: need(&w.platform_key_file, "payment.wechat.platform_key_file")?,
+            platform_serial: w.platform_serial.clone().unwrap_or_default(),
         }),
     };
     Ok((realname, PaymentConfig { alipay, wechat }))
 }
 
-/// The SMS provider the flags and the environment name; secrets from the environment only
-/// (a flag would show in `ps`).
-fn sms_config(cli: &Cli) -> Result<SmsConfig, String> {
+/// The SMS provider the settings name; secrets from the environment only (a flag would
+/// show in `ps`, a file is read by whoever reads the configuration).
+fn sms_config(p: &ProviderSettings) -> SmsConfig {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let templates = || SmsTemplates::parse(&cli.sms_templates);
-    match cli.sms_provider.as_str() {
-        "sandbox" => Ok(SmsConfig::Sandbox),
-        "tencent" => Ok(SmsConfig::Tencent(TencentConfig {
+    let templates = p.sms_templates.clone();
+    match p.sms {
+        SmsVendor::Sandbox => SmsConfig::Sandbox,
+        SmsVendor::Tencent => SmsConfig::Tencent(TencentConfig {
             secret_id: env("BIDKEY_SMS_TENCENT_SECRET_ID"),
             secret_key: zeroize::Zeroizing::new(env("BIDKEY_SMS_TENCENT_SECRET_KEY")),
-            sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
-            sign_name: cli.sms_sign_name.clone(),
-            region: cli.sms_tencent_region.clone(),
-            endpoint: cli
+            sdk_app_id: p.tencent_sdk_app_id.clone(),
+            sign_name: p.sms_sign_name.clone(),
+            region: p.tencent_region.clone(),
+            endpoint: p
                 .sms_endpoint
                 .clone()
                 .unwrap_or_else(|| "https://sms.tencentcloudapi.com".into()),
-            templates: templates()?,
-        })),
-        "aliyun" => Ok(SmsConfig::Aliyun(AliyunConfig {
+            templates,
+        }),
+        SmsVendor::Aliyun => SmsConfig::Aliyun(AliyunConfig {
             access_key_id: env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID"),
             access_key_secret: zeroize::Zeroizing::new(env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET")),
-            sign_name: cli.sms_sign_name.clone(),
-            endpoint: cli
+            sign_name: p.sms_sign_name.clone(),
+            endpoint: p
                 .sms_endpoint
                 .clone()
                 .unwrap_or_else(|| "https://dysmsapi.aliyuncs.com/".into()),
-            templates: templates()?,
-        })),
-        other => Err(format!(
-            "--sms-provider {other}: expected sandbox, tencent or aliyun"
-        )),
+            templates,
+        }),
     }
+}
+
+/// The flags' and variables' provider settings, as a layer over the file's.
+fn provider_layers(
+    cli: &Cli,
+) -> Result<
+    (
+        config::providers::SmsLayer,
+        config::providers::RealnameLayer,
+        config::providers::PaymentLayer,
+    ),
+    Vec<String>,
+> {
+    use config::providers::*;
+    let templates = match &cli.sms_templates {
+        None => None,
+        Some(t) => Some(
+            SmsTemplates::parse(t)
+                .map_err(|e| vec![format!("--sms-templates (BIDKEY_SMS_TEMPLATES): {e}")])?
+                .0,
+        ),
+    };
+    Ok((
+        SmsLayer {
+            provider: cli.sms_provider.clone(),
+            templates,
+            sign_name: cli.sms_sign_name.clone(),
+            endpoint: cli.sms_endpoint.clone(),
+            tencent_sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
+            tencent_region: cli.sms_tencent_region.clone(),
+        },
+        RealnameLayer {
+            provider: cli.realname_provider.clone(),
+            gateway_url: cli.realname_gateway_url.clone(),
+            gateway_key_id: cli.realname_gateway_key_id.clone(),
+        },
+        PaymentLayer {
+            alipay: AlipayLayer {
+                app_id: cli.alipay_app_id.clone(),
+                merchant_key_file: cli.alipay_merchant_key_file.clone(),
+                public_key_file: cli.alipay_public_key_file.clone(),
+                notify_url: cli.alipay_notify_url.clone(),
+            },
+            wechat: WechatLayer {
+                mch_id: cli.wechatpay_mch_id.clone(),
+                app_id: cli.wechatpay_app_id.clone(),
+                platform_key_file: cli.wechatpay_platform_key_file.clone(),
+                platform_serial: cli.wechatpay_platform_serial.clone(),
+            },
+        },
+    ))
 }
 
 #[derive(Subcommand, Debug)]
@@ -373,6 +423,9 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
         log_format: cli.log_format.clone(),
         ca_passphrase_file: None,
         passphrase_files: None,
+        sms: Default::default(),
+        realname: Default::default(),
+        payment: Default::default(),
         trusted_proxies: cli.trusted_proxies.clone(),
         tsa_policy: cli.tsa_policy.clone(),
         sandbox: cli.sandbox.then_some(true),
@@ -392,6 +445,13 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
             relay_per_platform_per_minute: cli.relay_per_platform_per_minute,
             recovery_cooling_off: cli.recovery_cooling_off,
         },
+    };
+    let (sms, realname, payment) = provider_layers(cli)?;
+    let above = Layer {
+        sms,
+        realname,
+        payment,
+        ..above
     };
     above.over(file).resolve()
 }
@@ -461,6 +521,25 @@ async fn main() {
     // Everything is checked before anything is opened: a bad setting never half-starts.
     let settings = settings(&cli).unwrap_or_else(|p| refuse(&p));
     let passphrases = passphrases(&settings).unwrap_or_else(|p| refuse(&p));
+    // What `serve` would refuse: sandboxes outside sandbox mode, vendors without their
+    // secrets. Commands that reach no vendor (reviews, tokens, the CA's) need neither.
+    if matches!(
+        cli.command,
+        None | Some(Command::Serve { .. }) | Some(Command::CheckConfig)
+    ) {
+        let p = &settings.providers;
+        let mut problems = p.missing_secrets(|k| std::env::var(k).ok());
+        if !settings.sandbox {
+            for s in p.sandboxes() {
+                problems.push(format!(
+                    "{s}: the sandbox serves only in sandbox mode (sandbox = true, --sandbox); name a real provider (docs/providers.md)"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            refuse(&problems);
+        }
+    }
     if let Some(Command::CheckConfig) = cli.command {
         println!("the configuration is valid; the settings in force:");
         print!("{}", settings.describe());
@@ -468,7 +547,8 @@ async fn main() {
     }
     let mut config = settings.to_config();
     config.passphrases = passphrases;
-    match sms_config(&cli).and_then(|sms| Ok((sms, realname_and_payment(&cli)?))) {
+    match realname_and_payment(&settings.providers).map(|rp| (sms_config(&settings.providers), rp))
+    {
         Ok((sms, (realname, payment))) => {
             config.providers.sms = sms;
             config.providers.realname = realname;
