@@ -588,7 +588,7 @@ async fn main() {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
     }
-    match start(config).await {
+    match start_when_the_database_answers(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
             println!("operator listener on {}", running.operator_url());
@@ -599,6 +599,33 @@ async fn main() {
         Err(e) => {
             eprintln!("bidkey-server: {e}");
             std::process::exit(1);
+        }
+    }
+}
+
+/// Start; while the database does not answer (a database host still booting, a network
+/// cut), wait and try again rather than exit, so the service comes up by itself when the
+/// database does. Until then nothing listens, and a load balancer's probe fails. SIGTERM
+/// ends the wait.
+async fn start_when_the_database_answers(
+    config: Config,
+) -> Result<bidkey_server::Running, bidkey_server::error::ServerError> {
+    use bidkey_server::db::DbError;
+    use bidkey_server::error::ServerError;
+    let mut pause = std::time::Duration::from_millis(250);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        match start(config.clone()).await {
+            Err(ServerError::Db(DbError::Connect(e))) => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "database unreachable at start; waiting for it");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = &mut stop => std::process::exit(1),
+                }
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other,
         }
     }
 }
