@@ -2,7 +2,7 @@
 //!
 //! - [`pg`]: a PostgreSQL 15 cluster started on loopback in a temp dir (once per test
 //!   process), with a fresh database per test. `BIDKEY_TEST_PG_URL` points the tests at an
-//!   existing server instead.
+//!   existing server instead. [`pg::OwnCluster`] is a test's own, to stop and start.
 //! - [`TestServer`]: a Bidkey server on loopback over SQLite or PostgreSQL, with the SMS
 //!   outbox readable, restartable on the same data, store and address.
 //! - [`faults`]: a loopback proxy that drops a chosen request, or its answer after the
