@@ -7,6 +7,8 @@
 //!   outbox readable, restartable on the same data, store and address.
 //! - [`faults`]: a loopback proxy that drops a chosen request, or its answer after the
 //!   server committed, for tests of what a crash or a lost answer leaves behind.
+//! - [`balancer`]: a round-robin reverse proxy in front of several server processes, which
+//!   skips one that refuses connections (as nginx's upstream does).
 //! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
 //!   what the phone does when the server (or the network) lies.
 //! - [`pki`]: root → issuing CA → signer and TSA certificates in SM2 or P-256, made
@@ -15,6 +17,7 @@
 //!
 //! Test servers run in sandbox mode, asked for by name ([`Config::local_sandbox`]).
 
+pub mod balancer;
 pub mod faults;
 pub mod pg;
 pub mod phones;
