@@ -3,7 +3,9 @@
 //! Each domain — the root CA, the issuing CA, the KMC's escrow, the co-signing shares — has
 //! its own [`Slot`]: its own file in the data directory and its own passphrase, so that one
 //! stolen file (with its passphrase) gives that domain's secrets and no other. A further key
-//! (a seal maker's, say) is one more `Slot` constant and one more entry in [`SERVING`].
+//! (a seal maker's, say) is one more `Slot` constant, an entry in [`SERVING`] and [`ALL`],
+//! its material in `ca::keys::write_material` (made by `ca init`), and its field in
+//! `ca::keys::ServingKeys` (and `Sealer::kinds` if it seals database values).
 //!
 //! File format (every length u32 BE):
 //!

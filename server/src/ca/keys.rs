@@ -331,9 +331,16 @@ fn write_material(
                 secret.extend_from_slice(&m.kmc_seal);
                 vec![]
             }
-            _ => {
+            "cosign" => {
                 secret.extend_from_slice(&m.cosign_seal);
                 vec![]
+            }
+            // A slot added to `keyfile::ALL` needs its material here (and its kinds in
+            // `Sealer::kinds`, its field in `ServingKeys`).
+            other => {
+                return Err(ServerError::Internal(format!(
+                    "no key material made for the key file slot {other}"
+                )));
             }
         };
         files.push((*slot, keyfile::seal(*slot, &pass, kdf, &public, &secret)?));
