@@ -85,11 +85,14 @@ class TestServer(binary: String) : AutoCloseable {
     private val out = BufferedReader(InputStreamReader(process.inputStream))
     private val cmd = PrintWriter(process.outputStream, true)
     val url: String
+    /** The operator listener (ADR 0020): the operator API is not on [url]. */
+    val operatorUrl: String
     val operatorToken: String
 
     init {
         val hello = out.readLine() ?: error("bidkey-test-server printed nothing")
         url = field(hello, "url")
+        operatorUrl = field(hello, "operator_url")
         operatorToken = field(hello, "operator_token")
     }
 
@@ -116,7 +119,7 @@ class TestServer(binary: String) : AutoCloseable {
 
     /** A call to the operator HTTP API with the operator token; answers the JSON body. */
     fun operator(method: String, path: String, json: String): String {
-        val req = HttpRequest.newBuilder(URI("$url$path"))
+        val req = HttpRequest.newBuilder(URI("$operatorUrl$path"))
             .header("Authorization", "Bearer $operatorToken")
             .header("Content-Type", "application/json")
             .method(method, HttpRequest.BodyPublishers.ofString(json))

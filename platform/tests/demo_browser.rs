@@ -88,7 +88,7 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
     let http = reqwest::Client::new();
     let identity = demo::provision(
         &http,
-        &server.url(),
+        &server.operator_url(),
         &server.operator_token(),
         "重庆市公共资源交易中心",
         &origin,

@@ -8,7 +8,6 @@ use crate::util::hash_secret;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use bidkey_protocol::ErrorCode;
-use subtle::ConstantTimeEq;
 
 /// A logged-in account, from `Authorization: Bearer <token>`.
 #[derive(Debug, Clone)]
@@ -18,9 +17,19 @@ pub struct AuthUser {
     pub token_hash: String,
 }
 
-/// The operator (CA/RA staff), from `Authorization: Bearer <operator token>`.
-#[derive(Debug, Clone, Copy)]
-pub struct Operator;
+/// A named operator (CA/RA staff), from `Authorization: Bearer <operator token>`: a token
+/// `bidkey-server operator token` made, not expired nor revoked (ADR 0020).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub name: String,
+}
+
+impl Operator {
+    /// How the audit log names this operator.
+    pub fn actor(&self) -> String {
+        format!("operator:{}", self.name)
+    }
+}
 
 fn bearer(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?;
@@ -65,11 +74,11 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let token = bearer(parts).ok_or(ServerError::Api(ErrorCode::Unauthorized))?;
-        let expected = state.secrets.operator_token.as_bytes();
-        if bool::from(token.as_bytes().ct_eq(expected)) {
-            Ok(Operator)
-        } else {
-            Err(ErrorCode::Forbidden.into())
-        }
+        let now = state.clock.now();
+        let name = state
+            .db
+            .read(move |tx| crate::operators::lookup(tx, &token, now))
+            .await?;
+        Ok(Operator { name })
     }
 }

@@ -4,6 +4,8 @@
 //! what is wrong with each, so a bad setting stops the server before it opens anything.
 //! Every key is documented in `docs/operations.md`.
 
+pub mod providers;
+
 use crate::db::DbUrl;
 use crate::{Config, Limits};
 use serde::Deserialize;
@@ -16,10 +18,16 @@ use std::path::{Path, PathBuf};
 pub struct Layer {
     pub data_dir: Option<PathBuf>,
     pub listen: Option<String>,
+    /// The operator listener (RA review, platform registration, metrics), ADR 0020.
+    pub operator_listen: Option<String>,
     pub log_format: Option<String>,
-    /// A file holding the CA key file's passphrase (e.g. a systemd credential); the
-    /// variable `BIDKEY_CA_PASSPHRASE` wins over it.
+    /// A file holding the issuing CA key file's passphrase: the same as
+    /// `passphrase_files.ca` (kept from before the key split).
     pub ca_passphrase_file: Option<PathBuf>,
+    /// `[passphrase_files]`: per key file (`root`, `ca`, `kmc`, `cosign`), a file holding
+    /// its passphrase, outside the data directory (e.g. a systemd credential); the slot's
+    /// `BIDKEY_*_PASSPHRASE` variable wins over it (ADR 0019).
+    pub passphrase_files: Option<std::collections::BTreeMap<String, PathBuf>>,
     /// Addresses of the reverse proxies in front (their `X-Forwarded-For` names the client).
     pub trusted_proxies: Option<Vec<String>>,
     /// Policy OID of the time-stamp authority's tokens (ADR 0009).
@@ -32,6 +40,12 @@ pub struct Layer {
     pub limits: LimitsLayer,
     #[serde(default)]
     pub bank: BankLayer,
+    #[serde(default)]
+    pub sms: providers::SmsLayer,
+    #[serde(default)]
+    pub realname: providers::RealnameLayer,
+    #[serde(default)]
+    pub payment: providers::PaymentLayer,
 }
 
 /// `[bank]`: how the operator's bank statement files are read (`bank-import`).
@@ -86,19 +100,24 @@ pub enum LogFormat {
 pub struct Settings {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
+    pub operator_listen: SocketAddr,
     pub log_format: LogFormat,
     pub db: DbUrl,
     pub pool_size: usize,
     pub limits: Limits,
-    pub ca_passphrase_file: Option<PathBuf>,
+    /// Passphrase files by key file id (`[passphrase_files]`, `ca_passphrase_file`).
+    pub passphrase_files: std::collections::BTreeMap<String, PathBuf>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub tsa_policy: der::asn1::ObjectIdentifier,
     pub sandbox: bool,
     pub bank: crate::bank::statement::Format,
+    /// `[sms]`, `[realname]`, `[payment]` (the vendors' secrets come from the environment).
+    pub providers: providers::ProviderSettings,
 }
 
 pub const DEFAULT_DATA_DIR: &str = "bidkey-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8750";
+pub const DEFAULT_OPERATOR_LISTEN: &str = "127.0.0.1:8751";
 pub const DEFAULT_POOL_SIZE: i64 = 4;
 pub const MAX_POOL_SIZE: i64 = 1000;
 
@@ -115,11 +134,24 @@ impl Layer {
         Layer {
             data_dir: self.data_dir.or(below.data_dir),
             listen: self.listen.or(below.listen),
+            operator_listen: self.operator_listen.or(below.operator_listen),
             log_format: self.log_format.or(below.log_format),
             ca_passphrase_file: self.ca_passphrase_file.or(below.ca_passphrase_file),
+            passphrase_files: match (self.passphrase_files, below.passphrase_files) {
+                (Some(mut a), Some(b)) => {
+                    for (k, v) in b {
+                        a.entry(k).or_insert(v);
+                    }
+                    Some(a)
+                }
+                (a, b) => a.or(b),
+            },
             trusted_proxies: self.trusted_proxies.or(below.trusted_proxies),
             tsa_policy: self.tsa_policy.or(below.tsa_policy),
             sandbox: self.sandbox.or(below.sandbox),
+            sms: self.sms.over(below.sms),
+            realname: self.realname.over(below.realname),
+            payment: self.payment.over(below.payment),
             database: DatabaseLayer {
                 url: self.database.url.or(below.database.url),
                 pool_size: self.database.pool_size.or(below.database.pool_size),
@@ -188,6 +220,24 @@ impl Layer {
                     "listen = {listen_text:?}: not an address and port (for example \"127.0.0.1:8750\" or \"[::1]:8750\")"
                 ));
                 SocketAddr::from(([127, 0, 0, 1], 8750))
+            }
+        };
+        let operator_text = self
+            .operator_listen
+            .unwrap_or_else(|| DEFAULT_OPERATOR_LISTEN.into());
+        let operator_listen = match operator_text.parse::<SocketAddr>() {
+            Ok(a) if a == listen && a.port() != 0 => {
+                problems.push(format!(
+                    "operator_listen = {operator_text:?}: the same as listen; the operator routes need their own listener, kept off the public network"
+                ));
+                a
+            }
+            Ok(a) => a,
+            Err(_) => {
+                problems.push(format!(
+                    "operator_listen = {operator_text:?}: not an address and port (for example \"127.0.0.1:8751\")"
+                ));
+                SocketAddr::from(([127, 0, 0, 1], 8751))
             }
         };
         let log_format = match self.log_format.as_deref().unwrap_or("json") {
@@ -261,6 +311,38 @@ impl Layer {
                 f.display().to_string()
             ));
         }
+        let mut passphrase_files = self.passphrase_files.unwrap_or_default();
+        for (id, f) in &passphrase_files {
+            if crate::keyfile::slot(id).is_none() {
+                problems.push(format!(
+                    "passphrase_files.{id}: no such key file (the keys are root, ca, kmc and cosign)"
+                ));
+            } else if !f.is_file() {
+                problems.push(format!(
+                    "passphrase_files.{id} = {:?}: no such file",
+                    f.display().to_string()
+                ));
+            }
+        }
+        if let Some(f) = &self.ca_passphrase_file {
+            if passphrase_files.contains_key("ca") {
+                problems.push(
+                    "ca_passphrase_file and passphrase_files.ca both given: keep passphrase_files.ca".into(),
+                );
+            }
+            passphrase_files.insert("ca".into(), f.clone());
+        }
+        let sandbox = self.sandbox.unwrap_or(false);
+        if !sandbox {
+            for (id, f) in &passphrase_files {
+                if crate::keyfile::inside(f, &data_dir) {
+                    problems.push(format!(
+                        "passphrase_files.{id} = {:?}: the passphrase file lies in the data directory, beside the key files, where one copy of the directory takes both; keep it outside the data directory (a systemd credential, a secret store), or use sandbox mode for development",
+                        f.display().to_string()
+                    ));
+                }
+            }
+        }
         let mut trusted_proxies = Vec::new();
         for p in self.trusted_proxies.unwrap_or_default() {
             match p.trim().parse::<std::net::IpAddr>() {
@@ -271,12 +353,14 @@ impl Layer {
             }
         }
         let bank = bank_format(self.bank, &mut problems);
+        let providers = providers::resolve(self.sms, self.realname, self.payment, &mut problems);
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Settings {
             data_dir,
             listen,
+            operator_listen,
             log_format,
             db,
             pool_size: pool_size as usize,
@@ -286,11 +370,12 @@ impl Layer {
                 recovery_cooling_off: cooling_off,
                 webhooks_to_private_addresses: false,
             },
-            ca_passphrase_file: self.ca_passphrase_file,
+            passphrase_files,
             trusted_proxies,
             tsa_policy,
-            sandbox: self.sandbox.unwrap_or(false),
+            sandbox,
             bank,
+            providers,
         })
     }
 }
@@ -370,6 +455,7 @@ impl Settings {
         let mut c = Config::local(self.data_dir.clone());
         c.db = self.db.clone();
         c.listen = self.listen;
+        c.operator_listen = self.operator_listen;
         c.pool_size = self.pool_size;
         c.limits = self.limits;
         c.trusted_proxies = self.trusted_proxies.clone();
@@ -385,9 +471,10 @@ impl Settings {
             DbUrl::Postgres(u) => mask_password(u),
         };
         let mut out = format!(
-            "data_dir = {:?}\nlisten = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\nsandbox = {}\n",
+            "data_dir = {:?}\nlisten = \"{}\"\noperator_listen = \"{}\"\nlog_format = \"{}\"\ndatabase.url = {db:?}\ndatabase.pool_size = {}\nlimits.sms_per_ip_per_hour = {}\nlimits.relay_per_platform_per_minute = {}\nlimits.recovery_cooling_off = {}\ntsa_policy = \"{}\"\nsandbox = {}\n",
             self.data_dir.display().to_string(),
             self.listen,
+            self.operator_listen,
             match self.log_format {
                 LogFormat::Json => "json",
                 LogFormat::Text => "text",
@@ -420,9 +507,39 @@ impl Settings {
                 v.map(String::as_str).unwrap_or("")
             ));
         }
-        if let Some(f) = &self.ca_passphrase_file {
+        let p = &self.providers;
+        out.push_str(&format!(
+            "sms.provider = \"{}\"\n",
+            match p.sms {
+                providers::SmsVendor::Sandbox => "sandbox",
+                providers::SmsVendor::Tencent => "tencent",
+                providers::SmsVendor::Aliyun => "aliyun",
+            }
+        ));
+        for (k, v) in &p.sms_templates.0 {
+            out.push_str(&format!("sms.templates.{k} = {v:?}\n"));
+        }
+        match &p.realname_gateway {
+            None => out.push_str("realname.provider = \"sandbox\"\n"),
+            Some((url, key_id)) => out.push_str(&format!(
+                "realname.provider = \"gateway\"\nrealname.gateway_url = {url:?}\nrealname.gateway_key_id = {key_id:?}\n"
+            )),
+        }
+        if let Some(a) = &p.alipay {
             out.push_str(&format!(
-                "ca_passphrase_file = {:?}\n",
+                "payment.alipay.app_id = {:?}\n",
+                a.app_id.as_deref().unwrap_or("")
+            ));
+        }
+        if let Some(w) = &p.wechat {
+            out.push_str(&format!(
+                "payment.wechat.mch_id = {:?}\n",
+                w.mch_id.as_deref().unwrap_or("")
+            ));
+        }
+        for (id, f) in &self.passphrase_files {
+            out.push_str(&format!(
+                "passphrase_files.{id} = {:?}\n",
                 f.display().to_string()
             ));
         }
@@ -561,6 +678,57 @@ mod tests {
         assert!(e.to_string().contains("pool_sise"), "{e}");
         let e = toml::from_str::<Layer>("[database]\npool_size = \"four\"\n").expect_err("type");
         assert!(e.to_string().contains("pool_size"), "{e}");
+    }
+
+    #[test]
+    fn the_operator_listener_is_its_own_and_loopback_by_default() {
+        let s = Layer::default().resolve().expect("valid");
+        assert_eq!(s.operator_listen.to_string(), "127.0.0.1:8751");
+        assert!(s.operator_listen.ip().is_loopback());
+        let e = layer("listen = \"0.0.0.0:9000\"\noperator_listen = \"0.0.0.0:9000\"\n")
+            .resolve()
+            .expect_err("one listener for both");
+        assert!(
+            e[0].contains("operator_listen = \"0.0.0.0:9000\": the same as listen"),
+            "{e:?}"
+        );
+        let e = layer("operator_listen = \"loopback\"\n")
+            .resolve()
+            .expect_err("not an address");
+        assert!(e[0].contains("operator_listen = \"loopback\""), "{e:?}");
+    }
+
+    #[test]
+    fn passphrase_files_are_checked_and_kept_out_of_the_data_dir() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).expect("mkdir");
+        let inside = data.join("kmc-pass");
+        let outside = dir.path().join("kmc-pass");
+        std::fs::write(&inside, "x").expect("w");
+        std::fs::write(&outside, "y").expect("w");
+        let text = |f: &Path, sandbox: bool| {
+            format!(
+                "data_dir = {:?}\nsandbox = {sandbox}\n[passphrase_files]\nkmc = {:?}\n",
+                data.display().to_string(),
+                f.display().to_string()
+            )
+        };
+        let e = layer(&text(&inside, false)).resolve().expect_err("inside");
+        assert!(
+            e[0].contains("passphrase_files.kmc") && e[0].contains("lies in the data directory"),
+            "{e:?}"
+        );
+        layer(&text(&inside, true)).resolve().expect("sandbox");
+        let s = layer(&text(&outside, false)).resolve().expect("outside");
+        assert_eq!(s.passphrase_files.get("kmc"), Some(&outside));
+        let e = layer("[passphrase_files]\nescrow = \"/etc/x\"\n")
+            .resolve()
+            .expect_err("unknown");
+        assert!(
+            e[0].contains("passphrase_files.escrow: no such key file"),
+            "{e:?}"
+        );
     }
 
     #[test]

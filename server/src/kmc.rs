@@ -8,7 +8,7 @@
 //! files stay decryptable; a holder's own revocation (注销) destroys them.
 
 use crate::ca::issue::Holder;
-use crate::ca::keys::{CaKeys, Sealed};
+use crate::ca::keys::{Sealed, Sealer};
 use crate::db::Tx;
 use crate::error::Result;
 use crate::params;
@@ -27,10 +27,10 @@ pub struct NewKey {
 }
 
 /// Make an encryption key pair and seal it for its escrow row.
-pub fn make_key(ca: &CaKeys) -> Result<NewKey> {
+pub fn make_key(kmc: &Sealer) -> Result<NewKey> {
     let escrow_id = new_id()?;
     let key = Sm2PrivateKey::make_random()?;
-    let sealed = ca.seal(Sealed::KmcEscrow, &escrow_id, key.to_bytes().as_slice())?;
+    let sealed = kmc.seal(Sealed::KmcEscrow, &escrow_id, key.to_bytes().as_slice())?;
     Ok(NewKey {
         escrow_id,
         key,
@@ -71,8 +71,8 @@ pub fn escrowed_of(tx: &mut dyn Tx, holder: &Holder) -> Result<Vec<Escrowed>> {
 }
 
 /// Open an escrowed key.
-pub fn open(ca: &CaKeys, row: &Escrowed) -> Result<Sm2PrivateKey> {
-    let bytes = ca.open(Sealed::KmcEscrow, &row.id, &row.key_sealed)?;
+pub fn open(kmc: &Sealer, row: &Escrowed) -> Result<Sm2PrivateKey> {
+    let bytes = kmc.open(Sealed::KmcEscrow, &row.id, &row.key_sealed)?;
     let key = Sm2PrivateKey::from_bytes(&bytes)?;
     if key.public_key().to_sec1() != row.public_key {
         return Err(crate::error::ServerError::Internal(format!(
@@ -135,11 +135,11 @@ pub struct Delivery {
 }
 
 /// Re-share `key` and seal the halves: `d2` for the co-signing service, `d1` to `recipient`.
-pub fn deliver(ca: &CaKeys, key: &Sm2PrivateKey, recipient: &Sm2PublicKey) -> Result<Delivery> {
+pub fn deliver(cosign: &Sealer, key: &Sm2PrivateKey, recipient: &Sm2PublicKey) -> Result<Delivery> {
     let (device, server) = make_shares_for_key(key)?;
     let cosign_key_id = new_id()?;
     let server_bytes = server.to_bytes()?;
-    let share_sealed = ca.seal(Sealed::CosignShare, &cosign_key_id, &server_bytes)?;
+    let share_sealed = cosign.seal(Sealed::CosignShare, &cosign_key_id, &server_bytes)?;
     let d1: Zeroizing<[u8; 32]> = device.to_bytes();
     let env = envelope::seal(recipient, key.public_key(), &d1)?;
     Ok(Delivery {

@@ -22,9 +22,11 @@ pub mod fees;
 pub mod grants;
 pub mod health;
 pub mod idempotency;
+pub mod keyfile;
 pub mod kmc;
 pub mod memberships;
 pub mod metrics;
+pub mod operators;
 pub mod orders;
 pub mod payments;
 pub mod platforms;
@@ -56,15 +58,17 @@ pub struct Config {
     pub db: DbUrl,
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
+    /// The operator listener (RA review, platform registration, metrics): loopback by
+    /// default, never the public address (ADR 0020); port 0 picks a free one.
+    pub operator_listen: SocketAddr,
     /// Directory for key files (CA, KMC, co-signing master keys) and uploads.
     pub data_dir: PathBuf,
-    /// Operator API token; made at random on first start and kept in `data_dir`.
-    pub operator_token: Option<String>,
     /// Database connections.
     pub pool_size: usize,
-    /// Passphrase of the CA key file (`BIDKEY_CA_PASSPHRASE`); without it, a random one is
-    /// made on first start and kept in `data_dir/ca.passphrase` (see `docs/ca.md`).
-    pub ca_passphrase: Option<String>,
+    /// Passphrases of the key files, one per secret domain ([`keyfile`], ADR 0019): from
+    /// the environment or files outside the data directory. Only in sandbox mode may a
+    /// missing one be made at random and kept beside its key file.
+    pub passphrases: keyfile::Passphrases,
     /// Rate limits an operator may raise (or lower) for the deployment.
     pub limits: Limits,
     /// The policy OID of the time-stamp authority's tokens: the operator's published TSA
@@ -117,10 +121,10 @@ impl Config {
         Config {
             db: DbUrl::Sqlite(data_dir.join("bidkey.sqlite3")),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            operator_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
-            operator_token: None,
             pool_size: 4,
-            ca_passphrase: None,
+            passphrases: keyfile::Passphrases::default(),
             limits: Limits::default(),
             tsa_policy: bidkey_crypto::cms::oids::DEFAULT_TSA_POLICY,
             trusted_proxies: Vec::new(),
@@ -143,10 +147,15 @@ impl Config {
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
+    /// The operator listener's address.
+    pub operator_addr: SocketAddr,
+    /// Sandbox mode's operator token (empty outside sandbox mode).
+    operator_token: String,
     pub state: AppState,
     db_url: DbUrl,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
+    operator_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -160,9 +169,15 @@ impl Running {
         &self.db_url
     }
 
-    /// The operator token.
+    /// `http://127.0.0.1:PORT` of the operator listener.
+    pub fn operator_url(&self) -> String {
+        format!("http://{}", self.operator_addr)
+    }
+
+    /// The operator token sandbox mode made at start (named `sandbox`); empty outside
+    /// sandbox mode, where `bidkey-server operator token` makes named ones.
     pub fn operator_token(&self) -> &str {
-        &self.state.secrets.operator_token
+        &self.operator_token
     }
 
     /// Stop gracefully: release the relay's long polls (they answer 503 with a retry hint),
@@ -171,9 +186,10 @@ impl Running {
     pub async fn stop(mut self) {
         self.state.relay.close();
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
         let _ = (&mut self.task).await;
+        let _ = (&mut self.operator_task).await;
         let Running { state, .. } = self;
         let AppState { db, .. } = state;
         let closed = tokio::task::spawn_blocking(move || db.close()).await;
@@ -184,8 +200,7 @@ impl Running {
     }
 }
 
-/// The full router. The two fallbacks and [`error::typed_refusals`] come last so they cover
-/// every route merged above, whichever module adds it; the request log and id go around all.
+/// The public router: every route but the operator's, which answer a typed 404 here.
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(accounts::routes())
@@ -202,8 +217,26 @@ pub fn router(state: AppState) -> Router {
         .merge(cosign::routes())
         .merge(relay::routes())
         .merge(tsa::routes())
-        .merge(metrics::routes())
-        .merge(health::routes())
+        .merge(health::routes());
+    finish(app, state)
+}
+
+/// The operator listener's router (ADR 0020): RA review, platform registration and
+/// certificates, metrics (Prometheus `/metrics`), and the probes.
+pub fn operator_router(state: AppState) -> Router {
+    let app = Router::new()
+        .merge(orders::operator_routes())
+        .merge(platforms::operator_routes())
+        .merge(ca::operator_routes())
+        .merge(metrics::operator_routes())
+        .merge(health::routes());
+    finish(app, state)
+}
+
+/// The two fallbacks and [`error::typed_refusals`] come last so they cover every route
+/// merged above, whichever module adds it; the request log and id go around all.
+fn finish(app: Router<AppState>, state: AppState) -> Router {
+    let app = app
         .route_layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
@@ -233,12 +266,51 @@ pub async fn start(config: Config) -> Result<Running> {
     let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
-    // Argon2id over the CA passphrase is slow on purpose: off the async workers.
+    // Sandbox mode makes the key files on first start, publishing the first root CRL; a
+    // deployment makes them with `bidkey-server ca init`.
+    if config.sandbox && !ca::keys::initialised(&config.data_dir) {
+        let cfg = config.clone();
+        let root = tokio::task::spawn_blocking(move || {
+            ca::keys::init(&cfg.data_dir, &cfg.passphrases, true)
+        })
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+        let now = clock.now();
+        db.write(move |tx| {
+            if !ca::crl::root_published(tx)? {
+                ca::crl::publish_root(tx, &root, now, ca::crl::ARL_DAYS)?;
+            }
+            Ok::<_, ServerError>(())
+        })
+        .await?;
+    }
+    // Argon2id over the passphrases is slow on purpose: off the async workers.
     let cfg = config.clone();
     let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
     let secrets = Arc::new(secrets);
+    // Sandbox mode (tests, the demo) gets a named operator token at each start, kept in
+    // `operator.token`; a deployment's operators make their own (ADR 0020).
+    let operator_token = if config.sandbox {
+        let now = clock.now();
+        let token = db
+            .write(move |tx| {
+                operators::mint(
+                    tx,
+                    now,
+                    operators::SANDBOX_NAME,
+                    operators::SANDBOX_VALID,
+                    "server:sandbox",
+                )
+            })
+            .await?;
+        write_private(&config.data_dir.join("operator.token"), token.as_bytes())?;
+        token
+    } else {
+        let _ = std::fs::remove_file(config.data_dir.join("operator.token"));
+        String::new()
+    };
     let (ca_secrets, now, policy) = (secrets.clone(), clock.now(), config.tsa_policy);
     let tsa = db
         .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now, policy))
@@ -268,23 +340,43 @@ pub async fn start(config: Config) -> Result<Running> {
     let addr = listener
         .local_addr()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-            let _ = rx.await;
-        });
-        if let Err(e) = serve.await {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
-    tracing::info!(%addr, "bidkey server listening");
+    let operator_listener = tokio::net::TcpListener::bind(config.operator_listen)
+        .await
+        .map_err(|e| {
+            ServerError::Internal(format!(
+                "bind the operator listener {}: {e}",
+                config.operator_listen
+            ))
+        })?;
+    let operator_addr = operator_listener
+        .local_addr()
+        .map_err(|e| ServerError::Internal(e.to_string()))?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let serve = |listener: tokio::net::TcpListener,
+                 app: Router,
+                 mut rx: tokio::sync::watch::Receiver<bool>| {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        })
+    };
+    let task = serve(listener, router(state.clone()), rx.clone());
+    let operator_task = serve(operator_listener, operator_router(state.clone()), rx);
+    tracing::info!(%addr, %operator_addr, "bidkey server listening");
     Ok(Running {
         addr,
+        operator_addr,
+        operator_token,
         state,
         db_url: config.db.clone(),
         shutdown: Some(tx),
         task,
+        operator_task,
     })
 }
 
@@ -325,25 +417,13 @@ pub(crate) fn write_private(path: &std::path::Path, data: &[u8]) -> Result<()> {
 }
 
 fn load_secrets(config: &Config) -> Result<Secrets> {
-    let operator_token = match &config.operator_token {
-        Some(t) => t.clone(),
-        None => {
-            let path = config.data_dir.join("operator.token");
-            match std::fs::read_to_string(&path) {
-                Ok(t) if !t.trim().is_empty() => t.trim().to_owned(),
-                _ => {
-                    let t = util::new_token()?;
-                    write_private(&path, t.as_bytes())?;
-                    t
-                }
-            }
-        }
-    };
+    let keys = ca::keys::load_serving(&config.data_dir, &config.passphrases, config.sandbox)?;
     Ok(Secrets {
-        operator_token,
         pii_key: load_or_make_secret(&config.data_dir, "pii.key")?,
         bank_webhook_key: load_or_make_secret(&config.data_dir, "bank-webhook.key")?,
         sms_code_key: load_or_make_secret(&config.data_dir, "sms-code.key")?,
-        ca: ca::keys::CaKeys::load_or_create(&config.data_dir, config.ca_passphrase.as_deref())?,
+        ca: keys.ca,
+        kmc: keys.kmc,
+        cosign: keys.cosign,
     })
 }

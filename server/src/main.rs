@@ -1,8 +1,10 @@
 //! `bidkey-server`: run the server, and the operator's commands.
 
 use bidkey_server::bank;
+use bidkey_server::config::providers::{ProviderSettings, SmsVendor};
 use bidkey_server::config::{self, Layer, LogFormat, Settings};
 use bidkey_server::db::Db;
+use bidkey_server::keyfile::Passphrases;
 use bidkey_server::payments::PaymentConfig;
 use bidkey_server::providers::pay_alipay::AlipayConfig;
 use bidkey_server::providers::pay_wechat::WechatConfig;
@@ -72,62 +74,70 @@ struct Cli {
     #[arg(long, env = "BIDKEY_SANDBOX", global = true, value_parser = clap::builder::FalseyValueParser::new())]
     sandbox: bool,
     /// SMS provider: `sandbox` (needs --sandbox), `tencent` or `aliyun`. The vendors'
-    /// credentials come from the environment only (docs/providers.md).
-    #[arg(long, env = "BIDKEY_SMS_PROVIDER", default_value = "sandbox")]
-    sms_provider: String,
+    /// credentials come from the environment only (docs/providers.md) [file: sms.provider;
+    /// default: sandbox].
+    #[arg(long, env = "BIDKEY_SMS_PROVIDER", global = true)]
+    sms_provider: Option<String>,
     /// SMS template ids per message kind: `signup=…,login=…,reset_password=…,change_phone=…,
-    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`.
-    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", default_value = "")]
-    sms_templates: String,
-    /// The approved SMS signature (签名) at the vendor.
-    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", default_value = "")]
-    sms_sign_name: String,
-    /// The vendor's endpoint (default: the vendor's public one).
-    #[arg(long, env = "BIDKEY_SMS_ENDPOINT")]
+    /// change_phone_old=…,unlock=…,recover=…,loss_report=…,recovery_started=…,phone_changed=…`
+    /// [file: [sms.templates]].
+    #[arg(long, env = "BIDKEY_SMS_TEMPLATES", global = true)]
+    sms_templates: Option<String>,
+    /// The approved SMS signature (签名) at the vendor [file: sms.sign_name].
+    #[arg(long, env = "BIDKEY_SMS_SIGN_NAME", global = true)]
+    sms_sign_name: Option<String>,
+    /// The vendor's endpoint [file: sms.endpoint; default: the vendor's public one].
+    #[arg(long, env = "BIDKEY_SMS_ENDPOINT", global = true)]
     sms_endpoint: Option<String>,
-    /// Tencent Cloud SMS: `SmsSdkAppId`.
-    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", default_value = "")]
-    sms_tencent_sdk_app_id: String,
-    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`).
-    #[arg(
-        long,
-        env = "BIDKEY_SMS_TENCENT_REGION",
-        default_value = "ap-guangzhou"
-    )]
-    sms_tencent_region: String,
+    /// Tencent Cloud SMS: `SmsSdkAppId` [file: sms.tencent_sdk_app_id].
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_SDK_APP_ID", global = true)]
+    sms_tencent_sdk_app_id: Option<String>,
+    /// Tencent Cloud SMS: region (`ap-guangzhou`, `ap-beijing`, `ap-nanjing`)
+    /// [file: sms.tencent_region; default: ap-guangzhou].
+    #[arg(long, env = "BIDKEY_SMS_TENCENT_REGION", global = true)]
+    sms_tencent_region: Option<String>,
     /// Real-name provider: `sandbox` (needs --sandbox) or `gateway` (the operator's
-    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex).
-    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", default_value = "sandbox")]
-    realname_provider: String,
-    /// The gateway's base URL.
-    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", default_value = "")]
-    realname_gateway_url: String,
-    /// The name of our key at the gateway.
-    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", default_value = "")]
-    realname_gateway_key_id: String,
-    /// Alipay: offer it with this app id (keys from the files below).
-    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID")]
+    /// HMAC-SM3 signed verification gateway; key in BIDKEY_REALNAME_GATEWAY_KEY, hex)
+    /// [file: realname.provider; default: sandbox].
+    #[arg(long, env = "BIDKEY_REALNAME_PROVIDER", global = true)]
+    realname_provider: Option<String>,
+    /// The gateway's base URL [file: realname.gateway_url].
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_URL", global = true)]
+    realname_gateway_url: Option<String>,
+    /// The name of our key at the gateway [file: realname.gateway_key_id].
+    #[arg(long, env = "BIDKEY_REALNAME_GATEWAY_KEY_ID", global = true)]
+    realname_gateway_key_id: Option<String>,
+    /// Alipay: offer it with this app id (keys from the files below)
+    /// [file: payment.alipay.app_id].
+    #[arg(long, env = "BIDKEY_ALIPAY_APP_ID", global = true)]
     alipay_app_id: Option<String>,
-    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read).
-    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE")]
+    /// Alipay: the merchant's RSA private key, PKCS#8 DER (PEM also read)
+    /// [file: payment.alipay.merchant_key_file].
+    #[arg(long, env = "BIDKEY_ALIPAY_MERCHANT_KEY_FILE", global = true)]
     alipay_merchant_key_file: Option<PathBuf>,
-    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read).
-    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE")]
+    /// Alipay: Alipay's public key, SubjectPublicKeyInfo DER (PEM also read)
+    /// [file: payment.alipay.public_key_file].
+    #[arg(long, env = "BIDKEY_ALIPAY_PUBLIC_KEY_FILE", global = true)]
     alipay_public_key_file: Option<PathBuf>,
-    /// Alipay: the public URL of our `/v1/payments/alipay/notify`.
-    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", default_value = "")]
-    alipay_notify_url: String,
-    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY).
-    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID")]
+    /// Alipay: the public URL of our `/v1/payments/alipay/notify`
+    /// [file: payment.alipay.notify_url].
+    #[arg(long, env = "BIDKEY_ALIPAY_NOTIFY_URL", global = true)]
+    alipay_notify_url: Option<String>,
+    /// WeChat Pay: offer it with this merchant id (APIv3 key in BIDKEY_WECHATPAY_APIV3_KEY)
+    /// [file: payment.wechat.mch_id].
+    #[arg(long, env = "BIDKEY_WECHATPAY_MCH_ID", global = true)]
     wechatpay_mch_id: Option<String>,
-    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", default_value = "")]
-    wechatpay_app_id: String,
-    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read).
-    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE")]
+    /// [file: payment.wechat.app_id]
+    #[arg(long, env = "BIDKEY_WECHATPAY_APP_ID", global = true)]
+    wechatpay_app_id: Option<String>,
+    /// WeChat Pay: the platform public key, SubjectPublicKeyInfo DER (PEM also read)
+    /// [file: payment.wechat.platform_key_file].
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_KEY_FILE", global = true)]
     wechatpay_platform_key_file: Option<PathBuf>,
-    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`).
-    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", default_value = "")]
-    wechatpay_platform_serial: String,
+    /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`)
+    /// [file: payment.wechat.platform_serial].
+    #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", global = true)]
+    wechatpay_platform_serial: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -151,91 +161,132 @@ fn key_file(path: &std::path::Path) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The real-name provider and the payment vendors the flags and the environment name.
-fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), String> {
+/// The real-name provider and the payment vendors the settings name; secrets from the
+/// environment.
+fn realname_and_payment(p: &ProviderSettings) -> Result<(RealNameConfig, PaymentConfig), String> {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let realname = match cli.realname_provider.as_str() {
-        "sandbox" => RealNameConfig::Sandbox,
-        "gateway" => RealNameConfig::Gateway(GatewayConfig {
-            endpoint: cli.realname_gateway_url.clone(),
-            key_id: cli.realname_gateway_key_id.clone(),
+    let realname = match &p.realname_gateway {
+        None => RealNameConfig::Sandbox,
+        Some((url, key_id)) => RealNameConfig::Gateway(GatewayConfig {
+            endpoint: url.clone(),
+            key_id: key_id.clone(),
             key: zeroize::Zeroizing::new(
                 hex::decode(env("BIDKEY_REALNAME_GATEWAY_KEY").trim())
                     .map_err(|e| format!("BIDKEY_REALNAME_GATEWAY_KEY: not hex: {e}"))?,
             ),
         }),
-        other => {
-            return Err(format!(
-                "--realname-provider {other}: expected sandbox or gateway"
-            ));
-        }
     };
     let need = |f: &Option<PathBuf>, name: &str| {
         f.as_deref()
             .ok_or_else(|| format!("{name} is required"))
             .and_then(key_file)
     };
-    let alipay = match &cli.alipay_app_id {
+    let alipay = match &p.alipay {
         None => None,
-        Some(app_id) => Some(AlipayConfig {
-            app_id: app_id.clone(),
+        Some(a) => Some(AlipayConfig {
+            app_id: a.app_id.clone().unwrap_or_default(),
             merchant_key_pkcs8: zeroize::Zeroizing::new(need(
-                &cli.alipay_merchant_key_file,
-                "--alipay-merchant-key-file",
+                &a.merchant_key_file,
+                "payment.alipay.merchant_key_file",
             )?),
-            alipay_public_key: need(&cli.alipay_public_key_file, "--alipay-public-key-file")?,
-            notify_url: cli.alipay_notify_url.clone(),
+            alipay_public_key: need(&a.public_key_file, "payment.alipay.public_key_file")?,
+            notify_url: a.notify_url.clone().unwrap_or_default(),
         }),
     };
-    let wechat = match &cli.wechatpay_mch_id {
+    let wechat = match &p.wechat {
         None => None,
-        Some(mch_id) => Some(WechatConfig {
-            mch_id: mch_id.clone(),
-            app_id: cli.wechatpay_app_id.clone(),
+        Some(w) => Some(WechatConfig {
+            mch_id: w.mch_id.clone().unwrap_or_default(),
+            app_id: w.app_id.clone().unwrap_or_default(),
             apiv3_key: zeroize::Zeroizing::new(env("BIDKEY_WECHATPAY_APIV3_KEY").into_bytes()),
-            platform_public_key: need(
-                &cli.wechatpay_platform_key_file,
-                "--wechatpay-platform-key-file",
-            )?,
-            platform_serial: cli.wechatpay_platform_serial.clone(),
+            platform_public_key: need(&w.platform_key_file, "payment.wechat.platform_key_file")?,
+            platform_serial: w.platform_serial.clone().unwrap_or_default(),
         }),
     };
     Ok((realname, PaymentConfig { alipay, wechat }))
 }
 
-/// The SMS provider the flags and the environment name; secrets from the environment only
-/// (a flag would show in `ps`).
-fn sms_config(cli: &Cli) -> Result<SmsConfig, String> {
+/// The SMS provider the settings name; secrets from the environment only (a flag would
+/// show in `ps`, a file is read by whoever reads the configuration).
+fn sms_config(p: &ProviderSettings) -> SmsConfig {
     let env = |k: &str| std::env::var(k).unwrap_or_default();
-    let templates = || SmsTemplates::parse(&cli.sms_templates);
-    match cli.sms_provider.as_str() {
-        "sandbox" => Ok(SmsConfig::Sandbox),
-        "tencent" => Ok(SmsConfig::Tencent(TencentConfig {
+    let templates = p.sms_templates.clone();
+    match p.sms {
+        SmsVendor::Sandbox => SmsConfig::Sandbox,
+        SmsVendor::Tencent => SmsConfig::Tencent(TencentConfig {
             secret_id: env("BIDKEY_SMS_TENCENT_SECRET_ID"),
             secret_key: zeroize::Zeroizing::new(env("BIDKEY_SMS_TENCENT_SECRET_KEY")),
-            sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
-            sign_name: cli.sms_sign_name.clone(),
-            region: cli.sms_tencent_region.clone(),
-            endpoint: cli
+            sdk_app_id: p.tencent_sdk_app_id.clone(),
+            sign_name: p.sms_sign_name.clone(),
+            region: p.tencent_region.clone(),
+            endpoint: p
                 .sms_endpoint
                 .clone()
                 .unwrap_or_else(|| "https://sms.tencentcloudapi.com".into()),
-            templates: templates()?,
-        })),
-        "aliyun" => Ok(SmsConfig::Aliyun(AliyunConfig {
+            templates,
+        }),
+        SmsVendor::Aliyun => SmsConfig::Aliyun(AliyunConfig {
             access_key_id: env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID"),
             access_key_secret: zeroize::Zeroizing::new(env("BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET")),
-            sign_name: cli.sms_sign_name.clone(),
-            endpoint: cli
+            sign_name: p.sms_sign_name.clone(),
+            endpoint: p
                 .sms_endpoint
                 .clone()
                 .unwrap_or_else(|| "https://dysmsapi.aliyuncs.com/".into()),
-            templates: templates()?,
-        })),
-        other => Err(format!(
-            "--sms-provider {other}: expected sandbox, tencent or aliyun"
-        )),
+            templates,
+        }),
     }
+}
+
+/// The flags' and variables' provider settings, as a layer over the file's.
+fn provider_layers(
+    cli: &Cli,
+) -> Result<
+    (
+        config::providers::SmsLayer,
+        config::providers::RealnameLayer,
+        config::providers::PaymentLayer,
+    ),
+    Vec<String>,
+> {
+    use config::providers::*;
+    let templates = match &cli.sms_templates {
+        None => None,
+        Some(t) => Some(
+            SmsTemplates::parse(t)
+                .map_err(|e| vec![format!("--sms-templates (BIDKEY_SMS_TEMPLATES): {e}")])?
+                .0,
+        ),
+    };
+    Ok((
+        SmsLayer {
+            provider: cli.sms_provider.clone(),
+            templates,
+            sign_name: cli.sms_sign_name.clone(),
+            endpoint: cli.sms_endpoint.clone(),
+            tencent_sdk_app_id: cli.sms_tencent_sdk_app_id.clone(),
+            tencent_region: cli.sms_tencent_region.clone(),
+        },
+        RealnameLayer {
+            provider: cli.realname_provider.clone(),
+            gateway_url: cli.realname_gateway_url.clone(),
+            gateway_key_id: cli.realname_gateway_key_id.clone(),
+        },
+        PaymentLayer {
+            alipay: AlipayLayer {
+                app_id: cli.alipay_app_id.clone(),
+                merchant_key_file: cli.alipay_merchant_key_file.clone(),
+                public_key_file: cli.alipay_public_key_file.clone(),
+                notify_url: cli.alipay_notify_url.clone(),
+            },
+            wechat: WechatLayer {
+                mch_id: cli.wechatpay_mch_id.clone(),
+                app_id: cli.wechatpay_app_id.clone(),
+                platform_key_file: cli.wechatpay_platform_key_file.clone(),
+                platform_serial: cli.wechatpay_platform_serial.clone(),
+            },
+        },
+    ))
 }
 
 #[derive(Subcommand, Debug)]
@@ -245,6 +296,10 @@ enum Command {
         /// Address and port [file: listen; default: 127.0.0.1:8750].
         #[arg(long, env = "BIDKEY_LISTEN")]
         listen: Option<String>,
+        /// The operator listener: RA review, platform registration, metrics; keep it off
+        /// the public network [file: operator_listen; default: 127.0.0.1:8751].
+        #[arg(long, env = "BIDKEY_OPERATOR_LISTEN")]
+        operator_listen: Option<String>,
     },
     /// Check the configuration (file, variables, flags) without starting anything: print the
     /// settings in force, or what is wrong with each bad one (exit status 2).
@@ -276,6 +331,17 @@ enum Command {
         #[arg(long)]
         encoding: Option<String>,
     },
+    /// The certification authority's key ceremony commands (the only ones that read the
+    /// root CA key, ADR 0019).
+    Ca {
+        #[command(subcommand)]
+        action: CaCommand,
+    },
+    /// Operator tokens (ADR 0020): named, expiring; only their hashes are stored.
+    Operator {
+        #[command(subcommand)]
+        action: OperatorCommand,
+    },
     /// List the applications waiting for RA review (待审核), oldest first.
     Reviews,
     /// Approve an application under review: its order is created (待支付, or 已支付 when free).
@@ -297,21 +363,69 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum OperatorCommand {
+    /// Make a token for the operator NAME, valid for a shift (printed once; the audit log
+    /// names NAME for every action taken with it).
+    Token {
+        #[arg(long)]
+        name: String,
+        /// How long: 30m, 8h, 7d (at most 90d).
+        #[arg(long, default_value = "8h")]
+        valid: String,
+    },
+    /// Revoke every live token of the operator NAME.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCommand {
+    /// Make the root CA, the issuing CA and the sealing keys: one key file each in the data
+    /// directory (ca-root.key, ca-issuing.key, kmc.key, cosign.key), each sealed with its own
+    /// passphrase (BIDKEY_ROOT_PASSPHRASE, BIDKEY_CA_PASSPHRASE, BIDKEY_KMC_PASSPHRASE,
+    /// BIDKEY_COSIGN_PASSPHRASE or [passphrase_files]), and publish the first root CRL.
+    /// Then move ca-root.key to offline storage: the server never reads it.
+    Init,
+    /// Sign the root's CRL (ARL) with the root key and publish it (the server serves it at
+    /// /v1/ca/crl/root). Run before the current one's nextUpdate.
+    RootCrl {
+        /// Days the CRL is valid.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Split the single key file of earlier versions (ca-keys.bin) into one key file per
+    /// secret, keeping every key; the old passphrase in BIDKEY_OLD_CA_PASSPHRASE (or the old
+    /// ca.passphrase file), the new ones as for `ca init`. Deletes ca-keys.bin and
+    /// ca.passphrase; delete any copies of them too.
+    SplitKeys,
+}
+
 /// Flags and variables (clap already put a flag over its variable) over the file.
 fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
     let file = match &cli.config {
         Some(path) => config::read_file(path).map_err(|e| vec![e])?,
         None => Layer::default(),
     };
-    let listen = match &cli.command {
-        Some(Command::Serve { listen }) => listen.clone(),
-        _ => None,
+    let (listen, operator_listen) = match &cli.command {
+        Some(Command::Serve {
+            listen,
+            operator_listen,
+        }) => (listen.clone(), operator_listen.clone()),
+        _ => (None, None),
     };
     let above = Layer {
         data_dir: cli.data_dir.clone(),
         listen,
+        operator_listen,
         log_format: cli.log_format.clone(),
         ca_passphrase_file: None,
+        passphrase_files: None,
+        sms: Default::default(),
+        realname: Default::default(),
+        payment: Default::default(),
         trusted_proxies: cli.trusted_proxies.clone(),
         tsa_policy: cli.tsa_policy.clone(),
         sandbox: cli.sandbox.then_some(true),
@@ -332,21 +446,26 @@ fn settings(cli: &Cli) -> Result<Settings, Vec<String>> {
             recovery_cooling_off: cli.recovery_cooling_off,
         },
     };
+    let (sms, realname, payment) = provider_layers(cli)?;
+    let above = Layer {
+        sms,
+        realname,
+        payment,
+        ..above
+    };
     above.over(file).resolve()
 }
 
-/// The CA key file's passphrase: `BIDKEY_CA_PASSPHRASE` (never a flag: it would show in
-/// `ps`), else the configured file, else none (made on first start).
-fn ca_passphrase(s: &Settings) -> Result<Option<String>, String> {
-    if let Ok(p) = std::env::var("BIDKEY_CA_PASSPHRASE") {
-        return Ok(Some(p));
-    }
-    match &s.ca_passphrase_file {
-        None => Ok(None),
-        Some(f) => std::fs::read_to_string(f)
-            .map(|t| Some(t.trim_end_matches(['\r', '\n']).to_owned()))
-            .map_err(|e| format!("ca_passphrase_file {}: {e}", f.display())),
-    }
+/// The key files' passphrases: each slot's `BIDKEY_*_PASSPHRASE` (never a flag: it would
+/// show in `ps`), else its configured file, which must lie outside the data directory
+/// unless in sandbox mode (ADR 0019).
+fn passphrases(s: &Settings) -> Result<Passphrases, Vec<String>> {
+    Passphrases::gather(
+        |k| std::env::var(k).ok(),
+        &s.passphrase_files,
+        &s.data_dir,
+        s.sandbox,
+    )
 }
 
 fn refuse(problems: &[String]) -> ! {
@@ -401,14 +520,35 @@ async fn main() {
     let cli = Cli::parse();
     // Everything is checked before anything is opened: a bad setting never half-starts.
     let settings = settings(&cli).unwrap_or_else(|p| refuse(&p));
-    let passphrase = ca_passphrase(&settings).unwrap_or_else(|p| refuse(&[p]));
+    let passphrases = passphrases(&settings).unwrap_or_else(|p| refuse(&p));
+    // What `serve` would refuse: sandboxes outside sandbox mode, vendors without their
+    // secrets. Commands that reach no vendor (reviews, tokens, the CA's) need neither.
+    if matches!(
+        cli.command,
+        None | Some(Command::Serve { .. }) | Some(Command::CheckConfig)
+    ) {
+        let p = &settings.providers;
+        let mut problems = p.missing_secrets(|k| std::env::var(k).ok());
+        if !settings.sandbox {
+            for s in p.sandboxes() {
+                problems.push(format!(
+                    "{s}: the sandbox serves only in sandbox mode (sandbox = true, --sandbox); name a real provider (docs/providers.md)"
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            refuse(&problems);
+        }
+    }
     if let Some(Command::CheckConfig) = cli.command {
         println!("the configuration is valid; the settings in force:");
         print!("{}", settings.describe());
         return;
     }
     let mut config = settings.to_config();
-    match sms_config(&cli).and_then(|sms| Ok((sms, realname_and_payment(&cli)?))) {
+    config.passphrases = passphrases;
+    match realname_and_payment(&settings.providers).map(|rp| (sms_config(&settings.providers), rp))
+    {
         Ok((sms, (realname, payment))) => {
             config.providers.sms = sms;
             config.providers.realname = realname;
@@ -425,6 +565,10 @@ async fn main() {
         }
         Some(Command::Backup { to }) => std::process::exit(backup(&config, &to).await),
         Some(Command::Restore { from }) => std::process::exit(restore(&config, &from).await),
+        Some(Command::Ca { action }) => std::process::exit(ca_command(&config, action).await),
+        Some(Command::Operator { action }) => {
+            std::process::exit(operator::tokens(&config, action).await)
+        }
         Some(Command::Reviews) => std::process::exit(operator::reviews(&config).await),
         Some(Command::Approve { application_id }) => {
             std::process::exit(operator::decide(&config, &application_id, None).await)
@@ -444,10 +588,10 @@ async fn main() {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
     }
-    config.ca_passphrase = passphrase;
-    match start(config).await {
+    match start_when_the_database_answers(config).await {
         Ok(running) => {
             println!("Bidkey server listening on {}", running.url());
+            println!("operator listener on {}", running.operator_url());
             println!("data directory: {}", settings.data_dir.display());
             stop_signal().await;
             running.stop().await;
@@ -456,6 +600,100 @@ async fn main() {
             eprintln!("bidkey-server: {e}");
             std::process::exit(1);
         }
+    }
+}
+
+/// Start; while the database does not answer (a database host still booting, a network
+/// cut), wait and try again rather than exit, so the service comes up by itself when the
+/// database does. Until then nothing listens, and a load balancer's probe fails. SIGTERM
+/// ends the wait.
+async fn start_when_the_database_answers(
+    config: Config,
+) -> Result<bidkey_server::Running, bidkey_server::error::ServerError> {
+    use bidkey_server::db::DbError;
+    use bidkey_server::error::ServerError;
+    let mut pause = std::time::Duration::from_millis(250);
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        match start(config.clone()).await {
+            Err(ServerError::Db(DbError::Connect(e))) => {
+                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "database unreachable at start; waiting for it");
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = &mut stop => std::process::exit(1),
+                }
+                pause = (pause * 2).min(std::time::Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// `bidkey-server ca …`: the exit status.
+async fn ca_command(config: &Config, action: CaCommand) -> i32 {
+    use bidkey_server::ca::{crl, keys};
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("bidkey-server: {e}");
+        1
+    };
+    if let Err(e) = std::fs::create_dir_all(&config.data_dir) {
+        return fail(&e);
+    }
+    let (dir, pass, sandbox) = (
+        config.data_dir.clone(),
+        config.passphrases.clone(),
+        config.sandbox,
+    );
+    let days = match action {
+        CaCommand::RootCrl { days } if !(1..=3650).contains(&days) => {
+            eprintln!("bidkey-server: --days {days}: must be between 1 and 3650");
+            return 2;
+        }
+        CaCommand::RootCrl { days } => days,
+        _ => crl::ARL_DAYS,
+    };
+    // Argon2id and key generation: off the async workers.
+    let root = tokio::task::spawn_blocking(move || match action {
+        CaCommand::Init => keys::init(&dir, &pass, sandbox),
+        CaCommand::RootCrl { .. } => keys::load_root(&dir, &pass, sandbox),
+        CaCommand::SplitKeys => {
+            let old = std::env::var("BIDKEY_OLD_CA_PASSPHRASE").ok();
+            keys::split_legacy(&dir, old.as_deref(), &pass, sandbox)?;
+            keys::load_root(&dir, &pass, sandbox)
+        }
+    })
+    .await;
+    let root = match root {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => return fail(&e),
+        Err(e) => return fail(&e),
+    };
+    let url = config.db.clone();
+    let db = match tokio::task::spawn_blocking(move || Db::open(&url, 1)).await {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => return fail(&e),
+        Err(e) => return fail(&e),
+    };
+    let now = Clock::default().now();
+    match db
+        .write(move |tx| crl::publish_root(tx, &root, now, days))
+        .await
+    {
+        Ok(n) => {
+            println!("published root CRL number {n}, valid {days} days");
+            for slot in bidkey_server::keyfile::ALL {
+                println!("  {}", slot.path(&config.data_dir).display());
+            }
+            println!(
+                "move {} to offline storage: the server never reads it; `ca root-crl` needs it",
+                bidkey_server::keyfile::ROOT
+                    .path(&config.data_dir)
+                    .display()
+            );
+            0
+        }
+        Err(e) => fail(&e),
     }
 }
 
@@ -584,6 +822,73 @@ mod operator {
         }
     }
 
+    /// How the audit log names an operator at the command line: the Unix account.
+    pub fn cli_actor() -> String {
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        format!("operator-cli:{user}")
+    }
+
+    pub async fn tokens(config: &Config, action: super::OperatorCommand) -> i32 {
+        use bidkey_server::operators;
+        let db = match open(config).await {
+            Ok(db) => db,
+            Err(code) => return code,
+        };
+        let now = Clock::default().now();
+        match action {
+            super::OperatorCommand::Token { name, valid } => {
+                let valid = match operators::parse_validity(&valid) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        return 2;
+                    }
+                };
+                if let Err(e) = operators::check_name(&name) {
+                    eprintln!("bidkey-server: {e}");
+                    return 2;
+                }
+                let n = name.clone();
+                match db
+                    .write(move |tx| operators::mint(tx, now, &n, valid, &cli_actor()))
+                    .await
+                {
+                    Ok(token) => {
+                        eprintln!(
+                            "operator token for {} valid until {} (Unix time); shown once:",
+                            name.trim(),
+                            now + valid
+                        );
+                        println!("{token}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        1
+                    }
+                }
+            }
+            super::OperatorCommand::Revoke { name } => {
+                let n = name.clone();
+                match db
+                    .write(move |tx| operators::revoke(tx, now, &n, &cli_actor()))
+                    .await
+                {
+                    Ok(k) => {
+                        println!("revoked {k} live token(s) of {name}");
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("bidkey-server: {e}");
+                        1
+                    }
+                }
+            }
+        }
+    }
+
     pub async fn reviews(config: &Config) -> i32 {
         let db = match open(config).await {
             Ok(db) => db,
@@ -641,7 +946,7 @@ mod operator {
             reason: reject_reason,
         };
         let r: Result<applications::Application, ServerError> = db
-            .write(move |tx| orders::decide(tx, now, "operator:cli", &id, &decision))
+            .write(move |tx| orders::decide(tx, now, &cli_actor(), &id, &decision))
             .await;
         match r {
             Ok(app) => {

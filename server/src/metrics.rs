@@ -53,7 +53,8 @@ fn bucket_upper(i: usize) -> u64 {
     }
 }
 
-pub fn routes() -> Router<AppState> {
+/// On the operator listener only (ADR 0020).
+pub fn operator_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/operator/metrics", get(report))
         .route("/metrics", get(scrape))

@@ -24,6 +24,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/applications/{id}", get(my_application))
         .route("/v1/orders/{id}/pay", post(pay))
         .route("/v1/orders/{id}/invoice", post(invoice))
+}
+
+/// The RA's review queue, on the operator listener only (ADR 0020).
+pub fn operator_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/operator/reviews", get(review_queue))
         .route("/v1/operator/reviews/{id}", post(review))
 }
@@ -379,7 +384,7 @@ async fn review_queue(
 
 async fn review(
     State(st): State<AppState>,
-    _op: Operator,
+    op: Operator,
     Path(id): Path<String>,
     Json(decision): Json<ReviewDecision>,
 ) -> Result<Json<wire::Application>> {
@@ -387,7 +392,7 @@ async fn review(
     let app = st
         .db
         .write(move |tx| {
-            let app = decide(tx, now, "operator", &id, &decision)?;
+            let app = decide(tx, now, &op.actor(), &id, &decision)?;
             view(tx, &app)
         })
         .await?;

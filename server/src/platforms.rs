@@ -28,13 +28,18 @@ const MAX_DIRECTORY: usize = 200_000;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/v1/platforms", get(list))
+        .route("/v1/platforms/{id}", get(one))
+}
+
+/// On the operator listener only (ADR 0020).
+pub fn operator_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/operator/platforms", post(register))
         .route(
             "/v1/operator/platforms/{id}/directory",
             put(load_directory).layer(DefaultBodyLimit::max(DIRECTORY_BODY)),
         )
-        .route("/v1/platforms", get(list))
-        .route("/v1/platforms/{id}", get(one))
 }
 
 const COLUMNS: &str =
@@ -92,7 +97,13 @@ fn to_e6(v: f64, limit: f64) -> Result<i64> {
 }
 
 /// Register a platform; registering the same origin and name again returns it.
-pub fn create(tx: &mut dyn Tx, now: i64, ip: &str, req: &NewPlatform) -> Result<Platform> {
+pub fn create(
+    tx: &mut dyn Tx,
+    now: i64,
+    actor: &str,
+    ip: &str,
+    req: &NewPlatform,
+) -> Result<Platform> {
     let name = check_name(&req.name)?;
     let origin = normalize_origin(&req.origin)?;
     let region = req
@@ -125,7 +136,7 @@ pub fn create(tx: &mut dyn Tx, now: i64, ip: &str, req: &NewPlatform) -> Result<
         tx,
         now,
         Event {
-            actor: "operator",
+            actor,
             action: "platform.registered",
             target: Some(&id),
             ip: Some(ip),
@@ -139,6 +150,7 @@ pub fn create(tx: &mut dyn Tx, now: i64, ip: &str, req: &NewPlatform) -> Result<
 pub fn replace_directory(
     tx: &mut dyn Tx,
     now: i64,
+    actor: &str,
     ip: &str,
     platform_id: &str,
     entries: &[(String, String)],
@@ -158,7 +170,7 @@ pub fn replace_directory(
         tx,
         now,
         Event {
-            actor: "operator",
+            actor,
             action: "platform.directory_loaded",
             target: Some(platform_id),
             ip: Some(ip),
@@ -222,19 +234,22 @@ pub fn list_platforms(tx: &mut dyn Tx, at: Option<(f64, f64)>) -> Result<Vec<Pla
 async fn register(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    _op: Operator,
+    op: Operator,
     Json(req): Json<NewPlatform>,
 ) -> Result<Json<Platform>> {
     let now = st.clock.now();
     let ip = ip_of(&addr);
-    let out = st.db.write(move |tx| create(tx, now, &ip, &req)).await?;
+    let out = st
+        .db
+        .write(move |tx| create(tx, now, &op.actor(), &ip, &req))
+        .await?;
     Ok(Json(out))
 }
 
 async fn load_directory(
     State(st): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
-    _op: Operator,
+    op: Operator,
     Path(id): Path<String>,
     Json(dir): Json<Directory>,
 ) -> Result<Json<DirectoryLoaded>> {
@@ -244,7 +259,7 @@ async fn load_directory(
     let ip = ip_of(&addr);
     let n = st
         .db
-        .write(move |tx| replace_directory(tx, now, &ip, &pid, &entries))
+        .write(move |tx| replace_directory(tx, now, &op.actor(), &ip, &pid, &entries))
         .await?;
     Ok(Json(DirectoryLoaded {
         platform_id: id,

@@ -43,8 +43,6 @@ impl std::fmt::Debug for AppState {
 
 /// Server-side secrets that never reach the database in clear.
 pub struct Secrets {
-    /// Bearer token of the operator API and CLI.
-    pub operator_token: String,
     /// Key for HMACs of personal identifiers (ID numbers), so that "the same person" can be
     /// checked without storing the number.
     pub pii_key: zeroize::Zeroizing<[u8; 32]>,
@@ -52,8 +50,12 @@ pub struct Secrets {
     pub sms_code_key: zeroize::Zeroizing<[u8; 32]>,
     /// Key of the bank's statement webhook (HMAC-SM3), `bank-webhook.key` in the data dir.
     pub bank_webhook_key: zeroize::Zeroizing<[u8; 32]>,
-    /// The CA's keys and the master sealing keys (CA key file, passphrase-protected).
+    /// The issuing CA's keys (its own key file; the root key is never here, ADR 0019).
     pub ca: crate::ca::keys::CaKeys,
+    /// The KMC's escrow sealing key (`kmc.key`).
+    pub kmc: crate::ca::keys::Sealer,
+    /// The co-signing service's share sealing keys (`cosign.key`).
+    pub cosign: crate::ca::keys::Sealer,
 }
 
 impl std::fmt::Debug for Secrets {

@@ -362,7 +362,10 @@ mod tests {
     #[tokio::test]
     async fn keys_persist_serials_count_up_and_answers_verify() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let ca = std::sync::Arc::new(CaKeys::load_or_create(dir.path(), Some("pass")).expect("ca"));
+        let none = crate::keyfile::Passphrases::default();
+        crate::ca::keys::init(dir.path(), &none, true).expect("init");
+        let keys = crate::ca::keys::load_serving(dir.path(), &none, true).expect("keys");
+        let ca = std::sync::Arc::new(keys.ca);
         let db = Db::open(&DbUrl::Sqlite(dir.path().join("db.sqlite3")), 1).expect("db");
         let now = 1_800_000_000;
         let load = |db: &Db, now: i64| {

@@ -150,7 +150,7 @@ async fn the_server_runs_with_its_file() {
     let server = ServerProcess::spawn(&["--config", &file, "serve"], &[], &dir.path().join("log"));
     let token = std::fs::read_to_string(data.join("operator.token")).expect("token");
     let text = reqwest::Client::new()
-        .get(format!("{}/metrics", server.url))
+        .get(format!("{}/metrics", server.operator_url))
         .bearer_auth(token.trim())
         .send()
         .await
@@ -163,4 +163,97 @@ async fn the_server_runs_with_its_file() {
             .any(|l| l == r#"bidkey_db_pool_connections{state="size"} 3"#),
         "{text}"
     );
+}
+
+/// The providers in the file (issue 18): `check-config` names each bad key, asks for the
+/// vendors' secrets in the environment, refuses sandboxes outside sandbox mode, and passes
+/// a complete configuration.
+#[test]
+fn providers_in_the_file_are_checked_in_words() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().join("data");
+    let d = d.to_str().expect("utf-8");
+    let templates = "signup = \"2001\"\nlogin = \"2002\"\nreset_password = \"2003\"\nchange_phone = \"2004\"\nchange_phone_old = \"2005\"\nunlock = \"2006\"\nrecover = \"2007\"\nloss_report = \"2008\"\nrecovery_started = \"2009\"\nphone_changed = \"2010\"\n";
+    let good = write(
+        dir.path(),
+        "good.toml",
+        &format!(
+            "data_dir = {d:?}\n[sms]\nprovider = \"aliyun\"\nsign_name = \"某某科技\"\n[sms.templates]\n{templates}[realname]\nprovider = \"gateway\"\ngateway_url = \"https://verify.example.cn\"\ngateway_key_id = \"bidkey-1\"\n"
+        ),
+    );
+    let no_sandbox = [("BIDKEY_SANDBOX", "0")];
+    let (ok, _, err) = run(&["--config", &good, "check-config"], &no_sandbox);
+    assert!(!ok);
+    for v in [
+        "BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID",
+        "BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET",
+        "BIDKEY_REALNAME_GATEWAY_KEY",
+    ] {
+        assert!(
+            err.contains(&format!("needs {v} in the environment")),
+            "{err}"
+        );
+    }
+    let secrets = [
+        ("BIDKEY_SANDBOX", "0"),
+        ("BIDKEY_SMS_ALIYUN_ACCESS_KEY_ID", "LTAI-test"),
+        ("BIDKEY_SMS_ALIYUN_ACCESS_KEY_SECRET", "secret"),
+        ("BIDKEY_REALNAME_GATEWAY_KEY", "00112233"),
+    ];
+    let (ok, out, err) = run(&["--config", &good, "check-config"], &secrets);
+    assert!(ok, "{err}");
+    assert!(out.contains("sms.provider = \"aliyun\""), "{out}");
+    assert!(out.contains("sms.templates.login = \"2002\""), "{out}");
+    assert!(
+        out.contains("realname.gateway_url = \"https://verify.example.cn\""),
+        "{out}"
+    );
+    assert!(
+        !out.contains("secret\n") && !out.contains("00112233"),
+        "{out}"
+    );
+    // A flag beats the file, key by key.
+    let (ok, out, err) = run(
+        &[
+            "--config",
+            &good,
+            "--sms-sign-name",
+            "另一签名",
+            "check-config",
+        ],
+        &secrets,
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("sms.provider = \"aliyun\""), "{out}");
+    // Bad keys, each named.
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        &format!(
+            "data_dir = {d:?}\n[sms]\nprovider = \"aliyun\"\n[sms.templates]\nsignup = \"1\"\n[payment.alipay]\napp_id = \"2021\"\nnotify_url = \"http://bidkey.example\"\n"
+        ),
+    );
+    let (ok, _, err) = run(&["--config", &bad, "check-config"], &secrets);
+    assert!(!ok);
+    for words in [
+        "sms.templates: SMS templates missing for: login",
+        "sms.sign_name is empty",
+        "payment.alipay.merchant_key_file is required",
+        "payment.alipay.notify_url = \"http://bidkey.example\"",
+    ] {
+        assert!(err.contains(words), "{words} not in:\n{err}");
+    }
+    // The sandboxes (the default) outside sandbox mode.
+    let plain = write(dir.path(), "plain.toml", &format!("data_dir = {d:?}\n"));
+    let (ok, _, err) = run(&["--config", &plain, "check-config"], &no_sandbox);
+    assert!(!ok);
+    assert!(
+        err.contains("sms.provider = \"sandbox\": the sandbox serves only in sandbox mode"),
+        "{err}"
+    );
+    let (ok, _, err) = run(
+        &["--config", &plain, "check-config"],
+        &[("BIDKEY_SANDBOX", "1")],
+    );
+    assert!(ok, "{err}");
 }

@@ -103,18 +103,34 @@ async fn the_units_commands_run_and_stop_as_systemd_would() {
     let unit = deploy("bidkey-server.service");
     let dir = tempfile::tempdir().expect("dir");
     let data: PathBuf = dir.path().join("state");
-    let pass = dir.path().join("ca-passphrase");
-    std::fs::write(&pass, "correct horse battery staple\n").expect("passphrase");
+    // The credentials the unit loads: one passphrase per serving key file, outside the data
+    // directory.
+    let mut files = String::from("[passphrase_files]\n");
+    for (slot, words) in [
+        ("ca", "correct horse battery staple"),
+        ("kmc", "lantern paperclip orchard"),
+        ("cosign", "violet harbour engine"),
+    ] {
+        let pass = dir.path().join(format!("{slot}-passphrase"));
+        std::fs::write(&pass, format!("{words}\n")).expect("passphrase");
+        files.push_str(&format!("{slot} = {:?}\n", pass.display().to_string()));
+    }
     let config = dir.path().join("bidkey.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nca_passphrase_file = {:?}\ntrusted_proxies = [\"127.0.0.1\"]\n",
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\ntrusted_proxies = [\"127.0.0.1\"]\n{files}",
             data.display().to_string(),
-            pass.display().to_string()
         ),
     )
     .expect("config");
+    // The unit loads a credential for each serving key file, none for the root's.
+    let credentials = unit
+        .lines()
+        .filter(|l| l.starts_with("LoadCredential="))
+        .count();
+    assert_eq!(credentials, 3, "{unit}");
+    assert!(!unit.contains("LoadCredential=root"));
     let pre = command(&unit, "ExecStartPre", &config);
     let pre: Vec<&str> = pre.iter().map(String::as_str).collect();
     let (ok, out, err) = run(&pre, &[]);
@@ -127,9 +143,15 @@ async fn the_units_commands_run_and_stop_as_systemd_would() {
         .await
         .expect("readyz");
     assert_eq!(ready.status(), 200);
-    // The CA key file is sealed with the passphrase from the credential file.
-    assert!(!data.join("ca.passphrase").exists());
-    assert!(data.join("ca-keys.bin").exists());
+    // The serving key files are sealed with the passphrases from the credential files.
+    for slot in bidkey_server::keyfile::SERVING {
+        assert!(slot.path(&data).exists(), "{}", slot.file);
+        assert!(
+            !slot.sandbox_passphrase_path(&data).exists(),
+            "{}",
+            slot.file
+        );
+    }
     // systemctl stop: SIGTERM, then at most TimeoutStopSec.
     let bound: u64 = value(&directives(&unit), "TimeoutStopSec")
         .parse()
@@ -169,6 +191,22 @@ fn the_nginx_example_fits_the_server() {
         let addr = s.split_whitespace().next().expect("address");
         assert!(addr.ends_with(&format!(":{default_port}")), "{s}");
     }
+    // The operator listener is never proxied: no upstream on its port, and its paths end at
+    // the proxy.
+    let operator_port = bidkey_server::config::DEFAULT_OPERATOR_LISTEN
+        .rsplit(':')
+        .next()
+        .expect("port");
+    assert!(
+        servers
+            .iter()
+            .all(|s| !s.contains(&format!(":{operator_port}")))
+    );
+    assert!(
+        conf.contains("location /v1/operator/ {\n        return 404;"),
+        "{conf}"
+    );
+    assert!(!conf.contains("metrics)$"), "the scrape is not proxied");
     // Long polls outlast their longest wait.
     let seconds = |v: &str| -> u64 { v.trim_end_matches('s').parse().expect("seconds") };
     let read = nginx_values(&conf, "proxy_read_timeout");

@@ -183,7 +183,11 @@ async fn open_applications_are_bounded(store: Store) {
         .expect("another account");
     // Once the RA rejects one, there is room again.
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1/operator/reviews/{}", server.url(), made[0]))
+        .post(format!(
+            "{}/v1/operator/reviews/{}",
+            server.operator_url(),
+            made[0]
+        ))
         .bearer_auth(server.operator_token())
         .json(&serde_json::json!({ "approve": false, "reason": "test" }))
         .send()

@@ -64,6 +64,7 @@ fn concrete(path: &str, param: &str) -> String {
 struct Probe<'a> {
     http: reqwest::Client,
     base: String,
+    operator_base: String,
     user_token: String,
     operator_token: String,
     malformed: &'a [(u16, String)],
@@ -73,6 +74,15 @@ struct Probe<'a> {
 }
 
 impl Probe<'_> {
+    /// Operator routes live on the operator listener only (ADR 0020).
+    fn base_for(&self, path: &str) -> &str {
+        if bidkey_testkit::is_operator_path(path) {
+            &self.operator_base
+        } else {
+            &self.base
+        }
+    }
+
     /// Send and judge one request, and count it.
     async fn check(
         &mut self,
@@ -206,6 +216,7 @@ async fn every_route_answers_malformed_input_with_the_typed_error() {
     let mut probe = Probe {
         http: reqwest::Client::new(),
         base: server.url(),
+        operator_base: server.operator_url(),
         user_token: user.token.clone().expect("token"),
         operator_token: server.operator_token(),
         malformed: &malformed,
@@ -228,7 +239,11 @@ async fn every_route_answers_malformed_input_with_the_typed_error() {
             "{} has no operation",
             item.path
         );
-        let url = format!("{}{}", probe.base, concrete(&item.path, NO_SUCH_ID));
+        let url = format!(
+            "{}{}",
+            probe.base_for(&item.path),
+            concrete(&item.path, NO_SUCH_ID)
+        );
         let http = probe.http.clone();
 
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
@@ -245,7 +260,11 @@ async fn every_route_answers_malformed_input_with_the_typed_error() {
         for op in &item.operations {
             let m = Method::from_bytes(op.method.as_bytes()).expect("method");
             if item.path.contains('{') {
-                let bad = format!("{}{}", probe.base, concrete(&item.path, NOT_UTF8));
+                let bad = format!(
+                    "{}{}",
+                    probe.base_for(&item.path),
+                    concrete(&item.path, NOT_UTF8)
+                );
                 let mut req = http.request(m.clone(), bad);
                 if op.has_body {
                     req = req.json(&serde_json::json!({}));

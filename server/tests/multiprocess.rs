@@ -26,6 +26,7 @@ async fn two_servers_share_one_postgres() {
     let c1 = signed_up(&one, "13800138100").await;
     let c2 = Client {
         base: two.url(),
+        operator_base: two.operator_url(),
         http: c1.http.clone(),
         token: c1.token.clone(),
         confirmation: None,
@@ -75,6 +76,7 @@ async fn two_servers_share_one_postgres() {
         tasks.push(tokio::spawn(async move {
             let c = Client {
                 base,
+                operator_base: String::new(),
                 http: reqwest::Client::new(),
                 token: None,
                 confirmation: None,

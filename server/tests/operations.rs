@@ -94,7 +94,7 @@ async fn route_latency_is_for_the_operator() {
         .with_token("not-the-operator")
         .get::<Vec<RouteLatency>>("/v1/operator/metrics")
         .await
-        .expect_err("wrong token");
+        .expect_err("unknown token");
     assert_eq!(err.1.code, ErrorCode::Forbidden);
 
     let op = c.with_token(&server.operator_token());
@@ -181,13 +181,13 @@ async fn the_prometheus_scrape_is_the_operators() {
         .expect("sent");
     let http = reqwest::Client::new();
     let anon = http
-        .get(format!("{}/metrics", server.url()))
+        .get(format!("{}/metrics", server.operator_url()))
         .send()
         .await
         .expect("answered");
     assert_eq!(anon.status(), 401);
     let resp = http
-        .get(format!("{}/metrics", server.url()))
+        .get(format!("{}/metrics", server.operator_url()))
         .bearer_auth(server.operator_token())
         .send()
         .await

@@ -106,16 +106,24 @@ fn the_binary_refuses_the_sandboxes_without_sandbox_mode() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // A configuration error (status 2: systemd does not restart it), for each sandbox.
     let (code, err) = run(&["serve", "--listen", "127.0.0.1:0"]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("sandbox SMS provider is refused outside sandbox mode"),
-        "{err}"
-    );
+    assert_eq!(code, Some(2), "{err}");
+    for words in [
+        "sms.provider = \"sandbox\": the sandbox serves only in sandbox mode",
+        "realname.provider = \"sandbox\": the sandbox serves only in sandbox mode",
+    ] {
+        assert!(err.contains(words), "{err}");
+    }
     assert!(!data.exists(), "nothing half-started");
     let (code, err) = run(&["--sms-provider", "carrier-pigeon", "serve"]);
     assert_eq!(code, Some(2), "{err}");
-    assert!(err.contains("expected sandbox, tencent or aliyun"), "{err}");
+    assert!(
+        err.contains(
+            "sms.provider = \"carrier-pigeon\": must be \"sandbox\", \"tencent\" or \"aliyun\""
+        ),
+        "{err}"
+    );
     // A vendor without its credentials: refused in words, nothing created.
     let (code, err) = run(&[
         "--sms-provider",
@@ -124,10 +132,14 @@ fn the_binary_refuses_the_sandboxes_without_sandbox_mode() {
         "gateway",
         "serve",
     ]);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(
-        err.contains("sms.tencent: secret_id and secret_key are required"),
-        "{err}"
-    );
+    assert_eq!(code, Some(2), "{err}");
+    for words in [
+        "sms.templates: SMS templates missing for: signup",
+        "sms.sign_name is empty",
+        "sms.tencent_sdk_app_id is empty",
+        "realname.gateway_url = \"\"",
+    ] {
+        assert!(err.contains(words), "{words}: {err}");
+    }
     assert!(!data.exists(), "nothing half-started");
 }

@@ -838,6 +838,7 @@ async fn sessions_and_inbox(store: Store) {
     // Alice's phone waits on its inbox; a request in the session arrives without a QR code.
     let inbox_client = Client {
         base: alice.base.clone(),
+        operator_base: alice.operator_base.clone(),
         http: alice.http.clone(),
         token: alice.token.clone(),
         confirmation: None,

@@ -71,6 +71,7 @@ async fn stop_releases_the_long_poll(signal: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = serve(dir.path());
     let url = server.url.clone();
+    let ops = server.operator_url.clone();
     let http = reqwest::Client::new();
     let token = signed_up(&http, &url, dir.path(), "13800138555").await;
     let operator = std::fs::read_to_string(dir.path().join("operator.token")).expect("token");
@@ -89,7 +90,7 @@ async fn stop_releases_the_long_poll(signal: &str) {
     // Until the server counts it as waiting.
     loop {
         let text = http
-            .get(format!("{url}/metrics"))
+            .get(format!("{ops}/metrics"))
             .bearer_auth(operator.trim())
             .send()
             .await
@@ -176,6 +177,7 @@ async fn a_request_in_flight_is_finished() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = serve(dir.path());
     let url = server.url.clone();
+    let ops = server.operator_url.clone();
     let operator = std::fs::read_to_string(dir.path().join("operator.token")).expect("token");
     let http = reqwest::Client::new();
 
@@ -202,7 +204,7 @@ async fn a_request_in_flight_is_finished() {
     // Until the server has routed it (the scrape itself is the other request in flight).
     loop {
         let text = http
-            .get(format!("{url}/metrics"))
+            .get(format!("{ops}/metrics"))
             .bearer_auth(operator.trim())
             .send()
             .await

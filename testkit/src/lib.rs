@@ -2,11 +2,13 @@
 //!
 //! - [`pg`]: a PostgreSQL 15 cluster started on loopback in a temp dir (once per test
 //!   process), with a fresh database per test. `BIDKEY_TEST_PG_URL` points the tests at an
-//!   existing server instead.
+//!   existing server instead. [`pg::OwnCluster`] is a test's own, to stop and start.
 //! - [`TestServer`]: a Bidkey server on loopback over SQLite or PostgreSQL, with the SMS
 //!   outbox readable, restartable on the same data, store and address.
 //! - [`faults`]: a loopback proxy that drops a chosen request, or its answer after the
 //!   server committed, for tests of what a crash or a lost answer leaves behind.
+//! - [`balancer`]: a round-robin reverse proxy in front of several server processes, which
+//!   skips one that refuses connections (as nginx's upstream does).
 //! - [`proxy`]: a reverse proxy on loopback that alters the server's answers, for tests of
 //!   what the phone does when the server (or the network) lies.
 //! - [`pki`]: root → issuing CA → signer and TSA certificates in SM2 or P-256, made
@@ -15,6 +17,7 @@
 //!
 //! Test servers run in sandbox mode, asked for by name ([`Config::local_sandbox`]).
 
+pub mod balancer;
 pub mod faults;
 pub mod pg;
 pub mod phones;
@@ -29,6 +32,11 @@ use bidkey_server::{Config, Running};
 /// rustls provider even for plain HTTP clients; install ring's once.
 pub fn install_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Whether `path` is served on the operator listener (ADR 0020).
+pub fn is_operator_path(path: &str) -> bool {
+    path.starts_with("/v1/operator/") || path == "/metrics" || path.starts_with("/metrics?")
 }
 
 /// Which store a test server uses.
@@ -94,6 +102,20 @@ impl TestServer {
         self.running.url()
     }
 
+    /// The operator listener (RA review, platform registration, metrics; ADR 0020).
+    pub fn operator_url(&self) -> String {
+        self.running.operator_url()
+    }
+
+    /// The listener that serves `path`: operator paths are on the operator listener only.
+    pub fn url_for(&self, path: &str) -> String {
+        if is_operator_path(path) {
+            self.operator_url()
+        } else {
+            self.url()
+        }
+    }
+
     /// Stop this server and start a new process on the same data directory, store and
     /// address: phones and platforms keep their URL. Nothing held in the old process's
     /// memory survives (relay wake-ups, caches), only what is stored; the test clock's
@@ -101,6 +123,7 @@ impl TestServer {
     pub async fn restart(self) -> TestServer {
         let TestServer { running, data_dir } = self;
         let addr = running.addr;
+        let operator_addr = running.operator_addr;
         let db = running.db_url().clone();
         let offset = running.state.clock.offset();
         let limits = running.state.limits;
@@ -108,6 +131,7 @@ impl TestServer {
         let mut config = Config::local_sandbox(data_dir.path().to_path_buf());
         config.db = db;
         config.listen = addr;
+        config.operator_listen = operator_addr;
         config.limits = limits;
         // The old listener is closed once `stop` returns; a port in TIME_WAIT is still
         // bindable (tokio sets SO_REUSEADDR), but retry briefly in case the kernel lags.

@@ -12,7 +12,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 struct Cluster {
     url_base: String,
-    _dir: PathBuf,
+    /// Never dropped (a static): the watchdog stops it when the process ends.
+    _own: Option<OwnCluster>,
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
@@ -59,60 +60,146 @@ fn start_cluster() -> Cluster {
     if let Ok(url) = std::env::var("BIDKEY_TEST_PG_URL") {
         return Cluster {
             url_base: url.trim_end_matches('/').to_owned(),
-            _dir: PathBuf::new(),
+            _own: None,
         };
     }
-    let dir = std::env::temp_dir().join(format!(
-        "bidkey-pg-{}-{}",
-        std::process::id(),
-        hex::encode(random4())
-    ));
-    std::fs::create_dir_all(&dir).expect("pg dir");
-    if is_root() {
-        run(
-            {
-                let mut c = Command::new("chown");
-                c.args(["postgres:postgres", dir.to_str().expect("utf-8 path")]);
-                c
-            },
-            "chown",
-        );
-    }
-    let data = dir.join("data");
-    let d = data.to_str().expect("utf-8 path");
-    run(
-        as_pg_user(
-            "initdb",
-            &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"],
-        ),
-        "initdb",
-    );
-    let port = free_port();
-    let opts = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-        dir.display()
-    );
-    let log = dir.join("log");
-    run(
-        as_pg_user(
-            "pg_ctl",
-            &[
-                "-D",
-                d,
-                "-o",
-                &opts,
-                "-l",
-                log.to_str().expect("utf-8"),
-                "-w",
-                "start",
-            ],
-        ),
-        "pg_ctl start",
-    );
-    spawn_watchdog(&data);
+    let own = OwnCluster::new();
+    spawn_watchdog(&own.data);
     Cluster {
-        url_base: format!("postgres://postgres@127.0.0.1:{port}"),
-        _dir: dir,
+        url_base: own.url_base(),
+        _own: Some(own),
+    }
+}
+
+/// A cluster of one test's own, which it may stop and start (database outages). Stopped and
+/// deleted when dropped.
+#[derive(Debug)]
+pub struct OwnCluster {
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+    running: bool,
+}
+
+impl OwnCluster {
+    /// Make and start a cluster on a free loopback port.
+    pub fn new() -> OwnCluster {
+        let dir = std::env::temp_dir().join(format!(
+            "bidkey-pg-{}-{}",
+            std::process::id(),
+            hex::encode(random4())
+        ));
+        std::fs::create_dir_all(&dir).expect("pg dir");
+        if is_root() {
+            run(
+                {
+                    let mut c = Command::new("chown");
+                    c.args(["postgres:postgres", dir.to_str().expect("utf-8 path")]);
+                    c
+                },
+                "chown",
+            );
+        }
+        let data = dir.join("data");
+        let d = data.to_str().expect("utf-8 path");
+        run(
+            as_pg_user(
+                "initdb",
+                &["-D", d, "-A", "trust", "-U", "postgres", "--no-sync"],
+            ),
+            "initdb",
+        );
+        let mut c = OwnCluster {
+            port: free_port(),
+            dir,
+            data,
+            running: false,
+        };
+        c.start();
+        c
+    }
+
+    /// `postgres://postgres@127.0.0.1:PORT`
+    pub fn url_base(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}", self.port)
+    }
+
+    /// Start it again (same port, same data); returns once it accepts connections.
+    pub fn start(&mut self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        let log = self.dir.join("log");
+        run(
+            as_pg_user(
+                "pg_ctl",
+                &[
+                    "-D",
+                    self.data.to_str().expect("utf-8 path"),
+                    "-o",
+                    &opts,
+                    "-l",
+                    log.to_str().expect("utf-8"),
+                    "-w",
+                    "start",
+                ],
+            ),
+            "pg_ctl start",
+        );
+        self.running = true;
+    }
+
+    /// Stop it (fast shutdown: sessions are ended, as when a database host goes down);
+    /// returns once it is down.
+    pub fn stop(&mut self) {
+        run(
+            as_pg_user(
+                "pg_ctl",
+                &[
+                    "-D",
+                    self.data.to_str().expect("utf-8 path"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ],
+            ),
+            "pg_ctl stop",
+        );
+        self.running = false;
+    }
+
+    /// A new, empty database on this cluster; its URL.
+    pub fn fresh_database(&self) -> String {
+        create_database(&self.url_base())
+    }
+}
+
+impl Default for OwnCluster {
+    fn default() -> Self {
+        OwnCluster::new()
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = as_pg_user(
+                "pg_ctl",
+                &[
+                    "-D",
+                    self.data.to_str().unwrap_or(""),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "stop",
+                ],
+            )
+            .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -146,13 +233,17 @@ fn random4() -> [u8; 4] {
 /// A new, empty database on the shared cluster; returns its URL.
 pub fn fresh_database() -> String {
     let cluster = CLUSTER.get_or_init(start_cluster);
+    create_database(&cluster.url_base)
+}
+
+fn create_database(url_base: &str) -> String {
     let name = format!(
         "bidkey_{}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed),
         hex::encode(random4())
     );
-    let admin_url = format!("{}/postgres", cluster.url_base);
+    let admin_url = format!("{url_base}/postgres");
     // The synchronous client runs its own runtime; keep it off any async worker thread.
     let stmt = format!("CREATE DATABASE {name}");
     std::thread::spawn(move || {
@@ -162,7 +253,7 @@ pub fn fresh_database() -> String {
     })
     .join()
     .expect("create database thread");
-    format!("{}/{name}", cluster.url_base)
+    format!("{url_base}/{name}")
 }
 
 /// A second cluster that speaks only TLS: `ssl=on` with a server certificate for the name

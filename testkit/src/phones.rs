@@ -98,7 +98,11 @@ pub async fn approve_and_pay(
         let wait = app.not_before.map_or(0, |t| (t - clock.now()).max(0));
         clock.advance(wait);
         let resp = reqwest::Client::new()
-            .post(format!("{}/v1/operator/reviews/{}", server.url(), app.id))
+            .post(format!(
+                "{}/v1/operator/reviews/{}",
+                server.operator_url(),
+                app.id
+            ))
             .bearer_auth(server.operator_token())
             .json(&ReviewDecision {
                 approve: true,
@@ -179,7 +183,7 @@ pub async fn operator<B: serde::Serialize, T: serde::de::DeserializeOwned>(
     body: &B,
 ) -> T {
     let resp = reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url()))
+        .request(method, format!("{}{path}", server.url_for(path)))
         .bearer_auth(server.operator_token())
         .json(body)
         .send()

@@ -94,7 +94,7 @@ impl Drop for TamperingProxy {
 }
 
 /// Headers that belong to one hop, not to the message.
-fn hop_by_hop(name: &HeaderName) -> bool {
+pub(crate) fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
         "host" | "connection" | "content-length" | "transfer-encoding" | "keep-alive"

@@ -86,7 +86,7 @@ impl World {
             bidkey_platform::demo::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
         let identity = bidkey_platform::demo::provision(
             &http,
-            &server.url(),
+            &server.operator_url(),
             server.operator_token(),
             PLATFORM_NAME,
             &origin,
@@ -231,7 +231,10 @@ impl World {
     pub async fn ca_approves(&self, id: &str) -> Result<()> {
         let resp = self
             .http
-            .post(format!("{}/v1/operator/reviews/{id}", self.server_url()))
+            .post(format!(
+                "{}/v1/operator/reviews/{id}",
+                self.server.operator_url()
+            ))
             .bearer_auth(self.server.operator_token())
             .json(&ReviewDecision {
                 approve: true,

@@ -177,7 +177,10 @@ pub async fn registered(
 /// The operator approves application `id` (as the CA's reviewer does).
 pub async fn operator_approves(server: &TestServer, id: &str) {
     let resp = reqwest::Client::new()
-        .post(format!("{}/v1/operator/reviews/{id}", server.url()))
+        .post(format!(
+            "{}/v1/operator/reviews/{id}",
+            server.operator_url()
+        ))
         .bearer_auth(server.operator_token())
         .json(&serde_json::json!({ "approve": true, "reason": null }))
         .send()
@@ -229,7 +232,7 @@ pub async fn operator(
     body: Value,
 ) -> Value {
     let resp = reqwest::Client::new()
-        .request(method, format!("{}{path}", server.url()))
+        .request(method, format!("{}{path}", server.url_for(path)))
         .bearer_auth(server.operator_token())
         .json(&body)
         .send()

@@ -1,6 +1,7 @@
 //! `bidkey-demo-platform`: the demo trading platform (演示交易平台) as a program. It
-//! registers itself with a Bidkey server (operator token: `operator.token` in the server's
-//! data directory), gets its certificate, and serves its pages until stopped.
+//! registers itself with a Bidkey server through its operator listener (operator token:
+//! `operator.token` in a sandbox server's data directory, or `bidkey-server operator token`),
+//! gets its certificate, and serves its pages until stopped.
 
 use bidkey_platform::demo::{self, DemoConfig, Tender};
 use clap::Parser;
@@ -16,7 +17,15 @@ struct Args {
     /// The Bidkey server (relay, CA, grants).
     #[arg(long, env = "BIDKEY_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
-    /// The operator token of that server (its data directory's `operator.token`).
+    /// That server's operator listener (registration and the platform's certificate).
+    #[arg(
+        long,
+        env = "BIDKEY_OPERATOR_URL",
+        default_value = "http://127.0.0.1:8751"
+    )]
+    operator_url: String,
+    /// An operator token of that server (a sandbox server's `operator.token`, or one from
+    /// `bidkey-server operator token`).
     #[arg(long, env = "BIDKEY_OPERATOR_TOKEN")]
     operator_token: String,
     /// Where to listen; the origin registered with Bidkey is `http://` this address.
@@ -51,7 +60,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let identity = demo::provision(
         &http,
-        &args.server,
+        &args.operator_url,
         &args.operator_token,
         &args.name,
         &origin,

@@ -10,15 +10,16 @@ use bidkey_protocol::certs::{PlatformCert, PlatformCertRequest};
 use bidkey_protocol::platforms::{NewPlatform, Platform};
 
 /// Register `name` at `origin` with the operator token and get a certificate for a fresh
-/// SM2 key.
+/// SM2 key. `operator_url` is the Bidkey server's operator listener (ADR 0020), not its
+/// public address.
 pub async fn provision(
     http: &reqwest::Client,
-    bidkey_url: &str,
+    operator_url: &str,
     operator_token: &str,
     name: &str,
     origin: &str,
 ) -> Result<PlatformIdentity> {
-    let base = bidkey_url.trim_end_matches('/');
+    let base = operator_url.trim_end_matches('/');
     let platform: Platform = operator_call(
         http.post(format!("{base}/v1/operator/platforms")),
         operator_token,

@@ -6,7 +6,7 @@
 //! and a change (or age) makes a new CRL with the next CRL number. Suspended certificates
 //! are listed with reason certificateHold and drop out when the suspension is lifted.
 
-use super::keys::CaKeys;
+use super::keys::{CaKeys, RootKey};
 use crate::db::Tx;
 use crate::error::Result;
 use crate::params;
@@ -16,8 +16,10 @@ use bidkey_protocol::certs::{CertStatus, RevocationStatus};
 /// The issuing CA's CRL is valid a day and rebuilt at least hourly.
 const CRL_NEXT_UPDATE: i64 = 86_400;
 const CRL_REFRESH: i64 = 3_600;
-/// The root's CRL (it revokes nothing) is valid 30 days and rebuilt daily.
-const ARL_NEXT_UPDATE: i64 = 30 * 86_400;
+/// The root's CRL (it revokes nothing) is signed by the operator's `bidkey-server ca
+/// root-crl` (the serving process has no root key, ADR 0019), valid a year by default.
+pub const ARL_DAYS: i64 = 365;
+const ARL_NEXT_UPDATE: i64 = ARL_DAYS * 86_400;
 const ARL_REFRESH: i64 = 86_400;
 
 /// Which CRL.
@@ -128,6 +130,10 @@ pub fn cached(tx: &mut dyn Tx, which: Which, now: i64) -> Result<Option<Vec<u8>>
     let Some(state) = state else {
         return Ok(None);
     };
+    if which == Which::Root {
+        // Only the operator re-signs it: the stored one is the current one.
+        return Ok(state.opt_bytes(0)?);
+    }
     let (der, this_update, stored_fp) =
         (state.opt_bytes(0)?, state.opt_i64(1)?, state.opt_text(2)?);
     match (der, this_update, stored_fp) {
@@ -140,6 +146,10 @@ pub fn cached(tx: &mut dyn Tx, which: Which, now: i64) -> Result<Option<Vec<u8>>
 pub fn current(tx: &mut dyn Tx, ca: &CaKeys, which: Which, now: i64) -> Result<Vec<u8>> {
     if let Some(der) = cached(tx, which, now)? {
         return Ok(der);
+    }
+    if which == Which::Root {
+        tracing::error!("no root CRL: run `bidkey-server ca root-crl`");
+        return Err(bidkey_protocol::ErrorCode::Unavailable.into());
     }
     let rows = listed(tx, which)?;
     let fp = fingerprint(&rows);
@@ -174,22 +184,68 @@ pub fn current(tx: &mut dyn Tx, ca: &CaKeys, which: Which, now: i64) -> Result<V
         next_update: u64::try_from(now + next).unwrap_or(0),
         revoked,
     };
-    let crl = match which {
-        Which::Issuing => Crl::issue(&template, ca.issuing(), ca.issuing_key())?,
-        Which::Root => Crl::issue(&template, ca.root(), ca.root_key())?,
-    };
+    let crl = Crl::issue(&template, ca.issuing(), ca.issuing_key())?;
     let der = crl.to_der().to_vec();
+    store(tx, which, crl_number, &der, now, now + next, &fp)?;
+    Ok(der)
+}
+
+fn store(
+    tx: &mut dyn Tx,
+    which: Which,
+    crl_number: i64,
+    der: &[u8],
+    now: i64,
+    next: i64,
+    fp: &str,
+) -> Result<()> {
+    let der = der.to_vec();
     let n = tx.execute(
         "UPDATE crl_state SET crl_number = $1, der = $2, this_update = $3, next_update = $4, fingerprint = $5 WHERE id = $6",
-        &params![crl_number, der.clone(), now, now + next, fp.as_str(), which.row_id()],
+        &params![crl_number, der.clone(), now, next, fp, which.row_id()],
     )?;
     if n == 0 {
         tx.execute(
             "INSERT INTO crl_state (id, crl_number, der, this_update, next_update, fingerprint) VALUES ($1, $2, $3, $4, $5, $6)",
-            &params![which.row_id(), crl_number, der.clone(), now, now + next, fp.as_str()],
+            &params![which.row_id(), crl_number, der, now, next, fp],
         )?;
     }
-    Ok(der)
+    Ok(())
+}
+
+/// Sign and store the root's CRL (ARL) with the next CRL number, valid `days`: the operator
+/// command `bidkey-server ca root-crl`, and `ca init`. Returns the CRL number.
+pub fn publish_root(tx: &mut dyn Tx, root: &RootKey, now: i64, days: i64) -> Result<i64> {
+    let number = tx
+        .query_opt(
+            "SELECT crl_number FROM crl_state WHERE id = $1",
+            &params![Which::Root.row_id()],
+        )?
+        .map(|r| r.i64(0))
+        .transpose()?;
+    let crl_number = number.unwrap_or(0) + 1;
+    let next = now + days * 86_400;
+    let template = CrlTemplate {
+        crl_number: u64::try_from(crl_number).unwrap_or(1),
+        this_update: u64::try_from(now).unwrap_or(0),
+        next_update: u64::try_from(next).unwrap_or(0),
+        revoked: Vec::new(),
+    };
+    let der = Crl::issue(&template, root.cert(), root.key())?
+        .to_der()
+        .to_vec();
+    store(tx, Which::Root, crl_number, &der, now, next, "")?;
+    Ok(crl_number)
+}
+
+/// Whether a root CRL has been published (sandbox start publishes the first).
+pub fn root_published(tx: &mut dyn Tx) -> Result<bool> {
+    Ok(tx
+        .query_opt(
+            "SELECT der FROM crl_state WHERE id = $1 AND der IS NOT NULL",
+            &params![Which::Root.row_id()],
+        )?
+        .is_some())
 }
 
 /// Status of one certificate by serial (hex, any case).

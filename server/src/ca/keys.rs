@@ -1,47 +1,31 @@
-//! The CA's key file: the root and issuing CA keys and the master key that seals secrets at
-//! rest in the database (co-signing server shares, KMC escrow, pending enrolments).
+//! The server's secret keys, split by domain (ADR 0019), each in its own passphrase-sealed
+//! key file ([`crate::keyfile`]):
 //!
-//! `ca-keys.bin` in the data directory, owner-only:
+//! | file             | passphrase               | holds                                        | read by |
+//! |------------------|--------------------------|----------------------------------------------|---------|
+//! | `ca-root.key`    | `BIDKEY_ROOT_PASSPHRASE` | the root CA key                              | `bidkey-server ca …` only |
+//! | `ca-issuing.key` | `BIDKEY_CA_PASSPHRASE`   | the issuing CA key, the TSA key sealing key  | the server |
+//! | `kmc.key`        | `BIDKEY_KMC_PASSPHRASE`  | the KMC escrow sealing key                   | the server |
+//! | `cosign.key`     | `BIDKEY_COSIGN_PASSPHRASE` | the co-signing share and enrolment sealing keys | the server |
 //!
-//! ```text
-//! "BIDKEYCA" ‖ version (1) ‖ Argon2id m_KiB, t, p (u32 BE each) ‖ salt (16)
-//!   ‖ len ‖ root certificate DER ‖ len ‖ issuing CA certificate DER      (lengths u32 BE)
-//!   ‖ nonce ‖ SM4-GCM(root d ‖ issuing d ‖ master key) ‖ tag
-//! ```
-//! The SM4-GCM key is HKDF-SM3 of Argon2id(passphrase, salt); the additional data is every
-//! byte before the nonce, so the certificates and parameters cannot be swapped either.
-//!
-//! The passphrase comes from `BIDKEY_CA_PASSPHRASE` (or [`crate::Config::ca_passphrase`]).
-//! Without one, the first start makes a random passphrase and keeps it in `ca.passphrase`
-//! beside the key file (owner-only): convenient for development and single-host installs,
-//! but then the passphrase only protects copies of the key file made without the
-//! passphrase file (backups, a stray `scp`). Production passes it from a secret store and
-//! deletes `ca.passphrase`. See `docs/ca.md`.
+//! `bidkey-server ca init` makes them (sandbox mode makes them on first start); the serving
+//! process never opens `ca-root.key`, so the root's CRL (ARL) is signed by `bidkey-server ca
+//! root-crl` and served from the database. A data directory of an earlier version holds one
+//! `ca-keys.bin` with everything: `bidkey-server ca split-keys` turns it into these files.
 
 use crate::error::{Result, ServerError};
+use crate::keyfile::{self, Opened, Passphrases, Slot};
 use bidkey_crypto::aead::{self, AeadAlgorithm};
 use bidkey_crypto::kdf::hkdf_sm3;
-use bidkey_crypto::pin::{PinKdfParams, SALT_LEN, derive_pin_key};
 use bidkey_crypto::sm2::Sm2PrivateKey;
 use bidkey_crypto::x509::{Cert, CertProfile, CertTemplate, ca_subject};
-use std::io::Write;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-pub const KEY_FILE: &str = "ca-keys.bin";
-pub const PASSPHRASE_FILE: &str = "ca.passphrase";
-const MAGIC: &[u8; 8] = b"BIDKEYCA";
-const VERSION: u8 = 1;
-/// Argon2id for the key file: 64 MiB, 3 passes, 1 lane (RFC 9106 second recommendation,
-/// one lane because the server derives it once at start).
-const KDF: PinKdfParams = PinKdfParams {
-    memory_kib: 64 * 1024,
-    iterations: 3,
-    parallelism: 1,
-};
 const ROOT_YEARS: u64 = 20;
 const ISSUING_YEARS: u64 = 10;
 const YEAR: u64 = 365 * 86_400;
+const SEAL_KEY_LEN: usize = 16;
 
 /// What a sealed database value is; each has its own key and AAD label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +51,96 @@ impl Sealed {
     }
 }
 
-/// The CA's keys and certificates, and the master sealing keys, in memory.
+/// The sealing keys of one domain: it seals and opens only its own kinds of value.
+pub struct Sealer {
+    slot: Slot,
+    keys: Vec<(Sealed, Zeroizing<Vec<u8>>)>,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealer({})", self.slot.id)
+    }
+}
+
+impl Sealer {
+    /// The kinds this domain seals, in the order their keys sit in its key file.
+    fn kinds(slot: Slot) -> &'static [Sealed] {
+        match slot.id {
+            "ca" => &[Sealed::TsaKey],
+            "kmc" => &[Sealed::KmcEscrow],
+            "cosign" => &[Sealed::CosignShare, Sealed::Enrollment],
+            _ => &[],
+        }
+    }
+
+    fn from_bytes(slot: Slot, bytes: &[u8]) -> Result<Sealer> {
+        let kinds = Self::kinds(slot);
+        if bytes.len() != kinds.len() * SEAL_KEY_LEN {
+            return Err(ServerError::Internal(format!(
+                "{}: wrong sealing key length",
+                slot.file
+            )));
+        }
+        Ok(Sealer {
+            slot,
+            keys: kinds
+                .iter()
+                .zip(bytes.chunks(SEAL_KEY_LEN))
+                .map(|(k, b)| (*k, Zeroizing::new(b.to_vec())))
+                .collect(),
+        })
+    }
+
+    fn key(&self, what: Sealed) -> Result<&[u8]> {
+        self.keys
+            .iter()
+            .find(|(k, _)| *k == what)
+            .map(|(_, v)| v.as_slice())
+            .ok_or_else(|| {
+                ServerError::Internal(format!("{} does not seal {what:?} values", self.slot.what))
+            })
+    }
+
+    /// Seal a secret for the row `row_id` of the table `what` is kept in (SM4-GCM, random
+    /// nonce, AAD = label ‖ 0 ‖ row id): a sealed value copied to another row does not open.
+    pub fn seal(&self, what: Sealed, row_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
+        Ok(aead::seal(
+            AeadAlgorithm::Sm4Gcm,
+            self.key(what)?,
+            &aad(what, row_id),
+            secret,
+        )?)
+    }
+
+    /// Open what [`Sealer::seal`] made for the same row.
+    pub fn open(&self, what: Sealed, row_id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        open_with_key(self.key(what)?, what, row_id, sealed)
+    }
+}
+
+/// Open a sealed value with raw key bytes (what an attacker holding one key file's secret
+/// could try; the tests do).
+pub fn open_with_key(
+    key: &[u8],
+    what: Sealed,
+    row_id: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    aead::open(AeadAlgorithm::Sm4Gcm, key, &aad(what, row_id), sealed)
+        .map_err(|_| ServerError::Internal(format!("sealed value of {row_id} does not open")))
+}
+
+fn aad(what: Sealed, row_id: &str) -> Vec<u8> {
+    [what.label(), &[0u8], row_id.as_bytes()].concat()
+}
+
+/// The issuing CA: certificates, its key, and the TSA key sealing key. No root key.
 pub struct CaKeys {
     root: Cert,
     issuing: Cert,
-    root_key: Sm2PrivateKey,
     issuing_key: Sm2PrivateKey,
-    cosign_key: Zeroizing<Vec<u8>>,
-    kmc_key: Zeroizing<Vec<u8>>,
-    enrollment_key: Zeroizing<Vec<u8>>,
-    tsa_key: Zeroizing<Vec<u8>>,
+    seals: Sealer,
 }
 
 impl std::fmt::Debug for CaKeys {
@@ -88,92 +152,368 @@ impl std::fmt::Debug for CaKeys {
     }
 }
 
+impl CaKeys {
+    pub fn root(&self) -> &Cert {
+        &self.root
+    }
+
+    pub fn issuing(&self) -> &Cert {
+        &self.issuing
+    }
+
+    /// Signs certificates and the CRL of the issuing CA.
+    pub fn issuing_key(&self) -> &Sm2PrivateKey {
+        &self.issuing_key
+    }
+
+    /// Seal a value of the CA's domain (the TSA's keys).
+    pub fn seal(&self, what: Sealed, row_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
+        self.seals.seal(what, row_id, secret)
+    }
+
+    pub fn open(&self, what: Sealed, row_id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.seals.open(what, row_id, sealed)
+    }
+}
+
+/// The root CA's certificate and key: only operator commands hold one.
+pub struct RootKey {
+    cert: Cert,
+    key: Sm2PrivateKey,
+}
+
+impl std::fmt::Debug for RootKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RootKey({})", self.cert.serial_hex())
+    }
+}
+
+impl RootKey {
+    pub fn cert(&self) -> &Cert {
+        &self.cert
+    }
+
+    pub fn key(&self) -> &Sm2PrivateKey {
+        &self.key
+    }
+}
+
+/// What the serving process holds: every serving slot's keys, and no root key.
+#[derive(Debug)]
+pub struct ServingKeys {
+    pub ca: CaKeys,
+    pub kmc: Sealer,
+    pub cosign: Sealer,
+}
+
+/// The single key file of versions before the split (ADR 0019).
+pub const LEGACY_FILE: &str = "ca-keys.bin";
+pub const LEGACY_PASSPHRASE_FILE: &str = "ca.passphrase";
+
 fn internal(what: &str) -> impl Fn(bidkey_crypto::Error) -> ServerError + '_ {
     move |e| ServerError::Internal(format!("{what}: {e}"))
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> ServerError + '_ {
-    move |e| ServerError::Internal(format!("{}: {e}", path.display()))
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
-impl CaKeys {
-    /// Load the key file from `dir`, or create the CA on first start.
-    pub fn load_or_create(dir: &Path, passphrase: Option<&str>) -> Result<CaKeys> {
-        let path = dir.join(KEY_FILE);
-        if path.exists() {
-            let pass = passphrase_for(dir, passphrase, false)?;
-            return Self::load(&path, &pass);
-        }
-        let pass = passphrase_for(dir, passphrase, true)?;
-        let (bytes, keys) = Self::create(&pass)?;
-        match write_new_private(&path, &bytes) {
-            Ok(()) => {
-                // Public copies for operators and relying parties.
-                let _ = std::fs::write(dir.join("ca-root.pem"), keys.root.to_pem()?);
-                let _ = std::fs::write(dir.join("ca-issuing.pem"), keys.issuing.to_pem()?);
-                tracing::info!(root = %keys.root.serial_hex(), "created the CA key file");
-                Ok(keys)
-            }
-            // Another process created it first: use that one.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(&path, &pass),
-            Err(e) => Err(io(&path)(e)),
+/// Whether the data directory holds initialised key files.
+pub fn initialised(dir: &Path) -> bool {
+    keyfile::CA.path(dir).exists()
+}
+
+/// Refuse a directory still on the single key file, saying what to do.
+fn refuse_legacy(dir: &Path) -> Result<()> {
+    if dir.join(LEGACY_FILE).exists() && !initialised(dir) {
+        return Err(ServerError::Internal(format!(
+            "{} is the single key file of an earlier Bidkey version; split it into one key file per secret (root CA, issuing CA, KMC, co-signing) with `bidkey-server ca split-keys`, giving the old passphrase in BIDKEY_OLD_CA_PASSPHRASE and a new one for each key (docs/operations.md, \"Splitting the key file\")",
+            dir.join(LEGACY_FILE).display()
+        )));
+    }
+    Ok(())
+}
+
+/// The plain secrets of every slot, before they are sealed into files.
+struct Material {
+    root: Cert,
+    issuing: Cert,
+    root_key: Sm2PrivateKey,
+    issuing_key: Sm2PrivateKey,
+    /// Sealing keys per slot, in [`Sealer::kinds`] order.
+    ca_seal: Zeroizing<Vec<u8>>,
+    kmc_seal: Zeroizing<Vec<u8>>,
+    cosign_seal: Zeroizing<Vec<u8>>,
+}
+
+fn random_seal_keys(slot: Slot) -> Result<Zeroizing<Vec<u8>>> {
+    let mut out = Zeroizing::new(Vec::new());
+    for _ in Sealer::kinds(slot) {
+        out.extend_from_slice(&bidkey_crypto::rng::bytes::<SEAL_KEY_LEN>()?);
+    }
+    Ok(out)
+}
+
+fn new_material() -> Result<Material> {
+    let now = unix_now();
+    let not_before = now.saturating_sub(3600);
+    let root_key = Sm2PrivateKey::make_random()?;
+    let root = Cert::self_signed_root(
+        ca_subject("Bidkey Root CA", "Bidkey")?,
+        &root_key,
+        not_before,
+        now + ROOT_YEARS * YEAR,
+    )?;
+    let issuing_key = Sm2PrivateKey::make_random()?;
+    let template = CertTemplate {
+        profile: CertProfile::IssuingCa,
+        subject: ca_subject("Bidkey SM2 Issuing CA", "Bidkey")?,
+        public_key_spki: issuing_key.public_key().to_spki_der()?,
+        not_before,
+        not_after: now + ISSUING_YEARS * YEAR,
+    };
+    let issuing = Cert::issue(&template, &root, &root_key)?;
+    Ok(Material {
+        root,
+        issuing,
+        root_key,
+        issuing_key,
+        ca_seal: random_seal_keys(keyfile::CA)?,
+        kmc_seal: random_seal_keys(keyfile::KMC)?,
+        cosign_seal: random_seal_keys(keyfile::COSIGN)?,
+    })
+}
+
+/// Seal every slot's file and write them, refusing to overwrite any.
+fn write_material(
+    dir: &Path,
+    m: &Material,
+    passphrases: &Passphrases,
+    sandbox: bool,
+) -> Result<()> {
+    if !sandbox {
+        passphrases
+            .check_distinct()
+            .map_err(ServerError::Internal)?;
+    }
+    for slot in keyfile::ALL {
+        if slot.path(dir).exists() {
+            return Err(ServerError::Internal(format!(
+                "{} exists: the key files are made once",
+                slot.path(dir).display()
+            )));
         }
     }
-
-    fn create(passphrase: &str) -> Result<(Vec<u8>, CaKeys)> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let not_before = now.saturating_sub(3600);
-        let root_key = Sm2PrivateKey::make_random()?;
-        let root = Cert::self_signed_root(
-            ca_subject("Bidkey Root CA", "Bidkey")?,
-            &root_key,
-            not_before,
-            now + ROOT_YEARS * YEAR,
-        )?;
-        let issuing_key = Sm2PrivateKey::make_random()?;
-        let template = CertTemplate {
-            profile: CertProfile::IssuingCa,
-            subject: ca_subject("Bidkey SM2 Issuing CA", "Bidkey")?,
-            public_key_spki: issuing_key.public_key().to_spki_der()?,
-            not_before,
-            not_after: now + ISSUING_YEARS * YEAR,
+    let mut files = Vec::new();
+    for slot in keyfile::ALL {
+        let kdf = if passphrases.get(*slot).is_some() {
+            keyfile::KDF
+        } else {
+            keyfile::RANDOM_KDF
         };
-        let issuing = Cert::issue(&template, &root, &root_key)?;
-        let master = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
+        let pass = keyfile::passphrase_for(*slot, dir, passphrases, sandbox, true)?;
+        let mut secret = Zeroizing::new(Vec::new());
+        let root_der = m.root.to_der();
+        let public: Vec<&[u8]> = match slot.id {
+            "root" => {
+                secret.extend_from_slice(m.root_key.to_bytes().as_slice());
+                vec![root_der]
+            }
+            "ca" => {
+                secret.extend_from_slice(m.issuing_key.to_bytes().as_slice());
+                secret.extend_from_slice(&m.ca_seal);
+                vec![root_der, m.issuing.to_der()]
+            }
+            "kmc" => {
+                secret.extend_from_slice(&m.kmc_seal);
+                vec![]
+            }
+            "cosign" => {
+                secret.extend_from_slice(&m.cosign_seal);
+                vec![]
+            }
+            // A slot added to `keyfile::ALL` needs its material here (and its kinds in
+            // `Sealer::kinds`, its field in `ServingKeys`).
+            other => {
+                return Err(ServerError::Internal(format!(
+                    "no key material made for the key file slot {other}"
+                )));
+            }
+        };
+        files.push((*slot, keyfile::seal(*slot, &pass, kdf, &public, &secret)?));
+    }
+    for (slot, bytes) in files {
+        keyfile::write_new_private(&slot.path(dir), &bytes)
+            .map_err(|e| ServerError::Internal(format!("{}: {e}", slot.path(dir).display())))?;
+    }
+    // Public copies for operators and relying parties.
+    let _ = std::fs::write(dir.join("ca-root.pem"), m.root.to_pem()?);
+    let _ = std::fs::write(dir.join("ca-issuing.pem"), m.issuing.to_pem()?);
+    Ok(())
+}
 
-        let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
-        let mut header = Vec::new();
-        header.extend_from_slice(MAGIC);
-        header.push(VERSION);
-        for v in [KDF.memory_kib, KDF.iterations, KDF.parallelism] {
-            header.extend_from_slice(&v.to_be_bytes());
-        }
-        header.extend_from_slice(&salt);
-        for der in [root.to_der(), issuing.to_der()] {
-            let len = u32::try_from(der.len()).map_err(|_| ServerError::Internal("cert".into()))?;
-            header.extend_from_slice(&len.to_be_bytes());
-            header.extend_from_slice(der);
-        }
-        let mut plain = Zeroizing::new(Vec::with_capacity(96));
-        plain.extend_from_slice(root_key.to_bytes().as_slice());
-        plain.extend_from_slice(issuing_key.to_bytes().as_slice());
-        plain.extend_from_slice(master.as_slice());
-        let file_key = file_key(passphrase, &salt, KDF)?;
-        let sealed = aead::seal(AeadAlgorithm::Sm4Gcm, &file_key, &header, &plain)?;
-        let mut bytes = header;
-        bytes.extend_from_slice(&sealed);
-        let keys = CaKeys::assemble(root, issuing, root_key, issuing_key, &master)?;
-        Ok((bytes, keys))
+/// `bidkey-server ca init` (and sandbox mode's first start): make the root and issuing CA
+/// and the sealing keys, one key file each. Returns the root key (for the first ARL),
+/// which the caller drops once the ARL is stored.
+pub fn init(dir: &Path, passphrases: &Passphrases, sandbox: bool) -> Result<RootKey> {
+    refuse_legacy(dir)?;
+    let m = new_material()?;
+    write_material(dir, &m, passphrases, sandbox)?;
+    tracing::info!(root = %m.root.serial_hex(), "created the key files");
+    Ok(RootKey {
+        cert: m.root,
+        key: m.root_key,
+    })
+}
+
+fn open_slot(dir: &Path, slot: Slot, passphrases: &Passphrases, sandbox: bool) -> Result<Opened> {
+    let pass = keyfile::passphrase_for(slot, dir, passphrases, sandbox, false)?;
+    keyfile::open(slot, &slot.path(dir), &pass)
+}
+
+fn cert_at(o: &Opened, i: usize, slot: Slot) -> Result<Cert> {
+    let der = o
+        .public
+        .get(i)
+        .ok_or_else(|| ServerError::Internal(format!("{}: certificate missing", slot.file)))?;
+    Cert::from_der(der).map_err(internal(slot.file))
+}
+
+/// The serving process's keys: every [`keyfile::SERVING`] slot; never the root's.
+pub fn load_serving(dir: &Path, passphrases: &Passphrases, sandbox: bool) -> Result<ServingKeys> {
+    refuse_legacy(dir)?;
+    if !initialised(dir) {
+        return Err(ServerError::Internal(format!(
+            "{} holds no key files: run `bidkey-server ca init` first (with the passphrases of docs/operations.md)",
+            dir.display()
+        )));
+    }
+    if !sandbox {
+        passphrases
+            .check_distinct()
+            .map_err(ServerError::Internal)?;
+    }
+    let ca_file = open_slot(dir, keyfile::CA, passphrases, sandbox)?;
+    let root = cert_at(&ca_file, 0, keyfile::CA)?;
+    let issuing = cert_at(&ca_file, 1, keyfile::CA)?;
+    let (key_bytes, seal_bytes) = ca_file.secret.split_at(32.min(ca_file.secret.len()));
+    let issuing_key = Sm2PrivateKey::from_bytes(key_bytes).map_err(internal("issuing key"))?;
+    if issuing_key.public_key().to_spki_der()? != issuing.public_key_spki_der()? {
+        return Err(ServerError::Internal(
+            "the issuing CA key does not match its certificate".into(),
+        ));
+    }
+    issuing
+        .verify_signature(root.public_key())
+        .map_err(internal("issuing CA certificate"))?;
+    let ca = CaKeys {
+        root,
+        issuing,
+        issuing_key,
+        seals: Sealer::from_bytes(keyfile::CA, seal_bytes)?,
+    };
+    let kmc = open_slot(dir, keyfile::KMC, passphrases, sandbox)?;
+    let cosign = open_slot(dir, keyfile::COSIGN, passphrases, sandbox)?;
+    Ok(ServingKeys {
+        ca,
+        kmc: Sealer::from_bytes(keyfile::KMC, &kmc.secret)?,
+        cosign: Sealer::from_bytes(keyfile::COSIGN, &cosign.secret)?,
+    })
+}
+
+/// The root key, for an operator command (`bidkey-server ca root-crl`).
+pub fn load_root(dir: &Path, passphrases: &Passphrases, sandbox: bool) -> Result<RootKey> {
+    refuse_legacy(dir)?;
+    let o = open_slot(dir, keyfile::ROOT, passphrases, sandbox)?;
+    let cert = cert_at(&o, 0, keyfile::ROOT)?;
+    let key = Sm2PrivateKey::from_bytes(&o.secret).map_err(internal("root key"))?;
+    if key.public_key().to_spki_der()? != cert.public_key_spki_der()? {
+        return Err(ServerError::Internal(
+            "the root key does not match its certificate".into(),
+        ));
+    }
+    Ok(RootKey { cert, key })
+}
+
+/// `bidkey-server ca split-keys`: turn the single `ca-keys.bin` of earlier versions into one
+/// key file per slot, keeping every key (sealed rows keep opening), then delete it and its
+/// passphrase file.
+pub fn split_legacy(
+    dir: &Path,
+    old_passphrase: Option<&str>,
+    passphrases: &Passphrases,
+    sandbox: bool,
+) -> Result<()> {
+    let path = dir.join(LEGACY_FILE);
+    if !path.exists() {
+        return Err(ServerError::Internal(format!(
+            "{} does not exist: nothing to split",
+            path.display()
+        )));
+    }
+    let old = match old_passphrase.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(p) => Zeroizing::new(p.to_owned()),
+        None => std::fs::read_to_string(dir.join(LEGACY_PASSPHRASE_FILE))
+            .map(|p| Zeroizing::new(p.trim().to_owned()))
+            .map_err(|_| {
+                ServerError::Internal(
+                    "give the old key file's passphrase in BIDKEY_OLD_CA_PASSPHRASE".into(),
+                )
+            })?,
+    };
+    let m = legacy::open(&path, &old)?;
+    write_material(dir, &m, passphrases, sandbox)?;
+    std::fs::remove_file(&path)
+        .map_err(|e| ServerError::Internal(format!("{}: {e}", path.display())))?;
+    let _ = std::fs::remove_file(dir.join(LEGACY_PASSPHRASE_FILE));
+    Ok(())
+}
+
+/// The single key file of earlier versions: read (to split it) and, for the tests, written.
+mod legacy {
+    use super::*;
+    use crate::keyfile::Reader;
+    use bidkey_crypto::pin::{PinKdfParams, SALT_LEN, derive_pin_key};
+
+    const MAGIC: &[u8; 8] = b"BIDKEYCA";
+
+    fn file_key(
+        passphrase: &str,
+        salt: &[u8; SALT_LEN],
+        params: PinKdfParams,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let stretched = derive_pin_key(passphrase.as_bytes(), salt, params)?;
+        Ok(hkdf_sm3(
+            stretched.as_slice(),
+            b"",
+            b"bidkey/ca-key-file/v1",
+            16,
+        )?)
     }
 
-    fn load(path: &Path, passphrase: &str) -> Result<CaKeys> {
-        let bytes = std::fs::read(path).map_err(io(path))?;
+    /// The per-slot sealing keys the old master key derived.
+    fn derived(master: &[u8], slot: Slot) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(Vec::new());
+        for kind in Sealer::kinds(slot) {
+            out.extend_from_slice(&hkdf_sm3(
+                master,
+                b"bidkey-master-v1",
+                kind.label(),
+                SEAL_KEY_LEN,
+            )?);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn open(path: &Path, passphrase: &str) -> Result<Material> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ServerError::Internal(format!("{}: {e}", path.display())))?;
         let bad = || ServerError::Internal(format!("{} is not a CA key file", path.display()));
         let mut r = Reader(&bytes);
-        if r.take(8).ok_or_else(bad)? != MAGIC || r.take(1).ok_or_else(bad)? != [VERSION] {
+        if r.take(8).ok_or_else(bad)? != MAGIC || r.take(1).ok_or_else(bad)? != [1] {
             return Err(bad());
         }
         let params = PinKdfParams {
@@ -192,229 +532,224 @@ impl CaKeys {
         let issuing =
             Cert::from_der(r.take(issuing_len).ok_or_else(bad)?).map_err(internal("issuing"))?;
         let header_len = bytes.len() - r.0.len();
-        let file_key = file_key(passphrase, &salt, params)?;
-        let plain = aead::open(AeadAlgorithm::Sm4Gcm, &file_key, &bytes[..header_len], r.0)
-            .map_err(|_| {
+        let key = file_key(passphrase, &salt, params)?;
+        let plain =
+            aead::open(AeadAlgorithm::Sm4Gcm, &key, &bytes[..header_len], r.0).map_err(|_| {
                 ServerError::Internal(format!(
-                    "cannot open {}: wrong BIDKEY_CA_PASSPHRASE or a damaged file",
+                    "cannot open {}: wrong BIDKEY_OLD_CA_PASSPHRASE or a damaged file",
                     path.display()
                 ))
             })?;
         if plain.len() != 96 {
             return Err(bad());
         }
-        let root_key = Sm2PrivateKey::from_bytes(&plain[..32]).map_err(internal("root key"))?;
-        let issuing_key =
-            Sm2PrivateKey::from_bytes(&plain[32..64]).map_err(internal("issuing key"))?;
-        let mut master = Zeroizing::new([0u8; 32]);
-        master.copy_from_slice(&plain[64..96]);
-        CaKeys::assemble(root, issuing, root_key, issuing_key, &master)
-    }
-
-    fn assemble(
-        root: Cert,
-        issuing: Cert,
-        root_key: Sm2PrivateKey,
-        issuing_key: Sm2PrivateKey,
-        master: &[u8; 32],
-    ) -> Result<CaKeys> {
-        if root_key.public_key().to_spki_der()? != root.public_key_spki_der()?
-            || issuing_key.public_key().to_spki_der()? != issuing.public_key_spki_der()?
-        {
-            return Err(ServerError::Internal(
-                "CA keys do not match their certificates".into(),
-            ));
-        }
-        issuing
-            .verify_signature(root.public_key())
-            .map_err(internal("issuing CA certificate"))?;
-        let derive = |s: Sealed| hkdf_sm3(master, b"bidkey-master-v1", s.label(), 16);
-        Ok(CaKeys {
-            cosign_key: derive(Sealed::CosignShare)?,
-            kmc_key: derive(Sealed::KmcEscrow)?,
-            enrollment_key: derive(Sealed::Enrollment)?,
-            tsa_key: derive(Sealed::TsaKey)?,
+        let master = &plain[64..96];
+        Ok(Material {
             root,
             issuing,
-            root_key,
-            issuing_key,
+            root_key: Sm2PrivateKey::from_bytes(&plain[..32]).map_err(internal("root key"))?,
+            issuing_key: Sm2PrivateKey::from_bytes(&plain[32..64])
+                .map_err(internal("issuing key"))?,
+            ca_seal: derived(master, keyfile::CA)?,
+            kmc_seal: derived(master, keyfile::KMC)?,
+            cosign_seal: derived(master, keyfile::COSIGN)?,
         })
     }
 
-    pub fn root(&self) -> &Cert {
-        &self.root
-    }
-
-    pub fn issuing(&self) -> &Cert {
-        &self.issuing
-    }
-
-    /// Signs certificates and the CRL of the issuing CA.
-    pub fn issuing_key(&self) -> &Sm2PrivateKey {
-        &self.issuing_key
-    }
-
-    /// Signs the root's CRL (ARL).
-    pub fn root_key(&self) -> &Sm2PrivateKey {
-        &self.root_key
-    }
-
-    fn key(&self, what: Sealed) -> &[u8] {
-        match what {
-            Sealed::CosignShare => &self.cosign_key,
-            Sealed::KmcEscrow => &self.kmc_key,
-            Sealed::Enrollment => &self.enrollment_key,
-            Sealed::TsaKey => &self.tsa_key,
+    /// Write an old-format file (tests of the split), returning its master key.
+    #[cfg(test)]
+    pub(super) fn write(path: &Path, passphrase: &str) -> Result<Zeroizing<Vec<u8>>> {
+        let m = new_material()?;
+        let params = crate::keyfile::TEST_KDF;
+        let salt = bidkey_crypto::rng::bytes::<SALT_LEN>()?;
+        let mut header = Vec::new();
+        header.extend_from_slice(MAGIC);
+        header.push(1);
+        for v in [params.memory_kib, params.iterations, params.parallelism] {
+            header.extend_from_slice(&v.to_be_bytes());
         }
-    }
-
-    /// Seal a secret for the row `row_id` of the table `what` is kept in (SM4-GCM, random
-    /// nonce, AAD = label ‖ 0 ‖ row id): a sealed value copied to another row does not open.
-    pub fn seal(&self, what: Sealed, row_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
-        Ok(aead::seal(
-            AeadAlgorithm::Sm4Gcm,
-            self.key(what),
-            &aad(what, row_id),
-            secret,
-        )?)
-    }
-
-    /// Open what [`CaKeys::seal`] made for the same row.
-    pub fn open(&self, what: Sealed, row_id: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        aead::open(
-            AeadAlgorithm::Sm4Gcm,
-            self.key(what),
-            &aad(what, row_id),
-            sealed,
-        )
-        .map_err(|_| ServerError::Internal(format!("sealed value of {row_id} does not open")))
-    }
-}
-
-fn aad(what: Sealed, row_id: &str) -> Vec<u8> {
-    [what.label(), &[0u8], row_id.as_bytes()].concat()
-}
-
-fn file_key(
-    passphrase: &str,
-    salt: &[u8; SALT_LEN],
-    params: PinKdfParams,
-) -> Result<Zeroizing<Vec<u8>>> {
-    let stretched = derive_pin_key(passphrase.as_bytes(), salt, params)?;
-    Ok(hkdf_sm3(
-        stretched.as_slice(),
-        b"",
-        b"bidkey/ca-key-file/v1",
-        16,
-    )?)
-}
-
-/// The passphrase: configured, else `ca.passphrase`, else (only when creating) a new random
-/// one saved there.
-fn passphrase_for(
-    dir: &Path,
-    configured: Option<&str>,
-    creating: bool,
-) -> Result<Zeroizing<String>> {
-    if let Some(p) = configured.map(str::trim).filter(|p| !p.is_empty()) {
-        return Ok(Zeroizing::new(p.to_owned()));
-    }
-    let path = dir.join(PASSPHRASE_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(p) if !p.trim().is_empty() => Ok(Zeroizing::new(p.trim().to_owned())),
-        _ if creating => {
-            let p = Zeroizing::new(hex::encode(bidkey_crypto::rng::bytes::<32>()?));
-            crate::write_private(&path, p.as_bytes())?;
-            Ok(p)
+        header.extend_from_slice(&salt);
+        for der in [m.root.to_der(), m.issuing.to_der()] {
+            header.extend_from_slice(&(der.len() as u32).to_be_bytes());
+            header.extend_from_slice(der);
         }
-        _ => Err(ServerError::Internal(format!(
-            "the CA key file needs its passphrase: set BIDKEY_CA_PASSPHRASE or restore {}",
-            path.display()
-        ))),
-    }
-}
-
-/// Create `path` owner-only, failing if it exists.
-fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
+        let master = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?.to_vec());
+        let mut plain = Zeroizing::new(Vec::new());
+        plain.extend_from_slice(m.root_key.to_bytes().as_slice());
+        plain.extend_from_slice(m.issuing_key.to_bytes().as_slice());
+        plain.extend_from_slice(&master);
+        let key = file_key(passphrase, &salt, params)?;
+        let sealed = aead::seal(AeadAlgorithm::Sm4Gcm, &key, &header, &plain)?;
+        header.extend_from_slice(&sealed);
+        std::fs::write(path, header).map_err(|e| ServerError::Internal(e.to_string()))?;
+        Ok(master)
     }
 
-    fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_be_bytes)
+    /// Seal as the old server did (tests of the split).
+    #[cfg(test)]
+    pub(super) fn seal(master: &[u8], what: Sealed, row: &str, secret: &[u8]) -> Vec<u8> {
+        let key = hkdf_sm3(master, b"bidkey-master-v1", what.label(), 16).expect("hkdf");
+        aead::seal(AeadAlgorithm::Sm4Gcm, &key, &aad(what, row), secret).expect("seal")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keyfile::{CA, COSIGN, KMC, ROOT};
 
-    #[test]
-    fn key_file_round_trips_and_needs_the_passphrase() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let a = CaKeys::load_or_create(dir.path(), Some("correct horse battery")).expect("create");
-        let b = CaKeys::load_or_create(dir.path(), Some("correct horse battery")).expect("load");
-        assert_eq!(a.root(), b.root());
-        assert_eq!(a.issuing(), b.issuing());
-        let sealed = a.seal(Sealed::KmcEscrow, "row-1", b"secret").expect("seal");
-        assert_eq!(
-            b.open(Sealed::KmcEscrow, "row-1", &sealed)
-                .expect("open")
-                .as_slice(),
-            b"secret"
-        );
-        assert!(b.open(Sealed::KmcEscrow, "row-2", &sealed).is_err());
-        assert!(b.open(Sealed::CosignShare, "row-1", &sealed).is_err());
-        assert!(CaKeys::load_or_create(dir.path(), Some("wrong")).is_err());
-        assert!(!dir.path().join(PASSPHRASE_FILE).exists());
-        // Without a configured passphrase and without the passphrase file: refused.
-        assert!(CaKeys::load_or_create(dir.path(), None).is_err());
+    fn passphrases() -> Passphrases {
+        Passphrases::default()
+            .with(ROOT, "root pass")
+            .with(CA, "ca pass")
+            .with(KMC, "kmc pass")
+            .with(COSIGN, "cosign pass")
     }
 
     #[test]
-    fn random_passphrase_is_kept_owner_only() {
+    fn the_serving_keys_hold_no_root_key_and_the_root_file_is_apart() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let a = CaKeys::load_or_create(dir.path(), None).expect("create");
-        let b = CaKeys::load_or_create(dir.path(), None).expect("load");
-        assert_eq!(a.issuing(), b.issuing());
+        let p = passphrases();
+        let root = init(dir.path(), &p, false).expect("init");
+        let serving = load_serving(dir.path(), &p, false).expect("load");
+        assert_eq!(serving.ca.root(), root.cert());
+        // The serving process opens without the root passphrase at all.
+        let without_root = Passphrases::default()
+            .with(CA, "ca pass")
+            .with(KMC, "kmc pass")
+            .with(COSIGN, "cosign pass");
+        load_serving(dir.path(), &without_root, false).expect("serves without the root's");
+        let e = load_root(dir.path(), &without_root, false).expect_err("no root passphrase");
+        assert!(e.to_string().contains("BIDKEY_ROOT_PASSPHRASE"), "{e}");
+        assert_eq!(
+            load_root(dir.path(), &p, false).expect("root").cert(),
+            root.cert()
+        );
+        // Nothing the serving files hold is the root key.
+        for slot in keyfile::SERVING {
+            let o = keyfile::open(*slot, &slot.path(dir.path()), p.get(*slot).expect("p"))
+                .expect("open");
+            let d = root.key().to_bytes();
+            assert!(
+                !o.secret.windows(32).any(|w| w == d.as_slice()),
+                "{} holds the root key",
+                slot.file
+            );
+        }
+        // Each file needs its own passphrase.
+        let swapped = Passphrases::default()
+            .with(CA, "kmc pass")
+            .with(KMC, "ca pass")
+            .with(COSIGN, "cosign pass");
+        assert!(load_serving(dir.path(), &swapped, false).is_err());
+        assert!(init(dir.path(), &p, false).is_err(), "made once");
+    }
+
+    #[test]
+    fn one_stolen_key_file_opens_only_its_own_domain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = passphrases();
+        init(dir.path(), &p, false).expect("init");
+        let k = load_serving(dir.path(), &p, false).expect("load");
+        let share = k
+            .cosign
+            .seal(Sealed::CosignShare, "row", b"d2")
+            .expect("seal");
+        let escrow = k
+            .kmc
+            .seal(Sealed::KmcEscrow, "row", b"enc key")
+            .expect("seal");
+        // The domains refuse each other's kinds...
+        assert!(k.kmc.open(Sealed::CosignShare, "row", &share).is_err());
+        assert!(k.cosign.open(Sealed::KmcEscrow, "row", &escrow).is_err());
+        assert!(k.ca.open(Sealed::KmcEscrow, "row", &escrow).is_err());
+        // ...and the raw secret of one stolen file (with its passphrase) opens nothing of
+        // another's, whichever label the thief tries.
+        let stolen_kmc = keyfile::open(KMC, &KMC.path(dir.path()), "kmc pass").expect("kmc");
+        let stolen_cosign =
+            keyfile::open(COSIGN, &COSIGN.path(dir.path()), "cosign pass").expect("cosign");
+        for key in stolen_kmc.secret.chunks(SEAL_KEY_LEN) {
+            for what in [Sealed::CosignShare, Sealed::Enrollment] {
+                assert!(open_with_key(key, what, "row", &share).is_err());
+            }
+        }
+        for key in stolen_cosign.secret.chunks(SEAL_KEY_LEN) {
+            assert!(open_with_key(key, Sealed::KmcEscrow, "row", &escrow).is_err());
+        }
+        assert_eq!(
+            k.cosign
+                .open(Sealed::CosignShare, "row", &share)
+                .expect("own")
+                .as_slice(),
+            b"d2"
+        );
+        // The same passphrase for two files is refused outside sandbox mode.
+        let dir2 = tempfile::tempdir().expect("tempdir");
+        let same = passphrases().with(KMC, "ca pass");
+        let e = init(dir2.path(), &same, false).expect_err("same");
+        assert!(e.to_string().contains("are the same"), "{e}");
+    }
+
+    #[test]
+    fn the_old_single_file_is_refused_then_split_keeping_every_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let master = legacy::write(&dir.path().join(LEGACY_FILE), "old pass").expect("old");
+        let share = legacy::seal(&master, Sealed::CosignShare, "c1", b"share");
+        let escrow = legacy::seal(&master, Sealed::KmcEscrow, "e1", b"escrow");
+        let tsa = legacy::seal(&master, Sealed::TsaKey, "sm2", b"tsa");
+        let p = passphrases();
+        let e = load_serving(dir.path(), &p, false).expect_err("old layout");
+        assert!(e.to_string().contains("bidkey-server ca split-keys"), "{e}");
+        assert!(split_legacy(dir.path(), Some("wrong"), &p, false).is_err());
+        split_legacy(dir.path(), Some("old pass"), &p, false).expect("split");
+        assert!(!dir.path().join(LEGACY_FILE).exists());
+        let k = load_serving(dir.path(), &p, false).expect("load");
+        assert_eq!(
+            k.cosign
+                .open(Sealed::CosignShare, "c1", &share)
+                .expect("share")
+                .as_slice(),
+            b"share"
+        );
+        assert_eq!(
+            k.kmc
+                .open(Sealed::KmcEscrow, "e1", &escrow)
+                .expect("escrow")
+                .as_slice(),
+            b"escrow"
+        );
+        assert_eq!(
+            k.ca.open(Sealed::TsaKey, "sm2", &tsa)
+                .expect("tsa")
+                .as_slice(),
+            b"tsa"
+        );
+        load_root(dir.path(), &p, false).expect("root kept");
+    }
+
+    #[test]
+    fn sandbox_mode_keeps_random_passphrases_beside_the_keys_owner_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let none = Passphrases::default();
+        init(dir.path(), &none, true).expect("init");
+        load_serving(dir.path(), &none, true).expect("load");
+        let e = load_serving(dir.path(), &none, false).expect_err("not sandbox");
+        assert!(
+            e.to_string().contains("refused outside sandbox mode"),
+            "{e}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            for f in [KEY_FILE, PASSPHRASE_FILE] {
-                let mode = std::fs::metadata(dir.path().join(f))
-                    .expect("meta")
-                    .permissions()
-                    .mode();
-                assert_eq!(mode & 0o077, 0, "{f} must be owner-only");
+            for slot in keyfile::ALL {
+                for f in [
+                    slot.path(dir.path()),
+                    slot.sandbox_passphrase_path(dir.path()),
+                ] {
+                    let mode = std::fs::metadata(&f).expect("meta").permissions().mode();
+                    assert_eq!(mode & 0o077, 0, "{} must be owner-only", f.display());
+                }
             }
         }
-        let bytes = std::fs::read(dir.path().join(KEY_FILE)).expect("read");
-        let mut tampered = bytes.clone();
-        let last = tampered.len() - 1;
-        tampered[last] ^= 1;
-        std::fs::remove_file(dir.path().join(KEY_FILE)).expect("rm");
-        std::fs::write(dir.path().join(KEY_FILE), &tampered).expect("write");
-        assert!(CaKeys::load_or_create(dir.path(), None).is_err());
     }
 }

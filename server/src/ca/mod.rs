@@ -25,10 +25,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/ca/crl", get(issuing_crl))
         .route("/v1/ca/crl/root", get(root_crl))
         .route("/v1/certs/{serial}/status", get(cert_status))
-        .route(
-            "/v1/operator/platforms/{id}/certificate",
-            post(platform_certificate),
-        )
+}
+
+/// On the operator listener only (ADR 0020).
+pub fn operator_routes() -> Router<AppState> {
+    Router::new().route(
+        "/v1/operator/platforms/{id}/certificate",
+        post(platform_certificate),
+    )
 }
 
 async fn chain(State(st): State<AppState>) -> Result<Json<CaChain>> {
@@ -83,7 +87,7 @@ async fn cert_status(
 /// certificate (SM2 or P-256) from its CSR and keep it in `platforms.cert_der`.
 async fn platform_certificate(
     State(st): State<AppState>,
-    _op: Operator,
+    op: Operator,
     Path(id): Path<String>,
     Json(req): Json<PlatformCertRequest>,
 ) -> Result<Json<PlatformCert>> {
@@ -109,6 +113,7 @@ async fn platform_certificate(
     let der = cert.to_der().to_vec();
     let serial = cert.serial_hex();
     let (id2, der2, serial2) = (id.clone(), der.clone(), serial.clone());
+    let actor = op.actor();
     st.db
         .write(move |tx| {
             let n = tx.execute(
@@ -122,7 +127,7 @@ async fn platform_certificate(
                 tx,
                 now,
                 Event {
-                    actor: "operator",
+                    actor: &actor,
                     action: "platform.certificate_issued",
                     target: Some(&id2),
                     detail: Some(serial2.clone()),

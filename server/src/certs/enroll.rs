@@ -241,7 +241,7 @@ pub async fn keygen(
                 Err(_) => return Ok(Err(ServerError::Api(ErrorCode::InvalidProof))),
             };
             let sealed = secrets
-                .ca
+                .cosign
                 .seal(Sealed::Enrollment, &row.id, &share.to_bytes()?)?;
             tx.execute(
                 "UPDATE enrollments SET status = 'csr', share_sealed = $1, public_key = $2, sign_session = $3, updated_at = $4 \
@@ -281,7 +281,10 @@ fn pending_share(st: &AppState, row: &EnrollRow) -> Result<ServerShare> {
         .share_sealed
         .as_deref()
         .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
-    let bytes = st.secrets.ca.open(Sealed::Enrollment, &row.id, sealed)?;
+    let bytes = st
+        .secrets
+        .cosign
+        .open(Sealed::Enrollment, &row.id, sealed)?;
     Ok(ServerShare::from_bytes(&bytes)?)
 }
 
@@ -477,7 +480,10 @@ fn compute(st: &AppState, input: &FinishInput, csr_der: &[u8], now: i64) -> Resu
     // The signing key's server share moves from the enrolment to the co-signing service.
     let signing_key_id = new_id()?;
     let share = pending_share(st, &input.row)?;
-    let signing_share_sealed = ca.seal(Sealed::CosignShare, &signing_key_id, &share.to_bytes()?)?;
+    let signing_share_sealed =
+        st.secrets
+            .cosign
+            .seal(Sealed::CosignShare, &signing_key_id, &share.to_bytes()?)?;
 
     let mut deliveries = Vec::new();
     let mut delivered = Vec::new();
@@ -496,7 +502,7 @@ fn compute(st: &AppState, input: &FinishInput, csr_der: &[u8], now: i64) -> Resu
             .ok_or_else(|| ServerError::Internal("current key not in escrow".into()))?;
         (None, serial, der)
     } else {
-        let key = kmc::make_key(ca)?;
+        let key = kmc::make_key(&st.secrets.kmc)?;
         let cert = issue::issue(
             ca,
             CertProfile::Encryption {
@@ -507,7 +513,7 @@ fn compute(st: &AppState, input: &FinishInput, csr_der: &[u8], now: i64) -> Resu
             not_before,
             not_after,
         )?;
-        let d = kmc::deliver(ca, &key.key, &public)?;
+        let d = kmc::deliver(&st.secrets.cosign, &key.key, &public)?;
         delivered.push(DeliveredKey {
             serial: cert.serial_hex(),
             cert_der: cert.to_der().to_vec(),
@@ -522,8 +528,8 @@ fn compute(st: &AppState, input: &FinishInput, csr_der: &[u8], now: i64) -> Resu
         let (Some(serial), Some(der)) = (&e.cert_serial, &e.cert_der) else {
             continue;
         };
-        let key = kmc::open(ca, e)?;
-        let d = kmc::deliver(ca, &key, &public)?;
+        let key = kmc::open(&st.secrets.kmc, e)?;
+        let d = kmc::deliver(&st.secrets.cosign, &key, &public)?;
         delivered.push(DeliveredKey {
             serial: serial.clone(),
             cert_der: der.clone(),

@@ -1,7 +1,7 @@
 //! The co-signing service's key store: one row per server share (`cosign_keys`), sealed with
 //! the master key under its row id, and the checks that decide whether a share may be used.
 
-use crate::ca::keys::{CaKeys, Sealed};
+use crate::ca::keys::{Sealed, Sealer};
 use crate::db::Tx;
 use crate::error::{Result, ServerError};
 use crate::params;
@@ -109,8 +109,8 @@ pub fn insert(
 }
 
 /// Unseal a server share.
-pub fn share(ca: &CaKeys, key: &KeyRow) -> Result<ServerShare> {
-    let bytes = ca.open(Sealed::CosignShare, &key.id, &key.share_sealed)?;
+pub fn share(cosign: &Sealer, key: &KeyRow) -> Result<ServerShare> {
+    let bytes = cosign.open(Sealed::CosignShare, &key.id, &key.share_sealed)?;
     let share = ServerShare::from_bytes(&bytes)?;
     if share.public_key().to_sec1() != key.public_key {
         return Err(ServerError::Internal(format!(

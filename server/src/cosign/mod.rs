@@ -332,7 +332,7 @@ async fn sign(
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
-        let share = keys::share(&secrets.ca, &k)?;
+        let share = keys::share(&secrets.cosign, &k)?;
         let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };
@@ -444,7 +444,7 @@ async fn decrypt(
     .await?;
     let (secrets, k) = (st.secrets.clone(), key.clone());
     let verdict = judge(&st, &user, &key, move || {
-        let share = keys::share(&secrets.ca, &k)?;
+        let share = keys::share(&secrets.cosign, &k)?;
         let Ok(request) = cosign::DecryptRequest::from_bytes(&req.request) else {
             return Ok(Verdict::Malformed);
         };

@@ -164,6 +164,7 @@ impl Db {
         let mut workers = Vec::with_capacity(conns.len());
         for mut conn in conns {
             let rx = Arc::clone(&rx);
+            let url = url.clone();
             // Named so profilers and the opening bench can tell database time apart.
             let worker = thread::Builder::new()
                 .name("bidkey-db".into())
@@ -174,7 +175,10 @@ impl Db {
                             Err(_) => break,
                         };
                         match job {
-                            Ok(job) => job(&mut conn),
+                            Ok(job) => {
+                                reconnect_if_closed(&url, &mut conn);
+                                job(&mut conn)
+                            }
                             Err(_) => break,
                         }
                     }
@@ -313,6 +317,24 @@ impl Db {
             }
         }
         Err(E::from(DbError::Retry))
+    }
+}
+
+/// A PostgreSQL connection that died (the database restarted, a network cut) is replaced
+/// before the next transaction; while the database stays away the old one stays closed and
+/// the transaction fails with [`DbError::Connect`] (a typed 503), so the pool recovers by
+/// itself once the database answers again.
+fn reconnect_if_closed(url: &DbUrl, conn: &mut Conn) {
+    if let (Conn::Postgres(c), DbUrl::Postgres(s)) = (&mut *conn, url)
+        && c.is_closed()
+    {
+        match postgres::PgConn::connect(s) {
+            Ok(fresh) => {
+                tracing::info!("database connection re-established");
+                **c = fresh;
+            }
+            Err(e) => tracing::debug!(error = %e, "database still unreachable"),
+        }
     }
 }
 

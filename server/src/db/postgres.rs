@@ -22,6 +22,12 @@ impl PgConn {
         })
     }
 
+    /// Whether the connection has died (the server went away); the pool then makes a new
+    /// one before its next transaction.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
     pub(crate) fn client(&mut self) -> &mut postgres::Client {
         &mut self.client
     }
@@ -109,7 +115,18 @@ pub(crate) fn map_err(e: postgres::Error) -> DbError {
         Some(c) if *c == SqlState::UNIQUE_VIOLATION || *c == SqlState::FOREIGN_KEY_VIOLATION => {
             DbError::Conflict(e.to_string())
         }
+        // Connection exceptions (08…) and operator intervention (57…: the server shutting
+        // down, a session terminated): the database is unavailable, not the query wrong.
+        Some(c) if c.code().starts_with("08") || c.code().starts_with("57") => {
+            DbError::Connect(e.to_string())
+        }
         _ if e.is_closed() => DbError::Connect(e.to_string()),
+        // No answer at all: the socket failed under the query.
+        None if std::error::Error::source(&e)
+            .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some()) =>
+        {
+            DbError::Connect(e.to_string())
+        }
         _ => DbError::Query(e.to_string()),
     }
 }

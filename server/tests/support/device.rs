@@ -473,12 +473,7 @@ pub async fn chain_and_crls(
 
 /// GET raw bytes.
 pub async fn raw(c: &Client, path: &str) -> Vec<u8> {
-    let resp = c
-        .http
-        .get(format!("{}{path}", c.base))
-        .send()
-        .await
-        .expect("reachable");
+    let resp = c.http.get(c.url(path)).send().await.expect("reachable");
     assert!(resp.status().is_success(), "{path}: {}", resp.status());
     resp.bytes().await.expect("body").to_vec()
 }

@@ -27,8 +27,11 @@ macro_rules! on_both_stores {
 pub mod device;
 pub mod openapi;
 
+/// Paths under `/v1/operator/` and `/metrics` go to the operator listener, the rest to the
+/// public one, as an operator's tools and the phones reach them.
 pub struct Client {
     pub base: String,
+    pub operator_base: String,
     pub http: reqwest::Client,
     pub token: Option<String>,
     /// A PIN confirmation (`x-bidkey-confirmation`) sent with every request (ADR 0018).
@@ -41,6 +44,7 @@ impl Client {
     pub fn new(server: &TestServer) -> Self {
         Client {
             base: server.url(),
+            operator_base: server.operator_url(),
             http: reqwest::Client::new(),
             token: None,
             confirmation: None,
@@ -50,6 +54,7 @@ impl Client {
     pub fn with_token(&self, token: &str) -> Self {
         Client {
             base: self.base.clone(),
+            operator_base: self.operator_base.clone(),
             http: self.http.clone(),
             token: Some(token.to_owned()),
             confirmation: self.confirmation.clone(),
@@ -63,6 +68,15 @@ impl Client {
             http: self.http.clone(),
             token: self.token.clone(),
             confirmation: Some(session_hex.to_owned()),
+        }
+    }
+
+    /// The URL of `path` on the listener that serves it.
+    pub fn url(&self, path: &str) -> String {
+        if bidkey_testkit::is_operator_path(path) {
+            format!("{}{path}", self.operator_base)
+        } else {
+            format!("{}{path}", self.base)
         }
     }
 
@@ -93,8 +107,7 @@ impl Client {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Answer<T> {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(self.url(path))).await
     }
 
     /// `GET` with extra headers (a platform's signature).
@@ -103,7 +116,7 @@ impl Client {
         path: &str,
         headers: &[(&str, String)],
     ) -> Answer<T> {
-        let mut req = self.http.get(format!("{}{path}", self.base));
+        let mut req = self.http.get(self.url(path));
         for (name, value) in headers {
             req = req.header(*name, value.as_str());
         }
@@ -111,18 +124,15 @@ impl Client {
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Answer<T> {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(self.http.post(self.url(path)).json(body)).await
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Answer<T> {
-        self.send(self.http.put(format!("{}{path}", self.base)).json(body))
-            .await
+        self.send(self.http.put(self.url(path)).json(body)).await
     }
 
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Answer<T> {
-        self.send(self.http.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.delete(self.url(path))).await
     }
 }
 

@@ -18,6 +18,8 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(binary())
         .args(args)
         .env("BIDKEY_SANDBOX", "1")
+        // Each test's server picks free ports, the operator listener's too.
+        .env("BIDKEY_OPERATOR_LISTEN", "127.0.0.1:0")
         .envs(env.iter().copied())
         .env_remove("BIDKEY_DATABASE_URL")
         .output()
@@ -32,6 +34,8 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
 pub struct ServerProcess {
     pub child: Child,
     pub url: String,
+    /// The operator listener (ADR 0020).
+    pub operator_url: String,
     pub log: PathBuf,
 }
 
@@ -43,6 +47,7 @@ impl ServerProcess {
         let mut child = Command::new(binary())
             .args(args)
             .env("BIDKEY_SANDBOX", "1")
+            .env("BIDKEY_OPERATOR_LISTEN", "127.0.0.1:0")
             .envs(env.iter().copied())
             .env_remove("BIDKEY_DATABASE_URL")
             .stdout(Stdio::piped())
@@ -67,11 +72,19 @@ impl ServerProcess {
                 }
             }
         };
+        let operator_url = match lines.next() {
+            Some(Ok(l)) => l
+                .strip_prefix("operator listener on ")
+                .map(|u| u.trim().to_owned())
+                .unwrap_or_else(|| panic!("no operator listener line: {l}")),
+            _ => panic!("server ended before its operator listener opened"),
+        };
         // Keep reading stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         ServerProcess {
             child,
             url,
+            operator_url,
             log: log.to_owned(),
         }
     }

@@ -55,6 +55,7 @@ async fn main() {
     let server = TestServer::start(Store::Sqlite).await;
     let hello = serde_json::json!({
         "url": server.url(),
+        "operator_url": server.operator_url(),
         "operator_token": server.operator_token(),
         "data_dir": server.data_dir.path(),
     });

@@ -1,0 +1,177 @@
+//! The database goes away and comes back (issue 18, "Bad input and faults"), on a
+//! PostgreSQL cluster of the test's own that it stops and starts: mid-run, `/readyz` fails
+//! and requests get a typed 503 with a retry hint, and the server recovers by itself; at
+//! start, the server waits for the database instead of exiting. Every wait is a poll with a
+//! bounded deadline: no sleep decides an outcome.
+
+#[path = "support/process.rs"]
+mod process;
+mod support;
+
+use bidkey_protocol::accounts::{SendSmsRequest, SmsPurpose};
+use bidkey_protocol::{ErrorBody, ErrorCode};
+use bidkey_server::db::DbUrl;
+use bidkey_testkit::pg::OwnCluster;
+use std::time::{Duration, Instant};
+use support::{Store, TestServer, signed_up};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// `GET path` with `token`: the status and the error body, if any.
+async fn get(url: &str, token: Option<&str>) -> (u16, Option<ErrorBody>) {
+    let mut req = reqwest::Client::new().get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.expect("the server answers");
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.expect("body");
+    (status, serde_json::from_slice(&body).ok())
+}
+
+/// Poll until `f` says done, at most [`DEADLINE`]; each answer on the way is judged by `f`.
+async fn until<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + DEADLINE;
+    loop {
+        if f().await {
+            return;
+        }
+        assert!(Instant::now() < end, "{what}: not within {DEADLINE:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn is_typed_503(status: u16, body: &Option<ErrorBody>) -> bool {
+    status == 503
+        && body
+            .as_ref()
+            .is_some_and(|b| b.code == ErrorCode::Unavailable && b.retry_after.is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_goes_away_mid_run_and_the_server_recovers_by_itself() {
+    let mut pg = tokio::task::spawn_blocking(OwnCluster::new)
+        .await
+        .expect("cluster");
+    let url = pg.fresh_database();
+    let server =
+        TestServer::start_with(Store::Sqlite, |c| c.db = DbUrl::Postgres(url.clone())).await;
+    let user = signed_up(&server, "13800138311").await;
+    let token = user.token.clone().expect("token");
+    let me = format!("{}/v1/applications", server.url());
+    let ready = format!("{}/readyz", server.url());
+    assert_eq!(get(&ready, None).await.0, 200);
+    assert_eq!(get(&me, Some(&token)).await.0, 200);
+
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .expect("stopped");
+
+    // Down: the probe fails and names the check; requests get a typed 503 with a retry
+    // hint, never a 500.
+    let (status, body) = get(&ready, None).await;
+    assert_eq!(status, 503);
+    let body = body.expect("typed");
+    assert_eq!(body.code, ErrorCode::Unavailable);
+    assert_eq!(body.detail.as_deref(), Some("database: unreachable"));
+    for _ in 0..6 {
+        let (status, body) = get(&me, Some(&token)).await;
+        assert!(is_typed_503(status, &body), "{status} {body:?}");
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/sms/send", server.url()))
+        .json(&SendSmsRequest {
+            phone: "13800138312".into(),
+            purpose: SmsPurpose::Signup,
+        })
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+
+    // Back: the server notices by itself, without a restart.
+    let mut pg = pg;
+    let pg = tokio::task::spawn_blocking(move || {
+        pg.start();
+        pg
+    })
+    .await
+    .expect("started");
+    until("ready again", || async { get(&ready, None).await.0 == 200 }).await;
+    // Every answer until it serves is a typed 503 (a pooled connection that died is replaced
+    // at its next use); then the account is as it was.
+    until("serves again", || async {
+        let (status, body) = get(&me, Some(&token)).await;
+        assert!(
+            status == 200 || is_typed_503(status, &body),
+            "{status} {body:?}"
+        );
+        status == 200
+    })
+    .await;
+    server.running.stop().await;
+    drop(pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_while_the_database_is_down_waits_for_it() {
+    let mut pg = tokio::task::spawn_blocking(OwnCluster::new)
+        .await
+        .expect("cluster");
+    let url = pg.fresh_database();
+    let mut pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .expect("stopped");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let data = dir.path().join("data");
+    let (args, log2) = (
+        vec![
+            "--data-dir".to_owned(),
+            data.display().to_string(),
+            "--database-url".to_owned(),
+            url,
+            "serve".to_owned(),
+            "--listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ],
+        log.clone(),
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _ = tx.send(process::ServerProcess::spawn(&args, &[], &log2));
+    });
+    // It says it is waiting, and does not exit.
+    until("waiting for the database", || async {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("database unreachable at start")
+    })
+    .await;
+    assert!(rx.try_recv().is_err(), "listening without a database");
+    pg = tokio::task::spawn_blocking(move || {
+        pg.start();
+        pg
+    })
+    .await
+    .expect("started");
+    let server = tokio::task::spawn_blocking(move || rx.recv_timeout(DEADLINE))
+        .await
+        .expect("joined")
+        .expect("the server starts once the database answers");
+    assert_eq!(get(&format!("{}/readyz", server.url), None).await.0, 200);
+    drop(server);
+    drop(pg);
+}
