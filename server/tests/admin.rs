@@ -367,6 +367,10 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
                 name: "公章".into(),
                 image: png,
                 idempotency_key: "s1".into(),
+                seal_type: 1,
+                width_mm: 40,
+                height_mm: 40,
+                holders: vec![],
             },
         )
         .await

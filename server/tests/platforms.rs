@@ -575,6 +575,10 @@ async fn seals_png_only(store: Store) {
         name: name.into(),
         image,
         idempotency_key: key.into(),
+        seal_type: 1,
+        width_mm: 40,
+        height_mm: 40,
+        holders: vec![],
     };
 
     let err = b
@@ -630,6 +634,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: Some("x".into()),
                 image: None,
+                ..Default::default()
             },
         )
         .await
@@ -641,6 +646,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: Some("单位公章".into()),
                 image: None,
+                ..Default::default()
             },
         )
         .await
@@ -652,6 +658,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: None,
                 image: Some(b"GIF89a".to_vec()),
+                ..Default::default()
             },
         )
         .await
@@ -663,6 +670,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: None,
                 image: Some(png(400, 400, 0)),
+                ..Default::default()
             },
         )
         .await

@@ -7,4 +7,4 @@ pub mod view;
 pub mod what_is_signed;
 
 pub use view::{DocumentRefusal, DocumentView, SealView, UsableSeal, document_views};
-pub use what_is_signed::{signed_attributes, signed_document};
+pub use what_is_signed::{seal_property_info, signed_attributes, signed_document};

@@ -54,6 +54,8 @@ pub enum Sealed {
     Enrollment,
     /// `tsa_keys.key_sealed`: a time-stamp authority's private key.
     TsaKey,
+    /// The seal maker's private key in its own file ([`crate::seal_maker`]).
+    SealMakerKey,
 }
 
 impl Sealed {
@@ -63,6 +65,7 @@ impl Sealed {
             Sealed::KmcEscrow => b"bidkey/seal/kmc-escrow/v1",
             Sealed::Enrollment => b"bidkey/seal/enrollment/v1",
             Sealed::TsaKey => b"bidkey/seal/tsa-key/v1",
+            Sealed::SealMakerKey => b"bidkey/seal/seal-maker-key/v1",
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct CaKeys {
     kmc_key: Zeroizing<Vec<u8>>,
     enrollment_key: Zeroizing<Vec<u8>>,
     tsa_key: Zeroizing<Vec<u8>>,
+    seal_maker_key: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CaKeys {
@@ -234,6 +238,7 @@ impl CaKeys {
             kmc_key: derive(Sealed::KmcEscrow)?,
             enrollment_key: derive(Sealed::Enrollment)?,
             tsa_key: derive(Sealed::TsaKey)?,
+            seal_maker_key: derive(Sealed::SealMakerKey)?,
             root,
             issuing,
             root_key,
@@ -265,6 +270,7 @@ impl CaKeys {
             Sealed::KmcEscrow => &self.kmc_key,
             Sealed::Enrollment => &self.enrollment_key,
             Sealed::TsaKey => &self.tsa_key,
+            Sealed::SealMakerKey => &self.seal_maker_key,
         }
     }
 
