@@ -159,3 +159,54 @@ impl PlatformClient {
         Ok(ses::add_timestamp(der, &ts.token_der, &[])?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> SealReport {
+        SealReport {
+            es_id: "BK1".into(),
+            name: "公章".into(),
+            seal_type: 1,
+            maker: "CN=Bidkey Seal Maker".into(),
+            valid_start: 100,
+            valid_end: 1000,
+            signer: "CN=李四".into(),
+            signer_listed: true,
+            used_at: 500,
+            timestamped: true,
+            valid_when_used: true,
+            revoked_at: None,
+            property_info: String::new(),
+            width_mm: 40,
+            height_mm: 40,
+            picture_png: vec![],
+        }
+    }
+
+    #[test]
+    fn a_seal_used_after_its_revocation_is_refused_and_before_it_is_not() {
+        let mut r = report();
+        refuse_unacceptable(&r).expect("fine");
+        r.revoked_at = Some(501);
+        refuse_unacceptable(&r).expect("used before the revocation");
+        for at in [500, 499] {
+            r.revoked_at = Some(at);
+            assert!(matches!(
+                refuse_unacceptable(&r),
+                Err(PlatformError::Seal(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn an_unlisted_signer_or_an_expired_seal_is_refused() {
+        let mut r = report();
+        r.signer_listed = false;
+        assert!(refuse_unacceptable(&r).is_err());
+        let mut r = report();
+        r.valid_when_used = false;
+        assert!(refuse_unacceptable(&r).is_err());
+    }
+}

@@ -270,7 +270,9 @@ async fn an_approved_seal_gives_a_gbt_38540_seal_signature_by_scan() {
     let (_, v2) = seal_by_scan(&w, &admins.id, b"x").await;
     assert!(v2.documents[0].ses_signature.is_none());
 
-    // Revoked: no new seal signature; the earlier one still verifies, made before.
+    // Revoked (seconds later on the server's clock): no new seal signature; the earlier one
+    // still verifies, timestamped before the revocation.
+    w.server.running.state.clock.advance(5);
     let revoked: Seal = w
         .admin
         .revoke_seal(&w.team.enterprise_id, &seal.id)
@@ -284,4 +286,47 @@ async fn an_approved_seal_gives_a_gbt_38540_seal_signature_by_scan() {
             .await
             .expect("made before the revocation");
     assert!(again.revoked_at.is_some());
+
+    // The command line verifier says the same, offline and with the server's status.
+    let dir = tempfile::tempdir().expect("dir");
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).expect("write");
+        p
+    };
+    let ses_path = file("seal.ses", &ses);
+    let data_path = file("bid.bin", data);
+    let other_path = file("other.bin", b"other");
+    let root = file("root.der", w.trust.roots[0].to_der());
+    let ca = file("ca.der", w.trust.intermediates[0].to_der());
+    let cli = |extra: &[&std::path::Path], server: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bidkey-platform"));
+        cmd.arg("verify-seal")
+            .arg(&ses_path)
+            .arg("--root")
+            .arg(&root)
+            .arg("--ca")
+            .arg(&ca);
+        cmd.arg("--data").args(extra).arg("--json");
+        if server {
+            cmd.arg("--server").arg(w.server.url());
+        }
+        let out = cmd.output().expect("run");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, text) = cli(&[&data_path], false);
+    assert!(ok, "{text}");
+    assert!(text.contains("\"signer_listed\": true"), "{text}");
+    let (ok, text) = cli(&[&data_path], true);
+    assert!(ok, "{text}");
+    assert!(!text.contains("\"revoked_at\": null"), "{text}");
+    let (ok, text) = cli(&[&other_path], false);
+    assert!(!ok && text.contains("dataHash"), "{text}");
 }
