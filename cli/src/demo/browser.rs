@@ -38,6 +38,11 @@ pub struct SignatureView {
     pub signed_at: i64,
     pub signing_time: u64,
     pub timestamp_time: u64,
+    /// The GB/T 38540 seal signature with its timestamp, DER, hex (approved seals only).
+    #[serde(default)]
+    pub ses_signature: Option<String>,
+    #[serde(default)]
+    pub seal: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

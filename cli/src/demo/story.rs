@@ -362,11 +362,23 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         .await?;
     j.note(format!("grant {} on {}", grant.id, grant.platform_name));
     let seal = admin
-        .add_seal(&enterprise_id, "投标专用章", seal_png()?)
+        .add_electronic_seal(
+            &enterprise_id,
+            "投标专用章",
+            seal_png()?,
+            3,
+            (42, 42),
+            vec![account_id(&staff)?],
+        )
         .await?;
     j.note(format!(
-        "the admin adds the seal {} ({})",
+        "the admin adds the seal {} ({}), 42×42 mm, granted to {STAFF_NAME}",
         seal.name, seal.id
+    ));
+    let seal = world.ca_approves_seal(&seal.id).await?;
+    j.note(format!(
+        "the CA approves it: the seal maker makes the GB/T 38540 electronic seal (esID {})",
+        seal.es_id.clone().unwrap_or_default()
     ));
     j.end();
 
@@ -456,6 +468,18 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "bid file, its detached CMS signature with the TSA's timestamp (.p7s; signed at {}, timestamped at {}), the signing certificate (PEM) and the encrypted file saved in documents/",
         sig.signing_time, sig.timestamp_time
     ));
+    let ses = sig.ses_signature.as_deref().ok_or_else(|| {
+        DemoError::Unexpected("the platform recorded no GB/T 38540 seal signature".into())
+    })?;
+    files.extend(save_seal_evidence(
+        world,
+        bid_name,
+        &sig.signature,
+        ses,
+        &verified_when_signed.message,
+        sig.seal.as_ref(),
+    )?);
+    j.note("the GB/T 38540 seal signature (.ses), the signature's timestamp token (.tsr) and the platform's verification report saved in documents/");
     j.end();
 
     j.begin("Bid opening (开标): the wallet decrypts the bid by scan");
@@ -684,6 +708,63 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         refused_after_revoke,
         files,
     })
+}
+
+/// Save what proves the seal: the `SES_Signature` (`.ses`), the CMS signature's RFC 3161
+/// token (`.tsr`) and the platform's verification report (JSON).
+fn save_seal_evidence(
+    world: &World,
+    name: &str,
+    cms_hex: &str,
+    ses_hex: &str,
+    platform_check: &str,
+    seal: Option<&serde_json::Value>,
+) -> Result<Vec<PathBuf>> {
+    let docs = world.out_dir.join("documents");
+    let bad = |what: &str| DemoError::Unexpected(format!("the platform's {what} is not hex"));
+    let cms = hex::decode(cms_hex).map_err(|_| bad("signature"))?;
+    let ses = hex::decode(ses_hex).map_err(|_| bad("seal signature"))?;
+    let parsed = bidkey_crypto::cms::verify_signed_data(
+        &cms,
+        bidkey_crypto::cms::Content::DetachedDigest {
+            algorithm: bidkey_crypto::cms::HashAlgorithm::Sm3,
+            digest: &bidkey_crypto::ses::verify_signature(&ses, None, &[])
+                .map_err(|e| DemoError::Unexpected(format!("seal signature: {e}")))?
+                .data_hash,
+        },
+        &[],
+    )
+    .map_err(|e| DemoError::Unexpected(format!("signature: {e}")))?;
+    let token = parsed
+        .signers
+        .first()
+        .and_then(|s| s.timestamps.first())
+        .map(|t| t.token_der.clone())
+        .ok_or_else(|| DemoError::Unexpected("the signature has no timestamp".into()))?;
+    let report = serde_json::json!({
+        "document": name,
+        "platform_check": platform_check,
+        "cms": {
+            "signer": parsed.signers.first().map(|s| s.cert.subject_string()),
+            "timestamp": parsed.signers.first().and_then(|s| s.timestamps.first()).map(|t| t.gen_time),
+        },
+        "gbt38540_seal": seal,
+    });
+    let files = [
+        (docs.join(format!("{name}.ses")), ses),
+        (docs.join(format!("{name}.tsr")), token),
+        (
+            docs.join(format!("{name}.verification.json")),
+            serde_json::to_vec_pretty(&report)
+                .map_err(|e| DemoError::Unexpected(format!("report: {e}")))?,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (path, data) in files {
+        write_file(&path, &data)?;
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER), the signing

@@ -212,11 +212,16 @@ impl Demo {
             signed_at: unix_now(),
             signing_time: doc.signing_time,
             timestamp_time: doc.timestamp_time,
+            ses_signature: doc.ses_signature.as_deref().map(hex::encode),
+            seal: doc.seal_report.clone(),
         });
-        Ok(format!(
-            "签章成功：{}（证书 {}）",
-            bid.file_name, signer.serial
-        ))
+        Ok(match &doc.seal_report {
+            Some(seal) => format!(
+                "签章成功：{}（证书 {}；电子印章 {}，esID {}，制章者 {}，签章人在印章证书列表中）",
+                bid.file_name, signer.serial, seal.name, seal.es_id, seal.maker
+            ),
+            None => format!("签章成功：{}（证书 {}）", bid.file_name, signer.serial),
+        })
     }
 
     fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {

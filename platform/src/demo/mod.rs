@@ -98,6 +98,10 @@ pub struct SignatureInfo {
     pub signing_time: u64,
     /// The TSA's genTime for the signature.
     pub timestamp_time: u64,
+    /// With an approved electronic seal: the GB/T 38540 `SES_Signature` with its timestamp
+    /// (the `.ses`), DER, hex, and what the SDK found in it.
+    pub ses_signature: Option<String>,
+    pub seal: Option<crate::eseal::SealReport>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

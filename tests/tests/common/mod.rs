@@ -122,6 +122,27 @@ pub async fn whole_story(db: Option<DbUrl>) {
     assert_eq!(cms.signers.len(), 1);
     assert_eq!(cms.signers[0].cert, cert);
     assert_eq!(cms.signers[0].timestamps.len(), 1, "timestamped");
+    // The GB/T 38540 seal signature over the same digest, by the same certificate, with the
+    // seal the CA approved (listing that certificate) and the TSA's timestamp; the .tsr is
+    // the CMS signature's token; the report names the seal.
+    let ses = std::fs::read(docs.join(format!("{name}.ses"))).expect("seal signature");
+    let seal =
+        bidkey_crypto::ses::verify_signature(&ses, Some(&bidkey_crypto::sm3::sm3(&plain)), &[])
+            .expect("the .ses verifies over the saved bid");
+    assert_eq!(seal.signer, cert);
+    assert!(seal.signer_listed && seal.timestamp.is_some());
+    seal.check().expect("listed and valid when used");
+    assert_eq!(seal.seal.name, "投标专用章");
+    let tsr = std::fs::read(docs.join(format!("{name}.tsr"))).expect("timestamp token");
+    let ts = bidkey_crypto::cms::tsp::verify_token(&tsr, &[]).expect("token verifies");
+    ts.check_imprint_of(cms.signers[0].signer_info.signature())
+        .expect("the token covers the signature");
+    let report_json =
+        std::fs::read_to_string(docs.join(format!("{name}.verification.json"))).expect("report");
+    assert!(
+        report_json.contains("投标专用章") && report_json.contains("\"signer_listed\": true"),
+        "{report_json}"
+    );
     let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert!(encrypted.len() > plain.len());
     // The price is in the plain file and nowhere in the encrypted one.
