@@ -90,7 +90,7 @@ fn seal_file(p: &Pki, sm2: bool, input: &Path, output: &Path) -> Result<(), Stri
         &prepared,
         p.signer_key.signer(),
         &p.signer,
-        &[p.ca.clone()],
+        std::slice::from_ref(&p.ca),
         ContentTypes::Pkcs7,
         now(),
         Some((&tsa, now())),
