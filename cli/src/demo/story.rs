@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How many steps [`run`] takes.
-pub const STEPS: usize = 17;
+pub const STEPS: usize = 18;
 
 /// Enterprise A.
 pub const USCC_A: &str = "91500000MA5U8XGQ8Q";
@@ -480,6 +480,78 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         sig.seal.as_ref(),
     )?);
     j.note("the GB/T 38540 seal signature (.ses), the signature's timestamp token (.tsr) and the platform's verification report saved in documents/");
+    j.end();
+
+    j.begin("A PDF bid (Chinese, three pages) is sealed by scan, the seal drawn on the page");
+    let pdf_name = "商务标-渝北道路改造.pdf";
+    browser.give_seal_picture(&seal.id, seal_png()?).await?;
+    let pdf = bidkey_platform::pdf::fixture::bid_pdf("渝北道路改造工程 商务标", 3, false);
+    let up = browser
+        .upload_pdf_sealed(pdf_name, pdf, &seal.id, 3)
+        .await?;
+    let view = scan_qr(
+        world,
+        j,
+        &browser,
+        &up.job,
+        &staff,
+        "2b-seal-pdf",
+        &mut files,
+    )
+    .await?;
+    let shown = view
+        .documents
+        .first()
+        .and_then(|d| {
+            d.seal
+                .as_ref()
+                .map(|s| (d.page_count, s.page, s.x_mm, s.y_mm))
+        })
+        .ok_or_else(|| DemoError::Unexpected("the phone shows no seal".into()))?;
+    j.note(format!(
+        "the phone shows {pdf_name} ({} pages) and the seal on page {} at {}×{} mm from the top left",
+        shown.0, shown.1, shown.2, shown.3
+    ));
+    confirm(j, &browser, &staff, &view, PIN).await?;
+    let pdf_bid = browser.bid(&up.bid.id).await?;
+    let pdf_check = pdf_bid
+        .sealed_pdf
+        .clone()
+        .ok_or_else(|| DemoError::Unexpected("the platform made no sealed PDF".into()))?;
+    expect(
+        pdf_check["valid"] == serde_json::Value::Bool(true),
+        format!("the platform's verifier refuses the sealed PDF: {pdf_check}"),
+    )?;
+    let pdf_sig = pdf_bid
+        .signature
+        .clone()
+        .ok_or_else(|| DemoError::Unexpected("the platform recorded no signature".into()))?;
+    let sealed = browser.sealed_pdf(&pdf_bid.id).await?;
+    let docs = world.out_dir.join("documents");
+    let sealed_path = docs.join(pdf_name);
+    write_file(&sealed_path, &sealed)?;
+    let p7s_path = docs.join(format!("{pdf_name}.p7s"));
+    write_file(
+        &p7s_path,
+        &hex::decode(&pdf_sig.signature)
+            .map_err(|_| DemoError::Unexpected("the platform's signature is not hex".into()))?,
+    )?;
+    files.push(sealed_path);
+    files.push(p7s_path);
+    let pdf_ses = pdf_sig.ses_signature.as_deref().ok_or_else(|| {
+        DemoError::Unexpected("the platform recorded no GB/T 38540 seal signature".into())
+    })?;
+    files.extend(save_seal_evidence(
+        world,
+        pdf_name,
+        &pdf_sig.signature,
+        pdf_ses,
+        &pdf_check.to_string(),
+        pdf_sig.seal.as_ref(),
+    )?);
+    j.note(format!(
+        "documents/{pdf_name}: the sealed PDF (seal visible, CMS with the TSA's timestamp in /Contents), its .p7s, .ses, .tsr and verification report; the platform's verifier accepts it"
+    ));
     j.end();
 
     j.begin("Bid opening (开标): the wallet decrypts the bid by scan");

@@ -215,6 +215,13 @@ impl Demo {
             ses_signature: doc.ses_signature.as_deref().map(hex::encode),
             seal: doc.seal_report.clone(),
         });
+        let prepared = inner.prepared.remove(bid_id);
+        drop(inner);
+        if let Some((path, prepared)) = prepared {
+            self.finish_pdf(bid_id, &path, &prepared, &doc.signed_data)?;
+        }
+        let mut inner = self.lock();
+        let bid = find_bid(&mut inner.bids, bid_id)?;
         Ok(match &doc.seal_report {
             Some(seal) => format!(
                 "签章成功：{}（证书 {}；电子印章 {}，esID {}，制章者 {}，签章人在印章证书列表中）",
@@ -222,6 +229,43 @@ impl Demo {
             ),
             None => format!("签章成功：{}（证书 {}）", bid.file_name, signer.serial),
         })
+    }
+
+    /// Put the CMS into the prepared PDF and verify the sealed file as any relying party
+    /// would (pinned root, timestamp, nothing changed after).
+    fn finish_pdf(
+        &self,
+        bid_id: &str,
+        path: &std::path::Path,
+        prepared: &crate::pdf::Prepared,
+        cms: &[u8],
+    ) -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        crate::pdf::finish(&mut f, prepared, cms)?;
+        let report = crate::pdf::verify(
+            std::io::BufReader::new(std::fs::File::open(path)?),
+            &crate::pdf::verify::VerifyOptions {
+                anchor: Some(self.verifier.anchor()),
+                tsa_anchor: None,
+                crls: &[],
+                now: u64::try_from(unix_now()).unwrap_or(0),
+            },
+        )?;
+        let valid = report.all_valid();
+        let mut inner = self.lock();
+        find_bid(&mut inner.bids, bid_id)?.sealed_pdf = Some(crate::demo::SealedPdfInfo {
+            path: path.to_path_buf(),
+            valid,
+            report,
+        });
+        if valid {
+            Ok(())
+        } else {
+            Err(PlatformError::Server("盖章后的 PDF 未通过验证".into()))
+        }
     }
 
     fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
@@ -321,6 +365,7 @@ impl Demo {
             document: None,
             signature: None,
             opened: None,
+            sealed_pdf: None,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
@@ -346,12 +391,17 @@ impl Demo {
                     .clone()
                     .ok_or(PlatformError::BadReply("the bid is not signed"))?,
                 bid.bidder.uscc.clone(),
-                bid.sm3.clone(),
+                // A sealed PDF's signature covers its ByteRange: the digest the platform
+                // computed when it prepared the file; otherwise the file's own SM3.
+                match (&bid.sealed_pdf, &bid.document) {
+                    (Some(_), Some(doc)) => hex::encode(&doc.digest),
+                    _ => bid.sm3.clone(),
+                },
             )
         };
         let signed_data =
             hex::decode(&sig.signature).map_err(|_| PlatformError::Malformed("signature"))?;
-        // The platform's own digest of the file it stored, not one the signature names.
+        // The platform's own digest, not one the signature names.
         let digest = hex::decode(&sm3).map_err(|_| PlatformError::Malformed("digest"))?;
         let (v, at) = self
             .verifier

@@ -295,6 +295,11 @@ impl ReplyVerifier {
     }
 
     /// TSA certificates are issued by the Bidkey CA the platform already trusts.
+    /// The trust anchor replies are checked against.
+    pub fn anchor(&self) -> &crate::verify::TrustAnchor {
+        self.verifier.anchor()
+    }
+
     fn tsa_trust(&self) -> TsaTrust {
         TsaTrust {
             roots: vec![self.verifier.anchor().root().clone()],
