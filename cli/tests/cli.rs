@@ -338,16 +338,34 @@ async fn enterprise_by_micropayment_then_admin() {
                 "公章",
                 "--image",
                 png.to_str().expect("path"),
+                "--seal-type",
+                "3",
+                "--size-mm",
+                "42x38",
             ],
             None,
         )
         .ok();
     let seal = added[0]["id"].as_str().expect("seal id").to_owned();
+    // An electronic seal waiting for the CA: type and printed size as given.
+    assert_eq!(added[0]["status"], "pending");
+    assert_eq!(
+        (
+            added[0]["seal_type"].as_u64(),
+            added[0]["width_mm"].as_u64(),
+            added[0]["height_mm"].as_u64()
+        ),
+        (Some(3), Some(42), Some(38))
+    );
     phone
         .json(&["admin", "seals", "rename", &eid, &seal, "合同章"], None)
         .ok();
     let seals = phone.json(&["admin", "seals", "list", &eid], None).ok();
     assert_eq!(seals[0]["name"], "合同章");
+    let revoked = phone
+        .json(&["admin", "seals", "revoke", &eid, &seal], None)
+        .ok();
+    assert_eq!(revoked[0]["status"], "revoked");
     phone
         .json(&["admin", "seals", "delete", &eid, &seal], None)
         .ok();
