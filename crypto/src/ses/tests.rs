@@ -276,3 +276,51 @@ fn seal_parser_never_panics() {
     let w = world();
     fuzz_parser(&seal(&w), verify_seal);
 }
+
+#[test]
+fn a_seal_signature_rides_in_the_cms_of_the_same_signer_and_digest() {
+    use crate::cms::{
+        Content, ContentTypes, SignedDataBuilder, SignerInfo, add_ses_signature_to_signed_data,
+        verify_signed_data,
+    };
+    let w = world();
+    let types = ContentTypes::Pkcs7;
+    let info = SignerInfo::sign(
+        &w.pki.sign_key,
+        &w.pki.sign,
+        types,
+        types.data(),
+        &HASH,
+        Some(T0 + 10),
+    )
+    .expect("signer info");
+    let cms = SignedDataBuilder::new(types, types.data())
+        .signer(info)
+        .certificates([&w.pki.sign])
+        .build()
+        .expect("cms");
+    let content = Content::DetachedDigest {
+        algorithm: HashAlgorithm::Sm3,
+        digest: &HASH,
+    };
+    let ses = signed(&w, &seal(&w), T0 + 10);
+    let with = add_ses_signature_to_signed_data(&cms, &ses, content).expect("added");
+    let v = verify_signed_data(&with, content, &[]).expect("still verifies");
+    assert_eq!(
+        v.signers[0].signer_info.ses_signature().expect("read"),
+        Some(ses.clone())
+    );
+    // A seal signature over another digest does not go into this CMS.
+    let other = sign(
+        &seal(&w),
+        T0 + 10,
+        &[9u8; 32],
+        "x",
+        SesSigner {
+            cert: &w.pki.sign,
+            key: &w.pki.sign_key,
+        },
+    )
+    .expect("other");
+    assert!(add_ses_signature_to_signed_data(&cms, &other, content).is_err());
+}

@@ -707,6 +707,23 @@ fn print_signer(s: &pdf::verify::SignerReport) {
     println!("  checked at: {}", s.checked_at);
     println!("  chain: {}", check_text(&s.chain));
     println!("  revocation: {}", check_text(&s.revocation));
+    if let Some(e) = &s.electronic_seal {
+        println!("  GB/T 38540 seal: {}", check_text(&e.check));
+        if let Some(r) = &e.seal {
+            println!(
+                "    {} (esID {}, type {}), {}×{} mm, maker {}",
+                r.name, r.es_id, r.seal_type, r.width_mm, r.height_mm, r.maker
+            );
+            println!(
+                "    valid {} .. {}, used at {}{}, signer {}in the seal's list",
+                r.valid_start,
+                r.valid_end,
+                r.used_at,
+                if r.timestamped { " (timestamped)" } else { "" },
+                if r.signer_listed { "" } else { "NOT " }
+            );
+        }
+    }
 }
 
 fn check_text(c: &Check) -> String {

@@ -200,6 +200,19 @@ impl Demo {
         let signer = v.signer.as_ref().ok_or(PlatformError::BadSignature)?;
         let doc = v.documents.first().ok_or(PlatformError::BadSignature)?;
         let mut inner = self.lock();
+        let prepared = inner.prepared.remove(bid_id);
+        // In a sealed PDF the CMS also carries the GB/T 38540 seal signature (ADR 0021).
+        let cms = match (&prepared, &doc.ses_signature) {
+            (Some((_, p)), Some(ses)) => bidkey_crypto::cms::add_ses_signature_to_signed_data(
+                &doc.signed_data,
+                ses,
+                bidkey_crypto::cms::Content::DetachedDigest {
+                    algorithm: p.digest_algorithm,
+                    digest: &p.digest,
+                },
+            )?,
+            _ => doc.signed_data.clone(),
+        };
         let bid = find_bid(&mut inner.bids, bid_id)?;
         if bid.bidder.uscc != signer.uscc {
             return Err(PlatformError::UsccMismatch);
@@ -208,17 +221,16 @@ impl Demo {
             signer: signer.common_name.clone(),
             serial: signer.serial.clone(),
             seal_id: doc.seal.as_ref().map(|s| s.seal_id.clone()),
-            signature: hex::encode(&doc.signed_data),
+            signature: hex::encode(&cms),
             signed_at: unix_now(),
             signing_time: doc.signing_time,
             timestamp_time: doc.timestamp_time,
             ses_signature: doc.ses_signature.as_deref().map(hex::encode),
             seal: doc.seal_report.clone(),
         });
-        let prepared = inner.prepared.remove(bid_id);
         drop(inner);
         if let Some((path, prepared)) = prepared {
-            self.finish_pdf(bid_id, &path, &prepared, &doc.signed_data)?;
+            self.finish_pdf(bid_id, &path, &prepared, &cms)?;
         }
         let mut inner = self.lock();
         let bid = find_bid(&mut inner.bids, bid_id)?;

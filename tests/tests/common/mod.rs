@@ -213,6 +213,17 @@ async fn sealed_pdf_checks(world: &World, docs: &std::path::Path) {
     let sig = &report.signatures[0];
     assert!(sig.covers_whole_file && sig.intact);
     assert!(sig.signer.as_ref().is_some_and(|s| s.timestamp.is_some()));
+    // The CMS carries the GB/T 38540 seal signature, and the verifier reports the seal.
+    let seal = sig
+        .signer
+        .as_ref()
+        .and_then(|s| s.electronic_seal.clone())
+        .expect("the PDF's signature carries the seal signature");
+    assert!(seal.check.is_valid(), "{seal:?}");
+    let seal = seal.seal.expect("seal report");
+    assert_eq!(seal.name, "投标专用章");
+    assert!(seal.signer_listed && seal.timestamped);
+    assert!(seal.maker.contains("Bidkey Seal Maker"));
     // The seal signature's dataHash is the SM3 of that ByteRange.
     let bytes = std::fs::read(&pdf).expect("pdf");
     let [a, b, c, d] = sig.byte_range.expect("ByteRange");
