@@ -95,6 +95,29 @@ pub enum CmsProblem {
     TimestampRejected { status: u8 },
 }
 
+/// Why a GB/T 38540 seal or seal signature was refused (signature failures of the signer
+/// are [`Error::BadSignature`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealProblem {
+    #[error("malformed {0}")]
+    Malformed(&'static str),
+    /// Not `SES_Header` id "ES" version 4.
+    #[error("not a version 4 seal")]
+    UnsupportedVersion,
+    #[error("the seal maker's signature does not verify")]
+    MakerSignatureInvalid,
+    #[error("a seal needs at least one certificate allowed to use it")]
+    EmptyCertList,
+    /// The signer's certificate is not in the seal's certificate list.
+    #[error("the signer is not among the seal's allowed certificates")]
+    SignerNotListed,
+    /// The seal was used before its validStart or after its validEnd.
+    #[error("the seal was used outside its validity")]
+    OutsideValidity,
+    #[error("dataHash does not match the signed data")]
+    DataHashMismatch,
+}
+
 /// Errors of `bidkey-crypto`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -142,6 +165,9 @@ pub enum Error {
     /// A CMS message or timestamp was not accepted.
     #[error("CMS rejected: {0}")]
     Cms(#[from] CmsProblem),
+    /// A GB/T 38540 seal or seal signature was not accepted.
+    #[error("seal rejected: {0}")]
+    Seal(#[from] SealProblem),
 }
 
 /// Result type of `bidkey-crypto`.

@@ -23,9 +23,10 @@ pub mod p256;
 pub mod pin;
 pub mod rng;
 pub mod scan;
+pub mod ses;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;
 pub mod x509;
 
-pub use error::{CertProblem, CmsProblem, Error, Result};
+pub use error::{CertProblem, CmsProblem, Error, Result, SealProblem};

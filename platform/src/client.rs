@@ -118,6 +118,11 @@ impl PlatformClient {
         }
     }
 
+    /// A public JSON route, for the SDK's other modules.
+    pub(crate) async fn get_json_public<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.get_json(path).await
+    }
+
     async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let bytes = self.get_raw(path).await?;
         serde_json::from_slice(&bytes)

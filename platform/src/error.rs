@@ -88,6 +88,13 @@ pub enum PlatformError {
     #[error("invalid {0}")]
     InvalidInput(&'static str),
 
+    // ---- electronic seals ----
+    /// A GB/T 38540 seal signature was refused: signer not in the seal's list, seal used
+    /// outside its validity, revoked before it was used, dataHash not the document's, or a
+    /// signature that does not verify.
+    #[error("electronic seal refused: {0}")]
+    Seal(String),
+
     // ---- PDF ----
     /// The PDF cannot be read or sealed (truncated, encrypted, broken xref, ...).
     #[error("PDF: {0}")]

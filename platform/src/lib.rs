@@ -6,6 +6,8 @@
 //! - [`client`]: the server's public endpoints (CA chain, CRLs, status, grant check).
 //! - [`pdf`]: sealed PDFs (visible seal, CMS signature, timestamp) and their verification.
 //! - [`qr`]: QR rendering to PNG and SVG.
+//! - [`eseal`]: GB/T 38540 electronic seal signatures (`SES_Signature`): timestamping,
+//!   verifying, reporting the seal.
 //! - [`timestamp`]: RFC 3161 timestamps from the Bidkey TSA added to CMS signatures.
 //!
 //! - [`scan`]: scan requests: make, sign, show as a rotating QR, wait, open and verify the
@@ -16,6 +18,7 @@ pub mod bidfile;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod eseal;
 pub mod pdf;
 pub mod qr;
 pub mod scan;

@@ -987,3 +987,126 @@ fn a_pdf_signed_by_pyhanko_is_verified_and_stays_valid_under_a_bidkey_seal() {
         assert_eq!(v[1]["coverage"], "ENTIRE_FILE", "{v}");
     }
 }
+
+/// The GB/T 38540 seal signature inside the PDF's CMS (ADR 0021): reported by the verifier;
+/// one by a signer the seal does not list makes the signature invalid.
+#[test]
+fn an_embedded_seal_signature_is_reported_and_an_unlisted_signer_is_refused() {
+    use bidkey_crypto::ses::{self, SealContent, SealPicture, SesSigner};
+    use bidkey_crypto::x509::{Cert, CertProfile, CertTemplate, ca_subject};
+    let p = pki(true, T0);
+    let maker_key = bidkey_testkit::pki::new_key(true);
+    let maker = Cert::issue(
+        &CertTemplate {
+            profile: CertProfile::Signing,
+            subject: ca_subject("Bidkey Seal Maker", "Bidkey").expect("name"),
+            public_key_spki: maker_key.signer().public_key_spki().expect("spki"),
+            not_before: T0 - 86_400,
+            not_after: T0 + 365 * 86_400,
+        },
+        &p.ca,
+        p.ca_key.signer(),
+    )
+    .expect("maker");
+    let input = fixture::bid_pdf("投标文件", 2, false);
+    for listed in [true, false] {
+        let png = fixture::seal_png(64);
+        let mut out = Cursor::new(Vec::new());
+        let prepared = pdf::prepare(
+            Cursor::new(&input),
+            &mut out,
+            &SealRequest {
+                placement: placement(1),
+                seal_png: &png,
+                digest: HashAlgorithm::Sm3,
+                signing_time: T0 + 60,
+                contents_capacity: pdf::seal::DEFAULT_CONTENTS_CAPACITY,
+                field_name: None,
+            },
+        )
+        .expect("prepare");
+        let chain = p.chain();
+        let tsa = TsaSigner {
+            key: p.tsa_key.signer(),
+            cert: &p.tsa,
+            chain: &chain,
+            policy: oids::DEFAULT_TSA_POLICY,
+        };
+        let cms = pdf::sign_prepared(
+            &mut out,
+            &prepared,
+            p.signer_key.signer(),
+            &p.signer,
+            &chain,
+            ContentTypes::Pkcs7,
+            T0 + 60,
+            Some((&tsa, T0 + 60)),
+        )
+        .expect("sign");
+        let holder = if listed {
+            p.signer.clone()
+        } else {
+            p.tsa.clone()
+        };
+        let eseal = ses::make_seal(
+            &SealContent {
+                es_id: "BKPDFTEST".into(),
+                vid: "Bidkey".into(),
+                seal_type: 3,
+                name: "投标专用章".into(),
+                signer_certs: vec![holder],
+                create_date: T0,
+                valid_start: T0,
+                valid_end: T0 + 30 * 86_400,
+                picture: SealPicture {
+                    kind: "PNG".into(),
+                    data: png.clone(),
+                    width_mm: 42,
+                    height_mm: 42,
+                },
+            },
+            &maker,
+            maker_key.signer(),
+        )
+        .expect("seal");
+        let signature = ses::sign(
+            &eseal,
+            T0 + 60,
+            &prepared.digest,
+            "bidkey-pdf;name=x.pdf;pages=2;page=1;x_mm=1;y_mm=1;w_mm=42;h_mm=42",
+            SesSigner {
+                cert: &p.signer,
+                key: p.signer_key.signer(),
+            },
+        )
+        .expect("seal signature");
+        let with = bidkey_crypto::cms::add_ses_signature_to_signed_data(
+            &cms,
+            &signature,
+            bidkey_crypto::cms::Content::DetachedDigest {
+                algorithm: HashAlgorithm::Sm3,
+                digest: &prepared.digest,
+            },
+        )
+        .expect("embedded");
+        pdf::finish(&mut out, &prepared, &with).expect("finish");
+        let r = report(&p, out.get_ref(), &[]);
+        let sig = &r.signatures[0];
+        let e = sig
+            .signer
+            .as_ref()
+            .and_then(|s| s.electronic_seal.clone())
+            .expect("the seal signature is found");
+        let seal = e.seal.as_ref().expect("seal report");
+        assert_eq!(seal.name, "投标专用章");
+        assert_eq!(seal.signer_listed, listed);
+        if listed {
+            assert!(e.check.is_valid(), "{e:?}");
+            assert!(r.all_valid(), "{r:?}");
+        } else {
+            assert!(matches!(e.check, Check::Invalid(_)), "{e:?}");
+            assert!(sig.intact, "the CMS itself is fine");
+            assert!(!r.all_valid(), "an unlisted signer's seal is not valid");
+        }
+    }
+}

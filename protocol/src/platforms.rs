@@ -129,19 +129,88 @@ pub struct NewSeal {
     #[serde(with = "crate::b64")]
     pub image: Vec<u8>,
     pub idempotency_key: String,
+    /// GB/T 38540 seal type (1 official seal 公章, 2 contract seal 合同专用章, 3 bid seal
+    /// 投标专用章, 4 finance seal 财务专用章, 5 other); 1 when absent.
+    #[serde(default = "default_seal_type")]
+    pub seal_type: u32,
+    /// Printed size in millimetres (10–100); 40 when absent.
+    #[serde(default = "default_seal_mm")]
+    pub width_mm: u32,
+    #[serde(default = "default_seal_mm")]
+    pub height_mm: u32,
+    /// Accounts (members of the enterprise) granted the seal; their signing certificates go
+    /// in the seal's certificate list when the CA approves it.
+    #[serde(default)]
+    pub holders: Vec<String>,
+}
+
+fn default_seal_type() -> u32 {
+    1
+}
+
+fn default_seal_mm() -> u32 {
+    40
+}
+
+/// Where a seal stands (GB/T 38540 electronic seal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SealStatus {
+    /// Added or changed by the admin; waits for the CA's approval. Not usable.
+    #[default]
+    Pending,
+    /// Approved: the seal maker made its `SESeal`.
+    Approved,
+    /// Revoked by the admin or the CA; signatures made with it before stay checkable.
+    Revoked,
+}
+
+/// `POST /v1/operator/seals/{seal_id}/approve`: the CA approves a pending seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealApproval {
+    /// How long the seal is valid from now, in days (1–3650).
+    pub valid_days: u32,
+}
+
+/// A seal with its `SESeal`, as the phone and SDK use it (`GET /v1/seals/usable`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsableSealEntry {
+    pub seal: Seal,
+    /// The GB/T 38540 `SESeal`, DER.
+    #[serde(with = "crate::b64")]
+    pub eseal: Vec<u8>,
+}
+
+/// `GET /v1/seals/{es_id}/status`: what a verifier asks of a seal it met in a signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealStatusReport {
+    pub es_id: String,
+    pub status: SealStatus,
+    pub valid_start: i64,
+    pub valid_end: i64,
+    pub revoked_at: Option<i64>,
 }
 
 /// `PUT /v1/enterprises/{id}/seals/{seal_id}`: rename and/or replace the image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SealUpdate {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default, with = "crate::b64::option")]
     pub image: Option<Vec<u8>>,
+    #[serde(default)]
+    pub seal_type: Option<u32>,
+    #[serde(default)]
+    pub width_mm: Option<u32>,
+    #[serde(default)]
+    pub height_mm: Option<u32>,
+    /// The accounts granted the seal, replacing the list.
+    #[serde(default)]
+    pub holders: Option<Vec<String>>,
 }
 
 /// A seal (印章) without its image; `GET …/seals/{seal_id}/image` serves the PNG.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Seal {
     pub id: String,
     pub enterprise_id: String,
@@ -155,6 +224,26 @@ pub struct Seal {
     pub cert_serial: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[serde(default = "default_seal_type")]
+    pub seal_type: u32,
+    #[serde(default = "default_seal_mm")]
+    pub width_mm: u32,
+    #[serde(default = "default_seal_mm")]
+    pub height_mm: u32,
+    /// Accounts granted the seal.
+    #[serde(default)]
+    pub holders: Vec<String>,
+    #[serde(default)]
+    pub status: SealStatus,
+    /// The `esID` of the approved `SESeal`.
+    #[serde(default)]
+    pub es_id: Option<String>,
+    #[serde(default)]
+    pub valid_start: Option<i64>,
+    #[serde(default)]
+    pub valid_end: Option<i64>,
+    #[serde(default)]
+    pub revoked_at: Option<i64>,
 }
 
 /// One credit to the Bidkey corporate account, as the bank reports it.

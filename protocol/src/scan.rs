@@ -583,6 +583,14 @@ pub struct ReplyDocument {
     pub name: String,
     #[serde(with = "crate::b64")]
     pub signed_data: Vec<u8>,
+    /// For a seal the CA approved as a GB/T 38540 electronic seal: the `SES_Signature` over
+    /// the same digest (no timestamp yet; the platform SDK adds it).
+    #[serde(
+        default,
+        with = "crate::b64::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ses_signature: Option<Vec<u8>>,
 }
 
 /// One unwrapped bid-file key.

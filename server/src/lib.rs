@@ -35,6 +35,7 @@ pub mod ratelimit;
 pub mod realname;
 pub mod relay;
 pub mod requestlog;
+pub mod seal_maker;
 pub mod seals;
 pub mod sms;
 pub mod state;
@@ -228,6 +229,7 @@ pub fn operator_router(state: AppState) -> Router {
         .merge(orders::operator_routes())
         .merge(platforms::operator_routes())
         .merge(ca::operator_routes())
+        .merge(seals::operator_routes())
         .merge(metrics::operator_routes())
         .merge(health::routes());
     finish(app, state)
@@ -315,10 +317,17 @@ pub async fn start(config: Config) -> Result<Running> {
     let tsa = db
         .write(move |tx| tsa::Tsa::load_or_create(tx, &ca_secrets.ca, now, policy))
         .await?;
+    let (maker_secrets, dir) = (secrets.clone(), config.data_dir.clone());
+    let seal_maker = tokio::task::spawn_blocking(move || {
+        seal_maker::SealMaker::load_or_create(&dir, &maker_secrets.ca, now)
+    })
+    .await
+    .map_err(|e| ServerError::Internal(e.to_string()))??;
     let state = AppState {
         db,
         clock,
         tsa: Arc::new(tsa),
+        seal_maker: Arc::new(seal_maker),
         sms,
         realname,
         sandbox: config.sandbox,

@@ -19,6 +19,8 @@ pub struct AppState {
     pub secrets: Arc<Secrets>,
     /// The RFC 3161 time-stamp authority's keys and certificates.
     pub tsa: Arc<crate::tsa::Tsa>,
+    /// The seal maker that signs approved electronic seals (GB/T 38540).
+    pub seal_maker: Arc<crate::seal_maker::SealMaker>,
     /// Wake-ups for the relay's long polls.
     pub relay: crate::relay::notify::Notifier,
     /// Platform certificate chains already verified by the relay.

@@ -414,6 +414,10 @@ async fn other_enterprises_are_out_of_reach(store: Store) {
                 name: "公章".into(),
                 image: png,
                 idempotency_key: "s1".into(),
+                seal_type: 1,
+                width_mm: 40,
+                height_mm: 40,
+                holders: vec![],
             },
         )
         .await
@@ -685,6 +689,10 @@ async fn admin_actions_need_the_pin(store: Store) {
         name: "公章".into(),
         image: image.clone(),
         idempotency_key: "pin-s1".into(),
+        seal_type: 1,
+        width_mm: 40,
+        height_mm: 40,
+        holders: vec![],
     };
     let add_seal = AdminAction::AddSeal {
         enterprise_id: eid.clone(),
@@ -706,6 +714,7 @@ async fn admin_actions_need_the_pin(store: Store) {
     let update = SealUpdate {
         name: None,
         image: Some(other_image.clone()),
+        ..Default::default()
     };
     let seal_path = format!("{seals_path}/{}", seal.id);
     refused_without_pin(&a, &w, add_grant.clone(), &spent, |c| {
@@ -749,6 +758,7 @@ async fn admin_actions_need_the_pin(store: Store) {
             &SealUpdate {
                 name: Some("合同章".into()),
                 image: None,
+                ..Default::default()
             },
         )
         .await

@@ -14,7 +14,8 @@ on_both_stores!(
     platforms_nearest_first,
     grants_by_admin_only,
     zones_need_matching_directory,
-    seals_png_only
+    seals_png_only,
+    electronic_seals_need_the_cas_approval
 );
 
 const NAME: &str = "宿迁平台测试有限公司";
@@ -628,6 +629,10 @@ async fn seals_png_only(store: Store) {
         name: name.into(),
         image,
         idempotency_key: key.into(),
+        seal_type: 1,
+        width_mm: 40,
+        height_mm: 40,
+        holders: vec![],
     };
 
     let err = b
@@ -686,6 +691,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: Some("x".into()),
                 image: None,
+                ..Default::default()
             },
         )
         .await
@@ -697,6 +703,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: Some("单位公章".into()),
                 image: None,
+                ..Default::default()
             },
         )
         .await
@@ -708,6 +715,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: None,
                 image: Some(b"GIF89a".to_vec()),
+                ..Default::default()
             },
         )
         .await
@@ -725,6 +733,7 @@ async fn seals_png_only(store: Store) {
             &SealUpdate {
                 name: None,
                 image: Some(png(400, 400, 0)),
+                ..Default::default()
             },
         )
         .await
@@ -761,5 +770,103 @@ async fn seals_png_only(store: Store) {
     let listed: Vec<Seal> = a.get(&path).await.expect("list");
     assert_eq!(listed.len(), 1);
     let err = a.delete::<serde_json::Value>(&one).await.expect_err("gone");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+}
+
+/// The GB/T 38540 side of seals that needs no certificates: holders must be members, shape
+/// limits, only the CA approves, only pending seals, and never a seal nobody can use (no
+/// holder has a signing certificate here); revocation by the admin only; the public status
+/// of an unknown esID. The approved path is platform/tests/eseal.rs.
+async fn electronic_seals_need_the_cas_approval(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, _, b_id) = team(&server, 4).await;
+    let path = format!("/v1/enterprises/{eid}/seals");
+    let new = |holders: Vec<String>, w: u32, key: &str| NewSeal {
+        name: "投标专用章".into(),
+        image: png(100, 100, 0),
+        idempotency_key: key.into(),
+        seal_type: 3,
+        width_mm: w,
+        height_mm: 40,
+        holders,
+    };
+    let err = a
+        .post::<_, Seal>(&path, &new(vec!["no-such-account".into()], 40, "k1"))
+        .await
+        .expect_err("holder not a member");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let err = a
+        .post::<_, Seal>(&path, &new(vec![b_id.clone()], 500, "k2"))
+        .await
+        .expect_err("500 mm wide");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let seal: Seal = a
+        .post(&path, &new(vec![b_id.clone()], 40, "k3"))
+        .await
+        .expect("added");
+    assert_eq!(seal.status, SealStatus::Pending);
+    assert_eq!(
+        (seal.seal_type, seal.width_mm, seal.holders.clone()),
+        (3, 40, vec![b_id.clone()])
+    );
+
+    let approve = format!("/v1/operator/seals/{}/approve", seal.id);
+    let err = a
+        .post::<_, Seal>(&approve, &SealApproval { valid_days: 30 })
+        .await
+        .expect_err("an admin is not the CA");
+    assert_eq!(err.0, 403);
+    let op = support::device::operator(&server);
+    let pending: Vec<Seal> = op.get("/v1/operator/seals").await.expect("queue");
+    assert!(pending.iter().any(|s| s.id == seal.id));
+    let err = op
+        .post::<_, Seal>(&approve, &SealApproval { valid_days: 0 })
+        .await
+        .expect_err("zero days");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let err = op
+        .post::<_, Seal>(&approve, &SealApproval { valid_days: 30 })
+        .await
+        .expect_err("no holder has a signing certificate");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    let revoke = format!("{path}/{}/revoke", seal.id);
+    let err = b
+        .post::<_, Seal>(&revoke, &serde_json::json!({}))
+        .await
+        .expect_err("staff revokes");
+    assert_eq!(err.1.code, ErrorCode::NotAdmin);
+    let revoked: Seal = a
+        .post(&revoke, &serde_json::json!({}))
+        .await
+        .expect("revoked");
+    assert_eq!(revoked.status, SealStatus::Revoked);
+    assert!(revoked.revoked_at.is_some());
+    let err = op
+        .post::<_, Seal>(&approve, &SealApproval { valid_days: 30 })
+        .await
+        .expect_err("revoked is not pending");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+    let err = a
+        .put::<_, Seal>(
+            &format!("{path}/{}", seal.id),
+            &SealUpdate {
+                name: Some("x".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("a revoked seal stays revoked");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    let usable: Vec<UsableSealEntry> = b
+        .get("/v1/seals/usable?platform_id=nope")
+        .await
+        .expect("usable");
+    assert!(usable.is_empty());
+    let err = Client::new(&server)
+        .get::<SealStatusReport>("/v1/seals/BKNOSUCH/status")
+        .await
+        .expect_err("unknown");
     assert_eq!(err.1.code, ErrorCode::NotFound);
 }

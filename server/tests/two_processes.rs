@@ -82,6 +82,7 @@ async fn a_story_runs_across_two_processes_and_survives_one_killed() {
         operator_base: a.operator_url.clone(),
         http: reqwest::Client::new(),
         token: None,
+        confirmation: None,
     };
 
     // Sign up and real-name through the balancer: the steps land on both processes.

@@ -119,13 +119,28 @@ pub enum Zones {
 
 #[derive(Debug, Subcommand)]
 pub enum Seals {
-    /// Add a seal from a PNG image.
+    /// Add a seal from a PNG image; it becomes a GB/T 38540 electronic seal once the CA
+    /// approves it.
     Add {
         enterprise_id: String,
         #[arg(long)]
         name: String,
         #[arg(long)]
         image: PathBuf,
+        /// Seal type: 1 公章, 2 合同专用章, 3 投标专用章, 4 财务专用章, 5 other.
+        #[arg(long, default_value_t = 1)]
+        seal_type: u32,
+        /// Printed size in millimetres, WIDTHxHEIGHT (e.g. 42x42).
+        #[arg(long, default_value = "40x40")]
+        size_mm: String,
+        /// A member granted the seal (account id); repeat for several.
+        #[arg(long = "holder")]
+        holders: Vec<String>,
+    },
+    /// Revoke a seal (its electronic seal stops being usable; earlier sealings stay valid).
+    Revoke {
+        enterprise_id: String,
+        seal_id: String,
     },
     List {
         enterprise_id: String,
@@ -348,11 +363,35 @@ async fn seals(app: &App, cmd: Seals) -> Result<()> {
             enterprise_id,
             name,
             image,
+            seal_type,
+            size_mm,
+            holders,
         } => {
+            let size = size_mm
+                .split_once(['x', 'X', '×'])
+                .and_then(|(w, h)| Some((w.trim().parse().ok()?, h.trim().parse().ok()?)))
+                .ok_or(CliError::Usage(
+                    "--size-mm is WIDTHxHEIGHT in millimetres".into(),
+                ))?;
             let png = read(&image)?;
             let pin = admin_pin(app)?;
-            vec![core.add_seal(&enterprise_id, &name, png, &pin).await?]
+            vec![
+                core.add_electronic_seal(
+                    &enterprise_id,
+                    &name,
+                    png,
+                    seal_type,
+                    size,
+                    holders,
+                    &pin,
+                )
+                .await?,
+            ]
         }
+        Seals::Revoke {
+            enterprise_id,
+            seal_id,
+        } => vec![core.revoke_seal(&enterprise_id, &seal_id).await?],
         Seals::List { enterprise_id } => core.seals(&enterprise_id).await?,
         Seals::Rename {
             enterprise_id,
@@ -442,14 +481,21 @@ fn seals_table(out: &Out, seals: &[Seal]) -> String {
             out.t("名称", "Name"),
             out.t("尺寸", "Size"),
             out.t("字节", "Bytes"),
+            out.t("状态", "Status"),
+            "esID",
             out.t("更新时间", "Updated"),
         ],
         seals.iter().map(|s| {
             vec![
                 s.id.clone(),
                 s.name.clone(),
-                format!("{}×{}", s.width, s.height),
+                format!(
+                    "{}×{} px, {}×{} mm",
+                    s.width, s.height, s.width_mm, s.height_mm
+                ),
                 s.size.to_string(),
+                format!("{:?}", s.status).to_lowercase(),
+                opt(&s.es_id),
                 when(s.updated_at),
             ]
         }),

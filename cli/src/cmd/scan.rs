@@ -438,6 +438,7 @@ mod tests {
                         cert_serial: None,
                         created_at: 0,
                         updated_at: 0,
+                        ..Default::default()
                     },
                     image_png: b"\x89PNG".to_vec(),
                 };

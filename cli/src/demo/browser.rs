@@ -38,6 +38,11 @@ pub struct SignatureView {
     pub signed_at: i64,
     pub signing_time: u64,
     pub timestamp_time: u64,
+    /// The GB/T 38540 seal signature with its timestamp, DER, hex (approved seals only).
+    #[serde(default)]
+    pub ses_signature: Option<String>,
+    #[serde(default)]
+    pub seal: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +62,9 @@ pub struct BidView {
     pub recipient_serial: String,
     pub signature: Option<SignatureView>,
     pub opened: Option<OpenedView>,
+    /// A sealed PDF bid: the platform's verification of the sealed file.
+    #[serde(default)]
+    pub sealed_pdf: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +208,57 @@ impl Browser {
                 .body(body),
         )
         .await
+    }
+
+    /// Give the platform the seal's picture, to draw it in a PDF it prepares for sealing.
+    pub async fn give_seal_picture(&self, seal_id: &str, png: Vec<u8>) -> Result<()> {
+        let _: serde_json::Value = self
+            .json(
+                "seal picture",
+                self.http
+                    .post(format!("{}/api/seal-pictures/{seal_id}", self.base))
+                    .body(png),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Upload a PDF bid of `pages` pages to seal with `seal_id`, the seal drawn on page 1.
+    pub async fn upload_pdf_sealed(
+        &self,
+        name: &str,
+        pdf: Vec<u8>,
+        seal_id: &str,
+        pages: u32,
+    ) -> Result<Uploaded> {
+        self.json(
+            "upload",
+            self.http
+                .post(format!("{}/api/bids", self.base))
+                .query(&[
+                    ("name", name),
+                    ("seal_id", seal_id),
+                    ("pages", &pages.to_string()),
+                ])
+                .body(pdf),
+        )
+        .await
+    }
+
+    /// The sealed PDF of a bid.
+    pub async fn sealed_pdf(&self, bid_id: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .send(
+                "sealed PDF",
+                self.http
+                    .get(format!("{}/api/bids/{bid_id}/sealed.pdf", self.base)),
+            )
+            .await?;
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| DemoError::http("sealed PDF", e))?
+            .to_vec())
     }
 
     pub async fn bids(&self) -> Result<Vec<BidView>> {

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How many steps [`run`] takes.
-pub const STEPS: usize = 17;
+pub const STEPS: usize = 18;
 
 /// Enterprise A.
 pub const USCC_A: &str = "91500000MA5U8XGQ8Q";
@@ -367,11 +367,24 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         .await?;
     j.note(format!("grant {} on {}", grant.id, grant.platform_name));
     let seal = admin
-        .add_seal(&enterprise_id, "投标专用章", seal_png()?, PIN)
+        .add_electronic_seal(
+            &enterprise_id,
+            "投标专用章",
+            seal_png()?,
+            3,
+            (42, 42),
+            vec![account_id(&staff)?],
+            PIN,
+        )
         .await?;
     j.note(format!(
-        "the admin adds the seal {} ({})",
+        "the admin adds the seal {} ({}), 42×42 mm, granted to {STAFF_NAME}",
         seal.name, seal.id
+    ));
+    let seal = world.ca_approves_seal(&seal.id).await?;
+    j.note(format!(
+        "the CA approves it: the seal maker makes the GB/T 38540 electronic seal (esID {})",
+        seal.es_id.clone().unwrap_or_default()
     ));
     j.end();
 
@@ -460,6 +473,90 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.note(format!(
         "bid file, its detached CMS signature with the TSA's timestamp (.p7s; signed at {}, timestamped at {}), the signing certificate (PEM) and the encrypted file saved in documents/",
         sig.signing_time, sig.timestamp_time
+    ));
+    let ses = sig.ses_signature.as_deref().ok_or_else(|| {
+        DemoError::Unexpected("the platform recorded no GB/T 38540 seal signature".into())
+    })?;
+    files.extend(save_seal_evidence(
+        world,
+        bid_name,
+        &sig.signature,
+        ses,
+        &verified_when_signed.message,
+        sig.seal.as_ref(),
+    )?);
+    j.note("the GB/T 38540 seal signature (.ses), the signature's timestamp token (.tsr) and the platform's verification report saved in documents/");
+    j.end();
+
+    j.begin("A PDF bid (Chinese, three pages) is sealed by scan, the seal drawn on the page");
+    let pdf_name = "商务标-渝北道路改造.pdf";
+    browser.give_seal_picture(&seal.id, seal_png()?).await?;
+    let pdf = bidkey_platform::pdf::fixture::bid_pdf("渝北道路改造工程 商务标", 3, false);
+    let up = browser
+        .upload_pdf_sealed(pdf_name, pdf, &seal.id, 3)
+        .await?;
+    let view = scan_qr(
+        world,
+        j,
+        &browser,
+        &up.job,
+        &staff,
+        "2b-seal-pdf",
+        &mut files,
+    )
+    .await?;
+    let shown = view
+        .documents
+        .first()
+        .and_then(|d| {
+            d.seal
+                .as_ref()
+                .map(|s| (d.page_count, s.page, s.x_mm, s.y_mm))
+        })
+        .ok_or_else(|| DemoError::Unexpected("the phone shows no seal".into()))?;
+    j.note(format!(
+        "the phone shows {pdf_name} ({} pages) and the seal on page {} at {}×{} mm from the top left",
+        shown.0, shown.1, shown.2, shown.3
+    ));
+    confirm(j, &browser, &staff, &view, PIN).await?;
+    let pdf_bid = browser.bid(&up.bid.id).await?;
+    let pdf_check = pdf_bid
+        .sealed_pdf
+        .clone()
+        .ok_or_else(|| DemoError::Unexpected("the platform made no sealed PDF".into()))?;
+    expect(
+        pdf_check["valid"] == serde_json::Value::Bool(true),
+        format!("the platform's verifier refuses the sealed PDF: {pdf_check}"),
+    )?;
+    let pdf_sig = pdf_bid
+        .signature
+        .clone()
+        .ok_or_else(|| DemoError::Unexpected("the platform recorded no signature".into()))?;
+    let sealed = browser.sealed_pdf(&pdf_bid.id).await?;
+    let docs = world.out_dir.join("documents");
+    let sealed_path = docs.join(pdf_name);
+    write_file(&sealed_path, &sealed)?;
+    let p7s_path = docs.join(format!("{pdf_name}.p7s"));
+    write_file(
+        &p7s_path,
+        &hex::decode(&pdf_sig.signature)
+            .map_err(|_| DemoError::Unexpected("the platform's signature is not hex".into()))?,
+    )?;
+    files.push(sealed_path);
+    files.push(p7s_path);
+    let pdf_ses = pdf_sig.ses_signature.as_deref().ok_or_else(|| {
+        DemoError::Unexpected("the platform recorded no GB/T 38540 seal signature".into())
+    })?;
+    files.extend(save_seal_evidence(
+        world,
+        pdf_name,
+        &pdf_sig.signature,
+        pdf_ses,
+        &pdf_check.to_string(),
+        pdf_sig.seal.as_ref(),
+    )?);
+    j.note(format!(
+        "documents/{pdf_name}: the sealed PDF (seal visible, CMS with the TSA's timestamp in /Contents), its .p7s, .ses, .tsr and verification report; the platform's verifier accepts it"
     ));
     j.end();
 
@@ -689,6 +786,63 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         refused_after_revoke,
         files,
     })
+}
+
+/// Save what proves the seal: the `SES_Signature` (`.ses`), the CMS signature's RFC 3161
+/// token (`.tsr`) and the platform's verification report (JSON).
+fn save_seal_evidence(
+    world: &World,
+    name: &str,
+    cms_hex: &str,
+    ses_hex: &str,
+    platform_check: &str,
+    seal: Option<&serde_json::Value>,
+) -> Result<Vec<PathBuf>> {
+    let docs = world.out_dir.join("documents");
+    let bad = |what: &str| DemoError::Unexpected(format!("the platform's {what} is not hex"));
+    let cms = hex::decode(cms_hex).map_err(|_| bad("signature"))?;
+    let ses = hex::decode(ses_hex).map_err(|_| bad("seal signature"))?;
+    let parsed = bidkey_crypto::cms::verify_signed_data(
+        &cms,
+        bidkey_crypto::cms::Content::DetachedDigest {
+            algorithm: bidkey_crypto::cms::HashAlgorithm::Sm3,
+            digest: &bidkey_crypto::ses::verify_signature(&ses, None, &[])
+                .map_err(|e| DemoError::Unexpected(format!("seal signature: {e}")))?
+                .data_hash,
+        },
+        &[],
+    )
+    .map_err(|e| DemoError::Unexpected(format!("signature: {e}")))?;
+    let token = parsed
+        .signers
+        .first()
+        .and_then(|s| s.timestamps.first())
+        .map(|t| t.token_der.clone())
+        .ok_or_else(|| DemoError::Unexpected("the signature has no timestamp".into()))?;
+    let report = serde_json::json!({
+        "document": name,
+        "platform_check": platform_check,
+        "cms": {
+            "signer": parsed.signers.first().map(|s| s.cert.subject_string()),
+            "timestamp": parsed.signers.first().and_then(|s| s.timestamps.first()).map(|t| t.gen_time),
+        },
+        "gbt38540_seal": seal,
+    });
+    let files = [
+        (docs.join(format!("{name}.ses")), ses),
+        (docs.join(format!("{name}.tsr")), token),
+        (
+            docs.join(format!("{name}.verification.json")),
+            serde_json::to_vec_pretty(&report)
+                .map_err(|e| DemoError::Unexpected(format!("report: {e}")))?,
+        ),
+    ];
+    let mut out = Vec::new();
+    for (path, data) in files {
+        write_file(&path, &data)?;
+        out.push(path);
+    }
+    Ok(out)
 }
 
 /// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER), the signing

@@ -227,6 +227,28 @@ impl World {
             .map_err(|errors| DemoError::Unexpected(format!("bank import: {}", errors.join("; "))))
     }
 
+    /// The CA approves seal `id` as a GB/T 38540 electronic seal for a year (`POST
+    /// /v1/operator/seals/{id}/approve`): the seal maker makes its SESeal.
+    pub async fn ca_approves_seal(&self, id: &str) -> Result<bidkey_protocol::platforms::Seal> {
+        let resp = self
+            .http
+            .post(format!(
+                "{}/v1/operator/seals/{id}/approve",
+                self.server_url()
+            ))
+            .bearer_auth(self.server.operator_token())
+            .json(&bidkey_protocol::platforms::SealApproval { valid_days: 365 })
+            .send()
+            .await
+            .map_err(|e| DemoError::http("seal approval", e))?;
+        if !resp.status().is_success() {
+            return Err(DemoError::http("seal approval", resp.status()));
+        }
+        resp.json()
+            .await
+            .map_err(|e| DemoError::http("seal approval", e))
+    }
+
     /// The RA/CA reviewer approves application `id` (`POST /v1/operator/reviews/{id}`).
     pub async fn ca_approves(&self, id: &str) -> Result<()> {
         let resp = self

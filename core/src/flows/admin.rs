@@ -371,12 +371,43 @@ impl Bidkey {
         self.api.get(&format!("/v1/enterprises/{eid}/seals")).await
     }
 
-    /// 新增印章 from a PNG, confirmed with the admin's PIN.
-    pub async fn add_seal(
+    /// The GB/T 38540 electronic seals this account may use on `platform_id`, with their
+    /// `SESeal` (approved by the CA, within validity, held by this account, granted).
+    pub async fn usable_seals_on(
+        &self,
+        platform_id: &str,
+    ) -> Result<Vec<bidkey_protocol::platforms::UsableSealEntry>> {
+        self.require_login()?;
+        let pid = id_segment(platform_id, "platform")?;
+        self.api
+            .get(&format!("/v1/seals/usable?platform_id={pid}"))
+            .await
+    }
+
+    /// Revoke a GB/T 38540 electronic seal (admin).
+    pub async fn revoke_seal(&self, enterprise_id: &str, seal_id: &str) -> Result<Seal> {
+        self.require_login()?;
+        let eid = id_segment(enterprise_id, "enterprise")?;
+        let sid = id_segment(seal_id, "seal")?;
+        self.api
+            .post(
+                &format!("/v1/enterprises/{eid}/seals/{sid}/revoke"),
+                &serde_json::json!({}),
+            )
+            .await
+    }
+
+    /// 新增印章 from a PNG, as a GB/T 38540 electronic seal to be approved by the CA: type,
+    /// printed size in millimetres and the members granted it; confirmed with the admin's PIN.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_electronic_seal(
         &self,
         enterprise_id: &str,
         name: &str,
         png: Vec<u8>,
+        seal_type: u32,
+        size_mm: (u32, u32),
+        holders: Vec<String>,
         pin: &str,
     ) -> Result<Seal> {
         self.require_login()?;
@@ -396,9 +427,26 @@ impl Bidkey {
                     name,
                     image: png,
                     idempotency_key: crate::api::idempotency_key()?,
+                    seal_type,
+                    width_mm: size_mm.0,
+                    height_mm: size_mm.1,
+                    holders,
                 }),
                 &confirmation,
             )
+            .await
+    }
+
+    /// 新增印章 from a PNG (a round 40 mm official seal nobody holds yet), confirmed with the
+    /// admin's PIN.
+    pub async fn add_seal(
+        &self,
+        enterprise_id: &str,
+        name: &str,
+        png: Vec<u8>,
+        pin: &str,
+    ) -> Result<Seal> {
+        self.add_electronic_seal(enterprise_id, name, png, 1, (40, 40), vec![], pin)
             .await
     }
 
@@ -416,6 +464,7 @@ impl Bidkey {
             SealUpdate {
                 name: Some(name),
                 image: None,
+                ..Default::default()
             },
         )
         .await
@@ -446,6 +495,7 @@ impl Bidkey {
                 Some(&SealUpdate {
                     name: None,
                     image: Some(png),
+                    ..Default::default()
                 }),
                 &confirmation,
             )

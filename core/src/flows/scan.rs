@@ -414,14 +414,32 @@ impl Bidkey {
                     let s = self
                         .open_cosign_session(serial, CosignPurpose::Sign)
                         .await?;
-                    let attrs = signed_attributes(d, s.server_time, &signer)?;
+                    let server_time = s.server_time;
+                    let attrs = signed_attributes(d, server_time, &signer)?;
                     let e = message_digest(&public, DEFAULT_ID, &attrs)?;
                     let sig = self
                         .co_sign_digest(serial, share, &e, CosignPurpose::Sign, Some(s))
                         .await?;
+                    let ses_signature = match &d.seal {
+                        Some(place) => {
+                            self.seal_signature(
+                                body,
+                                serial,
+                                share,
+                                &signer,
+                                &public,
+                                d,
+                                place,
+                                server_time,
+                            )
+                            .await?
+                        }
+                        None => None,
+                    };
                     documents.push(ReplyDocument {
                         name: d.name.clone(),
                         signed_data: signed_document(&signer, &issuing, &attrs, &sig.to_der())?,
+                        ses_signature,
                     });
                 }
             }
@@ -739,6 +757,43 @@ impl Bidkey {
             },
         );
         Ok(view)
+    }
+
+    /// The GB/T 38540 `SES_Signature` for sealing `doc` at `place`, when the server gives
+    /// this account the seal as an approved electronic seal on the request's platform: the
+    /// phone checks the seal maker's signature, that the seal lists the signing certificate
+    /// and is valid at the server's time, builds `TBS_Sign` itself (the seal, that time, the
+    /// document's digest as shown, a property string naming the document and the place) and
+    /// co-signs it. A seal the CA has not approved gives none: its image alone is drawn.
+    #[allow(clippy::too_many_arguments)]
+    async fn seal_signature(
+        &self,
+        body: &ScanRequestBody,
+        serial: &str,
+        share: &Arc<DeviceShare>,
+        signer: &Cert,
+        public: &bidkey_crypto::sm2::Sm2PublicKey,
+        doc: &DocumentToSign,
+        place: &SealPlacement,
+        server_time: i64,
+    ) -> Result<Option<Vec<u8>>> {
+        use bidkey_crypto::ses;
+        let usable = self.usable_seals_on(&body.platform_id).await?;
+        let Some(entry) = usable.iter().find(|e| e.seal.id == place.seal_id) else {
+            return Ok(None);
+        };
+        let seal = ses::verify_seal(&entry.eseal)?;
+        let at = u64::try_from(server_time).unwrap_or(0);
+        if !seal.lists(signer) || !seal.valid_at(at) {
+            return Err(CoreError::InvalidInput { field: "seal" });
+        }
+        let property = crate::scan::seal_property_info(doc, place);
+        let tbs = ses::tbs_sign_der(&entry.eseal, at, &doc.digest, &property)?;
+        let e = message_digest(public, DEFAULT_ID, &tbs)?;
+        let sig = self
+            .co_sign_digest(serial, share, &e, CosignPurpose::Sign, None)
+            .await?;
+        Ok(Some(ses::assemble_signature(&tbs, signer, &sig.to_der())?))
     }
 
     /// The live seals of the signing certificate's enterprise that `documents` name, with

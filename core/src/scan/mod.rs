@@ -11,4 +11,4 @@ pub mod what_is_signed;
 pub mod words;
 
 pub use view::{DocumentRefusal, DocumentView, SealView, UsableSeal, document_views};
-pub use what_is_signed::{signed_attributes, signed_document};
+pub use what_is_signed::{seal_property_info, signed_attributes, signed_document};

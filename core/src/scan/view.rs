@@ -150,6 +150,7 @@ mod tests {
                 cert_serial: bound.map(str::to_owned),
                 created_at: 0,
                 updated_at: 0,
+                ..Default::default()
             },
             image_png: b"\x89PNG".to_vec(),
         }

@@ -15,7 +15,7 @@ use crate::error::{CoreError, Result};
 use bidkey_crypto::cms::{ContentTypes, HashAlgorithm, SignedDataBuilder, SignerInfo};
 use bidkey_crypto::cms::{digest_for, signed_attributes_der};
 use bidkey_crypto::x509::Cert;
-use bidkey_protocol::scan::{DigestAlg, DocumentToSign};
+use bidkey_protocol::scan::{DigestAlg, DocumentToSign, SealPlacement};
 
 /// Bidkey writes the PKCS#7 content types (what most relying parties and PDF readers
 /// expect); verifiers accept the GB/T 35275 ones too.
@@ -68,6 +68,24 @@ pub fn signed_document(
         .signer(info)
         .certificates(chain)
         .build()?)
+}
+
+/// The `propertyInfo` (IA5String) of a seal signature: the document's name percent-encoded
+/// (UTF-8), its page count, and where the seal sits, e.g.
+/// `bidkey-pdf;name=%E6%8A%95%E6%A0%87.pdf;pages=3;page=1;x_mm=120;y_mm=200;w_mm=40;h_mm=40`.
+pub fn seal_property_info(doc: &DocumentToSign, place: &SealPlacement) -> String {
+    let mut name = String::new();
+    for b in doc.name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_') {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!(
+        "bidkey-pdf;name={name};pages={};page={};x_mm={};y_mm={};w_mm={};h_mm={}",
+        doc.page_count, place.page, place.x_mm, place.y_mm, place.width_mm, place.height_mm
+    )
 }
 
 impl From<DocumentRefusal> for CoreError {

@@ -78,5 +78,48 @@ pub fn add_timestamp_to_signed_data(
     Ok(out)
 }
 
+/// Put a GB/T 38540 `SES_Signature` into the SignedData (`ContentInfo` DER) whose signer
+/// made it over the same digest: its certificate is the seal signature's signer and its
+/// messageDigest the seal signature's dataHash. The seal signature is verified first and the
+/// message again after. See [`oids::ATTR_SES_SIGNATURE`].
+pub fn add_ses_signature_to_signed_data(
+    der: &[u8],
+    ses_der: &[u8],
+    content: Content<'_>,
+) -> crate::Result<Vec<u8>> {
+    use ::cms::content_info::ContentInfo;
+    use ::cms::signed_data::{SignedData, SignerInfos};
+    use der::{Decode, Encode};
+    let ses = crate::ses::verify_signature(ses_der, None, &[])?;
+    let before = verify_signed_data(der, content, &[])?;
+    let old = before
+        .signers
+        .iter()
+        .find(|s| {
+            s.cert == ses.signer
+                && s.attributes
+                    .as_ref()
+                    .is_some_and(|a| a.message_digest == ses.data_hash)
+        })
+        .ok_or(crate::SealProblem::DataHashMismatch)?
+        .signer_info
+        .clone();
+    let mut signer = old.clone();
+    signer.set_ses_signature(ses_der)?;
+    let mut ci = ContentInfo::from_der(der)?;
+    let mut sd: SignedData = ci.content.decode_as()?;
+    let mut infos: Vec<_> = sd.signer_infos.0.into_vec();
+    let pos = infos
+        .iter()
+        .position(|i| *i == old.inner)
+        .ok_or(crate::Error::malformed("SignedData signer"))?;
+    infos[pos] = signer.inner;
+    sd.signer_infos = SignerInfos(der::asn1::SetOfVec::try_from(infos)?);
+    ci.content = der::Any::encode_from(&sd)?;
+    let out = ci.to_der()?;
+    verify_signed_data(&out, content, &[])?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

@@ -51,3 +51,11 @@ pub const SM2_KEY: Oid = crate::x509::oids::SM2_CURVE;
 /// TSA names the policy it publishes, under its operator's registered arc
 /// (`bidkey-server --tsa-policy`; ADR 0009).
 pub const DEFAULT_TSA_POLICY: Oid = Oid::new_unwrap("1.3.6.1.4.1.32473.3161.1");
+
+/// Bidkey's unsigned attribute carrying the GB/T 38540 `SES_Signature` of the same sealing
+/// (`1.3.6.1.4.1.32473.38540.1`, under the documentation arc like
+/// [`DEFAULT_TSA_POLICY`]: GB/T 38540 names no CMS attribute, and an unsigned attribute is
+/// the one place inside a PDF signature that the ByteRange does not cover). The
+/// `SES_Signature` is self-authenticating; verifiers that do not know the attribute ignore
+/// it (ADR 0021).
+pub const ATTR_SES_SIGNATURE: Oid = Oid::new_unwrap("1.3.6.1.4.1.32473.38540.1");

@@ -182,6 +182,35 @@ impl SignerInfo {
         Ok(ts)
     }
 
+    /// Carry a GB/T 38540 `SES_Signature` (DER) in the unsigned attribute
+    /// [`oids::ATTR_SES_SIGNATURE`], replacing one already there.
+    pub fn set_ses_signature(&mut self, ses_der: &[u8]) -> Result<()> {
+        let attr = attribute(oids::ATTR_SES_SIGNATURE, &Any::from_der(ses_der)?)?;
+        let unsigned = self.inner.unsigned_attrs.get_or_insert_with(SetOfVec::new);
+        let mut attrs: Vec<_> = unsigned
+            .as_slice()
+            .iter()
+            .filter(|a| a.oid != oids::ATTR_SES_SIGNATURE)
+            .cloned()
+            .collect();
+        attrs.push(attr);
+        *unsigned = SetOfVec::try_from(attrs)?;
+        Ok(())
+    }
+
+    /// The `SES_Signature` this SignerInfo carries, if any (DER, not yet verified).
+    pub fn ses_signature(&self) -> Result<Option<Vec<u8>>> {
+        for a in self.inner.unsigned_attrs.iter().flat_map(|u| u.iter()) {
+            if a.oid == oids::ATTR_SES_SIGNATURE {
+                let [one] = a.values.as_slice() else {
+                    return Err(crate::Error::malformed("SES_Signature attribute"));
+                };
+                return Ok(Some(one.to_der()?));
+            }
+        }
+        Ok(None)
+    }
+
     /// The DER of every `signatureTimeStampToken` value.
     pub fn timestamp_tokens(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::new();

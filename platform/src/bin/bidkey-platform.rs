@@ -114,6 +114,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Verify a GB/T 38540 seal signature (`SES_Signature`, e.g. the `.ses` beside a sealed
+    /// PDF): the signer's and the seal maker's SM2 signatures, the maker's chain to the
+    /// pinned root, the timestamp, the signer in the seal's list, the seal valid when used;
+    /// with --pdf, dataHash must be the SM3 of one signature's ByteRange of that PDF; with
+    /// --data, of that file; with --server, the seal's revocation status is asked too.
+    /// Exits non-zero unless the seal signature is acceptable.
+    VerifySeal {
+        file: PathBuf,
+        #[arg(long)]
+        pdf: Option<PathBuf>,
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The pinned Bidkey root certificate.
+        #[arg(long)]
+        root: PathBuf,
+        /// Intermediate (issuing CA) certificates.
+        #[arg(long)]
+        ca: Vec<PathBuf>,
+        /// The Bidkey server, to ask the seal's status (revocation).
+        #[arg(long)]
+        server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Verify a CMS SignedData (PKCS#7 or GB/T 35275), detached (--content) or attached.
     VerifyCms {
         /// The CMS, DER (or PEM `PKCS7`/`CMS`).
@@ -353,6 +377,15 @@ fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::VerifySeal {
+            file,
+            pdf,
+            data,
+            root,
+            ca,
+            server,
+            json,
+        } => verify_seal(&file, pdf, data, &root, &ca, server, json),
         Command::VerifyCms {
             file,
             content,
@@ -424,6 +457,154 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The SM3 digests a seal signature may cover: of `data`, or of each signature's ByteRange
+/// in `pdf`.
+fn seal_candidates(pdf: Option<PathBuf>, data: Option<PathBuf>) -> Result<Vec<Vec<u8>>> {
+    use bidkey_crypto::cms::{HashAlgorithm, Hasher};
+    let mut out = Vec::new();
+    if let Some(d) = data {
+        let mut h = Hasher::new(HashAlgorithm::Sm3);
+        let mut f = BufReader::new(File::open(d)?);
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        out.push(h.finish());
+    }
+    if let Some(p) = pdf {
+        let report = pdf::verify(
+            BufReader::new(File::open(&p)?),
+            &VerifyOptions {
+                anchor: None,
+                tsa_anchor: None,
+                crls: &[],
+                now: now()?,
+            },
+        )?;
+        for sig in report.signatures {
+            let Some([a, b, c, d]) = sig.byte_range else {
+                continue;
+            };
+            let mut f = File::open(&p)?;
+            let mut h = Hasher::new(HashAlgorithm::Sm3);
+            for (start, len) in [(a, b), (c, d)] {
+                use std::io::{Read, Seek, SeekFrom};
+                f.seek(SeekFrom::Start(start))?;
+                let mut part = (&mut f).take(len);
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    let n = part.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+            }
+            out.push(h.finish());
+        }
+    }
+    Ok(out)
+}
+
+fn verify_seal(
+    file: &std::path::Path,
+    pdf: Option<PathBuf>,
+    data: Option<PathBuf>,
+    root: &std::path::Path,
+    ca: &[PathBuf],
+    server: Option<String>,
+    json: bool,
+) -> Result<()> {
+    use bidkey_platform::eseal;
+    let der = std::fs::read(file)?;
+    let trust = bidkey_platform::timestamp::TsaTrust {
+        roots: vec![read_cert(root)?],
+        intermediates: ca.iter().map(|p| read_cert(p)).collect::<Result<_>>()?,
+    };
+    let checked_data = pdf.is_some() || data.is_some();
+    let candidates = seal_candidates(pdf, data)?;
+    let mut report = eseal::verify(&der, None, &trust)?;
+    let covered = candidates
+        .iter()
+        .find(|h| eseal::verify(&der, Some(h), &trust).is_ok());
+    if checked_data && covered.is_none() {
+        return Err(PlatformError::Seal(
+            "dataHash is not the digest of the given data or of any signature of the PDF".into(),
+        ));
+    }
+    if let Some(server) = server {
+        let client = PlatformClient::new(&server, None, Duration::from_secs(20))?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        report = rt.block_on(eseal::verify_online(
+            &client,
+            &der,
+            covered.map(Vec::as_slice),
+            &trust,
+        ))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report)
+                .map_err(|_| PlatformError::Malformed("report"))?
+        );
+    } else {
+        println!(
+            "seal:            {} (esID {}, type {})",
+            report.name, report.es_id, report.seal_type
+        );
+        println!("seal maker:      {}", report.maker);
+        println!(
+            "valid:           {} .. {}",
+            report.valid_start, report.valid_end
+        );
+        println!(
+            "picture:         {} x {} mm",
+            report.width_mm, report.height_mm
+        );
+        println!("signer:          {}", report.signer);
+        println!(
+            "signer listed:   {}",
+            if report.signer_listed { "yes" } else { "NO" }
+        );
+        println!(
+            "used at:         {} ({})",
+            report.used_at,
+            if report.timestamped {
+                "timestamped"
+            } else {
+                "claimed, no timestamp"
+            }
+        );
+        println!(
+            "valid when used: {}",
+            if report.valid_when_used { "yes" } else { "NO" }
+        );
+        println!(
+            "revoked:         {}",
+            report
+                .revoked_at
+                .map_or("not revoked / not asked".into(), |t| format!("at {t}"))
+        );
+        println!(
+            "data:            {}",
+            if checked_data {
+                "dataHash matches"
+            } else {
+                "not checked (give --pdf or --data)"
+            }
+        );
+        println!("property:        {}", report.property_info);
+    }
+    eseal::refuse_unacceptable(&report)
 }
 
 fn verify_online(
@@ -535,6 +716,23 @@ fn print_signer(s: &pdf::verify::SignerReport) {
     println!("  checked at: {}", s.checked_at);
     println!("  chain: {}", check_text(&s.chain));
     println!("  revocation: {}", check_text(&s.revocation));
+    if let Some(e) = &s.electronic_seal {
+        println!("  GB/T 38540 seal: {}", check_text(&e.check));
+        if let Some(r) = &e.seal {
+            println!(
+                "    {} (esID {}, type {}), {}×{} mm, maker {}",
+                r.name, r.es_id, r.seal_type, r.width_mm, r.height_mm, r.maker
+            );
+            println!(
+                "    valid {} .. {}, used at {}{}, signer {}in the seal's list",
+                r.valid_start,
+                r.valid_end,
+                r.used_at,
+                if r.timestamped { " (timestamped)" } else { "" },
+                if r.signer_listed { "" } else { "NOT " }
+            );
+        }
+    }
 }
 
 fn check_text(c: &Check) -> String {

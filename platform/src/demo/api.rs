@@ -32,6 +32,8 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
             get(bids).post(upload).layer(DefaultBodyLimit::max(MAX_BID)),
         )
         .route("/api/bids/{id}/open", post(open_bid))
+        .route("/api/bids/{id}/sealed.pdf", get(sealed_pdf))
+        .route("/api/seal-pictures/{seal_id}", post(seal_picture))
         .route("/api/bids/{id}/verify", post(reverify))
 }
 
@@ -162,6 +164,93 @@ struct UploadQuery {
     /// The enterprise seal to place (签章); none for a signature without a seal.
     #[serde(default)]
     seal_id: Option<String>,
+    /// Pages of the document, as the bidder's software counted them.
+    #[serde(default)]
+    pages: Option<u32>,
+}
+
+/// The seal's place on page 1, in millimetres from the top left, as the phone shows it.
+const SEAL_X_MM: u32 = 150;
+const SEAL_Y_MM: u32 = 230;
+const SEAL_MM: u32 = 42;
+/// A4 height in points (the demo's PDFs are A4).
+const PAGE_HEIGHT_PT: f64 = 842.0;
+
+fn pt(mm: u32) -> f64 {
+    f64::from(mm) * 72.0 / 25.4
+}
+
+/// Write the PDF's incremental update (signature field, the seal drawn at the place the
+/// phone will show, `/Contents` reserved) to `sealed/{bid}.pdf`; return the ByteRange's SM3.
+fn prepare_pdf(
+    demo: &Demo,
+    bid_id: &str,
+    input: &std::path::Path,
+    png: &[u8],
+) -> ApiResult<Vec<u8>> {
+    let internal = |e: String| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let path = demo.data_dir.join("sealed").join(format!("{bid_id}.pdf"));
+    let mut out =
+        std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| internal(e.to_string()))?);
+    let prepared = crate::pdf::prepare(
+        std::io::BufReader::new(std::fs::File::open(input).map_err(|e| internal(e.to_string()))?),
+        &mut out,
+        &crate::pdf::SealRequest {
+            placement: crate::pdf::Placement {
+                page: 1,
+                x: pt(SEAL_X_MM),
+                y: PAGE_HEIGHT_PT - pt(SEAL_Y_MM + SEAL_MM),
+                width: pt(SEAL_MM),
+                height: pt(SEAL_MM),
+            },
+            seal_png: png,
+            digest: bidkey_crypto::cms::HashAlgorithm::Sm3,
+            signing_time: u64::try_from(crate::demo::unix_now()).unwrap_or(0),
+            contents_capacity: 32 * 1024,
+            field_name: Some("投标人签章".into()),
+        },
+    )
+    .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("PDF：{e}")))?;
+    out.flush().map_err(|e| internal(e.to_string()))?;
+    let digest = prepared.digest.clone();
+    demo.lock()
+        .prepared
+        .insert(bid_id.to_owned(), (path, prepared));
+    Ok(digest)
+}
+
+/// The bidder's browser gives the platform its seal picture (to draw it in a PDF).
+async fn seal_picture(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(seal_id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (sid, _) = browser(&headers);
+    bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    if seal_id.len() > 64 || body.len() > 512 * 1024 || !body.starts_with(b"\x89PNG\r\n\x1a\n") {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "印章图片无效".into()));
+    }
+    demo.lock().seal_pictures.insert(seal_id, body.to_vec());
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// The sealed PDF of a bid.
+async fn sealed_pdf(State(demo): State<Arc<Demo>>, Path(id): Path<String>) -> ApiResult<Response> {
+    let path = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .and_then(|b| b.sealed_pdf.as_ref().map(|p| p.path.clone()))
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有盖章的 PDF".into()))?;
+    let bytes = std::fs::read(path)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/pdf")],
+        bytes,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Serialize)]
@@ -199,21 +288,32 @@ async fn upload(
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     }
     let bid = demo.store_bid(bidder.clone(), name, tmp.path())?;
-    let digest = hex::decode(&bid.sm3)
+    let mut digest = hex::decode(&bid.sm3)
         .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "digest".into()))?;
+    let picture = q
+        .seal_id
+        .as_ref()
+        .and_then(|s| demo.lock().seal_pictures.get(s).cloned());
+    // A PDF with a seal picture: the seal is drawn on the page and the digest to sign is the
+    // ByteRange's of the prepared update, so the signature lives inside the PDF.
+    if name.to_ascii_lowercase().ends_with(".pdf")
+        && let Some(png) = picture
+    {
+        digest = prepare_pdf(&demo, &bid.id, tmp.path(), &png)?;
+    }
     let doc = DocumentToSign {
         name: bid.file_name.clone(),
         digest_alg: DigestAlg::Sm3,
         digest,
-        page_count: 1,
+        page_count: q.pages.unwrap_or(1).clamp(1, 10_000),
         // An official seal is 42 mm across, here at the foot of the page.
         seal: q.seal_id.clone().map(|seal_id| SealPlacement {
             seal_id,
             page: 1,
-            x_mm: 150,
-            y_mm: 230,
-            width_mm: 42,
-            height_mm: 42,
+            x_mm: SEAL_X_MM,
+            y_mm: SEAL_Y_MM,
+            width_mm: SEAL_MM,
+            height_mm: SEAL_MM,
         }),
     };
     demo.remember_document(&bid.id, doc.clone());

@@ -200,6 +200,19 @@ impl Demo {
         let signer = v.signer.as_ref().ok_or(PlatformError::BadSignature)?;
         let doc = v.documents.first().ok_or(PlatformError::BadSignature)?;
         let mut inner = self.lock();
+        let prepared = inner.prepared.remove(bid_id);
+        // In a sealed PDF the CMS also carries the GB/T 38540 seal signature (ADR 0021).
+        let cms = match (&prepared, &doc.ses_signature) {
+            (Some((_, p)), Some(ses)) => bidkey_crypto::cms::add_ses_signature_to_signed_data(
+                &doc.signed_data,
+                ses,
+                bidkey_crypto::cms::Content::DetachedDigest {
+                    algorithm: p.digest_algorithm,
+                    digest: &p.digest,
+                },
+            )?,
+            _ => doc.signed_data.clone(),
+        };
         let bid = find_bid(&mut inner.bids, bid_id)?;
         if bid.bidder.uscc != signer.uscc {
             return Err(PlatformError::UsccMismatch);
@@ -208,15 +221,63 @@ impl Demo {
             signer: signer.common_name.clone(),
             serial: signer.serial.clone(),
             seal_id: doc.seal.as_ref().map(|s| s.seal_id.clone()),
-            signature: hex::encode(&doc.signed_data),
+            signature: hex::encode(&cms),
             signed_at: unix_now(),
             signing_time: doc.signing_time,
             timestamp_time: doc.timestamp_time,
+            ses_signature: doc.ses_signature.as_deref().map(hex::encode),
+            seal: doc.seal_report.clone(),
         });
-        Ok(format!(
-            "签章成功：{}（证书 {}）",
-            bid.file_name, signer.serial
-        ))
+        drop(inner);
+        if let Some((path, prepared)) = prepared {
+            self.finish_pdf(bid_id, &path, &prepared, &cms)?;
+        }
+        let mut inner = self.lock();
+        let bid = find_bid(&mut inner.bids, bid_id)?;
+        Ok(match &doc.seal_report {
+            Some(seal) => format!(
+                "签章成功：{}（证书 {}；电子印章 {}，esID {}，制章者 {}，签章人在印章证书列表中）",
+                bid.file_name, signer.serial, seal.name, seal.es_id, seal.maker
+            ),
+            None => format!("签章成功：{}（证书 {}）", bid.file_name, signer.serial),
+        })
+    }
+
+    /// Put the CMS into the prepared PDF and verify the sealed file as any relying party
+    /// would (pinned root, timestamp, nothing changed after).
+    fn finish_pdf(
+        &self,
+        bid_id: &str,
+        path: &std::path::Path,
+        prepared: &crate::pdf::Prepared,
+        cms: &[u8],
+    ) -> Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
+        crate::pdf::finish(&mut f, prepared, cms)?;
+        let report = crate::pdf::verify(
+            std::io::BufReader::new(std::fs::File::open(path)?),
+            &crate::pdf::verify::VerifyOptions {
+                anchor: Some(self.verifier.anchor()),
+                tsa_anchor: None,
+                crls: &[],
+                now: u64::try_from(unix_now()).unwrap_or(0),
+            },
+        )?;
+        let valid = report.all_valid();
+        let mut inner = self.lock();
+        find_bid(&mut inner.bids, bid_id)?.sealed_pdf = Some(crate::demo::SealedPdfInfo {
+            path: path.to_path_buf(),
+            valid,
+            report,
+        });
+        if valid {
+            Ok(())
+        } else {
+            Err(PlatformError::Server("盖章后的 PDF 未通过验证".into()))
+        }
     }
 
     fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
@@ -317,6 +378,7 @@ impl Demo {
             document: None,
             signature: None,
             opened: None,
+            sealed_pdf: None,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
@@ -342,12 +404,17 @@ impl Demo {
                     .clone()
                     .ok_or(PlatformError::BadReply("the bid is not signed"))?,
                 bid.bidder.uscc.clone(),
-                bid.sm3.clone(),
+                // A sealed PDF's signature covers its ByteRange: the digest the platform
+                // computed when it prepared the file; otherwise the file's own SM3.
+                match (&bid.sealed_pdf, &bid.document) {
+                    (Some(_), Some(doc)) => hex::encode(&doc.digest),
+                    _ => bid.sm3.clone(),
+                },
             )
         };
         let signed_data =
             hex::decode(&sig.signature).map_err(|_| PlatformError::Malformed("signature"))?;
-        // The platform's own digest of the file it stored, not one the signature names.
+        // The platform's own digest, not one the signature names.
         let digest = hex::decode(&sm3).map_err(|_| PlatformError::Malformed("digest"))?;
         let (v, at) = self
             .verifier

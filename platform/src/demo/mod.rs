@@ -84,6 +84,19 @@ pub struct Bid {
     pub signature: Option<SignatureInfo>,
     /// Set once opened at the bid opening.
     pub opened: Option<OpenedInfo>,
+    /// A PDF bid sealed with the seal visible: the sealed file's verification, once the CMS
+    /// is in (`GET /api/bids/{id}/sealed.pdf` serves it).
+    pub sealed_pdf: Option<SealedPdfInfo>,
+}
+
+/// A sealed PDF as the platform's own verifier sees it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SealedPdfInfo {
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Every signature valid (intact, chain, timestamp, nothing changed after).
+    pub valid: bool,
+    pub report: crate::pdf::PdfReport,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -98,6 +111,10 @@ pub struct SignatureInfo {
     pub signing_time: u64,
     /// The TSA's genTime for the signature.
     pub timestamp_time: u64,
+    /// With an approved electronic seal: the GB/T 38540 `SES_Signature` with its timestamp
+    /// (the `.ses`), DER, hex, and what the SDK found in it.
+    pub ses_signature: Option<String>,
+    pub seal: Option<crate::eseal::SealReport>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -114,6 +131,10 @@ pub(crate) struct Inner {
     pub browsers: HashMap<String, Option<Bidder>>,
     pub jobs: HashMap<String, jobs::Job>,
     pub bids: Vec<Bid>,
+    /// Seal pictures the bidders' browsers gave, by seal id, to draw a PDF's appearance.
+    pub seal_pictures: HashMap<String, Vec<u8>>,
+    /// PDFs prepared for sealing (update written, `/Contents` reserved), by bid id.
+    pub prepared: HashMap<String, (PathBuf, crate::pdf::Prepared)>,
 }
 
 /// Shared state of the demo.
@@ -169,6 +190,7 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
     let addr = listener.local_addr().map_err(PlatformError::Io)?;
     std::fs::create_dir_all(config.data_dir.join("bids")).map_err(PlatformError::Io)?;
     std::fs::create_dir_all(config.data_dir.join("opened")).map_err(PlatformError::Io)?;
+    std::fs::create_dir_all(config.data_dir.join("sealed")).map_err(PlatformError::Io)?;
     let client = PlatformClient::new(&config.bidkey_url, None, std::time::Duration::from_secs(40))?;
     let anchor = TrustAnchor::fetch(&client, None).await?;
     let scan = ScanClient::new(&client, config.identity);

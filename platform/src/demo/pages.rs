@@ -153,7 +153,28 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .bids
         .iter()
         .map(|b| {
-            let signed = if b.signature.is_some() { "已签章" } else { "未签章" };
+            let signed = match &b.signature {
+                Some(sig) => match &sig.seal {
+                    Some(seal) => format!(
+                        "<img class=\"seal\" width=\"48\" height=\"48\" alt=\"印章\" src=\"data:image/png;base64,{}\"> 已签章：{}（电子印章 {}，esID {}，{}×{} mm，制章者 {}，有效至 {}，签章人{}在印章证书列表中，签章时间 {}）",
+                        {
+                            use base64::Engine;
+                            base64::engine::general_purpose::STANDARD.encode(&seal.picture_png)
+                        },
+                        escape(&sig.signer),
+                        escape(&seal.name),
+                        escape(&seal.es_id),
+                        seal.width_mm,
+                        seal.height_mm,
+                        escape(&seal.maker),
+                        seal.valid_end,
+                        if seal.signer_listed { "" } else { "不" },
+                        seal.used_at
+                    ),
+                    None => format!("已签章：{}", escape(&sig.signer)),
+                },
+                None => "未签章".to_owned(),
+            };
             let state = match &b.opened {
                 Some(o) if o.sm3_matches => "已解密".to_owned(),
                 Some(_) => "解密结果不符".to_owned(),

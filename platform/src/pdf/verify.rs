@@ -95,6 +95,18 @@ pub struct SignerReport {
     pub chain: Check,
     /// Revocation at `checked_at` from the CRLs given.
     pub revocation: Check,
+    /// The GB/T 38540 seal signature the CMS carries (ADR 0021), if any: checked (both
+    /// signatures, same signer, dataHash = messageDigest, maker chain to the pinned root,
+    /// signer in the seal's list, seal valid when used) and what it says. The seal's
+    /// revocation is the server's to tell (`verify-seal --server`).
+    pub electronic_seal: Option<ElectronicSealCheck>,
+}
+
+/// A GB/T 38540 seal signature found in a PDF signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ElectronicSealCheck {
+    pub check: Check,
+    pub seal: Option<crate::eseal::SealReport>,
 }
 
 /// One signature of a PDF.
@@ -122,10 +134,14 @@ impl SignatureReport {
                 self.later_changes,
                 LaterChanges::None | LaterChanges::SignaturesOnly
             )
-            && self
-                .signer
-                .as_ref()
-                .is_some_and(|s| s.chain.is_valid() && !matches!(s.revocation, Check::Invalid(_)))
+            && self.signer.as_ref().is_some_and(|s| {
+                s.chain.is_valid()
+                    && !matches!(s.revocation, Check::Invalid(_))
+                    && !s
+                        .electronic_seal
+                        .as_ref()
+                        .is_some_and(|e| matches!(e.check, Check::Invalid(_)))
+            })
     }
 }
 
@@ -428,7 +444,60 @@ fn signer_report(s: &VerifiedSigner, opts: &VerifyOptions<'_>) -> SignerReport {
         checked_at: at,
         chain,
         revocation,
+        electronic_seal: electronic_seal(s, opts),
     }
+}
+
+fn electronic_seal(s: &VerifiedSigner, opts: &VerifyOptions<'_>) -> Option<ElectronicSealCheck> {
+    let ses = match s.signer_info.ses_signature() {
+        Ok(None) => return None,
+        Ok(Some(ses)) => ses,
+        Err(e) => {
+            return Some(ElectronicSealCheck {
+                check: Check::Invalid(e.to_string()),
+                seal: None,
+            });
+        }
+    };
+    let digest = s.attributes.as_ref().map(|a| a.message_digest.as_slice());
+    let checked = match opts.anchor {
+        Some(anchor) => crate::eseal::verify(
+            &ses,
+            digest,
+            &crate::timestamp::TsaTrust {
+                roots: vec![anchor.root().clone()],
+                intermediates: anchor.intermediates().to_vec(),
+            },
+        )
+        .map_err(|e| e.to_string()),
+        None => Err("no trusted root given".to_owned()),
+    };
+    Some(match checked {
+        Ok(report) => {
+            let same_signer = bidkey_crypto::ses::verify_signature(&ses, None, &[])
+                .is_ok_and(|v| v.signer == s.cert);
+            let check = if !same_signer {
+                Check::Invalid("the seal signature is by another certificate".into())
+            } else {
+                match crate::eseal::refuse_unacceptable(&report) {
+                    Ok(()) => Check::Valid,
+                    Err(e) => Check::Invalid(e.to_string()),
+                }
+            };
+            ElectronicSealCheck {
+                check,
+                seal: Some(report),
+            }
+        }
+        Err(e) if opts.anchor.is_none() => ElectronicSealCheck {
+            check: Check::NotChecked(e),
+            seal: None,
+        },
+        Err(e) => ElectronicSealCheck {
+            check: Check::Invalid(e),
+            seal: None,
+        },
+    })
 }
 
 fn chain_and_revocation(

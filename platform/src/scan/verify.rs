@@ -48,6 +48,10 @@ pub struct VerifiedDocument {
     pub signing_time: u64,
     /// The timestamp's genTime, Unix seconds: when the signature provably existed.
     pub timestamp_time: u64,
+    /// For a GB/T 38540 electronic seal: the `SES_Signature` with the TSA's timestamp over
+    /// its signature value (the `.ses` to keep), and what it says.
+    pub ses_signature: Option<Vec<u8>>,
+    pub seal_report: Option<crate::eseal::SealReport>,
 }
 
 /// Everything a reply proved.
@@ -130,12 +134,21 @@ impl ReplyVerifier {
                     let (signed_data, timestamp_time) = self
                         .timestamp(&got.signed_data, doc.digest_alg, &doc.digest)
                         .await?;
+                    let (ses_signature, seal_report) = match &got.ses_signature {
+                        None => (None, None),
+                        Some(ses) => {
+                            let (der, report) = self.check_seal(doc, cert, ses).await?;
+                            (Some(der), Some(report))
+                        }
+                    };
                     out.documents.push(VerifiedDocument {
                         name: doc.name.clone(),
                         seal: doc.seal.clone(),
                         signed_data,
                         signing_time,
                         timestamp_time,
+                        ses_signature,
+                        seal_report,
                     });
                     verified = Some(v);
                 }
@@ -235,6 +248,31 @@ impl ReplyVerifier {
         Ok((v, signing_time))
     }
 
+    /// A GB/T 38540 seal signature in a reply: only for a document the platform asked to
+    /// seal, by the reply's signer, over the platform's own digest; timestamped here, then
+    /// verified with the seal's status from the server (listed signer, validity, not
+    /// revoked).
+    async fn check_seal(
+        &self,
+        doc: &DocumentToSign,
+        cert: &[u8],
+        ses: &[u8],
+    ) -> Result<(Vec<u8>, crate::eseal::SealReport)> {
+        if doc.seal.is_none() || doc.digest_alg != DigestAlg::Sm3 {
+            return Err(PlatformError::BadReply("seal signature"));
+        }
+        let first = bidkey_crypto::ses::verify_signature(ses, Some(&doc.digest), &[])
+            .map_err(|e| PlatformError::Seal(e.to_string()))?;
+        if first.signer.to_der() != cert {
+            return Err(PlatformError::BadReply("seal signer"));
+        }
+        let trust = self.tsa_trust();
+        let stamped = self.client.timestamp_ses_signature(ses, &trust).await?;
+        let report =
+            crate::eseal::verify_online(&self.client, &stamped, Some(&doc.digest), &trust).await?;
+        Ok((stamped, report))
+    }
+
     /// Add the Bidkey TSA's timestamp of the signature; returns the new DER and genTime.
     async fn timestamp(
         &self,
@@ -257,6 +295,11 @@ impl ReplyVerifier {
     }
 
     /// TSA certificates are issued by the Bidkey CA the platform already trusts.
+    /// The trust anchor replies are checked against.
+    pub fn anchor(&self) -> &crate::verify::TrustAnchor {
+        self.verifier.anchor()
+    }
+
     fn tsa_trust(&self) -> TsaTrust {
         TsaTrust {
             roots: vec![self.verifier.anchor().root().clone()],

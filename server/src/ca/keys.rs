@@ -38,6 +38,8 @@ pub enum Sealed {
     Enrollment,
     /// `tsa_keys.key_sealed`: a time-stamp authority's private key.
     TsaKey,
+    /// `seal-maker.key`: the GB/T 38540 seal maker's private key.
+    SealMakerKey,
 }
 
 impl Sealed {
@@ -47,6 +49,7 @@ impl Sealed {
             Sealed::KmcEscrow => b"bidkey/seal/kmc-escrow/v1",
             Sealed::Enrollment => b"bidkey/seal/enrollment/v1",
             Sealed::TsaKey => b"bidkey/seal/tsa-key/v1",
+            Sealed::SealMakerKey => b"bidkey/seal/seal-maker-key/v1",
         }
     }
 }
@@ -67,7 +70,7 @@ impl Sealer {
     /// The kinds this domain seals, in the order their keys sit in its key file.
     fn kinds(slot: Slot) -> &'static [Sealed] {
         match slot.id {
-            "ca" => &[Sealed::TsaKey],
+            "ca" => &[Sealed::TsaKey, Sealed::SealMakerKey],
             "kmc" => &[Sealed::KmcEscrow],
             "cosign" => &[Sealed::CosignShare, Sealed::Enrollment],
             _ => &[],
@@ -166,7 +169,7 @@ impl CaKeys {
         &self.issuing_key
     }
 
-    /// Seal a value of the CA's domain (the TSA's keys).
+    /// Seal a value of the CA's domain (the TSA's and the seal maker's keys).
     pub fn seal(&self, what: Sealed, row_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
         self.seals.seal(what, row_id, secret)
     }

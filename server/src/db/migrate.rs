@@ -41,6 +41,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 8,
         sql: include_str!("../../migrations/0008_operator_tokens.sql"),
     },
+    Migration {
+        version: 9,
+        sql: include_str!("../../migrations/0009_electronic_seals.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

@@ -65,6 +65,7 @@ impl Client {
     pub fn confirming(&self, session_hex: &str) -> Self {
         Client {
             base: self.base.clone(),
+            operator_base: self.operator_base.clone(),
             http: self.http.clone(),
             token: self.token.clone(),
             confirmation: Some(session_hex.to_owned()),

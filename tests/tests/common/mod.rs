@@ -88,7 +88,7 @@ pub async fn whole_story(db: Option<DbUrl>) {
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "png"))
         .collect();
-    assert_eq!(qr.len(), 7, "{qr:?}");
+    assert_eq!(qr.len(), 8, "{qr:?}");
     for f in &qr {
         let png = std::fs::read(f).expect("QR file");
         let text = bidkey_cli::demo::browser::decode_qr(&png).expect("QR decodes");
@@ -122,6 +122,28 @@ pub async fn whole_story(db: Option<DbUrl>) {
     assert_eq!(cms.signers.len(), 1);
     assert_eq!(cms.signers[0].cert, cert);
     assert_eq!(cms.signers[0].timestamps.len(), 1, "timestamped");
+    // The GB/T 38540 seal signature over the same digest, by the same certificate, with the
+    // seal the CA approved (listing that certificate) and the TSA's timestamp; the .tsr is
+    // the CMS signature's token; the report names the seal.
+    let ses = std::fs::read(docs.join(format!("{name}.ses"))).expect("seal signature");
+    let seal =
+        bidkey_crypto::ses::verify_signature(&ses, Some(&bidkey_crypto::sm3::sm3(&plain)), &[])
+            .expect("the .ses verifies over the saved bid");
+    assert_eq!(seal.signer, cert);
+    assert!(seal.signer_listed && seal.timestamp.is_some());
+    seal.check().expect("listed and valid when used");
+    assert_eq!(seal.seal.name, "投标专用章");
+    let tsr = std::fs::read(docs.join(format!("{name}.tsr"))).expect("timestamp token");
+    let ts = bidkey_crypto::cms::tsp::verify_token(&tsr, &[]).expect("token verifies");
+    ts.check_imprint_of(cms.signers[0].signer_info.signature())
+        .expect("the token covers the signature");
+    let report_json =
+        std::fs::read_to_string(docs.join(format!("{name}.verification.json"))).expect("report");
+    assert!(
+        report_json.contains("投标专用章") && report_json.contains("\"signer_listed\": true"),
+        "{report_json}"
+    );
+    sealed_pdf_checks(&world, &docs).await;
     let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert!(encrypted.len() > plain.len());
     // The price is in the plain file and nowhere in the encrypted one.
@@ -140,4 +162,76 @@ pub async fn whole_story(db: Option<DbUrl>) {
         assert!(md.contains(&s.title), "{} missing from the report", s.title);
     }
     world.stop().await;
+}
+
+/// The sealed PDF bid in `documents/`: its `.p7s`, `.ses`, `.tsr` and report beside it;
+/// `qpdf --check` passes; the platform verifier, pinned to the server's root, accepts it
+/// (intact, whole file, timestamped, chain); the `.ses` covers its ByteRange.
+async fn sealed_pdf_checks(world: &World, docs: &std::path::Path) {
+    let name = "商务标-渝北道路改造.pdf";
+    let pdf = docs.join(name);
+    for ext in ["p7s", "ses", "tsr", "verification.json"] {
+        assert!(docs.join(format!("{name}.{ext}")).is_file(), "{name}.{ext}");
+    }
+    match std::process::Command::new("qpdf")
+        .arg("--check")
+        .arg(&pdf)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success(),
+            "qpdf --check: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => eprintln!("\n\n!!!!! SKIPPED: qpdf is not installed (CI installs it). !!!!!\n"),
+    }
+    let client = bidkey_platform::client::PlatformClient::new(
+        &world.server_url(),
+        None,
+        std::time::Duration::from_secs(20),
+    )
+    .expect("client");
+    let anchor = bidkey_platform::verify::TrustAnchor::fetch(&client, None)
+        .await
+        .expect("anchor");
+    let report = bidkey_platform::pdf::verify(
+        std::io::BufReader::new(std::fs::File::open(&pdf).expect("pdf")),
+        &bidkey_platform::pdf::verify::VerifyOptions {
+            anchor: Some(&anchor),
+            tsa_anchor: None,
+            crls: &[],
+            now: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        },
+    )
+    .expect("the PDF reads");
+    assert!(report.all_valid(), "{report:?}");
+    assert_eq!(report.signatures.len(), 1);
+    let sig = &report.signatures[0];
+    assert!(sig.covers_whole_file && sig.intact);
+    assert!(sig.signer.as_ref().is_some_and(|s| s.timestamp.is_some()));
+    // The CMS carries the GB/T 38540 seal signature, and the verifier reports the seal.
+    let seal = sig
+        .signer
+        .as_ref()
+        .and_then(|s| s.electronic_seal.clone())
+        .expect("the PDF's signature carries the seal signature");
+    assert!(seal.check.is_valid(), "{seal:?}");
+    let seal = seal.seal.expect("seal report");
+    assert_eq!(seal.name, "投标专用章");
+    assert!(seal.signer_listed && seal.timestamped);
+    assert!(seal.maker.contains("Bidkey Seal Maker"));
+    // The seal signature's dataHash is the SM3 of that ByteRange.
+    let bytes = std::fs::read(&pdf).expect("pdf");
+    let [a, b, c, d] = sig.byte_range.expect("ByteRange");
+    let mut covered = bytes[a as usize..(a + b) as usize].to_vec();
+    covered.extend_from_slice(&bytes[c as usize..(c + d) as usize]);
+    let ses = std::fs::read(docs.join(format!("{name}.ses"))).expect("ses");
+    bidkey_crypto::ses::verify_signature(&ses, Some(&bidkey_crypto::sm3::sm3(&covered)), &[])
+        .expect("the .ses covers the PDF's ByteRange")
+        .check()
+        .expect("listed, valid");
 }
