@@ -513,6 +513,18 @@ impl Store {
         Ok(())
     }
 
+    /// A delivery's attempts so far and whether one succeeded, by scan.
+    pub fn delivery_state(&self, scan_id: &str) -> Result<Option<(String, u32, bool)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT id, attempts, delivered_at IS NOT NULL FROM deliveries WHERE scan_id = ?1",
+                [scan_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+
     /// A liveness probe of the database.
     pub fn ping(&self) -> Result<()> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
