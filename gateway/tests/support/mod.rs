@@ -17,6 +17,7 @@ use std::time::Duration;
 pub const USCC: &str = "91500000MA5U8XGQ8Q";
 pub const NAME: &str = "重庆比德科技有限公司";
 pub const ORIGIN: &str = "https://ggzy.cq.example.invalid";
+#[allow(unused_imports)]
 pub use bidkey_testkit::phones::PIN;
 
 pub struct World {
