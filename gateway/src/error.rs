@@ -143,7 +143,8 @@ impl GatewayError {
                 P::Relay(bidkey_protocol::ErrorCode::ScanExpired) => {
                     (StatusCode::GONE, "scan_expired", "二维码已过期")
                 }
-                P::Relay(_) | P::Server(_) => (
+                P::Relay(code) => relay_refusal(*code),
+                P::Server(_) => (
                     StatusCode::BAD_GATEWAY,
                     "bidkey_refused",
                     "Bidkey 服务器拒绝了请求",
@@ -183,6 +184,46 @@ impl GatewayError {
     }
 }
 
+/// The relay refused a request the gateway made for the caller: the caller's input when the
+/// relay judged the request itself (a 4xx for the caller), the gateway's or the server's
+/// state otherwise (a 502: the platform's registration, certificate, or the server).
+fn relay_refusal(code: bidkey_protocol::ErrorCode) -> (StatusCode, &'static str, &'static str) {
+    use bidkey_protocol::ErrorCode as E;
+    match code {
+        E::ScanExpired => (StatusCode::GONE, "scan_expired", "二维码已过期"),
+        E::NotFound | E::ScanNotFound | E::SessionNotFound => {
+            (StatusCode::NOT_FOUND, "not_found", "不存在")
+        }
+        E::PayloadTooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "请求内容过大",
+        ),
+        E::Internal
+        | E::Unavailable
+        | E::ProviderUnavailable
+        | E::TooManyRequests
+        | E::Unauthorized
+        | E::TokenExpired
+        | E::Forbidden
+        | E::ScanForeignOrigin
+        | E::PlatformNotFound
+        | E::CertificateRevoked
+        | E::CertificateSuspended
+        | E::CertificateExpired
+        | E::KeyLocked => (
+            StatusCode::BAD_GATEWAY,
+            "bidkey_refused",
+            "Bidkey 服务器拒绝了请求",
+        ),
+        _ => (
+            StatusCode::BAD_REQUEST,
+            "relay_refused",
+            "Bidkey 认为该请求无效",
+        ),
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         let (status, _, _) = self.parts();
@@ -208,6 +249,8 @@ mod tests {
             GatewayError::Platform(PlatformError::Malformed("x")),
             GatewayError::Platform(PlatformError::InvalidInput("x")),
             GatewayError::BadRequest("x".into()),
+            GatewayError::Platform(PlatformError::Relay(bidkey_protocol::ErrorCode::BadRequest)),
+            GatewayError::Platform(PlatformError::Relay(bidkey_protocol::ErrorCode::SessionNotFound)),
         ] {
             assert!(e.parts().0.is_client_error(), "{e:?}");
         }
