@@ -250,7 +250,9 @@ mod tests {
             GatewayError::Platform(PlatformError::InvalidInput("x")),
             GatewayError::BadRequest("x".into()),
             GatewayError::Platform(PlatformError::Relay(bidkey_protocol::ErrorCode::BadRequest)),
-            GatewayError::Platform(PlatformError::Relay(bidkey_protocol::ErrorCode::SessionNotFound)),
+            GatewayError::Platform(PlatformError::Relay(
+                bidkey_protocol::ErrorCode::SessionNotFound,
+            )),
         ] {
             assert!(e.parts().0.is_client_error(), "{e:?}");
         }

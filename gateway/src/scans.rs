@@ -465,6 +465,8 @@ async fn carry(g: Arc<Gateway>, row: ScanRow, pending: PendingScan) {
         tracing::error!(scan = %row.id, error = %e, "cannot store a scan's result");
         return;
     }
+    // Wake the long-polls (any change ends their wait; they read the stored outcome), then
+    // forget the scan: it is finished in the store.
     g.live.set(&row.id, Status::Approved);
     g.live.lock().remove(&row.id);
 }
