@@ -18,6 +18,7 @@ pub mod error;
 pub mod pdf_place;
 pub mod scans;
 pub mod store;
+pub mod tls;
 pub mod webhook;
 
 pub use error::{ErrorBody, GatewayError, Result};
@@ -91,6 +92,8 @@ pub struct GatewayConfig {
     /// The time the platform's signed calls state; `None` is this machine's (tests give
     /// the test server's clock).
     pub clock: Option<UnixClock>,
+    /// Serve HTTPS with this certificate and key instead of plain HTTP.
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl GatewayConfig {
@@ -106,6 +109,7 @@ impl GatewayConfig {
             limits: Limits::default(),
             webhook: WebhookPolicy::default(),
             clock: None,
+            tls: None,
         }
     }
 }
@@ -129,13 +133,15 @@ pub struct Gateway {
 #[derive(Debug)]
 pub struct Running {
     pub addr: SocketAddr,
+    /// `http`, or `https` with TLS.
+    pub scheme: &'static str,
     pub gateway: Arc<Gateway>,
     tasks: tokio::task::JoinSet<()>,
 }
 
 impl Running {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Stop serving and every background task at once, as a killed process would: nothing
@@ -185,19 +191,30 @@ pub async fn start(config: GatewayConfig) -> Result<Running> {
         deliveries: tokio::sync::Notify::new(),
         http,
     });
+    let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     scans::resume(&gateway)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let mut tasks = tokio::task::JoinSet::new();
     let app = api::router(gateway.clone());
-    tasks.spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
+    let scheme = match tls {
+        Some(tls) => {
+            tasks.spawn(tls::serve(listener, tls, app));
+            "https"
+        }
+        None => {
+            tasks.spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            "http"
+        }
+    };
     let g = gateway.clone();
     tasks.spawn(async move { webhook::run(g).await });
     tracing::info!(%addr, "bidkey-gateway listening");
     Ok(Running {
         addr,
+        scheme,
         gateway,
         tasks,
     })

@@ -64,6 +64,12 @@ struct Serve {
     /// The platform's SM2 key: PKCS#8 PEM, or 64 hex digits.
     #[arg(long)]
     platform_key: PathBuf,
+    /// Serve HTTPS: the certificate chain (PEM) …
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// … and its private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Largest JSON body, bytes.
     #[arg(long, default_value_t = 2 << 20)]
     max_json_body: usize,
@@ -139,6 +145,15 @@ async fn serve(s: Serve) -> Result<(), String> {
     if let Some(p) = s.bidkey_tls_ca {
         config.bidkey_tls_ca_pem =
             Some(std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    if let (Some(c), Some(k)) = (&s.tls_cert, &s.tls_key) {
+        config.tls = Some(bidkey_gateway::tls::TlsFiles {
+            cert_chain_pem: std::fs::read_to_string(c)
+                .map_err(|e| format!("{}: {e}", c.display()))?,
+            key_pem: Zeroizing::new(
+                std::fs::read_to_string(k).map_err(|e| format!("{}: {e}", k.display()))?,
+            ),
+        });
     }
     if let Some(fp) = s.root_sha256 {
         let mut out = [0u8; 32];
