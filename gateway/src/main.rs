@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API.
-    Serve(Serve),
+    Serve(Box<Serve>),
     /// Manage API keys (the store is opened directly; the gateway may be running).
     #[command(subcommand)]
     ApiKey(ApiKey),
@@ -210,7 +210,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let r = match cli.command {
-        Command::Serve(s) => serve(s).await,
+        Command::Serve(s) => serve(*s).await,
         Command::ApiKey(k) => api_key(k),
     };
     match r {
