@@ -12,10 +12,12 @@
 //!
 //! - [`scan`]: scan requests: make, sign, show as a rotating QR, wait, open and verify the
 //!   reply (`docs/scan-protocol.md`).
-//! - [`demo`]: a small demo trading platform (web pages) built on all of the above.
+//! - `demo` (feature `demo`, off by default): a small demo trading platform (web pages)
+//!   built on all of the above.
 
 pub mod bidfile;
 pub mod client;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod error;
 pub mod eseal;

@@ -374,7 +374,8 @@ async fn authenticate_platform(
         .filter(|h| h.len() <= 512)
         .and_then(|h| hex::decode(h).ok())
         .ok_or_else(unauthorized)?;
-    if (time - now).abs() > CHECK_SKEW_SECS {
+    // abs_diff: a stated time at either end of i64 must not overflow.
+    if time.abs_diff(now) > CHECK_SKEW_SECS.unsigned_abs() {
         return Err(unauthorized());
     }
     let pid = platform_id.to_owned();

@@ -310,7 +310,116 @@ impl ScanClient {
     }
 }
 
+/// A pending scan as bytes, for a platform that keeps it across a restart of its own
+/// process ([`PendingScan::export`]). It holds the request's secrets: the caller must seal
+/// it (encrypt at rest) and zeroize it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ExportedScan {
+    /// The exported form's version.
+    v: u32,
+    body: ScanRequestBody,
+    relay: String,
+    qr_secret: [u8; 32],
+    poll_secret: [u8; 32],
+    alg: ReplyAlg,
+    reply_secret: [u8; 32],
+    reply_key: Option<String>,
+    /// Unix milliseconds of the relay's second 0 (the QR code's `t`).
+    started_at_ms: u64,
+}
+
+impl Drop for ExportedScan {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.qr_secret.zeroize();
+        self.poll_secret.zeroize();
+        self.reply_secret.zeroize();
+        self.reply_key.zeroize();
+    }
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 impl PendingScan {
+    /// The pending scan with its secrets, as bytes another process can
+    /// [`import`](PendingScan::import): a platform (or the gateway) keeps scans across a
+    /// restart. Secret: seal it before it leaves memory.
+    pub fn export(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let reply_secret = match &self.reply_secret {
+            ReplySecret::Sm2(k) => *k.to_bytes(),
+            ReplySecret::P256(k) => *k.to_bytes(),
+        };
+        let e = ExportedScan {
+            v: 1,
+            body: self.body.clone(),
+            relay: self.relay.clone(),
+            qr_secret: *self.qr_secret,
+            poll_secret: *self.poll_secret,
+            alg: match self.reply_secret.alg() {
+                CryptoReplyAlg::Sm2Sm4Gcm => ReplyAlg::Sm2Sm4Gcm,
+                CryptoReplyAlg::P256Aes256Gcm => ReplyAlg::P256Aes256Gcm,
+            },
+            reply_secret,
+            reply_key: self.reply_key.as_ref().map(|k| hex::encode(**k)),
+            started_at_ms: unix_ms().saturating_sub(self.started.elapsed().as_millis() as u64),
+        };
+        serde_json::to_vec(&e)
+            .map(Zeroizing::new)
+            .map_err(|_| PlatformError::Malformed("pending scan"))
+    }
+
+    /// A pending scan [`export`](PendingScan::export)ed earlier, here or by another process.
+    /// The QR code keeps counting from the same second 0 (by the wall clock in between).
+    pub fn import(bytes: &[u8]) -> Result<PendingScan> {
+        let bad = || PlatformError::Malformed("pending scan");
+        let e: ExportedScan = serde_json::from_slice(bytes).map_err(|_| bad())?;
+        if e.v != 1 {
+            return Err(bad());
+        }
+        let reply_secret = match e.alg {
+            ReplyAlg::Sm2Sm4Gcm => ReplySecret::Sm2(
+                bidkey_crypto::sm2::Sm2PrivateKey::from_bytes(&e.reply_secret)
+                    .map_err(|_| bad())?,
+            ),
+            ReplyAlg::P256Aes256Gcm => ReplySecret::P256(
+                bidkey_crypto::p256::P256PrivateKey::from_bytes(&e.reply_secret)
+                    .map_err(|_| bad())?,
+            ),
+        };
+        if reply_secret.public_key() != e.body.reply_key.public_key {
+            return Err(bad());
+        }
+        let reply_key = match &e.reply_key {
+            None => None,
+            Some(k) => {
+                let mut out = Zeroizing::new([0u8; 32]);
+                hex::decode_to_slice(k, &mut *out).map_err(|_| bad())?;
+                Some(out)
+            }
+        };
+        let ago = Duration::from_millis(unix_ms().saturating_sub(e.started_at_ms));
+        let started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
+        Ok(PendingScan {
+            body: e.body.clone(),
+            relay: e.relay.clone(),
+            qr_secret: Zeroizing::new(e.qr_secret),
+            poll_secret: Zeroizing::new(e.poll_secret),
+            reply_secret,
+            reply_key,
+            started,
+        })
+    }
+
+    /// Seconds since the relay's second 0: the `t` of the QR code to show now.
+    pub fn elapsed_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+
     pub fn request_id(&self) -> &str {
         &self.body.request_id
     }
@@ -390,5 +499,80 @@ impl PendingScan {
         };
         let key = scan_crypto::session_reply_key(k, &grant.session_id)?;
         Ok(Some((grant.session_id.clone(), key)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pending(alg: CryptoReplyAlg, with_k: bool) -> PendingScan {
+        let reply_secret = ReplySecret::make(alg).expect("key");
+        PendingScan {
+            body: ScanRequestBody {
+                v: SCAN_VERSION,
+                request_id: "0123456789abcdef0123456789abcdef".into(),
+                platform_id: "p1".into(),
+                origin: "https://p.example".into(),
+                created_at: 1,
+                expires_at: 100,
+                nonce: vec![7; 32],
+                reply_key: ReplyKey {
+                    alg: match alg {
+                        CryptoReplyAlg::Sm2Sm4Gcm => ReplyAlg::Sm2Sm4Gcm,
+                        CryptoReplyAlg::P256Aes256Gcm => ReplyAlg::P256Aes256Gcm,
+                    },
+                    public_key: reply_secret.public_key(),
+                },
+                session_id: None,
+                action: ScanAction::Login { uscc: None },
+                webhook_url: None,
+            },
+            relay: "http://127.0.0.1:1".into(),
+            qr_secret: Zeroizing::new([1; 32]),
+            poll_secret: Zeroizing::new([2; 32]),
+            reply_secret,
+            reply_key: with_k.then(|| Zeroizing::new([3; 32])),
+            started: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn an_exported_scan_imports_to_the_same_qr_codes_and_reply_key() {
+        for (alg, k) in [
+            (CryptoReplyAlg::Sm2Sm4Gcm, true),
+            (CryptoReplyAlg::P256Aes256Gcm, false),
+        ] {
+            let p = pending(alg, k);
+            let back = PendingScan::import(&p.export().expect("export")).expect("import");
+            assert_eq!(back.body, p.body);
+            assert_eq!(back.qr_uri_at(5), p.qr_uri_at(5));
+            assert_eq!(back.reply_secret.public_key(), p.reply_secret.public_key());
+            // A reply sealed to the request opens with the imported key.
+            let sealed = scan_crypto::seal_reply(alg, &p.reply_secret.public_key(), b"id", b"x")
+                .expect("seal");
+            assert_eq!(
+                back.reply_secret
+                    .open(&sealed, b"id")
+                    .expect("opens")
+                    .as_slice(),
+                b"x"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tampered_export_is_refused() {
+        let p = pending(CryptoReplyAlg::Sm2Sm4Gcm, true);
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&p.export().expect("export")).expect("json");
+        // Another reply key than the request announced.
+        v["reply_secret"] = serde_json::json!(vec![9u8; 32]);
+        let bytes = serde_json::to_vec(&v).expect("json");
+        assert!(matches!(
+            PendingScan::import(&bytes),
+            Err(PlatformError::Malformed(_))
+        ));
+        assert!(PendingScan::import(b"not json").is_err());
     }
 }
