@@ -134,6 +134,11 @@ impl GatewayError {
                     "no_grant",
                     "签名人未获本平台授权",
                 ),
+                P::Seal(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "seal_rejected",
+                    "电子印章未通过验证（未获授权、已过期或已吊销）",
+                ),
                 P::BadReply(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "bad_reply",

@@ -176,7 +176,7 @@ async fn login_sign_seal_a_pdf_and_open_a_bid_file_through_the_gateway() {
     let seal_png = bidkey_platform::pdf::fixture::seal_png(180);
     let seal = w
         .admin
-        .add_seal(&w.team.enterprise_id, "投标专用章", seal_png.clone())
+        .add_seal(&w.team.enterprise_id, "投标专用章", seal_png.clone(), PIN)
         .await
         .expect("seal");
     let pdf = bidkey_platform::pdf::fixture::bid_pdf("投标文件", 2, false);

@@ -69,7 +69,7 @@ async fn the_java_client_logs_in_seals_a_pdf_and_opens_a_bid_file() {
     std::fs::write(&png, &png_bytes).expect("png");
     let seal = w
         .admin
-        .add_seal(&w.team.enterprise_id, "投标专用章", png_bytes)
+        .add_seal(&w.team.enterprise_id, "投标专用章", png_bytes, PIN)
         .await
         .expect("seal");
 

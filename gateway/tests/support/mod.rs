@@ -52,7 +52,7 @@ pub async fn world() -> World {
     let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
     let staff_id = staff.account().expect("wallet").expect("in").id;
     admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id)
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
     World {

@@ -323,7 +323,10 @@ struct ExportedScan {
     poll_secret: [u8; 32],
     alg: ReplyAlg,
     reply_secret: [u8; 32],
-    reply_key: Option<String>,
+    /// The QR code's reply key `k` (hex), none for a request inside a session.
+    qr_key: Option<String>,
+    /// The key the reply is MACed under (hex): `k`, or the session's reply key.
+    mac_key: String,
     /// Unix milliseconds of the relay's second 0 (the QR code's `t`).
     started_at_ms: u64,
 }
@@ -334,7 +337,8 @@ impl Drop for ExportedScan {
         self.qr_secret.zeroize();
         self.poll_secret.zeroize();
         self.reply_secret.zeroize();
-        self.reply_key.zeroize();
+        self.qr_key.zeroize();
+        self.mac_key.zeroize();
     }
 }
 
@@ -365,7 +369,8 @@ impl PendingScan {
                 CryptoReplyAlg::P256Aes256Gcm => ReplyAlg::P256Aes256Gcm,
             },
             reply_secret,
-            reply_key: self.reply_key.as_ref().map(|k| hex::encode(**k)),
+            qr_key: self.qr_key.as_ref().map(|k| hex::encode(**k)),
+            mac_key: hex::encode(*self.mac_key),
             started_at_ms: unix_ms().saturating_sub(self.started.elapsed().as_millis() as u64),
         };
         serde_json::to_vec(&e)
@@ -394,14 +399,13 @@ impl PendingScan {
         if reply_secret.public_key() != e.body.reply_key.public_key {
             return Err(bad());
         }
-        let reply_key = match &e.reply_key {
-            None => None,
-            Some(k) => {
-                let mut out = Zeroizing::new([0u8; 32]);
-                hex::decode_to_slice(k, &mut *out).map_err(|_| bad())?;
-                Some(out)
-            }
+        let key = |k: &str| -> Result<Zeroizing<[u8; 32]>> {
+            let mut out = Zeroizing::new([0u8; 32]);
+            hex::decode_to_slice(k, &mut *out).map_err(|_| bad())?;
+            Ok(out)
         };
+        let qr_key = e.qr_key.as_deref().map(key).transpose()?;
+        let mac_key = key(&e.mac_key)?;
         let ago = Duration::from_millis(unix_ms().saturating_sub(e.started_at_ms));
         let started = Instant::now().checked_sub(ago).unwrap_or_else(Instant::now);
         Ok(PendingScan {
@@ -410,7 +414,8 @@ impl PendingScan {
             qr_secret: Zeroizing::new(e.qr_secret),
             poll_secret: Zeroizing::new(e.poll_secret),
             reply_secret,
-            reply_key,
+            qr_key,
+            mac_key,
             started,
         })
     }
@@ -532,7 +537,8 @@ mod tests {
             qr_secret: Zeroizing::new([1; 32]),
             poll_secret: Zeroizing::new([2; 32]),
             reply_secret,
-            reply_key: with_k.then(|| Zeroizing::new([3; 32])),
+            qr_key: with_k.then(|| Zeroizing::new([3; 32])),
+            mac_key: Zeroizing::new([if with_k { 3 } else { 4 }; 32]),
             started: Instant::now(),
         }
     }
@@ -548,6 +554,10 @@ mod tests {
             assert_eq!(back.body, p.body);
             assert_eq!(back.qr_uri_at(5), p.qr_uri_at(5));
             assert_eq!(back.reply_secret.public_key(), p.reply_secret.public_key());
+            assert_eq!(
+                *back.mac_key, *p.mac_key,
+                "the reply is checked under the same key"
+            );
             // A reply sealed to the request opens with the imported key.
             let sealed = scan_crypto::seal_reply(alg, &p.reply_secret.public_key(), b"id", b"x")
                 .expect("seal");
