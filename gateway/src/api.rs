@@ -386,6 +386,8 @@ async fn encrypt(
         &crls,
     )?;
     let mut input = spool(&headers, body, g.limits.upload_body).await?;
+    // The wrapped key names this platform: the phone unwraps it only for its requests.
+    let platform_id = g.scan.platform_id().to_owned();
     let (out, enc) = blocking(move || {
         let mut out = tempfile::tempfile()?;
         let enc = bidfile::encrypt(
@@ -394,6 +396,7 @@ async fn encrypt(
             &mut std::io::BufWriter::new(&mut out),
             &EncryptOptions {
                 tender_id: q.tender_id,
+                platform_id,
                 file_name: q.file_name,
                 created_at: unix_now().max(0) as u64,
                 ..Default::default()
@@ -454,11 +457,14 @@ async fn decrypt(State(g): G, App(_): App, headers: HeaderMap, body: Body) -> Re
 pub struct HeaderView {
     pub recipient_serial: String,
     pub tender_id: String,
+    pub platform_id: String,
     pub file_name: String,
     pub created_at: u64,
     pub chunk_size: u32,
     /// What the phone unwraps: give it in a decrypt scan's `files`.
     pub wrapped_key: String,
+    /// The header's binding hash (base64): give it with `wrapped_key` (ADR 0017).
+    pub header_hash: String,
 }
 
 async fn bid_file_header(
@@ -469,13 +475,16 @@ async fn bid_file_header(
 ) -> Result<Json<HeaderView>> {
     let mut input = spool(&headers, body, g.limits.upload_body).await?;
     let h = blocking(move || Ok(BidFileHeader::read_from(&mut input)?)).await?;
+    let header_hash = B64.encode(h.binding_hash()?);
     Ok(Json(HeaderView {
         recipient_serial: h.recipient_serial.clone(),
         tender_id: h.tender_id.clone(),
+        platform_id: h.platform_id.clone(),
         file_name: h.file_name.clone(),
         created_at: h.created_at,
         chunk_size: h.chunk_size,
         wrapped_key: B64.encode(&h.wrapped_key),
+        header_hash,
     }))
 }
 

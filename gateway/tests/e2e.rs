@@ -279,7 +279,7 @@ async fn login_sign_seal_a_pdf_and_open_a_bid_file_through_the_gateway() {
         &doc,
         json!({"action": {"kind": "decrypt", "tender_id": "ZB-2026-0042", "tender_name": "某工程施工招标",
             "opening_at": w.now() - 60,
-            "files": [{"file_name": "投标.zip", "recipient_serial": header["recipient_serial"], "wrapped_key": header["wrapped_key"]}]}}),
+            "files": [{"file_name": "投标.zip", "recipient_serial": header["recipient_serial"], "wrapped_key": header["wrapped_key"], "header_hash": header["header_hash"]}]}}),
     )
     .await;
     let oid = opening["id"].as_str().expect("id").to_owned();

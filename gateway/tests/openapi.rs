@@ -186,7 +186,7 @@ fn request_schemas_match_the_request_types() {
         json!({"kind": "bind", "platform_user": "u1", "uscc": null}),
         json!({"kind": "sign", "uscc": null, "documents": [{"name": "a.pdf", "digest_alg": "sm3", "digest": digest, "page_count": 2,
             "seal": {"seal_id": "s1", "page": 1, "x_mm": 1, "y_mm": 2, "width_mm": 40, "height_mm": 40}}]}),
-        json!({"kind": "decrypt", "tender_id": "T", "tender_name": "N", "opening_at": 1, "files": [{"file_name": "f", "recipient_serial": "0a", "wrapped_key": "AAEC"}]}),
+        json!({"kind": "decrypt", "tender_id": "T", "tender_name": "N", "opening_at": 1, "files": [{"file_name": "f", "recipient_serial": "0a", "wrapped_key": "AAEC", "header_hash": "AAEC"}]}),
         json!({"kind": "session", "ttl_secs": 600, "auto_confirm_allowed": true, "uscc": null}),
     ];
     for a in &actions {
@@ -332,10 +332,12 @@ fn response_schemas_match_the_response_types() {
         &serde_json::to_value(HeaderView {
             recipient_serial: "0a".into(),
             tender_id: "t".into(),
+            platform_id: "p".into(),
             file_name: "f".into(),
             created_at: 1,
             chunk_size: 65536,
             wrapped_key: "MAA=".into(),
+            header_hash: "MAA=".into(),
         })
         .expect("json"),
     );

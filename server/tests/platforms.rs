@@ -788,13 +788,25 @@ async fn seals_png_only(store: Store) {
     assert_eq!(err.1.code, ErrorCode::NotFound);
 }
 
-/// The GB/T 38540 side of seals that needs no certificates: holders must be members, shape
+/// The GB/T 38540 side of seals without a holder's certificate (the admin confirms with the PIN): holders must be members, shape
 /// limits, only the CA approves, only pending seals, and never a seal nobody can use (no
 /// holder has a signing certificate here); revocation by the admin only; the public status
 /// of an unknown esID. The approved path is platform/tests/eseal.rs.
 async fn electronic_seals_need_the_cas_approval(store: Store) {
     let server = TestServer::start(store).await;
     let (a, b, eid, _, b_id) = team(&server, 4).await;
+    // Adding a seal is confirmed with the admin's PIN (ADR 0018).
+    let w = admin_pin(&server, &a).await;
+    let adding = || {
+        confirmed(
+            &a,
+            &w,
+            AdminAction::AddSeal {
+                enterprise_id: eid.clone(),
+                image_sm3: image_sm3(&png(100, 100, 0)),
+            },
+        )
+    };
     let path = format!("/v1/enterprises/{eid}/seals");
     let new = |holders: Vec<String>, w: u32, key: &str| NewSeal {
         name: "投标专用章".into(),
@@ -805,17 +817,20 @@ async fn electronic_seals_need_the_cas_approval(store: Store) {
         height_mm: 40,
         holders,
     };
-    let err = a
+    let err = adding()
+        .await
         .post::<_, Seal>(&path, &new(vec!["no-such-account".into()], 40, "k1"))
         .await
         .expect_err("holder not a member");
     assert_eq!(err.1.code, ErrorCode::NotMember);
-    let err = a
+    let err = adding()
+        .await
         .post::<_, Seal>(&path, &new(vec![b_id.clone()], 500, "k2"))
         .await
         .expect_err("500 mm wide");
     assert_eq!(err.1.code, ErrorCode::BadRequest);
-    let seal: Seal = a
+    let seal: Seal = adding()
+        .await
         .post(&path, &new(vec![b_id.clone()], 40, "k3"))
         .await
         .expect("added");

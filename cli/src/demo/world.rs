@@ -234,7 +234,7 @@ impl World {
             .http
             .post(format!(
                 "{}/v1/operator/seals/{id}/approve",
-                self.server_url()
+                self.server.operator_url()
             ))
             .bearer_auth(self.server.operator_token())
             .json(&bidkey_protocol::platforms::SealApproval { valid_days: 365 })

@@ -40,8 +40,12 @@ public final class BidkeyGateway {
     /** A document to sign: your own SM3 digest of the file (32 bytes). */
     public record DocumentToSign(String name, byte[] sm3Digest, int pageCount, Model.SealPlacement seal) {}
 
-    /** A bid file's wrapped key, from {@link #bidFileHeader}, for a decrypt scan. */
-    public record WrappedFile(String fileName, String recipientSerial, String wrappedKeyBase64) {}
+    /**
+     * A bid file's wrapped key and header hash, from {@link #bidFileHeader}, for a decrypt scan:
+     * the phone unwraps the key only for this tender, this platform and this header.
+     */
+    public record WrappedFile(String fileName, String recipientSerial, String wrappedKeyBase64,
+                              String headerHashBase64) {}
 
     /** What encryption produced besides the file. */
     public record EncryptedBidFile(String recipientSerial, String wrappedKeyBase64) {}
@@ -188,6 +192,7 @@ public final class BidkeyGateway {
             m.put("file_name", f.fileName());
             m.put("recipient_serial", f.recipientSerial());
             m.put("wrapped_key", f.wrappedKeyBase64());
+            m.put("header_hash", f.headerHashBase64());
             fs.add(m);
         }
         Map<String, Object> a = new LinkedHashMap<>();

@@ -148,13 +148,13 @@ public final class Model {
     }
 
     /** A bid file's header. */
-    public record BidFileHeader(String recipientSerial, String tenderId, String fileName, long createdAt,
-                                long chunkSize, String wrappedKeyBase64) {
+    public record BidFileHeader(String recipientSerial, String tenderId, String platformId, String fileName,
+                                long createdAt, long chunkSize, String wrappedKeyBase64, String headerHashBase64) {
         static BidFileHeader from(Object o) {
             Map<String, Object> m = Json.obj(o, "header");
             return new BidFileHeader(Json.str(m, "recipient_serial"), Json.str(m, "tender_id"),
-                    Json.str(m, "file_name"), Json.num(m, "created_at"), Json.num(m, "chunk_size"),
-                    Json.str(m, "wrapped_key"));
+                    Json.str(m, "platform_id"), Json.str(m, "file_name"), Json.num(m, "created_at"),
+                    Json.num(m, "chunk_size"), Json.str(m, "wrapped_key"), Json.str(m, "header_hash"));
         }
     }
 

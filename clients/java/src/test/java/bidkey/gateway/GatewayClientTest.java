@@ -118,7 +118,7 @@ public final class GatewayClientTest {
         Model.BidFileHeader h = gw.bidFileHeader(Arrays.copyOf(bid, 4096));
         check(h.recipientSerial().equals(enc.recipientSerial()) && h.fileName().equals("投标.zip"), "header " + h);
         Model.Scan opening = gw.decrypt("ZB-2026-0042", "某工程施工招标", Instant.ofEpochSecond(Long.parseLong(a[6])),
-                List.of(new BidkeyGateway.WrappedFile(h.fileName(), h.recipientSerial(), h.wrappedKeyBase64())), null);
+                List.of(new BidkeyGateway.WrappedFile(h.fileName(), h.recipientSerial(), h.wrappedKeyBase64(), h.headerHashBase64())), null);
         Model.Scan opened = scanned(gw, opening);
         String key = opened.result().fileKeys().get(0).key();
         gw.decryptBidFile(bidPath, openedPath, key);
