@@ -37,7 +37,8 @@ pub fn fee_item(kind: ApplicationKind, enterprise: bool) -> Option<&'static str>
         (Renew, true) => Some("enterprise_cert_renew"),
         (Renew, false) => Some("personal_cert_renew"),
         (Recover, _) => Some("cert_reissue"),
-        (ChangeInfo, _) => Some("change_info"),
+        // Charged by what it changes: `enterprises::change::fee_item`.
+        (ChangeInfo, _) => None,
         _ => None,
     }
 }
@@ -126,10 +127,17 @@ pub fn decide(
         });
     }
     if decision.approve {
-        let item = fee_item(app.kind, app.enterprise_id.is_some())
-            .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+        let item = if app.kind == ApplicationKind::ChangeInfo {
+            crate::enterprises::change::fee_item(&app)?
+        } else {
+            fee_item(app.kind, app.enterprise_id.is_some())
+                .ok_or(ServerError::Api(ErrorCode::InvalidState))?
+        };
         let order = create_for(tx, now, &app, item)?;
         applications::transition(tx, now, &app.id, Status::PendingReview, order.status, None)?;
+        if order.status == Status::Paid {
+            crate::enterprises::change::on_paid(tx, now, &app.id)?;
+        }
         applications::notify(
             tx,
             now,
@@ -204,6 +212,7 @@ pub fn pay_order(
     )?;
     if let Some(app_id) = &order.application_id {
         applications::transition(tx, now, app_id, Status::AwaitingPayment, Status::Paid, None)?;
+        crate::enterprises::change::on_paid(tx, now, app_id)?;
     }
     audit::record(
         tx,
@@ -264,8 +273,12 @@ pub fn view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
 /// which device, the person's masked identity, the key's lock and the cooling-off).
 pub fn review_view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
     let mut v = view(tx, app)?;
-    if app.kind == ApplicationKind::Recover {
-        v.review_materials = app.detail.clone();
+    match app.kind {
+        ApplicationKind::Recover => v.review_materials = app.detail.clone(),
+        ApplicationKind::ChangeInfo => {
+            v.review_materials = Some(crate::enterprises::change::review_materials(tx, app)?)
+        }
+        _ => {}
     }
     Ok(v)
 }

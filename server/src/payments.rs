@@ -161,6 +161,7 @@ pub fn settle(
     )?;
     if let Some(app_id) = &order.application_id {
         applications::transition(tx, now, app_id, Status::AwaitingPayment, Status::Paid, None)?;
+        crate::enterprises::change::on_paid(tx, now, app_id)?;
     }
     audit::record(
         tx,

@@ -351,6 +351,7 @@ impl Bidkey {
                 &ChangeInfoRequest {
                     name,
                     legal_rep,
+                    materials: Vec::new(),
                     idempotency_key: crate::api::idempotency_key()?,
                 },
             )
