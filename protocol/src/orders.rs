@@ -153,6 +153,12 @@ pub struct Order {
     pub application_id: Option<String>,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    /// A paid order whose application was rejected: `pending` until the vendor accepted
+    /// the refund, then `refunded` (ADR 0028).
+    #[serde(default)]
+    pub refund_status: Option<String>,
+    #[serde(default)]
+    pub refunded_at: Option<i64>,
 }
 
 /// `POST /v1/orders/{id}/pay` with the sandbox payment provider.

@@ -128,6 +128,22 @@ struct Cli {
     /// WeChat Pay: the platform key's serial (`Wechatpay-Serial`).
     #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", default_value = "")]
     wechatpay_platform_serial: String,
+    /// WeChat Pay: the merchant's API private key, PKCS#8 (apiclient_key.pem): signs order
+    /// creation and refunds. Without it WeChat Pay only takes notifications.
+    #[arg(long, env = "BIDKEY_WECHATPAY_MERCHANT_KEY_FILE")]
+    wechatpay_merchant_key_file: Option<PathBuf>,
+    /// WeChat Pay: the merchant API certificate's serial (`serial_no`).
+    #[arg(long, env = "BIDKEY_WECHATPAY_MERCHANT_SERIAL", default_value = "")]
+    wechatpay_merchant_serial: String,
+    /// WeChat Pay: the public URL of our `/v1/payments/wechat/notify`.
+    #[arg(long, env = "BIDKEY_WECHATPAY_NOTIFY_URL", default_value = "")]
+    wechatpay_notify_url: String,
+    /// WeChat Pay: the API host.
+    #[arg(long, env = "BIDKEY_WECHATPAY_API_BASE", default_value = bidkey_server::providers::pay_wechat::API_BASE)]
+    wechatpay_api_base: String,
+    /// Alipay: the gateway for order creation and refunds.
+    #[arg(long, env = "BIDKEY_ALIPAY_GATEWAY", default_value = bidkey_server::providers::pay_alipay::GATEWAY)]
+    alipay_gateway: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -185,6 +201,7 @@ fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), St
             )?),
             alipay_public_key: need(&cli.alipay_public_key_file, "--alipay-public-key-file")?,
             notify_url: cli.alipay_notify_url.clone(),
+            gateway: cli.alipay_gateway.clone(),
         }),
     };
     let wechat = match &cli.wechatpay_mch_id {
@@ -198,6 +215,15 @@ fn realname_and_payment(cli: &Cli) -> Result<(RealNameConfig, PaymentConfig), St
                 "--wechatpay-platform-key-file",
             )?,
             platform_serial: cli.wechatpay_platform_serial.clone(),
+            merchant_key_pkcs8: cli
+                .wechatpay_merchant_key_file
+                .as_deref()
+                .map(key_file)
+                .transpose()?
+                .map(zeroize::Zeroizing::new),
+            merchant_serial: cli.wechatpay_merchant_serial.clone(),
+            api_base: cli.wechatpay_api_base.clone(),
+            notify_url: cli.wechatpay_notify_url.clone(),
         }),
     };
     Ok((realname, PaymentConfig { alipay, wechat }))

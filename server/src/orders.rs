@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/orders/{id}/invoice", post(invoice))
         .route("/v1/operator/reviews", get(review_queue))
         .route("/v1/operator/reviews/{id}", post(review))
+        .route(
+            "/v1/operator/orders/{id}/refund",
+            post(crate::refunds::retry),
+        )
 }
 
 /// The fee item an application kind is charged under.
@@ -43,8 +47,8 @@ pub fn fee_item(kind: ApplicationKind, enterprise: bool) -> Option<&'static str>
     }
 }
 
-const ORDER_COLUMNS: &str =
-    "id, item, amount_fen, status, reason, application_id, created_at, paid_at, account_id";
+const ORDER_COLUMNS: &str = "id, item, amount_fen, status, reason, application_id, created_at, paid_at, account_id, \
+     refund_status, refunded_at";
 
 fn order_from_row(r: &Row) -> Result<(wire::Order, String)> {
     let item = r.text(1)?;
@@ -62,6 +66,8 @@ fn order_from_row(r: &Row) -> Result<(wire::Order, String)> {
             application_id: r.opt_text(5)?,
             created_at: r.i64(6)?,
             paid_at: r.opt_i64(7)?,
+            refund_status: r.opt_text(9)?,
+            refunded_at: r.opt_i64(10)?,
         },
         r.text(8)?,
     ))
@@ -153,14 +159,17 @@ pub fn decide(
             .map(str::trim)
             .filter(|r| !r.is_empty())
             .ok_or(ServerError::Api(ErrorCode::BadRequest))?;
-        applications::transition(
-            tx,
-            now,
-            &app.id,
-            Status::PendingReview,
-            Status::Rejected,
-            Some(reason),
-        )?;
+        // A paid application not yet issued may still be rejected (the CA finds the
+        // materials wrong): its money goes back (`refunds`, ADR 0028).
+        let from = if app.status == Status::Paid {
+            Status::Paid
+        } else {
+            Status::PendingReview
+        };
+        applications::transition(tx, now, &app.id, from, Status::Rejected, Some(reason))?;
+        if from == Status::Paid {
+            crate::refunds::on_rejected(tx, now, &app)?;
+        }
         applications::notify(
             tx,
             now,
@@ -404,5 +413,21 @@ async fn review(
             view(tx, &app)
         })
         .await?;
+    // A rejected paid order: ask for the refund now; if the vendor fails it stays pending
+    // for `POST /v1/operator/orders/{id}/refund`.
+    if let Some(order) = app
+        .order
+        .as_ref()
+        .filter(|o| o.refund_status.as_deref() == Some("pending"))
+    {
+        match crate::refunds::run(&st, &order.id).await {
+            Ok(order) => {
+                let mut app = app;
+                app.order = Some(order);
+                return Ok(Json(app));
+            }
+            Err(e) => tracing::warn!(error = %e, order = %order.id, "refund left pending"),
+        }
+    }
     Ok(Json(app))
 }

@@ -31,6 +31,8 @@ pub struct PaymentConfig {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/orders/{id}/alipay", post(alipay_order))
+        .route("/v1/orders/{id}/alipay/precreate", post(alipay_precreate))
+        .route("/v1/orders/{id}/wechat/native", post(wechat_native))
         .route("/v1/payments/alipay/notify", post(alipay_notify))
         .route("/v1/payments/wechat/notify", post(wechat_notify))
         .route("/v1/invoices/{id}", get(download_invoice))
@@ -63,6 +65,77 @@ async fn alipay_order(
         .await?;
     let s = pay_alipay::order_string(&cfg, &order.id, order.amount_fen, &order.item_zh, now)?;
     Ok(Json(serde_json::json!({ "order_string": s })))
+}
+
+/// The caller's order awaiting payment.
+async fn awaiting_order(
+    st: &AppState,
+    user: AuthUser,
+    id: String,
+) -> Result<bidkey_protocol::orders::Order> {
+    st.db
+        .read(move |tx| {
+            let (order, owner) = get_order(tx, &id)?;
+            if owner != user.account_id {
+                return Err(ServerError::Api(ErrorCode::NotFound));
+            }
+            if order.status != Status::AwaitingPayment {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            Ok(order)
+        })
+        .await
+}
+
+/// `POST /v1/orders/{id}/alipay/precreate`: an Alipay QR-code order
+/// (`alipay.trade.precreate`); the payer scans `qr_code`, Alipay notifies.
+async fn alipay_precreate(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .alipay
+        .clone()
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let qr = crate::providers::pay_api::alipay_precreate(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        now,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "qr_code": qr })))
+}
+
+/// `POST /v1/orders/{id}/wechat/native`: a WeChat Pay Native order; the payer scans
+/// `code_url`, WeChat Pay notifies.
+async fn wechat_native(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .wechat
+        .clone()
+        .filter(|w| w.merchant_key_pkcs8.is_some())
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let code_url = crate::providers::pay_api::wechat_native(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        now,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "code_url": code_url })))
 }
 
 /// `POST /v1/payments/alipay/notify`: Alipay's asynchronous notification. Answers the

@@ -16,6 +16,7 @@
 //! Test servers run in sandbox mode, asked for by name ([`Config::local_sandbox`]).
 
 pub mod faults;
+pub mod pay_vendors;
 pub mod pg;
 pub mod phones;
 pub mod pki;
