@@ -162,6 +162,11 @@ pub fn decide(
         // A paid application not yet issued may still be rejected (the CA finds the
         // materials wrong): its money goes back (`refunds`, ADR 0028).
         let from = if app.status == Status::Paid {
+            // A change of information takes effect when paid (ADR 0028): the record and the
+            // members' applications are changed already, so it is not undone by a refund.
+            if app.kind == ApplicationKind::ChangeInfo {
+                return Err(ErrorCode::InvalidState.into());
+            }
             Status::Paid
         } else {
             Status::PendingReview

@@ -576,6 +576,18 @@ async fn change_info_goes_to_review(store: Store) {
         .expect("info");
     assert_eq!(info.name, new_name);
     assert_eq!(info.legal_rep.as_deref(), Some("赵六"));
+    // In effect once paid: the RA cannot reject (and refund) it any more.
+    let err = operator(&server)
+        .post::<_, Application>(
+            &format!("/v1/operator/reviews/{}", app.id),
+            &ReviewDecision {
+                approve: false,
+                reason: Some("材料不实".into()),
+            },
+        )
+        .await
+        .expect_err("in effect");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
 
     // Every member is told; the certificate holder gets a paid application of their own.
     let theirs: Vec<Application> = c.get("/v1/applications").await.expect("apps");
