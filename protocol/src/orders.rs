@@ -161,6 +161,13 @@ pub struct Order {
     pub refunded_at: Option<i64>,
 }
 
+/// `POST /v1/orders/{id}/wechat/jsapi`: pay inside WeChat as the payer `openid` (of our
+/// official account or mini-program `appid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WechatJsapiRequest {
+    pub openid: String,
+}
+
 /// `POST /v1/orders/{id}/pay` with the sandbox payment provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayRequest {

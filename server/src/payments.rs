@@ -33,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/orders/{id}/alipay", post(alipay_order))
         .route("/v1/orders/{id}/alipay/precreate", post(alipay_precreate))
         .route("/v1/orders/{id}/wechat/native", post(wechat_native))
+        .route("/v1/orders/{id}/wechat/jsapi", post(wechat_jsapi))
         .route("/v1/payments/alipay/notify", post(alipay_notify))
         .route("/v1/payments/wechat/notify", post(wechat_notify))
         .route("/v1/invoices/{id}", get(download_invoice))
@@ -136,6 +137,44 @@ async fn wechat_native(
     )
     .await?;
     Ok(Json(serde_json::json!({ "code_url": code_url })))
+}
+
+/// `POST /v1/orders/{id}/wechat/jsapi`: a WeChat Pay JSAPI order for the payer's `openid`;
+/// answers the signed parameters for `WeixinJSBridge` / `wx.requestPayment`.
+async fn wechat_jsapi(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(req): Json<bidkey_protocol::orders::WechatJsapiRequest>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .wechat
+        .clone()
+        .filter(|w| w.merchant_key_pkcs8.is_some())
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    // An openid is 28 URL-safe characters; allow some room, nothing else.
+    let openid = req.openid.trim().to_owned();
+    if openid.is_empty()
+        || openid.len() > 128
+        || !openid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let params = crate::providers::pay_api::wechat_jsapi(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        &openid,
+        now,
+    )
+    .await?;
+    Ok(Json(params))
 }
 
 /// `POST /v1/payments/alipay/notify`: Alipay's asynchronous notification. Answers the

@@ -1,7 +1,7 @@
 //! Payment orders and refunds against fake WeChat Pay v3 and Alipay gateways on loopback
 //! that check what the vendors check (the merchant's signature over the exact canonical
 //! string, the merchant, the required fields) and sign their answers (ADR 0028): a Native
-//! order and an Alipay precreate; an order paid, its application then rejected, refunded
+//! and a JSAPI order and an Alipay precreate; an order paid, its application then rejected, refunded
 //! exactly once though the vendor lost its first answer or was down for the first tries
 //! and the refund was asked again; an answer not signed by the vendor is not believed. On
 //! SQLite and PostgreSQL.
@@ -178,6 +178,48 @@ async fn a_wechat_order_paid_then_rejected_is_refunded_once(store: Store) {
         "{seen:?}"
     );
     assert_eq!(seen[0].call, "native");
+
+    // Inside WeChat: a JSAPI order for the payer's openid, and the parameters the page
+    // hands to WeixinJSBridge, signed with the merchant key.
+    let err = c
+        .post::<_, serde_json::Value>(
+            &format!("/v1/orders/{}/wechat/jsapi", order.id),
+            &serde_json::json!({ "openid": "o\"; DROP" }),
+        )
+        .await
+        .expect_err("not an openid");
+    assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+    let js: serde_json::Value = c
+        .post(
+            &format!("/v1/orders/{}/wechat/jsapi", order.id),
+            &serde_json::json!({ "openid": openid }),
+        )
+        .await
+        .expect("jsapi order");
+    assert_eq!(js["package"], format!("prepay_id=wx2026{}", order.id));
+    assert_eq!(
+        (js["appId"].as_str(), js["signType"].as_str()),
+        (Some("wx0000000000000001"), Some("RSA"))
+    );
+    let field = |k: &str| js[k].as_str().expect("field").to_owned();
+    assert!(bidkey_server::providers::pay_alipay::verify_rsa2(
+        MERCHANT_PUB,
+        &bidkey_server::providers::pay_wechat::jsapi_pay_message(
+            &field("appId"),
+            &field("timeStamp"),
+            &field("nonceStr"),
+            &field("package")
+        ),
+        &field("paySign"),
+    ));
+    let seen = s.wechat.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].call, "jsapi");
+    assert!(
+        seen[1].signature_ok && seen[1].problem.is_none(),
+        "{seen:?}"
+    );
 
     notified(
         &s.server,

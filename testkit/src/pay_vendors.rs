@@ -293,15 +293,19 @@ fn wechat(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
     let call = match path.as_str() {
         pay_wechat::NATIVE_PATH => "native",
+        pay_wechat::JSAPI_PATH => "jsapi",
         pay_wechat::REFUND_PATH => "refund",
         other => other,
     }
     .to_owned();
     let problem = match call.as_str() {
-        "native" if text("mchid") != *mch_id || text("appid") != *app_id => {
+        "native" | "jsapi" if text("mchid") != *mch_id || text("appid") != *app_id => {
             Some("another merchant".to_owned())
         }
-        "native" => ["description", "out_trade_no", "notify_url"]
+        "jsapi" if v["payer"]["openid"].as_str().unwrap_or_default().is_empty() => {
+            Some("no payer.openid".to_owned())
+        }
+        "native" | "jsapi" => ["description", "out_trade_no", "notify_url"]
             .into_iter()
             .find(|k| text(k).is_empty())
             .map(|k| format!("no {k}"))
@@ -343,6 +347,8 @@ fn wechat(s: &Shared, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Response {
     }
     let answer = if call == "native" {
         serde_json::json!({ "code_url": format!("weixin://wxpay/bizpayurl?pr={}", text("out_trade_no")) })
+    } else if call == "jsapi" {
+        serde_json::json!({ "prepay_id": format!("wx2026{}", text("out_trade_no")) })
     } else {
         let no = text("out_refund_no");
         let amount = v["amount"]["refund"].as_i64().unwrap_or(0);

@@ -1,4 +1,4 @@
-//! Calls to the payment vendors' APIs (ADR 0028): WeChat Pay v3 Native order creation and
+//! Calls to the payment vendors' APIs (ADR 0028): WeChat Pay v3 Native and JSAPI order creation and
 //! refunds, Alipay `alipay.trade.precreate` and `alipay.trade.refund`. Requests are signed
 //! with the merchant's key (`pay_wechat::authorization`, `pay_alipay::request_params`);
 //! answers are believed only when the vendor's signature over them verifies.
@@ -142,6 +142,42 @@ pub async fn wechat_native(
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| garbage(WECHAT, "no code_url"))
+}
+
+/// Create a JSAPI order for the payer `openid`, and sign the parameters the page hands to
+/// `WeixinJSBridge` / `wx.requestPayment` (`paySign` SHA256-RSA with the merchant key).
+pub async fn wechat_jsapi(
+    cfg: &WechatConfig,
+    order_id: &str,
+    amount_fen: i64,
+    description: &str,
+    openid: &str,
+    now: i64,
+) -> Result<serde_json::Value, ProviderError> {
+    let body = pay_wechat::jsapi_order_body(cfg, order_id, amount_fen, description, openid);
+    let v = retrying(|| wechat_post(cfg, pay_wechat::JSAPI_PATH, body.clone(), now)).await?;
+    let prepay_id = v["prepay_id"]
+        .as_str()
+        .ok_or_else(|| garbage(WECHAT, "no prepay_id"))?;
+    let key = cfg
+        .merchant_key_pkcs8
+        .as_ref()
+        .ok_or_else(|| garbage(WECHAT, "no merchant key configured"))?;
+    let nonce = crate::util::new_id().map_err(|e| transport(WECHAT, e))?;
+    let (ts, package) = (now.to_string(), format!("prepay_id={prepay_id}"));
+    let pay_sign = pay_alipay::sign_rsa2(
+        key,
+        &pay_wechat::jsapi_pay_message(&cfg.app_id, &ts, &nonce, &package),
+    )
+    .map_err(|e| garbage(WECHAT, &e.to_string()))?;
+    Ok(serde_json::json!({
+        "appId": cfg.app_id,
+        "timeStamp": ts,
+        "nonceStr": nonce,
+        "package": package,
+        "signType": "RSA",
+        "paySign": pay_sign,
+    }))
 }
 
 /// Refund the whole order.

@@ -38,6 +38,8 @@ pub struct WechatConfig {
 pub const API_BASE: &str = "https://api.mch.weixin.qq.com";
 /// Native (QR code) order creation.
 pub const NATIVE_PATH: &str = "/v3/pay/transactions/native";
+/// JSAPI (in WeChat) order creation.
+pub const JSAPI_PATH: &str = "/v3/pay/transactions/jsapi";
 /// Refunds.
 pub const REFUND_PATH: &str = "/v3/refund/domestic/refunds";
 /// The authorization scheme.
@@ -105,6 +107,33 @@ pub fn native_order_body(
     })
     .to_string()
     .into_bytes()
+}
+
+/// The body of a JSAPI order: a Native order's fields and the payer's `openid`.
+pub fn jsapi_order_body(
+    cfg: &WechatConfig,
+    order_id: &str,
+    amount_fen: i64,
+    description: &str,
+    openid: &str,
+) -> Vec<u8> {
+    serde_json::json!({
+        "appid": cfg.app_id,
+        "mchid": cfg.mch_id,
+        "description": description,
+        "out_trade_no": order_id,
+        "notify_url": cfg.notify_url,
+        "amount": { "total": amount_fen, "currency": "CNY" },
+        "payer": { "openid": openid },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// What `paySign` covers for `wx.requestPayment` / `WeixinJSBridge` (JSAPI 调起支付):
+/// `appId\ntimeStamp\nnonceStr\npackage\n`.
+pub fn jsapi_pay_message(app_id: &str, timestamp: &str, nonce: &str, package: &str) -> Vec<u8> {
+    format!("{app_id}\n{timestamp}\n{nonce}\n{package}\n").into_bytes()
 }
 
 /// The body of a refund of the whole order (`POST /v3/refund/domestic/refunds`).
