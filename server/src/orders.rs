@@ -27,6 +27,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/operator/reviews", get(review_queue))
         .route("/v1/operator/reviews/{id}", post(review))
         .route(
+            "/v1/operator/reviews/{id}/materials/{material_id}",
+            get(crate::enterprises::change::material),
+        )
+        .route(
             "/v1/operator/orders/{id}/refund",
             post(crate::refunds::retry),
         )

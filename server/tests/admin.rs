@@ -544,6 +544,41 @@ async fn change_info_goes_to_review(store: Store) {
     assert_eq!(materials["new_name"], new_name);
     assert_eq!(materials["old_name"], old_name);
     assert_eq!(materials["materials"][0]["name"], "工商变更通知书.pdf");
+    // The reviewer reads the file itself; only an operator, only this application's.
+    let material_path = format!(
+        "/v1/operator/reviews/{}/materials/{}",
+        app.id,
+        materials["materials"][0]["id"]
+            .as_str()
+            .expect("material id")
+    );
+    let file = reqwest::Client::new()
+        .get(format!("{}{material_path}", server.url()))
+        .bearer_auth(server.operator_token())
+        .send()
+        .await
+        .expect("reachable");
+    assert_eq!(file.status().as_u16(), 200);
+    assert_eq!(
+        file.bytes().await.expect("body").as_ref(),
+        pdf("工商变更通知书.pdf").data.as_slice()
+    );
+    let err = a
+        .get::<serde_json::Value>(&material_path)
+        .await
+        .expect_err("not an operator");
+    assert_eq!(err.0, 403);
+    let err = operator(&server)
+        .get::<serde_json::Value>(&format!(
+            "/v1/operator/reviews/{}/materials/{}",
+            claim.id,
+            materials["materials"][0]["id"]
+                .as_str()
+                .expect("material id")
+        ))
+        .await
+        .expect_err("another application's");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
 
     // Approval: the 变更单位名称 fee (80 元); nothing changes before it is paid.
     let reviewed: Application = operator(&server)

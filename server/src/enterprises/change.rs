@@ -83,20 +83,54 @@ pub fn review_materials(tx: &mut dyn Tx, app: &Application) -> Result<String> {
         .and_then(|d| serde_json::from_str(d).ok())
         .ok_or_else(|| ServerError::Internal("change_info without detail".into()))?;
     let rows = tx.query(
-        "SELECT name, content_type, size, sha256 FROM uploads WHERE application_id = $1          ORDER BY created_at, id",
+        "SELECT id, name, content_type, size, sha256 FROM uploads WHERE application_id = $1 \
+         ORDER BY created_at, id",
         &params![app.id.as_str()],
     )?;
     let mut files = Vec::with_capacity(rows.len());
     for r in &rows {
         files.push(serde_json::json!({
-            "name": r.text(0)?,
-            "content_type": r.text(1)?,
-            "size": r.i64(2)?,
-            "sha256": r.text(3)?,
+            "id": r.text(0)?,
+            "name": r.text(1)?,
+            "content_type": r.text(2)?,
+            "size": r.i64(3)?,
+            "sha256": r.text(4)?,
         }));
     }
     v["materials"] = serde_json::Value::Array(files);
     Ok(v.to_string())
+}
+
+/// `GET /v1/operator/reviews/{id}/materials/{material_id}` (operator): one uploaded material
+/// of an application, as it was uploaded, for the reviewer to read.
+pub async fn material(
+    axum::extract::State(st): axum::extract::State<crate::state::AppState>,
+    _op: crate::auth::Operator,
+    axum::extract::Path((app_id, material_id)): axum::extract::Path<(String, String)>,
+) -> Result<axum::response::Response> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let (content_type, data) = st
+        .db
+        .read(move |tx| {
+            let r = tx
+                .query_opt(
+                    "SELECT content_type, data FROM uploads WHERE id = $1 AND application_id = $2",
+                    &params![material_id.as_str(), app_id.as_str()],
+                )?
+                .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+            Ok::<_, ServerError>((r.text(0)?, r.bytes(1)?))
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, "attachment".to_owned()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+        ],
+        data,
+    )
+        .into_response())
 }
 
 /// Called in the transaction that makes an application `paid`: for the admin's
