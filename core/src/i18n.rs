@@ -360,6 +360,10 @@ const FIELDS: &[(&str, &str)] = &[
     ("location", "定位"),
     ("materials (1 to 5 files)", "认领材料（1至5个文件）"),
     (
+        "change materials (at most 5 files)",
+        "变更材料（至多5个文件）",
+    ),
+    (
         "material type (PNG, JPEG or PDF)",
         "材料格式（PNG、JPEG或PDF）",
     ),

@@ -469,8 +469,30 @@ async fn claim_join_grants_zones_seals_and_staff() {
     assert!(b_list.in_force.iter().all(|p| p.pair_id != pair_b.pair_id));
 
     // 变更企业信息: recorded for review, with the warning for the shell.
+    let notice = |data: &[u8]| {
+        vec![(
+            "工商变更通知书.pdf".to_owned(),
+            "application/pdf".to_owned(),
+            data.to_vec(),
+        )]
+    };
+    assert!(matches!(
+        a.change_enterprise_info_with_materials(
+            &eid,
+            Some("重庆比德信息技术有限公司"),
+            None,
+            notice(b"not a pdf")
+        )
+        .await,
+        Err(CoreError::InvalidInput { .. })
+    ));
     let change = a
-        .change_enterprise_info(&eid, Some("重庆比德信息技术有限公司"), None)
+        .change_enterprise_info_with_materials(
+            &eid,
+            Some("重庆比德信息技术有限公司"),
+            None,
+            notice(b"%PDF-1.7\n% notice\n"),
+        )
         .await
         .expect("change requested");
     assert_eq!(change.application.status, Status::PendingReview);

@@ -188,6 +188,10 @@ pub struct ChangeInfoRequest {
     pub name: Option<String>,
     #[serde(default)]
     pub legal_rep: Option<String>,
+    /// The materials for the RA reviewer (工商变更通知书, the licence), 0 to 5 files as for a
+    /// claim; the reviewer sees them in the review queue.
+    #[serde(default)]
+    pub materials: Vec<Material>,
     pub idempotency_key: String,
 }
 

@@ -153,6 +153,19 @@ pub struct Order {
     pub application_id: Option<String>,
     pub created_at: i64,
     pub paid_at: Option<i64>,
+    /// A paid order whose application was rejected: `pending` until the vendor accepted
+    /// the refund, then `refunded` (ADR 0028).
+    #[serde(default)]
+    pub refund_status: Option<String>,
+    #[serde(default)]
+    pub refunded_at: Option<i64>,
+}
+
+/// `POST /v1/orders/{id}/wechat/jsapi`: pay inside WeChat as the payer `openid` (of our
+/// official account or mini-program `appid`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WechatJsapiRequest {
+    pub openid: String,
 }
 
 /// `POST /v1/orders/{id}/pay` with the sandbox payment provider.

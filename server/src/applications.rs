@@ -129,6 +129,31 @@ pub fn create(tx: &mut dyn Tx, now: i64, new: NewApplication<'_>) -> Result<Appl
     if open_count(tx, new.account_id)? >= MAX_OPEN_PER_ACCOUNT {
         return Err(ErrorCode::TooManyOpenApplications.into());
     }
+    insert_scoped(tx, now, &new, scoped)
+}
+
+/// Create an application the server makes on the account's behalf (a member's share of a
+/// change of information): idempotent by key like [`create`], but not counted against the
+/// account's open limit, which guards against the account's own requests.
+pub fn insert(tx: &mut dyn Tx, now: i64, new: NewApplication<'_>) -> Result<Application> {
+    let scoped = match new.idempotency_key {
+        Some(key) => {
+            if let Some(existing) = by_key(tx, new.kind, new.account_id, key)? {
+                return Ok(existing);
+            }
+            Some(scoped_key(new.kind, new.account_id, key)?)
+        }
+        None => None,
+    };
+    insert_scoped(tx, now, &new, scoped)
+}
+
+fn insert_scoped(
+    tx: &mut dyn Tx,
+    now: i64,
+    new: &NewApplication<'_>,
+    scoped: Option<String>,
+) -> Result<Application> {
     let id = new_id()?;
     tx.execute(
         "INSERT INTO applications (id, kind, account_id, enterprise_id, status, detail, idempotency_key, created_at, updated_at) \
@@ -139,7 +164,7 @@ pub fn create(tx: &mut dyn Tx, now: i64, new: NewApplication<'_>) -> Result<Appl
             new.account_id,
             new.enterprise_id,
             new.status.as_str(),
-            new.detail,
+            new.detail.as_deref(),
             scoped,
             now
         ],

@@ -33,6 +33,7 @@ pub mod platforms;
 pub mod providers;
 pub mod ratelimit;
 pub mod realname;
+pub mod refunds;
 pub mod relay;
 pub mod requestlog;
 pub mod seal_maker;

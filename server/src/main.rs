@@ -138,6 +138,26 @@ struct Cli {
     /// [file: payment.wechat.platform_serial].
     #[arg(long, env = "BIDKEY_WECHATPAY_PLATFORM_SERIAL", global = true)]
     wechatpay_platform_serial: Option<String>,
+    /// WeChat Pay: the merchant's API private key, PKCS#8 (apiclient_key.pem): signs order
+    /// creation and refunds; without it WeChat Pay only takes notifications
+    /// [file: payment.wechat.merchant_key_file].
+    #[arg(long, env = "BIDKEY_WECHATPAY_MERCHANT_KEY_FILE", global = true)]
+    wechatpay_merchant_key_file: Option<PathBuf>,
+    /// WeChat Pay: the merchant API certificate's serial (`serial_no`)
+    /// [file: payment.wechat.merchant_serial].
+    #[arg(long, env = "BIDKEY_WECHATPAY_MERCHANT_SERIAL", global = true)]
+    wechatpay_merchant_serial: Option<String>,
+    /// WeChat Pay: the public URL of our `/v1/payments/wechat/notify`
+    /// [file: payment.wechat.notify_url].
+    #[arg(long, env = "BIDKEY_WECHATPAY_NOTIFY_URL", global = true)]
+    wechatpay_notify_url: Option<String>,
+    /// WeChat Pay: the API host [file: payment.wechat.api_base; default: WeChat Pay's].
+    #[arg(long, env = "BIDKEY_WECHATPAY_API_BASE", global = true)]
+    wechatpay_api_base: Option<String>,
+    /// Alipay: the gateway for order creation and refunds
+    /// [file: payment.alipay.gateway; default: Alipay's].
+    #[arg(long, env = "BIDKEY_ALIPAY_GATEWAY", global = true)]
+    alipay_gateway: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -191,6 +211,10 @@ fn realname_and_payment(p: &ProviderSettings) -> Result<(RealNameConfig, Payment
             )?),
             alipay_public_key: need(&a.public_key_file, "payment.alipay.public_key_file")?,
             notify_url: a.notify_url.clone().unwrap_or_default(),
+            gateway: a
+                .gateway
+                .clone()
+                .unwrap_or_else(|| bidkey_server::providers::pay_alipay::GATEWAY.to_owned()),
         }),
     };
     let wechat = match &p.wechat {
@@ -201,6 +225,18 @@ fn realname_and_payment(p: &ProviderSettings) -> Result<(RealNameConfig, Payment
             apiv3_key: zeroize::Zeroizing::new(env("BIDKEY_WECHATPAY_APIV3_KEY").into_bytes()),
             platform_public_key: need(&w.platform_key_file, "payment.wechat.platform_key_file")?,
             platform_serial: w.platform_serial.clone().unwrap_or_default(),
+            merchant_key_pkcs8: w
+                .merchant_key_file
+                .as_deref()
+                .map(key_file)
+                .transpose()?
+                .map(zeroize::Zeroizing::new),
+            merchant_serial: w.merchant_serial.clone().unwrap_or_default(),
+            api_base: w
+                .api_base
+                .clone()
+                .unwrap_or_else(|| bidkey_server::providers::pay_wechat::API_BASE.to_owned()),
+            notify_url: w.notify_url.clone().unwrap_or_default(),
         }),
     };
     Ok((realname, PaymentConfig { alipay, wechat }))
@@ -278,12 +314,17 @@ fn provider_layers(
                 merchant_key_file: cli.alipay_merchant_key_file.clone(),
                 public_key_file: cli.alipay_public_key_file.clone(),
                 notify_url: cli.alipay_notify_url.clone(),
+                gateway: cli.alipay_gateway.clone(),
             },
             wechat: WechatLayer {
                 mch_id: cli.wechatpay_mch_id.clone(),
                 app_id: cli.wechatpay_app_id.clone(),
                 platform_key_file: cli.wechatpay_platform_key_file.clone(),
                 platform_serial: cli.wechatpay_platform_serial.clone(),
+                merchant_key_file: cli.wechatpay_merchant_key_file.clone(),
+                merchant_serial: cli.wechatpay_merchant_serial.clone(),
+                notify_url: cli.wechatpay_notify_url.clone(),
+                api_base: cli.wechatpay_api_base.clone(),
             },
         },
     ))

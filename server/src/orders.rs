@@ -31,6 +31,14 @@ pub fn operator_routes() -> Router<AppState> {
     Router::new()
         .route("/v1/operator/reviews", get(review_queue))
         .route("/v1/operator/reviews/{id}", post(review))
+        .route(
+            "/v1/operator/reviews/{id}/materials/{material_id}",
+            get(crate::enterprises::change::material),
+        )
+        .route(
+            "/v1/operator/orders/{id}/refund",
+            post(crate::refunds::retry),
+        )
 }
 
 /// The fee item an application kind is charged under.
@@ -42,13 +50,14 @@ pub fn fee_item(kind: ApplicationKind, enterprise: bool) -> Option<&'static str>
         (Renew, true) => Some("enterprise_cert_renew"),
         (Renew, false) => Some("personal_cert_renew"),
         (Recover, _) => Some("cert_reissue"),
-        (ChangeInfo, _) => Some("change_info"),
+        // Charged by what it changes: `enterprises::change::fee_item`.
+        (ChangeInfo, _) => None,
         _ => None,
     }
 }
 
-const ORDER_COLUMNS: &str =
-    "id, item, amount_fen, status, reason, application_id, created_at, paid_at, account_id";
+const ORDER_COLUMNS: &str = "id, item, amount_fen, status, reason, application_id, created_at, paid_at, account_id, \
+     refund_status, refunded_at";
 
 fn order_from_row(r: &Row) -> Result<(wire::Order, String)> {
     let item = r.text(1)?;
@@ -66,6 +75,8 @@ fn order_from_row(r: &Row) -> Result<(wire::Order, String)> {
             application_id: r.opt_text(5)?,
             created_at: r.i64(6)?,
             paid_at: r.opt_i64(7)?,
+            refund_status: r.opt_text(9)?,
+            refunded_at: r.opt_i64(10)?,
         },
         r.text(8)?,
     ))
@@ -131,10 +142,17 @@ pub fn decide(
         });
     }
     if decision.approve {
-        let item = fee_item(app.kind, app.enterprise_id.is_some())
-            .ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+        let item = if app.kind == ApplicationKind::ChangeInfo {
+            crate::enterprises::change::fee_item(&app)?
+        } else {
+            fee_item(app.kind, app.enterprise_id.is_some())
+                .ok_or(ServerError::Api(ErrorCode::InvalidState))?
+        };
         let order = create_for(tx, now, &app, item)?;
         applications::transition(tx, now, &app.id, Status::PendingReview, order.status, None)?;
+        if order.status == Status::Paid {
+            crate::enterprises::change::on_paid(tx, now, &app.id)?;
+        }
         applications::notify(
             tx,
             now,
@@ -150,14 +168,22 @@ pub fn decide(
             .map(str::trim)
             .filter(|r| !r.is_empty())
             .ok_or(ServerError::Api(ErrorCode::BadRequest))?;
-        applications::transition(
-            tx,
-            now,
-            &app.id,
-            Status::PendingReview,
-            Status::Rejected,
-            Some(reason),
-        )?;
+        // A paid application not yet issued may still be rejected (the CA finds the
+        // materials wrong): its money goes back (`refunds`, ADR 0028).
+        let from = if app.status == Status::Paid {
+            // A change of information takes effect when paid (ADR 0028): the record and the
+            // members' applications are changed already, so it is not undone by a refund.
+            if app.kind == ApplicationKind::ChangeInfo {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            Status::Paid
+        } else {
+            Status::PendingReview
+        };
+        applications::transition(tx, now, &app.id, from, Status::Rejected, Some(reason))?;
+        if from == Status::Paid {
+            crate::refunds::on_rejected(tx, now, &app)?;
+        }
         applications::notify(
             tx,
             now,
@@ -209,6 +235,7 @@ pub fn pay_order(
     )?;
     if let Some(app_id) = &order.application_id {
         applications::transition(tx, now, app_id, Status::AwaitingPayment, Status::Paid, None)?;
+        crate::enterprises::change::on_paid(tx, now, app_id)?;
     }
     audit::record(
         tx,
@@ -269,8 +296,12 @@ pub fn view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
 /// which device, the person's masked identity, the key's lock and the cooling-off).
 pub fn review_view(tx: &mut dyn Tx, app: &Application) -> Result<wire::Application> {
     let mut v = view(tx, app)?;
-    if app.kind == ApplicationKind::Recover {
-        v.review_materials = app.detail.clone();
+    match app.kind {
+        ApplicationKind::Recover => v.review_materials = app.detail.clone(),
+        ApplicationKind::ChangeInfo => {
+            v.review_materials = Some(crate::enterprises::change::review_materials(tx, app)?)
+        }
+        _ => {}
     }
     Ok(v)
 }
@@ -396,5 +427,21 @@ async fn review(
             view(tx, &app)
         })
         .await?;
+    // A rejected paid order: ask for the refund now; if the vendor fails it stays pending
+    // for `POST /v1/operator/orders/{id}/refund`.
+    if let Some(order) = app
+        .order
+        .as_ref()
+        .filter(|o| o.refund_status.as_deref() == Some("pending"))
+    {
+        match crate::refunds::run(&st, &order.id).await {
+            Ok(order) => {
+                let mut app = app;
+                app.order = Some(order);
+                return Ok(Json(app));
+            }
+            Err(e) => tracing::warn!(error = %e, order = %order.id, "refund left pending"),
+        }
+    }
     Ok(Json(app))
 }

@@ -31,6 +31,9 @@ pub struct PaymentConfig {
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/orders/{id}/alipay", post(alipay_order))
+        .route("/v1/orders/{id}/alipay/precreate", post(alipay_precreate))
+        .route("/v1/orders/{id}/wechat/native", post(wechat_native))
+        .route("/v1/orders/{id}/wechat/jsapi", post(wechat_jsapi))
         .route("/v1/payments/alipay/notify", post(alipay_notify))
         .route("/v1/payments/wechat/notify", post(wechat_notify))
         .route("/v1/invoices/{id}", get(download_invoice))
@@ -63,6 +66,115 @@ async fn alipay_order(
         .await?;
     let s = pay_alipay::order_string(&cfg, &order.id, order.amount_fen, &order.item_zh, now)?;
     Ok(Json(serde_json::json!({ "order_string": s })))
+}
+
+/// The caller's order awaiting payment.
+async fn awaiting_order(
+    st: &AppState,
+    user: AuthUser,
+    id: String,
+) -> Result<bidkey_protocol::orders::Order> {
+    st.db
+        .read(move |tx| {
+            let (order, owner) = get_order(tx, &id)?;
+            if owner != user.account_id {
+                return Err(ServerError::Api(ErrorCode::NotFound));
+            }
+            if order.status != Status::AwaitingPayment {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            Ok(order)
+        })
+        .await
+}
+
+/// `POST /v1/orders/{id}/alipay/precreate`: an Alipay QR-code order
+/// (`alipay.trade.precreate`); the payer scans `qr_code`, Alipay notifies.
+async fn alipay_precreate(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .alipay
+        .clone()
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let qr = crate::providers::pay_api::alipay_precreate(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        now,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "qr_code": qr })))
+}
+
+/// `POST /v1/orders/{id}/wechat/native`: a WeChat Pay Native order; the payer scans
+/// `code_url`, WeChat Pay notifies.
+async fn wechat_native(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .wechat
+        .clone()
+        .filter(|w| w.merchant_key_pkcs8.is_some())
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let code_url = crate::providers::pay_api::wechat_native(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        now,
+    )
+    .await?;
+    Ok(Json(serde_json::json!({ "code_url": code_url })))
+}
+
+/// `POST /v1/orders/{id}/wechat/jsapi`: a WeChat Pay JSAPI order for the payer's `openid`;
+/// answers the signed parameters for `WeixinJSBridge` / `wx.requestPayment`.
+async fn wechat_jsapi(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(req): Json<bidkey_protocol::orders::WechatJsapiRequest>,
+) -> Result<Json<serde_json::Value>> {
+    let cfg = st
+        .payments
+        .wechat
+        .clone()
+        .filter(|w| w.merchant_key_pkcs8.is_some())
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    // An openid is 28 URL-safe characters; allow some room, nothing else.
+    let openid = req.openid.trim().to_owned();
+    if openid.is_empty()
+        || openid.len() > 128
+        || !openid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    let order = awaiting_order(&st, user, id).await?;
+    let now = st.clock.now();
+    let params = crate::providers::pay_api::wechat_jsapi(
+        &cfg,
+        &order.id,
+        order.amount_fen,
+        &order.item_zh,
+        &openid,
+        now,
+    )
+    .await?;
+    Ok(Json(params))
 }
 
 /// `POST /v1/payments/alipay/notify`: Alipay's asynchronous notification. Answers the
@@ -161,6 +273,7 @@ pub fn settle(
     )?;
     if let Some(app_id) = &order.application_id {
         applications::transition(tx, now, app_id, Status::AwaitingPayment, Status::Paid, None)?;
+        crate::enterprises::change::on_paid(tx, now, app_id)?;
     }
     audit::record(
         tx,

@@ -5,6 +5,7 @@
 #[macro_use]
 mod support;
 
+use bidkey_crypto::sm2;
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::cosign::{self as cw, AdminAction, CosignPurpose};
 use bidkey_protocol::enterprises::*;
@@ -14,8 +15,8 @@ use bidkey_protocol::platforms::{
 };
 use bidkey_server::db::Value;
 use support::device::{
-    Wallet, confirmation, confirmation_with, confirmed, enroll, paid_personal_application,
-    wrong_share,
+    Wallet, approve, co_decrypt, co_sign, confirmation, confirmation_with, confirmed, enroll,
+    operator, paid_personal_application, pay, wrong_share,
 };
 use support::{Client, Store, TestServer, person, signed_up, uscc, verify_by_micropayment};
 
@@ -449,17 +450,63 @@ fn support_png() -> Vec<u8> {
     png
 }
 
+/// 变更企业信息 end to end: materials to the RA, the fee the guides name, and on payment the
+/// record changes and every certificate-holding member re-enrols under the new name, the
+/// old encryption keys delivered again so a bid encrypted before the change still opens;
+/// every member is told (ADR 0028).
 async fn change_info_goes_to_review(store: Store) {
     let server = TestServer::start(store).await;
     let (a, b, eid) = team(&server, 5).await;
+    let old_name = "宿迁第5建设有限公司";
+    let new_name = "宿迁新名称有限公司";
+    // The admin's enterprise pair (claim, buy) and an invited member's (join, buy).
+    let claim: Application = a
+        .post(
+            "/v1/enterprises/claims",
+            &ClaimRequest {
+                uscc: uscc(5),
+                name: old_name.into(),
+                legal_rep: Some("张三".into()),
+                materials: vec![pdf("营业执照.pdf")],
+                idempotency_key: "claim-5".into(),
+            },
+        )
+        .await
+        .expect("claim");
+    approve(&server, &claim.id).await;
+    pay(&a, &claim.id).await;
+    let wa = enroll(&a, &claim.id).await;
+    let c = person(&server, "13900000058", "王五", 58).await;
+    let invited: Application = a
+        .post(
+            &format!("/v1/enterprises/{eid}/members"),
+            &InviteRequest {
+                phone: "13900000058".into(),
+                idempotency_key: "inv-5".into(),
+            },
+        )
+        .await
+        .expect("invited");
+    approve(&server, &invited.id).await;
+    pay(&c, &invited.id).await;
+    let wc = enroll(&c, &invited.id).await;
+    assert_eq!(
+        wc.signing.subject_organization().expect("O").as_deref(),
+        Some(old_name)
+    );
+    let enc_key = |w: &Wallet| w.encryption_cert().sm2_public_key().expect("key");
+    let bid_a = sm2::encrypt(&enc_key(&wa), b"bid of a").expect("ct");
+    let bid_c = sm2::encrypt(&enc_key(&wc), b"bid of c").expect("ct");
+
     let path = format!("/v1/enterprises/{eid}/change-info");
     let change = |name: Option<&str>, rep: Option<&str>, key: &str| ChangeInfoRequest {
         name: name.map(str::to_owned),
         legal_rep: rep.map(str::to_owned),
+        materials: vec![pdf("工商变更通知书.pdf")],
         idempotency_key: key.into(),
     };
     let err = b
-        .post::<_, Application>(&path, &change(Some("宿迁新名称有限公司"), None, "b1"))
+        .post::<_, Application>(&path, &change(Some(new_name), None, "b1"))
         .await
         .expect_err("staff");
     assert_eq!(err.1.code, ErrorCode::NotAdmin);
@@ -468,12 +515,16 @@ async fn change_info_goes_to_review(store: Store) {
         .await
         .expect_err("nothing to change");
     assert_eq!(err.1.code, ErrorCode::BadRequest);
+    let mut bad = change(Some(new_name), None, "a-bad");
+    bad.materials[0].data = b"not a pdf".to_vec();
+    let err = a
+        .post::<_, Application>(&path, &bad)
+        .await
+        .expect_err("a material that is not what it says");
+    assert_eq!(err.1.code, ErrorCode::InvalidUpload);
 
     let app: Application = a
-        .post(
-            &path,
-            &change(Some("宿迁新名称有限公司"), Some("赵六"), "a1"),
-        )
+        .post(&path, &change(Some(new_name), Some("赵六"), "a1"))
         .await
         .expect("requested");
     assert_eq!(
@@ -486,10 +537,55 @@ async fn change_info_goes_to_review(store: Store) {
         .expect_err("one at a time");
     assert_eq!(err.1.code, ErrorCode::Conflict);
 
-    // The RA approves; the fee is 0 so it is paid at once. The name changes only when the
-    // CA part re-issues the certificates and applies the change.
-    let op = Client::new(&server).with_token(&server.operator_token());
-    let reviewed: Application = op
+    // The reviewer sees what changes and the materials.
+    let queue: Vec<Application> = operator(&server)
+        .get("/v1/operator/reviews")
+        .await
+        .expect("queue");
+    let seen = queue.iter().find(|q| q.id == app.id).expect("in the queue");
+    let materials: serde_json::Value =
+        serde_json::from_str(seen.review_materials.as_deref().expect("materials")).expect("json");
+    assert_eq!(materials["new_name"], new_name);
+    assert_eq!(materials["old_name"], old_name);
+    assert_eq!(materials["materials"][0]["name"], "工商变更通知书.pdf");
+    // The reviewer reads the file itself; only an operator, only this application's.
+    let material_path = format!(
+        "/v1/operator/reviews/{}/materials/{}",
+        app.id,
+        materials["materials"][0]["id"]
+            .as_str()
+            .expect("material id")
+    );
+    let file = reqwest::Client::new()
+        .get(format!("{}{material_path}", server.url()))
+        .bearer_auth(server.operator_token())
+        .send()
+        .await
+        .expect("reachable");
+    assert_eq!(file.status().as_u16(), 200);
+    assert_eq!(
+        file.bytes().await.expect("body").as_ref(),
+        pdf("工商变更通知书.pdf").data.as_slice()
+    );
+    let err = a
+        .get::<serde_json::Value>(&material_path)
+        .await
+        .expect_err("not an operator");
+    assert_eq!(err.0, 403);
+    let err = operator(&server)
+        .get::<serde_json::Value>(&format!(
+            "/v1/operator/reviews/{}/materials/{}",
+            claim.id,
+            materials["materials"][0]["id"]
+                .as_str()
+                .expect("material id")
+        ))
+        .await
+        .expect_err("another application's");
+    assert_eq!(err.1.code, ErrorCode::NotFound);
+
+    // Approval: the 变更单位名称 fee (80 元); nothing changes before it is paid.
+    let reviewed: Application = operator(&server)
         .post(
             &format!("/v1/operator/reviews/{}", app.id),
             &ReviewDecision {
@@ -499,30 +595,104 @@ async fn change_info_goes_to_review(store: Store) {
         )
         .await
         .expect("approved");
-    assert_eq!(reviewed.status, Status::Paid);
+    assert_eq!(reviewed.status, Status::AwaitingPayment);
+    let order = reviewed.order.expect("order");
+    assert_eq!(
+        (order.item.as_str(), order.amount_fen),
+        ("change_name", 8_000)
+    );
     let info: EnterpriseInfo = a
         .get(&format!("/v1/enterprises/{eid}"))
         .await
         .expect("info");
-    assert_eq!(info.name, "宿迁第5建设有限公司");
-    let id = app.id.clone();
-    let now = server.running.state.clock.now();
-    server
-        .running
-        .state
-        .db
-        .write(move |tx| {
-            let app = bidkey_server::applications::get(tx, &id)?;
-            bidkey_server::enterprises::admin::apply_change_info(tx, now, &app)
-        })
-        .await
-        .expect("applied");
+    assert_eq!(info.name, old_name);
+    pay(&a, &app.id).await;
+    // Paying again (a retried call) changes nothing more.
+    pay(&a, &app.id).await;
     let info: EnterpriseInfo = a
         .get(&format!("/v1/enterprises/{eid}"))
         .await
         .expect("info");
-    assert_eq!(info.name, "宿迁新名称有限公司");
+    assert_eq!(info.name, new_name);
     assert_eq!(info.legal_rep.as_deref(), Some("赵六"));
+    // In effect once paid: the RA cannot reject (and refund) it any more.
+    let err = operator(&server)
+        .post::<_, Application>(
+            &format!("/v1/operator/reviews/{}", app.id),
+            &ReviewDecision {
+                approve: false,
+                reason: Some("材料不实".into()),
+            },
+        )
+        .await
+        .expect_err("in effect");
+    assert_eq!(err.1.code, ErrorCode::InvalidState);
+
+    // Every member is told; the certificate holder gets a paid application of their own.
+    let theirs: Vec<Application> = c.get("/v1/applications").await.expect("apps");
+    let mine: Vec<&Application> = theirs
+        .iter()
+        .filter(|x| x.kind == ApplicationKind::ChangeInfo)
+        .collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "one re-issue for the member, however often paid"
+    );
+    assert_eq!(mine[0].status, Status::Paid);
+    let msgs: Vec<Message> = c.get("/v1/messages").await.expect("messages");
+    assert!(
+        msgs.iter()
+            .any(|m| m.application_id.as_deref() == Some(mine[0].id.as_str())
+                && m.text_zh.contains(new_name))
+    );
+    let msgs: Vec<Message> = b.get("/v1/messages").await.expect("messages");
+    assert!(
+        msgs.iter().any(|m| m.text_zh.contains(new_name)),
+        "staff without a pair is told too"
+    );
+    let b_apps: Vec<Application> = b.get("/v1/applications").await.expect("apps");
+    assert!(b_apps.iter().all(|x| x.kind != ApplicationKind::ChangeInfo));
+
+    // Each holder re-enrols under the new name; the bid encrypted before still opens.
+    for (client, old, app_id, bid, plain) in [
+        (&c, &wc, mine[0].id.clone(), &bid_c, b"bid of c".as_slice()),
+        (&a, &wa, app.id.clone(), &bid_a, b"bid of a".as_slice()),
+    ] {
+        let new = enroll(client, &app_id).await;
+        assert_eq!(
+            new.signing.subject_organization().expect("O").as_deref(),
+            Some(new_name)
+        );
+        assert_eq!(
+            new.signing.subject_uscc().expect("uscc"),
+            old.signing.subject_uscc().expect("uscc")
+        );
+        let old_serial = old.encryption_cert().serial_hex();
+        let share = new.enc_shares.get(&old_serial).expect("old key delivered");
+        let pt = co_decrypt(client, &old_serial, share, bid)
+            .await
+            .expect("old bid opens");
+        assert_eq!(pt, plain);
+        // The old pair is replaced: its signing key no longer co-signs.
+        co_sign(
+            client,
+            &old.signing_serial(),
+            &old.signing_share,
+            &old.signing_public,
+            b"x",
+        )
+        .await
+        .expect_err("old pair revoked");
+    }
+}
+
+fn pdf(name: &str) -> Material {
+    Material {
+        name: name.into(),
+        content_type: "application/pdf".into(),
+        data: b"%PDF-1.7\n% test\n".to_vec(),
+    }
 }
 
 async fn messages_are_read(store: Store) {

@@ -32,6 +32,7 @@ async fn server() -> TestServer {
             merchant_key_pkcs8: zeroize::Zeroizing::new(MERCHANT_KEY.to_vec()),
             alipay_public_key: ALIPAY_PUB.to_vec(),
             notify_url: "https://bidkey.example/v1/payments/alipay/notify".into(),
+            gateway: pay_alipay::GATEWAY.into(),
         }),
         wechat: Some(WechatConfig {
             mch_id: "1900000001".into(),
@@ -39,6 +40,10 @@ async fn server() -> TestServer {
             apiv3_key: zeroize::Zeroizing::new(APIV3_KEY.to_vec()),
             platform_public_key: WECHAT_PUB.to_vec(),
             platform_serial: "PUB_KEY_ID_0001".into(),
+            merchant_key_pkcs8: None,
+            merchant_serial: String::new(),
+            api_base: pay_wechat::API_BASE.into(),
+            notify_url: String::new(),
         }),
     };
     TestServer::start_with(Store::Sqlite, move |c| c.providers.payment = payment).await

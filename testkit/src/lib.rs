@@ -19,6 +19,7 @@
 
 pub mod balancer;
 pub mod faults;
+pub mod pay_vendors;
 pub mod pg;
 pub mod phones;
 pub mod pki;

@@ -32,6 +32,9 @@ pub enum Cmd {
         name: Option<String>,
         #[arg(long)]
         legal_rep: Option<String>,
+        /// Materials for the RA (工商变更通知书, the licence): up to 5 PNG, JPEG or PDF files.
+        #[arg(long = "material")]
+        materials: Vec<std::path::PathBuf>,
     },
     /// Grants of members' enterprise certificates for platforms (授权管理).
     #[command(subcommand)]
@@ -199,11 +202,21 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             enterprise_id,
             name,
             legal_rep,
+            materials,
         } => {
+            let files = materials
+                .iter()
+                .map(|p| super::enterprise::read_material(p))
+                .collect::<Result<Vec<_>>>()?;
             app.ask
                 .confirm(bidkey_core::i18n::Text::ChangeInfoWarning.get(out.lang))?;
             let change = core
-                .change_enterprise_info(&enterprise_id, name.as_deref(), legal_rep.as_deref())
+                .change_enterprise_info_with_materials(
+                    &enterprise_id,
+                    name.as_deref(),
+                    legal_rep.as_deref(),
+                    files,
+                )
                 .await?;
             show_application(out, &change.application)
         }

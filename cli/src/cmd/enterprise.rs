@@ -199,7 +199,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
 
 /// (file name, content type, bytes) as the core takes a material; the type comes from the
 /// extension and the core checks it against the file's first bytes.
-fn read_material(path: &Path) -> Result<(String, String, Vec<u8>)> {
+pub(crate) fn read_material(path: &Path) -> Result<(String, String, Vec<u8>)> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

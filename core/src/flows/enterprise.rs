@@ -42,7 +42,7 @@ fn check_enterprise_name(name: &str, field: &'static str) -> Result<String> {
 }
 
 /// Check one claim file: a PNG, JPEG or PDF whose first bytes match its type.
-fn material(name: String, content_type: String, data: Vec<u8>) -> Result<Material> {
+pub(crate) fn material(name: String, content_type: String, data: Vec<u8>) -> Result<Material> {
     let name_len = name.chars().count();
     if name_len == 0 || name_len > 100 || name.chars().any(char::is_control) {
         return Err(CoreError::InvalidInput {

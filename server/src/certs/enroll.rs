@@ -602,9 +602,6 @@ fn write_finish(
         orders::mark_issued(tx, now, order_id)?;
     }
     memberships::apply_issued(tx, now, &app)?;
-    if app.kind == ApplicationKind::ChangeInfo {
-        crate::enterprises::admin::apply_change_info(tx, now, &app)?;
-    }
 
     let old = store::live_pairs_of(tx, &input.holder)?;
     store::insert_pair(

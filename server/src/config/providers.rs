@@ -40,6 +40,8 @@ pub struct AlipayLayer {
     pub merchant_key_file: Option<PathBuf>,
     pub public_key_file: Option<PathBuf>,
     pub notify_url: Option<String>,
+    /// The gateway for order creation and refunds (default: Alipay's public one).
+    pub gateway: Option<String>,
 }
 
 /// `[payment.wechat]`
@@ -50,6 +52,15 @@ pub struct WechatLayer {
     pub app_id: Option<String>,
     pub platform_key_file: Option<PathBuf>,
     pub platform_serial: Option<String>,
+    /// The merchant's API private key, PKCS#8 (`apiclient_key.pem`): signs order creation
+    /// and refunds; without it WeChat Pay only takes notifications.
+    pub merchant_key_file: Option<PathBuf>,
+    /// The merchant API certificate's serial (`serial_no`).
+    pub merchant_serial: Option<String>,
+    /// The public URL of our `/v1/payments/wechat/notify`.
+    pub notify_url: Option<String>,
+    /// The API host (default: WeChat Pay's public one).
+    pub api_base: Option<String>,
 }
 
 /// `[payment]`
@@ -97,7 +108,8 @@ impl PaymentLayer {
             app_id,
             merchant_key_file,
             public_key_file,
-            notify_url
+            notify_url,
+            gateway
         );
         over!(
             self.wechat,
@@ -105,7 +117,11 @@ impl PaymentLayer {
             mch_id,
             app_id,
             platform_key_file,
-            platform_serial
+            platform_serial,
+            merchant_key_file,
+            merchant_serial,
+            notify_url,
+            api_base
         );
         self
     }

@@ -41,7 +41,8 @@ fn key_from_row(r: &crate::db::Row) -> Result<KeyRow> {
 
 /// The key for the certificate `serial` held by `account_id` on `device_id`: the one of
 /// `pair_id` when the phone names the pair its share belongs to (a key delivered again with
-/// each new pair has a server share per pair), else the newest.
+/// each new pair has a server share per pair), else the one of a pair in force, newest first
+/// (a new pair made in the same second as the one it replaces still wins).
 pub fn find_for_device(
     tx: &mut dyn Tx,
     serial: &str,
@@ -53,7 +54,8 @@ pub fn find_for_device(
         "SELECT {KEY_COLUMNS} FROM cosign_keys k JOIN cert_pairs p ON p.id = k.pair_id \
          WHERE k.cert_serial = $1 AND p.account_id = $2 AND p.device_id = $3 \
          AND ($4 = '' OR k.pair_id = $4) \
-         ORDER BY k.created_at DESC, k.id LIMIT 1"
+         ORDER BY CASE WHEN p.status IN ('valid', 'suspended') THEN 0 ELSE 1 END, \
+         k.created_at DESC, k.id LIMIT 1"
     );
     let row = tx
         .query_opt(

@@ -45,6 +45,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 9,
         sql: include_str!("../../migrations/0009_electronic_seals.sql"),
     },
+    Migration {
+        version: 12,
+        sql: include_str!("../../migrations/0012_refunds.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

@@ -3,13 +3,13 @@
 //! changing the enterprise's information (变更企业信息). Also what any member sees: their
 //! enterprises and their messages.
 //!
-//! **Change of information**: `POST …/change-info` only records a `change_info`
-//! application (in `pending_review`) whose `detail` holds the old and new name / legal
-//! representative. The RA reviews it like any other (the fee is 0, so approval makes it
-//! `paid`); the CA part then re-issues the enterprise certificates under the new name and,
-//! in the same transaction, calls [`apply_change_info`] to update the enterprise record.
-//! Old encryption keys stay escrowed in the KMC (`kmc_escrow`) so files encrypted to the
-//! old certificates can still be recovered; old certificates are superseded by the CA part.
+//! **Change of information**: `POST …/change-info` records a `change_info` application (in
+//! `pending_review`, one open per enterprise) whose `detail` holds the old and new name /
+//! legal representative and whose materials (the business licence change notice) go to the
+//! RA reviewer. Approval creates the order (`enterprises::change::fee_item`); once paid,
+//! `enterprises::change::on_paid` calls [`apply_change_info`] and re-issues every member's
+//! certificates (ADR 0028). Old encryption keys stay escrowed in the KMC (`kmc_escrow`) and
+//! come with every new pair, so files encrypted to the old certificates still open.
 
 use super::{Enterprise, check_name, get as get_enterprise, ip_of, wire_role};
 use crate::accounts::account_by_phone;
@@ -288,11 +288,17 @@ pub fn request_change(
     }
     let open = tx.query_opt(
         "SELECT COUNT(*) FROM applications WHERE enterprise_id = $1 AND kind = 'change_info' \
-         AND status IN ('pending_review', 'awaiting_payment', 'paid')",
+         AND status IN ('pending_review', 'awaiting_payment')",
         &params![enterprise_id],
     )?;
     if open.map(|r| r.i64(0)).transpose()?.unwrap_or(0) > 0 {
         return Err(ErrorCode::Conflict.into());
+    }
+    if req.materials.len() > super::claim::MAX_FILES {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    for m in &req.materials {
+        super::claim::check_material(m)?;
     }
     let detail = serde_json::json!({
         "old_name": e.name,
@@ -312,6 +318,7 @@ pub fn request_change(
             idempotency_key: Some(&req.idempotency_key),
         },
     )?;
+    super::claim::store_materials(tx, now, &app.id, &req.materials)?;
     audit::record(
         tx,
         now,

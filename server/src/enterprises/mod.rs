@@ -7,6 +7,7 @@
 //! one enterprise's admin can never act on another's data.
 
 pub mod admin;
+pub mod change;
 pub mod claim;
 pub mod join;
 pub mod micropay;
@@ -64,7 +65,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route(
             "/v1/enterprises/{eid}/change-info",
-            post(admin::change_info),
+            post(admin::change_info).layer(DefaultBodyLimit::max(claim::MAX_BODY)),
         )
         .route("/v1/messages", routing::get(admin::messages))
         .route("/v1/messages/{id}/read", post(admin::mark_read))

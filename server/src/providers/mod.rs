@@ -7,6 +7,7 @@
 //! transaction (see [`block_on`]) so a failed delivery rolls back what it would announce.
 
 pub mod pay_alipay;
+pub mod pay_api;
 pub mod pay_wechat;
 pub mod realname_http;
 pub mod sms_aliyun;
@@ -150,6 +151,15 @@ pub fn build(
         if w.mch_id.is_empty() || w.platform_serial.is_empty() {
             return Err(bad("mch_id and platform_serial are required"));
         }
+        if let Some(key) = &w.merchant_key_pkcs8 {
+            ring::signature::RsaKeyPair::from_pkcs8(key)
+                .map_err(|e| bad(&format!("merchant key is not an RSA PKCS#8 key: {e}")))?;
+            if w.merchant_serial.is_empty() || w.notify_url.is_empty() {
+                return Err(bad(
+                    "merchant_serial and notify_url are required with a merchant key",
+                ));
+            }
+        }
         pay_alipay::rsa_public_key_of(&w.platform_public_key)
             .ok_or_else(|| bad("platform public key is not an RSA SubjectPublicKeyInfo"))?;
     }
@@ -193,7 +203,13 @@ impl ProviderError {
             ProviderError::Transport { .. } => true,
             ProviderError::Status { status, .. } => *status >= 500 || *status == 429,
             ProviderError::Vendor { code, .. } => {
-                code.starts_with("InternalError") || code == "isp.SYSTEM_ERROR"
+                // Aliyun's and Alipay's system errors, WeChat Pay's SYSTEM_ERROR, Alipay's
+                // 20000 (service unavailable).
+                code.starts_with("InternalError")
+                    || matches!(
+                        code.as_str(),
+                        "isp.SYSTEM_ERROR" | "isp.unknow-error" | "SYSTEM_ERROR" | "20000"
+                    )
             }
             ProviderError::Garbage { .. } => false,
         }
