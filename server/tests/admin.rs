@@ -557,7 +557,7 @@ async fn change_info_goes_to_review(store: Store) {
             .expect("material id")
     );
     let file = reqwest::Client::new()
-        .get(format!("{}{material_path}", server.url()))
+        .get(server.url_for(&material_path))
         .bearer_auth(server.operator_token())
         .send()
         .await
