@@ -75,6 +75,21 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
 }
 
+/// `GET /v1/enterprises/{eid}/bid-recipients?platform_id=`: the encryption certificates a
+/// bid for that platform is encrypted to (issue 17, ADR 0026): every active member granted
+/// for the platform whose enterprise certificate pair is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidRecipient {
+    pub account_id: String,
+    pub real_name: Option<String>,
+    /// Serial (hex) of the encryption certificate.
+    pub serial: String,
+    /// The encryption certificate, DER.
+    #[serde(with = "crate::b64")]
+    pub cert_der: Vec<u8>,
+    pub not_after: i64,
+}
+
 /// Header of a `GET /v1/grants/check`: the platform's clock, unix seconds.
 pub const GRANT_CHECK_TIME_HEADER: &str = "x-bidkey-time";
 /// Header of a `GET /v1/grants/check`: hex of the DER signature over

@@ -173,7 +173,7 @@ impl Browser {
             .to_vec())
     }
 
-    /// Upload a bid file: the platform encrypts it and asks for a signature.
+    /// Upload a bid file the bidder encrypted; the platform checks it and asks for a signature.
     pub async fn upload(&self, name: &str, body: Vec<u8>) -> Result<Uploaded> {
         self.json(
             "upload",

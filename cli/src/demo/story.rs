@@ -147,6 +147,33 @@ fn account_id(phone: &Bidkey) -> Result<String> {
         .id)
 }
 
+/// The bidder encrypts a bid file before upload (issue 17): to every member the enterprise
+/// granted for the demo platform, for the demo's tender.
+async fn encrypt_bid(
+    world: &World,
+    phone: &Bidkey,
+    enterprise_id: &str,
+    name: &str,
+    plain: &[u8],
+) -> Result<(Vec<u8>, bidkey_core::flows::bids::EncryptedBid)> {
+    let mut out = Vec::new();
+    let enc = phone
+        .encrypt_bid(
+            &bidkey_core::flows::bids::BidTarget {
+                enterprise_id: enterprise_id.to_owned(),
+                platform_id: world.platform_id.clone(),
+                tender_id: super::world::TENDER_ID.to_owned(),
+                file_name: name.to_owned(),
+            },
+            &mut &plain[..],
+            &mut out,
+            Some(plain.len() as u64),
+            &mut |_, _| {},
+        )
+        .await?;
+    Ok((out, enc))
+}
+
 fn expect(cond: bool, what: impl Into<String>) -> Result<()> {
     if cond {
         Ok(())
@@ -391,18 +418,54 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     )?;
     j.end();
 
-    j.begin("A bid is uploaded, encrypted to enterprise A, and signed and sealed by scan");
+    j.begin("The bidder encrypts a bid to enterprise A's granted staff, uploads it, and signs and seals it by scan");
     let text = bid_text(1);
     let bid_name = "投标文件-渝北道路改造.txt";
+    let (sealed_file, enc) = encrypt_bid(world, &staff, &enterprise_id, bid_name, &text).await?;
+    j.note(format!(
+        "the wallet encrypts {} bytes for tender {} on the platform, to {} recipient(s) the server names: {}",
+        enc.plaintext_len,
+        super::world::TENDER_ID,
+        enc.recipients.len(),
+        enc.recipients
+            .iter()
+            .map(|r| format!("{} ({})", r.real_name.clone().unwrap_or_default(), r.serial))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let refused = browser.upload(bid_name, text.clone()).await;
+    expect(refused.is_err(), "the platform accepted a plaintext bid")?;
+    j.note("the platform refuses the plaintext: it accepts only bids the bidder encrypted");
+    let mut other_tender = Vec::new();
+    staff
+        .encrypt_bid(
+            &bidkey_core::flows::bids::BidTarget {
+                enterprise_id: enterprise_id.clone(),
+                platform_id: world.platform_id.clone(),
+                tender_id: "CQ-ZB-2026-9999".into(),
+                file_name: bid_name.into(),
+            },
+            &mut &text[..],
+            &mut other_tender,
+            None,
+            &mut |_, _| {},
+        )
+        .await?;
+    let refused = browser.upload(bid_name, other_tender).await;
+    expect(
+        matches!(&refused, Err(e) if e.to_string().contains("不是本项目")),
+        format!("a bid for another tender was not refused at upload: {refused:?}"),
+    )?;
+    j.note("a bid encrypted for another tender is refused at upload, in words: it could never open at this opening");
     let up = browser
-        .upload_sealed(bid_name, text.clone(), &seal.id)
+        .upload_sealed(bid_name, sealed_file, &seal.id)
         .await?;
     expect(
         up.bid.recipient_serial == staff_pair.encryption_serial,
         "the bid is not encrypted to the enterprise encryption certificate",
     )?;
     j.note(format!(
-        "the platform keeps only the encrypted file ({} bytes plain, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
+        "the platform checked the header (tender, platform, recipients) and keeps the encrypted file ({} bytes, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
         up.bid.size, up.bid.sm3, up.bid.recipient_serial
     ));
     let view = scan_qr(
@@ -597,9 +660,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     )
     .await?;
     confirm(j, &browser2, &new_phone, &view, NEW_PIN).await?;
-    let second = browser2
-        .upload("投标文件-渝北道路改造-修订.txt", bid_text(2))
-        .await?;
+    let revised = "投标文件-渝北道路改造-修订.txt";
+    let (revised_file, _) =
+        encrypt_bid(world, &new_phone, &enterprise_id, revised, &bid_text(2)).await?;
+    let second = browser2.upload(revised, revised_file).await?;
     let view = scan_qr(
         world,
         j,
@@ -628,6 +692,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.begin(format!(
         "The admin revokes the grant: the platform refuses {STAFF_NAME}'s signature"
     ));
+    // A third version, encrypted while the grant still stood.
+    let third_name = "投标文件-渝北道路改造-再次修订.txt";
+    let (third_file, _) =
+        encrypt_bid(world, &new_phone, &enterprise_id, third_name, &bid_text(3)).await?;
     admin.revoke_grant(&enterprise_id, &grant.id, PIN).await?;
     let second_verified_after_revoke = browser2.verify(&second.bid.id).await?;
     expect(
@@ -638,9 +706,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "platform check: {}",
         second_verified_after_revoke.message
     ));
-    let third = browser2
-        .upload("投标文件-渝北道路改造-再次修订.txt", bid_text(3))
-        .await?;
+    let third = browser2.upload(third_name, third_file).await?;
     let png = browser2.qr_png(&third.job.request_id).await?;
     let path = world.out_dir.join("qr").join("7-sign-after-revoke.png");
     write_file(&path, &png)?;
@@ -691,7 +757,8 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     })
 }
 
-/// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER), the signing
+/// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER, over the
+/// encrypted file as uploaded), the signing
 /// certificate as PEM (from the wallet), and a copy of the encrypted file the platform keeps.
 fn save_signed(
     world: &World,

@@ -47,7 +47,18 @@ impl IntoResponse for ApiError {
 
 impl From<PlatformError> for ApiError {
     fn from(e: PlatformError) -> Self {
-        ApiError(StatusCode::BAD_GATEWAY, e.to_string())
+        match e {
+            PlatformError::UploadRefused(p) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, p.message_zh())
+            }
+            PlatformError::NotABidFile
+            | PlatformError::UnsupportedVersion(_)
+            | PlatformError::MalformedHeader(_) => ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("不是 Bidkey 加密的投标文件（{e}），请先用 Bidkey 加密后再上传"),
+            ),
+            e => ApiError(StatusCode::BAD_GATEWAY, e.to_string()),
+        }
     }
 }
 
@@ -170,8 +181,9 @@ struct Uploaded {
     job: JobView,
 }
 
-/// Upload a bid file (the raw body): the platform hashes it, keeps it only encrypted to the
-/// bidder's encryption certificate, and asks the bidder to seal the digest.
+/// Upload a bid file (the raw body) the bidder encrypted with Bidkey: the platform checks
+/// its header (tender, platform, recipients), hashes the ciphertext and asks the bidder to
+/// seal that digest. A plaintext or a file no one here could open is refused.
 async fn upload(
     State(demo): State<Arc<Demo>>,
     headers: HeaderMap,
@@ -249,7 +261,7 @@ async fn open_bid(
         .find(|b| b.id == id)
         .cloned()
         .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
-    let wrapped = demo.wrapped_key_of(&bid)?;
+    let wrapped = demo.wrapped_keys_of(&bid)?;
     let job = demo
         .start_job(
             &sid,
@@ -258,7 +270,7 @@ async fn open_bid(
                 tender_id: demo.tender.id.clone(),
                 tender_name: demo.tender.name.clone(),
                 opening_at: demo.tender.opening_at,
-                files: vec![wrapped],
+                files: wrapped,
             },
         )
         .await?;

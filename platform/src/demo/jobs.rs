@@ -235,14 +235,14 @@ impl Demo {
             .find(|k| k.file_name == file_name)
             .ok_or(PlatformError::WrongKey)?;
         let key = FileKey::from_bytes(&key.key)?;
+        // The file opened is the file the bidder signed: its digest at upload.
+        let signed_file = sm3_of_file(&path)? == sm3;
         let out_path = self.data_dir.join("opened").join(format!("{bid_id}.bin"));
         let mut input = std::io::BufReader::new(std::fs::File::open(&path)?);
-        let mut out = HashingWriter {
-            inner: std::io::BufWriter::new(std::fs::File::create(&out_path)?),
-            sm3: Sm3::new(),
-        };
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path)?);
+        // Every chunk authenticates under the key the header commits to, or this fails.
         bidfile::decrypt(&key, &mut input, &mut out, &mut |_, _| {})?;
-        let matches = hex::encode(out.sm3.finish()) == sm3;
+        let matches = signed_file;
         let mut inner = self.lock();
         let bid = find_bid(&mut inner.bids, bid_id)?;
         bid.opened = Some(OpenedInfo {
@@ -251,68 +251,51 @@ impl Demo {
             path: out_path,
         });
         if matches {
-            Ok(format!("解密成功：{file_name}，摘要与投标时一致"))
+            Ok(format!("解密成功：{file_name}，与投标时签章的文件一致"))
         } else {
             Err(PlatformError::Server(
-                "解密后的文件与投标时的摘要不符".into(),
+                "保存的密文与投标时签章的摘要不符".into(),
             ))
         }
     }
 
-    /// Store an uploaded bid encrypted to the bidder's encryption certificate.
+    /// Store an uploaded bid the bidder encrypted (issue 17): the platform never sees the
+    /// plaintext. The header must be for this tender and this platform and wrapped to at
+    /// least one encryption certificate that could answer here (the bidder's, or a colleague
+    /// of the same enterprise known from a login); anything else is refused now, while the
+    /// bidder can still fix it, rather than failing at the opening.
     pub(crate) fn store_bid(
         &self,
         bidder: Bidder,
         file_name: &str,
-        plain: &std::path::Path,
+        encrypted: &std::path::Path,
     ) -> Result<Bid> {
-        let cert_der = bidder
-            .encryption_cert
-            .clone()
-            .ok_or(PlatformError::BadRecipient(
-                "no encryption certificate from the login",
-            ))?;
-        let cert = bidkey_crypto::x509::Cert::from_der(&cert_der)
-            .map_err(|_| PlatformError::Malformed("encryption certificate"))?;
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(encrypted)?);
+            bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        let openers = self.openers_for(&bidder);
+        bidfile::check_upload(
+            &header,
+            &self.tender.id,
+            self.client.platform_id(),
+            &openers,
+        )
+        .map_err(PlatformError::UploadRefused)?;
         let id = hex::encode(bidkey_crypto::rng::bytes::<8>().map_err(PlatformError::Crypto)?);
-        let size = std::fs::metadata(plain)?.len();
-        let mut sm3 = Sm3::new();
-        {
-            use std::io::Read;
-            let mut f = std::fs::File::open(plain)?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                sm3.update(&buf[..n]);
-            }
-        }
+        let size = std::fs::metadata(encrypted)?.len();
+        let sm3 = sm3_of_file(encrypted)?;
         let encrypted_path = self.data_dir.join("bids").join(format!("{id}.bid"));
-        let mut input = std::io::BufReader::new(std::fs::File::open(plain)?);
-        let mut output = std::io::BufWriter::new(std::fs::File::create(&encrypted_path)?);
-        let enc = bidfile::encrypt(
-            &cert,
-            &mut input,
-            &mut output,
-            &bidfile::EncryptOptions {
-                tender_id: self.tender.id.clone(),
-                platform_id: self.client.platform_id().to_owned(),
-                file_name: file_name.to_owned(),
-                chunk_size: None,
-                created_at: unix_now() as u64,
-                total_len: Some(size),
-            },
-            &mut |_, _| {},
-        )?;
+        std::fs::copy(encrypted, &encrypted_path)?;
+        let recipient_serials = header.recipient_serials();
         let bid = Bid {
             id,
             bidder,
             file_name: file_name.to_owned(),
             size,
-            sm3: hex::encode(sm3.finish()),
-            recipient_serial: enc.header.recipient_serial.clone(),
+            sm3,
+            recipient_serial: header.recipient_serial().to_owned(),
+            recipient_serials,
             encrypted_path,
             document: None,
             signature: None,
@@ -320,6 +303,27 @@ impl Demo {
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
+    }
+
+    /// Serials of encryption certificates that could answer a decrypt request for a bid of
+    /// `bidder`'s enterprise: theirs and those of colleagues seen at a login.
+    fn openers_for(&self, bidder: &Bidder) -> Vec<String> {
+        let inner = self.lock();
+        let mut out: Vec<String> = std::iter::once(bidder)
+            .chain(
+                inner
+                    .browsers
+                    .values()
+                    .flatten()
+                    .filter(|b| b.uscc.is_some() && b.uscc == bidder.uscc),
+            )
+            .filter_map(|b| b.encryption_cert.as_deref())
+            .filter_map(|der| bidkey_crypto::x509::Cert::from_der(der).ok())
+            .map(|c| c.serial_hex())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub(crate) fn remember_document(
@@ -366,13 +370,15 @@ impl Demo {
         ))
     }
 
-    pub(crate) fn wrapped_key_of(
+    /// The decrypt-request entries of a bid: one per recipient; whoever of them scans
+    /// answers with the key they hold.
+    pub(crate) fn wrapped_keys_of(
         &self,
         bid: &Bid,
-    ) -> Result<bidkey_protocol::scan::WrappedFileKey> {
+    ) -> Result<Vec<bidkey_protocol::scan::WrappedFileKey>> {
         let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
         let header = bidfile::BidFileHeader::read_from(&mut f)?;
-        header.wrapped_file_key(&bid.file_name)
+        Ok(header.wrapped_file_keys(&bid.file_name)?)
     }
 }
 
@@ -382,20 +388,18 @@ fn find_bid<'a>(bids: &'a mut [Bid], id: &str) -> Result<&'a mut Bid> {
         .ok_or(PlatformError::Server("no such bid".into()))
 }
 
-/// Writes through and hashes what passes.
-struct HashingWriter<W> {
-    inner: W,
-    sm3: Sm3,
-}
-
-impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sm3.update(&buf[..n]);
-        Ok(n)
+/// SM3 of a file, hex.
+fn sm3_of_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let mut sm3 = Sm3::new();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sm3.update(&buf[..n]);
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    Ok(hex::encode(sm3.finish()))
 }

@@ -4,8 +4,9 @@
 //!
 //! Everything a real platform must do is done for real here: requests are signed with the
 //! platform's certificate, replies are opened with the request's ephemeral key and verified
-//! (chain, revocation, grant, the digest the platform computed), and bids are stored only
-//! encrypted to the bidder's encryption certificate. State is kept in memory and the bid
+//! (chain, revocation, grant, the digest the platform computed), and bids arrive encrypted
+//! by the bidder to its enterprise's encryption certificates; the platform checks their
+//! header at upload and never sees a plaintext before the opening. State is kept in memory and the bid
 //! files in `data_dir`; a restart forgets logins and bids (it is a demo).
 
 mod api;
@@ -72,9 +73,13 @@ pub struct Bid {
     pub bidder: Bidder,
     pub file_name: String,
     pub size: u64,
-    /// SM3 of the plaintext, hex, computed by the platform at upload.
+    /// SM3 of the encrypted file as uploaded, hex: what the bidder signs (the platform never
+    /// sees the plaintext before the opening).
     pub sm3: String,
+    /// The first recipient's encryption-certificate serial.
     pub recipient_serial: String,
+    /// Every recipient the bidder wrapped the file key to.
+    pub recipient_serials: Vec<String>,
     #[serde(skip)]
     pub encrypted_path: PathBuf,
     /// What the bidder was asked to seal.
@@ -103,6 +108,7 @@ pub struct SignatureInfo {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OpenedInfo {
     pub opened_at: i64,
+    /// Every chunk authenticated and the stored file is the one signed at upload.
     pub sm3_matches: bool,
     #[serde(skip)]
     pub path: PathBuf,

@@ -131,7 +131,7 @@ async fn bid(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
         }
         Some(b) => format!(
             r#"<div class="card"><h2>上传并签章投标文件</h2><p>投标人：{}</p>
-<p>文件上传后，平台计算其 SM3 摘要，只保存加密到贵单位加密证书的密文，并请您扫码签章。</p>
+<p>请先用 Bidkey 加密投标文件（手机 App 或 <code>bidkey bid encrypt</code>），加密到贵单位在本平台获授权人员的加密证书。平台只接收密文，检查其项目、平台与接收人，计算密文的 SM3 摘要并请您扫码签章；开标前平台看不到明文。</p>
 <input type="file" id="file"> <button id="upload" onclick="upload()">上传并签章</button></div>{SCAN_WIDGET}
 <script>
 async function upload() {{

@@ -97,10 +97,13 @@ pub async fn whole_story(db: Option<DbUrl>) {
     let docs = out.path().join("documents");
     let name = "投标文件-渝北道路改造.txt";
     let plain = std::fs::read(docs.join(name)).expect("bid file");
+    // The bidder encrypted the bid before upload (issue 17): the platform hashed, and the
+    // bidder signed, the encrypted file it received.
+    let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert_eq!(
-        hex::encode(bidkey_crypto::sm3::sm3(&plain)),
+        hex::encode(bidkey_crypto::sm3::sm3(&encrypted)),
         o.bid_sm3,
-        "the saved bid is the one the platform hashed"
+        "the saved encrypted bid is the one the platform hashed"
     );
     let pem = std::fs::read_to_string(docs.join("signing-cert.pem")).expect("certificate");
     let cert = bidkey_crypto::x509::Cert::from_pem(&pem).expect("certificate parses");
@@ -110,19 +113,18 @@ pub async fn whole_story(db: Option<DbUrl>) {
         "an enterprise certificate of A"
     );
     assert!(cert.serial_hex().eq_ignore_ascii_case(&o.bid_signer_serial));
-    // The signature: a detached CMS (DER) over the bid, by that certificate, with the
-    // Bidkey TSA's timestamp of the signature.
+    // The signature: a detached CMS (DER) over the encrypted bid as uploaded, by that
+    // certificate, with the Bidkey TSA's timestamp of the signature.
     let p7s = std::fs::read(docs.join(format!("{name}.p7s"))).expect("signature");
     let cms = bidkey_crypto::cms::verify_signed_data(
         &p7s,
-        bidkey_crypto::cms::Content::Detached(&plain),
+        bidkey_crypto::cms::Content::Detached(&encrypted),
         &[],
     )
-    .expect("the .p7s verifies over the saved bid");
+    .expect("the .p7s verifies over the saved encrypted bid");
     assert_eq!(cms.signers.len(), 1);
     assert_eq!(cms.signers[0].cert, cert);
     assert_eq!(cms.signers[0].timestamps.len(), 1, "timestamped");
-    let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert!(encrypted.len() > plain.len());
     // The price is in the plain file and nowhere in the encrypted one.
     let price = "12,345,678.00".as_bytes();

@@ -1,0 +1,86 @@
+//! 投标文件加密 on the exported object: the bidder encrypts a bid file before upload
+//! (issue 17), to every member its enterprise granted for the platform.
+
+use crate::Bidkey;
+use crate::error::BidkeyError;
+use bidkey_core::flows::bids::BidTarget;
+
+type Result<T, E = BidkeyError> = std::result::Result<T, E>;
+
+/// One recipient of an encrypted bid: who can open it at the opening.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BidRecipient {
+    pub account_id: String,
+    pub real_name: Option<String>,
+    /// The encryption certificate's serial, hex.
+    pub serial: String,
+}
+
+/// What encrypting a bid wrote.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct EncryptedBid {
+    pub recipients: Vec<BidRecipient>,
+    /// The header's binding hash, hex.
+    pub binding_hash: String,
+    pub plaintext_len: u64,
+}
+
+impl From<bidkey_protocol::platforms::BidRecipient> for BidRecipient {
+    fn from(r: bidkey_protocol::platforms::BidRecipient) -> Self {
+        Self {
+            account_id: r.account_id,
+            real_name: r.real_name,
+            serial: r.serial,
+        }
+    }
+}
+
+impl From<bidkey_core::flows::bids::EncryptedBid> for EncryptedBid {
+    fn from(e: bidkey_core::flows::bids::EncryptedBid) -> Self {
+        Self {
+            recipients: e.recipients.into_iter().map(Into::into).collect(),
+            binding_hash: e.binding_hash,
+            plaintext_len: e.plaintext_len,
+        }
+    }
+}
+
+#[uniffi::export(async_runtime = "tokio")]
+impl Bidkey {
+    /// Who a bid of the enterprise for the platform would be encrypted to.
+    pub async fn bid_recipients(
+        &self,
+        enterprise_id: String,
+        platform_id: String,
+    ) -> Result<Vec<BidRecipient>> {
+        let list = self
+            .core
+            .bid_recipients(&enterprise_id, &platform_id)
+            .await?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// Encrypt the bid file at `input_path` for one tender on one platform into
+    /// `output_path`, ready to upload; the platform never sees the plaintext.
+    pub async fn encrypt_bid_file(
+        &self,
+        enterprise_id: String,
+        platform_id: String,
+        tender_id: String,
+        file_name: String,
+        input_path: String,
+        output_path: String,
+    ) -> Result<EncryptedBid> {
+        let target = BidTarget {
+            enterprise_id,
+            platform_id,
+            tender_id,
+            file_name,
+        };
+        Ok(self
+            .core
+            .encrypt_bid_file(&target, input_path.as_ref(), output_path.as_ref())
+            .await?
+            .into())
+    }
+}

@@ -1,0 +1,119 @@
+//! 投标文件: encrypt a bid file before upload (issue 17). The server names the recipients
+//! (every member the enterprise granted for the platform); the platform receives only the
+//! ciphertext.
+
+use crate::app::App;
+use crate::error::{CliError, Result};
+use bidkey_core::flows::bids::BidTarget;
+use clap::Subcommand;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Encrypt FILE for one tender on one platform, to every member of the enterprise
+    /// granted for that platform; writes FILE.bid (or `--out`), ready to upload.
+    Encrypt {
+        /// The tender (招标项目) id on the platform.
+        #[arg(long)]
+        tender: String,
+        /// The trading platform's id (see `bidkey platforms list`).
+        #[arg(long)]
+        platform: String,
+        /// The enterprise bidding.
+        #[arg(long)]
+        enterprise: String,
+        /// Where to write the encrypted file (default: FILE.bid; written under a temporary
+        /// name and renamed when complete).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The plaintext bid file.
+        file: PathBuf,
+    },
+    /// The recipients a bid for the platform would be encrypted to.
+    Recipients {
+        #[arg(long)]
+        platform: String,
+        #[arg(long)]
+        enterprise: String,
+    },
+}
+
+pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
+    let (core, out) = (&app.core, &app.out);
+    match cmd {
+        Cmd::Recipients {
+            platform,
+            enterprise,
+        } => {
+            let list = core.bid_recipients(&enterprise, &platform).await?;
+            out.show(&list, |l| {
+                out.table(
+                    &[
+                        out.t("人员", "Member"),
+                        out.t("加密证书", "Encryption certificate"),
+                    ],
+                    l.iter().map(|r| {
+                        vec![
+                            r.real_name.clone().unwrap_or_else(|| r.account_id.clone()),
+                            r.serial.clone(),
+                        ]
+                    }),
+                )
+            })
+        }
+        Cmd::Encrypt {
+            tender,
+            platform,
+            enterprise,
+            out: dest,
+            file,
+        } => {
+            let dest = dest.unwrap_or_else(|| {
+                let mut p = file.clone().into_os_string();
+                p.push(".bid");
+                PathBuf::from(p)
+            });
+            let file_name = file
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| CliError::Usage("FILE has no file name".into()))?;
+            let enc = core
+                .encrypt_bid_file(
+                    &BidTarget {
+                        enterprise_id: enterprise,
+                        platform_id: platform,
+                        tender_id: tender,
+                        file_name,
+                    },
+                    &file,
+                    &dest,
+                )
+                .await?;
+            let report = serde_json::json!({
+                "out": dest.display().to_string(),
+                "recipients": enc.recipients.iter().map(|r| serde_json::json!({
+                    "account_id": r.account_id,
+                    "real_name": r.real_name,
+                    "serial": r.serial,
+                })).collect::<Vec<_>>(),
+                "binding_hash": enc.binding_hash,
+                "plaintext_bytes": enc.plaintext_len,
+                "chunks": enc.chunks,
+            });
+            out.show(&report, |_| {
+                let names: Vec<String> = enc
+                    .recipients
+                    .iter()
+                    .map(|r| r.real_name.clone().unwrap_or_else(|| r.account_id.clone()))
+                    .collect();
+                format!(
+                    "{} {}\n{} {}",
+                    out.t("已加密：", "Encrypted:"),
+                    dest.display(),
+                    out.t("可解密人员：", "Can be opened by:"),
+                    names.join(", ")
+                )
+            })
+        }
+    }
+}
