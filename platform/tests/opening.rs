@@ -1,0 +1,217 @@
+//! Bid opening that never fails a bidder (issue 17), end to end through a real server on
+//! loopback, on SQLite and PostgreSQL: the bidder's wallet encrypts a bid to every member
+//! its enterprise granted for the platform (the server names them); any one of them opens it
+//! by scan; a member removed before the opening no longer can, the others still do.
+
+use bidkey_core::Bidkey;
+use bidkey_core::flows::bids::BidTarget;
+use bidkey_crypto::scan::PlatformKey;
+use bidkey_platform::bidfile::{self, BidFileHeader, FileKey};
+use bidkey_platform::client::PlatformClient;
+use bidkey_platform::scan::verify::ReplyVerifier;
+use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
+use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::scan::{ScanAction, ScanReply};
+use bidkey_testkit::phones::*;
+use bidkey_testkit::{Store, TestServer};
+use std::time::Duration;
+
+const USCC: &str = "91500000MA5U8XGQ8Q";
+const NAME: &str = "重庆比德科技有限公司";
+const ORIGIN: &str = "https://ggzy.cq.example.invalid";
+const TENDER: &str = "CQ-ZB-2026-0117";
+
+struct World {
+    _server: TestServer,
+    _dirs: Vec<tempfile::TempDir>,
+    admin: Bidkey,
+    staff: Bidkey,
+    team: EnterpriseTeam,
+    platform: RegisteredPlatform,
+    client: ScanClient,
+    verifier: ReplyVerifier,
+}
+
+fn api(server: &TestServer) -> PlatformClient {
+    PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client")
+}
+
+/// Admin and staff of one enterprise, both with certificate pairs, both granted for the
+/// platform: a bid is encrypted to both.
+async fn world(store: Store) -> World {
+    let server = TestServer::start(store).await;
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let admin = phone_at(&server, dirs[0].path());
+    let staff = phone_at(&server, dirs[1].path());
+    registered(
+        &server,
+        &admin,
+        "13900000001",
+        &identity("张三", &id_number(1)),
+    )
+    .await;
+    registered(
+        &server,
+        &staff,
+        "13900000002",
+        &identity("李四", &id_number(2)),
+    )
+    .await;
+    let team = enterprise_team(&server, &admin, &staff, USCC, NAME).await;
+    let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
+    for who in [&admin, &staff] {
+        let id = who.account().expect("wallet").expect("in").id;
+        admin
+            .add_grant(&team.enterprise_id, &id, &platform.platform.id, PIN)
+            .await
+            .expect("granted");
+    }
+    let client = ScanClient::new(
+        &api(&server),
+        PlatformIdentity {
+            platform_id: platform.platform.id.clone(),
+            origin: ORIGIN.into(),
+            cert_der: platform.cert_der.clone(),
+            key: PlatformKey::Sm2(platform.key_copy()),
+        },
+    );
+    let anchor = TrustAnchor::fetch(&api(&server), None)
+        .await
+        .expect("anchor");
+    let verifier = ReplyVerifier::new(
+        api(&server)
+            .signed_by(client.request_key())
+            .with_clock(server.unix_clock()),
+        Verifier::new(anchor),
+        &platform.platform.id,
+    );
+    World {
+        _server: server,
+        _dirs: dirs,
+        admin,
+        staff,
+        team,
+        platform,
+        client,
+        verifier,
+    }
+}
+
+/// The staff member's wallet encrypts `plain` for the tender on the platform.
+async fn encrypted_bid(w: &World, plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let enc = w
+        .staff
+        .encrypt_bid(
+            &BidTarget {
+                enterprise_id: w.team.enterprise_id.clone(),
+                platform_id: w.platform.platform.id.clone(),
+                tender_id: TENDER.into(),
+                file_name: "投标文件.zip".into(),
+            },
+            &mut &plain[..],
+            &mut out,
+            None,
+            &mut |_, _| {},
+        )
+        .await
+        .expect("encrypted by the bidder");
+    let mut serials: Vec<_> = enc.recipients.iter().map(|r| r.serial.clone()).collect();
+    serials.sort();
+    let mut expected = vec![
+        w.team.admin_pair.encryption_serial.clone(),
+        w.team.staff_pair.encryption_serial.clone(),
+    ];
+    expected.sort();
+    assert_eq!(serials, expected, "every granted member is a recipient");
+    out
+}
+
+async fn decrypt_request(w: &World, file: &[u8]) -> PendingScan {
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    bidfile::check_upload(
+        &header,
+        TENDER,
+        &w.platform.platform.id,
+        &[w.team.staff_pair.encryption_serial.clone()],
+    )
+    .expect("the platform accepts the upload");
+    w.client
+        .create(
+            ScanAction::Decrypt {
+                tender_id: TENDER.into(),
+                tender_name: "渝北区道路改造工程".into(),
+                opening_at: 0,
+                files: header.wrapped_file_keys("投标文件.zip").expect("entries"),
+            },
+            60,
+        )
+        .await
+        .expect("request")
+}
+
+async fn approved(client: &ScanClient, req: &PendingScan) -> ScanReply {
+    match client.wait(req).await.expect("reply") {
+        ScanResult::Approved(r) => r,
+        other => panic!("approved expected, got {other:?}"),
+    }
+}
+
+/// Scan and confirm with `phone`, then open the file with the key the platform received.
+async fn opened_by(w: &World, phone: &Bidkey, file: &[u8]) -> Vec<u8> {
+    let req = decrypt_request(w, file).await;
+    let view = phone.scan(&req.current_qr_uri()).await.expect("scanned");
+    assert_eq!(view.decryptable_files, vec!["投标文件.zip".to_owned()]);
+    let done = phone
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("decrypted");
+    assert_eq!(done.files_decrypted, 1);
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    let key = FileKey::from_bytes(&v.file_keys[0].key).expect("key");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&key, &mut &file[..], &mut opened, &mut |_, _| {}).expect("opens");
+    opened
+}
+
+async fn any_granted_member_opens_and_a_removed_one_no_longer_can(store: Store) {
+    let w = world(store).await;
+    let plain: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let file = encrypted_bid(&w, &plain).await;
+    // The uploader is absent: a colleague opens it; and the uploader can too.
+    assert_eq!(opened_by(&w, &w.admin, &file).await, plain);
+    assert_eq!(opened_by(&w, &w.staff, &file).await, plain);
+
+    // The admin removes the uploader before the opening: their certificates are revoked,
+    // so the server refuses their co-decryption; the admin still opens the bid.
+    let staff_id = w.staff.account().expect("wallet").expect("in").id;
+    w.admin
+        .remove_staff(&w.team.enterprise_id, &staff_id, PIN)
+        .await
+        .expect("removed");
+    let req = decrypt_request(&w, &file).await;
+    let view = w.staff.scan(&req.current_qr_uri()).await.expect("scanned");
+    let err = w
+        .staff
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect_err("a removed member cannot open the bid");
+    assert_eq!(err.code(), Some(ErrorCode::CertificateRevoked), "{err:?}");
+    assert_eq!(opened_by(&w, &w.admin, &file).await, plain);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_granted_member_opens_and_a_removed_one_no_longer_can_on_sqlite() {
+    any_granted_member_opens_and_a_removed_one_no_longer_can(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_granted_member_opens_and_a_removed_one_no_longer_can_on_postgres() {
+    any_granted_member_opens_and_a_removed_one_no_longer_can(Store::Postgres).await;
+}
