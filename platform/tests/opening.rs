@@ -134,7 +134,7 @@ async fn decrypt_request(w: &World, file: &[u8]) -> PendingScan {
         &header,
         TENDER,
         &w.platform.platform.id,
-        &[w.team.staff_pair.encryption_serial.clone()],
+        std::slice::from_ref(&w.team.staff_pair.encryption_serial),
     )
     .expect("the platform accepts the upload");
     w.client
