@@ -23,6 +23,7 @@ pub mod p256;
 pub mod pin;
 pub mod rng;
 pub mod scan;
+pub mod shamir;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;
