@@ -31,6 +31,9 @@ pub enum BidFileError {
     #[error("data after the final chunk of the bid file")]
     TrailingData,
 
+    #[error("{have} of the {need} shares needed to open this bid")]
+    NotEnoughShares { have: usize, need: u8 },
+
     #[error("recipient certificate unusable for encryption: {0}")]
     BadRecipient(&'static str),
 

@@ -4,7 +4,9 @@
 //! `magic(8) version(1) fields_len(4) fields header_mac(32)`, where `fields` is
 //! `aead(1) chunk_size(4) nonce_prefix(7) created_at(8) key_check(32)`, three
 //! length-prefixed (u16) strings: tender id, platform id, file name; then the recipient count
-//! (1 byte, 1..=32), every recipient's certificate serial (u16-prefixed), and every
+//! (1 byte, 1..=32), the threshold (1 byte: 1 = any one recipient opens it; k ≥ 2 = any k
+//! together, each recipient holding a Shamir share of the key), every recipient's
+//! certificate serial (u16-prefixed), and every
 //! recipient's wrapped key DER (u16-prefixed) in the same order (version 3, ADR 0026).
 //!
 //! Each wrapped key carries, inside the SM2 ciphertext, the tender id, the platform id and
@@ -69,6 +71,9 @@ pub struct BidFileHeader {
     pub file_name: String,
     /// Whom the file key is wrapped to, in order; at least one.
     pub recipients: Vec<Recipient>,
+    /// 1: each recipient's wrapped key is the file key. k ≥ 2: recipient `i` (from 0) holds
+    /// the Shamir share at x = i + 1 (GF(2⁸)), and any k of them together open the file.
+    pub threshold: u8,
     pub(crate) mac: [u8; MAC_LEN],
 }
 
@@ -76,6 +81,7 @@ impl std::fmt::Debug for BidFileHeader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BidFileHeader")
             .field("recipients", &self.recipients)
+            .field("threshold", &self.threshold)
             .field("tender_id", &self.tender_id)
             .field("platform_id", &self.platform_id)
             .field("file_name", &self.file_name)
@@ -125,6 +131,10 @@ impl BidFileHeader {
             .filter(|n| (1..=MAX_RECIPIENTS).contains(&usize::from(*n)))
             .ok_or(BidFileError::MalformedHeader("recipient count"))?;
         f.push(count);
+        if self.threshold == 0 || self.threshold > count {
+            return Err(BidFileError::MalformedHeader("threshold"));
+        }
+        f.push(self.threshold);
         for r in &self.recipients {
             put_sized(&mut f, "recipient serial", r.serial.as_bytes())?;
         }
@@ -263,6 +273,10 @@ impl BidFileHeader {
         if !(1..=MAX_RECIPIENTS).contains(&count) {
             return Err(BidFileError::MalformedHeader("recipient count"));
         }
+        let threshold = c.take(1)?[0];
+        if threshold == 0 || usize::from(threshold) > count {
+            return Err(BidFileError::MalformedHeader("threshold"));
+        }
         let serials = (0..count)
             .map(|_| c.string("recipient serial"))
             .collect::<Result<Vec<_>>>()?;
@@ -290,6 +304,7 @@ impl BidFileHeader {
             platform_id,
             file_name,
             recipients,
+            threshold,
             mac,
         };
         // Canonical form only: re-encoding must give the bytes read.

@@ -19,7 +19,7 @@ pub use header::{BidFileHeader, MAGIC, MAX_CHUNK, MAX_RECIPIENTS, MIN_CHUNK, Rec
 
 use bidkey_crypto::aead::{self, AeadAlgorithm, NONCE_LEN, TAG_LEN};
 use bidkey_crypto::x509::Cert;
-use bidkey_crypto::{rng, sm2};
+use bidkey_crypto::{rng, shamir, sm2};
 use header::NONCE_PREFIX_LEN;
 use std::io::{Read, Write};
 use zeroize::Zeroizing;
@@ -87,6 +87,10 @@ pub struct EncryptOptions {
     pub created_at: u64,
     /// Plaintext length if known, passed to the progress callback as the total.
     pub total_len: Option<u64>,
+    /// `None` or 1: any one recipient opens the file. `Some(k)`, 2 ≤ k ≤ recipients: the
+    /// file key is split into Shamir shares, one wrapped to each recipient, and any k of
+    /// them together open it (k-of-n, issue 17).
+    pub threshold: Option<u8>,
 }
 
 /// Progress: bytes of plaintext done, and the total if known.
@@ -152,6 +156,12 @@ pub fn encrypt_to(
     if !(MIN_CHUNK..=MAX_CHUNK).contains(&chunk_size) {
         return Err(BidFileError::MalformedHeader("chunk size"));
     }
+    let threshold = opts.threshold.unwrap_or(1);
+    if threshold == 0 || usize::from(threshold) > recipients.len() {
+        return Err(BidFileError::BadRecipient(
+            "the threshold must be between 1 and the number of recipients",
+        ));
+    }
     let key = FileKey::make_random()?;
     let nonce_prefix = rng::bytes::<NONCE_PREFIX_LEN>().map_err(BidFileError::Crypto)?;
     let mut header = BidFileHeader {
@@ -169,20 +179,37 @@ pub fn encrypt_to(
                 wrapped_key: Vec::new(),
             })
             .collect(),
+        threshold,
         mac: [0; 32],
     };
     // The purpose goes inside each SM2 ciphertext: the binding hash covers every header
-    // field but the wrapped keys, so it is known before the keys are wrapped.
-    let contents = WrappedKeyContents {
-        key: key.0.clone(),
-        header_hash: header.binding_hash()?,
-        tender_id: opts.tender_id.clone(),
-        platform_id: opts.platform_id.clone(),
+    // field but the wrapped keys, so it is known before the keys are wrapped. With a
+    // threshold, what is wrapped to recipient i is its share's y (x = i + 1 by position).
+    let header_hash = header.binding_hash()?;
+    let secrets: Vec<Zeroizing<[u8; FILE_KEY_LEN]>> = if threshold == 1 {
+        vec![key.0.clone(); keys.len()]
+    } else {
+        let n = u8::try_from(keys.len()).map_err(|_| BidFileError::BadRecipient("too many"))?;
+        shamir::split(key.as_bytes(), threshold, n)
+            .map_err(BidFileError::Crypto)?
+            .iter()
+            .map(|s| {
+                <[u8; FILE_KEY_LEN]>::try_from(s.y.as_slice())
+                    .map(Zeroizing::new)
+                    .map_err(|_| BidFileError::MalformedHeader("share length"))
+            })
+            .collect::<Result<_>>()?
     };
-    let plain = contents
-        .to_bytes()
-        .map_err(|_| BidFileError::MalformedHeader("tender or platform id"))?;
-    for (slot, (_, public)) in header.recipients.iter_mut().zip(&keys) {
+    for ((slot, (_, public)), secret) in header.recipients.iter_mut().zip(&keys).zip(secrets) {
+        let contents = WrappedKeyContents {
+            key: secret,
+            header_hash,
+            tender_id: opts.tender_id.clone(),
+            platform_id: opts.platform_id.clone(),
+        };
+        let plain = contents
+            .to_bytes()
+            .map_err(|_| BidFileError::MalformedHeader("tender or platform id"))?;
         slot.wrapped_key = sm2::encrypt_der(public, &plain).map_err(BidFileError::Crypto)?;
     }
     let header = header.sealed(key.as_bytes())?;
@@ -281,6 +308,45 @@ pub fn check_upload(
         return Err(UploadProblem::NoOpener);
     }
     Ok(())
+}
+
+/// The file key of a k-of-n file from the shares its recipients' phones released: each
+/// `(serial, y)` is what unwrapping that recipient's wrapped key gave (the 16 bytes a phone
+/// returns as the "key"). The key is recovered from the first `threshold` distinct
+/// recipients and checked against the header's key commitment (`key_check`) and MAC, so a
+/// wrong or altered share is [`BidFileError::WrongKey`], never a wrong plaintext.
+pub fn combine_shares(header: &BidFileHeader, shares: &[(String, Vec<u8>)]) -> Result<FileKey> {
+    if header.threshold < 2 {
+        return Err(BidFileError::MalformedHeader("not a k-of-n file"));
+    }
+    let mut picked: Vec<shamir::Share> = Vec::new();
+    for (serial, y) in shares {
+        let index = header
+            .recipients
+            .iter()
+            .position(|r| r.serial == *serial)
+            .ok_or(BidFileError::BadRecipient(
+                "a share from someone not a recipient",
+            ))?;
+        let x = u8::try_from(index + 1).map_err(|_| BidFileError::MalformedHeader("index"))?;
+        if y.len() != FILE_KEY_LEN {
+            return Err(BidFileError::WrongKey);
+        }
+        if !picked.iter().any(|s| s.x == x) {
+            picked.push(shamir::Share { x, y: y.clone() });
+        }
+    }
+    if picked.len() < usize::from(header.threshold) {
+        return Err(BidFileError::NotEnoughShares {
+            have: picked.len(),
+            need: header.threshold,
+        });
+    }
+    picked.truncate(usize::from(header.threshold));
+    let secret = shamir::combine(&picked).map_err(BidFileError::Crypto)?;
+    let key = FileKey::from_bytes(&secret)?;
+    header.check_key(key.as_bytes())?;
+    Ok(key)
 }
 
 /// Decrypt a bid file with its file key. Plaintext is written chunk by chunk as each

@@ -3,9 +3,32 @@
 
 use crate::Bidkey;
 use crate::error::BidkeyError;
-use bidkey_core::flows::bids::BidTarget;
 
 type Result<T, E = BidkeyError> = std::result::Result<T, E>;
+
+/// What a bid is encrypted for.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct BidTarget {
+    pub enterprise_id: String,
+    pub platform_id: String,
+    pub tender_id: String,
+    /// The name the platform will show.
+    pub file_name: String,
+    /// k: any k recipients together open it (k-of-n); none: any one does.
+    pub threshold: Option<u8>,
+}
+
+impl From<BidTarget> for bidkey_core::flows::bids::BidTarget {
+    fn from(t: BidTarget) -> Self {
+        Self {
+            enterprise_id: t.enterprise_id,
+            platform_id: t.platform_id,
+            tender_id: t.tender_id,
+            file_name: t.file_name,
+            threshold: t.threshold,
+        }
+    }
+}
 
 /// One recipient of an encrypted bid: who can open it at the opening.
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
@@ -60,26 +83,17 @@ impl Bidkey {
         Ok(list.into_iter().map(Into::into).collect())
     }
 
-    /// Encrypt the bid file at `input_path` for one tender on one platform into
+    /// Encrypt the bid file at `input_path` for `target` (one tender on one platform) into
     /// `output_path`, ready to upload; the platform never sees the plaintext.
     pub async fn encrypt_bid_file(
         &self,
-        enterprise_id: String,
-        platform_id: String,
-        tender_id: String,
-        file_name: String,
+        target: BidTarget,
         input_path: String,
         output_path: String,
     ) -> Result<EncryptedBid> {
-        let target = BidTarget {
-            enterprise_id,
-            platform_id,
-            tender_id,
-            file_name,
-        };
         Ok(self
             .core
-            .encrypt_bid_file(&target, input_path.as_ref(), output_path.as_ref())
+            .encrypt_bid_file(&target.into(), input_path.as_ref(), output_path.as_ref())
             .await?
             .into())
     }

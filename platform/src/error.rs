@@ -40,6 +40,9 @@ pub enum PlatformError {
     #[error("recipient certificate unusable for encryption: {0}")]
     BadRecipient(&'static str),
 
+    #[error("{have} of the {need} shares needed to open this bid")]
+    NotEnoughShares { have: usize, need: u8 },
+
     /// An uploaded bid file the platform refuses: made for another tender or platform, or
     /// wrapped to no one who could open it (issue 17).
     #[error("bid file refused at upload: {0}")]

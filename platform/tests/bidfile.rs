@@ -18,6 +18,7 @@ fn opts(chunk: u32, total: usize) -> EncryptOptions {
         chunk_size: Some(chunk),
         created_at: support::T0,
         total_len: Some(total as u64),
+        threshold: None,
     }
 }
 
@@ -321,6 +322,7 @@ fn streams_from_a_reader_to_a_writer() {
         &EncryptOptions {
             chunk_size: None,
             total_len: Some(len),
+            threshold: None,
             ..opts(CHUNK, 0)
         },
         &mut |_, _| {},
@@ -508,4 +510,83 @@ fn upload_checks_name_the_problem() {
         .expect_err("no opener");
     assert_eq!(err, UploadProblem::NoOpener);
     assert!(err.message_zh().contains("无人能解密"));
+}
+
+/// k-of-n: a 2-of-3 file. Each recipient unwraps a share (not the key); any two together
+/// give the key, checked against the header's commitment; one alone, a share from someone
+/// not a recipient, or an altered share does not open it.
+#[test]
+fn two_of_three_recipients_open_a_threshold_file() {
+    use bidkey_crypto::file_key::WrappedKeyContents;
+    let p = pki();
+    let (k2, c2) = p.another_encryption_leaf();
+    let (k3, c3) = p.another_encryption_leaf();
+    let plain = data(3000);
+    let mut file = Vec::new();
+    bidfile::encrypt_to(
+        &[p.enc.clone(), c2, c3],
+        &mut &plain[..],
+        &mut file,
+        &EncryptOptions {
+            threshold: Some(2),
+            ..opts(CHUNK, plain.len())
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypts");
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    assert_eq!(header.threshold, 2);
+    let share = |i: usize, k: &bidkey_crypto::sm2::Sm2PrivateKey| {
+        let plain = sm2::decrypt_der(k, &header.recipients[i].wrapped_key).expect("unwraps");
+        let c = WrappedKeyContents::parse(&plain).expect("purpose");
+        (header.recipients[i].serial.clone(), c.key.to_vec())
+    };
+    let s1 = share(0, &p.enc_key);
+    let s2 = share(1, &k2);
+    let s3 = share(2, &k3);
+    // A share is not the key.
+    assert!(matches!(
+        FileKey::from_bytes(&s1.1).and_then(|k| header.check_key(k.as_bytes())),
+        Err(BidFileError::WrongKey)
+    ));
+    for pair in [[&s1, &s2], [&s1, &s3], [&s3, &s2]] {
+        let key = bidfile::combine_shares(&header, &[pair[0].clone(), pair[1].clone()])
+            .expect("two open it");
+        assert_eq!(decrypt(&key, &file).expect("opens"), plain);
+    }
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), s1.clone()]),
+        Err(BidFileError::NotEnoughShares { have: 1, need: 2 })
+    ));
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), ("ff".into(), s2.1.clone())]),
+        Err(BidFileError::BadRecipient(_))
+    ));
+    let mut bad = s2.clone();
+    bad.1[0] ^= 1;
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), bad]),
+        Err(BidFileError::WrongKey)
+    ));
+    // The threshold is bound: changing it in the header breaks the MAC.
+    let key = bidfile::combine_shares(&header, &[s1, s3]).expect("opens");
+    let mut lowered = header.clone();
+    lowered.threshold = 1;
+    assert!(matches!(
+        lowered.check_key(key.as_bytes()),
+        Err(BidFileError::HeaderTampered)
+    ));
+    // A threshold above the recipients is refused when encrypting.
+    let err = bidfile::encrypt_to(
+        &[p.enc.clone()],
+        &mut &b"x"[..],
+        &mut Vec::new(),
+        &EncryptOptions {
+            threshold: Some(2),
+            ..opts(CHUNK, 1)
+        },
+        &mut |_, _| {},
+    )
+    .expect_err("refused");
+    assert!(matches!(err, BidFileError::BadRecipient(_)));
 }

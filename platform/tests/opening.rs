@@ -27,6 +27,8 @@ struct World {
     _dirs: Vec<tempfile::TempDir>,
     admin: Bidkey,
     staff: Bidkey,
+    /// A third member, with a pair and a grant, when the world has three.
+    third: Option<(Bidkey, String)>,
     team: EnterpriseTeam,
     platform: RegisteredPlatform,
     client: ScanClient,
@@ -40,8 +42,13 @@ fn api(server: &TestServer) -> PlatformClient {
 /// Admin and staff of one enterprise, both with certificate pairs, both granted for the
 /// platform: a bid is encrypted to both.
 async fn world(store: Store) -> World {
+    world_of(store, false).await
+}
+
+/// [`world`], with a third member (joined, enrolled, granted) when `third`.
+async fn world_of(store: Store, third: bool) -> World {
     let server = TestServer::start(store).await;
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
     let admin = phone_at(&server, dirs[0].path());
     let staff = phone_at(&server, dirs[1].path());
     registered(
@@ -59,8 +66,35 @@ async fn world(store: Store) -> World {
     )
     .await;
     let team = enterprise_team(&server, &admin, &staff, USCC, NAME).await;
+    let third = if third {
+        let phone = phone_at(&server, dirs[2].path());
+        registered(
+            &server,
+            &phone,
+            "13900000003",
+            &identity("王五", &id_number(3)),
+        )
+        .await;
+        let join = phone
+            .join_enterprise(&team.enterprise_id)
+            .await
+            .expect("join");
+        let approved = admin
+            .approve_join(&team.enterprise_id, &join.id)
+            .await
+            .expect("admin approves");
+        let paid = approve_and_pay(&server, &phone, &approved).await;
+        let pair = phone.enroll(&paid.id, PIN).await.expect("enrolled");
+        Some((phone, pair.encryption_serial))
+    } else {
+        None
+    };
     let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
-    for who in [&admin, &staff] {
+    let members: Vec<&Bidkey> = [&admin, &staff]
+        .into_iter()
+        .chain(third.as_ref().map(|(p, _)| p))
+        .collect();
+    for who in members {
         let id = who.account().expect("wallet").expect("in").id;
         admin
             .add_grant(&team.enterprise_id, &id, &platform.platform.id, PIN)
@@ -91,6 +125,7 @@ async fn world(store: Store) -> World {
         _dirs: dirs,
         admin,
         staff,
+        third,
         team,
         platform,
         client,
@@ -100,11 +135,16 @@ async fn world(store: Store) -> World {
 
 /// The staff member's wallet encrypts `plain` for the tender on the platform.
 async fn encrypted_bid(w: &World, plain: &[u8]) -> Vec<u8> {
+    encrypted_bid_k(w, plain, None).await
+}
+
+async fn encrypted_bid_k(w: &World, plain: &[u8], threshold: Option<u8>) -> Vec<u8> {
     let mut out = Vec::new();
     let enc = w
         .staff
         .encrypt_bid(
             &BidTarget {
+                threshold,
                 enterprise_id: w.team.enterprise_id.clone(),
                 platform_id: w.platform.platform.id.clone(),
                 tender_id: TENDER.into(),
@@ -123,12 +163,20 @@ async fn encrypted_bid(w: &World, plain: &[u8]) -> Vec<u8> {
         w.team.admin_pair.encryption_serial.clone(),
         w.team.staff_pair.encryption_serial.clone(),
     ];
+    expected.extend(w.third.as_ref().map(|(_, s)| s.clone()));
     expected.sort();
     assert_eq!(serials, expected, "every granted member is a recipient");
     out
 }
 
 async fn decrypt_request(w: &World, file: &[u8]) -> PendingScan {
+    decrypt_request_for(w, file, None).await
+}
+
+/// A decrypt request for the file; with `only`, the entry of that recipient alone (for a
+/// k-of-n file the platform asks each share holder for their own share, so it knows whose
+/// share each answer is).
+async fn decrypt_request_for(w: &World, file: &[u8], only: Option<&str>) -> PendingScan {
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
     bidfile::check_upload(
         &header,
@@ -143,7 +191,12 @@ async fn decrypt_request(w: &World, file: &[u8]) -> PendingScan {
                 tender_id: TENDER.into(),
                 tender_name: "渝北区道路改造工程".into(),
                 opening_at: 0,
-                files: header.wrapped_file_keys("投标文件.zip").expect("entries"),
+                files: header
+                    .wrapped_file_keys("投标文件.zip")
+                    .expect("entries")
+                    .into_iter()
+                    .filter(|f| only.is_none_or(|s| f.recipient_serial == s))
+                    .collect(),
             },
             60,
         )
@@ -204,6 +257,53 @@ async fn any_granted_member_opens_and_a_removed_one_no_longer_can(store: Store) 
         .expect_err("a removed member cannot open the bid");
     assert_eq!(err.code(), Some(ErrorCode::CertificateRevoked), "{err:?}");
     assert_eq!(opened_by(&w, &w.admin, &file).await, plain);
+}
+
+/// What `phone` releases for a k-of-n file: its share, as the platform receives it.
+async fn share_from(w: &World, phone: &Bidkey, serial: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let req = decrypt_request_for(w, file, Some(serial)).await;
+    let view = phone.scan(&req.current_qr_uri()).await.expect("scanned");
+    phone
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("released");
+    let reply = approved(&w.client, &req).await;
+    let v = w
+        .verifier
+        .check_reply(&req.body, &reply)
+        .await
+        .expect("verifies");
+    (serial.to_owned(), v.file_keys[0].key.clone())
+}
+
+async fn two_of_three_members_open_a_two_of_three_bid(store: Store) {
+    let w = world_of(store, true).await;
+    let plain: Vec<u8> = (0..70_000u32).map(|i| (i % 241) as u8).collect();
+    let file = encrypted_bid_k(&w, &plain, Some(2)).await;
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    assert_eq!((header.recipients.len(), header.threshold), (3, 2));
+    let (third, third_serial) = w.third.as_ref().expect("third member");
+    let staff_share = share_from(&w, &w.staff, &w.team.staff_pair.encryption_serial, &file).await;
+    // One share alone opens nothing.
+    assert!(matches!(
+        bidfile::combine_shares(&header, std::slice::from_ref(&staff_share)),
+        Err(bidfile::BidFileError::NotEnoughShares { have: 1, need: 2 })
+    ));
+    let third_share = share_from(&w, third, third_serial, &file).await;
+    let key = bidfile::combine_shares(&header, &[staff_share, third_share]).expect("two open it");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&key, &mut &file[..], &mut opened, &mut |_, _| {}).expect("opens");
+    assert_eq!(opened, plain);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_members_open_a_two_of_three_bid_on_sqlite() {
+    two_of_three_members_open_a_two_of_three_bid(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_members_open_a_two_of_three_bid_on_postgres() {
+    two_of_three_members_open_a_two_of_three_bid(Store::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

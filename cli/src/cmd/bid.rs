@@ -22,6 +22,10 @@ pub enum Cmd {
         /// The enterprise bidding.
         #[arg(long)]
         enterprise: String,
+        /// k-of-n: any K of the recipients together open the bid (Shamir shares of the
+        /// file key); without it any one recipient does.
+        #[arg(long)]
+        threshold: Option<u8>,
         /// Where to write the encrypted file (default: FILE.bid; written under a temporary
         /// name and renamed when complete).
         #[arg(long)]
@@ -65,6 +69,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             tender,
             platform,
             enterprise,
+            threshold,
             out: dest,
             file,
         } => {
@@ -80,6 +85,7 @@ pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
             let enc = core
                 .encrypt_bid_file(
                     &BidTarget {
+                        threshold,
                         enterprise_id: enterprise,
                         platform_id: platform,
                         tender_id: tender,

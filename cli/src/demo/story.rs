@@ -160,6 +160,7 @@ async fn encrypt_bid(
     let enc = phone
         .encrypt_bid(
             &bidkey_core::flows::bids::BidTarget {
+                threshold: None,
                 enterprise_id: enterprise_id.to_owned(),
                 platform_id: world.platform_id.clone(),
                 tender_id: super::world::TENDER_ID.to_owned(),
@@ -440,6 +441,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     staff
         .encrypt_bid(
             &bidkey_core::flows::bids::BidTarget {
+                threshold: None,
                 enterprise_id: enterprise_id.clone(),
                 platform_id: world.platform_id.clone(),
                 tender_id: "CQ-ZB-2026-9999".into(),

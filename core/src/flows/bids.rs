@@ -19,6 +19,9 @@ pub struct BidTarget {
     pub tender_id: String,
     /// The name the platform will show (usually the plaintext file's name).
     pub file_name: String,
+    /// `None`: any one recipient opens the bid. `Some(k)`: any k of them together (k-of-n
+    /// Shamir shares of the file key, one wrapped to each).
+    pub threshold: Option<u8>,
 }
 
 /// What [`Bidkey::encrypt_bid`] wrote.
@@ -108,6 +111,7 @@ impl Bidkey {
                 chunk_size: None,
                 created_at: u64::try_from(crate::now()).unwrap_or(0),
                 total_len,
+                threshold: target.threshold,
             },
             progress,
         )?;

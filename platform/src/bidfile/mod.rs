@@ -20,6 +20,9 @@ impl From<BidFileError> for PlatformError {
             }
             BidFileError::Truncated { chunks } => PlatformError::Truncated { chunks },
             BidFileError::TrailingData => PlatformError::TrailingData,
+            BidFileError::NotEnoughShares { have, need } => {
+                PlatformError::NotEnoughShares { have, need }
+            }
             BidFileError::BadRecipient(w) => PlatformError::BadRecipient(w),
             BidFileError::Io(e) => PlatformError::Io(e),
             BidFileError::Crypto(e) => PlatformError::Crypto(e),

@@ -295,6 +295,7 @@ fn run(command: Command) -> Result<()> {
                         chunk_size: None,
                         created_at: now()?,
                         total_len: Some(total),
+                        threshold: None,
                     },
                     &mut |done, _| bar.set_position(done),
                 )
