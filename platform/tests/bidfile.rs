@@ -578,7 +578,7 @@ fn two_of_three_recipients_open_a_threshold_file() {
     ));
     // A threshold above the recipients is refused when encrypting.
     let err = bidfile::encrypt_to(
-        &[p.enc.clone()],
+        std::slice::from_ref(&p.enc),
         &mut &b"x"[..],
         &mut Vec::new(),
         &EncryptOptions {

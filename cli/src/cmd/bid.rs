@@ -33,6 +33,12 @@ pub enum Cmd {
         /// The plaintext bid file.
         file: PathBuf,
     },
+    /// 解密自检: prove with the PIN that FILE (as uploaded) will open at the opening; the key
+    /// stays on this machine. Exits non-zero with the reason when it would not.
+    Check {
+        /// The encrypted bid file (e.g. downloaded back from the platform).
+        file: PathBuf,
+    },
     /// The recipients a bid for the platform would be encrypted to.
     Recipients {
         #[arg(long)]
@@ -45,6 +51,32 @@ pub enum Cmd {
 pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
     let (core, out) = (&app.core, &app.out);
     match cmd {
+        Cmd::Check { file } => {
+            let pin = app.ask.secret("证书密码", "PIN")?;
+            match core.self_check_bid_file(&file, &pin).await? {
+                Ok(c) => {
+                    let report = serde_json::json!({
+                        "ok": true,
+                        "recipient_serial": c.recipient_serial,
+                        "tender_id": c.tender_id,
+                        "platform_id": c.platform_id,
+                        "binding_hash": c.binding_hash,
+                        "plaintext_bytes": c.plaintext_len,
+                        "share_only": c.share_only,
+                        "checked_at": c.checked_at,
+                    });
+                    out.show(&report, |_| {
+                        format!(
+                            "{} ✓ {} {}",
+                            out.t("可解密", "Will open"),
+                            out.t("证书", "certificate"),
+                            c.recipient_serial
+                        )
+                    })
+                }
+                Err(f) => Err(CliError::Usage(out.t(&f.zh, &f.en).to_owned())),
+            }
+        }
         Cmd::Recipients {
             platform,
             enterprise,

@@ -35,6 +35,72 @@ pub struct EncryptedBid {
     pub chunks: u64,
 }
 
+/// What a passed self-check proved about one bid file (issue 17 §3): on this phone, the
+/// wrapped key for `recipient_serial` co-decrypts, carries this file's tender, platform and
+/// header, and (one-recipient files) gives a key that matches the header's commitment and
+/// authenticates every chunk. The key never left the phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfCheck {
+    pub recipient_serial: String,
+    pub tender_id: String,
+    pub platform_id: String,
+    /// The header's binding hash, hex: names the exact file checked.
+    pub binding_hash: String,
+    /// Plaintext bytes that authenticated (0 for a k-of-n share, which alone opens nothing).
+    pub plaintext_len: u64,
+    /// True for a k-of-n file: this phone's share unwrapped for this file; the key itself
+    /// needs the others.
+    pub share_only: bool,
+    /// Unix seconds (this phone's clock) when checked.
+    pub checked_at: i64,
+}
+
+/// Why a self-check failed, in words for the bidder (zh and en).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{en}")]
+pub struct SelfCheckFailure {
+    pub zh: String,
+    pub en: String,
+}
+
+impl SelfCheckFailure {
+    fn new(zh: impl Into<String>, en: impl Into<String>) -> Self {
+        Self {
+            zh: zh.into(),
+            en: en.into(),
+        }
+    }
+
+    /// A bid-file problem in words.
+    pub fn of(e: &BidFileError) -> Self {
+        match e {
+            BidFileError::NotABidFile
+            | BidFileError::UnsupportedVersion(_)
+            | BidFileError::MalformedHeader(_) => Self::new(
+                format!("这不是可用的 Bidkey 投标文件（{e}），请重新加密并上传"),
+                format!("this is not a usable Bidkey bid file ({e}); encrypt and upload it again"),
+            ),
+            BidFileError::WrongKey | BidFileError::HeaderTampered => Self::new(
+                "文件头已被改动或损坏，开标时将无法解密，请重新上传",
+                "the file's header was changed or damaged; it would not open at the opening: upload it again",
+            ),
+            BidFileError::ChunkTampered { index } | BidFileError::ChunkReordered { index, .. } => {
+                Self::new(
+                    format!("上传的文件第 {index} 块已损坏，开标时将无法解密，请重新上传"),
+                    format!(
+                        "part {index} of the uploaded file is damaged; it would not open at the opening: upload it again"
+                    ),
+                )
+            }
+            BidFileError::Truncated { .. } | BidFileError::TrailingData => Self::new(
+                "上传的文件不完整或多出数据，开标时将无法解密，请重新上传",
+                "the uploaded file is incomplete or has extra data; it would not open at the opening: upload it again",
+            ),
+            e => Self::new(format!("自检失败：{e}"), format!("self-check failed: {e}")),
+        }
+    }
+}
+
 impl From<BidFileError> for CoreError {
     fn from(e: BidFileError) -> Self {
         match e {
@@ -63,6 +129,80 @@ pub fn recipient_certs(recipients: &[BidRecipient]) -> Result<Vec<Cert>> {
 }
 
 impl Bidkey {
+    /// 解密自检: prove on this phone, with the PIN, that the bid file at `path` (the file as
+    /// uploaded, e.g. downloaded back from the platform) will open at the opening: the
+    /// wrapped key of a certificate this wallet holds co-decrypts, its purpose matches the
+    /// header, the key matches the header's commitment and MAC, and every chunk
+    /// authenticates (the plaintext is discarded). Nothing is sent but the co-decryption
+    /// (blinded; the server never sees the key). `Ok(Err(..))` is a failed check with its
+    /// reason in words; `Err` is the phone's own trouble (wrong PIN, network...).
+    pub async fn self_check_bid_file(
+        &self,
+        path: &std::path::Path,
+        pin: &str,
+    ) -> Result<std::result::Result<SelfCheck, SelfCheckFailure>> {
+        let io = |e: std::io::Error| CoreError::Storage(e.to_string());
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+            match bidfile::BidFileHeader::read_from(&mut f) {
+                Ok(h) => h,
+                Err(BidFileError::Io(e)) => return Err(io(e)),
+                Err(e) => return Ok(Err(SelfCheckFailure::of(&e))),
+            }
+        };
+        let held: Vec<String> = self
+            .local_certificates()?
+            .into_iter()
+            .filter(|c| c.usage == "encryption")
+            .map(|c| c.serial)
+            .collect();
+        let Some(recipient) = header.recipients.iter().find(|r| held.contains(&r.serial)) else {
+            return Ok(Err(SelfCheckFailure::new(
+                "本手机没有该投标文件任一接收人的加密证书，无法在此自检",
+                "this phone holds none of the file's recipients' encryption certificates",
+            )));
+        };
+        let unwrapped = self
+            .decrypt(&recipient.serial, pin, &recipient.wrapped_key)
+            .await?;
+        let binding = header.binding_hash()?;
+        let Ok(contents) = bidkey_crypto::file_key::WrappedKeyContents::parse(&unwrapped) else {
+            return Ok(Err(SelfCheckFailure::new(
+                "文件中的密钥不是 Bidkey 投标文件密钥，开标时将无法解密",
+                "the key in the file is not a Bidkey bid-file key; it would not open",
+            )));
+        };
+        if contents
+            .mismatch(&header.tender_id, &header.platform_id, &binding)
+            .is_some()
+        {
+            return Ok(Err(SelfCheckFailure::new(
+                "文件中的密钥属于另一项目、平台或文件，开标时将无法解密，请重新加密",
+                "the key in the file belongs to another tender, platform or file; it would not open: encrypt again",
+            )));
+        }
+        let mut plaintext_len = 0;
+        if header.threshold < 2 {
+            let key = bidfile::FileKey::from_bytes(contents.key.as_slice())?;
+            let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+            let mut sink = CountingSink(0);
+            match bidfile::decrypt(&key, &mut f, &mut sink, &mut |_, _| {}) {
+                Ok(_) => plaintext_len = sink.0,
+                Err(BidFileError::Io(e)) => return Err(io(e)),
+                Err(e) => return Ok(Err(SelfCheckFailure::of(&e))),
+            }
+        }
+        Ok(Ok(SelfCheck {
+            recipient_serial: recipient.serial.clone(),
+            tender_id: header.tender_id.clone(),
+            platform_id: header.platform_id.clone(),
+            binding_hash: hex::encode(binding),
+            plaintext_len,
+            share_only: header.threshold >= 2,
+            checked_at: crate::now(),
+        }))
+    }
+
     /// The encryption certificates a bid of this enterprise for `platform_id` is encrypted
     /// to: every active member granted for that platform with a valid certificate pair.
     pub async fn bid_recipients(
@@ -158,5 +298,19 @@ impl Bidkey {
             let _ = std::fs::remove_file(&partial);
         }
         result
+    }
+}
+
+/// Counts what is written and keeps nothing (the self-check discards the plaintext).
+struct CountingSink(u64);
+
+impl Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -33,6 +33,8 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
         )
         .route("/api/bids/{id}/open", post(open_bid))
         .route("/api/bids/{id}/verify", post(reverify))
+        .route("/api/bids/{id}/file", get(bid_file))
+        .route("/api/bids/{id}/self-check", post(self_check))
 }
 
 /// An API error: a status and a message in Chinese.
@@ -299,4 +301,82 @@ async fn reverify(
             message: format!("签名不再有效：{e}"),
         },
     }))
+}
+
+/// The stored (encrypted) bid file, for the bidder's 解密自检 on the file as uploaded; only
+/// to a logged-in bidder of the same enterprise.
+async fn bid_file(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (sid, _) = browser(&headers);
+    let me =
+        bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    let bid = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
+    if bid.bidder.uscc.is_none() || bid.bidder.uscc != me.uscc {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "不是贵单位的投标文件".into(),
+        ));
+    }
+    let bytes = std::fs::read(&bid.encrypted_path)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SelfCheckReport {
+    ok: bool,
+    binding_hash: String,
+    checked_at: i64,
+    device: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The bidder's phone reports its 解密自检 of the stored file: shown in the opening hall as
+/// "可解密 ✓ (time, device)" or the reason it would not open.
+async fn self_check(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(r): Json<SelfCheckReport>,
+) -> ApiResult<Json<Bid>> {
+    let (sid, _) = browser(&headers);
+    let me =
+        bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    if r.device.len() > 100 || r.reason.as_ref().is_some_and(|s| s.len() > 500) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "自检报告过长".into()));
+    }
+    let info = super::SelfCheckInfo {
+        ok: r.ok,
+        checked_at: r.checked_at,
+        device: r.device,
+        reported_by: me.name.clone(),
+        reason: if r.ok { None } else { r.reason },
+    };
+    demo.record_self_check(&id, &me, &r.binding_hash, info)
+        .map_err(|e| match e {
+            PlatformError::UsccMismatch => {
+                ApiError(StatusCode::FORBIDDEN, "不是贵单位的投标文件".into())
+            }
+            PlatformError::BadReply(_) => {
+                ApiError(StatusCode::CONFLICT, "自检的不是平台保存的这份文件".into())
+            }
+            e => ApiError::from(e),
+        })?;
+    demo.lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .map(Json)
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))
 }

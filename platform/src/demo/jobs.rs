@@ -300,6 +300,7 @@ impl Demo {
             document: None,
             signature: None,
             opened: None,
+            self_check: None,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
@@ -368,6 +369,35 @@ impl Demo {
             v.serial,
             at
         ))
+    }
+
+    /// Record the bidder's self-check of a stored bid. It must name the stored file (its
+    /// binding hash) and come from a bidder of the same enterprise.
+    pub(crate) fn record_self_check(
+        &self,
+        bid_id: &str,
+        reporter: &Bidder,
+        binding_hash: &str,
+        info: super::SelfCheckInfo,
+    ) -> Result<()> {
+        let path = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            if bid.bidder.uscc.is_none() || bid.bidder.uscc != reporter.uscc {
+                return Err(PlatformError::UsccMismatch);
+            }
+            bid.encrypted_path.clone()
+        };
+        let mut f = std::io::BufReader::new(std::fs::File::open(&path)?);
+        let header = bidfile::BidFileHeader::read_from(&mut f)?;
+        if hex::encode(header.binding_hash()?) != binding_hash {
+            return Err(PlatformError::BadReply(
+                "the self-check was of another file",
+            ));
+        }
+        let mut inner = self.lock();
+        find_bid(&mut inner.bids, bid_id)?.self_check = Some(info);
+        Ok(())
     }
 
     /// The decrypt-request entries of a bid: one per recipient; whoever of them scans

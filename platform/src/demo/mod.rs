@@ -27,6 +27,16 @@ use std::sync::{Arc, Mutex};
 
 pub use api::SESSION_COOKIE;
 pub use jobs::{JobState, JobView, Purpose};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_show_in_beijing_time() {
+        // 2026-01-01T00:00:00Z is 08:00 in Beijing.
+        assert_eq!(super::fmt_time(1_767_225_600), "2026-01-01 08:00");
+        assert_eq!(super::fmt_time(0), "1970-01-01 08:00");
+    }
+}
 pub use provision::provision;
 
 /// The tender (招标项目) the demo's bid-opening hall is for.
@@ -89,6 +99,22 @@ pub struct Bid {
     pub signature: Option<SignatureInfo>,
     /// Set once opened at the bid opening.
     pub opened: Option<OpenedInfo>,
+    /// The bidder's latest 解密自检 of the file as stored here (issue 17 §3).
+    pub self_check: Option<SelfCheckInfo>,
+}
+
+/// A self-check the bidder's phone reported for the stored file: "可解密 ✓ (time, device)",
+/// or the reason it would not open.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SelfCheckInfo {
+    pub ok: bool,
+    /// The phone's clock when it checked.
+    pub checked_at: i64,
+    pub device: String,
+    /// Who reported it (the logged-in bidder).
+    pub reported_by: String,
+    /// Why it would not open, in words (when `ok` is false).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -203,6 +229,27 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
         demo,
         task,
     })
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM` UTC+8 (Beijing time), for the pages.
+pub(crate) fn fmt_time(t: i64) -> String {
+    let t = t + 8 * 3600;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 pub(crate) fn unix_now() -> i64 {

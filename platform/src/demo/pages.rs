@@ -154,6 +154,18 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .iter()
         .map(|b| {
             let signed = if b.signature.is_some() { "已签章" } else { "未签章" };
+            let check = match &b.self_check {
+                Some(c) if c.ok => format!(
+                    "可解密 ✓（{}，{}）",
+                    super::fmt_time(c.checked_at),
+                    escape(&c.device)
+                ),
+                Some(c) => format!(
+                    "✗ {}",
+                    escape(c.reason.as_deref().unwrap_or("自检未通过"))
+                ),
+                None => "未自检".to_owned(),
+            };
             let state = match &b.opened {
                 Some(o) if o.sm3_matches => "已解密".to_owned(),
                 Some(_) => "解密结果不符".to_owned(),
@@ -163,17 +175,18 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                 ),
             };
             format!(
-                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{signed}</td><td class=\"status\">{state}</td></tr>",
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{} 人</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
                 b.id,
                 escape(&b.bidder.name),
                 escape(&b.file_name),
-                b.size
+                b.size,
+                b.recipient_serials.len()
             )
         })
         .collect();
     let body = format!(
         r#"<div class="card"><h2>开标大厅：{}</h2>
-<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>签章</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
 <script>window.onDone = () => setTimeout(() => location.reload(), 1500);</script>"#,
         escape(&demo.tender.name)
     );
