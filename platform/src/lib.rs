@@ -17,6 +17,7 @@ pub mod client;
 pub mod demo;
 pub mod error;
 pub mod pdf;
+pub mod preauth;
 pub mod qr;
 pub mod scan;
 pub mod timestamp;

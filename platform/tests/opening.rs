@@ -23,7 +23,7 @@ const ORIGIN: &str = "https://ggzy.cq.example.invalid";
 const TENDER: &str = "CQ-ZB-2026-0117";
 
 struct World {
-    _server: TestServer,
+    server: TestServer,
     _dirs: Vec<tempfile::TempDir>,
     admin: Bidkey,
     staff: Bidkey,
@@ -121,7 +121,7 @@ async fn world_of(store: Store, third: bool) -> World {
         &platform.platform.id,
     );
     World {
-        _server: server,
+        server,
         _dirs: dirs,
         admin,
         staff,
@@ -374,6 +374,139 @@ async fn the_self_check_passes_on_the_upload_and_names_damage_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_self_check_passes_on_the_upload_and_names_damage_on_postgres() {
     the_self_check_passes_on_the_upload_and_names_damage(Store::Postgres).await;
+}
+
+/// A platform client signed with `p`'s key on the server's (test) clock.
+fn signed_api(w: &World, p: &RegisteredPlatform) -> PlatformClient {
+    api(&w.server)
+        .signed_by(std::sync::Arc::new(PlatformKey::Sm2(p.key_copy())))
+        .with_clock(w.server.unix_clock())
+}
+
+fn refusal(e: bidkey_platform::PlatformError) -> String {
+    match e {
+        bidkey_platform::PlatformError::Server(m) => m,
+        other => panic!("a server refusal expected, got {other:?}"),
+    }
+}
+
+/// 预授权开标: the bidder authorises the opening of one file, then its phone is offline;
+/// the platform gets the key only at the opening time by the server's clock, only for that
+/// file and only for itself; the bidder sees the release; a withdrawn one opens nothing.
+async fn a_preauthorised_bid_opens_without_the_phone(store: Store) {
+    let w = world(store).await;
+    let clock = w.server.running.state.clock.clone();
+    let plain: Vec<u8> = (0..90_000u32).map(|i| (i % 233) as u8).collect();
+    let file = encrypted_bid(&w, &plain).await;
+    let other = encrypted_bid(&w, b"another bid").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("bid.bid");
+    std::fs::write(&path, &file).expect("write");
+    let opening_at = clock.now() + 3600;
+    let deposit = w
+        .staff
+        .preauthorize_opening(&path, PIN, opening_at)
+        .await
+        .expect("pre-authorised");
+    assert_eq!(deposit.opening_at, opening_at);
+    assert_eq!(deposit.tender_id, TENDER);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let other_header = BidFileHeader::read_from(&mut &other[..]).expect("header");
+    let key = w.client.request_key();
+    let pid = w.platform.platform.id.clone();
+    let me = signed_api(&w, &w.platform);
+
+    // From here on the bidder's phone is not used: it is offline at the opening.
+    // Before the opening by the server's clock: refused, whatever any other clock says.
+    let early = bidkey_platform::preauth::released_key(&me, &key, &pid, &header)
+        .await
+        .expect_err("too early");
+    assert!(refusal(early).starts_with("TooEarly"));
+    clock.advance(3600);
+    // Another file of the same bidder was not pre-authorised.
+    let err = bidkey_platform::preauth::released_key(&me, &key, &pid, &other_header)
+        .await
+        .expect_err("another file");
+    assert!(refusal(err).starts_with("NotFound"));
+    // Another platform gets nothing: not under its own id, not under this one's.
+    let other_platform =
+        registered_platform(&w.server, "另一交易平台", "https://other.example.invalid").await;
+    let them = signed_api(&w, &other_platform);
+    let err = bidkey_platform::preauth::released_key(
+        &them,
+        &PlatformKey::Sm2(other_platform.key_copy()),
+        &other_platform.platform.id,
+        &header,
+    )
+    .await
+    .expect_err("another platform");
+    assert!(refusal(err).starts_with("NotFound"));
+    let err = bidkey_platform::preauth::released_key(
+        &them,
+        &PlatformKey::Sm2(other_platform.key_copy()),
+        &pid,
+        &header,
+    )
+    .await
+    .expect_err("posing as this platform");
+    assert!(refusal(err).starts_with("Unauthorized"));
+    // The opening: the platform alone opens the bid.
+    let k = bidkey_platform::preauth::released_key(&me, &key, &pid, &header)
+        .await
+        .expect("released at the opening");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&k, &mut &file[..], &mut opened, &mut |_, _| {}).expect("opens");
+    assert_eq!(opened, plain);
+    // The bidder sees the release afterwards.
+    let seen = w.staff.preauthorizations().await.expect("list");
+    let record = seen.iter().find(|p| p.id == deposit.id).expect("record");
+    assert_eq!(record.released_at, Some(clock.now()));
+    // Too late to withdraw now.
+    assert!(
+        w.staff
+            .withdraw_preauthorization(&deposit.id)
+            .await
+            .is_err()
+    );
+
+    // A second file, pre-authorised and then withdrawn before its opening: nothing opens it.
+    std::fs::write(&path, &other).expect("write");
+    let second_at = clock.now() + 600;
+    let second = w
+        .staff
+        .preauthorize_opening(&path, PIN, second_at)
+        .await
+        .expect("pre-authorised");
+    let withdrawn = w
+        .staff
+        .withdraw_preauthorization(&second.id)
+        .await
+        .expect("withdrawn");
+    assert!(withdrawn.withdrawn_at.is_some());
+    clock.advance(600);
+    let err = bidkey_platform::preauth::released_key(&me, &key, &pid, &other_header)
+        .await
+        .expect_err("withdrawn");
+    assert!(refusal(err).starts_with("InvalidState"));
+    // Someone else cannot withdraw or see it.
+    assert!(w.admin.preauthorizations().await.expect("list").is_empty());
+    // A deposit after the opening time is refused: then the bidder scans.
+    assert!(
+        w.staff
+            .preauthorize_opening(&path, PIN, clock.now() - 1)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preauthorised_bid_opens_without_the_phone_on_sqlite() {
+    a_preauthorised_bid_opens_without_the_phone(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preauthorised_bid_opens_without_the_phone_on_postgres() {
+    a_preauthorised_bid_opens_without_the_phone(Store::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

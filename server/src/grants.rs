@@ -411,7 +411,7 @@ const CHECK_SKEW_SECS: i64 = 60;
 /// The caller is the platform `platform_id`: its registered Bidkey certificate (chain to our
 /// CA, in its validity) verifies the signature over the time and the query, and the time is
 /// within a minute of ours. Anyone else, another platform included, is refused.
-async fn authenticate_platform(
+pub(crate) async fn authenticate_platform(
     st: &AppState,
     headers: &HeaderMap,
     query: &str,

@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod orders;
 pub mod payments;
 pub mod platforms;
+pub mod preauth;
 pub mod providers;
 pub mod ratelimit;
 pub mod realname;
@@ -195,6 +196,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bank::routes())
         .merge(platforms::routes())
         .merge(grants::routes())
+        .merge(preauth::routes())
         .merge(zones::routes())
         .merge(seals::routes())
         .merge(ca::routes())

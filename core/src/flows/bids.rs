@@ -8,7 +8,7 @@ use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use bidkey_bidfile::{self as bidfile, BidFileError, EncryptOptions};
 use bidkey_crypto::x509::Cert;
-use bidkey_protocol::platforms::BidRecipient;
+use bidkey_protocol::platforms::{BidRecipient, NewPreauth, Preauth};
 use std::io::{Read, Write};
 
 /// What to encrypt a bid for.
@@ -129,6 +129,119 @@ pub fn recipient_certs(recipients: &[BidRecipient]) -> Result<Vec<Cert>> {
 }
 
 impl Bidkey {
+    /// 预授权开标 (issue 17 §4, ADR 0027): authorise, with the PIN, the opening of the bid
+    /// file at `path` on its platform for its tender at or after `opening_at`, without this
+    /// phone at the opening. The phone co-decrypts its wrapped key, checks it against the
+    /// file (purpose, commitment, MAC), splits `K = K1 ⊕ K2` with a fresh random K1, seals
+    /// K1 to the platform's certificate (checked: chain to the Bidkey CA, platform profile,
+    /// CN = the platform's registered origin) and deposits both with the server, bound to
+    /// this file's binding hash. Neither the server nor the platform alone learns K before
+    /// the server releases at `opening_at` by its own clock. One-recipient files only.
+    pub async fn preauthorize_opening(
+        &self,
+        path: &std::path::Path,
+        pin: &str,
+        opening_at: i64,
+    ) -> Result<Preauth> {
+        use bidkey_crypto::x509::{RequiredUsage, verify_chain_without_revocation};
+        let io = |e: std::io::Error| CoreError::Storage(e.to_string());
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
+            bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        if header.threshold >= 2 {
+            return Err(CoreError::InvalidInput {
+                field: "a k-of-n bid (pre-authorise needs the whole key)",
+            });
+        }
+        let held: Vec<String> = self
+            .local_certificates()?
+            .into_iter()
+            .filter(|c| c.usage == "encryption")
+            .map(|c| c.serial)
+            .collect();
+        let recipient = header
+            .recipients
+            .iter()
+            .find(|r| held.contains(&r.serial))
+            .ok_or_else(|| CoreError::NotFound("an encryption certificate of this bid".into()))?;
+        // The platform's certificate, checked before anything is sealed to it.
+        let pid = id_segment(&header.platform_id, "platform")?;
+        let platform: bidkey_protocol::platforms::Platform =
+            self.api.get(&format!("/v1/platforms/{pid}")).await?;
+        let pc: bidkey_protocol::certs::PlatformCert = self
+            .api
+            .get(&format!("/v1/platforms/{pid}/certificate"))
+            .await?;
+        let cert = Cert::from_der(&pc.cert_der)
+            .map_err(|_| CoreError::Crypto("the platform certificate is malformed".into()))?;
+        let (root, issuing) = self.ca_chain().await?;
+        verify_chain_without_revocation(
+            &cert,
+            std::slice::from_ref(&issuing),
+            std::slice::from_ref(&root),
+            u64::try_from(crate::now()).unwrap_or(0),
+            RequiredUsage::PlatformRequest,
+        )
+        .map_err(|_| CoreError::Crypto("the platform certificate does not verify".into()))?;
+        if cert.subject_common_name()?.as_deref() != Some(platform.origin.as_str()) {
+            return Err(CoreError::Crypto(
+                "the platform certificate is not for the platform's origin".into(),
+            ));
+        }
+        let public = cert
+            .sm2_public_key()
+            .map_err(|_| CoreError::Crypto("the platform's key is not SM2".into()))?;
+        // The key, checked against this very file before anything leaves the phone.
+        let unwrapped = self
+            .decrypt(&recipient.serial, pin, &recipient.wrapped_key)
+            .await?;
+        let binding = header.binding_hash()?;
+        let contents = bidkey_crypto::file_key::WrappedKeyContents::parse(&unwrapped)
+            .map_err(|_| CoreError::Crypto("not a bid-file key".into()))?;
+        if contents
+            .mismatch(&header.tender_id, &header.platform_id, &binding)
+            .is_some()
+        {
+            return Err(CoreError::Crypto("the key is for another file".into()));
+        }
+        header.check_key(contents.key.as_slice())?;
+        let k1 = zeroize::Zeroizing::new(bidkey_crypto::rng::bytes::<16>()?);
+        let mut k2 = zeroize::Zeroizing::new([0u8; 16]);
+        for (o, (a, b)) in k2.iter_mut().zip(k1.iter().zip(contents.key.iter())) {
+            *o = a ^ b;
+        }
+        let k1_sealed = bidkey_crypto::sm2::encrypt_der(&public, k1.as_slice())?;
+        self.api
+            .post(
+                "/v1/preauth",
+                &NewPreauth {
+                    platform_id: header.platform_id.clone(),
+                    tender_id: header.tender_id.clone(),
+                    binding_hash: hex::encode(binding),
+                    file_name: header.file_name.clone(),
+                    opening_at,
+                    k1_sealed,
+                    k2: k2.to_vec(),
+                },
+            )
+            .await
+    }
+
+    /// This account's pre-authorisations and what became of each (released when, to which
+    /// platform; withdrawn when): the audit the bidder sees.
+    pub async fn preauthorizations(&self) -> Result<Vec<Preauth>> {
+        self.require_login()?;
+        self.api.get("/v1/preauth").await
+    }
+
+    /// Withdraw a pre-authorisation before its opening time (the server wipes K2).
+    pub async fn withdraw_preauthorization(&self, id: &str) -> Result<Preauth> {
+        self.require_login()?;
+        let id = id_segment(id, "pre-authorisation")?;
+        self.api.delete(&format!("/v1/preauth/{id}")).await
+    }
+
     /// 解密自检: prove on this phone, with the PIN, that the bid file at `path` (the file as
     /// uploaded, e.g. downloaded back from the platform) will open at the opening: the
     /// wrapped key of a certificate this wallet holds co-decrypts, its purpose matches the

@@ -37,6 +37,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 7,
         sql: include_str!("../../migrations/0007_recovery_and_holder_pins.sql"),
     },
+    Migration {
+        version: 10,
+        sql: include_str!("../../migrations/0010_preauth.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.
