@@ -16,6 +16,7 @@ pub mod bidfile;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod opening;
 pub mod pdf;
 pub mod preauth;
 pub mod qr;

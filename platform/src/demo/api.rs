@@ -34,6 +34,10 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
         .route("/api/bids/{id}/open", post(open_bid))
         .route("/api/bids/{id}/verify", post(reverify))
         .route("/api/bids/{id}/file", get(bid_file))
+        .route(
+            "/api/bids/{id}/open-preauthorised",
+            post(open_preauthorised),
+        )
         .route("/api/bids/{id}/self-check", post(self_check))
 }
 
@@ -379,4 +383,62 @@ async fn self_check(
         .cloned()
         .map(Json)
         .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))
+}
+
+#[derive(Debug, Serialize)]
+struct OpenOutcome {
+    opened: bool,
+    /// What happened, in Chinese and English.
+    message_zh: String,
+    message_en: String,
+}
+
+/// At the opening, without the bidder: ask the Bidkey server for the bid's pre-authorised
+/// key halves (released only at the opening time by the server's clock) and open it.
+async fn open_preauthorised(
+    State(demo): State<Arc<Demo>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OpenOutcome>> {
+    let bid = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
+    let outcome = async {
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
+            crate::bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        let key = crate::preauth::released_key(
+            &demo.signed,
+            &demo.client.request_key(),
+            demo.client.platform_id(),
+            &header,
+        )
+        .await?;
+        demo.open_with_key(
+            &id,
+            &key,
+            super::OpenedHow::Preauthorised,
+            &format!("{}（预授权）", bid.bidder.name),
+        )
+    }
+    .await;
+    Ok(Json(match outcome {
+        Ok(m) => OpenOutcome {
+            opened: true,
+            message_zh: m,
+            message_en: "opened with the bidder's pre-authorisation".into(),
+        },
+        Err(e) => {
+            let words = crate::opening::failure_words(&e);
+            OpenOutcome {
+                opened: false,
+                message_zh: words.zh,
+                message_en: words.en,
+            }
+        }
+    }))
 }

@@ -171,7 +171,12 @@ impl Demo {
         match purpose {
             Purpose::Login => self.logged_in(&browser, &verified),
             Purpose::SignBid { bid_id } => self.bid_signed(&bid_id, &verified),
-            Purpose::OpenBid { bid_id } => self.bid_opened(&bid_id, &verified),
+            Purpose::OpenBid { bid_id } => {
+                let by = super::api::bidder_of(self, &browser)
+                    .map(|b| b.name)
+                    .unwrap_or_else(|| "扫码人员".into());
+                self.bid_opened(&bid_id, &verified, &by)
+            }
         }
     }
 
@@ -219,7 +224,28 @@ impl Demo {
         ))
     }
 
-    fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
+    fn bid_opened(&self, bid_id: &str, v: &VerifiedReply, by: &str) -> Result<String> {
+        let file_name = {
+            let mut inner = self.lock();
+            find_bid(&mut inner.bids, bid_id)?.file_name.clone()
+        };
+        let key = v
+            .file_keys
+            .iter()
+            .find(|k| k.file_name == file_name)
+            .ok_or(PlatformError::WrongKey)?;
+        let key = FileKey::from_bytes(&key.key)?;
+        self.open_with_key(bid_id, &key, super::OpenedHow::OnlineScan, by)
+    }
+
+    /// Open a stored bid with its file key, however it came, and record by whom and how.
+    pub(crate) fn open_with_key(
+        &self,
+        bid_id: &str,
+        key: &FileKey,
+        how: super::OpenedHow,
+        by: &str,
+    ) -> Result<String> {
         let (path, file_name, sm3) = {
             let mut inner = self.lock();
             let bid = find_bid(&mut inner.bids, bid_id)?;
@@ -229,25 +255,21 @@ impl Demo {
                 bid.sm3.clone(),
             )
         };
-        let key = v
-            .file_keys
-            .iter()
-            .find(|k| k.file_name == file_name)
-            .ok_or(PlatformError::WrongKey)?;
-        let key = FileKey::from_bytes(&key.key)?;
         // The file opened is the file the bidder signed: its digest at upload.
         let signed_file = sm3_of_file(&path)? == sm3;
         let out_path = self.data_dir.join("opened").join(format!("{bid_id}.bin"));
         let mut input = std::io::BufReader::new(std::fs::File::open(&path)?);
         let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path)?);
         // Every chunk authenticates under the key the header commits to, or this fails.
-        bidfile::decrypt(&key, &mut input, &mut out, &mut |_, _| {})?;
+        bidfile::decrypt(key, &mut input, &mut out, &mut |_, _| {})?;
         let matches = signed_file;
         let mut inner = self.lock();
         let bid = find_bid(&mut inner.bids, bid_id)?;
         bid.opened = Some(OpenedInfo {
             opened_at: unix_now(),
             sm3_matches: matches,
+            how,
+            by: by.to_owned(),
             path: out_path,
         });
         if matches {
@@ -308,7 +330,7 @@ impl Demo {
 
     /// Serials of encryption certificates that could answer a decrypt request for a bid of
     /// `bidder`'s enterprise: theirs and those of colleagues seen at a login.
-    fn openers_for(&self, bidder: &Bidder) -> Vec<String> {
+    pub(crate) fn openers_for(&self, bidder: &Bidder) -> Vec<String> {
         let inner = self.lock();
         let mut out: Vec<String> = std::iter::once(bidder)
             .chain(

@@ -103,6 +103,29 @@ pub struct Bid {
     pub self_check: Option<SelfCheckInfo>,
 }
 
+/// How a bid was opened (issue 17 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenedHow {
+    /// A recipient's phone answered a decrypt request at the opening.
+    OnlineScan,
+    /// The server released the bidder's pre-authorisation at the opening time.
+    Preauthorised,
+    /// k of the n recipients each released their share.
+    KOfN,
+}
+
+impl OpenedHow {
+    /// In the opening hall's words.
+    pub fn zh(self) -> &'static str {
+        match self {
+            OpenedHow::OnlineScan => "扫码解密",
+            OpenedHow::Preauthorised => "预授权解密",
+            OpenedHow::KOfN => "多人联合解密",
+        }
+    }
+}
+
 /// A self-check the bidder's phone reported for the stored file: "可解密 ✓ (time, device)",
 /// or the reason it would not open.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -136,6 +159,9 @@ pub struct OpenedInfo {
     pub opened_at: i64,
     /// Every chunk authenticated and the stored file is the one signed at upload.
     pub sm3_matches: bool,
+    pub how: OpenedHow,
+    /// Who: the person who scanned, or the bidder who pre-authorised.
+    pub by: String,
     #[serde(skip)]
     pub path: PathBuf,
 }
@@ -152,6 +178,8 @@ pub(crate) struct Inner {
 #[derive(Debug)]
 pub struct Demo {
     pub(crate) client: ScanClient,
+    /// The Bidkey API signed with the platform's key (pre-authorisation releases).
+    pub(crate) signed: PlatformClient,
     pub(crate) verifier: ReplyVerifier,
     pub(crate) name: String,
     pub(crate) tender: Tender,
@@ -209,9 +237,10 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
     if let Some(clock) = config.clock {
         signed = signed.with_clock(clock);
     }
-    let verifier = ReplyVerifier::new(signed, Verifier::new(anchor), scan.platform_id());
+    let verifier = ReplyVerifier::new(signed.clone(), Verifier::new(anchor), scan.platform_id());
     let demo = Arc::new(Demo {
         client: scan,
+        signed,
         verifier,
         name: config.name,
         tender: config.tender,

@@ -148,11 +148,19 @@ async function upload() {{
 
 async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
     let (_, cookie) = browser(&headers);
-    let rows: String = demo
-        .lock()
-        .bids
+    let bids = demo.lock().bids.clone();
+    let rows: String = bids
         .iter()
         .map(|b| {
+            let openers = demo.openers_for(&b.bidder);
+            let recipients = if b.recipient_serials.iter().any(|s| openers.contains(s)) {
+                format!("{} 人", b.recipient_serials.len())
+            } else {
+                format!(
+                    "{} 人 <span class=\"warn\">⚠ 无人可解密（no recipient can open it）</span>",
+                    b.recipient_serials.len()
+                )
+            };
             let signed = if b.signature.is_some() { "已签章" } else { "未签章" };
             let check = match &b.self_check {
                 Some(c) if c.ok => format!(
@@ -167,27 +175,39 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                 None => "未自检".to_owned(),
             };
             let state = match &b.opened {
-                Some(o) if o.sm3_matches => "已解密".to_owned(),
+                Some(o) if o.sm3_matches => format!(
+                    "已解密（{}，{}，{}）",
+                    o.how.zh(),
+                    escape(&o.by),
+                    super::fmt_time(o.opened_at)
+                ),
                 Some(_) => "解密结果不符".to_owned(),
                 None => format!(
-                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button>"#,
-                    b.id, b.id
+                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button> <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
+                    b.id, b.id, b.id, b.id
                 ),
             };
             format!(
-                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{} 人</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
                 b.id,
                 escape(&b.bidder.name),
                 escape(&b.file_name),
-                b.size,
-                b.recipient_serials.len()
+                b.size
             )
         })
         .collect();
     let body = format!(
         r#"<div class="card"><h2>开标大厅：{}</h2>
 <table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
-<script>window.onDone = () => setTimeout(() => location.reload(), 1500);</script>"#,
+<script>window.onDone = () => setTimeout(() => location.reload(), 1500);
+async function openPreauthorised(id) {{
+  const r = await fetch('/api/bids/' + id + '/open-preauthorised', {{method: 'POST'}});
+  const j = await r.json();
+  setState(j.opened ? 'done' : 'failed', j.message_zh || j.error);
+  document.getElementById('scan').style.display = 'block';
+  if (j.opened) setTimeout(() => location.reload(), 1500);
+}}
+</script>"#,
         escape(&demo.tender.name)
     );
     respond(cookie, page(&demo, "开标大厅", &body))
