@@ -70,6 +70,27 @@ impl From<bidkey_core::flows::bids::EncryptedBid> for EncryptedBid {
 
 #[uniffi::export(async_runtime = "tokio")]
 impl Bidkey {
+    /// 预授权开标: authorise with the PIN the opening of the bid file at `path` at or after
+    /// `opening_at` (server clock) without this phone; returns the deposit's id.
+    pub async fn preauthorize_opening(
+        &self,
+        path: String,
+        pin: String,
+        opening_at: i64,
+    ) -> Result<String> {
+        Ok(self
+            .core
+            .preauthorize_opening(path.as_ref(), &pin, opening_at)
+            .await?
+            .id)
+    }
+
+    /// Withdraw a pre-authorisation before its opening time.
+    pub async fn withdraw_preauthorization(&self, id: String) -> Result<()> {
+        self.core.withdraw_preauthorization(&id).await?;
+        Ok(())
+    }
+
     /// Who a bid of the enterprise for the platform would be encrypted to.
     pub async fn bid_recipients(
         &self,

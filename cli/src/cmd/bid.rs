@@ -39,6 +39,18 @@ pub enum Cmd {
         /// The encrypted bid file (e.g. downloaded back from the platform).
         file: PathBuf,
     },
+    /// 预授权开标: authorise with the PIN the opening of FILE (as uploaded) on its platform at
+    /// or after OPENING_AT (Unix seconds, judged by the server's clock), without this
+    /// wallet at the opening.
+    Preauth {
+        #[arg(long)]
+        opening_at: i64,
+        file: PathBuf,
+    },
+    /// This account's pre-authorisations and what became of them (released, withdrawn).
+    Preauths,
+    /// Withdraw a pre-authorisation before its opening time.
+    Withdraw { id: String },
     /// The recipients a bid for the platform would be encrypted to.
     Recipients {
         #[arg(long)]
@@ -51,6 +63,56 @@ pub enum Cmd {
 pub async fn run(app: &App, cmd: Cmd) -> Result<()> {
     let (core, out) = (&app.core, &app.out);
     match cmd {
+        Cmd::Preauth { opening_at, file } => {
+            let pin = app.ask.secret("证书密码", "PIN")?;
+            let p = core.preauthorize_opening(&file, &pin, opening_at).await?;
+            out.show(&p, |p| {
+                format!(
+                    "{} {} ({} {})",
+                    out.t("已预授权开标：", "Opening pre-authorised:"),
+                    p.file_name,
+                    out.t("开标时间", "opening at"),
+                    p.opening_at
+                )
+            })
+        }
+        Cmd::Preauths => {
+            let list = core.preauthorizations().await?;
+            out.show(&list, |l| {
+                out.table(
+                    &[
+                        "ID",
+                        out.t("文件", "File"),
+                        out.t("项目", "Tender"),
+                        out.t("开标时间", "Opening at"),
+                        out.t("状态", "State"),
+                    ],
+                    l.iter().map(|p| {
+                        let state = match (p.released_at, p.withdrawn_at) {
+                            (Some(t), _) => {
+                                format!("{} {t}", out.t("已发放给平台", "released to the platform"))
+                            }
+                            (None, Some(t)) => format!("{} {t}", out.t("已撤回", "withdrawn")),
+                            (None, None) => out.t("待开标", "waiting for the opening").to_owned(),
+                        };
+                        vec![
+                            p.id.clone(),
+                            p.file_name.clone(),
+                            p.tender_id.clone(),
+                            p.opening_at.to_string(),
+                            state,
+                        ]
+                    }),
+                )
+            })
+        }
+        Cmd::Withdraw { id } => {
+            let p = core.withdraw_preauthorization(&id).await?;
+            out.show(&p, |_| {
+                out.t("已撤回预授权。", "Pre-authorisation withdrawn.")
+                    .to_owned()
+            })
+        }
         Cmd::Check { file } => {
             let pin = app.ask.secret("证书密码", "PIN")?;
             match core.self_check_bid_file(&file, &pin).await? {
