@@ -250,11 +250,20 @@ async fn upload(
     Ok(Json(Uploaded { bid, job }))
 }
 
-/// At the bid opening: ask the bidder to unwrap the key of their bid.
+#[derive(Debug, Deserialize)]
+struct OpenQuery {
+    /// For a k-of-n bid: the recipient (encryption-certificate serial) asked for their share.
+    #[serde(default)]
+    recipient: Option<String>,
+}
+
+/// At the bid opening: ask a recipient to unwrap the key of the bid (any of them; for a
+/// k-of-n bid, the one named by `?recipient=`, for their share).
 async fn open_bid(
     State(demo): State<Arc<Demo>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<OpenQuery>,
 ) -> ApiResult<Json<JobView>> {
     let (sid, _) = browser(&headers);
     if unix_now() < demo.tender.opening_at {
@@ -267,11 +276,30 @@ async fn open_bid(
         .find(|b| b.id == id)
         .cloned()
         .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
-    let wrapped = demo.wrapped_keys_of(&bid)?;
+    let mut wrapped = demo.wrapped_keys_of(&bid)?;
+    let threshold = demo.threshold_of(&bid)?;
+    if threshold >= 2 {
+        // Each share holder is asked alone, so the platform knows whose share it receives.
+        let who = q.recipient.ok_or(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("这份投标文件需要 {threshold} 位授权人员分别扫码：请选择接收人"),
+        ))?;
+        wrapped.retain(|w| w.recipient_serial == who);
+        if wrapped.is_empty() {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "不是这份投标文件的接收人".into(),
+            ));
+        }
+    }
+    let recipient = (threshold >= 2).then(|| wrapped[0].recipient_serial.clone());
     let job = demo
         .start_job(
             &sid,
-            Purpose::OpenBid { bid_id: id },
+            Purpose::OpenBid {
+                bid_id: id,
+                recipient,
+            },
             ScanAction::Decrypt {
                 tender_id: demo.tender.id.clone(),
                 tender_name: demo.tender.name.clone(),

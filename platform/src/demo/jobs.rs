@@ -17,8 +17,15 @@ use std::sync::Arc;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Purpose {
     Login,
-    SignBid { bid_id: String },
-    OpenBid { bid_id: String },
+    SignBid {
+        bid_id: String,
+    },
+    OpenBid {
+        bid_id: String,
+        /// For a k-of-n bid: whose share was asked for.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recipient: Option<String>,
+    },
 }
 
 /// Where a job stands, as the page shows it.
@@ -171,11 +178,14 @@ impl Demo {
         match purpose {
             Purpose::Login => self.logged_in(&browser, &verified),
             Purpose::SignBid { bid_id } => self.bid_signed(&bid_id, &verified),
-            Purpose::OpenBid { bid_id } => {
+            Purpose::OpenBid { bid_id, recipient } => {
                 let by = super::api::bidder_of(self, &browser)
                     .map(|b| b.name)
                     .unwrap_or_else(|| "扫码人员".into());
-                self.bid_opened(&bid_id, &verified, &by)
+                match recipient {
+                    None => self.bid_opened(&bid_id, &verified, &by),
+                    Some(serial) => self.share_received(&bid_id, &serial, &verified, &by),
+                }
             }
         }
     }
@@ -236,6 +246,63 @@ impl Demo {
             .ok_or(PlatformError::WrongKey)?;
         let key = FileKey::from_bytes(&key.key)?;
         self.open_with_key(bid_id, &key, super::OpenedHow::OnlineScan, by)
+    }
+
+    /// A k-of-n share arrived: keep it (in memory, until the bid opens) and open the bid once
+    /// the threshold is reached; say how many are still needed otherwise.
+    fn share_received(
+        &self,
+        bid_id: &str,
+        serial: &str,
+        v: &VerifiedReply,
+        by: &str,
+    ) -> Result<String> {
+        let (file_name, path) = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            (bid.file_name.clone(), bid.encrypted_path.clone())
+        };
+        let share = v
+            .file_keys
+            .iter()
+            .find(|k| k.file_name == file_name)
+            .ok_or(PlatformError::WrongKey)?;
+        let shares = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            bid.shares.retain(|(s, _)| s != serial);
+            bid.shares.push((serial.to_owned(), share.key.clone()));
+            bid.share_holders.retain(|n| n != by);
+            bid.share_holders.push(by.to_owned());
+            bid.shares.clone()
+        };
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(&path)?);
+            bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        match bidfile::combine_shares(&header, &shares) {
+            Ok(key) => {
+                let holders = {
+                    let mut inner = self.lock();
+                    let bid = find_bid(&mut inner.bids, bid_id)?;
+                    bid.shares.clear();
+                    bid.share_holders.join("、")
+                };
+                self.open_with_key(bid_id, &key, super::OpenedHow::KOfN, &holders)
+            }
+            Err(bidfile::BidFileError::NotEnoughShares { have, need }) => {
+                let words =
+                    crate::opening::failure_words(&PlatformError::NotEnoughShares { have, need });
+                Ok(format!("已收到 {by} 的解密份额；{}", words.zh))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The threshold of a stored bid (1: any one recipient opens it).
+    pub(crate) fn threshold_of(&self, bid: &Bid) -> Result<u8> {
+        let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
+        Ok(bidfile::BidFileHeader::read_from(&mut f)?.threshold)
     }
 
     /// Open a stored bid with its file key, however it came, and record by whom and how.
@@ -323,6 +390,9 @@ impl Demo {
             signature: None,
             opened: None,
             self_check: None,
+            threshold: header.threshold,
+            shares: Vec::new(),
+            share_holders: Vec::new(),
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)

@@ -101,6 +101,14 @@ pub struct Bid {
     pub opened: Option<OpenedInfo>,
     /// The bidder's latest 解密自检 of the file as stored here (issue 17 §3).
     pub self_check: Option<SelfCheckInfo>,
+    /// 1: any recipient opens it; k: any k together (k-of-n).
+    pub threshold: u8,
+    /// k-of-n shares received so far at the opening (recipient serial, share); cleared
+    /// when the bid opens.
+    #[serde(skip)]
+    pub shares: Vec<(String, Vec<u8>)>,
+    /// Who released those shares, for the record of who opened the bid.
+    pub share_holders: Vec<String>,
 }
 
 /// How a bid was opened (issue 17 §5).

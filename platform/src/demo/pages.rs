@@ -182,6 +182,28 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                     super::fmt_time(o.opened_at)
                 ),
                 Some(_) => "解密结果不符".to_owned(),
+                None if b.threshold >= 2 => {
+                    let buttons: String = b
+                        .recipient_serials
+                        .iter()
+                        .enumerate()
+                        .map(|(i, serial)| {
+                            format!(
+                                r#"<button class="open-share" data-bid="{}" onclick="startScan('/api/bids/{}/open?recipient={}')">接收人 {} 扫码</button> "#,
+                                b.id,
+                                b.id,
+                                escape(serial),
+                                i + 1
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "需 {} / {} 人联合解密（已收到 {} 份）：{buttons}",
+                        b.threshold,
+                        b.recipient_serials.len(),
+                        b.share_holders.len()
+                    )
+                }
                 None => format!(
                     r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button> <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
                     b.id, b.id, b.id, b.id
