@@ -101,6 +101,12 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
         .add_grant(&team.enterprise_id, &staff_id, &platform_id, PIN)
         .await
         .expect("granted");
+    // The admin is granted too: bids are encrypted to both.
+    let admin_id = admin.account().expect("wallet").expect("in").id;
+    admin
+        .add_grant(&team.enterprise_id, &admin_id, &platform_id, PIN)
+        .await
+        .expect("granted");
     let running = demo::serve(
         listener,
         DemoConfig {
@@ -222,4 +228,49 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
     browser.goto(&format!("{}/opening", running.url)).await;
     let status = browser.text("tr[data-bid] td.status").await;
     assert!(status.contains("预授权解密"), "{status}");
+    // Back to the platform's time (its scan requests expire by this machine's clock).
+    clock.advance(-120);
+
+    // A 2-of-2 bid: each recipient scans for their share; the second opens it.
+    let shared = dirs[2].path().join("联合投标文件.txt.bid");
+    staff
+        .encrypt_bid_file(
+            &bidkey_core::flows::bids::BidTarget {
+                enterprise_id: team.enterprise_id.clone(),
+                platform_id: platform_id.clone(),
+                tender_id: "CQ-2026-001".into(),
+                file_name: "联合投标文件.txt".into(),
+                threshold: Some(2),
+            },
+            &plain,
+            &shared,
+        )
+        .await
+        .expect("encrypted 2-of-2");
+    browser.goto(&format!("{}/bid", running.url)).await;
+    browser.send_keys("#file", &shared.to_string_lossy()).await;
+    let msg = scan_from_page(&browser, &staff, "#upload", ScanKind::Sign).await;
+    assert!(msg.contains("签章成功"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let share_button = |serial: &str| format!("button.open-share[onclick*=\"{serial}\"]");
+    let msg = scan_from_page(
+        &browser,
+        &staff,
+        &share_button(&team.staff_pair.encryption_serial),
+        ScanKind::Decrypt,
+    )
+    .await;
+    assert!(msg.contains("还需要 1 位"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let msg = scan_from_page(
+        &browser,
+        &admin,
+        &share_button(&team.admin_pair.encryption_serial),
+        ScanKind::Decrypt,
+    )
+    .await;
+    assert!(msg.contains("解密成功"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let page = browser.text("table").await;
+    assert!(page.contains("多人联合解密"), "{page}");
 }
