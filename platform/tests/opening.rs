@@ -410,6 +410,25 @@ async fn a_preauthorised_bid_opens_without_the_phone(store: Store) {
         .expect("pre-authorised");
     assert_eq!(deposit.opening_at, opening_at);
     assert_eq!(deposit.tender_id, TENDER);
+    // K2 is not in the database in clear: sealed under a key from the CA key file.
+    let id = deposit.id.clone();
+    let stored = w
+        .server
+        .running
+        .state
+        .db
+        .read(move |tx| {
+            let r = tx.query_opt(
+                "SELECT k2 FROM preauths WHERE id = $1",
+                &[bidkey_server::db::Value::Text(id.clone())],
+            )?;
+            Ok::<_, bidkey_server::db::DbError>(r.map(|r| r.bytes(0)))
+        })
+        .await
+        .expect("read")
+        .expect("row")
+        .expect("bytes");
+    assert!(stored.len() > 16, "K2 stored sealed, not as its 16 bytes");
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
     let other_header = BidFileHeader::read_from(&mut &other[..]).expect("header");
     let key = w.client.request_key();

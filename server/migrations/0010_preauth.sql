@@ -11,7 +11,7 @@ CREATE TABLE preauths (
     file_name TEXT NOT NULL,
     opening_at BIGINT NOT NULL,
     k1_sealed BLOB NOT NULL,      -- K1 encrypted with SM2 to the platform's certificate
-    k2 BLOB,                      -- 16 bytes; wiped (NULL) when withdrawn
+    k2 BLOB,                      -- K2 sealed (SM4-GCM) under a key from the CA key file, AAD = row id; wiped (NULL) when withdrawn
     created_at BIGINT NOT NULL,
     withdrawn_at BIGINT,
     released_at BIGINT            -- first release to the platform

@@ -89,6 +89,13 @@ async fn deposit(
 ) -> Result<Json<Preauth>> {
     let now = st.clock.now();
     check_new(&p, now)?;
+    // K2 at rest is sealed under a key from the CA key file (not in the database), bound to
+    // its row: a database reader does not get it.
+    let id = new_id()?;
+    let k2_sealed = st
+        .secrets
+        .ca
+        .seal(crate::ca::keys::Sealed::PreauthK2, &id, &p.k2)?;
     let out = st
         .db
         .write(move |tx| {
@@ -107,7 +114,6 @@ async fn deposit(
             if live >= MAX_LIVE {
                 return Err(ErrorCode::TooManyRequests.into());
             }
-            let id = new_id()?;
             tx.execute(
                 "INSERT INTO preauths (id, account_id, platform_id, tender_id, binding_hash, file_name, opening_at, k1_sealed, k2, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -120,7 +126,7 @@ async fn deposit(
                     &p.file_name,
                     p.opening_at,
                     p.k1_sealed.clone(),
-                    p.k2.clone(),
+                    k2_sealed.clone(),
                     now
                 ],
             )?;
@@ -234,6 +240,7 @@ async fn release(
         now,
     )
     .await?;
+    let secrets = st.secrets.clone();
     let out = st
         .db
         .write(move |tx| {
@@ -252,7 +259,11 @@ async fn release(
             if now < opening_at {
                 return Err(ErrorCode::TooEarly.into());
             }
-            let k2 = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+            let k2_sealed = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+            let k2 = secrets
+                .ca
+                .open(crate::ca::keys::Sealed::PreauthK2, &id, &k2_sealed)?
+                .to_vec();
             tx.execute(
                 "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
                 &params![now, id.as_str()],

@@ -54,6 +54,8 @@ pub enum Sealed {
     Enrollment,
     /// `tsa_keys.key_sealed`: a time-stamp authority's private key.
     TsaKey,
+    /// `preauths.k2`: the server's half of a pre-authorised bid opening (ADR 0027).
+    PreauthK2,
 }
 
 impl Sealed {
@@ -63,6 +65,7 @@ impl Sealed {
             Sealed::KmcEscrow => b"bidkey/seal/kmc-escrow/v1",
             Sealed::Enrollment => b"bidkey/seal/enrollment/v1",
             Sealed::TsaKey => b"bidkey/seal/tsa-key/v1",
+            Sealed::PreauthK2 => b"bidkey/seal/preauth-k2/v1",
         }
     }
 }
@@ -77,6 +80,7 @@ pub struct CaKeys {
     kmc_key: Zeroizing<Vec<u8>>,
     enrollment_key: Zeroizing<Vec<u8>>,
     tsa_key: Zeroizing<Vec<u8>>,
+    preauth_key: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CaKeys {
@@ -234,6 +238,7 @@ impl CaKeys {
             kmc_key: derive(Sealed::KmcEscrow)?,
             enrollment_key: derive(Sealed::Enrollment)?,
             tsa_key: derive(Sealed::TsaKey)?,
+            preauth_key: derive(Sealed::PreauthK2)?,
             root,
             issuing,
             root_key,
@@ -265,6 +270,7 @@ impl CaKeys {
             Sealed::KmcEscrow => &self.kmc_key,
             Sealed::Enrollment => &self.enrollment_key,
             Sealed::TsaKey => &self.tsa_key,
+            Sealed::PreauthK2 => &self.preauth_key,
         }
     }
 
