@@ -247,7 +247,8 @@ async fn release(
             let r = tx
                 .query_opt(
                     "SELECT id, tender_id, opening_at, k1_sealed, k2, withdrawn_at, account_id FROM preauths \
-                     WHERE platform_id = $1 AND binding_hash = $2 ORDER BY created_at DESC, id LIMIT 1",
+                     WHERE platform_id = $1 AND binding_hash = $2 \
+                     ORDER BY CASE WHEN withdrawn_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id LIMIT 1",
                     &params![&q.platform_id, &q.binding_hash],
                 )?
                 .ok_or(ServerError::Api(ErrorCode::NotFound))?;
