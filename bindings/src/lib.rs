@@ -7,6 +7,7 @@
 //! ([`keystore::DeviceKeystore`]). PINs and passwords are plain `String` parameters and
 //! never appear in a record; key shares never leave the core. See `docs/bindings.md`.
 
+pub mod bids;
 pub mod convert;
 pub mod convert_enterprise;
 pub mod convert_platforms;

@@ -91,6 +91,9 @@ enum Command {
     /// Trading platforms.
     #[command(subcommand)]
     Platforms(cmd::platforms::Cmd),
+    /// Bid files: encrypt before upload to the members granted for the platform.
+    #[command(subcommand)]
+    Bid(cmd::bid::Cmd),
     /// Scan a platform's QR code (text or PNG/JPEG): log in, sign, decrypt, sessions.
     Scan(cmd::scan::ScanArgs),
     /// The whole system in one command: a server and a demo trading platform on loopback,
@@ -213,6 +216,7 @@ fn run(cli: Cli, out: Out) -> Result<(), CliError> {
             Command::Admin(c) => cmd::admin::run(&app, c).await,
             Command::Platforms(c) => cmd::platforms::run(&app, c).await,
             Command::Scan(a) => cmd::scan::run(&app, a).await,
+            Command::Bid(c) => cmd::bid::run(&app, c).await,
             Command::Demo(_) | Command::Completions { .. } | Command::Man => {
                 Err(CliError::Usage("this command runs on its own".into()))
             }

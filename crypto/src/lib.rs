@@ -24,6 +24,7 @@ pub mod pin;
 pub mod rng;
 pub mod scan;
 pub mod ses;
+pub mod shamir;
 pub mod sm2;
 pub mod sm3;
 pub mod sm4;

@@ -168,13 +168,47 @@ impl PlatformClient {
         {
             return Err(PlatformError::Config("platform id"));
         }
+        self.signed_get(
+            "/v1/grants/check",
+            &format!("platform_id={platform_id}&serial={serial}"),
+        )
+        .await
+    }
+
+    /// `GET /v1/preauth/release?platform_id=..&binding_hash=..` (ADR 0027): what opens a
+    /// pre-authorised bid file, at or after its opening time by the server's clock.
+    pub async fn preauth_release(
+        &self,
+        platform_id: &str,
+        binding_hash_hex: &str,
+    ) -> Result<bidkey_protocol::platforms::PreauthRelease> {
+        if platform_id.is_empty()
+            || !platform_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(PlatformError::Config("platform id"));
+        }
+        if binding_hash_hex.len() != 64 || !binding_hash_hex.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(PlatformError::Malformed("binding hash"));
+        }
+        self.signed_get(
+            "/v1/preauth/release",
+            &format!("platform_id={platform_id}&binding_hash={binding_hash_hex}"),
+        )
+        .await
+    }
+
+    /// A GET only a platform may make: signed with its request key over its clock and the
+    /// query exactly as sent (ADR 0015).
+    async fn signed_get<T: DeserializeOwned>(&self, path: &str, query: &str) -> Result<T> {
         use bidkey_protocol::platforms::{
             GRANT_CHECK_SIGNATURE_HEADER, GRANT_CHECK_TIME_HEADER, grant_check_message,
         };
         let key = self.signer.as_ref().ok_or(PlatformError::Config(
             "platform key (PlatformClient::signed_by)",
         ))?;
-        let query = format!("platform_id={platform_id}&serial={serial}");
         let time = match &self.clock {
             Some(clock) => (clock.0)(),
             None => std::time::SystemTime::now()
@@ -183,11 +217,11 @@ impl PlatformClient {
                 .as_secs() as i64,
         };
         let signature = key
-            .sign(&grant_check_message(time, &query))
+            .sign(&grant_check_message(time, query))
             .map_err(|_| PlatformError::Config("platform key"))?;
         let resp = self
             .http
-            .get(format!("{}/v1/grants/check?{query}", self.base))
+            .get(format!("{}{path}?{query}", self.base))
             .header(GRANT_CHECK_TIME_HEADER, time.to_string())
             .header(GRANT_CHECK_SIGNATURE_HEADER, hex::encode(signature))
             .send()

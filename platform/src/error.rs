@@ -39,6 +39,14 @@ pub enum PlatformError {
     /// The recipient certificate cannot be encrypted to.
     #[error("recipient certificate unusable for encryption: {0}")]
     BadRecipient(&'static str),
+
+    #[error("{have} of the {need} shares needed to open this bid")]
+    NotEnoughShares { have: usize, need: u8 },
+
+    /// An uploaded bid file the platform refuses: made for another tender or platform, or
+    /// wrapped to no one who could open it (issue 17).
+    #[error("bid file refused at upload: {0}")]
+    UploadRefused(bidkey_bidfile::UploadProblem),
     /// Reading or writing a file failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -5,7 +5,7 @@ mod support;
 
 use bidkey_crypto::sm2;
 use bidkey_platform::PlatformError;
-use bidkey_platform::bidfile::{self, BidFileHeader, EncryptOptions, FileKey};
+use bidkey_platform::bidfile::{self, BidFileError, BidFileHeader, EncryptOptions, FileKey};
 use support::pki;
 
 const CHUNK: u32 = 1024;
@@ -18,6 +18,7 @@ fn opts(chunk: u32, total: usize) -> EncryptOptions {
         chunk_size: Some(chunk),
         created_at: support::T0,
         total_len: Some(total as u64),
+        threshold: None,
     }
 }
 
@@ -46,7 +47,7 @@ fn encrypt(p: &support::Pki, plain: &[u8], chunk: u32) -> Vec<u8> {
 /// The platform's view: the header names the wrapped key, the holder unwraps it.
 fn unwrap_key(p: &support::Pki, file: &[u8]) -> FileKey {
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
-    let key = sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwraps");
+    let key = sm2::decrypt_der(&p.enc_key, &header.recipients[0].wrapped_key).expect("unwraps");
     FileKey::from_unwrapped(&key).expect("a key with its purpose")
 }
 
@@ -87,7 +88,7 @@ fn several_mebibytes_with_the_default_chunk() {
     assert_eq!(enc.chunks, 81, "5 MiB + 123 B in 64 KiB chunks");
     assert_eq!(calls, 82);
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
-    assert_eq!(header.recipient_serial, p.enc.serial_hex());
+    assert_eq!(header.recipient_serial(), p.enc.serial_hex());
     assert_eq!(header.tender_id, "ZB-2026-0042");
     assert_eq!(header.platform_id, "plat-cq");
     assert_eq!(header.file_name, "投标文件.pdf");
@@ -173,11 +174,11 @@ fn damage_has_distinct_errors() {
         decrypt(&key, b"not a bid file at all"),
         Err(PlatformError::NotABidFile)
     ));
-    let mut v3 = file.clone();
-    v3[8] = 3;
+    let mut v4 = file.clone();
+    v4[8] = 4;
     assert!(matches!(
-        decrypt(&key, &v3),
-        Err(PlatformError::UnsupportedVersion(3))
+        decrypt(&key, &v4),
+        Err(PlatformError::UnsupportedVersion(4))
     ));
 }
 
@@ -209,7 +210,7 @@ fn signing_certificate_is_not_a_recipient() {
         &mut |_, _| {},
     )
     .expect_err("signing cert");
-    assert!(matches!(err, PlatformError::BadRecipient(_)));
+    assert!(matches!(err, BidFileError::BadRecipient(_)));
 }
 
 #[test]
@@ -223,7 +224,11 @@ fn wrapped_key_opens_in_openssl() {
         p.enc_key.to_pkcs8_pem().expect("pem").as_bytes(),
     )
     .expect("write");
-    std::fs::write(dir.path().join("wrapped.der"), &header.wrapped_key).expect("write");
+    std::fs::write(
+        dir.path().join("wrapped.der"),
+        &header.recipients[0].wrapped_key,
+    )
+    .expect("write");
     let out = std::process::Command::new("openssl")
         .current_dir(dir.path())
         .args([
@@ -317,6 +322,7 @@ fn streams_from_a_reader_to_a_writer() {
         &EncryptOptions {
             chunk_size: None,
             total_len: Some(len),
+            threshold: None,
             ..opts(CHUNK, 0)
         },
         &mut |_, _| {},
@@ -328,7 +334,7 @@ fn streams_from_a_reader_to_a_writer() {
     let file = std::fs::File::open(&path).expect("open");
     let header = BidFileHeader::read_from(&mut std::io::BufReader::new(&file)).expect("header");
     let key = FileKey::from_unwrapped(
-        &sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwrap"),
+        &sm2::decrypt_der(&p.enc_key, &header.recipients[0].wrapped_key).expect("unwrap"),
     )
     .expect("key");
     let mut got = Hashing(Default::default(), 0);
@@ -353,7 +359,7 @@ fn the_wrapped_key_carries_tender_platform_and_header() {
     let file = encrypt(&p, b"bid", CHUNK);
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
     let inside = bidfile::WrappedKeyContents::parse(
-        &sm2::decrypt_der(&p.enc_key, &header.wrapped_key).expect("unwraps"),
+        &sm2::decrypt_der(&p.enc_key, &header.recipients[0].wrapped_key).expect("unwraps"),
     )
     .expect("a key with its purpose");
     assert_eq!(inside.tender_id, "ZB-2026-0042");
@@ -361,7 +367,7 @@ fn the_wrapped_key_carries_tender_platform_and_header() {
     assert_eq!(inside.header_hash, header.binding_hash().expect("hash"));
     let entry = header.wrapped_file_key("投标文件.pdf").expect("entry");
     assert_eq!(entry.header_hash, inside.header_hash.to_vec());
-    assert_eq!(entry.wrapped_key, header.wrapped_key);
+    assert_eq!(entry.wrapped_key, header.recipients[0].wrapped_key);
 
     // Every field the hash covers changes it; the wrapped key does not (no circularity).
     let hash = header.binding_hash().expect("hash");
@@ -378,18 +384,209 @@ fn the_wrapped_key_carries_tender_platform_and_header() {
     other.created_at += 1;
     assert_ne!(other.binding_hash().expect("hash"), hash);
     let mut other = header.clone();
-    other.wrapped_key.push(0);
+    other.recipients[0].wrapped_key.push(0);
     assert_eq!(other.binding_hash().expect("hash"), hash);
 }
 
-/// A version-1 file (a bare key, no purpose) is not read.
+/// Version-1 and version-2 files (a bare key; one recipient written by the platform) are
+/// not read.
 #[test]
-fn version_1_files_are_refused() {
+fn older_versions_are_refused() {
     let p = pki();
-    let mut file = encrypt(&p, b"bid", CHUNK);
-    file[8] = 1;
+    for v in [1, 2] {
+        let mut file = encrypt(&p, b"bid", CHUNK);
+        file[8] = v;
+        assert!(matches!(
+            BidFileHeader::read_from(&mut &file[..]),
+            Err(BidFileError::UnsupportedVersion(x)) if x == v
+        ));
+    }
+}
+
+fn encrypt_to(recipients: &[bidkey_crypto::x509::Cert], plain: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    bidfile::encrypt_to(
+        recipients,
+        &mut &plain[..],
+        &mut out,
+        &opts(CHUNK, plain.len()),
+        &mut |_, _| {},
+    )
+    .expect("encrypts");
+    out
+}
+
+/// One file key wrapped to three staff members: each of them alone opens the file, and
+/// each wrapped key carries the same binding hash (which covers the list of recipients).
+#[test]
+fn every_recipient_opens_a_file_for_several() {
+    let p = pki();
+    let (k2, c2) = p.another_encryption_leaf();
+    let (k3, c3) = p.another_encryption_leaf();
+    let plain = data(5000);
+    let file = encrypt_to(&[p.enc.clone(), c2.clone(), c3.clone()], &plain);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    assert_eq!(
+        header.recipient_serials(),
+        vec![p.enc.serial_hex(), c2.serial_hex(), c3.serial_hex()]
+    );
+    let entries = header.wrapped_file_keys("投标文件.pdf").expect("entries");
+    assert_eq!(entries.len(), 3);
+    for (i, k) in [&p.enc_key, &k2, &k3].into_iter().enumerate() {
+        let unwrapped = sm2::decrypt_der(k, &header.recipients[i].wrapped_key).expect("unwraps");
+        let contents =
+            bidkey_crypto::file_key::WrappedKeyContents::parse(&unwrapped).expect("purpose");
+        assert_eq!(contents.header_hash, header.binding_hash().expect("hash"));
+        assert_eq!(entries[i].header_hash, contents.header_hash.to_vec());
+        let key = FileKey::from_unwrapped(&unwrapped).expect("key");
+        assert_eq!(decrypt(&key, &file).expect("opens"), plain);
+    }
+    // A recipient's key does not open the wrapped key of another.
+    assert!(sm2::decrypt_der(&k2, &header.recipients[0].wrapped_key).is_err());
+}
+
+/// Dropping a recipient from the list (to hide from the platform who can open the bid)
+/// breaks the header MAC: the list is part of what the key authenticates.
+#[test]
+fn removing_a_recipient_from_the_header_is_detected() {
+    let p = pki();
+    let (_, c2) = p.another_encryption_leaf();
+    let file = encrypt_to(&[p.enc.clone(), c2], b"bid");
+    let mut header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let key = unwrap_key(&p, &file);
+    header.recipients.truncate(1);
     assert!(matches!(
-        BidFileHeader::read_from(&mut &file[..]),
-        Err(PlatformError::UnsupportedVersion(1))
+        header.check_key(key.as_bytes()),
+        Err(BidFileError::HeaderTampered)
     ));
+}
+
+#[test]
+fn recipients_are_distinct_and_bounded() {
+    let p = pki();
+    let refuse = |rs: &[bidkey_crypto::x509::Cert]| {
+        bidfile::encrypt_to(
+            rs,
+            &mut &b"x"[..],
+            &mut Vec::new(),
+            &opts(CHUNK, 1),
+            &mut |_, _| {},
+        )
+        .expect_err("refused")
+    };
+    assert!(matches!(refuse(&[]), BidFileError::BadRecipient(_)));
+    assert!(matches!(
+        refuse(&[p.enc.clone(), p.enc.clone()]),
+        BidFileError::BadRecipient(_)
+    ));
+    let many: Vec<_> = (0..=bidfile::MAX_RECIPIENTS)
+        .map(|_| p.enc.clone())
+        .collect();
+    assert!(matches!(refuse(&many), BidFileError::BadRecipient(_)));
+}
+
+/// What a platform checks at upload: the tender, the platform and that someone who can
+/// answer here is among the recipients; each refusal says which.
+#[test]
+fn upload_checks_name_the_problem() {
+    use bidfile::UploadProblem;
+    let p = pki();
+    let file = encrypt(&p, b"bid", CHUNK);
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let me = vec![p.enc.serial_hex()];
+    assert_eq!(
+        bidfile::check_upload(&header, "ZB-2026-0042", "plat-cq", &me),
+        Ok(())
+    );
+    assert!(matches!(
+        bidfile::check_upload(&header, "ZB-OTHER", "plat-cq", &me),
+        Err(UploadProblem::OtherTender { .. })
+    ));
+    assert!(matches!(
+        bidfile::check_upload(&header, "ZB-2026-0042", "plat-other", &me),
+        Err(UploadProblem::OtherPlatform { .. })
+    ));
+    let err = bidfile::check_upload(&header, "ZB-2026-0042", "plat-cq", &["ff".into()])
+        .expect_err("no opener");
+    assert_eq!(err, UploadProblem::NoOpener);
+    assert!(err.message_zh().contains("无人能解密"));
+}
+
+/// k-of-n: a 2-of-3 file. Each recipient unwraps a share (not the key); any two together
+/// give the key, checked against the header's commitment; one alone, a share from someone
+/// not a recipient, or an altered share does not open it.
+#[test]
+fn two_of_three_recipients_open_a_threshold_file() {
+    use bidkey_crypto::file_key::WrappedKeyContents;
+    let p = pki();
+    let (k2, c2) = p.another_encryption_leaf();
+    let (k3, c3) = p.another_encryption_leaf();
+    let plain = data(3000);
+    let mut file = Vec::new();
+    bidfile::encrypt_to(
+        &[p.enc.clone(), c2, c3],
+        &mut &plain[..],
+        &mut file,
+        &EncryptOptions {
+            threshold: Some(2),
+            ..opts(CHUNK, plain.len())
+        },
+        &mut |_, _| {},
+    )
+    .expect("encrypts");
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    assert_eq!(header.threshold, 2);
+    let share = |i: usize, k: &bidkey_crypto::sm2::Sm2PrivateKey| {
+        let plain = sm2::decrypt_der(k, &header.recipients[i].wrapped_key).expect("unwraps");
+        let c = WrappedKeyContents::parse(&plain).expect("purpose");
+        (header.recipients[i].serial.clone(), c.key.to_vec())
+    };
+    let s1 = share(0, &p.enc_key);
+    let s2 = share(1, &k2);
+    let s3 = share(2, &k3);
+    // A share is not the key.
+    assert!(matches!(
+        FileKey::from_bytes(&s1.1).and_then(|k| header.check_key(k.as_bytes())),
+        Err(BidFileError::WrongKey)
+    ));
+    for pair in [[&s1, &s2], [&s1, &s3], [&s3, &s2]] {
+        let key = bidfile::combine_shares(&header, &[pair[0].clone(), pair[1].clone()])
+            .expect("two open it");
+        assert_eq!(decrypt(&key, &file).expect("opens"), plain);
+    }
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), s1.clone()]),
+        Err(BidFileError::NotEnoughShares { have: 1, need: 2 })
+    ));
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), ("ff".into(), s2.1.clone())]),
+        Err(BidFileError::BadRecipient(_))
+    ));
+    let mut bad = s2.clone();
+    bad.1[0] ^= 1;
+    assert!(matches!(
+        bidfile::combine_shares(&header, &[s1.clone(), bad]),
+        Err(BidFileError::WrongKey)
+    ));
+    // The threshold is bound: changing it in the header breaks the MAC.
+    let key = bidfile::combine_shares(&header, &[s1, s3]).expect("opens");
+    let mut lowered = header.clone();
+    lowered.threshold = 1;
+    assert!(matches!(
+        lowered.check_key(key.as_bytes()),
+        Err(BidFileError::HeaderTampered)
+    ));
+    // A threshold above the recipients is refused when encrypting.
+    let err = bidfile::encrypt_to(
+        std::slice::from_ref(&p.enc),
+        &mut &b"x"[..],
+        &mut Vec::new(),
+        &EncryptOptions {
+            threshold: Some(2),
+            ..opts(CHUNK, 1)
+        },
+        &mut |_, _| {},
+    )
+    .expect_err("refused");
+    assert!(matches!(err, BidFileError::BadRecipient(_)));
 }

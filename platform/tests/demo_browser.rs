@@ -101,6 +101,12 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
         .add_grant(&team.enterprise_id, &staff_id, &platform_id, PIN)
         .await
         .expect("granted");
+    // The admin is granted too: bids are encrypted to both.
+    let admin_id = admin.account().expect("wallet").expect("in").id;
+    admin
+        .add_grant(&team.enterprise_id, &admin_id, &platform_id, PIN)
+        .await
+        .expect("granted");
     let running = demo::serve(
         listener,
         DemoConfig {
@@ -128,8 +134,24 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
     browser.goto(&format!("{}/", running.url)).await;
     assert!(browser.text("#who").await.contains(NAME));
 
-    let bid = dirs[2].path().join("投标文件.txt");
-    std::fs::write(&bid, "投标报价：壹仟贰佰万元整\n".repeat(5000)).expect("bid file");
+    // The bidder encrypts before upload (issue 17): the platform accepts only that.
+    let plain = dirs[2].path().join("投标文件.txt");
+    std::fs::write(&plain, "投标报价：壹仟贰佰万元整\n".repeat(5000)).expect("bid file");
+    let bid = dirs[2].path().join("投标文件.txt.bid");
+    staff
+        .encrypt_bid_file(
+            &bidkey_core::flows::bids::BidTarget {
+                enterprise_id: team.enterprise_id.clone(),
+                platform_id: platform_id.clone(),
+                tender_id: "CQ-2026-001".into(),
+                file_name: "投标文件.txt".into(),
+                threshold: None,
+            },
+            &plain,
+            &bid,
+        )
+        .await
+        .expect("encrypted by the bidder");
     browser.goto(&format!("{}/bid", running.url)).await;
     browser.send_keys("#file", &bid.to_string_lossy()).await;
     let msg = scan_from_page(&browser, &staff, "#upload", ScanKind::Sign).await;
@@ -157,4 +179,98 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
         tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     }
     keep_screenshot("demo-opening.png", &browser.page_png().await);
+
+    // 预授权开标 of the same file, through the demo's API: refused in words before the
+    // pre-authorised time by the server's clock, opened without the phone after it.
+    let bids: serde_json::Value = http
+        .get(format!("{}/api/bids", running.url))
+        .send()
+        .await
+        .expect("bids")
+        .json()
+        .await
+        .expect("json");
+    let bid_id = bids[0]["id"].as_str().expect("bid id").to_owned();
+    let clock = server.running.state.clock.clone();
+    staff
+        .preauthorize_opening(&bid, PIN, clock.now() + 120)
+        .await
+        .expect("pre-authorised");
+    let open = || async {
+        http.post(format!(
+            "{}/api/bids/{bid_id}/open-preauthorised",
+            running.url
+        ))
+        .send()
+        .await
+        .expect("open")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json")
+    };
+    let early = open().await;
+    assert_eq!(early["opened"], false, "{early}");
+    assert!(
+        early["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("尚未到开标时间")),
+        "{early}"
+    );
+    assert!(
+        early["message_en"]
+            .as_str()
+            .is_some_and(|m| m.contains("not come yet")),
+        "{early}"
+    );
+    clock.advance(120);
+    let opened = open().await;
+    assert_eq!(opened["opened"], true, "{opened}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let status = browser.text("tr[data-bid] td.status").await;
+    assert!(status.contains("预授权解密"), "{status}");
+    // Back to the platform's time (its scan requests expire by this machine's clock).
+    clock.advance(-120);
+
+    // A 2-of-2 bid: each recipient scans for their share; the second opens it.
+    let shared = dirs[2].path().join("联合投标文件.txt.bid");
+    staff
+        .encrypt_bid_file(
+            &bidkey_core::flows::bids::BidTarget {
+                enterprise_id: team.enterprise_id.clone(),
+                platform_id: platform_id.clone(),
+                tender_id: "CQ-2026-001".into(),
+                file_name: "联合投标文件.txt".into(),
+                threshold: Some(2),
+            },
+            &plain,
+            &shared,
+        )
+        .await
+        .expect("encrypted 2-of-2");
+    browser.goto(&format!("{}/bid", running.url)).await;
+    browser.send_keys("#file", &shared.to_string_lossy()).await;
+    let msg = scan_from_page(&browser, &staff, "#upload", ScanKind::Sign).await;
+    assert!(msg.contains("签章成功"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let share_button = |serial: &str| format!("button.open-share[onclick*=\"{serial}\"]");
+    let msg = scan_from_page(
+        &browser,
+        &staff,
+        &share_button(&team.staff_pair.encryption_serial),
+        ScanKind::Decrypt,
+    )
+    .await;
+    assert!(msg.contains("还需要 1 位"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let msg = scan_from_page(
+        &browser,
+        &admin,
+        &share_button(&team.admin_pair.encryption_serial),
+        ScanKind::Decrypt,
+    )
+    .await;
+    assert!(msg.contains("解密成功"), "{msg}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let page = browser.text("table").await;
+    assert!(page.contains("多人联合解密"), "{page}");
 }

@@ -218,9 +218,13 @@ async fn verify_online_and_open_a_bid_file_with_the_phone(store: Store) {
     )
     .expect("encrypted");
     let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
-    assert_eq!(header.recipient_serial, pair.encryption_serial);
+    assert_eq!(header.recipient_serial(), pair.encryption_serial);
     let key = a
-        .decrypt(&pair.encryption_serial, PIN, &header.wrapped_key)
+        .decrypt(
+            &pair.encryption_serial,
+            PIN,
+            &header.recipients[0].wrapped_key,
+        )
         .await
         .expect("phone unwraps");
     let key = FileKey::from_unwrapped(&key).expect("a key with its purpose");

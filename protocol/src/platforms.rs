@@ -75,6 +75,21 @@ pub struct Grant {
     pub revoked_at: Option<i64>,
 }
 
+/// `GET /v1/enterprises/{eid}/bid-recipients?platform_id=`: the encryption certificates a
+/// bid for that platform is encrypted to (issue 17, ADR 0026): every active member granted
+/// for the platform whose enterprise certificate pair is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BidRecipient {
+    pub account_id: String,
+    pub real_name: Option<String>,
+    /// Serial (hex) of the encryption certificate.
+    pub serial: String,
+    /// The encryption certificate, DER.
+    #[serde(with = "crate::b64")]
+    pub cert_der: Vec<u8>,
+    pub not_after: i64,
+}
+
 /// Header of a `GET /v1/grants/check`: the platform's clock, unix seconds.
 pub const GRANT_CHECK_TIME_HEADER: &str = "x-bidkey-time";
 /// Header of a `GET /v1/grants/check`: hex of the DER signature over
@@ -292,4 +307,50 @@ pub struct LineResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankImport {
     pub results: Vec<LineResult>,
+}
+
+/// `POST /v1/preauth`: a bidder pre-authorises the opening of one bid file (issue 17 §4,
+/// ADR 0027). The file key `K = K1 ⊕ K2`; `k1_sealed` is K1 encrypted with SM2 to the
+/// platform's Bidkey certificate, `k2` is K2 (16 bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPreauth {
+    pub platform_id: String,
+    pub tender_id: String,
+    /// The file's header binding hash, hex: the deposit opens this file only.
+    pub binding_hash: String,
+    pub file_name: String,
+    /// Unix seconds; the server releases at or after it by its own clock.
+    pub opening_at: i64,
+    #[serde(with = "crate::b64")]
+    pub k1_sealed: Vec<u8>,
+    #[serde(with = "crate::b64")]
+    pub k2: Vec<u8>,
+}
+
+/// A pre-authorisation as its bidder sees it: the audit of what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preauth {
+    pub id: String,
+    pub platform_id: String,
+    pub tender_id: String,
+    pub binding_hash: String,
+    pub file_name: String,
+    pub opening_at: i64,
+    pub created_at: i64,
+    pub withdrawn_at: Option<i64>,
+    /// When the server first released it to the platform.
+    pub released_at: Option<i64>,
+}
+
+/// `GET /v1/preauth/release?platform_id=&binding_hash=`, signed by the platform like a
+/// grant check: what opens the file, at or after its opening time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreauthRelease {
+    pub id: String,
+    pub tender_id: String,
+    pub opening_at: i64,
+    #[serde(with = "crate::b64")]
+    pub k1_sealed: Vec<u8>,
+    #[serde(with = "crate::b64")]
+    pub k2: Vec<u8>,
 }

@@ -28,7 +28,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::cosign::AdminAction;
-use bidkey_protocol::platforms::{Grant, GrantCheck, GrantRequest};
+use bidkey_protocol::platforms::{BidRecipient, Grant, GrantCheck, GrantRequest};
 use serde::Deserialize;
 use std::net::SocketAddr;
 
@@ -37,6 +37,62 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/enterprises/{eid}/grants", get(list).post(grant))
         .route("/v1/enterprises/{eid}/grants/{gid}", delete(revoke))
         .route("/v1/grants/check", get(check))
+        .route("/v1/enterprises/{eid}/bid-recipients", get(bid_recipients))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RecipientsQuery {
+    pub platform_id: String,
+}
+
+/// The encryption certificates a member's bid for `platform_id` is encrypted to: every
+/// active member with a live grant for the platform and a valid, unexpired enterprise
+/// certificate pair (issue 17, ADR 0026). Any member may ask: the bidder encrypts to its
+/// colleagues, so that the bid opens even when the uploader is absent at the opening.
+pub fn list_bid_recipients(
+    tx: &mut dyn Tx,
+    account_id: &str,
+    enterprise_id: &str,
+    platform_id: &str,
+    now: i64,
+) -> Result<Vec<BidRecipient>> {
+    memberships::require_member(tx, enterprise_id, account_id)?;
+    get_platform(tx, platform_id)?;
+    let rows = tx.query(
+        "SELECT g.account_id, a.real_name, c.serial, c.der, c.not_after FROM grants g \
+         JOIN memberships m ON m.enterprise_id = g.enterprise_id AND m.account_id = g.account_id AND m.status = 'active' \
+         JOIN accounts a ON a.id = g.account_id \
+         JOIN cert_pairs p ON p.account_id = g.account_id AND p.enterprise_id = g.enterprise_id AND p.status = 'valid' \
+         JOIN certificates c ON c.pair_id = p.id AND c.usage = 'encryption' AND c.status = 'valid' \
+         WHERE g.enterprise_id = $1 AND g.platform_id = $2 AND g.revoked_at IS NULL AND c.not_after > $3 \
+         ORDER BY g.created_at, c.serial",
+        &params![enterprise_id, platform_id, now],
+    )?;
+    rows.iter()
+        .map(|r| {
+            Ok(BidRecipient {
+                account_id: r.text(0)?,
+                real_name: r.opt_text(1)?,
+                serial: r.text(2)?,
+                cert_der: r.bytes(3)?,
+                not_after: r.i64(4)?,
+            })
+        })
+        .collect()
+}
+
+async fn bid_recipients(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(eid): Path<String>,
+    Query(q): Query<RecipientsQuery>,
+) -> Result<Json<Vec<BidRecipient>>> {
+    let now = st.clock.now();
+    let out = st
+        .db
+        .read(move |tx| list_bid_recipients(tx, &user.account_id, &eid, &q.platform_id, now))
+        .await?;
+    Ok(Json(out))
 }
 
 const COLUMNS: &str = "g.id, g.enterprise_id, g.account_id, a.real_name, g.platform_id, p.name, \
@@ -355,7 +411,7 @@ const CHECK_SKEW_SECS: i64 = 60;
 /// The caller is the platform `platform_id`: its registered Bidkey certificate (chain to our
 /// CA, in its validity) verifies the signature over the time and the query, and the time is
 /// within a minute of ours. Anyone else, another platform included, is refused.
-async fn authenticate_platform(
+pub(crate) async fn authenticate_platform(
     st: &AppState,
     headers: &HeaderMap,
     query: &str,

@@ -30,6 +30,7 @@ pub mod operators;
 pub mod orders;
 pub mod payments;
 pub mod platforms;
+pub mod preauth;
 pub mod providers;
 pub mod ratelimit;
 pub mod realname;
@@ -212,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bank::routes())
         .merge(platforms::routes())
         .merge(grants::routes())
+        .merge(preauth::routes())
         .merge(zones::routes())
         .merge(seals::routes())
         .merge(ca::routes())

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/platforms", get(list))
         .route("/v1/platforms/{id}", get(one))
+        .route("/v1/platforms/{id}/certificate", get(certificate))
 }
 
 /// On the operator listener only (ADR 0020).
@@ -40,6 +41,32 @@ pub fn operator_routes() -> Router<AppState> {
             "/v1/operator/platforms/{id}/directory",
             put(load_directory).layer(DefaultBodyLimit::max(DIRECTORY_BODY)),
         )
+}
+
+/// `GET /v1/platforms/{id}/certificate`: the platform's Bidkey certificate, to which a
+/// bidder's phone seals its half of a pre-authorised opening (ADR 0027). The phone checks
+/// its chain to the Bidkey CA, the platform profile and that its CN is the registered origin.
+async fn certificate(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<bidkey_protocol::certs::PlatformCert>> {
+    let out = st
+        .db
+        .read(move |tx| {
+            let p = crate::relay::requests::registered_platform(tx, &id)?;
+            let der = p.cert_der.ok_or(crate::error::ServerError::Api(
+                ErrorCode::CertificateNotFound,
+            ))?;
+            let cert = bidkey_crypto::x509::Cert::from_der(&der)?;
+            Ok::<_, crate::error::ServerError>(bidkey_protocol::certs::PlatformCert {
+                platform_id: id.clone(),
+                serial: cert.serial_hex(),
+                cert_pem: cert.to_pem()?,
+                cert_der: der,
+            })
+        })
+        .await?;
+    Ok(Json(out))
 }
 
 const COLUMNS: &str =

@@ -11,7 +11,7 @@ use bidkey_protocol::cosign::{self as cw, AdminAction, CosignPurpose};
 use bidkey_protocol::enterprises::*;
 use bidkey_protocol::orders::{Application, ApplicationKind, ReviewDecision, Status};
 use bidkey_protocol::platforms::{
-    Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal, SealUpdate,
+    BidRecipient, Grant, GrantRequest, NewPlatform, NewSeal, Platform, Seal, SealUpdate,
 };
 use bidkey_server::db::Value;
 use support::device::{
@@ -27,6 +27,7 @@ on_both_stores!(
     other_enterprises_are_out_of_reach,
     change_info_goes_to_review,
     messages_are_read,
+    bid_recipients_are_the_granted_staff,
 );
 
 /// An admin and a staff member of a fresh enterprise.
@@ -992,4 +993,89 @@ async fn admin_actions_need_the_pin(store: Store) {
             .expect_err("refused");
         assert_eq!(err.1.code, ErrorCode::BadRequest, "{purpose:?}");
     }
+}
+
+/// An encryption certificate in the pair [`fake_certificate`] made for `serial`.
+async fn fake_encryption_certificate(server: &TestServer, pair_serial: &str, serial: &str) {
+    let (pair, serial) = (format!("pair-{pair_serial}"), serial.to_owned());
+    let now = server.running.state.clock.now();
+    server
+        .running
+        .state
+        .db
+        .write(move |tx| {
+            tx.execute(
+                "INSERT INTO certificates (serial, pair_id, usage, subject, der, not_before, not_after, status, created_at) \
+                 VALUES ($1, $2, 'encryption', 'CN=test', $3, $4, $5, 'valid', $4)",
+                &[Value::Text(serial.clone()), Value::Text(pair.clone()), Value::Bytes(vec![0x30, 1]), Value::Int(now - 10), Value::Int(now + 86_400)],
+            )?;
+            Ok::<_, bidkey_server::db::DbError>(())
+        })
+        .await
+        .expect("certificate stored");
+}
+
+/// Issue 17: a bid for a platform is encrypted to every member granted for it with a valid
+/// pair; the list is for members only, and a removed member drops out of it.
+async fn bid_recipients_are_the_granted_staff(store: Store) {
+    let server = TestServer::start(store).await;
+    let (a, b, eid, w) = team_with_pin(&server, 7).await;
+    let b_id = my_id(&b).await;
+    fake_certificate(&server, &b_id, &eid, "0b71").await;
+    fake_encryption_certificate(&server, "0b71", "0b72").await;
+    let p = platform(&server, "https://ggzy7.example.invalid").await;
+    let path = format!("/v1/enterprises/{eid}/bid-recipients?platform_id={}", p.id);
+    let none: Vec<BidRecipient> = b.get(&path).await.expect("recipients");
+    assert!(none.is_empty(), "no one is granted yet");
+    let grant = AdminAction::AddGrant {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+        platform_id: p.id.clone(),
+    };
+    let _: Grant = confirmed(&a, &w, grant)
+        .await
+        .post(
+            &format!("/v1/enterprises/{eid}/grants"),
+            &GrantRequest {
+                account_id: b_id.clone(),
+                platform_id: p.id.clone(),
+            },
+        )
+        .await
+        .expect("granted");
+    for who in [&a, &b] {
+        let list: Vec<BidRecipient> = who.get(&path).await.expect("recipients");
+        assert_eq!(list.len(), 1);
+        assert_eq!(
+            (list[0].account_id.as_str(), list[0].serial.as_str()),
+            (b_id.as_str(), "0b72")
+        );
+        assert_eq!(list[0].cert_der, vec![0x30, 1]);
+    }
+    // Someone of another enterprise learns nothing; an unknown platform is not found.
+    let stranger = person(&server, "13900000791", "王五", 791).await;
+    let err = stranger
+        .get::<Vec<BidRecipient>>(&path)
+        .await
+        .expect_err("stranger");
+    assert_eq!(err.1.code, ErrorCode::NotMember);
+    let err = a
+        .get::<Vec<BidRecipient>>(&format!(
+            "/v1/enterprises/{eid}/bid-recipients?platform_id=nope"
+        ))
+        .await
+        .expect_err("unknown platform");
+    assert_eq!(err.0, 404);
+    // Removed: no longer a recipient of new bids.
+    let remove_b = AdminAction::RemoveStaff {
+        enterprise_id: eid.clone(),
+        account_id: b_id.clone(),
+    };
+    let _: Removed = confirmed(&a, &w, remove_b)
+        .await
+        .delete(&format!("/v1/enterprises/{eid}/members/{b_id}"))
+        .await
+        .expect("removed");
+    let list: Vec<BidRecipient> = a.get(&path).await.expect("recipients");
+    assert!(list.is_empty(), "{list:?}");
 }

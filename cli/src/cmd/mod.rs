@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod bid;
 pub mod certs;
 pub mod enterprise;
 pub mod platforms;

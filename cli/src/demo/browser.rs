@@ -65,6 +65,19 @@ pub struct BidView {
     /// A sealed PDF bid: the platform's verification of the sealed file.
     #[serde(default)]
     pub sealed_pdf: Option<serde_json::Value>,
+    #[serde(default)]
+    pub recipient_serials: Vec<String>,
+    #[serde(default)]
+    pub self_check: Option<SelfCheckView>,
+}
+
+/// The bidder's 解密自检 as the platform recorded it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelfCheckView {
+    pub ok: bool,
+    pub checked_at: i64,
+    pub device: String,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -181,7 +194,7 @@ impl Browser {
             .to_vec())
     }
 
-    /// Upload a bid file: the platform encrypts it and asks for a signature.
+    /// Upload a bid file the bidder encrypted; the platform checks it and asks for a signature.
     pub async fn upload(&self, name: &str, body: Vec<u8>) -> Result<Uploaded> {
         self.json(
             "upload",
@@ -272,6 +285,37 @@ impl Browser {
             .into_iter()
             .find(|b| b.id == id)
             .ok_or_else(|| DemoError::Unexpected(format!("the platform lists no bid {id}")))
+    }
+
+    /// The stored encrypted file of a bid (for the bidder's self-check).
+    pub async fn bid_file(&self, bid_id: &str) -> Result<Vec<u8>> {
+        let resp = self
+            .send(
+                "bid file",
+                self.http
+                    .get(format!("{}/api/bids/{bid_id}/file", self.base)),
+            )
+            .await?;
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| DemoError::http("bid file", e))?
+            .to_vec())
+    }
+
+    /// Report the phone's self-check of a stored bid.
+    pub async fn report_self_check(
+        &self,
+        bid_id: &str,
+        report: &serde_json::Value,
+    ) -> Result<BidView> {
+        self.json(
+            "self-check",
+            self.http
+                .post(format!("{}/api/bids/{bid_id}/self-check", self.base))
+                .json(report),
+        )
+        .await
     }
 
     /// At the bid opening: a decrypt request for one bid.

@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How many steps [`run`] takes.
-pub const STEPS: usize = 18;
+pub const STEPS: usize = 19;
 
 /// Enterprise A.
 pub const USCC_A: &str = "91500000MA5U8XGQ8Q";
@@ -145,6 +145,34 @@ fn account_id(phone: &Bidkey) -> Result<String> {
         .account()?
         .ok_or_else(|| DemoError::Unexpected("the phone is not logged in".into()))?
         .id)
+}
+
+/// The bidder encrypts a bid file before upload (issue 17): to every member the enterprise
+/// granted for the demo platform, for the demo's tender.
+async fn encrypt_bid(
+    world: &World,
+    phone: &Bidkey,
+    enterprise_id: &str,
+    name: &str,
+    plain: &[u8],
+) -> Result<(Vec<u8>, bidkey_core::flows::bids::EncryptedBid)> {
+    let mut out = Vec::new();
+    let enc = phone
+        .encrypt_bid(
+            &bidkey_core::flows::bids::BidTarget {
+                threshold: None,
+                enterprise_id: enterprise_id.to_owned(),
+                platform_id: world.platform_id.clone(),
+                tender_id: super::world::TENDER_ID.to_owned(),
+                file_name: name.to_owned(),
+            },
+            &mut &plain[..],
+            &mut out,
+            Some(plain.len() as u64),
+            &mut |_, _| {},
+        )
+        .await?;
+    Ok((out, enc))
 }
 
 fn expect(cond: bool, what: impl Into<String>) -> Result<()> {
@@ -404,18 +432,55 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     )?;
     j.end();
 
-    j.begin("A bid is uploaded, encrypted to enterprise A, and signed and sealed by scan");
+    j.begin("The bidder encrypts a bid to enterprise A's granted staff, uploads it, and signs and seals it by scan");
     let text = bid_text(1);
     let bid_name = "投标文件-渝北道路改造.txt";
+    let (sealed_file, enc) = encrypt_bid(world, &staff, &enterprise_id, bid_name, &text).await?;
+    j.note(format!(
+        "the wallet encrypts {} bytes for tender {} on the platform, to {} recipient(s) the server names: {}",
+        enc.plaintext_len,
+        super::world::TENDER_ID,
+        enc.recipients.len(),
+        enc.recipients
+            .iter()
+            .map(|r| format!("{} ({})", r.real_name.clone().unwrap_or_default(), r.serial))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let refused = browser.upload(bid_name, text.clone()).await;
+    expect(refused.is_err(), "the platform accepted a plaintext bid")?;
+    j.note("the platform refuses the plaintext: it accepts only bids the bidder encrypted");
+    let mut other_tender = Vec::new();
+    staff
+        .encrypt_bid(
+            &bidkey_core::flows::bids::BidTarget {
+                threshold: None,
+                enterprise_id: enterprise_id.clone(),
+                platform_id: world.platform_id.clone(),
+                tender_id: "CQ-ZB-2026-9999".into(),
+                file_name: bid_name.into(),
+            },
+            &mut &text[..],
+            &mut other_tender,
+            None,
+            &mut |_, _| {},
+        )
+        .await?;
+    let refused = browser.upload(bid_name, other_tender).await;
+    expect(
+        matches!(&refused, Err(e) if e.to_string().contains("不是本项目")),
+        format!("a bid for another tender was not refused at upload: {refused:?}"),
+    )?;
+    j.note("a bid encrypted for another tender is refused at upload, in words: it could never open at this opening");
     let up = browser
-        .upload_sealed(bid_name, text.clone(), &seal.id)
+        .upload_sealed(bid_name, sealed_file, &seal.id)
         .await?;
     expect(
         up.bid.recipient_serial == staff_pair.encryption_serial,
         "the bid is not encrypted to the enterprise encryption certificate",
     )?;
     j.note(format!(
-        "the platform keeps only the encrypted file ({} bytes plain, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
+        "the platform checked the header (tender, platform, recipients) and keeps the encrypted file ({} bytes, SM3 {}), encrypted to {STAFF_NAME}'s encryption certificate for {NAME_A} ({})",
         up.bid.size, up.bid.sm3, up.bid.recipient_serial
     ));
     let view = scan_qr(
@@ -560,6 +625,36 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     ));
     j.end();
 
+    j.begin("解密自检: before the opening the wallet proves the uploaded file will open");
+    let uploaded = browser.bid_file(&bid.id).await?;
+    let check_path = world.out_dir.join("documents").join("self-check.bid");
+    write_file(&check_path, &uploaded)?;
+    let check = staff
+        .self_check_bid_file(&check_path, PIN)
+        .await?
+        .map_err(|f| DemoError::Unexpected(format!("the self-check failed: {}", f.en)))?;
+    let _ = std::fs::remove_file(&check_path);
+    let shown = browser
+        .report_self_check(
+            &bid.id,
+            &serde_json::json!({
+                "ok": true,
+                "binding_hash": check.binding_hash,
+                "checked_at": check.checked_at,
+                "device": "bidkey demo wallet",
+            }),
+        )
+        .await?;
+    expect(
+        shown.self_check.as_ref().is_some_and(|c| c.ok),
+        "the platform does not show the self-check",
+    )?;
+    j.note(format!(
+        "the wallet co-decrypted its wrapped key, matched it to the header's commitment and authenticated all {} bytes without the key leaving the phone; the opening hall shows 可解密 ✓",
+        check.plaintext_len
+    ));
+    j.end();
+
     j.begin("Bid opening (开标): the wallet decrypts the bid by scan");
     let job = browser.open(&bid.id).await?;
     let view = scan_qr(world, j, &browser, &job, &staff, "3-open-bid", &mut files).await?;
@@ -694,9 +789,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     )
     .await?;
     confirm(j, &browser2, &new_phone, &view, NEW_PIN).await?;
-    let second = browser2
-        .upload("投标文件-渝北道路改造-修订.txt", bid_text(2))
-        .await?;
+    let revised = "投标文件-渝北道路改造-修订.txt";
+    let (revised_file, _) =
+        encrypt_bid(world, &new_phone, &enterprise_id, revised, &bid_text(2)).await?;
+    let second = browser2.upload(revised, revised_file).await?;
     let view = scan_qr(
         world,
         j,
@@ -725,6 +821,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.begin(format!(
         "The admin revokes the grant: the platform refuses {STAFF_NAME}'s signature"
     ));
+    // A third version, encrypted while the grant still stood.
+    let third_name = "投标文件-渝北道路改造-再次修订.txt";
+    let (third_file, _) =
+        encrypt_bid(world, &new_phone, &enterprise_id, third_name, &bid_text(3)).await?;
     admin.revoke_grant(&enterprise_id, &grant.id, PIN).await?;
     let second_verified_after_revoke = browser2.verify(&second.bid.id).await?;
     expect(
@@ -735,9 +835,7 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "platform check: {}",
         second_verified_after_revoke.message
     ));
-    let third = browser2
-        .upload("投标文件-渝北道路改造-再次修订.txt", bid_text(3))
-        .await?;
+    let third = browser2.upload(third_name, third_file).await?;
     let png = browser2.qr_png(&third.job.request_id).await?;
     let path = world.out_dir.join("qr").join("7-sign-after-revoke.png");
     write_file(&path, &png)?;
@@ -845,7 +943,8 @@ fn save_seal_evidence(
     Ok(out)
 }
 
-/// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER), the signing
+/// Save the signed bid: the plain file, the signature as a detached CMS (`.p7s`, DER, over the
+/// encrypted file as uploaded), the signing
 /// certificate as PEM (from the wallet), and a copy of the encrypted file the platform keeps.
 fn save_signed(
     world: &World,

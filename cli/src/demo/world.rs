@@ -30,6 +30,9 @@ pub struct WorldConfig {
     pub pin_kdf: Option<PinKdfParams>,
 }
 
+/// The tender the demo platform's opening hall is for.
+pub const TENDER_ID: &str = "CQ-ZB-2026-0042";
+
 /// The running server and platform.
 #[derive(Debug)]
 pub struct World {
@@ -100,7 +103,7 @@ impl World {
                 identity,
                 name: PLATFORM_NAME.into(),
                 tender: Tender {
-                    id: "CQ-ZB-2026-0042".into(),
+                    id: TENDER_ID.into(),
                     name: "渝北区道路改造工程施工招标".into(),
                     // The bid opening has begun: the story seals and opens at once.
                     opening_at: unix_now(),

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod bids;
 pub mod certs;
 pub mod enroll;
 pub mod enterprise;

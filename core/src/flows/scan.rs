@@ -955,7 +955,7 @@ impl Bidkey {
     }
 
     /// The Bidkey CA's root and issuing certificates, fetched once and kept.
-    async fn ca_chain(&self) -> Result<(Cert, Cert)> {
+    pub(crate) async fn ca_chain(&self) -> Result<(Cert, Cert)> {
         let cached = self.wallet.meta(CA_CACHE_KEY)?;
         let chain: CaChain = match cached.and_then(|s| serde_json::from_str(&s).ok()) {
             Some(c) => c,

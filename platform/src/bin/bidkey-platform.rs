@@ -319,12 +319,14 @@ fn run(command: Command) -> Result<()> {
                         chunk_size: None,
                         created_at: now()?,
                         total_len: Some(total),
+                        threshold: None,
                     },
                     &mut |done, _| bar.set_position(done),
                 )
+                .map_err(PlatformError::from)
             })?;
             bar.finish_and_clear();
-            println!("recipient_serial: {}", enc.header.recipient_serial);
+            println!("recipient_serial: {}", enc.header.recipient_serial());
             println!("plaintext_bytes: {}", enc.plaintext_len);
             println!("chunks: {}", enc.chunks);
             Ok(())
@@ -338,23 +340,31 @@ fn run(command: Command) -> Result<()> {
                     out,
                     &mut |_, _| {},
                 )
+                .map_err(PlatformError::from)
             })?;
             println!("decrypted: {}", header.file_name);
             Ok(())
         }
         Command::Header { file } => {
             let h = BidFileHeader::read_from(&mut BufReader::new(File::open(&file)?))?;
-            println!("recipient_serial: {}", h.recipient_serial);
+            println!("recipient_serial: {}", h.recipient_serial());
+            println!("recipients: {}", h.recipient_serials().join(","));
             println!("tender_id: {}", h.tender_id);
             println!("platform_id: {}", h.platform_id);
             println!("file_name: {}", h.file_name);
             println!("binding_hash_hex: {}", hex::encode(h.binding_hash()?));
             println!("created_at: {}", h.created_at);
             println!("chunk_size: {}", h.chunk_size);
-            println!("wrapped_key_hex: {}", hex::encode(&h.wrapped_key));
+            // The first recipient's wrapped key (the one `recipient_serial` names).
+            let wrapped = h
+                .recipients
+                .first()
+                .map(|r| r.wrapped_key.as_slice())
+                .unwrap_or_default();
+            println!("wrapped_key_hex: {}", hex::encode(wrapped));
             println!(
                 "wrapped_key_base64: {}",
-                base64::engine::general_purpose::STANDARD.encode(&h.wrapped_key)
+                base64::engine::general_purpose::STANDARD.encode(wrapped)
             );
             Ok(())
         }

@@ -35,6 +35,12 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
         .route("/api/bids/{id}/sealed.pdf", get(sealed_pdf))
         .route("/api/seal-pictures/{seal_id}", post(seal_picture))
         .route("/api/bids/{id}/verify", post(reverify))
+        .route("/api/bids/{id}/file", get(bid_file))
+        .route(
+            "/api/bids/{id}/open-preauthorised",
+            post(open_preauthorised),
+        )
+        .route("/api/bids/{id}/self-check", post(self_check))
 }
 
 /// An API error: a status and a message in Chinese.
@@ -49,7 +55,18 @@ impl IntoResponse for ApiError {
 
 impl From<PlatformError> for ApiError {
     fn from(e: PlatformError) -> Self {
-        ApiError(StatusCode::BAD_GATEWAY, e.to_string())
+        match e {
+            PlatformError::UploadRefused(p) => {
+                ApiError(StatusCode::UNPROCESSABLE_ENTITY, p.message_zh())
+            }
+            PlatformError::NotABidFile
+            | PlatformError::UnsupportedVersion(_)
+            | PlatformError::MalformedHeader(_) => ApiError(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("不是 Bidkey 加密的投标文件（{e}），请先用 Bidkey 加密后再上传"),
+            ),
+            e => ApiError(StatusCode::BAD_GATEWAY, e.to_string()),
+        }
     }
 }
 
@@ -259,8 +276,9 @@ struct Uploaded {
     job: JobView,
 }
 
-/// Upload a bid file (the raw body): the platform hashes it, keeps it only encrypted to the
-/// bidder's encryption certificate, and asks the bidder to seal the digest.
+/// Upload a bid file (the raw body) the bidder encrypted with Bidkey: the platform checks
+/// its header (tender, platform, recipients), hashes the ciphertext and asks the bidder to
+/// seal that digest. A plaintext or a file no one here could open is refused.
 async fn upload(
     State(demo): State<Arc<Demo>>,
     headers: HeaderMap,
@@ -332,11 +350,20 @@ async fn upload(
     Ok(Json(Uploaded { bid, job }))
 }
 
-/// At the bid opening: ask the bidder to unwrap the key of their bid.
+#[derive(Debug, Deserialize)]
+struct OpenQuery {
+    /// For a k-of-n bid: the recipient (encryption-certificate serial) asked for their share.
+    #[serde(default)]
+    recipient: Option<String>,
+}
+
+/// At the bid opening: ask a recipient to unwrap the key of the bid (any of them; for a
+/// k-of-n bid, the one named by `?recipient=`, for their share).
 async fn open_bid(
     State(demo): State<Arc<Demo>>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    Query(q): Query<OpenQuery>,
 ) -> ApiResult<Json<JobView>> {
     let (sid, _) = browser(&headers);
     if unix_now() < demo.tender.opening_at {
@@ -349,16 +376,35 @@ async fn open_bid(
         .find(|b| b.id == id)
         .cloned()
         .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
-    let wrapped = demo.wrapped_key_of(&bid)?;
+    let mut wrapped = demo.wrapped_keys_of(&bid)?;
+    let threshold = demo.threshold_of(&bid)?;
+    if threshold >= 2 {
+        // Each share holder is asked alone, so the platform knows whose share it receives.
+        let who = q.recipient.ok_or(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("这份投标文件需要 {threshold} 位授权人员分别扫码：请选择接收人"),
+        ))?;
+        wrapped.retain(|w| w.recipient_serial == who);
+        if wrapped.is_empty() {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "不是这份投标文件的接收人".into(),
+            ));
+        }
+    }
+    let recipient = (threshold >= 2).then(|| wrapped[0].recipient_serial.clone());
     let job = demo
         .start_job(
             &sid,
-            Purpose::OpenBid { bid_id: id },
+            Purpose::OpenBid {
+                bid_id: id,
+                recipient,
+            },
             ScanAction::Decrypt {
                 tender_id: demo.tender.id.clone(),
                 tender_name: demo.tender.name.clone(),
                 opening_at: demo.tender.opening_at,
-                files: vec![wrapped],
+                files: wrapped,
             },
         )
         .await?;
@@ -386,5 +432,141 @@ async fn reverify(
             valid: false,
             message: format!("签名不再有效：{e}"),
         },
+    }))
+}
+
+/// The stored (encrypted) bid file, for the bidder's 解密自检 on the file as uploaded; only
+/// to a logged-in bidder of the same enterprise.
+async fn bid_file(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let (sid, _) = browser(&headers);
+    let me =
+        bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    let bid = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
+    if bid.bidder.uscc.is_none() || bid.bidder.uscc != me.uscc {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "不是贵单位的投标文件".into(),
+        ));
+    }
+    let bytes = std::fs::read(&bid.encrypted_path)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct SelfCheckReport {
+    ok: bool,
+    binding_hash: String,
+    checked_at: i64,
+    device: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// The bidder's phone reports its 解密自检 of the stored file: shown in the opening hall as
+/// "可解密 ✓ (time, device)" or the reason it would not open.
+async fn self_check(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(r): Json<SelfCheckReport>,
+) -> ApiResult<Json<Bid>> {
+    let (sid, _) = browser(&headers);
+    let me =
+        bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
+    if r.device.len() > 100 || r.reason.as_ref().is_some_and(|s| s.len() > 500) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "自检报告过长".into()));
+    }
+    let info = super::SelfCheckInfo {
+        ok: r.ok,
+        checked_at: r.checked_at,
+        device: r.device,
+        reported_by: me.name.clone(),
+        reason: if r.ok { None } else { r.reason },
+    };
+    demo.record_self_check(&id, &me, &r.binding_hash, info)
+        .map_err(|e| match e {
+            PlatformError::UsccMismatch => {
+                ApiError(StatusCode::FORBIDDEN, "不是贵单位的投标文件".into())
+            }
+            PlatformError::BadReply(_) => {
+                ApiError(StatusCode::CONFLICT, "自检的不是平台保存的这份文件".into())
+            }
+            e => ApiError::from(e),
+        })?;
+    demo.lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .map(Json)
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))
+}
+
+#[derive(Debug, Serialize)]
+struct OpenOutcome {
+    opened: bool,
+    /// What happened, in Chinese and English.
+    message_zh: String,
+    message_en: String,
+}
+
+/// At the opening, without the bidder: ask the Bidkey server for the bid's pre-authorised
+/// key halves (released only at the opening time by the server's clock) and open it.
+async fn open_preauthorised(
+    State(demo): State<Arc<Demo>>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OpenOutcome>> {
+    let bid = demo
+        .lock()
+        .bids
+        .iter()
+        .find(|b| b.id == id)
+        .cloned()
+        .ok_or(ApiError(StatusCode::NOT_FOUND, "没有这个投标文件".into()))?;
+    let outcome = async {
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
+            crate::bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        let key = crate::preauth::released_key(
+            &demo.signed,
+            &demo.client.request_key(),
+            demo.client.platform_id(),
+            &header,
+        )
+        .await?;
+        demo.open_with_key(
+            &id,
+            &key,
+            super::OpenedHow::Preauthorised,
+            &format!("{}（预授权）", bid.bidder.name),
+        )
+    }
+    .await;
+    Ok(Json(match outcome {
+        Ok(m) => OpenOutcome {
+            opened: true,
+            message_zh: m,
+            message_en: "opened with the bidder's pre-authorisation".into(),
+        },
+        Err(e) => {
+            let words = crate::opening::failure_words(&e);
+            OpenOutcome {
+                opened: false,
+                message_zh: words.zh,
+                message_en: words.en,
+            }
+        }
     }))
 }

@@ -17,8 +17,15 @@ use std::sync::Arc;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Purpose {
     Login,
-    SignBid { bid_id: String },
-    OpenBid { bid_id: String },
+    SignBid {
+        bid_id: String,
+    },
+    OpenBid {
+        bid_id: String,
+        /// For a k-of-n bid: whose share was asked for.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recipient: Option<String>,
+    },
 }
 
 /// Where a job stands, as the page shows it.
@@ -171,7 +178,15 @@ impl Demo {
         match purpose {
             Purpose::Login => self.logged_in(&browser, &verified),
             Purpose::SignBid { bid_id } => self.bid_signed(&bid_id, &verified),
-            Purpose::OpenBid { bid_id } => self.bid_opened(&bid_id, &verified),
+            Purpose::OpenBid { bid_id, recipient } => {
+                let by = super::api::bidder_of(self, &browser)
+                    .map(|b| b.name)
+                    .unwrap_or_else(|| "扫码人员".into());
+                match recipient {
+                    None => self.bid_opened(&bid_id, &verified, &by),
+                    Some(serial) => self.share_received(&bid_id, &serial, &verified, &by),
+                }
+            }
         }
     }
 
@@ -280,7 +295,85 @@ impl Demo {
         }
     }
 
-    fn bid_opened(&self, bid_id: &str, v: &VerifiedReply) -> Result<String> {
+    fn bid_opened(&self, bid_id: &str, v: &VerifiedReply, by: &str) -> Result<String> {
+        let file_name = {
+            let mut inner = self.lock();
+            find_bid(&mut inner.bids, bid_id)?.file_name.clone()
+        };
+        let key = v
+            .file_keys
+            .iter()
+            .find(|k| k.file_name == file_name)
+            .ok_or(PlatformError::WrongKey)?;
+        let key = FileKey::from_bytes(&key.key)?;
+        self.open_with_key(bid_id, &key, super::OpenedHow::OnlineScan, by)
+    }
+
+    /// A k-of-n share arrived: keep it (in memory, until the bid opens) and open the bid once
+    /// the threshold is reached; say how many are still needed otherwise.
+    fn share_received(
+        &self,
+        bid_id: &str,
+        serial: &str,
+        v: &VerifiedReply,
+        by: &str,
+    ) -> Result<String> {
+        let (file_name, path) = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            (bid.file_name.clone(), bid.encrypted_path.clone())
+        };
+        let share = v
+            .file_keys
+            .iter()
+            .find(|k| k.file_name == file_name)
+            .ok_or(PlatformError::WrongKey)?;
+        let shares = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            bid.shares.retain(|(s, _)| s != serial);
+            bid.shares.push((serial.to_owned(), share.key.clone()));
+            bid.share_holders.retain(|n| n != by);
+            bid.share_holders.push(by.to_owned());
+            bid.shares.clone()
+        };
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(&path)?);
+            bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        match bidfile::combine_shares(&header, &shares) {
+            Ok(key) => {
+                let holders = {
+                    let mut inner = self.lock();
+                    let bid = find_bid(&mut inner.bids, bid_id)?;
+                    bid.shares.clear();
+                    bid.share_holders.join("、")
+                };
+                self.open_with_key(bid_id, &key, super::OpenedHow::KOfN, &holders)
+            }
+            Err(bidfile::BidFileError::NotEnoughShares { have, need }) => {
+                let words =
+                    crate::opening::failure_words(&PlatformError::NotEnoughShares { have, need });
+                Ok(format!("已收到 {by} 的解密份额；{}", words.zh))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The threshold of a stored bid (1: any one recipient opens it).
+    pub(crate) fn threshold_of(&self, bid: &Bid) -> Result<u8> {
+        let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
+        Ok(bidfile::BidFileHeader::read_from(&mut f)?.threshold)
+    }
+
+    /// Open a stored bid with its file key, however it came, and record by whom and how.
+    pub(crate) fn open_with_key(
+        &self,
+        bid_id: &str,
+        key: &FileKey,
+        how: super::OpenedHow,
+        by: &str,
+    ) -> Result<String> {
         let (path, file_name, sm3) = {
             let mut inner = self.lock();
             let bid = find_bid(&mut inner.bids, bid_id)?;
@@ -290,98 +383,102 @@ impl Demo {
                 bid.sm3.clone(),
             )
         };
-        let key = v
-            .file_keys
-            .iter()
-            .find(|k| k.file_name == file_name)
-            .ok_or(PlatformError::WrongKey)?;
-        let key = FileKey::from_bytes(&key.key)?;
+        // The file opened is the file the bidder signed: its digest at upload.
+        let signed_file = sm3_of_file(&path)? == sm3;
         let out_path = self.data_dir.join("opened").join(format!("{bid_id}.bin"));
         let mut input = std::io::BufReader::new(std::fs::File::open(&path)?);
-        let mut out = HashingWriter {
-            inner: std::io::BufWriter::new(std::fs::File::create(&out_path)?),
-            sm3: Sm3::new(),
-        };
-        bidfile::decrypt(&key, &mut input, &mut out, &mut |_, _| {})?;
-        let matches = hex::encode(out.sm3.finish()) == sm3;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path)?);
+        // Every chunk authenticates under the key the header commits to, or this fails.
+        bidfile::decrypt(key, &mut input, &mut out, &mut |_, _| {})?;
+        let matches = signed_file;
         let mut inner = self.lock();
         let bid = find_bid(&mut inner.bids, bid_id)?;
         bid.opened = Some(OpenedInfo {
             opened_at: unix_now(),
             sm3_matches: matches,
+            how,
+            by: by.to_owned(),
             path: out_path,
         });
         if matches {
-            Ok(format!("解密成功：{file_name}，摘要与投标时一致"))
+            Ok(format!("解密成功：{file_name}，与投标时签章的文件一致"))
         } else {
             Err(PlatformError::Server(
-                "解密后的文件与投标时的摘要不符".into(),
+                "保存的密文与投标时签章的摘要不符".into(),
             ))
         }
     }
 
-    /// Store an uploaded bid encrypted to the bidder's encryption certificate.
+    /// Store an uploaded bid the bidder encrypted (issue 17): the platform never sees the
+    /// plaintext. The header must be for this tender and this platform and wrapped to at
+    /// least one encryption certificate that could answer here (the bidder's, or a colleague
+    /// of the same enterprise known from a login); anything else is refused now, while the
+    /// bidder can still fix it, rather than failing at the opening.
     pub(crate) fn store_bid(
         &self,
         bidder: Bidder,
         file_name: &str,
-        plain: &std::path::Path,
+        encrypted: &std::path::Path,
     ) -> Result<Bid> {
-        let cert_der = bidder
-            .encryption_cert
-            .clone()
-            .ok_or(PlatformError::BadRecipient(
-                "no encryption certificate from the login",
-            ))?;
-        let cert = bidkey_crypto::x509::Cert::from_der(&cert_der)
-            .map_err(|_| PlatformError::Malformed("encryption certificate"))?;
+        let header = {
+            let mut f = std::io::BufReader::new(std::fs::File::open(encrypted)?);
+            bidfile::BidFileHeader::read_from(&mut f)?
+        };
+        let openers = self.openers_for(&bidder);
+        bidfile::check_upload(
+            &header,
+            &self.tender.id,
+            self.client.platform_id(),
+            &openers,
+        )
+        .map_err(PlatformError::UploadRefused)?;
         let id = hex::encode(bidkey_crypto::rng::bytes::<8>().map_err(PlatformError::Crypto)?);
-        let size = std::fs::metadata(plain)?.len();
-        let mut sm3 = Sm3::new();
-        {
-            use std::io::Read;
-            let mut f = std::fs::File::open(plain)?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = f.read(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                sm3.update(&buf[..n]);
-            }
-        }
+        let size = std::fs::metadata(encrypted)?.len();
+        let sm3 = sm3_of_file(encrypted)?;
         let encrypted_path = self.data_dir.join("bids").join(format!("{id}.bid"));
-        let mut input = std::io::BufReader::new(std::fs::File::open(plain)?);
-        let mut output = std::io::BufWriter::new(std::fs::File::create(&encrypted_path)?);
-        let enc = bidfile::encrypt(
-            &cert,
-            &mut input,
-            &mut output,
-            &bidfile::EncryptOptions {
-                tender_id: self.tender.id.clone(),
-                platform_id: self.client.platform_id().to_owned(),
-                file_name: file_name.to_owned(),
-                chunk_size: None,
-                created_at: unix_now() as u64,
-                total_len: Some(size),
-            },
-            &mut |_, _| {},
-        )?;
+        std::fs::copy(encrypted, &encrypted_path)?;
+        let recipient_serials = header.recipient_serials();
         let bid = Bid {
             id,
             bidder,
             file_name: file_name.to_owned(),
             size,
-            sm3: hex::encode(sm3.finish()),
-            recipient_serial: enc.header.recipient_serial.clone(),
+            sm3,
+            recipient_serial: header.recipient_serial().to_owned(),
+            recipient_serials,
             encrypted_path,
             document: None,
             signature: None,
             opened: None,
             sealed_pdf: None,
+            self_check: None,
+            threshold: header.threshold,
+            shares: Vec::new(),
+            share_holders: Vec::new(),
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
+    }
+
+    /// Serials of encryption certificates that could answer a decrypt request for a bid of
+    /// `bidder`'s enterprise: theirs and those of colleagues seen at a login.
+    pub(crate) fn openers_for(&self, bidder: &Bidder) -> Vec<String> {
+        let inner = self.lock();
+        let mut out: Vec<String> = std::iter::once(bidder)
+            .chain(
+                inner
+                    .browsers
+                    .values()
+                    .flatten()
+                    .filter(|b| b.uscc.is_some() && b.uscc == bidder.uscc),
+            )
+            .filter_map(|b| b.encryption_cert.as_deref())
+            .filter_map(|der| bidkey_crypto::x509::Cert::from_der(der).ok())
+            .map(|c| c.serial_hex())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     pub(crate) fn remember_document(
@@ -433,13 +530,44 @@ impl Demo {
         ))
     }
 
-    pub(crate) fn wrapped_key_of(
+    /// Record the bidder's self-check of a stored bid. It must name the stored file (its
+    /// binding hash) and come from a bidder of the same enterprise.
+    pub(crate) fn record_self_check(
+        &self,
+        bid_id: &str,
+        reporter: &Bidder,
+        binding_hash: &str,
+        info: super::SelfCheckInfo,
+    ) -> Result<()> {
+        let path = {
+            let mut inner = self.lock();
+            let bid = find_bid(&mut inner.bids, bid_id)?;
+            if bid.bidder.uscc.is_none() || bid.bidder.uscc != reporter.uscc {
+                return Err(PlatformError::UsccMismatch);
+            }
+            bid.encrypted_path.clone()
+        };
+        let mut f = std::io::BufReader::new(std::fs::File::open(&path)?);
+        let header = bidfile::BidFileHeader::read_from(&mut f)?;
+        if hex::encode(header.binding_hash()?) != binding_hash {
+            return Err(PlatformError::BadReply(
+                "the self-check was of another file",
+            ));
+        }
+        let mut inner = self.lock();
+        find_bid(&mut inner.bids, bid_id)?.self_check = Some(info);
+        Ok(())
+    }
+
+    /// The decrypt-request entries of a bid: one per recipient; whoever of them scans
+    /// answers with the key they hold.
+    pub(crate) fn wrapped_keys_of(
         &self,
         bid: &Bid,
-    ) -> Result<bidkey_protocol::scan::WrappedFileKey> {
+    ) -> Result<Vec<bidkey_protocol::scan::WrappedFileKey>> {
         let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
         let header = bidfile::BidFileHeader::read_from(&mut f)?;
-        header.wrapped_file_key(&bid.file_name)
+        Ok(header.wrapped_file_keys(&bid.file_name)?)
     }
 }
 
@@ -449,20 +577,18 @@ fn find_bid<'a>(bids: &'a mut [Bid], id: &str) -> Result<&'a mut Bid> {
         .ok_or(PlatformError::Server("no such bid".into()))
 }
 
-/// Writes through and hashes what passes.
-struct HashingWriter<W> {
-    inner: W,
-    sm3: Sm3,
-}
-
-impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sm3.update(&buf[..n]);
-        Ok(n)
+/// SM3 of a file, hex.
+fn sm3_of_file(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let mut sm3 = Sm3::new();
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sm3.update(&buf[..n]);
     }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    Ok(hex::encode(sm3.finish()))
 }

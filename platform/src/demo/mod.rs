@@ -4,8 +4,9 @@
 //!
 //! Everything a real platform must do is done for real here: requests are signed with the
 //! platform's certificate, replies are opened with the request's ephemeral key and verified
-//! (chain, revocation, grant, the digest the platform computed), and bids are stored only
-//! encrypted to the bidder's encryption certificate. State is kept in memory and the bid
+//! (chain, revocation, grant, the digest the platform computed), and bids arrive encrypted
+//! by the bidder to its enterprise's encryption certificates; the platform checks their
+//! header at upload and never sees a plaintext before the opening. State is kept in memory and the bid
 //! files in `data_dir`; a restart forgets logins and bids (it is a demo).
 
 mod api;
@@ -26,6 +27,16 @@ use std::sync::{Arc, Mutex};
 
 pub use api::SESSION_COOKIE;
 pub use jobs::{JobState, JobView, Purpose};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn times_show_in_beijing_time() {
+        // 2026-01-01T00:00:00Z is 08:00 in Beijing.
+        assert_eq!(super::fmt_time(1_767_225_600), "2026-01-01 08:00");
+        assert_eq!(super::fmt_time(0), "1970-01-01 08:00");
+    }
+}
 pub use provision::provision;
 
 /// The tender (招标项目) the demo's bid-opening hall is for.
@@ -72,9 +83,13 @@ pub struct Bid {
     pub bidder: Bidder,
     pub file_name: String,
     pub size: u64,
-    /// SM3 of the plaintext, hex, computed by the platform at upload.
+    /// SM3 of the encrypted file as uploaded, hex: what the bidder signs (the platform never
+    /// sees the plaintext before the opening).
     pub sm3: String,
+    /// The first recipient's encryption-certificate serial.
     pub recipient_serial: String,
+    /// Every recipient the bidder wrapped the file key to.
+    pub recipient_serials: Vec<String>,
     #[serde(skip)]
     pub encrypted_path: PathBuf,
     /// What the bidder was asked to seal.
@@ -87,6 +102,53 @@ pub struct Bid {
     /// A PDF bid sealed with the seal visible: the sealed file's verification, once the CMS
     /// is in (`GET /api/bids/{id}/sealed.pdf` serves it).
     pub sealed_pdf: Option<SealedPdfInfo>,
+    /// The bidder's latest 解密自检 of the file as stored here (issue 17 §3).
+    pub self_check: Option<SelfCheckInfo>,
+    /// 1: any recipient opens it; k: any k together (k-of-n).
+    pub threshold: u8,
+    /// k-of-n shares received so far at the opening (recipient serial, share); cleared
+    /// when the bid opens.
+    #[serde(skip)]
+    pub shares: Vec<(String, Vec<u8>)>,
+    /// Who released those shares, for the record of who opened the bid.
+    pub share_holders: Vec<String>,
+}
+
+/// How a bid was opened (issue 17 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenedHow {
+    /// A recipient's phone answered a decrypt request at the opening.
+    OnlineScan,
+    /// The server released the bidder's pre-authorisation at the opening time.
+    Preauthorised,
+    /// k of the n recipients each released their share.
+    KOfN,
+}
+
+impl OpenedHow {
+    /// In the opening hall's words.
+    pub fn zh(self) -> &'static str {
+        match self {
+            OpenedHow::OnlineScan => "扫码解密",
+            OpenedHow::Preauthorised => "预授权解密",
+            OpenedHow::KOfN => "多人联合解密",
+        }
+    }
+}
+
+/// A self-check the bidder's phone reported for the stored file: "可解密 ✓ (time, device)",
+/// or the reason it would not open.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SelfCheckInfo {
+    pub ok: bool,
+    /// The phone's clock when it checked.
+    pub checked_at: i64,
+    pub device: String,
+    /// Who reported it (the logged-in bidder).
+    pub reported_by: String,
+    /// Why it would not open, in words (when `ok` is false).
+    pub reason: Option<String>,
 }
 
 /// A sealed PDF as the platform's own verifier sees it.
@@ -120,7 +182,11 @@ pub struct SignatureInfo {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct OpenedInfo {
     pub opened_at: i64,
+    /// Every chunk authenticated and the stored file is the one signed at upload.
     pub sm3_matches: bool,
+    pub how: OpenedHow,
+    /// Who: the person who scanned, or the bidder who pre-authorised.
+    pub by: String,
     #[serde(skip)]
     pub path: PathBuf,
 }
@@ -141,6 +207,8 @@ pub(crate) struct Inner {
 #[derive(Debug)]
 pub struct Demo {
     pub(crate) client: ScanClient,
+    /// The Bidkey API signed with the platform's key (pre-authorisation releases).
+    pub(crate) signed: PlatformClient,
     pub(crate) verifier: ReplyVerifier,
     pub(crate) name: String,
     pub(crate) tender: Tender,
@@ -199,9 +267,10 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
     if let Some(clock) = config.clock {
         signed = signed.with_clock(clock);
     }
-    let verifier = ReplyVerifier::new(signed, Verifier::new(anchor), scan.platform_id());
+    let verifier = ReplyVerifier::new(signed.clone(), Verifier::new(anchor), scan.platform_id());
     let demo = Arc::new(Demo {
         client: scan,
+        signed,
         verifier,
         name: config.name,
         tender: config.tender,
@@ -219,6 +288,27 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
         demo,
         task,
     })
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM` UTC+8 (Beijing time), for the pages.
+pub(crate) fn fmt_time(t: i64) -> String {
+    let t = t + 8 * 3600;
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60
+    )
 }
 
 pub(crate) fn unix_now() -> i64 {

@@ -131,7 +131,7 @@ async fn bid(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
         }
         Some(b) => format!(
             r#"<div class="card"><h2>上传并签章投标文件</h2><p>投标人：{}</p>
-<p>文件上传后，平台计算其 SM3 摘要，只保存加密到贵单位加密证书的密文，并请您扫码签章。</p>
+<p>请先用 Bidkey 加密投标文件（手机 App 或 <code>bidkey bid encrypt</code>），加密到贵单位在本平台获授权人员的加密证书。平台只接收密文，检查其项目、平台与接收人，计算密文的 SM3 摘要并请您扫码签章；开标前平台看不到明文。</p>
 <input type="file" id="file"> <button id="upload" onclick="upload()">上传并签章</button></div>{SCAN_WIDGET}
 <script>
 async function upload() {{
@@ -148,9 +148,8 @@ async function upload() {{
 
 async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
     let (_, cookie) = browser(&headers);
-    let rows: String = demo
-        .lock()
-        .bids
+    let bids = demo.lock().bids.clone();
+    let rows: String = bids
         .iter()
         .map(|b| {
             let signed = match &b.signature {
@@ -175,16 +174,64 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                 },
                 None => "未签章".to_owned(),
             };
+            let openers = demo.openers_for(&b.bidder);
+            let recipients = if b.recipient_serials.iter().any(|s| openers.contains(s)) {
+                format!("{} 人", b.recipient_serials.len())
+            } else {
+                format!(
+                    "{} 人 <span class=\"warn\">⚠ 无人可解密（no recipient can open it）</span>",
+                    b.recipient_serials.len()
+                )
+            };
+            let check = match &b.self_check {
+                Some(c) if c.ok => format!(
+                    "可解密 ✓（{}，{}）",
+                    super::fmt_time(c.checked_at),
+                    escape(&c.device)
+                ),
+                Some(c) => format!(
+                    "✗ {}",
+                    escape(c.reason.as_deref().unwrap_or("自检未通过"))
+                ),
+                None => "未自检".to_owned(),
+            };
             let state = match &b.opened {
-                Some(o) if o.sm3_matches => "已解密".to_owned(),
+                Some(o) if o.sm3_matches => format!(
+                    "已解密（{}，{}，{}）",
+                    o.how.zh(),
+                    escape(&o.by),
+                    super::fmt_time(o.opened_at)
+                ),
                 Some(_) => "解密结果不符".to_owned(),
+                None if b.threshold >= 2 => {
+                    let buttons: String = b
+                        .recipient_serials
+                        .iter()
+                        .enumerate()
+                        .map(|(i, serial)| {
+                            format!(
+                                r#"<button class="open-share" data-bid="{}" onclick="startScan('/api/bids/{}/open?recipient={}')">接收人 {} 扫码</button> "#,
+                                b.id,
+                                b.id,
+                                escape(serial),
+                                i + 1
+                            )
+                        })
+                        .collect();
+                    format!(
+                        "需 {} / {} 人联合解密（已收到 {} 份）：{buttons}",
+                        b.threshold,
+                        b.recipient_serials.len(),
+                        b.share_holders.len()
+                    )
+                }
                 None => format!(
-                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button>"#,
-                    b.id, b.id
+                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button> <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
+                    b.id, b.id, b.id, b.id
                 ),
             };
             format!(
-                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{signed}</td><td class=\"status\">{state}</td></tr>",
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
                 b.id,
                 escape(&b.bidder.name),
                 escape(&b.file_name),
@@ -194,8 +241,16 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .collect();
     let body = format!(
         r#"<div class="card"><h2>开标大厅：{}</h2>
-<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>签章</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
-<script>window.onDone = () => setTimeout(() => location.reload(), 1500);</script>"#,
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+<script>window.onDone = () => setTimeout(() => location.reload(), 1500);
+async function openPreauthorised(id) {{
+  const r = await fetch('/api/bids/' + id + '/open-preauthorised', {{method: 'POST'}});
+  const j = await r.json();
+  setState(j.opened ? 'done' : 'failed', j.message_zh || j.error);
+  document.getElementById('scan').style.display = 'block';
+  if (j.opened) setTimeout(() => location.reload(), 1500);
+}}
+</script>"#,
         escape(&demo.tender.name)
     );
     respond(cookie, page(&demo, "开标大厅", &body))

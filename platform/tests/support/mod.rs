@@ -38,6 +38,27 @@ fn template(profile: CertProfile, subject: Name, key: &dyn TbsSigner, days: u64)
     }
 }
 
+impl Pki {
+    /// Another encryption certificate of the same enterprise (a colleague), with its key.
+    pub fn another_encryption_leaf(&self) -> (Sm2PrivateKey, Cert) {
+        let k = key();
+        let c = Cert::issue(
+            &template(
+                CertProfile::Encryption {
+                    key_agreement: false,
+                },
+                enterprise_subject("测试建设有限公司", USCC).expect("name"),
+                &k,
+                365,
+            ),
+            &self.ca,
+            &self.ca_key,
+        )
+        .expect("enc");
+        (k, c)
+    }
+}
+
 pub fn pki() -> Pki {
     let root_key = key();
     let root = Cert::self_signed_root(

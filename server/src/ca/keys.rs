@@ -40,6 +40,8 @@ pub enum Sealed {
     TsaKey,
     /// `seal-maker.key`: the GB/T 38540 seal maker's private key.
     SealMakerKey,
+    /// `preauths.k2`: the server's half of a pre-authorised bid opening (ADR 0027).
+    PreauthK2,
 }
 
 impl Sealed {
@@ -50,6 +52,7 @@ impl Sealed {
             Sealed::Enrollment => b"bidkey/seal/enrollment/v1",
             Sealed::TsaKey => b"bidkey/seal/tsa-key/v1",
             Sealed::SealMakerKey => b"bidkey/seal/seal-maker-key/v1",
+            Sealed::PreauthK2 => b"bidkey/seal/preauth-k2/v1",
         }
     }
 }
@@ -70,7 +73,7 @@ impl Sealer {
     /// The kinds this domain seals, in the order their keys sit in its key file.
     fn kinds(slot: Slot) -> &'static [Sealed] {
         match slot.id {
-            "ca" => &[Sealed::TsaKey, Sealed::SealMakerKey],
+            "ca" => &[Sealed::TsaKey, Sealed::SealMakerKey, Sealed::PreauthK2],
             "kmc" => &[Sealed::KmcEscrow],
             "cosign" => &[Sealed::CosignShare, Sealed::Enrollment],
             _ => &[],
@@ -169,7 +172,8 @@ impl CaKeys {
         &self.issuing_key
     }
 
-    /// Seal a value of the CA's domain (the TSA's and the seal maker's keys).
+    /// Seal a value of the CA's domain (the TSA's and the seal maker's keys, the server's
+    /// halves of pre-authorised openings).
     pub fn seal(&self, what: Sealed, row_id: &str, secret: &[u8]) -> Result<Vec<u8>> {
         self.seals.seal(what, row_id, secret)
     }

@@ -46,6 +46,10 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0009_electronic_seals.sql"),
     },
     Migration {
+        version: 10,
+        sql: include_str!("../../migrations/0010_preauth.sql"),
+    },
+    Migration {
         version: 12,
         sql: include_str!("../../migrations/0012_refunds.sql"),
     },

@@ -97,10 +97,13 @@ pub async fn whole_story(db: Option<DbUrl>) {
     let docs = out.path().join("documents");
     let name = "投标文件-渝北道路改造.txt";
     let plain = std::fs::read(docs.join(name)).expect("bid file");
+    // The bidder encrypted the bid before upload (issue 17): the platform hashed, and the
+    // bidder signed, the encrypted file it received.
+    let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert_eq!(
-        hex::encode(bidkey_crypto::sm3::sm3(&plain)),
+        hex::encode(bidkey_crypto::sm3::sm3(&encrypted)),
         o.bid_sm3,
-        "the saved bid is the one the platform hashed"
+        "the saved encrypted bid is the one the platform hashed"
     );
     let pem = std::fs::read_to_string(docs.join("signing-cert.pem")).expect("certificate");
     let cert = bidkey_crypto::x509::Cert::from_pem(&pem).expect("certificate parses");
@@ -110,15 +113,15 @@ pub async fn whole_story(db: Option<DbUrl>) {
         "an enterprise certificate of A"
     );
     assert!(cert.serial_hex().eq_ignore_ascii_case(&o.bid_signer_serial));
-    // The signature: a detached CMS (DER) over the bid, by that certificate, with the
-    // Bidkey TSA's timestamp of the signature.
+    // The signature: a detached CMS (DER) over the encrypted bid as uploaded, by that
+    // certificate, with the Bidkey TSA's timestamp of the signature.
     let p7s = std::fs::read(docs.join(format!("{name}.p7s"))).expect("signature");
     let cms = bidkey_crypto::cms::verify_signed_data(
         &p7s,
-        bidkey_crypto::cms::Content::Detached(&plain),
+        bidkey_crypto::cms::Content::Detached(&encrypted),
         &[],
     )
-    .expect("the .p7s verifies over the saved bid");
+    .expect("the .p7s verifies over the saved encrypted bid");
     assert_eq!(cms.signers.len(), 1);
     assert_eq!(cms.signers[0].cert, cert);
     assert_eq!(cms.signers[0].timestamps.len(), 1, "timestamped");
@@ -127,8 +130,8 @@ pub async fn whole_story(db: Option<DbUrl>) {
     // the CMS signature's token; the report names the seal.
     let ses = std::fs::read(docs.join(format!("{name}.ses"))).expect("seal signature");
     let seal =
-        bidkey_crypto::ses::verify_signature(&ses, Some(&bidkey_crypto::sm3::sm3(&plain)), &[])
-            .expect("the .ses verifies over the saved bid");
+        bidkey_crypto::ses::verify_signature(&ses, Some(&bidkey_crypto::sm3::sm3(&encrypted)), &[])
+            .expect("the .ses verifies over the saved encrypted bid");
     assert_eq!(seal.signer, cert);
     assert!(seal.signer_listed && seal.timestamp.is_some());
     seal.check().expect("listed and valid when used");
@@ -144,7 +147,6 @@ pub async fn whole_story(db: Option<DbUrl>) {
         "{report_json}"
     );
     sealed_pdf_checks(&world, &docs).await;
-    let encrypted = std::fs::read(docs.join(format!("{name}.bid"))).expect("encrypted bid");
     assert!(encrypted.len() > plain.len());
     // The price is in the plain file and nowhere in the encrypted one.
     let price = "12,345,678.00".as_bytes();

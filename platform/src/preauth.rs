@@ -1,0 +1,43 @@
+//! 预授权开标 on the platform's side (issue 17 §4, ADR 0027): at or after the opening time
+//! the platform asks the Bidkey server for a pre-authorised file's halves, opens K1 with
+//! the key of its Bidkey certificate, and `K = K1 ⊕ K2` is checked against the file's
+//! header (key commitment and MAC) before anything is decrypted. The bidder's phone need
+//! not be online.
+
+use crate::bidfile::{BidFileHeader, FileKey};
+use crate::client::PlatformClient;
+use crate::error::{PlatformError, Result};
+use bidkey_crypto::scan::PlatformKey;
+use zeroize::Zeroizing;
+
+/// The file key of a pre-authorised bid, released by the server to `platform_id` (this
+/// platform, whose certificate key is `key`) for the file with `header`.
+pub async fn released_key(
+    client: &PlatformClient,
+    key: &PlatformKey,
+    platform_id: &str,
+    header: &BidFileHeader,
+) -> Result<FileKey> {
+    let binding = hex::encode(header.binding_hash()?);
+    let release = client.preauth_release(platform_id, &binding).await?;
+    if release.tender_id != header.tender_id {
+        return Err(PlatformError::BadReply("released for another tender"));
+    }
+    let PlatformKey::Sm2(sk) = key else {
+        return Err(PlatformError::Config(
+            "pre-authorised opening needs an SM2 platform key",
+        ));
+    };
+    let k1 = bidkey_crypto::sm2::decrypt_der(sk, &release.k1_sealed)
+        .map_err(|_| PlatformError::BadReply("K1 is not sealed to this platform"))?;
+    if k1.len() != 16 || release.k2.len() != 16 {
+        return Err(PlatformError::BadReply("key half length"));
+    }
+    let mut k = Zeroizing::new([0u8; 16]);
+    for (o, (a, b)) in k.iter_mut().zip(k1.iter().zip(&release.k2)) {
+        *o = a ^ b;
+    }
+    let key = FileKey::from_bytes(k.as_slice())?;
+    header.check_key(key.as_bytes())?;
+    Ok(key)
+}

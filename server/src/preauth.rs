@@ -1,0 +1,293 @@
+//! Pre-authorised bid opening (预授权开标, issue 17 §4, ADR 0027): before the opening the
+//! bidder's phone, after co-decrypting its bid's file key with the PIN, splits it as
+//! `K = K1 ⊕ K2`, seals K1 to the platform's certificate and deposits both here, bound to
+//! one file (its header's binding hash), one tender, one platform and an opening time. The
+//! server releases them to that platform only, at or after `opening_at` by its own clock,
+//! once per call and audited; the bidder sees the record and may withdraw until the
+//! opening. The server alone holds K2 and a ciphertext of K1 it cannot open; the platform
+//! alone holds nothing before the release.
+
+use crate::audit::{self, Event};
+use crate::auth::AuthUser;
+use crate::db::{Row, Tx};
+use crate::error::{Result, ServerError};
+use crate::params;
+use crate::platforms::get_platform;
+use crate::state::AppState;
+use crate::util::new_id;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::HeaderMap;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use bidkey_protocol::ErrorCode;
+use bidkey_protocol::platforms::{NewPreauth, Preauth, PreauthRelease};
+use serde::Deserialize;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/preauth", get(list).post(deposit))
+        .route("/v1/preauth/{id}", delete(withdraw))
+        .route("/v1/preauth/release", get(release))
+}
+
+const COLUMNS: &str = "id, platform_id, tender_id, binding_hash, file_name, opening_at, created_at, withdrawn_at, released_at";
+/// At most this many live pre-authorisations per account (a bidder has few bids open).
+const MAX_LIVE: i64 = 200;
+
+fn from_row(r: &Row) -> Result<Preauth> {
+    Ok(Preauth {
+        id: r.text(0)?,
+        platform_id: r.text(1)?,
+        tender_id: r.text(2)?,
+        binding_hash: r.text(3)?,
+        file_name: r.text(4)?,
+        opening_at: r.i64(5)?,
+        created_at: r.i64(6)?,
+        withdrawn_at: r.opt_i64(7)?,
+        released_at: r.opt_i64(8)?,
+    })
+}
+
+fn is_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn check_new(p: &NewPreauth, now: i64) -> Result<()> {
+    let short = |s: &str| !s.is_empty() && s.len() <= 256;
+    if !is_hash(&p.binding_hash)
+        || !short(&p.tender_id)
+        || !short(&p.file_name)
+        || !short(&p.platform_id)
+        || p.k2.len() != 16
+        || p.k1_sealed.is_empty()
+        || p.k1_sealed.len() > 512
+    {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    // Only before the opening: afterwards the bidder scans.
+    if p.opening_at <= now {
+        return Err(ErrorCode::InvalidState.into());
+    }
+    Ok(())
+}
+
+fn get_preauth(tx: &mut dyn Tx, id: &str) -> Result<Preauth> {
+    let sql = format!("SELECT {COLUMNS} FROM preauths WHERE id = $1");
+    let r = tx
+        .query_opt(&sql, &params![id])?
+        .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+    from_row(&r)
+}
+
+/// `POST /v1/preauth`: deposit for one file.
+async fn deposit(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Json(p): Json<NewPreauth>,
+) -> Result<Json<Preauth>> {
+    let now = st.clock.now();
+    check_new(&p, now)?;
+    // K2 at rest is sealed under a key from the CA key file (not in the database), bound to
+    // its row: a database reader does not get it.
+    let id = new_id()?;
+    let k2_sealed = st
+        .secrets
+        .ca
+        .seal(crate::ca::keys::Sealed::PreauthK2, &id, &p.k2)?;
+    let out = st
+        .db
+        .write(move |tx| {
+            let platform = get_platform(tx, &p.platform_id)?;
+            if !platform.has_certificate {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            let live = tx
+                .query_opt(
+                    "SELECT COUNT(*) FROM preauths WHERE account_id = $1 AND withdrawn_at IS NULL AND released_at IS NULL",
+                    &params![&user.account_id],
+                )?
+                .map(|r| r.i64(0))
+                .transpose()?
+                .unwrap_or(0);
+            if live >= MAX_LIVE {
+                return Err(ErrorCode::TooManyRequests.into());
+            }
+            tx.execute(
+                "INSERT INTO preauths (id, account_id, platform_id, tender_id, binding_hash, file_name, opening_at, k1_sealed, k2, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                &params![
+                    id.as_str(),
+                    &user.account_id,
+                    &p.platform_id,
+                    &p.tender_id,
+                    &p.binding_hash,
+                    &p.file_name,
+                    p.opening_at,
+                    p.k1_sealed.clone(),
+                    k2_sealed.clone(),
+                    now
+                ],
+            )?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &user.account_id,
+                    action: "preauth.deposited",
+                    target: Some(&id),
+                    ip: None,
+                    detail: Some(format!(
+                        "platform {} tender {} file {} opening_at {}",
+                        p.platform_id, p.tender_id, p.binding_hash, p.opening_at
+                    )),
+                },
+            )?;
+            get_preauth(tx, &id)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /v1/preauth`: the caller's pre-authorisations, newest first, with what happened to
+/// each (released when, withdrawn when).
+async fn list(State(st): State<AppState>, user: AuthUser) -> Result<Json<Vec<Preauth>>> {
+    let out = st
+        .db
+        .read(move |tx| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM preauths WHERE account_id = $1 ORDER BY created_at DESC, id"
+            );
+            tx.query(&sql, &params![&user.account_id])?
+                .iter()
+                .map(from_row)
+                .collect::<Result<Vec<_>>>()
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `DELETE /v1/preauth/{id}`: withdraw (K2 wiped) until the opening time or the release.
+async fn withdraw(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<Preauth>> {
+    let now = st.clock.now();
+    let out = st
+        .db
+        .write(move |tx| {
+            let owner = tx
+                .query_opt(
+                    "SELECT account_id FROM preauths WHERE id = $1",
+                    &params![id.as_str()],
+                )?
+                .map(|r| r.text(0))
+                .transpose()?;
+            if owner.as_deref() != Some(user.account_id.as_str()) {
+                return Err(ErrorCode::NotFound.into());
+            }
+            let p = get_preauth(tx, &id)?;
+            if p.withdrawn_at.is_some() || p.released_at.is_some() || now >= p.opening_at {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            tx.execute(
+                "UPDATE preauths SET withdrawn_at = $1, k2 = NULL WHERE id = $2 AND withdrawn_at IS NULL",
+                &params![now, id.as_str()],
+            )?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &user.account_id,
+                    action: "preauth.withdrawn",
+                    target: Some(&id),
+                    ip: None,
+                    detail: None,
+                },
+            )?;
+            get_preauth(tx, &id)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+struct ReleaseQuery {
+    platform_id: String,
+    binding_hash: String,
+}
+
+/// `GET /v1/preauth/release`: only the platform named (signed with its certificate's key,
+/// as for a grant check), only for a file deposited for it, only at or after the opening
+/// time by this server's clock, never once withdrawn.
+async fn release(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Json<PreauthRelease>> {
+    let now = st.clock.now();
+    if !is_hash(&q.binding_hash) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    crate::grants::authenticate_platform(
+        &st,
+        &headers,
+        raw.as_deref().unwrap_or_default(),
+        &q.platform_id,
+        now,
+    )
+    .await?;
+    let secrets = st.secrets.clone();
+    let out = st
+        .db
+        .write(move |tx| {
+            let r = tx
+                .query_opt(
+                    "SELECT id, tender_id, opening_at, k1_sealed, k2, withdrawn_at, account_id FROM preauths \
+                     WHERE platform_id = $1 AND binding_hash = $2 \
+                     ORDER BY CASE WHEN withdrawn_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id LIMIT 1",
+                    &params![&q.platform_id, &q.binding_hash],
+                )?
+                .ok_or(ServerError::Api(ErrorCode::NotFound))?;
+            let id = r.text(0)?;
+            let opening_at = r.i64(2)?;
+            if r.opt_i64(5)?.is_some() {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            if now < opening_at {
+                return Err(ErrorCode::TooEarly.into());
+            }
+            let k2_sealed = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+            let k2 = secrets
+                .ca
+                .open(crate::ca::keys::Sealed::PreauthK2, &id, &k2_sealed)?
+                .to_vec();
+            tx.execute(
+                "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
+                &params![now, id.as_str()],
+            )?;
+            audit::record(
+                tx,
+                now,
+                Event {
+                    actor: &q.platform_id,
+                    action: "preauth.released",
+                    target: Some(&id),
+                    ip: None,
+                    detail: Some(format!("to platform {} for bidder {}", q.platform_id, r.text(6)?)),
+                },
+            )?;
+            Ok::<_, ServerError>(PreauthRelease {
+                id,
+                tender_id: r.text(1)?,
+                opening_at,
+                k1_sealed: r.bytes(3)?,
+                k2,
+            })
+        })
+        .await?;
+    Ok(Json(out))
+}
