@@ -411,9 +411,12 @@ async fn encrypt(
         vec![
             (
                 "bidkey-recipient-serial",
-                enc.header.recipient_serial.clone(),
+                enc.header.recipient_serial().to_owned(),
             ),
-            ("bidkey-wrapped-key", B64.encode(&enc.header.wrapped_key)),
+            (
+                "bidkey-wrapped-key",
+                B64.encode(first_wrapped_key(&enc.header)),
+            ),
         ],
     )
 }
@@ -467,6 +470,14 @@ pub struct HeaderView {
     pub header_hash: String,
 }
 
+/// The wrapped key of the file's first recipient (the gateway encrypts to one; a file made
+/// by a bidder for several staff lists them all, and each opens it).
+fn first_wrapped_key(h: &BidFileHeader) -> &[u8] {
+    h.recipients
+        .first()
+        .map_or(&[][..], |r| r.wrapped_key.as_slice())
+}
+
 async fn bid_file_header(
     State(g): G,
     App(_): App,
@@ -477,13 +488,13 @@ async fn bid_file_header(
     let h = blocking(move || Ok(BidFileHeader::read_from(&mut input)?)).await?;
     let header_hash = B64.encode(h.binding_hash()?);
     Ok(Json(HeaderView {
-        recipient_serial: h.recipient_serial.clone(),
+        recipient_serial: h.recipient_serial().to_owned(),
         tender_id: h.tender_id.clone(),
         platform_id: h.platform_id.clone(),
         file_name: h.file_name.clone(),
         created_at: h.created_at,
         chunk_size: h.chunk_size,
-        wrapped_key: B64.encode(&h.wrapped_key),
+        wrapped_key: B64.encode(first_wrapped_key(&h)),
         header_hash,
     }))
 }

@@ -37,6 +37,12 @@ pub enum GatewayError {
     Internal(String),
 }
 
+impl From<bidkey_platform::bidfile::BidFileError> for GatewayError {
+    fn from(e: bidkey_platform::bidfile::BidFileError) -> Self {
+        GatewayError::Platform(e.into())
+    }
+}
+
 impl From<std::io::Error> for GatewayError {
     fn from(e: std::io::Error) -> Self {
         GatewayError::Internal(format!("I/O: {e}"))
@@ -128,6 +134,16 @@ impl GatewayError {
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "uscc_mismatch",
                     "证书不属于该企业",
+                ),
+                P::NotEnoughShares { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_enough_shares",
+                    "联合解密的份额不足",
+                ),
+                P::UploadRefused(_) => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "upload_refused",
+                    "投标文件不能用于本平台本项目",
                 ),
                 P::NoGrant => (
                     StatusCode::UNPROCESSABLE_ENTITY,
