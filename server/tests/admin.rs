@@ -558,12 +558,12 @@ async fn change_info_goes_to_review(store: Store) {
             .expect("material id")
     );
     let file = reqwest::Client::new()
-        .get(server.url_for(&material_path))
+        .get(format!("{}{material_path}", server.url_for(&material_path)))
         .bearer_auth(server.operator_token())
         .send()
         .await
         .expect("reachable");
-    assert_eq!(file.status().as_u16(), 200);
+    assert_eq!(file.status().as_u16(), 200, "{material_path}");
     assert_eq!(
         file.bytes().await.expect("body").as_ref(),
         pdf("工商变更通知书.pdf").data.as_slice()

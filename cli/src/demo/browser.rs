@@ -247,7 +247,7 @@ impl Browser {
         self.json(
             "upload",
             self.http
-                .post(format!("{}/api/bids", self.base))
+                .post(format!("{}/api/documents", self.base))
                 .query(&[
                     ("name", name),
                     ("seal_id", seal_id),

@@ -553,10 +553,10 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
     j.note("the GB/T 38540 seal signature (.ses), the signature's timestamp token (.tsr) and the platform's verification report saved in documents/");
     j.end();
 
-    j.begin("A PDF bid (Chinese, three pages) is sealed by scan, the seal drawn on the page");
-    let pdf_name = "商务标-渝北道路改造.pdf";
+    j.begin("A clarification reply (澄清答复函, PDF, Chinese, three pages) is sealed by scan, the seal drawn on the page");
+    let pdf_name = "澄清答复函-渝北道路改造.pdf";
     browser.give_seal_picture(&seal.id, seal_png()?).await?;
-    let pdf = bidkey_platform::pdf::fixture::bid_pdf("渝北道路改造工程 商务标", 3, false);
+    let pdf = bidkey_platform::pdf::fixture::bid_pdf("渝北道路改造工程 澄清答复函", 3, false);
     let up = browser
         .upload_pdf_sealed(pdf_name, pdf, &seal.id, 3)
         .await?;

@@ -31,6 +31,12 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
             "/api/bids",
             get(bids).post(upload).layer(DefaultBodyLimit::max(MAX_BID)),
         )
+        // Documents the bidder seals in the clear (a clarification reply during the
+        // evaluation, 澄清答复函): never bids, which arrive encrypted.
+        .route(
+            "/api/documents",
+            post(upload_document).layer(DefaultBodyLimit::max(MAX_BID)),
+        )
         .route("/api/bids/{id}/open", post(open_bid))
         .route("/api/bids/{id}/sealed.pdf", get(sealed_pdf))
         .route("/api/seal-pictures/{seal_id}", post(seal_picture))
@@ -285,6 +291,27 @@ async fn upload(
     Query(q): Query<UploadQuery>,
     body: Body,
 ) -> ApiResult<Json<Uploaded>> {
+    receive(demo, headers, q, body, false).await
+}
+
+/// A document to seal in the clear (a PDF clarification reply): stored as it is, kept out of
+/// the opening hall; a bid still only arrives encrypted (`POST /api/bids`).
+async fn upload_document(
+    State(demo): State<Arc<Demo>>,
+    headers: HeaderMap,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> ApiResult<Json<Uploaded>> {
+    receive(demo, headers, q, body, true).await
+}
+
+async fn receive(
+    demo: Arc<Demo>,
+    headers: HeaderMap,
+    q: UploadQuery,
+    body: Body,
+    document: bool,
+) -> ApiResult<Json<Uploaded>> {
     let (sid, _) = browser(&headers);
     let bidder =
         bidder_of(&demo, &sid).ok_or(ApiError(StatusCode::UNAUTHORIZED, "请先扫码登录".into()))?;
@@ -305,7 +332,11 @@ async fn upload(
         out.flush()
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     }
-    let bid = demo.store_bid(bidder.clone(), name, tmp.path())?;
+    let bid = if document {
+        demo.store_document(bidder.clone(), name, tmp.path())?
+    } else {
+        demo.store_bid(bidder.clone(), name, tmp.path())?
+    };
     let mut digest = hex::decode(&bid.sm3)
         .map_err(|_| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "digest".into()))?;
     let picture = q

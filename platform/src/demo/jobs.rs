@@ -455,6 +455,43 @@ impl Demo {
             threshold: header.threshold,
             shares: Vec::new(),
             share_holders: Vec::new(),
+            document_only: false,
+        };
+        self.lock().bids.push(bid.clone());
+        Ok(bid)
+    }
+
+    /// Keep a document the bidder seals in the clear (a clarification reply): no bid-file
+    /// header, no recipients; what is signed is the file itself (or a PDF's ByteRange).
+    pub(crate) fn store_document(
+        &self,
+        bidder: Bidder,
+        file_name: &str,
+        plain: &std::path::Path,
+    ) -> Result<Bid> {
+        let id = hex::encode(bidkey_crypto::rng::bytes::<8>().map_err(PlatformError::Crypto)?);
+        let size = std::fs::metadata(plain)?.len();
+        let sm3 = sm3_of_file(plain)?;
+        let path = self.data_dir.join("bids").join(format!("{id}.doc"));
+        std::fs::copy(plain, &path)?;
+        let bid = Bid {
+            id,
+            bidder,
+            file_name: file_name.to_owned(),
+            size,
+            sm3,
+            recipient_serial: String::new(),
+            recipient_serials: Vec::new(),
+            encrypted_path: path,
+            document: None,
+            signature: None,
+            opened: None,
+            sealed_pdf: None,
+            self_check: None,
+            threshold: 1,
+            shares: Vec::new(),
+            share_holders: Vec::new(),
+            document_only: true,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)

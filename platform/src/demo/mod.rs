@@ -112,6 +112,9 @@ pub struct Bid {
     pub shares: Vec<(String, Vec<u8>)>,
     /// Who released those shares, for the record of who opened the bid.
     pub share_holders: Vec<String>,
+    /// A document sealed in the clear (`POST /api/documents`), not a bid: never in the
+    /// opening hall.
+    pub document_only: bool,
 }
 
 /// How a bid was opened (issue 17 §5).

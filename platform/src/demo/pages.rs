@@ -148,7 +148,13 @@ async function upload() {{
 
 async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
     let (_, cookie) = browser(&headers);
-    let bids = demo.lock().bids.clone();
+    let bids: Vec<_> = demo
+        .lock()
+        .bids
+        .iter()
+        .filter(|b| !b.document_only)
+        .cloned()
+        .collect();
     let rows: String = bids
         .iter()
         .map(|b| {

@@ -170,7 +170,7 @@ pub async fn whole_story(db: Option<DbUrl>) {
 /// `qpdf --check` passes; the platform verifier, pinned to the server's root, accepts it
 /// (intact, whole file, timestamped, chain); the `.ses` covers its ByteRange.
 async fn sealed_pdf_checks(world: &World, docs: &std::path::Path) {
-    let name = "商务标-渝北道路改造.pdf";
+    let name = "澄清答复函-渝北道路改造.pdf";
     let pdf = docs.join(name);
     for ext in ["p7s", "ses", "tsr", "verification.json"] {
         assert!(docs.join(format!("{name}.{ext}")).is_file(), "{name}.{ext}");
