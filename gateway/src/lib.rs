@@ -16,6 +16,7 @@
 pub mod api;
 pub mod error;
 pub mod pdf_place;
+mod pgconn;
 pub mod scans;
 pub mod store;
 pub mod tls;
@@ -80,6 +81,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// The store (`gateway.sqlite3`) and its key (`store.key`).
     pub data_dir: PathBuf,
+    /// SQLite in `data_dir`, or a PostgreSQL database shared by several nodes (ADR 0029).
+    pub store: store::StoreLocation,
     /// The Bidkey server (relay, CA, CRLs, TSA, grants).
     pub bidkey_url: String,
     /// The CA of the Bidkey server's TLS certificate (PEM), for `https://`.
@@ -102,6 +105,7 @@ impl GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8070)),
             data_dir,
+            store: store::StoreLocation::Sqlite,
             bidkey_url: bidkey_url.to_owned(),
             bidkey_tls_ca_pem: None,
             root_sha256: None,
@@ -156,7 +160,7 @@ impl Running {
 /// Open the store, fetch the Bidkey trust anchor, resume unfinished scans and webhook
 /// deliveries, and serve.
 pub async fn start(config: GatewayConfig) -> Result<Running> {
-    let store = Arc::new(store::Store::open(&config.data_dir)?);
+    let store = Arc::new(store::Store::open_at(&config.data_dir, &config.store)?);
     let client = PlatformClient::new(
         &config.bidkey_url,
         config.bidkey_tls_ca_pem.as_deref(),

@@ -640,12 +640,15 @@ fn finish(g: &Gateway, row: &ScanRow, outcome: Outcome) -> Result<()> {
         }),
         None => None,
     };
-    g.store.finish_scan(&row.id, &body, delivery.as_ref())?;
-    if delivery.is_some() {
+    let first = g.store.finish_scan(&row.id, &body, delivery.as_ref())?;
+    if first && delivery.is_some() {
         g.deliveries.notify_one();
     }
     Ok(())
 }
+
+/// How often a long-poll on a scan another node carries reads the shared store.
+const SHARED_POLL: Duration = Duration::from_millis(250);
 
 /// The scan as it stands; with `wait`, hold until it changes or `wait` seconds pass.
 pub async fn view(g: &Gateway, app: &str, id: &str, wait: u64) -> Result<ScanView> {
@@ -655,12 +658,19 @@ pub async fn view(g: &Gateway, app: &str, id: &str, wait: u64) -> Result<ScanVie
     }
     let pending = PendingScan::import(&row.pending)?;
     let Some(mut rx) = g.live.subscribe(id) else {
-        // Finished between the read and now.
-        let row = g.store.scan(app, id)?.ok_or(GatewayError::NotFound)?;
-        return match row.done {
-            true => Ok(stored_outcome(&row)?.view),
-            false => Ok(pending_view(&pending, Status::Pending)),
-        };
+        // Finished between the read and now, or carried by another node sharing the store
+        // (ADR 0029): watch the store until it is finished or the wait ends.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(MAX_WAIT_SECS));
+        loop {
+            let row = g.store.scan(app, id)?.ok_or(GatewayError::NotFound)?;
+            if row.done {
+                return Ok(stored_outcome(&row)?.view);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(pending_view(&pending, Status::Pending));
+            }
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + SHARED_POLL)).await;
+        }
     };
     let mut status = *rx.borrow_and_update();
     if wait > 0 {
