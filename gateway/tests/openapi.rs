@@ -7,7 +7,9 @@
 
 mod support;
 
-use bidkey_gateway::api::{HeaderView, QrText, ROUTES, VerifiedCms, VerifyCms};
+use bidkey_gateway::api::{
+    HeaderView, QrText, ROUTES, VerifiedCms, VerifyCms, VerifyCmsOffline, VerifyPdfOffline,
+};
 use bidkey_gateway::scans::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -232,6 +234,16 @@ fn request_schemas_match_the_request_types() {
         &doc,
         "VerifyCms",
         json!({"signed_data": "MAA=", "digest_alg": "sm3", "digest": digest, "uscc": null}),
+    );
+    request_matches::<VerifyCmsOffline>(
+        &doc,
+        "VerifyCmsOffline",
+        json!({"signed_data": "MAA=", "digest_alg": "sm3", "digest": digest, "uscc": null, "crls": ["MAA="]}),
+    );
+    request_matches::<VerifyPdfOffline>(
+        &doc,
+        "VerifyPdfOffline",
+        json!({"pdf": "JVBERi0=", "crls": ["MAA="]}),
     );
 }
 

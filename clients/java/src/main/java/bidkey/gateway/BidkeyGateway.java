@@ -336,6 +336,38 @@ public final class BidkeyGateway {
         return Model.VerifiedCms.from(postJson("/v1/verify/cms", body));
     }
 
+    private static List<Object> b64All(List<byte[]> crls) {
+        List<Object> out = new ArrayList<>();
+        for (byte[] c : crls) {
+            out.add(b64(c));
+        }
+        return out;
+    }
+
+    /**
+     * A stored detached CMS verified offline: revocation judged only by the CRLs you give
+     * (DER: the issuing CA's and the root's, current now), no call to the Bidkey server, no
+     * grant check. A signer they list as revoked, or a missing or stale CRL, is refused.
+     */
+    public Model.VerifiedCms verifyCmsOffline(byte[] signedData, byte[] sm3Digest, String uscc, List<byte[]> crls)
+            throws IOException, InterruptedException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("signed_data", b64(signedData));
+        body.put("digest_alg", "sm3");
+        body.put("digest", b64(sm3Digest));
+        body.put("uscc", uscc);
+        body.put("crls", b64All(crls));
+        return Model.VerifiedCms.from(postJson("/v1/verify/cms/offline", body));
+    }
+
+    /** Every signature of a PDF verified offline against the CRLs you give (DER). */
+    public Model.PdfVerdict verifyPdfOffline(byte[] pdf, List<byte[]> crls) throws IOException, InterruptedException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("pdf", b64(pdf));
+        body.put("crls", b64All(crls));
+        return Model.PdfVerdict.from(postJson("/v1/verify/pdf/offline", body));
+    }
+
     /** Every signature of a PDF verified. */
     public Model.PdfVerdict verifyPdf(byte[] pdf) throws IOException, InterruptedException {
         return Model.PdfVerdict.from(call(req("/v1/verify/pdf", Duration.ofMinutes(5))
