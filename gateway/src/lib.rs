@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod error;
+pub mod fetch;
 pub mod pdf_place;
 mod pgconn;
 pub mod scans;
@@ -97,6 +98,8 @@ pub struct GatewayConfig {
     pub clock: Option<UnixClock>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<tls::TlsFiles>,
+    /// Which `pdf_url`s a seal-PDF scan may name.
+    pub pdf_fetch: fetch::FetchPolicy,
 }
 
 impl GatewayConfig {
@@ -114,6 +117,7 @@ impl GatewayConfig {
             webhook: WebhookPolicy::default(),
             clock: None,
             tls: None,
+            pdf_fetch: fetch::FetchPolicy::default(),
         }
     }
 }
@@ -131,6 +135,7 @@ pub struct Gateway {
     pub(crate) live: scans::Live,
     pub(crate) deliveries: tokio::sync::Notify,
     pub(crate) http: reqwest::Client,
+    pub(crate) pdf_fetch: fetch::FetchPolicy,
 }
 
 /// A running gateway.
@@ -194,6 +199,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running> {
         live: scans::Live::default(),
         deliveries: tokio::sync::Notify::new(),
         http,
+        pdf_fetch: config.pdf_fetch,
     });
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     scans::resume(&gateway)?;

@@ -73,6 +73,13 @@ struct Serve {
     /// … and its private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A host (name or IP literal) whose `pdf_url`s the gateway fetches over http and at
+    /// private addresses (repeatable); others: https to public addresses only.
+    #[arg(long = "pdf-fetch-allow-host")]
+    pdf_fetch_allow_hosts: Vec<String>,
+    /// Time limit of one PDF fetch, seconds.
+    #[arg(long, default_value_t = 30)]
+    pdf_fetch_timeout_secs: u64,
     /// Largest JSON body, bytes.
     #[arg(long, default_value_t = 2 << 20)]
     max_json_body: usize,
@@ -151,6 +158,10 @@ async fn serve(s: Serve) -> Result<(), String> {
     let mut config = GatewayConfig::new(s.data_dir, &s.bidkey_url, identity);
     config.listen = s.listen;
     config.store = s.store;
+    config.pdf_fetch = bidkey_gateway::fetch::FetchPolicy {
+        allow_hosts: s.pdf_fetch_allow_hosts,
+        timeout: std::time::Duration::from_secs(s.pdf_fetch_timeout_secs),
+    };
     config.limits = Limits {
         json_body: s.max_json_body,
         upload_body: s.max_upload_body,

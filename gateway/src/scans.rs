@@ -63,8 +63,13 @@ pub struct SealPosition {
 pub struct SealPdfRequest {
     /// File name shown on the phone.
     pub name: String,
-    /// The PDF, base64.
-    pub pdf: String,
+    /// The PDF, base64; or else …
+    #[serde(default)]
+    pub pdf: Option<String>,
+    /// … a URL the gateway fetches it from (`https`, public addresses; `http` and private
+    /// addresses only for hosts the gateway's configuration allows).
+    #[serde(default)]
+    pub pdf_url: Option<String>,
     /// The seal picture drawn into the PDF (PNG, base64); the phone shows the enterprise's
     /// registered seal `seal_id` and refuses one the signer may not use.
     pub seal_png: String,
@@ -281,8 +286,16 @@ pub async fn create(
 /// Prepare the PDF (seal drawn, room for the CMS), ask the phone to sign its ByteRange.
 pub async fn create_seal_pdf(g: &Arc<Gateway>, app: &str, req: SealPdfRequest) -> Result<ScanView> {
     check_webhook_url(&req.webhook_url)?;
-    let input = b64("pdf", &req.pdf)?;
     let seal_png = b64("seal_png", &req.seal_png)?;
+    let input = match (&req.pdf, &req.pdf_url) {
+        (Some(pdf), None) => b64("pdf", pdf)?,
+        (None, Some(url)) => crate::fetch::fetch(url, &g.pdf_fetch, g.limits.upload_body).await?,
+        _ => {
+            return Err(GatewayError::BadRequest(
+                "give exactly one of pdf and pdf_url".into(),
+            ));
+        }
+    };
     let seal = SealPlacement {
         seal_id: req.seal_id.clone(),
         page: req.position.page,

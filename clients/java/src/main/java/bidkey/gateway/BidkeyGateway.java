@@ -244,6 +244,27 @@ public final class BidkeyGateway {
         return Model.Scan.from(postJson("/v1/scans/seal-pdf", body));
     }
 
+    /**
+     * As {@link #sealPdf}, but the gateway fetches the PDF from {@code pdfUrl} (https to a
+     * public address, or a host the gateway's configuration allows).
+     */
+    public Model.Scan sealPdfFromUrl(String name, String pdfUrl, byte[] sealPng, Model.SealPlacement where,
+                                     String uscc, String webhookUrl) throws IOException, InterruptedException {
+        Map<String, Object> pos = seal(where);
+        pos.remove("seal_id");
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("name", name);
+        body.put("pdf_url", pdfUrl);
+        body.put("seal_png", b64(sealPng));
+        body.put("seal_id", where.sealId());
+        body.put("position", pos);
+        body.put("uscc", uscc);
+        if (webhookUrl != null) {
+            body.put("webhook_url", webhookUrl);
+        }
+        return Model.Scan.from(postJson("/v1/scans/seal-pdf", body));
+    }
+
     /** {@code GET /v1/scans/{id}}, long-polling up to {@code waitSecs} (at most 60). */
     public Model.Scan scan(String id, int waitSecs) throws IOException, InterruptedException {
         return Model.Scan.from(call(req("/v1/scans/" + enc(id) + "?wait=" + waitSecs,
