@@ -35,6 +35,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/scans/{id}/qr"),
     ("GET", "/v1/scans/{id}/qr.png"),
     ("GET", "/v1/scans/{id}/qr.svg"),
+    ("GET", "/v1/scans/{id}/qr/stream"),
     ("GET", "/v1/scans/{id}/pdf"),
     ("POST", "/v1/bid-files/encrypt"),
     ("POST", "/v1/bid-files/decrypt"),
@@ -67,6 +68,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/scans/{id}/qr", get(qr_text))
         .route("/v1/scans/{id}/qr.png", get(qr_png))
         .route("/v1/scans/{id}/qr.svg", get(qr_svg))
+        .route("/v1/scans/{id}/qr/stream", get(qr_stream))
         .route("/v1/scans/{id}/pdf", get(sealed_pdf))
         .route("/v1/bid-files/encrypt", post(encrypt))
         .route("/v1/bid-files/decrypt", post(decrypt))
@@ -262,6 +264,51 @@ async fn qr_text(State(g): G, App(app): App, Param(id): Param) -> Result<Json<Qr
         expires_at: v.expires_at,
         refresh_ms: 1000,
     }))
+}
+
+fn qr_now(g: &Gateway, app: &str, id: &str) -> Result<QrText> {
+    let (uri, t, v) = scans::qr(g, app, id)?;
+    Ok(QrText {
+        uri,
+        t,
+        verification_code: v.verification_code,
+        expires_at: v.expires_at,
+        refresh_ms: 1000,
+    })
+}
+
+/// `GET /v1/scans/{id}/qr/stream`: Server-Sent Events, one `qr` event a second with the
+/// code's text now (a [`QrText`]), until the scan ends: then one `finished` event with the
+/// scan (a `ScanView`) and the stream closes. An unknown or finished scan is refused before
+/// the stream starts, as by `/qr`.
+async fn qr_stream(State(g): G, App(app): App, Param(id): Param) -> Result<Response> {
+    use axum::response::sse::{Event, Sse};
+    qr_now(&g, &app, &id)?;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stream = futures_util::stream::unfold(
+        (g, app, id, ticks, false),
+        |(g, app, id, mut ticks, ended)| async move {
+            if ended {
+                return None;
+            }
+            ticks.tick().await;
+            let (event, ended) = match qr_now(&g, &app, &id) {
+                Ok(qr) => (Event::default().event("qr").json_data(qr), false),
+                Err(GatewayError::Finished) => match scans::view(&g, &app, &id, 0).await {
+                    Ok(v) => (Event::default().event("finished").json_data(v), true),
+                    Err(e) => (Event::default().event("error").json_data(e.body()), true),
+                },
+                Err(e) => (Event::default().event("error").json_data(e.body()), true),
+            };
+            let event = event.unwrap_or_else(|_| Event::default().event("error").data("{}"));
+            Some((
+                Ok::<_, std::convert::Infallible>(event),
+                (g, app, id, ticks, ended),
+            ))
+        },
+    );
+    Ok(Sse::new(stream).into_response())
 }
 
 fn no_store(content_type: &'static str, body: Vec<u8>) -> Response {

@@ -265,6 +265,44 @@ public final class BidkeyGateway {
         return Model.Scan.from(postJson("/v1/scans/seal-pdf", body));
     }
 
+    /**
+     * {@code GET /v1/scans/{id}/qr/stream}: calls {@code onQr} with the code's text each second
+     * (Server-Sent Events) until the scan ends, and returns the finished scan.
+     */
+    public Model.Scan streamQr(String id, java.util.function.Consumer<Model.QrText> onQr)
+            throws IOException, InterruptedException {
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(
+                req("/v1/scans/" + enc(id) + "/qr/stream", Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofLines());
+        if (r.statusCode() / 100 != 2) {
+            StringBuilder sb = new StringBuilder();
+            r.body().forEach(sb::append);
+            throw refusal(r.statusCode(), sb.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        String event = "message";
+        try (java.util.stream.Stream<String> lines = r.body()) {
+            java.util.Iterator<String> it = lines.iterator();
+            while (it.hasNext()) {
+                String line = it.next();
+                if (line.startsWith("event:")) {
+                    event = line.substring(6).trim();
+                } else if (line.startsWith("data:")) {
+                    Object data = Json.parse(line.substring(5).trim());
+                    if (event.equals("qr")) {
+                        onQr.accept(Model.QrText.from(data));
+                    } else if (event.equals("finished")) {
+                        return Model.Scan.from(data);
+                    } else if (event.equals("error")) {
+                        throw refusal(500, line.substring(5).trim().getBytes(StandardCharsets.UTF_8));
+                    }
+                } else if (line.isEmpty()) {
+                    event = "message";
+                }
+            }
+        }
+        throw new IOException("the QR stream ended without the scan's end");
+    }
+
     /** {@code GET /v1/scans/{id}}, long-polling up to {@code waitSecs} (at most 60). */
     public Model.Scan scan(String id, int waitSecs) throws IOException, InterruptedException {
         return Model.Scan.from(call(req("/v1/scans/" + enc(id) + "?wait=" + waitSecs,
