@@ -35,12 +35,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/scans/{id}/qr"),
     ("GET", "/v1/scans/{id}/qr.png"),
     ("GET", "/v1/scans/{id}/qr.svg"),
+    ("GET", "/v1/scans/{id}/qr/stream"),
     ("GET", "/v1/scans/{id}/pdf"),
     ("POST", "/v1/bid-files/encrypt"),
     ("POST", "/v1/bid-files/decrypt"),
     ("POST", "/v1/bid-files/header"),
     ("POST", "/v1/verify/cms"),
     ("POST", "/v1/verify/pdf"),
+    ("POST", "/v1/verify/cms/offline"),
+    ("POST", "/v1/verify/pdf/offline"),
 ];
 
 /// The request header carrying the recipient's encryption certificate (DER, base64).
@@ -65,12 +68,21 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/scans/{id}/qr", get(qr_text))
         .route("/v1/scans/{id}/qr.png", get(qr_png))
         .route("/v1/scans/{id}/qr.svg", get(qr_svg))
+        .route("/v1/scans/{id}/qr/stream", get(qr_stream))
         .route("/v1/scans/{id}/pdf", get(sealed_pdf))
         .route("/v1/bid-files/encrypt", post(encrypt))
         .route("/v1/bid-files/decrypt", post(decrypt))
         .route("/v1/bid-files/header", post(bid_file_header))
         .route("/v1/verify/cms", post(verify_cms).layer(json))
         .route("/v1/verify/pdf", post(verify_pdf))
+        .route(
+            "/v1/verify/cms/offline",
+            post(verify_cms_offline).layer(json),
+        )
+        .route(
+            "/v1/verify/pdf/offline",
+            post(verify_pdf_offline).layer(upload),
+        )
         .fallback(|| async { GatewayError::NotFound })
         .method_not_allowed_fallback(|| async { GatewayError::MethodNotAllowed })
         .with_state(g)
@@ -252,6 +264,51 @@ async fn qr_text(State(g): G, App(app): App, Param(id): Param) -> Result<Json<Qr
         expires_at: v.expires_at,
         refresh_ms: 1000,
     }))
+}
+
+fn qr_now(g: &Gateway, app: &str, id: &str) -> Result<QrText> {
+    let (uri, t, v) = scans::qr(g, app, id)?;
+    Ok(QrText {
+        uri,
+        t,
+        verification_code: v.verification_code,
+        expires_at: v.expires_at,
+        refresh_ms: 1000,
+    })
+}
+
+/// `GET /v1/scans/{id}/qr/stream`: Server-Sent Events, one `qr` event a second with the
+/// code's text now (a [`QrText`]), until the scan ends: then one `finished` event with the
+/// scan (a `ScanView`) and the stream closes. An unknown or finished scan is refused before
+/// the stream starts, as by `/qr`.
+async fn qr_stream(State(g): G, App(app): App, Param(id): Param) -> Result<Response> {
+    use axum::response::sse::{Event, Sse};
+    qr_now(&g, &app, &id)?;
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stream = futures_util::stream::unfold(
+        (g, app, id, ticks, false),
+        |(g, app, id, mut ticks, ended)| async move {
+            if ended {
+                return None;
+            }
+            ticks.tick().await;
+            let (event, ended) = match qr_now(&g, &app, &id) {
+                Ok(qr) => (Event::default().event("qr").json_data(qr), false),
+                Err(GatewayError::Finished) => match scans::view(&g, &app, &id, 0).await {
+                    Ok(v) => (Event::default().event("finished").json_data(v), true),
+                    Err(e) => (Event::default().event("error").json_data(e.body()), true),
+                },
+                Err(e) => (Event::default().event("error").json_data(e.body()), true),
+            };
+            let event = event.unwrap_or_else(|_| Event::default().event("error").data("{}"));
+            Some((
+                Ok::<_, std::convert::Infallible>(event),
+                (g, app, id, ticks, ended),
+            ))
+        },
+    );
+    Ok(Sse::new(stream).into_response())
 }
 
 fn no_store(content_type: &'static str, body: Vec<u8>) -> Response {
@@ -605,4 +662,163 @@ async fn verify_pdf(
         valid: report.all_valid(),
         report,
     }))
+}
+
+// ---- offline verification: the caller's CRLs, no call to the Bidkey server ----
+
+/// At most this many CRLs in one offline request (the chain needs two).
+const MAX_CRLS: usize = 16;
+
+fn parse_crls(crls: &[String]) -> Result<Vec<bidkey_crypto::x509::Crl>> {
+    if crls.len() > MAX_CRLS {
+        return Err(GatewayError::BadRequest(format!(
+            "crls: at most {MAX_CRLS}"
+        )));
+    }
+    crls.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let der = B64
+                .decode(c)
+                .map_err(|_| GatewayError::BadRequest(format!("crls[{i}]: not base64")))?;
+            bidkey_crypto::x509::Crl::from_der(&der)
+                .map_err(|_| GatewayError::BadRequest(format!("crls[{i}]: not a DER CRL")))
+        })
+        .collect()
+}
+
+/// `POST /v1/verify/cms/offline`: as `/v1/verify/cms`, but revocation is judged only by the
+/// CRLs the caller gives (the issuing CA's and the root's, base64 DER, current now: fail
+/// closed when one is missing or stale), and no grant is asked for. The signer's chain is
+/// checked at the signature's timestamp, the TSA's chain too.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyCmsOffline {
+    pub signed_data: String,
+    pub digest_alg: DigestAlg,
+    pub digest: String,
+    #[serde(default)]
+    pub uscc: Option<String>,
+    pub crls: Vec<String>,
+}
+
+async fn verify_cms_offline(
+    State(g): G,
+    App(_): App,
+    ApiJson(req): ApiJson<VerifyCmsOffline>,
+) -> Result<Json<VerifiedCms>> {
+    use bidkey_platform::PlatformError;
+    let sd = B64
+        .decode(&req.signed_data)
+        .map_err(|_| GatewayError::BadRequest("signed_data: not base64".into()))?;
+    let digest = B64
+        .decode(&req.digest)
+        .map_err(|_| GatewayError::BadRequest("digest: not base64".into()))?;
+    if digest.len() != 32 || sd.is_empty() {
+        return Err(GatewayError::BadRequest(
+            "digest: 32 bytes; signed_data: not empty".into(),
+        ));
+    }
+    let crls = parse_crls(&req.crls)?;
+    // The CMS signature over its signed attributes and their message digest (the
+    // platform's own digest of its stored file).
+    let parsed = bidkey_crypto::cms::verify_signed_data(
+        &sd,
+        Content::DetachedDigest {
+            algorithm: match req.digest_alg {
+                DigestAlg::Sm3 => HashAlgorithm::Sm3,
+                DigestAlg::Sha256 => HashAlgorithm::Sha256,
+            },
+            digest: &digest,
+        },
+        &[],
+    )
+    .map_err(|_| PlatformError::BadReply("document signature"))?;
+    let [one] = parsed.signers.as_slice() else {
+        return Err(PlatformError::BadReply("document signers").into());
+    };
+    let ts = one
+        .timestamps
+        .first()
+        .ok_or(PlatformError::BadReply("no timestamp"))?;
+    let anchor = &g.anchor;
+    bidkey_platform::timestamp::check_tsa_chain(
+        ts,
+        &bidkey_platform::timestamp::TsaTrust {
+            roots: vec![anchor.root().clone()],
+            intermediates: anchor.intermediates().to_vec(),
+        },
+    )?;
+    let cert = &one.cert;
+    let chain = bidkey_crypto::x509::verify_chain_without_revocation(
+        cert,
+        anchor.intermediates(),
+        std::slice::from_ref(anchor.root()),
+        ts.gen_time,
+        bidkey_crypto::x509::RequiredUsage::Signing,
+    )
+    .map_err(PlatformError::from)?;
+    bidkey_platform::verify::check_revocation(chain.certs(), &crls, unix_now().max(0) as u64)?;
+    let uscc = cert
+        .subject_uscc()
+        .map_err(|_| PlatformError::Malformed("certificate subject"))?;
+    if let Some(want) = &req.uscc
+        && uscc.as_deref() != Some(want.as_str())
+    {
+        return Err(PlatformError::UsccMismatch.into());
+    }
+    Ok(Json(VerifiedCms {
+        signer: SignerView {
+            serial: cert.serial_hex(),
+            common_name: cert
+                .subject_common_name()
+                .map_err(|_| PlatformError::Malformed("certificate subject"))?
+                .unwrap_or_default(),
+            organization: cert.subject_organization().ok().flatten(),
+            uscc,
+            grant_id: None,
+            certificate: B64.encode(cert.to_der()),
+        },
+        timestamp_time: ts.gen_time,
+    }))
+}
+
+/// `POST /v1/verify/pdf/offline`: the PDF (base64) checked against the caller's CRLs.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPdfOffline {
+    pub pdf: String,
+    pub crls: Vec<String>,
+}
+
+async fn verify_pdf_offline(
+    State(g): G,
+    App(_): App,
+    ApiJson(req): ApiJson<VerifyPdfOffline>,
+) -> Result<Json<PdfVerdict>> {
+    let bytes = B64
+        .decode(&req.pdf)
+        .map_err(|_| GatewayError::BadRequest("pdf: not base64".into()))?;
+    let crls = parse_crls(&req.crls)?;
+    let anchor = g.anchor.clone();
+    let report = blocking(move || {
+        Ok(pdf::verify(
+            std::io::Cursor::new(bytes),
+            &pdf::verify::VerifyOptions {
+                anchor: Some(&anchor),
+                tsa_anchor: None,
+                crls: &crls,
+                now: unix_now().max(0) as u64,
+            },
+        )?)
+    })
+    .await?;
+    // Offline, a signature whose revocation the CRLs given do not settle is not valid
+    // (fail closed, as the CMS check refuses without them).
+    let valid = report.all_valid()
+        && report
+            .signatures
+            .iter()
+            .all(|s| s.signer.as_ref().is_some_and(|s| s.revocation.is_valid()));
+    Ok(Json(PdfVerdict { valid, report }))
 }

@@ -33,6 +33,8 @@ pub enum GatewayError {
     Platform(#[from] PlatformError),
     #[error("store: {0}")]
     Store(#[from] rusqlite::Error),
+    #[error("store: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -88,7 +90,7 @@ impl GatewayError {
             ),
             G::NotReady => (StatusCode::CONFLICT, "not_ready", "扫码尚未完成"),
             G::Finished => (StatusCode::CONFLICT, "scan_finished", "扫码已结束"),
-            G::Store(_) | G::Internal(_) => (
+            G::Store(_) | G::Postgres(_) | G::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "网关内部错误",
@@ -194,7 +196,9 @@ impl GatewayError {
         let (_, code, zh) = self.parts();
         let en = match self {
             // Store and internal details stay in the log, not on the wire.
-            GatewayError::Store(_) | GatewayError::Internal(_) => "internal error".to_owned(),
+            GatewayError::Store(_) | GatewayError::Postgres(_) | GatewayError::Internal(_) => {
+                "internal error".to_owned()
+            }
             other => other.to_string(),
         };
         ErrorBody {

@@ -15,7 +15,9 @@
 
 pub mod api;
 pub mod error;
+pub mod fetch;
 pub mod pdf_place;
+mod pgconn;
 pub mod scans;
 pub mod store;
 pub mod tls;
@@ -80,6 +82,8 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     /// The store (`gateway.sqlite3`) and its key (`store.key`).
     pub data_dir: PathBuf,
+    /// SQLite in `data_dir`, or a PostgreSQL database shared by several nodes (ADR 0029).
+    pub store: store::StoreLocation,
     /// The Bidkey server (relay, CA, CRLs, TSA, grants).
     pub bidkey_url: String,
     /// The CA of the Bidkey server's TLS certificate (PEM), for `https://`.
@@ -94,6 +98,8 @@ pub struct GatewayConfig {
     pub clock: Option<UnixClock>,
     /// Serve HTTPS with this certificate and key instead of plain HTTP.
     pub tls: Option<tls::TlsFiles>,
+    /// Which `pdf_url`s a seal-PDF scan may name.
+    pub pdf_fetch: fetch::FetchPolicy,
 }
 
 impl GatewayConfig {
@@ -102,6 +108,7 @@ impl GatewayConfig {
         GatewayConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8070)),
             data_dir,
+            store: store::StoreLocation::Sqlite,
             bidkey_url: bidkey_url.to_owned(),
             bidkey_tls_ca_pem: None,
             root_sha256: None,
@@ -110,6 +117,7 @@ impl GatewayConfig {
             webhook: WebhookPolicy::default(),
             clock: None,
             tls: None,
+            pdf_fetch: fetch::FetchPolicy::default(),
         }
     }
 }
@@ -127,6 +135,7 @@ pub struct Gateway {
     pub(crate) live: scans::Live,
     pub(crate) deliveries: tokio::sync::Notify,
     pub(crate) http: reqwest::Client,
+    pub(crate) pdf_fetch: fetch::FetchPolicy,
 }
 
 /// A running gateway.
@@ -156,7 +165,7 @@ impl Running {
 /// Open the store, fetch the Bidkey trust anchor, resume unfinished scans and webhook
 /// deliveries, and serve.
 pub async fn start(config: GatewayConfig) -> Result<Running> {
-    let store = Arc::new(store::Store::open(&config.data_dir)?);
+    let store = Arc::new(store::Store::open_at(&config.data_dir, &config.store)?);
     let client = PlatformClient::new(
         &config.bidkey_url,
         config.bidkey_tls_ca_pem.as_deref(),
@@ -190,6 +199,7 @@ pub async fn start(config: GatewayConfig) -> Result<Running> {
         live: scans::Live::default(),
         deliveries: tokio::sync::Notify::new(),
         http,
+        pdf_fetch: config.pdf_fetch,
     });
     let tls = config.tls.as_ref().map(tls::server_config).transpose()?;
     scans::resume(&gateway)?;

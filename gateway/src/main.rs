@@ -10,7 +10,7 @@
 
 use bidkey_crypto::scan::PlatformKey;
 use bidkey_crypto::sm2::Sm2PrivateKey;
-use bidkey_gateway::store::Store;
+use bidkey_gateway::store::{Store, StoreLocation};
 use bidkey_gateway::{GatewayConfig, Limits};
 use bidkey_platform::scan::PlatformIdentity;
 use clap::{Parser, Subcommand};
@@ -42,6 +42,9 @@ enum Command {
 struct Serve {
     #[arg(long, env = "BIDKEY_GATEWAY_DATA_DIR")]
     data_dir: PathBuf,
+    /// `sqlite` (in the data directory) or `postgres://…` (shared by several nodes).
+    #[arg(long, env = "BIDKEY_GATEWAY_STORE", default_value = "sqlite", value_parser = StoreLocation::parse)]
+    store: StoreLocation,
     /// Loopback unless told otherwise.
     #[arg(long, env = "BIDKEY_GATEWAY_LISTEN", default_value = "127.0.0.1:8070")]
     listen: SocketAddr,
@@ -70,6 +73,13 @@ struct Serve {
     /// … and its private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// A host (name or IP literal) whose `pdf_url`s the gateway fetches over http and at
+    /// private addresses (repeatable); others: https to public addresses only.
+    #[arg(long = "pdf-fetch-allow-host")]
+    pdf_fetch_allow_hosts: Vec<String>,
+    /// Time limit of one PDF fetch, seconds.
+    #[arg(long, default_value_t = 30)]
+    pdf_fetch_timeout_secs: u64,
     /// Largest JSON body, bytes.
     #[arg(long, default_value_t = 2 << 20)]
     max_json_body: usize,
@@ -84,6 +94,9 @@ enum ApiKey {
     Create {
         #[arg(long, env = "BIDKEY_GATEWAY_DATA_DIR")]
         data_dir: PathBuf,
+        /// `sqlite` (in the data directory) or `postgres://…` (shared by several nodes).
+        #[arg(long, env = "BIDKEY_GATEWAY_STORE", default_value = "sqlite", value_parser = StoreLocation::parse)]
+        store: StoreLocation,
         #[arg(long)]
         app: String,
     },
@@ -91,11 +104,17 @@ enum ApiKey {
     List {
         #[arg(long, env = "BIDKEY_GATEWAY_DATA_DIR")]
         data_dir: PathBuf,
+        /// `sqlite` (in the data directory) or `postgres://…` (shared by several nodes).
+        #[arg(long, env = "BIDKEY_GATEWAY_STORE", default_value = "sqlite", value_parser = StoreLocation::parse)]
+        store: StoreLocation,
     },
     /// Revoke a key by id.
     Revoke {
         #[arg(long, env = "BIDKEY_GATEWAY_DATA_DIR")]
         data_dir: PathBuf,
+        /// `sqlite` (in the data directory) or `postgres://…` (shared by several nodes).
+        #[arg(long, env = "BIDKEY_GATEWAY_STORE", default_value = "sqlite", value_parser = StoreLocation::parse)]
+        store: StoreLocation,
         id: String,
     },
 }
@@ -138,6 +157,11 @@ async fn serve(s: Serve) -> Result<(), String> {
     };
     let mut config = GatewayConfig::new(s.data_dir, &s.bidkey_url, identity);
     config.listen = s.listen;
+    config.store = s.store;
+    config.pdf_fetch = bidkey_gateway::fetch::FetchPolicy {
+        allow_hosts: s.pdf_fetch_allow_hosts,
+        timeout: std::time::Duration::from_secs(s.pdf_fetch_timeout_secs),
+    };
     config.limits = Limits {
         json_body: s.max_json_body,
         upload_body: s.max_upload_body,
@@ -172,16 +196,20 @@ async fn serve(s: Serve) -> Result<(), String> {
 
 fn api_key(cmd: ApiKey) -> Result<(), String> {
     match cmd {
-        ApiKey::Create { data_dir, app } => {
-            let store = Store::open(&data_dir).map_err(|e| e.to_string())?;
+        ApiKey::Create {
+            data_dir,
+            store,
+            app,
+        } => {
+            let store = Store::open_at(&data_dir, &store).map_err(|e| e.to_string())?;
             let k = store.create_api_key(&app).map_err(|e| e.to_string())?;
             println!("id: {}", k.id);
             println!("app: {}", k.app);
             println!("api key (shown once): {}", *k.token);
             println!("webhook secret of app {}: {}", k.app, *k.webhook_secret);
         }
-        ApiKey::List { data_dir } => {
-            let store = Store::open(&data_dir).map_err(|e| e.to_string())?;
+        ApiKey::List { data_dir, store } => {
+            let store = Store::open_at(&data_dir, &store).map_err(|e| e.to_string())?;
             for k in store.list_api_keys().map_err(|e| e.to_string())? {
                 let state = match k.revoked_at {
                     Some(t) => format!("revoked {t}"),
@@ -190,8 +218,12 @@ fn api_key(cmd: ApiKey) -> Result<(), String> {
                 println!("{}\t{}\tcreated {}\t{state}", k.id, k.app, k.created_at);
             }
         }
-        ApiKey::Revoke { data_dir, id } => {
-            let store = Store::open(&data_dir).map_err(|e| e.to_string())?;
+        ApiKey::Revoke {
+            data_dir,
+            store,
+            id,
+        } => {
+            let store = Store::open_at(&data_dir, &store).map_err(|e| e.to_string())?;
             if !store.revoke_api_key(&id).map_err(|e| e.to_string())? {
                 return Err(format!("no live key {id}"));
             }

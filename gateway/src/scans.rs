@@ -63,8 +63,13 @@ pub struct SealPosition {
 pub struct SealPdfRequest {
     /// File name shown on the phone.
     pub name: String,
-    /// The PDF, base64.
-    pub pdf: String,
+    /// The PDF, base64; or else …
+    #[serde(default)]
+    pub pdf: Option<String>,
+    /// … a URL the gateway fetches it from (`https`, public addresses; `http` and private
+    /// addresses only for hosts the gateway's configuration allows).
+    #[serde(default)]
+    pub pdf_url: Option<String>,
     /// The seal picture drawn into the PDF (PNG, base64); the phone shows the enterprise's
     /// registered seal `seal_id` and refuses one the signer may not use.
     pub seal_png: String,
@@ -281,8 +286,16 @@ pub async fn create(
 /// Prepare the PDF (seal drawn, room for the CMS), ask the phone to sign its ByteRange.
 pub async fn create_seal_pdf(g: &Arc<Gateway>, app: &str, req: SealPdfRequest) -> Result<ScanView> {
     check_webhook_url(&req.webhook_url)?;
-    let input = b64("pdf", &req.pdf)?;
     let seal_png = b64("seal_png", &req.seal_png)?;
+    let input = match (&req.pdf, &req.pdf_url) {
+        (Some(pdf), None) => b64("pdf", pdf)?,
+        (None, Some(url)) => crate::fetch::fetch(url, &g.pdf_fetch, g.limits.upload_body).await?,
+        _ => {
+            return Err(GatewayError::BadRequest(
+                "give exactly one of pdf and pdf_url".into(),
+            ));
+        }
+    };
     let seal = SealPlacement {
         seal_id: req.seal_id.clone(),
         page: req.position.page,
@@ -640,12 +653,15 @@ fn finish(g: &Gateway, row: &ScanRow, outcome: Outcome) -> Result<()> {
         }),
         None => None,
     };
-    g.store.finish_scan(&row.id, &body, delivery.as_ref())?;
-    if delivery.is_some() {
+    let first = g.store.finish_scan(&row.id, &body, delivery.as_ref())?;
+    if first && delivery.is_some() {
         g.deliveries.notify_one();
     }
     Ok(())
 }
+
+/// How often a long-poll on a scan another node carries reads the shared store.
+const SHARED_POLL: Duration = Duration::from_millis(250);
 
 /// The scan as it stands; with `wait`, hold until it changes or `wait` seconds pass.
 pub async fn view(g: &Gateway, app: &str, id: &str, wait: u64) -> Result<ScanView> {
@@ -655,12 +671,19 @@ pub async fn view(g: &Gateway, app: &str, id: &str, wait: u64) -> Result<ScanVie
     }
     let pending = PendingScan::import(&row.pending)?;
     let Some(mut rx) = g.live.subscribe(id) else {
-        // Finished between the read and now.
-        let row = g.store.scan(app, id)?.ok_or(GatewayError::NotFound)?;
-        return match row.done {
-            true => Ok(stored_outcome(&row)?.view),
-            false => Ok(pending_view(&pending, Status::Pending)),
-        };
+        // Finished between the read and now, or carried by another node sharing the store
+        // (ADR 0029): watch the store until it is finished or the wait ends.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(wait.min(MAX_WAIT_SECS));
+        loop {
+            let row = g.store.scan(app, id)?.ok_or(GatewayError::NotFound)?;
+            if row.done {
+                return Ok(stored_outcome(&row)?.view);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(pending_view(&pending, Status::Pending));
+            }
+            tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + SHARED_POLL)).await;
+        }
     };
     let mut status = *rx.borrow_and_update();
     if wait > 0 {

@@ -85,7 +85,12 @@ async fn attempt(g: &Gateway, d: &Delivery) -> Result<(), String> {
 /// Deliver what is due, then sleep until the next is due or a new one is queued.
 pub async fn run(g: Arc<Gateway>) {
     loop {
-        let due = match g.store.due_deliveries(unix_ms(), g.webhook.max_attempts) {
+        // A claim outlives one POST (its timeout) with room to record the outcome.
+        let lease_ms = (g.webhook.timeout + Duration::from_secs(30)).as_millis() as i64;
+        let due = match g
+            .store
+            .due_deliveries(unix_ms(), g.webhook.max_attempts, lease_ms)
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(error = %e, "cannot read webhook deliveries");
@@ -105,10 +110,14 @@ pub async fn run(g: Arc<Gateway>) {
                 tracing::error!(error = %e, "cannot record a webhook delivery");
             }
         }
-        let wait = match g.store.next_delivery_at(g.webhook.max_attempts) {
+        let mut wait = match g.store.next_delivery_at(g.webhook.max_attempts) {
             Ok(Some(at)) => Duration::from_millis((at - unix_ms()).clamp(0, 60_000) as u64),
             _ => Duration::from_secs(60),
         };
+        // Other nodes queue deliveries this one hears nothing of: look again each second.
+        if g.store.is_shared() {
+            wait = wait.min(Duration::from_secs(1));
+        }
         tokio::select! {
             _ = g.deliveries.notified() => {}
             _ = tokio::time::sleep(wait) => {}

@@ -202,7 +202,7 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
 
         // ---- JSON bodies ----
         if body_type.as_deref() == Some("application/json") {
-            let limit = if path == "/v1/scans/seal-pdf" {
+            let limit = if path == "/v1/scans/seal-pdf" || path == "/v1/verify/pdf/offline" {
                 UPLOAD_LIMIT
             } else {
                 JSON_LIMIT
@@ -220,6 +220,10 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
                 br#"{"action": {"kind": "login"}, "webhook_url": "ftp://x"}"#.to_vec(),
                 br#"{"signed_data": 1, "digest_alg": "md5", "digest": []}"#.to_vec(),
                 br#"{"signed_data": "!!", "digest_alg": "sm3", "digest": "AA=="}"#.to_vec(),
+                br#"{"signed_data": "MAA=", "digest_alg": "sm3", "digest": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "crls": ["!!"]}"#.to_vec(),
+                br#"{"pdf": "!!", "crls": []}"#.to_vec(),
+                br#"{"pdf": "JVBERi0xLjQK", "crls": [5]}"#.to_vec(),
+                br#"{"pdf": "JVBERi0xLjQK", "crls": ["MAA="]}"#.to_vec(),
                 br#"{"name": "a", "pdf": "not base64!", "seal_png": "", "seal_id": "s", "position": {"page": 1, "x_mm": 0, "y_mm": 0, "width_mm": 1, "height_mm": 1}}"#.to_vec(),
                 br#"{"name": "a", "pdf": "JVBERi0xLjQK", "seal_png": "", "seal_id": "s", "position": {"page": 1, "x_mm": 0, "y_mm": 0, "width_mm": 1, "height_mm": 1}}"#.to_vec(),
             ] {

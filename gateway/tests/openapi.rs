@@ -7,7 +7,9 @@
 
 mod support;
 
-use bidkey_gateway::api::{HeaderView, QrText, ROUTES, VerifiedCms, VerifyCms};
+use bidkey_gateway::api::{
+    HeaderView, QrText, ROUTES, VerifiedCms, VerifyCms, VerifyCmsOffline, VerifyPdfOffline,
+};
 use bidkey_gateway::scans::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -219,7 +221,7 @@ fn request_schemas_match_the_request_types() {
     request_matches::<SealPdfRequest>(
         &doc,
         "SealPdfRequest",
-        json!({"name": "a.pdf", "pdf": "JVBERi0=", "seal_png": "iVBORw==", "seal_id": "s1",
+        json!({"name": "a.pdf", "pdf": "JVBERi0=", "pdf_url": null, "seal_png": "iVBORw==", "seal_id": "s1",
             "position": {"page": 1, "x_mm": 1, "y_mm": 2, "width_mm": 40, "height_mm": 40},
             "uscc": "91500000MA5U8XGQ8Q", "ttl_secs": 60, "webhook_url": "https://erp.example/hook"}),
     );
@@ -232,6 +234,16 @@ fn request_schemas_match_the_request_types() {
         &doc,
         "VerifyCms",
         json!({"signed_data": "MAA=", "digest_alg": "sm3", "digest": digest, "uscc": null}),
+    );
+    request_matches::<VerifyCmsOffline>(
+        &doc,
+        "VerifyCmsOffline",
+        json!({"signed_data": "MAA=", "digest_alg": "sm3", "digest": digest, "uscc": null, "crls": ["MAA="]}),
+    );
+    request_matches::<VerifyPdfOffline>(
+        &doc,
+        "VerifyPdfOffline",
+        json!({"pdf": "JVBERi0=", "crls": ["MAA="]}),
     );
 }
 

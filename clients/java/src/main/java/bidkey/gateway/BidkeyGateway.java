@@ -244,6 +244,65 @@ public final class BidkeyGateway {
         return Model.Scan.from(postJson("/v1/scans/seal-pdf", body));
     }
 
+    /**
+     * As {@link #sealPdf}, but the gateway fetches the PDF from {@code pdfUrl} (https to a
+     * public address, or a host the gateway's configuration allows).
+     */
+    public Model.Scan sealPdfFromUrl(String name, String pdfUrl, byte[] sealPng, Model.SealPlacement where,
+                                     String uscc, String webhookUrl) throws IOException, InterruptedException {
+        Map<String, Object> pos = seal(where);
+        pos.remove("seal_id");
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("name", name);
+        body.put("pdf_url", pdfUrl);
+        body.put("seal_png", b64(sealPng));
+        body.put("seal_id", where.sealId());
+        body.put("position", pos);
+        body.put("uscc", uscc);
+        if (webhookUrl != null) {
+            body.put("webhook_url", webhookUrl);
+        }
+        return Model.Scan.from(postJson("/v1/scans/seal-pdf", body));
+    }
+
+    /**
+     * {@code GET /v1/scans/{id}/qr/stream}: calls {@code onQr} with the code's text each second
+     * (Server-Sent Events) until the scan ends, and returns the finished scan.
+     */
+    public Model.Scan streamQr(String id, java.util.function.Consumer<Model.QrText> onQr)
+            throws IOException, InterruptedException {
+        HttpResponse<java.util.stream.Stream<String>> r = http.send(
+                req("/v1/scans/" + enc(id) + "/qr/stream", Duration.ofSeconds(30)).GET().build(),
+                HttpResponse.BodyHandlers.ofLines());
+        if (r.statusCode() / 100 != 2) {
+            StringBuilder sb = new StringBuilder();
+            r.body().forEach(sb::append);
+            throw refusal(r.statusCode(), sb.toString().getBytes(StandardCharsets.UTF_8));
+        }
+        String event = "message";
+        try (java.util.stream.Stream<String> lines = r.body()) {
+            java.util.Iterator<String> it = lines.iterator();
+            while (it.hasNext()) {
+                String line = it.next();
+                if (line.startsWith("event:")) {
+                    event = line.substring(6).trim();
+                } else if (line.startsWith("data:")) {
+                    Object data = Json.parse(line.substring(5).trim());
+                    if (event.equals("qr")) {
+                        onQr.accept(Model.QrText.from(data));
+                    } else if (event.equals("finished")) {
+                        return Model.Scan.from(data);
+                    } else if (event.equals("error")) {
+                        throw refusal(500, line.substring(5).trim().getBytes(StandardCharsets.UTF_8));
+                    }
+                } else if (line.isEmpty()) {
+                    event = "message";
+                }
+            }
+        }
+        throw new IOException("the QR stream ended without the scan's end");
+    }
+
     /** {@code GET /v1/scans/{id}}, long-polling up to {@code waitSecs} (at most 60). */
     public Model.Scan scan(String id, int waitSecs) throws IOException, InterruptedException {
         return Model.Scan.from(call(req("/v1/scans/" + enc(id) + "?wait=" + waitSecs,
@@ -334,6 +393,38 @@ public final class BidkeyGateway {
         body.put("digest", b64(sm3Digest));
         body.put("uscc", uscc);
         return Model.VerifiedCms.from(postJson("/v1/verify/cms", body));
+    }
+
+    private static List<Object> b64All(List<byte[]> crls) {
+        List<Object> out = new ArrayList<>();
+        for (byte[] c : crls) {
+            out.add(b64(c));
+        }
+        return out;
+    }
+
+    /**
+     * A stored detached CMS verified offline: revocation judged only by the CRLs you give
+     * (DER: the issuing CA's and the root's, current now), no call to the Bidkey server, no
+     * grant check. A signer they list as revoked, or a missing or stale CRL, is refused.
+     */
+    public Model.VerifiedCms verifyCmsOffline(byte[] signedData, byte[] sm3Digest, String uscc, List<byte[]> crls)
+            throws IOException, InterruptedException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("signed_data", b64(signedData));
+        body.put("digest_alg", "sm3");
+        body.put("digest", b64(sm3Digest));
+        body.put("uscc", uscc);
+        body.put("crls", b64All(crls));
+        return Model.VerifiedCms.from(postJson("/v1/verify/cms/offline", body));
+    }
+
+    /** Every signature of a PDF verified offline against the CRLs you give (DER). */
+    public Model.PdfVerdict verifyPdfOffline(byte[] pdf, List<byte[]> crls) throws IOException, InterruptedException {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("pdf", b64(pdf));
+        body.put("crls", b64All(crls));
+        return Model.PdfVerdict.from(postJson("/v1/verify/pdf/offline", body));
     }
 
     /** Every signature of a PDF verified. */

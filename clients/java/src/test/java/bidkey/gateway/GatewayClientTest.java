@@ -81,7 +81,16 @@ public final class GatewayClientTest {
         Model.Scan login = gw.login(uscc, null);
         check(gw.qrPng(login.id())[1] == 'P', "QR PNG");
         check(gw.qrSvg(login.id()).contains("<svg"), "QR SVG");
-        Model.Scan in = scanned(gw, login);
+        // The code from the event stream this time (the others poll qrText).
+        boolean[] shown = {false};
+        Model.Scan in = gw.streamQr(login.id(), qr -> {
+            if (!shown[0]) {
+                shown[0] = true;
+                System.out.println("SCAN " + qr.uri());
+                System.out.flush();
+            }
+        });
+        check(in.status() == Model.Status.APPROVED, "approved through the stream: " + in);
         Model.Signer signer = in.result().signer();
         check(uscc.equals(signer.uscc()) && signer.grantId() != null, "signer " + signer);
         byte[] encCert = in.result().encryptionCertificate();
