@@ -158,6 +158,8 @@ pub struct Running {
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
     operator_task: tokio::task::JoinHandle<()>,
+    /// Retries pending refunds ([`refunds::sweeper`]).
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -192,6 +194,7 @@ impl Running {
         }
         let _ = (&mut self.task).await;
         let _ = (&mut self.operator_task).await;
+        let _ = (&mut self.sweeper).await;
         let Running { state, .. } = self;
         let AppState { db, .. } = state;
         let closed = tokio::task::spawn_blocking(move || db.close()).await;
@@ -435,7 +438,12 @@ pub async fn start(config: Config) -> Result<Running> {
     let (listener, addr, operator_listener, operator_addr) = bind(&config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = serve(listener, router(state.clone()), rx.clone());
-    let operator_task = serve(operator_listener, operator_router(state.clone()), rx);
+    let operator_task = serve(
+        operator_listener,
+        operator_router(state.clone()),
+        rx.clone(),
+    );
+    let sweeper = tokio::spawn(refunds::sweeper(state.clone(), rx));
     tracing::info!(%addr, %operator_addr, "bidkey server listening");
     Ok(Running {
         addr,
@@ -446,6 +454,7 @@ pub async fn start(config: Config) -> Result<Running> {
         shutdown: Some(tx),
         task,
         operator_task,
+        sweeper,
     })
 }
 
@@ -516,7 +525,9 @@ pub async fn launch(config: Config) -> Result<Launched> {
                     let _ = serving.set(router(state.clone()));
                     let _ = operator_serving.set(operator_router(state.clone()));
                     tracing::info!("database open; serving");
-                    let _ = ready_tx.send(Some(Ok(state)));
+                    let _ = ready_tx.send(Some(Ok(state.clone())));
+                    // This task goes on as the refund sweeper; stopping ends it.
+                    refunds::sweeper(state, stop).await;
                     return;
                 }
                 Err(ServerError::Db(e @ (db::DbError::Connect(_) | db::DbError::Closed))) => {
