@@ -20,6 +20,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `GET path` with `token`: the status and the error body, if any.
 async fn get(url: &str, token: Option<&str>) -> (u16, Option<ErrorBody>) {
+    // reqwest on rustls without a built-in provider: whichever test runs first needs one.
+    bidkey_testkit::install_tls_provider();
     let mut req = reqwest::Client::new().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -226,4 +228,50 @@ async fn a_server_started_while_the_database_is_down_listens_at_once_and_serves_
     assert_eq!(status, 401);
     drop(server);
     drop(pg);
+}
+
+/// Listening early does not mean half-starting: a key file that does not open (a wrong
+/// passphrase) still ends the process with a message before anything listens, even while
+/// the database is unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_that_does_not_open_ends_the_start_before_anything_listens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().display().to_string();
+    let env = [
+        ("BIDKEY_ROOT_PASSPHRASE", "root: the right one"),
+        ("BIDKEY_CA_PASSPHRASE", "ca: the right one"),
+        ("BIDKEY_KMC_PASSPHRASE", "kmc: the right one"),
+        ("BIDKEY_COSIGN_PASSPHRASE", "cosign: the right one"),
+    ];
+    let (ok, _, err) = process::run(&["--data-dir", &data, "ca", "init"], &env);
+    assert!(ok, "{err}");
+    let mut wrong = env;
+    wrong[1].1 = "ca: a wrong one";
+    // Port 1 on loopback: nothing answers there.
+    let args = [
+        "--data-dir".to_owned(),
+        data,
+        "--database-url".to_owned(),
+        "postgres://postgres@127.0.0.1:1/bidkey".to_owned(),
+        "serve".to_owned(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    ];
+    let ran = tokio::time::timeout(
+        DEADLINE,
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            process::run(&args, &wrong)
+        }),
+    )
+    .await
+    .expect("the process ends by itself")
+    .expect("joined");
+    let (ok, out, err) = ran;
+    assert!(!ok, "{out}");
+    assert!(!out.contains("listening on"), "{out}");
+    assert!(
+        err.contains("wrong passphrase (BIDKEY_CA_PASSPHRASE)"),
+        "{err}"
+    );
 }
