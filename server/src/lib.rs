@@ -494,8 +494,22 @@ pub struct Launched {
 /// `Retry-After`; then the same listeners serve normally (ADR 0030).
 pub async fn launch(config: Config) -> Result<Launched> {
     let loaded = load(&config).await?;
+    // One attempt before listening: a database that answers with a schema newer than this
+    // build (or a migration that fails) still ends the start before anything listens. Only
+    // an unreachable database is waited for, listening.
+    let mut first = match open(&config, &loaded).await {
+        Ok((state, _)) => Some(state),
+        Err(ServerError::Db(e @ (db::DbError::Connect(_) | db::DbError::Closed))) => {
+            tracing::warn!(error = %e, "database unreachable at start; listening and waiting for it");
+            None
+        }
+        Err(e) => return Err(e),
+    };
     let (listener, addr, operator_listener, operator_addr) = bind(&config).await?;
     let reason = health::Starting::default();
+    if first.is_none() {
+        reason.set(health::UNREACHABLE);
+    }
     let (serving, operator_serving) = (
         Arc::new(std::sync::OnceLock::new()),
         Arc::new(std::sync::OnceLock::new()),
@@ -514,13 +528,17 @@ pub async fn launch(config: Config) -> Result<Launched> {
         ),
         rx.clone(),
     );
-    tracing::info!(%addr, %operator_addr, "bidkey server listening; opening the database");
+    tracing::info!(%addr, %operator_addr, "bidkey server listening");
     let (ready_tx, ready) = tokio::sync::watch::channel(None);
     let mut stop = rx;
     let opener = tokio::spawn(async move {
         let mut pause = OPEN_PAUSE;
         loop {
-            match open(&config, &loaded).await {
+            let opened = match first.take() {
+                Some(state) => Ok((state, String::new())),
+                None => open(&config, &loaded).await,
+            };
+            match opened {
                 Ok((state, _)) => {
                     let _ = serving.set(router(state.clone()));
                     let _ = operator_serving.set(operator_router(state.clone()));
@@ -531,7 +549,6 @@ pub async fn launch(config: Config) -> Result<Launched> {
                     return;
                 }
                 Err(ServerError::Db(e @ (db::DbError::Connect(_) | db::DbError::Closed))) => {
-                    reason.set(health::UNREACHABLE);
                     tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "database unreachable at start; waiting for it");
                     tokio::select! {
                         _ = tokio::time::sleep(pause) => {}
