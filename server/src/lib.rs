@@ -159,6 +159,8 @@ pub struct Running {
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     task: tokio::task::JoinHandle<()>,
     operator_task: tokio::task::JoinHandle<()>,
+    /// Retries pending refunds ([`refunds::sweeper`]).
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -193,6 +195,7 @@ impl Running {
         }
         let _ = (&mut self.task).await;
         let _ = (&mut self.operator_task).await;
+        let _ = (&mut self.sweeper).await;
         let Running { state, .. } = self;
         let AppState { db, .. } = state;
         let closed = tokio::task::spawn_blocking(move || db.close()).await;
@@ -257,8 +260,20 @@ fn finish(app: Router<AppState>, state: AppState) -> Router {
     requestlog::wrap(app).with_state(state)
 }
 
-/// Open the store (creating and migrating it), load or create key files, and serve.
-pub async fn start(config: Config) -> Result<Running> {
+/// What start-up checks and loads before any listener opens: the providers the configuration
+/// names and the key files (decrypted with their passphrases). A failure here is the
+/// configuration's or the key files', so the process exits without having listened.
+struct Loaded {
+    clock: Clock,
+    sms: Arc<dyn sms::SmsProvider>,
+    realname: Arc<dyn realname::RealNameProvider>,
+    secrets: Arc<Secrets>,
+    /// Sandbox mode's root key when this start made the key files: its first CRL is
+    /// published once the database answers.
+    new_root: Option<Arc<ca::keys::RootKey>>,
+}
+
+async fn load(config: &Config) -> Result<Loaded> {
     // The webhook client (reqwest on rustls without a built-in provider) needs one.
     let _ = rustls::crypto::ring::default_provider().install_default();
     // Providers first: a configuration that cannot serve never half-starts a server.
@@ -266,20 +281,46 @@ pub async fn start(config: Config) -> Result<Running> {
     let (sms, realname) = providers::build(config.sandbox, &config.providers, &clock)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| ServerError::Internal(format!("data dir: {e}")))?;
-    let db_url = config.db.clone();
-    let pool = config.pool_size;
-    let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
-    // Sandbox mode makes the key files on first start, publishing the first root CRL; a
-    // deployment makes them with `bidkey-server ca init`.
-    if config.sandbox && !ca::keys::initialised(&config.data_dir) {
+    // Sandbox mode makes the key files on first start; a deployment makes them with
+    // `bidkey-server ca init`. Files only: the database is not needed yet.
+    let new_root = if config.sandbox && !ca::keys::initialised(&config.data_dir) {
         let cfg = config.clone();
         let root = tokio::task::spawn_blocking(move || {
             ca::keys::init(&cfg.data_dir, &cfg.passphrases, true)
         })
         .await
         .map_err(|e| ServerError::Internal(e.to_string()))??;
+        Some(Arc::new(root))
+    } else {
+        None
+    };
+    // Argon2id over the passphrases is slow on purpose: off the async workers.
+    let cfg = config.clone();
+    let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    Ok(Loaded {
+        clock,
+        sms,
+        realname,
+        secrets: Arc::new(secrets),
+        new_root,
+    })
+}
+
+/// Open the store (connecting, migrating) and load what lives in it: the state a serving
+/// router needs, and sandbox mode's operator token. Fails with [`DbError::Connect`] while
+/// the database does not answer; safe to call again then.
+///
+/// [`DbError::Connect`]: crate::db::DbError::Connect
+async fn open(config: &Config, loaded: &Loaded) -> Result<(AppState, String)> {
+    let db_url = config.db.clone();
+    let pool = config.pool_size;
+    let db = tokio::task::spawn_blocking(move || Db::open(&db_url, pool))
+        .await
+        .map_err(|e| ServerError::Internal(e.to_string()))??;
+    let clock = loaded.clock.clone();
+    if let Some(root) = loaded.new_root.clone() {
         let now = clock.now();
         db.write(move |tx| {
             if !ca::crl::root_published(tx)? {
@@ -289,12 +330,7 @@ pub async fn start(config: Config) -> Result<Running> {
         })
         .await?;
     }
-    // Argon2id over the passphrases is slow on purpose: off the async workers.
-    let cfg = config.clone();
-    let secrets = tokio::task::spawn_blocking(move || load_secrets(&cfg))
-        .await
-        .map_err(|e| ServerError::Internal(e.to_string()))??;
-    let secrets = Arc::new(secrets);
+    let secrets = loaded.secrets.clone();
     // Sandbox mode (tests, the demo) gets a named operator token at each start, kept in
     // `operator.token`; a deployment's operators make their own (ADR 0020).
     let operator_token = if config.sandbox {
@@ -331,8 +367,8 @@ pub async fn start(config: Config) -> Result<Running> {
         clock,
         tsa: Arc::new(tsa),
         seal_maker: Arc::new(seal_maker),
-        sms,
-        realname,
+        sms: loaded.sms.clone(),
+        realname: loaded.realname.clone(),
         sandbox: config.sandbox,
         payments: Arc::new(config.providers.payment.clone()),
         secrets,
@@ -346,6 +382,18 @@ pub async fn start(config: Config) -> Result<Running> {
         limits: config.limits,
         trusted_proxies: config.trusted_proxies.clone().into(),
     };
+    Ok((state, operator_token))
+}
+
+/// The two listeners, bound: (public, its address, operator, its address).
+async fn bind(
+    config: &Config,
+) -> Result<(
+    tokio::net::TcpListener,
+    SocketAddr,
+    tokio::net::TcpListener,
+    SocketAddr,
+)> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| ServerError::Internal(format!("bind {}: {e}", config.listen)))?;
@@ -363,22 +411,41 @@ pub async fn start(config: Config) -> Result<Running> {
     let operator_addr = operator_listener
         .local_addr()
         .map_err(|e| ServerError::Internal(e.to_string()))?;
+    Ok((listener, addr, operator_listener, operator_addr))
+}
+
+/// Serve `app` on `listener` until `rx` says stop, then finish the requests in flight.
+fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    mut rx: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        });
+        if let Err(e) = serve.await {
+            tracing::error!(error = %e, "server stopped");
+        }
+    })
+}
+
+/// Open the store (creating and migrating it), load or create key files, and serve. Fails
+/// if the database does not answer; [`launch`] listens first and waits for it instead.
+pub async fn start(config: Config) -> Result<Running> {
+    let loaded = load(&config).await?;
+    let (state, operator_token) = open(&config, &loaded).await?;
+    drop(loaded);
+    let (listener, addr, operator_listener, operator_addr) = bind(&config).await?;
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let serve = |listener: tokio::net::TcpListener,
-                 app: Router,
-                 mut rx: tokio::sync::watch::Receiver<bool>| {
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            });
-            if let Err(e) = serve.await {
-                tracing::error!(error = %e, "server stopped");
-            }
-        })
-    };
     let task = serve(listener, router(state.clone()), rx.clone());
-    let operator_task = serve(operator_listener, operator_router(state.clone()), rx);
+    let operator_task = serve(
+        operator_listener,
+        operator_router(state.clone()),
+        rx.clone(),
+    );
+    let sweeper = tokio::spawn(refunds::sweeper(state.clone(), rx));
     tracing::info!(%addr, %operator_addr, "bidkey server listening");
     Ok(Running {
         addr,
@@ -389,7 +456,175 @@ pub async fn start(config: Config) -> Result<Running> {
         shutdown: Some(tx),
         task,
         operator_task,
+        sweeper,
     })
+}
+
+/// A router that answers as `waiting` until `serving` is set, then as `serving`: the
+/// listeners open before the database answers and the same connections serve afterwards.
+fn gate(waiting: Router, serving: Arc<std::sync::OnceLock<Router>>) -> Router {
+    use tower::ServiceExt;
+    let svc = tower::service_fn(move |req: axum::extract::Request| {
+        let router = serving.get().cloned().unwrap_or_else(|| waiting.clone());
+        async move { router.oneshot(req).await }
+    });
+    Router::new().fallback_service(svc)
+}
+
+/// First pause between attempts to reach the database at start; it doubles up to
+/// [`OPEN_PAUSE_MAX`].
+const OPEN_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+const OPEN_PAUSE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A server whose listeners are open, serving once the database answers ([`launch`]).
+#[derive(Debug)]
+pub struct Launched {
+    pub addr: SocketAddr,
+    /// The operator listener's address.
+    pub operator_addr: SocketAddr,
+    ready: tokio::sync::watch::Receiver<Option<std::result::Result<AppState, String>>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    opener: tokio::task::JoinHandle<()>,
+    task: tokio::task::JoinHandle<()>,
+    operator_task: tokio::task::JoinHandle<()>,
+}
+
+/// Check the configuration and load the key files (failing before anything listens), open
+/// the listeners, then reach the database — connect, migrate, load what lives in it —
+/// trying again with backoff while it does not answer. Until then `/healthz` answers 200,
+/// `/readyz` a 503 naming the reason, and every other route a typed 503 with
+/// `Retry-After`; then the same listeners serve normally (ADR 0030).
+pub async fn launch(config: Config) -> Result<Launched> {
+    let loaded = load(&config).await?;
+    // One attempt before listening: a database that answers with a schema newer than this
+    // build (or a migration that fails) still ends the start before anything listens. Only
+    // an unreachable database is waited for, listening.
+    let mut first = match open(&config, &loaded).await {
+        Ok((state, _)) => Some(state),
+        Err(ServerError::Db(e @ (db::DbError::Connect(_) | db::DbError::Closed))) => {
+            tracing::warn!(error = %e, "database unreachable at start; listening and waiting for it");
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let (listener, addr, operator_listener, operator_addr) = bind(&config).await?;
+    let reason = health::Starting::default();
+    if first.is_none() {
+        reason.set(health::UNREACHABLE);
+    }
+    let (serving, operator_serving) = (
+        Arc::new(std::sync::OnceLock::new()),
+        Arc::new(std::sync::OnceLock::new()),
+    );
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let task = serve(
+        listener,
+        gate(health::starting_router(reason.clone()), serving.clone()),
+        rx.clone(),
+    );
+    let operator_task = serve(
+        operator_listener,
+        gate(
+            health::starting_router(reason.clone()),
+            operator_serving.clone(),
+        ),
+        rx.clone(),
+    );
+    tracing::info!(%addr, %operator_addr, "bidkey server listening");
+    let (ready_tx, ready) = tokio::sync::watch::channel(None);
+    let mut stop = rx;
+    let opener = tokio::spawn(async move {
+        let mut pause = OPEN_PAUSE;
+        loop {
+            let opened = match first.take() {
+                Some(state) => Ok((state, String::new())),
+                None => open(&config, &loaded).await,
+            };
+            match opened {
+                Ok((state, _)) => {
+                    let _ = serving.set(router(state.clone()));
+                    let _ = operator_serving.set(operator_router(state.clone()));
+                    tracing::info!("database open; serving");
+                    let _ = ready_tx.send(Some(Ok(state.clone())));
+                    // This task goes on as the refund sweeper; stopping ends it.
+                    refunds::sweeper(state, stop).await;
+                    return;
+                }
+                Err(ServerError::Db(e @ (db::DbError::Connect(_) | db::DbError::Closed))) => {
+                    tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "database unreachable at start; waiting for it");
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.wait_for(|s| *s) => return,
+                    }
+                    pause = (pause * 2).min(OPEN_PAUSE_MAX);
+                }
+                Err(e) => {
+                    // A schema newer than this build, a failed migration: not a wait.
+                    let _ = ready_tx.send(Some(Err(e.to_string())));
+                    return;
+                }
+            }
+        }
+    });
+    Ok(Launched {
+        addr,
+        operator_addr,
+        ready,
+        shutdown: Some(tx),
+        opener,
+        task,
+        operator_task,
+    })
+}
+impl Launched {
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT` of the operator listener.
+    pub fn operator_url(&self) -> String {
+        format!("http://{}", self.operator_addr)
+    }
+
+    /// Wait until the server serves (its state) or start-up failed for a reason waiting
+    /// does not cure, such as a schema newer than this build (its message). Pending forever
+    /// if stopped first.
+    pub async fn ready(&mut self) -> std::result::Result<AppState, String> {
+        match self.ready.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().unwrap_or_else(|| Err("not started".into())),
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// Stop gracefully, as [`Running::stop`] does; while still waiting for the database,
+    /// stop waiting.
+    pub async fn stop(mut self) {
+        let state = match &*self.ready.borrow() {
+            Some(Ok(state)) => Some(state.clone()),
+            _ => None,
+        };
+        if let Some(state) = &state {
+            state.relay.close();
+        }
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(true);
+        }
+        let _ = (&mut self.opener).await;
+        let _ = (&mut self.task).await;
+        let _ = (&mut self.operator_task).await;
+        let Launched { ready, .. } = self;
+        drop(ready);
+        if let Some(AppState { db, .. }) = state {
+            let closed = tokio::task::spawn_blocking(move || db.close()).await;
+            if !matches!(closed, Ok(true)) {
+                tracing::warn!(
+                    "database still in use elsewhere; it closes when the last user ends"
+                );
+            }
+        }
+        tracing::info!("server stopped");
+    }
 }
 
 /// Read a 32-byte secret from `data_dir/name`, or make and save one.

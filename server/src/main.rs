@@ -1,5 +1,6 @@
 //! `bidkey-server`: run the server, and the operator's commands.
 
+use bidkey_server::Config;
 use bidkey_server::bank;
 use bidkey_server::config::providers::{ProviderSettings, SmsVendor};
 use bidkey_server::config::{self, Layer, LogFormat, Settings};
@@ -13,7 +14,6 @@ use bidkey_server::providers::sms_aliyun::AliyunConfig;
 use bidkey_server::providers::sms_tencent::TencentConfig;
 use bidkey_server::providers::{RealNameConfig, SmsConfig, SmsTemplates};
 use bidkey_server::util::Clock;
-use bidkey_server::{Config, start};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -629,44 +629,36 @@ async fn main() {
             std::process::exit(operator::sms_outbox(&config, phone, limit).await)
         }
     }
-    match start_when_the_database_answers(config).await {
-        Ok(running) => {
+    // Configuration and key files are checked before anything listens; then the listeners
+    // open at once and answer (503 until the database is open) while it is reached.
+    match bidkey_server::launch(config).await {
+        Ok(mut running) => {
             println!("Bidkey server listening on {}", running.url());
             println!("operator listener on {}", running.operator_url());
             println!("data directory: {}", settings.data_dir.display());
-            stop_signal().await;
+            let stop = stop_signal();
+            tokio::pin!(stop);
+            tokio::select! {
+                ready = running.ready() => match ready {
+                    Ok(_) => {
+                        println!("Bidkey server ready");
+                        stop.await;
+                    }
+                    Err(e) => {
+                        // A schema newer than this build, a failed migration: waiting
+                        // does not cure it.
+                        eprintln!("bidkey-server: {e}");
+                        running.stop().await;
+                        std::process::exit(1);
+                    }
+                },
+                _ = &mut stop => {}
+            }
             running.stop().await;
         }
         Err(e) => {
             eprintln!("bidkey-server: {e}");
             std::process::exit(1);
-        }
-    }
-}
-
-/// Start; while the database does not answer (a database host still booting, a network
-/// cut), wait and try again rather than exit, so the service comes up by itself when the
-/// database does. Until then nothing listens, and a load balancer's probe fails. SIGTERM
-/// ends the wait.
-async fn start_when_the_database_answers(
-    config: Config,
-) -> Result<bidkey_server::Running, bidkey_server::error::ServerError> {
-    use bidkey_server::db::DbError;
-    use bidkey_server::error::ServerError;
-    let mut pause = std::time::Duration::from_millis(250);
-    let stop = stop_signal();
-    tokio::pin!(stop);
-    loop {
-        match start(config.clone()).await {
-            Err(ServerError::Db(DbError::Connect(e))) => {
-                tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "database unreachable at start; waiting for it");
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = &mut stop => std::process::exit(1),
-                }
-                pause = (pause * 2).min(std::time::Duration::from_secs(5));
-            }
-            other => return other,
         }
     }
 }

@@ -6,8 +6,9 @@
 //! The rejection and `refund_status = 'pending'` commit together; the vendor is called after
 //! the commit (never inside a transaction), with the refund number derived from the order
 //! (`pay_api::refund_no`), so a call retried after a timeout, or by the operator
-//! (`POST /v1/operator/orders/{id}/refund`), is the same refund at the vendor. Only an
-//! answer the vendor signed makes it `refunded`; until then it stays pending.
+//! (`POST /v1/operator/orders/{id}/refund`) or by the background [`sweeper`], is the same
+//! refund at the vendor. Only an answer the vendor signed makes it `refunded`; until then it
+//! stays pending, and the sweeper asks again with backoff ([`due`]).
 
 use crate::applications::{self, Application};
 use crate::audit::{self, Event};
@@ -167,4 +168,103 @@ pub async fn retry(
         })
         .await?;
     Ok(Json(run(&st, &id).await?))
+}
+
+/// First wait (server-clock seconds) before a pending refund is asked again; it doubles with
+/// each attempt up to [`RETRY_MAX`].
+pub const RETRY_FIRST: i64 = 60;
+pub const RETRY_MAX: i64 = 3600;
+
+/// How often the sweeper looks for due refunds (wall time; whether one is due is judged on
+/// the server clock).
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refunds claimed per sweep, at most: a vendor outage does not become a burst.
+const SWEEP_BATCH: i64 = 20;
+
+/// Whether a pending refund last touched at `updated_at` after `attempts` attempts is due at
+/// `now`: never tried, at once; then after 60 s, 120 s, … up to an hour.
+pub fn due(now: i64, updated_at: i64, attempts: i64) -> bool {
+    if attempts <= 0 {
+        return true;
+    }
+    let shift = u32::try_from(attempts - 1).unwrap_or(u32::MAX).min(16);
+    let wait = RETRY_FIRST.saturating_mul(1 << shift).min(RETRY_MAX);
+    now >= updated_at.saturating_add(wait)
+}
+
+/// Claim the pending refunds that are due: each claim moves `updated_at` so another process
+/// sweeping the same database skips it (the vendor would take a second call as the same
+/// refund anyway).
+async fn claim_due(st: &AppState) -> Result<Vec<String>> {
+    let now = st.clock.now();
+    st.db
+        .write(move |tx| {
+            let rows = tx.query(
+                "SELECT id, updated_at, refund_attempts FROM orders \
+                 WHERE refund_status = 'pending' ORDER BY updated_at LIMIT $1",
+                &params![SWEEP_BATCH],
+            )?;
+            let mut claimed = Vec::new();
+            for r in rows {
+                let (id, updated_at, attempts) = (r.text(0)?, r.i64(1)?, r.i64(2)?);
+                if !due(now, updated_at, attempts) {
+                    continue;
+                }
+                let n = tx.execute(
+                    "UPDATE orders SET updated_at = $1 WHERE id = $2 \
+                     AND refund_status = 'pending' AND updated_at = $3 AND refund_attempts = $4",
+                    &params![now, id.as_str(), updated_at, attempts],
+                )?;
+                if n == 1 {
+                    claimed.push(id);
+                }
+            }
+            Ok::<_, ServerError>(claimed)
+        })
+        .await
+}
+
+/// Ask the vendor again for every due pending refund, until `stop` says stop. A failure
+/// (vendor down, database gone) is logged and waits for the next due time.
+pub async fn sweeper(st: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match claim_due(&st).await {
+            Ok(ids) => {
+                for id in ids {
+                    match run(&st, &id).await {
+                        Ok(o) => {
+                            tracing::info!(order = %id, status = ?o.refund_status, "refund retried")
+                        }
+                        Err(e) => {
+                            tracing::warn!(order = %id, error = %e, "refund still pending")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "refund sweep skipped"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert!(due(100, 100, 0));
+        assert!(!due(159, 100, 1));
+        assert!(due(160, 100, 1));
+        assert!(!due(219, 100, 2));
+        assert!(due(220, 100, 2));
+        assert!(!due(100 + 3599, 100, 7));
+        assert!(due(100 + 3600, 100, 7));
+        assert!(due(100 + 3600, 100, i64::MAX));
+        assert!(!due(100 + 3599, 100, i64::MAX));
+    }
 }

@@ -1,7 +1,8 @@
 //! The database goes away and comes back (issue 18, "Bad input and faults"), on a
 //! PostgreSQL cluster of the test's own that it stops and starts: mid-run, `/readyz` fails
 //! and requests get a typed 503 with a retry hint, and the server recovers by itself; at
-//! start, the server waits for the database instead of exiting. Every wait is a poll with a
+//! start, the server listens at once, answers 503 (the probe naming the database) and
+//! serves once the database answers, without a restart (ADR 0030). Every wait is a poll with a
 //! bounded deadline: no sleep decides an outcome.
 
 #[path = "support/process.rs"]
@@ -19,6 +20,8 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 /// `GET path` with `token`: the status and the error body, if any.
 async fn get(url: &str, token: Option<&str>) -> (u16, Option<ErrorBody>) {
+    // reqwest on rustls without a built-in provider: whichever test runs first needs one.
+    bidkey_testkit::install_tls_provider();
     let mut req = reqwest::Client::new().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
@@ -122,7 +125,7 @@ async fn the_database_goes_away_mid_run_and_the_server_recovers_by_itself() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_started_while_the_database_is_down_waits_for_it() {
+async fn a_server_started_while_the_database_is_down_listens_at_once_and_serves_when_it_answers() {
     let mut pg = tokio::task::spawn_blocking(OwnCluster::new)
         .await
         .expect("cluster");
@@ -136,42 +139,139 @@ async fn a_server_started_while_the_database_is_down_waits_for_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
     let data = dir.path().join("data");
-    let (args, log2) = (
-        vec![
-            "--data-dir".to_owned(),
-            data.display().to_string(),
-            "--database-url".to_owned(),
-            url,
-            "serve".to_owned(),
-            "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
-        ],
-        log.clone(),
+    let args = [
+        "--data-dir",
+        &data.display().to_string(),
+        "--database-url",
+        &url,
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    // The listeners open although the database does not answer.
+    let server =
+        tokio::task::block_in_place(|| process::ServerProcess::spawn_listening(&args, &[], &log));
+    // The process is up; it is not ready, and says why; every other route, on either
+    // listener, is a typed 503 with a retry hint (a load balancer sees an answer, not a
+    // refused connection).
+    let (healthz, ready) = (
+        format!("{}/healthz", server.url),
+        format!("{}/readyz", server.url),
     );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let _ = tx.send(process::ServerProcess::spawn(&args, &[], &log2));
-    });
-    // It says it is waiting, and does not exit.
-    until("waiting for the database", || async {
-        std::fs::read_to_string(&log)
-            .unwrap_or_default()
-            .contains("database unreachable at start")
+    assert_eq!(get(&healthz, None).await.0, 200);
+    assert_eq!(
+        get(&format!("{}/healthz", server.operator_url), None)
+            .await
+            .0,
+        200
+    );
+    until("readyz names the database", || async {
+        let (status, body) = get(&ready, None).await;
+        assert!(is_typed_503(status, &body), "{status} {body:?}");
+        body.and_then(|b| b.detail).as_deref() == Some("database: unreachable")
     })
     .await;
-    assert!(rx.try_recv().is_err(), "listening without a database");
+    let (status, body) = get(&format!("{}/v1/applications", server.url), Some("x")).await;
+    assert!(is_typed_503(status, &body), "{status} {body:?}");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/sms/send", server.url))
+        .json(&SendSmsRequest {
+            phone: "13800138313".into(),
+            purpose: SmsPurpose::Signup,
+        })
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert!(resp.headers().contains_key("x-request-id"));
+    let (status, body) = get(&format!("{}/readyz", server.operator_url), None).await;
+    assert!(is_typed_503(status, &body), "{status} {body:?}");
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("database unreachable at start"),
+        "the log says what it waits for"
+    );
+
+    // The database comes up: the same process, on the same listeners, becomes ready by
+    // itself and serves.
     pg = tokio::task::spawn_blocking(move || {
         pg.start();
         pg
     })
     .await
     .expect("started");
-    let server = tokio::task::spawn_blocking(move || rx.recv_timeout(DEADLINE))
+    until("ready", || async {
+        let (status, body) = get(&ready, None).await;
+        assert!(
+            status == 200 || is_typed_503(status, &body),
+            "{status} {body:?}"
+        );
+        status == 200
+    })
+    .await;
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/sms/send", server.url))
+        .json(&SendSmsRequest {
+            phone: "13800138313".into(),
+            purpose: SmsPurpose::Signup,
+        })
+        .send()
         .await
-        .expect("joined")
-        .expect("the server starts once the database answers");
-    assert_eq!(get(&format!("{}/readyz", server.url), None).await.0, 200);
+        .expect("answered");
+    assert!(resp.status().is_success(), "{}", resp.status());
+    // A route that needs a token refuses a bad one as it would on any serving server.
+    let (status, _) = get(&format!("{}/v1/applications", server.url), Some("x")).await;
+    assert_eq!(status, 401);
     drop(server);
     drop(pg);
+}
+
+/// Listening early does not mean half-starting: a key file that does not open (a wrong
+/// passphrase) still ends the process with a message before anything listens, even while
+/// the database is unreachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_file_that_does_not_open_ends_the_start_before_anything_listens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().display().to_string();
+    let env = [
+        ("BIDKEY_ROOT_PASSPHRASE", "root: the right one"),
+        ("BIDKEY_CA_PASSPHRASE", "ca: the right one"),
+        ("BIDKEY_KMC_PASSPHRASE", "kmc: the right one"),
+        ("BIDKEY_COSIGN_PASSPHRASE", "cosign: the right one"),
+    ];
+    let (ok, _, err) = process::run(&["--data-dir", &data, "ca", "init"], &env);
+    assert!(ok, "{err}");
+    let mut wrong = env;
+    wrong[1].1 = "ca: a wrong one";
+    // Port 1 on loopback: nothing answers there.
+    let args = [
+        "--data-dir".to_owned(),
+        data,
+        "--database-url".to_owned(),
+        "postgres://postgres@127.0.0.1:1/bidkey".to_owned(),
+        "serve".to_owned(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+    ];
+    let ran = tokio::time::timeout(
+        DEADLINE,
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            process::run(&args, &wrong)
+        }),
+    )
+    .await
+    .expect("the process ends by itself")
+    .expect("joined");
+    let (ok, out, err) = ran;
+    assert!(!ok, "{out}");
+    assert!(!out.contains("listening on"), "{out}");
+    assert!(
+        err.contains("wrong passphrase (BIDKEY_CA_PASSPHRASE)"),
+        "{err}"
+    );
 }

@@ -34,6 +34,7 @@ const APIV3_KEY: &[u8; 32] = b"apiv3-key-of-the-merchant-32byte";
 on_both_stores!(
     a_wechat_order_paid_then_rejected_is_refunded_once,
     an_alipay_order_paid_then_rejected_is_refunded_once_after_the_vendor_was_down,
+    a_refund_the_vendor_failed_is_retried_by_the_server_without_the_operator,
 );
 
 struct Setup {
@@ -410,4 +411,77 @@ async fn an_answer_not_signed_by_the_vendor_is_not_believed() {
     assert_eq!(err.1.code, ErrorCode::ProviderUnavailable);
     // The vendor did see a well-signed request: the refusal is ours.
     assert!(s.wechat.seen()[0].signature_ok);
+}
+
+/// The vendor fails the refund at rejection; no operator asks again: once the backoff has
+/// passed on the server clock, the server's sweeper asks by itself, and the money is
+/// refunded exactly once.
+async fn a_refund_the_vendor_failed_is_retried_by_the_server_without_the_operator(store: Store) {
+    let s = setup(store, WECHAT_PUB).await;
+    let (c, app) = awaiting(&s.server, "13800000074", 74).await;
+    let order = app.order.clone().expect("order");
+    let _: serde_json::Value = c
+        .post(
+            &format!("/v1/orders/{}/alipay/precreate", order.id),
+            &serde_json::json!({}),
+        )
+        .await
+        .expect("precreate");
+    notified(
+        &s.server,
+        &s.alipay_vendor,
+        "/v1/payments/alipay/notify",
+        &order,
+    )
+    .await;
+    s.alipay.script(&[PayScript::Unavailable; 3]);
+    let paid: ow::Application = c
+        .get(&format!("/v1/applications/{}", app.id))
+        .await
+        .expect("app");
+    let rejected = reject(&s.server, &paid).await;
+    assert_eq!(
+        rejected.order.expect("order").refund_status.as_deref(),
+        Some("pending")
+    );
+    assert!(s.alipay.refunds().is_empty());
+    // The first retry is due a minute (server clock) after the failed attempt.
+    s.server
+        .running
+        .state
+        .clock
+        .advance(bidkey_server::refunds::RETRY_FIRST);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let a: ow::Application = c
+            .get(&format!("/v1/applications/{}", app.id))
+            .await
+            .expect("app");
+        let o = a.order.expect("order");
+        if o.refund_status.as_deref() == Some("refunded") {
+            assert!(o.refunded_at.is_some());
+            break;
+        }
+        assert_eq!(o.refund_status.as_deref(), Some("pending"));
+        assert!(
+            std::time::Instant::now() < end,
+            "not refunded by the server within 60 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let refunds = s.alipay.refunds();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(
+        refunds.values().next(),
+        Some(&(order.id.clone(), order.amount_fen))
+    );
+    assert_eq!(
+        s.alipay
+            .seen()
+            .iter()
+            .filter(|x| x.call == "alipay.trade.refund")
+            .count(),
+        4,
+        "three tries down at rejection, then the sweeper's one"
+    );
 }

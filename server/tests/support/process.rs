@@ -40,9 +40,19 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Start `bidkey-server ARGS` and wait for its "listening on" line (the listener is open
-    /// then); `log` receives its stderr.
+    /// Start `bidkey-server ARGS` and wait until it serves (its "ready" line: the database
+    /// open, the key files loaded); `log` receives its stderr.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], log: &Path) -> ServerProcess {
+        ServerProcess::start(args, env, log, true)
+    }
+
+    /// Start `bidkey-server ARGS` and wait only for its listeners to open (its "listening
+    /// on" lines), ready or not.
+    pub fn spawn_listening(args: &[&str], env: &[(&str, &str)], log: &Path) -> ServerProcess {
+        ServerProcess::start(args, env, log, false)
+    }
+
+    fn start(args: &[&str], env: &[(&str, &str)], log: &Path, ready: bool) -> ServerProcess {
         let log_file = std::fs::File::create(log).expect("log file");
         let mut child = Command::new(binary())
             .args(args)
@@ -79,6 +89,21 @@ impl ServerProcess {
                 .unwrap_or_else(|| panic!("no operator listener line: {l}")),
             _ => panic!("server ended before its operator listener opened"),
         };
+        if ready {
+            loop {
+                match lines.next() {
+                    Some(Ok(l)) if l.starts_with("Bidkey server ready") => break,
+                    Some(Ok(_)) => {}
+                    _ => {
+                        let _ = child.kill();
+                        panic!(
+                            "server ended before it was ready: {}",
+                            std::fs::read_to_string(log).unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
         // Keep reading stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         ServerProcess {
