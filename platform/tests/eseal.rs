@@ -42,30 +42,13 @@ fn api(server: &TestServer) -> PlatformClient {
 
 async fn world() -> World {
     let server = TestServer::start(Store::Sqlite).await;
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let admin = phone_at(&server, dirs[0].path());
-    let staff = phone_at(&server, dirs[1].path());
-    registered(
-        &server,
-        &admin,
-        "13900000001",
-        &identity("张三", &id_number(1)),
-    )
-    .await;
-    registered(
-        &server,
-        &staff,
-        "13900000002",
-        &identity("李四", &id_number(2)),
-    )
-    .await;
-    let team = enterprise_team(&server, &admin, &staff, USCC, NAME).await;
-    let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
-    let staff_id = staff.account().expect("wallet").expect("in").id;
-    admin
-        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
-        .await
-        .expect("granted");
+    let GrantedTeam {
+        dirs,
+        admin,
+        staff,
+        team,
+        platform,
+    } = granted_team(&server, USCC, NAME, "重庆市公共资源交易中心", ORIGIN).await;
     let client = ScanClient::new(
         &api(&server),
         PlatformIdentity {

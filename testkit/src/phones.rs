@@ -332,3 +332,56 @@ pub async fn enterprise_team(
         staff_pair,
     }
 }
+
+/// 张三 (the admin) and 李四 (the staff member) registered on their own phones, their
+/// enterprise claimed and joined with a certificate pair each, and 李四 granted on a
+/// registered trading platform: where most scan tests start.
+#[derive(Debug)]
+pub struct GrantedTeam {
+    /// The two wallets' directories (kept alive as long as the phones).
+    pub dirs: Vec<tempfile::TempDir>,
+    pub admin: Bidkey,
+    pub staff: Bidkey,
+    pub team: EnterpriseTeam,
+    pub platform: RegisteredPlatform,
+}
+
+pub async fn granted_team(
+    server: &TestServer,
+    uscc: &str,
+    name: &str,
+    platform_name: &str,
+    origin: &str,
+) -> GrantedTeam {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().expect("dir")).collect();
+    let admin = phone_at(server, dirs[0].path());
+    let staff = phone_at(server, dirs[1].path());
+    registered(
+        server,
+        &admin,
+        "13900000001",
+        &identity("张三", &id_number(1)),
+    )
+    .await;
+    registered(
+        server,
+        &staff,
+        "13900000002",
+        &identity("李四", &id_number(2)),
+    )
+    .await;
+    let team = enterprise_team(server, &admin, &staff, uscc, name).await;
+    let platform = registered_platform(server, platform_name, origin).await;
+    let staff_id = staff.account().expect("wallet").expect("in").id;
+    admin
+        .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
+        .await
+        .expect("granted");
+    GrantedTeam {
+        dirs,
+        admin,
+        staff,
+        team,
+        platform,
+    }
+}
