@@ -108,6 +108,25 @@ impl TestServer {
         self.running.operator_url()
     }
 
+    /// What the operator's `bidkey-server ca root-crl` does (the serving process never holds
+    /// the root key, ADR 0019): a fresh root CRL, issued now by the server's clock, so a
+    /// relying party checking a signature made after the start finds an ARL issued after it.
+    pub async fn publish_root_crl(&self) {
+        let root = bidkey_server::ca::keys::load_root(
+            self.data_dir.path(),
+            &bidkey_server::keyfile::Passphrases::default(),
+            true,
+        )
+        .expect("the sandbox root key");
+        let now = self.running.state.clock.now();
+        self.running
+            .state
+            .db
+            .write(move |tx| bidkey_server::ca::crl::publish_root(tx, &root, now, 365))
+            .await
+            .expect("root CRL published");
+    }
+
     /// The listener that serves `path`: operator paths are on the operator listener only.
     pub fn url_for(&self, path: &str) -> String {
         if is_operator_path(path) {
