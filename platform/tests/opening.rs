@@ -48,25 +48,15 @@ async fn world(store: Store) -> World {
 /// [`world`], with a third member (joined, enrolled, granted) when `third`.
 async fn world_of(store: Store, third: bool) -> World {
     let server = TestServer::start(store).await;
-    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().expect("dir")).collect();
-    let admin = phone_at(&server, dirs[0].path());
-    let staff = phone_at(&server, dirs[1].path());
-    registered(
-        &server,
-        &admin,
-        "13900000001",
-        &identity("张三", &id_number(1)),
-    )
-    .await;
-    registered(
-        &server,
-        &staff,
-        "13900000002",
-        &identity("李四", &id_number(2)),
-    )
-    .await;
-    let team = enterprise_team(&server, &admin, &staff, USCC, NAME).await;
+    let GrantedTeam {
+        mut dirs,
+        admin,
+        staff,
+        team,
+        platform,
+    } = granted_team(&server, USCC, NAME, "重庆市公共资源交易中心", ORIGIN).await;
     let third = if third {
+        dirs.push(tempfile::tempdir().expect("dir"));
         let phone = phone_at(&server, dirs[2].path());
         registered(
             &server,
@@ -89,9 +79,8 @@ async fn world_of(store: Store, third: bool) -> World {
     } else {
         None
     };
-    let platform = registered_platform(&server, "重庆市公共资源交易中心", ORIGIN).await;
-    let members: Vec<&Bidkey> = [&admin, &staff]
-        .into_iter()
+    // 李四 is granted already; the admin and the third member too.
+    let members: Vec<&Bidkey> = std::iter::once(&admin)
         .chain(third.as_ref().map(|(p, _)| p))
         .collect();
     for who in members {
