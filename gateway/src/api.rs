@@ -240,7 +240,14 @@ async fn scan_view(
     Param(id): Param,
     ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> Result<Json<ScanView>> {
-    Ok(Json(scans::view(&g, &app, &id, q.wait.unwrap_or(0)).await?))
+    let wait = q.wait.unwrap_or(0);
+    if wait > scans::MAX_WAIT_SECS {
+        return Err(GatewayError::BadRequest(format!(
+            "wait is at most {} seconds",
+            scans::MAX_WAIT_SECS
+        )));
+    }
+    Ok(Json(scans::view(&g, &app, &id, wait).await?))
 }
 
 /// `GET /v1/scans/{id}/qr`.

@@ -184,6 +184,7 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
             for q in [
                 "?wait=abc",
                 "?wait=-1",
+                "?wait=61",
                 "?wait=99999999999999999999999",
                 "?unknown=1",
             ] {

@@ -35,7 +35,8 @@ async fn run(
         .args(["--checks", checks])
         .args(["--max-examples", "8", "--seed", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
-        .args(["--request-timeout", "60"])
+        // A long-poll may hold a request for the full 60 s `wait` the schema allows.
+        .args(["--request-timeout", "90"])
         .args(extra)
         .env("NO_COLOR", "1")
         .kill_on_drop(true);
