@@ -126,9 +126,8 @@ async fn offline_checks_use_the_callers_crls_and_refuse_a_listed_signer() {
         .revoke(&w.team.admin_pair.signing_serial, PIN)
         .await
         .expect("admin's pair revoked");
-    // The root's CRL is the operator's to issue (the root key is offline): a fresh one, as
-    // a deployment publishes on its schedule, issued after the signatures.
-    w.server.publish_root_crl().await;
+    // The root's CRL (ARL) is the one `ca init` signed, issued before these signatures: a
+    // CA certificate is checked by the ARL current at signing time (docs/ca.md).
     let before = crls(&w).await;
 
     // With current CRLs that do not list the signer: accepted, no grant asked for.

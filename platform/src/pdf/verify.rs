@@ -545,10 +545,17 @@ fn chain_and_revocation(
 
 /// Revocation at `at`: a certificate listed with a revocation time at or before `at` was
 /// revoked when it signed; one revoked later signed while still good (the timestamp proves
-/// when). Each issuer needs an authentic CRL issued at or after `at`.
+/// when). Each issuer needs an authentic CRL that speaks for `at`:
+/// - for the signer's own certificate, a CRL issued at or after `at` (the issuing CA is
+///   online and publishes one on demand, so a late revocation of a stolen key shows);
+/// - for a CA certificate, also the CRL that was current at `at` (`thisUpdate ≤ at <
+///   nextUpdate`): the root signs its CRL (ARL) offline, rarely, and promises in its
+///   policy (docs/ca.md) a new one at once when it revokes a CA, so a fresh signature is
+///   checked without waiting for the next ARL (RFC 5280 §6.3 validation at `at`).
 pub fn revocation_at(chain: &[Cert], crls: &[Crl], at: u64) -> Check {
-    for pair in chain.windows(2) {
+    for (link, pair) in chain.windows(2).enumerate() {
         let (cert, issuer) = (&pair[0], &pair[1]);
+        let of_a_ca = link > 0;
         let mut covering = false;
         for crl in crls.iter().filter(|c| c.issuer() == issuer.subject()) {
             if crl.verify_signature(issuer).is_err()
@@ -567,13 +574,22 @@ pub fn revocation_at(chain: &[Cert], crls: &[Crl], at: u64) -> Check {
                 }
                 Ok(_) => {}
             }
-            covering |= crl.this_update() >= at;
+            let current_at_signing =
+                crl.this_update() <= at && crl.next_update().is_some_and(|next| at < next);
+            covering |= crl.this_update() >= at || (of_a_ca && current_at_signing);
         }
         if !covering {
-            return Check::NotChecked(format!(
-                "no CRL of {} issued after the signing time",
-                issuer.subject_string()
-            ));
+            return Check::NotChecked(if of_a_ca {
+                format!(
+                    "no CRL of {} current at or issued after the signing time",
+                    issuer.subject_string()
+                )
+            } else {
+                format!(
+                    "no CRL of {} issued after the signing time",
+                    issuer.subject_string()
+                )
+            });
         }
     }
     Check::Valid
@@ -714,6 +730,165 @@ pub fn verify_cms(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidkey_crypto::sm2::Sm2PrivateKey;
+    use bidkey_crypto::x509::{
+        CertProfile, CertTemplate, CrlTemplate, RevokedEntry, ca_subject, enterprise_subject,
+    };
+
+    const T0: u64 = 1_767_225_600;
+    const DAY: u64 = 86_400;
+
+    struct Pki {
+        root_key: Sm2PrivateKey,
+        ca_key: Sm2PrivateKey,
+        chain: Vec<Cert>,
+    }
+
+    fn template(
+        profile: CertProfile,
+        subject: bidkey_crypto::x509::Name,
+        key: &Sm2PrivateKey,
+    ) -> CertTemplate {
+        CertTemplate {
+            profile,
+            subject,
+            public_key_spki: bidkey_crypto::x509::TbsSigner::public_key_spki(key).expect("spki"),
+            not_before: T0 - DAY,
+            not_after: T0 + 365 * DAY,
+        }
+    }
+
+    fn pki() -> Pki {
+        let root_key = Sm2PrivateKey::make_random().expect("key");
+        let root = Cert::self_signed_root(
+            ca_subject("根 CA", "Bidkey").expect("name"),
+            &root_key,
+            T0 - 10 * DAY,
+            T0 + 3650 * DAY,
+        )
+        .expect("root");
+        let ca_key = Sm2PrivateKey::make_random().expect("key");
+        let ca = Cert::issue(
+            &template(
+                CertProfile::IssuingCa,
+                ca_subject("签发 CA", "Bidkey").expect("name"),
+                &ca_key,
+            ),
+            &root,
+            &root_key,
+        )
+        .expect("ca");
+        let leaf_key = Sm2PrivateKey::make_random().expect("key");
+        let leaf = Cert::issue(
+            &template(
+                CertProfile::Signing,
+                enterprise_subject("测试建设有限公司", "91350100M000100Y43").expect("name"),
+                &leaf_key,
+            ),
+            &ca,
+            &ca_key,
+        )
+        .expect("leaf");
+        Pki {
+            root_key,
+            ca_key,
+            chain: vec![leaf, ca, root],
+        }
+    }
+
+    fn crl(
+        issuer: &Cert,
+        key: &Sm2PrivateKey,
+        revoked: &[(&Cert, u64)],
+        this: u64,
+        next: u64,
+    ) -> Crl {
+        Crl::issue(
+            &CrlTemplate {
+                crl_number: 1,
+                this_update: this,
+                next_update: next,
+                revoked: revoked
+                    .iter()
+                    .map(|(c, at)| RevokedEntry {
+                        serial: c.serial_bytes().to_vec(),
+                        revoked_at: *at,
+                        reason: Some(CrlReason::KeyCompromise),
+                    })
+                    .collect(),
+            },
+            issuer,
+            key,
+        )
+        .expect("crl")
+    }
+
+    #[test]
+    fn a_ca_is_checked_by_the_arl_current_at_signing_and_the_signer_only_by_a_later_crl() {
+        let p = pki();
+        let (leaf, ca, root) = (&p.chain[0], &p.chain[1], &p.chain[2]);
+        let signed_at = T0 + 30 * DAY;
+        // The root signed its ARL offline at T0, valid a year; the issuing CA publishes on demand.
+        let arl = crl(root, &p.root_key, &[], T0, T0 + 365 * DAY);
+        let fresh = crl(ca, &p.ca_key, &[], signed_at + 60, signed_at + DAY);
+        assert_eq!(
+            revocation_at(&p.chain, &[arl.clone(), fresh.clone()], signed_at),
+            Check::Valid
+        );
+
+        // The same leniency never applies to the signer's certificate: a CA CRL current at
+        // signing but issued before it cannot show a key stolen and revoked just after.
+        let old_ca_crl = crl(ca, &p.ca_key, &[], T0, T0 + 365 * DAY);
+        assert!(matches!(
+            revocation_at(&p.chain, &[arl.clone(), old_ca_crl], signed_at),
+            Check::NotChecked(_)
+        ));
+
+        // An ARL that expired before the signing time speaks for nothing.
+        let stale_arl = crl(root, &p.root_key, &[], T0 - 9 * DAY, T0 - DAY);
+        assert!(matches!(
+            revocation_at(&p.chain, &[stale_arl, fresh.clone()], signed_at),
+            Check::NotChecked(_)
+        ));
+
+        // A CA revoked before the signing time is refused, by the current ARL or a later one.
+        let revoked_arl = crl(
+            root,
+            &p.root_key,
+            &[(ca, T0 + DAY)],
+            T0 + DAY,
+            T0 + 365 * DAY,
+        );
+        assert!(matches!(
+            revocation_at(&p.chain, &[revoked_arl, fresh.clone()], signed_at),
+            Check::Invalid(_)
+        ));
+
+        // The signer revoked after signing: the signature was made while the key was good.
+        let later = crl(
+            ca,
+            &p.ca_key,
+            &[(leaf, signed_at + 10)],
+            signed_at + 20,
+            signed_at + DAY,
+        );
+        assert_eq!(
+            revocation_at(&p.chain, &[arl.clone(), later], signed_at),
+            Check::Valid
+        );
+        // ...and before it: refused.
+        let before = crl(
+            ca,
+            &p.ca_key,
+            &[(leaf, signed_at - 10)],
+            signed_at + 20,
+            signed_at + DAY,
+        );
+        assert!(matches!(
+            revocation_at(&p.chain, &[arl, before], signed_at),
+            Check::Invalid(_)
+        ));
+    }
 
     #[test]
     fn der_prefix_cuts_the_padding_and_refuses_garbage() {
