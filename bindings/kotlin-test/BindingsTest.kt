@@ -233,8 +233,9 @@ fun main(args: Array<String>) {
             expect(!bidkey.biometric()) { "still on" }
         }
         var loginRequest: PlatformRequest? = null
+        var platformId = ""
         step("scan a login request made by the platform SDK: who asks and the four digits") {
-            server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
+            platformId = server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
             val req = server.loginRequest()
             val view = bidkey.scan(req.uri)
             expect(view.kind == ScanKind.LOGIN && view.requestId == req.id) { "$view" }
@@ -308,6 +309,74 @@ fun main(args: Array<String>) {
                 expect(e.field == "qr_relay") { e.field }
             }
         }
+        step("a bid: encrypted by the bidder to the granted enterprise certificate, self-checked, pre-authorised and withdrawn") {
+            val bidUscc = "91350100M000100Y43"
+            val claim = bidkey.claimEnterprise(
+                bidUscc, "测试建设有限公司", null,
+                listOf(MaterialFile("营业执照.png", "image/png", sealPng())),
+            )
+            val bidEnterprise = claim.enterpriseId!!
+            server.approve(claim.id)
+            bidkey.payOrder(bidkey.application(claim.id).order!!.id)
+            val pair = bidkey.enroll(claim.id, pin)
+            val target = BidTarget(bidEnterprise, platformId, "CQ-2026-KT-001", "投标文件.pdf", null)
+            val dir = Files.createTempDirectory("bidkey-kotlin-bid")
+            val plain = dir.resolve("投标文件.pdf")
+            Files.write(plain, ByteArray(300_000) { (it % 251).toByte() })
+            val sealed = dir.resolve("投标文件.pdf.bid")
+            // Nobody granted for the platform yet: a bid no one could open is refused.
+            expect(bidkey.bidRecipients(bidEnterprise, platformId).isEmpty()) { "recipients before the grant" }
+            try {
+                bidkey.encryptBidFile(target, plain.toString(), sealed.toString())
+                throw AssertionError("encrypted to nobody")
+            } catch (e: BidkeyException.NotFound) {
+            }
+            expect(!Files.exists(sealed)) { "a file was left behind" }
+            bidkey.addGrant(bidEnterprise, bidkey.account()!!.id, platformId, pin)
+            val recipients = bidkey.bidRecipients(bidEnterprise, platformId)
+            expect(recipients.map { it.serial } == listOf(pair.encryptionSerial)) { "$recipients vs ${pair.encryptionSerial}" }
+            val enc = bidkey.encryptBidFile(target, plain.toString(), sealed.toString())
+            expect(enc.plaintextLen == 300_000uL && enc.recipients == recipients) { "$enc" }
+            val bytes = Files.readAllBytes(sealed)
+            expect(!String(bytes, Charsets.ISO_8859_1).contains(String(Files.readAllBytes(plain).copyOfRange(0, 64), Charsets.ISO_8859_1))) { "plaintext in the bid file" }
+
+            // 解密自检 on the file as uploaded.
+            when (val check = bidkey.selfCheckBidFile(sealed.toString(), pin)) {
+                is BidSelfCheck.Passed -> {
+                    expect(check.recipientSerial == pair.encryptionSerial && check.bindingHash == enc.bindingHash) { "$check" }
+                    expect(check.plaintextLen == 300_000uL && !check.shareOnly && check.tenderId == "CQ-2026-KT-001") { "$check" }
+                }
+                is BidSelfCheck.Failed -> throw AssertionError("self-check failed: ${check.reasonEn}")
+            }
+            try {
+                bidkey.selfCheckBidFile(sealed.toString(), "000000")
+                throw AssertionError("checked with a wrong PIN")
+            } catch (e: BidkeyException.WrongPin) {
+            }
+            // A damaged upload fails with a reason the bidder can act on.
+            val damaged = dir.resolve("damaged.bid")
+            Files.write(damaged, bytes.copyOf().also { it[it.size - 100] = (it[it.size - 100].toInt() xor 1).toByte() })
+            when (val check = bidkey.selfCheckBidFile(damaged.toString(), pin)) {
+                is BidSelfCheck.Failed -> expect(check.reasonZh.contains("重新上传") && check.reasonEn.contains("upload it again")) { "${check.reasonZh} / ${check.reasonEn}" }
+                is BidSelfCheck.Passed -> throw AssertionError("a damaged file passed")
+            }
+
+            // 预授权开标 for this file, seen in the audit, withdrawn before the opening.
+            val openingAt = System.currentTimeMillis() / 1000 + 86_400
+            val id = bidkey.preauthorizeOpening(sealed.toString(), pin, openingAt)
+            val listed = bidkey.preauthorizations().single { it.id == id }
+            expect(listed.bindingHash == enc.bindingHash && listed.openingAt == openingAt) { "$listed" }
+            expect(listed.withdrawnAt == null && listed.releasedAt == null) { "$listed" }
+            try {
+                bidkey.preauthorizeOpening(sealed.toString(), "000000", openingAt)
+                throw AssertionError("pre-authorised with a wrong PIN")
+            } catch (e: BidkeyException.WrongPin) {
+            }
+            expect(bidkey.preauthorizations().size == 1) { "a deposit without the PIN" }
+            bidkey.withdrawPreauthorization(id)
+            expect(bidkey.preauthorizations().single { it.id == id }.withdrawnAt != null) { "not withdrawn" }
+            dir.toFile().deleteRecursively()
+        }
         step("no sessions yet; none waiting") {
             expect(bidkey.scanSessions().isEmpty()) { "sessions" }
             expect(bidkey.nextSessionRequest(0uL) == null) { "a session request" }
@@ -316,7 +385,7 @@ fun main(args: Array<String>) {
             bidkey.signMessage(enrolled!!.signingSerial, pin, "bid".toByteArray())
             bidkey.logOut()
             expect(bidkey.account() == null) { "still logged in" }
-            expect(bidkey.localCertificates().size == 2) { "certificates gone" }
+            expect(bidkey.localCertificates().size == 4) { "certificates gone: ${bidkey.localCertificates().size} of 4 (personal and enterprise pairs)" }
             try {
                 bidkey.certificates()
                 throw AssertionError("no error")

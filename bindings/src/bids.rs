@@ -68,8 +68,111 @@ impl From<bidkey_core::flows::bids::EncryptedBid> for EncryptedBid {
     }
 }
 
+/// 解密自检: what checking an uploaded bid file on this phone found.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum BidSelfCheck {
+    /// 可解密 ✓: this phone's wrapped key opens this very file (for a k-of-n file: its share
+    /// unwraps for this file; the key needs the others).
+    Passed {
+        recipient_serial: String,
+        tender_id: String,
+        platform_id: String,
+        /// The header's binding hash, hex: names the exact file checked.
+        binding_hash: String,
+        /// Plaintext bytes that authenticated (0 for a k-of-n share).
+        plaintext_len: u64,
+        share_only: bool,
+        /// Unix seconds, this phone's clock.
+        checked_at: i64,
+    },
+    /// It would not open at the opening; why, in words for the bidder.
+    Failed {
+        reason_zh: String,
+        reason_en: String,
+    },
+}
+
+impl From<Result<bidkey_core::flows::bids::SelfCheck, bidkey_core::flows::bids::SelfCheckFailure>>
+    for BidSelfCheck
+{
+    fn from(
+        r: Result<bidkey_core::flows::bids::SelfCheck, bidkey_core::flows::bids::SelfCheckFailure>,
+    ) -> Self {
+        match r {
+            Ok(c) => Self::Passed {
+                recipient_serial: c.recipient_serial,
+                tender_id: c.tender_id,
+                platform_id: c.platform_id,
+                binding_hash: c.binding_hash,
+                plaintext_len: c.plaintext_len,
+                share_only: c.share_only,
+                checked_at: c.checked_at,
+            },
+            Err(f) => Self::Failed {
+                reason_zh: f.zh,
+                reason_en: f.en,
+            },
+        }
+    }
+}
+
+/// A pre-authorised opening as the bidder sees it: the audit of what the server did with it.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Preauthorization {
+    pub id: String,
+    pub platform_id: String,
+    pub tender_id: String,
+    /// The bid file's binding hash, hex.
+    pub binding_hash: String,
+    pub file_name: String,
+    /// Unix seconds (server clock): not released before.
+    pub opening_at: i64,
+    pub created_at: i64,
+    pub withdrawn_at: Option<i64>,
+    /// When the server first released it to the platform.
+    pub released_at: Option<i64>,
+}
+
+impl From<bidkey_protocol::platforms::Preauth> for Preauthorization {
+    fn from(p: bidkey_protocol::platforms::Preauth) -> Self {
+        Self {
+            id: p.id,
+            platform_id: p.platform_id,
+            tender_id: p.tender_id,
+            binding_hash: p.binding_hash,
+            file_name: p.file_name,
+            opening_at: p.opening_at,
+            created_at: p.created_at,
+            withdrawn_at: p.withdrawn_at,
+            released_at: p.released_at,
+        }
+    }
+}
+
 #[uniffi::export(async_runtime = "tokio")]
 impl Bidkey {
+    /// 解密自检: prove with the PIN that the bid file at `path` (as uploaded) opens on this
+    /// phone; the key never leaves it. A file that would not open is `Failed` with the
+    /// reason; the phone's own trouble (wrong PIN, network) is an error.
+    pub async fn self_check_bid_file(&self, path: String, pin: String) -> Result<BidSelfCheck> {
+        Ok(self
+            .core
+            .self_check_bid_file(path.as_ref(), &pin)
+            .await?
+            .into())
+    }
+
+    /// This account's pre-authorised openings and what became of each.
+    pub async fn preauthorizations(&self) -> Result<Vec<Preauthorization>> {
+        Ok(self
+            .core
+            .preauthorizations()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
     /// 预授权开标: authorise with the PIN the opening of the bid file at `path` at or after
     /// `opening_at` (server clock) without this phone; returns the deposit's id.
     pub async fn preauthorize_opening(
