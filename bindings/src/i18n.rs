@@ -71,6 +71,12 @@ pub enum CoreText {
     BiometricPromptReason,
     /// The title of a certificate pair of no enterprise (个人证书).
     PersonalCertificate,
+    /// A bid file passed its self-check on this phone (可解密 ✓ / Opens).
+    BidOpens,
+    /// Nobody of the enterprise is granted for the platform: a bid would open for no one.
+    NoBidRecipients,
+    /// Before a pre-authorised opening is confirmed with the PIN.
+    PreauthExplained,
 }
 
 impl From<CoreText> for core::Text {
@@ -96,6 +102,9 @@ impl From<CoreText> for core::Text {
             CoreText::BiometricExplained => Self::BiometricExplained,
             CoreText::BiometricPromptReason => Self::BiometricPromptReason,
             CoreText::PersonalCertificate => Self::PersonalCertificate,
+            CoreText::BidOpens => Self::BidOpens,
+            CoreText::NoBidRecipients => Self::NoBidRecipients,
+            CoreText::PreauthExplained => Self::PreauthExplained,
         }
     }
 }

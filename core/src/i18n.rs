@@ -66,11 +66,18 @@ pub enum Text {
     BiometricPromptReason,
     /// The title of a certificate pair that belongs to no enterprise.
     PersonalCertificate,
+    /// A bid file passed its self-check on this phone (解密自检).
+    BidOpens,
+    /// Nobody of the enterprise is granted for the platform: a bid encrypted now could not
+    /// be opened.
+    NoBidRecipients,
+    /// Before a pre-authorised opening is confirmed with the PIN.
+    PreauthExplained,
 }
 
 impl Text {
     /// Every text, for tests and for the check that no shell repeats one.
-    pub const ALL: [Text; 25] = [
+    pub const ALL: [Text; 28] = [
         Text::RevokeWarning,
         Text::ChangeInfoWarning,
         Text::KeyLockedHelp,
@@ -96,6 +103,9 @@ impl Text {
         Text::BiometricExplained,
         Text::BiometricPromptReason,
         Text::PersonalCertificate,
+        Text::BidOpens,
+        Text::NoBidRecipients,
+        Text::PreauthExplained,
     ];
 }
 
@@ -203,6 +213,22 @@ impl Text {
             }
             (PersonalCertificate, Lang::Zh) => "个人证书",
             (PersonalCertificate, Lang::En) => "Personal certificate",
+            (BidOpens, Lang::Zh) => "可解密 ✓：本机已在上传的文件上验证，开标时可以解密。",
+            (BidOpens, Lang::En) => {
+                "Opens: checked on this phone against the uploaded file; it will open at the bid opening."
+            }
+            (NoBidRecipients, Lang::Zh) => {
+                "本企业还没有成员获授权在该平台使用证书，此时加密的投标文件开标时无人能解密。请管理员先在“授权管理”中授权。"
+            }
+            (NoBidRecipients, Lang::En) => {
+                "No member of the enterprise is granted for this platform, so nobody could open a bid encrypted now. Ask the admin to grant someone first."
+            }
+            (PreauthExplained, Lang::Zh) => {
+                "预授权开标：开标时间一到，平台无需您在场即可解密这一份投标文件，别的文件和别的项目都不行。开标前可随时撤回，服务器的记录您随时可查。"
+            }
+            (PreauthExplained, Lang::En) => {
+                "Pre-authorised opening: from the opening time, the platform can open this one bid file without you, and no other file or tender. Withdraw it any time before the opening; the server's record of it is yours to see."
+            }
         }
     }
 }

@@ -253,8 +253,9 @@ fun main(args: Array<String>) {
             expect(admin.grants.value.single().revokedAt != null) { "history: ${admin.grants.value}" }
         }
         val scan = ScanViewModel(bidkey, scope, lang)
+        var scanPlatformId = ""
         step("scan view model: a platform's login request, its page, a wrong then the right PIN") {
-            server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
+            scanPlatformId = server.scanPlatform("https://ggzy.cq.example.invalid", "重庆市公共资源交易中心")
             val req = server.loginRequest()
             scan.scanned(req.uri)!!.join()
             val view = scan.request.value ?: throw AssertionError("${scan.error.value}")
@@ -307,6 +308,55 @@ fun main(args: Array<String>) {
             server.advance(121)
             scan.scanned(server.qr(req.id))!!.join()
             expect(scan.error.value?.serverCode == "scan_expired" && scan.request.value == null) { "${scan.error.value}" }
+        }
+        step("bids view model: nobody granted is a warning; encrypt, self-check (a damaged upload in words), pre-authorise, withdraw") {
+            val claim = bidkey.claimEnterprise(
+                "91350100M000100Y43", "测试建设有限公司", null,
+                listOf(MaterialFile("营业执照.png", "image/png", sealPng())),
+            )
+            val eid = claim.enterpriseId!!
+            server.approve(claim.id)
+            certs.load().join()
+            certs.pay(certs.applications.value.single { it.id == claim.id }).join()
+            certs.enroll(claim.id, pin).join()
+            expect(certs.error.value == null) { "${certs.error.value}" }
+            // The platform with a certificate (a pre-authorisation is sealed to it).
+            val near = scanPlatformId
+            val bids = BidsViewModel(bidkey, scope, lang)
+            bids.loadRecipients(eid, near).join()
+            expect(bids.noRecipientsWarning()?.startsWith("No member of the enterprise") == true) { "${bids.noRecipientsWarning()} ${bids.error.value}" }
+            val dir = java.nio.file.Files.createTempDirectory("bidkey-shell-bid")
+            val plain = dir.resolve("bid.pdf")
+            java.nio.file.Files.write(plain, ByteArray(70_000) { (it * 7).toByte() })
+            val out = dir.resolve("bid.pdf.bid")
+            val target = BidTarget(eid, near, "CQ-2026-SHELL-7", "bid.pdf", null)
+            bids.encrypt(target, plain.toString(), out.toString()).join()
+            expect(bids.error.value?.action == ErrorAction.DISMISS && bids.encrypted.value == null) { "${bids.error.value}" }
+            val admin = AdminViewModel(bidkey, scope, lang, eid)
+            admin.grant(settings.account.value!!.id, near, pin).join()
+            bids.loadRecipients(eid, near).join()
+            expect(bids.recipients.value?.size == 1 && bids.noRecipientsWarning() == null) { "${bids.recipients.value}" }
+            bids.encrypt(target, plain.toString(), out.toString()).join()
+            expect(bids.encrypted.value?.plaintextLen == 70_000uL) { "${bids.error.value}" }
+            bids.selfCheck(out.toString(), pin).join()
+            expect(bids.selfCheckText()?.startsWith("Opens: checked") == true) { "${bids.selfCheckText()} ${bids.error.value}" }
+            val damaged = dir.resolve("damaged.bid")
+            val bytes = java.nio.file.Files.readAllBytes(out)
+            bytes[bytes.size - 50] = (bytes[bytes.size - 50].toInt() xor 0x40).toByte()
+            java.nio.file.Files.write(damaged, bytes)
+            lang.value = Lang.ZH
+            bids.selfCheck(damaged.toString(), pin).join()
+            expect(bids.selfCheckText()?.contains("已损坏") == true) { "${bids.selfCheckText()}" }
+            expect(bids.preauthExplained().startsWith("预授权开标")) { bids.preauthExplained() }
+            bids.preauthorize(out.toString(), "000000", System.currentTimeMillis() / 1000 + 86_400).join()
+            expect(bids.error.value?.action == ErrorAction.PIN_AGAIN && bids.preauthorizations.value.isEmpty()) { "${bids.error.value}" }
+            bids.preauthorize(out.toString(), pin, System.currentTimeMillis() / 1000 + 86_400).join()
+            val p = bids.preauthorizations.value.single()
+            expect(p.tenderId == "CQ-2026-SHELL-7" && p.withdrawnAt == null) { "$p ${bids.error.value}" }
+            bids.withdraw(p.id).join()
+            expect(bids.preauthorizations.value.single().withdrawnAt != null) { "${bids.preauthorizations.value}" }
+            lang.value = Lang.EN
+            dir.toFile().deleteRecursively()
         }
         step("settings: log out") {
             settings.logOut().join()
