@@ -5,7 +5,7 @@
 //! because creating operations carry an idempotency key), refusals become the server's
 //! typed error.
 
-use crate::error::{CoreError, Result};
+use crate::error::{Cause, CoreError, NetworkError, Result};
 use bidkey_protocol::ErrorBody;
 use reqwest::Method;
 use serde::Serialize;
@@ -108,7 +108,7 @@ impl Api {
         }
         let http = builder
             .build()
-            .map_err(|e| CoreError::Network(e.to_string()))?;
+            .map_err(|e| NetworkError::Setup(Cause::new(e)))?;
         Ok(Api {
             base,
             http,
@@ -181,11 +181,14 @@ impl Api {
         let bytes = resp.bytes().await.map_err(transport)?;
         if status.is_success() {
             serde_json::from_slice(&bytes)
-                .map_err(|e| CoreError::Network(format!("unexpected answer from server: {e}")))
+                .map_err(|e| NetworkError::BadAnswer(Cause::new(e)).into())
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => Err(body.into()),
-                Err(_) => Err(CoreError::Network(format!("server answered HTTP {status}"))),
+                Err(_) => Err(NetworkError::Status {
+                    status: status.as_u16(),
+                }
+                .into()),
             }
         }
     }
@@ -204,7 +207,10 @@ impl Api {
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
                 Ok(body) => Err(body.into()),
-                Err(_) => Err(CoreError::Network(format!("server answered HTTP {status}"))),
+                Err(_) => Err(NetworkError::Status {
+                    status: status.as_u16(),
+                }
+                .into()),
             }
         }
     }
@@ -245,9 +251,9 @@ impl Api {
 
 fn transport(e: reqwest::Error) -> CoreError {
     if e.is_timeout() {
-        CoreError::Network("the server did not answer in time".into())
+        CoreError::Network(NetworkError::Timeout(Cause::new(e)))
     } else {
-        CoreError::Network(format!("cannot reach the server: {e}"))
+        CoreError::Network(NetworkError::Unreachable(Cause::new(e)))
     }
 }
 
@@ -307,7 +313,7 @@ fn tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| CoreError::Network(e.to_string()))
+        .map_err(|e| NetworkError::Setup(Cause::new(e)).into())
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 

@@ -14,7 +14,8 @@ pub mod scan;
 pub mod wallet;
 
 pub use api::SystemTrust;
-pub use error::{CoreError, Result};
+use error::StorageError;
+pub use error::{CoreError, NextStep, Result};
 pub use keystore::{DeviceKeystore, SoftwareKeystore};
 
 use crate::api::Api;
@@ -101,7 +102,7 @@ impl Bidkey {
         match self.wallet.session()? {
             Some(s) => serde_json::from_str(&s.account_json)
                 .map(Some)
-                .map_err(|e| CoreError::Storage(e.to_string())),
+                .map_err(|e| StorageError::json("account", e).into()),
             None => Ok(None),
         }
     }

@@ -152,8 +152,8 @@ impl Bidkey {
         // The phone signs only the challenge it expects for this action, never another.
         let challenge = confirm_challenge(&cert.serial, &sid, action);
         if session.challenge.as_deref() != Some(challenge.as_slice()) {
-            return Err(CoreError::Crypto(
-                "the server's confirmation challenge does not name this action".into(),
+            return Err(CoreError::check(
+                "the server's confirmation challenge does not name this action",
             ));
         }
         let public = self.public_key_of(&cert.serial)?;

@@ -336,7 +336,7 @@ impl Bidkey {
         let challenge = session
             .challenge
             .clone()
-            .ok_or_else(|| CoreError::Crypto("the server sent no revocation challenge".into()))?;
+            .ok_or_else(|| CoreError::check("the server sent no revocation challenge"))?;
         let public = self.public_key_of(&signing_serial)?;
         let e = bidkey_crypto::sm2::message_digest(
             &public,

@@ -124,7 +124,7 @@ impl Bidkey {
         let (share, joint) = keygen.finish(&server_msg)?;
 
         let subject = Name::from_der(&start.subject_der)
-            .map_err(|_| CoreError::Crypto("server sent a malformed subject".into()))?;
+            .map_err(|_| CoreError::check("server sent a malformed subject"))?;
         let draft = CsrDraft::new(subject, &joint.to_spki_der()?)?;
         let e = draft.sm2_digest()?;
         let (signer, req) = DeviceSigner::start(&share, &joint, &e, &kg.csr_sign_session)?;
@@ -205,8 +205,8 @@ impl Bidkey {
         let joint = Sm2PublicKey::from_sec1(&pending.public_key)?;
         let signing = Cert::from_der(&result.signing_cert)?;
         if signing.sm2_public_key()? != joint {
-            return Err(CoreError::Crypto(
-                "the signing certificate is not for this phone's key".into(),
+            return Err(CoreError::check(
+                "the signing certificate is not for this phone's key",
             ));
         }
         let t = now();

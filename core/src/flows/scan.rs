@@ -7,7 +7,7 @@
 //! the request is for the QR's id and not expired. `confirm_scan` signs or decrypts through
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
-use crate::error::{CoreError, Result};
+use crate::error::{Cause, CoreError, CryptoError, Result, StorageError};
 use crate::scan::request::{PlatformBinding, check_session_request};
 use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
@@ -627,12 +627,12 @@ impl Bidkey {
     ) -> Result<()> {
         if let Some(k) = reply_key {
             let bare = serde_json::to_vec(&reply.without_auth())
-                .map_err(|e| CoreError::Crypto(e.to_string()))?;
+                .map_err(|e| CryptoError::Encoding(Cause::new(e)))?;
             reply.auth = Some(scan_crypto::reply_mac(k, &reply.request_id, &bare).to_vec());
         }
         let reply = &reply;
         let plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(reply).map_err(|e| CoreError::Crypto(e.to_string()))?,
+            serde_json::to_vec(reply).map_err(|e| CryptoError::Encoding(Cause::new(e)))?,
         );
         let alg = match body.reply_key.alg {
             ReplyAlg::Sm2Sm4Gcm => scan_crypto::ReplyAlg::Sm2Sm4Gcm,
@@ -837,7 +837,7 @@ impl Bidkey {
         let Some(value) = self.wallet.meta(&name)? else {
             return Ok(None);
         };
-        let bad = || CoreError::Storage("a stored session key is damaged".into());
+        let bad = || CoreError::Storage(StorageError::Damaged("session key"));
         let (expires_at, sealed) = value.split_once(':').ok_or_else(bad)?;
         if expires_at.parse::<i64>().map_err(|_| bad())? <= now() {
             self.wallet.delete_meta(&name)?;
@@ -962,7 +962,7 @@ impl Bidkey {
             None => {
                 let c: CaChain = self.api.get("/v1/ca/chain").await?;
                 let json =
-                    serde_json::to_string(&c).map_err(|e| CoreError::Storage(e.to_string()))?;
+                    serde_json::to_string(&c).map_err(|e| StorageError::json("CA list", e))?;
                 self.wallet.set_meta(CA_CACHE_KEY, &json)?;
                 c
             }

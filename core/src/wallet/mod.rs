@@ -11,7 +11,7 @@ mod shares;
 pub use enrollments::PendingEnrollment;
 pub use shares::{StoredShare, check_pin};
 
-use crate::error::{CoreError, Result};
+use crate::error::{Result, StorageError};
 use crate::keystore::DeviceKeystore;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
@@ -66,16 +66,17 @@ impl std::fmt::Debug for Wallet {
 impl Wallet {
     /// Open (creating and migrating) the wallet in `dir`.
     pub fn open(dir: &Path, keystore: Arc<dyn DeviceKeystore>) -> Result<Wallet> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::Storage(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir.display(), e))?;
         let conn = Connection::open(dir.join("wallet.sqlite3"))?;
         conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(CoreError::Storage(format!(
-                "wallet schema {version} is newer than this app ({SCHEMA_VERSION}); update the app"
-            )));
+            return Err(StorageError::NewerSchema {
+                found: version,
+                supported: SCHEMA_VERSION,
+            }
+            .into());
         }
         if version < 1 {
             conn.execute_batch(include_str!("schema.sql"))?;
@@ -104,10 +105,7 @@ impl Wallet {
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| CoreError::Storage("wallet lock poisoned".into()))?;
+        let mut guard = self.conn.lock().map_err(|_| StorageError::Poisoned)?;
         Ok(f(&mut guard)?)
     }
 
@@ -201,7 +199,7 @@ impl Wallet {
             return Ok(None);
         };
         let token = String::from_utf8(self.open_sealed(&sealed)?.to_vec())
-            .map_err(|_| CoreError::Storage("stored token is not text".into()))?;
+            .map_err(|_| StorageError::Damaged("login token"))?;
         Ok(Some(StoredSession {
             account_id,
             device_id,

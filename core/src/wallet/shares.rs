@@ -1,7 +1,7 @@
 //! Device key shares at rest: `seal_keystore(d1 + m(PIN))`.
 
 use super::Wallet;
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Result, StorageError};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::pin::{PinKdfParams, PinMask, SALT_LEN};
 use rusqlite::{OptionalExtension, params};
@@ -144,12 +144,12 @@ impl Wallet {
         };
         let salt: [u8; SALT_LEN] = salt
             .try_into()
-            .map_err(|_| CoreError::Storage("bad PIN salt".into()))?;
+            .map_err(|_| StorageError::Damaged("PIN salt"))?;
         let masked: Zeroizing<[u8; 32]> = {
             let opened = self.open_share(&sealed, with_user).await?;
             let mut out = Zeroizing::new([0u8; 32]);
             if opened.len() != 32 {
-                return Err(CoreError::Storage("bad stored share".into()));
+                return Err(StorageError::Damaged("key share").into());
             }
             out.copy_from_slice(&opened);
             out
