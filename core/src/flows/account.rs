@@ -1,8 +1,8 @@
 //! Sign-up, login, passwords, phone change, real-name verification, log out.
 
+use crate::Bidkey;
 use crate::error::{CoreError, Result, StorageError};
 use crate::wallet::StoredSession;
-use crate::{Bidkey, now};
 use bidkey_protocol::accounts::*;
 
 impl Bidkey {
@@ -87,7 +87,7 @@ impl Bidkey {
         // Certificates are bound to this device; later logins on this phone reuse its id.
         self.wallet.set_meta(DEVICE_KEY, &s.device_id)?;
         self.api.set_token(Some(s.token));
-        self.wallet.log(now(), "logged in")?;
+        self.wallet.log(self.now(), "logged in")?;
         Ok(s.account)
     }
 

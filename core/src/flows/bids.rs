@@ -180,7 +180,7 @@ impl Bidkey {
             &cert,
             std::slice::from_ref(&issuing),
             std::slice::from_ref(&root),
-            u64::try_from(crate::now()).unwrap_or(0),
+            u64::try_from(self.now()).unwrap_or(0),
             RequiredUsage::PlatformRequest,
         )
         .map_err(|_| CoreError::check("the platform certificate does not verify"))?;
@@ -312,7 +312,7 @@ impl Bidkey {
             binding_hash: hex::encode(binding),
             plaintext_len,
             share_only: header.threshold >= 2,
-            checked_at: crate::now(),
+            checked_at: self.now(),
         }))
     }
 
@@ -362,7 +362,7 @@ impl Bidkey {
                 platform_id: target.platform_id.clone(),
                 file_name: target.file_name.clone(),
                 chunk_size: None,
-                created_at: u64::try_from(crate::now()).unwrap_or(0),
+                created_at: u64::try_from(self.now()).unwrap_or(0),
                 total_len,
                 threshold: target.threshold,
             },

@@ -17,9 +17,9 @@
 //! hold.
 
 use super::certs::{Holder, stored_cert};
+use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use crate::wallet::{PendingEnrollment, StoredShare};
-use crate::{Bidkey, now};
 use bidkey_crypto::cosign::{
     DeviceKeygen, DeviceShare, DeviceSigner, ServerKeygenMsg, SignResponse,
 };
@@ -147,7 +147,7 @@ impl Bidkey {
             application_id: application_id.to_owned(),
             public_key: joint.to_sec1(),
             csr_der: csr.to_der().to_vec(),
-            created_at: now(),
+            created_at: self.now(),
         };
         self.wallet
             .put_share(
@@ -209,7 +209,7 @@ impl Bidkey {
                 "the signing certificate is not for this phone's key",
             ));
         }
-        let t = now();
+        let t = self.now();
         if !self.holds(&result.signing_serial, &result.pair_id)? {
             // The saved share moves under the certificate's serial as it is stored, so a
             // wrong PIN given on resume cannot spoil it.
@@ -268,7 +268,7 @@ impl Bidkey {
                 &serde_json::json!({}),
             )
             .await?;
-        let t = now();
+        let t = self.now();
         for serial in &confirmed.revoked_serials {
             self.wallet.set_cert_status(serial, "revoked", t)?;
         }

@@ -61,7 +61,7 @@ impl Bidkey {
         let json = serde_json::to_string(&p).map_err(|e| StorageError::json("platform", e))?;
         self.wallet.set_meta(CURRENT_PLATFORM, &json)?;
         self.wallet
-            .log(crate::now(), &format!("platform {} selected", p.id))?;
+            .log(self.now(), &format!("platform {} selected", p.id))?;
         Ok(p)
     }
 

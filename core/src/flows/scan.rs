@@ -7,11 +7,11 @@
 //! the request is for the QR's id and not expired. `confirm_scan` signs or decrypts through
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
+use crate::Bidkey;
 use crate::error::{Cause, CoreError, CryptoError, Result, StorageError};
 use crate::scan::request::{PlatformBinding, check_session_request};
 use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
-use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
@@ -245,7 +245,7 @@ impl Bidkey {
             let sessions = lock(&self.scan.sessions);
             let s = sessions
                 .get(session_id)
-                .filter(|s| s.expires_at > now())
+                .filter(|s| s.expires_at > self.now())
                 .ok_or_else(|| server_error(ErrorCode::SessionNotFound))?;
             (s.serial.clone(), s.expires_at, s.auto_allowed)
         };
@@ -263,7 +263,7 @@ impl Bidkey {
         let e = message_digest(&public, DEFAULT_ID, b"bidkey auto-confirm on")?;
         self.co_sign_digest(&serial, &share, &e, CosignPurpose::Sign, None)
             .await?;
-        let expires_at = auto_confirm_until(expires_at, now(), self.auto_confirm_max_secs);
+        let expires_at = auto_confirm_until(expires_at, self.now(), self.auto_confirm_max_secs);
         lock(&self.scan.auto).insert(
             session_id.to_owned(),
             AutoConfirm {
@@ -341,7 +341,7 @@ impl Bidkey {
         self.require_login()?;
         crate::wallet::check_pin(pin)?;
         let p = self.pending(request_id)?;
-        if p.body.expires_at <= now() {
+        if p.body.expires_at <= self.now() {
             self.forget(request_id);
             return Err(server_error(ErrorCode::ScanExpired));
         }
@@ -458,7 +458,7 @@ impl Bidkey {
             let ttl = (*ttl_secs).clamp(60, MAX_SESSION_SECS) as i64;
             let grant = SessionGrant {
                 session_id: hex::encode(bidkey_crypto::rng::bytes::<16>()?),
-                expires_at: now() + ttl,
+                expires_at: self.now() + ttl,
                 auto_confirm,
             };
             let session_key = to
@@ -492,7 +492,7 @@ impl Bidkey {
                         share: share.clone(),
                         expires_at: auto_confirm_until(
                             grant.expires_at,
-                            now(),
+                            self.now(),
                             self.auto_confirm_max_secs,
                         ),
                     },
@@ -527,7 +527,7 @@ impl Bidkey {
         }
         sent?;
         let _ = self.wallet.log(
-            now(),
+            self.now(),
             &format!(
                 "scan {} {} for {}",
                 body.action.kind().as_str(),
@@ -677,7 +677,7 @@ impl Bidkey {
         expected_id: Option<&str>,
     ) -> Result<(ScanRequestBody, Option<String>, PlatformBinding)> {
         let (root, issuing) = self.ca_chain().await?;
-        let at = u64::try_from(now()).unwrap_or(0);
+        let at = u64::try_from(self.now()).unwrap_or(0);
         let (body, cert) =
             crate::scan::request::verify_signed_request(signed, &root, &issuing, at)?;
         // Revocation by the issuing CA's own signed CRL, not by the relay's word.
@@ -687,7 +687,7 @@ impl Bidkey {
         if expected_id.is_some_and(|id| id != body.request_id) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        if body.expires_at <= now() {
+        if body.expires_at <= self.now() {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let name = cert.subject_organization().ok().flatten();
@@ -839,7 +839,7 @@ impl Bidkey {
         };
         let bad = || CoreError::Storage(StorageError::Damaged("session key"));
         let (expires_at, sealed) = value.split_once(':').ok_or_else(bad)?;
-        if expires_at.parse::<i64>().map_err(|_| bad())? <= now() {
+        if expires_at.parse::<i64>().map_err(|_| bad())? <= self.now() {
             self.wallet.delete_meta(&name)?;
             return Ok(None);
         }
@@ -867,7 +867,7 @@ impl Bidkey {
 
     fn auto_share(&self, session_id: &str) -> Option<(String, Arc<DeviceShare>)> {
         let mut auto = lock(&self.scan.auto);
-        auto.retain(|_, a| a.expires_at > now());
+        auto.retain(|_, a| a.expires_at > self.now());
         auto.get(session_id)
             .map(|a| (a.serial.clone(), a.share.clone()))
     }
@@ -875,7 +875,7 @@ impl Bidkey {
     /// The valid signing certificate to use: of the enterprise with `uscc` when the platform
     /// names one, else an enterprise certificate before a personal one.
     fn signing_cert_for(&self, uscc: Option<&str>) -> Result<StoredCert> {
-        let at = now();
+        let at = self.now();
         let mut certs: Vec<StoredCert> = self
             .wallet
             .certs()?
