@@ -265,3 +265,147 @@ impl WalletStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::MemoryKeystore;
+    use crate::wallet::Wallet;
+    use bidkey_crypto::cosign::DeviceShare;
+    use bidkey_crypto::pin::PinKdfParams;
+    use std::sync::Arc;
+
+    const FAST: PinKdfParams = PinKdfParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    };
+
+    fn share_meta(key_id: &str, pair_id: &str, usage: &str) -> StoredShare {
+        StoredShare {
+            key_id: key_id.into(),
+            pair_id: pair_id.into(),
+            usage: usage.into(),
+            public_key: vec![4, 1],
+        }
+    }
+
+    fn pending(id: &str, app: &str, at: i64) -> PendingEnrollment {
+        PendingEnrollment {
+            id: id.into(),
+            application_id: app.into(),
+            public_key: vec![4],
+            csr_der: vec![0x30, 0],
+            created_at: at,
+        }
+    }
+
+    fn cert(serial: &str, not_after: i64, enterprise: Option<&str>) -> StoredCert {
+        StoredCert {
+            serial: serial.into(),
+            pair_id: "p".into(),
+            usage: "signing".into(),
+            enterprise_id: enterprise.map(str::to_owned),
+            enterprise_name: None,
+            subject: "s".into(),
+            der: vec![1],
+            not_before: 0,
+            not_after,
+            status: "valid".into(),
+        }
+    }
+
+    /// What a run of wallet operations leaves, as far as a flow can see it.
+    async fn exercise(w: &Wallet) -> Vec<String> {
+        let mut seen = vec![];
+        let share = DeviceShare::from_bytes(&[5u8; 32]).expect("share");
+        for (i, (k, pair)) in [
+            ("B", "p2"),
+            ("A", "p1"),
+            ("pending-e1", ""),
+            ("pending-x", ""),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            w.put_share(
+                &share_meta(k, pair, "signing"),
+                &share,
+                "123456",
+                FAST,
+                i as i64,
+            )
+            .await
+            .expect("put");
+        }
+        w.put_pending_enrollment(&pending("e1", "app", 5))
+            .expect("p");
+        w.put_pending_enrollment(&pending("e0", "app", 1))
+            .expect("p");
+        w.put_pending_enrollment(&pending("e1", "other", 9))
+            .expect("kept");
+        w.drop_orphan_pending_shares().expect("orphans");
+        seen.push(format!("{:?}", w.shares().expect("list")));
+        seen.push(format!("{:?}", w.pending_enrollment_for("app").expect("q")));
+        seen.push(format!("{:?}", w.pending_enrollments().expect("q")));
+        // A PIN change is all or nothing.
+        let gone = w
+            .rekey_shares(&["A".into(), "missing".into()], "123456", "654321", FAST)
+            .await;
+        seen.push(format!("{gone:?}"));
+        w.rekey_shares(&["A".into()], "123456", "654321", FAST)
+            .await
+            .expect("rekey");
+        let right = w.share_with_pin("A", "654321", FAST).await.expect("a");
+        let wrong = w.share_with_pin("A", "123456", FAST).await.expect("a");
+        seen.push(format!(
+            "{} {}",
+            *right.to_bytes() == [5u8; 32],
+            *wrong.to_bytes() == [5u8; 32]
+        ));
+        w.copy_share("A", &share_meta("A2", "p3", "signing"), 9)
+            .expect("copy");
+        seen.push(format!(
+            "{:?}",
+            w.copy_share("nope", &share_meta("C", "p", "s"), 9)
+        ));
+        let copied = w.share_with_pin("A2", "654321", FAST).await.expect("copy");
+        seen.push(format!("{}", *copied.to_bytes() == [5u8; 32]));
+        w.delete_shares_of_pair("p2").expect("delete");
+        w.delete_pending_enrollment("e1").expect("delete");
+        seen.push(format!("{:?}", w.shares().expect("list")));
+        // Certificates: latest expiry first; an update keeps a known enterprise.
+        w.put_cert(&cert("S1", 10, Some("ent")), 0).expect("c");
+        w.put_cert(&cert("S2", 20, None), 0).expect("c");
+        w.put_cert(&cert("S1", 10, None), 1).expect("c");
+        w.set_cert_status("S2", "revoked", 2).expect("s");
+        seen.push(format!("{:?}", w.certs().expect("certs")));
+        w.set_meta("m", "1").expect("m");
+        w.cache_put("c", "v", 0).expect("c");
+        w.clear_cache().expect("clear");
+        seen.push(format!("{:?} {:?}", w.meta("m"), w.cache_get("c")));
+        // A keystore without a fingerprint check refuses biometrics; nothing changes.
+        seen.push(format!("{:?}", w.set_biometric(true).await.is_err()));
+        seen.push(format!("{:?}", w.biometric()));
+        seen
+    }
+
+    /// The in-memory store behaves as the SQLite one for everything the flows do, so a flow
+    /// tested over it is tested over what phones run.
+    #[tokio::test]
+    async fn the_memory_store_behaves_as_the_sqlite_store() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sqlite = Wallet::open(dir.path(), Arc::new(MemoryKeystore::default())).expect("w");
+        let memory = Wallet::over(
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryKeystore::default()),
+        );
+        let (a, b) = (exercise(&sqlite).await, exercise(&memory).await);
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y);
+        }
+        assert_eq!(a.len(), b.len());
+        assert!(a[3].contains("NotFound"), "{}", a[3]);
+        assert_eq!(a[4], "true false", "the PIN decides");
+    }
+}
