@@ -12,6 +12,8 @@ pub mod scan;
 pub mod settings;
 
 #[cfg(test)]
+mod enroll_tests;
+#[cfg(test)]
 pub(crate) mod fakes;
 #[cfg(test)]
 mod flow_tests;
