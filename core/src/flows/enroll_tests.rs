@@ -308,3 +308,66 @@ fn futures_ready<T>(f: crate::api::ApiFuture<'_, T>) -> crate::error::Result<T> 
         std::task::Poll::Pending => Err(NetworkError::Down.into()),
     }
 }
+
+/// A recovery still in its cooling-off: the server refuses to start the enrolment; the
+/// phone stores nothing, says until when, and the app is told to come back later. Cancelling
+/// it from this device is one call the server can check.
+#[tokio::test]
+async fn a_recovery_in_its_cooling_off_enrols_nothing_and_can_be_cancelled() {
+    use crate::NextStep;
+    use crate::flows::recovery::{RecoveryState, recovery_state};
+    let now = T0 as i64 + 10;
+    let until = now + 3_600;
+    let app = Application {
+        kind: ApplicationKind::Recover,
+        status: Status::PendingReview,
+        not_before: Some(until),
+        ..application()
+    };
+    let shown = app.clone();
+    let fake = FakeServer::new(move |sent| match (&sent.method, sent.path.as_str()) {
+        (&Method::GET, p) if p == format!("/v1/applications/{APP}") => json(&shown),
+        (&Method::POST, p) if p.ends_with("/enroll/start") => {
+            let mut refusal =
+                bidkey_protocol::ErrorBody::new(bidkey_protocol::ErrorCode::RecoveryCoolingOff);
+            refusal.not_before = Some(until);
+            Some(Err(refusal.into()))
+        }
+        (&Method::POST, p) if p == format!("/v1/certs/recover/{APP}/cancel") => {
+            json(&Application {
+                status: Status::Closed,
+                ..shown.clone()
+            })
+        }
+        _ => None,
+    });
+    let (phone, clock) = fakes::phone(fake.clone(), now, true);
+    let err = phone.enroll(APP, PIN).await.expect_err("cooling off");
+    assert_eq!(err, CoreError::RecoveryCoolingOff { until });
+    assert_eq!(err.next_step(), NextStep::RetryLater);
+    assert!(phone.wallet.shares().expect("shares").is_empty());
+    assert!(phone.unfinished_enrollments().expect("list").is_empty());
+
+    // Where it stands, by the time of the server's last answer.
+    assert_eq!(
+        recovery_state(&app, crate::clock::Clock::now(&*clock)),
+        Some(RecoveryState::CoolingOff { until })
+    );
+    clock.set(until);
+    assert_eq!(
+        recovery_state(&app, crate::clock::Clock::now(&*clock)),
+        Some(RecoveryState::InReview)
+    );
+
+    let cancelled = phone.cancel_recovery(APP).await.expect("cancelled");
+    assert_eq!(
+        recovery_state(&cancelled, until),
+        Some(RecoveryState::Cancelled)
+    );
+    let last = fake.sent().pop().expect("sent");
+    assert_eq!(last.token.as_deref(), Some("token-1"));
+    // A malformed id never reaches the server.
+    let before = fake.sent().len();
+    assert!(phone.cancel_recovery("../admin").await.is_err());
+    assert_eq!(fake.sent().len(), before);
+}
