@@ -108,7 +108,15 @@ pub fn phone(server: Arc<FakeServer>, now: i64, logged_in: bool) -> (Bidkey, Arc
                 device_id: "dev1".into(),
                 token: "token-1".into(),
                 expires_at: now + 3600,
-                account_json: "{}".into(),
+                account_json: serde_json::to_string(&bidkey_protocol::accounts::AccountInfo {
+                    id: "acc1".into(),
+                    phone_masked: "138****8000".into(),
+                    has_password: true,
+                    real_name: Some("张三".into()),
+                    id_number_masked: None,
+                    realname_method: None,
+                })
+                .expect("json"),
             })
             .expect("session");
     }

@@ -266,3 +266,183 @@ async fn a_server_that_answers_garbage_is_a_network_error_with_its_source() {
     );
     assert_eq!(err.next_step(), crate::NextStep::Retry);
 }
+
+/// The phone's pair made as an enrolment makes it (two-party key generation with the
+/// server's real half), certified by the CA, kept in the wallet under `pin`.
+async fn enrolled(
+    w: &World,
+    phone: &crate::Bidkey,
+    pin: &str,
+) -> (
+    StoredCert,
+    bidkey_crypto::cosign::ServerShare,
+    bidkey_crypto::sm2::Sm2PublicKey,
+) {
+    use bidkey_crypto::cosign::{DeviceKeygen, server_keygen};
+    use bidkey_crypto::x509::{CertTemplate, ca_subject};
+    let sid = [8u8; 32];
+    let (keygen, msg) = DeviceKeygen::start(&sid).expect("keygen");
+    let (server_share, server_msg) = server_keygen(&msg, &sid).expect("server keygen");
+    let (share, joint) = keygen.finish(&server_msg).expect("joint key");
+    let cert = Cert::issue(
+        &CertTemplate {
+            profile: CertProfile::Signing,
+            subject: ca_subject("张三", "个人").expect("name"),
+            public_key_spki: joint.to_spki_der().expect("spki"),
+            not_before: T0,
+            not_after: T0 + 365 * 86_400,
+        },
+        &w.pki.ca,
+        &w.pki.ca_key,
+    )
+    .expect("cert");
+    let stored = StoredCert {
+        serial: cert.serial_hex(),
+        der: cert.to_der().to_vec(),
+        ..my_cert(w)
+    };
+    phone.wallet.put_cert(&stored, 0).expect("cert");
+    phone
+        .wallet
+        .put_share(
+            &crate::wallet::StoredShare {
+                key_id: stored.serial.clone(),
+                pair_id: stored.pair_id.clone(),
+                usage: "signing".into(),
+                public_key: joint.to_sec1(),
+            },
+            &share,
+            pin,
+            fakes::FAST,
+            0,
+        )
+        .await
+        .expect("share");
+    (stored, server_share, joint)
+}
+
+/// Scan → confirm → co-sign → reply, over a fake that plays the relay and the co-signing
+/// service with the real server half: a wrong PIN is refused by the server's proof check and
+/// nothing is sent to the platform; the right one gives a reply only the platform opens,
+/// signed under the certificate's key for this very request.
+#[tokio::test]
+async fn a_confirmed_login_is_co_signed_and_sealed_to_the_platform() {
+    use bidkey_crypto::cosign::{ServerCosigner, SignRequest, check_final_signature};
+    use bidkey_crypto::scan::{ReplyAlg, ReplySecret, Sealed};
+    use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Signature, verify};
+    use bidkey_protocol::scan::{ReplyUpload, ScanReply, challenge_message};
+    use bidkey_protocol::{ErrorBody, cosign};
+    use std::sync::Mutex;
+
+    const PIN: &str = "135790";
+    let w = Arc::new(World::new());
+    let secret = ReplySecret::make(ReplyAlg::Sm2Sm4Gcm).expect("platform's reply key");
+    let mut b = body(login());
+    b.reply_key.public_key = secret.public_key();
+    let request = signed(&b, &w.platform_cert, &w.platform_key);
+
+    // The server's side, filled in once the phone's pair exists.
+    #[derive(Default)]
+    struct Side {
+        share: Option<bidkey_crypto::cosign::ServerShare>,
+        joint: Option<bidkey_crypto::sm2::Sm2PublicKey>,
+        digest: Option<[u8; 32]>,
+        uploads: Vec<ReplyUpload>,
+        wrong_pins: u32,
+    }
+    let side = Arc::new(Mutex::new(Side::default()));
+    let session_id = vec![5u8; 32];
+    let (world, state) = (w.clone(), side.clone());
+    let server = FakeServer::new(move |sent| {
+        let mut side = state.lock().expect("lock");
+        let body_of = |sent: &fakes::Sent| sent.body.clone().expect("a body");
+        match (&sent.method, sent.path.as_str()) {
+            (&Method::GET, "/v1/ca/chain") => json(&world.chain()),
+            (&Method::GET, "/v1/ca/crl") => Some(Ok(world.crl.clone())),
+            (&Method::GET, p) if p.starts_with("/v1/relay/requests/") => json(&request),
+            (&Method::POST, "/v1/cosign/sessions") => json(&cosign::Session {
+                session_id: session_id.clone(),
+                challenge: None,
+                expires_at: T0 as i64 + 300,
+                server_time: T0 as i64 + 10,
+            }),
+            (&Method::POST, "/v1/cosign/sign") => {
+                let req: cosign::SignRequest = serde_json::from_value(body_of(sent)).expect("req");
+                let two_party = SignRequest::from_bytes(&req.request).expect("161 bytes");
+                let share = side.share.as_ref().expect("enrolled");
+                match ServerCosigner::new(share).sign(&two_party, &req.session_id) {
+                    Ok(resp) => {
+                        side.digest = Some(*two_party.digest());
+                        json(&cosign::SignResponse {
+                            response: resp.to_bytes().to_vec(),
+                        })
+                    }
+                    Err(_) => {
+                        // A wrong PIN: counted, as the server counts it.
+                        side.wrong_pins += 1;
+                        let mut refusal = ErrorBody::new(bidkey_protocol::ErrorCode::WrongPin);
+                        refusal.tries_left = Some(5 - side.wrong_pins);
+                        Some(Err(refusal.into()))
+                    }
+                }
+            }
+            (&Method::POST, "/v1/cosign/sign/finish") => {
+                let fin: cosign::SignFinish = serde_json::from_value(body_of(sent)).expect("fin");
+                let sig = Sm2Signature::from_der(&fin.signature).expect("der");
+                let (joint, e) = (side.joint.clone().expect("key"), side.digest.expect("e"));
+                check_final_signature(&joint, &e, &sig).expect("released only if valid");
+                json(&cosign::SignDone {
+                    serial: String::new(),
+                    signature: fin.signature,
+                })
+            }
+            (&Method::POST, p) if p.ends_with("/reply") => {
+                side.uploads
+                    .push(serde_json::from_value(body_of(sent)).expect("upload"));
+                json(&serde_json::json!({}))
+            }
+            _ => None,
+        }
+    });
+    let (phone, _) = fakes::phone(server.clone(), T0 as i64 + 10, true);
+    let (cert, server_share, joint) = enrolled(&w, &phone, PIN).await;
+    {
+        let mut s = side.lock().expect("lock");
+        s.share = Some(server_share);
+        s.joint = Some(joint.clone());
+    }
+
+    let view = phone.scan(&qr(&b.request_id)).await.expect("verified");
+    let wrong = phone.confirm_scan(&view.request_id, "000000").await;
+    assert_eq!(wrong, Err(CoreError::WrongPin { tries_left: 4 }));
+    assert!(
+        side.lock().expect("lock").uploads.is_empty(),
+        "nothing sent"
+    );
+
+    let done = phone
+        .confirm_scan(&view.request_id, PIN)
+        .await
+        .expect("confirmed");
+    assert_eq!((done.kind, done.signatures), (ScanKind::Login, 1));
+    let upload = side.lock().expect("lock").uploads.pop().expect("one reply");
+    let sealed = Sealed {
+        ephemeral: upload.sealed.ephemeral.clone(),
+        nonce: upload.sealed.nonce.as_slice().try_into().expect("nonce"),
+        ciphertext: upload.sealed.ciphertext.clone(),
+    };
+    let plain = secret
+        .open(&sealed, b.request_id.as_bytes())
+        .expect("only the platform opens it");
+    let reply: ScanReply = serde_json::from_slice(&plain).expect("reply");
+    assert_eq!(reply.request_id, b.request_id);
+    assert_eq!(reply.signer_cert.as_deref(), Some(cert.der.as_slice()));
+    let sig = Sm2Signature::from_der(&reply.signatures[0].signature).expect("sig");
+    verify(&joint, DEFAULT_ID, &challenge_message(&b), &sig)
+        .expect("signed under the certificate's key, for this request");
+    // Confirmed once: the request is forgotten.
+    assert!(matches!(
+        phone.confirm_scan(&view.request_id, PIN).await,
+        Err(CoreError::NotFound(_))
+    ));
+}
