@@ -389,7 +389,7 @@ async fn a_confirmed_login_is_co_signed_and_sealed_to_the_platform() {
             (&Method::POST, "/v1/cosign/sign/finish") => {
                 let fin: cosign::SignFinish = serde_json::from_value(body_of(sent)).expect("fin");
                 let sig = Sm2Signature::from_der(&fin.signature).expect("der");
-                let (joint, e) = (side.joint.clone().expect("key"), side.digest.expect("e"));
+                let (joint, e) = (side.joint.expect("key"), side.digest.expect("e"));
                 check_final_signature(&joint, &e, &sig).expect("released only if valid");
                 json(&cosign::SignDone {
                     serial: String::new(),
@@ -409,7 +409,7 @@ async fn a_confirmed_login_is_co_signed_and_sealed_to_the_platform() {
     {
         let mut s = side.lock().expect("lock");
         s.share = Some(server_share);
-        s.joint = Some(joint.clone());
+        s.joint = Some(joint);
     }
 
     let view = phone.scan(&qr(&b.request_id)).await.expect("verified");
