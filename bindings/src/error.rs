@@ -5,6 +5,7 @@
 //! a PIN, key, SMS code or full phone number (the core never puts them in its errors).
 
 use bidkey_core::CoreError;
+use bidkey_core::error::{CryptoError, NetworkError, StorageError};
 
 /// What went wrong, in terms of what the app should do next.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, uniffi::Error)]
@@ -49,6 +50,10 @@ pub enum BidkeyError {
     /// The wallet database failed: report it; the app cannot fix it.
     #[error("wallet storage: {detail}")]
     Storage { detail: String },
+    /// The wallet was written by a newer version of the app: ask the person to update the
+    /// app (the data is kept).
+    #[error("update the app: {detail}")]
+    UpdateApp { detail: String },
     /// A cryptographic check failed (bad server data, tampered envelope): report it.
     #[error("crypto: {detail}")]
     Crypto { detail: String },
@@ -61,7 +66,9 @@ pub enum BidkeyError {
 impl From<CoreError> for BidkeyError {
     fn from(e: CoreError) -> Self {
         match e {
-            CoreError::Network(detail) => BidkeyError::Network { detail },
+            CoreError::Network(e) => BidkeyError::Network {
+                detail: bidkey_core::error::chain(&e),
+            },
             CoreError::Server {
                 code,
                 message_zh,
@@ -82,8 +89,15 @@ impl From<CoreError> for BidkeyError {
                 field: field.to_owned(),
             },
             CoreError::NotFound(what) => BidkeyError::NotFound { what },
-            CoreError::Storage(detail) => BidkeyError::Storage { detail },
-            CoreError::Crypto(detail) => BidkeyError::Crypto { detail },
+            CoreError::Storage(e @ StorageError::NewerSchema { .. }) => BidkeyError::UpdateApp {
+                detail: bidkey_core::error::chain(&e),
+            },
+            CoreError::Storage(e) => BidkeyError::Storage {
+                detail: bidkey_core::error::chain(&e),
+            },
+            CoreError::Crypto(e) => BidkeyError::Crypto {
+                detail: bidkey_core::error::chain(&e),
+            },
             CoreError::Keystore(detail) => BidkeyError::Keystore { detail },
             e @ CoreError::CosignerMisbehaved => BidkeyError::Crypto {
                 detail: e.to_string(),
@@ -93,11 +107,13 @@ impl From<CoreError> for BidkeyError {
 }
 
 impl BidkeyError {
-    /// The core's error this one came from, as far as the words need it (`errorMessage`).
-    /// A field name the core never reports reads as a generic input.
+    /// The core's error this one came from, as far as the words and the next step need it
+    /// (`errorMessage`, `nextStep`): the variant is kept, the detail's source is not (it
+    /// stayed on the Rust side). A field name the core never reports reads as a generic
+    /// input.
     pub(crate) fn as_core(&self) -> CoreError {
         match self.clone() {
-            BidkeyError::Network { detail } => CoreError::Network(detail),
+            BidkeyError::Network { .. } => CoreError::Network(NetworkError::Down),
             BidkeyError::Server {
                 code,
                 message_zh,
@@ -119,11 +135,63 @@ impl BidkeyError {
                 field: bidkey_core::i18n::known_field(&field).unwrap_or("input"),
             },
             BidkeyError::NotFound { what } => CoreError::NotFound(what),
-            BidkeyError::Storage { detail } => CoreError::Storage(detail),
-            BidkeyError::Crypto { detail } => CoreError::Crypto(detail),
+            BidkeyError::Storage { .. } => CoreError::Storage(StorageError::Damaged("wallet")),
+            // The versions are on the Rust side; only "newer" matters to the words.
+            BidkeyError::UpdateApp { .. } => CoreError::Storage(StorageError::NewerSchema {
+                found: 1,
+                supported: 0,
+            }),
+            BidkeyError::Crypto { .. } => CoreError::Crypto(CryptoError::Check("reported")),
             BidkeyError::Keystore { detail } => CoreError::Keystore(detail),
         }
     }
+}
+
+/// What the app should do about an error: the one decision a screen makes from it (which
+/// button it offers). Decided by the core, so Android and iOS agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum NextStep {
+    /// Offer to try again now (network hiccup, cancelled fingerprint prompt).
+    Retry,
+    /// Try again later: the server asked to wait, or a period must pass first.
+    RetryLater,
+    /// Ask for the PIN again.
+    PinAgain,
+    /// Lead to unlocking the key (real-name again + SMS code).
+    Unlock,
+    /// Show the login screen.
+    LogIn,
+    /// Let the person correct the named input.
+    FixInput,
+    /// Ask the person to update the app.
+    UpdateApp,
+    /// Nothing to fix here: show it and offer to report it (support, the administrator).
+    Report,
+    /// Acknowledge: the answer is final.
+    Dismiss,
+}
+
+impl From<bidkey_core::NextStep> for NextStep {
+    fn from(s: bidkey_core::NextStep) -> Self {
+        use bidkey_core::NextStep as N;
+        match s {
+            N::Retry => Self::Retry,
+            N::RetryLater => Self::RetryLater,
+            N::PinAgain => Self::PinAgain,
+            N::Unlock => Self::Unlock,
+            N::LogIn => Self::LogIn,
+            N::FixInput => Self::FixInput,
+            N::UpdateApp => Self::UpdateApp,
+            N::Report => Self::Report,
+            N::Dismiss => Self::Dismiss,
+        }
+    }
+}
+
+/// What the app should do about `error` (the core's decision, the same on every shell).
+#[uniffi::export]
+pub fn next_step(error: BidkeyError) -> NextStep {
+    error.as_core().next_step().into()
 }
 
 /// What a foreign `DeviceKeystore` threw, as the core sees it: always a keystore failure.
@@ -209,6 +277,47 @@ mod tests {
             BidkeyError::InvalidInput {
                 field: "qr_relay".into()
             }
+        );
+    }
+
+    #[test]
+    fn each_error_says_what_the_app_should_do() {
+        let newer = BidkeyError::from(CoreError::Storage(StorageError::NewerSchema {
+            found: 9,
+            supported: 3,
+        }));
+        assert!(matches!(&newer, BidkeyError::UpdateApp { detail } if detail.contains("9")));
+        assert_eq!(next_step(newer), NextStep::UpdateApp);
+        assert_eq!(
+            next_step(BidkeyError::WrongPin { tries_left: 2 }),
+            NextStep::PinAgain
+        );
+        assert_eq!(next_step(BidkeyError::KeyLocked), NextStep::Unlock);
+        assert_eq!(next_step(BidkeyError::NotLoggedIn), NextStep::LogIn);
+        assert_eq!(
+            next_step(BidkeyError::Network {
+                detail: "down".into()
+            }),
+            NextStep::Retry
+        );
+        assert_eq!(
+            next_step(BidkeyError::Storage {
+                detail: "disk".into()
+            }),
+            NextStep::Report
+        );
+        let wait = BidkeyError::from(CoreError::from(bidkey_protocol::ErrorBody::new(
+            ErrorCode::TooManyRequests,
+        )));
+        assert_eq!(next_step(wait), NextStep::RetryLater);
+        // The detail keeps the source's words (here the database's own error).
+        let db = BidkeyError::from(CoreError::Storage(StorageError::io(
+            "/wallet",
+            std::io::Error::other("disk I/O error"),
+        )));
+        assert!(
+            matches!(&db, BidkeyError::Storage { detail } if detail.contains("disk I/O")),
+            "{db:?}"
         );
     }
 

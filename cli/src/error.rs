@@ -2,6 +2,7 @@
 //! people (in the chosen language), a JSON value for scripts, and an exit code.
 
 use bidkey_core::CoreError;
+use bidkey_core::error::chain;
 use bidkey_core::i18n::{Lang, error_message};
 use serde_json::json;
 
@@ -97,8 +98,8 @@ impl Report {
                 // what a terminal needs: the detail, or the command to run next.
                 let said = error_message(core, lang);
                 let mut r = match core {
-                    CoreError::Network(detail) => {
-                        base("network", exit::NETWORK, format!("{said} ({detail})"))
+                    CoreError::Network(e) => {
+                        base("network", exit::NETWORK, format!("{said} ({})", chain(e)))
                     }
                     CoreError::Server { retry_after, .. } => Report {
                         retry_after: *retry_after,
@@ -126,14 +127,14 @@ impl Report {
                         base("invalid_input", exit::INVALID_INPUT, said)
                     }
                     CoreError::NotFound(_) => base("not_found", exit::NOT_FOUND, said),
-                    CoreError::Storage(detail) => {
-                        base("wallet", exit::WALLET, format!("{said} ({detail})"))
+                    CoreError::Storage(e) => {
+                        base("wallet", exit::WALLET, format!("{said} ({})", chain(e)))
                     }
                     CoreError::Keystore(detail) => {
                         base("keystore", exit::WALLET, format!("{said} ({detail})"))
                     }
-                    CoreError::Crypto(detail) => {
-                        base("crypto", exit::FAILURE, format!("{said} ({detail})"))
+                    CoreError::Crypto(e) => {
+                        base("crypto", exit::FAILURE, format!("{said} ({})", chain(e)))
                     }
                     CoreError::CosignerMisbehaved => {
                         base("cosigner_misbehaved", exit::FAILURE, said)
@@ -177,6 +178,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bidkey_core::error::{NetworkError, StorageError};
     use bidkey_protocol::ErrorCode;
 
     #[test]
@@ -215,7 +217,7 @@ mod tests {
     #[test]
     fn every_kind_has_its_own_exit_code() {
         let cases = [
-            (CoreError::Network("x".into()), exit::NETWORK),
+            (CoreError::Network(NetworkError::Down), exit::NETWORK),
             (CoreError::KeyLocked, exit::KEY_LOCKED),
             (CoreError::NotLoggedIn, exit::NOT_LOGGED_IN),
             (
@@ -223,7 +225,7 @@ mod tests {
                 exit::INVALID_INPUT,
             ),
             (CoreError::NotFound("c".into()), exit::NOT_FOUND),
-            (CoreError::Storage("s".into()), exit::WALLET),
+            (CoreError::Storage(StorageError::Poisoned), exit::WALLET),
         ];
         for (e, code) in cases {
             assert_eq!(Report::of(&CliError::Core(e), Lang::En).exit_code, code);

@@ -1,31 +1,80 @@
-//! The HTTP client of the core: JSON over HTTPS (rustls on `ring`, trusting only the CA
-//! the app is configured with) or plain HTTP on loopback for tests and the demo.
+//! The core's way to the server. [`Api`] is what the flows call (typed JSON: `get`, `post`,
+//! ...); it holds the login token and hands each request to a [`ServerApi`]: the real one is
+//! [`HttpApi`], JSON over HTTPS (rustls on `ring`, trusting only the CA the app is configured
+//! with) or plain HTTP on loopback for tests and the demo; unit tests give a fake that plays
+//! the server in memory (ADR 0032).
 //!
 //! Every call has a timeout; transport failures become [`CoreError::Network`] (safe to retry,
 //! because creating operations carry an idempotency key), refusals become the server's
 //! typed error.
 
-use crate::error::{CoreError, Result};
+use crate::error::{Cause, CoreError, CryptoError, NetworkError, Result};
 use bidkey_protocol::ErrorBody;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Header carrying the idempotency key of a creating operation.
 pub const IDEMPOTENCY_HEADER: &str = "Idempotency-Key";
 
+/// What a [`ServerApi`] call returns (boxed, so the trait stays usable as `dyn ServerApi`).
+pub type ApiFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
+
+/// One request of the core to the server.
+#[derive(Debug, Clone)]
+pub struct ApiRequest<'a> {
+    pub method: Method,
+    /// `/v1/...`, with the query.
+    pub path: &'a str,
+    /// The JSON body, serialized.
+    pub body: Option<Vec<u8>>,
+    /// The login token (bearer), when logged in.
+    pub token: Option<&'a str>,
+    /// The idempotency key of a creating operation.
+    pub idempotency_key: Option<&'a str>,
+    /// An admin action's PIN confirmation (ADR 0018).
+    pub confirmation: Option<&'a str>,
+}
+
+/// The server as the core sees it: a request in, the answer's bytes out (JSON, or an image
+/// for `get_bytes`), a refusal as the server's typed error ([`ErrorBody`] into
+/// [`CoreError`]). [`HttpApi`] is the real one; a test's fake plays the server in memory.
+pub trait ServerApi: Send + Sync + std::fmt::Debug {
+    /// The server's base URL (what scanned requests must name as their relay).
+    fn base(&self) -> &str;
+    /// Send `req`; a success answer's body.
+    fn send<'a>(&'a self, req: ApiRequest<'a>) -> ApiFuture<'a, Vec<u8>>;
+}
+
+/// What the flows call: typed JSON calls over a [`ServerApi`], with the login token.
 #[derive(Clone)]
 pub struct Api {
-    base: String,
-    http: reqwest::Client,
+    server: Arc<dyn ServerApi>,
     token: Arc<RwLock<Option<String>>>,
 }
 
 impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The HTTP client: the real [`ServerApi`].
+#[derive(Clone)]
+pub struct HttpApi {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for HttpApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpApi")
             .field("base", &self.base)
             .finish_non_exhaustive()
     }
@@ -66,15 +115,9 @@ impl<'a> Trust<'a> {
     }
 }
 
-impl Api {
-    /// A client for `base` (`https://…` or `http://127.0.0.1:…`). For HTTPS, `ca_pem` is the
-    /// only trusted root (Bidkey's server CA), so a rogue public CA cannot intercept.
-    pub fn new(base: &str, ca_pem: Option<&str>, timeout: Duration) -> Result<Api> {
-        Self::with_trust(base, &Trust::of(ca_pem, &SystemTrust::Off), timeout)
-    }
-
+impl HttpApi {
     /// A client for `base` trusting `trust` for HTTPS.
-    pub fn with_trust(base: &str, trust: &Trust<'_>, timeout: Duration) -> Result<Api> {
+    pub fn with_trust(base: &str, trust: &Trust<'_>, timeout: Duration) -> Result<HttpApi> {
         let base = base.trim_end_matches('/').to_owned();
         // reqwest needs a process-wide rustls provider even for plain HTTP; ring is the one
         // we build with (no aws-lc, which cross-compiles poorly to phones). Installing twice
@@ -108,16 +151,79 @@ impl Api {
         }
         let http = builder
             .build()
-            .map_err(|e| CoreError::Network(e.to_string()))?;
-        Ok(Api {
-            base,
-            http,
+            .map_err(|e| NetworkError::Setup(Cause::new(e)))?;
+        Ok(HttpApi { base, http })
+    }
+
+    async fn send_http(&self, r: ApiRequest<'_>) -> Result<Vec<u8>> {
+        let mut req = self
+            .http
+            .request(r.method, format!("{}{}", self.base, r.path));
+        if let Some(t) = r.token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = r.idempotency_key {
+            req = req.header(IDEMPOTENCY_HEADER, k);
+        }
+        if let Some(c) = r.confirmation {
+            req = req.header(bidkey_protocol::cosign::CONFIRMATION_HEADER, c);
+        }
+        if let Some(b) = r.body {
+            req = req
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(b);
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(transport)?;
+        if status.is_success() {
+            Ok(bytes.to_vec())
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(body.into()),
+                Err(_) => Err(NetworkError::Status {
+                    status: status.as_u16(),
+                }
+                .into()),
+            }
+        }
+    }
+}
+
+impl ServerApi for HttpApi {
+    fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn send<'a>(&'a self, req: ApiRequest<'a>) -> ApiFuture<'a, Vec<u8>> {
+        Box::pin(self.send_http(req))
+    }
+}
+
+impl Api {
+    /// A client for `base` (`https://…` or `http://127.0.0.1:…`). For HTTPS, `ca_pem` is the
+    /// only trusted root (Bidkey's server CA), so a rogue public CA cannot intercept.
+    pub fn new(base: &str, ca_pem: Option<&str>, timeout: Duration) -> Result<Api> {
+        Self::with_trust(base, &Trust::of(ca_pem, &SystemTrust::Off), timeout)
+    }
+
+    /// A client for `base` trusting `trust` for HTTPS.
+    pub fn with_trust(base: &str, trust: &Trust<'_>, timeout: Duration) -> Result<Api> {
+        Ok(Self::over(Arc::new(HttpApi::with_trust(
+            base, trust, timeout,
+        )?)))
+    }
+
+    /// Calls over `server` (a test's fake, or an [`HttpApi`]), not logged in.
+    pub fn over(server: Arc<dyn ServerApi>) -> Api {
+        Api {
+            server,
             token: Arc::new(RwLock::new(None)),
-        })
+        }
     }
 
     pub fn base(&self) -> &str {
-        &self.base
+        self.server.base()
     }
 
     pub fn set_token(&self, token: Option<String>) {
@@ -163,50 +269,44 @@ impl Api {
         idempotency_key: Option<&str>,
         confirmation: Option<&str>,
     ) -> Result<T> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = self.token.read().ok().and_then(|t| t.clone()) {
-            req = req.bearer_auth(t);
-        }
-        if let Some(k) = idempotency_key {
-            req = req.header(IDEMPOTENCY_HEADER, k);
-        }
-        if let Some(c) = confirmation {
-            req = req.header(bidkey_protocol::cosign::CONFIRMATION_HEADER, c);
-        }
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(transport)?;
-        if status.is_success() {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| CoreError::Network(format!("unexpected answer from server: {e}")))
-        } else {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => Err(body.into()),
-                Err(_) => Err(CoreError::Network(format!("server answered HTTP {status}"))),
+        let body = match body {
+            Some(b) => {
+                Some(serde_json::to_vec(b).map_err(|e| CryptoError::Encoding(Cause::new(e)))?)
             }
-        }
+            None => None,
+        };
+        let token = self.token();
+        let bytes = self
+            .server
+            .send(ApiRequest {
+                method,
+                path,
+                body,
+                token: token.as_deref(),
+                idempotency_key,
+                confirmation,
+            })
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| NetworkError::BadAnswer(Cause::new(e)).into())
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token.read().ok().and_then(|t| t.clone())
     }
 
     /// `GET path` answered with raw bytes (an image), not JSON.
     pub async fn get_bytes(&self, path: &str) -> Result<Vec<u8>> {
-        let mut req = self.http.get(format!("{}{path}", self.base));
-        if let Some(t) = self.token.read().ok().and_then(|t| t.clone()) {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(transport)?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(transport)?;
-        if status.is_success() {
-            Ok(bytes.to_vec())
-        } else {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => Err(body.into()),
-                Err(_) => Err(CoreError::Network(format!("server answered HTTP {status}"))),
-            }
-        }
+        let token = self.token();
+        self.server
+            .send(ApiRequest {
+                method: Method::GET,
+                path,
+                body: None,
+                token: token.as_deref(),
+                idempotency_key: None,
+                confirmation: None,
+            })
+            .await
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
@@ -245,9 +345,9 @@ impl Api {
 
 fn transport(e: reqwest::Error) -> CoreError {
     if e.is_timeout() {
-        CoreError::Network("the server did not answer in time".into())
+        CoreError::Network(NetworkError::Timeout(Cause::new(e)))
     } else {
-        CoreError::Network(format!("cannot reach the server: {e}"))
+        CoreError::Network(NetworkError::Unreachable(Cause::new(e)))
     }
 }
 
@@ -307,7 +407,7 @@ fn tls_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| CoreError::Network(e.to_string()))
+        .map_err(|e| NetworkError::Setup(Cause::new(e)).into())
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
 }
 

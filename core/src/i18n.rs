@@ -347,6 +347,12 @@ pub fn error_message(err: &CoreError, lang: Lang) -> String {
         },
         CoreError::NotFound(what) if zh => format!("未找到：{what}"),
         CoreError::NotFound(what) => format!("Not found: {what}."),
+        CoreError::Storage(crate::error::StorageError::NewerSchema { .. }) if zh => {
+            "本机数据由更新版本的应用写入，请更新应用（数据已保留）。".to_owned()
+        }
+        CoreError::Storage(crate::error::StorageError::NewerSchema { .. }) => {
+            "This phone's data was written by a newer version of the app: update the app (the data is kept).".to_owned()
+        }
         CoreError::Storage(_) => Text::StorageFailed.get(lang).to_owned(),
         CoreError::Crypto(_) => Text::SecurityCheckFailed.get(lang).to_owned(),
         CoreError::Keystore(_) => Text::DeviceKeyUnavailable.get(lang).to_owned(),

@@ -130,6 +130,63 @@ impl DeviceKeystore for SoftwareKeystore {
     }
 }
 
+/// A keystore in memory for unit tests: one random AES-256-GCM key per alias, gone with
+/// the value. Like [`SoftwareKeystore`] it has no fingerprint or face check.
+#[derive(Debug, Default)]
+pub struct MemoryKeystore {
+    keys: std::sync::Mutex<std::collections::BTreeMap<String, Zeroizing<[u8; 32]>>>,
+}
+
+impl MemoryKeystore {
+    fn key(&self, alias: &str) -> Result<Zeroizing<[u8; 32]>> {
+        let mut keys = self
+            .keys
+            .lock()
+            .map_err(|_| CoreError::Keystore("keystore lock poisoned".into()))?;
+        if let Some(k) = keys.get(alias) {
+            return Ok(k.clone());
+        }
+        let k = Zeroizing::new(bidkey_crypto::rng::bytes::<32>()?);
+        keys.insert(alias.to_owned(), k.clone());
+        Ok(k)
+    }
+}
+
+impl DeviceKeystore for MemoryKeystore {
+    fn seal(&self, alias: &str, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let key = self.key(alias)?;
+        Ok(bidkey_crypto::aead::seal(
+            bidkey_crypto::aead::AeadAlgorithm::Aes256Gcm,
+            key.as_slice(),
+            alias.as_bytes(),
+            plaintext,
+        )?)
+    }
+
+    fn open(&self, alias: &str, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let key = self.key(alias)?;
+        bidkey_crypto::aead::open(
+            bidkey_crypto::aead::AeadAlgorithm::Aes256Gcm,
+            key.as_slice(),
+            alias.as_bytes(),
+            sealed,
+        )
+        .map_err(|_| CoreError::Keystore("wrapped data does not open with this key".into()))
+    }
+
+    fn seal_with_user<'a>(&'a self, _: &'a str, _: &'a [u8]) -> KeystoreFuture<'a, Vec<u8>> {
+        Box::pin(async { Err(no_user_check()) })
+    }
+
+    fn open_with_user<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a [u8],
+    ) -> KeystoreFuture<'a, Zeroizing<Vec<u8>>> {
+        Box::pin(async { Err(no_user_check()) })
+    }
+}
+
 fn no_user_check() -> CoreError {
     CoreError::Keystore("this keystore has no fingerprint or face check".into())
 }

@@ -6,6 +6,7 @@
 //! UI thread. Local reads (certificate list, account) are quick and synchronous.
 
 pub mod api;
+pub mod clock;
 pub mod error;
 pub mod flows;
 pub mod i18n;
@@ -14,10 +15,12 @@ pub mod scan;
 pub mod wallet;
 
 pub use api::SystemTrust;
-pub use error::{CoreError, Result};
-pub use keystore::{DeviceKeystore, SoftwareKeystore};
+use error::StorageError;
+pub use error::{CoreError, NextStep, Result};
+pub use keystore::{DeviceKeystore, MemoryKeystore, SoftwareKeystore};
 
 use crate::api::Api;
+use crate::clock::{Clock, SystemClock};
 use crate::wallet::Wallet;
 use bidkey_crypto::pin::PinKdfParams;
 use bidkey_protocol::accounts::AccountInfo;
@@ -71,6 +74,16 @@ pub struct Bidkey {
     /// [`CoreConfig::auto_confirm_max`] in seconds.
     pub(crate) auto_confirm_max_secs: i64,
     pub(crate) scan: Arc<flows::scan::ScanState>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// What the core talks to, given from outside: the real ones from [`Bidkey::open`], fakes in
+/// unit tests ([`Bidkey::with_parts`]).
+#[derive(Debug, Clone)]
+pub struct Parts {
+    pub wallet: Wallet,
+    pub api: Api,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Bidkey {
@@ -83,17 +96,39 @@ impl Bidkey {
             &api::Trust::of(config.server_ca_pem.as_deref(), &config.system_trust),
             config.timeout,
         )?;
+        let parts = Parts {
+            wallet,
+            api,
+            clock: Arc::new(SystemClock),
+        };
+        Self::with_parts(parts, config.pin_kdf, config.auto_confirm_max)
+    }
+
+    /// The core over the given wallet, server and clock (a saved login is restored): what
+    /// [`Bidkey::open`] does with the real ones, and unit tests with an in-memory wallet, a
+    /// fake server and a fixed clock.
+    pub fn with_parts(
+        parts: Parts,
+        pin_kdf: PinKdfParams,
+        auto_confirm_max: Duration,
+    ) -> Result<Bidkey> {
+        let Parts { wallet, api, clock } = parts;
         if let Some(s) = wallet.session()? {
             api.set_token(Some(s.token));
         }
         Ok(Bidkey {
             wallet,
             api,
-            pin_kdf: config.pin_kdf,
-            auto_confirm_max_secs: i64::try_from(config.auto_confirm_max.as_secs())
-                .unwrap_or(i64::MAX),
+            pin_kdf,
+            auto_confirm_max_secs: i64::try_from(auto_confirm_max.as_secs()).unwrap_or(i64::MAX),
             scan: Arc::default(),
+            clock,
         })
+    }
+
+    /// Unix seconds now, by the core's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The logged-in account as last seen, if any.
@@ -101,7 +136,7 @@ impl Bidkey {
         match self.wallet.session()? {
             Some(s) => serde_json::from_str(&s.account_json)
                 .map(Some)
-                .map_err(|e| CoreError::Storage(e.to_string())),
+                .map_err(|e| StorageError::json("account", e).into()),
             None => Ok(None),
         }
     }
@@ -119,12 +154,4 @@ impl Bidkey {
             Err(CoreError::NotLoggedIn)
         }
     }
-}
-
-/// Unix seconds now.
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

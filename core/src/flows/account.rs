@@ -1,8 +1,8 @@
 //! Sign-up, login, passwords, phone change, real-name verification, log out.
 
-use crate::error::{CoreError, Result};
+use crate::Bidkey;
+use crate::error::{CoreError, Result, StorageError};
 use crate::wallet::StoredSession;
-use crate::{Bidkey, now};
 use bidkey_protocol::accounts::*;
 
 impl Bidkey {
@@ -76,7 +76,7 @@ impl Bidkey {
 
     fn remember(&self, s: Session) -> Result<AccountInfo> {
         let json =
-            serde_json::to_string(&s.account).map_err(|e| CoreError::Storage(e.to_string()))?;
+            serde_json::to_string(&s.account).map_err(|e| StorageError::json("account", e))?;
         self.wallet.save_session(&StoredSession {
             account_id: s.account.id.clone(),
             device_id: s.device_id.clone(),
@@ -87,7 +87,7 @@ impl Bidkey {
         // Certificates are bound to this device; later logins on this phone reuse its id.
         self.wallet.set_meta(DEVICE_KEY, &s.device_id)?;
         self.api.set_token(Some(s.token));
-        self.wallet.log(now(), "logged in")?;
+        self.wallet.log(self.now(), "logged in")?;
         Ok(s.account)
     }
 
@@ -200,7 +200,7 @@ impl Bidkey {
     }
 
     fn store_account(&self, info: &AccountInfo) -> Result<()> {
-        let json = serde_json::to_string(info).map_err(|e| CoreError::Storage(e.to_string()))?;
+        let json = serde_json::to_string(info).map_err(|e| StorageError::json("account", e))?;
         self.wallet.update_account_json(&json)
     }
 }

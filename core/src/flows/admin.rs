@@ -9,10 +9,10 @@
 //! action, so a stolen login token alone cannot do them.
 
 use super::{id_segment, query_value};
+use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use crate::i18n::Text;
 use crate::wallet::StoredCert;
-use crate::{Bidkey, now};
 use bidkey_crypto::sm2::{DEFAULT_ID, message_digest};
 use bidkey_protocol::cosign::{AdminAction, CosignPurpose, confirm_challenge};
 use bidkey_protocol::enterprises::*;
@@ -137,7 +137,7 @@ impl Bidkey {
     async fn confirm_action(&self, action: &AdminAction, pin: &str) -> Result<String> {
         self.require_login()?;
         crate::wallet::check_pin(pin)?;
-        let cert = confirming_cert(self.wallet.certs()?, action.enterprise_id(), now())
+        let cert = confirming_cert(self.wallet.certs()?, action.enterprise_id(), self.now())
             .ok_or_else(|| {
                 CoreError::NotFound("a valid signing certificate to confirm with".into())
             })?;
@@ -152,8 +152,8 @@ impl Bidkey {
         // The phone signs only the challenge it expects for this action, never another.
         let challenge = confirm_challenge(&cert.serial, &sid, action);
         if session.challenge.as_deref() != Some(challenge.as_slice()) {
-            return Err(CoreError::Crypto(
-                "the server's confirmation challenge does not name this action".into(),
+            return Err(CoreError::check(
+                "the server's confirmation challenge does not name this action",
             ));
         }
         let public = self.public_key_of(&cert.serial)?;

@@ -5,7 +5,7 @@
 
 use super::id_segment;
 use crate::Bidkey;
-use crate::error::{CoreError, Result};
+use crate::error::{Cause, CoreError, CryptoError, Result, StorageError};
 use bidkey_bidfile::{self as bidfile, BidFileError, EncryptOptions};
 use bidkey_crypto::x509::Cert;
 use bidkey_protocol::platforms::{BidRecipient, NewPreauth, Preauth};
@@ -104,8 +104,8 @@ impl SelfCheckFailure {
 impl From<BidFileError> for CoreError {
     fn from(e: BidFileError) -> Self {
         match e {
-            BidFileError::Io(e) => CoreError::Storage(e.to_string()),
-            e => CoreError::Crypto(e.to_string()),
+            BidFileError::Io(e) => CoreError::Storage(StorageError::io("bid file", e)),
+            e => CoreError::Crypto(CryptoError::BidFile(Cause::new(e))),
         }
     }
 }
@@ -117,10 +117,10 @@ pub fn recipient_certs(recipients: &[BidRecipient]) -> Result<Vec<Cert>> {
         .iter()
         .map(|r| {
             let cert = Cert::from_der(&r.cert_der)
-                .map_err(|_| CoreError::Crypto("a recipient certificate is malformed".into()))?;
+                .map_err(|_| CoreError::check("a recipient certificate is malformed"))?;
             if !cert.serial_hex().eq_ignore_ascii_case(&r.serial) {
-                return Err(CoreError::Crypto(
-                    "a recipient certificate does not have the serial the server named".into(),
+                return Err(CoreError::check(
+                    "a recipient certificate does not have the serial the server named",
                 ));
             }
             Ok(cert)
@@ -144,7 +144,7 @@ impl Bidkey {
         opening_at: i64,
     ) -> Result<Preauth> {
         use bidkey_crypto::x509::{RequiredUsage, verify_chain_without_revocation};
-        let io = |e: std::io::Error| CoreError::Storage(e.to_string());
+        let io = |e: std::io::Error| CoreError::Storage(StorageError::io("bid file", e));
         let header = {
             let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
             bidfile::BidFileHeader::read_from(&mut f)?
@@ -174,36 +174,36 @@ impl Bidkey {
             .get(&format!("/v1/platforms/{pid}/certificate"))
             .await?;
         let cert = Cert::from_der(&pc.cert_der)
-            .map_err(|_| CoreError::Crypto("the platform certificate is malformed".into()))?;
+            .map_err(|_| CoreError::check("the platform certificate is malformed"))?;
         let (root, issuing) = self.ca_chain().await?;
         verify_chain_without_revocation(
             &cert,
             std::slice::from_ref(&issuing),
             std::slice::from_ref(&root),
-            u64::try_from(crate::now()).unwrap_or(0),
+            u64::try_from(self.now()).unwrap_or(0),
             RequiredUsage::PlatformRequest,
         )
-        .map_err(|_| CoreError::Crypto("the platform certificate does not verify".into()))?;
+        .map_err(|_| CoreError::check("the platform certificate does not verify"))?;
         if cert.subject_common_name()?.as_deref() != Some(platform.origin.as_str()) {
-            return Err(CoreError::Crypto(
-                "the platform certificate is not for the platform's origin".into(),
+            return Err(CoreError::check(
+                "the platform certificate is not for the platform's origin",
             ));
         }
         let public = cert
             .sm2_public_key()
-            .map_err(|_| CoreError::Crypto("the platform's key is not SM2".into()))?;
+            .map_err(|_| CoreError::check("the platform's key is not SM2"))?;
         // The key, checked against this very file before anything leaves the phone.
         let unwrapped = self
             .decrypt(&recipient.serial, pin, &recipient.wrapped_key)
             .await?;
         let binding = header.binding_hash()?;
         let contents = bidkey_crypto::file_key::WrappedKeyContents::parse(&unwrapped)
-            .map_err(|_| CoreError::Crypto("not a bid-file key".into()))?;
+            .map_err(|_| CoreError::check("not a bid-file key"))?;
         if contents
             .mismatch(&header.tender_id, &header.platform_id, &binding)
             .is_some()
         {
-            return Err(CoreError::Crypto("the key is for another file".into()));
+            return Err(CoreError::check("the key is for another file"));
         }
         header.check_key(contents.key.as_slice())?;
         let k1 = zeroize::Zeroizing::new(bidkey_crypto::rng::bytes::<16>()?);
@@ -254,7 +254,7 @@ impl Bidkey {
         path: &std::path::Path,
         pin: &str,
     ) -> Result<std::result::Result<SelfCheck, SelfCheckFailure>> {
-        let io = |e: std::io::Error| CoreError::Storage(e.to_string());
+        let io = |e: std::io::Error| CoreError::Storage(StorageError::io("bid file", e));
         let header = {
             let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
             match bidfile::BidFileHeader::read_from(&mut f) {
@@ -312,7 +312,7 @@ impl Bidkey {
             binding_hash: hex::encode(binding),
             plaintext_len,
             share_only: header.threshold >= 2,
-            checked_at: crate::now(),
+            checked_at: self.now(),
         }))
     }
 
@@ -362,7 +362,7 @@ impl Bidkey {
                 platform_id: target.platform_id.clone(),
                 file_name: target.file_name.clone(),
                 chunk_size: None,
-                created_at: u64::try_from(crate::now()).unwrap_or(0),
+                created_at: u64::try_from(self.now()).unwrap_or(0),
                 total_len,
                 threshold: target.threshold,
             },
@@ -384,7 +384,7 @@ impl Bidkey {
         input: &std::path::Path,
         output: &std::path::Path,
     ) -> Result<EncryptedBid> {
-        let io = |e: std::io::Error| CoreError::Storage(e.to_string());
+        let io = |e: std::io::Error| CoreError::Storage(StorageError::io("bid file", e));
         let file = std::fs::File::open(input).map_err(io)?;
         let total = file.metadata().ok().map(|m| m.len());
         let mut partial = output.as_os_str().to_owned();

@@ -2,9 +2,9 @@
 //! decryption goes through, and the lifecycle (list, renew, re-apply, revoke, loss report
 //! and undo, unlock, recovery). Enrolment is in [`super::enroll`].
 
+use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use crate::wallet::StoredCert;
-use crate::{Bidkey, now};
 use bidkey_crypto::cosign::{
     DecryptResponse, DeviceDecryptor, DeviceShare, DeviceSigner, SignResponse,
 };
@@ -278,7 +278,7 @@ impl Bidkey {
     pub async fn certificates(&self) -> Result<CertList> {
         self.require_login()?;
         let list: CertList = self.api.get("/v1/certs").await?;
-        let t = now();
+        let t = self.now();
         for pair in list.in_force.iter().chain(list.invalid.iter()) {
             for c in [&pair.signing, &pair.encryption].into_iter().flatten() {
                 self.wallet
@@ -336,7 +336,7 @@ impl Bidkey {
         let challenge = session
             .challenge
             .clone()
-            .ok_or_else(|| CoreError::Crypto("the server sent no revocation challenge".into()))?;
+            .ok_or_else(|| CoreError::check("the server sent no revocation challenge"))?;
         let public = self.public_key_of(&signing_serial)?;
         let e = bidkey_crypto::sm2::message_digest(
             &public,
@@ -506,7 +506,7 @@ impl Bidkey {
         self.wallet
             .rekey_shares(&keys, old, new, self.pin_kdf)
             .await?;
-        self.wallet.log(now(), "certificate PIN changed")
+        self.wallet.log(self.now(), "certificate PIN changed")
     }
 
     fn signing_serial_of_pair_with(&self, serial: &str) -> Result<String> {
@@ -524,7 +524,7 @@ impl Bidkey {
     }
 
     fn forget_pairs(&self, change: &PairChange) -> Result<()> {
-        let t = now();
+        let t = self.now();
         for serial in &change.serials {
             self.wallet.set_cert_status(serial, "revoked", t)?;
         }

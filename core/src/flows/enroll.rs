@@ -17,9 +17,9 @@
 //! hold.
 
 use super::certs::{Holder, stored_cert};
+use crate::Bidkey;
 use crate::error::{CoreError, Result};
 use crate::wallet::{PendingEnrollment, StoredShare};
-use crate::{Bidkey, now};
 use bidkey_crypto::cosign::{
     DeviceKeygen, DeviceShare, DeviceSigner, ServerKeygenMsg, SignResponse,
 };
@@ -39,6 +39,49 @@ pub struct EnrolledPair {
     pub encryption_serial: String,
     /// Encryption keys delivered (the current one and every past one of this holder).
     pub encryption_keys: usize,
+}
+
+/// Where an enrolment of an application resumes, from what the wallet holds (pure).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrolmentStep {
+    /// Nothing saved: start, two-party key generation, the CSR's co-signature.
+    Begin,
+    /// Saved before `finish`: send `finish` again (the server answers what it issued, or
+    /// issues now); never a new key.
+    ResendFinish(PendingEnrollment),
+}
+
+impl EnrolmentStep {
+    pub fn resume_from(pending: Option<PendingEnrollment>) -> EnrolmentStep {
+        match pending {
+            Some(p) => EnrolmentStep::ResendFinish(p),
+            None => EnrolmentStep::Begin,
+        }
+    }
+}
+
+/// What a `finish` that failed means for the saved enrolment (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterFailedFinish {
+    /// Keep it and resume later: the failure says nothing about the server's side (a lost
+    /// answer), or the application moved on (it may have been issued).
+    Keep,
+    /// The server refused and the application still waits to be issued: this enrolment
+    /// can never finish (expired, refused for good), forget it and start a new one.
+    Abandon,
+    /// Ask the application's status first.
+    AskStatus,
+}
+
+impl AfterFailedFinish {
+    /// `status`: the application's, once asked.
+    pub fn of(e: &CoreError, status: Option<Status>) -> AfterFailedFinish {
+        match (e, status) {
+            (CoreError::Server { .. }, None) => AfterFailedFinish::AskStatus,
+            (CoreError::Server { .. }, Some(Status::Paid)) => AfterFailedFinish::Abandon,
+            _ => AfterFailedFinish::Keep,
+        }
+    }
 }
 
 impl Bidkey {
@@ -61,7 +104,9 @@ impl Bidkey {
             enterprise_id: app.enterprise_id,
             enterprise_name: app.enterprise_name,
         };
-        if let Some(pending) = self.wallet.pending_enrollment_for(application_id)? {
+        if let EnrolmentStep::ResendFinish(pending) =
+            EnrolmentStep::resume_from(self.wallet.pending_enrollment_for(application_id)?)
+        {
             match self.send_finish(&pending).await {
                 Ok(result) => {
                     return self
@@ -124,7 +169,7 @@ impl Bidkey {
         let (share, joint) = keygen.finish(&server_msg)?;
 
         let subject = Name::from_der(&start.subject_der)
-            .map_err(|_| CoreError::Crypto("server sent a malformed subject".into()))?;
+            .map_err(|_| CoreError::check("server sent a malformed subject"))?;
         let draft = CsrDraft::new(subject, &joint.to_spki_der()?)?;
         let e = draft.sm2_digest()?;
         let (signer, req) = DeviceSigner::start(&share, &joint, &e, &kg.csr_sign_session)?;
@@ -147,7 +192,7 @@ impl Bidkey {
             application_id: application_id.to_owned(),
             public_key: joint.to_sec1(),
             csr_der: csr.to_der().to_vec(),
-            created_at: now(),
+            created_at: self.now(),
         };
         self.wallet
             .put_share(
@@ -183,11 +228,12 @@ impl Bidkey {
     /// enrolment can never finish (expired, or refused for good), so it is forgotten and a
     /// new one may start. Returns whether it was. A transport failure says nothing: keep it.
     async fn abandon_unissued(&self, pending: &PendingEnrollment, e: &CoreError) -> Result<bool> {
-        if !matches!(e, CoreError::Server { .. }) {
-            return Ok(false);
+        let mut next = AfterFailedFinish::of(e, None);
+        if next == AfterFailedFinish::AskStatus {
+            let app = self.application(&pending.application_id).await?;
+            next = AfterFailedFinish::of(e, Some(app.status));
         }
-        let app = self.application(&pending.application_id).await?;
-        if app.status != Status::Paid {
+        if next != AfterFailedFinish::Abandon {
             return Ok(false);
         }
         self.wallet.delete_pending_enrollment(&pending.id)?;
@@ -205,11 +251,11 @@ impl Bidkey {
         let joint = Sm2PublicKey::from_sec1(&pending.public_key)?;
         let signing = Cert::from_der(&result.signing_cert)?;
         if signing.sm2_public_key()? != joint {
-            return Err(CoreError::Crypto(
-                "the signing certificate is not for this phone's key".into(),
+            return Err(CoreError::check(
+                "the signing certificate is not for this phone's key",
             ));
         }
-        let t = now();
+        let t = self.now();
         if !self.holds(&result.signing_serial, &result.pair_id)? {
             // The saved share moves under the certificate's serial as it is stored, so a
             // wrong PIN given on resume cannot spoil it.
@@ -268,7 +314,7 @@ impl Bidkey {
                 &serde_json::json!({}),
             )
             .await?;
-        let t = now();
+        let t = self.now();
         for serial in &confirmed.revoked_serials {
             self.wallet.set_cert_status(serial, "revoked", t)?;
         }
@@ -323,5 +369,56 @@ impl Bidkey {
             .await?;
         let secret = env.open_with_sym_key(joint, &sym)?;
         Ok(DeviceShare::from_bytes(secret.as_slice())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::NetworkError;
+    use bidkey_protocol::{ErrorBody, ErrorCode};
+
+    fn pending() -> PendingEnrollment {
+        PendingEnrollment {
+            id: "e1".into(),
+            application_id: "a1".into(),
+            public_key: vec![4],
+            csr_der: vec![0x30],
+            created_at: 1,
+        }
+    }
+
+    #[test]
+    fn a_saved_enrolment_resumes_at_finish_never_with_a_new_key() {
+        assert_eq!(EnrolmentStep::resume_from(None), EnrolmentStep::Begin);
+        assert_eq!(
+            EnrolmentStep::resume_from(Some(pending())),
+            EnrolmentStep::ResendFinish(pending())
+        );
+    }
+
+    #[test]
+    fn only_a_refusal_while_still_unissued_abandons_an_enrolment() {
+        let refused = CoreError::from(ErrorBody::new(ErrorCode::InvalidState));
+        assert_eq!(
+            AfterFailedFinish::of(&refused, None),
+            AfterFailedFinish::AskStatus
+        );
+        assert_eq!(
+            AfterFailedFinish::of(&refused, Some(Status::Paid)),
+            AfterFailedFinish::Abandon
+        );
+        // Issued meanwhile (by this very finish, its answer lost): keep and resume.
+        assert_eq!(
+            AfterFailedFinish::of(&refused, Some(Status::Issued)),
+            AfterFailedFinish::Keep
+        );
+        // A lost answer says nothing about the server's side.
+        let lost = CoreError::Network(NetworkError::Down);
+        assert_eq!(AfterFailedFinish::of(&lost, None), AfterFailedFinish::Keep);
+        assert_eq!(
+            AfterFailedFinish::of(&CoreError::WrongPin { tries_left: 2 }, None),
+            AfterFailedFinish::Keep
+        );
     }
 }

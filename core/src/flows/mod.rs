@@ -11,6 +11,13 @@ pub mod recovery;
 pub mod scan;
 pub mod settings;
 
+#[cfg(test)]
+mod enroll_tests;
+#[cfg(test)]
+pub(crate) mod fakes;
+#[cfg(test)]
+mod flow_tests;
+
 use crate::error::{CoreError, Result};
 
 /// An id the server made, checked before it goes into a request path, so a bad value from a

@@ -3,7 +3,7 @@
 
 use super::id_segment;
 use crate::Bidkey;
-use crate::error::{CoreError, Result};
+use crate::error::{CoreError, Result, StorageError};
 use bidkey_protocol::platforms::Platform;
 
 /// Wallet meta key of the chosen platform (its JSON as last fetched).
@@ -58,10 +58,10 @@ impl Bidkey {
     /// and the wallet remembers it.
     pub async fn select_platform(&self, platform_id: &str) -> Result<Platform> {
         let p = self.platform(platform_id).await?;
-        let json = serde_json::to_string(&p).map_err(|e| CoreError::Storage(e.to_string()))?;
+        let json = serde_json::to_string(&p).map_err(|e| StorageError::json("platform", e))?;
         self.wallet.set_meta(CURRENT_PLATFORM, &json)?;
         self.wallet
-            .log(crate::now(), &format!("platform {} selected", p.id))?;
+            .log(self.now(), &format!("platform {} selected", p.id))?;
         Ok(p)
     }
 
@@ -70,7 +70,7 @@ impl Bidkey {
         match self.wallet.meta(CURRENT_PLATFORM)? {
             Some(json) if !json.is_empty() => serde_json::from_str(&json)
                 .map(Some)
-                .map_err(|e| CoreError::Storage(e.to_string())),
+                .map_err(|e| StorageError::json("platform", e).into()),
             _ => Ok(None),
         }
     }

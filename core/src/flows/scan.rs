@@ -7,11 +7,12 @@
 //! the request is for the QR's id and not expired. `confirm_scan` signs or decrypts through
 //! the co-signing service and posts the reply sealed to the platform's ephemeral key.
 
-use crate::error::{CoreError, Result};
+use crate::Bidkey;
+use crate::error::{Cause, CoreError, CryptoError, Result, StorageError};
 use crate::scan::request::{PlatformBinding, check_session_request};
+use crate::scan::sessions::{OpenSession, Sessions};
 use crate::scan::{DocumentView, UsableSeal, document_views, signed_attributes, signed_document};
 use crate::wallet::StoredCert;
-use crate::{Bidkey, now};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::scan as scan_crypto;
 use bidkey_crypto::sm2::{DEFAULT_ID, Sm2Ciphertext, message_digest};
@@ -70,28 +71,12 @@ pub struct SessionRequest {
     pub done: Option<ScanDone>,
 }
 
-/// Scans between `scan` and `confirm`, and the shares auto-confirm sessions hold.
+/// Scans between `scan` and `confirm`, and the sessions this phone opened with the shares
+/// auto-confirm holds ([`Sessions`], pure, with its own tests).
 #[derive(Default)]
 pub(crate) struct ScanState {
     pending: Mutex<HashMap<String, Pending>>,
-    /// session id → (signing serial, unmasked share): dropped (and zeroized) when the
-    /// session ends, the switch goes off, or the session expires.
-    auto: Mutex<HashMap<String, AutoConfirm>>,
-    /// Sessions this phone opened: which certificate answers them and whether the platform
-    /// allows auto-confirm.
-    sessions: Mutex<HashMap<String, OpenSession>>,
-}
-
-struct OpenSession {
-    serial: String,
-    /// The platform and certificate that opened it (ADR 0016).
-    opened_by: PlatformBinding,
-    /// The session's reply key, derived from the QR code's `k` that opened it
-    /// (`scan::session_reply_key`): every reply inside the session is MACed under it, so the
-    /// relay cannot forge one. None if that QR code carried no `k`.
-    reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
-    expires_at: i64,
-    auto_allowed: bool,
+    sessions: Sessions,
 }
 
 impl std::fmt::Debug for ScanState {
@@ -115,18 +100,6 @@ struct Pending {
 struct ReplyTo<'a> {
     platform: &'a PlatformBinding,
     reply_key: Option<&'a [u8; 32]>,
-}
-
-struct AutoConfirm {
-    serial: String,
-    share: Arc<DeviceShare>,
-    expires_at: i64,
-}
-
-/// When an auto-confirm share is dropped: at the session's end, but no later than `max`
-/// seconds from `now` (an unmasked share is the PIN's worth of power held in memory).
-fn auto_confirm_until(session_expires_at: i64, now: i64, max: i64) -> i64 {
-    session_expires_at.min(now.saturating_add(max))
 }
 
 const CA_CACHE_KEY: &str = "ca_chain";
@@ -210,9 +183,8 @@ impl Bidkey {
     pub async fn scan_sessions(&self) -> Result<Vec<ScanSession>> {
         self.require_login()?;
         let mut list: Vec<ScanSession> = self.api.get("/v1/relay/sessions").await?;
-        let auto = lock(&self.scan.auto);
         for s in &mut list {
-            s.auto_confirm = auto.contains_key(&s.session_id);
+            s.auto_confirm = self.scan.sessions.is_auto(&s.session_id);
         }
         Ok(list)
     }
@@ -221,8 +193,7 @@ impl Bidkey {
     pub async fn end_scan_session(&self, session_id: &str) -> Result<()> {
         self.require_login()?;
         let sid = crate::flows::id_segment(session_id, "session_id")?;
-        lock(&self.scan.auto).remove(sid);
-        lock(&self.scan.sessions).remove(sid);
+        self.scan.sessions.end(sid);
         self.wallet
             .delete_meta(&format!("{SESSION_KEY_PREFIX}{sid}"))?;
         let _: serde_json::Value = self
@@ -234,26 +205,17 @@ impl Bidkey {
 
     /// Turn auto-confirm off for a session.
     pub fn stop_auto_confirm(&self, session_id: &str) {
-        lock(&self.scan.auto).remove(session_id);
+        self.scan.sessions.stop_auto(session_id);
     }
 
     /// Turn auto-confirm on for a session this phone opened, if the platform allows it. The
     /// PIN is proven to the co-signing service first (a wrong one counts like any other).
     pub async fn start_auto_confirm(&self, session_id: &str, pin: &str) -> Result<()> {
         self.require_login()?;
-        let (serial, expires_at, allowed) = {
-            let sessions = lock(&self.scan.sessions);
-            let s = sessions
-                .get(session_id)
-                .filter(|s| s.expires_at > now())
-                .ok_or_else(|| server_error(ErrorCode::SessionNotFound))?;
-            (s.serial.clone(), s.expires_at, s.auto_allowed)
-        };
-        if !allowed {
-            return Err(CoreError::InvalidInput {
-                field: "auto_confirm",
-            });
-        }
+        let (serial, expires_at) = self
+            .scan
+            .sessions
+            .may_auto_confirm(session_id, self.now())?;
         let share = Arc::new(
             self.wallet
                 .share_with_pin(&serial, pin, self.pin_kdf)
@@ -263,14 +225,13 @@ impl Bidkey {
         let e = message_digest(&public, DEFAULT_ID, b"bidkey auto-confirm on")?;
         self.co_sign_digest(&serial, &share, &e, CosignPurpose::Sign, None)
             .await?;
-        let expires_at = auto_confirm_until(expires_at, now(), self.auto_confirm_max_secs);
-        lock(&self.scan.auto).insert(
-            session_id.to_owned(),
-            AutoConfirm {
-                serial,
-                share,
-                expires_at,
-            },
+        self.scan.sessions.start_auto(
+            session_id,
+            &serial,
+            share,
+            expires_at,
+            self.now(),
+            self.auto_confirm_max_secs,
         );
         Ok(())
     }
@@ -290,10 +251,7 @@ impl Bidkey {
         let (body, name, platform) = self
             .verify_request(&item.request, Some(&item.request_id))
             .await?;
-        let (opened_by, session_key) = lock(&self.scan.sessions)
-            .get(&item.session_id)
-            .map(|s| (Some(s.opened_by.clone()), s.reply_key.clone()))
-            .unwrap_or_default();
+        let (opened_by, session_key) = self.scan.sessions.opened(&item.session_id);
         let session_key = match session_key {
             Some(k) => Some(k),
             None => self.stored_session_key(&item.session_id)?,
@@ -341,7 +299,7 @@ impl Bidkey {
         self.require_login()?;
         crate::wallet::check_pin(pin)?;
         let p = self.pending(request_id)?;
-        if p.body.expires_at <= now() {
+        if p.body.expires_at <= self.now() {
             self.forget(request_id);
             return Err(server_error(ErrorCode::ScanExpired));
         }
@@ -458,7 +416,7 @@ impl Bidkey {
             let ttl = (*ttl_secs).clamp(60, MAX_SESSION_SECS) as i64;
             let grant = SessionGrant {
                 session_id: hex::encode(bidkey_crypto::rng::bytes::<16>()?),
-                expires_at: now() + ttl,
+                expires_at: self.now() + ttl,
                 auto_confirm,
             };
             let session_key = to
@@ -468,8 +426,8 @@ impl Bidkey {
             if let Some(k) = &session_key {
                 self.keep_session_key(&grant.session_id, grant.expires_at, k)?;
             }
-            lock(&self.scan.sessions).insert(
-                grant.session_id.clone(),
+            self.scan.sessions.open(
+                &grant.session_id,
                 OpenSession {
                     serial: serial.to_owned(),
                     opened_by: to.platform.clone(),
@@ -485,17 +443,13 @@ impl Bidkey {
                 },
             );
             if auto_confirm {
-                lock(&self.scan.auto).insert(
-                    grant.session_id.clone(),
-                    AutoConfirm {
-                        serial: serial.to_owned(),
-                        share: share.clone(),
-                        expires_at: auto_confirm_until(
-                            grant.expires_at,
-                            now(),
-                            self.auto_confirm_max_secs,
-                        ),
-                    },
+                self.scan.sessions.start_auto(
+                    &grant.session_id,
+                    serial,
+                    share.clone(),
+                    grant.expires_at,
+                    self.now(),
+                    self.auto_confirm_max_secs,
                 );
             }
             session = Some(grant);
@@ -522,12 +476,12 @@ impl Bidkey {
         let sent = self.send_reply(body, reply, to.reply_key).await;
         if sent.is_err() {
             if let Some(s) = &session {
-                lock(&self.scan.auto).remove(&s.session_id);
+                self.scan.sessions.stop_auto(&s.session_id);
             }
         }
         sent?;
         let _ = self.wallet.log(
-            now(),
+            self.now(),
             &format!(
                 "scan {} {} for {}",
                 body.action.kind().as_str(),
@@ -627,12 +581,12 @@ impl Bidkey {
     ) -> Result<()> {
         if let Some(k) = reply_key {
             let bare = serde_json::to_vec(&reply.without_auth())
-                .map_err(|e| CoreError::Crypto(e.to_string()))?;
+                .map_err(|e| CryptoError::Encoding(Cause::new(e)))?;
             reply.auth = Some(scan_crypto::reply_mac(k, &reply.request_id, &bare).to_vec());
         }
         let reply = &reply;
         let plain = zeroize::Zeroizing::new(
-            serde_json::to_vec(reply).map_err(|e| CoreError::Crypto(e.to_string()))?,
+            serde_json::to_vec(reply).map_err(|e| CryptoError::Encoding(Cause::new(e)))?,
         );
         let alg = match body.reply_key.alg {
             ReplyAlg::Sm2Sm4Gcm => scan_crypto::ReplyAlg::Sm2Sm4Gcm,
@@ -677,7 +631,7 @@ impl Bidkey {
         expected_id: Option<&str>,
     ) -> Result<(ScanRequestBody, Option<String>, PlatformBinding)> {
         let (root, issuing) = self.ca_chain().await?;
-        let at = u64::try_from(now()).unwrap_or(0);
+        let at = u64::try_from(self.now()).unwrap_or(0);
         let (body, cert) =
             crate::scan::request::verify_signed_request(signed, &root, &issuing, at)?;
         // Revocation by the issuing CA's own signed CRL, not by the relay's word.
@@ -687,7 +641,7 @@ impl Bidkey {
         if expected_id.is_some_and(|id| id != body.request_id) {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
         }
-        if body.expires_at <= now() {
+        if body.expires_at <= self.now() {
             return Err(server_error(ErrorCode::ScanExpired));
         }
         let name = cert.subject_organization().ok().flatten();
@@ -837,9 +791,9 @@ impl Bidkey {
         let Some(value) = self.wallet.meta(&name)? else {
             return Ok(None);
         };
-        let bad = || CoreError::Storage("a stored session key is damaged".into());
+        let bad = || CoreError::Storage(StorageError::Damaged("session key"));
         let (expires_at, sealed) = value.split_once(':').ok_or_else(bad)?;
-        if expires_at.parse::<i64>().map_err(|_| bad())? <= now() {
+        if expires_at.parse::<i64>().map_err(|_| bad())? <= self.now() {
             self.wallet.delete_meta(&name)?;
             return Ok(None);
         }
@@ -866,16 +820,13 @@ impl Bidkey {
     }
 
     fn auto_share(&self, session_id: &str) -> Option<(String, Arc<DeviceShare>)> {
-        let mut auto = lock(&self.scan.auto);
-        auto.retain(|_, a| a.expires_at > now());
-        auto.get(session_id)
-            .map(|a| (a.serial.clone(), a.share.clone()))
+        self.scan.sessions.auto_share(session_id, self.now())
     }
 
     /// The valid signing certificate to use: of the enterprise with `uscc` when the platform
     /// names one, else an enterprise certificate before a personal one.
     fn signing_cert_for(&self, uscc: Option<&str>) -> Result<StoredCert> {
-        let at = now();
+        let at = self.now();
         let mut certs: Vec<StoredCert> = self
             .wallet
             .certs()?
@@ -962,7 +913,7 @@ impl Bidkey {
             None => {
                 let c: CaChain = self.api.get("/v1/ca/chain").await?;
                 let json =
-                    serde_json::to_string(&c).map_err(|e| CoreError::Storage(e.to_string()))?;
+                    serde_json::to_string(&c).map_err(|e| StorageError::json("CA list", e))?;
                 self.wallet.set_meta(CA_CACHE_KEY, &json)?;
                 c
             }
@@ -982,20 +933,4 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The error a server refusal would give, for checks the phone makes itself.
 fn server_error(code: ErrorCode) -> CoreError {
     CoreError::from(bidkey_protocol::ErrorBody::new(code))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::auto_confirm_until;
-
-    #[test]
-    fn auto_confirm_is_capped_by_the_phone() {
-        let now = 1_000_000;
-        // A ten-hour session holds the share two hours.
-        assert_eq!(auto_confirm_until(now + 36_000, now, 7_200), now + 7_200);
-        // A shorter session ends first.
-        assert_eq!(auto_confirm_until(now + 600, now, 7_200), now + 600);
-        assert_eq!(auto_confirm_until(now + 600, now, 0), now);
-        assert_eq!(auto_confirm_until(i64::MAX, now, i64::MAX), i64::MAX);
-    }
 }

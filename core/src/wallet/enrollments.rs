@@ -4,7 +4,6 @@
 
 use super::Wallet;
 use crate::error::Result;
-use rusqlite::{OptionalExtension, params};
 
 /// An enrolment whose new pair is not yet wholly on this phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,29 +28,10 @@ pub fn pending_share_key_id(enrollment_id: &str) -> String {
     format!("pending-{enrollment_id}")
 }
 
-const COLUMNS: &str = "id, application_id, public_key, csr_der, created_at";
-
-fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingEnrollment> {
-    Ok(PendingEnrollment {
-        id: r.get(0)?,
-        application_id: r.get(1)?,
-        public_key: r.get(2)?,
-        csr_der: r.get(3)?,
-        created_at: r.get(4)?,
-    })
-}
-
 impl Wallet {
     /// Record an enrolment about to be finished (its share is stored first).
     pub fn put_pending_enrollment(&self, p: &PendingEnrollment) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO enrollments (id, application_id, public_key, csr_der, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT(id) DO NOTHING",
-                params![p.id, p.application_id, p.public_key, p.csr_der, p.created_at],
-            )
-            .map(|_| ())
-        })
+        self.store().put_pending_enrollment(p)
     }
 
     /// The newest unfinished enrolment of `application_id`.
@@ -59,52 +39,22 @@ impl Wallet {
         &self,
         application_id: &str,
     ) -> Result<Option<PendingEnrollment>> {
-        self.with(|c| {
-            c.query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM enrollments WHERE application_id = ?1 ORDER BY created_at DESC, id LIMIT 1"
-                ),
-                [application_id],
-                from_row,
-            )
-            .optional()
-        })
+        self.store().pending_enrollment_for(application_id)
     }
 
     /// Every unfinished enrolment, oldest first.
     pub fn pending_enrollments(&self) -> Result<Vec<PendingEnrollment>> {
-        self.with(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {COLUMNS} FROM enrollments ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map([], from_row)?;
-            rows.collect()
-        })
+        self.store().pending_enrollments()
     }
 
     /// Forget an enrolment and its pending share, together: it is finished, or abandoned.
     pub fn delete_pending_enrollment(&self, id: &str) -> Result<()> {
-        self.with(|c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "DELETE FROM key_shares WHERE key_id = ?1",
-                [pending_share_key_id(id)],
-            )?;
-            tx.execute("DELETE FROM enrollments WHERE id = ?1", [id])?;
-            tx.commit()
-        })
+        self.store().delete_pending_enrollment(id)
     }
 
     /// Drop pending shares no enrolment row refers to (a crash between the two writes).
     pub fn drop_orphan_pending_shares(&self) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "DELETE FROM key_shares WHERE key_id LIKE 'pending-%' \
-                 AND substr(key_id, 9) NOT IN (SELECT id FROM enrollments)",
-                [],
-            )
-            .map(|_| ())
-        })
+        self.store().drop_orphan_pending_shares()
     }
 }
 

@@ -1,4 +1,5 @@
-//! The wallet: a SQLite database (rusqlite, bundled) in a directory the shell gives.
+//! The wallet: rows in a [`WalletStore`] (a SQLite database in a directory the shell gives;
+//! in memory for unit tests) and the sealing of what is secret in them.
 //!
 //! It holds the login, the device's key shares, certificates, pending operations, a cache
 //! and a local log. Secrets are sealed by the [`DeviceKeystore`]; device key shares are also
@@ -6,18 +7,23 @@
 //! wallet can confirm a guessed PIN.
 
 mod enrollments;
+pub mod memory;
 mod shares;
+pub mod sqlite;
+pub mod store;
 
-pub use enrollments::PendingEnrollment;
+pub use enrollments::{PendingEnrollment, pending_share_key_id};
+pub use memory::MemoryStore;
 pub use shares::{StoredShare, check_pin};
+pub use sqlite::SqliteStore;
+pub use store::WalletStore;
 
-use crate::error::{CoreError, Result};
+use crate::error::{Result, StorageError};
 use crate::keystore::DeviceKeystore;
-use rusqlite::{Connection, OptionalExtension, params};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
+use store::SessionRow;
 
-const SCHEMA_VERSION: i64 = 3;
 const SEAL_ALIAS: &str = "bidkey-wallet";
 /// The keystore key that needs the person (fingerprint or face) for each use.
 const USER_SEAL_ALIAS: &str = "bidkey-wallet-user";
@@ -47,68 +53,35 @@ pub struct StoredCert {
     pub status: String,
 }
 
-/// The wallet database.
+/// The wallet: a [`WalletStore`] (SQLite on phones, in memory in unit tests) and the device
+/// keystore that seals what is secret in it.
 #[derive(Clone)]
 pub struct Wallet {
-    conn: Arc<Mutex<Connection>>,
+    store: Arc<dyn WalletStore>,
     keystore: Arc<dyn DeviceKeystore>,
-    dir: PathBuf,
 }
 
 impl std::fmt::Debug for Wallet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wallet")
-            .field("dir", &self.dir)
+            .field("store", &self.store)
             .finish_non_exhaustive()
     }
 }
 
 impl Wallet {
-    /// Open (creating and migrating) the wallet in `dir`.
+    /// Open (creating and migrating) the SQLite wallet in `dir`.
     pub fn open(dir: &Path, keystore: Arc<dyn DeviceKeystore>) -> Result<Wallet> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::Storage(format!("{}: {e}", dir.display())))?;
-        let conn = Connection::open(dir.join("wallet.sqlite3"))?;
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON;")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(CoreError::Storage(format!(
-                "wallet schema {version} is newer than this app ({SCHEMA_VERSION}); update the app"
-            )));
-        }
-        if version < 1 {
-            conn.execute_batch(include_str!("schema.sql"))?;
-        }
-        if version < 2 {
-            conn.execute_batch(include_str!("schema_v2.sql"))?;
-        }
-        if version < 3 {
-            conn.execute_batch(include_str!("schema_v3.sql"))?;
-        }
-        if version < SCHEMA_VERSION {
-            conn.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-        }
-        Ok(Wallet {
-            conn: Arc::new(Mutex::new(conn)),
-            keystore,
-            dir: dir.to_path_buf(),
-        })
+        Ok(Self::over(Arc::new(SqliteStore::open(dir)?), keystore))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The wallet over `store` (an in-memory one in unit tests).
+    pub fn over(store: Arc<dyn WalletStore>, keystore: Arc<dyn DeviceKeystore>) -> Wallet {
+        Wallet { store, keystore }
     }
 
-    pub(crate) fn with<T>(
-        &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
-    ) -> Result<T> {
-        let mut guard = self
-            .conn
-            .lock()
-            .map_err(|_| CoreError::Storage("wallet lock poisoned".into()))?;
-        Ok(f(&mut guard)?)
+    pub(crate) fn store(&self) -> &dyn WalletStore {
+        &*self.store
     }
 
     pub(crate) fn seal(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
@@ -144,164 +117,78 @@ impl Wallet {
     }
 
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
-        self.with(|c| {
-            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()
-        })
+        self.store.meta(key)
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )
-            .map(|_| ())
-        })
+        self.store.set_meta(key, value)
     }
 
     pub fn delete_meta(&self, key: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("DELETE FROM meta WHERE key = ?1", [key])
-                .map(|_| ())
-        })
+        self.store.delete_meta(key)
     }
 
     pub fn save_session(&self, s: &StoredSession) -> Result<()> {
-        let sealed = self.seal(s.token.as_bytes())?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO session (id, account_id, device_id, token_sealed, expires_at, account_json) VALUES (1, ?1, ?2, ?3, ?4, ?5) \
-                 ON CONFLICT(id) DO UPDATE SET account_id = excluded.account_id, device_id = excluded.device_id, \
-                 token_sealed = excluded.token_sealed, expires_at = excluded.expires_at, account_json = excluded.account_json",
-                params![s.account_id, s.device_id, sealed, s.expires_at, s.account_json],
-            )
-            .map(|_| ())
+        let token_sealed = self.seal(s.token.as_bytes())?;
+        self.store.put_session(&SessionRow {
+            account_id: s.account_id.clone(),
+            device_id: s.device_id.clone(),
+            token_sealed,
+            expires_at: s.expires_at,
+            account_json: s.account_json.clone(),
         })
     }
 
     pub fn session(&self) -> Result<Option<StoredSession>> {
-        let row = self.with(|c| {
-            c.query_row(
-                "SELECT account_id, device_id, token_sealed, expires_at, account_json FROM session WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, String>(4)?,
-                    ))
-                },
-            )
-            .optional()
-        })?;
-        let Some((account_id, device_id, sealed, expires_at, account_json)) = row else {
+        let Some(row) = self.store.session()? else {
             return Ok(None);
         };
-        let token = String::from_utf8(self.open_sealed(&sealed)?.to_vec())
-            .map_err(|_| CoreError::Storage("stored token is not text".into()))?;
+        let token = String::from_utf8(self.open_sealed(&row.token_sealed)?.to_vec())
+            .map_err(|_| StorageError::Damaged("login token"))?;
         Ok(Some(StoredSession {
-            account_id,
-            device_id,
+            account_id: row.account_id,
+            device_id: row.device_id,
             token,
-            expires_at,
-            account_json,
+            expires_at: row.expires_at,
+            account_json: row.account_json,
         }))
     }
 
     pub fn clear_session(&self) -> Result<()> {
-        self.with(|c| c.execute("DELETE FROM session", []).map(|_| ()))
+        self.store.clear_session()
     }
 
     pub fn update_account_json(&self, json: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("UPDATE session SET account_json = ?1 WHERE id = 1", [json])
-                .map(|_| ())
-        })
+        self.store.update_account_json(json)
     }
 
     pub fn put_cert(&self, cert: &StoredCert, now: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO certificates (serial, pair_id, usage, enterprise_id, enterprise_name, subject, der, not_before, not_after, status, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT(serial) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, enterprise_id = COALESCE(excluded.enterprise_id, certificates.enterprise_id), enterprise_name = excluded.enterprise_name",
-                params![
-                    cert.serial, cert.pair_id, cert.usage, cert.enterprise_id, cert.enterprise_name,
-                    cert.subject, cert.der, cert.not_before, cert.not_after, cert.status, now
-                ],
-            )
-            .map(|_| ())
-        })
+        self.store.put_cert(cert, now)
     }
 
     pub fn set_cert_status(&self, serial: &str, status: &str, now: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE certificates SET status = ?1, updated_at = ?2 WHERE serial = ?3",
-                params![status, now, serial],
-            )
-            .map(|_| ())
-        })
+        self.store.set_cert_status(serial, status, now)
     }
 
     pub fn certs(&self) -> Result<Vec<StoredCert>> {
-        self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT serial, pair_id, usage, enterprise_id, enterprise_name, subject, der, not_before, not_after, status \
-                 FROM certificates ORDER BY not_after DESC, serial",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredCert {
-                    serial: r.get(0)?,
-                    pair_id: r.get(1)?,
-                    usage: r.get(2)?,
-                    enterprise_id: r.get(3)?,
-                    enterprise_name: r.get(4)?,
-                    subject: r.get(5)?,
-                    der: r.get(6)?,
-                    not_before: r.get(7)?,
-                    not_after: r.get(8)?,
-                    status: r.get(9)?,
-                })
-            })?;
-            rows.collect()
-        })
+        self.store.certs()
     }
 
     /// Record a line in the local log (never secrets).
     pub fn log(&self, now: i64, message: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO log (at, message) VALUES (?1, ?2)",
-                params![now, message],
-            )
-            .map(|_| ())
-        })
+        self.store.log(now, message)
     }
 
     /// Clear the cache and the log; keys, certificates and the login stay.
     pub fn clear_cache(&self) -> Result<()> {
-        self.with(|c| c.execute_batch("DELETE FROM cache; DELETE FROM log;"))
+        self.store.clear_cache()
     }
 
     pub fn cache_put(&self, key: &str, value: &str, now: i64) -> Result<()> {
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO cache (key, value, fetched_at) VALUES (?1, ?2, ?3) ON CONFLICT(key) DO UPDATE SET value = excluded.value, fetched_at = excluded.fetched_at",
-                params![key, value, now],
-            )
-            .map(|_| ())
-        })
+        self.store.cache_put(key, value, now)
     }
 
     pub fn cache_get(&self, key: &str) -> Result<Option<String>> {
-        self.with(|c| {
-            c.query_row("SELECT value FROM cache WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-        })
+        self.store.cache_get(key)
     }
 }

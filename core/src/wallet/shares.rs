@@ -1,10 +1,10 @@
 //! Device key shares at rest: `seal_keystore(d1 + m(PIN))`.
 
 use super::Wallet;
-use crate::error::{CoreError, Result};
+use super::store::{Reseal, ShareRow};
+use crate::error::{CoreError, Result, StorageError};
 use bidkey_crypto::cosign::DeviceShare;
 use bidkey_crypto::pin::{PinKdfParams, PinMask, SALT_LEN};
-use rusqlite::{OptionalExtension, params};
 use zeroize::Zeroizing;
 
 /// The wallet's meta row of the biometric setting ("on" / "off").
@@ -41,15 +41,12 @@ impl Wallet {
     ) -> Result<()> {
         let with_user = self.biometric()?;
         let (salt, sealed) = self.masked(share, pin, params_kdf, with_user).await?;
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at, sealed_with_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-                 ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
-                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed, \
-                 sealed_with_user = excluded.sealed_with_user",
-                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, salt.to_vec(), sealed, now, with_user],
-            )
-            .map(|_| ())
+        self.store().put_share(&ShareRow {
+            meta: meta.clone(),
+            salt: salt.to_vec(),
+            sealed,
+            with_user,
+            created_at: now,
         })
     }
 
@@ -77,41 +74,24 @@ impl Wallet {
     /// all are written in one transaction with the setting, so a refusal changes nothing.
     /// The PIN is not involved: the shares stay masked under it.
     pub async fn set_biometric(&self, on: bool) -> Result<()> {
-        let rows = self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT key_id, share_sealed, sealed_with_user FROM key_shares ORDER BY key_id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Vec<u8>>(1)?,
-                    r.get::<_, bool>(2)?,
-                ))
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-        })?;
+        let rows = self.store().shares()?;
         let mut resealed = Vec::with_capacity(rows.len());
-        for (key_id, sealed, with_user) in rows {
-            if with_user == on {
+        for row in rows {
+            if row.with_user == on {
                 continue;
             }
-            let masked = self.open_share(&sealed, with_user).await?;
-            resealed.push((key_id, self.seal_share(&masked, on).await?));
+            let masked = self.open_share(&row.sealed, row.with_user).await?;
+            resealed.push(Reseal {
+                key_id: row.meta.key_id,
+                salt: row.salt,
+                sealed: self.seal_share(&masked, on).await?,
+                with_user: on,
+            });
         }
-        self.with(|c| {
-            let tx = c.transaction()?;
-            for (key_id, sealed) in &resealed {
-                tx.execute(
-                    "UPDATE key_shares SET share_sealed = ?1, sealed_with_user = ?2 WHERE key_id = ?3",
-                    params![sealed, on, key_id],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![BIOMETRIC_KEY, if on { "on" } else { "off" }],
-            )?;
-            tx.commit()
-        })
+        self.store().reseal_shares(
+            &resealed,
+            Some((BIOMETRIC_KEY, if on { "on" } else { "off" })),
+        )
     }
 
     /// The share as unmasked with `pin`: the real one if the PIN is right, a different valid
@@ -125,31 +105,18 @@ impl Wallet {
         params_kdf: PinKdfParams,
     ) -> Result<DeviceShare> {
         check_pin(pin)?;
-        let row = self.with(|c| {
-            c.query_row(
-                "SELECT salt, share_sealed, sealed_with_user FROM key_shares WHERE key_id = ?1",
-                [key_id],
-                |r| {
-                    Ok((
-                        r.get::<_, Vec<u8>>(0)?,
-                        r.get::<_, Vec<u8>>(1)?,
-                        r.get::<_, bool>(2)?,
-                    ))
-                },
-            )
-            .optional()
-        })?;
-        let Some((salt, sealed, with_user)) = row else {
+        let Some(row) = self.store().share(key_id)? else {
             return Err(self.missing_key(key_id)?);
         };
-        let salt: [u8; SALT_LEN] = salt
+        let salt: [u8; SALT_LEN] = row
+            .salt
             .try_into()
-            .map_err(|_| CoreError::Storage("bad PIN salt".into()))?;
+            .map_err(|_| StorageError::Damaged("PIN salt"))?;
         let masked: Zeroizing<[u8; 32]> = {
-            let opened = self.open_share(&sealed, with_user).await?;
+            let opened = self.open_share(&row.sealed, row.with_user).await?;
             let mut out = Zeroizing::new([0u8; 32]);
             if opened.len() != 32 {
-                return Err(CoreError::Storage("bad stored share".into()));
+                return Err(StorageError::Damaged("key share").into());
             }
             out.copy_from_slice(&opened);
             out
@@ -177,55 +144,24 @@ impl Wallet {
         for key_id in key_ids {
             let share = self.share_with_pin(key_id, old_pin, params_kdf).await?;
             let (salt, sealed) = self.masked(&share, new_pin, params_kdf, with_user).await?;
-            rows.push((key_id.as_str(), salt, sealed));
+            rows.push(Reseal {
+                key_id: key_id.clone(),
+                salt: salt.to_vec(),
+                sealed,
+                with_user,
+            });
         }
-        self.with(|c| {
-            let tx = c.transaction()?;
-            for (key_id, salt, sealed) in &rows {
-                let n = tx.execute(
-                    "UPDATE key_shares SET salt = ?1, share_sealed = ?2, sealed_with_user = ?3 WHERE key_id = ?4",
-                    params![salt.to_vec(), sealed, with_user, key_id],
-                )?;
-                if n != 1 {
-                    // Gone since it was read: change nothing (the transaction rolls back).
-                    return Err(rusqlite::Error::QueryReturnedNoRows);
-                }
-            }
-            tx.commit()
-        })
+        self.store().reseal_shares(&rows, None)
     }
 
     pub fn shares(&self) -> Result<Vec<StoredShare>> {
-        self.with(|c| {
-            let mut stmt = c.prepare(
-                "SELECT key_id, pair_id, usage, public_key FROM key_shares ORDER BY created_at, key_id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(StoredShare {
-                    key_id: r.get(0)?,
-                    pair_id: r.get(1)?,
-                    usage: r.get(2)?,
-                    public_key: r.get(3)?,
-                })
-            })?;
-            rows.collect()
-        })
+        Ok(self.store().shares()?.into_iter().map(|r| r.meta).collect())
     }
 
     /// Store the share kept under `from` as `meta` too, masked and sealed exactly as it is:
     /// no PIN is involved, so a mistyped one can never spoil the copy.
     pub fn copy_share(&self, from: &str, meta: &StoredShare, now: i64) -> Result<()> {
-        let n = self.with(|c| {
-            c.execute(
-                "INSERT INTO key_shares (key_id, pair_id, usage, public_key, salt, share_sealed, created_at, sealed_with_user) \
-                 SELECT ?1, ?2, ?3, ?4, salt, share_sealed, ?5, sealed_with_user FROM key_shares WHERE key_id = ?6 \
-                 ON CONFLICT(key_id) DO UPDATE SET pair_id = excluded.pair_id, usage = excluded.usage, \
-                 public_key = excluded.public_key, salt = excluded.salt, share_sealed = excluded.share_sealed, \
-                 sealed_with_user = excluded.sealed_with_user",
-                params![meta.key_id, meta.pair_id, meta.usage, meta.public_key, now, from],
-            )
-        })?;
-        if n == 1 {
+        if self.store().copy_share(from, meta, now)? {
             Ok(())
         } else {
             Err(self.missing_key(from)?)
@@ -234,21 +170,7 @@ impl Wallet {
 
     /// The stored key `key_id`, without its secret.
     pub fn share_meta(&self, key_id: &str) -> Result<Option<StoredShare>> {
-        self.with(|c| {
-            c.query_row(
-                "SELECT key_id, pair_id, usage, public_key FROM key_shares WHERE key_id = ?1",
-                [key_id],
-                |r| {
-                    Ok(StoredShare {
-                        key_id: r.get(0)?,
-                        pair_id: r.get(1)?,
-                        usage: r.get(2)?,
-                        public_key: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        })
+        Ok(self.store().share(key_id)?.map(|r| r.meta))
     }
 
     /// The error for a key this phone does not hold: when an enrolment is unfinished, the
@@ -266,17 +188,11 @@ impl Wallet {
     }
 
     pub fn delete_share(&self, key_id: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("DELETE FROM key_shares WHERE key_id = ?1", [key_id])
-                .map(|_| ())
-        })
+        self.store().delete_share(key_id)
     }
 
     pub fn delete_shares_of_pair(&self, pair_id: &str) -> Result<()> {
-        self.with(|c| {
-            c.execute("DELETE FROM key_shares WHERE pair_id = ?1", [pair_id])
-                .map(|_| ())
-        })
+        self.store().delete_shares_of_pair(pair_id)
     }
 }
 

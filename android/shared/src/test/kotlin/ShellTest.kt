@@ -63,6 +63,12 @@ fun unitTests() {
         expect(UiError.of(BidkeyException.NotLoggedIn(), Lang.EN).action == ErrorAction.LOG_IN) { "login" }
         val seal = UiError.of(BidkeyException.InvalidInput("seal"), Lang.ZH)
         expect(seal.message.contains("印章")) { seal.message }
+        // What to offer is the core's decision (nextStep); the shell only picks the button.
+        val newer = BidkeyException.UpdateApp("wallet schema 9 is newer than this app (3)")
+        expect(nextStep(newer) == NextStep.UPDATE_APP && UiError.of(newer, Lang.EN).action == ErrorAction.DISMISS) { "update" }
+        expect(UiError.of(newer, Lang.ZH).message.contains("更新应用")) { UiError.of(newer, Lang.ZH).message }
+        expect(nextStep(BidkeyException.Storage("disk")) == NextStep.REPORT) { "report" }
+        expect(nextStep(BidkeyException.UnlockLimited(1L)) == NextStep.RETRY_LATER) { "later" }
     }
     step("scan page: the core's lines in the app's language, no words of the shell") {
         val view = ScanView(

@@ -2,6 +2,8 @@ package cn.bidkey.shared
 
 import cn.bidkey.core.BidkeyException
 import cn.bidkey.core.Lang
+import cn.bidkey.core.NextStep
+import cn.bidkey.core.nextStep
 import cn.bidkey.core.errorMessage
 
 /** What the screen offers after an error. */
@@ -34,18 +36,19 @@ data class UiError(val message: String, val action: ErrorAction, val serverCode:
         /** The one place an exception of the core becomes a message; every screen goes through it. */
         fun of(e: BidkeyException, lang: Lang): UiError = UiError(errorMessage(e, lang), action(e), (e as? BidkeyException.Server)?.code)
 
-        /** What the screen offers: the only decision the shell makes about an error. */
-        fun action(e: BidkeyException): ErrorAction = when (e) {
-            is BidkeyException.Network -> ErrorAction.RETRY
-            is BidkeyException.Server -> if (e.retryAfterSecs != null) ErrorAction.RETRY else ErrorAction.DISMISS
-            is BidkeyException.WrongPin -> ErrorAction.PIN_AGAIN
-            is BidkeyException.KeyLocked -> ErrorAction.UNLOCK
-            is BidkeyException.UnlockLimited, is BidkeyException.RecoveryCoolingOff -> ErrorAction.DISMISS
-            is BidkeyException.NotLoggedIn -> ErrorAction.LOG_IN
-            is BidkeyException.InvalidInput -> ErrorAction.FIX_INPUT
-            is BidkeyException.NotFound, is BidkeyException.Storage, is BidkeyException.Crypto -> ErrorAction.DISMISS
-            // Biometrics cancelled or the key invalidated: the person may try again.
-            is BidkeyException.Keystore -> ErrorAction.RETRY
+        /**
+         * What the screen offers: the core decides what the app should do ([nextStep], the same on
+         * iOS and in the CLI); the shell only picks the button for it.
+         */
+        fun action(e: BidkeyException): ErrorAction = when (nextStep(e)) {
+            NextStep.RETRY -> ErrorAction.RETRY
+            NextStep.PIN_AGAIN -> ErrorAction.PIN_AGAIN
+            NextStep.UNLOCK -> ErrorAction.UNLOCK
+            NextStep.LOG_IN -> ErrorAction.LOG_IN
+            NextStep.FIX_INPUT -> ErrorAction.FIX_INPUT
+            // The message says from when, to update the app, or to report: acknowledging is all
+            // a screen does.
+            NextStep.RETRY_LATER, NextStep.UPDATE_APP, NextStep.REPORT, NextStep.DISMISS -> ErrorAction.DISMISS
         }
     }
 }
