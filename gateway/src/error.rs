@@ -142,6 +142,11 @@ impl GatewayError {
                     "not_enough_shares",
                     "联合解密的份额不足",
                 ),
+                P::NotEnoughPreauths { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_enough_preauths",
+                    "预授权的授权人员不足",
+                ),
                 P::UploadRefused(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "upload_refused",
