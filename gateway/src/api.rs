@@ -40,6 +40,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/bid-files/encrypt"),
     ("POST", "/v1/bid-files/decrypt"),
     ("POST", "/v1/bid-files/header"),
+    ("POST", "/v1/opening-hall"),
     ("POST", "/v1/verify/cms"),
     ("POST", "/v1/verify/pdf"),
     ("POST", "/v1/verify/cms/offline"),
@@ -73,6 +74,7 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/bid-files/encrypt", post(encrypt))
         .route("/v1/bid-files/decrypt", post(decrypt))
         .route("/v1/bid-files/header", post(bid_file_header))
+        .route("/v1/opening-hall", post(opening_hall).layer(upload))
         .route("/v1/verify/cms", post(verify_cms).layer(json))
         .route("/v1/verify/pdf", post(verify_pdf))
         .route(
@@ -561,6 +563,16 @@ async fn bid_file_header(
         wrapped_key: B64.encode(first_wrapped_key(&h)),
         header_hash,
     }))
+}
+
+/// `POST /v1/opening-hall`: the opening hall's rows for the platform's bids
+/// ([`crate::hall`]).
+async fn opening_hall(
+    State(g): G,
+    App(_): App,
+    ApiJson(req): ApiJson<crate::hall::HallRequest>,
+) -> Result<Json<crate::hall::HallView>> {
+    Ok(Json(crate::hall::hall_view(&g, req).await?))
 }
 
 // ---- verification ----

@@ -10,12 +10,14 @@
 //! - [`store`]: embedded SQLite; API keys hashed, scan secrets sealed at rest.
 //! - [`scans`]: creating scans and the task that carries each to its verified result.
 //! - [`webhook`]: HMAC-signed deliveries, retried with backoff, one id per delivery.
+//! - [`hall`]: the opening hall (`POST /v1/opening-hall`), worded by the SDK.
 //! - [`api`]: the router (`gateway/openapi.yaml` documents it).
 //! - [`pdf_place`]: seal positions in millimetres to PDF points.
 
 pub mod api;
 pub mod error;
 pub mod fetch;
+pub mod hall;
 pub mod pdf_place;
 mod pgconn;
 pub mod scans;
@@ -39,7 +41,8 @@ use std::time::Duration;
 pub struct Limits {
     /// JSON bodies (scan requests, verification requests).
     pub json_body: usize,
-    /// Uploads: a PDF to seal (in its JSON), bid files to encrypt or open, a PDF to verify.
+    /// Uploads: a PDF to seal (in its JSON), bid files to encrypt or open, a PDF to verify,
+    /// the opening hall (a head of each bid file, in its JSON).
     pub upload_body: usize,
 }
 

@@ -4,7 +4,8 @@
 use crate::error::PlatformError;
 
 /// A sentence in Chinese and in English.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Words {
     pub zh: String,
     pub en: String,

@@ -155,9 +155,14 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .filter(|b| !b.document_only)
         .cloned()
         .collect();
+    let mut rows_of = Vec::with_capacity(bids.len());
+    for b in &bids {
+        rows_of.push(demo.hall_row(b).await);
+    }
     let rows: String = bids
         .iter()
-        .map(|b| {
+        .enumerate()
+        .map(|(i, b)| {
             let signed = match &b.signature {
                 Some(sig) => match &sig.seal {
                     Some(seal) => format!(
@@ -180,35 +185,30 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                 },
                 None => "未签章".to_owned(),
             };
-            let openers = demo.openers_for(&b.bidder);
-            let recipients = if b.recipient_serials.iter().any(|s| openers.contains(s)) {
-                format!("{} 人", b.recipient_serials.len())
+            let row = &rows_of[i];
+            let warn: String = row
+                .warnings
+                .iter()
+                .map(|w| format!(" <span class=\"warn\">{}（{}）</span>", escape(&w.zh), escape(&w.en)))
+                .collect();
+            let recipients = format!("{}{warn}", escape(&row.recipients_line.zh));
+            let check = escape(&row.self_check.zh);
+            let preauth = format!(
+                "<span class=\"preauth-state\" data-state=\"{}\">{}</span>",
+                row.preauth.state,
+                escape(&row.preauth.zh)
+            );
+            let preauth_button = format!(
+                r#" <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
+                b.id, b.id
+            );
+            let failed = if row.opening.state == "failed" {
+                format!("<span class=\"warn\">{}</span> ", escape(&row.opening.zh))
             } else {
-                format!(
-                    "{} 人 <span class=\"warn\">⚠ 无人可解密（no recipient can open it）</span>",
-                    b.recipient_serials.len()
-                )
-            };
-            let check = match &b.self_check {
-                Some(c) if c.ok => format!(
-                    "可解密 ✓（{}，{}）",
-                    super::fmt_time(c.checked_at),
-                    escape(&c.device)
-                ),
-                Some(c) => format!(
-                    "✗ {}",
-                    escape(c.reason.as_deref().unwrap_or("自检未通过"))
-                ),
-                None => "未自检".to_owned(),
+                String::new()
             };
             let state = match &b.opened {
-                Some(o) if o.sm3_matches => format!(
-                    "已解密（{}，{}，{}）",
-                    o.how.zh(),
-                    escape(&o.by),
-                    super::fmt_time(o.opened_at)
-                ),
-                Some(_) => "解密结果不符".to_owned(),
+                Some(_) => escape(&row.opening.zh),
                 None if b.threshold >= 2 => {
                     let buttons: String = b
                         .recipient_serials
@@ -224,20 +224,20 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                             )
                         })
                         .collect();
-                    format!(
-                        "需 {} / {} 人联合解密（已收到 {} 份）：{buttons}",
-                        b.threshold,
-                        b.recipient_serials.len(),
-                        b.share_holders.len()
-                    )
+                    let collecting = if row.opening.state == "collecting" {
+                        escape(&row.opening.zh)
+                    } else {
+                        format!("需 {} / {} 人联合解密", b.threshold, b.recipient_serials.len())
+                    };
+                    format!("{failed}{collecting}：{buttons}{preauth_button}")
                 }
                 None => format!(
-                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button> <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
-                    b.id, b.id, b.id, b.id
+                    r#"{failed}<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button>{preauth_button}"#,
+                    b.id, b.id
                 ),
             };
             format!(
-                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"preauth-cell\">{preauth}</td><td class=\"status\">{state}</td></tr>",
                 b.id,
                 escape(&b.bidder.name),
                 escape(&b.file_name),
@@ -247,7 +247,7 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .collect();
     let body = format!(
         r#"<div class="card"><h2>开标大厅：{}</h2>
-<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>预授权</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
 <script>window.onDone = () => setTimeout(() => location.reload(), 1500);
 async function openPreauthorised(id) {{
   const r = await fetch('/api/bids/' + id + '/open-preauthorised', {{method: 'POST'}});
