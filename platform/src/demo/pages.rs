@@ -191,7 +191,7 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
             let warn: String = row
                 .warnings
                 .iter()
-                .map(|w| format!(" <span class=\"warn\">{}（{}）</span>", escape(&w.zh), escape(&w.en)))
+                .map(|w| format!(" <span class=\"warn\" title=\"{}\">{}</span>", escape(&w.en), escape(&w.zh)))
                 .collect();
             let recipients = format!("{}{warn}", escape(&row.recipients_line.zh));
             let check = escape(&row.self_check.zh);
@@ -248,8 +248,8 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         })
         .collect();
     let body = format!(
-        r#"<div class="card"><h2>开标大厅：{}</h2>
-<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>预授权</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+        r#"{SCAN_WIDGET}<div class="card"><h2>开标大厅：{}</h2>
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>预授权</th><th>解密</th></tr>{rows}</table></div>
 <script>window.onDone = () => setTimeout(() => location.reload(), 1500);
 async function openPreauthorised(id) {{
   const r = await fetch('/api/bids/' + id + '/open-preauthorised', {{method: 'POST'}});
