@@ -5,7 +5,8 @@
 //! their rotating QR codes, waits on the relay, opens and **verifies** each reply with the
 //! SDK (`bidkey-platform`, linked without features, exactly as a third party links it), and
 //! hands the verified result back by long-poll and by signed webhook. It also encrypts and
-//! opens bid files and verifies CMS signatures and sealed PDFs.
+//! opens bid files (with a phone's released key, or by the bidder's pre-authorisation),
+//! words the opening hall, and verifies CMS signatures and sealed PDFs.
 //!
 //! - [`store`]: embedded SQLite; API keys hashed, scan secrets sealed at rest.
 //! - [`scans`]: creating scans and the task that carries each to its verified result.

@@ -1,4 +1,5 @@
-//! The opening hall through the gateway (`POST /v1/opening-hall`, issue 17 §5), end to end
+//! The opening hall through the gateway (`POST /v1/opening-hall`, issue 17 §5) and the
+//! pre-authorised opening (`POST /v1/bid-files/open-preauthorised`), end to end
 //! on loopback: a real Bidkey server, the bidder's phones (the core) encrypting, checking
 //! and pre-authorising, and a platform that keeps its bids itself asking the gateway for
 //! the hall before and after the opening. The words are the SDK's.
@@ -6,12 +7,8 @@
 mod support;
 
 use bidkey_core::flows::bids::BidTarget;
-use bidkey_crypto::scan::PlatformKey;
-use bidkey_platform::bidfile::{self, BidFileHeader};
-use bidkey_platform::client::PlatformClient;
 use reqwest::Method;
 use serde_json::{Value, json};
-use std::time::Duration;
 use support::*;
 
 const TENDER: &str = "CQ-ZB-2026-0117";
@@ -162,27 +159,59 @@ async fn the_hall_shows_recipients_self_check_preauthorisation_and_openings_in_w
         "{b}"
     );
 
-    // The opening, every phone offline: the platform opens A by pre-authorisation; B
-    // cannot open that way, and the platform keeps the SDK's words for why.
+    // Before the opening by the server's clock, the gateway refuses in the hall's words.
+    let open = |file: Vec<u8>| {
+        let api = api.clone();
+        async move {
+            api.raw(
+                "/v1/bid-files/open-preauthorised",
+                "application/octet-stream",
+                &[],
+                file,
+            )
+            .await
+        }
+    };
+    let (status, _, body) = open(any.clone()).await;
+    let refusal: Value = serde_json::from_slice(&body).expect("error body");
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (409, Some("too_early")),
+        "{refusal}"
+    );
+    assert!(
+        refusal["message_zh"]
+            .as_str()
+            .is_some_and(|m| m.contains("尚未到开标时间")),
+        "{refusal}"
+    );
+    // The opening, every phone offline: the gateway opens A by its pre-authorisation; B
+    // cannot open that way, and the platform keeps the words for why; a file never
+    // pre-authorised is named as such.
     clock.advance(3600);
-    let me = PlatformClient::new(&w.server.url(), None, Duration::from_secs(40))
-        .expect("client")
-        .signed_by(std::sync::Arc::new(PlatformKey::Sm2(w.platform.key_copy())))
-        .with_clock(w.server.unix_clock());
-    let pkey = PlatformKey::Sm2(w.platform.key_copy());
-    let pid = w.platform.platform.id.clone();
-    let header = BidFileHeader::read_from(&mut &any[..]).expect("header");
-    let k = bidkey_platform::preauth::released_key(&me, &pkey, &pid, &header)
-        .await
-        .expect("released");
-    let mut opened = Vec::new();
-    bidfile::decrypt(&k, &mut &any[..], &mut opened, &mut |_, _| {}).expect("opens");
+    let (status, h, opened) = open(any.clone()).await;
+    assert_eq!(status, 200);
     assert_eq!(opened, plain);
-    let joint_header = BidFileHeader::read_from(&mut &joint[..]).expect("header");
-    let err = bidkey_platform::preauth::released_key(&me, &pkey, &pid, &joint_header)
-        .await
-        .expect_err("one of two");
-    let words = bidkey_platform::opening::failure_words(&err);
+    assert_eq!(
+        h.get("bidkey-opened-how").and_then(|v| v.to_str().ok()),
+        Some("preauthorised")
+    );
+    let (status, _, body) = open(joint.clone()).await;
+    let refusal: Value = serde_json::from_slice(&body).expect("error body");
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (422, Some("not_enough_preauths")),
+        "{refusal}"
+    );
+    let words = json!({"zh": refusal["message_zh"], "en": refusal["message_en"]});
+    let never = encrypted(&w, b"never pre-authorised", None).await;
+    let (status, _, body) = open(never).await;
+    let refusal: Value = serde_json::from_slice(&body).expect("error body");
+    assert_eq!(
+        (status, refusal["code"].as_str()),
+        (404, Some("not_preauthorised")),
+        "{refusal}"
+    );
     let (status, v) = api
         .json(
             Method::POST,

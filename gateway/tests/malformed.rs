@@ -461,6 +461,20 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
                     )
                     .await;
                 }
+                "/v1/bid-files/open-preauthorised" => {
+                    for junk in [Vec::new(), vec![0u8; 100], b"BKF".to_vec()] {
+                        s.expect(
+                            op,
+                            &at,
+                            Some(&good),
+                            &needs,
+                            Some((ct, junk)),
+                            400,
+                            "not_a_bid_file",
+                        )
+                        .await;
+                    }
+                }
                 "/v1/verify/pdf" => {
                     for junk in [b"".to_vec(), b"%PDF-1.7\n".to_vec(), vec![0xFF; 4096]] {
                         s.expect(

@@ -389,6 +389,21 @@ public final class BidkeyGateway {
                 .build(), out);
     }
 
+    /**
+     * 预授权解密: at the opening, open a bid file the bidder pre-authorised, with no phone
+     * online; returns how it opened ({@code preauthorised} or {@code k_of_n}). A bid that does
+     * not open now is a {@link GatewayException} ({@code too_early}, {@code not_preauthorised},
+     * {@code preauth_withdrawn}, {@code not_enough_preauths}) whose messages are the opening
+     * hall's words for the bidder: keep them for {@link #openingHall}.
+     */
+    public String openPreauthorised(Path in, Path out) throws IOException, InterruptedException {
+        HttpResponse<Path> r = toFile(req("/v1/bid-files/open-preauthorised", Duration.ofMinutes(30))
+                .header("Content-Type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofFile(in))
+                .build(), out);
+        return r.headers().firstValue("bidkey-opened-how").orElse("");
+    }
+
     /** A bid file's header (its first few kilobytes are enough). */
     public Model.BidFileHeader bidFileHeader(byte[] start) throws IOException, InterruptedException {
         return Model.BidFileHeader.from(call(req("/v1/bid-files/header", Duration.ofSeconds(60))

@@ -136,6 +136,12 @@ public final class GatewayClientTest {
         e = refused(() -> gw.decryptBidFile(bidPath, wrong, "00".repeat(16)));
         check(e.code().equals("wrong_key") && !Files.exists(wrong), "wrong key: " + e);
 
+        // Not pre-authorised: refused in the hall's words, nothing written.
+        Path notPre = work.resolve("not-preauthorised.zip");
+        e = refused(() -> gw.openPreauthorised(bidPath, notPre));
+        check(e.status() == 404 && e.code().equals("not_preauthorised") && e.messageZh().contains("没有预授权")
+                && !Files.exists(notPre), "not pre-authorised: " + e);
+
         // The opening hall (开标大厅): before and after the opening, in words.
         List<Model.HallRow> hall = gw.openingHall(List.of(
                 new BidkeyGateway.HallBid("bid-1", bid, null, null, null, 0)));
