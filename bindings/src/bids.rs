@@ -174,7 +174,9 @@ impl Bidkey {
     }
 
     /// 预授权开标: authorise with the PIN the opening of the bid file at `path` at or after
-    /// `opening_at` (server clock) without this phone; returns the deposit's id.
+    /// `opening_at` (server clock) without this phone; returns the deposit's id. For a
+    /// k-of-n file this phone pre-authorises its own share; the bid opens without phones
+    /// once k holders have (ADR 0027).
     pub async fn preauthorize_opening(
         &self,
         path: String,

@@ -40,6 +40,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/bid-files/encrypt"),
     ("POST", "/v1/bid-files/decrypt"),
     ("POST", "/v1/bid-files/header"),
+    ("POST", "/v1/bid-files/open-preauthorised"),
+    ("POST", "/v1/opening-hall"),
     ("POST", "/v1/verify/cms"),
     ("POST", "/v1/verify/pdf"),
     ("POST", "/v1/verify/cms/offline"),
@@ -73,6 +75,8 @@ pub fn router(g: Arc<Gateway>) -> Router {
         .route("/v1/bid-files/encrypt", post(encrypt))
         .route("/v1/bid-files/decrypt", post(decrypt))
         .route("/v1/bid-files/header", post(bid_file_header))
+        .route("/v1/bid-files/open-preauthorised", post(open_preauthorised))
+        .route("/v1/opening-hall", post(opening_hall).layer(upload))
         .route("/v1/verify/cms", post(verify_cms).layer(json))
         .route("/v1/verify/pdf", post(verify_pdf))
         .route(
@@ -561,6 +565,68 @@ async fn bid_file_header(
         wrapped_key: B64.encode(first_wrapped_key(&h)),
         header_hash,
     }))
+}
+
+/// `POST /v1/bid-files/open-preauthorised`: at the opening, a bid file the bidder
+/// pre-authorised (ADR 0027) opened without any phone: the gateway asks the Bidkey server
+/// for the released halves (or, k-of-n, the k released shares) with the platform's key,
+/// checks the key against the header and answers the plaintext, every chunk authenticated.
+/// Why it cannot open is in words a bidder understands (the hall's).
+async fn open_preauthorised(
+    State(g): G,
+    App(_): App,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
+    let mut input = spool(&headers, body, g.limits.upload_body).await?;
+    let header = blocking(move || {
+        let h = BidFileHeader::read_from(&mut std::io::BufReader::new(&mut input))?;
+        input.seek(SeekFrom::Start(0))?;
+        Ok((h, input))
+    })
+    .await;
+    let (header, mut input) = header?;
+    let platform_id = g.scan.platform_id().to_owned();
+    let key = bidkey_platform::preauth::released_key(
+        &g.client,
+        &g.scan.request_key(),
+        &platform_id,
+        &header,
+    )
+    .await
+    .map_err(GatewayError::not_openable)?;
+    let threshold = header.threshold;
+    let out = blocking(move || {
+        let mut out = tempfile::tempfile()?;
+        {
+            let mut w = std::io::BufWriter::new(&mut out);
+            bidfile::decrypt(
+                &key,
+                &mut std::io::BufReader::new(&mut input),
+                &mut w,
+                &mut |_, _| {},
+            )?;
+            w.flush()?;
+        }
+        Ok(out)
+    })
+    .await?;
+    let how = if threshold >= 2 {
+        "k_of_n"
+    } else {
+        "preauthorised"
+    };
+    stream_out(out, vec![("bidkey-opened-how", how.to_owned())])
+}
+
+/// `POST /v1/opening-hall`: the opening hall's rows for the platform's bids
+/// ([`crate::hall`]).
+async fn opening_hall(
+    State(g): G,
+    App(_): App,
+    ApiJson(req): ApiJson<crate::hall::HallRequest>,
+) -> Result<Json<crate::hall::HallView>> {
+    Ok(Json(crate::hall::hall_view(&g, req).await?))
 }
 
 // ---- verification ----

@@ -28,6 +28,13 @@ pub enum GatewayError {
     NotReady,
     #[error("scan already finished")]
     Finished,
+    /// A pre-authorised bid that does not open now, with the hall's words for the bidder
+    /// (`bidkey_platform::opening::failure_words`).
+    #[error("{}", .words.en)]
+    NotOpenable {
+        code: &'static str,
+        words: bidkey_platform::opening::Words,
+    },
     /// An SDK refusal, classified in [`GatewayError::parts`].
     #[error("{0}")]
     Platform(#[from] PlatformError),
@@ -42,6 +49,25 @@ pub enum GatewayError {
 impl From<bidkey_platform::bidfile::BidFileError> for GatewayError {
     fn from(e: bidkey_platform::bidfile::BidFileError) -> Self {
         GatewayError::Platform(e.into())
+    }
+}
+
+impl GatewayError {
+    /// A pre-authorised opening refused by the Bidkey server (too early by its clock, not
+    /// pre-authorised, withdrawn) or short of k holders: the hall's words, its own code.
+    /// Anything else stays the SDK's refusal.
+    pub fn not_openable(e: PlatformError) -> GatewayError {
+        let code = match &e {
+            PlatformError::Server(m) if m.starts_with("TooEarly") => "too_early",
+            PlatformError::Server(m) if m.starts_with("NotFound") => "not_preauthorised",
+            PlatformError::Server(m) if m.starts_with("InvalidState") => "preauth_withdrawn",
+            PlatformError::NotEnoughPreauths { .. } => "not_enough_preauths",
+            _ => return GatewayError::Platform(e),
+        };
+        GatewayError::NotOpenable {
+            code,
+            words: bidkey_platform::opening::failure_words(&e),
+        }
     }
 }
 
@@ -89,6 +115,24 @@ impl GatewayError {
                 "不支持的内容类型",
             ),
             G::NotReady => (StatusCode::CONFLICT, "not_ready", "扫码尚未完成"),
+            G::NotOpenable { code, .. } => match *code {
+                "too_early" => (StatusCode::CONFLICT, "too_early", "尚未到开标时间"),
+                "preauth_withdrawn" => (
+                    StatusCode::CONFLICT,
+                    "preauth_withdrawn",
+                    "投标人已撤回预授权",
+                ),
+                "not_enough_preauths" => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_enough_preauths",
+                    "预授权的授权人员不足",
+                ),
+                _ => (
+                    StatusCode::NOT_FOUND,
+                    "not_preauthorised",
+                    "这份投标文件没有预授权开标",
+                ),
+            },
             G::Finished => (StatusCode::CONFLICT, "scan_finished", "扫码已结束"),
             G::Store(_) | G::Postgres(_) | G::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -142,6 +186,11 @@ impl GatewayError {
                     "not_enough_shares",
                     "联合解密的份额不足",
                 ),
+                P::NotEnoughPreauths { .. } => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "not_enough_preauths",
+                    "预授权的授权人员不足",
+                ),
                 P::UploadRefused(_) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "upload_refused",
@@ -194,6 +243,14 @@ impl GatewayError {
     /// The typed body.
     pub fn body(&self) -> ErrorBody {
         let (_, code, zh) = self.parts();
+        // The hall's full sentence for a bid that does not open.
+        if let GatewayError::NotOpenable { words, .. } = self {
+            return ErrorBody {
+                code: code.into(),
+                message_zh: words.zh.clone(),
+                message_en: words.en.clone(),
+            };
+        }
         let en = match self {
             // Store and internal details stay in the log, not on the wire.
             GatewayError::Store(_) | GatewayError::Postgres(_) | GatewayError::Internal(_) => {

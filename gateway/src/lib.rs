@@ -5,17 +5,20 @@
 //! their rotating QR codes, waits on the relay, opens and **verifies** each reply with the
 //! SDK (`bidkey-platform`, linked without features, exactly as a third party links it), and
 //! hands the verified result back by long-poll and by signed webhook. It also encrypts and
-//! opens bid files and verifies CMS signatures and sealed PDFs.
+//! opens bid files (with a phone's released key, or by the bidder's pre-authorisation),
+//! words the opening hall, and verifies CMS signatures and sealed PDFs.
 //!
 //! - [`store`]: embedded SQLite; API keys hashed, scan secrets sealed at rest.
 //! - [`scans`]: creating scans and the task that carries each to its verified result.
 //! - [`webhook`]: HMAC-signed deliveries, retried with backoff, one id per delivery.
+//! - [`hall`]: the opening hall (`POST /v1/opening-hall`), worded by the SDK.
 //! - [`api`]: the router (`gateway/openapi.yaml` documents it).
 //! - [`pdf_place`]: seal positions in millimetres to PDF points.
 
 pub mod api;
 pub mod error;
 pub mod fetch;
+pub mod hall;
 pub mod pdf_place;
 mod pgconn;
 pub mod scans;
@@ -39,7 +42,8 @@ use std::time::Duration;
 pub struct Limits {
     /// JSON bodies (scan requests, verification requests).
     pub json_body: usize,
-    /// Uploads: a PDF to seal (in its JSON), bid files to encrypt or open, a PDF to verify.
+    /// Uploads: a PDF to seal (in its JSON), bid files to encrypt or open, a PDF to verify,
+    /// the opening hall (a head of each bid file, in its JSON).
     pub upload_body: usize,
 }
 

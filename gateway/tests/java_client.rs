@@ -1,7 +1,8 @@
 //! The Java client (`clients/java/`, JDK only) against this gateway, a real Bidkey server and
 //! the bidder's phone driven through the core: compiled with `javac`, its test `main` run
 //! with `java`. When it prints `SCAN <qr>`, the phone here scans and confirms. QR login, a
-//! sealed PDF, a bid file encrypted and opened at the opening, typed exceptions.
+//! sealed PDF, a bid file encrypted and opened at the opening, the opening hall, typed
+//! exceptions.
 
 mod support;
 

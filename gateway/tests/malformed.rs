@@ -203,7 +203,10 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
 
         // ---- JSON bodies ----
         if body_type.as_deref() == Some("application/json") {
-            let limit = if path == "/v1/scans/seal-pdf" || path == "/v1/verify/pdf/offline" {
+            let limit = if path == "/v1/scans/seal-pdf"
+                || path == "/v1/verify/pdf/offline"
+                || path == "/v1/opening-hall"
+            {
                 UPLOAD_LIMIT
             } else {
                 JSON_LIMIT
@@ -235,6 +238,38 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
                     (400, "bad_request")
                 };
                 s.expect(op, &url, Some(&good), &[], Some(("application/json", bad)), code, expect).await;
+            }
+            if path == "/v1/opening-hall" {
+                let many: Vec<Value> = (0..201)
+                    .map(|i| json!({"bid_id": format!("b{i}"), "head": "QktG"}))
+                    .collect();
+                for bad in [
+                    json!({"bids": []}),
+                    json!({"bids": many}),
+                    json!({"bids": [{"bid_id": "", "head": "QktG"}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "not base64!"}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "QktGAAAAAAAA"}]}),
+                    json!({"bids": [{"bid_id": "b", "head": ""}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "A".repeat(100_000)}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "QktG", "shares_received": 99}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "QktG", "self_check":
+                        {"ok": true, "checked_at": 1, "device": "d".repeat(101)}}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "QktG", "opened":
+                        {"how": "by_magic", "by": "x", "opened_at": 1}}]}),
+                    json!({"bids": [{"bid_id": "b", "head": "QktG", "failure": {"zh": "x"}}]}),
+                ] {
+                    let body = serde_json::to_vec(&bad).expect("json");
+                    s.expect(
+                        op,
+                        &url,
+                        Some(&good),
+                        &[],
+                        Some(("application/json", body)),
+                        400,
+                        "bad_request",
+                    )
+                    .await;
+                }
             }
             s.expect(
                 op,
@@ -425,6 +460,20 @@ async fn every_operation_refuses_bad_input_with_a_typed_error() {
                         "not_a_bid_file",
                     )
                     .await;
+                }
+                "/v1/bid-files/open-preauthorised" => {
+                    for junk in [Vec::new(), vec![0u8; 100], b"BKF".to_vec()] {
+                        s.expect(
+                            op,
+                            &at,
+                            Some(&good),
+                            &needs,
+                            Some((ct, junk)),
+                            400,
+                            "not_a_bid_file",
+                        )
+                        .await;
+                    }
                 }
                 "/v1/verify/pdf" => {
                     for junk in [b"".to_vec(), b"%PDF-1.7\n".to_vec(), vec![0xFF; 4096]] {

@@ -10,7 +10,10 @@ mod support;
 use bidkey_gateway::api::{
     HeaderView, QrText, ROUTES, VerifiedCms, VerifyCms, VerifyCmsOffline, VerifyPdfOffline,
 };
+use bidkey_gateway::hall::{HallBid, HallEntry, HallRequest, HallView};
 use bidkey_gateway::scans::*;
+use bidkey_platform::hall::{HallRow, Line, OpenedHow, OpenedSeen, SelfCheckSeen};
+use bidkey_platform::opening::Words;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -245,6 +248,16 @@ fn request_schemas_match_the_request_types() {
         "VerifyPdfOffline",
         json!({"pdf": "JVBERi0=", "crls": ["MAA="]}),
     );
+    let check = json!({"ok": false, "checked_at": 1, "device": "Pixel 8", "reason_zh": "坏", "reason_en": "bad"});
+    let opened = json!({"how": "k_of_n", "by": "李四", "opened_at": 2, "intact": true});
+    let words = json!({"zh": "尚未到开标时间", "en": "not yet"});
+    request_matches::<SelfCheckSeen>(&doc, "SelfCheckSeen", check.clone());
+    request_matches::<OpenedSeen>(&doc, "OpenedSeen", opened.clone());
+    request_matches::<Words>(&doc, "Words", words.clone());
+    let bid = json!({"bid_id": "b1", "head": "QktG", "self_check": check, "opened": opened,
+        "failure": words, "shares_received": 1});
+    request_matches::<HallBid>(&doc, "HallBid", bid.clone());
+    request_matches::<HallRequest>(&doc, "HallRequest", json!({"bids": [bid]}));
 }
 
 #[test]
@@ -362,6 +375,39 @@ fn response_schemas_match_the_response_types() {
         })
         .expect("json"),
     );
+    let line = |state: &str| Line {
+        state: state.into(),
+        zh: "字".into(),
+        en: "w".into(),
+    };
+    for how in [Some(OpenedHow::Preauthorised), None] {
+        conforms(
+            &doc,
+            "HallView",
+            &serde_json::to_value(HallView {
+                bids: vec![HallEntry {
+                    bid_id: "b1".into(),
+                    tender_id: "t".into(),
+                    file_name: "f".into(),
+                    binding_hash: "00".repeat(32),
+                    row: HallRow {
+                        recipients: vec!["0a".into()],
+                        threshold: 1,
+                        recipients_line: line("any_one"),
+                        self_check: line("ok"),
+                        preauth: line("released"),
+                        opening: line("opened"),
+                        opened_how: how,
+                        warnings: vec![Words {
+                            zh: "字".into(),
+                            en: "w".into(),
+                        }],
+                    },
+                }],
+            })
+            .expect("json"),
+        );
+    }
     // A field the gateway would send but the document lacks is drift.
     let mut extra = serde_json::to_value(&full).expect("json");
     extra["surprise"] = json!(1);

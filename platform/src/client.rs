@@ -182,19 +182,39 @@ impl PlatformClient {
         platform_id: &str,
         binding_hash_hex: &str,
     ) -> Result<bidkey_protocol::platforms::PreauthRelease> {
-        if platform_id.is_empty()
-            || !platform_id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(PlatformError::Config("platform id"));
-        }
-        if binding_hash_hex.len() != 64 || !binding_hash_hex.chars().all(|c| c.is_ascii_hexdigit())
-        {
-            return Err(PlatformError::Malformed("binding hash"));
-        }
+        check_preauth_query(platform_id, binding_hash_hex)?;
         self.signed_get(
             "/v1/preauth/release",
+            &format!("platform_id={platform_id}&binding_hash={binding_hash_hex}"),
+        )
+        .await
+    }
+
+    /// `GET /v1/preauth/release-shares?platform_id=..&binding_hash=..` (ADR 0027): the
+    /// pre-authorised shares of a k-of-n bid file, released together once k holders have.
+    pub async fn preauth_release_shares(
+        &self,
+        platform_id: &str,
+        binding_hash_hex: &str,
+    ) -> Result<bidkey_protocol::platforms::PreauthShares> {
+        check_preauth_query(platform_id, binding_hash_hex)?;
+        self.signed_get(
+            "/v1/preauth/release-shares",
+            &format!("platform_id={platform_id}&binding_hash={binding_hash_hex}"),
+        )
+        .await
+    }
+
+    /// `GET /v1/preauth/state?platform_id=..&binding_hash=..`: a bid file's
+    /// pre-authorisation as the opening hall shows it (counts and times, no keys).
+    pub async fn preauth_state(
+        &self,
+        platform_id: &str,
+        binding_hash_hex: &str,
+    ) -> Result<bidkey_protocol::platforms::PreauthState> {
+        check_preauth_query(platform_id, binding_hash_hex)?;
+        self.signed_get(
+            "/v1/preauth/state",
             &format!("platform_id={platform_id}&binding_hash={binding_hash_hex}"),
         )
         .await
@@ -279,6 +299,21 @@ fn tls_config(ca_pem: &str) -> Result<rustls::ClientConfig> {
         .with_safe_default_protocol_versions()
         .map_err(|e| PlatformError::Network(e.to_string()))
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+/// The query of the pre-authorisation calls: nothing in it needs escaping.
+fn check_preauth_query(platform_id: &str, binding_hash_hex: &str) -> Result<()> {
+    if platform_id.is_empty()
+        || !platform_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(PlatformError::Config("platform id"));
+    }
+    if binding_hash_hex.len() != 64 || !binding_hash_hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(PlatformError::Malformed("binding hash"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -43,6 +43,11 @@ pub enum PlatformError {
     #[error("{have} of the {need} shares needed to open this bid")]
     NotEnoughShares { have: usize, need: u8 },
 
+    /// A k-of-n bid at its opening with fewer than k share holders' pre-authorisations:
+    /// the server releases none (ADR 0027); the holders must scan.
+    #[error("{have} of the {need} share holders pre-authorised this bid")]
+    NotEnoughPreauths { have: u8, need: u8 },
+
     /// An uploaded bid file the platform refuses: made for another tender or platform, or
     /// wrapped to no one who could open it (issue 17).
     #[error("bid file refused at upload: {0}")]

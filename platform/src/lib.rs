@@ -10,6 +10,8 @@
 //!   verifying, reporting the seal.
 //! - [`timestamp`]: RFC 3161 timestamps from the Bidkey TSA added to CMS signatures.
 //!
+//! - [`hall`]: the opening hall's rows (recipients, self-check, pre-authorisation, who
+//!   opened how, failures) in words; [`opening`]: why an opening failed, in words.
 //! - [`scan`]: scan requests: make, sign, show as a rotating QR, wait, open and verify the
 //!   reply (`docs/scan-protocol.md`).
 //! - `demo` (feature `demo`, off by default): a small demo trading platform (web pages)
@@ -21,6 +23,7 @@ pub mod client;
 pub mod demo;
 pub mod error;
 pub mod eseal;
+pub mod hall;
 pub mod opening;
 pub mod pdf;
 pub mod preauth;

@@ -4,7 +4,8 @@
 use crate::error::PlatformError;
 
 /// A sentence in Chinese and in English.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Words {
     pub zh: String,
     pub en: String,
@@ -44,6 +45,14 @@ pub fn failure_words(e: &PlatformError) -> Words {
             format!(
                 "{} more authorised member(s) must scan ({have} of {need})",
                 usize::from(*need).saturating_sub(*have)
+            ),
+        ),
+        PlatformError::NotEnoughPreauths { have, need } => w(
+            format!(
+                "只有 {have} 位授权人员预授权，需要 {need} 位，不能预授权解密：请 {need} 位授权人员扫码解密"
+            ),
+            format!(
+                "only {have} of the {need} authorised members pre-authorised, so it cannot open by pre-authorisation: {need} of them must scan"
             ),
         ),
         PlatformError::Rejected(reason) => w(
@@ -94,6 +103,9 @@ mod tests {
         let shares = failure_words(&PlatformError::NotEnoughShares { have: 1, need: 3 });
         assert!(shares.zh.contains("还需要 2 位"), "{shares:?}");
         assert!(shares.en.starts_with("2 more"), "{shares:?}");
+        let pre = failure_words(&PlatformError::NotEnoughPreauths { have: 1, need: 2 });
+        assert!(pre.zh.starts_with("只有 1 位授权人员预授权"), "{pre:?}");
+        assert!(pre.en.starts_with("only 1 of the 2"), "{pre:?}");
         let chunk = failure_words(&PlatformError::ChunkTampered { index: 4 });
         assert!(chunk.zh.contains("第 4 块"));
         assert_eq!(

@@ -196,6 +196,16 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
         .preauthorize_opening(&bid, PIN, clock.now() + 120)
         .await
         .expect("pre-authorised");
+    // The bidder's 预授权开标 page explains the wallet's step and shows the server's state;
+    // the hall shows it too.
+    browser.goto(&format!("{}/preauth", running.url)).await;
+    let page = browser.text("main").await;
+    assert!(page.contains("bid preauth --opening-at"), "{page}");
+    let state = browser.text("tr[data-bid] td.preauth-state").await;
+    assert!(state.contains("已预授权"), "{state}");
+    browser.goto(&format!("{}/opening", running.url)).await;
+    let state = browser.text("tr[data-bid] td.preauth-cell").await;
+    assert!(state.contains("已预授权"), "{state}");
     let open = || async {
         http.post(format!(
             "{}/api/bids/{bid_id}/open-preauthorised",
@@ -228,6 +238,8 @@ async fn a_bidder_logs_in_seals_and_opens_in_the_browser() {
     browser.goto(&format!("{}/opening", running.url)).await;
     let status = browser.text("tr[data-bid] td.status").await;
     assert!(status.contains("预授权解密"), "{status}");
+    let state = browser.text("tr[data-bid] td.preauth-cell").await;
+    assert!(state.contains("释放给本平台"), "{state}");
     // Back to the platform's time (its scan requests expire by this machine's clock).
     clock.advance(-120);
 

@@ -507,6 +507,128 @@ async fn a_preauthorised_bid_opens_without_the_phone(store: Store) {
     );
 }
 
+/// 预授权 of a 2-of-3 bid: each share holder pre-authorises their own share; the server
+/// releases the shares only once two holders have, at the opening time by its clock, and
+/// the platform opens the bid with every phone offline. With one pre-authorisation only,
+/// nothing is released and the hall says why in words.
+async fn two_of_three_preauthorise_a_two_of_three_bid(store: Store) {
+    let w = world_of(store, true).await;
+    let clock = w.server.running.state.clock.clone();
+    let plain: Vec<u8> = (0..50_000u32).map(|i| (i % 239) as u8).collect();
+    let file = encrypted_bid_k(&w, &plain, Some(2)).await;
+    let lonely = encrypted_bid_k(&w, b"a bid only one holder pre-authorises", Some(2)).await;
+    let header = BidFileHeader::read_from(&mut &file[..]).expect("header");
+    let lonely_header = BidFileHeader::read_from(&mut &lonely[..]).expect("header");
+    let dir = tempfile::tempdir().expect("dir");
+    let (path, lonely_path) = (dir.path().join("bid.bid"), dir.path().join("lonely.bid"));
+    std::fs::write(&path, &file).expect("write");
+    std::fs::write(&lonely_path, &lonely).expect("write");
+    let opening_at = clock.now() + 3600;
+    let (third, third_serial) = w.third.as_ref().expect("third member");
+    let by_staff = w
+        .staff
+        .preauthorize_opening(&path, PIN, opening_at)
+        .await
+        .expect("staff pre-authorises their share");
+    assert_eq!(
+        by_staff.share_of.as_deref(),
+        Some(w.team.staff_pair.encryption_serial.as_str())
+    );
+    let by_third = third
+        .preauthorize_opening(&path, PIN, opening_at)
+        .await
+        .expect("the third member pre-authorises theirs");
+    assert_eq!(by_third.share_of.as_deref(), Some(third_serial.as_str()));
+    w.staff
+        .preauthorize_opening(&lonely_path, PIN, opening_at)
+        .await
+        .expect("one holder only");
+    let key = w.client.request_key();
+    let pid = w.platform.platform.id.clone();
+    let me = signed_api(&w, &w.platform);
+    let binding = hex::encode(header.binding_hash().expect("hash"));
+    let state = me.preauth_state(&pid, &binding).await.expect("state");
+    assert_eq!(
+        (
+            state.live,
+            state.threshold,
+            state.opening_at,
+            state.released_at
+        ),
+        (2, 2, Some(opening_at), None)
+    );
+
+    // Every phone is offline from here. Before the opening: nothing, by the server's clock.
+    let early = bidkey_platform::preauth::released_key(&me, &key, &pid, &header)
+        .await
+        .expect_err("too early");
+    assert!(refusal(early).starts_with("TooEarly"));
+    clock.advance(3600);
+    // Another platform gets nothing.
+    let other_platform =
+        registered_platform(&w.server, "另一交易平台", "https://other.example.invalid").await;
+    let err = bidkey_platform::preauth::released_key(
+        &signed_api(&w, &other_platform),
+        &PlatformKey::Sm2(other_platform.key_copy()),
+        &other_platform.platform.id,
+        &header,
+    )
+    .await
+    .expect_err("another platform");
+    assert!(refusal(err).starts_with("NotFound"));
+    // One pre-authorisation of two: not openable, and nothing was handed out.
+    let err = bidkey_platform::preauth::released_key(&me, &key, &pid, &lonely_header)
+        .await
+        .expect_err("one of two");
+    assert!(
+        matches!(
+            err,
+            bidkey_platform::PlatformError::NotEnoughPreauths { have: 1, need: 2 }
+        ),
+        "{err:?}"
+    );
+    let words = bidkey_platform::opening::failure_words(&err);
+    assert!(words.zh.contains("只有 1 位授权人员预授权"), "{words:?}");
+    let lonely_binding = hex::encode(lonely_header.binding_hash().expect("hash"));
+    let lonely_state = me
+        .preauth_state(&pid, &lonely_binding)
+        .await
+        .expect("state");
+    assert_eq!((lonely_state.live, lonely_state.released_at), (1, None));
+    // The whole-key release does not hand out a share as if it were the key.
+    let err = me
+        .preauth_release(&pid, &binding)
+        .await
+        .expect_err("a share is not the key");
+    assert!(refusal(err).starts_with("NotFound"));
+    // Two of three: the platform alone opens the bid.
+    let k = bidkey_platform::preauth::released_key(&me, &key, &pid, &header)
+        .await
+        .expect("released at the opening");
+    let mut opened = Vec::new();
+    bidfile::decrypt(&k, &mut &file[..], &mut opened, &mut |_, _| {}).expect("opens");
+    assert_eq!(opened, plain);
+    // Each holder sees their own share released.
+    let seen = w.staff.preauthorizations().await.expect("list");
+    let record = seen.iter().find(|p| p.id == by_staff.id).expect("record");
+    assert_eq!(record.released_at, Some(clock.now()));
+    let seen = third.preauthorizations().await.expect("list");
+    let record = seen.iter().find(|p| p.id == by_third.id).expect("record");
+    assert_eq!(record.released_at, Some(clock.now()));
+    let state = me.preauth_state(&pid, &binding).await.expect("state");
+    assert_eq!(state.released_at, Some(clock.now()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_preauthorise_a_two_of_three_bid_on_sqlite() {
+    two_of_three_preauthorise_a_two_of_three_bid(Store::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_preauthorise_a_two_of_three_bid_on_postgres() {
+    two_of_three_preauthorise_a_two_of_three_bid(Store::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preauthorised_bid_opens_without_the_phone_on_sqlite() {
     a_preauthorised_bid_opens_without_the_phone(Store::Sqlite).await;

@@ -325,6 +325,22 @@ pub struct NewPreauth {
     pub k1_sealed: Vec<u8>,
     #[serde(with = "crate::b64")]
     pub k2: Vec<u8>,
+    /// A k-of-n file (ADR 0027): the recipient (encryption-certificate serial, hex) whose
+    /// Shamir share `K1 ⊕ K2` is; `None` when `K1 ⊕ K2` is the file key itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_of: Option<String>,
+    /// The file's threshold k (its header's): with `share_of`, the server releases the
+    /// shares only once k distinct recipients have pre-authorised.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub threshold: u8,
+}
+
+fn one() -> u8 {
+    1
+}
+
+fn is_one(t: &u8) -> bool {
+    *t == 1
 }
 
 /// A pre-authorisation as its bidder sees it: the audit of what happened to it.
@@ -340,6 +356,9 @@ pub struct Preauth {
     pub withdrawn_at: Option<i64>,
     /// When the server first released it to the platform.
     pub released_at: Option<i64>,
+    /// A share of a k-of-n file: whose (the recipient's encryption-certificate serial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_of: Option<String>,
 }
 
 /// `GET /v1/preauth/release?platform_id=&binding_hash=`, signed by the platform like a
@@ -353,4 +372,44 @@ pub struct PreauthRelease {
     pub k1_sealed: Vec<u8>,
     #[serde(with = "crate::b64")]
     pub k2: Vec<u8>,
+}
+
+/// One share holder's released halves (`GET /v1/preauth/release-shares`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedShare {
+    pub id: String,
+    /// The recipient whose Shamir share `K1 ⊕ K2` is (encryption-certificate serial, hex).
+    pub recipient_serial: String,
+    #[serde(with = "crate::b64")]
+    pub k1_sealed: Vec<u8>,
+    #[serde(with = "crate::b64")]
+    pub k2: Vec<u8>,
+}
+
+/// `GET /v1/preauth/release-shares?platform_id=&binding_hash=` (a k-of-n file, ADR 0027):
+/// the shares are released together, only once `threshold` distinct recipients have
+/// pre-authorised; with fewer, `shares` is empty and `ready` says how many did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreauthShares {
+    pub tender_id: String,
+    pub opening_at: i64,
+    pub threshold: u8,
+    /// Distinct recipients whose pre-authorisation is live and due.
+    pub ready: u8,
+    pub shares: Vec<ReleasedShare>,
+}
+
+/// `GET /v1/preauth/state?platform_id=&binding_hash=`, signed by the platform: what the
+/// opening hall shows about a file's pre-authorisation, with no key material, any time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreauthState {
+    /// Live (not withdrawn) deposits: 1 for a whole-key file, one per share holder else.
+    pub live: u32,
+    pub withdrawn: u32,
+    /// 1, or k of a k-of-n file (as its depositors stated from the header).
+    pub threshold: u8,
+    /// The earliest opening time among the live deposits.
+    pub opening_at: Option<i64>,
+    /// When the server first released the file's key or shares.
+    pub released_at: Option<i64>,
 }

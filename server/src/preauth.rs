@@ -20,7 +20,9 @@ use axum::http::HeaderMap;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
-use bidkey_protocol::platforms::{NewPreauth, Preauth, PreauthRelease};
+use bidkey_protocol::platforms::{
+    NewPreauth, Preauth, PreauthRelease, PreauthShares, PreauthState, ReleasedShare,
+};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -28,9 +30,11 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/preauth", get(list).post(deposit))
         .route("/v1/preauth/{id}", delete(withdraw))
         .route("/v1/preauth/release", get(release))
+        .route("/v1/preauth/release-shares", get(release_shares))
+        .route("/v1/preauth/state", get(state))
 }
 
-const COLUMNS: &str = "id, platform_id, tender_id, binding_hash, file_name, opening_at, created_at, withdrawn_at, released_at";
+const COLUMNS: &str = "id, platform_id, tender_id, binding_hash, file_name, opening_at, created_at, withdrawn_at, released_at, share_of";
 /// At most this many live pre-authorisations per account (a bidder has few bids open).
 const MAX_LIVE: i64 = 200;
 
@@ -45,6 +49,7 @@ fn from_row(r: &Row) -> Result<Preauth> {
         created_at: r.i64(6)?,
         withdrawn_at: r.opt_i64(7)?,
         released_at: r.opt_i64(8)?,
+        share_of: r.opt_text(9)?,
     })
 }
 
@@ -52,6 +57,10 @@ fn is_hash(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn is_serial(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn check_new(p: &NewPreauth, now: i64) -> Result<()> {
@@ -65,6 +74,15 @@ fn check_new(p: &NewPreauth, now: i64) -> Result<()> {
         || p.k1_sealed.len() > 512
     {
         return Err(ErrorCode::BadRequest.into());
+    }
+    // A share names its holder and comes with the file's k (2..=32, the format's limit); the
+    // whole key comes alone.
+    match &p.share_of {
+        Some(serial) if !is_serial(serial) || !(2..=32).contains(&p.threshold) => {
+            return Err(ErrorCode::BadRequest.into());
+        }
+        None if p.threshold != 1 => return Err(ErrorCode::BadRequest.into()),
+        _ => {}
     }
     // Only before the opening: afterwards the bidder scans.
     if p.opening_at <= now {
@@ -103,6 +121,18 @@ async fn deposit(
             if !platform.has_certificate {
                 return Err(ErrorCode::InvalidState.into());
             }
+            // A share is deposited by its holder only: another member naming someone
+            // else's certificate could only spoil the opening, but is refused all the same.
+            if let Some(serial) = &p.share_of {
+                let own = tx.query_opt(
+                    "SELECT 1 FROM certificates c JOIN cert_pairs p ON c.pair_id = p.id \
+                     WHERE c.serial = $1 AND c.usage = 'encryption' AND c.status = 'valid' AND p.account_id = $2",
+                    &params![serial.as_str(), &user.account_id],
+                )?;
+                if own.is_none() {
+                    return Err(ErrorCode::Forbidden.into());
+                }
+            }
             let live = tx
                 .query_opt(
                     "SELECT COUNT(*) FROM preauths WHERE account_id = $1 AND withdrawn_at IS NULL AND released_at IS NULL",
@@ -115,8 +145,8 @@ async fn deposit(
                 return Err(ErrorCode::TooManyRequests.into());
             }
             tx.execute(
-                "INSERT INTO preauths (id, account_id, platform_id, tender_id, binding_hash, file_name, opening_at, k1_sealed, k2, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                "INSERT INTO preauths (id, account_id, platform_id, tender_id, binding_hash, file_name, opening_at, k1_sealed, k2, created_at, share_of, threshold) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
                 &params![
                     id.as_str(),
                     &user.account_id,
@@ -127,7 +157,9 @@ async fn deposit(
                     p.opening_at,
                     p.k1_sealed.clone(),
                     k2_sealed.clone(),
-                    now
+                    now,
+                    p.share_of.clone(),
+                    i64::from(p.threshold)
                 ],
             )?;
             audit::record(
@@ -138,9 +170,16 @@ async fn deposit(
                     action: "preauth.deposited",
                     target: Some(&id),
                     ip: None,
-                    detail: Some(format!(
-                        "platform {} tender {} file {} opening_at {}",
-                        p.platform_id, p.tender_id, p.binding_hash, p.opening_at
+                        detail: Some(format!(
+                        "platform {} tender {} file {} opening_at {}{}",
+                        p.platform_id,
+                        p.tender_id,
+                        p.binding_hash,
+                        p.opening_at,
+                        p.share_of
+                            .as_deref()
+                            .map(|s| format!(" share of {s} ({}-of-n)", p.threshold))
+                            .unwrap_or_default()
                     )),
                 },
             )?;
@@ -247,7 +286,7 @@ async fn release(
             let r = tx
                 .query_opt(
                     "SELECT id, tender_id, opening_at, k1_sealed, k2, withdrawn_at, account_id FROM preauths \
-                     WHERE platform_id = $1 AND binding_hash = $2 \
+                     WHERE platform_id = $1 AND binding_hash = $2 AND share_of IS NULL \
                      ORDER BY CASE WHEN withdrawn_at IS NULL THEN 0 ELSE 1 END, created_at DESC, id LIMIT 1",
                     &params![&q.platform_id, &q.binding_hash],
                 )?
@@ -287,6 +326,187 @@ async fn release(
                 k1_sealed: r.bytes(3)?,
                 k2,
             })
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /v1/preauth/release-shares`: a k-of-n file's pre-authorised shares, to the platform
+/// named only, at or after the opening time by this server's clock, and only all at once
+/// once k distinct share holders have live, due deposits: one share is useless to the
+/// platform, so it is not handed out (the holder may still scan at the opening). With
+/// fewer, the answer says how many are ready and releases nothing.
+async fn release_shares(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Json<PreauthShares>> {
+    let now = st.clock.now();
+    if !is_hash(&q.binding_hash) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    crate::grants::authenticate_platform(
+        &st,
+        &headers,
+        raw.as_deref().unwrap_or_default(),
+        &q.platform_id,
+        now,
+    )
+    .await?;
+    let secrets = st.secrets.clone();
+    let out = st
+        .db
+        .write(move |tx| {
+            // Newest first, so the first row per holder is their current deposit.
+            let rows = tx.query(
+                "SELECT id, tender_id, opening_at, k1_sealed, k2, withdrawn_at, account_id, share_of, threshold FROM preauths \
+                 WHERE platform_id = $1 AND binding_hash = $2 AND share_of IS NOT NULL \
+                 ORDER BY created_at DESC, id",
+                &params![&q.platform_id, &q.binding_hash],
+            )?;
+            if rows.is_empty() {
+                return Err(ErrorCode::NotFound.into());
+            }
+            let mut live = Vec::new();
+            let mut holders: Vec<String> = Vec::new();
+            for r in &rows {
+                let holder = r.text(7)?;
+                if r.opt_i64(5)?.is_some() || holders.contains(&holder) {
+                    continue;
+                }
+                holders.push(holder);
+                live.push(r);
+            }
+            if live.is_empty() {
+                return Err(ErrorCode::InvalidState.into());
+            }
+            let due: Vec<_> = live
+                .iter()
+                .filter(|r| r.i64(2).is_ok_and(|t| t <= now))
+                .collect();
+            if due.is_empty() {
+                return Err(ErrorCode::TooEarly.into());
+            }
+            let mut threshold = 1i64;
+            for r in &live {
+                threshold = threshold.max(r.i64(8)?);
+            }
+            let threshold = u8::try_from(threshold).map_err(|_| ServerError::Api(ErrorCode::Internal))?;
+            let ready = u8::try_from(due.len()).unwrap_or(u8::MAX);
+            let mut opening_at = 0;
+            for r in &due {
+                opening_at = opening_at.max(r.i64(2)?);
+            }
+            let mut out = PreauthShares {
+                tender_id: due[0].text(1)?,
+                opening_at,
+                threshold,
+                ready,
+                shares: Vec::new(),
+            };
+            if ready < threshold {
+                return Ok(out);
+            }
+            for r in due {
+                let id = r.text(0)?;
+                let k2_sealed = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+                let k2 = secrets
+                    .ca
+                    .open(crate::ca::keys::Sealed::PreauthK2, &id, &k2_sealed)?
+                    .to_vec();
+                tx.execute(
+                    "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
+                    &params![now, id.as_str()],
+                )?;
+                audit::record(
+                    tx,
+                    now,
+                    Event {
+                        actor: &q.platform_id,
+                        action: "preauth.released",
+                        target: Some(&id),
+                        ip: None,
+                        detail: Some(format!(
+                            "share of {} ({}-of-n) to platform {} for bidder {}",
+                            r.text(7)?,
+                            threshold,
+                            q.platform_id,
+                            r.text(6)?
+                        )),
+                    },
+                )?;
+                out.shares.push(ReleasedShare {
+                    id,
+                    recipient_serial: r.text(7)?,
+                    k1_sealed: r.bytes(3)?,
+                    k2,
+                });
+            }
+            Ok::<_, ServerError>(out)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// `GET /v1/preauth/state`: for the opening hall, signed by the platform named; counts and
+/// times only, never key material, at any time.
+async fn state(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    Query(q): Query<ReleaseQuery>,
+) -> Result<Json<PreauthState>> {
+    let now = st.clock.now();
+    if !is_hash(&q.binding_hash) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    crate::grants::authenticate_platform(
+        &st,
+        &headers,
+        raw.as_deref().unwrap_or_default(),
+        &q.platform_id,
+        now,
+    )
+    .await?;
+    let out = st
+        .db
+        .read(move |tx| {
+            let rows = tx.query(
+                "SELECT withdrawn_at, opening_at, released_at, share_of, threshold FROM preauths \
+                 WHERE platform_id = $1 AND binding_hash = $2 ORDER BY created_at DESC, id",
+                &params![&q.platform_id, &q.binding_hash],
+            )?;
+            let mut out = PreauthState {
+                live: 0,
+                withdrawn: 0,
+                threshold: 1,
+                opening_at: None,
+                released_at: None,
+            };
+            let mut holders: Vec<Option<String>> = Vec::new();
+            for r in &rows {
+                if let Some(t) = r.opt_i64(2)? {
+                    out.released_at = Some(out.released_at.map_or(t, |o: i64| o.min(t)));
+                }
+                let holder = r.opt_text(3)?;
+                if r.opt_i64(0)?.is_some() {
+                    out.withdrawn += 1;
+                    continue;
+                }
+                // A holder's newest live deposit counts once.
+                if holders.contains(&holder) {
+                    continue;
+                }
+                holders.push(holder);
+                out.live += 1;
+                out.threshold = out
+                    .threshold
+                    .max(u8::try_from(r.i64(4)?).unwrap_or(u8::MAX));
+                let at = r.i64(1)?;
+                out.opening_at = Some(out.opening_at.map_or(at, |o: i64| o.min(at)));
+            }
+            Ok::<_, ServerError>(out)
         })
         .await?;
     Ok(Json(out))

@@ -41,7 +41,8 @@ pub enum Cmd {
     },
     /// 预授权开标: authorise with the PIN the opening of FILE (as uploaded) on its platform at
     /// or after OPENING_AT (Unix seconds, judged by the server's clock), without this
-    /// wallet at the opening.
+    /// wallet at the opening. For a k-of-n bid: this wallet's own share; the bid opens
+    /// without phones once k holders have pre-authorised.
     Preauth {
         #[arg(long)]
         opening_at: i64,

@@ -318,6 +318,25 @@ impl Browser {
         .await
     }
 
+    /// The opening hall's rows (`GET /api/hall`: the SDK's words for each bid).
+    pub async fn hall(&self) -> Result<Vec<serde_json::Value>> {
+        self.json("hall", self.http.get(format!("{}/api/hall", self.base)))
+            .await
+    }
+
+    /// The page that tells the bidder how to pre-authorise (预授权开标), as HTML.
+    pub async fn preauth_page(&self) -> Result<String> {
+        let resp = self
+            .send(
+                "pre-authorisation page",
+                self.http.get(format!("{}/preauth", self.base)),
+            )
+            .await?;
+        resp.text()
+            .await
+            .map_err(|e| DemoError::http("pre-authorisation page", e))
+    }
+
     /// At the bid opening: a decrypt request for one bid.
     pub async fn open(&self, bid_id: &str) -> Result<Job> {
         self.json(

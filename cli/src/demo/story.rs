@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// How many steps [`run`] takes.
-pub const STEPS: usize = 19;
+pub const STEPS: usize = 20;
 
 /// Enterprise A.
 pub const USCC_A: &str = "91500000MA5U8XGQ8Q";
@@ -653,6 +653,44 @@ pub async fn run(world: &World, j: &mut Journal) -> Result<Outcome> {
         "the wallet co-decrypted its wrapped key, matched it to the header's commitment and authenticated all {} bytes without the key leaving the phone; the opening hall shows 可解密 ✓",
         check.plaintext_len
     ));
+    j.end();
+
+    j.begin("预授权开标: the wallet pre-authorises the uploaded bid, the hall shows it, then it is withdrawn");
+    let page = browser.preauth_page().await?;
+    expect(
+        page.contains("bid preauth --opening-at") && page.contains(&bid.id),
+        "the platform's 预授权开标 page does not explain the step for this bid",
+    )?;
+    let preauth_path = world.out_dir.join("documents").join("preauth.bid");
+    write_file(&preauth_path, &browser.bid_file(&bid.id).await?)?;
+    // The demo's tender is already open; this pre-authorisation names a time ten minutes
+    // ahead by the server's clock, as a bidder would name the opening before it.
+    let opening_at = world.server.state.clock.now() + 600;
+    let deposit = staff
+        .preauthorize_opening(&preauth_path, PIN, opening_at)
+        .await?;
+    let _ = std::fs::remove_file(&preauth_path);
+    let hall_state = |rows: Vec<serde_json::Value>| {
+        rows.iter()
+            .find(|r| r["bid_id"] == bid.id.as_str())
+            .and_then(|r| r["preauth"]["state"].as_str().map(str::to_owned))
+    };
+    let shown = hall_state(browser.hall().await?);
+    expect(
+        shown.as_deref() == Some("ready"),
+        format!("the hall does not show the pre-authorisation ({shown:?})"),
+    )?;
+    j.note(format!(
+        "deposited {}: K1 sealed to the platform's certificate, K2 with the server, bound to this file; the hall shows 已预授权",
+        deposit.id
+    ));
+    let withdrawn = staff.withdraw_preauthorization(&deposit.id).await?;
+    let shown = hall_state(browser.hall().await?);
+    expect(
+        withdrawn.withdrawn_at.is_some() && shown.as_deref() == Some("withdrawn"),
+        format!("the hall does not show the withdrawal ({shown:?})"),
+    )?;
+    j.note("withdrawn before the opening (K2 wiped); the hall shows 投标人已撤回预授权, and the bid opens by scan");
     j.end();
 
     j.begin("Bid opening (开标): the wallet decrypts the bid by scan");

@@ -136,7 +136,9 @@ impl Bidkey {
     /// K1 to the platform's certificate (checked: chain to the Bidkey CA, platform profile,
     /// CN = the platform's registered origin) and deposits both with the server, bound to
     /// this file's binding hash. Neither the server nor the platform alone learns K before
-    /// the server releases at `opening_at` by its own clock. One-recipient files only.
+    /// the server releases at `opening_at` by its own clock. For a k-of-n file the phone
+    /// pre-authorises its own share the same way, and the server releases the shares only
+    /// once k share holders have.
     pub async fn preauthorize_opening(
         &self,
         path: &std::path::Path,
@@ -149,11 +151,9 @@ impl Bidkey {
             let mut f = std::io::BufReader::new(std::fs::File::open(path).map_err(io)?);
             bidfile::BidFileHeader::read_from(&mut f)?
         };
-        if header.threshold >= 2 {
-            return Err(CoreError::InvalidInput {
-                field: "a k-of-n bid (pre-authorise needs the whole key)",
-            });
-        }
+        // A k-of-n file: this phone holds a Shamir share, not K; it pre-authorises its own
+        // share, and the server releases the shares only once k holders have (ADR 0027).
+        let k_of_n = header.threshold >= 2;
         let held: Vec<String> = self
             .local_certificates()?
             .into_iter()
@@ -205,7 +205,11 @@ impl Bidkey {
         {
             return Err(CoreError::check("the key is for another file"));
         }
-        header.check_key(contents.key.as_slice())?;
+        // A share cannot be checked alone: the platform checks the combined key against
+        // the header's commitment at the opening.
+        if !k_of_n {
+            header.check_key(contents.key.as_slice())?;
+        }
         let k1 = zeroize::Zeroizing::new(bidkey_crypto::rng::bytes::<16>()?);
         let mut k2 = zeroize::Zeroizing::new([0u8; 16]);
         for (o, (a, b)) in k2.iter_mut().zip(k1.iter().zip(contents.key.iter())) {
@@ -223,6 +227,8 @@ impl Bidkey {
                     opening_at,
                     k1_sealed,
                     k2: k2.to_vec(),
+                    share_of: k_of_n.then(|| recipient.serial.clone()),
+                    threshold: if k_of_n { header.threshold } else { 1 },
                 },
             )
             .await

@@ -47,6 +47,7 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
             post(open_preauthorised),
         )
         .route("/api/bids/{id}/self-check", post(self_check))
+        .route("/api/hall", get(hall))
 }
 
 /// An API error: a status and a message in Chinese.
@@ -593,6 +594,7 @@ async fn open_preauthorised(
         },
         Err(e) => {
             let words = crate::opening::failure_words(&e);
+            demo.record_failure(&id, words.clone());
             OpenOutcome {
                 opened: false,
                 message_zh: words.zh,
@@ -600,4 +602,36 @@ async fn open_preauthorised(
             }
         }
     }))
+}
+
+/// A bid in the opening hall, as `GET /api/hall` returns it.
+#[derive(Debug, Serialize)]
+struct HallEntry {
+    bid_id: String,
+    bidder: String,
+    file_name: String,
+    #[serde(flatten)]
+    row: crate::hall::HallRow,
+}
+
+/// `GET /api/hall`: the opening hall's rows (the SDK's words), for the page and the story.
+async fn hall(State(demo): State<Arc<Demo>>) -> Json<Vec<HallEntry>> {
+    let bids: Vec<Bid> = demo
+        .lock()
+        .bids
+        .iter()
+        .filter(|b| !b.document_only)
+        .cloned()
+        .collect();
+    let mut out = Vec::with_capacity(bids.len());
+    for b in bids {
+        let row = demo.hall_row(&b).await;
+        out.push(HallEntry {
+            bid_id: b.id,
+            bidder: b.bidder.name,
+            file_name: b.file_name,
+            row,
+        });
+    }
+    Json(out)
 }

@@ -362,8 +362,61 @@ impl Demo {
 
     /// The threshold of a stored bid (1: any one recipient opens it).
     pub(crate) fn threshold_of(&self, bid: &Bid) -> Result<u8> {
+        Ok(self.header_of(bid)?.threshold)
+    }
+
+    /// The header of a stored bid.
+    pub(crate) fn header_of(&self, bid: &Bid) -> Result<bidfile::BidFileHeader> {
         let mut f = std::io::BufReader::new(std::fs::File::open(&bid.encrypted_path)?);
-        Ok(bidfile::BidFileHeader::read_from(&mut f)?.threshold)
+        Ok(bidfile::BidFileHeader::read_from(&mut f)?)
+    }
+
+    /// Remember why opening a bid failed, for the hall.
+    pub(crate) fn record_failure(&self, bid_id: &str, words: crate::opening::Words) {
+        if let Ok(bid) = find_bid(&mut self.lock().bids, bid_id) {
+            bid.failure = Some(words);
+        }
+    }
+
+    /// The opening hall's row for a bid: the SDK's words over what the demo knows, with the
+    /// server's pre-authorisation state for the file (asked, signed, without key material).
+    pub(crate) async fn hall_row(&self, bid: &Bid) -> crate::hall::HallRow {
+        let header = self.header_of(bid).ok();
+        let preauth = match &header {
+            Some(h) => match h.binding_hash() {
+                Ok(b) => self
+                    .signed
+                    .preauth_state(self.client.platform_id(), &hex::encode(b))
+                    .await
+                    .ok(),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        let able = self.openers_for(&bid.bidder);
+        let check = bid.self_check.as_ref().map(|c| crate::hall::SelfCheckSeen {
+            ok: c.ok,
+            checked_at: c.checked_at,
+            device: c.device.clone(),
+            reason_zh: c.reason.clone(),
+            reason_en: None,
+        });
+        let opened = bid.opened.as_ref().map(|o| crate::hall::OpenedSeen {
+            how: o.how,
+            by: o.by.clone(),
+            opened_at: o.opened_at,
+            intact: o.sm3_matches,
+        });
+        crate::hall::row(&crate::hall::HallFacts {
+            recipients: &bid.recipient_serials,
+            threshold: bid.threshold,
+            able: Some(&able),
+            self_check: check.as_ref(),
+            preauth: preauth.as_ref(),
+            opened: opened.as_ref(),
+            failure: bid.failure.as_ref(),
+            shares_received: bid.share_holders.len(),
+        })
     }
 
     /// Open a stored bid with its file key, however it came, and record by whom and how.
@@ -400,6 +453,7 @@ impl Demo {
             by: by.to_owned(),
             path: out_path,
         });
+        bid.failure = None;
         if matches {
             Ok(format!("解密成功：{file_name}，与投标时签章的文件一致"))
         } else {
@@ -456,6 +510,7 @@ impl Demo {
             shares: Vec::new(),
             share_holders: Vec::new(),
             document_only: false,
+            failure: None,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)
@@ -492,6 +547,7 @@ impl Demo {
             shares: Vec::new(),
             share_holders: Vec::new(),
             document_only: true,
+            failure: None,
         };
         self.lock().bids.push(bid.clone());
         Ok(bid)

@@ -28,15 +28,6 @@ use std::sync::{Arc, Mutex};
 pub use api::SESSION_COOKIE;
 pub use jobs::{JobState, JobView, Purpose};
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn times_show_in_beijing_time() {
-        // 2026-01-01T00:00:00Z is 08:00 in Beijing.
-        assert_eq!(super::fmt_time(1_767_225_600), "2026-01-01 08:00");
-        assert_eq!(super::fmt_time(0), "1970-01-01 08:00");
-    }
-}
 pub use provision::provision;
 
 /// The tender (招标项目) the demo's bid-opening hall is for.
@@ -115,30 +106,12 @@ pub struct Bid {
     /// A document sealed in the clear (`POST /api/documents`), not a bid: never in the
     /// opening hall.
     pub document_only: bool,
+    /// Why the last attempt to open it failed, in words (cleared when it opens).
+    pub failure: Option<crate::opening::Words>,
 }
 
-/// How a bid was opened (issue 17 §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpenedHow {
-    /// A recipient's phone answered a decrypt request at the opening.
-    OnlineScan,
-    /// The server released the bidder's pre-authorisation at the opening time.
-    Preauthorised,
-    /// k of the n recipients each released their share.
-    KOfN,
-}
-
-impl OpenedHow {
-    /// In the opening hall's words.
-    pub fn zh(self) -> &'static str {
-        match self {
-            OpenedHow::OnlineScan => "扫码解密",
-            OpenedHow::Preauthorised => "预授权解密",
-            OpenedHow::KOfN => "多人联合解密",
-        }
-    }
-}
+/// How a bid was opened (issue 17 §5): the SDK's hall words it.
+pub use crate::hall::OpenedHow;
 
 /// A self-check the bidder's phone reported for the stored file: "可解密 ✓ (time, device)",
 /// or the reason it would not open.
@@ -291,27 +264,6 @@ pub async fn serve(listener: tokio::net::TcpListener, config: DemoConfig) -> Res
         demo,
         task,
     })
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM` UTC+8 (Beijing time), for the pages.
-pub(crate) fn fmt_time(t: i64) -> String {
-    let t = t + 8 * 3600;
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        secs / 3600,
-        secs % 3600 / 60
-    )
 }
 
 pub(crate) fn unix_now() -> i64 {

@@ -3,6 +3,7 @@
 
 use super::Demo;
 use super::api::{bidder_of, browser};
+use super::unix_now;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -16,6 +17,7 @@ pub(crate) fn routes() -> Router<Arc<Demo>> {
         .route("/login", get(login))
         .route("/bid", get(bid))
         .route("/opening", get(opening))
+        .route("/preauth", get(preauth))
 }
 
 fn escape(s: &str) -> String {
@@ -78,7 +80,7 @@ fn page(demo: &Demo, title: &str, body: &str) -> String {
     format!(
         r#"<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title} - {name}</title><style>{STYLE}</style></head>
 <body><header>{name}（Bidkey 演示平台）</header>
-<nav><a href="/">首页</a><a href="/login">扫码登录</a><a href="/bid">投标文件</a><a href="/opening">开标大厅</a></nav>
+<nav><a href="/">首页</a><a href="/login">扫码登录</a><a href="/bid">投标文件</a><a href="/preauth">预授权开标</a><a href="/opening">开标大厅</a></nav>
 <main>{body}</main><script>{SCRIPT}</script></body></html>"#,
         name = escape(&demo.name),
     )
@@ -155,9 +157,14 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         .filter(|b| !b.document_only)
         .cloned()
         .collect();
+    let mut rows_of = Vec::with_capacity(bids.len());
+    for b in &bids {
+        rows_of.push(demo.hall_row(b).await);
+    }
     let rows: String = bids
         .iter()
-        .map(|b| {
+        .enumerate()
+        .map(|(i, b)| {
             let signed = match &b.signature {
                 Some(sig) => match &sig.seal {
                     Some(seal) => format!(
@@ -180,35 +187,30 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                 },
                 None => "未签章".to_owned(),
             };
-            let openers = demo.openers_for(&b.bidder);
-            let recipients = if b.recipient_serials.iter().any(|s| openers.contains(s)) {
-                format!("{} 人", b.recipient_serials.len())
+            let row = &rows_of[i];
+            let warn: String = row
+                .warnings
+                .iter()
+                .map(|w| format!(" <span class=\"warn\" title=\"{}\">{}</span>", escape(&w.en), escape(&w.zh)))
+                .collect();
+            let recipients = format!("{}{warn}", escape(&row.recipients_line.zh));
+            let check = escape(&row.self_check.zh);
+            let preauth = format!(
+                "<span class=\"preauth-state\" data-state=\"{}\">{}</span>",
+                row.preauth.state,
+                escape(&row.preauth.zh)
+            );
+            let preauth_button = format!(
+                r#" <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
+                b.id, b.id
+            );
+            let failed = if row.opening.state == "failed" {
+                format!("<span class=\"warn\">{}</span> ", escape(&row.opening.zh))
             } else {
-                format!(
-                    "{} 人 <span class=\"warn\">⚠ 无人可解密（no recipient can open it）</span>",
-                    b.recipient_serials.len()
-                )
-            };
-            let check = match &b.self_check {
-                Some(c) if c.ok => format!(
-                    "可解密 ✓（{}，{}）",
-                    super::fmt_time(c.checked_at),
-                    escape(&c.device)
-                ),
-                Some(c) => format!(
-                    "✗ {}",
-                    escape(c.reason.as_deref().unwrap_or("自检未通过"))
-                ),
-                None => "未自检".to_owned(),
+                String::new()
             };
             let state = match &b.opened {
-                Some(o) if o.sm3_matches => format!(
-                    "已解密（{}，{}，{}）",
-                    o.how.zh(),
-                    escape(&o.by),
-                    super::fmt_time(o.opened_at)
-                ),
-                Some(_) => "解密结果不符".to_owned(),
+                Some(_) => escape(&row.opening.zh),
                 None if b.threshold >= 2 => {
                     let buttons: String = b
                         .recipient_serials
@@ -224,20 +226,20 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
                             )
                         })
                         .collect();
-                    format!(
-                        "需 {} / {} 人联合解密（已收到 {} 份）：{buttons}",
-                        b.threshold,
-                        b.recipient_serials.len(),
-                        b.share_holders.len()
-                    )
+                    let collecting = if row.opening.state == "collecting" {
+                        escape(&row.opening.zh)
+                    } else {
+                        format!("需 {} / {} 人联合解密", b.threshold, b.recipient_serials.len())
+                    };
+                    format!("{failed}{collecting}：{buttons}{preauth_button}")
                 }
                 None => format!(
-                    r#"<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button> <button class="preauth" data-bid="{}" onclick="openPreauthorised('{}')">预授权解密</button>"#,
-                    b.id, b.id, b.id, b.id
+                    r#"{failed}<button class="open" data-bid="{}" onclick="startScan('/api/bids/{}/open')">扫码解密</button>{preauth_button}"#,
+                    b.id, b.id
                 ),
             };
             format!(
-                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"status\">{state}</td></tr>",
+                "<tr data-bid=\"{}\"><td>{}</td><td>{}</td><td>{} 字节</td><td>{recipients}</td><td>{signed}</td><td class=\"self-check\">{check}</td><td class=\"preauth-cell\">{preauth}</td><td class=\"status\">{state}</td></tr>",
                 b.id,
                 escape(&b.bidder.name),
                 escape(&b.file_name),
@@ -246,8 +248,8 @@ async fn opening(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response 
         })
         .collect();
     let body = format!(
-        r#"<div class="card"><h2>开标大厅：{}</h2>
-<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>解密</th></tr>{rows}</table></div>{SCAN_WIDGET}
+        r#"{SCAN_WIDGET}<div class="card"><h2>开标大厅：{}</h2>
+<table><tr><th>投标人</th><th>文件</th><th>大小</th><th>可解密人员</th><th>签章</th><th>解密自检</th><th>预授权</th><th>解密</th></tr>{rows}</table></div>
 <script>window.onDone = () => setTimeout(() => location.reload(), 1500);
 async function openPreauthorised(id) {{
   const r = await fetch('/api/bids/' + id + '/open-preauthorised', {{method: 'POST'}});
@@ -260,4 +262,63 @@ async function openPreauthorised(id) {{
         escape(&demo.tender.name)
     );
     respond(cookie, page(&demo, "开标大厅", &body))
+}
+
+/// 预授权开标, for the bidder: how to authorise, before the opening, the opening of each of
+/// the enterprise's bids without a phone online at the opening (the wallet's action, with
+/// the PIN, on the file as uploaded), and what the Bidkey server holds for each right now.
+async fn preauth(State(demo): State<Arc<Demo>>, headers: HeaderMap) -> Response {
+    let (sid, cookie) = browser(&headers);
+    let Some(me) = super::api::bidder_of(&demo, &sid) else {
+        let body = r#"<div class="card"><h2>预授权开标</h2><p>请先<a href="/login">扫码登录</a>，再查看贵单位的投标文件。</p></div>"#;
+        return respond(cookie, page(&demo, "预授权开标", body));
+    };
+    let bids: Vec<_> = demo
+        .lock()
+        .bids
+        .iter()
+        .filter(|b| !b.document_only && b.bidder.uscc.is_some() && b.bidder.uscc == me.uscc)
+        .cloned()
+        .collect();
+    let open = unix_now() < demo.tender.opening_at;
+    let when = if open {
+        format!(
+            "{}（Unix 时间 {}）",
+            crate::hall::fmt_time(demo.tender.opening_at),
+            demo.tender.opening_at
+        )
+    } else {
+        "开标已开始：不能再预授权，请在开标大厅扫码解密".to_owned()
+    };
+    let mut rows = String::new();
+    for b in &bids {
+        let row = demo.hall_row(b).await;
+        rows.push_str(&format!(
+            r#"<tr data-bid="{id}"><td>{file}</td><td>{k}</td><td><a href="/api/bids/{id}/file" download="{file}.bid">下载已上传的文件</a></td><td class="preauth-state" data-state="{state}">{words}</td></tr>"#,
+            id = b.id,
+            file = escape(&b.file_name),
+            k = escape(&row.recipients_line.zh),
+            state = row.preauth.state,
+            words = escape(&row.preauth.zh),
+        ));
+    }
+    let server = escape(demo.signed.base());
+    let opening_at = demo.tender.opening_at;
+    let body = format!(
+        r#"<div class="card"><h2>预授权开标：{tender}</h2>
+<p>开标时间：{when}</p>
+<p>开标时手机没电、没有网络、授权人员不在场，投标文件也能按时解密：开标前，用 Bidkey 钱包输入证书密码，授权本平台在开标时间（以 Bidkey 服务器时间为准）之后解密<b>这一份</b>文件。</p>
+<ol>
+<li>在下表下载平台保存的这份文件（即上传的密文，与解密自检用的是同一份）。</li>
+<li>在手机 Bidkey 钱包的「预授权开标」中选择该文件并输入证书密码；或在电脑上运行：<pre>bidkey --server {server} bid preauth --opening-at {opening_at} 文件名.bid</pre>
+钱包先用证书密码协同解密出文件密钥并与文件头核对，再把密钥拆成两半：一半用本平台证书加密，一半交 Bidkey 服务器保管。开标前，服务器和平台任何一方单独都打不开文件。</li>
+<li>多人联合解密（k-of-n）的文件：每位授权人员各自对自己的份额预授权；满 k 人后，开标时才能不经扫码解密。</li>
+<li>开标前可随时撤回：<pre>bidkey bid preauths
+bidkey bid withdraw 预授权编号</pre>服务器会记录每次释放，投标人可在钱包中查看。</li>
+</ol>
+<table><tr><th>文件</th><th>可解密人员</th><th>下载</th><th>预授权（Bidkey 服务器）</th></tr>{rows}</table>
+<p>结果也显示在<a href="/opening">开标大厅</a>。</p></div>"#,
+        tender = escape(&demo.tender.name),
+    );
+    respond(cookie, page(&demo, "预授权开标", &body))
 }

@@ -53,6 +53,10 @@ const MIGRATIONS: &[Migration] = &[
         version: 12,
         sql: include_str!("../../migrations/0012_refunds.sql"),
     },
+    Migration {
+        version: 14,
+        sql: include_str!("../../migrations/0014_preauth_shares.sql"),
+    },
 ];
 
 /// The PostgreSQL form of a portable migration: `BLOB` columns become `BYTEA`.

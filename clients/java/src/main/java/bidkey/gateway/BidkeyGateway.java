@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +50,20 @@ public final class BidkeyGateway {
 
     /** What encryption produced besides the file. */
     public record EncryptedBidFile(String recipientSerial, String wrappedKeyBase64) {}
+
+    /** The self-check (解密自检) the bidder's phone reported; reasons only when it failed. */
+    public record SelfCheckReport(boolean ok, Instant checkedAt, String device, String reasonZh, String reasonEn) {}
+
+    /** Your record of an opening: how is {@code online_scan}, {@code preauthorised} or {@code k_of_n}. */
+    public record Opened(String how, String by, Instant openedAt) {}
+
+    /**
+     * A bid as you keep it, for the opening hall: its id, the stored file's first bytes (at
+     * least its header; the first 64 KiB always hold it), and what you recorded (each may be
+     * null; {@code failure} is the words of the last failed opening, as the gateway gave them).
+     */
+    public record HallBid(String bidId, byte[] head, SelfCheckReport selfCheck, Opened opened,
+                          Model.Words failure, int sharesReceived) {}
 
     public BidkeyGateway(URI base, String apiKey) {
         this(base, apiKey, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build());
@@ -374,12 +389,71 @@ public final class BidkeyGateway {
                 .build(), out);
     }
 
+    /**
+     * 预授权解密: at the opening, open a bid file the bidder pre-authorised, with no phone
+     * online; returns how it opened ({@code preauthorised} or {@code k_of_n}). A bid that does
+     * not open now is a {@link GatewayException} ({@code too_early}, {@code not_preauthorised},
+     * {@code preauth_withdrawn}, {@code not_enough_preauths}) whose messages are the opening
+     * hall's words for the bidder: keep them for {@link #openingHall}.
+     */
+    public String openPreauthorised(Path in, Path out) throws IOException, InterruptedException {
+        HttpResponse<Path> r = toFile(req("/v1/bid-files/open-preauthorised", Duration.ofMinutes(30))
+                .header("Content-Type", "application/octet-stream")
+                .POST(HttpRequest.BodyPublishers.ofFile(in))
+                .build(), out);
+        return r.headers().firstValue("bidkey-opened-how").orElse("");
+    }
+
     /** A bid file's header (its first few kilobytes are enough). */
     public Model.BidFileHeader bidFileHeader(byte[] start) throws IOException, InterruptedException {
         return Model.BidFileHeader.from(call(req("/v1/bid-files/header", Duration.ofSeconds(60))
                 .header("Content-Type", "application/octet-stream")
                 .POST(HttpRequest.BodyPublishers.ofByteArray(start))
                 .build()));
+    }
+
+    // ---- the opening hall ----
+
+    /** {@code POST /v1/opening-hall}: one row per bid, in the order given, worded for the bidder. */
+    public List<Model.HallRow> openingHall(List<HallBid> bids) throws IOException, InterruptedException {
+        List<Object> list = new ArrayList<>();
+        for (HallBid b : bids) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("bid_id", b.bidId());
+            m.put("head", b64(b.head().length > 65536 ? Arrays.copyOf(b.head(), 65536) : b.head()));
+            if (b.selfCheck() != null) {
+                Map<String, Object> c = new LinkedHashMap<>();
+                c.put("ok", b.selfCheck().ok());
+                c.put("checked_at", b.selfCheck().checkedAt().getEpochSecond());
+                c.put("device", b.selfCheck().device());
+                c.put("reason_zh", b.selfCheck().reasonZh());
+                c.put("reason_en", b.selfCheck().reasonEn());
+                m.put("self_check", c);
+            }
+            if (b.opened() != null) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("how", b.opened().how());
+                o.put("by", b.opened().by());
+                o.put("opened_at", b.opened().openedAt().getEpochSecond());
+                m.put("opened", o);
+            }
+            if (b.failure() != null) {
+                Map<String, Object> f = new LinkedHashMap<>();
+                f.put("zh", b.failure().zh());
+                f.put("en", b.failure().en());
+                m.put("failure", f);
+            }
+            m.put("shares_received", (long) b.sharesReceived());
+            list.add(m);
+        }
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("bids", list);
+        Map<String, Object> answer = Json.obj(postJson("/v1/opening-hall", body), "hall");
+        List<Model.HallRow> out = new ArrayList<>();
+        for (Object r : Json.list(answer, "bids")) {
+            out.add(Model.HallRow.from(r));
+        }
+        return out;
     }
 
     // ---- verification ----

@@ -158,6 +158,49 @@ public final class Model {
         }
     }
 
+    /** A sentence in Chinese and in English. */
+    public record Words(String zh, String en) {
+        static Words from(Object o) {
+            Map<String, Object> m = Json.obj(o, "words");
+            return new Words(Json.str(m, "zh"), Json.str(m, "en"));
+        }
+    }
+
+    /** One line of the opening hall: a state to test and its words. */
+    public record HallLine(String state, String zh, String en) {
+        static HallLine from(Object o) {
+            Map<String, Object> m = Json.obj(o, "line");
+            return new HallLine(Json.str(m, "state"), Json.str(m, "zh"), Json.str(m, "en"));
+        }
+    }
+
+    /**
+     * One bid in the opening hall (开标大厅): recipients, self-check (state none/ok/failed),
+     * pre-authorisation (unknown/none/withdrawn/partial/ready/released), opening
+     * (waiting/collecting/failed/opened/mismatch), how it opened, and warnings for the bidder.
+     */
+    public record HallRow(String bidId, String tenderId, String fileName, String bindingHash,
+                          List<String> recipients, long threshold, HallLine recipientsLine,
+                          HallLine selfCheck, HallLine preauth, HallLine opening, String openedHow,
+                          List<Words> warnings) {
+        static HallRow from(Object o) {
+            Map<String, Object> m = Json.obj(o, "hall row");
+            List<String> recipients = new ArrayList<>();
+            for (Object r : Json.list(m, "recipients")) {
+                recipients.add((String) r);
+            }
+            List<Words> warnings = new ArrayList<>();
+            for (Object w : Json.list(m, "warnings")) {
+                warnings.add(Words.from(w));
+            }
+            return new HallRow(Json.str(m, "bid_id"), Json.str(m, "tender_id"), Json.str(m, "file_name"),
+                    Json.str(m, "binding_hash"), recipients, Json.num(m, "threshold"),
+                    HallLine.from(m.get("recipients_line")), HallLine.from(m.get("self_check")),
+                    HallLine.from(m.get("preauth")), HallLine.from(m.get("opening")),
+                    Json.str(m, "opened_how"), warnings);
+        }
+    }
+
     /** A stored CMS verified again. */
     public record VerifiedCms(Signer signer, long timestampTime) {
         static VerifiedCms from(Object o) {

@@ -136,6 +136,32 @@ public final class GatewayClientTest {
         e = refused(() -> gw.decryptBidFile(bidPath, wrong, "00".repeat(16)));
         check(e.code().equals("wrong_key") && !Files.exists(wrong), "wrong key: " + e);
 
+        // Not pre-authorised: refused in the hall's words, nothing written.
+        Path notPre = work.resolve("not-preauthorised.zip");
+        e = refused(() -> gw.openPreauthorised(bidPath, notPre));
+        check(e.status() == 404 && e.code().equals("not_preauthorised") && e.messageZh().contains("没有预授权")
+                && !Files.exists(notPre), "not pre-authorised: " + e);
+
+        // The opening hall (开标大厅): before and after the opening, in words.
+        List<Model.HallRow> hall = gw.openingHall(List.of(
+                new BidkeyGateway.HallBid("bid-1", bid, null, null, null, 0)));
+        Model.HallRow row = hall.get(0);
+        check(row.bidId().equals("bid-1") && row.recipients().equals(List.of(enc.recipientSerial()))
+                && row.threshold() == 1 && row.tenderId().equals("ZB-2026-0042"), "hall row " + row);
+        check(row.selfCheck().state().equals("none") && row.opening().state().equals("waiting")
+                && row.preauth().state().equals("none") && !row.warnings().isEmpty(), "before: " + row);
+        Instant at = Instant.now();
+        hall = gw.openingHall(List.of(new BidkeyGateway.HallBid("bid-1", bid,
+                new BidkeyGateway.SelfCheckReport(true, at, "李四的手机", null, null),
+                new BidkeyGateway.Opened("online_scan", signer.commonName(), at), null, 0)));
+        row = hall.get(0);
+        check(row.selfCheck().state().equals("ok") && row.selfCheck().zh().startsWith("可解密 ✓"), "self-check " + row);
+        check(row.opening().state().equals("opened") && row.opening().zh().contains("扫码解密")
+                && "online_scan".equals(row.openedHow()) && row.warnings().isEmpty(), "opened " + row);
+        e = refused(() -> gw.openingHall(List.of(
+                new BidkeyGateway.HallBid("bid-2", "not a bid".getBytes(StandardCharsets.UTF_8), null, null, null, 0))));
+        check(e.status() == 400 && e.code().equals("bad_request") && e.getMessage().contains("bids[0]"), "garbage head: " + e);
+
         // The JSON reader refuses what is not JSON, and round-trips what is.
         Object v = Json.parse("{\"a\":[1,2.5,\"\\u00e9\\n\",true,null],\"b\":{}}");
         check(Json.write(v).equals("{\"a\":[1,2.5,\"é\\n\",true,null],\"b\":{}}"), "JSON round trip " + Json.write(v));
