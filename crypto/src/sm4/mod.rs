@@ -7,6 +7,8 @@
 
 mod cipher;
 pub(crate) mod gcm;
+#[cfg(target_arch = "x86_64")]
+mod gfni;
 mod soft;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -38,19 +40,12 @@ fn iv_block(iv: &[u8]) -> Result<[u8; BLOCK_LEN]> {
 /// at a time: it is bounded by the latency of a round, not by throughput.
 pub fn cbc_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let cipher = expand(key)?;
-    let mut prev = iv_block(iv)?;
+    let iv = iv_block(iv)?;
     let pad = BLOCK_LEN - plaintext.len() % BLOCK_LEN;
     let mut out = Vec::with_capacity(plaintext.len() + pad);
     out.extend_from_slice(plaintext);
     out.resize(plaintext.len() + pad, pad as u8);
-    for block in out.chunks_exact_mut(BLOCK_LEN) {
-        for (b, p) in block.iter_mut().zip(&prev) {
-            *b ^= p;
-        }
-        prev.copy_from_slice(block);
-        cipher.encrypt_block(&mut prev);
-        block.copy_from_slice(&prev);
-    }
+    cipher.cbc_encrypt_blocks(&iv, &mut out);
     Ok(out)
 }
 
@@ -111,11 +106,7 @@ pub mod testing {
 
     /// The back ends this CPU runs, fastest last.
     pub fn backends() -> Vec<Backend> {
-        let mut all = vec![Backend::Soft];
-        if Backend::best() != Backend::Soft {
-            all.push(Backend::best());
-        }
-        all
+        Backend::all()
     }
 
     /// Expand `key` and encrypt every 16-byte block of `data` in place with `backend`.

@@ -1,0 +1,452 @@
+//! SM4 with the GF(2⁸) affine instructions (GFNI) and AVX-512: the second module of the
+//! workspace allowed `unsafe`, beside [`super::x86`] (ADR 0008).
+//!
+//! The SM4 S-box is inversion between two affine maps, `S(x) = A·(A·x ⊕ c)⁻¹ ⊕ c` in the
+//! field modulo `x⁸+x⁷+x⁶+x⁵+x⁴+x²+1`. With `φ` the field isomorphism onto AES's field (the
+//! one `GF2P8AFFINEINVQB` inverts in), `S(x) = (A·φ⁻¹)·inv_aes(φ·A·x ⊕ φ·c) ⊕ c`: one
+//! `GF2P8AFFINEQB` (matrix `A1 = φ·A`, constant `c1 = φ·c`) and one `GF2P8AFFINEINVQB`
+//! (matrix `A2 = A·φ⁻¹`, constant `c`), no table, no data-dependent address or branch.
+//! The matrices are computed below by `const fn` from the standard's `A`, `c` and the two
+//! field polynomials; the tests check the S-box on all 256 inputs.
+//!
+//! Two kernels:
+//! - **wide** (ECB batches: CTR/GCM, CBC decryption): word `j` of 16 blocks in the 16 lanes
+//!   of a 512-bit register, two such groups interleaved (32 blocks per pass); `L` is four
+//!   `VPROLD` rotations and XORs.
+//! - **chained** (CBC encryption, one block at a time): bound by the latency of a round, so
+//!   the state is kept in the `A1` domain (`x' = A1·x` byte-wise). Then the S-box input is
+//!   just the XOR of three state words and a transformed round key, and `A1·L(S(·))` is four
+//!   independent `GF2P8AFFINEINVQB` (one per byte distance `d` of `L`, matrices
+//!   `A1·M_d·A2`) followed by byte rotations and XORs: about 6 cycles a round instead of 10.
+//!   CBC chaining stays in that domain too (`A1·(p ⊕ c) = A1·p ⊕ c'`); only the stored
+//!   ciphertext is mapped back.
+//!
+//! `unsafe` is needed for: calling the `#[target_feature]` functions, sound only on a CPU
+//! that has the features ([`available`] checks them at run time, every entry point asserts
+//! it), and the 64-byte vector loads and stores of the wide kernel, which read and write
+//! through references to `[u8; 64]` (in bounds by type; `loadu`/`storeu` need no alignment).
+#![allow(unsafe_code)]
+
+use core::arch::x86_64::{
+    __m128i, __m512i, _mm_cvtsi128_si32, _mm_gf2p8affine_epi64_epi8, _mm_gf2p8affineinv_epi64_epi8,
+    _mm_rol_epi32, _mm_set1_epi32, _mm_set1_epi64x, _mm_xor_si128, _mm512_gf2p8affine_epi64_epi8,
+    _mm512_gf2p8affineinv_epi64_epi8, _mm512_loadu_si512, _mm512_rol_epi32, _mm512_set1_epi32,
+    _mm512_set1_epi64, _mm512_setr4_epi32, _mm512_shuffle_epi8, _mm512_storeu_si512,
+    _mm512_unpackhi_epi32, _mm512_unpackhi_epi64, _mm512_unpacklo_epi32, _mm512_unpacklo_epi64,
+    _mm512_xor_si512,
+};
+
+// ---- GF(2) linear algebra on bytes, at compile time ----------------------------------
+// A byte-wise linear map is given by its columns: `cols[i]` is the image of bit i.
+
+/// The SM4 field's reduction polynomial, and AES's.
+const SM4_POLY: u16 = 0x1f5;
+const AES_POLY: u16 = 0x11b;
+/// The standard's affine map `A` (columns; the same as `soft::A_COLUMNS`) and constant.
+const A: [u8; 8] = [0xcb, 0x97, 0x2f, 0x5e, 0xbc, 0x79, 0xf2, 0xe5];
+const C: u8 = 0xd3;
+
+const fn apply(m: &[u8; 8], x: u8) -> u8 {
+    let mut r = 0;
+    let mut i = 0;
+    while i < 8 {
+        if x >> i & 1 == 1 {
+            r ^= m[i];
+        }
+        i += 1;
+    }
+    r
+}
+
+/// `m·n` (first `n`, then `m`).
+const fn compose(m: &[u8; 8], n: &[u8; 8]) -> [u8; 8] {
+    let mut r = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        r[i] = apply(m, n[i]);
+        i += 1;
+    }
+    r
+}
+
+const fn gf_mul(a: u8, b: u8, poly: u16) -> u8 {
+    let mut a = a as u16;
+    let mut r = 0u16;
+    let mut i = 0;
+    while i < 8 {
+        if b >> i & 1 == 1 {
+            r ^= a;
+        }
+        a <<= 1;
+        if a & 0x100 != 0 {
+            a ^= poly;
+        }
+        i += 1;
+    }
+    r as u8
+}
+
+/// `φ`: the SM4 field onto AES's, sending the SM4 generator `α` to the smallest root `β`
+/// of the SM4 polynomial in AES's field (`φ(Σ xᵢαⁱ) = Σ xᵢβⁱ`, a field isomorphism).
+const PHI: [u8; 8] = {
+    let mut beta = 2u16;
+    let root = loop {
+        // Horner: f(β) with f the SM4 polynomial.
+        let mut acc = 0u8;
+        let mut bit = 8i32;
+        while bit >= 0 {
+            acc = gf_mul(acc, beta as u8, AES_POLY) ^ ((SM4_POLY >> bit) & 1) as u8;
+            bit -= 1;
+        }
+        if acc == 0 {
+            break beta as u8;
+        }
+        beta += 1;
+    };
+    let mut cols = [0u8; 8];
+    let mut p = 1u8;
+    let mut i = 0;
+    while i < 8 {
+        cols[i] = p;
+        p = gf_mul(p, root, AES_POLY);
+        i += 1;
+    }
+    cols
+};
+
+/// The inverse of an invertible byte-wise map, by search (256 candidates per column).
+const fn invert(m: &[u8; 8]) -> [u8; 8] {
+    let mut r = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        let mut x = 0u16;
+        while x < 256 {
+            if apply(m, x as u8) == 1 << i {
+                r[i] = x as u8;
+            }
+            x += 1;
+        }
+        i += 1;
+    }
+    r
+}
+
+/// `L`'s byte-wise parts: `L(s) = ⊕_d rol(M_d·s, 8d)` with `M_d` applied to every byte
+/// (`L` commutes with byte rotation, so byte `k` of `L(s)` is `⊕_d M_d·s_{k−d}`).
+const fn l_part(d: u32) -> [u8; 8] {
+    let mut r = [0u8; 8];
+    let mut i = 0;
+    while i < 8 {
+        let s = 1u32 << i;
+        let l = s ^ s.rotate_left(2) ^ s.rotate_left(10) ^ s.rotate_left(18) ^ s.rotate_left(24);
+        r[i] = (l >> (8 * d)) as u8;
+        i += 1;
+    }
+    r
+}
+
+/// GFNI's encoding of a matrix: byte `7 − i` of the quadword is row `i` (the input bits
+/// that output bit `i` sums).
+const fn gfni(m: &[u8; 8]) -> i64 {
+    let mut q = 0u64;
+    let mut row = 0;
+    while row < 8 {
+        let mut bits = 0u8;
+        let mut col = 0;
+        while col < 8 {
+            bits |= (m[col] >> row & 1) << col;
+            col += 1;
+        }
+        q |= (bits as u64) << (8 * (7 - row));
+        row += 1;
+    }
+    q as i64
+}
+
+const A1: [u8; 8] = compose(&PHI, &A);
+const A2: [u8; 8] = compose(&A, &invert(&PHI));
+const A1_INV: [u8; 8] = invert(&A1);
+const Q_A1: i64 = gfni(&A1);
+const Q_A2: i64 = gfni(&A2);
+const Q_A1_INV: i64 = gfni(&A1_INV);
+const C1: i32 = apply(&PHI, C) as i32;
+const C2: i32 = C as i32;
+/// The chained kernel's four matrices `A1·M_d·A2` and constants `A1·M_d·c`.
+const fn g(d: u32) -> [u8; 8] {
+    compose(&A1, &compose(&l_part(d), &A2))
+}
+const Q_G: [i64; 4] = [gfni(&g(0)), gfni(&g(1)), gfni(&g(2)), gfni(&g(3))];
+const G0: i32 = apply(&A1, apply(&l_part(0), C)) as i32;
+const G1: i32 = apply(&A1, apply(&l_part(1), C)) as i32;
+const G2: i32 = apply(&A1, apply(&l_part(2), C)) as i32;
+const G3: i32 = apply(&A1, apply(&l_part(3), C)) as i32;
+
+// ---- Entry points -----------------------------------------------------------------------
+
+/// Whether this CPU runs the code of this module.
+pub(super) fn available() -> bool {
+    std::arch::is_x86_feature_detected!("gfni")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+}
+
+/// Run the 32 rounds with `rk` on every 16-byte block of `data` (length a multiple of 16).
+pub(super) fn crypt_blocks(rk: &[u32; 32], data: &mut [u8]) {
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
+    // SAFETY: the CPU has every feature `crypt_blocks_gfni` enables (asserted above).
+    unsafe { crypt_blocks_gfni(rk, data) }
+}
+
+/// CBC encryption of whole blocks in place (padding is the caller's), chaining from `iv`.
+pub(super) fn cbc_encrypt(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
+    // SAFETY: as in `crypt_blocks`.
+    unsafe { cbc_encrypt_gfni(rk, iv, data) }
+}
+
+/// τ (the S-box on each byte of a word), for the key schedule.
+pub(super) fn tau(x: u32) -> u32 {
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
+    // SAFETY: as in `crypt_blocks`.
+    unsafe { tau_gfni(x) }
+}
+
+// ---- Kernels ---------------------------------------------------------------------------
+
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn tau_gfni(x: u32) -> u32 {
+    let v = _mm_set1_epi32(x as i32);
+    let y = _mm_gf2p8affine_epi64_epi8::<C1>(v, _mm_set1_epi64x(Q_A1));
+    let s = _mm_gf2p8affineinv_epi64_epi8::<C2>(y, _mm_set1_epi64x(Q_A2));
+    _mm_cvtsi128_si32(s) as u32
+}
+
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn word_reg(block: &[u8], j: usize) -> __m128i {
+    _mm_set1_epi32(i32::from_be_bytes([
+        block[4 * j],
+        block[4 * j + 1],
+        block[4 * j + 2],
+        block[4 * j + 3],
+    ]))
+}
+
+/// CBC encryption, one block after the other, the state in the `A1` domain (module docs).
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn cbc_encrypt_gfni(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+    let a1 = _mm_set1_epi64x(Q_A1);
+    let a1_inv = _mm_set1_epi64x(Q_A1_INV);
+    let g = [
+        _mm_set1_epi64x(Q_G[0]),
+        _mm_set1_epi64x(Q_G[1]),
+        _mm_set1_epi64x(Q_G[2]),
+        _mm_set1_epi64x(Q_G[3]),
+    ];
+    // Round keys in the domain, with the S-box's inner constant: A1·rk ⊕ c1 per byte.
+    let mut keys = [a1; 32];
+    for (k, &r) in keys.iter_mut().zip(rk) {
+        *k = _mm_gf2p8affine_epi64_epi8::<C1>(_mm_set1_epi32(r as i32), a1);
+    }
+    let mut chain = [a1; 4];
+    for (j, c) in chain.iter_mut().enumerate() {
+        *c = _mm_gf2p8affine_epi64_epi8::<0>(word_reg(iv, j), a1);
+    }
+    for block in data.chunks_exact_mut(16) {
+        let mut x = chain;
+        for (j, w) in x.iter_mut().enumerate() {
+            *w = _mm_xor_si128(*w, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, j), a1));
+        }
+        for (i, &k) in keys.iter().enumerate() {
+            let j = i % 4;
+            // The newest word last: the other XORs are off the critical path.
+            let input = _mm_xor_si128(
+                _mm_xor_si128(_mm_xor_si128(x[(j + 1) % 4], x[(j + 2) % 4]), k),
+                x[(j + 3) % 4],
+            );
+            let y0 = _mm_gf2p8affineinv_epi64_epi8::<G0>(input, g[0]);
+            let y1 = _mm_gf2p8affineinv_epi64_epi8::<G1>(input, g[1]);
+            let y2 = _mm_gf2p8affineinv_epi64_epi8::<G2>(input, g[2]);
+            let y3 = _mm_gf2p8affineinv_epi64_epi8::<G3>(input, g[3]);
+            x[j] = _mm_xor_si128(
+                _mm_xor_si128(_mm_xor_si128(x[j], y0), _mm_rol_epi32::<8>(y1)),
+                _mm_xor_si128(_mm_rol_epi32::<16>(y2), _mm_rol_epi32::<24>(y3)),
+            );
+        }
+        // Output is X35 ‖ X34 ‖ X33 ‖ X32, which is also the next block's chaining value.
+        chain = [x[3], x[2], x[1], x[0]];
+        for (j, c) in chain.iter().enumerate() {
+            let w = _mm_cvtsi128_si32(_mm_gf2p8affine_epi64_epi8::<0>(*c, a1_inv)) as u32;
+            block[4 * j..4 * j + 4].copy_from_slice(&w.to_be_bytes());
+        }
+    }
+}
+
+/// Byte order within each 32-bit lane reversed (SM4's words are big-endian).
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn bswap32(v: __m512i) -> __m512i {
+    let idx = _mm512_setr4_epi32(0x0001_0203, 0x0405_0607, 0x0809_0a0b, 0x0c0d_0e0f);
+    _mm512_shuffle_epi8(v, idx)
+}
+
+/// 4×4 transposition of 32-bit words inside each 128-bit lane: four registers of four
+/// blocks each become word 0..3 of sixteen blocks (block order 0,4,8,12,1,5,… inside a
+/// register); its own inverse.
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn transpose(r: [__m512i; 4]) -> [__m512i; 4] {
+    let t0 = _mm512_unpacklo_epi32(r[0], r[1]);
+    let t1 = _mm512_unpackhi_epi32(r[0], r[1]);
+    let t2 = _mm512_unpacklo_epi32(r[2], r[3]);
+    let t3 = _mm512_unpackhi_epi32(r[2], r[3]);
+    [
+        _mm512_unpacklo_epi64(t0, t2),
+        _mm512_unpackhi_epi64(t0, t2),
+        _mm512_unpacklo_epi64(t1, t3),
+        _mm512_unpackhi_epi64(t1, t3),
+    ]
+}
+
+/// 32 rounds on `G` groups of sixteen blocks, interleaved.
+#[inline]
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn rounds<const G: usize>(rk: &[u32; 32], x: &mut [[__m512i; 4]; G]) {
+    let a1 = _mm512_set1_epi64(Q_A1);
+    let a2 = _mm512_set1_epi64(Q_A2);
+    for (i, &k) in rk.iter().enumerate() {
+        let j = i % 4;
+        let k = _mm512_set1_epi32(k as i32);
+        for w in x.iter_mut() {
+            let input = _mm512_xor_si512(
+                _mm512_xor_si512(w[(j + 1) % 4], w[(j + 2) % 4]),
+                _mm512_xor_si512(w[(j + 3) % 4], k),
+            );
+            let b = _mm512_gf2p8affineinv_epi64_epi8::<C2>(
+                _mm512_gf2p8affine_epi64_epi8::<C1>(input, a1),
+                a2,
+            );
+            let l = _mm512_xor_si512(
+                _mm512_xor_si512(
+                    _mm512_xor_si512(b, _mm512_rol_epi32::<2>(b)),
+                    _mm512_rol_epi32::<10>(b),
+                ),
+                _mm512_xor_si512(_mm512_rol_epi32::<18>(b), _mm512_rol_epi32::<24>(b)),
+            );
+            w[j] = _mm512_xor_si512(w[j], l);
+        }
+    }
+}
+
+/// `G` groups of sixteen blocks through the cipher, in place.
+#[inline]
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn crypt_groups<const G: usize>(rk: &[u32; 32], groups: &mut [[[u8; 64]; 4]; G]) {
+    let mut x = [[_mm512_set1_epi32(0); 4]; G];
+    for (w, group) in x.iter_mut().zip(groups.iter()) {
+        let mut r = [_mm512_set1_epi32(0); 4];
+        for (reg, four) in r.iter_mut().zip(group) {
+            // SAFETY: `four` is a `&[u8; 64]`: the 64 bytes read are in bounds; `loadu`
+            // has no alignment requirement.
+            *reg = bswap32(unsafe { _mm512_loadu_si512(four.as_ptr().cast()) });
+        }
+        *w = transpose(r);
+    }
+    rounds(rk, &mut x);
+    for (w, group) in x.iter().zip(groups.iter_mut()) {
+        // Output is X35 ‖ X34 ‖ X33 ‖ X32: the words in reverse order.
+        let r = transpose([w[3], w[2], w[1], w[0]]);
+        for (reg, four) in r.iter().zip(group.iter_mut()) {
+            // SAFETY: `four` is a `&mut [u8; 64]`, exclusively borrowed: the 64 bytes
+            // written are in bounds; `storeu` has no alignment requirement.
+            unsafe { _mm512_storeu_si512(four.as_mut_ptr().cast(), bswap32(*reg)) };
+        }
+    }
+}
+
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn crypt_blocks_gfni(rk: &[u32; 32], data: &mut [u8]) {
+    const PASS: usize = 2 * 256;
+    let mut passes = data.chunks_exact_mut(PASS);
+    let mut buf = [[[0u8; 64]; 4]; 2];
+    for pass in &mut passes {
+        for (dst, src) in buf.as_flattened_mut().iter_mut().zip(pass.chunks_exact(64)) {
+            dst.copy_from_slice(src);
+        }
+        crypt_groups::<2>(rk, &mut buf);
+        for (src, dst) in buf.as_flattened().iter().zip(pass.chunks_exact_mut(64)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    let rest = passes.into_remainder();
+    if rest.is_empty() {
+        return;
+    }
+    // The tail, zero-padded: one group of sixteen when it fits, else two.
+    let bytes = buf.as_flattened_mut().as_flattened_mut();
+    bytes.fill(0);
+    bytes[..rest.len()].copy_from_slice(rest);
+    if rest.len() <= 256 {
+        let one: &mut [[[u8; 64]; 4]; 1] = (&mut buf[..1]).try_into().expect("one group");
+        crypt_groups::<1>(rk, one);
+    } else {
+        crypt_groups::<2>(rk, &mut buf);
+    }
+    let bytes = buf.as_flattened().as_flattened();
+    rest.copy_from_slice(&bytes[..rest.len()]);
+    buf.as_flattened_mut().as_flattened_mut().fill(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::soft::SBOX_TABLE;
+    use super::*;
+
+    #[test]
+    fn constants_are_consistent() {
+        // φ is a field isomorphism: it turns SM4-field products into AES-field products.
+        for a in 0..=255u8 {
+            for b in [1u8, 2, 3, 0x53, 0xca, 0xff] {
+                assert_eq!(
+                    apply(&PHI, gf_mul(a, b, SM4_POLY)),
+                    gf_mul(apply(&PHI, a), apply(&PHI, b), AES_POLY)
+                );
+            }
+        }
+        for x in 0..=255u8 {
+            assert_eq!(apply(&A1_INV, apply(&A1, x)), x);
+            // The S-box formula, in plain software, on every input.
+            let y = apply(&A1, x) ^ C1 as u8;
+            let mut inv = 0u8;
+            for z in 1..=255u8 {
+                if gf_mul(y, z, AES_POLY) == 1 {
+                    inv = z;
+                }
+            }
+            assert_eq!(apply(&A2, inv) ^ C, SBOX_TABLE[x as usize], "S({x:#x})");
+        }
+        // L's byte-wise decomposition.
+        for s in [1u32, 0x80, 0xdead_beef, 0x0123_4567, u32::MAX] {
+            let l =
+                s ^ s.rotate_left(2) ^ s.rotate_left(10) ^ s.rotate_left(18) ^ s.rotate_left(24);
+            let mut parts = 0u32;
+            for d in 0..4u32 {
+                let mut bytewise = 0u32;
+                for k in 0..4 {
+                    bytewise |= u32::from(apply(&l_part(d), (s >> (8 * k)) as u8)) << (8 * k);
+                }
+                parts ^= bytewise.rotate_left(8 * d);
+            }
+            assert_eq!(parts, l, "{s:#x}");
+        }
+    }
+
+    #[test]
+    fn sbox_matches_the_standard_table() {
+        if !available() {
+            eprintln!("no GFNI/AVX-512 on this CPU: the GFNI path is not tested here");
+            return;
+        }
+        for (x, want) in SBOX_TABLE.iter().enumerate() {
+            assert_eq!(tau(x as u32 * 0x0101_0101), u32::from(*want) * 0x0101_0101);
+        }
+    }
+}
