@@ -1,5 +1,5 @@
-//! SM4 with the GF(2⁸) affine instructions (GFNI) and AVX-512: the second module of the
-//! workspace allowed `unsafe`, beside [`super::x86`] (ADR 0008).
+//! SM4 with the GF(2⁸) affine instructions (GFNI), AVX2 and, where present, AVX-512: the
+//! second module of the workspace allowed `unsafe`, beside [`super::x86`] (ADR 0008).
 //!
 //! The SM4 S-box is inversion between two affine maps, `S(x) = A·(A·x ⊕ c)⁻¹ ⊕ c` in the
 //! field modulo `x⁸+x⁷+x⁶+x⁵+x⁴+x²+1`. With `φ` the field isomorphism onto AES's field (the
@@ -12,7 +12,8 @@
 //! Two kernels:
 //! - **wide** (ECB batches: CTR/GCM, CBC decryption): word `j` of 16 blocks in the 16 lanes
 //!   of a 512-bit register, two such groups interleaved (32 blocks per pass); `L` is four
-//!   `VPROLD` rotations and XORs.
+//!   `VPROLD` rotations and XORs. Without AVX-512 (Intel's client CPUs since Alder Lake
+//!   have GFNI and AVX2 only), the same in 256-bit registers, 16 blocks per pass.
 //! - **chained** (CBC encryption, one block at a time): bound by the latency of a round, so
 //!   the state is kept in the `A1` domain (`x' = A1·x` byte-wise). Then the S-box input is
 //!   just the XOR of three state words and a transformed round key, and `A1·L(S(·))` is four
@@ -22,14 +23,20 @@
 //!   ciphertext is mapped back.
 //!
 //! `unsafe` is needed for: calling the `#[target_feature]` functions, sound only on a CPU
-//! that has the features ([`available`] checks them at run time, every entry point asserts
-//! it), and the 64-byte vector loads and stores of the wide kernel, which read and write
-//! through references to `[u8; 64]` (in bounds by type; `loadu`/`storeu` need no alignment).
+//! that has the features ([`available`], [`has_avx512`] check them at run time, every entry
+//! point asserts it), and the vector loads and stores of the wide kernels, which read and
+//! write through references to `[u8; 64]` / `[u8; 32]` (in bounds by type; `loadu` and
+//! `storeu` need no alignment).
 #![allow(unsafe_code)]
 
 use core::arch::x86_64::{
-    __m128i, __m512i, _mm_cvtsi128_si32, _mm_gf2p8affine_epi64_epi8, _mm_gf2p8affineinv_epi64_epi8,
-    _mm_rol_epi32, _mm_set1_epi32, _mm_set1_epi64x, _mm_xor_si128, _mm512_gf2p8affine_epi64_epi8,
+    __m128i, __m256i, __m512i, _mm_cvtsi128_si32, _mm_gf2p8affine_epi64_epi8,
+    _mm_gf2p8affineinv_epi64_epi8, _mm_set1_epi32, _mm_set1_epi64x, _mm_setr_epi8,
+    _mm_shuffle_epi8, _mm_xor_si128, _mm256_gf2p8affine_epi64_epi8,
+    _mm256_gf2p8affineinv_epi64_epi8, _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi32,
+    _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_shuffle_epi8, _mm256_slli_epi32,
+    _mm256_srli_epi32, _mm256_storeu_si256, _mm256_unpackhi_epi32, _mm256_unpackhi_epi64,
+    _mm256_unpacklo_epi32, _mm256_unpacklo_epi64, _mm256_xor_si256, _mm512_gf2p8affine_epi64_epi8,
     _mm512_gf2p8affineinv_epi64_epi8, _mm512_loadu_si512, _mm512_rol_epi32, _mm512_set1_epi32,
     _mm512_set1_epi64, _mm512_setr4_epi32, _mm512_shuffle_epi8, _mm512_storeu_si512,
     _mm512_unpackhi_epi32, _mm512_unpackhi_epi64, _mm512_unpacklo_epi32, _mm512_unpacklo_epi64,
@@ -183,38 +190,59 @@ const G3: i32 = apply(&A1, apply(&l_part(3), C)) as i32;
 
 // ---- Entry points -----------------------------------------------------------------------
 
-/// Whether this CPU runs the code of this module.
+/// Whether this CPU runs the code of this module: GFNI and AVX2 (the chained kernel, and
+/// the wide one 8 blocks per register); see [`has_avx512`] for the 16-block one.
 pub(super) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("gfni")
+    std::arch::is_x86_feature_detected!("gfni") && std::arch::is_x86_feature_detected!("avx2")
+}
+
+/// Whether the wide kernel can use 512-bit registers (AVX-512 F/BW/VL) too.
+pub(super) fn has_avx512() -> bool {
+    available()
         && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
 }
 
-/// Run the 32 rounds with `rk` on every 16-byte block of `data` (length a multiple of 16).
-pub(super) fn crypt_blocks(rk: &[u32; 32], data: &mut [u8]) {
-    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
-    // SAFETY: the CPU has every feature `crypt_blocks_gfni` enables (asserted above).
-    unsafe { crypt_blocks_gfni(rk, data) }
+/// Run the 32 rounds with `rk` on every 16-byte block of `data` (length a multiple of 16),
+/// in 512-bit registers.
+pub(super) fn crypt_blocks_512(rk: &[u32; 32], data: &mut [u8]) {
+    if data.len() == 16 {
+        // One block: the chained kernel's latency is shorter than a padded group's.
+        return cbc_encrypt(rk, &[0; 16], data);
+    }
+    assert!(has_avx512(), "SM4 GFNI/AVX-512 path on a CPU without it");
+    // SAFETY: the CPU has every feature `crypt_blocks_avx512` enables (asserted above).
+    unsafe { crypt_blocks_avx512(rk, data) }
+}
+
+/// As [`crypt_blocks_512`] in 256-bit registers (GFNI + AVX2).
+pub(super) fn crypt_blocks_256(rk: &[u32; 32], data: &mut [u8]) {
+    if data.len() == 16 {
+        return cbc_encrypt(rk, &[0; 16], data);
+    }
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX2");
+    // SAFETY: the CPU has every feature `crypt_blocks_avx2` enables (asserted above).
+    unsafe { crypt_blocks_avx2(rk, data) }
 }
 
 /// CBC encryption of whole blocks in place (padding is the caller's), chaining from `iv`.
 pub(super) fn cbc_encrypt(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
-    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
-    // SAFETY: as in `crypt_blocks`.
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX2");
+    // SAFETY: as in `crypt_blocks_256`.
     unsafe { cbc_encrypt_gfni(rk, iv, data) }
 }
 
 /// τ (the S-box on each byte of a word), for the key schedule.
 pub(super) fn tau(x: u32) -> u32 {
-    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX-512");
-    // SAFETY: as in `crypt_blocks`.
+    assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX2");
+    // SAFETY: as in `crypt_blocks_256`.
     unsafe { tau_gfni(x) }
 }
 
 // ---- Kernels ---------------------------------------------------------------------------
 
-#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "gfni,avx2")]
 fn tau_gfni(x: u32) -> u32 {
     let v = _mm_set1_epi32(x as i32);
     let y = _mm_gf2p8affine_epi64_epi8::<C1>(v, _mm_set1_epi64x(Q_A1));
@@ -222,7 +250,7 @@ fn tau_gfni(x: u32) -> u32 {
     _mm_cvtsi128_si32(s) as u32
 }
 
-#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "gfni,avx2")]
 fn word_reg(block: &[u8], j: usize) -> __m128i {
     _mm_set1_epi32(i32::from_be_bytes([
         block[4 * j],
@@ -233,8 +261,12 @@ fn word_reg(block: &[u8], j: usize) -> __m128i {
 }
 
 /// CBC encryption, one block after the other, the state in the `A1` domain (module docs).
-#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+/// Rotations by whole bytes only, as `PSHUFB` (one cycle, like AVX-512's `VPROLD`).
+#[target_feature(enable = "gfni,avx2")]
 fn cbc_encrypt_gfni(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+    let rol8 = _mm_setr_epi8(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14);
+    let rol16 = _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    let rol24 = _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
     let a1 = _mm_set1_epi64x(Q_A1);
     let a1_inv = _mm_set1_epi64x(Q_A1_INV);
     let g = [
@@ -269,8 +301,8 @@ fn cbc_encrypt_gfni(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
             let y2 = _mm_gf2p8affineinv_epi64_epi8::<G2>(input, g[2]);
             let y3 = _mm_gf2p8affineinv_epi64_epi8::<G3>(input, g[3]);
             x[j] = _mm_xor_si128(
-                _mm_xor_si128(_mm_xor_si128(x[j], y0), _mm_rol_epi32::<8>(y1)),
-                _mm_xor_si128(_mm_rol_epi32::<16>(y2), _mm_rol_epi32::<24>(y3)),
+                _mm_xor_si128(_mm_xor_si128(x[j], y0), _mm_shuffle_epi8(y1, rol8)),
+                _mm_xor_si128(_mm_shuffle_epi8(y2, rol16), _mm_shuffle_epi8(y3, rol24)),
             );
         }
         // Output is X35 ‖ X34 ‖ X33 ‖ X32, which is also the next block's chaining value.
@@ -363,7 +395,7 @@ fn crypt_groups<const G: usize>(rk: &[u32; 32], groups: &mut [[[u8; 64]; 4]; G])
 }
 
 #[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
-fn crypt_blocks_gfni(rk: &[u32; 32], data: &mut [u8]) {
+fn crypt_blocks_avx512(rk: &[u32; 32], data: &mut [u8]) {
     const PASS: usize = 2 * 256;
     let mut passes = data.chunks_exact_mut(PASS);
     let mut buf = [[[0u8; 64]; 4]; 2];
@@ -389,6 +421,121 @@ fn crypt_blocks_gfni(rk: &[u32; 32], data: &mut [u8]) {
         crypt_groups::<1>(rk, one);
     } else {
         crypt_groups::<2>(rk, &mut buf);
+    }
+    let bytes = buf.as_flattened().as_flattened();
+    rest.copy_from_slice(&bytes[..rest.len()]);
+    buf.as_flattened_mut().as_flattened_mut().fill(0);
+}
+
+// ---- The wide kernel in 256-bit registers (GFNI + AVX2, no AVX-512) --------------------
+
+/// 4×4 transposition of 32-bit words inside each 128-bit lane (as [`transpose`]).
+#[target_feature(enable = "gfni,avx2")]
+fn transpose_256(r: [__m256i; 4]) -> [__m256i; 4] {
+    let t0 = _mm256_unpacklo_epi32(r[0], r[1]);
+    let t1 = _mm256_unpackhi_epi32(r[0], r[1]);
+    let t2 = _mm256_unpacklo_epi32(r[2], r[3]);
+    let t3 = _mm256_unpackhi_epi32(r[2], r[3]);
+    [
+        _mm256_unpacklo_epi64(t0, t2),
+        _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3),
+        _mm256_unpackhi_epi64(t1, t3),
+    ]
+}
+
+/// `G` groups of eight blocks through the cipher, in place.
+#[inline]
+#[target_feature(enable = "gfni,avx2")]
+fn crypt_groups_256<const G: usize>(rk: &[u32; 32], groups: &mut [[[u8; 32]; 4]; G]) {
+    let bswap = _mm256_setr_epi8(
+        3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8,
+        15, 14, 13, 12,
+    );
+    let rol8 = _mm256_setr_epi8(
+        3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14, 3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10,
+        15, 12, 13, 14,
+    );
+    let rol16 = _mm256_setr_epi8(
+        2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9,
+        14, 15, 12, 13,
+    );
+    let rol24 = _mm256_setr_epi8(
+        1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8,
+        13, 14, 15, 12,
+    );
+    let a1 = _mm256_set1_epi64x(Q_A1);
+    let a2 = _mm256_set1_epi64x(Q_A2);
+    let mut x = [[_mm256_set1_epi32(0); 4]; G];
+    for (w, group) in x.iter_mut().zip(groups.iter()) {
+        let mut r = [_mm256_set1_epi32(0); 4];
+        for (reg, two) in r.iter_mut().zip(group) {
+            // SAFETY: `two` is a `&[u8; 32]`: the 32 bytes read are in bounds; `loadu`
+            // has no alignment requirement.
+            *reg = _mm256_shuffle_epi8(unsafe { _mm256_loadu_si256(two.as_ptr().cast()) }, bswap);
+        }
+        *w = transpose_256(r);
+    }
+    for (i, &k) in rk.iter().enumerate() {
+        let j = i % 4;
+        let k = _mm256_set1_epi32(k as i32);
+        for w in x.iter_mut() {
+            let input = _mm256_xor_si256(
+                _mm256_xor_si256(w[(j + 1) % 4], w[(j + 2) % 4]),
+                _mm256_xor_si256(w[(j + 3) % 4], k),
+            );
+            let b = _mm256_gf2p8affineinv_epi64_epi8::<C2>(
+                _mm256_gf2p8affine_epi64_epi8::<C1>(input, a1),
+                a2,
+            );
+            // L(b) = b ⊕ b⋘24 ⊕ (b ⊕ b⋘8 ⊕ b⋘16)⋘2.
+            let t = _mm256_xor_si256(
+                _mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol8)),
+                _mm256_shuffle_epi8(b, rol16),
+            );
+            let t2 = _mm256_or_si256(_mm256_slli_epi32::<2>(t), _mm256_srli_epi32::<30>(t));
+            let l = _mm256_xor_si256(_mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol24)), t2);
+            w[j] = _mm256_xor_si256(w[j], l);
+        }
+    }
+    for (w, group) in x.iter().zip(groups.iter_mut()) {
+        let r = transpose_256([w[3], w[2], w[1], w[0]]);
+        for (reg, two) in r.iter().zip(group.iter_mut()) {
+            // SAFETY: `two` is a `&mut [u8; 32]`, exclusively borrowed: the 32 bytes
+            // written are in bounds; `storeu` has no alignment requirement.
+            unsafe {
+                _mm256_storeu_si256(two.as_mut_ptr().cast(), _mm256_shuffle_epi8(*reg, bswap))
+            };
+        }
+    }
+}
+
+#[target_feature(enable = "gfni,avx2")]
+fn crypt_blocks_avx2(rk: &[u32; 32], data: &mut [u8]) {
+    const PASS: usize = 2 * 128;
+    let mut passes = data.chunks_exact_mut(PASS);
+    let mut buf = [[[0u8; 32]; 4]; 2];
+    for pass in &mut passes {
+        for (dst, src) in buf.as_flattened_mut().iter_mut().zip(pass.chunks_exact(32)) {
+            dst.copy_from_slice(src);
+        }
+        crypt_groups_256::<2>(rk, &mut buf);
+        for (src, dst) in buf.as_flattened().iter().zip(pass.chunks_exact_mut(32)) {
+            dst.copy_from_slice(src);
+        }
+    }
+    let rest = passes.into_remainder();
+    if rest.is_empty() {
+        return;
+    }
+    let bytes = buf.as_flattened_mut().as_flattened_mut();
+    bytes.fill(0);
+    bytes[..rest.len()].copy_from_slice(rest);
+    if rest.len() <= 128 {
+        let one: &mut [[[u8; 32]; 4]; 1] = (&mut buf[..1]).try_into().expect("one group");
+        crypt_groups_256::<1>(rk, one);
+    } else {
+        crypt_groups_256::<2>(rk, &mut buf);
     }
     let bytes = buf.as_flattened().as_flattened();
     rest.copy_from_slice(&bytes[..rest.len()]);
@@ -442,7 +589,7 @@ mod tests {
     #[test]
     fn sbox_matches_the_standard_table() {
         if !available() {
-            eprintln!("no GFNI/AVX-512 on this CPU: the GFNI path is not tested here");
+            eprintln!("no GFNI/AVX2 on this CPU: the GFNI path is not tested here");
             return;
         }
         for (x, want) in SBOX_TABLE.iter().enumerate() {
