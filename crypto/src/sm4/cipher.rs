@@ -170,8 +170,10 @@ impl Sm4Key {
     pub(crate) fn cbc_encrypt_blocks(&self, iv: &[u8; 16], data: &mut [u8]) {
         debug_assert_eq!(data.len() % 16, 0, "SM4 works on whole blocks");
         #[cfg(target_arch = "x86_64")]
-        if matches!(self.backend, Backend::Gfni | Backend::GfniAvx2) {
-            return super::gfni::cbc_encrypt(&self.enc, iv, data);
+        match self.backend {
+            Backend::Gfni => return super::gfni::cbc_encrypt_512(&self.enc, iv, data),
+            Backend::GfniAvx2 => return super::gfni::cbc_encrypt_256(&self.enc, iv, data),
+            _ => {}
         }
         let mut prev = *iv;
         for block in data.chunks_exact_mut(16) {

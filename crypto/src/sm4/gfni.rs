@@ -32,7 +32,7 @@
 use core::arch::x86_64::{
     __m128i, __m256i, __m512i, _mm_cvtsi128_si32, _mm_gf2p8affine_epi64_epi8,
     _mm_gf2p8affineinv_epi64_epi8, _mm_set1_epi32, _mm_set1_epi64x, _mm_setr_epi8,
-    _mm_shuffle_epi8, _mm_xor_si128, _mm256_gf2p8affine_epi64_epi8,
+    _mm_shuffle_epi8, _mm_ternarylogic_epi32, _mm_xor_si128, _mm256_gf2p8affine_epi64_epi8,
     _mm256_gf2p8affineinv_epi64_epi8, _mm256_loadu_si256, _mm256_or_si256, _mm256_set1_epi32,
     _mm256_set1_epi64x, _mm256_setr_epi8, _mm256_shuffle_epi8, _mm256_slli_epi32,
     _mm256_srli_epi32, _mm256_storeu_si256, _mm256_unpackhi_epi32, _mm256_unpackhi_epi64,
@@ -209,7 +209,7 @@ pub(super) fn has_avx512() -> bool {
 pub(super) fn crypt_blocks_512(rk: &[u32; 32], data: &mut [u8]) {
     if data.len() == 16 {
         // One block: the chained kernel's latency is shorter than a padded group's.
-        return cbc_encrypt(rk, &[0; 16], data);
+        return cbc_encrypt_512(rk, &[0; 16], data);
     }
     assert!(has_avx512(), "SM4 GFNI/AVX-512 path on a CPU without it");
     // SAFETY: the CPU has every feature `crypt_blocks_avx512` enables (asserted above).
@@ -219,18 +219,26 @@ pub(super) fn crypt_blocks_512(rk: &[u32; 32], data: &mut [u8]) {
 /// As [`crypt_blocks_512`] in 256-bit registers (GFNI + AVX2).
 pub(super) fn crypt_blocks_256(rk: &[u32; 32], data: &mut [u8]) {
     if data.len() == 16 {
-        return cbc_encrypt(rk, &[0; 16], data);
+        return cbc_encrypt_256(rk, &[0; 16], data);
     }
     assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX2");
     // SAFETY: the CPU has every feature `crypt_blocks_avx2` enables (asserted above).
     unsafe { crypt_blocks_avx2(rk, data) }
 }
 
-/// CBC encryption of whole blocks in place (padding is the caller's), chaining from `iv`.
-pub(super) fn cbc_encrypt(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+/// CBC encryption of whole blocks in place (padding is the caller's), chaining from `iv`;
+/// 3-input XORs in one AVX-512VL instruction.
+pub(super) fn cbc_encrypt_512(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+    assert!(has_avx512(), "SM4 GFNI/AVX-512 path on a CPU without it");
+    // SAFETY: the CPU has every feature `cbc_encrypt_avx512` enables (asserted above).
+    unsafe { cbc_encrypt_avx512(rk, iv, data) }
+}
+
+/// As [`cbc_encrypt_512`] with AVX2 only.
+pub(super) fn cbc_encrypt_256(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
     assert!(available(), "SM4 GFNI path on a CPU without GFNI/AVX2");
-    // SAFETY: as in `crypt_blocks_256`.
-    unsafe { cbc_encrypt_gfni(rk, iv, data) }
+    // SAFETY: the CPU has every feature `cbc_encrypt_avx2` enables (asserted above).
+    unsafe { cbc_encrypt_avx2(rk, iv, data) }
 }
 
 /// τ (the S-box on each byte of a word), for the key schedule.
@@ -260,59 +268,91 @@ fn word_reg(block: &[u8], j: usize) -> __m128i {
     ]))
 }
 
+/// `A1·L(S(·))` needs `y_d = A1·M_d·A2·inv(·)` for four byte distances `d`, but `M_1 = M_2`
+/// (both are `shr6 ⊕ shl2`), so three `GF2P8AFFINEINVQB` suffice.
+const _: () = assert!(Q_G[1] == Q_G[2] && G1 == G2);
+
 /// CBC encryption, one block after the other, the state in the `A1` domain (module docs).
-/// Rotations by whole bytes only, as `PSHUFB` (one cycle, like AVX-512's `VPROLD`).
-#[target_feature(enable = "gfni,avx2")]
-fn cbc_encrypt_gfni(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
-    let rol8 = _mm_setr_epi8(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14);
-    let rol16 = _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
-    let rol24 = _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
-    let a1 = _mm_set1_epi64x(Q_A1);
-    let a1_inv = _mm_set1_epi64x(Q_A1_INV);
-    let g = [
-        _mm_set1_epi64x(Q_G[0]),
-        _mm_set1_epi64x(Q_G[1]),
-        _mm_set1_epi64x(Q_G[2]),
-        _mm_set1_epi64x(Q_G[3]),
-    ];
-    // Round keys in the domain, with the S-box's inner constant: A1·rk ⊕ c1 per byte.
-    let mut keys = [a1; 32];
-    for (k, &r) in keys.iter_mut().zip(rk) {
-        *k = _mm_gf2p8affine_epi64_epi8::<C1>(_mm_set1_epi32(r as i32), a1);
-    }
-    let mut chain = [a1; 4];
-    for (j, c) in chain.iter_mut().enumerate() {
-        *c = _mm_gf2p8affine_epi64_epi8::<0>(word_reg(iv, j), a1);
-    }
-    for block in data.chunks_exact_mut(16) {
-        let mut x = chain;
-        for (j, w) in x.iter_mut().enumerate() {
-            *w = _mm_xor_si128(*w, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, j), a1));
+/// Rotations by whole bytes only, as `PSHUFB`. Each round also computes the next round's
+/// S-box input directly (`P ⊕ u ⊕ v` below, with `P` ready early), so the critical path
+/// is one `GF2P8AFFINEINVQB`, one shuffle and two XOR levels; with AVX-512VL the 3-input
+/// XORs are single `VPTERNLOGD`s.
+macro_rules! cbc_kernel {
+    ($name:ident, $features:literal, $xor3:ident) => {
+        #[target_feature(enable = $features)]
+        fn $name(rk: &[u32; 32], iv: &[u8; 16], data: &mut [u8]) {
+            let rol8 = _mm_setr_epi8(3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14);
+            let rol16 = _mm_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+            let rol24 = _mm_setr_epi8(1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12);
+            let a1 = _mm_set1_epi64x(Q_A1);
+            let a1_inv = _mm_set1_epi64x(Q_A1_INV);
+            let g0 = _mm_set1_epi64x(Q_G[0]);
+            let g1 = _mm_set1_epi64x(Q_G[1]);
+            let g3 = _mm_set1_epi64x(Q_G[3]);
+            // Round keys in the domain, with the S-box's inner constant: A1·rk ⊕ c1 per
+            // byte; one extra (zero) key so that the last round's look-ahead has one.
+            let mut keys = [_mm_set1_epi32(0); 33];
+            for (k, &r) in keys.iter_mut().zip(rk) {
+                *k = _mm_gf2p8affine_epi64_epi8::<C1>(_mm_set1_epi32(r as i32), a1);
+            }
+            let mut chain = [a1; 4];
+            for (j, c) in chain.iter_mut().enumerate() {
+                *c = _mm_gf2p8affine_epi64_epi8::<0>(word_reg(iv, j), a1);
+            }
+            // One round on `a` (the others `b`, `c`, `d`, `d` the newest), given its S-box
+            // input `inp`; leaves the next round's input (`c ⊕ d ⊕ a' ⊕ k_next`) in `inp`.
+            macro_rules! round {
+                ($a:ident, $c:ident, $d:ident, $inp:ident, $k_next:expr) => {
+                    let y0 = _mm_gf2p8affineinv_epi64_epi8::<G0>($inp, g0);
+                    let y1 = _mm_gf2p8affineinv_epi64_epi8::<G1>($inp, g1);
+                    let y3 = _mm_gf2p8affineinv_epi64_epi8::<G3>($inp, g3);
+                    let p = $xor3($c, $d, $k_next);
+                    let u = $xor3($a, y0, _mm_shuffle_epi8(y1, rol8));
+                    let v = _mm_xor_si128(_mm_shuffle_epi8(y1, rol16), _mm_shuffle_epi8(y3, rol24));
+                    $a = _mm_xor_si128(u, v);
+                    $inp = $xor3(p, u, v);
+                };
+            }
+            for block in data.chunks_exact_mut(16) {
+                let [mut x0, mut x1, mut x2, mut x3] = chain;
+                x0 = _mm_xor_si128(x0, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, 0), a1));
+                x1 = _mm_xor_si128(x1, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, 1), a1));
+                x2 = _mm_xor_si128(x2, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, 2), a1));
+                x3 = _mm_xor_si128(x3, _mm_gf2p8affine_epi64_epi8::<0>(word_reg(block, 3), a1));
+                let mut inp = _mm_xor_si128($xor3(x1, x2, x3), keys[0]);
+                for i in (0..32).step_by(4) {
+                    round!(x0, x2, x3, inp, keys[i + 1]);
+                    round!(x1, x3, x0, inp, keys[i + 2]);
+                    round!(x2, x0, x1, inp, keys[i + 3]);
+                    round!(x3, x1, x2, inp, keys[i + 4]);
+                }
+                // Output is X35 ‖ X34 ‖ X33 ‖ X32, also the next block's chaining value.
+                chain = [x3, x2, x1, x0];
+                for (j, c) in chain.iter().enumerate() {
+                    let w = _mm_cvtsi128_si32(_mm_gf2p8affine_epi64_epi8::<0>(*c, a1_inv)) as u32;
+                    block[4 * j..4 * j + 4].copy_from_slice(&w.to_be_bytes());
+                }
+            }
         }
-        for (i, &k) in keys.iter().enumerate() {
-            let j = i % 4;
-            // The newest word last: the other XORs are off the critical path.
-            let input = _mm_xor_si128(
-                _mm_xor_si128(_mm_xor_si128(x[(j + 1) % 4], x[(j + 2) % 4]), k),
-                x[(j + 3) % 4],
-            );
-            let y0 = _mm_gf2p8affineinv_epi64_epi8::<G0>(input, g[0]);
-            let y1 = _mm_gf2p8affineinv_epi64_epi8::<G1>(input, g[1]);
-            let y2 = _mm_gf2p8affineinv_epi64_epi8::<G2>(input, g[2]);
-            let y3 = _mm_gf2p8affineinv_epi64_epi8::<G3>(input, g[3]);
-            x[j] = _mm_xor_si128(
-                _mm_xor_si128(_mm_xor_si128(x[j], y0), _mm_shuffle_epi8(y1, rol8)),
-                _mm_xor_si128(_mm_shuffle_epi8(y2, rol16), _mm_shuffle_epi8(y3, rol24)),
-            );
-        }
-        // Output is X35 ‖ X34 ‖ X33 ‖ X32, which is also the next block's chaining value.
-        chain = [x[3], x[2], x[1], x[0]];
-        for (j, c) in chain.iter().enumerate() {
-            let w = _mm_cvtsi128_si32(_mm_gf2p8affine_epi64_epi8::<0>(*c, a1_inv)) as u32;
-            block[4 * j..4 * j + 4].copy_from_slice(&w.to_be_bytes());
-        }
-    }
+    };
 }
+
+#[target_feature(enable = "gfni,avx2")]
+fn xor3_avx2(a: __m128i, b: __m128i, c: __m128i) -> __m128i {
+    _mm_xor_si128(_mm_xor_si128(a, b), c)
+}
+
+#[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
+fn xor3_avx512(a: __m128i, b: __m128i, c: __m128i) -> __m128i {
+    _mm_ternarylogic_epi32::<0x96>(a, b, c)
+}
+
+cbc_kernel!(cbc_encrypt_avx2, "gfni,avx2", xor3_avx2);
+cbc_kernel!(
+    cbc_encrypt_avx512,
+    "gfni,avx512f,avx512bw,avx512vl",
+    xor3_avx512
+);
 
 /// Byte order within each 32-bit lane reversed (SM4's words are big-endian).
 #[target_feature(enable = "gfni,avx512f,avx512bw,avx512vl")]
@@ -344,26 +384,28 @@ fn transpose(r: [__m512i; 4]) -> [__m512i; 4] {
 fn rounds<const G: usize>(rk: &[u32; 32], x: &mut [[__m512i; 4]; G]) {
     let a1 = _mm512_set1_epi64(Q_A1);
     let a2 = _mm512_set1_epi64(Q_A2);
-    for (i, &k) in rk.iter().enumerate() {
-        let j = i % 4;
-        let k = _mm512_set1_epi32(k as i32);
-        for w in x.iter_mut() {
-            let input = _mm512_xor_si512(
-                _mm512_xor_si512(w[(j + 1) % 4], w[(j + 2) % 4]),
-                _mm512_xor_si512(w[(j + 3) % 4], k),
-            );
-            let b = _mm512_gf2p8affineinv_epi64_epi8::<C2>(
-                _mm512_gf2p8affine_epi64_epi8::<C1>(input, a1),
-                a2,
-            );
-            let l = _mm512_xor_si512(
-                _mm512_xor_si512(
-                    _mm512_xor_si512(b, _mm512_rol_epi32::<2>(b)),
-                    _mm512_rol_epi32::<10>(b),
-                ),
-                _mm512_xor_si512(_mm512_rol_epi32::<18>(b), _mm512_rol_epi32::<24>(b)),
-            );
-            w[j] = _mm512_xor_si512(w[j], l);
+    // Four rounds per iteration so that the word indices are constants (registers).
+    for keys in rk.chunks_exact(4) {
+        for (j, &k) in keys.iter().enumerate() {
+            let k = _mm512_set1_epi32(k as i32);
+            for w in x.iter_mut() {
+                let input = _mm512_xor_si512(
+                    _mm512_xor_si512(w[(j + 1) % 4], w[(j + 2) % 4]),
+                    _mm512_xor_si512(w[(j + 3) % 4], k),
+                );
+                let b = _mm512_gf2p8affineinv_epi64_epi8::<C2>(
+                    _mm512_gf2p8affine_epi64_epi8::<C1>(input, a1),
+                    a2,
+                );
+                let l = _mm512_xor_si512(
+                    _mm512_xor_si512(
+                        _mm512_xor_si512(b, _mm512_rol_epi32::<2>(b)),
+                        _mm512_rol_epi32::<10>(b),
+                    ),
+                    _mm512_xor_si512(_mm512_rol_epi32::<18>(b), _mm512_rol_epi32::<24>(b)),
+                );
+                w[j] = _mm512_xor_si512(w[j], l);
+            }
         }
     }
 }
@@ -476,26 +518,27 @@ fn crypt_groups_256<const G: usize>(rk: &[u32; 32], groups: &mut [[[u8; 32]; 4];
         }
         *w = transpose_256(r);
     }
-    for (i, &k) in rk.iter().enumerate() {
-        let j = i % 4;
-        let k = _mm256_set1_epi32(k as i32);
-        for w in x.iter_mut() {
-            let input = _mm256_xor_si256(
-                _mm256_xor_si256(w[(j + 1) % 4], w[(j + 2) % 4]),
-                _mm256_xor_si256(w[(j + 3) % 4], k),
-            );
-            let b = _mm256_gf2p8affineinv_epi64_epi8::<C2>(
-                _mm256_gf2p8affine_epi64_epi8::<C1>(input, a1),
-                a2,
-            );
-            // L(b) = b ⊕ b⋘24 ⊕ (b ⊕ b⋘8 ⊕ b⋘16)⋘2.
-            let t = _mm256_xor_si256(
-                _mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol8)),
-                _mm256_shuffle_epi8(b, rol16),
-            );
-            let t2 = _mm256_or_si256(_mm256_slli_epi32::<2>(t), _mm256_srli_epi32::<30>(t));
-            let l = _mm256_xor_si256(_mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol24)), t2);
-            w[j] = _mm256_xor_si256(w[j], l);
+    for keys in rk.chunks_exact(4) {
+        for (j, &k) in keys.iter().enumerate() {
+            let k = _mm256_set1_epi32(k as i32);
+            for w in x.iter_mut() {
+                let input = _mm256_xor_si256(
+                    _mm256_xor_si256(w[(j + 1) % 4], w[(j + 2) % 4]),
+                    _mm256_xor_si256(w[(j + 3) % 4], k),
+                );
+                let b = _mm256_gf2p8affineinv_epi64_epi8::<C2>(
+                    _mm256_gf2p8affine_epi64_epi8::<C1>(input, a1),
+                    a2,
+                );
+                // L(b) = b ⊕ b⋘24 ⊕ (b ⊕ b⋘8 ⊕ b⋘16)⋘2.
+                let t = _mm256_xor_si256(
+                    _mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol8)),
+                    _mm256_shuffle_epi8(b, rol16),
+                );
+                let t2 = _mm256_or_si256(_mm256_slli_epi32::<2>(t), _mm256_srli_epi32::<30>(t));
+                let l = _mm256_xor_si256(_mm256_xor_si256(b, _mm256_shuffle_epi8(b, rol24)), t2);
+                w[j] = _mm256_xor_si256(w[j], l);
+            }
         }
     }
     for (w, group) in x.iter().zip(groups.iter_mut()) {
