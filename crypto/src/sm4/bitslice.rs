@@ -98,6 +98,10 @@ fn xor4(a: &Nibble, b: &Nibble) -> Nibble {
 }
 
 /// The S-box on all 256 bytes: five GF(2⁴) multiplications (80 ANDs) and XORs.
+///
+/// Not inlined: inlined into the round loop (as LTO did in the benchmark binary) it spilled
+/// registers and ran at half the speed.
+#[inline(never)]
 fn sbox(x: &Byte) -> Byte {
     let z: Byte = affine(x, &TA, TC);
     let lo: Nibble = [z[0], z[1], z[2], z[3]];
