@@ -77,6 +77,7 @@ impl Backend {
 
     /// Every back end this CPU runs, the portable one first and the fastest last.
     pub(crate) fn all() -> Vec<Self> {
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut all = vec![Backend::Soft];
         #[cfg(target_arch = "x86_64")]
         {
