@@ -309,20 +309,51 @@ fn run(opts: &Options) -> Result<(), String> {
         note: "openssl speed -decrypt -evp sm4-cbc",
         target: Target::None,
     });
-    // The portable constant-time path, which CPUs without AES-NI (and ARM today) run.
-    if let Some(soft) = sm4::testing::backends()
-        .into_iter()
-        .find(|b| *b == sm4::testing::Backend::Soft)
-    {
-        progress("SM4 portable path");
+    // Every SM4 back end this CPU runs, on its own: the parallel (ECB) path that CTR/GCM
+    // and CBC decryption use, and the serial CBC-encryption path. The portable one is what
+    // CPUs without the x86 instructions (ARM phones today) run.
+    progress("SM4 back ends");
+    let ossl_ecb = openssl_cipher(clock, ossl_secs, "sm4-ecb");
+    let iv16 = [3u8; 16];
+    for backend in sm4::testing::backends() {
+        use sm4::testing::Backend;
+        let (ecb_name, cbc_name) = match backend {
+            Backend::Gfni => (
+                "SM4 blocks, GFNI+AVX-512 (32/pass), 1 MiB",
+                "SM4-CBC encrypt, GFNI (chained), 1 MiB",
+            ),
+            Backend::GfniAvx2 => (
+                "SM4 blocks, GFNI+AVX2 (16/pass), 1 MiB",
+                "SM4-CBC encrypt, GFNI+AVX2 (chained), 1 MiB",
+            ),
+            Backend::AesNi => (
+                "SM4 blocks, AES-NI (8/pass), 1 MiB",
+                "SM4-CBC encrypt, AES-NI, 1 MiB",
+            ),
+            Backend::Soft => (
+                "SM4 blocks, portable bitsliced (64/pass), 1 MiB",
+                "SM4-CBC encrypt, portable (serial), 1 MiB",
+            ),
+        };
         let mut data = buf.clone();
-        let portable = bench.time(|| sm4::testing::encrypt_blocks(soft, &key16, &mut data));
+        let ecb = bench.time(|| sm4::testing::encrypt_blocks(backend, &key16, &mut data));
         rows.push(Row {
-            name: "SM4 portable path (no AES-NI), 1 MiB",
+            name: ecb_name,
             unit: "MB/s",
-            ours: mb_per_sec(portable),
-            openssl: openssl_cipher(clock, ossl_secs, "sm4-ecb"),
+            ours: mb_per_sec(ecb),
+            openssl: ossl_ecb.clone(),
             note: "openssl speed -evp sm4-ecb (table S-box)",
+            target: Target::None,
+        });
+        let cbc = bench.time(|| {
+            sm4::testing::cbc_encrypt_blocks(backend, &key16, &iv16, &mut data);
+        });
+        rows.push(Row {
+            name: cbc_name,
+            unit: "MB/s",
+            ours: mb_per_sec(cbc),
+            openssl: ossl_sm4_cbc.ok_or_else(|| "see SM4-CBC row".to_string()),
+            note: "openssl speed -evp sm4-cbc",
             target: Target::None,
         });
     }

@@ -168,6 +168,68 @@ fn main() -> ExitCode {
         ));
     }
 
+    // The paths the loop above does not reach: the portable bitsliced batch (64 blocks,
+    // what CTR/GCM and CBC decryption run without the x86 instructions) and GFNI's chained
+    // CBC-encryption kernel.
+    {
+        let label = if fixed_random { "fixed" } else { "zero" };
+        let key = random_bytes::<16>();
+        let pts: Vec<[u8; 1024]> = (0..64).map(|_| random_bytes::<1024>()).collect();
+        let keys: Vec<[u8; 16]> = (0..256).map(|_| random_bytes::<16>()).collect();
+        let (fixed_pt, fixed_key) = if fixed_random {
+            (random_bytes::<1024>(), random_bytes::<16>())
+        } else {
+            ([0u8; 1024], [0u8; 16])
+        };
+        let n = 10_000 * scale;
+        verdicts.push(run(
+            &format!("SM4 Soft bitsliced: plaintext ({label} vs random), 64 block(s)"),
+            n,
+            [0u8; 1024],
+            |class, i, buf| *buf = if class == 0 { fixed_pt } else { pts[i % 64] },
+            |buf| sm4t::encrypt_blocks(Backend::Soft, &key, buf),
+        ));
+        verdicts.push(run(
+            &format!("SM4 Soft bitsliced: key ({label} vs random), schedule + 64 block(s)"),
+            n,
+            ([0u8; 16], [0u8; 1024]),
+            |class, i, (k, buf)| {
+                *k = if class == 0 { fixed_key } else { keys[i % 256] };
+                *buf = [0x5a; 1024];
+            },
+            |(k, buf)| sm4t::encrypt_blocks(Backend::Soft, k, buf),
+        ));
+        if sm4t::backends().contains(&Backend::Gfni) {
+            let iv = random_bytes::<16>();
+            let n = 100_000 * scale;
+            verdicts.push(run(
+                &format!("SM4 Gfni CBC-encrypt chain: plaintext ({label} vs random), 4 block(s)"),
+                n,
+                [0u8; 64],
+                |class, i, buf| {
+                    buf.copy_from_slice(if class == 0 {
+                        &fixed_pt[..64]
+                    } else {
+                        &pts[i % 64][..64]
+                    })
+                },
+                |buf| sm4t::cbc_encrypt_blocks(Backend::Gfni, &key, &iv, buf),
+            ));
+            verdicts.push(run(
+                &format!(
+                    "SM4 Gfni CBC-encrypt chain: key ({label} vs random), schedule + 4 block(s)"
+                ),
+                n,
+                ([0u8; 16], [0u8; 64]),
+                |class, i, (k, buf)| {
+                    *k = if class == 0 { fixed_key } else { keys[i % 256] };
+                    *buf = [0x5a; 64];
+                },
+                |(k, buf)| sm4t::cbc_encrypt_blocks(Backend::Gfni, k, &iv, buf),
+            ));
+        }
+    }
+
     // Control: AES-256-GCM in `ring` (AES-NI, constant time by design) on the same inputs.
     // A difference here too means the CPU itself times all-zero data differently (data-
     // dependent power and clock, store elimination), not that the code branches or looks up.

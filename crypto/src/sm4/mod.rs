@@ -2,11 +2,15 @@
 //! padding (byte-compatible with `openssl enc -sm4-cbc`) and GCM (RFC 8998, used through
 //! [`crate::aead`]).
 //!
-//! The cipher has an AES-NI path (x86-64, chosen at run time) and a portable constant-time
-//! path; see [`cipher`] and `docs/adr/0008-crypto-speed.md`.
+//! The cipher has a GFNI + AVX-512 path and an AES-NI path (x86-64, chosen at run time)
+//! and a portable constant-time path (bitsliced for batches); see [`cipher`] and
+//! `docs/adr/0008-crypto-speed.md`.
 
+mod bitslice;
 mod cipher;
 pub(crate) mod gcm;
+#[cfg(target_arch = "x86_64")]
+mod gfni;
 mod soft;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -38,19 +42,12 @@ fn iv_block(iv: &[u8]) -> Result<[u8; BLOCK_LEN]> {
 /// at a time: it is bounded by the latency of a round, not by throughput.
 pub fn cbc_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let cipher = expand(key)?;
-    let mut prev = iv_block(iv)?;
+    let iv = iv_block(iv)?;
     let pad = BLOCK_LEN - plaintext.len() % BLOCK_LEN;
     let mut out = Vec::with_capacity(plaintext.len() + pad);
     out.extend_from_slice(plaintext);
     out.resize(plaintext.len() + pad, pad as u8);
-    for block in out.chunks_exact_mut(BLOCK_LEN) {
-        for (b, p) in block.iter_mut().zip(&prev) {
-            *b ^= p;
-        }
-        prev.copy_from_slice(block);
-        cipher.encrypt_block(&mut prev);
-        block.copy_from_slice(&prev);
-    }
+    cipher.cbc_encrypt_blocks(&iv, &mut out);
     Ok(out)
 }
 
@@ -60,7 +57,7 @@ pub fn cbc_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
 /// branching on its bytes. CBC without a MAC is only for interoperating with systems that
 /// require it; new formats use SM4-GCM. Decryption runs all blocks in parallel.
 pub fn cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    if ciphertext.is_empty() || ciphertext.len() % BLOCK_LEN != 0 {
+    if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK_LEN) {
         return Err(Error::InvalidLength("SM4-CBC ciphertext"));
     }
     let cipher = expand(key)?;
@@ -102,8 +99,8 @@ pub fn encrypt_block(key: &[u8], block: &[u8; BLOCK_LEN]) -> Result<[u8; BLOCK_L
     Ok(b)
 }
 
-/// Hooks for `crypto-bench` and the timing check `ct-check`: both back ends by name, on
-/// whole blocks (ECB). Not for applications.
+/// Hooks for `crypto-bench` and the timing check `ct-check`: every back end by name, on
+/// whole blocks (ECB, and CBC encryption). Not for applications.
 #[doc(hidden)]
 pub mod testing {
     pub use super::cipher::Backend;
@@ -111,16 +108,18 @@ pub mod testing {
 
     /// The back ends this CPU runs, fastest last.
     pub fn backends() -> Vec<Backend> {
-        let mut all = vec![Backend::Soft];
-        if Backend::best() != Backend::Soft {
-            all.push(Backend::best());
-        }
-        all
+        Backend::all()
     }
 
     /// Expand `key` and encrypt every 16-byte block of `data` in place with `backend`.
     pub fn encrypt_blocks(backend: Backend, key: &[u8; 16], data: &mut [u8]) {
         Sm4Key::with_backend(key, backend).encrypt_blocks(data);
+    }
+
+    /// Expand `key` and CBC-encrypt every 16-byte block of `data` in place with `backend`
+    /// (no padding), the serial path each back end has for CBC encryption.
+    pub fn cbc_encrypt_blocks(backend: Backend, key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) {
+        Sm4Key::with_backend(key, backend).cbc_encrypt_blocks(iv, data);
     }
 }
 
