@@ -417,13 +417,13 @@ impl Bidkey {
         }
         let done = match &p.body.action {
             ScanAction::Decrypt { .. } => {
-                self.answer_decrypt(
-                    &p.body,
-                    pin,
-                    p.reply_key.as_deref(),
-                    p.cosign_session.as_ref(),
-                )
-                .await?
+                // A session is good for one attempt: taken now, so a retry after a wrong PIN
+                // (which spent it) opens a fresh one.
+                let prefetched = lock(&self.scan.pending)
+                    .get_mut(request_id)
+                    .and_then(|q| q.cosign_session.take());
+                self.answer_decrypt(&p.body, pin, p.reply_key.as_deref(), prefetched.as_ref())
+                    .await?
             }
             action => {
                 let cert = p
