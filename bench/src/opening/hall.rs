@@ -16,6 +16,7 @@ use bidkey_platform::bidfile::{self, BidFileHeader, FileKey};
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::ReplyVerifier;
 use bidkey_platform::scan::{PendingScan, ScanClient, ScanResult};
+use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::ScanAction;
 use bidkey_testkit::phones::{PIN, phone_at_url};
 use serde::{Deserialize, Serialize};
@@ -235,10 +236,17 @@ async fn scan_and_confirm(
     pending: Arc<PendingScan>,
 ) -> Result<(), BenchError> {
     let phone = phone_at_url(&url, &b.wallet);
-    let view = phone
-        .scan(&pending.current_qr_uri())
-        .await
-        .map_err(|e| BenchError::Run(format!("scan: {e}")))?;
+    // The page's QR code changes every second and a frame is good for ten: a phone that
+    // reached the server too late (a loaded machine queues thousands of bidders) reads the
+    // code again, as a bidder would.
+    let mut tries = 0;
+    let view = loop {
+        match phone.scan(&pending.current_qr_uri()).await {
+            Ok(v) => break v,
+            Err(e) if tries < 5 && e.code() == Some(ErrorCode::ScanCodeStale) => tries += 1,
+            Err(e) => return Err(BenchError::Run(format!("scan: {e}"))),
+        }
+    };
     if view.decryptable_files != [b.file.file_name.clone()] {
         return Err(BenchError::Run(format!(
             "the phone can open {:?}",
