@@ -200,9 +200,19 @@ async fn approved(client: &ScanClient, req: &PendingScan) -> ScanReply {
     }
 }
 
+/// Requests the server has answered on `route` so far.
+fn served(w: &World, route: &str) -> u64 {
+    let snap = w.server.running.state.metrics.snapshot();
+    snap.routes.get(route).map(|h| h.count()).unwrap_or(0)
+}
+
 /// Scan and confirm with `phone`, then open the file with the key the platform received.
 async fn opened_by(w: &World, phone: &Bidkey, file: &[u8]) -> Vec<u8> {
     let req = decrypt_request(w, file).await;
+    let (sessions, decrypts) = (
+        served(w, "POST /v1/cosign/sessions"),
+        served(w, "POST /v1/cosign/decrypt"),
+    );
     let view = phone.scan(&req.current_qr_uri()).await.expect("scanned");
     assert_eq!(view.decryptable_files, vec!["投标文件.zip".to_owned()]);
     let done = phone
@@ -210,6 +220,9 @@ async fn opened_by(w: &World, phone: &Bidkey, file: &[u8]) -> Vec<u8> {
         .await
         .expect("decrypted");
     assert_eq!(done.files_decrypted, 1);
+    // The relay's fetch opened the co-decryption session (ADR 0031): no session request.
+    assert_eq!(served(w, "POST /v1/cosign/sessions"), sessions);
+    assert_eq!(served(w, "POST /v1/cosign/decrypt"), decrypts + 1);
     let reply = approved(&w.client, &req).await;
     let v = w
         .verifier

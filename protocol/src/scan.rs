@@ -515,6 +515,20 @@ pub struct SignedScanRequest {
     pub platform_cert: Vec<u8>,
 }
 
+/// What the phone's fetch of a request returns (`GET /v1/relay/requests/{id}`): the request
+/// as the platform signed it and, when the phone named its encryption key
+/// (`cosign_serial`, `cosign_pair`) and the request is a decryption, a co-decryption
+/// session the server opened for that key in the same transaction (ADR 0031: one round trip
+/// less per co-decryption). A phone that does not ask, or an older server, gets none and
+/// opens its session with `POST /v1/cosign/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchedScanRequest {
+    #[serde(flatten)]
+    pub request: SignedScanRequest,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cosign_session: Option<crate::cosign::Session>,
+}
+
 const REQUEST_CONTEXT: &[u8] = b"bidkey scan request v1\0";
 
 /// The bytes a platform signs: a context label, then the body.

@@ -672,5 +672,6 @@ fn load_secrets(config: &Config) -> Result<Secrets> {
         ca: keys.ca,
         kmc: keys.kmc,
         cosign: keys.cosign,
+        cosign_shares: Default::default(),
     })
 }

@@ -58,6 +58,8 @@ pub struct Secrets {
     pub kmc: crate::ca::keys::Sealer,
     /// The co-signing service's share sealing keys (`cosign.key`).
     pub cosign: crate::ca::keys::Sealer,
+    /// Server shares already unsealed and checked (ADR 0031).
+    pub cosign_shares: crate::cosign::keys::ShareCache,
 }
 
 impl std::fmt::Debug for Secrets {

@@ -23,7 +23,8 @@ on_both_stores!(
     sessions_and_inbox,
     webhook_is_delivered,
     webhook_urls_are_signed_https_and_public,
-    an_opening_posts_many_requests_at_once
+    an_opening_posts_many_requests_at_once,
+    a_decrypt_fetch_opens_the_phones_co_decryption_session
 );
 
 /// A platform as its SDK holds it.
@@ -1290,4 +1291,152 @@ async fn p256_platform(store: Store) {
         open(&m, r.sealed.as_ref().expect("sealed")).request_id,
         m.id
     );
+}
+
+/// A decrypt request for `files` wrapped to `cert`: an SM2 ciphertext of `secret`.
+fn decrypt_of(cert: &bidkey_crypto::x509::Cert, secret: &[u8]) -> (ScanAction, Vec<u8>) {
+    let public = cert.sm2_public_key().expect("sm2");
+    let ct = bidkey_crypto::sm2::encrypt_der(&public, secret).expect("encrypt");
+    let action = ScanAction::Decrypt {
+        tender_id: "CQ-2026-GC-0417".into(),
+        tender_name: "道路改造".into(),
+        opening_at: 0,
+        files: vec![WrappedFileKey {
+            file_name: "投标文件.zip".into(),
+            recipient_serial: cert.serial_hex(),
+            wrapped_key: ct.clone(),
+            header_hash: vec![7; HEADER_HASH_LEN],
+        }],
+    };
+    (action, ct)
+}
+
+async fn fetch_asking(
+    server: &TestServer,
+    c: &Client,
+    m: &Made,
+    created: &RelayCreated,
+    extra: String,
+) -> Answer<FetchedScanRequest> {
+    c.get(&format!("{}{extra}", frame(server, m, created)))
+        .await
+}
+
+/// The phone's half of a co-decryption in session `sid`, as the real phone does it.
+async fn co_decrypt_in(
+    c: &Client,
+    share: &bidkey_crypto::cosign::DeviceShare,
+    ct: &bidkey_crypto::sm2::Sm2Ciphertext,
+    sid: Vec<u8>,
+) -> Answer<Vec<u8>> {
+    let (decryptor, req) =
+        bidkey_crypto::cosign::DeviceDecryptor::start(share, ct, &sid).expect("start");
+    let resp: bidkey_protocol::cosign::DecryptResponse = c
+        .post(
+            "/v1/cosign/decrypt",
+            &bidkey_protocol::cosign::DecryptRequest {
+                session_id: sid,
+                request: req.to_bytes().to_vec(),
+            },
+        )
+        .await?;
+    let resp =
+        bidkey_crypto::cosign::DecryptResponse::from_bytes(&resp.response).expect("response");
+    Ok(decryptor.finish(&resp).expect("decrypts").to_vec())
+}
+
+/// ADR 0031: the fetch of a decrypt request that names the caller's encryption key opens
+/// its co-decryption session in the same transaction, and the session serves one
+/// co-decryption. Nothing more: not for another account's key, not for a signing key, not
+/// for a request that is no decryption, not for anyone but the caller.
+async fn a_decrypt_fetch_opens_the_phones_co_decryption_session(store: Store) {
+    use support::device::{Wallet, enrolled_person};
+    let server = TestServer::start(store).await;
+    let p = platform(&server, "交易平台", "https://ggzy.cq.example.invalid").await;
+    let (alice, wa) =
+        enrolled_person(&server, "13900000021", "张三", &support::id_number(21)).await;
+    let (bob, wb) = enrolled_person(&server, "13900000022", "李四", &support::id_number(22)).await;
+    let ask = |w: &Wallet, serial: &str| {
+        format!("&cosign_serial={serial}&cosign_pair={}", w.result.pair_id)
+    };
+    let enc_a = wa.result.encryption_serial.clone();
+
+    // Alice's decrypt request: the fetch carries a session, and it co-decrypts once.
+    let (action, ct) = decrypt_of(&wa.encryption_cert(), b"sixteen byte key");
+    let m = make(&server, &p, action, None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+    let got = fetch_asking(&server, &alice, &m, &created, ask(&wa, &enc_a))
+        .await
+        .expect("fetched");
+    assert_eq!(got.request.body, serde_json::to_vec(&m.body).expect("json"));
+    let session = got.cosign_session.expect("a session with the fetch");
+    assert_eq!(session.session_id.len(), 32);
+    let ct = bidkey_crypto::sm2::Sm2Ciphertext::from_der(&ct).expect("ct");
+    let share = &wa.enc_shares[&enc_a];
+    // Not Bob's to use, even with the session id in hand; Alice's once, then spent.
+    assert_eq!(
+        code(co_decrypt_in(&bob, share, &ct, session.session_id.clone()).await),
+        ErrorCode::InvalidState
+    );
+    assert_eq!(
+        co_decrypt_in(&alice, share, &ct, session.session_id.clone())
+            .await
+            .expect("co-decrypted in the fetch's session"),
+        b"sixteen byte key"
+    );
+    assert_eq!(
+        code(co_decrypt_in(&alice, share, &ct, session.session_id.clone()).await),
+        ErrorCode::InvalidState
+    );
+
+    // Bob names Alice's key on his own fetch: no session.
+    let (action, _) = decrypt_of(&wa.encryption_cert(), b"sixteen byte key");
+    let m = make(&server, &p, action, None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+    let got = fetch_asking(&server, &bob, &m, &created, ask(&wa, &enc_a))
+        .await
+        .expect("fetched");
+    assert!(got.cosign_session.is_none());
+    // Alice names her signing key: no session (a signing key does not decrypt).
+    let (action, _) = decrypt_of(&wa.encryption_cert(), b"sixteen byte key");
+    let m = make(&server, &p, action, None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+    let got = fetch_asking(
+        &server,
+        &alice,
+        &m,
+        &created,
+        ask(&wa, &wa.signing_serial()),
+    )
+    .await
+    .expect("fetched");
+    assert!(got.cosign_session.is_none());
+    // A login request opens no session, whatever key is named.
+    let m = make(&server, &p, login(), None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+    let got = fetch_asking(&server, &alice, &m, &created, ask(&wa, &enc_a))
+        .await
+        .expect("fetched");
+    assert!(got.cosign_session.is_none());
+    // Without naming a key: none, as before; a pair without a serial is malformed.
+    let (action, _) = decrypt_of(&wb.encryption_cert(), b"sixteen byte key");
+    let m = make(&server, &p, action, None, DEFAULT_TTL_SECS);
+    let created = post(&server, &p, &m).await.expect("posted");
+    assert_eq!(
+        code(
+            fetch_asking(
+                &server,
+                &bob,
+                &m,
+                &created,
+                format!("&cosign_pair={}", wb.result.pair_id)
+            )
+            .await
+        ),
+        ErrorCode::BadRequest
+    );
+    let got = fetch_asking(&server, &bob, &m, &created, String::new())
+        .await
+        .expect("fetched");
+    assert!(got.cosign_session.is_none());
 }

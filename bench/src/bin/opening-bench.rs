@@ -1,23 +1,29 @@
-//! `opening-bench`: a bid opening under load. N bidders decrypt their bids by scan at once
-//! through the relay and the co-signing service of a real server on loopback; prints
-//! decryptions per second, the server's own p50/p99 latency and CPU per decryption, for
-//! SQLite and PostgreSQL.
+//! `opening-bench`: a bid opening under load. N bids opened at once through a real server on
+//! loopback: by scan (phones co-decrypt), from pre-authorisations (the server releases the
+//! keys to the platform), or a mix; on SQLite and PostgreSQL. The server and the simulated
+//! phones and platform run in two processes; prints bids opened per second, the time to
+//! open all, per-bid p50/p99, and each process's CPU per bid.
 //!
-//! Usage: `cargo run --release -p bidkey-bench --bin opening-bench [-- --bidders 100,1000,5000]
-//! [--store sqlite,postgres] [--at-once N] [--pool N] [--routes]`
+//! Usage: `cargo run --release -p bidkey-bench --bin opening-bench [-- --bidders 5000]
+//! [--mode online,preauth,mix] [--mix 70] [--store sqlite,postgres] [--at-once N] [--pool N]
+//! [--routes] [--quick]`
 
-use bidkey_bench::opening::{self, Options, report};
+use bidkey_bench::opening::{self, Mode, Options, report};
 use bidkey_testkit::Store;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn usage() -> &'static str {
-    "opening-bench [--bidders 100,1000,5000] [--store sqlite,postgres] [--at-once 2500]\n\
-     \x20             [--pool N] [--enrol-parallel 8] [--routes] [--quick]\n\
-     Enrols the largest number of bidders through the real flows once per store, then runs\n\
-     one opening per number: every bidder's platform request, scan, PIN confirmation\n\
-     (two-party co-decryption) and the platform's check of the decrypted bid.\n\
-     --at-once caps bidders mid-decrypt (each holds a wallet and connections: file limits).\n\
-     --routes prints every route's latency too. --quick: 20 and 100 bidders, SQLite only."
+    "opening-bench [--bidders 5000] [--mode online,preauth,mix] [--mix 70]\n\
+     \x20             [--store sqlite,postgres] [--at-once 2500] [--pool N] [--enrol-parallel 8]\n\
+     \x20             [--warmup 200] [--routes] [--quick]\n\
+     Enrols N bidders through the real flows once per store (each pre-authorises its bid),\n\
+     then opens all N bids once per mode: online (every phone scans, confirms with the PIN:\n\
+     two-party co-decryption), preauth (the server releases the keys to the platform), mix\n\
+     (--mix percent online, the rest pre-authorised). The phones and the platform run in a\n\
+     second process (this executable with --role clients).\n\
+     --at-once caps bids mid-opening (each holds a wallet and connections: file limits).\n\
+     --routes prints every route's latency too. --quick: 200 bids, SQLite only."
 }
 
 struct Args {
@@ -31,25 +37,45 @@ fn parse_list<T>(v: &str, what: &str, f: impl Fn(&str) -> Option<T>) -> Result<V
         .collect()
 }
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         opts: Options {
             stores: vec![Store::Sqlite, Store::Postgres],
-            bidders: vec![100, 1000, 5000],
+            bidders: 5000,
+            modes: vec![],
             max_active: 2500,
             enrol_parallel: 8,
             pool_size: None,
+            clients_exe: std::env::current_exe().map_err(|e| e.to_string())?,
+            warmup: 200,
         },
         routes: false,
     };
-    let mut args = std::env::args().skip(1);
+    let mut modes = vec!["online".to_owned(), "preauth".into(), "mix".into()];
+    let mut online_pct = 70;
     while let Some(arg) = args.next() {
         let mut value = || args.next().ok_or(format!("{arg} needs a value"));
         match arg.as_str() {
             "--bidders" => {
-                a.opts.bidders = parse_list(&value()?, "--bidders", |x| {
-                    x.parse().ok().filter(|n| (1..=28_000).contains(n))
+                a.opts.bidders = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=28_000).contains(n))
+                    .ok_or("bad --bidders")?;
+            }
+            "--mode" => {
+                modes = parse_list(&value()?, "--mode", |x| {
+                    ["online", "preauth", "mix"]
+                        .contains(&x)
+                        .then(|| x.to_owned())
                 })?;
+            }
+            "--mix" => {
+                online_pct = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (0..=100).contains(n))
+                    .ok_or("bad --mix (percent opened online)")?;
             }
             "--store" => {
                 a.opts.stores = parse_list(&value()?, "--store", |x| match x {
@@ -81,9 +107,13 @@ fn parse_args() -> Result<Args, String> {
                     .filter(|n| (1..=64).contains(n))
                     .ok_or("bad --enrol-parallel")?;
             }
+            "--warmup" => {
+                a.opts.warmup = value()?.parse().map_err(|_| "bad --warmup")?;
+            }
             "--routes" => a.routes = true,
             "--quick" => {
-                a.opts.bidders = vec![20, 100];
+                a.opts.bidders = 200;
+                a.opts.warmup = 20;
                 a.opts.stores = vec![Store::Sqlite];
             }
             "-h" | "--help" => {
@@ -93,11 +123,39 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}\n{}", usage())),
         }
     }
+    a.opts.modes = modes
+        .iter()
+        .map(|m| match m.as_str() {
+            "online" => Mode::Online,
+            "preauth" => Mode::Preauth,
+            _ => Mode::Mix { online_pct },
+        })
+        .collect();
     Ok(a)
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
+    let mut argv = std::env::args().skip(1).peekable();
+    // The second process: the phones and the platform.
+    if argv.peek().map(String::as_str) == Some("--role") {
+        let rest: Vec<String> = argv.collect();
+        return match rest.as_slice() {
+            [_, role, flag, path] if role == "clients" && flag == "--manifest" => {
+                match opening::clients::serve(&PathBuf::from(path)) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("opening-bench clients: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+            _ => {
+                eprintln!("--role clients --manifest PATH");
+                ExitCode::from(2)
+            }
+        };
+    }
+    let args = match parse_args(argv) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("{e}");
@@ -113,25 +171,30 @@ fn main() -> ExitCode {
     };
     for run in &runs {
         println!(
-            "{}: {} database connections; population set up in {:.0} s",
+            "{}: {} database connections; population of {} set up in {:.0} s",
             opening::store_name(run.store),
             run.pool_size,
+            args.opts.bidders,
             run.setup.as_secs_f64()
         );
     }
     println!("\n{}", report::summary(&runs));
     if args.routes {
         for run in &runs {
-            for o in &run.openings {
-                println!("{}", report::routes(run, o));
+            for m in &run.openings {
+                println!("{}", report::routes(run, m));
             }
         }
     }
     let mut failed = false;
     for run in &runs {
-        for o in &run.openings {
-            for f in o.failures.iter().take(5) {
-                eprintln!("failure ({} bidders): {f}", o.bidders);
+        for m in &run.openings {
+            for f in m.outcome.failures.iter().take(5) {
+                eprintln!(
+                    "failure ({}, {}): {f}",
+                    opening::store_name(run.store),
+                    m.mode.name()
+                );
                 failed = true;
             }
         }

@@ -1,6 +1,6 @@
-//! CPU time by who spent it: the threads of this process grouped by name (the server's
-//! runtime, database and relay-feed threads, the phones' runtime, the platform's runtime), and the
-//! PostgreSQL server processes. Read from `/proc` before and after a run.
+//! CPU time by who spent it: a whole process (`/proc/PID/stat`), the threads of this
+//! process grouped by name (in the clients process: the phones' runtime, the platform's
+//! runtime), and the PostgreSQL server processes. Read from `/proc` before and after a run.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -62,9 +62,18 @@ impl CpuSample {
     }
 }
 
+/// User + system time of process `pid`, all its threads, zero if it is gone.
+pub fn process_cpu(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| stat_ticks(&s).map(|(_, t)| t))
+        .unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / ticks_per_second() as f64)
+}
+
 /// User + system time of every process named `postgres` (the cluster the bench started;
 /// the machine runs no other).
-fn postgres_cpu() -> Duration {
+pub fn postgres_cpu() -> Duration {
     let ticks = ticks_per_second();
     let mut total = 0u64;
     let Ok(procs) = std::fs::read_dir("/proc") else {
@@ -89,29 +98,38 @@ fn postgres_cpu() -> Duration {
     Duration::from_secs_f64(total as f64 / ticks as f64)
 }
 
-/// utime + stime of a `/proc/PID/stat` line if its command is `postgres`. The command is in
-/// parentheses and may contain spaces, so fields are counted after the last `)`.
+/// utime + stime of a `/proc/PID/stat` line if its command is `postgres`.
 fn postgres_ticks(stat: &str) -> Option<u64> {
+    stat_ticks(stat)
+        .filter(|(c, _)| *c == "postgres")
+        .map(|(_, t)| t)
+}
+
+/// The command and utime + stime of a `/proc/PID/stat` line. The command is in parentheses
+/// and may contain spaces, so fields are counted after the last `)`.
+fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
-    if &stat[open + 1..close] != "postgres" {
-        return None;
-    }
+    let comm = &stat[open + 1..close];
     let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     // After the command: state(3) ppid(4) … utime(14) stime(15), numbered from 1.
     let utime: u64 = rest.get(11)?.parse().ok()?;
     let stime: u64 = rest.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((comm, utime + stime))
 }
 
 /// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on; `getconf` says if not.
 fn ticks_per_second() -> u64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
+    static TICKS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(100)
+    })
 }
 
 #[cfg(test)]
@@ -125,6 +143,18 @@ mod tests {
         assert_eq!(postgres_ticks(pg), Some(200));
         let other = "77 (opening bench) R 1 77 77 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 1 1";
         assert_eq!(postgres_ticks(other), None);
+    }
+
+    #[test]
+    fn this_process_spends_cpu() {
+        let a = process_cpu(std::process::id());
+        let mut x = 0u64;
+        for i in 0..50_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(process_cpu(std::process::id()) > a);
+        assert_eq!(process_cpu(u32::MAX), Duration::ZERO);
     }
 
     #[test]

@@ -1,27 +1,30 @@
-//! `opening-bench`: a bid opening (开标) under load. N bidders decrypt their bids by scan at
-//! once, through the relay and the co-signing service of a real server on loopback, over
-//! SQLite and over PostgreSQL; the server's own latency histograms and the CPU each party
-//! spent are read around every opening.
+//! `opening-bench`: a bid opening (开标) under load. N bids are opened at once, through the
+//! relay, the co-signing service and the pre-authorised release of a real server on
+//! loopback, over SQLite and over PostgreSQL: by scan (every bidder's phone co-decrypts),
+//! from pre-authorisations (the server releases the file keys to the platform, ADR 0027),
+//! or a mix of the two.
 //!
-//! Three tokio runtimes share the process, so CPU time can be told apart by thread name:
-//! the server (`bk-server`, plus its `bidkey-db` connection threads), the phones
-//! (`bk-phones`) and the trading platform (`bk-platform`). On a real opening the phones'
-//! work happens on the bidders' phones, not on the server's machine.
+//! Two processes, so each side's CPU is its own: this one runs the Bidkey server (and makes
+//! the population through the real flows, before anything is measured); a second one, this
+//! same executable started with `--role clients`, runs the simulated phones and the trading
+//! platform, each on a tokio runtime of its own (`bk-phones`, `bk-platform`) so its CPU can
+//! be told apart by thread name. The server process's CPU is read from `/proc/self/stat`,
+//! the clients process's from `/proc/<pid>/stat`, PostgreSQL's from its processes'.
 
+pub mod clients;
 pub mod cpu;
 pub mod hall;
 pub mod population;
 pub mod report;
 
-use bidkey_crypto::scan::PlatformKey;
-use bidkey_platform::client::PlatformClient;
-use bidkey_platform::scan::verify::ReplyVerifier;
-use bidkey_platform::scan::{PlatformIdentity, ScanClient};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
 use bidkey_server::Limits;
+use bidkey_server::metrics::Snapshot;
 use bidkey_testkit::phones::registered_platform;
 use bidkey_testkit::{Store, TestServer};
-use hall::{Hall, Opening};
+use hall::{Job, Outcome};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,18 +39,71 @@ pub enum BenchError {
     Run(String),
 }
 
+/// How the bids are opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every bidder scans and co-decrypts with its phone.
+    Online,
+    /// Every bid was pre-authorised; the server releases the keys to the platform.
+    Preauth,
+    /// This percentage of the bidders scan, the others were pre-authorised.
+    Mix { online_pct: u32 },
+}
+
+impl Mode {
+    pub fn name(&self) -> String {
+        match self {
+            Mode::Online => "online".into(),
+            Mode::Preauth => "preauth".into(),
+            Mode::Mix { online_pct } => format!("mix {online_pct}/{}", 100 - online_pct),
+        }
+    }
+
+    fn job(&self, bidders: usize) -> Job {
+        let preauth_pct = match self {
+            Mode::Online => 0,
+            Mode::Preauth => 100,
+            Mode::Mix { online_pct } => 100 - online_pct.min(&100),
+        };
+        Job {
+            bidders,
+            preauth_pct,
+        }
+    }
+}
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct Options {
     pub stores: Vec<Store>,
-    /// Bidders per opening, one opening each.
-    pub bidders: Vec<usize>,
+    /// Bids per opening.
+    pub bidders: usize,
+    pub modes: Vec<Mode>,
     /// Bidders mid-decrypt at once, at most.
     pub max_active: usize,
     /// Enrolments run side by side while the population is made.
     pub enrol_parallel: usize,
     /// Database connections of the server; `None` keeps the server's default.
     pub pool_size: Option<usize>,
+    /// The executable to start as the clients process (`--role clients`).
+    pub clients_exe: PathBuf,
+    /// Bidders in the unreported warm-up opening.
+    pub warmup: usize,
+}
+
+/// One opening as measured on both sides.
+#[derive(Debug)]
+pub struct Measured {
+    pub mode: Mode,
+    pub outcome: Outcome,
+    /// The server's latency histograms of this opening only.
+    pub server: Snapshot,
+    /// CPU of the server process (all its threads).
+    pub server_cpu: Duration,
+    /// CPU of the PostgreSQL cluster's processes (zero on SQLite).
+    pub postgres_cpu: Duration,
+    /// CPU of the clients process (all its threads).
+    pub clients_cpu: Duration,
 }
 
 /// Everything measured on one store.
@@ -56,10 +112,10 @@ pub struct StoreRun {
     pub store: Store,
     pub pool_size: usize,
     pub setup: Duration,
-    pub openings: Vec<Opening>,
+    pub openings: Vec<Measured>,
 }
 
-fn runtime(name: &str) -> Result<tokio::runtime::Runtime, BenchError> {
+pub(crate) fn runtime(name: &str) -> Result<tokio::runtime::Runtime, BenchError> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name(name)
@@ -71,17 +127,10 @@ fn runtime(name: &str) -> Result<tokio::runtime::Runtime, BenchError> {
 /// Run every opening of `opts` on every store.
 pub fn run(opts: &Options) -> Result<Vec<StoreRun>, BenchError> {
     let server_rt = runtime("bk-server")?;
-    let phones_rt = runtime("bk-phones")?;
-    let platform_rt = runtime("bk-platform")?;
+    let setup_rt = runtime("bk-setup")?;
     let mut out = Vec::new();
     for &store in &opts.stores {
-        out.push(run_store(
-            opts,
-            store,
-            &server_rt,
-            &phones_rt,
-            &platform_rt,
-        )?);
+        out.push(run_store(opts, store, &server_rt, &setup_rt)?);
     }
     Ok(out)
 }
@@ -90,12 +139,11 @@ fn run_store(
     opts: &Options,
     store: Store,
     server_rt: &tokio::runtime::Runtime,
-    phones_rt: &tokio::runtime::Runtime,
-    platform_rt: &tokio::runtime::Runtime,
+    setup_rt: &tokio::runtime::Runtime,
 ) -> Result<StoreRun, BenchError> {
-    let most = opts.bidders.iter().copied().max().unwrap_or(0);
+    let n = opts.bidders;
     eprintln!(
-        "{}: starting the server and enrolling {most} bidders",
+        "{}: starting the server and enrolling {n} bidders (each pre-authorises its bid)",
         store_name(store)
     );
     let setup_started = Instant::now();
@@ -104,38 +152,82 @@ fn run_store(
         // Every phone here shares 127.0.0.1; one platform posts the whole opening.
         c.limits = Limits {
             sms_per_ip_per_hour: 1_000_000,
-            relay_requests_per_platform_per_minute: 100_000,
+            relay_requests_per_platform_per_minute: 1_000_000,
             ..Limits::default()
         };
-        if let Some(n) = opts.pool_size {
-            c.pool_size = n;
+        if let Some(p) = opts.pool_size {
+            c.pool_size = p;
         }
         pool_size = c.pool_size;
     })));
-    let wallets = tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()))?;
+    let work = tempfile::tempdir().map_err(|e| BenchError::Setup(e.to_string()))?;
     // The platform first: each bid file is made for it (its id is bound into the wrapped key).
-    let hall = platform_rt.block_on(platform_hall(&server, phones_rt, opts.max_active))?;
-    let bidders = phones_rt.block_on(population::enroll(
+    let platform = setup_rt.block_on(registered_platform(&server, PLATFORM_NAME, ORIGIN));
+    let bidders = setup_rt.block_on(population::enroll(
         &server,
-        wallets.path(),
-        most,
+        work.path(),
+        n,
         opts.enrol_parallel,
-        hall.client.platform_id(),
+        &platform.platform.id,
     ))?;
+    let manifest = clients::Manifest {
+        url: server.url(),
+        platform_id: platform.platform.id.clone(),
+        origin: ORIGIN.into(),
+        platform_cert_der: hex::encode(&platform.cert_der),
+        platform_key: hex::encode(platform.key.to_bytes().as_slice()),
+        max_active: opts.max_active,
+        bidders: bidders.iter().map(|b| b.entry()).collect(),
+    };
+    let manifest_path = work.path().join("manifest.json");
+    let json = serde_json::to_vec(&manifest).map_err(|e| BenchError::Setup(e.to_string()))?;
+    std::fs::write(&manifest_path, json).map_err(|e| BenchError::Setup(e.to_string()))?;
+    let mut clients = ClientsProcess::start(&opts.clients_exe, &manifest_path)?;
     let setup = setup_started.elapsed();
-    // A first opening with everyone, not reported: each bidder has used the app before (its
-    // phone keeps the CA chain), and the server's caches are warm, as on a working day.
-    eprintln!("{}: warm-up opening with {most} bidders", store_name(store));
-    let warm = platform_rt.block_on(hall.open(&bidders));
-    if let Some(e) = warm.failures.first() {
+    let last_opening_at = bidders
+        .iter()
+        .map(|b| b.preauth_opening_at)
+        .max()
+        .unwrap_or(0);
+
+    // A first opening, not reported: the server's caches and the clients' connections are
+    // warm, as on a working day (every phone has used the app: its pre-authorisation
+    // fetched and kept the CA chain).
+    let warm = opts.warmup.min(n);
+    eprintln!("{}: warm-up opening with {warm} bidders", store_name(store));
+    let w = clients.open(Mode::Online.job(warm))?;
+    if let Some(e) = w.failures.first() {
         return Err(BenchError::Run(format!("warm-up opening failed: {e}")));
     }
     let mut openings = Vec::new();
-    for &n in &opts.bidders {
-        eprintln!("{}: opening with {n} bidders", store_name(store));
-        openings.push(platform_rt.block_on(hall.open(&bidders[..n])));
+    for &mode in &opts.modes {
+        if mode != Mode::Online {
+            // The opening time of every pre-authorisation has passed by the server's clock.
+            while server.running.state.clock.now() <= last_opening_at {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+        eprintln!("{}: opening {n} bids, {}", store_name(store), mode.name());
+        let metrics_before = server.running.state.metrics.snapshot();
+        let server_before = cpu::process_cpu(std::process::id());
+        let pg_before = cpu::postgres_cpu();
+        let clients_before = cpu::process_cpu(clients.pid());
+        let outcome = clients.open(mode.job(n))?;
+        openings.push(Measured {
+            mode,
+            server_cpu: cpu::process_cpu(std::process::id()).saturating_sub(server_before),
+            postgres_cpu: cpu::postgres_cpu().saturating_sub(pg_before),
+            clients_cpu: cpu::process_cpu(clients.pid()).saturating_sub(clients_before),
+            server: server
+                .running
+                .state
+                .metrics
+                .snapshot()
+                .since(&metrics_before),
+            outcome,
+        });
     }
-    drop(hall);
+    clients.stop();
     if let Ok(server) = Arc::try_unwrap(server) {
         server_rt.block_on(server.running.stop());
     }
@@ -147,43 +239,90 @@ fn run_store(
     })
 }
 
-/// The trading platform, registered and certified by the operator, with its SDK clients.
-async fn platform_hall(
-    server: &Arc<TestServer>,
-    phones: &tokio::runtime::Runtime,
-    max_active: usize,
-) -> Result<Hall, BenchError> {
-    let platform = registered_platform(server, PLATFORM_NAME, ORIGIN).await;
-    let api = || {
-        PlatformClient::new(&server.url(), None, Duration::from_secs(60))
-            .map_err(|e| BenchError::Setup(e.to_string()))
-    };
-    let client = ScanClient::new(
-        &api()?,
-        PlatformIdentity {
-            platform_id: platform.platform.id.clone(),
-            origin: ORIGIN.into(),
-            cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key_copy()),
-        },
-    );
-    let anchor = TrustAnchor::fetch(&api()?, None)
-        .await
-        .map_err(|e| BenchError::Setup(format!("trust anchor: {e}")))?;
-    let verifier = ReplyVerifier::new(
-        api()?
-            .signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &platform.platform.id,
-    );
-    Ok(Hall {
-        server: server.clone(),
-        client: Arc::new(client),
-        verifier: Arc::new(verifier),
-        phones: phones.handle().clone(),
-        max_active,
-    })
+/// The clients process: one `Job` a line on its stdin, one `Outcome` a line on its stdout.
+struct ClientsProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ClientsProcess {
+    fn start(exe: &std::path::Path, manifest: &std::path::Path) -> Result<Self, BenchError> {
+        let mut child = Command::new(exe)
+            .arg("--role")
+            .arg("clients")
+            .arg("--manifest")
+            .arg(manifest)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| BenchError::Setup(format!("starting {}: {e}", exe.display())))?;
+        let stdin = child.stdin.take();
+        let stdout = child
+            .stdout
+            .take()
+            .map(BufReader::new)
+            .ok_or_else(|| BenchError::Setup("the clients' stdout".into()))?;
+        let mut me = ClientsProcess {
+            child,
+            stdin,
+            stdout,
+        };
+        // It says READY once the manifest is loaded.
+        let line = me.line()?;
+        if line != clients::READY {
+            return Err(BenchError::Setup(format!("clients process said {line:?}")));
+        }
+        Ok(me)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn line(&mut self) -> Result<String, BenchError> {
+        let mut line = String::new();
+        let got = self
+            .stdout
+            .read_line(&mut line)
+            .map_err(|e| BenchError::Run(format!("clients process: {e}")))?;
+        if got == 0 {
+            return Err(BenchError::Run("the clients process ended".into()));
+        }
+        Ok(line.trim_end().to_owned())
+    }
+
+    fn open(&mut self, job: Job) -> Result<Outcome, BenchError> {
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| BenchError::Run("clients process closed".into()))?;
+        let mut line = serde_json::to_string(&job).map_err(|e| BenchError::Run(e.to_string()))?;
+        line.push('\n');
+        stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| BenchError::Run(format!("clients process: {e}")))?;
+        let reply = self.line()?;
+        serde_json::from_str(&reply)
+            .map_err(|e| BenchError::Run(format!("clients process said {reply:?}: {e}")))
+    }
+
+    /// Close its stdin (it exits) and wait for it.
+    fn stop(mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ClientsProcess {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            drop(self.stdin.take());
+            let _ = self.child.wait();
+        }
+    }
 }
 
 pub fn store_name(store: Store) -> &'static str {

@@ -1,8 +1,10 @@
 //! The people at the opening: each bidder is an enterprise claimed by its admin through the
 //! real flows (sign-up by SMS, real-name, claim with the business licence, CA review,
 //! payment, two-party enrolment under the PIN), and a sealed bid the platform keeps,
-//! encrypted to that enterprise's encryption certificate. Made once per store, before any
-//! measurement.
+//! encrypted to that enterprise's encryption certificate. Before the opening each bidder
+//! also pre-authorises the opening of its bid (ADR 0027: the phone co-decrypts the key with
+//! the PIN, splits it and deposits the halves), so one population serves the online, the
+//! pre-authorised and the mixed opening. Made once per store, before any measurement.
 
 use super::BenchError;
 use bidkey_crypto::sm3::sm3;
@@ -33,6 +35,51 @@ pub struct Bidder {
     pub sealed_bid: Arc<Vec<u8>>,
     /// SM3 of the plaintext, to check the opened bid against.
     pub bid_digest: [u8; 32],
+    /// The opening time named in the bidder's pre-authorisation (server's clock).
+    pub preauth_opening_at: i64,
+}
+
+/// A bidder as the bench's two processes pass it (the sealed bid stays in its file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BidderEntry {
+    pub wallet: PathBuf,
+    pub sealed_path: PathBuf,
+    pub file: WrappedFileKey,
+    pub bid_digest: String,
+    pub preauth_opening_at: i64,
+}
+
+impl Bidder {
+    pub fn entry(&self) -> BidderEntry {
+        BidderEntry {
+            wallet: self.wallet.clone(),
+            sealed_path: sealed_path(&self.wallet),
+            file: self.file.clone(),
+            bid_digest: hex::encode(self.bid_digest),
+            preauth_opening_at: self.preauth_opening_at,
+        }
+    }
+
+    pub fn from_entry(e: &BidderEntry) -> Result<Bidder, BenchError> {
+        let sealed = std::fs::read(&e.sealed_path)
+            .map_err(|err| BenchError::Setup(format!("{}: {err}", e.sealed_path.display())))?;
+        let digest: [u8; 32] = hex::decode(&e.bid_digest)
+            .ok()
+            .and_then(|d| d.try_into().ok())
+            .ok_or_else(|| BenchError::Setup("bad bid digest".into()))?;
+        Ok(Bidder {
+            wallet: e.wallet.clone(),
+            file: e.file.clone(),
+            sealed_bid: Arc::new(sealed),
+            bid_digest: digest,
+            preauth_opening_at: e.preauth_opening_at,
+        })
+    }
+}
+
+/// Where the bidder's phone keeps its copy of the sealed bid (pre-authorisation reads it).
+fn sealed_path(wallet: &Path) -> PathBuf {
+    wallet.join("bid.sealed")
 }
 
 /// Enroll `n` bidders, `parallel` at a time, wallets under `root`; reports progress.
@@ -71,7 +118,7 @@ pub async fn enroll(
                     }
                 }
                 let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if d % 250 == 0 || d == n {
+                if d % (n / 20).max(1) == 0 || d == n {
                     eprintln!(
                         "  enrolled {d}/{n} bidders ({:.0} s)",
                         started.elapsed().as_secs_f64()
@@ -141,7 +188,19 @@ async fn one_bidder(
         .find(|c| c.serial == pair.encryption_serial)
         .ok_or_else(|| BenchError::Setup(format!("bidder {i} has no encryption certificate")))?;
     let cert = Cert::from_der(&enc.der).map_err(|e| BenchError::Setup(e.to_string()))?;
-    seal_bid(&cert, i, wallet, platform_id)
+    let mut bidder = seal_bid(&cert, i, wallet, platform_id)?;
+    // 预授权开标: deposited now, for an opening time two seconds ahead by the server's clock
+    // (the opening the bench measures starts after every bidder's has passed).
+    let path = sealed_path(&bidder.wallet);
+    std::fs::write(&path, bidder.sealed_bid.as_slice())
+        .map_err(|e| BenchError::Setup(format!("bid file {i}: {e}")))?;
+    let opening_at = server.running.state.clock.now() + 2;
+    let deposit = phone
+        .preauthorize_opening(&path, PIN, opening_at)
+        .await
+        .map_err(|e| BenchError::Setup(format!("pre-authorisation {i}: {e}")))?;
+    bidder.preauth_opening_at = deposit.opening_at;
+    Ok(bidder)
 }
 
 /// The platform receives the bid and keeps it only encrypted (as at upload).
@@ -180,5 +239,6 @@ fn seal_bid(
             .map_err(|e| BenchError::Setup(format!("bid {i}'s header: {e}")))?,
         sealed_bid: Arc::new(sealed),
         bid_digest: sm3(&plain),
+        preauth_opening_at: 0,
     })
 }

@@ -31,16 +31,25 @@ impl Bidkey {
 
     /// [`Bidkey::co_decrypt`], refused (`too_early`, before anything is sent) while the
     /// server's clock is before `not_before`: a tender's opening time is judged by the
-    /// server's trusted time, not by the phone's clock.
-    pub(crate) async fn co_decrypt_not_before(
+    /// server's trusted time, not by the phone's clock. In `session` when the relay's fetch
+    /// already opened one for this key (ADR 0031), otherwise in a fresh one.
+    pub(crate) async fn co_decrypt_in(
         &self,
         serial: &str,
         share: &DeviceShare,
         ct: &Sm2Ciphertext,
         not_before: i64,
+        session: Option<cosign::Session>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.co_decrypt_for(serial, share, ct, CosignPurpose::Decrypt, Some(not_before))
-            .await
+        self.co_decrypt_session(
+            serial,
+            share,
+            ct,
+            CosignPurpose::Decrypt,
+            Some(not_before),
+            session,
+        )
+        .await
     }
 
     pub(super) async fn co_decrypt_for(
@@ -51,7 +60,23 @@ impl Bidkey {
         purpose: CosignPurpose,
         not_before: Option<i64>,
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let s = self.open_cosign_session(serial, purpose).await?;
+        self.co_decrypt_session(serial, share, ct, purpose, not_before, None)
+            .await
+    }
+
+    async fn co_decrypt_session(
+        &self,
+        serial: &str,
+        share: &DeviceShare,
+        ct: &Sm2Ciphertext,
+        purpose: CosignPurpose,
+        not_before: Option<i64>,
+        session: Option<cosign::Session>,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let s = match session {
+            Some(s) => s,
+            None => self.open_cosign_session(serial, purpose).await?,
+        };
         if not_before.is_some_and(|t| s.server_time < t) {
             return Err(CoreError::from(bidkey_protocol::ErrorBody::new(
                 bidkey_protocol::ErrorCode::TooEarly,

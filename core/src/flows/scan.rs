@@ -93,6 +93,33 @@ struct Pending {
     reply_key: Option<zeroize::Zeroizing<[u8; 32]>>,
     platform: PlatformBinding,
     view: ScanView,
+    /// The co-decryption session the relay opened with the fetch (ADR 0031): for this
+    /// encryption key, received at that instant.
+    cosign_session: Option<Prefetched>,
+}
+
+/// A co-decryption session opened by the relay's fetch of a decrypt request.
+#[derive(Clone)]
+struct Prefetched {
+    serial: String,
+    session: bidkey_protocol::cosign::Session,
+    received: std::time::Instant,
+}
+
+impl Prefetched {
+    /// The session, if it is for `serial`, still has a minute to live (by this phone's
+    /// monotonic clock since it came, not its wall clock) and its server time is not before
+    /// `not_before`; otherwise the phone opens a fresh one.
+    fn usable_for(
+        &self,
+        serial: &str,
+        not_before: i64,
+    ) -> Option<bidkey_protocol::cosign::Session> {
+        let life = self.session.expires_at - self.session.server_time - 60;
+        let elapsed = i64::try_from(self.received.elapsed().as_secs()).unwrap_or(i64::MAX);
+        (self.serial == serial && elapsed < life && self.session.server_time >= not_before)
+            .then(|| self.session.clone())
+    }
 }
 
 /// Whom a reply goes to: the platform that made the request, and the QR code's reply key.
@@ -116,13 +143,22 @@ impl Bidkey {
         if normalize_base_url(&uri.relay) != normalize_base_url(self.api.base()) {
             return Err(CoreError::InvalidInput { field: "qr_relay" });
         }
-        let signed: SignedScanRequest = self
+        // With the phone's one encryption key named, the fetch of a decrypt request also
+        // opens its co-decryption session (ADR 0031: one round trip less at the opening).
+        let key = self.one_encryption_key()?;
+        let ask = key
+            .as_ref()
+            .map(|(serial, pair)| format!("&cosign_serial={serial}&cosign_pair={pair}"))
+            .unwrap_or_default();
+        let fetched: FetchedScanRequest = self
             .api
             .get(&format!(
-                "/v1/relay/requests/{}?t={}&code={}",
+                "/v1/relay/requests/{}?t={}&code={}{ask}",
                 uri.request_id, uri.t, uri.code
             ))
             .await?;
+        let received = std::time::Instant::now();
+        let signed = fetched.request;
         let (body, name, platform) = self.verify_request(&signed, Some(&uri.request_id)).await?;
         if body.session_id.is_some() {
             return Err(server_error(ErrorCode::ScanSignatureInvalid));
@@ -136,7 +172,41 @@ impl Bidkey {
             }
             None => None,
         };
-        self.remember_scan(body, name, platform, reply_key).await
+        let request_id = body.request_id.clone();
+        let view = self.remember_scan(body, name, platform, reply_key).await?;
+        if let (Some(session), Some((serial, _))) = (fetched.cosign_session, key)
+            && let Some(p) = lock(&self.scan.pending).get_mut(&request_id)
+        {
+            p.cosign_session = Some(Prefetched {
+                serial,
+                session,
+                received,
+            });
+        }
+        Ok(view)
+    }
+
+    /// The serial and pair of this phone's encryption key, when it holds exactly one (with
+    /// several, which one a request needs is not known before it is read). Only ids that
+    /// go into a query string as they are.
+    fn one_encryption_key(&self) -> Result<Option<(String, String)>> {
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let enc: Vec<_> = self
+            .wallet
+            .shares()?
+            .into_iter()
+            .filter(|s| s.usage == "encryption")
+            .collect();
+        Ok(match enc.as_slice() {
+            [one] if plain(&one.key_id) && plain(&one.pair_id) => {
+                Some((one.key_id.clone(), one.pair_id.clone()))
+            }
+            _ => None,
+        })
     }
 
     /// Approve a scanned request with the certificate PIN. For a session request this opens
@@ -305,7 +375,12 @@ impl Bidkey {
         }
         let done = match &p.body.action {
             ScanAction::Decrypt { .. } => {
-                self.answer_decrypt(&p.body, pin, p.reply_key.as_deref())
+                // A session is good for one attempt: taken now, so a retry after a wrong PIN
+                // (which spent it) opens a fresh one.
+                let prefetched = lock(&self.scan.pending)
+                    .get_mut(request_id)
+                    .and_then(|q| q.cosign_session.take());
+                self.answer_decrypt(&p.body, pin, p.reply_key.as_deref(), prefetched.as_ref())
                     .await?
             }
             action => {
@@ -505,6 +580,7 @@ impl Bidkey {
         body: &ScanRequestBody,
         pin: &str,
         reply_key: Option<&[u8; 32]>,
+        prefetched: Option<&Prefetched>,
     ) -> Result<ScanDone> {
         let ScanAction::Decrypt {
             opening_at, files, ..
@@ -529,8 +605,13 @@ impl Bidkey {
             let share = shares
                 .get(&f.recipient_serial)
                 .ok_or_else(|| CoreError::NotFound("key share".into()))?;
+            // The session the fetch opened serves the first file of its key.
+            let session = match prefetched {
+                Some(p) if file_keys.is_empty() => p.usable_for(&f.recipient_serial, *opening_at),
+                _ => None,
+            };
             let unwrapped = self
-                .co_decrypt_not_before(&f.recipient_serial, share, &ct, *opening_at)
+                .co_decrypt_in(&f.recipient_serial, share, &ct, *opening_at, session)
                 .await?;
             // Released only for the tender, platform and header it was wrapped for: a
             // mismatch ends the whole request with nothing sent to the platform (ADR 0017).
@@ -708,6 +789,7 @@ impl Bidkey {
                 reply_key,
                 platform,
                 view: view.clone(),
+                cosign_session: None,
             },
         );
         Ok(view)

@@ -110,6 +110,78 @@ pub fn insert(
     Ok(())
 }
 
+/// Unsealed server shares kept in memory (ADR 0031): without it every co-decryption and
+/// co-signature unsealed its share and rebuilt it, an inversion and a scalar multiplication
+/// (`P = d2⁻¹·P1 − G`) to check it against the stored public key. An entry is keyed by the
+/// row id and the SM3 of the sealed bytes and remembers the public key it was checked
+/// against, so a row whose share or public key changes is unsealed and checked afresh. The
+/// cache decides nothing: every request still passes every check of the database (pair in
+/// force, session, PIN count) before a share is used. Shares zeroize when dropped. The
+/// process already holds the sealing key, so a reader of its memory gains nothing new.
+pub struct ShareCache {
+    shares: std::sync::Mutex<std::collections::HashMap<CacheKey, Cached>>,
+}
+
+type CacheKey = (String, [u8; 32]);
+
+struct Cached {
+    public_key: Vec<u8>,
+    share: std::sync::Arc<ServerShare>,
+}
+
+/// At most this many shares in memory; when full the cache starts again (no order to keep).
+const CACHE_MAX: usize = 200_000;
+
+impl std::fmt::Debug for ShareCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ShareCache({} shares)", self.len())
+    }
+}
+
+impl Default for ShareCache {
+    fn default() -> Self {
+        ShareCache {
+            shares: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+}
+
+impl ShareCache {
+    /// The share of `key`, unsealed and checked once.
+    pub fn share(&self, cosign: &Sealer, key: &KeyRow) -> Result<std::sync::Arc<ServerShare>> {
+        let tag = (key.id.clone(), bidkey_crypto::sm3::sm3(&key.share_sealed));
+        {
+            let map = self.shares.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(c) = map.get(&tag)
+                && c.public_key == key.public_key
+            {
+                return Ok(c.share.clone());
+            }
+        }
+        let fresh = std::sync::Arc::new(share(cosign, key)?);
+        let mut map = self.shares.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= CACHE_MAX {
+            map.clear();
+        }
+        map.insert(
+            tag,
+            Cached {
+                public_key: key.public_key.clone(),
+                share: fresh.clone(),
+            },
+        );
+        Ok(fresh)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shares.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Unseal a server share.
 pub fn share(cosign: &Sealer, key: &KeyRow) -> Result<ServerShare> {
     let bytes = cosign.open(Sealed::CosignShare, &key.id, &key.share_sealed)?;

@@ -24,9 +24,10 @@ use axum::http::HeaderMap;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use bidkey_protocol::ErrorCode;
+use bidkey_protocol::cosign::{CosignPurpose, OpenSession};
 use bidkey_protocol::scan::{
-    InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated, RelayResult, RelayStatus,
-    ReplyUpload, ScanSession, SignedScanRequest,
+    FetchedScanRequest, InboxItem, MAX_WAIT_SECS, NewRelayRequest, POLL_HEADER, RelayCreated,
+    RelayResult, RelayStatus, ReplyUpload, ScanKind, ScanSession,
 };
 use notify::{inbox_key, request_key};
 use requests::{Channel, Frame};
@@ -128,25 +129,47 @@ async fn create_in_session(
 pub struct FrameQuery {
     t: Option<u64>,
     code: Option<String>,
+    /// The phone's encryption key (certificate serial and pair): for a decrypt request the
+    /// fetch also opens its co-decryption session (ADR 0031).
+    cosign_serial: Option<String>,
+    cosign_pair: Option<String>,
 }
 
-/// `GET /v1/relay/requests/{id}?t=&code=`: the phone fetches (and claims) a request.
+/// `GET /v1/relay/requests/{id}?t=&code=[&cosign_serial=&cosign_pair=]`: the phone fetches
+/// (and claims) a request; for a decrypt request, with the phone's encryption key named, the
+/// same transaction opens its co-decryption session (ADR 0031). A session that cannot be
+/// opened (key not usable, locked, limited) is left out: the phone then opens one itself and
+/// is told why there.
 async fn fetch(
     State(st): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
     Query(q): Query<FrameQuery>,
-) -> Result<Json<SignedScanRequest>> {
+) -> Result<Json<FetchedScanRequest>> {
     let frame = match (q.t, q.code) {
         (Some(t), Some(code)) => Some(Frame { t, code }),
         (None, None) => None,
         _ => return Err(ErrorCode::BadRequest.into()),
     };
+    let open = match (q.cosign_serial, q.cosign_pair, user.device_id.clone()) {
+        (Some(serial), pair, Some(device)) => Some((
+            device,
+            OpenSession {
+                serial,
+                purpose: CosignPurpose::Decrypt,
+                pair_id: pair,
+                confirm: None,
+            },
+        )),
+        (None, None, _) => None,
+        (_, _, None) => None,
+        (None, Some(_), _) => return Err(ErrorCode::BadRequest.into()),
+    };
     let now = st.clock.now();
     let (account, rid) = (user.account_id.clone(), id.clone());
     let out = st
         .db
-        .write(move |tx| -> Outcome<SignedScanRequest> {
+        .write(move |tx| -> Outcome<FetchedScanRequest> {
             // A refused fetch (wrong code, stale frame) still counts: the hit commits.
             ratelimit::hit(
                 tx,
@@ -155,10 +178,26 @@ async fn fetch(
                 60,
                 PHONE_PER_MINUTE,
             )?;
-            match requests::fetch(tx, now, &account, &rid, frame.as_ref()) {
-                Err(ServerError::Api(code)) => Ok(Err(code.into())),
-                other => other.map(Ok),
-            }
+            let (request, kind) = match requests::fetch(tx, now, &account, &rid, frame.as_ref()) {
+                Err(ServerError::Api(code)) => return Ok(Err(code.into())),
+                other => other?,
+            };
+            let cosign_session = match &open {
+                Some((device, req)) if kind == ScanKind::Decrypt.as_str() => {
+                    // A refusal leaves the session out; a database error fails the fetch
+                    // (and is retried as any other).
+                    match crate::cosign::open_in(tx, now, &account, device, req) {
+                        Ok(s) => Some(s),
+                        Err(ServerError::Api(_) | ServerError::RateLimited { .. }) => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+                _ => None,
+            };
+            Ok(Ok(FetchedScanRequest {
+                request,
+                cosign_session,
+            }))
         })
         .await??;
     st.relay.notify(&request_key(&id));

@@ -464,14 +464,14 @@ pub fn frame_is_fresh(elapsed: i64, t: u64) -> bool {
 /// The phone fetches a request. With a QR frame: the code must be right for its `t`, the
 /// first fetch claims the request and needs a fresh frame; the claimer may fetch again
 /// (resuming after a crash) until it answers. Without a frame: a session request, for the
-/// session's owner.
+/// session's owner. Returns the request and its kind.
 pub fn fetch(
     tx: &mut dyn Tx,
     now: i64,
     account_id: &str,
     id: &str,
     frame: Option<&Frame>,
-) -> Result<SignedScanRequest> {
+) -> Result<(SignedScanRequest, String)> {
     let s = load(tx, id)?;
     if s.status == "answered" {
         return Err(if s.claimed_by.as_deref() == Some(account_id) {
@@ -494,14 +494,14 @@ pub fn fetch(
         if frame.is_some() || session.account_id != account_id {
             return Err(ErrorCode::ScanNotFound.into());
         }
-        return signed_request(&s);
+        return Ok((signed_request(&s)?, s.kind.clone()));
     };
     let frame = frame.ok_or(ServerError::Api(ErrorCode::BadRequest))?;
     if !check_rotating_code(secret, frame.t, &frame.code) {
         return Err(ErrorCode::ScanNotFound.into());
     }
     match s.claimed_by.as_deref() {
-        Some(who) if who == account_id => return signed_request(&s),
+        Some(who) if who == account_id => return Ok((signed_request(&s)?, s.kind.clone())),
         Some(_) => return Err(ErrorCode::ScanUsed.into()),
         None => {}
     }
@@ -525,7 +525,7 @@ pub fn fetch(
             ..Default::default()
         },
     )?;
-    signed_request(&s)
+    Ok((signed_request(&s)?, s.kind.clone()))
 }
 
 /// What a stored reply changed, for the handler to announce after the commit.
