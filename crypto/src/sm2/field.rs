@@ -4,12 +4,12 @@
 //! crate runs on; its field type is private, so [`super::curve`] needs its own). Everything
 //! here is constant time.
 
+use super::montgomery;
 use fiat_crypto::sm2_64::{
     fiat_sm2_add, fiat_sm2_from_bytes, fiat_sm2_from_montgomery,
-    fiat_sm2_montgomery_domain_field_element as Mont, fiat_sm2_mul,
+    fiat_sm2_montgomery_domain_field_element as Mont,
     fiat_sm2_non_montgomery_domain_field_element as Plain, fiat_sm2_nonzero, fiat_sm2_opp,
-    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_square, fiat_sm2_sub, fiat_sm2_to_bytes,
-    fiat_sm2_to_montgomery,
+    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_sub, fiat_sm2_to_bytes, fiat_sm2_to_montgomery,
 };
 use subtle::{Choice, ConditionallySelectable};
 
@@ -56,16 +56,12 @@ impl Fe {
 
     #[inline]
     pub(crate) fn mul(&self, rhs: &Fe) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_mul(&mut out, &self.0, &rhs.0);
-        Fe(out)
+        Fe(Mont(montgomery::mul(&self.0.0, &rhs.0.0)))
     }
 
     #[inline]
     pub(crate) fn square(&self) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_square(&mut out, &self.0);
-        Fe(out)
+        Fe(Mont(montgomery::square(&self.0.0)))
     }
 
     #[inline]

@@ -9,6 +9,7 @@ mod cipher;
 pub(crate) mod curve;
 mod field;
 mod key;
+mod montgomery;
 mod sign;
 
 pub(crate) use cipher::finish_decrypt_affine;
