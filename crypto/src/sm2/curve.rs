@@ -788,6 +788,56 @@ mod tests {
         ));
     }
 
+    /// Per-operation on-CPU time of the point routines, for A/B runs of field code:
+    /// `cargo test --release -p bidkey-crypto --lib curve::tests::speed -- --ignored
+    /// --nocapture` (crypto-bench is the reference; this builds in a minute).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn speed() {
+        let cpu_ns = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let key = crate::sm2::Sm2PrivateKey::make_random().expect("key");
+        let sig = key.sign(crate::sm2::DEFAULT_ID, b"msg").expect("sign");
+        let public = *key.public_key();
+        let p = *public.as_affine();
+        let (a, b) = (random_nonzero_scalar(), random_nonzero_scalar());
+        const N: u32 = 2000;
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            let t = cpu_ns();
+            for _ in 0..N {
+                f();
+            }
+            println!(
+                "{name:<28} {:8.1} us",
+                (cpu_ns() - t) / f64::from(N) / 1000.0
+            );
+        };
+        for _ in 0..2 {
+            time("mul_base (k·G)", &mut || {
+                std::hint::black_box(mul_base(&a));
+            });
+            time("mul_point (k·P)", &mut || {
+                std::hint::black_box(mul_point(&p, &a));
+            });
+            time("mul_base_add_vartime", &mut || {
+                std::hint::black_box(mul_base_add_vartime(&a, &b, &p));
+            });
+            time("lincomb_vartime", &mut || {
+                std::hint::black_box(lincomb_vartime(&a, &p, &b, &p));
+            });
+            time("sm2 sign", &mut || {
+                std::hint::black_box(key.sign(crate::sm2::DEFAULT_ID, b"msg").expect("sign"));
+            });
+            time("sm2 verify", &mut || {
+                crate::sm2::verify(&public, crate::sm2::DEFAULT_ID, b"msg", &sig).expect("ok");
+            });
+        }
+    }
+
     fn want_g_a(a: &Scalar) -> Option<AffinePoint> {
         affine(ProjectivePoint::mul_by_generator(a))
     }

@@ -54,38 +54,38 @@ impl Fe {
         out
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mul(&self, rhs: &Fe) -> Fe {
         Fe(Mont(montgomery::mul(&self.0.0, &rhs.0.0)))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn square(&self) -> Fe {
         Fe(Mont(montgomery::square(&self.0.0)))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, rhs: &Fe) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_add(&mut out, &self.0, &rhs.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sub(&self, rhs: &Fe) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_sub(&mut out, &self.0, &rhs.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn neg(&self) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_opp(&mut out, &self.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn double(&self) -> Fe {
         self.add(self)
     }

@@ -105,8 +105,9 @@ fn sub_p_if_needed(r: Limbs, top: u64) -> Limbs {
     core::array::from_fn(|i| (r[i] & keep) | (s[i] & !keep))
 }
 
-/// `a·b·2⁻²⁵⁶ mod p` for `a, b < p`.
-#[inline]
+/// `a·b·2⁻²⁵⁶ mod p` for `a, b < p`. Always inlined: a call passes and returns the limbs
+/// through memory, which cost about 5% of a point multiplication.
+#[inline(always)]
 pub(crate) fn mul(a: &Limbs, b: &Limbs) -> Limbs {
     let [a0, a1, a2, a3] = *a;
     let [b0, b1, b2, b3] = *b;
@@ -134,8 +135,8 @@ pub(crate) fn mul(a: &Limbs, b: &Limbs) -> Limbs {
     reduce([t0, t1, t2, t3, t4, t5, t6, t7])
 }
 
-/// `a²·2⁻²⁵⁶ mod p` for `a < p`.
-#[inline]
+/// `a²·2⁻²⁵⁶ mod p` for `a < p`: each cross product once, doubled.
+#[inline(always)]
 pub(crate) fn square(a: &Limbs) -> Limbs {
     let [a0, a1, a2, a3] = *a;
 
