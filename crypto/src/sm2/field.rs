@@ -1,8 +1,9 @@
 //! Arithmetic modulo the SM2 prime `p = 2²⁵⁶ − 2²²⁴ − 2⁹⁶ + 2⁶⁴ − 1`, in Montgomery form.
 //!
-//! The limb routines are fiat-crypto's formally verified `sm2_64` (the same ones the `sm2`
-//! crate runs on; its field type is private, so [`super::curve`] needs its own). Everything
-//! here is constant time.
+//! Multiplication and squaring are ours, specialised to the prime ([`super::montgomery`],
+//! checked against fiat-crypto in its tests); the other limb routines are fiat-crypto's
+//! formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
+//! private, so [`super::curve`] needs its own). Everything here is constant time.
 
 use super::montgomery;
 use fiat_crypto::sm2_64::{
