@@ -18,6 +18,14 @@ use subtle::{Choice, ConditionallySelectable};
 #[derive(Clone, Copy)]
 pub(crate) struct Fe(Mont);
 
+/// p, little-endian limbs.
+const P_LIMBS: [u64; 4] = [
+    0xffff_ffff_ffff_ffff,
+    0xffff_ffff_0000_0000,
+    0xffff_ffff_ffff_ffff,
+    0xffff_fffe_ffff_ffff,
+];
+
 /// `p − 2`, big-endian: the exponent of Fermat inversion (tests check the chain with it).
 #[cfg(test)]
 const P_MINUS_2: [u8; 32] = [
@@ -133,6 +141,28 @@ impl Fe {
         t.square().mul(&x1) // a one
     }
 
+    /// `self⁻¹` (0 for 0) in **variable time**: public values only (the tables and results of
+    /// verification and proof checks). crypto-bigint's safegcd (Bernstein–Yang) on the
+    /// Montgomery limbs `xR` gives `x⁻¹R⁻¹`; two conversions to Montgomery form multiply by
+    /// `R²`, giving `x⁻¹R`, the Montgomery form of `x⁻¹`.
+    pub(crate) fn invert_vartime(&self) -> Fe {
+        use crypto_bigint::{Odd, U256};
+        let Some(modulus) = Odd::new(U256::from_words(P_LIMBS)).into_option() else {
+            unreachable!("p is odd")
+        };
+        let Some(inv) = U256::from_words(self.0.0)
+            .invert_odd_mod_vartime(&modulus)
+            .into_option()
+        else {
+            return Fe::ZERO; // only 0 has no inverse modulo the prime p
+        };
+        let mut once = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut once, &Plain(inv.to_words()));
+        let mut twice = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut twice, &Plain(once.0));
+        Fe(twice)
+    }
+
     /// The old fixed-window exponentiation, kept to check the chain against.
     #[cfg(test)]
     fn invert_by_window(&self) -> Fe {
@@ -178,5 +208,25 @@ mod tests {
             assert!(a.mul(&a.invert()) == Fe::one());
         }
         assert!(bool::from(Fe::ZERO.invert().is_zero()));
+    }
+
+    #[test]
+    fn variable_time_inversion_agrees_with_fermat() {
+        let mut values: Vec<Fe> = [1u8, 2, 7, 0x80, 0xfe]
+            .iter()
+            .map(|&b| Fe::from_be_bytes(&[b; 32]))
+            .collect();
+        values.push(Fe::one());
+        values.push(Fe::one().neg()); // p − 1
+        let mut x = Fe::from_be_bytes(&[3; 32]);
+        for _ in 0..200 {
+            x = x.square().add(&Fe::one());
+            values.push(x);
+        }
+        for a in values {
+            assert!(a.invert_vartime() == a.invert());
+            assert!(a.mul(&a.invert_vartime()) == Fe::one());
+        }
+        assert!(bool::from(Fe::ZERO.invert_vartime().is_zero()));
     }
 }
