@@ -212,10 +212,19 @@ impl Jacobian {
     }
 
     fn to_affine(self) -> Option<Affine> {
+        self.to_affine_with(Fe::invert)
+    }
+
+    /// [`Self::to_affine`] with a variable-time inversion: public points only.
+    fn to_affine_vartime(self) -> Option<Affine> {
+        self.to_affine_with(Fe::invert_vartime)
+    }
+
+    fn to_affine_with(self, invert: fn(&Fe) -> Fe) -> Option<Affine> {
         if bool::from(self.is_identity()) {
             return None;
         }
-        let zinv = self.z.invert();
+        let zinv = invert(&self.z);
         let zinv2 = zinv.square();
         Some(Affine {
             x: self.x.mul(&zinv2),
@@ -226,13 +235,22 @@ impl Jacobian {
 
 /// Affine forms of many points (none the identity) with one inversion (Montgomery's trick).
 fn normalize_all(points: &[Jacobian]) -> Vec<Affine> {
+    normalize_all_with(points, Fe::invert)
+}
+
+/// [`normalize_all`] with a variable-time inversion: public points only.
+fn normalize_all_vartime(points: &[Jacobian]) -> Vec<Affine> {
+    normalize_all_with(points, Fe::invert_vartime)
+}
+
+fn normalize_all_with(points: &[Jacobian], invert: fn(&Fe) -> Fe) -> Vec<Affine> {
     let mut prefix = Vec::with_capacity(points.len());
     let mut acc = Fe::one();
     for p in points {
         prefix.push(acc);
         acc = acc.mul(&p.z);
     }
-    let mut inv = acc.invert();
+    let mut inv = invert(&acc);
     let mut out = vec![
         Affine {
             x: Fe::ZERO,
@@ -518,7 +536,8 @@ fn odd_multiples(p: &Affine) -> Vec<Affine> {
     odd_multiples_n(p, 8)
 }
 
-/// `P, 3P, …, (2n−1)P` in affine form: Jacobian additions of `2P`, one inversion in all.
+/// `P, 3P, …, (2n−1)P` in affine form: Jacobian additions of `2P`, one inversion in all,
+/// in variable time (`P` is public: a verification key, a proof's points, or `G`).
 fn odd_multiples_n(p: &Affine, n: usize) -> Vec<Affine> {
     let p2 = p.to_jacobian().double();
     let mut odd = vec![p.to_jacobian(); n];
@@ -526,7 +545,7 @@ fn odd_multiples_n(p: &Affine, n: usize) -> Vec<Affine> {
         // (2j+1)P = (2j−1)P + 2P: never exceptional for a point of prime order n ≫ 64.
         odd[j] = odd[j - 1].add(&p2).0;
     }
-    normalize_all(&odd)
+    normalize_all_vartime(&odd)
 }
 
 /// `G, 3G, …, 63G` for the width-7 NAF of the generator's scalar in verification.
@@ -573,7 +592,7 @@ fn base_add_vartime_jacobian(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Jacobia
 /// `a·G + b·P` in variable time: only for public `a`, `b`, `P`.
 pub(crate) fn mul_base_add_vartime(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Option<AffinePoint> {
     base_add_vartime_jacobian(a, b, p)
-        .to_affine()
+        .to_affine_vartime()
         .and_then(Affine::to_sm2)
 }
 
@@ -631,7 +650,9 @@ pub(crate) fn lincomb_vartime(
         .into_iter()
         .filter_map(|(k, pt)| Affine::from_sm2(pt).map(|pt| (wnaf(k, 5), odd_multiples(&pt))))
         .collect();
-    straus_vartime(&terms).to_affine().and_then(Affine::to_sm2)
+    straus_vartime(&terms)
+        .to_affine_vartime()
+        .and_then(Affine::to_sm2)
 }
 
 /// The `sm2` crate's projective form, for code written against it.
@@ -786,6 +807,56 @@ mod tests {
             &high,
             &(offset + Scalar::ONE)
         ));
+    }
+
+    /// Per-operation on-CPU time of the point routines, for A/B runs of field code:
+    /// `cargo test --release -p bidkey-crypto --lib curve::tests::speed -- --ignored
+    /// --nocapture` (crypto-bench is the reference; this builds in a minute).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn speed() {
+        let cpu_ns = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        let key = crate::sm2::Sm2PrivateKey::make_random().expect("key");
+        let sig = key.sign(crate::sm2::DEFAULT_ID, b"msg").expect("sign");
+        let public = *key.public_key();
+        let p = *public.as_affine();
+        let (a, b) = (random_nonzero_scalar(), random_nonzero_scalar());
+        const N: u32 = 2000;
+        let time = |name: &str, f: &mut dyn FnMut()| {
+            let t = cpu_ns();
+            for _ in 0..N {
+                f();
+            }
+            println!(
+                "{name:<28} {:8.1} us",
+                (cpu_ns() - t) / f64::from(N) / 1000.0
+            );
+        };
+        for _ in 0..2 {
+            time("mul_base (k·G)", &mut || {
+                std::hint::black_box(mul_base(&a));
+            });
+            time("mul_point (k·P)", &mut || {
+                std::hint::black_box(mul_point(&p, &a));
+            });
+            time("mul_base_add_vartime", &mut || {
+                std::hint::black_box(mul_base_add_vartime(&a, &b, &p));
+            });
+            time("lincomb_vartime", &mut || {
+                std::hint::black_box(lincomb_vartime(&a, &p, &b, &p));
+            });
+            time("sm2 sign", &mut || {
+                std::hint::black_box(key.sign(crate::sm2::DEFAULT_ID, b"msg").expect("sign"));
+            });
+            time("sm2 verify", &mut || {
+                crate::sm2::verify(&public, crate::sm2::DEFAULT_ID, b"msg", &sig).expect("ok");
+            });
+        }
     }
 
     fn want_g_a(a: &Scalar) -> Option<AffinePoint> {

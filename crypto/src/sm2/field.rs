@@ -1,21 +1,30 @@
 //! Arithmetic modulo the SM2 prime `p = 2²⁵⁶ − 2²²⁴ − 2⁹⁶ + 2⁶⁴ − 1`, in Montgomery form.
 //!
-//! The limb routines are fiat-crypto's formally verified `sm2_64` (the same ones the `sm2`
-//! crate runs on; its field type is private, so [`super::curve`] needs its own). Everything
-//! here is constant time.
+//! Multiplication and squaring are ours, specialised to the prime ([`super::montgomery`],
+//! checked against fiat-crypto in its tests); the other limb routines are fiat-crypto's
+//! formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
+//! private, so [`super::curve`] needs its own). Everything here is constant time.
 
+use super::montgomery;
 use fiat_crypto::sm2_64::{
     fiat_sm2_add, fiat_sm2_from_bytes, fiat_sm2_from_montgomery,
-    fiat_sm2_montgomery_domain_field_element as Mont, fiat_sm2_mul,
+    fiat_sm2_montgomery_domain_field_element as Mont,
     fiat_sm2_non_montgomery_domain_field_element as Plain, fiat_sm2_nonzero, fiat_sm2_opp,
-    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_square, fiat_sm2_sub, fiat_sm2_to_bytes,
-    fiat_sm2_to_montgomery,
+    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_sub, fiat_sm2_to_bytes, fiat_sm2_to_montgomery,
 };
 use subtle::{Choice, ConditionallySelectable};
 
 /// A field element in Montgomery form.
 #[derive(Clone, Copy)]
 pub(crate) struct Fe(Mont);
+
+/// p, little-endian limbs.
+const P_LIMBS: [u64; 4] = [
+    0xffff_ffff_ffff_ffff,
+    0xffff_ffff_0000_0000,
+    0xffff_ffff_ffff_ffff,
+    0xffff_fffe_ffff_ffff,
+];
 
 /// `p − 2`, big-endian: the exponent of Fermat inversion (tests check the chain with it).
 #[cfg(test)]
@@ -54,42 +63,38 @@ impl Fe {
         out
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn mul(&self, rhs: &Fe) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_mul(&mut out, &self.0, &rhs.0);
-        Fe(out)
+        Fe(Mont(montgomery::mul(&self.0.0, &rhs.0.0)))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn square(&self) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_square(&mut out, &self.0);
-        Fe(out)
+        Fe(Mont(montgomery::square(&self.0.0)))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn add(&self, rhs: &Fe) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_add(&mut out, &self.0, &rhs.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sub(&self, rhs: &Fe) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_sub(&mut out, &self.0, &rhs.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn neg(&self) -> Fe {
         let mut out = Mont([0; 4]);
         fiat_sm2_opp(&mut out, &self.0);
         Fe(out)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn double(&self) -> Fe {
         self.add(self)
     }
@@ -134,6 +139,28 @@ impl Fe {
         t = t.sqn(30).mul(&x30); // 30 ones
         t = t.square(); // a zero
         t.square().mul(&x1) // a one
+    }
+
+    /// `self⁻¹` (0 for 0) in **variable time**: public values only (the tables and results of
+    /// verification and proof checks). crypto-bigint's safegcd (Bernstein–Yang) on the
+    /// Montgomery limbs `xR` gives `x⁻¹R⁻¹`; two conversions to Montgomery form multiply by
+    /// `R²`, giving `x⁻¹R`, the Montgomery form of `x⁻¹`.
+    pub(crate) fn invert_vartime(&self) -> Fe {
+        use crypto_bigint::{Odd, U256};
+        let Some(modulus) = Odd::new(U256::from_words(P_LIMBS)).into_option() else {
+            unreachable!("p is odd")
+        };
+        let Some(inv) = U256::from_words(self.0.0)
+            .invert_odd_mod_vartime(&modulus)
+            .into_option()
+        else {
+            return Fe::ZERO; // only 0 has no inverse modulo the prime p
+        };
+        let mut once = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut once, &Plain(inv.to_words()));
+        let mut twice = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut twice, &Plain(once.0));
+        Fe(twice)
     }
 
     /// The old fixed-window exponentiation, kept to check the chain against.
@@ -181,5 +208,25 @@ mod tests {
             assert!(a.mul(&a.invert()) == Fe::one());
         }
         assert!(bool::from(Fe::ZERO.invert().is_zero()));
+    }
+
+    #[test]
+    fn variable_time_inversion_agrees_with_fermat() {
+        let mut values: Vec<Fe> = [1u8, 2, 7, 0x80, 0xfe]
+            .iter()
+            .map(|&b| Fe::from_be_bytes(&[b; 32]))
+            .collect();
+        values.push(Fe::one());
+        values.push(Fe::one().neg()); // p − 1
+        let mut x = Fe::from_be_bytes(&[3; 32]);
+        for _ in 0..200 {
+            x = x.square().add(&Fe::one());
+            values.push(x);
+        }
+        for a in values {
+            assert!(a.invert_vartime() == a.invert());
+            assert!(a.mul(&a.invert_vartime()) == Fe::one());
+        }
+        assert!(bool::from(Fe::ZERO.invert_vartime().is_zero()));
     }
 }

@@ -1,14 +1,16 @@
 //! SM2 (GB/T 32918): keys, signatures with a distinguishing ID, and public-key encryption.
 //!
 //! Types, scalars and parsing come from the RustCrypto `sm2` crate; the point
-//! multiplications that dominate the cost are ours ([`curve`], over fiat-crypto's field
-//! arithmetic in [`field`]). This module adds the encodings GM/T 0009 asks for and a signer
-//! that uses a fresh OS-random nonce for every signature.
+//! multiplications that dominate the cost are ours ([`curve`], over the field arithmetic in
+//! [`field`]: fiat-crypto's, with multiplication and squaring specialised to the prime).
+//! This module adds the encodings GM/T 0009 asks for and a signer that uses a fresh
+//! OS-random nonce for every signature.
 
 mod cipher;
 pub(crate) mod curve;
 mod field;
 mod key;
+mod montgomery;
 mod sign;
 
 pub(crate) use cipher::finish_decrypt_affine;
