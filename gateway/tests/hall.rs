@@ -6,7 +6,6 @@
 
 mod support;
 
-use bidkey_core::flows::bids::BidTarget;
 use reqwest::Method;
 use serde_json::{Value, json};
 use support::*;
@@ -14,24 +13,16 @@ use support::*;
 const TENDER: &str = "CQ-ZB-2026-0117";
 
 async fn encrypted(w: &World, plain: &[u8], threshold: Option<u8>) -> Vec<u8> {
-    let mut out = Vec::new();
-    w.staff
-        .encrypt_bid(
-            &BidTarget {
-                threshold,
-                enterprise_id: w.team.enterprise_id.clone(),
-                platform_id: w.platform.platform.id.clone(),
-                tender_id: TENDER.into(),
-                file_name: "投标文件.zip".into(),
-            },
-            &mut &plain[..],
-            &mut out,
-            None,
-            &mut |_, _| {},
-        )
-        .await
-        .expect("the bidder encrypts");
-    out
+    let (file, _) = bidkey_testkit::phones::encrypted_bid(
+        &w.staff,
+        &w.team.enterprise_id,
+        &w.platform.platform.id,
+        TENDER,
+        plain,
+        threshold,
+    )
+    .await;
+    file
 }
 
 fn head(file: &[u8]) -> String {

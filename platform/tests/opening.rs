@@ -4,7 +4,6 @@
 //! by scan; a member removed before the opening no longer can, the others still do.
 
 use bidkey_core::Bidkey;
-use bidkey_core::flows::bids::BidTarget;
 use bidkey_crypto::scan::PlatformKey;
 use bidkey_platform::bidfile::{self, BidFileHeader, FileKey};
 use bidkey_platform::client::PlatformClient;
@@ -128,24 +127,15 @@ async fn encrypted_bid(w: &World, plain: &[u8]) -> Vec<u8> {
 }
 
 async fn encrypted_bid_k(w: &World, plain: &[u8], threshold: Option<u8>) -> Vec<u8> {
-    let mut out = Vec::new();
-    let enc = w
-        .staff
-        .encrypt_bid(
-            &BidTarget {
-                threshold,
-                enterprise_id: w.team.enterprise_id.clone(),
-                platform_id: w.platform.platform.id.clone(),
-                tender_id: TENDER.into(),
-                file_name: "投标文件.zip".into(),
-            },
-            &mut &plain[..],
-            &mut out,
-            None,
-            &mut |_, _| {},
-        )
-        .await
-        .expect("encrypted by the bidder");
+    let (out, enc) = bidkey_testkit::phones::encrypted_bid(
+        &w.staff,
+        &w.team.enterprise_id,
+        &w.platform.platform.id,
+        TENDER,
+        plain,
+        threshold,
+    )
+    .await;
     let mut serials: Vec<_> = enc.recipients.iter().map(|r| r.serial.clone()).collect();
     serials.sort();
     let mut expected = vec![

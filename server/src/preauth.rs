@@ -258,6 +258,29 @@ struct ReleaseQuery {
     binding_hash: String,
 }
 
+/// What every platform route here checks first: a well-formed binding hash, and a request
+/// signed by the platform it names (as for a grant check). The server's time.
+async fn platform_asking(
+    st: &AppState,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    q: &ReleaseQuery,
+) -> Result<i64> {
+    let now = st.clock.now();
+    if !is_hash(&q.binding_hash) {
+        return Err(ErrorCode::BadRequest.into());
+    }
+    crate::grants::authenticate_platform(
+        st,
+        headers,
+        raw_query.unwrap_or_default(),
+        &q.platform_id,
+        now,
+    )
+    .await?;
+    Ok(now)
+}
+
 /// `GET /v1/preauth/release`: only the platform named (signed with its certificate's key,
 /// as for a grant check), only for a file deposited for it, only at or after the opening
 /// time by this server's clock, never once withdrawn.
@@ -267,18 +290,7 @@ async fn release(
     RawQuery(raw): RawQuery,
     Query(q): Query<ReleaseQuery>,
 ) -> Result<Json<PreauthRelease>> {
-    let now = st.clock.now();
-    if !is_hash(&q.binding_hash) {
-        return Err(ErrorCode::BadRequest.into());
-    }
-    crate::grants::authenticate_platform(
-        &st,
-        &headers,
-        raw.as_deref().unwrap_or_default(),
-        &q.platform_id,
-        now,
-    )
-    .await?;
+    let now = platform_asking(&st, &headers, raw.as_deref(), &q).await?;
     let secrets = st.secrets.clone();
     let out = st
         .db
@@ -342,18 +354,7 @@ async fn release_shares(
     RawQuery(raw): RawQuery,
     Query(q): Query<ReleaseQuery>,
 ) -> Result<Json<PreauthShares>> {
-    let now = st.clock.now();
-    if !is_hash(&q.binding_hash) {
-        return Err(ErrorCode::BadRequest.into());
-    }
-    crate::grants::authenticate_platform(
-        &st,
-        &headers,
-        raw.as_deref().unwrap_or_default(),
-        &q.platform_id,
-        now,
-    )
-    .await?;
+    let now = platform_asking(&st, &headers, raw.as_deref(), &q).await?;
     let secrets = st.secrets.clone();
     let out = st
         .db
@@ -457,18 +458,7 @@ async fn state(
     RawQuery(raw): RawQuery,
     Query(q): Query<ReleaseQuery>,
 ) -> Result<Json<PreauthState>> {
-    let now = st.clock.now();
-    if !is_hash(&q.binding_hash) {
-        return Err(ErrorCode::BadRequest.into());
-    }
-    crate::grants::authenticate_platform(
-        &st,
-        &headers,
-        raw.as_deref().unwrap_or_default(),
-        &q.platform_id,
-        now,
-    )
-    .await?;
+    platform_asking(&st, &headers, raw.as_deref(), &q).await?;
     let out = st
         .db
         .read(move |tx| {

@@ -385,3 +385,34 @@ pub async fn granted_team(
         platform,
     }
 }
+
+/// `phone` encrypts `plain` as a bid (`投标文件.zip`) of `enterprise_id` for `tender_id` on
+/// `platform_id`, to every member granted there (k-of-n with `threshold`): the file and
+/// what was written.
+pub async fn encrypted_bid(
+    phone: &Bidkey,
+    enterprise_id: &str,
+    platform_id: &str,
+    tender_id: &str,
+    plain: &[u8],
+    threshold: Option<u8>,
+) -> (Vec<u8>, bidkey_core::flows::bids::EncryptedBid) {
+    let mut out = Vec::new();
+    let enc = phone
+        .encrypt_bid(
+            &bidkey_core::flows::bids::BidTarget {
+                threshold,
+                enterprise_id: enterprise_id.into(),
+                platform_id: platform_id.into(),
+                tender_id: tender_id.into(),
+                file_name: "投标文件.zip".into(),
+            },
+            &mut &plain[..],
+            &mut out,
+            None,
+            &mut |_, _| {},
+        )
+        .await
+        .expect("the bidder encrypts");
+    (out, enc)
+}
