@@ -502,24 +502,8 @@ async fn decrypt(State(g): G, App(_): App, headers: HeaderMap, body: Body) -> Re
             FileKey::from_hex(v.trim())
                 .map_err(|_| GatewayError::BadRequest(format!("{FILE_KEY_HEADER}: 32 hex digits")))
         })?;
-    let mut input = spool(&headers, body, g.limits.upload_body).await?;
-    // Decrypted whole into the temporary file first: a tampered chunk refuses the file
-    // before any plaintext leaves.
-    let out = blocking(move || {
-        let mut out = tempfile::tempfile()?;
-        {
-            let mut w = std::io::BufWriter::new(&mut out);
-            bidfile::decrypt(
-                &key,
-                &mut std::io::BufReader::new(&mut input),
-                &mut w,
-                &mut |_, _| {},
-            )?;
-            w.flush()?;
-        }
-        Ok(out)
-    })
-    .await?;
+    let input = spool(&headers, body, g.limits.upload_body).await?;
+    let out = decrypted_to_temp(key, input).await?;
     stream_out(out, vec![])
 }
 
@@ -585,7 +569,7 @@ async fn open_preauthorised(
         Ok((h, input))
     })
     .await;
-    let (header, mut input) = header?;
+    let (header, input) = header?;
     let platform_id = g.scan.platform_id().to_owned();
     let key = bidkey_platform::preauth::released_key(
         &g.client,
@@ -596,21 +580,7 @@ async fn open_preauthorised(
     .await
     .map_err(GatewayError::not_openable)?;
     let threshold = header.threshold;
-    let out = blocking(move || {
-        let mut out = tempfile::tempfile()?;
-        {
-            let mut w = std::io::BufWriter::new(&mut out);
-            bidfile::decrypt(
-                &key,
-                &mut std::io::BufReader::new(&mut input),
-                &mut w,
-                &mut |_, _| {},
-            )?;
-            w.flush()?;
-        }
-        Ok(out)
-    })
-    .await?;
+    let out = decrypted_to_temp(key, input).await?;
     let how = if threshold >= 2 {
         "k_of_n"
     } else {
@@ -894,4 +864,24 @@ async fn verify_pdf_offline(
             .iter()
             .all(|s| s.signer.as_ref().is_some_and(|s| s.revocation.is_valid()));
     Ok(Json(PdfVerdict { valid, report }))
+}
+
+/// The bid file in `input` decrypted whole into a temporary file: a tampered chunk refuses
+/// the file before any plaintext leaves.
+async fn decrypted_to_temp(key: FileKey, mut input: std::fs::File) -> Result<std::fs::File> {
+    blocking(move || {
+        let mut out = tempfile::tempfile()?;
+        {
+            let mut w = std::io::BufWriter::new(&mut out);
+            bidfile::decrypt(
+                &key,
+                &mut std::io::BufReader::new(&mut input),
+                &mut w,
+                &mut |_, _| {},
+            )?;
+            w.flush()?;
+        }
+        Ok(out)
+    })
+    .await
 }
