@@ -50,8 +50,12 @@ final class AppModel: ObservableObject {
                 try await action()
             } catch let e as BidkeyError {
                 error = message(e)
-                if case .NotLoggedIn = e { account = nil }
-                if case .KeyLocked = e { unlockSuggested = true }
+                // What to do next is the core's decision (`nextStep`), as on Android.
+                switch nextStep(error: e) {
+                case .logIn: account = nil
+                case .unlock: unlockSuggested = true
+                default: break
+                }
             } catch {
                 self.error = String(describing: error)
             }
