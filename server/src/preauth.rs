@@ -281,6 +281,40 @@ async fn platform_asking(
     Ok(now)
 }
 
+/// Hand one deposit's K2 to the platform: unsealed, its first release time kept, and the
+/// release written to the audit log the bidder sees.
+fn release_k2(
+    tx: &mut dyn Tx,
+    secrets: &crate::state::Secrets,
+    now: i64,
+    platform_id: &str,
+    id: &str,
+    k2_sealed: Option<Vec<u8>>,
+    detail: String,
+) -> Result<Vec<u8>> {
+    let k2_sealed = k2_sealed.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
+    let k2 = secrets
+        .ca
+        .open(crate::ca::keys::Sealed::PreauthK2, id, &k2_sealed)?
+        .to_vec();
+    tx.execute(
+        "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
+        &params![now, id],
+    )?;
+    audit::record(
+        tx,
+        now,
+        Event {
+            actor: platform_id,
+            action: "preauth.released",
+            target: Some(id),
+            ip: None,
+            detail: Some(detail),
+        },
+    )?;
+    Ok(k2)
+}
+
 /// `GET /v1/preauth/release`: only the platform named (signed with its certificate's key,
 /// as for a grant check), only for a file deposited for it, only at or after the opening
 /// time by this server's clock, never once withdrawn.
@@ -311,26 +345,8 @@ async fn release(
             if now < opening_at {
                 return Err(ErrorCode::TooEarly.into());
             }
-            let k2_sealed = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
-            let k2 = secrets
-                .ca
-                .open(crate::ca::keys::Sealed::PreauthK2, &id, &k2_sealed)?
-                .to_vec();
-            tx.execute(
-                "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
-                &params![now, id.as_str()],
-            )?;
-            audit::record(
-                tx,
-                now,
-                Event {
-                    actor: &q.platform_id,
-                    action: "preauth.released",
-                    target: Some(&id),
-                    ip: None,
-                    detail: Some(format!("to platform {} for bidder {}", q.platform_id, r.text(6)?)),
-                },
-            )?;
+            let detail = format!("to platform {} for bidder {}", q.platform_id, r.text(6)?);
+            let k2 = release_k2(tx, &secrets, now, &q.platform_id, &id, r.opt_bytes(4)?, detail)?;
             Ok::<_, ServerError>(PreauthRelease {
                 id,
                 tender_id: r.text(1)?,
@@ -411,32 +427,15 @@ async fn release_shares(
             }
             for r in due {
                 let id = r.text(0)?;
-                let k2_sealed = r.opt_bytes(4)?.ok_or(ServerError::Api(ErrorCode::InvalidState))?;
-                let k2 = secrets
-                    .ca
-                    .open(crate::ca::keys::Sealed::PreauthK2, &id, &k2_sealed)?
-                    .to_vec();
-                tx.execute(
-                    "UPDATE preauths SET released_at = $1 WHERE id = $2 AND released_at IS NULL",
-                    &params![now, id.as_str()],
-                )?;
-                audit::record(
-                    tx,
-                    now,
-                    Event {
-                        actor: &q.platform_id,
-                        action: "preauth.released",
-                        target: Some(&id),
-                        ip: None,
-                        detail: Some(format!(
-                            "share of {} ({}-of-n) to platform {} for bidder {}",
-                            r.text(7)?,
-                            threshold,
-                            q.platform_id,
-                            r.text(6)?
-                        )),
-                    },
-                )?;
+                let detail = format!(
+                    "share of {} ({}-of-n) to platform {} for bidder {}",
+                    r.text(7)?,
+                    threshold,
+                    q.platform_id,
+                    r.text(6)?
+                );
+                let k2 =
+                    release_k2(tx, &secrets, now, &q.platform_id, &id, r.opt_bytes(4)?, detail)?;
                 out.shares.push(ReleasedShare {
                     id,
                     recipient_serial: r.text(7)?,
