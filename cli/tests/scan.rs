@@ -5,14 +5,11 @@
 
 mod support;
 
-use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::ReplyVerifier;
-use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_platform::scan::{PendingScan, ScanClient, ScanResult};
 use bidkey_protocol::scan::*;
 use bidkey_testkit::{Store, TestServer};
 use serde_json::Value;
-use std::time::Duration;
 use support::*;
 
 const ORIGIN: &str = "https://ggzy.cq.example.invalid";
@@ -26,24 +23,11 @@ struct Platform {
 /// A platform registered by the operator, with its certificate, as the SDK uses it.
 async fn platform(server: &TestServer) -> Platform {
     let p = bidkey_testkit::phones::registered_platform(server, PLATFORM, ORIGIN).await;
-    let api = PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client");
-    let anchor = TrustAnchor::fetch(&api, None).await.expect("anchor");
-    let client = ScanClient::new(
-        &api,
-        PlatformIdentity {
-            platform_id: p.platform.id.clone(),
-            origin: ORIGIN.into(),
-            cert_der: p.cert_der.clone(),
-            key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
-        },
-    );
-    let verifier = ReplyVerifier::new(
-        api.signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &p.platform.id,
-    );
-    Platform { client, verifier }
+    let side = bidkey_testkit::phones::platform_side(server, &p, ORIGIN).await;
+    Platform {
+        client: side.client,
+        verifier: side.verifier,
+    }
 }
 
 impl Platform {

@@ -8,12 +8,10 @@
 //! revocation.
 
 use bidkey_core::Bidkey;
-use bidkey_crypto::scan::PlatformKey;
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::{ReplyVerifier, VerifiedReply};
-use bidkey_platform::scan::{PlatformIdentity, ScanClient, ScanResult};
+use bidkey_platform::scan::{ScanClient, ScanResult};
 use bidkey_platform::timestamp::TsaTrust;
-use bidkey_platform::verify::{TrustAnchor, Verifier};
 use bidkey_protocol::platforms::{Seal, SealApproval, SealStatus};
 use bidkey_protocol::scan::*;
 use bidkey_testkit::phones::*;
@@ -49,29 +47,15 @@ async fn world() -> World {
         team,
         platform,
     } = granted_team(&server, USCC, NAME, "重庆市公共资源交易中心", ORIGIN).await;
-    let client = ScanClient::new(
-        &api(&server),
-        PlatformIdentity {
-            platform_id: platform.platform.id.clone(),
-            origin: ORIGIN.into(),
-            cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key_copy()),
-        },
-    );
-    let anchor = TrustAnchor::fetch(&api(&server), None)
-        .await
-        .expect("anchor");
+    let PlatformSide {
+        client,
+        verifier,
+        anchor,
+    } = platform_side(&server, &platform, ORIGIN).await;
     let trust = TsaTrust {
         roots: vec![anchor.root().clone()],
         intermediates: anchor.intermediates().to_vec(),
     };
-    let verifier = ReplyVerifier::new(
-        api(&server)
-            .signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &platform.platform.id,
-    );
     World {
         server,
         _dirs: dirs,

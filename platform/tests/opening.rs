@@ -8,8 +8,7 @@ use bidkey_crypto::scan::PlatformKey;
 use bidkey_platform::bidfile::{self, BidFileHeader, FileKey};
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::ReplyVerifier;
-use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_platform::scan::{PendingScan, ScanClient, ScanResult};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::{ScanAction, ScanReply};
 use bidkey_testkit::phones::*;
@@ -89,25 +88,9 @@ async fn world_of(store: Store, third: bool) -> World {
             .await
             .expect("granted");
     }
-    let client = ScanClient::new(
-        &api(&server),
-        PlatformIdentity {
-            platform_id: platform.platform.id.clone(),
-            origin: ORIGIN.into(),
-            cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key_copy()),
-        },
-    );
-    let anchor = TrustAnchor::fetch(&api(&server), None)
-        .await
-        .expect("anchor");
-    let verifier = ReplyVerifier::new(
-        api(&server)
-            .signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &platform.platform.id,
-    );
+    let PlatformSide {
+        client, verifier, ..
+    } = platform_side(&server, &platform, ORIGIN).await;
     World {
         server,
         _dirs: dirs,

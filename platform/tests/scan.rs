@@ -12,7 +12,6 @@ use bidkey_platform::bidfile::{self, EncryptOptions, FileKey};
 use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::ReplyVerifier;
 use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
 use bidkey_protocol::ErrorCode;
 use bidkey_protocol::scan::*;
 use bidkey_testkit::phones::*;
@@ -80,20 +79,9 @@ async fn world_with(store: Store, adjust: impl FnOnce(&mut bidkey_core::CoreConf
         .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
-    let client = ScanClient::new(
-        &api(&server),
-        identity_of(&platform, ORIGIN, platform.key_copy()),
-    );
-    let anchor = TrustAnchor::fetch(&api(&server), None)
-        .await
-        .expect("anchor");
-    let verifier = ReplyVerifier::new(
-        api(&server)
-            .signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &platform.platform.id,
-    );
+    let PlatformSide {
+        client, verifier, ..
+    } = platform_side(&server, &platform, ORIGIN).await;
     World {
         server,
         _dirs: dirs,

@@ -416,3 +416,50 @@ pub async fn encrypted_bid(
         .expect("the bidder encrypts");
     (out, enc)
 }
+
+/// What a trading platform holds to scan as `p` at `origin` through the platform SDK: its
+/// scan client, the verifier of the phones' replies (on the server's clock) and the Bidkey
+/// CA it pinned from the server.
+#[derive(Debug)]
+pub struct PlatformSide {
+    pub client: bidkey_platform::scan::ScanClient,
+    pub verifier: bidkey_platform::scan::verify::ReplyVerifier,
+    pub anchor: bidkey_platform::verify::TrustAnchor,
+}
+
+pub async fn platform_side(
+    server: &TestServer,
+    p: &RegisteredPlatform,
+    origin: &str,
+) -> PlatformSide {
+    use bidkey_platform::scan::{PlatformIdentity, ScanClient};
+    let api = bidkey_platform::client::PlatformClient::new(
+        &server.url(),
+        None,
+        std::time::Duration::from_secs(40),
+    )
+    .expect("platform client");
+    let client = ScanClient::new(
+        &api,
+        PlatformIdentity {
+            platform_id: p.platform.id.clone(),
+            origin: origin.into(),
+            cert_der: p.cert_der.clone(),
+            key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
+        },
+    );
+    let anchor = bidkey_platform::verify::TrustAnchor::fetch(&api, None)
+        .await
+        .expect("trust anchor");
+    let verifier = bidkey_platform::scan::verify::ReplyVerifier::new(
+        api.signed_by(client.request_key())
+            .with_clock(server.unix_clock()),
+        bidkey_platform::verify::Verifier::new(anchor.clone()),
+        &p.platform.id,
+    );
+    PlatformSide {
+        client,
+        verifier,
+        anchor,
+    }
+}

@@ -4,18 +4,13 @@
 //! after the restart) and for a scan (scanned before, confirmed after).
 
 use bidkey_core::Bidkey;
-use bidkey_crypto::scan::PlatformKey;
-use bidkey_platform::client::PlatformClient;
-use bidkey_platform::scan::verify::ReplyVerifier;
-use bidkey_platform::scan::{PlatformIdentity, ScanClient, ScanResult};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_platform::scan::ScanResult;
 use bidkey_protocol::enterprises::{MicropaymentStatus, Role};
 use bidkey_protocol::orders::Status;
 use bidkey_protocol::platforms::LineOutcome;
 use bidkey_protocol::scan::{DEFAULT_TTL_SECS, RelayStatus, ScanAction};
 use bidkey_testkit::phones::*;
 use bidkey_testkit::{Store, TestServer};
-use std::time::Duration;
 
 const USCC: &str = "91500000MA5U8XGQ8Q";
 const NAME: &str = "重庆比德科技有限公司";
@@ -114,24 +109,9 @@ async fn a_scanned_request_is_confirmed_after_a_restart() {
         .add_grant(&team.enterprise_id, &staff_id, &platform.platform.id, PIN)
         .await
         .expect("granted");
-    let api = PlatformClient::new(&server.url(), None, Duration::from_secs(40)).expect("client");
-    let client = ScanClient::new(
-        &api,
-        PlatformIdentity {
-            platform_id: platform.platform.id.clone(),
-            origin: ORIGIN.into(),
-            cert_der: platform.cert_der.clone(),
-            key: PlatformKey::Sm2(platform.key_copy()),
-        },
-    );
-    let anchor = TrustAnchor::fetch(&api, None).await.expect("anchor");
-    let verifier = ReplyVerifier::new(
-        api.clone()
-            .signed_by(client.request_key())
-            .with_clock(server.unix_clock()),
-        Verifier::new(anchor),
-        &platform.platform.id,
-    );
+    let PlatformSide {
+        client, verifier, ..
+    } = platform_side(&server, &platform, ORIGIN).await;
 
     let req = client
         .create(

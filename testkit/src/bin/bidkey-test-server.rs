@@ -33,14 +33,11 @@
 //! It stops and deletes its data when stdin closes (the test process ended).
 
 use bidkey_platform::PlatformError;
-use bidkey_platform::client::PlatformClient;
 use bidkey_platform::scan::verify::ReplyVerifier;
-use bidkey_platform::scan::{PendingScan, PlatformIdentity, ScanClient, ScanResult};
-use bidkey_platform::verify::{TrustAnchor, Verifier};
+use bidkey_platform::scan::{PendingScan, ScanClient, ScanResult};
 use bidkey_protocol::scan::{DEFAULT_TTL_SECS, ScanAction};
 use bidkey_testkit::{Store, TestServer};
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// The platform the scan commands act as, and its requests waiting for an answer.
@@ -119,30 +116,8 @@ impl PlatformSide {
             return "error: usage: platform ORIGIN NAME".to_owned();
         }
         let p = bidkey_testkit::phones::registered_platform(server, name, origin).await;
-        let api = match PlatformClient::new(&server.url(), None, Duration::from_secs(40)) {
-            Ok(api) => api,
-            Err(e) => return format!("error: {e}"),
-        };
-        let anchor = match TrustAnchor::fetch(&api, None).await {
-            Ok(a) => a,
-            Err(e) => return format!("error: trust anchor: {e}"),
-        };
-        let client = ScanClient::new(
-            &api,
-            PlatformIdentity {
-                platform_id: p.platform.id.clone(),
-                origin: origin.to_owned(),
-                cert_der: p.cert_der.clone(),
-                key: bidkey_crypto::scan::PlatformKey::Sm2(p.key_copy()),
-            },
-        );
-        let verifier = ReplyVerifier::new(
-            api.signed_by(client.request_key())
-                .with_clock(server.unix_clock()),
-            Verifier::new(anchor),
-            &p.platform.id,
-        );
-        self.current = Some((client, verifier));
+        let side = bidkey_testkit::phones::platform_side(server, &p, origin).await;
+        self.current = Some((side.client, side.verifier));
         p.platform.id
     }
 
