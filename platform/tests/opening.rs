@@ -371,6 +371,9 @@ fn refusal(e: bidkey_platform::PlatformError) -> String {
 async fn a_preauthorised_bid_opens_without_the_phone(store: Store) {
     let w = world(store).await;
     let clock = w.server.running.state.clock.clone();
+    // Stopped, so the release time the bidder sees is exactly the clock's reading, however
+    // long the test runs (time moves only by `advance`).
+    clock.freeze();
     let plain: Vec<u8> = (0..90_000u32).map(|i| (i % 233) as u8).collect();
     let file = encrypted_bid(&w, &plain).await;
     let other = encrypted_bid(&w, b"another bid").await;
@@ -500,6 +503,9 @@ async fn a_preauthorised_bid_opens_without_the_phone(store: Store) {
 async fn two_of_three_preauthorise_a_two_of_three_bid(store: Store) {
     let w = world_of(store, true).await;
     let clock = w.server.running.state.clock.clone();
+    // Stopped, so the release time the bidder sees is exactly the clock's reading, however
+    // long the test runs (time moves only by `advance`).
+    clock.freeze();
     let plain: Vec<u8> = (0..50_000u32).map(|i| (i % 239) as u8).collect();
     let file = encrypted_bid_k(&w, &plain, Some(2)).await;
     let lonely = encrypted_bid_k(&w, b"a bid only one holder pre-authorises", Some(2)).await;
