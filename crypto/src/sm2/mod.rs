@@ -6,6 +6,8 @@
 //! This module adds the encodings GM/T 0009 asks for and a signer that uses a fresh
 //! OS-random nonce for every signature.
 
+#[cfg(target_arch = "x86_64")]
+mod asm_x86_64;
 mod cipher;
 pub(crate) mod curve;
 mod field;

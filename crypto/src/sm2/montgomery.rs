@@ -171,28 +171,28 @@ pub(crate) fn square(a: &Limbs) -> Limbs {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use fiat_crypto::sm2_64::{
         fiat_sm2_montgomery_domain_field_element as Mont, fiat_sm2_mul, fiat_sm2_square,
     };
 
-    fn fiat_mul(a: &Limbs, b: &Limbs) -> Limbs {
+    pub(in crate::sm2) fn fiat_mul(a: &Limbs, b: &Limbs) -> Limbs {
         let mut out = Mont([0; 4]);
         fiat_sm2_mul(&mut out, &Mont(*a), &Mont(*b));
         out.0
     }
 
-    fn fiat_square(a: &Limbs) -> Limbs {
+    pub(in crate::sm2) fn fiat_square(a: &Limbs) -> Limbs {
         let mut out = Mont([0; 4]);
         fiat_sm2_square(&mut out, &Mont(*a));
         out.0
     }
 
     /// A small deterministic generator (xorshift*): reproducible failures.
-    struct Rng(u64);
+    pub(in crate::sm2) struct Rng(pub(in crate::sm2) u64);
     impl Rng {
-        fn next(&mut self) -> u64 {
+        pub(in crate::sm2) fn next(&mut self) -> u64 {
             self.0 ^= self.0 >> 12;
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
@@ -200,7 +200,7 @@ mod tests {
         }
         /// Below p: random limbs, the top limb cleared of its top bit now and then, and
         /// values with runs of all-ones or zero limbs (carry chains).
-        fn below_p(&mut self) -> Limbs {
+        pub(in crate::sm2) fn below_p(&mut self) -> Limbs {
             loop {
                 let mut v: Limbs = core::array::from_fn(|_| self.next());
                 for limb in &mut v {
@@ -217,7 +217,7 @@ mod tests {
         }
     }
 
-    fn less_than_p(v: &Limbs) -> bool {
+    pub(in crate::sm2) fn less_than_p(v: &Limbs) -> bool {
         for i in (0..4).rev() {
             if v[i] != P[i] {
                 return v[i] < P[i];
@@ -226,7 +226,7 @@ mod tests {
         false
     }
 
-    fn edge_values() -> Vec<Limbs> {
+    pub(in crate::sm2) fn edge_values() -> Vec<Limbs> {
         let p_minus = |k: u64| {
             let mut v = P;
             v[0] -= k;
@@ -297,7 +297,7 @@ mod tests {
     }
 
     /// On-CPU nanoseconds of this thread (the machine is shared: wall time misleads).
-    fn cpu_ns() -> f64 {
+    pub(in crate::sm2) fn cpu_ns() -> f64 {
         let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
         stat.split_whitespace()
             .next()
