@@ -115,6 +115,40 @@ pub(crate) fn has_bmi2_adx() -> bool {
     std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("adx")
 }
 
+/// `a·b·2⁻²⁵⁶ mod p` for `a, b < p`: what [`super::field::Fe`] multiplies with on x86-64.
+#[inline(always)]
+pub(crate) fn mul(a: &Limbs, b: &Limbs) -> Limbs {
+    if has_bmi2_adx() {
+        // SAFETY: just checked.
+        unsafe { mul_mulx(a, b) }
+    } else {
+        mul_base_cold(a, b)
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn mul_base_cold(a: &Limbs, b: &Limbs) -> Limbs {
+    mul_base(a, b)
+}
+
+#[cold]
+#[inline(never)]
+fn sqr_base_cold(a: &Limbs) -> Limbs {
+    sqr_base(a)
+}
+
+/// `a²·2⁻²⁵⁶ mod p` for `a < p`.
+#[inline(always)]
+pub(crate) fn square(a: &Limbs) -> Limbs {
+    if has_bmi2_adx() {
+        // SAFETY: just checked.
+        unsafe { sqr_mulx(a) }
+    } else {
+        sqr_base_cold(a)
+    }
+}
+
 /// `a·b·2⁻²⁵⁶ mod p` with `MUL`/`ADC` (any x86-64).
 #[inline(always)]
 pub(crate) fn mul_base(a: &Limbs, b: &Limbs) -> Limbs {

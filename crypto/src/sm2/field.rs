@@ -5,7 +5,11 @@
 //! formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
 //! private, so [`super::curve`] needs its own). Everything here is constant time.
 
-use super::montgomery;
+// The field multiplication: assembly on x86-64 (ADR 0033), the portable Rust elsewhere.
+#[cfg(target_arch = "x86_64")]
+use super::asm_x86_64::{mul as limbs_mul, square as limbs_square};
+#[cfg(not(target_arch = "x86_64"))]
+use super::montgomery::{mul as limbs_mul, square as limbs_square};
 use fiat_crypto::sm2_64::{
     fiat_sm2_add, fiat_sm2_from_bytes, fiat_sm2_from_montgomery,
     fiat_sm2_montgomery_domain_field_element as Mont,
@@ -65,12 +69,12 @@ impl Fe {
 
     #[inline(always)]
     pub(crate) fn mul(&self, rhs: &Fe) -> Fe {
-        Fe(Mont(montgomery::mul(&self.0.0, &rhs.0.0)))
+        Fe(Mont(limbs_mul(&self.0.0, &rhs.0.0)))
     }
 
     #[inline(always)]
     pub(crate) fn square(&self) -> Fe {
-        Fe(Mont(montgomery::square(&self.0.0)))
+        Fe(Mont(limbs_square(&self.0.0)))
     }
 
     #[inline(always)]
