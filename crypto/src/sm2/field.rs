@@ -1,7 +1,8 @@
 //! Arithmetic modulo the SM2 prime `p = 2²⁵⁶ − 2²²⁴ − 2⁹⁶ + 2⁶⁴ − 1`, in Montgomery form.
 //!
-//! Multiplication and squaring are ours, specialised to the prime ([`super::montgomery`],
-//! checked against fiat-crypto in its tests); the other limb routines are fiat-crypto's
+//! Multiplication and squaring are ours, specialised to the prime: x86-64 assembly
+//! ([`super::asm_x86_64`], ADR 0033) on x86-64, the portable [`super::montgomery`] elsewhere,
+//! both checked against fiat-crypto in their tests; the other limb routines are fiat-crypto's
 //! formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
 //! private, so [`super::curve`] needs its own). Everything here is constant time.
 
