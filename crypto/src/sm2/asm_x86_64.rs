@@ -154,6 +154,88 @@ pub(crate) fn square(a: &Limbs) -> Limbs {
     }
 }
 
+/// `a + b mod p` for `a, b < p` (any x86-64): the sum, `sum − p`, and `CMOVNC` keeps the
+/// difference unless it borrowed.
+#[inline(always)]
+pub(crate) fn add(a: &Limbs, b: &Limbs) -> Limbs {
+    let [mut r0, mut r1, mut r2, mut r3] = *a;
+    // SAFETY: reads the 4 limbs behind `b` (valid, in bounds by type); touches only the
+    // declared registers and flags; no stack, no memory writes.
+    unsafe {
+        asm!(
+            "xor {c:e}, {c:e}",
+            "add {r0}, [{b}]",
+            "adc {r1}, [{b} + 8]",
+            "adc {r2}, [{b} + 16]",
+            "adc {r3}, [{b} + 24]",
+            "adc {c}, 0",
+            "mov {s0}, {r0}",
+            "sub {s0}, -1",
+            "mov {s1}, {r1}",
+            "mov {k}, 0xffffffff00000000",
+            "sbb {s1}, {k}",
+            "mov {s2}, {r2}",
+            "sbb {s2}, -1",
+            "mov {s3}, {r3}",
+            "mov {k}, 0xfffffffeffffffff",
+            "sbb {s3}, {k}",
+            "sbb {c}, 0",
+            "cmovnc {r0}, {s0}",
+            "cmovnc {r1}, {s1}",
+            "cmovnc {r2}, {s2}",
+            "cmovnc {r3}, {s3}",
+            b = in(reg) b.as_ptr(),
+            r0 = inout(reg) r0,
+            r1 = inout(reg) r1,
+            r2 = inout(reg) r2,
+            r3 = inout(reg) r3,
+            c = out(reg) _,
+            k = out(reg) _,
+            s0 = out(reg) _,
+            s1 = out(reg) _,
+            s2 = out(reg) _,
+            s3 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    [r0, r1, r2, r3]
+}
+
+/// `a − b mod p` for `a, b < p` (any x86-64): the difference, plus `p` masked by the
+/// borrow (`p₁ = mask≪32`, `p₃ = mask` with bit 32 cleared).
+#[inline(always)]
+pub(crate) fn sub(a: &Limbs, b: &Limbs) -> Limbs {
+    let [mut r0, mut r1, mut r2, mut r3] = *a;
+    // SAFETY: as in `add`.
+    unsafe {
+        asm!(
+            "sub {r0}, [{b}]",
+            "sbb {r1}, [{b} + 8]",
+            "sbb {r2}, [{b} + 16]",
+            "sbb {r3}, [{b} + 24]",
+            "sbb {m}, {m}",
+            "mov {k1}, {m}",
+            "shl {k1}, 32",
+            "mov {k3}, {m}",
+            "btr {k3}, 32",
+            "add {r0}, {m}",
+            "adc {r1}, {k1}",
+            "adc {r2}, {m}",
+            "adc {r3}, {k3}",
+            b = in(reg) b.as_ptr(),
+            r0 = inout(reg) r0,
+            r1 = inout(reg) r1,
+            r2 = inout(reg) r2,
+            r3 = inout(reg) r3,
+            m = out(reg) _,
+            k1 = out(reg) _,
+            k3 = out(reg) _,
+            options(pure, readonly, nostack),
+        );
+    }
+    [r0, r1, r2, r3]
+}
+
 /// `a·b·2⁻²⁵⁶ mod p` with `MUL`/`ADC` (any x86-64).
 #[inline(always)]
 pub(crate) fn mul_base(a: &Limbs, b: &Limbs) -> Limbs {
@@ -578,6 +660,35 @@ mod tests {
                 let (a, b) = (rng.below_p(), rng.below_p());
                 check(name, mul, sqr, &a, &b);
             }
+        }
+    }
+
+    #[test]
+    fn add_sub_agree_with_fiat_crypto() {
+        use fiat_crypto::sm2_64::{
+            fiat_sm2_add, fiat_sm2_montgomery_domain_field_element as Mont, fiat_sm2_sub,
+        };
+        let fiat = |f: fn(&mut Mont, &Mont, &Mont), a: &Limbs, b: &Limbs| {
+            let mut out = Mont([0; 4]);
+            f(&mut out, &Mont(*a), &Mont(*b));
+            out.0
+        };
+        let edges = more_edges();
+        let mut rng = Rng(0x0add_5b00_0000_0001);
+        let random: Vec<(Limbs, Limbs)> = (0..100_000)
+            .map(|_| (rng.below_p(), rng.below_p()))
+            .collect();
+        let pairs = edges
+            .iter()
+            .flat_map(|a| edges.iter().map(move |b| (*a, *b)))
+            .chain(random);
+        for (a, b) in pairs {
+            let sum = add(&a, &b);
+            assert!(less_than_p(&sum), "{a:x?} + {b:x?} not reduced");
+            assert_eq!(sum, fiat(fiat_sm2_add, &a, &b), "{a:x?} + {b:x?}");
+            let diff = sub(&a, &b);
+            assert!(less_than_p(&diff), "{a:x?} − {b:x?} not reduced");
+            assert_eq!(diff, fiat(fiat_sm2_sub, &a, &b), "{a:x?} − {b:x?}");
         }
     }
 

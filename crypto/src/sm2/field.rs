@@ -11,11 +11,13 @@
 use super::asm_x86_64::{mul as limbs_mul, square as limbs_square};
 #[cfg(not(target_arch = "x86_64"))]
 use super::montgomery::{mul as limbs_mul, square as limbs_square};
+#[cfg(not(target_arch = "x86_64"))]
+use fiat_crypto::sm2_64::{fiat_sm2_add, fiat_sm2_sub};
 use fiat_crypto::sm2_64::{
-    fiat_sm2_add, fiat_sm2_from_bytes, fiat_sm2_from_montgomery,
+    fiat_sm2_from_bytes, fiat_sm2_from_montgomery,
     fiat_sm2_montgomery_domain_field_element as Mont,
     fiat_sm2_non_montgomery_domain_field_element as Plain, fiat_sm2_nonzero, fiat_sm2_opp,
-    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_sub, fiat_sm2_to_bytes, fiat_sm2_to_montgomery,
+    fiat_sm2_selectznz, fiat_sm2_set_one, fiat_sm2_to_bytes, fiat_sm2_to_montgomery,
 };
 use subtle::{Choice, ConditionallySelectable};
 
@@ -80,16 +82,26 @@ impl Fe {
 
     #[inline(always)]
     pub(crate) fn add(&self, rhs: &Fe) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_add(&mut out, &self.0, &rhs.0);
-        Fe(out)
+        #[cfg(target_arch = "x86_64")]
+        return Fe(Mont(super::asm_x86_64::add(&self.0.0, &rhs.0.0)));
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut out = Mont([0; 4]);
+            fiat_sm2_add(&mut out, &self.0, &rhs.0);
+            Fe(out)
+        }
     }
 
     #[inline(always)]
     pub(crate) fn sub(&self, rhs: &Fe) -> Fe {
-        let mut out = Mont([0; 4]);
-        fiat_sm2_sub(&mut out, &self.0, &rhs.0);
-        Fe(out)
+        #[cfg(target_arch = "x86_64")]
+        return Fe(Mont(super::asm_x86_64::sub(&self.0.0, &rhs.0.0)));
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let mut out = Mont([0; 4]);
+            fiat_sm2_sub(&mut out, &self.0, &rhs.0);
+            Fe(out)
+        }
     }
 
     #[inline(always)]
