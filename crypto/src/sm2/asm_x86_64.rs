@@ -1,5 +1,5 @@
-//! SM2 Montgomery multiplication and squaring in x86-64 assembly: the one module of
-//! `crypto/src/sm2` allowed `unsafe` (ADR 0033).
+//! SM2 field arithmetic in x86-64 assembly (Montgomery multiplication and squaring,
+//! addition and subtraction): the one module of `crypto/src/sm2` allowed `unsafe` (ADR 0033).
 //!
 //! Same contract as [`super::montgomery`] and fiat-crypto's `fiat_sm2_mul`/`fiat_sm2_square`:
 //! four little-endian limbs, inputs in `[0, p)`, output `a·b·2⁻²⁵⁶ mod p` in `[0, p)`, with
@@ -25,6 +25,10 @@
 //! BMI2 and ADX (about 10% faster point multiplications here than the baseline, which in
 //! turn is about 30% faster than the Rust path) and the baseline otherwise, out of line and
 //! marked cold so that the inlined fast path stays small.
+//!
+//! [`add`]/[`sub`] (plain instructions, every x86-64) replace fiat-crypto's, which compile to
+//! byte-wise carry juggling (`setb`/`movzx`/`neg`) and were about as many instructions per
+//! point doubling as the multiplications.
 //!
 //! Constant time: no branch, no memory address depends on the values (the only memory
 //! accesses are the eight input limbs at fixed offsets); the final choice between `t − p`

@@ -2,11 +2,11 @@
 //!
 //! Multiplication and squaring are ours, specialised to the prime: x86-64 assembly
 //! ([`super::asm_x86_64`], ADR 0033) on x86-64, the portable [`super::montgomery`] elsewhere,
-//! both checked against fiat-crypto in their tests; the other limb routines are fiat-crypto's
-//! formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
+//! both checked against fiat-crypto in their tests; on x86-64 addition and subtraction are
+//! assembly as well. The other limb routines are fiat-crypto's formally verified `sm2_64` (the same ones the `sm2` crate runs on; its field type is
 //! private, so [`super::curve`] needs its own). Everything here is constant time.
 
-// The field multiplication: assembly on x86-64 (ADR 0033), the portable Rust elsewhere.
+// Multiplication and squaring: assembly on x86-64 (ADR 0033), the portable Rust elsewhere.
 #[cfg(target_arch = "x86_64")]
 use super::asm_x86_64::{mul as limbs_mul, square as limbs_square};
 #[cfg(not(target_arch = "x86_64"))]
