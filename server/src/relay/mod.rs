@@ -15,7 +15,7 @@ pub mod requests;
 pub mod sessions;
 pub mod webhook;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Bearer};
 use crate::error::{Outcome, Result, ServerError};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -142,7 +142,7 @@ pub struct FrameQuery {
 /// is told why there.
 async fn fetch(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Path(id): Path<String>,
     Query(q): Query<FrameQuery>,
 ) -> Result<Json<FetchedScanRequest>> {
@@ -151,25 +151,24 @@ async fn fetch(
         (None, None) => None,
         _ => return Err(ErrorCode::BadRequest.into()),
     };
-    let open = match (q.cosign_serial, q.cosign_pair, user.device_id.clone()) {
-        (Some(serial), pair, Some(device)) => Some((
-            device,
-            OpenSession {
-                serial,
-                purpose: CosignPurpose::Decrypt,
-                pair_id: pair,
-                confirm: None,
-            },
-        )),
-        (None, None, _) => None,
-        (_, _, None) => None,
-        (None, Some(_), _) => return Err(ErrorCode::BadRequest.into()),
+    let open = match (q.cosign_serial, q.cosign_pair) {
+        (Some(serial), pair) => Some(OpenSession {
+            serial,
+            purpose: CosignPurpose::Decrypt,
+            pair_id: pair,
+            confirm: None,
+        }),
+        (None, None) => None,
+        (None, Some(_)) => return Err(ErrorCode::BadRequest.into()),
     };
     let now = st.clock.now();
-    let (account, rid) = (user.account_id.clone(), id.clone());
+    let rid = id.clone();
     let out = st
         .db
         .write(move |tx| -> Outcome<FetchedScanRequest> {
+            // The token is looked up here rather than in a transaction of its own.
+            let user = token.lookup(tx, now)?;
+            let account = user.account_id;
             // A refused fetch (wrong code, stale frame) still counts: the hit commits.
             ratelimit::hit(
                 tx,
@@ -182,8 +181,8 @@ async fn fetch(
                 Err(ServerError::Api(code)) => return Ok(Err(code.into())),
                 other => other?,
             };
-            let cosign_session = match &open {
-                Some((device, req)) if kind == ScanKind::Decrypt.as_str() => {
+            let cosign_session = match (&open, &user.device_id) {
+                (Some(req), Some(device)) if kind == ScanKind::Decrypt.as_str() => {
                     // A refusal leaves the session out; a database error fails the fetch
                     // (and is retried as any other).
                     match crate::cosign::open_in(tx, now, &account, device, req) {
@@ -207,15 +206,17 @@ async fn fetch(
 /// `POST /v1/relay/requests/{id}/reply`: the phone's sealed answer.
 async fn reply(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Path(id): Path<String>,
     Json(up): Json<ReplyUpload>,
 ) -> Result<Json<RelayResult>> {
     let now = st.clock.now();
-    let (account, rid) = (user.account_id.clone(), id.clone());
+    let rid = id.clone();
     let answered = st
         .db
         .write(move |tx| {
+            // The token is looked up here rather than in a transaction of its own.
+            let account = token.lookup(tx, now)?.account_id;
             ratelimit::hit(
                 tx,
                 &format!("relay-phone:{account}"),
