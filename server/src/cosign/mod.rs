@@ -250,7 +250,7 @@ struct Attempt {
     user: AuthUser,
     session: SessionRow,
     key: keys::KeyRow,
-    /// The holder whose count it goes to (`pin::holder_of`).
+    /// The holder whose count it goes to (`pin::holder_and_state`).
     holder: String,
 }
 
@@ -279,8 +279,8 @@ fn load(
         now,
         session.purpose == CosignPurpose::Revoke,
     )?;
-    let holder = pin::holder_of(tx, &key.pair_id)?;
-    pin::below_limit(tx, &holder)?;
+    let (holder, failed, locked) = pin::holder_and_state(tx, &key.pair_id)?;
+    pin::limit_check(failed, locked)?;
     Ok(Attempt {
         user,
         session,
