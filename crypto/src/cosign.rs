@@ -160,6 +160,28 @@ impl<'a> ServerCosigner<'a> {
     pub fn decrypt(&self, request: &DecryptRequest, session_id: &[u8]) -> Result<DecryptResponse> {
         hazmat::server_decrypt(self.share, request, session_id)
     }
+
+    /// [`ServerCosigner::sign`] for a server that counts the attempt after judging it, in
+    /// the one transaction that decides whether the answer leaves (ADR 0034): the answer is
+    /// computed whether or not the proof verifies, so the time taken tells nothing about
+    /// the PIN of an attempt whose verdict is withheld. `Ok(None)` is a wrong PIN.
+    pub fn judge_sign(
+        &self,
+        request: &SignRequest,
+        session_id: &[u8],
+    ) -> Result<Option<SignResponse>> {
+        hazmat::server_sign_judged(self.share, request, session_id)
+    }
+
+    /// [`ServerCosigner::decrypt`] judged the same way as [`ServerCosigner::judge_sign`]:
+    /// `T2` is computed whether or not the proof verifies; `Ok(None)` is a wrong PIN.
+    pub fn judge_decrypt(
+        &self,
+        request: &DecryptRequest,
+        session_id: &[u8],
+    ) -> Result<Option<DecryptResponse>> {
+        hazmat::server_decrypt_judged(self.share, request, session_id)
+    }
 }
 
 /// Server, when the device returns the signature: release it only if it verifies for the

@@ -12,11 +12,14 @@ use bidkey_protocol::accounts::{RealNameMethod, RealNameRequest, SmsPurpose};
 use bidkey_protocol::certs::*;
 use bidkey_protocol::cosign::{self as cw, CosignPurpose};
 use support::device::*;
-use support::{Client, Store, TestServer, realname_request, signed_up};
+use support::{Answer, Client, Store, TestServer, realname_request, signed_up};
 
 on_both_stores!(
     five_wrong_pins_lock_until_unlock,
     wrong_pins_sent_at_once_cannot_outrun_the_lock,
+    attempts_racing_for_one_session_are_all_counted_and_one_wins,
+    a_right_pin_beyond_the_limit_is_refused_like_a_wrong_one,
+    a_right_and_a_wrong_pin_racing_are_both_counted_as_they_are,
     suspended_and_revoked_certificates_cannot_cosign,
     sessions_are_single_use_and_bound_to_the_holders_device,
     each_key_decrypts_only_for_its_purpose,
@@ -206,7 +209,7 @@ async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
     let enc_serial = enc.serial_hex();
     let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
     let bad = wrong_share();
-    // A malformed request spends its session but is no verdict on the PIN.
+    // A malformed request is no verdict on the PIN: nothing is counted (ADR 0034).
     let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
         .await
         .expect("session");
@@ -256,9 +259,21 @@ async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
     let locked = codes.iter().filter(|c| **c == ErrorCode::KeyLocked).count();
     assert_eq!(wrong + locked, 9, "{codes:?}");
     assert!(wrong <= 4, "{codes:?}");
-    // Exactly five guesses were judged (each judged one is audited): the others were
-    // refused before their proof was looked at.
-    let judged: i64 = server
+    // Exactly five guesses were counted (each is audited); the others got no verdict: they
+    // were refused when the holder was locked, before or after their proof was checked.
+    assert_eq!(pin_failures(&server).await, 5, "{codes:?}");
+    let list: CertList = c.get("/v1/certs").await.expect("list");
+    assert!(list.in_force[0].key_locked);
+    assert_eq!(list.in_force[0].pin_tries_left, 0);
+    let err = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
+        .await
+        .expect_err("locked");
+    assert_eq!(err.1.code, ErrorCode::KeyLocked);
+}
+
+/// Failed PIN attempts counted so far (each one is audited as `pin.failed`).
+async fn pin_failures(server: &TestServer) -> i64 {
+    server
         .running
         .state
         .db
@@ -273,15 +288,275 @@ async fn wrong_pins_sent_at_once_cannot_outrun_the_lock(store: Store) {
         })
         .await
         .map_err(|e: bidkey_server::db::DbError| e)
-        .expect("audit");
-    assert_eq!(judged, 5, "{codes:?}");
+        .expect("audit")
+}
+
+/// Post every request at once, each from its own task; the answers in the same order.
+async fn decrypt_at_once(
+    c: &std::sync::Arc<Client>,
+    requests: Vec<cw::DecryptRequest>,
+) -> Vec<Answer<cw::DecryptResponse>> {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(requests.len()));
+    let sent: Vec<_> = requests
+        .into_iter()
+        .map(|r| {
+            let (c, barrier) = (c.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                c.post::<_, cw::DecryptResponse>("/v1/cosign/decrypt", &r)
+                    .await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in sent {
+        answers.push(t.await.expect("task"));
+    }
+    answers
+}
+
+/// A co-decryption request of `share` for `ct` in session `session_id`.
+fn decrypt_request(
+    share: &bidkey_crypto::cosign::DeviceShare,
+    ct: &sm2::Sm2Ciphertext,
+    session_id: &[u8],
+) -> cw::DecryptRequest {
+    let (_, req) = DeviceDecryptor::start(share, ct, session_id).expect("start");
+    cw::DecryptRequest {
+        session_id: session_id.to_vec(),
+        request: req.to_bytes().to_vec(),
+    }
+}
+
+fn code_of(a: &Answer<cw::DecryptResponse>) -> Option<ErrorCode> {
+    a.as_ref().err().map(|e| e.1.code)
+}
+
+/// ADR 0034: the session is taken by compare-and-set in the one write of an attempt. Many
+/// attempts on one session at once (a right PIN among wrong ones): at most one gets an
+/// answer; every other judged one is counted as a failure and answered `wrong_pin`, whether
+/// its own guess was right or wrong, so losing the race tells nothing about a guess.
+async fn attempts_racing_for_one_session_are_all_counted_and_one_wins(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let right = &w.enc_shares[&enc_serial];
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    let bad = wrong_share();
+    let c = std::sync::Arc::new(c);
+    let mut counted = 0;
+    for round in 0..3 {
+        let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        // The right request in a different place each round.
+        let mut requests: Vec<_> = (0..3)
+            .map(|_| decrypt_request(&bad, &ct, &s.session_id))
+            .collect();
+        requests.insert(round, decrypt_request(right, &ct, &s.session_id));
+        let answers = decrypt_at_once(&c, requests).await;
+        let won = answers.iter().filter(|a| a.is_ok()).count();
+        assert!(won <= 1, "{answers:?}");
+        if won == 1 {
+            assert!(answers[round].is_ok(), "only the right PIN can win");
+        }
+        // A loser that was judged while the session was open is counted and answered as
+        // a wrong PIN; one that arrived after it was taken is refused unjudged, as any
+        // request in a spent session. Neither answer depends on the guess.
+        let mut losers = 0;
+        for (i, a) in answers.iter().enumerate() {
+            match code_of(a) {
+                None => {}
+                Some(ErrorCode::WrongPin) => losers += 1,
+                Some(ErrorCode::InvalidState) => {}
+                other => panic!("{i}: {other:?}"),
+            }
+        }
+        counted += losers;
+        assert_eq!(
+            pin_failures(&server).await,
+            counted,
+            "every judged loser counts"
+        );
+        // The session is spent either way.
+        let err = c
+            .post::<_, cw::DecryptResponse>(
+                "/v1/cosign/decrypt",
+                &decrypt_request(right, &ct, &s.session_id),
+            )
+            .await
+            .expect_err("spent");
+        assert_eq!(err.1.code, ErrorCode::InvalidState);
+        // A right PIN in a session of its own starts the count again.
+        co_decrypt(&c, &enc_serial, right, &ct)
+            .await
+            .expect("right PIN");
+    }
+}
+
+/// ADR 0034: an attempt is judged before it is counted, so attempts sent at once can be
+/// judged while the holder is below the limit and settle after it is reached. Such an
+/// attempt gets `key_locked` whatever its guess: a right PIN there neither succeeds nor
+/// answers differently from a wrong one.
+async fn a_right_pin_beyond_the_limit_is_refused_like_a_wrong_one(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let right = &w.enc_shares[&enc_serial];
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    let bad = wrong_share();
+    let c = std::sync::Arc::new(c);
+    for _ in 0..4 {
+        let err = co_decrypt(&c, &enc_serial, &bad, &ct)
+            .await
+            .expect_err("wrong PIN");
+        assert_eq!(err.1.code, ErrorCode::WrongPin);
+    }
+
+    // Many sessions at once, one try left: one right PIN among five wrong ones.
+    let mut requests = Vec::new();
+    for _ in 0..6 {
+        let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        requests.push(s.session_id);
+    }
+    let requests: Vec<_> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, sid)| decrypt_request(if i == 3 { right } else { &bad }, &ct, sid))
+        .collect();
+    let answers = decrypt_at_once(&c, requests).await;
+    let codes: Vec<_> = answers.iter().map(code_of).collect();
+    if answers[3].is_ok() {
+        // The right PIN settled first, with one try left: the count started again, and
+        // the five wrong ones were counted from zero (the fifth locks).
+        assert_eq!(
+            codes
+                .iter()
+                .filter(|c| **c == Some(ErrorCode::WrongPin))
+                .count(),
+            4,
+            "{codes:?}"
+        );
+        assert_eq!(pin_failures(&server).await, 9, "{codes:?}");
+    } else {
+        // A wrong one settled first and used the last try: every other attempt, the
+        // right PIN included, is refused alike; one more failure was counted, no more.
+        assert!(
+            codes.iter().all(|c| *c == Some(ErrorCode::KeyLocked)),
+            "{codes:?}"
+        );
+        assert_eq!(pin_failures(&server).await, 5, "{codes:?}");
+    }
     let list: CertList = c.get("/v1/certs").await.expect("list");
     assert!(list.in_force[0].key_locked);
-    assert_eq!(list.in_force[0].pin_tries_left, 0);
-    let err = co_decrypt(&c, &enc_serial, &w.enc_shares[&enc_serial], &ct)
-        .await
-        .expect_err("locked");
-    assert_eq!(err.1.code, ErrorCode::KeyLocked);
+
+    // The same with the order forced, for a right and then a wrong PIN: the attempt is
+    // judged while one try is left, and the limit is reached (written directly, as a
+    // concurrent wrong PIN would) before its write.
+    let earlier = pin_failures(&server).await;
+    for share in [right, &bad] {
+        server
+            .running
+            .state
+            .db
+            .write(|tx| tx.execute("UPDATE pin_holders SET failed_pins = 4, locked = 0", &[]))
+            .await
+            .map_err(|e: bidkey_server::db::DbError| e)
+            .expect("one try left");
+        let s = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        let req = decrypt_request(share, &ct, &s.session_id);
+        let db = server.running.state.db.clone();
+        // Hold a write that reaches the limit, uncommitted: the attempt reads one try left
+        // (the committed state), is judged, and its write waits for this one.
+        let (held_tx, held) = std::sync::mpsc::channel::<()>();
+        let held = std::sync::Arc::new(std::sync::Mutex::new(held));
+        let (ready_tx, ready) = tokio::sync::oneshot::channel::<()>();
+        let ready_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(ready_tx)));
+        let holding = tokio::spawn(async move {
+            db.write(move |tx| {
+                tx.execute("UPDATE pin_holders SET failed_pins = 5, locked = 1", &[])?;
+                if let Some(r) = ready_tx.lock().expect("ready").take() {
+                    let _ = r.send(());
+                }
+                let _ = held.lock().expect("held").recv();
+                Ok::<_, bidkey_server::db::DbError>(())
+            })
+            .await
+        });
+        ready.await.expect("holding");
+        let attempt = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.post::<_, cw::DecryptResponse>("/v1/cosign/decrypt", &req)
+                    .await
+            })
+        };
+        // Let the attempt reach its write (two connections busy: the held write and the
+        // attempt's). Whether it got there or not, the answer below must be the same:
+        // this only makes the late case the one tested.
+        let pool = server.running.state.db.clone();
+        for _ in 0..2000 {
+            if pool.pool_use().busy >= 2 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        held_tx.send(()).expect("release");
+        holding.await.expect("task").expect("held write");
+        let err = attempt.await.expect("task").expect_err("beyond the limit");
+        assert_eq!(err.1.code, ErrorCode::KeyLocked, "{:?}", err.1);
+        // The refused attempt counted nothing more, and its session is still open.
+        assert_eq!(pin_failures(&server).await, earlier);
+    }
+}
+
+/// ADR 0034: a right and a wrong PIN in flight together are each settled in their own
+/// write: the right one gets its answer, the wrong one is counted.
+async fn a_right_and_a_wrong_pin_racing_are_both_counted_as_they_are(store: Store) {
+    let server = TestServer::start(store).await;
+    let (c, w) = enrolled(&server).await;
+    let enc = w.encryption_cert();
+    let enc_serial = enc.serial_hex();
+    let right = &w.enc_shares[&enc_serial];
+    let ct = sm2::encrypt(&enc.sm2_public_key().expect("key"), b"k").expect("ct");
+    let bad = wrong_share();
+    let c = std::sync::Arc::new(c);
+    for round in 0..4 {
+        let a = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        let b = open_session(&c, &enc_serial, CosignPurpose::Decrypt)
+            .await
+            .expect("session");
+        let answers = decrypt_at_once(
+            &c,
+            vec![
+                decrypt_request(right, &ct, &a.session_id),
+                decrypt_request(&bad, &ct, &b.session_id),
+            ],
+        )
+        .await;
+        assert!(answers[0].is_ok(), "{answers:?}");
+        assert_eq!(code_of(&answers[1]), Some(ErrorCode::WrongPin));
+        assert_eq!(pin_failures(&server).await, round + 1);
+        // One try fewer (the wrong one settled last) or none (the right one reset it).
+        let list: CertList = c.get("/v1/certs").await.expect("list");
+        assert!(
+            [4, 5].contains(&list.in_force[0].pin_tries_left),
+            "{}",
+            list.in_force[0].pin_tries_left
+        );
+        co_decrypt(&c, &enc_serial, right, &ct)
+            .await
+            .expect("right PIN");
+    }
 }
 
 async fn suspended_and_revoked_certificates_cannot_cosign(store: Store) {

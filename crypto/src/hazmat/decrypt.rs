@@ -162,6 +162,35 @@ pub fn server_decrypt(
     })
 }
 
+/// Server, for a caller that counts the attempt after judging it and decides in that count
+/// whether the answer leaves (the co-signing service, ADR 0034): check the proof **and**
+/// compute `T2` whatever the check says, so that neither the work nor the time it takes
+/// tells a right PIN from a wrong one for an attempt whose verdict is then withheld.
+/// `Ok(None)` is a wrong PIN (count it); `T2` of a request whose proof failed is dropped
+/// here and never returned.
+pub fn server_decrypt_judged(
+    share: &ServerShare,
+    request: &DecryptRequest,
+    session_id: &[u8],
+) -> Result<Option<DecryptResponse>> {
+    check_session_id(session_id)?;
+    let g = AffinePoint::GENERATOR;
+    let pairs = [
+        (&g, share.device_point()),
+        (request.blinded.as_affine(), request.t1.as_affine()),
+    ];
+    let proof = verify(DECRYPT_TAG, &pairs, &[session_id], &request.proof);
+    let t2 = curve::mul_point(request.t1.as_affine(), share.d2_inv()).ok_or(Error::InvalidPoint)?;
+    let response = DecryptResponse {
+        t2: Sm2PublicKey::from_affine(t2)?,
+    };
+    match proof {
+        Ok(()) => Ok(Some(response)),
+        Err(Error::BadProof) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Device, step 2: unblind, form `d·C1 = β⁻¹·T2 − C1` and finish SM2 decryption of `ct`.
 ///
 /// `ct` must be the ciphertext given to [`device_decrypt_start`]; any mismatch, a wrong
@@ -200,6 +229,26 @@ mod tests {
         let resp = DecryptResponse::from_bytes(&resp.to_bytes()).expect("parse");
         let pt = device_decrypt_finish(state, &ct, &resp).expect("finish");
         assert_eq!(pt, decrypt(&key, &ct).expect("plain"));
+    }
+
+    #[test]
+    fn the_judged_answer_is_the_answer_and_only_for_the_right_share() {
+        let key = Sm2PrivateKey::make_random().expect("key");
+        let (device, server) = make_shares_for_key(&key).expect("shares");
+        let (wrong, _) = make_shares_for_key(&key).expect("shares");
+        let ct = encrypt(key.public_key(), b"tender envelope key").expect("enc");
+        let (state, req) = device_decrypt_start(&device, &ct, SID).expect("start");
+        let resp = server_decrypt_judged(&server, &req, SID)
+            .expect("judged")
+            .expect("right");
+        let pt = device_decrypt_finish(state, &ct, &resp).expect("finish");
+        assert_eq!(pt, decrypt(&key, &ct).expect("plain"));
+        let (_, req) = device_decrypt_start(&wrong, &ct, SID).expect("start");
+        assert_eq!(server_decrypt_judged(&server, &req, SID), Ok(None));
+        assert_eq!(
+            server_decrypt_judged(&server, &req, b"short"),
+            Err(Error::InvalidLength("session id"))
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ mod wire;
 
 pub use decrypt::{
     DECRYPT_REQUEST_LEN, DECRYPT_RESPONSE_LEN, DecryptRequest, DecryptResponse, DeviceDecryptState,
-    device_decrypt_finish, device_decrypt_start, server_decrypt,
+    device_decrypt_finish, device_decrypt_start, server_decrypt, server_decrypt_judged,
 };
 pub use keygen::{
     DEVICE_KEYGEN_MSG_LEN, DeviceKeygenMsg, DeviceKeygenState, SERVER_KEYGEN_MSG_LEN,
@@ -35,7 +35,7 @@ pub use share::{DeviceShare, SERVER_SHARE_LEN, ServerShare, make_shares_for_key}
 pub use sign::{
     DeviceSignState, SIGN_REQUEST_LEN, SIGN_RESPONSE_LEN, SignRequest, SignResponse,
     device_sign_finish, device_sign_start, device_sign_start_digest, server_check_final,
-    server_sign,
+    server_sign, server_sign_judged,
 };
 pub use wire::{MAX_SESSION_ID_LEN, MIN_SESSION_ID_LEN, POINT_LEN, SCALAR_LEN};
 

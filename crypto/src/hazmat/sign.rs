@@ -214,6 +214,40 @@ pub fn server_sign(
     }
 }
 
+/// Server, for a caller that counts the attempt after judging it and decides in that count
+/// whether the answer leaves (the co-signing service, ADR 0034): check the proof **and**
+/// compute the half signature whatever the check says, so that neither the work nor the
+/// time it takes tells a right PIN from a wrong one for an attempt whose verdict is then
+/// withheld. `Ok(None)` is a wrong PIN (count it); the answer to a request whose proof
+/// failed is dropped here and never returned.
+pub fn server_sign_judged(
+    share: &ServerShare,
+    request: &SignRequest,
+    session_id: &[u8],
+) -> Result<Option<SignResponse>> {
+    check_session_id(session_id)?;
+    let g = AffinePoint::GENERATOR;
+    let q1_bytes = request.q1.to_sec1();
+    let ctx = proof_context(session_id, &request.e, &q1_bytes);
+    let proof = verify(
+        SIGN_TAG,
+        &[(&g, share.device_point())],
+        &ctx,
+        &request.proof,
+    );
+    let q1 = *request.q1.as_affine();
+    let response = loop {
+        if let Some(response) = server_sign_attempt(share.d2(), &request.e, &q1) {
+            break response;
+        }
+    };
+    match proof {
+        Ok(()) => Ok(Some(response)),
+        Err(Error::BadProof) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// One attempt with fresh `k2`, `k3`; `None` when SM2 says to draw again.
 fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &AffinePoint) -> Option<SignResponse> {
     let mut k2 = random_nonzero_scalar();
@@ -289,6 +323,22 @@ pub(crate) mod tests {
     fn shares() -> (DeviceShare, ServerShare) {
         let key = Sm2PrivateKey::make_random().expect("key");
         make_shares_for_key(&key).expect("shares")
+    }
+
+    #[test]
+    fn the_judged_half_signature_is_the_answer_and_only_for_the_right_share() {
+        let (device, server) = shares();
+        let (wrong, _) = shares();
+        let public = *server.public_key();
+        let (state, req) =
+            device_sign_start(&device, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        let resp = server_sign_judged(&server, &req, SID)
+            .expect("judged")
+            .expect("right");
+        let sig = device_sign_finish(state, &device, &resp).expect("finish");
+        verify(&public, DEFAULT_ID, b"bid", &sig).expect("verifies");
+        let (_, req) = device_sign_start(&wrong, &public, DEFAULT_ID, b"bid", SID).expect("start");
+        assert_eq!(server_sign_judged(&server, &req, SID), Ok(None));
     }
 
     #[test]

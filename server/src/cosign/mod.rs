@@ -11,7 +11,7 @@ pub mod keys;
 pub mod pin;
 
 use crate::audit::{self, Event};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Bearer};
 use crate::db::{Row, Tx};
 use crate::error::{Result, ServerError};
 use crate::params;
@@ -234,141 +234,221 @@ enum Verdict<T> {
 }
 
 impl<T> Verdict<T> {
-    fn of(r: std::result::Result<T, bidkey_crypto::Error>) -> Verdict<T> {
+    /// A judgement made with the same work either way (`judge_sign`, `judge_decrypt`).
+    fn of(r: std::result::Result<Option<T>, bidkey_crypto::Error>) -> Verdict<T> {
         match r {
-            Ok(v) => Verdict::Right(v),
-            Err(bidkey_crypto::Error::BadProof) => Verdict::Wrong,
+            Ok(Some(v)) => Verdict::Right(v),
+            Ok(None) => Verdict::Wrong,
             Err(_) => Verdict::Malformed,
         }
     }
 }
 
-/// Take the caller's session in `from` for one PIN attempt with its key: every check, the
-/// session spent, and the attempt counted as failed until its proof verifies (as a smart
-/// card lowers its retry counter before it compares a PIN). The proof is then checked
-/// outside the transaction, so the elliptic-curve work holds no database lock, and
-/// attempts in flight at once can still not exceed the lock.
-async fn begin_attempt(
-    st: &AppState,
-    user: &AuthUser,
+/// What one PIN attempt read before it was judged and counted.
+#[derive(Clone)]
+struct Attempt {
+    user: AuthUser,
+    session: SessionRow,
+    key: keys::KeyRow,
+    /// The holder whose count it goes to (`pin::holder_and_state`).
+    holder: String,
+}
+
+/// Read what a PIN attempt needs, in one read transaction: the caller (its token looked up
+/// here, not in a transaction of its own), its session in `from`, the session's key, the
+/// pair in force, and the holder not locked (a locked holder is refused before anything is
+/// judged, as before). Nothing is written: the attempt is counted in [`settle`].
+fn load(
+    tx: &mut dyn Tx,
+    now: i64,
+    token: &Bearer,
     sid_hex: &str,
+    from: &str,
+    accept: fn(CosignPurpose) -> bool,
+) -> Result<Attempt> {
+    let user = token.lookup(tx, now)?;
+    let device = device_of(&user)?;
+    let session = session_in(tx, sid_hex, &user.account_id, &device, from, now)?;
+    if !accept(session.purpose) {
+        return Err(ErrorCode::InvalidState.into());
+    }
+    let key = keys::get(tx, &session.key_id)?;
+    keys::check_usable(
+        tx,
+        &key.pair_id,
+        now,
+        session.purpose == CosignPurpose::Revoke,
+    )?;
+    let (holder, failed, locked) = pin::holder_and_state(tx, &key.pair_id)?;
+    pin::limit_check(failed, locked)?;
+    Ok(Attempt {
+        user,
+        session,
+        key,
+        holder,
+    })
+}
+
+/// The one write of a judged attempt (ADR 0034, amending ADR 0004): count it and decide, in
+/// one transaction, whether its verdict reaches the caller.
+///
+/// - The holder at the limit before this attempt (locked, or as many failures counted as
+///   the lock allows): `key_locked`, nothing changes, whatever the verdict.
+/// - Too many attempts this minute or hour (for a first step, `from = "open"`): refused,
+///   nothing changes.
+/// - Otherwise the session is taken by compare-and-set on its status: `release` for a
+///   right verdict (`from` → `done` or `answered`; also its own effects), `from` →
+///   `failed` for a wrong one. A right verdict whose session was taken resets the count:
+///   `Ok(None)`, the answer may leave. A wrong one, and an attempt that lost its session to
+///   another attempt (right or wrong: the two are answered alike), is counted: `Ok(Some(e))`
+///   with `e` the `wrong_pin` or `key_locked` the count gives, to commit and then answer.
+///
+/// So no more verdicts reach callers per lock than [`pin::MAX_FAILED`], however many
+/// attempts are judged at once, and an attempt refused here tells nothing about its guess:
+/// the judgement did the same work whatever it found (`judge_decrypt`, `judge_sign`).
+fn settle(
+    tx: &mut dyn Tx,
+    now: i64,
+    a: &Attempt,
+    from: &str,
+    right: bool,
+    release: &dyn Fn(&mut dyn Tx, &Attempt) -> Result<u64>,
+    what: &str,
+) -> Result<Option<ServerError>> {
+    let failed = pin::below_limit(tx, &a.holder)?;
+    // The rate of PIN attempts: a signature's finish is the same attempt as its first step.
+    if from == "open" {
+        pin_limits(tx, &a.key.pair_id, now)?;
+    }
+    let won = if right {
+        release(tx, a)?
+    } else {
+        tx.execute(
+            "UPDATE cosign_sessions SET status = 'failed' WHERE id = $1 AND status = $2",
+            &params![a.session.id.as_str(), from],
+        )?
+    } == 1;
+    if right && won {
+        pin::reset(tx, now, &a.holder, failed)?;
+        return Ok(None);
+    }
+    let what = if won {
+        what.to_owned()
+    } else {
+        format!("{what}, session taken by another attempt")
+    };
+    pin::count_failure(
+        tx,
+        now,
+        &a.holder,
+        failed,
+        &a.key.pair_id,
+        &a.user.account_id,
+        &what,
+    )
+    .map(Some)
+}
+
+/// Run one PIN attempt: [`load`] and `judge` in one job on a database thread (the judgement
+/// is elliptic-curve work over the cached share and the request, done with the same work
+/// whatever it finds, while only a read transaction is open: no lock is held), then
+/// [`settle`] in one write transaction. A malformed request is no verdict on the PIN: it is
+/// refused with nothing written. Returns the answer only when `settle` released it.
+#[allow(clippy::too_many_arguments)]
+async fn attempt<T: Clone + Send + 'static>(
+    st: &AppState,
+    token: Bearer,
+    sid_hex: String,
     from: &'static str,
     accept: fn(CosignPurpose) -> bool,
-) -> Result<(SessionRow, keys::KeyRow)> {
-    let device = device_of(user)?;
-    let now = st.clock.now();
-    let (account, sid) = (user.account_id.clone(), sid_hex.to_owned());
-    st.db
-        .write(move |tx| {
-            let s = session_in(tx, &sid, &account, &device, from, now)?;
-            if !accept(s.purpose) {
-                return Err(ErrorCode::InvalidState.into());
-            }
-            let key = keys::get(tx, &s.key_id)?;
-            keys::check_usable(tx, &key.pair_id, now, s.purpose == CosignPurpose::Revoke)?;
-            pin::begin_attempt(tx, now, &key.pair_id)?;
-            // The rate of PIN attempts: a signature's finish is the same attempt as its
-            // first step.
-            if from == "open" {
-                pin_limits(tx, &key.pair_id, now)?;
-            }
-            // From here on the session is spent, whatever happens.
-            set_status(tx, &s.id, from, "failed")?;
-            Ok((s, key))
-        })
-        .await
-}
-
-/// Settle an attempt that did not verify: a wrong PIN stays counted (and may lock the
-/// pair); a malformed request is no verdict, so its count is taken back.
-async fn settle_unverified<T>(
-    st: &AppState,
-    user: &AuthUser,
-    key: &keys::KeyRow,
-    verdict: Verdict<T>,
+    judge: impl Fn(&Attempt) -> Result<Verdict<T>> + Send + 'static,
+    release: impl Fn(&mut dyn Tx, &Attempt, &T) -> Result<u64> + Send + 'static,
     what: &'static str,
-) -> Result<ServerError> {
+) -> Result<(Attempt, T)> {
     let now = st.clock.now();
-    let (pair, account) = (key.pair_id.clone(), user.account_id.clone());
-    let wrong = matches!(verdict, Verdict::Wrong);
-    st.db
-        .write(move |tx| {
-            if wrong {
-                pin::attempt_failed(tx, now, &pair, &account, what)
-            } else {
-                pin::attempt_void(tx, now, &pair)?;
-                Ok(ErrorCode::BadRequest.into())
-            }
+    let sid = sid_hex.clone();
+    let (a, verdict) = st
+        .db
+        .read(move |tx| {
+            let a = load(tx, now, &token, &sid, from, accept)?;
+            let verdict = judge(&a)?;
+            Ok::<_, ServerError>((a, verdict))
         })
-        .await
-}
-
-/// Judge a begun attempt with `check`, elliptic-curve work, off the async workers. A fault
-/// of the server while checking is no verdict on the PIN: the attempt is taken back.
-async fn judge<T: Send + 'static>(
-    st: &AppState,
-    user: &AuthUser,
-    key: &keys::KeyRow,
-    check: impl FnOnce() -> Result<Verdict<T>> + Send + 'static,
-) -> Result<Verdict<T>> {
-    let judged = tokio::task::spawn_blocking(check)
-        .await
-        .map_err(|e| ServerError::Internal(format!("cosign task: {e}")))
-        .and_then(|r| r);
-    if judged.is_err() {
-        let _ = settle_unverified(st, user, key, Verdict::<T>::Malformed, "").await;
+        .await?;
+    let answer = match verdict {
+        Verdict::Right(answer) => Some(answer),
+        Verdict::Wrong => None,
+        Verdict::Malformed => return Err(ErrorCode::BadRequest.into()),
+    };
+    let now = st.clock.now();
+    let (a2, answer2) = (a.clone(), answer.clone());
+    let refused = st
+        .db
+        .write(move |tx| {
+            let rel = |tx: &mut dyn Tx, a: &Attempt| match &answer2 {
+                Some(answer) => release(tx, a, answer),
+                None => Ok(0),
+            };
+            settle(tx, now, &a2, from, answer2.is_some(), &rel, what)
+        })
+        .await?;
+    match (refused, answer) {
+        (None, Some(answer)) => Ok((a, answer)),
+        (Some(e), _) => Err(e),
+        (None, None) => Err(ServerError::Internal(
+            "attempt released without answer".into(),
+        )),
     }
-    judged
 }
 
 /// `POST /v1/cosign/sign`: check the PIN proof, answer the server's half.
 async fn sign(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Json(req): Json<wire::SignRequest>,
 ) -> Result<Json<wire::SignResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
-    let (s, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        matches!(
-            p,
-            CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::Confirm
-        )
-    })
-    .await?;
-    let (secrets, k) = (st.secrets.clone(), key.clone());
-    let verdict = judge(&st, &user, &key, move || {
-        let share = secrets.cosign_shares.share(&secrets.cosign, &k)?;
-        let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
-            return Ok(Verdict::Malformed);
-        };
-        if s.digest.as_deref().is_some_and(|d| d != request.digest()) {
-            return Ok(Verdict::Malformed);
-        }
-        let digest = request.digest().to_vec();
-        Ok(Verdict::of(
-            ServerCosigner::new(&share)
-                .sign(&request, &req.session_id)
-                .map(|r| (r.to_bytes().to_vec(), digest)),
-        ))
-    })
-    .await?;
-    let Verdict::Right((response, digest)) = verdict else {
-        return Err(settle_unverified(&st, &user, &key, verdict, "sign proof").await?);
-    };
-    let now = st.clock.now();
-    let pair = key.pair_id.clone();
-    st.db
-        .write(move |tx| {
-            let n = tx.execute(
-                "UPDATE cosign_sessions SET status = 'answered', digest = $1 WHERE id = $2 AND status = 'failed'",
-                &params![digest.clone(), sid_hex.as_str()],
-            )?;
-            if n != 1 {
-                return Err(ServerError::Api(ErrorCode::InvalidState));
+    let secrets = st.secrets.clone();
+    let (_, (response, _)) = attempt(
+        &st,
+        token,
+        sid_hex,
+        "open",
+        |p| {
+            matches!(
+                p,
+                CosignPurpose::Sign | CosignPurpose::Revoke | CosignPurpose::Confirm
+            )
+        },
+        move |a| {
+            let share = secrets.cosign_shares.share(&secrets.cosign, &a.key)?;
+            let Ok(request) = cosign::SignRequest::from_bytes(&req.request) else {
+                return Ok(Verdict::Malformed);
+            };
+            if a
+                .session
+                .digest
+                .as_deref()
+                .is_some_and(|d| d != request.digest())
+            {
+                return Ok(Verdict::Malformed);
             }
-            pin::record_success(tx, now, &pair)
-        })
-        .await?;
+            let digest = request.digest().to_vec();
+            Ok(Verdict::of(
+                ServerCosigner::new(&share)
+                    .judge_sign(&request, &req.session_id)
+                    .map(|r| r.map(|r| (r.to_bytes().to_vec(), digest))),
+            ))
+        },
+        |tx, a, (_, digest)| {
+            Ok(tx.execute(
+                "UPDATE cosign_sessions SET status = 'answered', digest = $1 WHERE id = $2 AND status = 'open'",
+                &params![digest.clone(), a.session.id.as_str()],
+            )?)
+        },
+        "sign proof",
+    )
+    .await?;
     Ok(Json(wire::SignResponse { response }))
 }
 
@@ -376,62 +456,69 @@ async fn sign(
 /// released. A failure counts like a wrong PIN.
 async fn sign_finish(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Json(req): Json<wire::SignFinish>,
 ) -> Result<Json<wire::SignDone>> {
     let sid_hex = session_hex(&req.session_id)?;
-    let (s, key) = begin_attempt(&st, &user, &sid_hex, "answered", |_| true).await?;
-    let public_key = key.public_key.clone();
-    let verdict = judge(&st, &user, &key, move || {
-        let public = Sm2PublicKey::from_sec1(&public_key)?;
-        let digest: Option<[u8; 32]> = s.digest.as_deref().and_then(|d| d.try_into().ok());
-        let Some(digest) = digest else {
-            return Err(ServerError::Internal("session without digest".into()));
-        };
-        let sig = if req.signature.len() == 64 {
-            Sm2Signature::from_raw(&req.signature)
-        } else {
-            Sm2Signature::from_der(&req.signature)
-        };
-        // Any signature that does not verify counts against the PIN, malformed ones too.
-        Ok(
-            match sig
-                .and_then(|sig| cosign::check_final_signature(&public, &digest, &sig).map(|()| sig))
-            {
-                Ok(sig) => Verdict::Right((sig, s.purpose)),
-                Err(_) => Verdict::Wrong,
-            },
-        )
-    })
-    .await?;
-    let Verdict::Right((sig, purpose)) = verdict else {
-        return Err(settle_unverified(&st, &user, &key, verdict, "final signature").await?);
-    };
     let now = st.clock.now();
-    let account = user.account_id.clone();
-    let (pair, serial) = (key.pair_id.clone(), key.cert_serial.clone());
-    st.db
-        .write(move |tx| {
-            set_status(tx, &sid_hex, "failed", "done")?;
-            pin::record_success(tx, now, &pair)?;
-            audit::record(
-                tx,
-                now,
-                Event {
-                    actor: &account,
-                    action: match purpose {
-                        CosignPurpose::Revoke => "cosign.signed_revocation",
-                        CosignPurpose::Confirm => "cosign.signed_confirmation",
-                        _ => "cosign.signed",
-                    },
-                    target: Some(&serial),
-                    ..Default::default()
+    let (a, sig) = attempt(
+        &st,
+        token,
+        sid_hex,
+        "answered",
+        |_| true,
+        move |a| {
+            let public = Sm2PublicKey::from_sec1(&a.key.public_key)?;
+            let digest: Option<[u8; 32]> =
+                a.session.digest.as_deref().and_then(|d| d.try_into().ok());
+            let Some(digest) = digest else {
+                return Err(ServerError::Internal("session without digest".into()));
+            };
+            let sig = if req.signature.len() == 64 {
+                Sm2Signature::from_raw(&req.signature)
+            } else {
+                Sm2Signature::from_der(&req.signature)
+            };
+            // Any signature that does not verify counts against the PIN, malformed ones
+            // too. Verifying is the same work whether it holds or not, and there is
+            // nothing more to compute for the answer (it is the signature).
+            Ok(
+                match sig.and_then(|sig| {
+                    cosign::check_final_signature(&public, &digest, &sig).map(|()| sig)
+                }) {
+                    Ok(sig) => Verdict::Right(sig),
+                    Err(_) => Verdict::Wrong,
                 },
             )
-        })
-        .await?;
+        },
+        move |tx, a, _| {
+            let n = tx.execute(
+                "UPDATE cosign_sessions SET status = 'done' WHERE id = $1 AND status = 'answered'",
+                &params![a.session.id.as_str()],
+            )?;
+            if n == 1 {
+                audit::record(
+                    tx,
+                    now,
+                    Event {
+                        actor: &a.user.account_id,
+                        action: match a.session.purpose {
+                            CosignPurpose::Revoke => "cosign.signed_revocation",
+                            CosignPurpose::Confirm => "cosign.signed_confirmation",
+                            _ => "cosign.signed",
+                        },
+                        target: Some(&a.key.cert_serial),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            Ok(n)
+        },
+        "final signature",
+    )
+    .await?;
     Ok(Json(wire::SignDone {
-        serial: key.cert_serial,
+        serial: a.key.cert_serial,
         signature: sig.to_der(),
     }))
 }
@@ -439,38 +526,37 @@ async fn sign_finish(
 /// `POST /v1/cosign/decrypt`: check the PIN proof, answer `T2 = d2⁻¹·T1` (blinded).
 async fn decrypt(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Json(req): Json<wire::DecryptRequest>,
 ) -> Result<Json<wire::DecryptResponse>> {
     let sid_hex = session_hex(&req.session_id)?;
-    let (_, key) = begin_attempt(&st, &user, &sid_hex, "open", |p| {
-        matches!(p, CosignPurpose::Decrypt | CosignPurpose::KeyDelivery)
-    })
+    let secrets = st.secrets.clone();
+    let (_, response) = attempt(
+        &st,
+        token,
+        sid_hex,
+        "open",
+        |p| matches!(p, CosignPurpose::Decrypt | CosignPurpose::KeyDelivery),
+        move |a| {
+            let share = secrets.cosign_shares.share(&secrets.cosign, &a.key)?;
+            let Ok(request) = cosign::DecryptRequest::from_bytes(&req.request) else {
+                return Ok(Verdict::Malformed);
+            };
+            Ok(Verdict::of(
+                ServerCosigner::new(&share)
+                    .judge_decrypt(&request, &req.session_id)
+                    .map(|r| r.map(|r| r.to_bytes().to_vec())),
+            ))
+        },
+        |tx, a, _| {
+            Ok(tx.execute(
+                "UPDATE cosign_sessions SET status = 'done' WHERE id = $1 AND status = 'open'",
+                &params![a.session.id.as_str()],
+            )?)
+        },
+        "decrypt proof",
+    )
     .await?;
-    let (secrets, k) = (st.secrets.clone(), key.clone());
-    let verdict = judge(&st, &user, &key, move || {
-        let share = secrets.cosign_shares.share(&secrets.cosign, &k)?;
-        let Ok(request) = cosign::DecryptRequest::from_bytes(&req.request) else {
-            return Ok(Verdict::Malformed);
-        };
-        Ok(Verdict::of(
-            ServerCosigner::new(&share)
-                .decrypt(&request, &req.session_id)
-                .map(|r| r.to_bytes().to_vec()),
-        ))
-    })
-    .await?;
-    let Verdict::Right(response) = verdict else {
-        return Err(settle_unverified(&st, &user, &key, verdict, "decrypt proof").await?);
-    };
-    let now = st.clock.now();
-    let pair = key.pair_id.clone();
-    st.db
-        .write(move |tx| {
-            set_status(tx, &sid_hex, "failed", "done")?;
-            pin::record_success(tx, now, &pair)
-        })
-        .await?;
     Ok(Json(wire::DecryptResponse { response }))
 }
 

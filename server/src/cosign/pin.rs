@@ -5,17 +5,18 @@
 //! count and the lock. A failure is a `BadProof` from `server_sign`/`server_decrypt` or a
 //! final signature that fails `server_check_final`.
 //!
-//! Every attempt is counted as a failure when it begins ([`begin_attempt`]), before its proof
-//! is checked outside the transaction, and no attempt begins once [`MAX_FAILED`] are counted;
-//! so attempts sent at once cannot outrun the lock, and a server that stops mid-check has
-//! counted the attempt (ADR 0004). Success resets the counter ([`record_success`]); a wrong
-//! proof leaves it counted ([`attempt_failed`]), the fifth in a row locks the holder's keys
-//! until the holder unlocks them (real-name again + SMS, [`unlock`], at most
-//! [`UNLOCKS_PER_WINDOW`] in [`UNLOCK_WINDOW`]); a malformed request takes its count back
-//! ([`attempt_void`]).
+//! An attempt is judged first (the proof checked, with the same work whether it is right or
+//! wrong) and then, in one transaction, counted and decided (ADR 0034, amending ADR 0004):
+//! only when the holder was below [`MAX_FAILED`] before it ([`below_limit`]) and it won its
+//! session does its verdict reach the caller. A right PIN resets the count ([`reset`]); a
+//! wrong one, or one that lost its session to another attempt, is counted
+//! ([`count_failure`]), and the fifth in a row locks the holder's keys until the holder
+//! unlocks them (real-name again + SMS, [`unlock`], at most [`UNLOCKS_PER_WINDOW`] in
+//! [`UNLOCK_WINDOW`]). So attempts sent at once cannot get more than [`MAX_FAILED`]
+//! verdicts per lock, and a malformed request, no verdict on the PIN, counts nothing.
 //!
 //! The functions take a pair id (what the co-signing service has in hand) and count on the
-//! pair's holder.
+//! pair's holder, or the holder itself ([`holder_of`]).
 
 use crate::audit::{self, Event};
 use crate::db::Tx;
@@ -44,7 +45,7 @@ pub fn holder_key(account_id: &str, enterprise_id: Option<&str>) -> String {
 }
 
 /// The holder of a pair.
-fn holder_of(tx: &mut dyn Tx, pair_id: &str) -> Result<String> {
+pub fn holder_of(tx: &mut dyn Tx, pair_id: &str) -> Result<String> {
     let row = tx
         .query_opt(
             "SELECT account_id, enterprise_id FROM cert_pairs WHERE id = $1",
@@ -66,10 +67,26 @@ fn holder_state(tx: &mut dyn Tx, holder: &str) -> Result<(i64, bool)> {
     }
 }
 
+/// The holder of a pair and its `(failed_pins, locked)`, in one query (a round trip less
+/// than [`holder_of`] then [`holder_state`] on the co-signing routes).
+pub fn holder_and_state(tx: &mut dyn Tx, pair_id: &str) -> Result<(String, i64, bool)> {
+    let row = tx
+        .query_opt(
+            "SELECT p.account_id, p.enterprise_id, h.failed_pins, h.locked FROM cert_pairs p \
+             LEFT JOIN pin_holders h ON h.holder = p.account_id || ':' || COALESCE(p.enterprise_id, '') \
+             WHERE p.id = $1",
+            &params![pair_id],
+        )?
+        .ok_or(ServerError::Api(ErrorCode::CertificateNotFound))?;
+    let holder = holder_key(&row.text(0)?, row.opt_text(1)?.as_deref());
+    let failed = row.opt_i64(2)?.unwrap_or(0);
+    let locked = row.opt_i64(3)?.unwrap_or(0) != 0;
+    Ok((holder, failed, locked))
+}
+
 /// `(failed_pins, locked)` of the holder of a pair.
 pub fn state(tx: &mut dyn Tx, pair_id: &str) -> Result<(i64, bool)> {
-    let holder = holder_of(tx, pair_id)?;
-    holder_state(tx, &holder)
+    holder_and_state(tx, pair_id).map(|(_, failed, locked)| (failed, locked))
 }
 
 /// Tries left before the lock.
@@ -101,54 +118,42 @@ pub fn check_holder_not_locked(
     }
 }
 
-/// Begin an attempt: refused when the holder is locked or as many attempts as the lock
-/// allows are already counted; otherwise counted as failed until proven right.
-pub fn begin_attempt(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
-    let holder = holder_of(tx, pair_id)?;
-    let (failed, locked) = holder_state(tx, &holder)?;
+/// The limit as it stands before an attempt is counted: refused (`key_locked`) when the
+/// holder is locked or [`MAX_FAILED`] are counted; otherwise the failures counted so far.
+pub fn below_limit(tx: &mut dyn Tx, holder: &str) -> Result<i64> {
+    let (failed, locked) = holder_state(tx, holder)?;
+    limit_check(failed, locked)
+}
+
+/// [`below_limit`] on a state already read ([`holder_and_state`]).
+pub fn limit_check(failed: i64, locked: bool) -> Result<i64> {
     if locked || failed >= MAX_FAILED {
-        return Err(ErrorCode::KeyLocked.into());
+        Err(ErrorCode::KeyLocked.into())
+    } else {
+        Ok(failed)
     }
-    tx.execute(
-        "INSERT INTO pin_holders (holder, failed_pins, locked, updated_at) VALUES ($1, 0, 0, $2) \
-         ON CONFLICT (holder) DO NOTHING",
-        &params![holder.as_str(), now],
-    )?;
-    tx.execute(
-        "UPDATE pin_holders SET failed_pins = failed_pins + 1, updated_at = $1 WHERE holder = $2",
-        &params![now, holder.as_str()],
-    )?;
-    Ok(())
 }
 
-/// A begun attempt had a malformed request: no verdict on the PIN, so it is not counted.
-pub fn attempt_void(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
-    let holder = holder_of(tx, pair_id)?;
-    tx.execute(
-        "UPDATE pin_holders SET failed_pins = failed_pins - 1, updated_at = $1 WHERE holder = $2 AND failed_pins > 0",
-        &params![now, holder],
-    )?;
-    Ok(())
-}
-
-/// A begun attempt's proof failed: it stays counted; lock at [`MAX_FAILED`] in a row.
-/// Returns the error to answer with.
-pub fn attempt_failed(
+/// Count one failed attempt of `holder`, who had `failed_before` (read by [`below_limit`] in
+/// the same transaction): a wrong PIN, or an attempt that lost its session to another. The
+/// [`MAX_FAILED`]th in a row locks the holder. Returns the error to answer with, which
+/// depends only on the count, never on what the attempt's guess was.
+pub fn count_failure(
     tx: &mut dyn Tx,
     now: i64,
+    holder: &str,
+    failed_before: i64,
     pair_id: &str,
     actor: &str,
     what: &str,
 ) -> Result<ServerError> {
-    let holder = holder_of(tx, pair_id)?;
-    let (failed, _) = holder_state(tx, &holder)?;
+    let failed = failed_before + 1;
     let locked = failed >= MAX_FAILED;
-    if locked {
-        tx.execute(
-            "UPDATE pin_holders SET locked = 1, updated_at = $1 WHERE holder = $2",
-            &params![now, holder.as_str()],
-        )?;
-    }
+    tx.execute(
+        "INSERT INTO pin_holders (holder, failed_pins, locked, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (holder) DO UPDATE SET failed_pins = $2, locked = $3, updated_at = $4",
+        &params![holder, failed, i64::from(locked), now],
+    )?;
     audit::record(
         tx,
         now,
@@ -180,13 +185,14 @@ pub fn attempt_failed(
     }
 }
 
-/// A correct PIN: the count starts again.
-pub fn record_success(tx: &mut dyn Tx, now: i64, pair_id: &str) -> Result<()> {
-    let holder = holder_of(tx, pair_id)?;
-    tx.execute(
-        "UPDATE pin_holders SET failed_pins = 0, updated_at = $1 WHERE holder = $2 AND failed_pins <> 0",
-        &params![now, holder],
-    )?;
+/// A correct PIN: the count of `holder`, who had `failed_before`, starts again.
+pub fn reset(tx: &mut dyn Tx, now: i64, holder: &str, failed_before: i64) -> Result<()> {
+    if failed_before != 0 {
+        tx.execute(
+            "UPDATE pin_holders SET failed_pins = 0, updated_at = $1 WHERE holder = $2",
+            &params![now, holder],
+        )?;
+    }
     Ok(())
 }
 

@@ -15,7 +15,7 @@ pub mod requests;
 pub mod sessions;
 pub mod webhook;
 
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, Bearer};
 use crate::error::{Outcome, Result, ServerError};
 use crate::ratelimit;
 use crate::state::AppState;
@@ -61,33 +61,38 @@ async fn accept(
     let body = requests::check_form(&new, channel, now, st.limits.webhooks_to_private_addresses)?;
     // Only the signed URL is used (check_form refused an unsigned or different one).
     new.webhook_url = body.webhook_url.clone();
-    let pid = body.platform_id.clone();
-    let platform = st
-        .db
-        .read(move |tx| requests::registered_platform(tx, &pid))
-        .await?;
-    // Signature (and first-time chain) checks are elliptic-curve work: off the async workers.
+    // Signature (and first-time chain) checks are elliptic-curve work: off the async workers,
+    // in the same job on a database thread as the read of the platform (one hand-off to
+    // another thread instead of two; a read holds no lock).
     let state = st.clone();
-    let (body, new) = tokio::task::spawn_blocking(move || {
-        requests::check_platform(
-            &state.secrets.ca,
-            &state.platform_chains,
-            &platform,
-            &body,
-            &new.request,
-            now,
-        )
-        .map(|()| (body, new))
-    })
-    .await
-    .map_err(|e| ServerError::Internal(format!("relay check: {e}")))??;
-    let inbox = match channel {
-        Channel::Session(sid) => {
-            let sid = sid.to_owned();
-            Some(st.db.read(move |tx| sessions::owner(tx, &sid)).await?)
-        }
+    let checked = std::sync::Arc::new((body, new));
+    let job = checked.clone();
+    let session = match channel {
+        Channel::Session(sid) => Some(sid.to_owned()),
         Channel::Qr => None,
     };
+    let inbox = st
+        .db
+        .read(move |tx| {
+            let (body, new) = &*job;
+            let platform = requests::registered_platform(tx, &body.platform_id)?;
+            requests::check_platform(
+                &state.secrets.ca,
+                &state.platform_chains,
+                &platform,
+                body,
+                &new.request,
+                now,
+            )?;
+            // A session request goes to the session's phone: its owner, read here too.
+            session
+                .as_deref()
+                .map(|sid| sessions::owner(tx, sid))
+                .transpose()
+        })
+        .await?;
+    // The job's handle may outlive its answer by a moment: then this copies.
+    let (body, new) = std::sync::Arc::unwrap_or_clone(checked);
     ratelimit::hit_alone(
         &st.db,
         format!("relay-platform:{}", body.platform_id),
@@ -142,7 +147,7 @@ pub struct FrameQuery {
 /// is told why there.
 async fn fetch(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Path(id): Path<String>,
     Query(q): Query<FrameQuery>,
 ) -> Result<Json<FetchedScanRequest>> {
@@ -151,25 +156,24 @@ async fn fetch(
         (None, None) => None,
         _ => return Err(ErrorCode::BadRequest.into()),
     };
-    let open = match (q.cosign_serial, q.cosign_pair, user.device_id.clone()) {
-        (Some(serial), pair, Some(device)) => Some((
-            device,
-            OpenSession {
-                serial,
-                purpose: CosignPurpose::Decrypt,
-                pair_id: pair,
-                confirm: None,
-            },
-        )),
-        (None, None, _) => None,
-        (_, _, None) => None,
-        (None, Some(_), _) => return Err(ErrorCode::BadRequest.into()),
+    let open = match (q.cosign_serial, q.cosign_pair) {
+        (Some(serial), pair) => Some(OpenSession {
+            serial,
+            purpose: CosignPurpose::Decrypt,
+            pair_id: pair,
+            confirm: None,
+        }),
+        (None, None) => None,
+        (None, Some(_)) => return Err(ErrorCode::BadRequest.into()),
     };
     let now = st.clock.now();
-    let (account, rid) = (user.account_id.clone(), id.clone());
+    let rid = id.clone();
     let out = st
         .db
         .write(move |tx| -> Outcome<FetchedScanRequest> {
+            // The token is looked up here rather than in a transaction of its own.
+            let user = token.lookup(tx, now)?;
+            let account = user.account_id;
             // A refused fetch (wrong code, stale frame) still counts: the hit commits.
             ratelimit::hit(
                 tx,
@@ -182,8 +186,8 @@ async fn fetch(
                 Err(ServerError::Api(code)) => return Ok(Err(code.into())),
                 other => other?,
             };
-            let cosign_session = match &open {
-                Some((device, req)) if kind == ScanKind::Decrypt.as_str() => {
+            let cosign_session = match (&open, &user.device_id) {
+                (Some(req), Some(device)) if kind == ScanKind::Decrypt.as_str() => {
                     // A refusal leaves the session out; a database error fails the fetch
                     // (and is retried as any other).
                     match crate::cosign::open_in(tx, now, &account, device, req) {
@@ -207,15 +211,17 @@ async fn fetch(
 /// `POST /v1/relay/requests/{id}/reply`: the phone's sealed answer.
 async fn reply(
     State(st): State<AppState>,
-    user: AuthUser,
+    token: Bearer,
     Path(id): Path<String>,
     Json(up): Json<ReplyUpload>,
 ) -> Result<Json<RelayResult>> {
     let now = st.clock.now();
-    let (account, rid) = (user.account_id.clone(), id.clone());
+    let rid = id.clone();
     let answered = st
         .db
         .write(move |tx| {
+            // The token is looked up here rather than in a transaction of its own.
+            let account = token.lookup(tx, now)?.account_id;
             ratelimit::hit(
                 tx,
                 &format!("relay-phone:{account}"),
