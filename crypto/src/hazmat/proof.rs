@@ -102,6 +102,26 @@ pub(crate) fn prove(
     }
 }
 
+/// [`prove`] with the nonce `a` and the commitments `Aᵢ = a·Bᵢ` computed by the caller, so
+/// that they become affine together with the statement's points (one field inversion for
+/// all). The caller guarantees `commitments[i] = a·pairs[i].0`. In the case `c = 0` or
+/// `z = 0` (probability 2⁻²⁵⁵) it draws afresh through [`prove`].
+pub(crate) fn prove_with_nonce(
+    tag: &[u8],
+    x: &Scalar,
+    a: &Scalar,
+    pairs: &[Pair<'_>],
+    commitments: &[AffinePoint],
+    context: &[&[u8]],
+) -> Result<Proof> {
+    let c = challenge(tag, pairs, commitments, context)?;
+    let z = *a + c * x;
+    if bool::from(c.is_zero() | z.is_zero()) {
+        return prove(tag, x, pairs, context);
+    }
+    Ok(Proof { c, z })
+}
+
 /// Check a proof made by [`prove`] with the same tag, statement and context.
 pub(crate) fn verify(
     tag: &[u8],

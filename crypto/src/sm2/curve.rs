@@ -26,6 +26,7 @@ use sm2::elliptic_curve::sec1::ToSec1Point;
 use sm2::{AffinePoint, ProjectivePoint, Scalar};
 use std::sync::LazyLock;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use zeroize::Zeroize;
 
 /// A point other than the identity, `(x, y)` in Montgomery form.
 #[derive(Clone, Copy)]
@@ -212,7 +213,7 @@ impl Jacobian {
     }
 
     fn to_affine(self) -> Option<Affine> {
-        self.to_affine_with(Fe::invert)
+        self.to_affine_with(Fe::invert_safegcd)
     }
 
     /// [`Self::to_affine`] with a variable-time inversion: public points only.
@@ -235,7 +236,7 @@ impl Jacobian {
 
 /// Affine forms of many points (none the identity) with one inversion (Montgomery's trick).
 fn normalize_all(points: &[Jacobian]) -> Vec<Affine> {
-    normalize_all_with(points, Fe::invert)
+    normalize_all_with(points, Fe::invert_safegcd)
 }
 
 /// [`normalize_all`] with a variable-time inversion: public points only.
@@ -423,7 +424,7 @@ pub(crate) fn mul_base_x(k: &Scalar) -> Option<[u8; 32]> {
     if bool::from(acc.is_identity()) {
         return None;
     }
-    Some(acc.x.mul(&acc.z.invert().square()).to_be_bytes())
+    Some(acc.x.mul(&acc.z.invert_safegcd().square()).to_be_bytes())
 }
 
 /// `k·P`, constant time in `k`; `None` for the identity.
@@ -458,7 +459,9 @@ fn affine_or_none(p: ProjectivePoint) -> Option<AffinePoint> {
     (!bool::from(a.is_identity())).then_some(a)
 }
 
-/// `k·P + l·G`, constant time in `k` and `l`; `None` for the identity.
+/// `k·P + l·G`, constant time in `k` and `l`; `None` for the identity. The tests' reference
+/// for [`lincomb_x`].
+#[cfg(test)]
 pub(crate) fn lincomb(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<AffinePoint> {
     let slow = || ProjectivePoint::from(*p) * k + ProjectivePoint::mul_by_generator(l);
     let Some(a) = Affine::from_sm2(p) else {
@@ -468,6 +471,170 @@ pub(crate) fn lincomb(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<AffineP
     let (lg, e2) = mul_base_jacobian(l);
     let (sum, e3) = kp.add(&lg);
     finish(sum, e1 | e2 | e3, slow)
+}
+
+/// A point computed in constant time and still in Jacobian form, so that several of them
+/// become affine with one field inversion ([`to_affine_batch`]). Keeps the scalar (wiped on
+/// drop) for the complete formulas in the exceptional case.
+pub(crate) struct Pending {
+    acc: Jacobian,
+    exceptional: Choice,
+    /// The base point; `None` for `G`.
+    base: Option<AffinePoint>,
+    k: Scalar,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.k.zeroize();
+    }
+}
+
+impl Pending {
+    /// The result by the `sm2` crate's complete formulas (exceptional cases only).
+    fn slow(&self) -> ProjectivePoint {
+        match &self.base {
+            None => ProjectivePoint::mul_by_generator(&self.k),
+            Some(p) => ProjectivePoint::from(*p) * self.k,
+        }
+    }
+}
+
+/// `k·G` in constant time, not yet affine.
+pub(crate) fn mul_base_pending(k: &Scalar) -> Pending {
+    let (acc, exceptional) = mul_base_jacobian(k);
+    Pending {
+        acc,
+        exceptional,
+        base: None,
+        k: *k,
+    }
+}
+
+/// Affine forms of constant-time results with one constant-time inversion for all of them
+/// (Montgomery's trick: three multiplications per point instead of an inversion each).
+/// `None` if any of them is the identity. The only branch is on the exceptional flags and
+/// on the identity, as in [`mul_base`]; then each point is finished on its own.
+pub(crate) fn to_affine_batch<const N: usize>(points: [&Pending; N]) -> Option<[AffinePoint; N]> {
+    let special = points.iter().fold(Choice::from(0), |c, p| {
+        c | p.exceptional | p.acc.is_identity()
+    });
+    if bool::from(special) {
+        let mut out = [AffinePoint::IDENTITY; N];
+        for (slot, p) in out.iter_mut().zip(points) {
+            *slot = finish(p.acc, p.exceptional, || p.slow())?;
+        }
+        return Some(out);
+    }
+    let jacobians: [Jacobian; N] = core::array::from_fn(|i| points[i].acc);
+    let affine = normalize_all(&jacobians);
+    let mut out = [AffinePoint::IDENTITY; N];
+    for (slot, a) in out.iter_mut().zip(affine) {
+        *slot = a.to_sm2()?;
+    }
+    Some(out)
+}
+
+/// A comb for several constant-time multiplications of one point `P`: the 15 points
+/// `Σ bᵢ·2⁶⁴ⁱ·P` for the non-zero 4-bit `b` (192 doublings and 11 additions to build, one
+/// inversion), after which each `k·P` costs 63 doublings and 64 mixed additions instead of
+/// 256 and 65 (the device's co-decryption multiplies `C1` by three secrets).
+///
+/// Column `j` of `k` (bit `j` of each 64-bit limb) selects an entry, read by mask over all 15.
+/// No exceptional case for `k < n`: before the addition at column `j` the accumulator is
+/// `2A·P` and the entry `T·P`, where `2A + T` and `2A − T` are integers of absolute value
+/// below `k/2ʲ < n` built from the bits of `k`, so `2A ≡ ±T (mod n)` only when both are 0 (the
+/// identity, handled by mask). The flag is still computed and honoured.
+pub(crate) struct Comb {
+    table: [Affine; 15],
+    base: AffinePoint,
+}
+
+impl Comb {
+    /// `None` for the identity.
+    pub(crate) fn new(p: &AffinePoint) -> Option<Comb> {
+        let a = Affine::from_sm2(p)?;
+        let mut teeth = [a.to_jacobian(); 4];
+        for i in 1..4 {
+            let mut t = teeth[i - 1];
+            for _ in 0..64 {
+                t = t.double();
+            }
+            teeth[i] = t;
+        }
+        let mut points = [Jacobian::identity(); 15];
+        for idx in 1..16usize {
+            let high = (usize::BITS - 1 - idx.leading_zeros()) as usize;
+            let rest = idx ^ (1 << high);
+            points[idx - 1] = if rest == 0 {
+                teeth[high]
+            } else {
+                // Distinct multiples below n: never exceptional.
+                points[rest - 1].add(&teeth[high]).0
+            };
+        }
+        let all = normalize_all(&points);
+        Some(Comb {
+            table: core::array::from_fn(|j| all[j]),
+            base: *p,
+        })
+    }
+
+    /// `k·P`, constant time in `k`, not yet affine.
+    pub(crate) fn mul(&self, k: &Scalar) -> Pending {
+        let limbs = scalar_limbs(k);
+        let mut acc = Jacobian::identity();
+        let mut exceptional = Choice::from(0);
+        for j in (0..64).rev() {
+            acc = acc.double();
+            let idx = limbs
+                .iter()
+                .enumerate()
+                .fold(0u64, |b, (i, limb)| b | ((limb >> j) & 1) << i);
+            let (point, zero) = select(&self.table, idx as i8);
+            let (sum, exc) = acc.add_affine(&point);
+            exceptional |= exc & !zero;
+            acc.conditional_assign(&sum, !zero);
+        }
+        Pending {
+            acc,
+            exceptional,
+            base: Some(self.base),
+            k: *k,
+        }
+    }
+}
+
+/// The scalar as four little-endian 64-bit limbs.
+fn scalar_limbs(k: &Scalar) -> [u64; 4] {
+    let bytes = k.to_repr();
+    core::array::from_fn(|i| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[32 - 8 * (i + 1)..32 - 8 * i]);
+        u64::from_be_bytes(b)
+    })
+}
+
+/// The x-coordinate (big-endian) of `k·P + l·G`, constant time in `k` and `l`: what the
+/// co-signing server needs, without `y` or re-encoding the point. `None` for the identity.
+pub(crate) fn lincomb_x(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<[u8; 32]> {
+    let Some(a) = Affine::from_sm2(p) else {
+        return mul_base_x(l);
+    };
+    let (kp, e1) = mul_point_jacobian(&a, k);
+    let (lg, e2) = mul_base_jacobian(l);
+    let (sum, e3) = kp.add(&lg);
+    if bool::from(e1 | e2 | e3) {
+        let slow = ProjectivePoint::from(*p) * k + ProjectivePoint::mul_by_generator(l);
+        let sec1 = affine_or_none(slow)?.to_sec1_point(false);
+        let mut x = [0u8; 32];
+        x.copy_from_slice(sec1.as_bytes().get(1..33)?);
+        return Some(x);
+    }
+    if bool::from(sum.is_identity()) {
+        return None;
+    }
+    Some(sum.x.mul(&sum.z.invert_safegcd().square()).to_be_bytes())
 }
 
 /// Width-`w` non-adjacent form of `k` (odd digits, |d| < 2^(w−1)), least significant first.
@@ -712,9 +879,68 @@ mod tests {
             let l = random_nonzero_scalar();
             let want = affine(ProjectivePoint::from(p) * k + ProjectivePoint::mul_by_generator(&l));
             assert_eq!(lincomb(&p, &k, &l), want, "k·P + l·G");
+            let want_x = want.map(|p| {
+                let x: [u8; 32] = sm2::elliptic_curve::point::AffineCoordinates::x(&p).into();
+                x
+            });
+            assert_eq!(lincomb_x(&p, &k, &l), want_x, "x of k·P + l·G");
+            assert_eq!(lincomb_x(&AffinePoint::GENERATOR, &k, &-k), None);
             // l = −k with P = G sums to the identity.
             assert_eq!(lincomb(&AffinePoint::GENERATOR, &k, &-k), None);
         }
+    }
+
+    #[test]
+    fn comb_and_batched_affine_agree_with_the_sm2_crate() {
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let comb = Comb::new(&p).expect("not the identity");
+        let g_comb = Comb::new(&AffinePoint::GENERATOR).expect("G");
+        assert!(Comb::new(&AffinePoint::IDENTITY).is_none());
+        let mut scalars = edge_scalars();
+        // Single bits in each limb and all-ones columns exercise every comb entry.
+        let two64 = Scalar::from(u64::MAX) + Scalar::ONE;
+        let mut shift = Scalar::ONE;
+        for _ in 0..4 {
+            scalars.push(Scalar::from(1u64 << 63) * shift);
+            scalars.push(Scalar::from(u64::MAX) * shift);
+            shift *= two64;
+        }
+        scalars.push(Scalar::from(u64::MAX));
+        let l = random_nonzero_scalar();
+        for k in scalars {
+            let want_p = affine(ProjectivePoint::from(p) * k);
+            let want_g = affine(ProjectivePoint::mul_by_generator(&k));
+            let want_l = affine(ProjectivePoint::mul_by_generator(&l));
+            let (a, b, c) = (comb.mul(&k), g_comb.mul(&k), mul_base_pending(&l));
+            let got = to_affine_batch([&a, &b, &c]);
+            match (want_p, want_g, want_l) {
+                (Some(wp), Some(wg), Some(wl)) => assert_eq!(got, Some([wp, wg, wl])),
+                _ => assert_eq!(got, None, "the identity is refused"),
+            }
+            assert_eq!(to_affine_batch([&comb.mul(&k)]), want_p.map(|w| [w]));
+            assert_eq!(
+                to_affine_batch([&mul_base_pending(&k)]),
+                want_g.map(|w| [w])
+            );
+        }
+    }
+
+    /// A flagged exceptional case is finished by the complete formulas, also in a batch.
+    #[test]
+    fn batched_affine_honours_the_exceptional_flag() {
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let k = random_nonzero_scalar();
+        let comb = Comb::new(&p).expect("not the identity");
+        let mut wrong = comb.mul(&k);
+        wrong.acc = Jacobian::identity().double(); // garbage that only the flag can undo
+        wrong.acc.z = Fe::one();
+        wrong.exceptional = Choice::from(1);
+        let fine = mul_base_pending(&k);
+        let want = [
+            affine(ProjectivePoint::from(p) * k).expect("point"),
+            affine(ProjectivePoint::mul_by_generator(&k)).expect("point"),
+        ];
+        assert_eq!(to_affine_batch([&wrong, &fine]), Some(want));
     }
 
     #[test]

@@ -26,6 +26,16 @@ const P_LIMBS: [u64; 4] = [
     0xffff_fffe_ffff_ffff,
 ];
 
+/// p as crypto-bigint's odd modulus, for the safegcd inversions.
+const MODULUS: crypto_bigint::Odd<crypto_bigint::U256> =
+    crypto_bigint::Odd::<crypto_bigint::U256>::from_be_hex(
+        "FFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF00000000FFFFFFFFFFFFFFFF",
+    );
+
+/// `R³ mod p` (`R = 2²⁵⁶`), little-endian limbs: a Montgomery multiplication by it turns
+/// `x⁻¹R⁻¹` (safegcd of the Montgomery limbs) into `x⁻¹R`. Checked in the tests.
+const R3: [u64; 4] = [0x12_0000_0016, 0xe_ffff_fff8, 0xa_0000_000c, 0x1b_0000_0009];
+
 /// `p − 2`, big-endian: the exponent of Fermat inversion (tests check the chain with it).
 #[cfg(test)]
 const P_MINUS_2: [u8; 32] = [
@@ -107,6 +117,7 @@ impl Fe {
     }
 
     /// `self` squared `n` times.
+    #[cfg(test)]
     fn sqn(&self, n: u32) -> Fe {
         let mut t = *self;
         for _ in 0..n {
@@ -118,7 +129,9 @@ impl Fe {
     /// `self⁻¹` (0 for 0) by Fermat, `self^(p−2)`, with a fixed addition chain (256 squarings,
     /// 15 multiplications): the exponent is public, the base may be secret, and the sequence
     /// of operations never changes. `p − 2` in binary, from the top: 31 ones, a zero, 128
-    /// ones, 32 zeros, 32 ones, 30 ones, a zero, a one.
+    /// ones, 32 zeros, 32 ones, 30 ones, a zero, a one. Kept as the reference the faster
+    /// [`Self::invert_safegcd`] is tested against (4.0 µs against 3.5 µs on this machine).
+    #[cfg(test)]
     pub(crate) fn invert(&self) -> Fe {
         // xk = self^(2^k − 1)
         let x1 = *self;
@@ -161,6 +174,61 @@ impl Fe {
         let mut twice = Mont([0; 4]);
         fiat_sm2_to_montgomery(&mut twice, &Plain(once.0));
         Fe(twice)
+    }
+
+    /// `self⁻¹` (0 for 0) in constant time by crypto-bigint's safegcd (Bernstein–Yang, the
+    /// half-delta variant in batches of 62 division steps, a fixed number of batches for
+    /// 256-bit inputs, every step by mask). On the Montgomery limbs `xR` it gives
+    /// `x⁻¹R⁻¹`; one Montgomery multiplication by `R³` gives `x⁻¹R`.
+    pub(crate) fn invert_safegcd(&self) -> Fe {
+        use crypto_bigint::U256;
+        let inv = U256::from_words(self.0.0).invert_odd_mod(&MODULUS);
+        let is_some = inv.is_some().to_u8();
+        let words = inv.to_inner_unchecked().to_words();
+        let mut masked = [0u64; 4];
+        fiat_sm2_selectznz(&mut masked, is_some, &[0; 4], &words);
+        Fe(Mont(montgomery::mul(&masked, &R3)))
+    }
+
+    /// `self⁻¹` by fiat-crypto's verified `divstep` (one division step per call, 741 calls).
+    #[cfg(test)]
+    pub(crate) fn invert_divstep(&self) -> Fe {
+        use fiat_crypto::sm2_64::{fiat_sm2_divstep, fiat_sm2_divstep_precomp, fiat_sm2_msat};
+        const ITERATIONS: usize = (49 * 256 + 57) / 17;
+        let mut a = Plain([0; 4]);
+        fiat_sm2_from_montgomery(&mut a, &self.0);
+        let mut d = 1u64;
+        let mut f = [0u64; 5];
+        fiat_sm2_msat(&mut f);
+        let mut g = [0u64; 5];
+        g[..4].copy_from_slice(&a.0);
+        let mut v = [0u64; 4];
+        let mut r = Fe::one().0.0;
+        for _ in 0..ITERATIONS / 2 {
+            let (mut d1, mut f1, mut g1, mut v1, mut r1) = (0, [0; 5], [0; 5], [0; 4], [0; 4]);
+            fiat_sm2_divstep(
+                &mut d1, &mut f1, &mut g1, &mut v1, &mut r1, d, &f, &g, &v, &r,
+            );
+            fiat_sm2_divstep(
+                &mut d, &mut f, &mut g, &mut v, &mut r, d1, &f1, &g1, &v1, &r1,
+            );
+        }
+        if ITERATIONS % 2 != 0 {
+            let (mut d1, mut f1, mut g1, mut v1, mut r1) = (0, [0; 5], [0; 5], [0; 4], [0; 4]);
+            fiat_sm2_divstep(
+                &mut d1, &mut f1, &mut g1, &mut v1, &mut r1, d, &f, &g, &v, &r,
+            );
+            f = f1;
+            v = v1;
+        }
+        let s = ((f[4] >> 63) & 1) as u8;
+        let mut neg_v = Mont([0; 4]);
+        fiat_sm2_opp(&mut neg_v, &Mont(v));
+        let mut v2 = [0u64; 4];
+        fiat_sm2_selectznz(&mut v2, s, &v, &neg_v.0);
+        let mut precomp = [0u64; 4];
+        fiat_sm2_divstep_precomp(&mut precomp);
+        Fe(Mont(montgomery::mul(&v2, &precomp)))
     }
 
     /// The old fixed-window exponentiation, kept to check the chain against.
@@ -228,5 +296,100 @@ mod tests {
             assert!(a.mul(&a.invert_vartime()) == Fe::one());
         }
         assert!(bool::from(Fe::ZERO.invert_vartime().is_zero()));
+    }
+
+    /// Inputs biased to the edges: 0, 1, 2, p − 1, p − 2, single-limb and all-ones limb
+    /// patterns, `R mod p` (1 in Montgomery form is `R`; here raw limbs), then a chain of
+    /// pseudo-random values.
+    fn edge_and_random_values() -> Vec<Fe> {
+        let mut values = vec![Fe::ZERO, Fe::one(), Fe::one().double(), Fe::one().neg()];
+        values.push(Fe::one().double().neg());
+        for limbs in [
+            [1u64, 0, 0, 0],
+            [0, 0, 0, 1],
+            [u64::MAX, 0, 0, 0],
+            [0, 0, 0, u64::MAX >> 1],
+            [u64::MAX, u64::MAX, u64::MAX, 0],
+            [P_LIMBS[0] - 1, P_LIMBS[1], P_LIMBS[2], P_LIMBS[3]],
+            [0, P_LIMBS[1], P_LIMBS[2], P_LIMBS[3]],
+        ] {
+            values.push(Fe(Mont(limbs)));
+        }
+        for b in [1u8, 2, 7, 0x80, 0xfe, 0xff] {
+            values.push(Fe::from_be_bytes(&[b; 32]));
+        }
+        let mut x = Fe::from_be_bytes(&[3; 32]);
+        for _ in 0..2000 {
+            x = x.square().add(&Fe::one());
+            values.push(x);
+        }
+        values
+    }
+
+    #[test]
+    fn r_cubed_is_right() {
+        // R³ in Montgomery form is R⁴; two conversions of R² (= to_montgomery of 1, raw).
+        let mut r2 = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut r2, &Plain([1, 0, 0, 0])); // 1·R = R
+        let mut r3 = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut r3, &Plain(r2.0)); // R·R = R²
+        let mut r4 = Mont([0; 4]);
+        fiat_sm2_to_montgomery(&mut r4, &Plain(r3.0)); // R²·R = R³
+        assert_eq!(r4.0, R3);
+    }
+
+    #[test]
+    fn constant_time_inversions_agree_with_fermat() {
+        for a in edge_and_random_values() {
+            let want = a.invert();
+            assert!(a.invert_safegcd() == want);
+            assert!(a.invert_divstep() == want);
+            if !bool::from(a.is_zero()) {
+                assert!(a.mul(&a.invert_safegcd()) == Fe::one());
+            }
+        }
+        assert!(bool::from(Fe::ZERO.invert_safegcd().is_zero()));
+        assert!(bool::from(Fe::ZERO.invert_divstep().is_zero()));
+    }
+
+    /// On-CPU time per inversion: `cargo test --release -p bidkey-crypto --lib
+    /// field::tests::inversion_speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn inversion_speed() {
+        let cpu_ns = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        const N: u32 = 20_000;
+        let time = |name: &str, f: &dyn Fn(&Fe) -> Fe| {
+            let mut x = Fe::from_be_bytes(&[5; 32]);
+            let t = cpu_ns();
+            for _ in 0..N {
+                x = f(&x).add(&Fe::one());
+            }
+            std::hint::black_box(x);
+            println!("{name:<24} {:8.0} ns", (cpu_ns() - t) / f64::from(N));
+        };
+        for _ in 0..3 {
+            time("Fermat chain", &Fe::invert);
+            time("safegcd (crypto-bigint)", &Fe::invert_safegcd);
+            time("fiat divstep", &Fe::invert_divstep);
+            time("safegcd vartime", &Fe::invert_vartime);
+        }
+        let s = sm2::Scalar::from(12345u64);
+        let t = cpu_ns();
+        let mut acc = s;
+        for _ in 0..N {
+            acc = acc.invert().unwrap_or(s) + s;
+        }
+        std::hint::black_box(acc);
+        println!(
+            "{:<24} {:8.0} ns",
+            "sm2 Scalar::invert",
+            (cpu_ns() - t) / f64::from(N)
+        );
     }
 }

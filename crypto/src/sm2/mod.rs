@@ -19,7 +19,7 @@ pub(crate) use key::scalar_from_be;
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
-pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
+pub(crate) use key::{invert_scalar, random_nonzero_scalar, scalar_from_bytes};
 pub(crate) use sign::digest_scalar;
 
 /// Hooks for the timing check `ct-check`: the constant-time multiplications with a scalar
