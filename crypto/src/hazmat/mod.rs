@@ -65,7 +65,7 @@ mod speed {
         let (device, server) = make_shares_for_key(&key).expect("shares");
         let public = *server.public_key();
         let ct = encrypt(&public, b"0123456789abcdef0123456789abcdef").expect("enc");
-        let mut report = |name: &str, t0: f64| {
+        let report = |name: &str, t0: f64| {
             let us = (cpu_ns() - t0) / N as f64 / 1000.0;
             println!("{name:<26} {us:8.1} us");
             us

@@ -129,15 +129,16 @@ pub(crate) fn verify(
     context: &[&[u8]],
     proof: &Proof,
 ) -> Result<()> {
-    let mut commitments = Vec::with_capacity(pairs.len());
+    let mut terms = Vec::with_capacity(pairs.len());
     for (base, stmt) in pairs {
         if bool::from(base.is_identity() | stmt.is_identity()) {
             return Err(Error::BadProof);
         }
-        // Proofs are public: variable-time arithmetic is safe here.
-        let a = curve::lincomb_vartime(&proof.z, base, &-proof.c, stmt).ok_or(Error::BadProof)?;
-        commitments.push(a);
+        terms.push((proof.z, *base, -proof.c, *stmt));
     }
+    // Proofs are public: variable-time arithmetic is safe here; all commitments become
+    // affine with one inversion.
+    let commitments = curve::lincomb_vartime_batch(&terms).ok_or(Error::BadProof)?;
     match challenge(tag, pairs, &commitments, context) {
         Ok(c) if c == proof.c => Ok(()),
         _ => Err(Error::BadProof),

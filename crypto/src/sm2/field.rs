@@ -213,7 +213,7 @@ impl Fe {
                 &mut d, &mut f, &mut g, &mut v, &mut r, d1, &f1, &g1, &v1, &r1,
             );
         }
-        if ITERATIONS % 2 != 0 {
+        if !ITERATIONS.is_multiple_of(2) {
             let (mut d1, mut f1, mut g1, mut v1, mut r1) = (0, [0; 5], [0; 5], [0; 4], [0; 4]);
             fiat_sm2_divstep(
                 &mut d1, &mut f1, &mut g1, &mut v1, &mut r1, d, &f, &g, &v, &r,
