@@ -37,4 +37,42 @@ pub mod testing {
     pub fn mul_point(p: &super::Sm2PublicKey, k: &[u8; 32]) -> Result<bool> {
         Ok(super::curve::mul_point(p.as_affine(), &super::scalar_from_be(k)?).is_some())
     }
+
+    /// A comb of `P` for [`Comb::mul`], built once (the build does not depend on a secret).
+    pub struct Comb(super::curve::Comb);
+
+    impl core::fmt::Debug for Comb {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("Comb(..)")
+        }
+    }
+
+    impl Comb {
+        /// `None` for the identity.
+        pub fn new(p: &super::Sm2PublicKey) -> Option<Comb> {
+            super::curve::Comb::new(p.as_affine()).map(Comb)
+        }
+
+        /// `k·P` through the comb and the batched affine conversion (constant time in `k`);
+        /// false for the identity.
+        pub fn mul(&self, k: &[u8; 32]) -> Result<bool> {
+            let pending = self.0.mul(&super::scalar_from_be(k)?);
+            Ok(super::curve::to_affine_batch([&pending]).is_some())
+        }
+    }
+
+    /// The constant-time field inversion (safegcd) of `x` with its top bit cleared (so that
+    /// it is below p); returns the inverse's bytes.
+    pub fn invert_field(x: &[u8; 32]) -> [u8; 32] {
+        let mut v = *x;
+        v[0] &= 0x7f;
+        super::field::Fe::from_be_bytes(&v)
+            .invert_safegcd()
+            .to_be_bytes()
+    }
+
+    /// The constant-time scalar inversion (safegcd modulo n); false for zero.
+    pub fn invert_scalar(k: &[u8; 32]) -> Result<bool> {
+        Ok(super::invert_scalar(&super::scalar_from_be(k)?).is_some())
+    }
 }
