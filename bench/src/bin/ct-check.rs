@@ -283,6 +283,39 @@ fn main() -> ExitCode {
             black_box(sm2t::mul_point(&point, k).ok());
         },
     ));
+    let comb = sm2t::Comb::new(&point).unwrap_or_else(|| panic!("comb of a key"));
+    verdicts.push(run(
+        "SM2 comb k·P + batched affine, k secret (1 vs random)",
+        n,
+        [0u8; 32],
+        pick,
+        |k| {
+            black_box(comb.mul(k).ok());
+        },
+    ));
+    // Inversions (crypto-bigint's constant-time safegcd): every secret-dependent affine
+    // conversion and the protocols' scalar inversions go through them.
+    let n_inv = 50_000 * scale;
+    for (label, fixed) in [("0", [0u8; 32]), ("1", one)] {
+        verdicts.push(run(
+            &format!("SM2 field inversion, value secret ({label} vs random)"),
+            n_inv,
+            [0u8; 32],
+            |class, i, x| *x = if class == 0 { fixed } else { scalars[i % 256] },
+            |x| {
+                black_box(sm2t::invert_field(x));
+            },
+        ));
+    }
+    verdicts.push(run(
+        "SM2 scalar inversion, value secret (1 vs random)",
+        n_inv,
+        [0u8; 32],
+        pick,
+        |k| {
+            black_box(sm2t::invert_scalar(k).ok());
+        },
+    ));
     let mut small = [0u8; 32];
     small[31] = 2;
     let fixed = Sm2PrivateKey::from_bytes(&small).unwrap_or_else(|e| panic!("key: {e}"));

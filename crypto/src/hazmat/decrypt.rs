@@ -23,7 +23,7 @@
 //! send `X = G`, get `P2 = d2⁻¹·G`, and test PINs offline against `P = d1⁻¹·P2 − G`. The
 //! Chaum–Pedersen proof shows `T1` was made with the `d1` whose `P1` the server stored.
 
-use super::proof::{PROOF_LEN, Proof, prove, verify};
+use super::proof::{PROOF_LEN, Proof, prove_with_nonce, verify};
 use super::share::{DeviceShare, ServerShare};
 use super::wire::{POINT_LEN, check_session_id, invert, join, read_key, split};
 use crate::error::{Error, Result};
@@ -54,15 +54,15 @@ pub struct DecryptResponse {
     t2: Sm2PublicKey,
 }
 
-/// The blinding factor and `C1` between request and response; wiped on drop.
+/// The inverse of the blinding factor and `C1` between request and response; wiped on drop.
 pub struct DeviceDecryptState {
-    beta: Scalar,
+    beta_inv: Scalar,
     c1: Sm2PublicKey,
 }
 
 impl Drop for DeviceDecryptState {
     fn drop(&mut self) {
-        self.beta.zeroize();
+        self.beta_inv.zeroize();
     }
 }
 
@@ -113,25 +113,51 @@ pub fn device_decrypt_start(
 ) -> Result<(DeviceDecryptState, DecryptRequest)> {
     check_session_id(session_id)?;
     // C1 was checked on parsing (on the curve, not the identity; the SM2 cofactor is 1).
+    let c1 = *ct.c1();
+    let mut beta = random_nonzero_scalar();
+    // d1⁻¹ and β⁻¹ from one inversion of d1·β.
+    let mut both_inv = invert(&(*share.d1() * beta))?;
+    let mut x = beta * both_inv;
     let state = DeviceDecryptState {
-        beta: random_nonzero_scalar(),
-        c1: *ct.c1(),
+        beta_inv: *share.d1() * both_inv,
+        c1,
     };
-    let blinded = curve::mul_point(state.c1.as_affine(), &state.beta).ok_or(Error::InvalidPoint)?;
-    let mut x = share.d1_inv()?;
-    let points = curve::mul_point(&blinded, &x).zip(curve::mul_base(&x));
+    both_inv.zeroize();
+    // B = β·C1, T1 = d1⁻¹·B = (β·d1⁻¹)·C1 and the commitment a·B = (a·β)·C1 from one comb of
+    // C1 (a third of the doublings each); P1 = d1⁻¹·G and a·G from the fixed-base table; all
+    // five made affine with one inversion.
+    let comb = curve::Comb::new(c1.as_affine()).ok_or(Error::InvalidPoint)?;
+    let mut a = random_nonzero_scalar();
+    let (mut beta_x, mut a_beta) = (beta * x, a * beta);
+    let pending = [
+        comb.mul(&beta),
+        comb.mul(&beta_x),
+        curve::mul_base_pending(&x),
+        curve::mul_base_pending(&a),
+        comb.mul(&a_beta),
+    ];
+    beta.zeroize();
+    beta_x.zeroize();
+    a_beta.zeroize();
+    let points = curve::to_affine_batch([
+        &pending[0],
+        &pending[1],
+        &pending[2],
+        &pending[3],
+        &pending[4],
+    ]);
+    drop(pending);
     let g = AffinePoint::GENERATOR;
-    let proof = points.ok_or(Error::InvalidPoint).and_then(|(t1, p1)| {
-        let proof = prove(
-            DECRYPT_TAG,
-            &x,
-            &[(&g, &p1), (&blinded, &t1)],
-            &[session_id],
-        )?;
-        Ok((t1, proof))
-    });
+    let proof = points
+        .ok_or(Error::InvalidPoint)
+        .and_then(|[blinded, t1, p1, a1, a2]| {
+            let pairs = [(&g, &p1), (&blinded, &t1)];
+            let proof = prove_with_nonce(DECRYPT_TAG, &x, &a, &pairs, &[a1, a2], &[session_id])?;
+            Ok((blinded, t1, proof))
+        });
     x.zeroize();
-    let (t1, proof) = proof?;
+    a.zeroize();
+    let (blinded, t1, proof) = proof?;
     let request = DecryptRequest {
         blinded: Sm2PublicKey::from_affine(blinded)?,
         t1: Sm2PublicKey::from_affine(t1)?,
@@ -203,9 +229,11 @@ pub fn device_decrypt_finish(
     if ct.c1() != &state.c1 {
         return Err(Error::DecryptionFailed);
     }
-    let mut beta_inv = invert(&state.beta)?;
-    let shared = curve::mul_sub(response.t2.as_affine(), &beta_inv, state.c1.as_affine());
-    beta_inv.zeroize();
+    let shared = curve::mul_sub(
+        response.t2.as_affine(),
+        &state.beta_inv,
+        state.c1.as_affine(),
+    );
     drop(state);
     finish_decrypt_affine(&shared.ok_or(Error::DecryptionFailed)?, ct)
 }

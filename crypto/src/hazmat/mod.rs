@@ -41,3 +41,76 @@ pub use wire::{MAX_SESSION_ID_LEN, MIN_SESSION_ID_LEN, POINT_LEN, SCALAR_LEN};
 
 #[cfg(test)]
 pub(crate) use sign::tests::hostile_server_sign;
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+    use crate::sm2::{DEFAULT_ID, Sm2PrivateKey, encrypt};
+
+    /// On-CPU time of each two-party step, each timed over a block of runs, for A/B runs
+    /// of the point code: `cargo test --release -p bidkey-crypto --lib hazmat::speed --
+    /// --ignored --nocapture` (`crypto-bench` is the reference; this says which step moved).
+    #[test]
+    #[ignore = "a measurement, not a test"]
+    fn steps() {
+        let cpu_ns = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        const SID: &[u8] = b"speed-session-0123456789";
+        const N: usize = 500;
+        let key = Sm2PrivateKey::make_random().expect("key");
+        let (device, server) = make_shares_for_key(&key).expect("shares");
+        let public = *server.public_key();
+        let ct = encrypt(&public, b"0123456789abcdef0123456789abcdef").expect("enc");
+        let report = |name: &str, t0: f64| {
+            let us = (cpu_ns() - t0) / N as f64 / 1000.0;
+            println!("{name:<26} {us:8.1} us");
+            us
+        };
+        let t = cpu_ns();
+        let starts: Vec<_> = (0..N)
+            .map(|_| device_sign_start(&device, &public, DEFAULT_ID, b"msg", SID).expect("start"))
+            .collect();
+        let mut sign = report("sign: device start", t);
+        let t = cpu_ns();
+        let resps: Vec<_> = starts
+            .iter()
+            .map(|(_, req)| server_sign(&server, req, SID).expect("server"))
+            .collect();
+        sign += report("sign: server", t);
+        let t = cpu_ns();
+        let mut sigs = Vec::with_capacity(N);
+        for ((state, req), resp) in starts.into_iter().zip(&resps) {
+            sigs.push((
+                req,
+                device_sign_finish(state, &device, resp).expect("finish"),
+            ));
+        }
+        sign += report("sign: device finish", t);
+        let t = cpu_ns();
+        for (req, sig) in &sigs {
+            server_check_final(&public, req.digest(), sig).expect("final");
+        }
+        sign += report("sign: server final check", t);
+        let t = cpu_ns();
+        let starts: Vec<_> = (0..N)
+            .map(|_| device_decrypt_start(&device, &ct, SID).expect("start"))
+            .collect();
+        let mut dec = report("decrypt: device start", t);
+        let t = cpu_ns();
+        let resps: Vec<_> = starts
+            .iter()
+            .map(|(_, req)| server_decrypt(&server, req, SID).expect("server"))
+            .collect();
+        dec += report("decrypt: server", t);
+        let t = cpu_ns();
+        for ((state, _), resp) in starts.into_iter().zip(&resps) {
+            device_decrypt_finish(state, &ct, resp).expect("finish");
+        }
+        dec += report("decrypt: device finish", t);
+        println!("co-sign {sign:.1} us, co-decrypt {dec:.1} us");
+    }
+}

@@ -102,6 +102,26 @@ pub(crate) fn prove(
     }
 }
 
+/// [`prove`] with the nonce `a` and the commitments `Aᵢ = a·Bᵢ` computed by the caller, so
+/// that they become affine together with the statement's points (one field inversion for
+/// all). The caller guarantees `commitments[i] = a·pairs[i].0`. In the case `c = 0` or
+/// `z = 0` (probability 2⁻²⁵⁵) it draws afresh through [`prove`].
+pub(crate) fn prove_with_nonce(
+    tag: &[u8],
+    x: &Scalar,
+    a: &Scalar,
+    pairs: &[Pair<'_>],
+    commitments: &[AffinePoint],
+    context: &[&[u8]],
+) -> Result<Proof> {
+    let c = challenge(tag, pairs, commitments, context)?;
+    let z = *a + c * x;
+    if bool::from(c.is_zero() | z.is_zero()) {
+        return prove(tag, x, pairs, context);
+    }
+    Ok(Proof { c, z })
+}
+
 /// Check a proof made by [`prove`] with the same tag, statement and context.
 pub(crate) fn verify(
     tag: &[u8],
@@ -109,15 +129,16 @@ pub(crate) fn verify(
     context: &[&[u8]],
     proof: &Proof,
 ) -> Result<()> {
-    let mut commitments = Vec::with_capacity(pairs.len());
+    let mut terms = Vec::with_capacity(pairs.len());
     for (base, stmt) in pairs {
         if bool::from(base.is_identity() | stmt.is_identity()) {
             return Err(Error::BadProof);
         }
-        // Proofs are public: variable-time arithmetic is safe here.
-        let a = curve::lincomb_vartime(&proof.z, base, &-proof.c, stmt).ok_or(Error::BadProof)?;
-        commitments.push(a);
+        terms.push((proof.z, *base, -proof.c, *stmt));
     }
+    // Proofs are public: variable-time arithmetic is safe here; all commitments become
+    // affine with one inversion.
+    let commitments = curve::lincomb_vartime_batch(&terms).ok_or(Error::BadProof)?;
     match challenge(tag, pairs, &commitments, context) {
         Ok(c) if c == proof.c => Ok(()),
         _ => Err(Error::BadProof),

@@ -32,7 +32,7 @@
 //! `(r, s)` under `P` against the `e` fixed at [`device_sign_start_digest`] and returns
 //! [`Error::BadCoSignature`] (and no signature) otherwise.
 
-use super::proof::{PROOF_LEN, Proof, prove, verify};
+use super::proof::{PROOF_LEN, Proof, prove_with_nonce, verify};
 use super::share::{DeviceShare, ServerShare};
 use super::wire::{
     POINT_LEN, SCALAR_LEN, check_session_id, join, read_key, read_scalar, split, write_scalar,
@@ -43,7 +43,6 @@ use crate::sm2::{
     verify_digest,
 };
 use sm2::elliptic_curve::ops::Reduce;
-use sm2::elliptic_curve::point::AffineCoordinates;
 use sm2::{AffinePoint, FieldBytes, Scalar};
 use subtle::Choice;
 use zeroize::Zeroize;
@@ -170,14 +169,25 @@ pub fn device_sign_start_digest(
         e: *e,
         public: *public,
     };
-    let q1 = Sm2PublicKey::from_affine(curve::mul_base(&state.k1).ok_or(Error::InvalidScalar)?)?;
-    let q1_bytes = q1.to_sec1();
+    // Q1 = k1·G, P1 = d1⁻¹·G and the proof's commitment a·G: three fixed-base
+    // multiplications made affine with one inversion.
     let mut x = share.d1_inv()?;
-    let p1 = curve::mul_base(&x).ok_or(Error::InvalidScalar);
+    let mut a = random_nonzero_scalar();
+    let pending = [
+        curve::mul_base_pending(&state.k1),
+        curve::mul_base_pending(&x),
+        curve::mul_base_pending(&a),
+    ];
+    let [q1, p1, commitment] = curve::to_affine_batch([&pending[0], &pending[1], &pending[2]])
+        .ok_or(Error::InvalidScalar)?;
+    drop(pending);
+    let q1 = Sm2PublicKey::from_affine(q1)?;
+    let q1_bytes = q1.to_sec1();
     let g = AffinePoint::GENERATOR;
     let ctx = proof_context(session_id, e, &q1_bytes);
-    let proof = p1.and_then(|p1| prove(SIGN_TAG, &x, &[(&g, &p1)], &ctx));
+    let proof = prove_with_nonce(SIGN_TAG, &x, &a, &[(&g, &p1)], &[commitment], &ctx);
     x.zeroize();
+    a.zeroize();
     let request = SignRequest {
         e: *e,
         q1,
@@ -252,15 +262,15 @@ pub fn server_sign_judged(
 fn server_sign_attempt(d2: &Scalar, e: &[u8; 32], q1: &AffinePoint) -> Option<SignResponse> {
     let mut k2 = random_nonzero_scalar();
     let mut k3 = random_nonzero_scalar();
-    // k3·Q1 + k2·G in constant time; None is the identity.
-    let point = curve::lincomb(q1, &k3, &k2);
-    let x = point.map(|p| p.x()).unwrap_or_default();
+    // x of k3·Q1 + k2·G in constant time; None is the identity.
+    let point_x = curve::lincomb_x(q1, &k3, &k2);
+    let x = point_x.map(FieldBytes::from).unwrap_or_default();
     let r = digest_scalar(e) + <Scalar as Reduce<FieldBytes>>::reduce(&x);
     let s2 = *d2 * k3;
     let s3 = *d2 * (r + k2);
     k2.zeroize();
     k3.zeroize();
-    let retry = Choice::from(u8::from(point.is_none())) | r.is_zero() | s3.is_zero();
+    let retry = Choice::from(u8::from(point_x.is_none())) | r.is_zero() | s3.is_zero();
     (!bool::from(retry)).then_some(SignResponse { r, s2, s3 })
 }
 

@@ -119,7 +119,7 @@ pub(crate) fn nonzero_point(point: ProjectivePoint) -> Result<ProjectivePoint> {
 }
 
 pub(crate) fn invert(s: &Scalar) -> Result<Scalar> {
-    Option::<Scalar>::from(s.invert()).ok_or(Error::InvalidScalar)
+    crate::sm2::invert_scalar(s).ok_or(Error::InvalidScalar)
 }
 
 /// Split `bytes` into consecutive fields of the given lengths; the total must match exactly.

@@ -5,10 +5,18 @@
 //! * [`mul_base`]: `k·G` in constant time from a table of `j·32ⁱ·G` (52 × 16 affine points,
 //!   52 KiB, built on first use): 52 mixed additions, no doubling, every table entry of a
 //!   window read and selected by mask.
-//! * [`mul_point`], [`lincomb`]: `k·P` (and `k·P + l·G`) in constant time, signed 4-bit
-//!   windows over a table of `P … 8P` read by mask.
+//! * [`mul_point`], [`lincomb_x`]: `k·P` (and `k·P + l·G`) in constant time, signed 5-bit
+//!   windows over a table of `P … 16P` read by mask.
+//! * [`Comb`]: several constant-time `kᵢ·P` of one point `P` (a 4-tooth comb: 64
+//!   doublings per multiplication after 192 to build the table).
+//! * [`Pending`], [`to_affine_batch`]: constant-time results kept in Jacobian form until
+//!   all of a protocol step's points are known, then made affine with one inversion.
 //! * [`mul_base_add_vartime`]: `a·G + b·P` for *public* data only (signature and proof
-//!   verification): width-5 NAF for `P`, the same `G` table, branches on the digits.
+//!   verification): width-5 NAF for `P`, width-7 over a static table of odd multiples of
+//!   `G`, branches on the digits.
+//!
+//! Every inversion of a secret-dependent value is crypto-bigint's constant-time safegcd
+//! ([`Fe::invert_safegcd`]); public results use the variable-time one.
 //!
 //! The incomplete formulas have exceptional inputs (adding a point to itself or to its
 //! negative). In the constant-time routines they occur only for scalars within a few
@@ -26,6 +34,7 @@ use sm2::elliptic_curve::sec1::ToSec1Point;
 use sm2::{AffinePoint, ProjectivePoint, Scalar};
 use std::sync::LazyLock;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use zeroize::Zeroize;
 
 /// A point other than the identity, `(x, y)` in Montgomery form.
 #[derive(Clone, Copy)]
@@ -125,10 +134,10 @@ impl Jacobian {
         let beta = self.x.mul(&gamma);
         let t = self.x.sub(&delta).mul(&self.x.add(&delta));
         let alpha = t.double().add(&t);
-        let beta4 = beta.double().double();
-        let x3 = alpha.square().sub(&beta4.double());
+        let beta4 = beta.times4();
+        let x3 = alpha.square().sub(&beta.times8());
         let z3 = self.y.add(&self.z).square().sub(&gamma).sub(&delta);
-        let gamma2_8 = gamma.square().double().double().double();
+        let gamma2_8 = gamma.square().times8();
         let y3 = alpha.mul(&beta4.sub(&x3)).sub(&gamma2_8);
         Jacobian {
             x: x3,
@@ -145,7 +154,7 @@ impl Jacobian {
         let s2 = q.y.mul(&self.z).mul(&z1z1);
         let h = u2.sub(&self.x);
         let hh = h.square();
-        let i = hh.double().double();
+        let i = hh.times4();
         let j = h.mul(&i);
         let r = s2.sub(&self.y).double();
         let v = self.x.mul(&i);
@@ -212,10 +221,11 @@ impl Jacobian {
     }
 
     fn to_affine(self) -> Option<Affine> {
-        self.to_affine_with(Fe::invert)
+        self.to_affine_with(Fe::invert_safegcd)
     }
 
     /// [`Self::to_affine`] with a variable-time inversion: public points only.
+    #[cfg(test)]
     fn to_affine_vartime(self) -> Option<Affine> {
         self.to_affine_with(Fe::invert_vartime)
     }
@@ -235,7 +245,7 @@ impl Jacobian {
 
 /// Affine forms of many points (none the identity) with one inversion (Montgomery's trick).
 fn normalize_all(points: &[Jacobian]) -> Vec<Affine> {
-    normalize_all_with(points, Fe::invert)
+    normalize_all_with(points, Fe::invert_safegcd)
 }
 
 /// [`normalize_all`] with a variable-time inversion: public points only.
@@ -270,23 +280,7 @@ fn normalize_all_with(points: &[Jacobian], invert: fn(&Fe) -> Fe) -> Vec<Affine>
     out
 }
 
-/// `k = Σ dᵢ·16ⁱ`, `dᵢ ∈ [−8, 7]` (the last in {0, 1}), computed without branches.
-fn signed_radix16(k: &Scalar) -> [i8; 65] {
-    let bytes = k.to_repr();
-    let mut digits = [0i8; 65];
-    let mut carry = 0i8;
-    for i in 0..64 {
-        let byte = bytes[31 - i / 2];
-        let nibble = if i % 2 == 0 { byte & 0x0f } else { byte >> 4 };
-        let v = nibble as i8 + carry;
-        carry = (v + 8) >> 4;
-        digits[i] = v - (carry << 4);
-    }
-    digits[64] = carry;
-    digits
-}
-
-/// `|d|·P` from a table of `P … 8P` (the identity flagged for `d = 0`), reading every
+/// `|d|·P` from a table of `P … NP` (the identity flagged for `d = 0`), reading every
 /// entry; `d` is negated by a masked select.
 fn select<const N: usize>(table: &[Affine; N], d: i8) -> (Affine, Choice) {
     let negative = Choice::from((d as u8) >> 7);
@@ -362,23 +356,29 @@ fn mul_base_jacobian(k: &Scalar) -> (Jacobian, Choice) {
     (acc, exceptional)
 }
 
-/// `k·P` in Jacobian form, constant time in `k`, and whether an exceptional case occurred.
+/// `k·P` in Jacobian form, constant time in `k`, and whether an exceptional case occurred:
+/// signed 5-bit windows over an affine table of `P … 16P` (52 mixed additions; 4-bit
+/// windows over `P … 8P` needed 65 and measured 2–4% slower per multiplication).
 fn mul_point_jacobian(p: &Affine, k: &Scalar) -> (Jacobian, Choice) {
-    let mut multiples = [p.to_jacobian(); 8];
+    let mut multiples = [p.to_jacobian(); 16];
     multiples[1] = multiples[0].double();
-    for j in 2..8 {
+    for j in 2..16 {
         // (j + 1)·P = j·P + P: never exceptional for a point of prime order n.
         multiples[j] = multiples[j - 1].add_affine(p).0;
     }
-    let table: [Affine; 8] = {
+    let table: [Affine; 16] = {
         let all = normalize_all(&multiples);
         core::array::from_fn(|j| all[j])
     };
-    let digits = signed_radix16(k);
-    let mut acc = Jacobian::identity();
+    let digits = signed_radix32(k);
+    let (top, rest) = digits
+        .split_last()
+        .unwrap_or_else(|| unreachable!("52 digits"));
+    let (point, zero) = select(&table, *top);
+    let mut acc = Jacobian::conditional_select(&point.to_jacobian(), &Jacobian::identity(), zero);
     let mut exceptional = Choice::from(0);
-    for &d in digits.iter().rev() {
-        for _ in 0..4 {
+    for &d in rest.iter().rev() {
+        for _ in 0..5 {
             acc = acc.double();
         }
         let (point, zero) = select(&table, d);
@@ -423,7 +423,7 @@ pub(crate) fn mul_base_x(k: &Scalar) -> Option<[u8; 32]> {
     if bool::from(acc.is_identity()) {
         return None;
     }
-    Some(acc.x.mul(&acc.z.invert().square()).to_be_bytes())
+    Some(acc.x.mul(&acc.z.invert_safegcd().square()).to_be_bytes())
 }
 
 /// `k·P`, constant time in `k`; `None` for the identity.
@@ -458,7 +458,9 @@ fn affine_or_none(p: ProjectivePoint) -> Option<AffinePoint> {
     (!bool::from(a.is_identity())).then_some(a)
 }
 
-/// `k·P + l·G`, constant time in `k` and `l`; `None` for the identity.
+/// `k·P + l·G`, constant time in `k` and `l`; `None` for the identity. The tests' reference
+/// for [`lincomb_x`].
+#[cfg(test)]
 pub(crate) fn lincomb(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<AffinePoint> {
     let slow = || ProjectivePoint::from(*p) * k + ProjectivePoint::mul_by_generator(l);
     let Some(a) = Affine::from_sm2(p) else {
@@ -470,8 +472,172 @@ pub(crate) fn lincomb(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<AffineP
     finish(sum, e1 | e2 | e3, slow)
 }
 
+/// A point computed in constant time and still in Jacobian form, so that several of them
+/// become affine with one field inversion ([`to_affine_batch`]). Keeps the scalar (wiped on
+/// drop) for the complete formulas in the exceptional case.
+pub(crate) struct Pending {
+    acc: Jacobian,
+    exceptional: Choice,
+    /// The base point; `None` for `G`.
+    base: Option<AffinePoint>,
+    k: Scalar,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.k.zeroize();
+    }
+}
+
+impl Pending {
+    /// The result by the `sm2` crate's complete formulas (exceptional cases only).
+    fn slow(&self) -> ProjectivePoint {
+        match &self.base {
+            None => ProjectivePoint::mul_by_generator(&self.k),
+            Some(p) => ProjectivePoint::from(*p) * self.k,
+        }
+    }
+}
+
+/// `k·G` in constant time, not yet affine.
+pub(crate) fn mul_base_pending(k: &Scalar) -> Pending {
+    let (acc, exceptional) = mul_base_jacobian(k);
+    Pending {
+        acc,
+        exceptional,
+        base: None,
+        k: *k,
+    }
+}
+
+/// Affine forms of constant-time results with one constant-time inversion for all of them
+/// (Montgomery's trick: three multiplications per point instead of an inversion each).
+/// `None` if any of them is the identity. The only branch is on the exceptional flags and
+/// on the identity, as in [`mul_base`]; then each point is finished on its own.
+pub(crate) fn to_affine_batch<const N: usize>(points: [&Pending; N]) -> Option<[AffinePoint; N]> {
+    let special = points.iter().fold(Choice::from(0), |c, p| {
+        c | p.exceptional | p.acc.is_identity()
+    });
+    if bool::from(special) {
+        let mut out = [AffinePoint::IDENTITY; N];
+        for (slot, p) in out.iter_mut().zip(points) {
+            *slot = finish(p.acc, p.exceptional, || p.slow())?;
+        }
+        return Some(out);
+    }
+    let jacobians: [Jacobian; N] = core::array::from_fn(|i| points[i].acc);
+    let affine = normalize_all(&jacobians);
+    let mut out = [AffinePoint::IDENTITY; N];
+    for (slot, a) in out.iter_mut().zip(affine) {
+        *slot = a.to_sm2()?;
+    }
+    Some(out)
+}
+
+/// A comb for several constant-time multiplications of one point `P`: the 15 points
+/// `Σ bᵢ·2⁶⁴ⁱ·P` for the non-zero 4-bit `b` (192 doublings and 11 additions to build, one
+/// inversion), after which each `k·P` costs 63 doublings and 64 mixed additions instead of
+/// 256 and 65 (the device's co-decryption multiplies `C1` by three secrets).
+///
+/// Column `j` of `k` (bit `j` of each 64-bit limb) selects an entry, read by mask over all 15.
+/// No exceptional case for `k < n`: before the addition at column `j` the accumulator is
+/// `2A·P` and the entry `T·P`, where `2A + T` and `2A − T` are integers of absolute value
+/// below `k/2ʲ < n` built from the bits of `k`, so `2A ≡ ±T (mod n)` only when both are 0 (the
+/// identity, handled by mask). The flag is still computed and honoured.
+pub(crate) struct Comb {
+    table: [Affine; 15],
+    base: AffinePoint,
+}
+
+impl Comb {
+    /// `None` for the identity.
+    pub(crate) fn new(p: &AffinePoint) -> Option<Comb> {
+        let a = Affine::from_sm2(p)?;
+        let mut teeth = [a.to_jacobian(); 4];
+        for i in 1..4 {
+            let mut t = teeth[i - 1];
+            for _ in 0..64 {
+                t = t.double();
+            }
+            teeth[i] = t;
+        }
+        let mut points = [Jacobian::identity(); 15];
+        for idx in 1..16usize {
+            let high = (usize::BITS - 1 - idx.leading_zeros()) as usize;
+            let rest = idx ^ (1 << high);
+            points[idx - 1] = if rest == 0 {
+                teeth[high]
+            } else {
+                // Distinct multiples below n: never exceptional.
+                points[rest - 1].add(&teeth[high]).0
+            };
+        }
+        let all = normalize_all(&points);
+        Some(Comb {
+            table: core::array::from_fn(|j| all[j]),
+            base: *p,
+        })
+    }
+
+    /// `k·P`, constant time in `k`, not yet affine.
+    pub(crate) fn mul(&self, k: &Scalar) -> Pending {
+        let limbs = scalar_limbs(k);
+        let mut acc = Jacobian::identity();
+        let mut exceptional = Choice::from(0);
+        for j in (0..64).rev() {
+            acc = acc.double();
+            let idx = limbs
+                .iter()
+                .enumerate()
+                .fold(0u64, |b, (i, limb)| b | ((limb >> j) & 1) << i);
+            let (point, zero) = select(&self.table, idx as i8);
+            let (sum, exc) = acc.add_affine(&point);
+            exceptional |= exc & !zero;
+            acc.conditional_assign(&sum, !zero);
+        }
+        Pending {
+            acc,
+            exceptional,
+            base: Some(self.base),
+            k: *k,
+        }
+    }
+}
+
+/// The scalar as four little-endian 64-bit limbs.
+fn scalar_limbs(k: &Scalar) -> [u64; 4] {
+    let bytes = k.to_repr();
+    core::array::from_fn(|i| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[32 - 8 * (i + 1)..32 - 8 * i]);
+        u64::from_be_bytes(b)
+    })
+}
+
+/// The x-coordinate (big-endian) of `k·P + l·G`, constant time in `k` and `l`: what the
+/// co-signing server needs, without `y` or re-encoding the point. `None` for the identity.
+pub(crate) fn lincomb_x(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<[u8; 32]> {
+    let Some(a) = Affine::from_sm2(p) else {
+        return mul_base_x(l);
+    };
+    let (kp, e1) = mul_point_jacobian(&a, k);
+    let (lg, e2) = mul_base_jacobian(l);
+    let (sum, e3) = kp.add(&lg);
+    if bool::from(e1 | e2 | e3) {
+        let slow = ProjectivePoint::from(*p) * k + ProjectivePoint::mul_by_generator(l);
+        let sec1 = affine_or_none(slow)?.to_sec1_point(false);
+        let mut x = [0u8; 32];
+        x.copy_from_slice(sec1.as_bytes().get(1..33)?);
+        return Some(x);
+    }
+    if bool::from(sum.is_identity()) {
+        return None;
+    }
+    Some(sum.x.mul(&sum.z.invert_safegcd().square()).to_be_bytes())
+}
+
 /// Width-`w` non-adjacent form of `k` (odd digits, |d| < 2^(w−1)), least significant first.
-fn wnaf(k: &Scalar, w: u32) -> [i8; 257] {
+fn wnaf(k: &Scalar, w: u32) -> [i16; 257] {
     let bytes = k.to_repr();
     let mut limbs = [0u64; 5];
     for (i, limb) in limbs.iter_mut().take(4).enumerate() {
@@ -480,7 +646,7 @@ fn wnaf(k: &Scalar, w: u32) -> [i8; 257] {
         *limb = u64::from_be_bytes(b);
     }
     let bit = |limbs: &[u64; 5], i: usize| (limbs[i / 64] >> (i % 64)) & 1;
-    let mut out = [0i8; 257];
+    let mut out = [0i16; 257];
     let window = 1i64 << w;
     let mut i = 0;
     while i < 257 {
@@ -497,7 +663,7 @@ fn wnaf(k: &Scalar, w: u32) -> [i8; 257] {
         if v >= window / 2 {
             v -= window;
         }
-        out[i] = v as i8;
+        out[i] = v as i16;
         // Subtract v·2^i from the scalar (add when negative), then move on.
         add_signed(&mut limbs, -v, i);
         i += w as usize;
@@ -548,15 +714,18 @@ fn odd_multiples_n(p: &Affine, n: usize) -> Vec<Affine> {
     normalize_all_vartime(&odd)
 }
 
-/// `G, 3G, …, 63G` for the width-7 NAF of the generator's scalar in verification.
+/// Width of the NAF of the generator's scalar in verification.
+const BASE_W: u32 = 7;
+
+/// `G, 3G, …, (2^(BASE_W−1) − 1)G` for the generator's scalar in verification.
 static BASE_ODD: LazyLock<Vec<Affine>> = LazyLock::new(|| {
     let g = Affine::from_sm2(&AffinePoint::GENERATOR)
         .unwrap_or_else(|| unreachable!("the generator is not the identity"));
-    odd_multiples_n(&g, 32)
+    odd_multiples_n(&g, 1 << (BASE_W - 2))
 });
 
 /// Straus's interleaving: `Σ bᵢ·Pᵢ` with one chain of doublings for all terms.
-fn straus_vartime(terms: &[([i8; 257], Vec<Affine>)]) -> Jacobian {
+fn straus_vartime(terms: &[([i16; 257], &[Affine])]) -> Jacobian {
     let mut acc = Jacobian::identity();
     let top = terms
         .iter()
@@ -579,17 +748,18 @@ fn straus_vartime(terms: &[([i8; 257], Vec<Affine>)]) -> Jacobian {
     acc
 }
 
-/// `a·G + b·P` in Jacobian form, variable time: width-7 NAF over a static table for `G`,
+/// `a·G + b·P` in Jacobian form, variable time: width-`BASE_W` NAF over a static table for `G`,
 /// width-5 for `P`, one chain of doublings.
 fn base_add_vartime_jacobian(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Jacobian {
-    let mut terms = vec![(wnaf(a, 7), BASE_ODD.clone())];
-    if let Some(p) = Affine::from_sm2(p) {
-        terms.push((wnaf(b, 5), odd_multiples(&p)));
-    }
-    straus_vartime(&terms)
+    let Some(p) = Affine::from_sm2(p) else {
+        return straus_vartime(&[(wnaf(a, BASE_W), &BASE_ODD)]);
+    };
+    let odd = odd_multiples(&p);
+    straus_vartime(&[(wnaf(a, BASE_W), &BASE_ODD), (wnaf(b, 5), &odd)])
 }
 
-/// `a·G + b·P` in variable time: only for public `a`, `b`, `P`.
+/// `a·G + b·P` in variable time: only for public `a`, `b`, `P`. The tests' reference.
+#[cfg(test)]
 pub(crate) fn mul_base_add_vartime(a: &Scalar, b: &Scalar, p: &AffinePoint) -> Option<AffinePoint> {
     base_add_vartime_jacobian(a, b, p)
         .to_affine_vartime()
@@ -633,24 +803,50 @@ pub(crate) fn verify_x_vartime(a: &Scalar, b: &Scalar, p: &AffinePoint, t: &Scal
     false
 }
 
+/// `a·P + b·Q` in Jacobian form, variable time.
+fn lincomb_vartime_jacobian(a: &Scalar, p: &AffinePoint, b: &Scalar, q: &AffinePoint) -> Jacobian {
+    if p == &AffinePoint::GENERATOR {
+        return base_add_vartime_jacobian(a, b, q);
+    }
+    if q == &AffinePoint::GENERATOR {
+        return base_add_vartime_jacobian(b, a, p);
+    }
+    let tables: Vec<([i16; 257], Vec<Affine>)> = [(a, p), (b, q)]
+        .into_iter()
+        .filter_map(|(k, pt)| Affine::from_sm2(pt).map(|pt| (wnaf(k, 5), odd_multiples(&pt))))
+        .collect();
+    let terms: Vec<([i16; 257], &[Affine])> = tables.iter().map(|(d, t)| (*d, &t[..])).collect();
+    straus_vartime(&terms)
+}
+
+/// `aᵢ·Pᵢ + bᵢ·Qᵢ` for every `(aᵢ, Pᵢ, bᵢ, Qᵢ)` in variable time, made affine with one
+/// inversion: public scalars and points only (a proof check's commitments). `None` if any
+/// of them is the identity.
+pub(crate) fn lincomb_vartime_batch(
+    terms: &[(Scalar, &AffinePoint, Scalar, &AffinePoint)],
+) -> Option<Vec<AffinePoint>> {
+    let sums: Vec<Jacobian> = terms
+        .iter()
+        .map(|(a, p, b, q)| lincomb_vartime_jacobian(a, p, b, q))
+        .collect();
+    if sums.iter().any(|s| bool::from(s.is_identity())) {
+        return None;
+    }
+    normalize_all_vartime(&sums)
+        .into_iter()
+        .map(Affine::to_sm2)
+        .collect()
+}
+
 /// `a·P + b·Q` in variable time: only for public scalars and points (proof checks).
+#[cfg(test)]
 pub(crate) fn lincomb_vartime(
     a: &Scalar,
     p: &AffinePoint,
     b: &Scalar,
     q: &AffinePoint,
 ) -> Option<AffinePoint> {
-    if p == &AffinePoint::GENERATOR {
-        return mul_base_add_vartime(a, b, q);
-    }
-    if q == &AffinePoint::GENERATOR {
-        return mul_base_add_vartime(b, a, p);
-    }
-    let terms: Vec<([i8; 257], Vec<Affine>)> = [(a, p), (b, q)]
-        .into_iter()
-        .filter_map(|(k, pt)| Affine::from_sm2(pt).map(|pt| (wnaf(k, 5), odd_multiples(&pt))))
-        .collect();
-    straus_vartime(&terms)
+    lincomb_vartime_jacobian(a, p, b, q)
         .to_affine_vartime()
         .and_then(Affine::to_sm2)
 }
@@ -712,9 +908,68 @@ mod tests {
             let l = random_nonzero_scalar();
             let want = affine(ProjectivePoint::from(p) * k + ProjectivePoint::mul_by_generator(&l));
             assert_eq!(lincomb(&p, &k, &l), want, "k·P + l·G");
+            let want_x = want.map(|p| {
+                let x: [u8; 32] = sm2::elliptic_curve::point::AffineCoordinates::x(&p).into();
+                x
+            });
+            assert_eq!(lincomb_x(&p, &k, &l), want_x, "x of k·P + l·G");
+            assert_eq!(lincomb_x(&AffinePoint::GENERATOR, &k, &-k), None);
             // l = −k with P = G sums to the identity.
             assert_eq!(lincomb(&AffinePoint::GENERATOR, &k, &-k), None);
         }
+    }
+
+    #[test]
+    fn comb_and_batched_affine_agree_with_the_sm2_crate() {
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let comb = Comb::new(&p).expect("not the identity");
+        let g_comb = Comb::new(&AffinePoint::GENERATOR).expect("G");
+        assert!(Comb::new(&AffinePoint::IDENTITY).is_none());
+        let mut scalars = edge_scalars();
+        // Single bits in each limb and all-ones columns exercise every comb entry.
+        let two64 = Scalar::from(u64::MAX) + Scalar::ONE;
+        let mut shift = Scalar::ONE;
+        for _ in 0..4 {
+            scalars.push(Scalar::from(1u64 << 63) * shift);
+            scalars.push(Scalar::from(u64::MAX) * shift);
+            shift *= two64;
+        }
+        scalars.push(Scalar::from(u64::MAX));
+        let l = random_nonzero_scalar();
+        for k in scalars {
+            let want_p = affine(ProjectivePoint::from(p) * k);
+            let want_g = affine(ProjectivePoint::mul_by_generator(&k));
+            let want_l = affine(ProjectivePoint::mul_by_generator(&l));
+            let (a, b, c) = (comb.mul(&k), g_comb.mul(&k), mul_base_pending(&l));
+            let got = to_affine_batch([&a, &b, &c]);
+            match (want_p, want_g, want_l) {
+                (Some(wp), Some(wg), Some(wl)) => assert_eq!(got, Some([wp, wg, wl])),
+                _ => assert_eq!(got, None, "the identity is refused"),
+            }
+            assert_eq!(to_affine_batch([&comb.mul(&k)]), want_p.map(|w| [w]));
+            assert_eq!(
+                to_affine_batch([&mul_base_pending(&k)]),
+                want_g.map(|w| [w])
+            );
+        }
+    }
+
+    /// A flagged exceptional case is finished by the complete formulas, also in a batch.
+    #[test]
+    fn batched_affine_honours_the_exceptional_flag() {
+        let p = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
+        let k = random_nonzero_scalar();
+        let comb = Comb::new(&p).expect("not the identity");
+        let mut wrong = comb.mul(&k);
+        wrong.acc = Jacobian::identity().double(); // garbage that only the flag can undo
+        wrong.acc.z = Fe::one();
+        wrong.exceptional = Choice::from(1);
+        let fine = mul_base_pending(&k);
+        let want = [
+            affine(ProjectivePoint::from(p) * k).expect("point"),
+            affine(ProjectivePoint::mul_by_generator(&k)).expect("point"),
+        ];
+        assert_eq!(to_affine_batch([&wrong, &fine]), Some(want));
     }
 
     #[test]
@@ -731,6 +986,13 @@ mod tests {
             let q = (ProjectivePoint::GENERATOR * random_nonzero_scalar()).to_affine();
             let want2 = affine(ProjectivePoint::from(p) * a + ProjectivePoint::from(q) * b);
             assert_eq!(lincomb_vartime(a, &p, b, &q), want2);
+            let batch = lincomb_vartime_batch(&[(*a, &p, *b, &q), (*b, &q, *a, &p)]);
+            assert_eq!(batch, want2.map(|w| vec![w, w]));
+            let with_g =
+                lincomb_vartime_batch(&[(*a, &p, *b, &q), (*a, &AffinePoint::GENERATOR, *b, &p)]);
+            let want_gp =
+                affine(ProjectivePoint::mul_by_generator(a) + ProjectivePoint::from(p) * b);
+            assert_eq!(with_g, want2.zip(want_gp).map(|(x, y)| vec![x, y]));
             let pp = ProjectivePoint::from(p);
             assert_eq!(affine(mul_affine(&p, a)), affine(pp * a));
             assert_eq!(mul_any(&p, a), affine(pp * a));
@@ -749,12 +1011,6 @@ mod tests {
     #[test]
     fn recodings_reconstruct_the_scalar() {
         for k in edge_scalars() {
-            let digits = signed_radix16(&k);
-            let mut acc = Scalar::ZERO;
-            for &d in digits.iter().rev() {
-                acc = acc * Scalar::from(16u64) + signed(d);
-            }
-            assert_eq!(acc, k);
             let digits = signed_radix32(&k);
             let mut acc = Scalar::ZERO;
             for &d in digits.iter().rev() {
@@ -762,13 +1018,15 @@ mod tests {
                 assert!((-16..=15).contains(&d));
             }
             assert_eq!(acc, k);
-            let naf = wnaf(&k, 5);
-            let mut acc = Scalar::ZERO;
-            for &d in naf.iter().rev() {
-                acc = acc.double() + signed(d);
-                assert!(d == 0 || (d % 2 != 0 && d.abs() < 16));
+            for w in [5, BASE_W] {
+                let naf = wnaf(&k, w);
+                let mut acc = Scalar::ZERO;
+                for &d in naf.iter().rev() {
+                    acc = acc.double() + signed(d);
+                    assert!(d == 0 || (d % 2 != 0 && d.abs() < 1 << (w - 1)));
+                }
+                assert_eq!(acc, k);
             }
-            assert_eq!(acc, k);
         }
     }
 
@@ -863,7 +1121,8 @@ mod tests {
         affine(ProjectivePoint::mul_by_generator(a))
     }
 
-    fn signed(d: i8) -> Scalar {
+    fn signed(d: impl Into<i16>) -> Scalar {
+        let d: i16 = d.into();
         let s = Scalar::from(d.unsigned_abs() as u64);
         if d < 0 { -s } else { s }
     }

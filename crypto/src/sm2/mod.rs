@@ -25,7 +25,7 @@ pub(crate) use key::scalar_from_be;
 pub use key::{Sm2PrivateKey, Sm2PublicKey};
 pub use sign::{DEFAULT_ID, Sm2Signature, message_digest, verify, verify_digest};
 
-pub(crate) use key::{random_nonzero_scalar, scalar_from_bytes};
+pub(crate) use key::{invert_scalar, random_nonzero_scalar, scalar_from_bytes};
 pub(crate) use sign::digest_scalar;
 
 /// Hooks for the timing check `ct-check`: the constant-time multiplications with a scalar
@@ -42,5 +42,43 @@ pub mod testing {
     /// `k·P` (constant time in `k`); false for the identity.
     pub fn mul_point(p: &super::Sm2PublicKey, k: &[u8; 32]) -> Result<bool> {
         Ok(super::curve::mul_point(p.as_affine(), &super::scalar_from_be(k)?).is_some())
+    }
+
+    /// A comb of `P` for [`Comb::mul`], built once (the build does not depend on a secret).
+    pub struct Comb(super::curve::Comb);
+
+    impl core::fmt::Debug for Comb {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("Comb(..)")
+        }
+    }
+
+    impl Comb {
+        /// `None` for the identity.
+        pub fn new(p: &super::Sm2PublicKey) -> Option<Comb> {
+            super::curve::Comb::new(p.as_affine()).map(Comb)
+        }
+
+        /// `k·P` through the comb and the batched affine conversion (constant time in `k`);
+        /// false for the identity.
+        pub fn mul(&self, k: &[u8; 32]) -> Result<bool> {
+            let pending = self.0.mul(&super::scalar_from_be(k)?);
+            Ok(super::curve::to_affine_batch([&pending]).is_some())
+        }
+    }
+
+    /// The constant-time field inversion (safegcd) of `x` with its top bit cleared (so that
+    /// it is below p); returns the inverse's bytes.
+    pub fn invert_field(x: &[u8; 32]) -> [u8; 32] {
+        let mut v = *x;
+        v[0] &= 0x7f;
+        super::field::Fe::from_be_bytes(&v)
+            .invert_safegcd()
+            .to_be_bytes()
+    }
+
+    /// The constant-time scalar inversion (safegcd modulo n); false for zero.
+    pub fn invert_scalar(k: &[u8; 32]) -> Result<bool> {
+        Ok(super::invert_scalar(&super::scalar_from_be(k)?).is_some())
     }
 }
