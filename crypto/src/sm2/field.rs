@@ -260,7 +260,7 @@ impl Fe {
         let words = inv.to_inner_unchecked().to_words();
         let mut masked = [0u64; 4];
         fiat_sm2_selectznz(&mut masked, is_some, &[0; 4], &words);
-        Fe(Mont(montgomery::mul(&masked, &R3)))
+        Fe(Mont(limbs_mul(&masked, &R3)))
     }
 
     /// `self⁻¹` by fiat-crypto's verified `divstep` (one division step per call, 741 calls).
@@ -301,7 +301,7 @@ impl Fe {
         fiat_sm2_selectznz(&mut v2, s, &v, &neg_v.0);
         let mut precomp = [0u64; 4];
         fiat_sm2_divstep_precomp(&mut precomp);
-        Fe(Mont(montgomery::mul(&v2, &precomp)))
+        Fe(Mont(limbs_mul(&v2, &precomp)))
     }
 
     /// The old fixed-window exponentiation, kept to check the chain against.
