@@ -70,7 +70,7 @@ fn run<T>(
         *c &= 1;
     }
     // Warm caches and branch predictors with both classes.
-    for (i, &c) in classes.iter().enumerate().take(n / 20) {
+    for (i, &c) in classes.iter().enumerate().take(n / 4) {
         prepare(c, i, &mut slot);
         op(&mut slot);
     }
