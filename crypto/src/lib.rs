@@ -19,6 +19,8 @@ pub mod file_key;
 #[doc(hidden)]
 pub mod hazmat;
 pub mod kdf;
+#[cfg(test)]
+mod measure;
 pub mod p256;
 pub mod pin;
 pub mod rng;

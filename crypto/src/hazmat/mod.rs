@@ -53,12 +53,7 @@ mod speed {
     #[test]
     #[ignore = "a measurement, not a test"]
     fn steps() {
-        let cpu_ns = || {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        use crate::measure::cpu_ns;
         const SID: &[u8] = b"speed-session-0123456789";
         const N: usize = 500;
         let key = Sm2PrivateKey::make_random().expect("key");

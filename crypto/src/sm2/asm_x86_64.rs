@@ -560,9 +560,10 @@ pub(crate) unsafe fn sqr_mulx(a: &Limbs) -> Limbs {
 mod tests {
     use super::super::montgomery::{
         self,
-        tests::{Rng, cpu_ns, edge_values, fiat_mul, fiat_square, less_than_p},
+        tests::{Rng, edge_values, fiat_mul, fiat_square, less_than_p},
     };
     use super::*;
+    use crate::measure::cpu_ns;
 
     type Mul = fn(&Limbs, &Limbs) -> Limbs;
     type Sqr = fn(&Limbs) -> Limbs;

@@ -15,8 +15,9 @@
 //!   verification): width-5 NAF for `P`, width-7 over a static table of odd multiples of
 //!   `G`, branches on the digits.
 //!
-//! Every inversion of a secret-dependent value is crypto-bigint's constant-time safegcd
-//! ([`Fe::invert_safegcd`]); public results use the variable-time one.
+//! Every inversion of a secret-dependent value is constant time ([`Fe::invert`]: Fermat with
+//! the x86-64 assembly, crypto-bigint's safegcd with the portable field code, whichever is
+//! faster there); public results use [`Fe::invert_vartime`].
 //!
 //! The incomplete formulas have exceptional inputs (adding a point to itself or to its
 //! negative). In the constant-time routines they occur only for scalars within a few
@@ -221,7 +222,7 @@ impl Jacobian {
     }
 
     fn to_affine(self) -> Option<Affine> {
-        self.to_affine_with(Fe::invert_safegcd)
+        self.to_affine_with(Fe::invert)
     }
 
     /// [`Self::to_affine`] with a variable-time inversion: public points only.
@@ -245,7 +246,7 @@ impl Jacobian {
 
 /// Affine forms of many points (none the identity) with one inversion (Montgomery's trick).
 fn normalize_all(points: &[Jacobian]) -> Vec<Affine> {
-    normalize_all_with(points, Fe::invert_safegcd)
+    normalize_all_with(points, Fe::invert)
 }
 
 /// [`normalize_all`] with a variable-time inversion: public points only.
@@ -423,7 +424,7 @@ pub(crate) fn mul_base_x(k: &Scalar) -> Option<[u8; 32]> {
     if bool::from(acc.is_identity()) {
         return None;
     }
-    Some(acc.x.mul(&acc.z.invert_safegcd().square()).to_be_bytes())
+    Some(acc.x.mul(&acc.z.invert().square()).to_be_bytes())
 }
 
 /// `k·P`, constant time in `k`; `None` for the identity.
@@ -633,7 +634,7 @@ pub(crate) fn lincomb_x(p: &AffinePoint, k: &Scalar, l: &Scalar) -> Option<[u8; 
     if bool::from(sum.is_identity()) {
         return None;
     }
-    Some(sum.x.mul(&sum.z.invert_safegcd().square()).to_be_bytes())
+    Some(sum.x.mul(&sum.z.invert().square()).to_be_bytes())
 }
 
 /// Width-`w` non-adjacent form of `k` (odd digits, |d| < 2^(w−1)), least significant first.
@@ -1073,12 +1074,7 @@ mod tests {
     #[test]
     #[ignore = "a measurement, not a test"]
     fn speed() {
-        let cpu_ns = || {
-            std::fs::read_to_string("/proc/thread-self/schedstat")
-                .ok()
-                .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
+        use crate::measure::cpu_ns;
         let key = crate::sm2::Sm2PrivateKey::make_random().expect("key");
         let sig = key.sign(crate::sm2::DEFAULT_ID, b"msg").expect("sign");
         let public = *key.public_key();

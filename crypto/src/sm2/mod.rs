@@ -67,14 +67,12 @@ pub mod testing {
         }
     }
 
-    /// The constant-time field inversion (safegcd) of `x` with its top bit cleared (so that
+    /// The constant-time field inversion (`Fe::invert`: Fermat on x86-64, safegcd elsewhere) of `x` with its top bit cleared (so that
     /// it is below p); returns the inverse's bytes.
     pub fn invert_field(x: &[u8; 32]) -> [u8; 32] {
         let mut v = *x;
         v[0] &= 0x7f;
-        super::field::Fe::from_be_bytes(&v)
-            .invert_safegcd()
-            .to_be_bytes()
+        super::field::Fe::from_be_bytes(&v).invert().to_be_bytes()
     }
 
     /// The constant-time scalar inversion (safegcd modulo n); false for zero.

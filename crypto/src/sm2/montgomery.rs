@@ -296,20 +296,12 @@ pub(super) mod tests {
         assert_eq!((x, y), (fx, fy));
     }
 
-    /// On-CPU nanoseconds of this thread (the machine is shared: wall time misleads).
-    pub(in crate::sm2) fn cpu_ns() -> f64 {
-        let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-        stat.split_whitespace()
-            .next()
-            .and_then(|t| t.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    }
-
     /// Timing of both, same run: `cargo test --release -p bidkey-crypto --lib
     /// montgomery::tests::speed -- --ignored --nocapture`.
     #[test]
     #[ignore = "a measurement, not a test"]
     fn speed() {
+        use crate::measure::cpu_ns;
         use std::hint::black_box;
         const N: u32 = 2_000_000;
         let mut rng = Rng(7);
